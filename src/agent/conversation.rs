@@ -1,0 +1,462 @@
+//! The conversation engine shared by chat and both voice modes.
+//!
+//! One turn in, one reply out, plus what to persist. The engine owns the
+//! lead-capture flow and triage; a reply provider (local rules or an LLM)
+//! only changes how replies are worded. No I/O here: channels load the
+//! business, run retrieval and save what the turn returns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::answers::{self, Rejection};
+use super::knowledge::{self, Passage};
+use super::triage::{Hazard, Rules};
+use crate::domain::{AgentConfig, Business, ExpectedFormat, LeadDraft, PlanTier, Priority, Question};
+
+/// Questions a FREE business may use (the plan rule).
+pub const FREE_QUESTION_LIMIT: usize = 5;
+/// Re-asks of one question before the raw answer is kept and we move on.
+const MAX_REASKS: u8 = 2;
+
+/// What the engine knows about a business for one turn.
+#[derive(Clone)]
+pub struct Context {
+    pub business: Business,
+    pub agent: AgentConfig,
+    /// The questions in force: ordered, already cut to the plan's limit.
+    pub questions: Vec<Question>,
+    pub rules: Arc<Rules>,
+}
+
+impl Context {
+    pub fn new(
+        business: Business,
+        agent: AgentConfig,
+        mut questions: Vec<Question>,
+        rules: Arc<Rules>,
+    ) -> Self {
+        questions.sort_by_key(|q| q.order);
+        if business.plan_tier == PlanTier::Free {
+            questions.truncate(FREE_QUESTION_LIMIT);
+        }
+        Context { business, agent, questions, rules }
+    }
+
+    fn question(&self, order: u32) -> Option<&Question> {
+        self.questions.iter().find(|q| q.order == order)
+    }
+}
+
+/// One captured answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub value: String,
+    /// False when the visitor never gave a valid value and we kept what they said.
+    pub valid: bool,
+}
+
+/// Everything remembered between turns (kept in the session store).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub turns: u32,
+    pub level: Option<Priority>,
+    pub reasons: Vec<String>,
+    pub hazard: Option<Hazard>,
+    /// The escalation has been recorded (once per conversation).
+    pub escalated: bool,
+    /// Answers by question order.
+    pub answers: BTreeMap<u32, Answer>,
+    pub skipped: BTreeSet<u32>,
+    /// The question awaiting an answer.
+    pub current: Option<u32>,
+    pub reasks: u8,
+    /// The visitor's first message: usually what the problem is.
+    pub first_message: Option<String>,
+    pub human_requested: bool,
+    pub done: bool,
+}
+
+impl State {
+    pub fn level(&self) -> Priority {
+        self.level.unwrap_or(Priority::Normal)
+    }
+
+    /// Raises the level; never lowers it.
+    pub fn raise(&mut self, level: Priority, reasons: &[String], hazard: Option<Hazard>) -> bool {
+        if level <= self.level() {
+            return false;
+        }
+        self.level = Some(level);
+        self.reasons = reasons.to_vec();
+        if hazard.is_some() {
+            self.hazard = hazard;
+        }
+        true
+    }
+}
+
+/// What one turn produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub reply: String,
+    /// URGENT or HIGH, when the conversation is one.
+    pub emergency: Option<Priority>,
+    /// The conversation just became URGENT: record the escalation now.
+    pub escalate: bool,
+    /// Saved as soon as it has a contact detail, and updated every turn after.
+    pub lead: Option<LeadDraft>,
+    pub done: bool,
+    /// A knowledge question was answered from the knowledge base.
+    pub answered_from_knowledge: bool,
+}
+
+/// Does this message ask something (rather than answer)?
+pub fn is_question(text: &str) -> bool {
+    let t = text.trim().to_lowercase();
+    const OPENERS: [&str; 16] = [
+        "do you",
+        "does ",
+        "can you",
+        "can i",
+        "are you",
+        "is there",
+        "how ",
+        "what ",
+        "when ",
+        "where ",
+        "which ",
+        "who ",
+        "why ",
+        "will you",
+        "could you",
+        "tienen",
+    ];
+    t.ends_with('?') || OPENERS.iter().any(|o| t.starts_with(o))
+}
+
+/// Runs one visitor turn. `passages` are the knowledge-base matches for
+/// `message`, best first (empty when it is not a question).
+pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage]) -> Turn {
+    state.turns += 1;
+    let message = message.trim();
+    if state.first_message.is_none() {
+        state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());
+    }
+
+    let decision = ctx.rules.classify(message);
+    state.raise(decision.level, &decision.reasons, decision.hazard);
+    let escalate = state.level() == Priority::Urgent && !state.escalated;
+    if escalate {
+        state.escalated = true;
+    }
+    if wants_human(message) {
+        state.human_requested = true;
+    }
+
+    let knowledge_answer =
+        if is_question(message) { knowledge::extract_answer(message, passages) } else { None };
+    let mut parts: Vec<String> = Vec::new();
+
+    // An answer to the pending question (unless they asked us something instead).
+    let mut reask = None;
+    let mut answered = None;
+    if let Some(q) = state.current.filter(|o| !state.answers.contains_key(o)).and_then(|o| ctx.question(o)) {
+        // A question is not an answer to "name/phone/address?", but may well
+        // describe the problem ("can you fix a leaking tap?").
+        let contact_field =
+            matches!(q.maps_to_lead_field.as_deref(), Some("name" | "email" | "phone" | "address"));
+        let asked_instead = is_question(message)
+            && (knowledge_answer.is_some() || q.expected_format != ExpectedFormat::Text || contact_field);
+        if !(asked_instead || (escalate && is_distress_not_name(q, message))) {
+            match take_answer(ctx, state, q, message) {
+                AnswerOutcome::Accepted => answered = Some(q),
+                AnswerOutcome::Skipped => {}
+                AnswerOutcome::Reask(text) => reask = Some(text),
+            }
+        }
+    }
+    absorb_volunteered(ctx, state, message);
+
+    if escalate {
+        parts.push(emergency_message(ctx, state));
+    }
+    if let Some(answer) = &knowledge_answer {
+        parts.push(answer.clone());
+    } else if is_question(message) && !escalate && reask.is_none() && looks_like_info_request(message) {
+        parts.push(format!(
+            "I don't have that information at hand, but someone from {} will follow up with you.",
+            ctx.business.name
+        ));
+    }
+
+    if let Some(text) = reask {
+        parts.push(text);
+    } else {
+        match next_question(ctx, state) {
+            Some(q) => {
+                let lead_in = answered.map(|q| acknowledgement(q, state)).unwrap_or_default();
+                let opener = if state.turns == 1 && !escalate && knowledge_answer.is_none() {
+                    "I can help with that. ".to_string()
+                } else {
+                    String::new()
+                };
+                parts.push(format!("{lead_in}{opener}{}", q.question_text));
+                state.current = Some(q.order);
+                state.reasks = 0;
+            }
+            None => {
+                state.current = None;
+                if !state.done {
+                    state.done = true;
+                    parts.push(completion_message(ctx, state));
+                } else if knowledge_answer.is_none() {
+                    parts.push(format!(
+                        "Thanks, we have everything we need. Someone from {} will be in touch soon.",
+                        ctx.business.name
+                    ));
+                }
+            }
+        }
+    }
+
+    let lead = Some(lead_draft(ctx, state)).filter(LeadDraft::has_contact);
+    Turn {
+        reply: parts.join(" ").trim().to_string(),
+        emergency: (state.level() >= Priority::High).then(|| state.level()),
+        escalate,
+        lead,
+        done: state.done,
+        answered_from_knowledge: knowledge_answer.is_some(),
+    }
+}
+
+/// "Water is pouring through the ceiling!" is not the answer to "May I have
+/// your name?": in the message that reveals an emergency, a name question is
+/// answered only by something that reads as a name.
+fn is_distress_not_name(q: &Question, message: &str) -> bool {
+    q.expected_format == ExpectedFormat::Text
+        && q.maps_to_lead_field.as_deref() == Some("name")
+        && answers::find_name(message).is_none()
+}
+
+enum AnswerOutcome {
+    Accepted,
+    Skipped,
+    Reask(String),
+}
+
+fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) -> AnswerOutcome {
+    if !q.is_required && answers::is_decline(message) {
+        state.skipped.insert(q.order);
+        return AnswerOutcome::Skipped;
+    }
+    let value = match (q.expected_format, q.maps_to_lead_field.as_deref()) {
+        // "It's Dana" answers a name question as "Dana".
+        (ExpectedFormat::Text, Some("name")) => {
+            Ok(answers::find_name(message).unwrap_or_else(|| clean_name(message)))
+        }
+        (format, _) => answers::validate(format, message, &ctx.business.country),
+    };
+    match value {
+        Ok(value) => {
+            state.answers.insert(q.order, Answer { value, valid: true });
+            AnswerOutcome::Accepted
+        }
+        Err(rejection) if state.reasks < MAX_REASKS => {
+            state.reasks += 1;
+            AnswerOutcome::Reask(reask_text(rejection, q))
+        }
+        Err(_) => {
+            // Keep what they said rather than lose it; a person can read it.
+            state.answers.insert(q.order, Answer { value: message.to_string(), valid: false });
+            AnswerOutcome::Accepted
+        }
+    }
+}
+
+/// A short answer to "your name?" used as-is, without trailing punctuation.
+fn clean_name(message: &str) -> String {
+    message.trim().trim_end_matches(['.', '!']).chars().take(100).collect()
+}
+
+fn reask_text(rejection: Rejection, q: &Question) -> String {
+    match rejection {
+        Rejection::NotEmail => {
+            "Hmm, that doesn't look like an email address. Could you check it? (Something like name@example.com.)"
+                .into()
+        }
+        Rejection::PhoneTooShort => "Could you include the area code, please? For example (312) 555-0142.".into(),
+        Rejection::NotPhone => {
+            "Sorry, I couldn't read that as a phone number. What's the best number to reach you?".into()
+        }
+        Rejection::Empty => format!("Sorry, I didn't catch that. {}", q.question_text),
+    }
+}
+
+/// Fills questions the visitor answered without being asked.
+fn absorb_volunteered(ctx: &Context, state: &mut State, message: &str) {
+    let country = ctx.business.country.clone();
+    for q in &ctx.questions {
+        if state.answers.contains_key(&q.order) {
+            continue;
+        }
+        let found = match (q.expected_format, q.maps_to_lead_field.as_deref()) {
+            (ExpectedFormat::Email, _) => answers::find_email(message),
+            (ExpectedFormat::Phone, _) => answers::find_phone(message, &country),
+            (ExpectedFormat::Text, Some("name")) => answers::find_name(message),
+            _ => None,
+        };
+        if let Some(value) = found {
+            state.answers.insert(q.order, Answer { value, valid: true });
+        }
+    }
+}
+
+/// The questions asked in this conversation: all of them, or in an URGENT
+/// one only those marked essential (the required ones if none are).
+fn active_questions<'a>(ctx: &'a Context, state: &State) -> Vec<&'a Question> {
+    if state.level() == Priority::Urgent {
+        let essential: Vec<&Question> =
+            ctx.questions.iter().filter(|q| q.is_essential_for_emergency).collect();
+        if !essential.is_empty() {
+            return essential;
+        }
+        return ctx.questions.iter().filter(|q| q.is_required).collect();
+    }
+    ctx.questions.iter().collect()
+}
+
+/// The questions still to ask, in order.
+pub fn pending_questions<'a>(ctx: &'a Context, state: &State) -> Vec<&'a Question> {
+    active_questions(ctx, state)
+        .into_iter()
+        .filter(|q| !state.answers.contains_key(&q.order) && !state.skipped.contains(&q.order))
+        .collect()
+}
+
+pub fn remaining_questions(ctx: &Context, state: &State) -> usize {
+    pending_questions(ctx, state).len()
+}
+
+fn next_question<'a>(ctx: &'a Context, state: &State) -> Option<&'a Question> {
+    pending_questions(ctx, state).into_iter().next()
+}
+
+fn acknowledgement(answered: &Question, state: &State) -> String {
+    match (answered.maps_to_lead_field.as_deref(), state.answers.get(&answered.order)) {
+        (Some("name"), Some(a)) => format!("Thanks, {}! ", a.value),
+        _ => "Thanks. ".into(),
+    }
+}
+
+fn emergency_message(ctx: &Context, state: &State) -> String {
+    let mut text = ctx.agent.voice_emergency_message.clone().filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {
+        format!(
+            "This sounds urgent. I'm alerting the {} team right now so someone can get back to you as fast as possible.",
+            ctx.business.name
+        )
+    });
+    let number = emergency_number(&ctx.business.country);
+    let advice = match state.hazard {
+        Some(Hazard::Gas) => Some(format!(
+            "If you smell gas, leave the building now, don't use switches or anything that could spark, and call {number} and your gas company from outside."
+        )),
+        Some(Hazard::CarbonMonoxide) => Some(format!(
+            "If a carbon monoxide alarm is sounding, get everyone outside into fresh air now and call {number}."
+        )),
+        Some(Hazard::Fire) => Some(format!("If there is fire or smoke, get everyone out and call {number}.")),
+        Some(Hazard::Electrical) => {
+            Some("Stay away from sparking outlets or wet electrics; switch off the power at the breaker if it's safe.".into())
+        }
+        Some(Hazard::Flood) => Some("If it's safe, turn off the main water valve to stop the flow.".into()),
+        None => None,
+    };
+    if let Some(advice) = advice {
+        text.push(' ');
+        text.push_str(&advice);
+    }
+    text
+}
+
+/// The public emergency number for a country.
+fn emergency_number(country: &str) -> &'static str {
+    match country.to_ascii_uppercase().as_str() {
+        "GB" | "IE" => "999",
+        "AU" => "000",
+        "NZ" => "111",
+        "US" | "CA" | "MX" | "PR" => "911",
+        _ => "112",
+    }
+}
+
+fn completion_message(ctx: &Context, state: &State) -> String {
+    if let Some(m) = ctx.agent.lead_capture_completion_message.as_ref().filter(|m| !m.trim().is_empty()) {
+        return m.clone();
+    }
+    let name = lead_draft(ctx, state).name.map(|n| format!(", {n}")).unwrap_or_default();
+    if state.level() == Priority::Urgent {
+        return format!(
+            "Thank you{name}. The {} team has been alerted and will contact you right away.",
+            ctx.business.name
+        );
+    }
+    format!(
+        "Thank you{name}! We have your details and someone from {} will be in touch shortly.",
+        ctx.business.name
+    )
+}
+
+fn wants_human(message: &str) -> bool {
+    let t = message.to_lowercase();
+    [
+        "speak to a human",
+        "talk to a human",
+        "real person",
+        "speak to someone",
+        "talk to someone",
+        "a human",
+        "representative",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
+}
+
+/// Questions worth a "someone will follow up" when we cannot answer them
+/// (not small talk like "how are you?").
+fn looks_like_info_request(message: &str) -> bool {
+    !knowledge::query_terms(message).is_empty()
+}
+
+/// Builds the lead from the answers so far.
+pub fn lead_draft(ctx: &Context, state: &State) -> LeadDraft {
+    let mut lead = LeadDraft { priority: state.level(), ..LeadDraft::default() };
+    for (order, answer) in &state.answers {
+        let Some(q) = ctx.question(*order) else { continue };
+        let key = q.maps_to_lead_field.clone().unwrap_or_else(|| q.question_text.clone());
+        let value = Some(answer.value.clone());
+        match (key.as_str(), answer.valid) {
+            ("name", _) => lead.name = value,
+            ("email", true) => lead.email = value,
+            ("phone", true) => lead.phone = value,
+            ("address", _) => lead.address = value,
+            ("notes", _) => lead.notes = value,
+            _ => {}
+        }
+        let shown =
+            if answer.valid { answer.value.clone() } else { format!("{} (unverified)", answer.value) };
+        lead.captured.insert(key, shown);
+    }
+    if let Some(first) = &state.first_message {
+        lead.captured.insert("first_message".into(), first.clone());
+    }
+    if !state.reasons.is_empty() {
+        lead.captured.insert("emergency_reasons".into(), state.reasons.join(", "));
+    }
+    lead
+}
+
+#[cfg(test)]
+#[path = "conversation_tests.rs"]
+mod tests;

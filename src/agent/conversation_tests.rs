@@ -1,0 +1,170 @@
+//! The engine's dialogue, turn by turn, without any server.
+
+use super::*;
+use crate::domain::{starter_questions, BusinessType, NewBusiness};
+
+fn business(plan: PlanTier) -> Business {
+    let b = NewBusiness::named("Acme Plumbing", BusinessType::Plumbing);
+    Business {
+        id: "b1".into(),
+        name: b.name,
+        business_type: b.business_type,
+        plan_tier: plan,
+        twilio_phone_number: None,
+        notification_email: Some("owner@acme.example".into()),
+        notification_phone_number: None,
+        country: "US".into(),
+        timezone: "UTC".into(),
+        website_origins: vec![],
+        created_at: String::new(),
+        updated_at: String::new(),
+    }
+}
+
+fn ctx_with(plan: PlanTier, questions: Vec<Question>) -> Context {
+    Context::new(
+        business(plan),
+        AgentConfig::default(),
+        questions,
+        Arc::new(Rules::for_business(BusinessType::Plumbing)),
+    )
+}
+
+fn ctx() -> Context {
+    ctx_with(PlanTier::Pro, starter_questions())
+}
+
+fn say(ctx: &Context, state: &mut State, text: &str) -> Turn {
+    turn(ctx, state, text, &[])
+}
+
+#[test]
+fn a_normal_lead_is_captured_question_by_question() {
+    let ctx = ctx();
+    let mut s = State::default();
+    let t = say(&ctx, &mut s, "Hi, I need a quote for a new water heater");
+    assert!(t.reply.ends_with("May I have your name?"), "{}", t.reply);
+    assert!(t.lead.is_none(), "no contact detail yet");
+    let t = say(&ctx, &mut s, "Dana Smith");
+    assert!(t.reply.starts_with("Thanks, Dana Smith!"), "{}", t.reply);
+    assert!(t.reply.contains("phone number"), "{}", t.reply);
+    assert_eq!(t.lead.as_ref().and_then(|l| l.name.clone()).as_deref(), Some("Dana Smith"));
+    let t = say(&ctx, &mut s, "(312) 555-0142");
+    assert!(t.reply.contains("email"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "dana@example.com");
+    assert!(t.reply.contains("How can we help"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "Replace a 40 gallon tank heater");
+    assert!(t.done);
+    let lead = t.lead.unwrap();
+    assert_eq!(lead.phone.as_deref(), Some("+13125550142"));
+    assert_eq!(lead.email.as_deref(), Some("dana@example.com"));
+    assert_eq!(lead.notes.as_deref(), Some("Replace a 40 gallon tank heater"));
+    assert_eq!(lead.priority, Priority::Normal);
+    assert_eq!(lead.captured["first_message"], "Hi, I need a quote for a new water heater");
+    assert!(t.reply.contains("Thank you, Dana Smith"), "{}", t.reply);
+}
+
+#[test]
+fn bad_answers_are_reasked_twice_then_kept_raw() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "hello");
+    say(&ctx, &mut s, "Dana");
+    let t = say(&ctx, &mut s, "555-0100");
+    assert!(t.reply.contains("area code"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "five five five");
+    assert!(t.reply.contains("couldn't read that"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "just call the shop");
+    assert!(t.reply.contains("email"), "moves on after two re-asks: {}", t.reply);
+    let lead = t.lead.unwrap();
+    assert_eq!(lead.phone, None, "an invalid number is not stored as the phone");
+    assert_eq!(lead.captured["phone"], "just call the shop (unverified)");
+    let t = say(&ctx, &mut s, "dana at example");
+    assert!(t.reply.contains("doesn't look like an email"), "{}", t.reply);
+    // Email is optional: declining skips it.
+    let t = say(&ctx, &mut s, "skip");
+    assert!(t.reply.contains("How can we help"), "{}", t.reply);
+}
+
+#[test]
+fn volunteered_details_are_not_asked_again() {
+    let ctx = ctx();
+    let mut s = State::default();
+    let t = say(&ctx, &mut s, "Hi, I'm Dana, 312-555-0142 - my kitchen sink is slow");
+    assert!(t.reply.contains("email"), "skips name and phone: {}", t.reply);
+    let lead = t.lead.unwrap();
+    assert_eq!(lead.name.as_deref(), Some("Dana"));
+    assert_eq!(lead.phone.as_deref(), Some("+13125550142"));
+}
+
+#[test]
+fn an_emergency_asks_only_essential_questions_and_escalates_once() {
+    let ctx = ctx();
+    let mut s = State::default();
+    let t = say(&ctx, &mut s, "My basement is flooding!");
+    assert!(t.escalate);
+    assert_eq!(t.emergency, Some(Priority::Urgent));
+    assert!(t.reply.contains("alerting"), "{}", t.reply);
+    assert!(t.reply.contains("main water valve"), "{}", t.reply);
+    assert!(t.reply.ends_with("May I have your name?"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "Dana");
+    assert!(!t.escalate, "escalation is recorded once");
+    say(&ctx, &mut s, "312 555 0142");
+    // Email is not essential: straight to the essential description.
+    assert_eq!(s.current, Some(4));
+    let t = say(&ctx, &mut s, "pipe burst near the water heater");
+    assert!(t.done);
+    assert_eq!(t.lead.unwrap().priority, Priority::Urgent);
+}
+
+#[test]
+fn gas_gets_safety_advice() {
+    let ctx = ctx();
+    let mut s = State::default();
+    let t = say(&ctx, &mut s, "I smell gas in the kitchen");
+    assert!(t.reply.contains("leave the building") && t.reply.contains("911"), "{}", t.reply);
+}
+
+#[test]
+fn free_plans_use_five_questions() {
+    let questions: Vec<Question> = (1..=7)
+        .map(|i| Question {
+            question_text: format!("Question {i}?"),
+            expected_format: ExpectedFormat::Text,
+            order: i,
+            is_required: true,
+            maps_to_lead_field: Some(format!("q{i}")),
+            is_essential_for_emergency: false,
+        })
+        .collect();
+    let ctx = ctx_with(PlanTier::Free, questions.clone());
+    assert_eq!(ctx.questions.len(), FREE_QUESTION_LIMIT);
+    let mut s = State::default();
+    let mut asked = 0;
+    let mut t = say(&ctx, &mut s, "hello");
+    while !t.done {
+        asked += 1;
+        t = say(&ctx, &mut s, "an answer");
+    }
+    assert_eq!(asked, 5);
+    assert_eq!(ctx_with(PlanTier::Basic, questions).questions.len(), 7);
+}
+
+#[test]
+fn knowledge_questions_are_answered_then_capture_continues() {
+    let ctx = ctx();
+    let mut s = State::default();
+    let passages = [knowledge::Passage {
+        chunk_id: 1,
+        title: "Hours".into(),
+        text: "We are open Monday to Friday 7am to 6pm. On Saturdays we work 8am to 2pm.".into(),
+    }];
+    let t = turn(&ctx, &mut s, "Do you work on Saturdays?", &passages);
+    assert!(t.answered_from_knowledge);
+    assert!(t.reply.starts_with("On Saturdays we work 8am to 2pm."), "{}", t.reply);
+    assert!(t.reply.ends_with("May I have your name?"), "{}", t.reply);
+    // A question we cannot answer gets an honest follow-up promise.
+    let t = turn(&ctx, &mut s, "Do you install solar panels?", &[]);
+    assert!(t.reply.contains("will follow up"), "{}", t.reply);
+    assert!(t.reply.ends_with("May I have your name?"), "still waiting for the name: {}", t.reply);
+}

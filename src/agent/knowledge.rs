@@ -1,0 +1,217 @@
+//! Knowledge answers: chunking documents for the index, fusing rankings, and
+//! picking the sentences that answer a question. Pure functions; the store
+//! runs the full-text (BM25) and vector searches.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Target chunk size in characters: a paragraph or two, small enough that a
+/// chunk is about one thing, large enough to carry its context.
+const CHUNK_CHARS: usize = 700;
+
+/// A passage retrieved for a query, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    pub chunk_id: i64,
+    pub title: String,
+    pub text: String,
+}
+
+/// Splits a document into chunks on paragraph, then sentence, boundaries.
+pub fn chunk(content: &str) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    for paragraph in content.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        for piece in split_long(paragraph) {
+            if !current.is_empty() && current.len() + piece.len() + 2 > CHUNK_CHARS {
+                chunks.push(std::mem::take(&mut current));
+            }
+            if !current.is_empty() {
+                current.push_str("\n\n");
+            }
+            current.push_str(&piece);
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// Breaks an over-long paragraph at sentence ends.
+fn split_long(paragraph: &str) -> Vec<String> {
+    if paragraph.len() <= CHUNK_CHARS {
+        return vec![paragraph.to_string()];
+    }
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for sentence in sentences(paragraph) {
+        if !current.is_empty() && current.len() + sentence.len() + 1 > CHUNK_CHARS {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(sentence);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Sentences of a text (split after . ! ? followed by white space, and at line breaks).
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let end_of_sentence =
+            matches!(b, b'.' | b'!' | b'?') && bytes.get(i + 1).is_some_and(|n| n.is_ascii_whitespace());
+        if end_of_sentence || b == b'\n' {
+            let s = text[start..=i].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = i + 1;
+        }
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// Words that carry no topic.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "an", "and", "any", "are", "as", "at", "be", "can", "could", "do", "does", "for", "from",
+    "get", "have", "hi", "hello", "how", "i", "if", "in", "is", "it", "its", "me", "much", "my", "need",
+    "of", "on", "or", "our", "please", "so", "some", "that", "the", "there", "this", "to", "want", "was",
+    "what", "when", "where", "which", "who", "will", "with", "would", "you", "your", "we", "us", "hey",
+    "thanks", "de", "el", "la", "los", "las", "que", "en", "y", "un", "una", "por", "para", "es",
+];
+
+/// A light stem so "Saturdays" meets "Saturday" and "charges" meets "charge".
+fn stem(word: &str) -> String {
+    let w = word.to_lowercase();
+    for suffix in ["ing", "es", "s", "ed"] {
+        if let Some(base) = w.strip_suffix(suffix) {
+            if base.len() >= 3 {
+                return base.to_string();
+            }
+        }
+    }
+    w
+}
+
+/// The topic words of a query, stemmed and de-duplicated.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .map(stem)
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
+}
+
+/// An FTS5 MATCH expression: any of the query's words, each quoted so user
+/// text can never be read as FTS syntax. None when nothing is searchable.
+pub fn fts_query(query: &str) -> Option<String> {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    (!words.is_empty()).then(|| words.join(" OR "))
+}
+
+/// Reciprocal rank fusion of several rankings (ids best first).
+pub fn fuse(rankings: &[Vec<i64>], k: f64) -> Vec<i64> {
+    let mut scores: BTreeMap<i64, f64> = BTreeMap::new();
+    for ranking in rankings {
+        for (rank, id) in ranking.iter().enumerate() {
+            *scores.entry(*id).or_default() += 1.0 / (k + rank as f64 + 1.0);
+        }
+    }
+    let mut ids: Vec<(i64, f64)> = scores.into_iter().collect();
+    ids.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ids.into_iter().map(|(id, _)| id).collect()
+}
+
+/// An answer extracted from the best passage, when it covers the question
+/// well enough to say it out loud; None means "have someone follow up".
+pub fn extract_answer(query: &str, passages: &[Passage]) -> Option<String> {
+    let terms = query_terms(query);
+    if terms.is_empty() {
+        return None;
+    }
+    let best = passages.first()?;
+    let coverage = |text: &str| {
+        let words: BTreeSet<String> =
+            text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(stem).collect();
+        terms.iter().filter(|t| words.contains(*t)).count()
+    };
+    let in_passage = coverage(&format!("{} {}", best.title, best.text));
+    // Confident when most of the question's topic words are there.
+    if in_passage * 2 < terms.len() || in_passage == 0 {
+        return None;
+    }
+    let mut scored: Vec<(usize, usize, &str)> =
+        sentences(&best.text).into_iter().enumerate().map(|(i, s)| (coverage(s), i, s)).collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let top = scored.first().filter(|s| s.0 > 0)?;
+    // The best sentence, plus the next one when it scores too (a short answer reads better).
+    let mut picked: Vec<(usize, &str)> = vec![(top.1, top.2)];
+    if let Some(second) = scored.get(1).filter(|s| s.0 > 0 && s.0 + 1 >= top.0) {
+        picked.push((second.1, second.2));
+    }
+    picked.sort_by_key(|p| p.0);
+    Some(picked.into_iter().map(|p| p.1).collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passage(title: &str, text: &str) -> Passage {
+        Passage { chunk_id: 1, title: title.into(), text: text.into() }
+    }
+
+    #[test]
+    fn chunks_respect_paragraphs_and_size() {
+        let doc =
+            format!("{}\n\n{}\n\nShort end.", "A sentence here. ".repeat(30), "Another one. ".repeat(60));
+        let chunks = chunk(&doc);
+        assert!(chunks.len() >= 3, "{chunks:?}");
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK_CHARS + 20));
+        assert_eq!(chunk("  \n\n "), Vec::<String>::new());
+    }
+
+    #[test]
+    fn fts_queries_are_quoted_words() {
+        assert_eq!(fts_query("Do you work on Saturdays?").as_deref(), Some("\"saturdays\" OR \"work\""));
+        assert_eq!(fts_query("\"; DROP TABLE x; --"), Some("\"drop\" OR \"table\"".into()));
+        assert_eq!(fts_query("how are you?"), None);
+    }
+
+    #[test]
+    fn fusion_rewards_agreement() {
+        assert_eq!(fuse(&[vec![1, 2, 3], vec![2, 9, 8]], 60.0)[..2], [2, 1]);
+    }
+
+    #[test]
+    fn extracts_the_answering_sentences_or_declines() {
+        let hours = passage(
+            "Business hours",
+            "We are open Monday to Friday, 7am to 6pm. On Saturdays we work 8am to 2pm. \
+             We are closed on Sundays, but the emergency line answers 24/7.",
+        );
+        let answer = extract_answer("Do you work on Saturdays?", std::slice::from_ref(&hours)).unwrap();
+        assert!(answer.contains("Saturdays we work 8am to 2pm"), "{answer}");
+        assert_eq!(extract_answer("Do you install solar panels on roofs?", &[hours]), None);
+        assert_eq!(extract_answer("anything?", &[]), None);
+    }
+}

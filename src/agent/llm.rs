@@ -1,0 +1,371 @@
+//! The `openai` reply provider: any OpenAI-compatible chat-completions
+//! endpoint, streamed, with tools the engine executes. The model words the
+//! conversation; the engine decides what is saved (answers are validated
+//! exactly as in the local dialogue) and the level only ever rises.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::answers;
+use super::conversation::{self, Answer, Context, State, Turn};
+use super::knowledge::Passage;
+use crate::domain::{ExpectedFormat, Priority};
+
+/// Model rounds per turn (tool calls, then the answer).
+const MAX_ROUNDS: usize = 4;
+
+/// Where the model's knowledge searches go.
+#[async_trait]
+pub trait KnowledgeSource: Send + Sync {
+    async fn search(&self, query: &str) -> Vec<Passage>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("model request failed: {0}")]
+    Http(String),
+    #[error("model answered {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("model stream was malformed: {0}")]
+    Protocol(String),
+    #[error("model took longer than {0:?}")]
+    Timeout(Duration),
+    #[error("model kept calling tools without answering")]
+    NoAnswer,
+}
+
+/// A chat-completions client.
+#[derive(Clone)]
+pub struct ChatModel {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    model: String,
+    /// The whole turn, all rounds included.
+    pub timeout: Duration,
+}
+
+impl ChatModel {
+    pub fn new(base_url: &str, api_key: &str, model: &str, timeout: Duration) -> Self {
+        ChatModel {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            model: model.to_string(),
+            timeout,
+        }
+    }
+}
+
+/// One tool call as streamed.
+#[derive(Debug, Default, Clone)]
+struct ToolCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: Delta,
+}
+
+#[derive(Deserialize, Default)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallDelta>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta {
+    #[serde(default)]
+    index: usize,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+/// Runs one turn with the model. On any error the caller falls back to the
+/// local dialogue for this turn; `state` is only changed on success.
+pub async fn turn(
+    model: &ChatModel,
+    ctx: &Context,
+    state: &mut State,
+    history: &[(String, String)],
+    message: &str,
+    knowledge: &dyn KnowledgeSource,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> Result<Turn, LlmError> {
+    let mut draft = state.clone();
+    let outcome =
+        tokio::time::timeout(model.timeout, run(model, ctx, &mut draft, history, message, knowledge, deltas))
+            .await
+            .map_err(|_| LlmError::Timeout(model.timeout))??;
+    *state = draft;
+    Ok(outcome)
+}
+
+async fn run(
+    model: &ChatModel,
+    ctx: &Context,
+    state: &mut State,
+    history: &[(String, String)],
+    message: &str,
+    knowledge: &dyn KnowledgeSource,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> Result<Turn, LlmError> {
+    state.turns += 1;
+    if state.first_message.is_none() {
+        state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());
+    }
+    // The rules always run: the model may raise the level, never lower it.
+    let decision = ctx.rules.classify(message);
+    state.raise(decision.level, &decision.reasons, decision.hazard);
+    let was_escalated = state.escalated;
+
+    let mut messages = vec![json!({ "role": "system", "content": system_prompt(ctx, state) })];
+    for (role, text) in history {
+        messages.push(json!({ "role": role, "content": text }));
+    }
+    messages.push(json!({ "role": "user", "content": message }));
+
+    let mut answered_from_knowledge = false;
+    for _ in 0..MAX_ROUNDS {
+        let (content, calls) = complete(model, &messages, &tools(ctx), deltas).await?;
+        if calls.is_empty() {
+            let escalate = state.level() == Priority::Urgent && !was_escalated;
+            state.escalated |= escalate;
+            let remaining = conversation::remaining_questions(ctx, state);
+            state.done = state.done || remaining == 0;
+            let lead = Some(conversation::lead_draft(ctx, state)).filter(|l| l.has_contact());
+            return Ok(Turn {
+                reply: content.trim().to_string(),
+                emergency: (state.level() >= Priority::High).then(|| state.level()),
+                escalate,
+                lead,
+                done: state.done,
+                answered_from_knowledge,
+            });
+        }
+        messages.push(json!({
+            "role": "assistant",
+            "content": if content.is_empty() { Value::Null } else { json!(content) },
+            "tool_calls": calls.iter().map(|c| json!({
+                "id": c.id, "type": "function", "function": { "name": c.name, "arguments": c.arguments }
+            })).collect::<Vec<_>>(),
+        }));
+        for call in &calls {
+            let result = execute(ctx, state, call, knowledge, &mut answered_from_knowledge).await;
+            messages.push(json!({ "role": "tool", "tool_call_id": call.id, "content": result.to_string() }));
+        }
+    }
+    Err(LlmError::NoAnswer)
+}
+
+/// Streams one completion; returns its text and tool calls.
+async fn complete(
+    model: &ChatModel,
+    messages: &[Value],
+    tools: &Value,
+    deltas: Option<&mpsc::Sender<String>>,
+) -> Result<(String, Vec<ToolCall>), LlmError> {
+    let body = json!({
+        "model": model.model,
+        "messages": messages,
+        "tools": tools,
+        "tool_choice": "auto",
+        "stream": true,
+        "temperature": 0.3,
+    });
+    let res = model
+        .http
+        .post(format!("{}/chat/completions", model.base_url))
+        .bearer_auth(&model.api_key)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| LlmError::Http(e.to_string()))?;
+    if !res.status().is_success() {
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap_or_default().chars().take(300).collect();
+        return Err(LlmError::Status { status, body });
+    }
+    let mut content = String::new();
+    let mut calls: Vec<ToolCall> = Vec::new();
+    let mut buffer = String::new();
+    let mut stream = res.bytes_stream();
+    while let Some(bytes) = stream.next().await {
+        let bytes = bytes.map_err(|e| LlmError::Http(e.to_string()))?;
+        buffer.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else { continue };
+            if data == "[DONE]" {
+                return Ok((content, calls));
+            }
+            let chunk: Chunk = serde_json::from_str(data).map_err(|e| LlmError::Protocol(e.to_string()))?;
+            for choice in chunk.choices {
+                if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+                    if let Some(tx) = deltas {
+                        let _ = tx.send(text.clone()).await;
+                    }
+                    content.push_str(&text);
+                }
+                for d in choice.delta.tool_calls {
+                    if calls.len() <= d.index {
+                        calls.resize(d.index + 1, ToolCall::default());
+                    }
+                    let call = &mut calls[d.index];
+                    if let Some(id) = d.id {
+                        call.id = id;
+                    }
+                    if let Some(f) = d.function {
+                        call.name.push_str(&f.name.unwrap_or_default());
+                        call.arguments.push_str(&f.arguments.unwrap_or_default());
+                    }
+                }
+            }
+        }
+    }
+    Err(LlmError::Protocol("stream ended without [DONE]".into()))
+}
+
+/// Runs a tool the model asked for; the result goes back as JSON text.
+async fn execute(
+    ctx: &Context,
+    state: &mut State,
+    call: &ToolCall,
+    knowledge: &dyn KnowledgeSource,
+    answered_from_knowledge: &mut bool,
+) -> Value {
+    let args: Value = serde_json::from_str(&call.arguments).unwrap_or(Value::Null);
+    let arg = |name: &str| args.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    match call.name.as_str() {
+        "save_lead_field" => save_field(ctx, state, &arg("field"), &arg("value")),
+        "set_emergency_level" => {
+            let level = Priority::parse(&arg("level")).unwrap_or(Priority::Normal);
+            let raised = state.raise(level, &[arg("reason")], None);
+            json!({ "level": state.level(), "raised": raised })
+        }
+        "search_knowledge" => {
+            let passages = knowledge.search(&arg("query")).await;
+            *answered_from_knowledge |= !passages.is_empty();
+            json!({ "passages": passages.iter().map(|p| json!({ "title": p.title, "text": p.text })).collect::<Vec<_>>() })
+        }
+        "request_human" => {
+            state.human_requested = true;
+            json!({ "ok": true, "note": "The team has been told the visitor wants a person to call back." })
+        }
+        "end_conversation" => {
+            state.done = true;
+            json!({ "ok": true })
+        }
+        other => json!({ "error": format!("unknown tool {other}") }),
+    }
+}
+
+/// Validates and stores a field exactly as the local dialogue would.
+fn save_field(ctx: &Context, state: &mut State, field: &str, value: &str) -> Value {
+    let Some(q) = ctx.questions.iter().find(|q| q.maps_to_lead_field.as_deref() == Some(field)) else {
+        return json!({ "saved": false, "error": format!("unknown field {field}") });
+    };
+    match answers::validate(q.expected_format, value, &ctx.business.country) {
+        Ok(v) => {
+            state.answers.insert(q.order, Answer { value: v.clone(), valid: true });
+            json!({ "saved": true, "value": v })
+        }
+        Err(e) => json!({ "saved": false, "error": format!("{e:?}"), "hint": match q.expected_format {
+            ExpectedFormat::Email => "ask for a valid email address",
+            ExpectedFormat::Phone => "ask for the full number with area code",
+            ExpectedFormat::Text => "ask again",
+        }}),
+    }
+}
+
+fn tools(ctx: &Context) -> Value {
+    let fields: Vec<String> = ctx.questions.iter().filter_map(|q| q.maps_to_lead_field.clone()).collect();
+    json!([
+        { "type": "function", "function": {
+            "name": "save_lead_field",
+            "description": "Save a detail the visitor gave. The result says whether it was valid.",
+            "parameters": { "type": "object", "properties": {
+                "field": { "type": "string", "enum": fields },
+                "value": { "type": "string" } }, "required": ["field", "value"] } } },
+        { "type": "function", "function": {
+            "name": "set_emergency_level",
+            "description": "Raise the urgency when the visitor describes an emergency.",
+            "parameters": { "type": "object", "properties": {
+                "level": { "type": "string", "enum": ["HIGH", "URGENT"] },
+                "reason": { "type": "string" } }, "required": ["level", "reason"] } } },
+        { "type": "function", "function": {
+            "name": "search_knowledge",
+            "description": "Search the business's knowledge base (hours, prices, services, policies).",
+            "parameters": { "type": "object", "properties": { "query": { "type": "string" } }, "required": ["query"] } } },
+        { "type": "function", "function": {
+            "name": "request_human",
+            "description": "The visitor wants to talk to a person.",
+            "parameters": { "type": "object", "properties": { "reason": { "type": "string" } }, "required": ["reason"] } } },
+        { "type": "function", "function": {
+            "name": "end_conversation",
+            "description": "Everything is captured and the visitor has been thanked.",
+            "parameters": { "type": "object", "properties": { "summary": { "type": "string" } }, "required": ["summary"] } } }
+    ])
+}
+
+fn system_prompt(ctx: &Context, state: &State) -> String {
+    let b = &ctx.business;
+    let mut p = format!(
+        "{persona}\nYou are {agent}, answering the website chat for {name} ({kind}).\n\
+         Keep replies short (under 60 words), warm and plain. Ask one question at a time.\n\
+         Use search_knowledge for anything about the business and never invent hours, prices or policies.\n\
+         Save every detail with save_lead_field as soon as it is given; if it is not valid, ask again politely.\n",
+        persona = ctx.agent.persona_prompt,
+        agent = ctx.agent.agent_name,
+        name = b.name,
+        kind = b.business_type,
+    );
+    if state.level() == Priority::Urgent {
+        p.push_str("This is an EMERGENCY: tell the visitor the team is being alerted now, give safety advice if there is gas, fire or carbon monoxide, and ask only the remaining questions below.\n");
+    }
+    p.push_str("Details still to collect, in order:\n");
+    for q in conversation::pending_questions(ctx, state) {
+        p.push_str(&format!(
+            "- {} (field {}, {}{})\n",
+            q.question_text,
+            q.maps_to_lead_field.as_deref().unwrap_or("notes"),
+            q.expected_format,
+            if q.is_required { "" } else { ", optional" }
+        ));
+    }
+    let captured = conversation::lead_draft(ctx, state).captured;
+    if !captured.is_empty() {
+        p.push_str(&format!("Already captured: {}\n", serde_json::to_string(&captured).unwrap_or_default()));
+    }
+    p
+}

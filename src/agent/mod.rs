@@ -1,0 +1,8 @@
+//! The conversation engine: one brain for chat and both voice modes.
+//! No sockets and no SQL here; channels adapt transport and storage to it.
+
+pub mod answers;
+pub mod conversation;
+pub mod knowledge;
+pub mod llm;
+pub mod triage;

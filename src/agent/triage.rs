@@ -1,0 +1,468 @@
+//! Emergency triage: a rules engine per business type.
+//!
+//! Rules are phrases matched on whole words, with a small pattern syntax for
+//! paraphrase (`smell~ * gas` matches "smells like gas"). A match is ignored
+//! when a negation ("no leaks") precedes it in the same clause, or when a
+//! context word of the rule ("smoke detector") is in the message. The
+//! highest level wins; its phrases are the reasons. English and Spanish.
+//! Context words are read across the whole message.
+//!
+//! Pattern syntax: words separated by spaces; `a|b` alternatives; a trailing
+//! `~` matches any word starting with the stem (`flood~`: flooded, flooding);
+//! `*` allows up to three words in between; `!a|b` means the next word is
+//! neither (`fire !department`).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{BusinessType, Priority};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hazard {
+    Gas,
+    CarbonMonoxide,
+    Fire,
+    Flood,
+    Electrical,
+}
+
+/// The level and the phrases that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub level: Priority,
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hazard: Option<Hazard>,
+}
+
+/// An owner's changes to the default rules of their business.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// Extra phrases (same pattern syntax) and their level.
+    pub add: Vec<(Priority, String)>,
+    /// Default phrases to drop, as listed by [`Rules::phrases`].
+    pub remove: Vec<String>,
+}
+
+use Hazard::{CarbonMonoxide as Co, Electrical, Fire, Flood, Gas};
+use Priority::{High, Normal, Urgent};
+
+/// (level, pattern, hazard, context): context phrases cancel the rule when
+/// found in the message; a context list starting with `+` is required instead.
+type RuleRow = (Priority, &'static str, Option<Hazard>, &'static str);
+
+/// Dangers any business should escalate: safety first.
+const SAFETY: &[RuleRow] = &[
+    (Urgent, "gas leak~", Some(Gas), "bill|station|price|prices|mileage"),
+    (Urgent, "smell~|smel~|smelling * gas", Some(Gas), "bill|station"),
+    (Urgent, "gas smell~|odor~|odour~", Some(Gas), ""),
+    (Urgent, "leak~ * gas|propane", Some(Gas), ""),
+    (Urgent, "rotten egg~", Some(Gas), ""),
+    (Urgent, "hiss~ * gas", Some(Gas), ""),
+    (Urgent, "carbon monoxide", Some(Co), "install|installation|quote|price|new|battery"),
+    (Urgent, "co alarm|detector", Some(Co), "install|installation|battery|quote|new|test"),
+    (Urgent, "fire !department|inspection|inspector|inspected|extinguisher|extinguishers|drill|insurance|marshal|pit|code|rated|place|wood|sprinkler|sprinklers|alarm|alarms|safety|exit|escape|door|doors|hydrant", Some(Fire), ""),
+    (Urgent, "on|caught fire", Some(Fire), ""),
+    (Urgent, "electrical fire", Some(Fire), ""),
+    (Urgent, "smoke|smoking !detector|detectors|alarm|alarms|free|test|tests|testing", Some(Fire), "battery|batteries|chirp~"),
+    (Urgent, "smoke * coming|pouring|filling|everywhere", Some(Fire), ""),
+    (Urgent, "burn~ * smell~", Some(Fire), "calories"),
+    (Urgent, "smell~ * burn~", Some(Fire), ""),
+    (Urgent, "spark~", Some(Electrical), "plug|plugs|sparkling|sparkle"),
+    (Urgent, "flames", Some(Fire), ""),
+    (Urgent, "explod~|explosion|blew up", None, ""),
+    (High, "smoke alarm|alarms|detector|detectors * going|sounding|beeping", None, "battery|chirp~"),
+    (Urgent, "huele~ a gas", Some(Gas), ""),
+    (Urgent, "olor a gas", Some(Gas), ""),
+    (Urgent, "fuga de gas", Some(Gas), ""),
+    (Urgent, "monoxido de carbono", Some(Co), ""),
+    (Urgent, "incendio|fuego", Some(Fire), "extintor|extintores|simulacro"),
+    (Urgent, "humo", Some(Fire), "detector|alarma"),
+    (Urgent, "chispa~", Some(Electrical), ""),
+];
+
+/// Water in the wrong place, for anyone who deals with buildings.
+const WATER: &[RuleRow] = &[
+    (Urgent, "flood~", Some(Flood), "insurance|zone|plain|light|lights|lamp|lamps|certificate|map"),
+    (Urgent, "burst * pipe~|main", Some(Flood), ""),
+    (Urgent, "pipe~ * burst~|bursting|exploded|broke", Some(Flood), ""),
+    (Urgent, "water everywhere", Some(Flood), ""),
+    (
+        Urgent,
+        "water * all|coming|dripping|leaking * over|floor|floors|basement|through|in|down|ceiling",
+        Some(Flood),
+        "",
+    ),
+    (Urgent, "water * pouring|gushing|spraying|flowing|streaming", Some(Flood), ""),
+    (Urgent, "pouring * water", Some(Flood), ""),
+    (Urgent, "through the ceiling", Some(Flood), ""),
+    (Urgent, "sewage|sewer * backing|backed|coming|overflow~", None, ""),
+    (Urgent, "inund~", Some(Flood), "seguro"),
+    (Urgent, "tuberia|tubo|cano * rota|roto|reventad~|revento", Some(Flood), ""),
+    (Urgent, "agua por todas partes", Some(Flood), ""),
+];
+
+const PLUMBING: &[RuleRow] = &[
+    (Urgent, "no water", None, "pressure|bill"),
+    (High, "leak~", None, ""),
+    (High, "drip~", None, ""),
+    (High, "clog~|blocked", None, ""),
+    (High, "backed|stopped up", None, ""),
+    (High, "overflow~", None, ""),
+    (High, "no hot water", None, ""),
+    (High, "not|stopped working", None, ""),
+    (High, "broken|damaged|malfunction~", None, ""),
+    (High, "strange|weird|bad|sewer smell~", None, ""),
+    (
+        High,
+        "unusual|strange|loud|popping|banging|rumbling|grinding|screeching|hissing noise~|sound~",
+        None,
+        "",
+    ),
+    (High, "wont|cant|doesnt * stop|flush|drain|turn|start", None, ""),
+    (High, "water heater * leak~|not|broke~", None, ""),
+    (High, "fuga~|gotea~|tapad~|atascad~", None, ""),
+    (High, "sin agua caliente", None, ""),
+];
+
+const HVAC: &[RuleRow] = &[
+    (Urgent, "no heat|heating", None, "pump|pumps"),
+    (Urgent, "furnace|boiler|heat|heating * out|died|dead|stopped|quit", None, ""),
+    (Urgent, "furnace|boiler|heater|heat|heating * wont|not|doesnt|isnt|stopped * on|working|work|start|running|turn", None, "+cold|freezing|frozen|degrees|baby|newborn|elderly|winter|snow"),
+    (Urgent, "freezing|frozen * house|home|inside|pipes|apartment", None, ""),
+    (Urgent, "sin calefaccion", None, ""),
+    (High, "no * ac|air|cooling|aircon", None, ""),
+    (High, "ac|air|conditioner * stopped|quit|died|broke~", None, ""),
+    (High, "not cooling|heating|blowing", None, ""),
+    (High, "blowing warm|hot", None, ""),
+    (High, "not|stopped working", None, ""),
+    (High, "broken|damaged|malfunction~", None, ""),
+    (High, "leak~|drip~", None, ""),
+    (High, "unusual|strange|loud|banging|grinding noise~|sound~", None, ""),
+    (High, "strange|weird|bad smell~", None, ""),
+    (High, "no funciona", None, ""),
+    (High, "se descompuso", None, ""),
+];
+
+const LAW: &[RuleRow] = &[
+    (Urgent, "arrest~", None, "expung~|record|records|years ago|yyyy|warrantless"),
+    (Urgent, "detained", None, "years ago|record"),
+    (Urgent, "in|into custody", None, "years ago|record|child|children|kids|custody battle"),
+    (Urgent, "jail", None, "years ago|record"),
+    (Urgent, "locked up", None, "years ago"),
+    (Urgent, "behind bars", None, "years ago"),
+    (Urgent, "police|cops * took|taken|picked|got|arrested", None, "years ago|report"),
+    (Urgent, "picked|taken * by * police|cops", None, "years ago"),
+    (Urgent, "held * jail|custody|police", None, "years ago"),
+    (Urgent, "bail", None, "years ago|bonds|bondsman"),
+    (Urgent, "bond hearing", None, ""),
+    (Urgent, "arraignment", None, "years ago"),
+    (Urgent, "hearing|court|trial * tomorrow|today|tonight", None, ""),
+    (Urgent, "ice * detained|took|picked|raid~", None, ""),
+    (Urgent, "deport~", None, "consultation|question|questions|years ago"),
+    (Urgent, "warrant * for", None, "years ago"),
+    (Urgent, "arrestad~|arrestaron|detenid~|carcel|fianza", None, ""),
+    (Urgent, "audiencia|corte * manana|hoy", None, ""),
+    (High, "served * papers|summons|subpoena|lawsuit", None, ""),
+    (High, "summons|subpoena", None, ""),
+    (High, "deadline * today|tomorrow|friday|monday", None, ""),
+    (High, "restraining|protective order", None, ""),
+    (High, "eviction notice", None, ""),
+    (High, "evict~", None, ""),
+    (High, "court date", None, ""),
+    (High, "accident|injured|injury|hurt", None, "years ago|last year"),
+];
+
+const REAL_ESTATE: &[RuleRow] = &[
+    (Urgent, "break in", None, ""),
+    (Urgent, "broken|broke into", None, ""),
+    (Urgent, "broke in", None, ""),
+    (Urgent, "burglar~", None, ""),
+    (Urgent, "no heat", None, ""),
+    (High, "locked out", None, ""),
+    (High, "closing * tomorrow|today|friday|monday", None, ""),
+    (High, "offer * deadline|expires|expiring|due", None, ""),
+    (High, "deadline * today|tomorrow", None, ""),
+    (High, "leak~|broken|damaged", None, ""),
+    (High, "not working", None, ""),
+];
+
+const OTHER: &[RuleRow] = &[
+    (Urgent, "injur~|bleeding|unconscious|collapsed", None, "years ago|last year|claim"),
+    (
+        High,
+        "urgent|asap|emergency",
+        None,
+        "do you|offer~|available|availability|charge|cost|price|rate|fee|plan",
+    ),
+    (High, "not working", None, ""),
+    (High, "broken|damaged|leak~", None, ""),
+];
+
+/// Routine requests: recognised (so reasons say why) but never escalated.
+const ROUTINE: &[RuleRow] = &[
+    (Normal, "maintenance|tune", None, ""),
+    (Normal, "quote|estimate|price|pricing|cost", None, ""),
+    (Normal, "schedule|appointment|book|booking|consultation|showing", None, ""),
+    (Normal, "inspection|install~|installation|service|repair", None, ""),
+    (Normal, "presupuesto|cotizacion|cita", None, ""),
+];
+
+/// Words that negate what follows them in the same clause.
+const NEGATIONS: &[&str] = &[
+    "no", "not", "never", "without", "nothing", "none", "isnt", "arent", "wasnt", "werent", "dont", "doesnt",
+    "didnt", "havent", "hasnt", "cant", "wont", "nunca", "sin", "ningun", "ninguna", "tampoco", "nor",
+];
+/// Words that end a clause for negation and context.
+const CLAUSE_BREAKS: &[&str] =
+    &["but", "pero", "though", "although", "however", "except", "just", "only", "solo"];
+
+#[derive(Debug, Clone)]
+enum Elem {
+    /// Alternatives; `true` marks a stem (prefix) match.
+    Word(Vec<(String, bool)>),
+    Gap,
+    /// The next word must not be one of these (`fire !department`).
+    NotNext(Vec<(String, bool)>),
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    level: Priority,
+    label: String,
+    elems: Vec<Elem>,
+    hazard: Option<Hazard>,
+    /// Phrases that cancel the rule anywhere in the message.
+    context: Vec<Vec<Elem>>,
+    /// Phrases of which one must be in the message (a `+` context list).
+    requires: Vec<Vec<Elem>>,
+}
+
+/// Compiled rules for one business.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    rules: Vec<Rule>,
+}
+
+fn compile_words(pattern: &str) -> Vec<Elem> {
+    // `!` is punctuation in messages; in patterns it marks a NotNext.
+    normalise(&pattern.replace('!', "^"))
+        .split_whitespace()
+        .map(|word| {
+            if word == "*" {
+                return Elem::Gap;
+            }
+            let (negative, word) = match word.strip_prefix('^') {
+                Some(rest) => (true, rest),
+                None => (false, word),
+            };
+            let alts = word
+                .split('|')
+                .filter(|w| !w.is_empty())
+                .map(|w| match w.strip_suffix('~') {
+                    Some(stem) => (stem.to_string(), true),
+                    None => (w.to_string(), false),
+                })
+                .collect();
+            if negative {
+                Elem::NotNext(alts)
+            } else {
+                Elem::Word(alts)
+            }
+        })
+        .collect()
+}
+
+/// A readable reason for a pattern: its first alternatives, syntax removed.
+fn label(pattern: &str) -> String {
+    pattern
+        .split_whitespace()
+        .filter(|w| *w != "*" && !w.starts_with('!'))
+        .map(|w| w.split('|').next().unwrap_or(w).trim_end_matches('~'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn compile(row: &RuleRow) -> Rule {
+    let (level, pattern, hazard, context) = *row;
+    compile_pattern(level, pattern, hazard, context)
+}
+
+fn compile_pattern(level: Priority, pattern: &str, hazard: Option<Hazard>, context: &str) -> Rule {
+    // Multi-word context entries ("years ago") are phrases of their own.
+    let (required, list) = match context.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, context),
+    };
+    let phrases: Vec<Vec<Elem>> =
+        list.split('|').filter(|c| !c.trim().is_empty()).map(compile_words).collect();
+    let (context, requires) = if required { (Vec::new(), phrases) } else { (phrases, Vec::new()) };
+    Rule { level, label: label(pattern), elems: compile_words(pattern), hazard, context, requires }
+}
+
+/// Lower case, accents folded, apostrophes dropped ("don't" -> "dont"),
+/// punctuation kept as separate tokens so clauses can be found.
+fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        let c = match c {
+            'á' | 'à' | 'â' | 'ä' | 'Á' | 'À' => 'a',
+            'é' | 'è' | 'ê' | 'ë' | 'É' => 'e',
+            'í' | 'ì' | 'î' | 'ï' | 'Í' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'Ó' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ü' => 'u',
+            'ñ' | 'Ñ' => 'n',
+            '\'' | '’' => continue,
+            c => c,
+        };
+        if c.is_alphanumeric() || matches!(c, '|' | '~' | '*' | '^') {
+            out.extend(c.to_lowercase());
+        } else if matches!(c, '.' | ',' | ';' | '!' | '?' | ':' | '(' | ')') {
+            out.push_str(" . ");
+        } else {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+struct Token {
+    word: String,
+    clause: usize,
+}
+
+fn tokenize(text: &str) -> Vec<Token> {
+    let mut clause = 0;
+    let mut out = Vec::new();
+    for word in normalise(text).split_whitespace() {
+        if word == "." || CLAUSE_BREAKS.contains(&word) {
+            clause += 1;
+            continue;
+        }
+        out.push(Token { word: word.to_string(), clause });
+    }
+    out
+}
+
+fn word_matches(alts: &[(String, bool)], word: &str) -> bool {
+    alts.iter().any(|(w, stem)| match (w.as_str(), stem) {
+        // `yyyy` in a context list: any year, as in "arrested in 2015".
+        ("yyyy", false) => word.len() == 4 && word.parse::<u16>().is_ok_and(|y| (1950..=2035).contains(&y)),
+        (w, true) => word.starts_with(w),
+        (w, false) => word == w,
+    })
+}
+
+/// Matches `elems` starting at `start` within one clause; returns the end.
+fn match_at(elems: &[Elem], tokens: &[Token], start: usize) -> Option<usize> {
+    let clause = tokens.get(start)?.clause;
+    let mut pos = start;
+    let mut gap = false;
+    for elem in elems {
+        match elem {
+            Elem::Gap => gap = true,
+            Elem::NotNext(alts) => {
+                if tokens.get(pos).is_some_and(|t| word_matches(alts, &t.word)) {
+                    return None;
+                }
+            }
+            Elem::Word(alts) => {
+                let limit = if gap { 4 } else { 1 };
+                let found = (pos..tokens.len().min(pos + limit))
+                    .take_while(|&i| tokens[i].clause == clause)
+                    .find(|&i| word_matches(alts, &tokens[i].word))?;
+                pos = found + 1;
+                gap = false;
+            }
+        }
+    }
+    Some(pos)
+}
+
+/// Context is read across the whole message: "arrested in 2015, can you
+/// help me get it expunged?" is about a record, whatever the commas say.
+fn occurs(elems: &[Elem], tokens: &[Token]) -> bool {
+    (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some())
+}
+
+/// A negation in the three words before `start`, in the same clause.
+fn negated(tokens: &[Token], start: usize) -> bool {
+    let clause = tokens[start].clause;
+    (start.saturating_sub(3)..start)
+        .any(|i| tokens[i].clause == clause && NEGATIONS.contains(&tokens[i].word.as_str()))
+}
+
+impl Rules {
+    /// The default rules for a type of business (English and Spanish).
+    pub fn for_business(business_type: BusinessType) -> Rules {
+        let specific: &[&[RuleRow]] = match business_type {
+            BusinessType::Plumbing => &[WATER, PLUMBING],
+            BusinessType::Hvac => &[WATER, HVAC],
+            BusinessType::Law => &[LAW],
+            BusinessType::RealEstate => &[WATER, REAL_ESTATE],
+            BusinessType::Other => &[WATER, OTHER],
+        };
+        let rules = [SAFETY]
+            .iter()
+            .chain(specific)
+            .chain([ROUTINE].iter())
+            .flat_map(|rows| rows.iter().map(compile))
+            .collect();
+        Rules { rules }
+    }
+
+    /// The defaults with the owner's additions and removals.
+    pub fn with_overrides(business_type: BusinessType, overrides: &Overrides) -> Rules {
+        let mut rules = Rules::for_business(business_type);
+        let removed: BTreeSet<String> = overrides.remove.iter().map(|p| label(&normalise(p))).collect();
+        rules.rules.retain(|r| !removed.contains(&r.label));
+        for (level, phrase) in &overrides.add {
+            if !phrase.trim().is_empty() {
+                rules.rules.push(compile_pattern(*level, phrase, None, ""));
+            }
+        }
+        rules
+    }
+
+    /// The effective phrases per level, for the owner's settings page.
+    pub fn phrases(&self) -> Vec<(Priority, String)> {
+        let mut seen = BTreeSet::new();
+        self.rules
+            .iter()
+            .filter(|r| seen.insert((r.level, r.label.clone())))
+            .map(|r| (r.level, r.label.clone()))
+            .collect()
+    }
+
+    pub fn classify(&self, text: &str) -> Decision {
+        let tokens = tokenize(text);
+        let mut best = Decision { level: Normal, reasons: Vec::new(), hazard: None };
+        for rule in &self.rules {
+            let hit = (0..tokens.len()).find(|&start| {
+                match_at(&rule.elems, &tokens, start).is_some()
+                    && !negated(&tokens, start)
+                    && !rule.context.iter().any(|c| occurs(c, &tokens))
+                    && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs(c, &tokens)))
+            });
+            if hit.is_none() {
+                continue;
+            }
+            if rule.level > best.level || (rule.level == Normal && best.reasons.is_empty()) {
+                best = Decision { level: rule.level, reasons: Vec::new(), hazard: None };
+            }
+            if rule.level == best.level {
+                if !best.reasons.contains(&rule.label) {
+                    best.reasons.push(rule.label.clone());
+                }
+                best.hazard = best.hazard.or(rule.hazard);
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+#[path = "triage_tests.rs"]
+mod tests;

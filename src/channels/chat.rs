@@ -1,0 +1,291 @@
+//! The website chat channel: `POST /api/chat`, its streaming twin
+//! `POST /api/chat/stream` (server-sent events), the widget's public settings
+//! and `GET /widget.js`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::hyper::body::Bytes;
+use warp::reply::Response;
+use warp::sse::Event;
+use warp::{Filter, Rejection, Reply};
+
+use super::engine::{self, TurnError};
+use crate::agent::conversation::Context;
+use crate::domain::{Channel, PlanTier, Priority};
+use crate::error::ApiError;
+use crate::server::AppState;
+use crate::web::with_state;
+
+/// Longest visitor message accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4000;
+/// Largest request body read at all.
+const MAX_BODY_BYTES: u64 = 16 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ChatRequest {
+    business_id: String,
+    message: String,
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatResponse {
+    session_id: String,
+    reply: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emergency: Option<Emergency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lead_id: Option<String>,
+    done: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Emergency {
+    level: Priority,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WidgetConfig {
+    business_id: String,
+    agent_name: String,
+    welcome_message: String,
+    color_theme: std::collections::BTreeMap<String, String>,
+    show_branding: bool,
+}
+
+pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let request = warp::header::optional::<String>("origin")
+        .and(client_ip())
+        .and(warp::body::content_length_limit(MAX_BODY_BYTES))
+        .and(warp::body::bytes());
+    let chat = warp::path!("api" / "chat")
+        .and(warp::post())
+        .and(with_state(app.clone()))
+        .and(request.clone())
+        .then(|app, origin, ip, body| post_chat(app, origin, ip, body, false));
+    let stream = warp::path!("api" / "chat" / "stream")
+        .and(warp::post())
+        .and(with_state(app.clone()))
+        .and(request)
+        .then(|app, origin, ip, body| post_chat(app, origin, ip, body, true));
+    let config = warp::path!("api" / "chat" / "config" / String)
+        .and(warp::get())
+        .and(with_state(app))
+        .and(warp::header::optional::<String>("origin"))
+        .then(get_config);
+    let preflight = warp::path("api")
+        .and(warp::path("chat"))
+        .and(warp::options())
+        .and(warp::header::optional::<String>("origin"))
+        .map(preflight);
+    let widget = warp::path!("widget.js").and(warp::get()).map(widget_js);
+    chat.or(stream).or(config).or(preflight).or(widget)
+}
+
+/// The caller's address; behind a local reverse proxy, the client it names.
+fn client_ip() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
+    warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(
+        |remote: Option<SocketAddr>, forwarded: Option<String>| match (remote, forwarded) {
+            (Some(addr), Some(fwd)) if addr.ip().is_loopback() => {
+                fwd.split(',').next().unwrap_or_default().trim().to_string()
+            }
+            (Some(addr), _) => addr.ip().to_string(),
+            (None, _) => "unknown".to_string(),
+        },
+    )
+}
+
+async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Bytes, stream: bool) -> Response {
+    let request: ChatRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(ApiError::BadRequest(format!("invalid JSON body: {e}")), None),
+    };
+    let message = request.message.trim();
+    if message.is_empty() {
+        return error(ApiError::BadRequest("message must not be empty".into()), None);
+    }
+    if message.len() > MAX_MESSAGE_BYTES {
+        return error(
+            ApiError::BadRequest(format!("message is too long (at most {MAX_MESSAGE_BYTES} bytes)")),
+            None,
+        );
+    }
+    let ctx = match engine::context(&app, &request.business_id).await {
+        Ok(ctx) => ctx,
+        Err(e) => return error(turn_error(e), None),
+    };
+    let cors = match allowed_origin(&app, &ctx, origin.as_deref()) {
+        Ok(cors) => cors,
+        Err(e) => return error(e, None),
+    };
+    let session_ok = request.session_id.as_deref().is_none_or(|id| app.chat_limits.per_session.allow(id));
+    if !session_ok || !app.chat_limits.per_ip.allow(&ip) {
+        return error(
+            ApiError::TooManyRequests("too many messages; please wait a moment and try again".into()),
+            cors.as_deref(),
+        );
+    }
+    if stream {
+        return with_cors(sse_turn(app, ctx, request).into_response(), cors.as_deref());
+    }
+    match engine::run_turn(&app, &ctx, Channel::Chat, request.session_id.as_deref(), message, None).await {
+        Ok(reply) => with_cors(warp::reply::json(&response(reply)).into_response(), cors.as_deref()),
+        Err(e) => error(turn_error(e), cors.as_deref()),
+    }
+}
+
+/// Streams the reply as `delta` events, then one `done` event carrying the
+/// same JSON `POST /api/chat` answers (or an `error` event).
+fn sse_turn(app: AppState, ctx: Context, request: ChatRequest) -> impl Reply {
+    let (events, rx) = mpsc::channel::<Result<Event, Infallible>>(32);
+    tokio::spawn(async move {
+        let (deltas, mut delta_rx) = mpsc::channel::<String>(32);
+        let forward = {
+            let events = events.clone();
+            tokio::spawn(async move {
+                while let Some(text) = delta_rx.recv().await {
+                    let event = Event::default().event("delta").data(json!({ "text": text }).to_string());
+                    if events.send(Ok(event)).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let message = request.message.trim().to_string();
+        let result = engine::run_turn(
+            &app,
+            &ctx,
+            Channel::Chat,
+            request.session_id.as_deref(),
+            &message,
+            Some(deltas),
+        )
+        .await;
+        let _ = forward.await;
+        let event = match result {
+            Ok(reply) => Event::default().event("done").data(json!(response(reply)).to_string()),
+            Err(e) => {
+                let e = turn_error(e);
+                Event::default().event("error").data(json!({ "error": e.to_string() }).to_string())
+            }
+        };
+        let _ = events.send(Ok(event)).await;
+    });
+    warp::sse::reply(ReceiverStream::new(rx))
+}
+
+fn response(reply: engine::Reply) -> ChatResponse {
+    ChatResponse {
+        session_id: reply.session_id,
+        reply: reply.text,
+        emergency: reply.emergency.map(|level| Emergency { level }),
+        lead_id: reply.lead_id,
+        done: reply.done,
+    }
+}
+
+async fn get_config(business_id: String, app: AppState, origin: Option<String>) -> Response {
+    let ctx = match engine::context(&app, &business_id).await {
+        Ok(ctx) => ctx,
+        Err(e) => return error(turn_error(e), None),
+    };
+    let cors = match allowed_origin(&app, &ctx, origin.as_deref()) {
+        Ok(cors) => cors,
+        Err(e) => return error(e, None),
+    };
+    let config = WidgetConfig {
+        business_id: ctx.business.id.clone(),
+        agent_name: ctx.agent.agent_name.clone(),
+        welcome_message: ctx.agent.welcome_message.clone(),
+        color_theme: ctx.agent.color_theme.clone(),
+        show_branding: ctx.business.plan_tier != PlanTier::Pro || !app.config.features.plan_tiers,
+    };
+    with_cors(warp::reply::json(&config).into_response(), cors.as_deref())
+}
+
+/// The origin to echo in `Access-Control-Allow-Origin`, or a 403 when the
+/// business has listed its sites and this is not one of them. Requests
+/// without an Origin (curl, servers) need no CORS answer.
+fn allowed_origin(app: &AppState, ctx: &Context, origin: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(origin) = origin.map(|o| o.trim_end_matches('/')) else { return Ok(None) };
+    let listed = &ctx.business.website_origins;
+    let urls = &app.config.urls;
+    let global = [
+        app.config.public_url(),
+        urls.app_primary_url.clone(),
+        urls.admin_custom_domain_url.clone(),
+        urls.widget_demo_url.clone(),
+        urls.widget_test_url.clone(),
+    ];
+    let matches = |candidate: &str| origin_of(candidate).is_some_and(|o| o.eq_ignore_ascii_case(origin));
+    if listed.is_empty() || listed.iter().any(|o| matches(o)) || global.iter().any(|o| matches(o)) {
+        return Ok(Some(origin.to_string()));
+    }
+    Err(ApiError::Forbidden(format!("this site ({origin}) is not allowed to use this business's chat")))
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let origin = parsed.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+fn preflight(origin: Option<String>) -> Response {
+    // The business is in the body, so the real check happens on the POST.
+    let mut response = warp::reply().into_response();
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    with_cors(response, origin.as_deref())
+}
+
+fn with_cors(mut response: Response, origin: Option<&str>) -> Response {
+    if let Some(value) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+fn error(e: ApiError, cors: Option<&str>) -> Response {
+    let body = warp::reply::json(&json!({ "error": e.to_string(), "code": e.code() }));
+    with_cors(warp::reply::with_status(body, e.status()).into_response(), cors)
+}
+
+fn turn_error(e: TurnError) -> ApiError {
+    match e {
+        TurnError::UnknownBusiness(id) => ApiError::NotFound(format!("business {id} not found")),
+        TurnError::Store(e) => e.into(),
+    }
+}
+
+fn widget_js() -> Response {
+    match crate::assets::ASSETS.get_file("widget/widget.js") {
+        Some(file) => {
+            let mut response = Response::new(file.contents().to_vec().into());
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/javascript; charset=utf-8"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            response
+        }
+        None => error(ApiError::NotFound("widget.js is missing from this build".into()), None),
+    }
+}

@@ -1,0 +1,202 @@
+//! One conversation turn end to end, for every channel: load the business,
+//! restore the session, retrieve knowledge, run the engine, save the turn.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::agent::conversation::{self, Context, State};
+use crate::agent::knowledge::Passage;
+use crate::agent::llm;
+use crate::agent::triage::Rules;
+use crate::domain::{new_id, Channel, Priority};
+use crate::server::AppState;
+use crate::store::{StoreError, TurnRecord};
+
+/// Knowledge passages considered per question.
+const PASSAGES: usize = 3;
+/// Transcript lines kept in the session for a model's context.
+const HISTORY: usize = 24;
+
+/// What a session remembers between turns (JSON in the session store).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub business_id: String,
+    pub conversation_id: String,
+    pub channel: Channel,
+    pub state: State,
+    /// Recent (role, text) lines, oldest first.
+    pub history: Vec<(String, String)>,
+    #[serde(default)]
+    pub lead_id: Option<String>,
+}
+
+/// The result of a turn, as channels report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub session_id: String,
+    pub conversation_id: String,
+    pub text: String,
+    pub emergency: Option<Priority>,
+    pub lead_id: Option<String>,
+    pub done: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error("business {0} not found")]
+    UnknownBusiness(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Knowledge search for the model's tool, scoped to one business.
+struct StoreKnowledge<'a> {
+    app: &'a AppState,
+    business_id: &'a str,
+}
+
+#[async_trait::async_trait]
+impl llm::KnowledgeSource for StoreKnowledge<'_> {
+    async fn search(&self, query: &str) -> Vec<Passage> {
+        self.app.store.search_knowledge(self.business_id, query, PASSAGES).await.unwrap_or_default()
+    }
+}
+
+/// Loads what the engine needs to know about a business.
+pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnError> {
+    let (business, agent, questions) = match app.store.agent_profile(business_id).await {
+        Err(StoreError::NotFound(_)) => return Err(TurnError::UnknownBusiness(business_id.to_string())),
+        other => other?,
+    };
+    let rules = Arc::new(Rules::for_business(business.business_type));
+    Ok(Context::new(business, agent, questions, rules))
+}
+
+/// Runs one visitor message through the engine and saves everything it
+/// produced. `session_id` None (or unknown, or another business's) starts a
+/// new conversation. Reply text is also sent to `deltas` as it is produced.
+pub async fn run_turn(
+    app: &AppState,
+    ctx: &Context,
+    channel: Channel,
+    session_id: Option<&str>,
+    message: &str,
+    deltas: Option<mpsc::Sender<String>>,
+) -> Result<Reply, TurnError> {
+    let business_id = ctx.business.id.as_str();
+    let restored = match session_id {
+        Some(id) => app
+            .sessions
+            .get(id)
+            .await
+            .and_then(|json| serde_json::from_str::<Session>(&json).ok())
+            .filter(|s| s.business_id == business_id)
+            .map(|s| (id.to_string(), s)),
+        None => None,
+    };
+    let (session_id, mut session) = match restored {
+        Some(found) => found,
+        None => {
+            let conversation_id = app.store.start_conversation(business_id, channel, None).await?;
+            let session = Session {
+                business_id: business_id.to_string(),
+                conversation_id,
+                channel,
+                state: State::default(),
+                history: Vec::new(),
+                lead_id: None,
+            };
+            (new_id(), session)
+        }
+    };
+
+    let passages = if conversation::is_question(message) {
+        app.store.search_knowledge(business_id, message, PASSAGES).await?
+    } else {
+        Vec::new()
+    };
+    let turn = match &app.chat_model {
+        Some(model) => {
+            let source = StoreKnowledge { app, business_id };
+            match llm::turn(
+                model,
+                ctx,
+                &mut session.state,
+                &session.history,
+                message,
+                &source,
+                deltas.as_ref(),
+            )
+            .await
+            {
+                Ok(turn) => Some(turn),
+                Err(e) => {
+                    // The visitor still gets an answer: the local dialogue takes this turn.
+                    tracing::warn!(error = %e, business_id, "chat model failed; local engine answers this turn");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let turn = match turn {
+        Some(turn) => turn,
+        None => {
+            let turn = conversation::turn(ctx, &mut session.state, message, &passages);
+            if let Some(tx) = &deltas {
+                for sentence in crate::agent::knowledge::sentences(&turn.reply) {
+                    if tx.send(format!("{sentence} ")).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            turn
+        }
+    };
+
+    let mut events = Vec::new();
+    if turn.answered_from_knowledge {
+        events.push(("knowledge_answered".to_string(), serde_json::json!({ "question": message })));
+    } else if !passages.is_empty() || conversation::is_question(message) {
+        events.push(("knowledge_unanswered".to_string(), serde_json::json!({ "question": message })));
+    }
+    let lead_id = app
+        .store
+        .record_turn(TurnRecord {
+            business_id: business_id.to_string(),
+            conversation_id: session.conversation_id.clone(),
+            channel,
+            messages: vec![("user".into(), message.to_string()), ("assistant".into(), turn.reply.clone())],
+            lead: turn.lead.clone().or_else(|| {
+                // An emergency is a lead even before we know who it is.
+                turn.escalate.then(|| conversation::lead_draft(ctx, &session.state))
+            }),
+            level: session.state.level(),
+            escalate: turn.escalate,
+            events,
+        })
+        .await?;
+    if turn.escalate {
+        tracing::warn!(business_id, conversation_id = %session.conversation_id, reasons = ?session.state.reasons,
+            "emergency escalated");
+    }
+
+    session.lead_id = lead_id.clone().or(session.lead_id);
+    session.history.push(("user".into(), message.to_string()));
+    session.history.push(("assistant".into(), turn.reply.clone()));
+    let excess = session.history.len().saturating_sub(HISTORY);
+    session.history.drain(..excess);
+    if let Ok(json) = serde_json::to_string(&session) {
+        app.sessions.put(&session_id, json).await;
+    }
+    Ok(Reply {
+        session_id,
+        conversation_id: session.conversation_id,
+        text: turn.reply,
+        emergency: turn.emergency,
+        lead_id: session.lead_id,
+        done: turn.done,
+    })
+}

@@ -1,0 +1,48 @@
+//! `frontdesk serve`
+
+use std::net::IpAddr;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::server::{self, AppState, InstanceLock};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Port to listen on (overrides PORT and the config file)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on (overrides FRONTDESK_BIND and the config file)
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
+    /// Load the demo business (Acme Plumbing) when the database has no business yet
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
+    let _lock = InstanceLock::try_acquire(&config.data_dir)
+        .with_context(|| format!("data directory {}", config.data_dir.display()))?
+        .with_context(|| {
+            format!("another frontdesk is already serving from {}", config.data_dir.display())
+        })?;
+    let store = super::open_store(&config)?;
+    if args.demo && store.list_businesses().await?.is_empty() {
+        let text = crate::assets::demo_business().context("the demo business is missing from this build")?;
+        let bundle = crate::provision::parse_bundle(text)
+            .map_err(|errors| anyhow::anyhow!("embedded demo business is invalid: {}", errors[0]))?;
+        let outcome = store.import_business(bundle).await?;
+        tracing::info!(business_id = %outcome.business_id, "loaded the demo business");
+        println!("demo business loaded: {}", outcome.business_id);
+    }
+    let listener = server::bind(&config)
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.server.bind, config.server.port))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(config, store)?;
+    tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "frontdesk listening");
+    // One plain line on stdout that scripts and tests can wait for.
+    println!("frontdesk listening on http://{addr}");
+    server::serve(state, listener, server::shutdown_signal()).await;
+    Ok(())
+}

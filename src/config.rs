@@ -1,0 +1,1035 @@
+//! Configuration, defined once.
+//!
+//! Every setting is one row of [`KEYS`]: its TOML key, the environment
+//! variables that set it (the Node design's names first), whether it is a
+//! secret, and a one-line doc. Layers apply in order: embedded defaults, the
+//! TOML file, the environment, then command-line flags. Problems are collected,
+//! not raised one at a time, so `frontdesk config check` can name every bad key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret value: never printed by `Debug`, `Display` or `config check`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Implicit TLS on port 465, STARTTLS otherwise.
+    Auto,
+    Starttls,
+    Implicit,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub hostname: String,
+    pub shutdown_grace_secs: u64,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Empty: SQLite in the data directory.
+    pub url: Secret,
+    pub direct_url: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// Empty: sessions live in-process.
+    pub url: Secret,
+    pub password: Secret,
+    pub db: u32,
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Empty: generated once and kept in the data directory.
+    pub jwt_secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    pub api_key: Secret,
+    pub base_url: String,
+    pub realtime_model: String,
+    pub chat_model: String,
+    pub chat_timeout_ms: u64,
+    pub embedding_model: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub webhook_base_url: String,
+    pub phone_number: String,
+    pub api_base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSocketConfig {
+    pub ping_interval_ms: u64,
+    pub pong_timeout_ms: u64,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub pass: Secret,
+    pub from: String,
+    pub tls: SmtpTls,
+}
+
+#[derive(Debug, Clone)]
+pub struct UrlConfig {
+    pub app_primary_url: String,
+    pub admin_custom_domain_url: String,
+    pub widget_demo_url: String,
+    pub widget_test_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Features {
+    pub realtime_api: bool,
+    pub websocket_features: bool,
+    pub plan_tiers: bool,
+    pub emergency_voice_calls: bool,
+    pub memory_monitoring: bool,
+    pub verbose_logging: bool,
+}
+
+/// The effective configuration of one frontdesk process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub auth: AuthConfig,
+    pub openai: OpenAiConfig,
+    pub twilio: TwilioConfig,
+    pub websocket: WebSocketConfig,
+    pub max_memory_usage_mb: u64,
+    pub smtp: SmtpConfig,
+    pub urls: UrlConfig,
+    pub features: Features,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            environment: Environment::Development,
+            data_dir: default_data_dir(),
+            server: ServerConfig {
+                bind: IpAddr::from([0, 0, 0, 0]),
+                port: 3000,
+                hostname: String::new(),
+                shutdown_grace_secs: 30,
+                log_format: LogFormat::Text,
+            },
+            database: DatabaseConfig { url: Secret::default(), direct_url: Secret::default() },
+            redis: RedisConfig { url: Secret::default(), password: Secret::default(), db: 0, ttl_secs: 3600 },
+            auth: AuthConfig { jwt_secret: Secret::default() },
+            openai: OpenAiConfig {
+                api_key: Secret::default(),
+                base_url: "https://api.openai.com/v1".into(),
+                realtime_model: "gpt-realtime".into(),
+                chat_model: "gpt-4o-mini".into(),
+                chat_timeout_ms: 8000,
+                embedding_model: String::new(),
+            },
+            twilio: TwilioConfig {
+                account_sid: String::new(),
+                auth_token: Secret::default(),
+                webhook_base_url: String::new(),
+                phone_number: String::new(),
+                api_base_url: "https://api.twilio.com".into(),
+            },
+            websocket: WebSocketConfig {
+                ping_interval_ms: 30_000,
+                pong_timeout_ms: 5_000,
+                max_connections: 100,
+            },
+            max_memory_usage_mb: 1536,
+            smtp: SmtpConfig {
+                host: String::new(),
+                port: 587,
+                user: String::new(),
+                pass: Secret::default(),
+                from: String::new(),
+                tls: SmtpTls::Auto,
+            },
+            urls: UrlConfig {
+                app_primary_url: String::new(),
+                admin_custom_domain_url: String::new(),
+                widget_demo_url: String::new(),
+                widget_test_url: String::new(),
+            },
+            features: Features {
+                realtime_api: true,
+                websocket_features: true,
+                plan_tiers: true,
+                emergency_voice_calls: true,
+                memory_monitoring: true,
+                verbose_logging: false,
+            },
+        }
+    }
+}
+
+/// The installed system data directory when it exists, else `./frontdesk-data`.
+fn default_data_dir() -> PathBuf {
+    let system = Path::new("/var/lib/frontdesk");
+    if system.is_dir() {
+        system.to_path_buf()
+    } else {
+        PathBuf::from("frontdesk-data")
+    }
+}
+
+/// One value type a key can hold: parsed from text, shown as text.
+trait Value: Sized {
+    fn parse(raw: &str) -> Result<Self, String>;
+    fn show(&self) -> String;
+}
+
+impl Value for String {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(raw.trim().to_string())
+    }
+    fn show(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Value for Secret {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(Secret(raw.trim().to_string()))
+    }
+    fn show(&self) -> String {
+        if self.0.is_empty() {
+            String::new()
+        } else {
+            "[redacted]".into()
+        }
+    }
+}
+
+impl Value for PathBuf {
+    fn parse(raw: &str) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Err("must not be empty".into());
+        }
+        Ok(PathBuf::from(raw.trim()))
+    }
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl Value for bool {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" | "" => Ok(false),
+            other => Err(format!("expected true or false, got '{other}'")),
+        }
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+macro_rules! number_value {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            fn parse(raw: &str) -> Result<Self, String> {
+                raw.trim().parse::<$t>().map_err(|_| {
+                    format!("expected a whole number from {} to {}, got '{}'", <$t>::MIN, <$t>::MAX, raw.trim())
+                })
+            }
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+number_value!(u16, u32, u64);
+
+impl Value for IpAddr {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.trim()
+            .parse()
+            .map_err(|_| format!("expected an IP address such as 0.0.0.0 or ::1, got '{}'", raw.trim()))
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Value for Environment {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "development" | "dev" => Ok(Environment::Development),
+            "production" | "prod" => Ok(Environment::Production),
+            "test" => Ok(Environment::Test),
+            other => Err(format!("expected development, production or test, got '{other}'")),
+        }
+    }
+    fn show(&self) -> String {
+        match self {
+            Environment::Development => "development",
+            Environment::Production => "production",
+            Environment::Test => "test",
+        }
+        .into()
+    }
+}
+
+impl Value for LogFormat {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("expected text or json, got '{other}'")),
+        }
+    }
+    fn show(&self) -> String {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+        .into()
+    }
+}
+
+impl Value for SmtpTls {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(SmtpTls::Auto),
+            "starttls" => Ok(SmtpTls::Starttls),
+            "tls" | "implicit" => Ok(SmtpTls::Implicit),
+            "none" => Ok(SmtpTls::None),
+            other => Err(format!("expected auto, starttls, tls or none, got '{other}'")),
+        }
+    }
+    fn show(&self) -> String {
+        match self {
+            SmtpTls::Auto => "auto",
+            SmtpTls::Starttls => "starttls",
+            SmtpTls::Implicit => "tls",
+            SmtpTls::None => "none",
+        }
+        .into()
+    }
+}
+
+/// One configuration key: where it is read from and how it is documented.
+pub struct Key {
+    /// Dotted TOML key (`server.port`); a bare name lives at the top level.
+    pub key: &'static str,
+    /// Environment variables that set it, most specific last.
+    pub env: &'static [&'static str],
+    pub secret: bool,
+    pub doc: &'static str,
+    get: fn(&Config) -> String,
+    set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+impl Key {
+    pub fn value(&self, config: &Config) -> String {
+        (self.get)(config)
+    }
+}
+
+macro_rules! key {
+    ($key:literal, [$($env:literal),*], $($field:ident).+, $doc:literal) => {
+        key!(@ $key, [$($env),*], false, $($field).+, $doc)
+    };
+    (secret $key:literal, [$($env:literal),*], $($field:ident).+, $doc:literal) => {
+        key!(@ $key, [$($env),*], true, $($field).+, $doc)
+    };
+    (@ $key:literal, [$($env:literal),*], $secret:expr, $($field:ident).+, $doc:literal) => {
+        Key {
+            key: $key,
+            env: &[$($env),*],
+            secret: $secret,
+            doc: $doc,
+            get: |c| Value::show(&c.$($field).+),
+            set: |c, raw| {
+                c.$($field).+ = Value::parse(raw)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Every setting frontdesk reads. `config.example.toml` documents each one.
+pub static KEYS: &[Key] = &[
+    key!(
+        "environment",
+        ["NODE_ENV", "FRONTDESK_ENV"],
+        environment,
+        "development, production or test; production tightens the checks"
+    ),
+    key!(
+        "data_dir",
+        ["FRONTDESK_DATA_DIR"],
+        data_dir,
+        "Where the SQLite database, the JWT secret and backups live"
+    ),
+    key!("server.bind", ["FRONTDESK_BIND"], server.bind, "Address to listen on"),
+    key!("server.port", ["PORT"], server.port, "HTTP port (0 picks a free one)"),
+    key!(
+        "server.hostname",
+        ["HOSTNAME", "FRONTDESK_HOSTNAME"],
+        server.hostname,
+        "Public host name Twilio reaches (used for wss:// stream URLs)"
+    ),
+    key!(
+        "server.shutdown_grace_secs",
+        ["FRONTDESK_SHUTDOWN_GRACE_SECS"],
+        server.shutdown_grace_secs,
+        "Seconds in-flight requests and calls get to finish on SIGTERM"
+    ),
+    key!("server.log_format", ["FRONTDESK_LOG_FORMAT"], server.log_format, "text or json"),
+    key!(secret "database.url", ["DATABASE_URL"], database.url,
+        "Empty: SQLite in the data directory; or sqlite:///path/to/file.db"),
+    key!(secret "database.direct_url", ["DIRECT_URL"], database.direct_url,
+        "Direct (unpooled) database URL used for migrations"),
+    key!(secret "redis.url", ["REDIS_URL"], redis.url, "Empty: sessions are kept in-process"),
+    key!(secret "redis.password", ["REDIS_PASSWORD"], redis.password, "Redis password"),
+    key!("redis.db", ["REDIS_DB"], redis.db, "Redis database number"),
+    key!("redis.ttl_secs", ["REDIS_TTL"], redis.ttl_secs, "Idle conversation session lifetime, seconds"),
+    key!(secret "auth.jwt_secret", ["JWT_SECRET"], auth.jwt_secret,
+        "Signs login tokens; empty: generated once and kept in the data directory"),
+    key!(secret "openai.api_key", ["OPENAI_API_KEY"], openai.api_key,
+        "Empty: the local conversation engine, no network"),
+    key!("openai.base_url", ["OPENAI_BASE_URL"], openai.base_url, "Any OpenAI-compatible API base URL"),
+    key!(
+        "openai.realtime_model",
+        ["OPENAI_REALTIME_MODEL"],
+        openai.realtime_model,
+        "Speech-to-speech model for phone calls"
+    ),
+    key!("openai.chat_model", ["OPENAI_CHAT_MODEL"], openai.chat_model, "Chat-completions model"),
+    key!(
+        "openai.chat_timeout_ms",
+        ["OPENAI_CHAT_TIMEOUT_MS"],
+        openai.chat_timeout_ms,
+        "A chat turn the model has not finished by then is answered by the local engine"
+    ),
+    key!(
+        "openai.embedding_model",
+        ["OPENAI_EMBEDDING_MODEL"],
+        openai.embedding_model,
+        "Empty: knowledge search uses full-text ranking only"
+    ),
+    key!("twilio.account_sid", ["TWILIO_ACCOUNT_SID"], twilio.account_sid, "Twilio account SID (AC...)"),
+    key!(secret "twilio.auth_token", ["TWILIO_AUTH_TOKEN"], twilio.auth_token,
+        "Verifies X-Twilio-Signature and authenticates REST calls"),
+    key!(
+        "twilio.webhook_base_url",
+        ["TWILIO_WEBHOOK_BASE_URL"],
+        twilio.webhook_base_url,
+        "Public https:// URL Twilio posts to (signatures are checked against it)"
+    ),
+    key!(
+        "twilio.phone_number",
+        ["TWILIO_PHONE_NUMBER"],
+        twilio.phone_number,
+        "Default sender number for SMS and calls (E.164)"
+    ),
+    key!("twilio.api_base_url", ["TWILIO_API_BASE_URL"], twilio.api_base_url, "Twilio REST API base URL"),
+    key!(
+        "websocket.ping_interval_ms",
+        ["WEBSOCKET_PING_INTERVAL"],
+        websocket.ping_interval_ms,
+        "Milliseconds between WebSocket pings"
+    ),
+    key!(
+        "websocket.pong_timeout_ms",
+        ["WEBSOCKET_PONG_TIMEOUT"],
+        websocket.pong_timeout_ms,
+        "Milliseconds to wait for a pong before dropping the socket"
+    ),
+    key!(
+        "websocket.max_connections",
+        ["MAX_WEBSOCKET_CONNECTIONS"],
+        websocket.max_connections,
+        "Concurrent media streams; calls beyond it hear a busy message"
+    ),
+    key!(
+        "max_memory_usage_mb",
+        ["MAX_MEMORY_USAGE_MB"],
+        max_memory_usage_mb,
+        "Resident memory above which /health reports degraded"
+    ),
+    key!("smtp.host", ["SMTP_HOST"], smtp.host, "Empty: emails go to the local outbox shown in the UI"),
+    key!("smtp.port", ["SMTP_PORT"], smtp.port, "SMTP port"),
+    key!("smtp.user", ["SMTP_USER"], smtp.user, "SMTP user name"),
+    key!(secret "smtp.pass", ["SMTP_PASS"], smtp.pass, "SMTP password"),
+    key!("smtp.from", ["SMTP_FROM"], smtp.from, "Sender address; empty: frontdesk@<hostname>"),
+    key!(
+        "smtp.tls",
+        ["SMTP_TLS"],
+        smtp.tls,
+        "auto (implicit TLS on 465, else STARTTLS), starttls, tls or none"
+    ),
+    key!(
+        "urls.app_primary_url",
+        ["APP_PRIMARY_URL"],
+        urls.app_primary_url,
+        "Public URL of this instance, used in links; empty: derived from hostname and port"
+    ),
+    key!(
+        "urls.admin_custom_domain_url",
+        ["ADMIN_CUSTOM_DOMAIN_URL"],
+        urls.admin_custom_domain_url,
+        "Extra origin allowed to use the admin UI"
+    ),
+    key!(
+        "urls.widget_demo_url",
+        ["WIDGET_DEMO_URL"],
+        urls.widget_demo_url,
+        "Origin allowed to embed the chat widget for demos"
+    ),
+    key!(
+        "urls.widget_test_url",
+        ["WIDGET_TEST_URL"],
+        urls.widget_test_url,
+        "Origin allowed to embed the chat widget for tests"
+    ),
+    key!(
+        "features.realtime_api",
+        ["ENABLE_REALTIME_API"],
+        features.realtime_api,
+        "Answer calls with the realtime model when one is configured"
+    ),
+    key!(
+        "features.websocket_features",
+        ["ENABLE_WEBSOCKET_FEATURES"],
+        features.websocket_features,
+        "Accept media-stream WebSockets"
+    ),
+    key!(
+        "features.plan_tiers",
+        ["ENABLE_PLAN_TIERS"],
+        features.plan_tiers,
+        "Enforce FREE/BASIC/PRO limits (off: every business gets PRO features)"
+    ),
+    key!(
+        "features.emergency_voice_calls",
+        ["ENABLE_EMERGENCY_VOICE_CALLS"],
+        features.emergency_voice_calls,
+        "Call the owner on URGENT leads (PRO)"
+    ),
+    key!(
+        "features.memory_monitoring",
+        ["ENABLE_MEMORY_MONITORING"],
+        features.memory_monitoring,
+        "Report process memory in /health and warn above max_memory_usage_mb"
+    ),
+    key!(
+        "features.verbose_logging",
+        ["ENABLE_VERBOSE_LOGGING"],
+        features.verbose_logging,
+        "Debug-level logs when RUST_LOG is not set"
+    ),
+];
+
+/// Where a key's effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    Env(&'static str),
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File => f.write_str("file"),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::Flag => f.write_str("flag"),
+        }
+    }
+}
+
+/// A problem with one key, named the way the operator set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// `server.port`, or `PORT (server.port)` when set from the environment.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// A configuration with the origin of every value and every problem found.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub sources: BTreeMap<&'static str, Source>,
+    pub problems: Vec<Problem>,
+    pub file: Option<PathBuf>,
+}
+
+/// Overrides given on the command line (the last layer).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub bind: Option<IpAddr>,
+}
+
+impl Loaded {
+    /// Layers defaults, the file, the environment and flags, then validates.
+    pub fn load(flags: &Flags, env: &dyn Fn(&str) -> Option<String>) -> Loaded {
+        let mut loaded = Loaded {
+            config: Config::default(),
+            sources: KEYS.iter().map(|k| (k.key, Source::Default)).collect(),
+            problems: Vec::new(),
+            file: None,
+        };
+        let file = flags
+            .config_file
+            .clone()
+            .or_else(|| env("FRONTDESK_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+        if let Some(path) = file {
+            loaded.apply_file(&path);
+            loaded.file = Some(path);
+        }
+        loaded.apply_env(env);
+        loaded.apply_flags(flags);
+        loaded.validate();
+        loaded
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem { key: key.into(), message: message.into() });
+    }
+
+    fn apply_file(&mut self, path: &Path) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.problem("config file", format!("cannot read {}: {e}", path.display()));
+                return;
+            }
+        };
+        let table: toml::Table = match text.parse() {
+            Ok(table) => table,
+            Err(e) => {
+                self.problem("config file", format!("{}: {}", path.display(), e.to_string().trim()));
+                return;
+            }
+        };
+        let mut leaves = Vec::new();
+        flatten("", &table, &mut leaves);
+        for (name, value) in leaves {
+            let Some(key) = KEYS.iter().find(|k| k.key == name) else {
+                self.problem(name, "unknown key (see config.example.toml)");
+                continue;
+            };
+            let raw = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    self.problem(
+                        name,
+                        format!("expected a string, number or boolean, got {}", other.type_str()),
+                    );
+                    continue;
+                }
+            };
+            self.set(key, &raw, Source::File, name.clone());
+        }
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) {
+        for key in KEYS {
+            for name in key.env {
+                if let Some(raw) = env(name) {
+                    self.set(key, &raw, Source::Env(name), format!("{name} ({})", key.key));
+                }
+            }
+        }
+    }
+
+    fn apply_flags(&mut self, flags: &Flags) {
+        if let Some(dir) = &flags.data_dir {
+            self.config.data_dir = dir.clone();
+            self.sources.insert("data_dir", Source::Flag);
+        }
+        if let Some(port) = flags.port {
+            self.config.server.port = port;
+            self.sources.insert("server.port", Source::Flag);
+        }
+        if let Some(bind) = flags.bind {
+            self.config.server.bind = bind;
+            self.sources.insert("server.bind", Source::Flag);
+        }
+    }
+
+    fn set(&mut self, key: &'static Key, raw: &str, source: Source, shown_as: String) {
+        match (key.set)(&mut self.config, raw) {
+            Ok(()) => {
+                self.sources.insert(key.key, source);
+            }
+            Err(message) => self.problem(shown_as, message),
+        }
+    }
+
+    /// Name a key the way the operator set it, for messages.
+    fn shown(&self, key: &'static str) -> String {
+        match self.sources.get(key) {
+            Some(Source::Env(name)) => format!("{name} ({key})"),
+            Some(Source::Flag) => {
+                format!("--{} ({key})", key.rsplit('.').next().unwrap_or(key).replace('_', "-"))
+            }
+            _ => key.to_string(),
+        }
+    }
+
+    fn validate(&mut self) {
+        let c = self.config.clone();
+        let production = c.environment == Environment::Production;
+
+        for (key, value, required_https) in [
+            ("openai.base_url", &c.openai.base_url, false),
+            ("twilio.api_base_url", &c.twilio.api_base_url, false),
+            ("twilio.webhook_base_url", &c.twilio.webhook_base_url, production),
+            ("urls.app_primary_url", &c.urls.app_primary_url, false),
+            ("urls.admin_custom_domain_url", &c.urls.admin_custom_domain_url, false),
+            ("urls.widget_demo_url", &c.urls.widget_demo_url, false),
+            ("urls.widget_test_url", &c.urls.widget_test_url, false),
+        ] {
+            if value.is_empty() {
+                continue;
+            }
+            match url::Url::parse(value) {
+                Ok(u) if u.scheme() != "http" && u.scheme() != "https" => self
+                    .problem(self.shown(key), format!("expected an http:// or https:// URL, got '{value}'")),
+                Ok(u) if u.host_str().is_none() => {
+                    self.problem(self.shown(key), format!("URL has no host: '{value}'"))
+                }
+                Ok(u) if required_https && u.scheme() != "https" => self.problem(
+                    self.shown(key),
+                    "must be https:// in production (Twilio only reaches public TLS endpoints)",
+                ),
+                Ok(_) => {}
+                Err(e) => self.problem(self.shown(key), format!("malformed URL '{value}': {e}")),
+            }
+        }
+
+        if !c.server.hostname.is_empty()
+            && (c.server.hostname.contains("://") || c.server.hostname.contains('/'))
+        {
+            self.problem(
+                self.shown("server.hostname"),
+                "expected a bare host name such as frontdesk.example.com (no scheme or path)",
+            );
+        }
+        if production && c.server.port == 0 {
+            self.problem(self.shown("server.port"), "port 0 (a random port) is not allowed in production");
+        }
+
+        let jwt_len = c.auth.jwt_secret.expose().len();
+        if jwt_len > 0 && jwt_len < 32 && production {
+            self.problem(
+                self.shown("auth.jwt_secret"),
+                format!("must be at least 32 bytes in production (it is {jwt_len})"),
+            );
+        }
+
+        if let Err(message) = DatabaseUrl::parse(c.database.url.expose()) {
+            self.problem(self.shown("database.url"), message);
+        }
+        if !c.redis.url.is_empty() {
+            match url::Url::parse(c.redis.url.expose()) {
+                Ok(u) if u.scheme() == "redis" || u.scheme() == "rediss" => self.problem(
+                    self.shown("redis.url"),
+                    "this build keeps sessions in-process only; unset REDIS_URL (Redis support is not compiled in)",
+                ),
+                _ => self.problem(self.shown("redis.url"), "expected a redis:// or rediss:// URL"),
+            }
+        }
+        if c.redis.ttl_secs == 0 {
+            self.problem(self.shown("redis.ttl_secs"), "must be at least 1 second");
+        }
+
+        if !c.twilio.account_sid.is_empty() && !c.twilio.account_sid.starts_with("AC") {
+            self.problem(self.shown("twilio.account_sid"), "a Twilio account SID starts with AC");
+        }
+        if !c.twilio.phone_number.is_empty() && !is_e164(&c.twilio.phone_number) {
+            self.problem(
+                self.shown("twilio.phone_number"),
+                format!("expected an E.164 number such as +15551234567, got '{}'", c.twilio.phone_number),
+            );
+        }
+        if production && !c.twilio.account_sid.is_empty() && c.twilio.auth_token.is_empty() {
+            self.problem(
+                self.shown("twilio.auth_token"),
+                "required in production when TWILIO_ACCOUNT_SID is set (webhooks cannot be verified without it)",
+            );
+        }
+        if c.websocket.ping_interval_ms == 0 {
+            self.problem(self.shown("websocket.ping_interval_ms"), "must be greater than 0");
+        }
+        if c.websocket.pong_timeout_ms == 0 {
+            self.problem(self.shown("websocket.pong_timeout_ms"), "must be greater than 0");
+        }
+        if !c.smtp.from.is_empty() && !email_address::EmailAddress::is_valid(&c.smtp.from) {
+            self.problem(self.shown("smtp.from"), format!("not an email address: '{}'", c.smtp.from));
+        }
+        if !c.smtp.host.is_empty() && c.smtp.port == 0 {
+            self.problem(self.shown("smtp.port"), "must not be 0");
+        }
+    }
+
+    /// The effective configuration as TOML-like lines, secrets redacted.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Some(file) = &self.file {
+            out.push_str(&format!("# config file: {}\n", file.display()));
+        }
+        let mut section = "";
+        for key in KEYS {
+            let (sec, name) = key.key.split_once('.').unwrap_or(("", key.key));
+            if sec != section {
+                out.push_str(&format!("\n[{sec}]\n"));
+                section = sec;
+            }
+            let source = self.sources.get(key.key).cloned().unwrap_or(Source::Default);
+            let value = key.value(&self.config);
+            let value = if key.secret && !value.is_empty() { "[redacted]".to_string() } else { value };
+            out.push_str(&format!("{name} = {value:?}  # {source}\n"));
+        }
+        out
+    }
+}
+
+fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a toml::Value)>) {
+    for (name, value) in table {
+        let full = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        match value {
+            toml::Value::Table(inner) => flatten(&full, inner, out),
+            other => out.push((full, other)),
+        }
+    }
+}
+
+/// Strict E.164: a plus, a non-zero digit, at most 15 digits in all.
+pub fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else { return false };
+    (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// Which database a URL asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// SQLite in the data directory.
+    Default,
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Ok(DatabaseUrl::Default);
+        }
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if rest.is_empty() {
+                return Err("sqlite URL has no file path (sqlite:///var/lib/frontdesk/frontdesk.db)".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err("this build has no PostgreSQL backend compiled in; unset DATABASE_URL to use \
+                        SQLite in the data directory"
+                .into());
+        }
+        Err("expected empty (SQLite in the data directory) or sqlite:///path/to/file.db".into())
+    }
+}
+
+impl Config {
+    /// Path of the SQLite database file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        match DatabaseUrl::parse(self.database.url.expose()) {
+            Ok(DatabaseUrl::Sqlite(path)) => path,
+            _ => self.data_dir.join("frontdesk.db"),
+        }
+    }
+
+    /// The public base URL used in links (no trailing slash).
+    pub fn public_url(&self) -> String {
+        if !self.urls.app_primary_url.is_empty() {
+            return self.urls.app_primary_url.trim_end_matches('/').to_string();
+        }
+        if !self.server.hostname.is_empty() {
+            return format!("https://{}", self.server.hostname);
+        }
+        format!("http://localhost:{}", self.server.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)], flags: Flags) -> Loaded {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Loaded::load(&flags, &|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_valid_and_need_nothing() {
+        let l = load(&[], Flags::default());
+        assert!(l.is_valid(), "{:?}", l.problems);
+        assert_eq!(l.config.server.port, 3000);
+        assert_eq!(l.config.websocket.max_connections, 100);
+    }
+
+    #[test]
+    fn file_then_env_then_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nport = 4000\nbind = \"127.0.0.1\"\n[redis]\nttl_secs = 60\n")
+            .unwrap();
+        let flags = Flags { config_file: Some(path.clone()), ..Flags::default() };
+        let l = load(&[("REDIS_TTL", "90")], flags.clone());
+        assert_eq!(l.config.server.port, 4000);
+        assert_eq!(l.sources["server.port"], Source::File);
+        assert_eq!(l.config.redis.ttl_secs, 90);
+        assert_eq!(l.sources["redis.ttl_secs"], Source::Env("REDIS_TTL"));
+        let l = load(&[("PORT", "5000")], Flags { port: Some(6000), ..flags });
+        assert_eq!(l.config.server.port, 6000);
+        assert_eq!(l.sources["server.port"], Source::Flag);
+    }
+
+    #[test]
+    fn every_bad_key_is_named() {
+        let l = load(
+            &[
+                ("PORT", "70000"),
+                ("OPENAI_BASE_URL", "not a url"),
+                ("NODE_ENV", "production"),
+                ("JWT_SECRET", "short"),
+                ("TWILIO_PHONE_NUMBER", "555-0100"),
+            ],
+            Flags::default(),
+        );
+        let keys: Vec<&str> = l.problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"PORT (server.port)"), "{keys:?}");
+        assert!(keys.contains(&"OPENAI_BASE_URL (openai.base_url)"), "{keys:?}");
+        assert!(keys.contains(&"JWT_SECRET (auth.jwt_secret)"), "{keys:?}");
+        assert!(keys.contains(&"TWILIO_PHONE_NUMBER (twilio.phone_number)"), "{keys:?}");
+        // A short secret is fine outside production.
+        let l = load(&[("JWT_SECRET", "short")], Flags::default());
+        assert!(l.is_valid());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nprot = 1\n").unwrap();
+        let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
+        assert_eq!(l.problems[0].key, "server.prot");
+    }
+
+    #[test]
+    fn secrets_never_render() {
+        let l = load(&[("OPENAI_API_KEY", "sk-supersecret"), ("SMTP_PASS", "hunter2")], Flags::default());
+        let text = l.render();
+        assert!(!text.contains("supersecret") && !text.contains("hunter2"));
+        assert!(text.contains("[redacted]"));
+        assert!(!format!("{:?}", l.config).contains("supersecret"));
+    }
+
+    #[test]
+    fn postgres_url_is_a_clear_error_in_this_build() {
+        let l = load(&[("DATABASE_URL", "postgresql://u:p@localhost/db")], Flags::default());
+        assert!(l.problems[0].message.contains("PostgreSQL"));
+        assert!(!l.render().contains("u:p@"));
+    }
+
+    #[test]
+    fn example_file_documents_every_key() {
+        let example = include_str!("../config.example.toml");
+        for key in KEYS {
+            let name = key.key.rsplit('.').next().unwrap_or(key.key);
+            assert!(
+                example.lines().any(|l| l.trim_start_matches("# ").starts_with(&format!("{name} ="))),
+                "config.example.toml does not document {}",
+                key.key
+            );
+        }
+        // And the example, uncommented, is a valid config.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, example).unwrap();
+        let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
+        assert!(l.is_valid(), "{:?}", l.problems);
+    }
+}

@@ -1,0 +1,328 @@
+//! Domain types shared by every module: plain data, no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Declares a closed set of upper-case names stored as text.
+macro_rules! name_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Accepts the canonical name in any case.
+            pub fn parse(s: &str) -> Option<$name> {
+                let s = s.trim();
+                $(if s.eq_ignore_ascii_case($text) { return Some($name::$variant); })+
+                None
+            }
+
+            /// "A, B or C", for error messages.
+            pub fn choices() -> String {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                match names.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => format!("{} or {}", rest.join(", "), last),
+                    _ => names.join(""),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+name_enum!(BusinessType {
+    RealEstate = "REAL_ESTATE",
+    Law = "LAW",
+    Hvac = "HVAC",
+    Plumbing = "PLUMBING",
+    Other = "OTHER",
+});
+
+name_enum!(
+    /// Ordered: FREE < BASIC < PRO.
+    PlanTier { Free = "FREE", Basic = "BASIC", Pro = "PRO" }
+);
+
+name_enum!(ExpectedFormat { Text = "TEXT", Email = "EMAIL", Phone = "PHONE" });
+
+name_enum!(LeadStatus { New = "NEW", Contacted = "CONTACTED", Qualified = "QUALIFIED", Closed = "CLOSED" });
+
+name_enum!(
+    /// Ordered: LOW < NORMAL < HIGH < URGENT.
+    Priority { Low = "LOW", Normal = "NORMAL", High = "HIGH", Urgent = "URGENT" }
+);
+
+#[allow(clippy::derivable_impls)] // the enum comes from a macro
+impl Default for Priority {
+    fn default() -> Self {
+        Priority::Normal
+    }
+}
+
+name_enum!(Channel { Chat = "CHAT", Voice = "VOICE", Import = "IMPORT" });
+
+name_enum!(Role { Owner = "owner", Staff = "staff", Operator = "operator" });
+
+/// A business served by this instance (one tenant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Business {
+    pub id: String,
+    pub name: String,
+    pub business_type: BusinessType,
+    pub plan_tier: PlanTier,
+    pub twilio_phone_number: Option<String>,
+    pub notification_email: Option<String>,
+    pub notification_phone_number: Option<String>,
+    /// ISO 3166 alpha-2: the default region for phone numbers.
+    pub country: String,
+    pub timezone: String,
+    /// Sites allowed to embed the chat widget.
+    pub website_origins: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// How the agent presents itself; defaults are those of the original design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    pub agent_name: String,
+    pub persona_prompt: String,
+    pub welcome_message: String,
+    pub color_theme: BTreeMap<String, String>,
+    pub lead_capture_completion_message: Option<String>,
+    pub voice_greeting_message: Option<String>,
+    pub voice_completion_message: Option<String>,
+    pub voice_emergency_message: Option<String>,
+    pub voice_end_call_message: Option<String>,
+    pub twilio_voice: String,
+    pub twilio_language: String,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            agent_name: "AI Assistant".into(),
+            persona_prompt: "You are a helpful and friendly assistant.".into(),
+            welcome_message: "Hello! How can I help you today?".into(),
+            color_theme: BTreeMap::from([
+                ("primary".to_string(), "#0ea5e9".to_string()),
+                ("secondary".to_string(), "#64748b".to_string()),
+            ]),
+            lead_capture_completion_message: None,
+            voice_greeting_message: None,
+            voice_completion_message: None,
+            voice_emergency_message: None,
+            voice_end_call_message: None,
+            twilio_voice: "alice".into(),
+            twilio_language: "en-US".into(),
+        }
+    }
+}
+
+/// One question the agent asks to capture a lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    pub question_text: String,
+    pub expected_format: ExpectedFormat,
+    /// Position, unique per business, from 1.
+    pub order: u32,
+    pub is_required: bool,
+    /// name, email, phone, address, notes, or a custom key kept with the lead.
+    pub maps_to_lead_field: Option<String>,
+    pub is_essential_for_emergency: bool,
+}
+
+/// A knowledge-base document, as the owner wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnowledgeDoc {
+    pub title: String,
+    pub content: String,
+    pub source_url: Option<String>,
+}
+
+/// A business with everything that configures it: the unit of import/export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessBundle {
+    pub business: NewBusiness,
+    pub agent: AgentConfig,
+    pub questions: Vec<Question>,
+    pub knowledge: Vec<KnowledgeDoc>,
+}
+
+/// The owner-editable fields of a business (no id or timestamps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewBusiness {
+    pub name: String,
+    pub business_type: BusinessType,
+    pub plan_tier: PlanTier,
+    pub twilio_phone_number: Option<String>,
+    pub notification_email: Option<String>,
+    pub notification_phone_number: Option<String>,
+    pub country: String,
+    pub timezone: String,
+    pub website_origins: Vec<String>,
+}
+
+impl NewBusiness {
+    pub fn named(name: &str, business_type: BusinessType) -> Self {
+        NewBusiness {
+            name: name.to_string(),
+            business_type,
+            plan_tier: PlanTier::Free,
+            twilio_phone_number: None,
+            notification_email: None,
+            notification_phone_number: None,
+            country: "US".into(),
+            timezone: "UTC".into(),
+            website_origins: Vec::new(),
+        }
+    }
+}
+
+/// A business with counts, for listings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BusinessSummary {
+    #[serde(flatten)]
+    pub business: Business,
+    pub questions: u32,
+    pub knowledge_docs: u32,
+    pub leads: u32,
+    pub users: u32,
+}
+
+/// A person who can sign in to the web UI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// None for operators, who see every business.
+    pub business_id: Option<String>,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub created_at: String,
+}
+
+/// A captured lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    pub id: String,
+    pub business_id: String,
+    pub conversation_id: Option<String>,
+    pub channel: Channel,
+    pub status: LeadStatus,
+    pub priority: Priority,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub address: Option<String>,
+    pub notes: Option<String>,
+    /// Every captured answer, keyed by the lead field or question.
+    pub captured: BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The questions a new business starts with, so the agent captures a usable
+/// lead before the owner has configured anything.
+pub fn starter_questions() -> Vec<Question> {
+    let q = |order, text: &str, format, field: &str, required, essential| Question {
+        question_text: text.to_string(),
+        expected_format: format,
+        order,
+        is_required: required,
+        maps_to_lead_field: Some(field.to_string()),
+        is_essential_for_emergency: essential,
+    };
+    vec![
+        q(1, "May I have your name?", ExpectedFormat::Text, "name", true, true),
+        q(2, "What is the best phone number to reach you?", ExpectedFormat::Phone, "phone", true, true),
+        q(3, "What is your email address?", ExpectedFormat::Email, "email", false, false),
+        q(4, "How can we help you?", ExpectedFormat::Text, "notes", true, true),
+    ]
+}
+
+/// The lead as captured so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LeadDraft {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub notes: Option<String>,
+    pub priority: Priority,
+    /// Every answer by field (or question text), plus the first message.
+    pub captured: BTreeMap<String, String>,
+}
+
+impl LeadDraft {
+    pub fn has_contact(&self) -> bool {
+        self.name.is_some() || self.email.is_some() || self.phone.is_some()
+    }
+}
+
+/// One line of a conversation transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// user, assistant, system or tool
+    pub role: String,
+    pub content: String,
+    pub created_at: String,
+}
+
+/// A notification waiting in (or delivered from) the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    pub id: String,
+    pub business_id: String,
+    pub lead_id: Option<String>,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub payload: serde_json::Value,
+    pub state: String,
+    pub attempts: u32,
+    pub created_at: String,
+}
+
+/// Current UTC time as RFC 3339 with milliseconds: sortable as text.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_order() {
+        for t in BusinessType::ALL {
+            assert_eq!(BusinessType::parse(t.as_str()), Some(*t));
+        }
+        assert_eq!(PlanTier::parse("pro"), Some(PlanTier::Pro));
+        assert!(PlanTier::Free < PlanTier::Basic && PlanTier::Basic < PlanTier::Pro);
+        assert!(Priority::High < Priority::Urgent);
+        assert_eq!(PlanTier::choices(), "FREE, BASIC or PRO");
+        assert_eq!(BusinessType::parse("PLUMBER"), None);
+    }
+}

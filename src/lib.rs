@@ -1,0 +1,21 @@
+//! frontdesk: an AI receptionist for small businesses, in one binary.
+//!
+//! Where things live: `config` (settings), `store` (persistence behind a
+//! trait), `sessions` (conversation state), `web` (HTTP routes), `server`
+//! (process wiring), `cli` (one file per subcommand), `provision` (the
+//! business import/export file).
+
+pub mod agent;
+pub mod assets;
+pub mod auth;
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod provision;
+pub mod server;
+pub mod sessions;
+pub mod store;
+pub mod telemetry;
+pub mod web;

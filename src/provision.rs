@@ -1,0 +1,614 @@
+//! The business file: TOML with `[business]`, `[agent]`, `[[questions]]` and
+//! `[[knowledge]]`, read by `business import` and written by `business export`.
+//!
+//! The file is walked with its source spans so that every problem, not just
+//! the first, is reported with the line it is on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+use serde::Serialize;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use crate::domain::{
+    AgentConfig, BusinessBundle, BusinessType, ExpectedFormat, KnowledgeDoc, NewBusiness, PlanTier, Question,
+};
+
+/// One problem in a business file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportError {
+    /// 1-based line number.
+    pub line: usize,
+    /// Dotted path of the value: `business.notification_email`, `questions[2].expected_format`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.field, self.message)
+    }
+}
+
+const BUSINESS_KEYS: &[&str] = &[
+    "name",
+    "business_type",
+    "plan_tier",
+    "twilio_phone_number",
+    "notification_email",
+    "notification_phone_number",
+    "country",
+    "timezone",
+    "website_origins",
+];
+const AGENT_KEYS: &[&str] = &[
+    "agent_name",
+    "persona_prompt",
+    "welcome_message",
+    "color_theme",
+    "lead_capture_completion_message",
+    "voice_greeting_message",
+    "voice_completion_message",
+    "voice_emergency_message",
+    "voice_end_call_message",
+    "twilio_voice",
+    "twilio_language",
+];
+const QUESTION_KEYS: &[&str] = &[
+    "question_text",
+    "expected_format",
+    "order",
+    "is_required",
+    "maps_to_lead_field",
+    "is_essential_for_emergency",
+];
+const KNOWLEDGE_KEYS: &[&str] = &["title", "content", "source_url"];
+const MAX_MESSAGE: usize = 4000;
+
+type Fields<'a, 'i> = BTreeMap<&'a str, &'a Spanned<DeValue<'i>>>;
+
+/// Collects problems with their lines.
+struct Checker<'t> {
+    text: &'t str,
+    errors: Vec<ImportError>,
+}
+
+impl Checker<'_> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    }
+
+    fn error(&mut self, span: &Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+        let line = self.line(span);
+        self.errors.push(ImportError { line, field: field.into(), message: message.into() });
+    }
+
+    /// The table's keys, reporting the ones not in `allowed`.
+    fn fields<'a, 'i>(&mut self, table: &'a DeTable<'i>, path: &str, allowed: &[&str]) -> Fields<'a, 'i> {
+        let mut out = BTreeMap::new();
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            if allowed.contains(&name) {
+                out.insert(name, value);
+            } else {
+                self.error(
+                    &key.span(),
+                    format!("{path}.{name}"),
+                    format!("unknown key (expected one of: {})", allowed.join(", ")),
+                );
+            }
+        }
+        out
+    }
+
+    fn string(&mut self, f: &Fields<'_, '_>, key: &str, path: &str) -> Option<(String, Range<usize>)> {
+        let value = f.get(key)?;
+        match value.get_ref().as_str() {
+            Some(s) => Some((s.to_string(), value.span())),
+            None => {
+                self.error(
+                    &value.span(),
+                    format!("{path}.{key}"),
+                    format!("expected a string, got {}", value.get_ref().type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A required, trimmed, non-empty string of at most `max` characters.
+    fn text(
+        &mut self,
+        f: &Fields<'_, '_>,
+        key: &str,
+        path: &str,
+        max: usize,
+        span: &Range<usize>,
+    ) -> Option<String> {
+        match self.string(f, key, path) {
+            None if !f.contains_key(key) => {
+                self.error(span, format!("{path}.{key}"), "is required");
+                None
+            }
+            None => None,
+            Some((s, at)) => self.check_text(s, &at, &format!("{path}.{key}"), max),
+        }
+    }
+
+    fn check_text(&mut self, s: String, at: &Range<usize>, field: &str, max: usize) -> Option<String> {
+        let trimmed = s.trim();
+        if trimmed.is_empty() {
+            self.error(at, field, "must not be empty");
+            None
+        } else if trimmed.chars().count() > max {
+            self.error(at, field, format!("is too long (at most {max} characters)"));
+            None
+        } else {
+            Some(trimmed.to_string())
+        }
+    }
+
+    /// An optional string: empty means absent.
+    fn optional_text(&mut self, f: &Fields<'_, '_>, key: &str, path: &str, max: usize) -> Option<String> {
+        let (s, at) = self.string(f, key, path)?;
+        if s.trim().is_empty() {
+            return None;
+        }
+        self.check_text(s, &at, &format!("{path}.{key}"), max)
+    }
+
+    fn boolean(&mut self, f: &Fields<'_, '_>, key: &str, path: &str, default: bool) -> bool {
+        let Some(value) = f.get(key) else { return default };
+        value.get_ref().as_bool().unwrap_or_else(|| {
+            self.error(
+                &value.span(),
+                format!("{path}.{key}"),
+                format!("expected true or false, got {}", value.get_ref().type_str()),
+            );
+            default
+        })
+    }
+
+    fn choice<T>(
+        &mut self,
+        f: &Fields<'_, '_>,
+        key: &str,
+        path: &str,
+        parse: fn(&str) -> Option<T>,
+        choices: String,
+    ) -> Option<T> {
+        let (s, at) = self.string(f, key, path)?;
+        let parsed = parse(&s);
+        if parsed.is_none() {
+            self.error(&at, format!("{path}.{key}"), format!("expected {choices}, got '{s}'"));
+        }
+        parsed
+    }
+
+    fn phone(&mut self, f: &Fields<'_, '_>, key: &str, path: &str, country: &str) -> Option<String> {
+        let (s, at) = self.string(f, key, path)?;
+        if s.trim().is_empty() {
+            return None;
+        }
+        match crate::agent::answers::normalise_phone(&s, country) {
+            Ok(e164) => Some(e164),
+            Err(_) => {
+                self.error(
+                    &at,
+                    format!("{path}.{key}"),
+                    format!("not a valid phone number for {country}: '{s}'"),
+                );
+                None
+            }
+        }
+    }
+
+    fn email(&mut self, f: &Fields<'_, '_>, key: &str, path: &str) -> Option<String> {
+        let (s, at) = self.string(f, key, path)?;
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        if email_address::EmailAddress::is_valid(s) {
+            Some(s.to_string())
+        } else {
+            self.error(&at, format!("{path}.{key}"), format!("not an email address: '{s}'"));
+            None
+        }
+    }
+}
+
+/// Parses and validates a business file. Nothing is partial: either the whole
+/// bundle, or every problem found.
+pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
+    let mut c = Checker { text, errors: Vec::new() };
+    let root = match DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            c.error(&span, "file", format!("invalid TOML: {}", e.message().trim()));
+            return Err(c.errors);
+        }
+    };
+    let top = c.fields(root.get_ref(), "file", &["business", "agent", "questions", "knowledge"]);
+    let whole = root.span();
+
+    let business = match top.get("business").map(|v| (v.get_ref().as_table(), v.span())) {
+        Some((Some(table), span)) => parse_business(&mut c, table, &span),
+        Some((None, span)) => {
+            c.error(&span, "business", "expected a [business] table");
+            None
+        }
+        None => {
+            c.error(&(whole.start..whole.start), "business", "the [business] section is missing");
+            None
+        }
+    };
+    let agent = match top.get("agent").map(|v| (v.get_ref().as_table(), v.span())) {
+        Some((Some(table), _)) => parse_agent(&mut c, table),
+        Some((None, span)) => {
+            c.error(&span, "agent", "expected an [agent] table");
+            AgentConfig::default()
+        }
+        None => AgentConfig::default(),
+    };
+    let questions = parse_questions(&mut c, top.get("questions").copied());
+    let knowledge = parse_knowledge(&mut c, top.get("knowledge").copied());
+
+    match business {
+        Some(business) if c.errors.is_empty() => Ok(BusinessBundle { business, agent, questions, knowledge }),
+        _ => {
+            c.errors.sort_by_key(|e| e.line);
+            Err(c.errors)
+        }
+    }
+}
+
+fn parse_business(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>) -> Option<NewBusiness> {
+    let p = "business";
+    let f = c.fields(table, p, BUSINESS_KEYS);
+    let name = c.text(&f, "name", p, 200, span);
+    let business_type = c
+        .choice(&f, "business_type", p, BusinessType::parse, BusinessType::choices())
+        .unwrap_or(BusinessType::Other);
+    let plan_tier =
+        c.choice(&f, "plan_tier", p, PlanTier::parse, PlanTier::choices()).unwrap_or(PlanTier::Free);
+    let country = match c.string(&f, "country", p) {
+        Some((s, at)) => {
+            let upper = s.trim().to_ascii_uppercase();
+            if upper.len() == 2 && phonenumber::country::Id::from_str(&upper).is_ok() {
+                upper
+            } else {
+                c.error(
+                    &at,
+                    "business.country",
+                    format!("expected a two-letter country code such as US or GB, got '{s}'"),
+                );
+                "US".into()
+            }
+        }
+        None => "US".into(),
+    };
+    let twilio_phone_number = c.phone(&f, "twilio_phone_number", p, &country);
+    let notification_phone_number = c.phone(&f, "notification_phone_number", p, &country);
+    let notification_email = c.email(&f, "notification_email", p);
+    let timezone = match c.string(&f, "timezone", p) {
+        Some((s, at)) => {
+            let ok = !s.is_empty()
+                && s.len() <= 64
+                && (s == "UTC" || s.contains('/'))
+                && s.chars().all(|ch| ch.is_ascii_alphanumeric() || "_-+/".contains(ch));
+            if !ok {
+                c.error(
+                    &at,
+                    "business.timezone",
+                    format!("expected UTC or a zone name such as America/Chicago, got '{s}'"),
+                );
+            }
+            s
+        }
+        None => "UTC".into(),
+    };
+    let mut website_origins = Vec::new();
+    if let Some(value) = f.get("website_origins") {
+        match value.get_ref().as_array() {
+            Some(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("business.website_origins[{i}]");
+                    match item.get_ref().as_str().map(origin) {
+                        Some(Ok(o)) => website_origins.push(o),
+                        Some(Err(message)) => c.error(&item.span(), field, message),
+                        None => c.error(&item.span(), field, "expected a string"),
+                    }
+                }
+            }
+            None => c.error(&value.span(), "business.website_origins", "expected a list of origins"),
+        }
+    }
+    Some(NewBusiness {
+        name: name?,
+        business_type,
+        plan_tier,
+        twilio_phone_number,
+        notification_email,
+        notification_phone_number,
+        country,
+        timezone,
+        website_origins,
+    })
+}
+
+/// `https://example.com/` -> `https://example.com`; paths and queries are refused.
+fn origin(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s.trim()).map_err(|e| format!("not a URL: '{s}' ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("expected an http(s) origin such as https://example.com, got '{s}'"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("an origin has no path or query: '{s}'"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
+    let p = "agent";
+    let f = c.fields(table, p, AGENT_KEYS);
+    let d = AgentConfig::default();
+    let keep = |c: &mut Checker<'_>, key: &str, max: usize, default: String| match c.string(&f, key, p) {
+        Some((s, at)) => c.check_text(s, &at, &format!("{p}.{key}"), max).unwrap_or(default),
+        None => default,
+    };
+    let agent_name = keep(c, "agent_name", 80, d.agent_name);
+    let persona_prompt = keep(c, "persona_prompt", MAX_MESSAGE, d.persona_prompt);
+    let welcome_message = keep(c, "welcome_message", MAX_MESSAGE, d.welcome_message);
+    let twilio_voice = keep(c, "twilio_voice", 80, d.twilio_voice);
+    let twilio_language = keep(c, "twilio_language", 20, d.twilio_language);
+    if !is_language_tag(&twilio_language) {
+        if let Some(v) = f.get("twilio_language") {
+            c.error(
+                &v.span(),
+                "agent.twilio_language",
+                format!("expected a language tag such as en-US, got '{twilio_language}'"),
+            );
+        }
+    }
+    let mut color_theme = d.color_theme;
+    if let Some(value) = f.get("color_theme") {
+        match value.get_ref().as_table() {
+            Some(table) => {
+                color_theme.clear();
+                for (key, v) in table.iter() {
+                    let name: &str = key.get_ref();
+                    let field = format!("agent.color_theme.{name}");
+                    match v.get_ref().as_str() {
+                        Some(colour) if is_hex_colour(colour) => {
+                            color_theme.insert(name.to_string(), colour.to_ascii_lowercase());
+                        }
+                        Some(colour) => c.error(
+                            &v.span(),
+                            field,
+                            format!("expected a colour like #0ea5e9, got '{colour}'"),
+                        ),
+                        None => c.error(&v.span(), field, "expected a colour string"),
+                    }
+                }
+            }
+            None => c.error(
+                &value.span(),
+                "agent.color_theme",
+                "expected a table such as { primary = \"#0ea5e9\" }",
+            ),
+        }
+    }
+    AgentConfig {
+        agent_name,
+        persona_prompt,
+        welcome_message,
+        color_theme,
+        lead_capture_completion_message: c.optional_text(
+            &f,
+            "lead_capture_completion_message",
+            p,
+            MAX_MESSAGE,
+        ),
+        voice_greeting_message: c.optional_text(&f, "voice_greeting_message", p, MAX_MESSAGE),
+        voice_completion_message: c.optional_text(&f, "voice_completion_message", p, MAX_MESSAGE),
+        voice_emergency_message: c.optional_text(&f, "voice_emergency_message", p, MAX_MESSAGE),
+        voice_end_call_message: c.optional_text(&f, "voice_end_call_message", p, MAX_MESSAGE),
+        twilio_voice,
+        twilio_language,
+    }
+}
+
+pub fn is_hex_colour(s: &str) -> bool {
+    s.strip_prefix('#').is_some_and(|h| matches!(h.len(), 3 | 6) && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()))
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// The tables of an array of tables (`[[questions]]`), with their spans.
+fn tables<'a, 'i>(
+    c: &mut Checker<'_>,
+    value: Option<&'a Spanned<DeValue<'i>>>,
+    path: &str,
+) -> Vec<(&'a DeTable<'i>, Range<usize>)> {
+    let Some(value) = value else { return Vec::new() };
+    let Some(items) = value.get_ref().as_array() else {
+        c.error(&value.span(), path, format!("expected [[{path}]] entries"));
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| match item.get_ref().as_table() {
+            Some(t) => Some((t, item.span())),
+            None => {
+                c.error(&item.span(), format!("{path}[{}]", i + 1), "expected a table");
+                None
+            }
+        })
+        .collect()
+}
+
+fn parse_questions(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) -> Vec<Question> {
+    let mut out: Vec<Question> = Vec::new();
+    let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
+    for (i, (table, span)) in tables(c, value, "questions").into_iter().enumerate() {
+        let p = format!("questions[{}]", i + 1);
+        let f = c.fields(table, &p, QUESTION_KEYS);
+        let question_text = c.text(&f, "question_text", &p, 500, &span);
+        let expected_format = c
+            .choice(&f, "expected_format", &p, ExpectedFormat::parse, ExpectedFormat::choices())
+            .unwrap_or(ExpectedFormat::Text);
+        let order = match f.get("order") {
+            Some(v) => {
+                match v.get_ref().as_integer().and_then(|n| i64::from_str_radix(n.as_str(), n.radix()).ok()) {
+                    Some(n) if (1..=10_000).contains(&n) => n as u32,
+                    _ => {
+                        c.error(&v.span(), format!("{p}.order"), "expected a whole number from 1 to 10000");
+                        (i + 1) as u32
+                    }
+                }
+            }
+            None => (i + 1) as u32,
+        };
+        if let Some(first) = seen.insert(order, i + 1) {
+            c.error(
+                &span,
+                format!("{p}.order"),
+                format!("order {order} is already used by questions[{first}]"),
+            );
+        }
+        let maps_to_lead_field = match c.string(&f, "maps_to_lead_field", &p) {
+            Some((s, at)) => {
+                let ok = s.len() <= 40
+                    && s.chars().next().is_some_and(|ch| ch.is_ascii_lowercase())
+                    && s.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+                if !ok {
+                    c.error(
+                        &at,
+                        format!("{p}.maps_to_lead_field"),
+                        format!("expected a snake_case field name such as phone, got '{s}'"),
+                    );
+                }
+                Some(s)
+            }
+            None => None,
+        };
+        let is_required = c.boolean(&f, "is_required", &p, true);
+        let is_essential_for_emergency = c.boolean(&f, "is_essential_for_emergency", &p, false);
+        if let Some(question_text) = question_text {
+            out.push(Question {
+                question_text,
+                expected_format,
+                order,
+                is_required,
+                maps_to_lead_field,
+                is_essential_for_emergency,
+            });
+        }
+    }
+    out.sort_by_key(|q| q.order);
+    out
+}
+
+fn parse_knowledge(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) -> Vec<KnowledgeDoc> {
+    let mut out = Vec::new();
+    for (i, (table, span)) in tables(c, value, "knowledge").into_iter().enumerate() {
+        let p = format!("knowledge[{}]", i + 1);
+        let f = c.fields(table, &p, KNOWLEDGE_KEYS);
+        let title = c.text(&f, "title", &p, 200, &span);
+        let content = c.text(&f, "content", &p, 1_000_000, &span);
+        let source_url = match c.string(&f, "source_url", &p) {
+            Some((s, at)) => match url::Url::parse(s.trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(s.trim().to_string()),
+                _ => {
+                    c.error(&at, format!("{p}.source_url"), format!("expected an http(s) URL, got '{s}'"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let (Some(title), Some(content)) = (title, content) {
+            out.push(KnowledgeDoc { title, content, source_url });
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct FileOut<'a> {
+    business: BusinessOut<'a>,
+    agent: &'a AgentConfig,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    questions: &'a [Question],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    knowledge: Vec<KnowledgeOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct BusinessOut<'a> {
+    name: &'a str,
+    business_type: BusinessType,
+    plan_tier: PlanTier,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    twilio_phone_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_phone_number: Option<&'a str>,
+    country: &'a str,
+    timezone: &'a str,
+    website_origins: &'a [String],
+}
+
+#[derive(Serialize)]
+struct KnowledgeOut<'a> {
+    title: &'a str,
+    content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_url: Option<&'a str>,
+}
+
+/// Writes a bundle as a business file; `parse_bundle` reads it back unchanged.
+pub fn render_bundle(bundle: &BusinessBundle) -> String {
+    let b = &bundle.business;
+    let out = FileOut {
+        business: BusinessOut {
+            name: &b.name,
+            business_type: b.business_type,
+            plan_tier: b.plan_tier,
+            twilio_phone_number: b.twilio_phone_number.as_deref(),
+            notification_email: b.notification_email.as_deref(),
+            notification_phone_number: b.notification_phone_number.as_deref(),
+            country: &b.country,
+            timezone: &b.timezone,
+            website_origins: &b.website_origins,
+        },
+        agent: &bundle.agent,
+        questions: &bundle.questions,
+        knowledge: bundle
+            .knowledge
+            .iter()
+            .map(|k| KnowledgeOut {
+                title: &k.title,
+                content: &k.content,
+                source_url: k.source_url.as_deref(),
+            })
+            .collect(),
+    };
+    let body = toml::to_string_pretty(&out).unwrap_or_else(|e| format!("# export failed: {e}\n"));
+    format!("# frontdesk business file: import with `frontdesk business import FILE`\n\n{body}")
+}
+
+#[cfg(test)]
+#[path = "provision_tests.rs"]
+mod tests;

@@ -1,0 +1,159 @@
+//! Process wiring: shared state, the listener, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::agent::llm::ChatModel;
+use crate::config::{Config, DatabaseUrl, Secret};
+use crate::sessions::{MemorySessions, SessionStore};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+use crate::web::ratelimit::RateLimiter;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub jwt_secret: Secret,
+    pub started: Instant,
+    /// Open media-stream WebSockets, for limits and /health.
+    pub websockets: Arc<AtomicUsize>,
+    pub chat_limits: ChatLimits,
+    /// The chat model, when an OpenAI-compatible key is configured.
+    pub chat_model: Option<ChatModel>,
+}
+
+/// Chat messages allowed per minute, per client address and per session.
+#[derive(Clone)]
+pub struct ChatLimits {
+    pub per_ip: RateLimiter,
+    pub per_session: RateLimiter,
+}
+
+impl Default for ChatLimits {
+    fn default() -> Self {
+        ChatLimits {
+            per_ip: RateLimiter::new(60, Duration::from_secs(60)),
+            per_session: RateLimiter::new(30, Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Opens the backend the configuration names; a URL for a backend this build
+/// lacks is refused by config validation before we get here.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    match DatabaseUrl::parse(config.database.url.expose()) {
+        Ok(_) => Ok(Arc::new(SqliteStore::open(&config.sqlite_path())?)),
+        Err(message) => Err(StoreError::Invalid(message)),
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+        let jwt_secret = crate::auth::jwt_secret(&config)?;
+        let sessions = Arc::new(MemorySessions::new(Duration::from_secs(config.redis.ttl_secs), 100_000));
+        let chat_model = (!config.openai.api_key.is_empty()).then(|| {
+            ChatModel::new(
+                &config.openai.base_url,
+                config.openai.api_key.expose(),
+                &config.openai.chat_model,
+                Duration::from_millis(config.openai.chat_timeout_ms),
+            )
+        });
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            sessions,
+            jwt_secret,
+            started: Instant::now(),
+            websockets: Arc::new(AtomicUsize::new(0)),
+            chat_limits: ChatLimits::default(),
+            chat_model,
+        })
+    }
+}
+
+/// Binds the configured address.
+pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(config.server.bind, config.server.port)).await
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and gives in-flight
+/// requests `shutdown_grace_secs` to finish before returning anyway.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let stopping = Arc::new(Notify::new());
+    let notify = stopping.clone();
+    let server = warp::serve(crate::web::routes(state))
+        .incoming(listener)
+        .graceful(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, waiting for in-flight work");
+            notify.notify_one();
+        })
+        .run();
+    tokio::select! {
+        () = server => tracing::info!("all connections closed"),
+        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Held by a serving process for its whole life, so `restore` can tell that
+/// the database is in use. The OS drops the lock if the process dies.
+pub struct InstanceLock {
+    _file: std::fs::File,
+}
+
+impl InstanceLock {
+    /// Ok(None) when another process holds it.
+    pub fn try_acquire(data_dir: &std::path::Path) -> std::io::Result<Option<InstanceLock>> {
+        std::fs::create_dir_all(data_dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join("frontdesk.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(InstanceLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Persistence behind one trait.
+//!
+//! Callers see domain types and [`StoreError`] only; driver types never leave
+//! a backend module. SQLite ([`sqlite::SqliteStore`]) is the default and only
+//! compiled-in backend; another one implements [`Store`] without touching callers.
+
+pub mod migrate;
+pub mod sqlite;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+
+use crate::agent::knowledge::Passage;
+use crate::domain::{
+    AgentConfig, Business, BusinessBundle, BusinessSummary, Channel, Lead, LeadDraft, Message, Notification,
+    PlanTier, Priority, Question, Role, User,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// The database is newer than this binary understands.
+    #[error(
+        "the database is at schema version {database} but this frontdesk only knows up to {binary}; \
+         upgrade frontdesk (or restore a backup made by this version)"
+    )]
+    TooNew { database: u32, binary: u32 },
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub business_id: String,
+    /// False when an existing business (same number or name) was updated.
+    pub created: bool,
+}
+
+/// A user to create; the password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub business_id: Option<String>,
+}
+
+/// What one conversation turn changes; saved in one transaction so a crash
+/// never leaves a transcript without its lead or an escalation unrecorded.
+#[derive(Debug, Clone)]
+pub struct TurnRecord {
+    pub business_id: String,
+    pub conversation_id: String,
+    pub channel: Channel,
+    /// (role, content) lines to append to the transcript.
+    pub messages: Vec<(String, String)>,
+    /// The lead so far: created on first save, updated after.
+    pub lead: Option<LeadDraft>,
+    pub level: Priority,
+    /// Record the URGENT escalation (outbox rows for every channel the business has).
+    pub escalate: bool,
+    /// Analytics events (kind, data).
+    pub events: Vec<(String, serde_json::Value)>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// "sqlite", "postgres", ...: for health and logs.
+    fn backend(&self) -> &'static str;
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> Result<()>;
+    async fn schema_version(&self) -> Result<u32>;
+
+    /// Creates the business, or replaces the configuration of the one with the
+    /// same Twilio number (else the same name), in one transaction.
+    async fn import_business(&self, bundle: BusinessBundle) -> Result<ImportOutcome>;
+    async fn business(&self, id: &str) -> Result<Business>;
+    async fn business_bundle(&self, id: &str) -> Result<BusinessBundle>;
+    async fn list_businesses(&self) -> Result<Vec<BusinessSummary>>;
+    /// Changes the plan; a downgrade keeps every row.
+    async fn set_plan(&self, business_id: &str, plan: PlanTier) -> Result<()>;
+
+    async fn count_users(&self) -> Result<u64>;
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    async fn user_by_email(&self, email: &str) -> Result<User>;
+    async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<()>;
+
+    /// Business, agent configuration and questions (ordered): what a conversation needs.
+    async fn agent_profile(&self, business_id: &str) -> Result<(Business, AgentConfig, Vec<Question>)>;
+    /// Knowledge chunks matching `query` for one business, best first (BM25).
+    async fn search_knowledge(&self, business_id: &str, query: &str, limit: usize) -> Result<Vec<Passage>>;
+
+    async fn start_conversation(
+        &self,
+        business_id: &str,
+        channel: Channel,
+        external_id: Option<&str>,
+    ) -> Result<String>;
+    /// Saves a turn; returns the lead's id once there is a lead.
+    async fn record_turn(&self, turn: TurnRecord) -> Result<Option<String>>;
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>>;
+    async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead>;
+    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>>;
+    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>>;
+
+    /// Writes a consistent copy of the whole database to `dest`, even while
+    /// other connections write.
+    async fn backup_to(&self, dest: &Path) -> Result<()>;
+}

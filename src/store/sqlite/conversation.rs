@@ -1,0 +1,323 @@
+//! Conversations, transcripts, leads, knowledge retrieval and the outbox rows
+//! an escalation writes.
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use serde_json::json;
+
+use super::{db_err, enum_col, json_col, to_json};
+use crate::agent::knowledge::{self, Passage};
+use crate::domain::{
+    new_id, now, AgentConfig, Business, Channel, Lead, LeadDraft, LeadStatus, Message, Notification,
+    PlanTier, Priority, Question,
+};
+use crate::store::{Result, StoreError, TurnRecord};
+
+/// Re-chunks every document of a business into the full-text index.
+pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
+    tx.execute("DELETE FROM knowledge_chunks WHERE business_id = ?1", [business_id]).map_err(db_err)?;
+    let docs: Vec<(String, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT id, content FROM knowledge_documents WHERE business_id = ?1")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([business_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)?;
+        rows
+    };
+    let mut insert = tx
+        .prepare(
+            "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db_err)?;
+    let ts = now();
+    for (doc_id, content) in docs {
+        for (position, text) in knowledge::chunk(&content).iter().enumerate() {
+            insert.execute(params![doc_id, business_id, position as i64, text]).map_err(db_err)?;
+        }
+        tx.execute("UPDATE knowledge_documents SET indexed_at = ?1 WHERE id = ?2", params![ts, doc_id])
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(super) fn agent_profile(conn: &Connection, id: &str) -> Result<(Business, AgentConfig, Vec<Question>)> {
+    let bundle = super::business::read_profile(conn, id)?;
+    Ok(bundle)
+}
+
+pub(super) fn search_knowledge(
+    conn: &Connection,
+    business_id: &str,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<Passage>> {
+    let Some(expr) = knowledge::fts_query(query) else { return Ok(Vec::new()) };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.id, d.title, c.content FROM knowledge_chunks_fts f
+             JOIN knowledge_chunks c ON c.id = f.rowid
+             JOIN knowledge_documents d ON d.id = c.document_id
+             WHERE knowledge_chunks_fts MATCH ?1 AND f.business_id = ?2
+             ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params![expr, business_id, limit as i64], |r| {
+            Ok(Passage { chunk_id: r.get(0)?, title: r.get(1)?, text: r.get(2)? })
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    Ok(rows)
+}
+
+pub(super) fn start_conversation(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    channel: Channel,
+    external_id: Option<&str>,
+) -> Result<String> {
+    super::business::load_business(tx, business_id)?;
+    let id = new_id();
+    let ts = now();
+    tx.execute(
+        "INSERT INTO conversations (id, business_id, channel, external_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, business_id, channel.as_str(), external_id, ts],
+    )
+    .map_err(db_err)?;
+    tx.execute(
+        "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
+         VALUES (?1, 'conversation_started', ?2, '{}', ?3)",
+        params![business_id, channel.as_str(), ts],
+    )
+    .map_err(db_err)?;
+    Ok(id)
+}
+
+pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Option<String>> {
+    let ts = now();
+    let owner: Option<String> = tx
+        .query_row("SELECT business_id FROM conversations WHERE id = ?1", [&turn.conversation_id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(db_err)?;
+    if owner.as_deref() != Some(turn.business_id.as_str()) {
+        return Err(StoreError::NotFound(format!("conversation {}", turn.conversation_id)));
+    }
+    for (role, content) in &turn.messages {
+        tx.execute(
+            "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![turn.conversation_id, role, content, ts],
+        )
+        .map_err(db_err)?;
+    }
+    tx.execute(
+        "UPDATE conversations SET emergency_level = ?1 WHERE id = ?2",
+        params![turn.level.as_str(), turn.conversation_id],
+    )
+    .map_err(db_err)?;
+    for (kind, data) in &turn.events {
+        tx.execute(
+            "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![turn.business_id, kind, turn.channel.as_str(), to_json(data)?, ts],
+        )
+        .map_err(db_err)?;
+    }
+    let Some(draft) = &turn.lead else { return existing_lead(tx, &turn.conversation_id) };
+    let lead_id = upsert_lead(tx, turn, draft, &ts)?;
+    if turn.escalate {
+        record_escalation(tx, &turn.business_id, &lead_id, draft, &ts)?;
+    }
+    Ok(Some(lead_id))
+}
+
+fn existing_lead(tx: &Transaction<'_>, conversation_id: &str) -> Result<Option<String>> {
+    tx.query_row("SELECT id FROM leads WHERE conversation_id = ?1", [conversation_id], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
+fn upsert_lead(tx: &Transaction<'_>, turn: &TurnRecord, draft: &LeadDraft, ts: &str) -> Result<String> {
+    let captured = to_json(&draft.captured)?;
+    if let Some(id) = existing_lead(tx, &turn.conversation_id)? {
+        // Priority only ever rises; status is the owner's.
+        tx.execute(
+            "UPDATE leads SET contact_name = ?1, contact_email = ?2, contact_phone = ?3, address = ?4, notes = ?5,
+                 captured_data = ?6, updated_at = ?7,
+                 priority = CASE WHEN ?8 = 'URGENT' OR (?8 = 'HIGH' AND priority IN ('LOW', 'NORMAL'))
+                                 OR (?8 = 'NORMAL' AND priority = 'LOW') THEN ?8 ELSE priority END
+             WHERE id = ?9",
+            params![
+                draft.name, draft.email, draft.phone, draft.address, draft.notes, captured, ts,
+                draft.priority.as_str(), id
+            ],
+        )
+        .map_err(db_err)?;
+        return Ok(id);
+    }
+    let id = new_id();
+    tx.execute(
+        "INSERT INTO leads (id, business_id, conversation_id, channel, status, priority, contact_name, contact_email,
+             contact_phone, address, notes, captured_data, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+        params![
+            id,
+            turn.business_id,
+            turn.conversation_id,
+            turn.channel.as_str(),
+            draft.priority.as_str(),
+            draft.name,
+            draft.email,
+            draft.phone,
+            draft.address,
+            draft.notes,
+            captured,
+            ts
+        ],
+    )
+    .map_err(db_err)?;
+    tx.execute(
+        "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES (?1, 'lead_created', ?2, ?3, ?4)",
+        params![turn.business_id, turn.channel.as_str(), to_json(&json!({"lead_id": id}))?, ts],
+    )
+    .map_err(db_err)?;
+    Ok(id)
+}
+
+/// One outbox row per channel the business can be reached on; the
+/// notifications worker delivers them. Idempotent per lead and channel.
+fn record_escalation(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    lead_id: &str,
+    draft: &LeadDraft,
+    ts: &str,
+) -> Result<()> {
+    let (email, phone, plan): (Option<String>, Option<String>, String) = tx
+        .query_row(
+            "SELECT notification_email, notification_phone_number, plan_tier FROM businesses WHERE id = ?1",
+            [business_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(db_err)?;
+    let mut targets: Vec<(&str, String)> = Vec::new();
+    if let Some(email) = email.filter(|e| !e.is_empty()) {
+        targets.push(("email", email));
+    }
+    if let Some(phone) = phone.filter(|p| !p.is_empty()) {
+        targets.push(("sms", phone.clone()));
+        if PlanTier::parse(&plan) == Some(PlanTier::Pro) {
+            targets.push(("voice_call", phone));
+        }
+    }
+    let payload = to_json(&json!({ "lead_id": lead_id, "lead": draft }))?;
+    for (channel, recipient) in targets {
+        tx.execute(
+            "INSERT OR IGNORE INTO notifications (id, business_id, lead_id, kind, channel, recipient, payload,
+                 idempotency_key, state, attempts, next_attempt_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'urgent_lead', ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?8)",
+            params![new_id(), business_id, lead_id, channel, recipient, payload, format!("{lead_id}:urgent_lead:{channel}"), ts],
+        )
+        .map_err(db_err)?;
+    }
+    tx.execute(
+        "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
+         VALUES (?1, 'emergency_escalated', NULL, ?2, ?3)",
+        params![business_id, to_json(&json!({"lead_id": lead_id, "priority": Priority::Urgent}))?, ts],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec<Message>> {
+    let mut stmt = conn
+        .prepare("SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id")
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([conversation_id], |r| {
+            Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? })
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    Ok(rows)
+}
+
+const LEAD_COLUMNS: &str =
+    "id, business_id, conversation_id, channel, status, priority, contact_name, contact_email, \
+     contact_phone, address, notes, captured_data, created_at, updated_at";
+
+fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
+    Ok(Lead {
+        id: r.get(0)?,
+        business_id: r.get(1)?,
+        conversation_id: r.get(2)?,
+        channel: enum_col(r, 3, Channel::parse)?,
+        status: enum_col(r, 4, LeadStatus::parse)?,
+        priority: enum_col(r, 5, Priority::parse)?,
+        contact_name: r.get(6)?,
+        contact_email: r.get(7)?,
+        contact_phone: r.get(8)?,
+        address: r.get(9)?,
+        notes: r.get(10)?,
+        captured: json_col(r, 11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+pub(super) fn lead(conn: &Connection, business_id: &str, lead_id: &str) -> Result<Lead> {
+    conn.query_row(
+        &format!("SELECT {LEAD_COLUMNS} FROM leads WHERE id = ?1 AND business_id = ?2"),
+        [lead_id, business_id],
+        lead_row,
+    )
+    .optional()
+    .map_err(db_err)?
+    .ok_or_else(|| StoreError::NotFound(format!("lead {lead_id}")))
+}
+
+pub(super) fn leads(conn: &Connection, business_id: &str) -> Result<Vec<Lead>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = ?1 ORDER BY created_at DESC, id"
+        ))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([business_id], lead_row)
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    Ok(rows)
+}
+
+pub(super) fn notifications(conn: &Connection, business_id: &str) -> Result<Vec<Notification>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, business_id, lead_id, kind, channel, recipient, payload, state, attempts, created_at
+             FROM notifications WHERE business_id = ?1 ORDER BY created_at, id",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([business_id], |r| {
+            Ok(Notification {
+                id: r.get(0)?,
+                business_id: r.get(1)?,
+                lead_id: r.get(2)?,
+                kind: r.get(3)?,
+                channel: r.get(4)?,
+                recipient: r.get(5)?,
+                payload: json_col(r, 6)?,
+                state: r.get(7)?,
+                attempts: r.get(8)?,
+                created_at: r.get(9)?,
+            })
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    Ok(rows)
+}

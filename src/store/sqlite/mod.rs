@@ -1,0 +1,421 @@
+//! The SQLite backend: one writer connection, a small pool of readers, all
+//! driven from tokio's blocking pool so async workers never wait on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Once};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
+use tokio::sync::Semaphore;
+
+mod backup;
+mod business;
+mod conversation;
+
+pub use backup::{backup_file, copy_snapshot, verify_file};
+
+use super::{migrate, ImportOutcome, NewUser, Result, Store, StoreError, TurnRecord};
+use crate::agent::knowledge::Passage;
+use crate::domain::{
+    new_id, now, AgentConfig, Business, BusinessBundle, BusinessSummary, Channel, Lead, Message,
+    Notification, PlanTier, Question, User,
+};
+use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    /// Writers queue here (async) rather than each holding a blocking thread.
+    writer_permit: Arc<Semaphore>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per idle reader: callers wait here, not on a blocking thread.
+    reader_permits: Arc<Semaphore>,
+}
+
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint violated".into()))
+        }
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("row".into()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+/// Makes sqlite-vec's functions available on every connection opened after.
+fn register_extensions() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_vec_init has the signature sqlite3_auto_extension
+        // expects; registering it once, before any connection, is how the
+        // sqlite-vec crate documents its use with rusqlite.
+        #[allow(unsafe_code)]
+        unsafe {
+            type Init = unsafe extern "C" fn(
+                *mut rusqlite::ffi::sqlite3,
+                *mut *mut std::os::raw::c_char,
+                *const rusqlite::ffi::sqlite3_api_routines,
+            ) -> std::os::raw::c_int;
+            let init: Init = std::mem::transmute(sqlite_vec::sqlite3_vec_init as *const ());
+            rusqlite::ffi::sqlite3_auto_extension(Some(init));
+        }
+    });
+}
+
+/// Opens a connection with the pragmas every connection needs.
+pub fn open_connection(path: &Path, read_only: bool) -> std::result::Result<Connection, rusqlite::Error> {
+    register_extensions();
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    // busy_timeout first: the WAL switch itself may wait for another process.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut writer = open_connection(path, false)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        migrate::run(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path, true))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Arc::new(Mutex::new(writer)),
+            writer_permit: Arc::new(Semaphore::new(1)),
+            readers: Arc::new(Mutex::new(readers)),
+            reader_permits: Arc::new(Semaphore::new(READERS)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a write transaction on the writer connection.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let permit = self
+            .writer_permit
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn =
+                writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
+            let tx = conn.transaction().map_err(db_err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db_err)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` on an idle reader connection.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let permit = self
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let conn = readers
+                .lock()
+                .map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?
+                .pop()
+                .ok_or_else(|| StoreError::Unavailable("no idle reader".into()))?;
+            let out = f(&conn);
+            if let Ok(mut pool) = readers.lock() {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+}
+
+pub(crate) fn enum_col<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unexpected value '{text}'").into(),
+        )
+    })
+}
+
+pub(crate) fn json_col<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into()))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        // Open handles keep working on a deleted file: check the path too.
+        if !self.path.exists() {
+            return Err(StoreError::Unavailable(format!("database file {} is missing", self.path.display())));
+        }
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |_| Ok(())).map_err(db_err))
+            .await
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        self.read(migrate::current).await
+    }
+
+    async fn import_business(&self, bundle: BusinessBundle) -> Result<ImportOutcome> {
+        self.write(move |tx| write_bundle(tx, &bundle)).await
+    }
+
+    async fn business(&self, id: &str) -> Result<Business> {
+        let id = id.to_string();
+        self.read(move |c| load_business(c, &id)).await
+    }
+
+    async fn business_bundle(&self, id: &str) -> Result<BusinessBundle> {
+        let id = id.to_string();
+        self.read(move |c| read_bundle(c, &id)).await
+    }
+
+    async fn list_businesses(&self) -> Result<Vec<BusinessSummary>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {BUSINESS_COLUMNS},
+                        (SELECT COUNT(*) FROM lead_capture_questions q JOIN agent_configs a ON q.config_id = a.id
+                            WHERE a.business_id = businesses.id),
+                        (SELECT COUNT(*) FROM knowledge_documents k WHERE k.business_id = businesses.id),
+                        (SELECT COUNT(*) FROM leads l WHERE l.business_id = businesses.id),
+                        (SELECT COUNT(*) FROM users u WHERE u.business_id = businesses.id)
+                     FROM businesses ORDER BY name COLLATE NOCASE, created_at"
+                ))
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(BusinessSummary {
+                        business: business_row(r)?,
+                        questions: r.get(12)?,
+                        knowledge_docs: r.get(13)?,
+                        leads: r.get(14)?,
+                        users: r.get(15)?,
+                    })
+                })
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn set_plan(&self, business_id: &str, plan: PlanTier) -> Result<()> {
+        let id = business_id.to_string();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE businesses SET plan_tier = ?1, updated_at = ?2 WHERE id = ?3",
+                    params![plan.as_str(), now(), id],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("business {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).map_err(db_err)).await
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        self.write(move |tx| {
+            if let Some(bid) = &user.business_id {
+                load_business(tx, bid)?;
+            }
+            let taken: bool = tx
+                .query_row("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1)", [&user.email], |r| {
+                    r.get(0)
+                })
+                .map_err(db_err)?;
+            if taken {
+                return Err(StoreError::Conflict(format!("a user with email {} already exists", user.email)));
+            }
+            let id = new_id();
+            let ts = now();
+            tx.execute(
+                "INSERT INTO users (id, email, password_hash, role, business_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![id, user.email, user.password_hash, user.role.as_str(), user.business_id, ts],
+            )
+            .map_err(db_err)?;
+            tx.query_row(
+                "SELECT id, email, password_hash, role, business_id, created_at FROM users WHERE id = ?1",
+                [&id],
+                user_row,
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<User> {
+        let email = email.trim().to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT id, email, password_hash, role, business_id, created_at FROM users WHERE email = ?1",
+                [&email],
+                user_row,
+            )
+            .optional()
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("user {email}")))
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<()> {
+        let (email, hash) = (email.trim().to_string(), password_hash.to_string());
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE email = ?3",
+                    params![hash, now(), email],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {email}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn agent_profile(&self, business_id: &str) -> Result<(Business, AgentConfig, Vec<Question>)> {
+        let id = business_id.to_string();
+        self.read(move |c| conversation::agent_profile(c, &id)).await
+    }
+
+    async fn search_knowledge(&self, business_id: &str, query: &str, limit: usize) -> Result<Vec<Passage>> {
+        let (id, query) = (business_id.to_string(), query.to_string());
+        self.read(move |c| conversation::search_knowledge(c, &id, &query, limit)).await
+    }
+
+    async fn start_conversation(
+        &self,
+        business_id: &str,
+        channel: Channel,
+        external_id: Option<&str>,
+    ) -> Result<String> {
+        let (id, external) = (business_id.to_string(), external_id.map(str::to_string));
+        self.write(move |tx| conversation::start_conversation(tx, &id, channel, external.as_deref())).await
+    }
+
+    async fn record_turn(&self, turn: TurnRecord) -> Result<Option<String>> {
+        self.write(move |tx| conversation::record_turn(tx, &turn)).await
+    }
+
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
+        let id = conversation_id.to_string();
+        self.read(move |c| conversation::transcript(c, &id)).await
+    }
+
+    async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead> {
+        let (b, l) = (business_id.to_string(), lead_id.to_string());
+        self.read(move |c| conversation::lead(c, &b, &l)).await
+    }
+
+    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
+        let id = business_id.to_string();
+        self.read(move |c| conversation::leads(c, &id)).await
+    }
+
+    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
+        let id = business_id.to_string();
+        self.read(move |c| conversation::notifications(c, &id)).await
+    }
+
+    async fn backup_to(&self, dest: &Path) -> Result<()> {
+        let (src, dest) = (self.path.clone(), dest.to_path_buf());
+        tokio::task::spawn_blocking(move || backup_file(&src, &dest))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("backup task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_vec_and_fts5_are_available() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let v: String = store
+            .read(|c| c.query_row("SELECT vec_version()", [], |r| r.get(0)).map_err(db_err))
+            .await
+            .unwrap();
+        assert!(v.starts_with('v'));
+        let n: i64 = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH 'pipe'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}

@@ -1,0 +1,62 @@
+//! HTTP routes. Each concern has its own module; this one assembles them,
+//! logs every request and turns every rejection into JSON.
+
+pub mod health;
+pub mod ratelimit;
+
+use std::convert::Infallible;
+
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection, Reply};
+
+use crate::error::ApiError;
+use crate::server::AppState;
+
+/// Passes the shared state to a handler.
+pub fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let log = warp::log::custom(|info| {
+        // Path only: query strings can carry tokens.
+        tracing::info!(
+            target: "frontdesk::http",
+            method = %info.method(),
+            path = %info.path(),
+            status = info.status().as_u16(),
+            latency_ms = info.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    health::routes(state.clone()).or(crate::channels::chat::routes(state)).recover(recover).with(log)
+}
+
+/// The one place rejections become responses.
+pub async fn recover(rejection: Rejection) -> Result<impl Reply, Infallible> {
+    let (status, code, message) = if let Some(e) = rejection.find::<ApiError>() {
+        if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = e {
+            tracing::error!(error = %detail, "request failed");
+        }
+        (e.status(), e.code(), e.to_string())
+    } else if rejection.is_not_found() {
+        (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_string())
+    } else if let Some(e) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
+        (StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {e}"))
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large".to_string())
+    } else if rejection.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "unsupported content type".to_string())
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed".to_string())
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
+        (StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+    } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
+        (StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+    } else {
+        tracing::error!(?rejection, "unhandled rejection");
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_string())
+    };
+    Ok(warp::reply::with_status(warp::reply::json(&json!({ "error": message, "code": code })), status))
+}

@@ -1,0 +1,209 @@
+//! Running the real binary: commands, and a server on a free port.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_frontdesk");
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Environment variables the binary reads; cleared so the host cannot leak in.
+const CONFIG_ENV: &[&str] = &[
+    "PORT",
+    "NODE_ENV",
+    "FRONTDESK_ENV",
+    "DATABASE_URL",
+    "DIRECT_URL",
+    "REDIS_URL",
+    "REDIS_PASSWORD",
+    "REDIS_DB",
+    "REDIS_TTL",
+    "JWT_SECRET",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_REALTIME_MODEL",
+    "OPENAI_CHAT_MODEL",
+    "OPENAI_CHAT_TIMEOUT_MS",
+    "OPENAI_EMBEDDING_MODEL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_WEBHOOK_BASE_URL",
+    "TWILIO_PHONE_NUMBER",
+    "TWILIO_API_BASE_URL",
+    "HOSTNAME",
+    "FRONTDESK_HOSTNAME",
+    "WEBSOCKET_PING_INTERVAL",
+    "WEBSOCKET_PONG_TIMEOUT",
+    "MAX_WEBSOCKET_CONNECTIONS",
+    "MAX_MEMORY_USAGE_MB",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USER",
+    "SMTP_PASS",
+    "SMTP_FROM",
+    "SMTP_TLS",
+    "APP_PRIMARY_URL",
+    "ADMIN_CUSTOM_DOMAIN_URL",
+    "WIDGET_DEMO_URL",
+    "WIDGET_TEST_URL",
+    "FRONTDESK_DATA_DIR",
+    "FRONTDESK_CONFIG",
+    "FRONTDESK_BIND",
+    "FRONTDESK_LOG_FORMAT",
+    "FRONTDESK_SHUTDOWN_GRACE_SECS",
+    "ENABLE_REALTIME_API",
+    "ENABLE_WEBSOCKET_FEATURES",
+    "ENABLE_PLAN_TIERS",
+    "ENABLE_EMERGENCY_VOICE_CALLS",
+    "ENABLE_MEMORY_MONITORING",
+    "ENABLE_VERBOSE_LOGGING",
+];
+
+pub fn demo_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/acme-plumbing.toml")
+}
+
+/// One isolated frontdesk installation: a temporary data directory.
+pub struct Instance {
+    pub dir: tempfile::TempDir,
+}
+
+impl Instance {
+    pub fn new() -> Instance {
+        Instance { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.data_dir().join("frontdesk.db")
+    }
+
+    /// A command with a clean environment pointed at this data directory.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        for name in CONFIG_ENV {
+            cmd.env_remove(name);
+        }
+        cmd.env("FRONTDESK_DATA_DIR", self.data_dir()).env("RUST_LOG", "warn");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Runs with `input` on standard input.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and asserts success; returns trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_success(&out, args);
+        stdout(&out).trim().to_string()
+    }
+
+    pub fn import_demo(&self) -> String {
+        self.ok(&["business", "import", demo_file().to_str().unwrap()])
+    }
+
+    pub fn businesses(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["business", "list", "--json"])).unwrap()
+    }
+
+    pub fn serve(&self, extra: &[&str]) -> Server {
+        let mut cmd = self.command();
+        cmd.args(["serve", "--port", "0", "--bind", "127.0.0.1"]).args(extra);
+        Server::start(cmd)
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn assert_success(out: &Output, args: &[&str]) {
+    assert!(
+        out.status.success(),
+        "frontdesk {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// A running `frontdesk serve`, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Server {
+    pub fn start(mut cmd: Command) -> Server {
+        #[allow(clippy::zombie_processes)] // Drop kills and reaps it.
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "server did not start: {lines:?}");
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                panic!("server exited before listening: {:?} {lines:?}", child.wait());
+            }
+            if let Some(addr) = line.trim().strip_prefix("frontdesk listening on ") {
+                let base = addr.to_string();
+                lines.push(line.trim().to_string());
+                // Keep draining stdout so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in reader.lines() {});
+                return Server { child, base, stdout_lines: lines };
+            }
+            lines.push(line.trim().to_string());
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,115 @@
+//! A local server speaking OpenAI's chat-completions API (streamed), scripted
+//! per test: each request takes the next scripted answer and is recorded.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use warp::Filter;
+
+pub enum Scripted {
+    /// SSE chunks (each a `chat.completion.chunk` JSON), then `[DONE]`.
+    Stream(Vec<Value>),
+    Status(u16),
+    /// Answer nothing for this long.
+    Hang(Duration),
+}
+
+/// (Authorization header, JSON body) of each request received.
+type Recorded = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+#[derive(Clone, Default)]
+pub struct FakeOpenAi {
+    script: Arc<Mutex<VecDeque<Scripted>>>,
+    pub requests: Recorded,
+}
+
+impl FakeOpenAi {
+    /// Starts on a free port; returns the base URL to configure (`…/v1`).
+    pub async fn start(script: Vec<Scripted>) -> (FakeOpenAi, String) {
+        let fake = FakeOpenAi { script: Arc::new(Mutex::new(script.into())), ..FakeOpenAi::default() };
+        let state = fake.clone();
+        let route = warp::path!("v1" / "chat" / "completions")
+            .and(warp::post())
+            .and(warp::header::optional::<String>("authorization"))
+            .and(warp::body::json())
+            .then(move |auth: Option<String>, body: Value| {
+                let state = state.clone();
+                async move {
+                    state.requests.lock().unwrap().push((auth, body));
+                    let next = state.script.lock().unwrap().pop_front();
+                    match next {
+                        Some(Scripted::Stream(chunks)) => {
+                            let mut text = String::new();
+                            for c in chunks {
+                                text.push_str(&format!("data: {c}\n\n"));
+                            }
+                            text.push_str("data: [DONE]\n\n");
+                            warp::http::Response::builder()
+                                .header("content-type", "text/event-stream")
+                                .body(text)
+                                .unwrap()
+                        }
+                        Some(Scripted::Status(code)) => warp::http::Response::builder()
+                            .status(code)
+                            .body(json!({"error": {"message": "scripted failure"}}).to_string())
+                            .unwrap(),
+                        Some(Scripted::Hang(d)) => {
+                            tokio::time::sleep(d).await;
+                            warp::http::Response::builder().status(504).body(String::new()).unwrap()
+                        }
+                        None => warp::http::Response::builder()
+                            .status(500)
+                            .body("script exhausted".into())
+                            .unwrap(),
+                    }
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        (fake, format!("http://{addr}/v1"))
+    }
+
+    pub fn request(&self, i: usize) -> Value {
+        self.requests.lock().unwrap()[i].1.clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+fn chunk(delta: Value) -> Value {
+    json!({
+        "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1, "model": "gpt-test",
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": null }]
+    })
+}
+
+/// A streamed text answer, split in pieces as a model would.
+pub fn text(reply: &str) -> Scripted {
+    let mut chunks = vec![chunk(json!({ "role": "assistant", "content": "" }))];
+    for piece in reply.split_inclusive(' ') {
+        chunks.push(chunk(json!({ "content": piece })));
+    }
+    Scripted::Stream(chunks)
+}
+
+/// Streamed tool calls, each call's arguments split across chunks.
+pub fn tool_calls(calls: &[(&str, Value)]) -> Scripted {
+    let mut chunks = vec![chunk(json!({ "role": "assistant", "content": null }))];
+    for (i, (name, args)) in calls.iter().enumerate() {
+        chunks.push(chunk(json!({ "tool_calls": [{
+            "index": i, "id": format!("call_{i}"), "type": "function",
+            "function": { "name": name, "arguments": "" } }] })));
+        let args = args.to_string();
+        let (a, b) = args.split_at(args.len() / 2);
+        for part in [a, b] {
+            chunks.push(chunk(json!({ "tool_calls": [{ "index": i, "function": { "arguments": part } }] })));
+        }
+    }
+    Scripted::Stream(chunks)
+}

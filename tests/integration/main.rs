@@ -1,0 +1,13 @@
+//! Integration tests: every one runs the real `frontdesk` binary against a
+//! temporary data directory. One test binary keeps link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod backup;
+mod chat;
+mod chat_llm;
+mod cli;
+mod common;
+mod config;
+mod fake_openai;
+mod server;
