@@ -220,3 +220,24 @@ fn migrate_and_newer_databases() {
         assert!(stderr(&out).contains("schema version 999"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn install_script_dry_run_lists_every_step() {
+    let out = std::process::Command::new("sh")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
+        .args(["--dry-run", "--binary", BIN])
+        .output()
+        .unwrap();
+    assert_success(&out, &["install.sh --dry-run"]);
+    let text = stdout(&out);
+    for step in [
+        "/usr/local/bin/frontdesk",
+        "/var/lib/frontdesk",
+        "frontdesk.service",
+        "frontdesk-backup.timer",
+        "init",
+    ] {
+        assert!(text.contains(step), "missing {step}:\n{text}");
+    }
+    assert!(!text.contains("+ "), "a dry run runs nothing:\n{text}");
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backup;
+mod browser;
 mod chat;
 mod chat_llm;
 mod cli;

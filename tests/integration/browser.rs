@@ -1,0 +1,244 @@
+//! A real headless Chromium, driven over WebDriver, loads a page on another
+//! origin that embeds the widget with its one script tag, and completes a
+//! lead conversation by typing into it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use frontdesk::store::Store;
+use serde_json::{json, Value};
+use warp::Filter;
+
+use crate::chat::Chat;
+
+/// chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// None (with a notice) when Chromium is not installed and not required.
+fn driver() -> Option<Driver> {
+    let installed =
+        ["/usr/bin/chromedriver", "/usr/bin/chromium"].iter().all(|p| std::path::Path::new(p).exists());
+    if !installed {
+        assert!(
+            std::env::var_os("FRONTDESK_REQUIRE_BROWSER").is_none(),
+            "FRONTDESK_REQUIRE_BROWSER is set but chromium/chromium-driver are not installed"
+        );
+        println!("notice: skipping the browser test (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = free_port();
+    #[allow(clippy::zombie_processes)] // Drop kills and reaps it.
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Some(Driver { child, base: format!("http://127.0.0.1:{port}") })
+}
+
+struct Session {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Session {
+    async fn start(driver: &Driver) -> Session {
+        let http = reqwest::Client::new();
+        let profile = tempfile::tempdir().unwrap().keep();
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(res) = http.post(format!("{}/session", driver.base)).json(&caps).send().await {
+                let body: Value = res.json().await.unwrap();
+                let id = body["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {body}"));
+                return Session { url: format!("{}/session/{id}", driver.base), http };
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert!(body["value"].get("error").is_none(), "webdriver {path}: {body}");
+        body["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", json!({ "url": url })).await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", json!({ "script": script, "args": [] })).await
+    }
+
+    /// Waits until `script` returns something truthy.
+    async fn wait_for(&self, script: &str, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let v = self.js(script).await;
+            if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let page = self.js("return JSON.stringify({ widget: window.FrontdeskWidget, body: document.body.innerHTML.slice(0, 2000) })").await;
+                panic!("timed out waiting for {what}; page: {page}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Types into the widget's textarea and presses Enter, as a person would.
+    async fn type_message(&self, text: &str) {
+        let textarea = self
+            .js("return document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelector('textarea')")
+            .await;
+        let id = textarea.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": format!("{text}\u{E007}") }),
+        )
+        .await;
+    }
+
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let b64 = self.cmd(reqwest::Method::GET, "/screenshot", Value::Null).await;
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.as_str().unwrap())
+            .unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    async fn quit(&self) {
+        let _ = self.http.delete(&self.url).send().await;
+    }
+}
+
+/// Serves the host page from its own origin, with aggressive styles of its own.
+async fn host_page(listener: tokio::net::TcpListener, widget_src: String, business_id: String) {
+    let html = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Test Plumbing</title>
+<style>* {{ font-family: Georgia, serif; }} button {{ background: lime !important; border: 5px dashed red; }}
+div {{ color: purple; }} h1 {{ color: rgb(10, 20, 30); }}</style></head>
+<body><h1 id="title">Test Plumbing — since 1984</h1><p>We fix pipes.</p>
+<button id="own">The page's own button</button>
+<script src="{widget_src}" data-business="{business_id}" async></script></body></html>"#
+    );
+    let route = warp::path::end().map(move || warp::reply::html(html.clone()));
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+}
+
+const LAST_AGENT: &str = "const m = document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelectorAll('.msg.agent:not(.typing)'); \
+     return m.length ? m[m.length - 1].textContent : null;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_completes_a_lead_in_a_real_browser() {
+    let Some(driver) = driver() else { return };
+    // The host site is another origin, allowed through WIDGET_TEST_URL.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let site = format!("http://localhost:{}", addr.port());
+    let chat = Chat::start_with(&[("WIDGET_TEST_URL", &site)]);
+    host_page(listener, chat.server.url("/widget.js"), chat.business_id.clone()).await;
+
+    let browser = Session::start(&driver).await;
+    browser.go(&site).await;
+    browser
+        .wait_for("const h = document.querySelector('[data-frontdesk-widget]'); return h && h.shadowRoot && h.shadowRoot.querySelector('.launcher');", "the launcher")
+        .await;
+    let label = browser.js("return document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelector('.launcher').getAttribute('aria-label')").await;
+    assert_eq!(label, "Open chat with Pip");
+    browser
+        .js("document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelector('.launcher').click()")
+        .await;
+    let welcome = browser.wait_for(LAST_AGENT, "the welcome message").await;
+    assert_eq!(welcome, "Hi, I'm Pip. How can I help?");
+
+    let script = [
+        ("My kitchen sink is dripping", "May I have your name?"),
+        ("Dana Smith", "best number"),
+        ("312-555-0142", "email"),
+        ("dana@example.com", "address"),
+        ("12 Elm Street", "Thank you"),
+    ];
+    for (i, (say, expect)) in script.iter().enumerate() {
+        browser.type_message(say).await;
+        let check = format!(
+            "const r = document.querySelector('[data-frontdesk-widget]').shadowRoot; \
+             const v = r.querySelectorAll('.msg.visitor').length; const a = r.querySelectorAll('.msg.agent:not(.typing)'); \
+             return v === {n} && a.length === {n} + 1 && !a[a.length - 1].textContent.startsWith('\u{2026}') ? a[a.length - 1].textContent : null;",
+            n = i + 1
+        );
+        let reply = browser.wait_for(&check, &format!("the reply to {say:?}")).await;
+        assert!(reply.as_str().unwrap().contains(expect), "after {say:?}: {reply}");
+    }
+    browser
+        .wait_for(
+            "return document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelector('.restart')",
+            "the restart link",
+        )
+        .await;
+    let shot = browser.screenshot("widget-lead-complete.png").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+
+    // The host page is untouched by the widget's styles.
+    let title = browser.js("return getComputedStyle(document.getElementById('title')).color").await;
+    assert_eq!(title, "rgb(10, 20, 30)");
+    let launcher_bg = browser
+        .js("return getComputedStyle(document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelector('.launcher')).backgroundColor")
+        .await;
+    assert_ne!(launcher_bg, "rgb(0, 255, 0)", "the page's button styles do not leak in");
+
+    // The conversation survives a reload on the same site.
+    browser.go(&site).await;
+    let restored = browser
+        .wait_for("const h = document.querySelector('[data-frontdesk-widget]'); return h && h.shadowRoot.querySelectorAll('.msg.visitor').length", "the restored conversation")
+        .await;
+    assert_eq!(restored, 5);
+    browser.quit().await;
+
+    // And the lead is in the database.
+    let store = chat.store();
+    let leads = store.leads(&chat.business_id).await.unwrap();
+    assert_eq!(leads.len(), 1);
+    let lead = &leads[0];
+    assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
+    assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
+    assert_eq!(lead.address.as_deref(), Some("12 Elm Street"));
+    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(transcript.len(), 10);
+}
