@@ -163,6 +163,26 @@ pub struct BusinessBundle {
     pub agent: AgentConfig,
     pub questions: Vec<Question>,
     pub knowledge: Vec<KnowledgeDoc>,
+    pub emergency_rules: EmergencyRules,
+}
+
+/// The owner's changes to the default triage rules of their business.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EmergencyRules {
+    /// Extra phrases and their level.
+    pub add: Vec<(Priority, String)>,
+    /// Default phrases switched off.
+    pub remove: Vec<String>,
+}
+
+/// What a conversation needs to know about a business.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub business: Business,
+    pub agent: AgentConfig,
+    /// In order.
+    pub questions: Vec<Question>,
+    pub emergency_rules: EmergencyRules,
 }
 
 /// The owner-editable fields of a business (no id or timestamps).

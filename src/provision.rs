@@ -14,7 +14,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::domain::{
-    AgentConfig, BusinessBundle, BusinessType, ExpectedFormat, KnowledgeDoc, NewBusiness, PlanTier, Question,
+    AgentConfig, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat, KnowledgeDoc, NewBusiness,
+    PlanTier, Priority, Question,
 };
 
 /// One problem in a business file.
@@ -234,7 +235,8 @@ pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
             return Err(c.errors);
         }
     };
-    let top = c.fields(root.get_ref(), "file", &["business", "agent", "questions", "knowledge"]);
+    let top =
+        c.fields(root.get_ref(), "file", &["business", "agent", "questions", "knowledge", "emergency_rules"]);
     let whole = root.span();
 
     let business = match top.get("business").map(|v| (v.get_ref().as_table(), v.span())) {
@@ -258,9 +260,19 @@ pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
     };
     let questions = parse_questions(&mut c, top.get("questions").copied());
     let knowledge = parse_knowledge(&mut c, top.get("knowledge").copied());
+    let emergency_rules = match top.get("emergency_rules").map(|v| (v.get_ref().as_table(), v.span())) {
+        Some((Some(table), _)) => parse_emergency_rules(&mut c, table),
+        Some((None, span)) => {
+            c.error(&span, "emergency_rules", "expected an [emergency_rules] table");
+            EmergencyRules::default()
+        }
+        None => EmergencyRules::default(),
+    };
 
     match business {
-        Some(business) if c.errors.is_empty() => Ok(BusinessBundle { business, agent, questions, knowledge }),
+        Some(business) if c.errors.is_empty() => {
+            Ok(BusinessBundle { business, agent, questions, knowledge, emergency_rules })
+        }
         _ => {
             c.errors.sort_by_key(|e| e.line);
             Err(c.errors)
@@ -520,6 +532,38 @@ fn parse_questions(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) ->
     out
 }
 
+/// `urgent`, `high`, `normal`: phrases to add at that level; `remove`:
+/// default phrases to switch off.
+fn parse_emergency_rules(c: &mut Checker<'_>, table: &DeTable<'_>) -> EmergencyRules {
+    let f = c.fields(table, "emergency_rules", &["urgent", "high", "normal", "remove"]);
+    let mut rules = EmergencyRules::default();
+    let lists = [
+        ("urgent", Some(Priority::Urgent)),
+        ("high", Some(Priority::High)),
+        ("normal", Some(Priority::Normal)),
+        ("remove", None),
+    ];
+    for (key, level) in lists {
+        let Some(value) = f.get(key) else { continue };
+        let Some(items) = value.get_ref().as_array() else {
+            c.error(&value.span(), format!("emergency_rules.{key}"), "expected a list of phrases");
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let field = format!("emergency_rules.{key}[{i}]");
+            match item.get_ref().as_str().map(str::trim) {
+                Some(p) if !p.is_empty() && p.chars().count() <= 100 => match level {
+                    Some(level) => rules.add.push((level, p.to_string())),
+                    None => rules.remove.push(p.to_string()),
+                },
+                Some(_) => c.error(&item.span(), field, "a phrase of 1 to 100 characters"),
+                None => c.error(&item.span(), field, "expected a string"),
+            }
+        }
+    }
+    rules
+}
+
 fn parse_knowledge(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) -> Vec<KnowledgeDoc> {
     let mut out = Vec::new();
     for (i, (table, span)) in tables(c, value, "knowledge").into_iter().enumerate() {
@@ -552,6 +596,16 @@ struct FileOut<'a> {
     questions: &'a [Question],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     knowledge: Vec<KnowledgeOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emergency_rules: Option<RulesOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct RulesOut<'a> {
+    urgent: Vec<&'a str>,
+    high: Vec<&'a str>,
+    normal: Vec<&'a str>,
+    remove: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -604,6 +658,23 @@ pub fn render_bundle(bundle: &BusinessBundle) -> String {
                 source_url: k.source_url.as_deref(),
             })
             .collect(),
+        emergency_rules: (bundle.emergency_rules != EmergencyRules::default()).then(|| {
+            let at = |level: Priority| {
+                bundle
+                    .emergency_rules
+                    .add
+                    .iter()
+                    .filter(|(l, _)| *l == level)
+                    .map(|(_, p)| p.as_str())
+                    .collect()
+            };
+            RulesOut {
+                urgent: at(Priority::Urgent),
+                high: at(Priority::High),
+                normal: at(Priority::Normal),
+                remove: &bundle.emergency_rules.remove,
+            }
+        }),
     };
     let body = toml::to_string_pretty(&out).unwrap_or_else(|e| format!("# export failed: {e}\n"));
     format!("# frontdesk business file: import with `frontdesk business import FILE`\n\n{body}")

@@ -104,3 +104,21 @@ fn syntax_errors_and_missing_sections() {
     let errors = parse_bundle("[business]\nbusiness_type = \"LAW\"\n").unwrap_err();
     assert_eq!((errors[0].line, errors[0].field.as_str()), (1, "business.name"));
 }
+
+#[test]
+fn emergency_rules_round_trip() {
+    let text = "[business]\nname = \"X\"\n\n[emergency_rules]\nurgent = [\"septic alarm\"]\nhigh = [\"slow drain\"]\n\
+                remove = [\"no hot water\"]\n";
+    let b = parse_bundle(text).unwrap();
+    assert_eq!(
+        b.emergency_rules.add,
+        [(Priority::Urgent, "septic alarm".into()), (Priority::High, "slow drain".into())]
+    );
+    assert_eq!(b.emergency_rules.remove, ["no hot water"]);
+    assert_eq!(parse_bundle(&render_bundle(&b)).unwrap(), b);
+    let errors =
+        parse_bundle("[business]\nname = \"X\"\n[emergency_rules]\nurgent = [\"\", 3]\nsevere = []\n")
+            .unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["emergency_rules.urgent[0]", "emergency_rules.urgent[1]", "emergency_rules.severe"]);
+}

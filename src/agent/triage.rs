@@ -13,6 +13,7 @@
 //! neither (`fire !department`).
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -37,14 +38,10 @@ pub struct Decision {
     pub hazard: Option<Hazard>,
 }
 
-/// An owner's changes to the default rules of their business.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Overrides {
-    /// Extra phrases (same pattern syntax) and their level.
-    pub add: Vec<(Priority, String)>,
-    /// Default phrases to drop, as listed by [`Rules::phrases`].
-    pub remove: Vec<String>,
-}
+/// An owner's changes to the default rules: extra phrases (same pattern
+/// syntax) per level, and default phrases (as [`Rules::phrases`] lists them)
+/// to drop.
+pub use crate::domain::EmergencyRules as Overrides;
 
 use Hazard::{CarbonMonoxide as Co, Electrical, Fire, Flood, Gas};
 use Priority::{High, Normal, Urgent};
@@ -411,6 +408,16 @@ impl Rules {
             .flat_map(|rows| rows.iter().map(compile))
             .collect();
         Rules { rules }
+    }
+
+    /// Compiled rules for a business, shared while its overrides are unchanged:
+    /// a turn costs a lookup, and an owner's edit takes effect on the next turn.
+    pub fn cached(business_type: BusinessType, overrides: &Overrides) -> Arc<Rules> {
+        static CACHE: OnceLock<moka::sync::Cache<(BusinessType, Overrides), Arc<Rules>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| moka::sync::Cache::new(10_000));
+        cache.get_with((business_type, overrides.clone()), || {
+            Arc::new(Rules::with_overrides(business_type, overrides))
+        })
     }
 
     /// The defaults with the owner's additions and removals.

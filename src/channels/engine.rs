@@ -1,8 +1,6 @@
 //! One conversation turn end to end, for every channel: load the business,
 //! restore the session, retrieve knowledge, run the engine, save the turn.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -66,12 +64,12 @@ impl llm::KnowledgeSource for StoreKnowledge<'_> {
 
 /// Loads what the engine needs to know about a business.
 pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnError> {
-    let (business, agent, questions) = match app.store.agent_profile(business_id).await {
+    let profile = match app.store.agent_profile(business_id).await {
         Err(StoreError::NotFound(_)) => return Err(TurnError::UnknownBusiness(business_id.to_string())),
         other => other?,
     };
-    let rules = Arc::new(Rules::for_business(business.business_type));
-    Ok(Context::new(business, agent, questions, rules))
+    let rules = Rules::cached(profile.business.business_type, &profile.emergency_rules);
+    Ok(Context::new(profile.business, profile.agent, profile.questions, rules))
 }
 
 /// Runs one visitor message through the engine and saves everything it

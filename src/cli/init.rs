@@ -122,5 +122,6 @@ fn business_bundle(args: &Args, interactive: bool) -> anyhow::Result<BusinessBun
         agent: AgentConfig::default(),
         questions: starter_questions(),
         knowledge: Vec::new(),
+        emergency_rules: Default::default(),
     })
 }

@@ -7,6 +7,7 @@ mod init;
 mod migrate;
 mod restore;
 mod serve;
+mod triage;
 mod user;
 
 use std::io::{BufRead, IsTerminal};
@@ -56,6 +57,8 @@ enum Command {
     Backup(backup::Args),
     /// Replace the database with a verified backup
     Restore(restore::Args),
+    /// Classify a message with the emergency rules; prints {"level", "reasons"}
+    Triage(triage::Args),
     /// Print the version and the database schema version it writes
     Version,
 }
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
             Command::User(cmd) => user::run(cmd, config).await,
             Command::Backup(args) => backup::run(args, &config),
             Command::Restore(args) => restore::run(args, &config),
+            Command::Triage(args) => triage::run(args, config).await,
             Command::Version => {
                 println!(
                     "frontdesk {} (database schema {})",

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 
 use crate::agent::knowledge::Passage;
 use crate::domain::{
-    AgentConfig, Business, BusinessBundle, BusinessSummary, Channel, Lead, LeadDraft, Message, Notification,
-    PlanTier, Priority, Question, Role, User,
+    Business, BusinessBundle, BusinessSummary, Channel, Lead, LeadDraft, Message, Notification, PlanTier,
+    Priority, Profile, Role, User,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +94,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> Result<User>;
     async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<()>;
 
-    /// Business, agent configuration and questions (ordered): what a conversation needs.
-    async fn agent_profile(&self, business_id: &str) -> Result<(Business, AgentConfig, Vec<Question>)>;
+    /// Business, agent configuration, questions and triage changes: what a conversation needs.
+    async fn agent_profile(&self, business_id: &str) -> Result<Profile>;
     /// Knowledge chunks matching `query` for one business, best first (BM25).
     async fn search_knowledge(&self, business_id: &str, query: &str, limit: usize) -> Result<Vec<Passage>>;
 

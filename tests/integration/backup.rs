@@ -48,6 +48,7 @@ async fn backup_while_writing_then_restore_into_a_fresh_data_dir() {
                     agent: AgentConfig::default(),
                     questions: starter_questions(),
                     knowledge: Vec::new(),
+                    emergency_rules: Default::default(),
                 };
                 store.import_business(bundle).await.unwrap();
             }

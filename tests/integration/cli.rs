@@ -241,3 +241,39 @@ fn install_script_dry_run_lists_every_step() {
     }
     assert!(!text.contains("+ "), "a dry run runs nothing:\n{text}");
 }
+
+#[test]
+fn triage_prints_the_decision_as_json() {
+    let fd = Instance::new();
+    let out = fd.ok(&[
+        "triage",
+        "--business-type",
+        "PLUMBING",
+        "Help, a pipe burst and water is pouring through the ceiling",
+    ]);
+    let decision: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(decision["level"], "URGENT");
+    assert!(
+        decision["reasons"].as_array().unwrap().iter().any(|r| r == "burst pipe" || r == "pipe burst"),
+        "{out}"
+    );
+    let out = fd.ok(&["triage", "--business-type", "hvac", "fireplace inspection, no leaks"]);
+    assert_eq!(out, r#"{"level":"NORMAL","reasons":["inspection"]}"#);
+    let bad = fd.run(&["triage", "--business-type", "BAKERY", "hi"]);
+    assert!(stderr(&bad).contains("--business-type: expected"), "{}", stderr(&bad));
+
+    // A business's own rule changes apply with --business.
+    let file = fd.dir.path().join("rules.toml");
+    std::fs::write(
+        &file,
+        "[business]\nname = \"Septic Pros\"\nbusiness_type = \"PLUMBING\"\n\n[emergency_rules]\nurgent = [\"septic alarm\"]\nremove = [\"no hot water\"]\n",
+    )
+    .unwrap();
+    let id = fd.ok(&["business", "import", file.to_str().unwrap()]);
+    let out = fd.ok(&["triage", "--business", &id, "the septic alarm is going off"]);
+    assert!(out.starts_with(r#"{"level":"URGENT","reasons":["septic alarm"]"#), "{out}");
+    let out = fd.ok(&["triage", "--business", &id, "no hot water today"]);
+    assert!(out.starts_with(r#"{"level":"NORMAL""#), "{out}");
+    let exported = fd.ok(&["business", "export", &id]);
+    assert!(exported.contains("[emergency_rules]") && exported.contains("septic alarm"), "{exported}");
+}

@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{db_err, enum_col, json_col, to_json};
 use crate::domain::{
-    new_id, now, AgentConfig, Business, BusinessBundle, BusinessType, ExpectedFormat, KnowledgeDoc,
-    NewBusiness, PlanTier, Question, Role, User,
+    new_id, now, AgentConfig, Business, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat,
+    KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User,
 };
 use crate::store::{ImportOutcome, Result, StoreError};
 
@@ -192,12 +192,13 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
         )
         .map_err(db_err)?;
     }
+    write_rules(tx, &business_id, &bundle.emergency_rules)?;
     super::conversation::index_documents(tx, &business_id)?;
     Ok(ImportOutcome { business_id, created })
 }
 
 /// The business, its agent configuration and its questions in order.
-pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<(Business, AgentConfig, Vec<Question>)> {
+pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
     let b = load_business(conn, id)?;
     let (config_id, agent) = conn
         .query_row(
@@ -249,11 +250,12 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<(Business, Age
         .map_err(db_err)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_err)?;
-    Ok((b, agent, questions))
+    let emergency_rules = read_rules(conn, id)?;
+    Ok(Profile { business: b, agent, questions, emergency_rules })
 }
 
 pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle> {
-    let (b, agent, questions) = read_profile(conn, id)?;
+    let Profile { business: b, agent, questions, emergency_rules } = read_profile(conn, id)?;
     let mut stmt = conn
         .prepare(
             "SELECT title, content, source_url FROM knowledge_documents WHERE business_id = ?1
@@ -280,5 +282,49 @@ pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle>
         agent,
         questions,
         knowledge,
+        emergency_rules,
     })
+}
+
+/// Replaces the owner's triage changes.
+pub(super) fn write_rules(tx: &Transaction<'_>, business_id: &str, rules: &EmergencyRules) -> Result<()> {
+    tx.execute("DELETE FROM emergency_rules WHERE business_id = ?1", [business_id]).map_err(db_err)?;
+    let ts = now();
+    let rows = rules
+        .add
+        .iter()
+        .map(|(level, phrase)| ("add", Some(level.as_str()), phrase))
+        .chain(rules.remove.iter().map(|phrase| ("remove", None, phrase)));
+    for (action, level, phrase) in rows {
+        tx.execute(
+            "INSERT OR IGNORE INTO emergency_rules (business_id, action, level, phrase, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![business_id, action, level, phrase.trim(), ts],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn read_rules(conn: &Connection, business_id: &str) -> Result<EmergencyRules> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT action, level, phrase FROM emergency_rules WHERE business_id = ?1 ORDER BY id",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([business_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    let mut rules = EmergencyRules::default();
+    for (action, level, phrase) in rows {
+        match (action.as_str(), level.as_deref().and_then(Priority::parse)) {
+            ("add", Some(level)) => rules.add.push((level, phrase)),
+            _ => rules.remove.push(phrase),
+        }
+    }
+    Ok(rules)
 }

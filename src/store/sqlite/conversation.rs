@@ -7,8 +7,7 @@ use serde_json::json;
 use super::{db_err, enum_col, json_col, to_json};
 use crate::agent::knowledge::{self, Passage};
 use crate::domain::{
-    new_id, now, AgentConfig, Business, Channel, Lead, LeadDraft, LeadStatus, Message, Notification,
-    PlanTier, Priority, Question,
+    new_id, now, Channel, Lead, LeadDraft, LeadStatus, Message, Notification, PlanTier, Priority, Profile,
 };
 use crate::store::{Result, StoreError, TurnRecord};
 
@@ -42,9 +41,8 @@ pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result
     Ok(())
 }
 
-pub(super) fn agent_profile(conn: &Connection, id: &str) -> Result<(Business, AgentConfig, Vec<Question>)> {
-    let bundle = super::business::read_profile(conn, id)?;
-    Ok(bundle)
+pub(super) fn agent_profile(conn: &Connection, id: &str) -> Result<Profile> {
+    super::business::read_profile(conn, id)
 }
 
 pub(super) fn search_knowledge(

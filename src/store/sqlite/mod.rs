@@ -17,8 +17,8 @@ pub use backup::{backup_file, copy_snapshot, verify_file};
 use super::{migrate, ImportOutcome, NewUser, Result, Store, StoreError, TurnRecord};
 use crate::agent::knowledge::Passage;
 use crate::domain::{
-    new_id, now, AgentConfig, Business, BusinessBundle, BusinessSummary, Channel, Lead, Message,
-    Notification, PlanTier, Question, User,
+    new_id, now, Business, BusinessBundle, BusinessSummary, Channel, Lead, Message, Notification, PlanTier,
+    Profile, User,
 };
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
 
@@ -339,7 +339,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn agent_profile(&self, business_id: &str) -> Result<(Business, AgentConfig, Vec<Question>)> {
+    async fn agent_profile(&self, business_id: &str) -> Result<Profile> {
         let id = business_id.to_string();
         self.read(move |c| conversation::agent_profile(c, &id)).await
     }

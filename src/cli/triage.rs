@@ -1,0 +1,38 @@
+//! `frontdesk triage`: how the rules classify a message, as JSON.
+
+use anyhow::Context;
+
+use crate::agent::triage::{Overrides, Rules};
+use crate::config::Config;
+use crate::domain::BusinessType;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// REAL_ESTATE, LAW, HVAC, PLUMBING or OTHER (the default rules)
+    #[arg(long, required_unless_present = "business")]
+    business_type: Option<String>,
+    /// Use this business's type and its owner's rule changes instead
+    #[arg(long, conflicts_with = "business_type")]
+    business: Option<String>,
+    /// The message to classify
+    text: String,
+}
+
+pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
+    let rules = match (&args.business, &args.business_type) {
+        (Some(id), _) => {
+            let store = super::open_store(&config)?;
+            let profile = store.agent_profile(id).await.with_context(|| format!("--business {id}"))?;
+            Rules::with_overrides(profile.business.business_type, &profile.emergency_rules)
+        }
+        (None, Some(kind)) => {
+            let kind = BusinessType::parse(kind).with_context(|| {
+                format!("--business-type: expected {}, got '{kind}'", BusinessType::choices())
+            })?;
+            Rules::with_overrides(kind, &Overrides::default())
+        }
+        (None, None) => anyhow::bail!("give --business-type or --business"),
+    };
+    println!("{}", serde_json::to_string(&rules.classify(&args.text))?);
+    Ok(())
+}
