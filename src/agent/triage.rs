@@ -10,7 +10,9 @@
 //! Pattern syntax: words separated by spaces; `a|b` alternatives; a trailing
 //! `~` matches any word starting with the stem (`flood~`: flooded, flooding);
 //! `*` allows up to three words in between; `!a|b` means the next word is
-//! neither (`fire !department`).
+//! neither (`fire !department`); `a & b & c` needs every part somewhere in
+//! the message, unnegated: co-occurring signals catch paraphrases that no
+//! fixed phrase lists ("the laundry room is under an inch of water").
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -58,6 +60,7 @@ const SAFETY: &[RuleRow] = &[
     (Urgent, "leak~ * gas|propane", Some(Gas), ""),
     (Urgent, "rotten egg~", Some(Gas), ""),
     (Urgent, "hiss~ * gas", Some(Gas), ""),
+    (Urgent, "gas|propane & hiss~|smell~|odor~|leak~|whiff", Some(Gas), "bill|station|price|prices|mileage|stove install~|line install~|quote"),
     (Urgent, "carbon monoxide", Some(Co), "install|installation|quote|price|new|battery"),
     (Urgent, "co alarm|detector", Some(Co), "install|installation|battery|quote|new|test"),
     (Urgent, "fire !department|inspection|inspector|inspected|extinguisher|extinguishers|drill|insurance|marshal|pit|code|rated|place|wood|sprinkler|sprinklers|alarm|alarms|safety|exit|escape|door|doors|hydrant", Some(Fire), ""),
@@ -95,6 +98,8 @@ const WATER: &[RuleRow] = &[
     (Urgent, "water * pouring|gushing|spraying|flowing|streaming", Some(Flood), ""),
     (Urgent, "pouring * water", Some(Flood), ""),
     (Urgent, "through the ceiling", Some(Flood), ""),
+    (Urgent, "water & pour~|gush~|spray~|rush~|pool~|flowing|streaming|coming|standing|under|leaking|dripping & ceiling|floor|floors|basement|fixture|light|inch|inches|everywhere|carpet|wall|walls|room|hallway|upstairs|downstairs", Some(Flood), "heater|softener|bill|pressure|quote|estimate"),
+    (Urgent, "inch|inches|feet|foot * water", Some(Flood), "heater|bill|quote"),
     (Urgent, "sewage|sewer * backing|backed|coming|overflow~", None, ""),
     (Urgent, "inund~", Some(Flood), "seguro"),
     (Urgent, "tuberia|tubo|cano * rota|roto|reventad~|revento", Some(Flood), ""),
@@ -119,6 +124,7 @@ const PLUMBING: &[RuleRow] = &[
         "",
     ),
     (High, "wont|cant|doesnt * stop|flush|drain|turn|start", None, ""),
+    (High, "pump|heater|toilet|sink|drain|faucet|disposal|softener|valve|pipe|pipes|shower|tub|tap & stopped|broke~|stuck|slow|wont|isnt|doesnt|quit|died", None, ""),
     (High, "water heater * leak~|not|broke~", None, ""),
     (High, "fuga~|gotea~|tapad~|atascad~", None, ""),
     (High, "sin agua caliente", None, ""),
@@ -140,6 +146,8 @@ const HVAC: &[RuleRow] = &[
     (High, "unusual|strange|loud|banging|grinding noise~|sound~", None, ""),
     (High, "strange|weird|bad smell~", None, ""),
     (High, "no funciona", None, ""),
+    (High, "ac|air|conditioner|cooling|heater|furnace|heat|thermostat & stopped|broke~|quit|died|cant|wont|isnt|doesnt|keeping", None, "quote|estimate|install~|new"),
+    (High, "frozen|ice|iced & unit|coil|coils|pump|ac|condenser", None, ""),
     (High, "se descompuso", None, ""),
 ];
 
@@ -152,6 +160,8 @@ const LAW: &[RuleRow] = &[
     (Urgent, "behind bars", None, "years ago"),
     (Urgent, "police|cops * took|taken|picked|got|arrested", None, "years ago|report"),
     (Urgent, "picked|taken * by * police|cops", None, "years ago"),
+    (Urgent, "police|cops|policia|sheriff|officers & took|taken|picked|arrest~|booked|holding|held|detain~|custody|station|llevo|llevaron", None, "years ago|report|reports|record|yyyy|complaint"),
+    (Urgent, "being booked", None, ""),
     (Urgent, "held * jail|custody|police", None, "years ago"),
     (Urgent, "bail", None, "years ago|bonds|bondsman"),
     (Urgent, "bond hearing", None, ""),
@@ -170,6 +180,8 @@ const LAW: &[RuleRow] = &[
     (High, "evict~", None, ""),
     (High, "court date", None, ""),
     (High, "accident|injured|injury|hurt", None, "years ago|last year"),
+    (High, "fired|terminated & today|yesterday|illegal~|wrongful~|retaliat~", None, ""),
+    (High, "dui|dwi|ticket|citation & court|hearing", None, ""),
 ];
 
 const REAL_ESTATE: &[RuleRow] = &[
@@ -180,6 +192,7 @@ const REAL_ESTATE: &[RuleRow] = &[
     (Urgent, "no heat", None, ""),
     (High, "locked out", None, ""),
     (High, "closing * tomorrow|today|friday|monday", None, ""),
+    (High, "close|closing & tomorrow|today|friday|monday|tonight", None, ""),
     (High, "offer * deadline|expires|expiring|due", None, ""),
     (High, "deadline * today|tomorrow", None, ""),
     (High, "leak~|broken|damaged", None, ""),
@@ -235,6 +248,8 @@ struct Rule {
     context: Vec<Vec<Elem>>,
     /// Phrases of which one must be in the message (a `+` context list).
     requires: Vec<Vec<Elem>>,
+    /// Further parts that must all occur, unnegated (`water & pouring & ceiling`).
+    also: Vec<Vec<Elem>>,
 }
 
 /// Compiled rules for one business.
@@ -296,7 +311,11 @@ fn compile_pattern(level: Priority, pattern: &str, hazard: Option<Hazard>, conte
     let phrases: Vec<Vec<Elem>> =
         list.split('|').filter(|c| !c.trim().is_empty()).map(compile_words).collect();
     let (context, requires) = if required { (Vec::new(), phrases) } else { (phrases, Vec::new()) };
-    Rule { level, label: label(pattern), elems: compile_words(pattern), hazard, context, requires }
+    let mut parts = pattern.split(" & ");
+    let elems = compile_words(parts.next().unwrap_or_default());
+    let also = parts.map(compile_words).collect();
+    let label = pattern.split(" & ").map(label).collect::<Vec<_>>().join(" + ");
+    Rule { level, label, elems, hazard, context, requires, also }
 }
 
 /// Lower case, accents folded, apostrophes dropped ("don't" -> "dont"),
@@ -384,6 +403,10 @@ fn occurs(elems: &[Elem], tokens: &[Token]) -> bool {
     (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some())
 }
 
+fn occurs_unnegated(elems: &[Elem], tokens: &[Token]) -> bool {
+    (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some() && !negated(tokens, i))
+}
+
 /// A negation in the three words before `start`, in the same clause.
 fn negated(tokens: &[Token], start: usize) -> bool {
     let clause = tokens[start].clause;
@@ -452,6 +475,7 @@ impl Rules {
                     && !negated(&tokens, start)
                     && !rule.context.iter().any(|c| occurs(c, &tokens))
                     && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs(c, &tokens)))
+                    && rule.also.iter().all(|part| occurs_unnegated(part, &tokens))
             });
             if hit.is_none() {
                 continue;
