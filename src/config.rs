@@ -94,6 +94,7 @@ pub struct OpenAiConfig {
     pub chat_model: String,
     pub chat_timeout_ms: u64,
     pub embedding_model: String,
+    pub embedding_poll_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +180,7 @@ impl Default for Config {
                 realtime_model: "gpt-realtime".into(),
                 chat_model: "gpt-4o-mini".into(),
                 chat_timeout_ms: 8000,
+                embedding_poll_ms: 5000,
                 embedding_model: String::new(),
             },
             twilio: TwilioConfig {
@@ -467,6 +469,12 @@ pub static KEYS: &[Key] = &[
         ["OPENAI_EMBEDDING_MODEL"],
         openai.embedding_model,
         "Empty: knowledge search uses full-text ranking only"
+    ),
+    key!(
+        "openai.embedding_poll_ms",
+        ["OPENAI_EMBEDDING_POLL_MS"],
+        openai.embedding_poll_ms,
+        "How often new knowledge chunks are looked for to embed"
     ),
     key!("twilio.account_sid", ["TWILIO_ACCOUNT_SID"], twilio.account_sid, "Twilio account SID (AC...)"),
     key!(secret "twilio.auth_token", ["TWILIO_AUTH_TOKEN"], twilio.auth_token,

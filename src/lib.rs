@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod indexer;
 pub mod provision;
 pub mod server;
 pub mod sessions;

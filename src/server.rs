@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::agent::embed::Embedder;
 use crate::agent::llm::ChatModel;
 use crate::config::{Config, DatabaseUrl, Secret};
 use crate::sessions::{MemorySessions, SessionStore};
@@ -27,8 +28,10 @@ pub struct AppState {
     /// Open media-stream WebSockets, for limits and /health.
     pub websockets: Arc<AtomicUsize>,
     pub chat_limits: ChatLimits,
-    /// The chat model, when an OpenAI-compatible key is configured.
+    /// The chat model, when an OpenAI-compatible key and chat model are configured.
     pub chat_model: Option<ChatModel>,
+    /// The embedding model, when a key and `OPENAI_EMBEDDING_MODEL` are configured.
+    pub embedder: Option<Embedder>,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -60,14 +63,24 @@ impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
         let jwt_secret = crate::auth::jwt_secret(&config)?;
         let sessions = Arc::new(MemorySessions::new(Duration::from_secs(config.redis.ttl_secs), 100_000));
-        let chat_model = (!config.openai.api_key.is_empty()).then(|| {
-            ChatModel::new(
-                &config.openai.base_url,
-                config.openai.api_key.expose(),
-                &config.openai.chat_model,
-                Duration::from_millis(config.openai.chat_timeout_ms),
+        let openai = &config.openai;
+        let embedder = (!openai.api_key.is_empty() && !openai.embedding_model.is_empty()).then(|| {
+            Embedder::new(
+                &openai.base_url,
+                openai.api_key.expose(),
+                &openai.embedding_model,
+                Duration::from_secs(10),
             )
         });
+        let chat_model =
+            (!config.openai.api_key.is_empty() && !config.openai.chat_model.is_empty()).then(|| {
+                ChatModel::new(
+                    &config.openai.base_url,
+                    config.openai.api_key.expose(),
+                    &config.openai.chat_model,
+                    Duration::from_millis(config.openai.chat_timeout_ms),
+                )
+            });
         Ok(AppState {
             config: Arc::new(config),
             store,
@@ -77,6 +90,7 @@ impl AppState {
             websockets: Arc::new(AtomicUsize::new(0)),
             chat_limits: ChatLimits::default(),
             chat_model,
+            embedder,
         })
     }
 }

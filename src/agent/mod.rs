@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod conversation;
+pub mod embed;
 pub mod knowledge;
 pub mod llm;
 pub mod triage;

@@ -10,7 +10,7 @@ use crate::agent::llm;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
 use crate::server::AppState;
-use crate::store::{StoreError, TurnRecord};
+use crate::store::{KnowledgeQuery, StoreError, TurnRecord};
 
 /// Knowledge passages considered per question.
 const PASSAGES: usize = 3;
@@ -58,8 +58,25 @@ struct StoreKnowledge<'a> {
 #[async_trait::async_trait]
 impl llm::KnowledgeSource for StoreKnowledge<'_> {
     async fn search(&self, query: &str) -> Vec<Passage> {
-        self.app.store.search_knowledge(self.business_id, query, PASSAGES).await.unwrap_or_default()
+        search(self.app, self.business_id, query).await.unwrap_or_default()
     }
+}
+
+/// Searches a business's knowledge base, with the query's embedding when an
+/// embedding model is configured (and answers in time; else full text only).
+pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec<Passage>, StoreError> {
+    let embedding = match &app.embedder {
+        Some(embedder) => match embedder.embed(&[text.to_string()]).await {
+            Ok(mut vectors) => vectors.pop().map(|v| (embedder.model.clone(), v)),
+            Err(e) => {
+                tracing::warn!(error = %e, "query embedding failed; full-text search only");
+                None
+            }
+        },
+        None => None,
+    };
+    let query = KnowledgeQuery { text: text.to_string(), embedding, limit: PASSAGES };
+    app.store.search_knowledge(business_id, &query).await
 }
 
 /// Loads what the engine needs to know about a business.
@@ -111,7 +128,7 @@ pub async fn run_turn(
     };
 
     let passages = if conversation::is_question(message) {
-        app.store.search_knowledge(business_id, message, PASSAGES).await?
+        search(app, business_id, message).await?
     } else {
         Vec::new()
     };

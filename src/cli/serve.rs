@@ -43,6 +43,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "frontdesk listening");
     // One plain line on stdout that scripts and tests can wait for.
     println!("frontdesk listening on http://{addr}");
+    tokio::spawn(crate::indexer::run(state.clone()));
     server::serve(state, listener, server::shutdown_signal()).await;
     Ok(())
 }

@@ -54,6 +54,15 @@ pub struct NewUser {
     pub business_id: Option<String>,
 }
 
+/// A knowledge search.
+#[derive(Debug, Clone)]
+pub struct KnowledgeQuery {
+    pub text: String,
+    /// (model, vector) of the query, when an embedding model is configured.
+    pub embedding: Option<(String, Vec<f32>)>,
+    pub limit: usize,
+}
+
 /// What one conversation turn changes; saved in one transaction so a crash
 /// never leaves a transcript without its lead or an escalation unrecorded.
 #[derive(Debug, Clone)]
@@ -96,8 +105,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Business, agent configuration, questions and triage changes: what a conversation needs.
     async fn agent_profile(&self, business_id: &str) -> Result<Profile>;
-    /// Knowledge chunks matching `query` for one business, best first (BM25).
-    async fn search_knowledge(&self, business_id: &str, query: &str, limit: usize) -> Result<Vec<Passage>>;
+    /// Knowledge chunks for one business, best first: full-text (BM25) ranking,
+    /// fused (reciprocal rank) with nearest embeddings when a query vector is given.
+    async fn search_knowledge(&self, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>>;
+    /// Chunks with no embedding from `model` yet: (chunk id, text to embed).
+    async fn chunks_to_embed(&self, model: &str, limit: usize) -> Result<Vec<(i64, String)>>;
+    /// Stores vectors for chunks (skipping chunks deleted in the meantime).
+    async fn save_embeddings(&self, model: &str, vectors: Vec<(i64, Vec<f32>)>) -> Result<()>;
 
     async fn start_conversation(
         &self,

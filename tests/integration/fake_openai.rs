@@ -67,9 +67,23 @@ impl FakeOpenAi {
                     }
                 }
             });
+        let embeddings = warp::path!("v1" / "embeddings").and(warp::post()).and(warp::body::json()).map(|body: Value| {
+            let inputs: Vec<String> = match &body["input"] {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+                _ => Vec::new(),
+            };
+            let data: Vec<Value> = inputs
+                .iter()
+                .enumerate()
+                .map(|(i, text)| json!({ "object": "embedding", "index": i, "embedding": concept_vector(text) }))
+                .collect();
+            warp::reply::json(&json!({ "object": "list", "model": body["model"], "data": data,
+                "usage": { "prompt_tokens": 1, "total_tokens": 1 } }))
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(warp::serve(route).incoming(listener).run());
+        tokio::spawn(warp::serve(route.or(embeddings)).incoming(listener).run());
         (fake, format!("http://{addr}/v1"))
     }
 
@@ -112,4 +126,24 @@ pub fn tool_calls(calls: &[(&str, Value)]) -> Scripted {
         }
     }
     Scripted::Stream(chunks)
+}
+
+/// A tiny stand-in for a real embedding model: words map to shared concepts,
+/// so "weekends" lands near "Saturdays" though they share no word.
+pub fn concept_vector(text: &str) -> Vec<f32> {
+    const CONCEPTS: [&[&str]; 4] = [
+        &["saturday", "saturdays", "sunday", "sundays", "weekend", "weekends"],
+        &["price", "prices", "cost", "costs", "fee", "fees", "charge", "much", "dollars"],
+        &["open", "hours", "closed", "close"],
+        &["water", "leak", "leaking", "pipe", "pipes", "flood"],
+    ];
+    let mut v = [0.0f32; 16];
+    for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        match CONCEPTS.iter().position(|c| c.contains(&word)) {
+            Some(i) => v[i] += 1.0,
+            None => v[8 + word.bytes().map(usize::from).sum::<usize>() % 8] += 0.05,
+        }
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+    v.iter().map(|x| x / norm).collect()
 }

@@ -11,4 +11,5 @@ mod cli;
 mod common;
 mod config;
 mod fake_openai;
+mod knowledge;
 mod server;

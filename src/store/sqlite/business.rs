@@ -193,7 +193,7 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
         .map_err(db_err)?;
     }
     write_rules(tx, &business_id, &bundle.emergency_rules)?;
-    super::conversation::index_documents(tx, &business_id)?;
+    super::knowledge::index_documents(tx, &business_id)?;
     Ok(ImportOutcome { business_id, created })
 }
 

@@ -5,70 +5,13 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::{db_err, enum_col, json_col, to_json};
-use crate::agent::knowledge::{self, Passage};
 use crate::domain::{
     new_id, now, Channel, Lead, LeadDraft, LeadStatus, Message, Notification, PlanTier, Priority, Profile,
 };
 use crate::store::{Result, StoreError, TurnRecord};
 
-/// Re-chunks every document of a business into the full-text index.
-pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
-    tx.execute("DELETE FROM knowledge_chunks WHERE business_id = ?1", [business_id]).map_err(db_err)?;
-    let docs: Vec<(String, String)> = {
-        let mut stmt = tx
-            .prepare("SELECT id, content FROM knowledge_documents WHERE business_id = ?1")
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([business_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db_err)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db_err)?;
-        rows
-    };
-    let mut insert = tx
-        .prepare(
-            "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(db_err)?;
-    let ts = now();
-    for (doc_id, content) in docs {
-        for (position, text) in knowledge::chunk(&content).iter().enumerate() {
-            insert.execute(params![doc_id, business_id, position as i64, text]).map_err(db_err)?;
-        }
-        tx.execute("UPDATE knowledge_documents SET indexed_at = ?1 WHERE id = ?2", params![ts, doc_id])
-            .map_err(db_err)?;
-    }
-    Ok(())
-}
-
 pub(super) fn agent_profile(conn: &Connection, id: &str) -> Result<Profile> {
     super::business::read_profile(conn, id)
-}
-
-pub(super) fn search_knowledge(
-    conn: &Connection,
-    business_id: &str,
-    query: &str,
-    limit: usize,
-) -> Result<Vec<Passage>> {
-    let Some(expr) = knowledge::fts_query(query) else { return Ok(Vec::new()) };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT c.id, d.title, c.content FROM knowledge_chunks_fts f
-             JOIN knowledge_chunks c ON c.id = f.rowid
-             JOIN knowledge_documents d ON d.id = c.document_id
-             WHERE knowledge_chunks_fts MATCH ?1 AND f.business_id = ?2
-             ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
-        )
-        .map_err(db_err)?;
-    let rows = stmt
-        .query_map(params![expr, business_id, limit as i64], |r| {
-            Ok(Passage { chunk_id: r.get(0)?, title: r.get(1)?, text: r.get(2)? })
-        })
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
-    Ok(rows)
 }
 
 pub(super) fn start_conversation(

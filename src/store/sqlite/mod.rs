@@ -11,10 +11,11 @@ use tokio::sync::Semaphore;
 mod backup;
 mod business;
 mod conversation;
+mod knowledge;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
-use super::{migrate, ImportOutcome, NewUser, Result, Store, StoreError, TurnRecord};
+use super::{migrate, ImportOutcome, KnowledgeQuery, NewUser, Result, Store, StoreError, TurnRecord};
 use crate::agent::knowledge::Passage;
 use crate::domain::{
     new_id, now, Business, BusinessBundle, BusinessSummary, Channel, Lead, Message, Notification, PlanTier,
@@ -344,9 +345,19 @@ impl Store for SqliteStore {
         self.read(move |c| conversation::agent_profile(c, &id)).await
     }
 
-    async fn search_knowledge(&self, business_id: &str, query: &str, limit: usize) -> Result<Vec<Passage>> {
-        let (id, query) = (business_id.to_string(), query.to_string());
-        self.read(move |c| conversation::search_knowledge(c, &id, &query, limit)).await
+    async fn search_knowledge(&self, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
+        let (id, query) = (business_id.to_string(), query.clone());
+        self.read(move |c| knowledge::search(c, &id, &query)).await
+    }
+
+    async fn chunks_to_embed(&self, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
+        let model = model.to_string();
+        self.read(move |c| knowledge::chunks_to_embed(c, &model, limit)).await
+    }
+
+    async fn save_embeddings(&self, model: &str, vectors: Vec<(i64, Vec<f32>)>) -> Result<()> {
+        let model = model.to_string();
+        self.write(move |tx| knowledge::save_embeddings(tx, &model, &vectors)).await
     }
 
     async fn start_conversation(

@@ -1,0 +1,167 @@
+//! Knowledge retrieval: chunks in an FTS5 index (BM25), optionally embedded
+//! into sqlite-vec tables, the two rankings fused by reciprocal rank.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::db_err;
+use crate::agent::knowledge::{self, Passage};
+use crate::domain::now;
+use crate::store::{KnowledgeQuery, Result};
+
+/// Candidates taken from each ranking before fusion.
+const CANDIDATES: usize = 20;
+/// The usual reciprocal-rank-fusion constant.
+const RRF_K: f64 = 60.0;
+
+/// Re-chunks every document of a business into the full-text index.
+pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
+    tx.execute("DELETE FROM knowledge_chunks WHERE business_id = ?1", [business_id]).map_err(db_err)?;
+    let docs: Vec<(String, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT id, content FROM knowledge_documents WHERE business_id = ?1")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([business_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)?;
+        rows
+    };
+    let mut insert = tx
+        .prepare(
+            "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db_err)?;
+    let ts = now();
+    for (doc_id, content) in docs {
+        for (position, text) in knowledge::chunk(&content).iter().enumerate() {
+            insert.execute(params![doc_id, business_id, position as i64, text]).map_err(db_err)?;
+        }
+        tx.execute("UPDATE knowledge_documents SET indexed_at = ?1 WHERE id = ?2", params![ts, doc_id])
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
+    let mut rankings = vec![fts_ranking(conn, business_id, &query.text)?];
+    if let Some((model, vector)) = &query.embedding {
+        rankings.push(vector_ranking(conn, business_id, model, vector)?);
+    }
+    let ids: Vec<i64> =
+        if rankings.len() == 1 { rankings.swap_remove(0) } else { knowledge::fuse(&rankings, RRF_K) };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.id, d.title, c.content FROM knowledge_chunks c
+             JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ?1",
+        )
+        .map_err(db_err)?;
+    let mut out = Vec::new();
+    for id in ids.into_iter().take(query.limit) {
+        let passage = stmt
+            .query_row([id], |r| Ok(Passage { chunk_id: r.get(0)?, title: r.get(1)?, text: r.get(2)? }))
+            .optional()
+            .map_err(db_err)?;
+        out.extend(passage);
+    }
+    Ok(out)
+}
+
+fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i64>> {
+    let Some(expr) = knowledge::fts_query(text) else { return Ok(Vec::new()) };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2
+             ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
+        )
+        .map_err(db_err)?;
+    let ids = stmt
+        .query_map(params![expr, business_id, CANDIDATES as i64], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<i64>>>()
+        .map_err(db_err)?;
+    Ok(ids)
+}
+
+fn vec_table(dim: usize) -> String {
+    format!("knowledge_vec_{dim}")
+}
+
+fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)", [name], |r| r.get(0))
+        .map_err(db_err)
+}
+
+fn as_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|f| f.to_le_bytes()).collect()
+}
+
+/// Nearest chunks by cosine distance, among those embedded by `model`.
+fn vector_ranking(conn: &Connection, business_id: &str, model: &str, vector: &[f32]) -> Result<Vec<i64>> {
+    let table = vec_table(vector.len());
+    if vector.is_empty() || !table_exists(conn, &table)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "WITH knn AS (SELECT rowid, distance FROM {table}
+                          WHERE embedding MATCH ?1 AND k = ?2 AND business_id = ?3)
+             SELECT knn.rowid FROM knn JOIN knowledge_chunk_embeddings e ON e.chunk_id = knn.rowid
+             WHERE e.model = ?4 ORDER BY knn.distance"
+        ))
+        .map_err(db_err)?;
+    let ids = stmt
+        .query_map(params![as_blob(vector), CANDIDATES as i64, business_id, model], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<i64>>>()
+        .map_err(db_err)?;
+    Ok(ids)
+}
+
+pub(super) fn chunks_to_embed(conn: &Connection, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.id, d.title || char(10) || c.content FROM knowledge_chunks c
+             JOIN knowledge_documents d ON d.id = c.document_id
+             LEFT JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id AND e.model = ?1
+             WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?2",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params![model, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?;
+    Ok(rows)
+}
+
+pub(super) fn save_embeddings(tx: &Transaction<'_>, model: &str, vectors: &[(i64, Vec<f32>)]) -> Result<()> {
+    let ts = now();
+    for (chunk_id, vector) in vectors {
+        let business: Option<String> = tx
+            .query_row("SELECT business_id FROM knowledge_chunks WHERE id = ?1", [chunk_id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        let Some(business) = business else { continue };
+        let table = vec_table(vector.len());
+        tx.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(
+                 business_id text partition key, embedding float[{}] distance_metric=cosine)",
+            vector.len()
+        ))
+        .map_err(db_err)?;
+        tx.execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [chunk_id]).map_err(db_err)?;
+        tx.execute(
+            &format!("INSERT INTO {table} (rowid, business_id, embedding) VALUES (?1, ?2, ?3)"),
+            params![chunk_id, business, as_blob(vector)],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO knowledge_chunk_embeddings (chunk_id, model, dim, embedded_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![chunk_id, model, vector.len() as i64, ts],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Hybrid retrieval: chunks embedded in the background through an
+//! OpenAI-compatible embeddings endpoint, fused with full-text ranking.
+
+use std::time::{Duration, Instant};
+
+use frontdesk::store::{KnowledgeQuery, Store};
+
+use crate::chat::Chat;
+use crate::fake_openai::{concept_vector, FakeOpenAi};
+
+#[tokio::test]
+async fn embeddings_find_what_full_text_cannot() {
+    let (_fake, base) = FakeOpenAi::start(Vec::new()).await;
+    let chat = Chat::start_with(&[
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", &base),
+        ("OPENAI_CHAT_MODEL", ""),
+        ("OPENAI_EMBEDDING_MODEL", "concepts-16"),
+        ("OPENAI_EMBEDDING_POLL_MS", "100"),
+    ]);
+    // The server embeds every chunk in the background.
+    let db = rusqlite::Connection::open(chat.fd.db()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (chunks, embedded): (i64, i64) = db
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM knowledge_chunks), (SELECT COUNT(*) FROM knowledge_chunk_embeddings WHERE model = 'concepts-16')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        if chunks > 0 && chunks == embedded {
+            break;
+        }
+        assert!(Instant::now() < deadline, "chunks were not embedded ({embedded}/{chunks})");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let store = chat.store();
+    let text_only = KnowledgeQuery { text: "anything on weekends?".into(), embedding: None, limit: 3 };
+    assert!(
+        store.search_knowledge(&chat.business_id, &text_only).await.unwrap().is_empty(),
+        "no shared word"
+    );
+    let hybrid = KnowledgeQuery {
+        embedding: Some(("concepts-16".into(), concept_vector("anything on weekends?"))),
+        ..text_only.clone()
+    };
+    let found = store.search_knowledge(&chat.business_id, &hybrid).await.unwrap();
+    assert_eq!(found[0].title, "Opening hours", "{found:?}");
+
+    // Both rankings agree on a price question; fusion keeps it first.
+    let q = "what is the service call fee";
+    let fused = KnowledgeQuery {
+        text: q.into(),
+        embedding: Some(("concepts-16".into(), concept_vector(q))),
+        limit: 3,
+    };
+    assert_eq!(store.search_knowledge(&chat.business_id, &fused).await.unwrap()[0].title, "Prices");
+
+    // Through the chat, the question is embedded too and answered.
+    let mut s = None;
+    let a = chat.say(&mut s, "Do you work weekends?").await;
+    assert!(a["reply"].as_str().unwrap().contains("Saturdays"), "{a}");
+}
