@@ -124,6 +124,12 @@ pub struct SmtpConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct ChatConfig {
+    pub per_ip_per_minute: u32,
+    pub per_session_per_minute: u32,
+}
+
+#[derive(Debug, Clone)]
 pub struct UrlConfig {
     pub app_primary_url: String,
     pub admin_custom_domain_url: String,
@@ -155,6 +161,7 @@ pub struct Config {
     pub websocket: WebSocketConfig,
     pub max_memory_usage_mb: u64,
     pub smtp: SmtpConfig,
+    pub chat: ChatConfig,
     pub urls: UrlConfig,
     pub features: Features,
 }
@@ -204,6 +211,7 @@ impl Default for Config {
                 from: String::new(),
                 tls: SmtpTls::Auto,
             },
+            chat: ChatConfig { per_ip_per_minute: 60, per_session_per_minute: 30 },
             urls: UrlConfig {
                 app_primary_url: String::new(),
                 admin_custom_domain_url: String::new(),
@@ -526,6 +534,18 @@ pub static KEYS: &[Key] = &[
         ["SMTP_TLS"],
         smtp.tls,
         "auto (implicit TLS on 465, else STARTTLS), starttls, tls or none"
+    ),
+    key!(
+        "chat.per_ip_per_minute",
+        ["CHAT_RATE_LIMIT_PER_IP"],
+        chat.per_ip_per_minute,
+        "Chat messages one client address may send per minute (then 429; 0: no limit)"
+    ),
+    key!(
+        "chat.per_session_per_minute",
+        ["CHAT_RATE_LIMIT_PER_SESSION"],
+        chat.per_session_per_minute,
+        "Chat messages one conversation may send per minute (then 429; 0: no limit)"
     ),
     key!(
         "urls.app_primary_url",

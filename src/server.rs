@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use crate::agent::embed::Embedder;
 use crate::agent::llm::ChatModel;
+use crate::agent::provider::{self, ReplyProvider};
 use crate::config::{Config, DatabaseUrl, Secret};
 use crate::sessions::{MemorySessions, SessionStore};
 use crate::store::sqlite::SqliteStore;
@@ -28,8 +29,8 @@ pub struct AppState {
     /// Open media-stream WebSockets, for limits and /health.
     pub websockets: Arc<AtomicUsize>,
     pub chat_limits: ChatLimits,
-    /// The chat model, when an OpenAI-compatible key and chat model are configured.
-    pub chat_model: Option<ChatModel>,
+    /// Who words replies: `openai` when a key and chat model are configured, else `local`.
+    pub replies: Arc<dyn ReplyProvider>,
     /// The embedding model, when a key and `OPENAI_EMBEDDING_MODEL` are configured.
     pub embedder: Option<Embedder>,
 }
@@ -41,11 +42,11 @@ pub struct ChatLimits {
     pub per_session: RateLimiter,
 }
 
-impl Default for ChatLimits {
-    fn default() -> Self {
+impl ChatLimits {
+    pub fn new(per_ip: u32, per_session: u32) -> Self {
         ChatLimits {
-            per_ip: RateLimiter::new(60, Duration::from_secs(60)),
-            per_session: RateLimiter::new(30, Duration::from_secs(60)),
+            per_ip: RateLimiter::new(per_ip, Duration::from_secs(60)),
+            per_session: RateLimiter::new(per_session, Duration::from_secs(60)),
         }
     }
 }
@@ -81,6 +82,11 @@ impl AppState {
                     Duration::from_millis(config.openai.chat_timeout_ms),
                 )
             });
+        let replies: Arc<dyn ReplyProvider> = match chat_model {
+            Some(model) => Arc::new(provider::OpenAi(model)),
+            None => Arc::new(provider::Local),
+        };
+        let chat_limits = ChatLimits::new(config.chat.per_ip_per_minute, config.chat.per_session_per_minute);
         Ok(AppState {
             config: Arc::new(config),
             store,
@@ -88,8 +94,8 @@ impl AppState {
             jwt_secret,
             started: Instant::now(),
             websockets: Arc::new(AtomicUsize::new(0)),
-            chat_limits: ChatLimits::default(),
-            chat_model,
+            chat_limits,
+            replies,
             embedder,
         })
     }

@@ -6,4 +6,5 @@ pub mod conversation;
 pub mod embed;
 pub mod knowledge;
 pub mod llm;
+pub mod provider;
 pub mod triage;

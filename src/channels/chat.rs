@@ -213,9 +213,10 @@ async fn get_config(business_id: String, app: AppState, origin: Option<String>) 
     with_cors(warp::reply::json(&config).into_response(), cors.as_deref())
 }
 
-/// The origin to echo in `Access-Control-Allow-Origin`, or a 403 when the
-/// business has listed its sites and this is not one of them. Requests
-/// without an Origin (curl, servers) need no CORS answer.
+/// The origin to echo in `Access-Control-Allow-Origin`, or a 403 unless it is
+/// one of the business's sites or this instance's own (APP_PRIMARY_URL,
+/// WIDGET_DEMO_URL, WIDGET_TEST_URL, the admin domain). Requests without an
+/// Origin (curl, servers) need no CORS answer.
 fn allowed_origin(app: &AppState, ctx: &Context, origin: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(origin) = origin.map(|o| o.trim_end_matches('/')) else { return Ok(None) };
     let listed = &ctx.business.website_origins;
@@ -228,7 +229,7 @@ fn allowed_origin(app: &AppState, ctx: &Context, origin: Option<&str>) -> Result
         urls.widget_test_url.clone(),
     ];
     let matches = |candidate: &str| origin_of(candidate).is_some_and(|o| o.eq_ignore_ascii_case(origin));
-    if listed.is_empty() || listed.iter().any(|o| matches(o)) || global.iter().any(|o| matches(o)) {
+    if listed.iter().any(|o| matches(o)) || global.iter().any(|o| matches(o)) {
         return Ok(Some(origin.to_string()));
     }
     Err(ApiError::Forbidden(format!("this site ({origin}) is not allowed to use this business's chat")))
@@ -270,6 +271,7 @@ fn turn_error(e: TurnError) -> ApiError {
     match e {
         TurnError::UnknownBusiness(id) => ApiError::NotFound(format!("business {id} not found")),
         TurnError::Store(e) => e.into(),
+        TurnError::Provider(e) => ApiError::Internal(e),
     }
 }
 

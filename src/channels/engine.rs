@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use crate::agent::conversation::{self, Context, State};
 use crate::agent::knowledge::Passage;
 use crate::agent::llm;
+use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
 use crate::server::AppState;
@@ -47,6 +48,8 @@ pub enum TurnError {
     UnknownBusiness(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("no reply: {0}")]
+    Provider(String),
 }
 
 /// Knowledge search for the model's tool, scoped to one business.
@@ -132,42 +135,32 @@ pub async fn run_turn(
     } else {
         Vec::new()
     };
-    let turn = match &app.chat_model {
-        Some(model) => {
-            let source = StoreKnowledge { app, business_id };
-            match llm::turn(
-                model,
-                ctx,
-                &mut session.state,
-                &session.history,
-                message,
-                &source,
-                deltas.as_ref(),
-            )
-            .await
-            {
-                Ok(turn) => Some(turn),
-                Err(e) => {
-                    // The visitor still gets an answer: the local dialogue takes this turn.
-                    tracing::warn!(error = %e, business_id, "chat model failed; local engine answers this turn");
-                    None
-                }
-            }
-        }
-        None => None,
+    let source = StoreKnowledge { app, business_id };
+    let history = session.history.clone();
+    let input = TurnInput {
+        ctx,
+        state: &mut session.state,
+        history: &history,
+        message,
+        passages: &passages,
+        knowledge: &source,
+        deltas: deltas.as_ref(),
     };
-    let turn = match turn {
-        Some(turn) => turn,
-        None => {
-            let turn = conversation::turn(ctx, &mut session.state, message, &passages);
-            if let Some(tx) = &deltas {
-                for sentence in crate::agent::knowledge::sentences(&turn.reply) {
-                    if tx.send(format!("{sentence} ")).await.is_err() {
-                        break;
-                    }
-                }
-            }
-            turn
+    let turn = match app.replies.turn(input).await {
+        Ok(turn) => turn,
+        Err(e) => {
+            // The visitor still gets an answer: the local dialogue takes this turn.
+            tracing::warn!(error = %e, provider = app.replies.name(), business_id, "reply provider failed; local engine answers");
+            let input = TurnInput {
+                ctx,
+                state: &mut session.state,
+                history: &history,
+                message,
+                passages: &passages,
+                knowledge: &source,
+                deltas: deltas.as_ref(),
+            };
+            provider::Local.turn(input).await.map_err(|e| TurnError::Provider(e.to_string()))?
         }
     };
 

@@ -1,0 +1,78 @@
+//! Reply providers: who words the replies. `local` (the default, no network)
+//! is the engine's own dialogue; `openai` is any OpenAI-compatible chat model
+//! driving the engine through tools. Either way the engine decides what is
+//! saved; a failing provider's turn is answered by `local`.
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::conversation::{self, Context, State, Turn};
+use super::knowledge::{self, Passage};
+use super::llm::{self, ChatModel, KnowledgeSource, LlmError};
+
+/// Everything a provider gets for one turn.
+pub struct TurnInput<'a> {
+    pub ctx: &'a Context,
+    pub state: &'a mut State,
+    /// Recent (role, text) lines, oldest first.
+    pub history: &'a [(String, String)],
+    pub message: &'a str,
+    /// Knowledge matches for the message (empty when it asks nothing).
+    pub passages: &'a [Passage],
+    pub knowledge: &'a dyn KnowledgeSource,
+    /// Reply text as it is produced, for streaming channels.
+    pub deltas: Option<&'a mpsc::Sender<String>>,
+}
+
+#[async_trait]
+pub trait ReplyProvider: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// On error the state is unchanged.
+    async fn turn(&self, input: TurnInput<'_>) -> Result<Turn, LlmError>;
+}
+
+/// The deterministic dialogue: persona messages, the question flow, triage
+/// and extractive knowledge answers.
+pub struct Local;
+
+#[async_trait]
+impl ReplyProvider for Local {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn turn(&self, input: TurnInput<'_>) -> Result<Turn, LlmError> {
+        let turn = conversation::turn(input.ctx, input.state, input.message, input.passages);
+        if let Some(tx) = input.deltas {
+            for sentence in knowledge::sentences(&turn.reply) {
+                if tx.send(format!("{sentence} ")).await.is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(turn)
+    }
+}
+
+/// An OpenAI-compatible chat-completions model with the engine's tools.
+pub struct OpenAi(pub ChatModel);
+
+#[async_trait]
+impl ReplyProvider for OpenAi {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    async fn turn(&self, input: TurnInput<'_>) -> Result<Turn, LlmError> {
+        llm::turn(
+            &self.0,
+            input.ctx,
+            input.state,
+            input.history,
+            input.message,
+            input.knowledge,
+            input.deltas,
+        )
+        .await
+    }
+}
