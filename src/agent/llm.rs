@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::answers;
 use super::conversation::{self, Answer, Context, State, Turn};
 use super::knowledge::Passage;
+use super::provider::TurnInput;
 use crate::domain::{ExpectedFormat, Priority};
 
 /// Model rounds per turn (tool calls, then the answer).
@@ -113,33 +114,17 @@ struct FunctionDelta {
 
 /// Runs one turn with the model. On any error the caller falls back to the
 /// local dialogue for this turn; `state` is only changed on success.
-pub async fn turn(
-    model: &ChatModel,
-    ctx: &Context,
-    state: &mut State,
-    history: &[(String, String)],
-    message: &str,
-    knowledge: &dyn KnowledgeSource,
-    deltas: Option<&mpsc::Sender<String>>,
-) -> Result<Turn, LlmError> {
+pub async fn turn(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
     let mut draft = state.clone();
-    let outcome =
-        tokio::time::timeout(model.timeout, run(model, ctx, &mut draft, history, message, knowledge, deltas))
-            .await
-            .map_err(|_| LlmError::Timeout(model.timeout))??;
+    let outcome = tokio::time::timeout(model.timeout, run(model, &mut draft, input))
+        .await
+        .map_err(|_| LlmError::Timeout(model.timeout))??;
     *state = draft;
     Ok(outcome)
 }
 
-async fn run(
-    model: &ChatModel,
-    ctx: &Context,
-    state: &mut State,
-    history: &[(String, String)],
-    message: &str,
-    knowledge: &dyn KnowledgeSource,
-    deltas: Option<&mpsc::Sender<String>>,
-) -> Result<Turn, LlmError> {
+async fn run(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
+    let TurnInput { ctx, history, message, knowledge, deltas, .. } = input;
     state.turns += 1;
     if state.first_message.is_none() {
         state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());

@@ -10,10 +10,11 @@ use super::conversation::{self, Context, State, Turn};
 use super::knowledge::{self, Passage};
 use super::llm::{self, ChatModel, KnowledgeSource, LlmError};
 
-/// Everything a provider gets for one turn.
+/// Everything a provider reads for one turn (the state is passed apart, as
+/// the one thing it changes).
+#[derive(Clone, Copy)]
 pub struct TurnInput<'a> {
     pub ctx: &'a Context,
-    pub state: &'a mut State,
     /// Recent (role, text) lines, oldest first.
     pub history: &'a [(String, String)],
     pub message: &'a str,
@@ -28,7 +29,7 @@ pub struct TurnInput<'a> {
 pub trait ReplyProvider: Send + Sync {
     fn name(&self) -> &'static str;
     /// On error the state is unchanged.
-    async fn turn(&self, input: TurnInput<'_>) -> Result<Turn, LlmError>;
+    async fn turn(&self, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError>;
 }
 
 /// The deterministic dialogue: persona messages, the question flow, triage
@@ -41,8 +42,8 @@ impl ReplyProvider for Local {
         "local"
     }
 
-    async fn turn(&self, input: TurnInput<'_>) -> Result<Turn, LlmError> {
-        let turn = conversation::turn(input.ctx, input.state, input.message, input.passages);
+    async fn turn(&self, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
+        let turn = conversation::turn(input.ctx, state, input.message, input.passages);
         if let Some(tx) = input.deltas {
             for sentence in knowledge::sentences(&turn.reply) {
                 if tx.send(format!("{sentence} ")).await.is_err() {
@@ -63,16 +64,7 @@ impl ReplyProvider for OpenAi {
         "openai"
     }
 
-    async fn turn(&self, input: TurnInput<'_>) -> Result<Turn, LlmError> {
-        llm::turn(
-            &self.0,
-            input.ctx,
-            input.state,
-            input.history,
-            input.message,
-            input.knowledge,
-            input.deltas,
-        )
-        .await
+    async fn turn(&self, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
+        llm::turn(&self.0, state, input).await
     }
 }

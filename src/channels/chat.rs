@@ -64,7 +64,7 @@ struct WidgetConfig {
 }
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let request = warp::header::optional::<String>("origin")
+    let request = origin()
         .and(client_ip())
         .and(warp::body::content_length_limit(MAX_BODY_BYTES))
         .and(warp::body::bytes());
@@ -81,7 +81,7 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
     let config = warp::path!("api" / "chat" / "config" / String)
         .and(warp::get())
         .and(with_state(app))
-        .and(warp::header::optional::<String>("origin"))
+        .and(origin())
         .then(get_config);
     let preflight = warp::path("api")
         .and(warp::path("chat"))
@@ -89,7 +89,25 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(warp::header::optional::<String>("origin"))
         .map(preflight);
     let widget = warp::path!("widget.js").and(warp::get()).map(widget_js);
-    chat.or(stream).or(config).or(preflight).or(widget)
+    let demo = warp::path!("demo" / String).and(warp::get()).map(demo_page);
+    chat.or(stream).or(config).or(preflight).or(widget).or(demo)
+}
+
+/// The request's Origin, or None for a same-origin request (the widget on a
+/// page of this instance, such as /demo or the admin preview).
+fn origin() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("origin").and(warp::header::optional::<String>("host")).map(
+        |origin: Option<String>, host: Option<String>| {
+            let same = match (&origin, &host) {
+                (Some(o), Some(h)) => url::Url::parse(o).ok().is_some_and(|u| {
+                    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                    format!("{}{port}", u.host_str().unwrap_or_default()).eq_ignore_ascii_case(h)
+                }),
+                _ => false,
+            };
+            origin.filter(|_| !same)
+        },
+    )
 }
 
 /// The caller's address; behind a local reverse proxy, the client it names.
@@ -272,6 +290,19 @@ fn turn_error(e: TurnError) -> ApiError {
         TurnError::UnknownBusiness(id) => ApiError::NotFound(format!("business {id} not found")),
         TurnError::Store(e) => e.into(),
         TurnError::Provider(e) => ApiError::Internal(e),
+    }
+}
+
+/// A stand-in business website with the widget, for trying a business out.
+fn demo_page(business_id: String) -> Response {
+    // Ids are hex; anything else is not put into the page at all.
+    let valid = !business_id.is_empty()
+        && business_id.len() <= 64
+        && business_id.bytes().all(|b| b.is_ascii_hexdigit());
+    let page = crate::assets::ASSETS.get_file("widget/demo.html").and_then(|f| f.contents_utf8());
+    match (valid, page) {
+        (true, Some(page)) => warp::reply::html(page.replace("BUSINESS_ID", &business_id)).into_response(),
+        _ => error(ApiError::NotFound("no such business".into()), None),
     }
 }
 

@@ -139,28 +139,21 @@ pub async fn run_turn(
     let history = session.history.clone();
     let input = TurnInput {
         ctx,
-        state: &mut session.state,
         history: &history,
         message,
         passages: &passages,
         knowledge: &source,
         deltas: deltas.as_ref(),
     };
-    let turn = match app.replies.turn(input).await {
+    let turn = match app.replies.turn(&mut session.state, input).await {
         Ok(turn) => turn,
         Err(e) => {
             // The visitor still gets an answer: the local dialogue takes this turn.
             tracing::warn!(error = %e, provider = app.replies.name(), business_id, "reply provider failed; local engine answers");
-            let input = TurnInput {
-                ctx,
-                state: &mut session.state,
-                history: &history,
-                message,
-                passages: &passages,
-                knowledge: &source,
-                deltas: deltas.as_ref(),
-            };
-            provider::Local.turn(input).await.map_err(|e| TurnError::Provider(e.to_string()))?
+            provider::Local
+                .turn(&mut session.state, input)
+                .await
+                .map_err(|e| TurnError::Provider(e.to_string()))?
         }
     };
 

@@ -34,6 +34,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         let outcome = store.import_business(bundle).await?;
         tracing::info!(business_id = %outcome.business_id, "loaded the demo business");
         println!("demo business loaded: {}", outcome.business_id);
+        println!("try its chat widget at {}/demo/{}", config.public_url(), outcome.business_id);
     }
     let listener = server::bind(&config)
         .await

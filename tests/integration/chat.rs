@@ -276,4 +276,16 @@ async fn cors_allows_only_the_business_sites_and_streams_replies() {
     let res = client.get(chat.server.url("/widget.js")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/javascript"));
+
+    // The instance's own pages (the demo page) may always use the chat.
+    let own = chat.server.base.clone();
+    let res =
+        client.post(chat.server.url("/api/chat")).header("Origin", &own).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = client.get(chat.server.url(&format!("/demo/{}", chat.business_id))).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!(r#"data-business="{}""#, chat.business_id)), "{html}");
+    let res = client.get(chat.server.url("/demo/%3Cscript%3E")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
 }

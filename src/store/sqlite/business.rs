@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::{db_err, enum_col, json_col, to_json};
+use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
     new_id, now, AgentConfig, Business, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat,
     KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User,
@@ -59,12 +59,10 @@ fn match_existing(tx: &Transaction<'_>, b: &NewBusiness) -> Result<Option<String
             return Ok(by_number);
         }
     }
-    let mut stmt = tx.prepare("SELECT id FROM businesses WHERE name = ?1 COLLATE NOCASE").map_err(db_err)?;
-    let ids: Vec<String> = stmt
-        .query_map([b.name.trim()], |r| r.get(0))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(db_err)?;
+    let ids: Vec<String> =
+        query_all(tx, "SELECT id FROM businesses WHERE name = ?1 COLLATE NOCASE", [b.name.trim()], |r| {
+            r.get(0)
+        })?;
     match ids.len() {
         0 => Ok(None),
         1 => Ok(ids.into_iter().next()),
@@ -229,15 +227,13 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
         .optional()
         .map_err(db_err)?
         .unwrap_or_else(|| (String::new(), AgentConfig::default()));
-    let mut stmt = conn
-        .prepare(
-            "SELECT question_text, expected_format, \"order\", is_required, maps_to_lead_field,
+    let questions = query_all(
+        conn,
+        "SELECT question_text, expected_format, \"order\", is_required, maps_to_lead_field,
                  is_essential_for_emergency
              FROM lead_capture_questions WHERE config_id = ?1 ORDER BY \"order\"",
-        )
-        .map_err(db_err)?;
-    let questions = stmt
-        .query_map([&config_id], |r| {
+        [&config_id],
+        |r| {
             Ok(Question {
                 question_text: r.get(0)?,
                 expected_format: enum_col(r, 1, ExpectedFormat::parse)?,
@@ -246,27 +242,21 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
                 maps_to_lead_field: r.get(4)?,
                 is_essential_for_emergency: r.get(5)?,
             })
-        })
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
+        },
+    )?;
     let emergency_rules = read_rules(conn, id)?;
     Ok(Profile { business: b, agent, questions, emergency_rules })
 }
 
 pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle> {
     let Profile { business: b, agent, questions, emergency_rules } = read_profile(conn, id)?;
-    let mut stmt = conn
-        .prepare(
-            "SELECT title, content, source_url FROM knowledge_documents WHERE business_id = ?1
+    let knowledge = query_all(
+        conn,
+        "SELECT title, content, source_url FROM knowledge_documents WHERE business_id = ?1
              ORDER BY created_at, rowid",
-        )
-        .map_err(db_err)?;
-    let knowledge = stmt
-        .query_map([id], |r| Ok(KnowledgeDoc { title: r.get(0)?, content: r.get(1)?, source_url: r.get(2)? }))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
+        [id],
+        |r| Ok(KnowledgeDoc { title: r.get(0)?, content: r.get(1)?, source_url: r.get(2)? }),
+    )?;
     Ok(BusinessBundle {
         business: NewBusiness {
             name: b.name,
@@ -307,18 +297,12 @@ pub(super) fn write_rules(tx: &Transaction<'_>, business_id: &str, rules: &Emerg
 }
 
 fn read_rules(conn: &Connection, business_id: &str) -> Result<EmergencyRules> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT action, level, phrase FROM emergency_rules WHERE business_id = ?1 ORDER BY id",
-        )
-        .map_err(db_err)?;
-    let rows = stmt
-        .query_map([business_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
-        })
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
+    let rows = query_all(
+        conn,
+        "SELECT action, level, phrase FROM emergency_rules WHERE business_id = ?1 ORDER BY id",
+        [business_id],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)),
+    )?;
     let mut rules = EmergencyRules::default();
     for (action, level, phrase) in rows {
         match (action.as_str(), level.as_deref().and_then(Priority::parse)) {

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
-use super::{db_err, enum_col, json_col, to_json};
+use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
     new_id, now, Channel, Lead, LeadDraft, LeadStatus, Message, Notification, PlanTier, Priority, Profile,
 };
@@ -174,16 +174,12 @@ fn record_escalation(
 }
 
 pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec<Message>> {
-    let mut stmt = conn
-        .prepare("SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id")
-        .map_err(db_err)?;
-    let rows = stmt
-        .query_map([conversation_id], |r| {
-            Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? })
-        })
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
+    let rows = query_all(
+        conn,
+        "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id",
+        [conversation_id],
+        |r| Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }),
+    )?;
     Ok(rows)
 }
 
@@ -222,28 +218,22 @@ pub(super) fn lead(conn: &Connection, business_id: &str, lead_id: &str) -> Resul
 }
 
 pub(super) fn leads(conn: &Connection, business_id: &str) -> Result<Vec<Lead>> {
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = ?1 ORDER BY created_at DESC, id"
-        ))
-        .map_err(db_err)?;
-    let rows = stmt
-        .query_map([business_id], lead_row)
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
+    let rows = query_all(
+        conn,
+        &format!("SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = ?1 ORDER BY created_at DESC, id"),
+        [business_id],
+        lead_row,
+    )?;
     Ok(rows)
 }
 
 pub(super) fn notifications(conn: &Connection, business_id: &str) -> Result<Vec<Notification>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT id, business_id, lead_id, kind, channel, recipient, payload, state, attempts, created_at
+    let rows = query_all(
+        conn,
+        "SELECT id, business_id, lead_id, kind, channel, recipient, payload, state, attempts, created_at
              FROM notifications WHERE business_id = ?1 ORDER BY created_at, id",
-        )
-        .map_err(db_err)?;
-    let rows = stmt
-        .query_map([business_id], |r| {
+        [business_id],
+        |r| {
             Ok(Notification {
                 id: r.get(0)?,
                 business_id: r.get(1)?,
@@ -256,9 +246,7 @@ pub(super) fn notifications(conn: &Connection, business_id: &str) -> Result<Vec<
                 attempts: r.get(8)?,
                 created_at: r.get(9)?,
             })
-        })
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
+        },
+    )?;
     Ok(rows)
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::db_err;
+use super::{db_err, query_all};
 use crate::agent::knowledge::{self, Passage};
 use crate::domain::now;
 use crate::store::{KnowledgeQuery, Result};
@@ -16,17 +16,12 @@ const RRF_K: f64 = 60.0;
 /// Re-chunks every document of a business into the full-text index.
 pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
     tx.execute("DELETE FROM knowledge_chunks WHERE business_id = ?1", [business_id]).map_err(db_err)?;
-    let docs: Vec<(String, String)> = {
-        let mut stmt = tx
-            .prepare("SELECT id, content FROM knowledge_documents WHERE business_id = ?1")
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([business_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db_err)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db_err)?;
-        rows
-    };
+    let docs: Vec<(String, String)> = query_all(
+        tx,
+        "SELECT id, content FROM knowledge_documents WHERE business_id = ?1",
+        [business_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let mut insert = tx
         .prepare(
             "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES (?1, ?2, ?3, ?4)",
@@ -69,18 +64,13 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
 
 fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i64>> {
     let Some(expr) = knowledge::fts_query(text) else { return Ok(Vec::new()) };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2
-             ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
-        )
-        .map_err(db_err)?;
-    let ids = stmt
-        .query_map(params![expr, business_id, CANDIDATES as i64], |r| r.get(0))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<i64>>>()
-        .map_err(db_err)?;
-    Ok(ids)
+    query_all(
+        conn,
+        "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2
+         ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
+        params![expr, business_id, CANDIDATES as i64],
+        |r| r.get(0),
+    )
 }
 
 fn vec_table(dim: usize) -> String {
@@ -102,37 +92,25 @@ fn vector_ranking(conn: &Connection, business_id: &str, model: &str, vector: &[f
     if vector.is_empty() || !table_exists(conn, &table)? {
         return Ok(Vec::new());
     }
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "WITH knn AS (SELECT rowid, distance FROM {table}
-                          WHERE embedding MATCH ?1 AND k = ?2 AND business_id = ?3)
-             SELECT knn.rowid FROM knn JOIN knowledge_chunk_embeddings e ON e.chunk_id = knn.rowid
-             WHERE e.model = ?4 ORDER BY knn.distance"
-        ))
-        .map_err(db_err)?;
-    let ids = stmt
-        .query_map(params![as_blob(vector), CANDIDATES as i64, business_id, model], |r| r.get(0))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<i64>>>()
-        .map_err(db_err)?;
-    Ok(ids)
+    let sql = format!(
+        "WITH knn AS (SELECT rowid, distance FROM {table}
+                      WHERE embedding MATCH ?1 AND k = ?2 AND business_id = ?3)
+         SELECT knn.rowid FROM knn JOIN knowledge_chunk_embeddings e ON e.chunk_id = knn.rowid
+         WHERE e.model = ?4 ORDER BY knn.distance"
+    );
+    query_all(conn, &sql, params![as_blob(vector), CANDIDATES as i64, business_id, model], |r| r.get(0))
 }
 
 pub(super) fn chunks_to_embed(conn: &Connection, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT c.id, d.title || char(10) || c.content FROM knowledge_chunks c
-             JOIN knowledge_documents d ON d.id = c.document_id
-             LEFT JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id AND e.model = ?1
-             WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?2",
-        )
-        .map_err(db_err)?;
-    let rows = stmt
-        .query_map(params![model, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(db_err)?;
-    Ok(rows)
+    query_all(
+        conn,
+        "SELECT c.id, d.title || char(10) || c.content FROM knowledge_chunks c
+         JOIN knowledge_documents d ON d.id = c.document_id
+         LEFT JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id AND e.model = ?1
+         WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?2",
+        params![model, limit as i64],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 pub(super) fn save_embeddings(tx: &Transaction<'_>, model: &str, vectors: &[(i64, Vec<f32>)]) -> Result<()> {

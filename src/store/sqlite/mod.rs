@@ -171,6 +171,17 @@ impl SqliteStore {
     }
 }
 
+/// Runs a query and collects every row.
+pub(crate) fn query_all<T, P, F>(conn: &Connection, sql: &str, params: P, row: F) -> Result<Vec<T>>
+where
+    P: rusqlite::Params,
+    F: FnMut(&Row<'_>) -> rusqlite::Result<T>,
+{
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+    let rows = stmt.query_map(params, row).map_err(db_err)?.collect::<rusqlite::Result<Vec<T>>>();
+    rows.map_err(db_err)
+}
+
 pub(crate) fn enum_col<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
     parse(&text).ok_or_else(|| {
