@@ -33,6 +33,9 @@ pub struct AppState {
     pub replies: Arc<dyn ReplyProvider>,
     /// The embedding model, when a key and `OPENAI_EMBEDDING_MODEL` are configured.
     pub embedder: Option<Embedder>,
+    /// One turn at a time per session: two quick messages must not both
+    /// start from the same state and lose each other's answers.
+    pub turn_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -97,6 +100,10 @@ impl AppState {
             chat_limits,
             replies,
             embedder,
+            turn_locks: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
         })
     }
 }

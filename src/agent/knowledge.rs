@@ -92,7 +92,7 @@ const STOPWORDS: &[&str] = &[
 ];
 
 /// A light stem so "Saturdays" meets "Saturday" and "charges" meets "charge".
-fn stem(word: &str) -> String {
+pub fn stem(word: &str) -> String {
     let w = word.to_lowercase();
     for suffix in ["ing", "es", "s", "ed"] {
         if let Some(base) = w.strip_suffix(suffix) {
@@ -115,17 +115,54 @@ pub fn query_terms(query: &str) -> Vec<String> {
         .collect()
 }
 
-/// An FTS5 MATCH expression: any of the query's words, each quoted so user
-/// text can never be read as FTS syntax. None when nothing is searchable.
-pub fn fts_query(query: &str) -> Option<String> {
-    let words: Vec<String> = query
+/// The distinct searchable words of a query, lower-cased.
+pub fn query_words(query: &str) -> Vec<String> {
+    query
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .map(str::to_lowercase)
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .collect();
-    (!words.is_empty()).then(|| words.join(" OR "))
+        .collect()
+}
+
+/// An FTS5 MATCH expression: any of the words (or, with `all`, every one),
+/// each quoted so user text can never be read as FTS syntax. None when
+/// nothing is searchable.
+pub fn fts_query(words: &[String], all: bool) -> Option<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    (!quoted.is_empty()).then(|| quoted.join(if all { " AND " } else { " OR " }))
+}
+
+/// Document frequencies of the stemmed words of `chunks`.
+pub fn term_frequencies(chunks: &[String]) -> std::collections::HashMap<String, i64> {
+    let mut df = std::collections::HashMap::new();
+    for chunk in chunks {
+        let terms: BTreeSet<String> =
+            chunk.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 1).map(stem).collect();
+        for term in terms {
+            *df.entry(term).or_insert(0) += 1;
+        }
+    }
+    df
+}
+
+/// Below this many chunks every query word is searched.
+const PRUNE_FROM: i64 = 500;
+
+/// The words worth searching, and whether they are all common. In a large
+/// knowledge base, words found in more than 5% of chunks are dropped while
+/// rarer ones remain, so a query scores hundreds of rows, not thousands; when
+/// every word is common they are all kept, to be searched together (AND).
+pub fn prune_common(words: Vec<String>, df: &[i64], total: i64) -> (Vec<String>, bool) {
+    if total < PRUNE_FROM || words.is_empty() {
+        return (words, false);
+    }
+    let limit = total / 20;
+    if df.iter().all(|&d| d > limit) {
+        return (words, true);
+    }
+    (words.into_iter().zip(df).filter(|(_, &d)| d <= limit).map(|(w, _)| w).collect(), false)
 }
 
 /// Reciprocal rank fusion of several rankings (ids best first).
@@ -192,9 +229,32 @@ mod tests {
 
     #[test]
     fn fts_queries_are_quoted_words() {
-        assert_eq!(fts_query("Do you work on Saturdays?").as_deref(), Some("\"saturdays\" OR \"work\""));
-        assert_eq!(fts_query("\"; DROP TABLE x; --"), Some("\"drop\" OR \"table\"".into()));
-        assert_eq!(fts_query("how are you?"), None);
+        let q = |text: &str| fts_query(&query_words(text), false);
+        assert_eq!(q("Do you work on Saturdays?").as_deref(), Some("\"saturdays\" OR \"work\""));
+        assert_eq!(q("\"; DROP TABLE x; --"), Some("\"drop\" OR \"table\"".into()));
+        assert_eq!(q("how are you?"), None);
+    }
+
+    #[test]
+    fn common_words_are_pruned_only_in_large_bases() {
+        let words = vec!["service".to_string(), "backflow".to_string(), "valve".to_string()];
+        assert_eq!(
+            prune_common(words.clone(), &[900, 3, 40], 1000),
+            (vec!["backflow".into(), "valve".into()], false)
+        );
+        assert_eq!(
+            prune_common(words.clone(), &[900, 300, 400], 1000),
+            (words.clone(), true),
+            "all common: AND"
+        );
+        assert_eq!(
+            prune_common(words.clone(), &[90, 3, 40], 100),
+            (words.clone(), false),
+            "small bases: every word"
+        );
+        assert_eq!(fts_query(&words[1..], true).as_deref(), Some("\"backflow\" AND \"valve\""));
+        let df = term_frequencies(&["Saturdays and hours".into(), "Saturday hours".into()]);
+        assert_eq!((df["saturday"], df["hour"], df["and"]), (2, 2, 1));
     }
 
     #[test]

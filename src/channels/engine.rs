@@ -104,6 +104,11 @@ pub async fn run_turn(
     deltas: Option<mpsc::Sender<String>>,
 ) -> Result<Reply, TurnError> {
     let business_id = ctx.business.id.as_str();
+    let lock = session_id.map(|id| app.turn_locks.get_with(id.to_string(), Default::default));
+    let _turn = match &lock {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    };
     let restored = match session_id {
         Some(id) => app
             .sessions

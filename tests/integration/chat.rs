@@ -289,3 +289,25 @@ async fn cors_allows_only_the_business_sites_and_streams_replies() {
     let res = client.get(chat.server.url("/demo/%3Cscript%3E")).send().await.unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn concurrent_messages_in_one_session_are_taken_in_turn() {
+    let chat = Chat::start();
+    let mut s = None;
+    chat.say(&mut s, "hello").await;
+    let id = s.clone().unwrap();
+    let sends = ["Dana", "312-555-0142", "dana@example.com", "12 Elm Street"].map(|m| {
+        let body = json!({ "businessId": chat.business_id, "message": m, "sessionId": id });
+        let client = reqwest::Client::new();
+        let url = chat.server.url("/api/chat");
+        tokio::spawn(async move { client.post(url).json(&body).send().await.unwrap().status().as_u16() })
+    });
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 200);
+    }
+    let store = chat.store();
+    let leads = store.leads(&chat.business_id).await.unwrap();
+    assert_eq!(leads.len(), 1, "one conversation, one lead");
+    let transcript = store.transcript(leads[0].conversation_id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(transcript.len(), 10, "every message and reply kept");
+}

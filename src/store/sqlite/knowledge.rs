@@ -35,6 +35,17 @@ pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result
         tx.execute("UPDATE knowledge_documents SET indexed_at = ?1 WHERE id = ?2", params![ts, doc_id])
             .map_err(db_err)?;
     }
+    let chunks: Vec<String> =
+        query_all(tx, "SELECT content FROM knowledge_chunks WHERE business_id = ?1", [business_id], |r| {
+            r.get(0)
+        })?;
+    tx.execute("DELETE FROM knowledge_terms WHERE business_id = ?1", [business_id]).map_err(db_err)?;
+    let mut insert_term = tx
+        .prepare("INSERT INTO knowledge_terms (business_id, term, df) VALUES (?1, ?2, ?3)")
+        .map_err(db_err)?;
+    for (term, df) in knowledge::term_frequencies(&chunks) {
+        insert_term.execute(params![business_id, term, df]).map_err(db_err)?;
+    }
     Ok(())
 }
 
@@ -63,14 +74,41 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
 }
 
 fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i64>> {
-    let Some(expr) = knowledge::fts_query(text) else { return Ok(Vec::new()) };
-    query_all(
-        conn,
-        "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2
-         ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
-        params![expr, business_id, CANDIDATES as i64],
-        |r| r.get(0),
-    )
+    let words = knowledge::query_words(text);
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = ?1")
+        .and_then(|mut s| s.query_row([business_id], |r| r.get(0)))
+        .map_err(db_err)?;
+    let mut df_of = conn
+        .prepare_cached("SELECT df FROM knowledge_terms WHERE business_id = ?1 AND term = ?2")
+        .map_err(db_err)?;
+    let mut df = Vec::with_capacity(words.len());
+    for w in &words {
+        let d: Option<i64> = df_of
+            .query_row(params![business_id, knowledge::stem(w)], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        df.push(d.unwrap_or(0));
+    }
+    let (words, all_common) = knowledge::prune_common(words, &df, total);
+    let ranked = |all: bool| -> Result<Vec<i64>> {
+        let Some(expr) = knowledge::fts_query(&words, all) else { return Ok(Vec::new()) };
+        query_all(
+            conn,
+            "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2
+             ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
+            params![expr, business_id, CANDIDATES as i64],
+            |r| r.get(0),
+        )
+    };
+    // Only common words: chunks with all of them first, any of them if none.
+    if all_common {
+        let found = ranked(true)?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    ranked(false)
 }
 
 fn vec_table(dim: usize) -> String {
