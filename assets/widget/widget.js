@@ -261,7 +261,10 @@
     });
 
     render();
-    if (state.open) { panel.hidden = false; launcher.setAttribute("aria-expanded", "true"); }
+    if (state.open) {
+      panel.hidden = false; launcher.setAttribute("aria-expanded", "true");
+      log.scrollTop = log.scrollHeight; // only measurable once shown
+    }
     var instance = registry.instances[businessId] = {
       open: function () { setOpen(true); }, close: function () { setOpen(false); }, reset: reset,
       send: submit, root: root

@@ -229,6 +229,20 @@ async fn a_visitor_completes_a_lead_in_a_real_browser() {
         .wait_for("const h = document.querySelector('[data-frontdesk-widget]'); return h && h.shadowRoot.querySelectorAll('.msg.visitor').length", "the restored conversation")
         .await;
     assert_eq!(restored, 5);
+
+    // On a phone-sized screen the open panel fills it.
+    browser.cmd(reqwest::Method::POST, "/window/rect", json!({ "width": 390, "height": 844 })).await;
+    browser.go(&site).await;
+    let fills = browser
+        .wait_for(
+            "const h = document.querySelector('[data-frontdesk-widget]'); if (!h) return null; \
+             const p = h.shadowRoot.querySelector('.panel'); if (p.hidden) { h.shadowRoot.querySelector('.launcher').click(); return null; } \
+             const r = p.getBoundingClientRect(); return r.width >= window.innerWidth - 1 && r.height >= window.innerHeight - 1;",
+            "the full-screen panel",
+        )
+        .await;
+    assert_eq!(fills, true);
+    browser.screenshot("widget-phone.png").await;
     browser.quit().await;
 
     // And the lead is in the database.
