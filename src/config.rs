@@ -418,33 +418,14 @@ macro_rules! key {
 }
 
 /// Every setting frontdesk reads. `config.example.toml` documents each one.
+#[rustfmt::skip]
 pub static KEYS: &[Key] = &[
-    key!(
-        "environment",
-        ["NODE_ENV", "FRONTDESK_ENV"],
-        environment,
-        "development, production or test; production tightens the checks"
-    ),
-    key!(
-        "data_dir",
-        ["FRONTDESK_DATA_DIR"],
-        data_dir,
-        "Where the SQLite database, the JWT secret and backups live"
-    ),
+    key!("environment", ["NODE_ENV", "FRONTDESK_ENV"], environment, "development, production or test; production tightens the checks"),
+    key!("data_dir", ["FRONTDESK_DATA_DIR"], data_dir, "Where the SQLite database, the JWT secret and backups live"),
     key!("server.bind", ["FRONTDESK_BIND"], server.bind, "Address to listen on"),
     key!("server.port", ["PORT"], server.port, "HTTP port (0 picks a free one)"),
-    key!(
-        "server.hostname",
-        ["HOSTNAME", "FRONTDESK_HOSTNAME"],
-        server.hostname,
-        "Public host name Twilio reaches (used for wss:// stream URLs)"
-    ),
-    key!(
-        "server.shutdown_grace_secs",
-        ["FRONTDESK_SHUTDOWN_GRACE_SECS"],
-        server.shutdown_grace_secs,
-        "Seconds in-flight requests and calls get to finish on SIGTERM"
-    ),
+    key!("server.hostname", ["HOSTNAME", "FRONTDESK_HOSTNAME"], server.hostname, "Public host name Twilio reaches (used for wss:// stream URLs)"),
+    key!("server.shutdown_grace_secs", ["FRONTDESK_SHUTDOWN_GRACE_SECS"], server.shutdown_grace_secs, "Seconds in-flight requests and calls get to finish on SIGTERM"),
     key!("server.log_format", ["FRONTDESK_LOG_FORMAT"], server.log_format, "text or json"),
     key!(secret "database.url", ["DATABASE_URL"], database.url,
         "Empty: SQLite in the data directory; or sqlite:///path/to/file.db"),
@@ -459,154 +440,39 @@ pub static KEYS: &[Key] = &[
     key!(secret "openai.api_key", ["OPENAI_API_KEY"], openai.api_key,
         "Empty: the local conversation engine, no network"),
     key!("openai.base_url", ["OPENAI_BASE_URL"], openai.base_url, "Any OpenAI-compatible API base URL"),
-    key!(
-        "openai.realtime_model",
-        ["OPENAI_REALTIME_MODEL"],
-        openai.realtime_model,
-        "Speech-to-speech model for phone calls"
-    ),
+    key!("openai.realtime_model", ["OPENAI_REALTIME_MODEL"], openai.realtime_model, "Speech-to-speech model for phone calls"),
     key!("openai.chat_model", ["OPENAI_CHAT_MODEL"], openai.chat_model, "Chat-completions model"),
-    key!(
-        "openai.chat_timeout_ms",
-        ["OPENAI_CHAT_TIMEOUT_MS"],
-        openai.chat_timeout_ms,
-        "A chat turn the model has not finished by then is answered by the local engine"
-    ),
-    key!(
-        "openai.embedding_model",
-        ["OPENAI_EMBEDDING_MODEL"],
-        openai.embedding_model,
-        "Empty: knowledge search uses full-text ranking only"
-    ),
-    key!(
-        "openai.embedding_poll_ms",
-        ["OPENAI_EMBEDDING_POLL_MS"],
-        openai.embedding_poll_ms,
-        "How often new knowledge chunks are looked for to embed"
-    ),
+    key!("openai.chat_timeout_ms", ["OPENAI_CHAT_TIMEOUT_MS"], openai.chat_timeout_ms, "A chat turn the model has not finished by then is answered by the local engine"),
+    key!("openai.embedding_model", ["OPENAI_EMBEDDING_MODEL"], openai.embedding_model, "Empty: knowledge search uses full-text ranking only"),
+    key!("openai.embedding_poll_ms", ["OPENAI_EMBEDDING_POLL_MS"], openai.embedding_poll_ms, "How often new knowledge chunks are looked for to embed"),
     key!("twilio.account_sid", ["TWILIO_ACCOUNT_SID"], twilio.account_sid, "Twilio account SID (AC...)"),
     key!(secret "twilio.auth_token", ["TWILIO_AUTH_TOKEN"], twilio.auth_token,
         "Verifies X-Twilio-Signature and authenticates REST calls"),
-    key!(
-        "twilio.webhook_base_url",
-        ["TWILIO_WEBHOOK_BASE_URL"],
-        twilio.webhook_base_url,
-        "Public https:// URL Twilio posts to (signatures are checked against it)"
-    ),
-    key!(
-        "twilio.phone_number",
-        ["TWILIO_PHONE_NUMBER"],
-        twilio.phone_number,
-        "Default sender number for SMS and calls (E.164)"
-    ),
+    key!("twilio.webhook_base_url", ["TWILIO_WEBHOOK_BASE_URL"], twilio.webhook_base_url, "Public https:// URL Twilio posts to (signatures are checked against it)"),
+    key!("twilio.phone_number", ["TWILIO_PHONE_NUMBER"], twilio.phone_number, "Default sender number for SMS and calls (E.164)"),
     key!("twilio.api_base_url", ["TWILIO_API_BASE_URL"], twilio.api_base_url, "Twilio REST API base URL"),
-    key!(
-        "websocket.ping_interval_ms",
-        ["WEBSOCKET_PING_INTERVAL"],
-        websocket.ping_interval_ms,
-        "Milliseconds between WebSocket pings"
-    ),
-    key!(
-        "websocket.pong_timeout_ms",
-        ["WEBSOCKET_PONG_TIMEOUT"],
-        websocket.pong_timeout_ms,
-        "Milliseconds to wait for a pong before dropping the socket"
-    ),
-    key!(
-        "websocket.max_connections",
-        ["MAX_WEBSOCKET_CONNECTIONS"],
-        websocket.max_connections,
-        "Concurrent media streams; calls beyond it hear a busy message"
-    ),
-    key!(
-        "max_memory_usage_mb",
-        ["MAX_MEMORY_USAGE_MB"],
-        max_memory_usage_mb,
-        "Resident memory above which /health reports degraded"
-    ),
+    key!("websocket.ping_interval_ms", ["WEBSOCKET_PING_INTERVAL"], websocket.ping_interval_ms, "Milliseconds between WebSocket pings"),
+    key!("websocket.pong_timeout_ms", ["WEBSOCKET_PONG_TIMEOUT"], websocket.pong_timeout_ms, "Milliseconds to wait for a pong before dropping the socket"),
+    key!("websocket.max_connections", ["MAX_WEBSOCKET_CONNECTIONS"], websocket.max_connections, "Concurrent media streams; calls beyond it hear a busy message"),
+    key!("max_memory_usage_mb", ["MAX_MEMORY_USAGE_MB"], max_memory_usage_mb, "Resident memory above which /health reports degraded"),
     key!("smtp.host", ["SMTP_HOST"], smtp.host, "Empty: emails go to the local outbox shown in the UI"),
     key!("smtp.port", ["SMTP_PORT"], smtp.port, "SMTP port"),
     key!("smtp.user", ["SMTP_USER"], smtp.user, "SMTP user name"),
     key!(secret "smtp.pass", ["SMTP_PASS"], smtp.pass, "SMTP password"),
     key!("smtp.from", ["SMTP_FROM"], smtp.from, "Sender address; empty: frontdesk@<hostname>"),
-    key!(
-        "smtp.tls",
-        ["SMTP_TLS"],
-        smtp.tls,
-        "auto (implicit TLS on 465, else STARTTLS), starttls, tls or none"
-    ),
-    key!(
-        "chat.per_ip_per_minute",
-        ["CHAT_RATE_LIMIT_PER_IP"],
-        chat.per_ip_per_minute,
-        "Chat messages one client address may send per minute (then 429; 0: no limit)"
-    ),
-    key!(
-        "chat.per_session_per_minute",
-        ["CHAT_RATE_LIMIT_PER_SESSION"],
-        chat.per_session_per_minute,
-        "Chat messages one conversation may send per minute (then 429; 0: no limit)"
-    ),
-    key!(
-        "urls.app_primary_url",
-        ["APP_PRIMARY_URL"],
-        urls.app_primary_url,
-        "Public URL of this instance, used in links; empty: derived from hostname and port"
-    ),
-    key!(
-        "urls.admin_custom_domain_url",
-        ["ADMIN_CUSTOM_DOMAIN_URL"],
-        urls.admin_custom_domain_url,
-        "Extra origin allowed to use the admin UI"
-    ),
-    key!(
-        "urls.widget_demo_url",
-        ["WIDGET_DEMO_URL"],
-        urls.widget_demo_url,
-        "Origin allowed to embed the chat widget for demos"
-    ),
-    key!(
-        "urls.widget_test_url",
-        ["WIDGET_TEST_URL"],
-        urls.widget_test_url,
-        "Origin allowed to embed the chat widget for tests"
-    ),
-    key!(
-        "features.realtime_api",
-        ["ENABLE_REALTIME_API"],
-        features.realtime_api,
-        "Answer calls with the realtime model when one is configured"
-    ),
-    key!(
-        "features.websocket_features",
-        ["ENABLE_WEBSOCKET_FEATURES"],
-        features.websocket_features,
-        "Accept media-stream WebSockets"
-    ),
-    key!(
-        "features.plan_tiers",
-        ["ENABLE_PLAN_TIERS"],
-        features.plan_tiers,
-        "Enforce FREE/BASIC/PRO limits (off: every business gets PRO features)"
-    ),
-    key!(
-        "features.emergency_voice_calls",
-        ["ENABLE_EMERGENCY_VOICE_CALLS"],
-        features.emergency_voice_calls,
-        "Call the owner on URGENT leads (PRO)"
-    ),
-    key!(
-        "features.memory_monitoring",
-        ["ENABLE_MEMORY_MONITORING"],
-        features.memory_monitoring,
-        "Report process memory in /health and warn above max_memory_usage_mb"
-    ),
-    key!(
-        "features.verbose_logging",
-        ["ENABLE_VERBOSE_LOGGING"],
-        features.verbose_logging,
-        "Debug-level logs when RUST_LOG is not set"
-    ),
+    key!("smtp.tls", ["SMTP_TLS"], smtp.tls, "auto (implicit TLS on 465, else STARTTLS), starttls, tls or none"),
+    key!("chat.per_ip_per_minute", ["CHAT_RATE_LIMIT_PER_IP"], chat.per_ip_per_minute, "Chat messages one client address may send per minute (then 429; 0: no limit)"),
+    key!("chat.per_session_per_minute", ["CHAT_RATE_LIMIT_PER_SESSION"], chat.per_session_per_minute, "Chat messages one conversation may send per minute (then 429; 0: no limit)"),
+    key!("urls.app_primary_url", ["APP_PRIMARY_URL"], urls.app_primary_url, "Public URL of this instance, used in links; empty: derived from hostname and port"),
+    key!("urls.admin_custom_domain_url", ["ADMIN_CUSTOM_DOMAIN_URL"], urls.admin_custom_domain_url, "Extra origin allowed to use the admin UI"),
+    key!("urls.widget_demo_url", ["WIDGET_DEMO_URL"], urls.widget_demo_url, "Origin allowed to embed the chat widget for demos"),
+    key!("urls.widget_test_url", ["WIDGET_TEST_URL"], urls.widget_test_url, "Origin allowed to embed the chat widget for tests"),
+    key!("features.realtime_api", ["ENABLE_REALTIME_API"], features.realtime_api, "Answer calls with the realtime model when one is configured"),
+    key!("features.websocket_features", ["ENABLE_WEBSOCKET_FEATURES"], features.websocket_features, "Accept media-stream WebSockets"),
+    key!("features.plan_tiers", ["ENABLE_PLAN_TIERS"], features.plan_tiers, "Enforce FREE/BASIC/PRO limits (off: every business gets PRO features)"),
+    key!("features.emergency_voice_calls", ["ENABLE_EMERGENCY_VOICE_CALLS"], features.emergency_voice_calls, "Call the owner on URGENT leads (PRO)"),
+    key!("features.memory_monitoring", ["ENABLE_MEMORY_MONITORING"], features.memory_monitoring, "Report process memory in /health and warn above max_memory_usage_mb"),
+    key!("features.verbose_logging", ["ENABLE_VERBOSE_LOGGING"], features.verbose_logging, "Debug-level logs when RUST_LOG is not set"),
 ];
 
 /// Where a key's effective value came from.
@@ -961,103 +827,5 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn load(vars: &[(&str, &str)], flags: Flags) -> Loaded {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Loaded::load(&flags, &|name| map.get(name).cloned())
-    }
-
-    #[test]
-    fn defaults_are_valid_and_need_nothing() {
-        let l = load(&[], Flags::default());
-        assert!(l.is_valid(), "{:?}", l.problems);
-        assert_eq!(l.config.server.port, 3000);
-        assert_eq!(l.config.websocket.max_connections, 100);
-    }
-
-    #[test]
-    fn file_then_env_then_flag() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, "[server]\nport = 4000\nbind = \"127.0.0.1\"\n[redis]\nttl_secs = 60\n")
-            .unwrap();
-        let flags = Flags { config_file: Some(path.clone()), ..Flags::default() };
-        let l = load(&[("REDIS_TTL", "90")], flags.clone());
-        assert_eq!(l.config.server.port, 4000);
-        assert_eq!(l.sources["server.port"], Source::File);
-        assert_eq!(l.config.redis.ttl_secs, 90);
-        assert_eq!(l.sources["redis.ttl_secs"], Source::Env("REDIS_TTL"));
-        let l = load(&[("PORT", "5000")], Flags { port: Some(6000), ..flags });
-        assert_eq!(l.config.server.port, 6000);
-        assert_eq!(l.sources["server.port"], Source::Flag);
-    }
-
-    #[test]
-    fn every_bad_key_is_named() {
-        let l = load(
-            &[
-                ("PORT", "70000"),
-                ("OPENAI_BASE_URL", "not a url"),
-                ("NODE_ENV", "production"),
-                ("JWT_SECRET", "short"),
-                ("TWILIO_PHONE_NUMBER", "555-0100"),
-            ],
-            Flags::default(),
-        );
-        let keys: Vec<&str> = l.problems.iter().map(|p| p.key.as_str()).collect();
-        assert!(keys.contains(&"PORT (server.port)"), "{keys:?}");
-        assert!(keys.contains(&"OPENAI_BASE_URL (openai.base_url)"), "{keys:?}");
-        assert!(keys.contains(&"JWT_SECRET (auth.jwt_secret)"), "{keys:?}");
-        assert!(keys.contains(&"TWILIO_PHONE_NUMBER (twilio.phone_number)"), "{keys:?}");
-        // A short secret is fine outside production.
-        let l = load(&[("JWT_SECRET", "short")], Flags::default());
-        assert!(l.is_valid());
-    }
-
-    #[test]
-    fn unknown_file_keys_are_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, "[server]\nprot = 1\n").unwrap();
-        let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
-        assert_eq!(l.problems[0].key, "server.prot");
-    }
-
-    #[test]
-    fn secrets_never_render() {
-        let l = load(&[("OPENAI_API_KEY", "sk-supersecret"), ("SMTP_PASS", "hunter2")], Flags::default());
-        let text = l.render();
-        assert!(!text.contains("supersecret") && !text.contains("hunter2"));
-        assert!(text.contains("[redacted]"));
-        assert!(!format!("{:?}", l.config).contains("supersecret"));
-    }
-
-    #[test]
-    fn postgres_url_is_a_clear_error_in_this_build() {
-        let l = load(&[("DATABASE_URL", "postgresql://u:p@localhost/db")], Flags::default());
-        assert!(l.problems[0].message.contains("PostgreSQL"));
-        assert!(!l.render().contains("u:p@"));
-    }
-
-    #[test]
-    fn example_file_documents_every_key() {
-        let example = include_str!("../config.example.toml");
-        for key in KEYS {
-            let name = key.key.rsplit('.').next().unwrap_or(key.key);
-            assert!(
-                example.lines().any(|l| l.trim_start_matches("# ").starts_with(&format!("{name} ="))),
-                "config.example.toml does not document {}",
-                key.key
-            );
-        }
-        // And the example, uncommented, is a valid config.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, example).unwrap();
-        let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
-        assert!(l.is_valid(), "{:?}", l.problems);
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,98 @@
+//! Configuration layering, validation and redaction.
+use super::*;
+use std::collections::HashMap;
+
+fn load(vars: &[(&str, &str)], flags: Flags) -> Loaded {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Loaded::load(&flags, &|name| map.get(name).cloned())
+}
+
+#[test]
+fn defaults_are_valid_and_need_nothing() {
+    let l = load(&[], Flags::default());
+    assert!(l.is_valid(), "{:?}", l.problems);
+    assert_eq!(l.config.server.port, 3000);
+    assert_eq!(l.config.websocket.max_connections, 100);
+}
+
+#[test]
+fn file_then_env_then_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[server]\nport = 4000\nbind = \"127.0.0.1\"\n[redis]\nttl_secs = 60\n").unwrap();
+    let flags = Flags { config_file: Some(path.clone()), ..Flags::default() };
+    let l = load(&[("REDIS_TTL", "90")], flags.clone());
+    assert_eq!(l.config.server.port, 4000);
+    assert_eq!(l.sources["server.port"], Source::File);
+    assert_eq!(l.config.redis.ttl_secs, 90);
+    assert_eq!(l.sources["redis.ttl_secs"], Source::Env("REDIS_TTL"));
+    let l = load(&[("PORT", "5000")], Flags { port: Some(6000), ..flags });
+    assert_eq!(l.config.server.port, 6000);
+    assert_eq!(l.sources["server.port"], Source::Flag);
+}
+
+#[test]
+fn every_bad_key_is_named() {
+    let l = load(
+        &[
+            ("PORT", "70000"),
+            ("OPENAI_BASE_URL", "not a url"),
+            ("NODE_ENV", "production"),
+            ("JWT_SECRET", "short"),
+            ("TWILIO_PHONE_NUMBER", "555-0100"),
+        ],
+        Flags::default(),
+    );
+    let keys: Vec<&str> = l.problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"PORT (server.port)"), "{keys:?}");
+    assert!(keys.contains(&"OPENAI_BASE_URL (openai.base_url)"), "{keys:?}");
+    assert!(keys.contains(&"JWT_SECRET (auth.jwt_secret)"), "{keys:?}");
+    assert!(keys.contains(&"TWILIO_PHONE_NUMBER (twilio.phone_number)"), "{keys:?}");
+    // A short secret is fine outside production.
+    let l = load(&[("JWT_SECRET", "short")], Flags::default());
+    assert!(l.is_valid());
+}
+
+#[test]
+fn unknown_file_keys_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[server]\nprot = 1\n").unwrap();
+    let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
+    assert_eq!(l.problems[0].key, "server.prot");
+}
+
+#[test]
+fn secrets_never_render() {
+    let l = load(&[("OPENAI_API_KEY", "sk-supersecret"), ("SMTP_PASS", "hunter2")], Flags::default());
+    let text = l.render();
+    assert!(!text.contains("supersecret") && !text.contains("hunter2"));
+    assert!(text.contains("[redacted]"));
+    assert!(!format!("{:?}", l.config).contains("supersecret"));
+}
+
+#[test]
+fn postgres_url_is_a_clear_error_in_this_build() {
+    let l = load(&[("DATABASE_URL", "postgresql://u:p@localhost/db")], Flags::default());
+    assert!(l.problems[0].message.contains("PostgreSQL"));
+    assert!(!l.render().contains("u:p@"));
+}
+
+#[test]
+fn example_file_documents_every_key() {
+    let example = include_str!("../config.example.toml");
+    for key in KEYS {
+        let name = key.key.rsplit('.').next().unwrap_or(key.key);
+        assert!(
+            example.lines().any(|l| l.trim_start_matches("# ").starts_with(&format!("{name} ="))),
+            "config.example.toml does not document {}",
+            key.key
+        );
+    }
+    // And the example, uncommented, is a valid config.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, example).unwrap();
+    let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
+    assert!(l.is_valid(), "{:?}", l.problems);
+}
