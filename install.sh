@@ -1,108 +1,295 @@
 #!/bin/sh
-# Installs a built frontdesk binary as a systemd service on a Linux server.
-# Idempotent: run it again to upgrade the binary; config and data are never
-# overwritten. Usage: sudo ./install.sh [--binary PATH] [--dry-run] [--uninstall]
+# frontdesk installer: puts a built frontdesk binary on a Linux server as a
+# systemd service. Run it as root from the repository checkout:
+#
+#   cargo build --release --locked
+#   sudo ./install.sh [--binary PATH] [--dry-run]
+#   sudo ./install.sh --uninstall
+#
+# Idempotent: run it again to upgrade the binary and the unit files. An existing
+# /etc/frontdesk/config.toml or /etc/frontdesk/frontdesk.env is never touched,
+# and the data in /var/lib/frontdesk is never removed, not even by --uninstall.
 set -eu
 
 PREFIX="${PREFIX:-/usr/local}"
-BINARY="./target/release/frontdesk"
+SERVICE_USER=frontdesk
+DATA_DIR=/var/lib/frontdesk
+BACKUP_DIR=/var/backups/frontdesk
+CONF_DIR=/etc/frontdesk
+CONF_FILE="$CONF_DIR/config.toml"
+ENV_FILE="$CONF_DIR/frontdesk.env"
+UNIT_DIR=/etc/systemd/system
+UNITS="frontdesk.service frontdesk-backup.service frontdesk-backup.timer"
+# The path the unit files in packaging/ name in ExecStart.
+UNIT_BINARY=/usr/local/bin/frontdesk
+DEFAULT_BINARY=./target/release/frontdesk
+
+HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+BINARY=""
 DRY_RUN=0
 UNINSTALL=0
-HERE=$(cd "$(dirname "$0")" && pwd)
+WOULD_BUILD=0
 
 usage() {
     cat <<USAGE
-Install frontdesk as a service.
+Usage: sudo ./install.sh [--binary PATH] [--dry-run]
+       sudo ./install.sh --uninstall [--dry-run]
 
-  --binary PATH   frontdesk binary to install (default: ./target/release/frontdesk)
-  --dry-run       print what would be done, change nothing
-  --uninstall     remove the binary and units; keep /var/lib/frontdesk and /etc/frontdesk
-  --help          this text
+Installs frontdesk as a systemd service:
+  binary        \$PREFIX/bin/frontdesk (PREFIX defaults to /usr/local)
+  user          $SERVICE_USER (system user, no login shell)
+  data          $DATA_DIR (owner $SERVICE_USER, mode 0750)
+  backups       $BACKUP_DIR (owner $SERVICE_USER, mode 0750)
+  config        $CONF_FILE (only if missing, from config.example.toml)
+  secrets       $ENV_FILE (mode 0600, only if missing)
+  units         $UNIT_DIR/{frontdesk.service,frontdesk-backup.service,frontdesk-backup.timer}
 
-Environment: PREFIX (default /usr/local).
+Options:
+  --binary PATH   the frontdesk binary to install (default: $DEFAULT_BINARY;
+                  if that is missing and cargo is available, offers to build it)
+  --dry-run       print every action, change nothing
+  --uninstall     stop and remove the binary and the units; keep data, config and backups
+  -h, --help      show this help
 USAGE
 }
 
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --binary) [ $# -ge 2 ] || { echo "install.sh: --binary needs a path" >&2; exit 2; }; BINARY="$2"; shift 2 ;;
-        --dry-run) DRY_RUN=1; shift ;;
-        --uninstall) UNINSTALL=1; shift ;;
-        --help|-h) usage; exit 0 ;;
-        *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
-    esac
-done
+say() { printf 'install.sh: %s\n' "$*"; }
+die() {
+    printf 'install.sh: error: %s\n' "$*" >&2
+    exit 1
+}
 
+# Runs a command, or only prints it with --dry-run.
 run() {
     if [ "$DRY_RUN" = 1 ]; then
-        echo "would run: $*"
+        printf 'would run: %s\n' "$*"
     else
-        echo "+ $*"
+        printf '+ %s\n' "$*"
         "$@"
     fi
 }
 
 have_systemd() { command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; }
 
-UNITS="frontdesk.service frontdesk-backup.service frontdesk-backup.timer"
+group_exists() {
+    if command -v getent >/dev/null 2>&1; then
+        getent group "$1" >/dev/null 2>&1
+    else
+        grep -q "^$1:" /etc/group
+    fi
+}
 
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --binary)
+            [ $# -ge 2 ] || die "--binary needs a path"
+            BINARY="$2"
+            shift 2
+            ;;
+        --binary=*)
+            BINARY="${1#--binary=}"
+            shift
+            ;;
+        --dry-run) DRY_RUN=1; shift ;;
+        --uninstall) UNINSTALL=1; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *)
+            usage >&2
+            die "unknown option: $1"
+            ;;
+    esac
+done
+
+case "$PREFIX" in
+    /*) ;;
+    *) die "PREFIX must be an absolute path, got '$PREFIX'" ;;
+esac
+case "$PREFIX" in
+    *[!A-Za-z0-9/._-]*) die "PREFIX may only contain letters, digits and / . _ -, got '$PREFIX'" ;;
+esac
+PREFIX="${PREFIX%/}"
+DEST="$PREFIX/bin/frontdesk"
+
+[ "$(uname -s)" = Linux ] || [ "$DRY_RUN" = 1 ] || die "this installer is for Linux servers"
+if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+    die "run as root (sudo ./install.sh), or preview with --dry-run"
+fi
+[ "$DRY_RUN" = 0 ] || say "dry run: nothing will be changed"
+
+# --- uninstall -------------------------------------------------------------
 if [ "$UNINSTALL" = 1 ]; then
     if have_systemd; then
-        run systemctl disable --now frontdesk.service frontdesk-backup.timer || true
+        for unit in frontdesk-backup.timer frontdesk.service; do
+            if [ -e "$UNIT_DIR/$unit" ]; then
+                run systemctl disable --now "$unit" || say "could not stop $unit (continuing)"
+            fi
+        done
     fi
     for unit in $UNITS; do
-        [ -e "/etc/systemd/system/$unit" ] && run rm -f "/etc/systemd/system/$unit"
+        if [ -e "$UNIT_DIR/$unit" ]; then
+            run rm -f "$UNIT_DIR/$unit"
+        fi
     done
-    [ -e "$PREFIX/bin/frontdesk" ] && run rm -f "$PREFIX/bin/frontdesk"
-    have_systemd && run systemctl daemon-reload
-    echo "frontdesk removed. Kept: /var/lib/frontdesk (data), /etc/frontdesk (config), /var/backups/frontdesk."
+    if [ -e "$DEST" ]; then
+        run rm -f "$DEST"
+    else
+        say "no binary at $DEST"
+    fi
+    if have_systemd; then
+        run systemctl daemon-reload
+    fi
+    if [ "$DRY_RUN" = 1 ]; then
+        printf '\nDry run finished; nothing was changed. A real run would end with:\n'
+    fi
+    cat <<KEPT
+
+frontdesk is uninstalled (binary and systemd units removed).
+Kept, on purpose:
+  $DATA_DIR      the database and JWT secret
+  $CONF_DIR         config.toml and frontdesk.env
+  $BACKUP_DIR  nightly backups
+  user $SERVICE_USER
+Reinstalling picks them up again. To erase everything for good:
+  sudo userdel $SERVICE_USER && sudo rm -rf $DATA_DIR $CONF_DIR $BACKUP_DIR
+KEPT
     exit 0
 fi
 
-if [ ! -x "$BINARY" ]; then
-    if command -v cargo >/dev/null 2>&1 && [ -f "$HERE/Cargo.toml" ]; then
-        echo "No binary at $BINARY; building it (cargo build --release --locked)."
-        run cargo build --release --locked --manifest-path "$HERE/Cargo.toml"
+# --- preflight -------------------------------------------------------------
+for file in config.example.toml packaging/frontdesk.env.example \
+    packaging/frontdesk.service packaging/frontdesk-backup.service packaging/frontdesk-backup.timer; do
+    [ -f "$HERE/$file" ] || die "missing $HERE/$file (run install.sh from a full frontdesk checkout)"
+done
+command -v install >/dev/null 2>&1 || die "the 'install' command (coreutils) is missing"
+
+if [ -z "$BINARY" ]; then
+    BINARY="$DEFAULT_BINARY"
+    # Run from elsewhere: look beside this script too.
+    if [ ! -f "$BINARY" ] && [ -f "$HERE/target/release/frontdesk" ]; then
         BINARY="$HERE/target/release/frontdesk"
-    else
-        echo "install.sh: no frontdesk binary at $BINARY (build it with 'cargo build --release')" >&2
-        exit 1
+    fi
+    if [ ! -f "$BINARY" ]; then
+        if ! command -v cargo >/dev/null 2>&1 || [ ! -f "$HERE/Cargo.toml" ]; then
+            die "no frontdesk binary at $BINARY; build it with 'cargo build --release --locked' or pass --binary PATH"
+        fi
+        say "no frontdesk binary at $BINARY"
+        if [ "$DRY_RUN" = 0 ]; then
+            [ -t 0 ] || die "build it first with 'cargo build --release --locked' (or pass --binary PATH)"
+            printf "Build it now with 'cargo build --release --locked'? [y/N] "
+            answer=""
+            read -r answer || true
+            case "$answer" in
+                y | Y | yes | YES | Yes) ;;
+                *) die "not building; build it with 'cargo build --release --locked' or pass --binary PATH" ;;
+            esac
+        fi
+        run cargo build --release --locked --manifest-path "$HERE/Cargo.toml"
+        WOULD_BUILD=$DRY_RUN
+        BINARY="$HERE/target/release/frontdesk"
     fi
 fi
-if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
-    echo "install.sh: run as root (sudo ./install.sh)" >&2
-    exit 1
+if [ "$WOULD_BUILD" = 1 ] && [ ! -e "$BINARY" ]; then
+    say "(dry run: the binary would be built first)"
+else
+    [ -f "$BINARY" ] || die "no frontdesk binary at $BINARY"
+    [ -x "$BINARY" ] || die "$BINARY is not executable"
+    # Catches a binary built for another architecture or a newer C library.
+    VERSION=$("$BINARY" --version 2>&1) || die "$BINARY does not run on this machine: $VERSION"
+    say "installing $VERSION from $BINARY"
 fi
 
-if ! id frontdesk >/dev/null 2>&1; then
-    run useradd --system --home /var/lib/frontdesk --shell /usr/sbin/nologin frontdesk
-fi
-run install -D -m 0755 "$BINARY" "$PREFIX/bin/frontdesk"
-run install -d -m 0750 -o frontdesk -g frontdesk /var/lib/frontdesk /var/backups/frontdesk
-run install -d -m 0755 /etc/frontdesk
-if [ ! -e /etc/frontdesk/config.toml ]; then
-    run install -m 0644 "$HERE/config.example.toml" /etc/frontdesk/config.toml
+# --- user ------------------------------------------------------------------
+if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+    say "user $SERVICE_USER exists"
 else
-    echo "keeping existing /etc/frontdesk/config.toml"
+    command -v useradd >/dev/null 2>&1 || [ "$DRY_RUN" = 1 ] ||
+        die "useradd is missing; create a system user '$SERVICE_USER' with home $DATA_DIR and rerun"
+    NOLOGIN=/usr/sbin/nologin
+    [ -x "$NOLOGIN" ] || [ ! -x /sbin/nologin ] || NOLOGIN=/sbin/nologin
+    if group_exists "$SERVICE_USER"; then
+        run useradd --system --gid "$SERVICE_USER" --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" "$SERVICE_USER"
+    else
+        run useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" "$SERVICE_USER"
+    fi
 fi
-if [ ! -e /etc/frontdesk/frontdesk.env ]; then
-    run install -m 0600 -o frontdesk -g frontdesk "$HERE/packaging/frontdesk.env.example" /etc/frontdesk/frontdesk.env
+
+# --- binary and directories --------------------------------------------------
+# install(1) replaces the file rather than writing into it, so upgrading under
+# a running service is safe; the old process keeps its copy until restarted.
+run install -d -m 0755 "$PREFIX/bin"
+run install -m 0755 "$BINARY" "$DEST"
+run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
+run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$BACKUP_DIR"
+run install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
+
+# --- configuration: never overwritten -----------------------------------------
+if [ -e "$CONF_FILE" ]; then
+    say "keeping existing $CONF_FILE"
 else
-    echo "keeping existing /etc/frontdesk/frontdesk.env"
+    # Readable by the service, writable only by root.
+    run install -m 0640 -o root -g "$SERVICE_USER" "$HERE/config.example.toml" "$CONF_FILE"
 fi
+if [ -e "$ENV_FILE" ]; then
+    say "keeping existing $ENV_FILE"
+else
+    # systemd reads it as root before dropping privileges; nobody else needs to.
+    run install -m 0600 -o root -g root "$HERE/packaging/frontdesk.env.example" "$ENV_FILE"
+fi
+
+# --- systemd units -------------------------------------------------------------
 for unit in $UNITS; do
-    run install -m 0644 "$HERE/packaging/$unit" "/etc/systemd/system/$unit"
+    if [ "$DEST" = "$UNIT_BINARY" ]; then
+        run install -m 0644 "$HERE/packaging/$unit" "$UNIT_DIR/$unit"
+    elif [ "$DRY_RUN" = 1 ]; then
+        printf 'would run: install -m 0644 %s %s (ExecStart rewritten to %s)\n' \
+            "$HERE/packaging/$unit" "$UNIT_DIR/$unit" "$DEST"
+    else
+        tmp=$(mktemp)
+        sed "s|$UNIT_BINARY|$DEST|g" "$HERE/packaging/$unit" >"$tmp"
+        run install -m 0644 "$tmp" "$UNIT_DIR/$unit"
+        rm -f "$tmp"
+    fi
 done
+RUNNING=0
 if have_systemd; then
     run systemctl daemon-reload
+    if systemctl is-active --quiet frontdesk.service 2>/dev/null; then
+        RUNNING=1
+    fi
+elif [ "$DRY_RUN" = 1 ]; then
+    say "systemd is not running here: the units would be copied to $UNIT_DIR but not loaded"
+else
+    say "systemd is not running here: the units are in $UNIT_DIR but not loaded"
 fi
 
+# --- next steps --------------------------------------------------------------------
+FD=frontdesk
+[ "$DEST" = "$UNIT_BINARY" ] || FD="$DEST"
+if [ "$DRY_RUN" = 1 ]; then
+    printf '\nDry run finished; nothing was changed. A real run would end with:\n'
+fi
 cat <<NEXT
 
-frontdesk is installed. Next:
-  sudo -u frontdesk $PREFIX/bin/frontdesk --config /etc/frontdesk/config.toml init
-  sudo systemctl enable --now frontdesk
-  curl http://127.0.0.1:3000/health
-Nightly backups to /var/backups/frontdesk:
+frontdesk is installed at $DEST.
+
+Next steps:
+  1. Review $CONF_FILE; put secrets (API keys, tokens, passwords)
+     in $ENV_FILE (mode 0600), not in config.toml.
+  2. First-time setup (once; it refuses to run twice):
+       sudo -u $SERVICE_USER $FD --config $CONF_FILE init
+  3. Start it now and at every boot:
+       sudo systemctl enable --now frontdesk
+  4. Check it:
+       curl http://127.0.0.1:3000/health
+       journalctl -u frontdesk -f
+
+Nightly backups to $BACKUP_DIR are installed but not enabled:
   sudo systemctl enable --now frontdesk-backup.timer
 NEXT
+if ! have_systemd; then
+    printf '\nWithout systemd, run it in the foreground instead of step 3:\n  sudo -u %s %s --config %s serve\n' \
+        "$SERVICE_USER" "$FD" "$CONF_FILE"
+fi
+if [ "$RUNNING" = 1 ]; then
+    printf '\nfrontdesk is running the previous binary; load the new one with:\n  sudo systemctl restart frontdesk\n'
+fi

@@ -68,6 +68,7 @@ const QUESTION_KEYS: &[&str] = &[
 ];
 const KNOWLEDGE_KEYS: &[&str] = &["title", "content", "source_url"];
 const MAX_MESSAGE: usize = 4000;
+const MAX_CONTENT_BYTES: usize = 1_000_000;
 
 type Fields<'a, 'i> = BTreeMap<&'a str, &'a Spanned<DeValue<'i>>>;
 
@@ -98,7 +99,7 @@ impl Checker<'_> {
             } else {
                 self.error(
                     &key.span(),
-                    format!("{path}.{name}"),
+                    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") },
                     format!("unknown key (expected one of: {})", allowed.join(", ")),
                 );
             }
@@ -227,16 +228,18 @@ impl Checker<'_> {
 /// bundle, or every problem found.
 pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
     let mut c = Checker { text, errors: Vec::new() };
-    let root = match DeTable::parse(text) {
-        Ok(root) => root,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            c.error(&span, "file", format!("invalid TOML: {}", e.message().trim()));
-            return Err(c.errors);
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        for e in syntax {
+            c.error(&e.span().unwrap_or(0..0), "file", format!("invalid TOML: {}", e.message().trim()));
         }
-    };
+        // The parser's follow-on errors on the same line only repeat the first.
+        c.errors.sort_by_key(|e| e.line);
+        c.errors.dedup_by_key(|e| e.line);
+        return Err(c.errors);
+    }
     let top =
-        c.fields(root.get_ref(), "file", &["business", "agent", "questions", "knowledge", "emergency_rules"]);
+        c.fields(root.get_ref(), "", &["business", "agent", "questions", "knowledge", "emergency_rules"]);
     let whole = root.span();
 
     let business = match top.get("business").map(|v| (v.get_ref().as_table(), v.span())) {
@@ -396,6 +399,14 @@ fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
                 for (key, v) in table.iter() {
                     let name: &str = key.get_ref();
                     let field = format!("agent.color_theme.{name}");
+                    if !is_field_name(name) {
+                        c.error(
+                            &key.span(),
+                            field,
+                            format!("expected a snake_case colour name such as primary, got '{name}'"),
+                        );
+                        continue;
+                    }
                     match v.get_ref().as_str() {
                         Some(colour) if is_hex_colour(colour) => {
                             color_theme.insert(name.to_string(), colour.to_ascii_lowercase());
@@ -440,6 +451,13 @@ pub fn is_hex_colour(s: &str) -> bool {
     s.strip_prefix('#').is_some_and(|h| matches!(h.len(), 3 | 6) && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// `[a-z][a-z0-9_]{0,39}`: lead fields and colour names.
+fn is_field_name(s: &str) -> bool {
+    s.len() <= 40
+        && s.chars().next().is_some_and(|ch| ch.is_ascii_lowercase())
+        && s.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+}
+
 fn is_language_tag(s: &str) -> bool {
     let mut parts = s.split('-');
     parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()))
@@ -480,31 +498,32 @@ fn parse_questions(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) ->
         let expected_format = c
             .choice(&f, "expected_format", &p, ExpectedFormat::parse, ExpectedFormat::choices())
             .unwrap_or(ExpectedFormat::Text);
-        let order = match f.get("order") {
+        // Without `order` the position counts, and the clash is reported on the table.
+        let (order, order_span) = match f.get("order") {
             Some(v) => {
                 match v.get_ref().as_integer().and_then(|n| i64::from_str_radix(n.as_str(), n.radix()).ok()) {
-                    Some(n) if (1..=10_000).contains(&n) => n as u32,
+                    Some(n) if (1..=10_000).contains(&n) => (Some(n as u32), v.span()),
                     _ => {
                         c.error(&v.span(), format!("{p}.order"), "expected a whole number from 1 to 10000");
-                        (i + 1) as u32
+                        (None, v.span())
                     }
                 }
             }
-            None => (i + 1) as u32,
+            None => (Some((i + 1) as u32), span.clone()),
         };
-        if let Some(first) = seen.insert(order, i + 1) {
-            c.error(
-                &span,
-                format!("{p}.order"),
-                format!("order {order} is already used by questions[{first}]"),
-            );
+        if let Some(order) = order {
+            if let Some(first) = seen.insert(order, i + 1) {
+                c.error(
+                    &order_span,
+                    format!("{p}.order"),
+                    format!("order {order} is already used by questions[{first}]"),
+                );
+            }
         }
+        let order = order.unwrap_or((i + 1) as u32);
         let maps_to_lead_field = match c.string(&f, "maps_to_lead_field", &p) {
             Some((s, at)) => {
-                let ok = s.len() <= 40
-                    && s.chars().next().is_some_and(|ch| ch.is_ascii_lowercase())
-                    && s.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
-                if !ok {
+                if !is_field_name(&s) {
                     c.error(
                         &at,
                         format!("{p}.maps_to_lead_field"),
@@ -571,6 +590,17 @@ fn parse_knowledge(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) ->
         let f = c.fields(table, &p, KNOWLEDGE_KEYS);
         let title = c.text(&f, "title", &p, 200, &span);
         let content = c.text(&f, "content", &p, 1_000_000, &span);
+        let content = match (content, f.get("content")) {
+            (Some(s), Some(v)) if s.len() > MAX_CONTENT_BYTES => {
+                c.error(
+                    &v.span(),
+                    format!("{p}.content"),
+                    format!("is too long (at most {MAX_CONTENT_BYTES} bytes)"),
+                );
+                None
+            }
+            (content, _) => content,
+        };
         let source_url = match c.string(&f, "source_url", &p) {
             Some((s, at)) => match url::Url::parse(s.trim()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Some(s.trim().to_string()),
@@ -677,7 +707,7 @@ pub fn render_bundle(bundle: &BusinessBundle) -> String {
         }),
     };
     let body = toml::to_string_pretty(&out).unwrap_or_else(|e| format!("# export failed: {e}\n"));
-    format!("# frontdesk business file: import with `frontdesk business import FILE`\n\n{body}")
+    format!("# frontdesk business file — import with `frontdesk business import FILE`\n\n{body}")
 }
 
 #[cfg(test)]

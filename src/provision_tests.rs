@@ -81,7 +81,7 @@ title = "Hours"
         (7, "business.colour"),
         (10, "agent.color_theme.primary"),
         (14, "questions[1].expected_format"),
-        (16, "questions[2].order"),
+        (18, "questions[2].order"),
         (20, "knowledge[1].content"),
     ] {
         assert!(found.contains(&expected), "missing {expected:?} in {errors:#?}");
@@ -121,4 +121,179 @@ fn emergency_rules_round_trip() {
             .unwrap_err();
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["emergency_rules.urgent[0]", "emergency_rules.urgent[1]", "emergency_rules.severe"]);
+}
+
+#[test]
+fn round_trip_keeps_awkward_text() {
+    let mut b = parse_bundle(MINIMAL).unwrap();
+    b.business.website_origins = vec!["https://a.example".into(), "http://localhost:8080".into()];
+    b.business.notification_email = Some("o'brien@law.example".into());
+    b.agent.persona_prompt = "Line one.\nLine two has \"\"\" and ''' in it.\\".into();
+    b.agent.voice_end_call_message = Some("Bye — ¡adiós!".into());
+    b.agent.color_theme.insert("accent_2".into(), "#abc".into());
+    b.questions = crate::domain::starter_questions();
+    b.questions[1].maps_to_lead_field = None;
+    b.knowledge.push(KnowledgeDoc {
+        title: "Quotes \"q\" \\ '''".into(),
+        content: "a\n\"\"\"\nb '''\\\n\ttab\r\nend \\".into(),
+        source_url: Some("https://law.example/fees?x=1".into()),
+    });
+    let text = render_bundle(&b);
+    assert!(text.starts_with("# frontdesk business file — import with `frontdesk business import FILE`\n"));
+    assert_eq!(text.matches("order = ").count(), 4, "orders are written out: {text}");
+    assert_eq!(parse_bundle(&text).unwrap(), b, "{text}");
+}
+
+#[test]
+fn values_are_normalised() {
+    let text = "[business]\nname = \"  Padded  \"\nbusiness_type = \"real_estate\"\nplan_tier = \"Basic\"\n\
+                notification_email = \"\"\n\n[agent]\nvoice_greeting_message = \"\"\n\n\
+                [[questions]]\nquestion_text = \"Second\"\norder = 2\nexpected_format = \"email\"\n\n\
+                [[questions]]\nquestion_text = \"First\"\norder = 1\n";
+    let b = parse_bundle(text).unwrap();
+    assert_eq!(b.business.name, "Padded");
+    assert_eq!((b.business.business_type, b.business.plan_tier), (BusinessType::RealEstate, PlanTier::Basic));
+    assert_eq!(b.business.notification_email, None);
+    assert_eq!(b.agent.voice_greeting_message, None);
+    let texts: Vec<&str> = b.questions.iter().map(|q| q.question_text.as_str()).collect();
+    assert_eq!(texts, ["First", "Second"], "sorted by order");
+    assert_eq!(b.questions[1].expected_format, ExpectedFormat::Email);
+    assert!(b.questions[0].is_required && !b.questions[0].is_essential_for_emergency);
+}
+
+/// Each case: a file, then the line and field it must report and a piece of the message.
+#[test]
+fn each_bad_value_names_its_line_and_field() {
+    let head = "[business]\nname = \"X\"\n";
+    let long = "n".repeat(81);
+    let cases: Vec<(String, usize, &str, &str)> = vec![
+        (format!("{head}country = \"XX\"\n"), 3, "business.country", "two-letter"),
+        (format!("{head}timezone = \"Mars Time\"\n"), 3, "business.timezone", "America/Chicago"),
+        (
+            format!("{head}website_origins = [\"ftp://x.example\"]\n"),
+            3,
+            "business.website_origins[0]",
+            "origin",
+        ),
+        (format!("{head}website_origins = \"https://x.example\"\n"), 3, "business.website_origins", "list"),
+        (
+            format!("{head}notification_phone_number = \"+1 555\"\n"),
+            3,
+            "business.notification_phone_number",
+            "phone",
+        ),
+        (format!("{head}plan_tier = 3\n"), 3, "business.plan_tier", "expected a string"),
+        ("[business]\nname = 3\n".into(), 2, "business.name", "expected a string"),
+        (format!("{head}[agent]\nagent_name = \"{long}\"\n"), 4, "agent.agent_name", "too long"),
+        (format!("{head}[agent]\nwelcome_message = \" \"\n"), 4, "agent.welcome_message", "empty"),
+        (format!("{head}[agent]\ntwilio_language = \"english\"\n"), 4, "agent.twilio_language", "en-US"),
+        (
+            format!("{head}[agent]\ncolor_theme = {{ Primary = \"#fff\" }}\n"),
+            4,
+            "agent.color_theme.Primary",
+            "snake_case",
+        ),
+        (
+            format!("{head}[agent]\ncolor_theme = {{ primary = \"#ggg\" }}\n"),
+            4,
+            "agent.color_theme.primary",
+            "colour",
+        ),
+        (format!("{head}[agent]\ncolor_theme = \"blue\"\n"), 4, "agent.color_theme", "table"),
+        (format!("{head}[agent]\ntone = \"warm\"\n"), 4, "agent.tone", "unknown key"),
+        (
+            format!("{head}[[questions]]\nquestion_text = \"Q\"\nmaps_to_lead_field = \"Lead Name\"\n"),
+            5,
+            "questions[1].maps_to_lead_field",
+            "snake_case",
+        ),
+        (
+            format!("{head}[[questions]]\nquestion_text = \"Q\"\nis_required = \"yes\"\n"),
+            5,
+            "questions[1].is_required",
+            "true or false",
+        ),
+        (
+            format!("{head}[[questions]]\nquestion_text = \"Q\"\norder = 0\n"),
+            5,
+            "questions[1].order",
+            "whole number",
+        ),
+        (
+            format!("{head}[[questions]]\nexpected_format = \"TEXT\"\n"),
+            3,
+            "questions[1].question_text",
+            "required",
+        ),
+        (
+            format!("{head}[[knowledge]]\ntitle = \"T\"\ncontent = \"C\"\nsource_url = \"file:///etc\"\n"),
+            6,
+            "knowledge[1].source_url",
+            "http(s)",
+        ),
+        (
+            format!("{head}[[knowledge]]\ntitle = \"T\"\ncontent = \"C\"\nurl = \"https://x.example\"\n"),
+            6,
+            "knowledge[1].url",
+            "unknown key",
+        ),
+        (format!("{head}\n[owner]\nemail = \"a@b.example\"\n"), 4, "owner", "unknown key"),
+        (format!("{head}business = 1\n"), 3, "business.business", "unknown key"),
+    ];
+    for (text, line, field, message) in cases {
+        let errors = parse_bundle(&text).unwrap_err();
+        assert_eq!(errors.len(), 1, "{text}\n{errors:#?}");
+        let e = &errors[0];
+        assert_eq!((e.line, e.field.as_str()), (line, field), "{text}\n{e}");
+        assert!(e.message.contains(message), "{e}");
+    }
+}
+
+#[test]
+fn the_email_error_reads_as_documented() {
+    let text = format!("{}[business]\nname = \"X\"\nnotification_email = \"bob@\"\n", "\n".repeat(9));
+    let errors = parse_bundle(&text).unwrap_err();
+    assert_eq!(errors[0].to_string(), "line 12: business.notification_email: not an email address: 'bob@'");
+}
+
+#[test]
+fn knowledge_content_is_limited_in_bytes() {
+    // 400,000 three-byte characters: under the character count, over the byte limit.
+    let text = format!(
+        "[business]\nname = \"X\"\n[[knowledge]]\ntitle = \"Big\"\ncontent = \"{}\"\n",
+        "€".repeat(400_000)
+    );
+    let errors = parse_bundle(&text).unwrap_err();
+    assert_eq!((errors[0].line, errors[0].field.as_str()), (5, "knowledge[1].content"));
+    assert!(errors[0].message.contains("bytes"));
+}
+
+#[test]
+fn duplicate_orders() {
+    // Explicit: reported on the duplicate's `order` line.
+    let text = "[business]\nname = \"X\"\n[[questions]]\nquestion_text = \"A\"\norder = 2\n\
+                [[questions]]\nquestion_text = \"B\"\norder = 2\n";
+    let errors = parse_bundle(text).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].line, errors[0].field.as_str()), (8, "questions[2].order"));
+    assert!(errors[0].message.contains("questions[1]"));
+    // Implicit (the position): reported on the table's line.
+    let text = "[business]\nname = \"X\"\n[[questions]]\nquestion_text = \"A\"\norder = 2\n\
+                [[questions]]\nquestion_text = \"B\"\n";
+    let errors = parse_bundle(text).unwrap_err();
+    assert_eq!((errors[0].line, errors[0].field.as_str()), (6, "questions[2].order"));
+    // A bad order is one error, not also a clash with another question's position.
+    let text = "[business]\nname = \"X\"\n[[questions]]\nquestion_text = \"A\"\n\
+                [[questions]]\nquestion_text = \"B\"\norder = -1\n";
+    assert_eq!(parse_bundle(text).unwrap_err().len(), 1);
+}
+
+#[test]
+fn every_syntax_error_is_reported_once_per_line() {
+    let errors = parse_bundle("[business]\nname = \"X\"\nx = = 3\ny = 'open\n").unwrap_err();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 4], "{errors:#?}");
+    assert!(errors.iter().all(|e| e.field == "file" && e.message.starts_with("invalid TOML")));
+    let errors = parse_bundle("[business]\nname = \"X\"\n\n[business]\nplan_tier = \"PRO\"\n").unwrap_err();
+    assert_eq!(errors[0].line, 4, "duplicate table: {errors:?}");
 }
