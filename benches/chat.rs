@@ -66,6 +66,7 @@ fn bench_engine() -> String {
         profile.agent,
         profile.questions,
         Rules::cached(BusinessType::Plumbing, &profile.emergency_rules),
+        frontdesk::plans::Plans::default(),
     );
     let passages = rt
         .block_on(

@@ -4,6 +4,7 @@
 use warp::http::StatusCode;
 use warp::reject::Reject;
 
+use crate::plans::PlanRequired;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The business's plan lacks a feature: 403 naming both plans.
+    #[error(transparent)]
+    PlanRequired(#[from] PlanRequired),
     #[error("internal error")]
     Internal(String),
 }
@@ -28,7 +32,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::PlanRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -42,6 +46,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::PlanRequired(_) => "plan_required",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooManyRequests(_) => "rate_limited",
@@ -50,6 +55,29 @@ impl ApiError {
         }
     }
 }
+
+impl ApiError {
+    /// The JSON body: `{"error", "code"}`, plus `currentPlan`, `requiredPlan`
+    /// and `upgradeUrl` when a plan is missing.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
+        if let ApiError::PlanRequired(e) = self {
+            body["currentPlan"] = serde_json::json!(e.current);
+            body["requiredPlan"] = serde_json::json!(e.required);
+            body["upgradeUrl"] = serde_json::json!(UPGRADE_PATH);
+        }
+        body
+    }
+
+    /// The response for this error.
+    pub fn reply(&self) -> warp::reply::Response {
+        use warp::Reply;
+        warp::reply::with_status(warp::reply::json(&self.body()), self.status()).into_response()
+    }
+}
+
+/// Where the owner reads about plans and asks for an upgrade.
+pub const UPGRADE_PATH: &str = "/settings/plan";
 
 impl Reject for ApiError {}
 
@@ -62,5 +90,26 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
             e @ StoreError::TooNew { .. } => ApiError::Internal(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::domain::PlanTier;
+    use crate::plans::{Feature, Plans};
+
+    #[test]
+    fn a_missing_plan_answers_403_naming_both_plans() {
+        let e: ApiError = Plans::default().require(PlanTier::Free, Feature::VoiceAgent).unwrap_err().into();
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        let body = e.body();
+        assert_eq!(body["currentPlan"], "FREE");
+        assert_eq!(body["requiredPlan"], "PRO");
+        assert_eq!(body["upgradeUrl"], UPGRADE_PATH);
+        assert_eq!(body["code"], "plan_required");
+        assert!(body["error"].as_str().unwrap().contains("voice agent"));
+        assert!(ApiError::NotFound("x".into()).body().get("currentPlan").is_none());
     }
 }

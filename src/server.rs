@@ -13,6 +13,7 @@ use crate::agent::embed::Embedder;
 use crate::agent::llm::ChatModel;
 use crate::agent::provider::{self, ReplyProvider};
 use crate::config::{Config, DatabaseUrl, Secret};
+use crate::plans::Plans;
 use crate::sessions::{MemorySessions, SessionStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -36,6 +37,8 @@ pub struct AppState {
     /// One turn at a time per session: two quick messages must not both
     /// start from the same state and lose each other's answers.
     pub turn_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
+    /// What each plan tier may do (`ENABLE_PLAN_TIERS`).
+    pub plans: Plans,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -90,7 +93,9 @@ impl AppState {
             None => Arc::new(provider::Local),
         };
         let chat_limits = ChatLimits::new(config.chat.per_ip_per_minute, config.chat.per_session_per_minute);
+        let plans = Plans { enforce: config.features.plan_tiers };
         Ok(AppState {
+            plans,
             config: Arc::new(config),
             store,
             sessions,

@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::answers::{self, Rejection};
 use super::knowledge::{self, Passage};
 use super::triage::{Hazard, Rules};
-use crate::domain::{AgentConfig, Business, ExpectedFormat, LeadDraft, PlanTier, Priority, Question};
+use crate::domain::{AgentConfig, Business, ExpectedFormat, LeadDraft, Priority, Question};
+use crate::plans::Plans;
 
-/// Questions a FREE business may use (the plan rule).
-pub const FREE_QUESTION_LIMIT: usize = 5;
 /// Re-asks of one question before the raw answer is kept and we move on.
 const MAX_REASKS: u8 = 2;
 
@@ -31,15 +30,17 @@ pub struct Context {
 }
 
 impl Context {
+    /// `plans` cuts the questions to what the business's plan allows.
     pub fn new(
         business: Business,
         agent: AgentConfig,
         mut questions: Vec<Question>,
         rules: Arc<Rules>,
+        plans: Plans,
     ) -> Self {
         questions.sort_by_key(|q| q.order);
-        if business.plan_tier == PlanTier::Free {
-            questions.truncate(FREE_QUESTION_LIMIT);
+        if let Some(limit) = plans.question_limit(business.plan_tier) {
+            questions.truncate(limit);
         }
         Context { business, agent, questions, rules }
     }

@@ -1,7 +1,8 @@
 //! The engine's dialogue, turn by turn, without any server.
 
 use super::*;
-use crate::domain::{starter_questions, BusinessType, NewBusiness};
+use crate::domain::{starter_questions, BusinessType, NewBusiness, PlanTier};
+use crate::plans::Plans;
 
 fn business(plan: PlanTier) -> Business {
     let b = NewBusiness::named("Acme Plumbing", BusinessType::Plumbing);
@@ -27,6 +28,7 @@ fn ctx_with(plan: PlanTier, questions: Vec<Question>) -> Context {
         AgentConfig::default(),
         questions,
         Arc::new(Rules::for_business(BusinessType::Plumbing)),
+        Plans::default(),
     )
 }
 
@@ -138,7 +140,7 @@ fn free_plans_use_five_questions() {
         })
         .collect();
     let ctx = ctx_with(PlanTier::Free, questions.clone());
-    assert_eq!(ctx.questions.len(), FREE_QUESTION_LIMIT);
+    assert_eq!(ctx.questions.len(), crate::plans::FREE_QUESTION_LIMIT);
     let mut s = State::default();
     let mut asked = 0;
     let mut t = say(&ctx, &mut s, "hello");

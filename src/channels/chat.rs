@@ -17,8 +17,9 @@ use warp::{Filter, Rejection, Reply};
 
 use super::engine::{self, TurnError};
 use crate::agent::conversation::Context;
-use crate::domain::{Channel, PlanTier, Priority};
+use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
+use crate::plans::Feature;
 use crate::server::AppState;
 use crate::web::with_state;
 
@@ -226,7 +227,7 @@ async fn get_config(business_id: String, app: AppState, origin: Option<String>) 
         agent_name: ctx.agent.agent_name.clone(),
         welcome_message: ctx.agent.welcome_message.clone(),
         color_theme: ctx.agent.color_theme.clone(),
-        show_branding: ctx.business.plan_tier != PlanTier::Pro || !app.config.features.plan_tiers,
+        show_branding: !app.plans.allows(ctx.business.plan_tier, Feature::BrandingRemoval),
     };
     with_cors(warp::reply::json(&config).into_response(), cors.as_deref())
 }
@@ -281,8 +282,7 @@ fn with_cors(mut response: Response, origin: Option<&str>) -> Response {
 }
 
 fn error(e: ApiError, cors: Option<&str>) -> Response {
-    let body = warp::reply::json(&json!({ "error": e.to_string(), "code": e.code() }));
-    with_cors(warp::reply::with_status(body, e.status()).into_response(), cors)
+    with_cors(e.reply(), cors)
 }
 
 fn turn_error(e: TurnError) -> ApiError {

@@ -89,7 +89,7 @@ pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnE
         other => other?,
     };
     let rules = Rules::cached(profile.business.business_type, &profile.emergency_rules);
-    Ok(Context::new(profile.business, profile.agent, profile.questions, rules))
+    Ok(Context::new(profile.business, profile.agent, profile.questions, rules, app.plans))
 }
 
 /// Runs one visitor message through the engine and saves everything it

@@ -34,13 +34,14 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
 }
 
 /// The one place rejections become responses.
-pub async fn recover(rejection: Rejection) -> Result<impl Reply, Infallible> {
-    let (status, code, message) = if let Some(e) = rejection.find::<ApiError>() {
+pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+    if let Some(e) = rejection.find::<ApiError>() {
         if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = e {
             tracing::error!(error = %detail, "request failed");
         }
-        (e.status(), e.code(), e.to_string())
-    } else if rejection.is_not_found() {
+        return Ok(e.reply());
+    }
+    let (status, code, message) = if rejection.is_not_found() {
         (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_string())
     } else if let Some(e) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
         (StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {e}"))
@@ -58,5 +59,6 @@ pub async fn recover(rejection: Rejection) -> Result<impl Reply, Infallible> {
         tracing::error!(?rejection, "unhandled rejection");
         (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_string())
     };
-    Ok(warp::reply::with_status(warp::reply::json(&json!({ "error": message, "code": code })), status))
+    Ok(warp::reply::with_status(warp::reply::json(&json!({ "error": message, "code": code })), status)
+        .into_response())
 }

@@ -11,5 +11,7 @@ mod cli;
 mod common;
 mod config;
 mod fake_openai;
+mod fake_twilio;
 mod knowledge;
 mod server;
+mod twilio_rest;
