@@ -79,6 +79,17 @@ name_enum!(Channel { Chat = "CHAT", Voice = "VOICE", Import = "IMPORT" });
 
 name_enum!(Role { Owner = "owner", Staff = "staff", Operator = "operator" });
 
+name_enum!(
+    /// How calls are answered: `realtime` (speech to speech with the OpenAI
+    /// Realtime API), `gather` (turn by turn with Twilio's speech recognition
+    /// and voices), or `auto` (realtime when a model is configured).
+    VoiceMode { Auto = "auto", Realtime = "realtime", Gather = "gather" }
+);
+
+/// Voices the OpenAI Realtime API speaks with.
+pub const REALTIME_VOICES: &[&str] =
+    &["marin", "cedar", "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse"];
+
 /// A business served by this instance (one tenant).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Business {
@@ -89,6 +100,8 @@ pub struct Business {
     pub twilio_phone_number: Option<String>,
     pub notification_email: Option<String>,
     pub notification_phone_number: Option<String>,
+    /// Where new leads are POSTed as signed JSON (CRM, automation).
+    pub notification_webhook_url: Option<String>,
     /// ISO 3166 alpha-2: the default region for phone numbers.
     pub country: String,
     pub timezone: String,
@@ -110,8 +123,12 @@ pub struct AgentConfig {
     pub voice_completion_message: Option<String>,
     pub voice_emergency_message: Option<String>,
     pub voice_end_call_message: Option<String>,
+    /// `<Say>` voice for gather-mode calls (alice, Polly.Joanna, Google.…).
     pub twilio_voice: String,
     pub twilio_language: String,
+    pub voice_mode: VoiceMode,
+    /// OpenAI voice for realtime calls (one of [`REALTIME_VOICES`]).
+    pub realtime_voice: String,
 }
 
 impl Default for AgentConfig {
@@ -131,6 +148,8 @@ impl Default for AgentConfig {
             voice_end_call_message: None,
             twilio_voice: "alice".into(),
             twilio_language: "en-US".into(),
+            voice_mode: VoiceMode::Auto,
+            realtime_voice: "marin".into(),
         }
     }
 }
@@ -194,6 +213,7 @@ pub struct NewBusiness {
     pub twilio_phone_number: Option<String>,
     pub notification_email: Option<String>,
     pub notification_phone_number: Option<String>,
+    pub notification_webhook_url: Option<String>,
     pub country: String,
     pub timezone: String,
     pub website_origins: Vec<String>,
@@ -208,6 +228,7 @@ impl NewBusiness {
             twilio_phone_number: None,
             notification_email: None,
             notification_phone_number: None,
+            notification_webhook_url: None,
             country: "US".into(),
             timezone: "UTC".into(),
             website_origins: Vec::new(),

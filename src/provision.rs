@@ -15,7 +15,7 @@ use toml::Spanned;
 
 use crate::domain::{
     AgentConfig, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat, KnowledgeDoc, NewBusiness,
-    PlanTier, Priority, Question,
+    PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES,
 };
 
 /// One problem in a business file.
@@ -41,6 +41,7 @@ const BUSINESS_KEYS: &[&str] = &[
     "twilio_phone_number",
     "notification_email",
     "notification_phone_number",
+    "notification_webhook_url",
     "country",
     "timezone",
     "website_origins",
@@ -57,6 +58,8 @@ const AGENT_KEYS: &[&str] = &[
     "voice_end_call_message",
     "twilio_voice",
     "twilio_language",
+    "voice_mode",
+    "realtime_voice",
 ];
 const QUESTION_KEYS: &[&str] = &[
     "question_text",
@@ -311,6 +314,23 @@ fn parse_business(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>)
     let twilio_phone_number = c.phone(&f, "twilio_phone_number", p, &country);
     let notification_phone_number = c.phone(&f, "notification_phone_number", p, &country);
     let notification_email = c.email(&f, "notification_email", p);
+    let notification_webhook_url = match c.string(&f, "notification_webhook_url", p) {
+        Some((s, _)) if s.trim().is_empty() => None,
+        Some((s, at)) => match url::Url::parse(s.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                Some(s.trim().to_string())
+            }
+            _ => {
+                c.error(
+                    &at,
+                    "business.notification_webhook_url",
+                    format!("expected an http(s) URL such as https://hooks.example.com/frontdesk, got '{s}'"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
     let timezone = match c.string(&f, "timezone", p) {
         Some((s, at)) => {
             let ok = !s.is_empty()
@@ -351,6 +371,7 @@ fn parse_business(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>)
         twilio_phone_number,
         notification_email,
         notification_phone_number,
+        notification_webhook_url,
         country,
         timezone,
         website_origins,
@@ -382,6 +403,22 @@ fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
     let welcome_message = keep(c, "welcome_message", MAX_MESSAGE, d.welcome_message);
     let twilio_voice = keep(c, "twilio_voice", 80, d.twilio_voice);
     let twilio_language = keep(c, "twilio_language", 20, d.twilio_language);
+    let voice_mode =
+        c.choice(&f, "voice_mode", p, VoiceMode::parse, VoiceMode::choices()).unwrap_or(d.voice_mode);
+    let realtime_voice = match c.string(&f, "realtime_voice", p) {
+        Some((s, at)) => match REALTIME_VOICES.iter().find(|v| v.eq_ignore_ascii_case(s.trim())) {
+            Some(v) => v.to_string(),
+            None => {
+                c.error(
+                    &at,
+                    "agent.realtime_voice",
+                    format!("expected one of {}, got '{s}'", REALTIME_VOICES.join(", ")),
+                );
+                d.realtime_voice
+            }
+        },
+        None => d.realtime_voice,
+    };
     if !is_language_tag(&twilio_language) {
         if let Some(v) = f.get("twilio_language") {
             c.error(
@@ -444,6 +481,8 @@ fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
         voice_end_call_message: c.optional_text(&f, "voice_end_call_message", p, MAX_MESSAGE),
         twilio_voice,
         twilio_language,
+        voice_mode,
+        realtime_voice,
     }
 }
 
@@ -649,6 +688,8 @@ struct BusinessOut<'a> {
     notification_email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notification_phone_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_webhook_url: Option<&'a str>,
     country: &'a str,
     timezone: &'a str,
     website_origins: &'a [String],
@@ -673,6 +714,7 @@ pub fn render_bundle(bundle: &BusinessBundle) -> String {
             twilio_phone_number: b.twilio_phone_number.as_deref(),
             notification_email: b.notification_email.as_deref(),
             notification_phone_number: b.notification_phone_number.as_deref(),
+            notification_webhook_url: b.notification_webhook_url.as_deref(),
             country: &b.country,
             timezone: &b.timezone,
             website_origins: &b.website_origins,

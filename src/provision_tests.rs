@@ -130,6 +130,9 @@ fn round_trip_keeps_awkward_text() {
     b.business.notification_email = Some("o'brien@law.example".into());
     b.agent.persona_prompt = "Line one.\nLine two has \"\"\" and ''' in it.\\".into();
     b.agent.voice_end_call_message = Some("Bye — ¡adiós!".into());
+    b.agent.voice_mode = crate::domain::VoiceMode::Gather;
+    b.agent.realtime_voice = "cedar".into();
+    b.business.notification_webhook_url = Some("https://hooks.example.com/fd?key=a&b=1".into());
     b.agent.color_theme.insert("accent_2".into(), "#abc".into());
     b.questions = crate::domain::starter_questions();
     b.questions[1].maps_to_lead_field = None;
@@ -201,6 +204,19 @@ fn each_bad_value_names_its_line_and_field() {
         ),
         (format!("{head}[agent]\ncolor_theme = \"blue\"\n"), 4, "agent.color_theme", "table"),
         (format!("{head}[agent]\ntone = \"warm\"\n"), 4, "agent.tone", "unknown key"),
+        (
+            format!("{head}[agent]\nvoice_mode = \"stream\"\n"),
+            4,
+            "agent.voice_mode",
+            "auto, realtime or gather",
+        ),
+        (format!("{head}[agent]\nrealtime_voice = \"joanna\"\n"), 4, "agent.realtime_voice", "marin"),
+        (
+            format!("{head}notification_webhook_url = \"ftp://crm.example\"\n"),
+            3,
+            "business.notification_webhook_url",
+            "http(s) URL",
+        ),
         (
             format!("{head}[[questions]]\nquestion_text = \"Q\"\nmaps_to_lead_field = \"Lead Name\"\n"),
             5,

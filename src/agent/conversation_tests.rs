@@ -14,6 +14,7 @@ fn business(plan: PlanTier) -> Business {
         twilio_phone_number: None,
         notification_email: Some("owner@acme.example".into()),
         notification_phone_number: None,
+        notification_webhook_url: None,
         country: "US".into(),
         timezone: "UTC".into(),
         website_origins: vec![],

@@ -5,13 +5,14 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
     new_id, now, AgentConfig, Business, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat,
-    KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User,
+    KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User, VoiceMode,
 };
 use crate::store::{ImportOutcome, Result, StoreError};
 
 pub(super) const BUSINESS_COLUMNS: &str =
     "id, name, business_type, plan_tier, twilio_phone_number, notification_email, \
-     notification_phone_number, country, timezone, website_origins, created_at, updated_at";
+     notification_phone_number, country, timezone, website_origins, created_at, updated_at, \
+     notification_webhook_url";
 
 pub(super) fn business_row(row: &Row<'_>) -> rusqlite::Result<Business> {
     Ok(Business {
@@ -27,6 +28,7 @@ pub(super) fn business_row(row: &Row<'_>) -> rusqlite::Result<Business> {
         website_origins: json_col(row, 9)?,
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
+        notification_webhook_url: row.get(12)?,
     })
 }
 
@@ -97,13 +99,15 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
     }
     tx.execute(
         "INSERT INTO businesses (id, name, business_type, plan_tier, twilio_phone_number, notification_email,
-             notification_phone_number, country, timezone, website_origins, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+             notification_phone_number, country, timezone, website_origins, created_at, updated_at,
+             notification_webhook_url, webhook_secret)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, lower(hex(randomblob(32))))
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, business_type = excluded.business_type,
              plan_tier = excluded.plan_tier, twilio_phone_number = excluded.twilio_phone_number,
              notification_email = excluded.notification_email,
              notification_phone_number = excluded.notification_phone_number, country = excluded.country,
              timezone = excluded.timezone, website_origins = excluded.website_origins,
+             notification_webhook_url = excluded.notification_webhook_url,
              updated_at = excluded.updated_at",
         params![
             business_id,
@@ -116,7 +120,8 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
             b.country,
             b.timezone,
             origins,
-            ts
+            ts,
+            b.notification_webhook_url
         ],
     )
     .map_err(db_err)?;
@@ -127,8 +132,8 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
             "INSERT INTO agent_configs (id, business_id, agent_name, persona_prompt, welcome_message, color_theme,
                  lead_capture_completion_message, voice_greeting_message, voice_completion_message,
                  voice_emergency_message, voice_end_call_message, twilio_voice, twilio_language,
-                 created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+                 created_at, updated_at, voice_mode, realtime_voice)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16)
              ON CONFLICT (business_id) DO UPDATE SET agent_name = excluded.agent_name,
                  persona_prompt = excluded.persona_prompt, welcome_message = excluded.welcome_message,
                  color_theme = excluded.color_theme,
@@ -138,6 +143,7 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
                  voice_emergency_message = excluded.voice_emergency_message,
                  voice_end_call_message = excluded.voice_end_call_message,
                  twilio_voice = excluded.twilio_voice, twilio_language = excluded.twilio_language,
+                 voice_mode = excluded.voice_mode, realtime_voice = excluded.realtime_voice,
                  updated_at = excluded.updated_at
              RETURNING id",
             params![
@@ -154,7 +160,9 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
                 a.voice_end_call_message,
                 a.twilio_voice,
                 a.twilio_language,
-                ts
+                ts,
+                a.voice_mode.as_str(),
+                a.realtime_voice
             ],
             |r| r.get(0),
         )
@@ -202,7 +210,7 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
         .query_row(
             "SELECT id, agent_name, persona_prompt, welcome_message, color_theme, lead_capture_completion_message,
                  voice_greeting_message, voice_completion_message, voice_emergency_message,
-                 voice_end_call_message, twilio_voice, twilio_language
+                 voice_end_call_message, twilio_voice, twilio_language, voice_mode, realtime_voice
              FROM agent_configs WHERE business_id = ?1",
             [id],
             |r| {
@@ -220,6 +228,8 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
                         voice_end_call_message: r.get(9)?,
                         twilio_voice: r.get(10)?,
                         twilio_language: r.get(11)?,
+                        voice_mode: enum_col(r, 12, VoiceMode::parse)?,
+                        realtime_voice: r.get(13)?,
                     },
                 ))
             },
@@ -265,6 +275,7 @@ pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle>
             twilio_phone_number: b.twilio_phone_number,
             notification_email: b.notification_email,
             notification_phone_number: b.notification_phone_number,
+            notification_webhook_url: b.notification_webhook_url,
             country: b.country,
             timezone: b.timezone,
             website_origins: b.website_origins,

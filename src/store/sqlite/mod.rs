@@ -249,14 +249,16 @@ impl Store for SqliteStore {
                      FROM businesses ORDER BY name COLLATE NOCASE, created_at"
                 ))
                 .map_err(db_err)?;
+            // The counts follow the business's own columns.
+            let counts = BUSINESS_COLUMNS.split(',').count();
             let rows = stmt
                 .query_map([], |r| {
                     Ok(BusinessSummary {
                         business: business_row(r)?,
-                        questions: r.get(12)?,
-                        knowledge_docs: r.get(13)?,
-                        leads: r.get(14)?,
-                        users: r.get(15)?,
+                        questions: r.get(counts)?,
+                        knowledge_docs: r.get(counts + 1)?,
+                        leads: r.get(counts + 2)?,
+                        users: r.get(counts + 3)?,
                     })
                 })
                 .map_err(db_err)?
