@@ -106,6 +106,26 @@ pub struct TwilioConfig {
     pub api_base_url: String,
 }
 
+/// Phone calls: turn detection, timing and limits of both voice modes.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// Speech-to-text model for the caller's side of realtime calls.
+    pub transcription_model: String,
+    pub vad_threshold: f64,
+    pub vad_prefix_padding_ms: u32,
+    pub vad_silence_ms: u32,
+    /// Caller audio kept while the model session opens; older audio is dropped.
+    pub audio_buffer_ms: u32,
+    /// A realtime session is replaced by a fresh one (conversation carried over) after this long.
+    pub realtime_session_max_secs: u64,
+    /// A tool still running after this long gets a short filler line spoken.
+    pub tool_filler_ms: u64,
+    /// Longest wait for a goodbye or transfer line to finish playing.
+    pub goodbye_timeout_ms: u64,
+    /// Gather mode: a reply not ready by then is sent with a hold prompt and a redirect.
+    pub gather_reply_wait_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct WebSocketConfig {
     pub ping_interval_ms: u64,
@@ -159,6 +179,7 @@ pub struct Config {
     pub openai: OpenAiConfig,
     pub twilio: TwilioConfig,
     pub websocket: WebSocketConfig,
+    pub voice: VoiceConfig,
     pub max_memory_usage_mb: u64,
     pub smtp: SmtpConfig,
     pub chat: ChatConfig,
@@ -201,6 +222,17 @@ impl Default for Config {
                 ping_interval_ms: 30_000,
                 pong_timeout_ms: 5_000,
                 max_connections: 100,
+            },
+            voice: VoiceConfig {
+                transcription_model: "gpt-4o-mini-transcribe".into(),
+                vad_threshold: 0.6,
+                vad_prefix_padding_ms: 300,
+                vad_silence_ms: 500,
+                audio_buffer_ms: 5000,
+                realtime_session_max_secs: 28 * 60,
+                tool_filler_ms: 1200,
+                goodbye_timeout_ms: 15_000,
+                gather_reply_wait_ms: 3000,
             },
             max_memory_usage_mb: 1536,
             smtp: SmtpConfig {
@@ -308,6 +340,19 @@ macro_rules! number_value {
     )*};
 }
 number_value!(u16, u32, u64);
+
+impl Value for f64 {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("expected a number such as 0.5, got '{}'", raw.trim()))
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
 
 impl Value for IpAddr {
     fn parse(raw: &str) -> Result<Self, String> {
@@ -454,6 +499,15 @@ pub static KEYS: &[Key] = &[
     key!("websocket.ping_interval_ms", ["WEBSOCKET_PING_INTERVAL"], websocket.ping_interval_ms, "Milliseconds between WebSocket pings"),
     key!("websocket.pong_timeout_ms", ["WEBSOCKET_PONG_TIMEOUT"], websocket.pong_timeout_ms, "Milliseconds to wait for a pong before dropping the socket"),
     key!("websocket.max_connections", ["MAX_WEBSOCKET_CONNECTIONS"], websocket.max_connections, "Concurrent media streams; calls beyond it hear a busy message"),
+    key!("voice.transcription_model", ["OPENAI_TRANSCRIPTION_MODEL"], voice.transcription_model, "Speech-to-text model for the caller's words in realtime calls (kept in the transcript)"),
+    key!("voice.vad_threshold", ["VOICE_VAD_THRESHOLD"], voice.vad_threshold, "Server VAD threshold, 0 to 1: higher ignores more line noise and speakerphone echo"),
+    key!("voice.vad_prefix_padding_ms", ["VOICE_VAD_PREFIX_PADDING_MS"], voice.vad_prefix_padding_ms, "Audio kept from before the caller started speaking, ms"),
+    key!("voice.vad_silence_ms", ["VOICE_VAD_SILENCE_MS"], voice.vad_silence_ms, "Silence that ends the caller's turn, ms"),
+    key!("voice.audio_buffer_ms", ["VOICE_AUDIO_BUFFER_MS"], voice.audio_buffer_ms, "Caller audio kept while the realtime session opens, ms (older audio is dropped)"),
+    key!("voice.realtime_session_max_secs", ["OPENAI_REALTIME_SESSION_MAX_SECS"], voice.realtime_session_max_secs, "A realtime session older than this is replaced by a fresh one, conversation carried over (OpenAI caps sessions at 30 minutes)"),
+    key!("voice.tool_filler_ms", ["VOICE_TOOL_FILLER_MS"], voice.tool_filler_ms, "A tool still running after this many ms gets a short filler line, so the caller never hears dead air"),
+    key!("voice.goodbye_timeout_ms", ["VOICE_GOODBYE_TIMEOUT_MS"], voice.goodbye_timeout_ms, "Longest wait, ms, for the goodbye (or transfer line) to finish playing before hanging up (or transferring)"),
+    key!("voice.gather_reply_wait_ms", ["VOICE_GATHER_REPLY_WAIT_MS"], voice.gather_reply_wait_ms, "Gather mode: a reply slower than this is answered with a hold prompt and delivered by redirecting the call"),
     key!("max_memory_usage_mb", ["MAX_MEMORY_USAGE_MB"], max_memory_usage_mb, "Resident memory above which /health reports degraded"),
     key!("smtp.host", ["SMTP_HOST"], smtp.host, "Empty: emails go to the local outbox shown in the UI"),
     key!("smtp.port", ["SMTP_PORT"], smtp.port, "SMTP port"),
@@ -723,6 +777,12 @@ impl Loaded {
                 self.shown("twilio.auth_token"),
                 "required in production when TWILIO_ACCOUNT_SID is set (webhooks cannot be verified without it)",
             );
+        }
+        if !(0.0..=1.0).contains(&c.voice.vad_threshold) {
+            self.problem(self.shown("voice.vad_threshold"), "must be between 0 and 1");
+        }
+        if c.voice.realtime_session_max_secs < 10 {
+            self.problem(self.shown("voice.realtime_session_max_secs"), "must be at least 10 seconds");
         }
         if c.websocket.ping_interval_ms == 0 {
             self.problem(self.shown("websocket.ping_interval_ms"), "must be greater than 0");

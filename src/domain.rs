@@ -327,6 +327,27 @@ pub struct Message {
     pub created_at: String,
 }
 
+/// A phone call, as Twilio reported it and the agent handled it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    pub call_sid: String,
+    pub business_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    /// Twilio's latest CallStatus: ringing, in-progress, completed, busy, ...
+    pub status: String,
+    pub duration_seconds: Option<u32>,
+    pub recording_url: Option<String>,
+    pub summary: Option<String>,
+    /// realtime or gather; None when the agent never answered.
+    pub mode: Option<String>,
+    pub ended_reason: Option<String>,
+    pub started_at: String,
+    pub updated_at: String,
+    pub ended_at: Option<String>,
+}
+
 /// A notification waiting in (or delivered from) the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notification {

@@ -155,6 +155,44 @@ pub fn is_decline(text: &str) -> bool {
     DECLINES.contains(&t.as_str())
 }
 
+/// "Yes", "yeah that's right", "sí": agreeing with what was just asked.
+pub fn is_affirmative(text: &str) -> bool {
+    let t = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    const YES: [&str; 17] = [
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "sure",
+        "correct",
+        "right",
+        "that's right",
+        "that is right",
+        "that's correct",
+        "that's fine",
+        "that works",
+        "ok",
+        "okay",
+        "it is",
+        "sí",
+        "si",
+    ];
+    YES.iter().any(|y| t == *y || t.starts_with(&format!("{y},")) || t.starts_with(&format!("{y} ")))
+        && !t.split(|c: char| !c.is_alphanumeric() && c != '\'').any(|w| w == "not" || w.ends_with("n't"))
+}
+
+/// A number as people say it: `(312) 555-0142` in its own country.
+pub fn spoken_phone(e164: &str, country: &str) -> String {
+    let region = phonenumber::country::Id::from_str(&country.to_ascii_uppercase()).ok();
+    match phonenumber::parse(region, e164) {
+        Ok(number) if number.country().id() == region => {
+            number.format().mode(phonenumber::Mode::National).to_string()
+        }
+        Ok(number) => number.format().mode(phonenumber::Mode::International).to_string(),
+        Err(_) => e164.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +239,13 @@ mod tests {
         let long = "x".repeat(5000);
         assert_eq!(validate(ExpectedFormat::Text, &long, "US").map(|s| s.len()), Ok(MAX_TEXT_ANSWER));
         assert!(is_decline("No thanks."));
+        assert!(is_affirmative("Yes."));
+        assert!(is_affirmative("yeah, that's fine"));
+        assert!(!is_affirmative("yes it's not"));
+        assert!(!is_affirmative("no"));
+        assert!(!is_affirmative("yesterday"));
+        assert_eq!(spoken_phone("+13125550142", "US"), "(312) 555-0142");
+        assert_eq!(spoken_phone("+442079460958", "US"), "+44 20 7946 0958");
         assert!(!is_decline("no heat in the house"));
     }
 }

@@ -77,6 +77,12 @@ pub struct State {
     pub first_message: Option<String>,
     pub human_requested: bool,
     pub done: bool,
+    /// The caller's number from caller ID (phone calls), E.164: offered as the
+    /// callback number ("is that the best number?") and kept with the lead.
+    #[serde(default)]
+    pub caller_id: Option<String>,
+    #[serde(default)]
+    pub caller_id_declined: bool,
 }
 
 impl State {
@@ -203,7 +209,7 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
                 } else {
                     String::new()
                 };
-                parts.push(format!("{lead_in}{opener}{}", q.question_text));
+                parts.push(format!("{lead_in}{opener}{}", ask(ctx, state, q)));
                 state.current = Some(q.order);
                 state.reasks = 0;
             }
@@ -253,6 +259,17 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         state.skipped.insert(q.order);
         return AnswerOutcome::Skipped;
     }
+    if let Some(caller_id) = offered_number(state, q) {
+        if answers::is_affirmative(message) {
+            state.answers.insert(q.order, Answer { value: caller_id, valid: true });
+            return AnswerOutcome::Accepted;
+        }
+        if answers::find_phone(message, &ctx.business.country).is_none() {
+            // "No" (or anything but a number): ask for the number itself.
+            state.caller_id_declined = true;
+            return AnswerOutcome::Reask(q.question_text.clone());
+        }
+    }
     let value = match (q.expected_format, q.maps_to_lead_field.as_deref()) {
         // "It's Dana" answers a name question as "Dana".
         (ExpectedFormat::Text, Some("name")) => {
@@ -274,6 +291,25 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
             state.answers.insert(q.order, Answer { value: message.to_string(), valid: false });
             AnswerOutcome::Accepted
         }
+    }
+}
+
+/// The caller-ID number offered for a phone question, until declined.
+fn offered_number(state: &State, q: &Question) -> Option<String> {
+    (q.expected_format == ExpectedFormat::Phone && !state.caller_id_declined)
+        .then(|| state.caller_id.clone())
+        .flatten()
+}
+
+/// How a question is put: a phone question on a call offers the number
+/// the caller is calling from.
+pub fn ask(ctx: &Context, state: &State, q: &Question) -> String {
+    match offered_number(state, q) {
+        Some(number) => format!(
+            "Is {} the best number to reach you on?",
+            answers::spoken_phone(&number, &ctx.business.country)
+        ),
+        None => q.question_text.clone(),
     }
 }
 
@@ -454,6 +490,11 @@ pub fn lead_draft(ctx: &Context, state: &State) -> LeadDraft {
     }
     if !state.reasons.is_empty() {
         lead.captured.insert("emergency_reasons".into(), state.reasons.join(", "));
+    }
+    if let Some(caller_id) = &state.caller_id {
+        // Until they give another, the number they called from is the way back to them.
+        lead.phone.get_or_insert_with(|| caller_id.clone());
+        lead.captured.insert("caller_id".into(), caller_id.clone());
     }
     lead
 }

@@ -171,3 +171,34 @@ fn knowledge_questions_are_answered_then_capture_continues() {
     assert!(t.reply.contains("will follow up"), "{}", t.reply);
     assert!(t.reply.ends_with("May I have your name?"), "still waiting for the name: {}", t.reply);
 }
+
+#[test]
+fn a_caller_confirms_the_number_they_are_calling_from() {
+    let ctx = ctx();
+    let mut s = State { caller_id: Some("+13125550142".into()), ..State::default() };
+    let t = say(&ctx, &mut s, "Hi, my kitchen sink is clogged");
+    // The caller's number is already the way back to them.
+    assert_eq!(t.lead.as_ref().and_then(|l| l.phone.clone()).as_deref(), Some("+13125550142"));
+    let t = say(&ctx, &mut s, "Dana Smith");
+    assert!(t.reply.ends_with("Is (312) 555-0142 the best number to reach you on?"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "Yes, that's right");
+    assert!(t.reply.contains("email"), "{}", t.reply);
+    assert_eq!(t.lead.unwrap().captured["phone"], "+13125550142");
+
+    // "No": asked for the number itself, and the one given wins.
+    let mut s = State { caller_id: Some("+13125550142".into()), ..State::default() };
+    say(&ctx, &mut s, "Hi, my kitchen sink is clogged");
+    say(&ctx, &mut s, "Dana Smith");
+    let t = say(&ctx, &mut s, "No");
+    assert!(t.reply.ends_with("What is the best phone number to reach you?"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "312 555 0199");
+    let lead = t.lead.unwrap();
+    assert_eq!(lead.phone.as_deref(), Some("+13125550199"));
+    assert_eq!(lead.captured["caller_id"], "+13125550142");
+    // Or a different number straight away.
+    let mut s = State { caller_id: Some("+13125550142".into()), ..State::default() };
+    say(&ctx, &mut s, "Hi, my kitchen sink is clogged");
+    say(&ctx, &mut s, "Dana Smith");
+    let t = say(&ctx, &mut s, "better call my cell, 312-555-0177");
+    assert_eq!(t.lead.unwrap().phone.as_deref(), Some("+13125550177"));
+}

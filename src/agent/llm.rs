@@ -5,26 +5,19 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::answers;
-use super::conversation::{self, Answer, Context, State, Turn};
-use super::knowledge::Passage;
+use super::conversation::{self, Context, State, Turn};
 use super::provider::TurnInput;
-use crate::domain::{ExpectedFormat, Priority};
+use super::tools::{self, Handoff};
+use crate::domain::Priority;
 
 /// Model rounds per turn (tool calls, then the answer).
 const MAX_ROUNDS: usize = 4;
-
-/// Where the model's knowledge searches go.
-#[async_trait]
-pub trait KnowledgeSource: Send + Sync {
-    async fn search(&self, query: &str) -> Vec<Passage>;
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -141,8 +134,10 @@ async fn run(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Resu
     messages.push(json!({ "role": "user", "content": message }));
 
     let mut answered_from_knowledge = false;
+    let tool_specs =
+        Value::Array(tools::tools(ctx, Handoff::Chat).iter().map(tools::Tool::chat_json).collect());
     for _ in 0..MAX_ROUNDS {
-        let (content, calls) = complete(model, &messages, &tools(ctx), deltas).await?;
+        let (content, calls) = complete(model, &messages, &tool_specs, deltas).await?;
         if calls.is_empty() {
             let escalate = state.level() == Priority::Urgent && !was_escalated;
             state.escalated |= escalate;
@@ -166,8 +161,11 @@ async fn run(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Resu
             })).collect::<Vec<_>>(),
         }));
         for call in &calls {
-            let result = execute(ctx, state, call, knowledge, &mut answered_from_knowledge).await;
-            messages.push(json!({ "role": "tool", "tool_call_id": call.id, "content": result.to_string() }));
+            let outcome = tools::execute(ctx, state, &call.name, &call.arguments, knowledge).await;
+            answered_from_knowledge |= outcome.answered_from_knowledge;
+            messages.push(
+                json!({ "role": "tool", "tool_call_id": call.id, "content": outcome.output.to_string() }),
+            );
         }
     }
     Err(LlmError::NoAnswer)
@@ -239,88 +237,6 @@ async fn complete(
         }
     }
     Err(LlmError::Protocol("stream ended without [DONE]".into()))
-}
-
-/// Runs a tool the model asked for; the result goes back as JSON text.
-async fn execute(
-    ctx: &Context,
-    state: &mut State,
-    call: &ToolCall,
-    knowledge: &dyn KnowledgeSource,
-    answered_from_knowledge: &mut bool,
-) -> Value {
-    let args: Value = serde_json::from_str(&call.arguments).unwrap_or(Value::Null);
-    let arg = |name: &str| args.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
-    match call.name.as_str() {
-        "save_lead_field" => save_field(ctx, state, &arg("field"), &arg("value")),
-        "set_emergency_level" => {
-            let level = Priority::parse(&arg("level")).unwrap_or(Priority::Normal);
-            let raised = state.raise(level, &[arg("reason")], None);
-            json!({ "level": state.level(), "raised": raised })
-        }
-        "search_knowledge" => {
-            let passages = knowledge.search(&arg("query")).await;
-            *answered_from_knowledge |= !passages.is_empty();
-            json!({ "passages": passages.iter().map(|p| json!({ "title": p.title, "text": p.text })).collect::<Vec<_>>() })
-        }
-        "request_human" => {
-            state.human_requested = true;
-            json!({ "ok": true, "note": "The team has been told the visitor wants a person to call back." })
-        }
-        "end_conversation" => {
-            state.done = true;
-            json!({ "ok": true })
-        }
-        other => json!({ "error": format!("unknown tool {other}") }),
-    }
-}
-
-/// Validates and stores a field exactly as the local dialogue would.
-fn save_field(ctx: &Context, state: &mut State, field: &str, value: &str) -> Value {
-    let Some(q) = ctx.questions.iter().find(|q| q.maps_to_lead_field.as_deref() == Some(field)) else {
-        return json!({ "saved": false, "error": format!("unknown field {field}") });
-    };
-    match answers::validate(q.expected_format, value, &ctx.business.country) {
-        Ok(v) => {
-            state.answers.insert(q.order, Answer { value: v.clone(), valid: true });
-            json!({ "saved": true, "value": v })
-        }
-        Err(e) => json!({ "saved": false, "error": format!("{e:?}"), "hint": match q.expected_format {
-            ExpectedFormat::Email => "ask for a valid email address",
-            ExpectedFormat::Phone => "ask for the full number with area code",
-            ExpectedFormat::Text => "ask again",
-        }}),
-    }
-}
-
-fn tools(ctx: &Context) -> Value {
-    let fields: Vec<String> = ctx.questions.iter().filter_map(|q| q.maps_to_lead_field.clone()).collect();
-    json!([
-        { "type": "function", "function": {
-            "name": "save_lead_field",
-            "description": "Save a detail the visitor gave. The result says whether it was valid.",
-            "parameters": { "type": "object", "properties": {
-                "field": { "type": "string", "enum": fields },
-                "value": { "type": "string" } }, "required": ["field", "value"] } } },
-        { "type": "function", "function": {
-            "name": "set_emergency_level",
-            "description": "Raise the urgency when the visitor describes an emergency.",
-            "parameters": { "type": "object", "properties": {
-                "level": { "type": "string", "enum": ["HIGH", "URGENT"] },
-                "reason": { "type": "string" } }, "required": ["level", "reason"] } } },
-        { "type": "function", "function": {
-            "name": "search_knowledge",
-            "description": "Search the business's knowledge base (hours, prices, services, policies).",
-            "parameters": { "type": "object", "properties": { "query": { "type": "string" } }, "required": ["query"] } } },
-        { "type": "function", "function": {
-            "name": "request_human",
-            "description": "The visitor wants to talk to a person.",
-            "parameters": { "type": "object", "properties": { "reason": { "type": "string" } }, "required": ["reason"] } } },
-        { "type": "function", "function": {
-            "name": "end_conversation",
-            "description": "Everything is captured and the visitor has been thanked.",
-            "parameters": { "type": "object", "properties": { "summary": { "type": "string" } }, "required": ["summary"] } } }
-    ])
 }
 
 fn system_prompt(ctx: &Context, state: &State) -> String {

@@ -7,4 +7,5 @@ pub mod embed;
 pub mod knowledge;
 pub mod llm;
 pub mod provider;
+pub mod tools;
 pub mod triage;

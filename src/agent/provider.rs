@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 
 use super::conversation::{self, Context, State, Turn};
 use super::knowledge::{self, Passage};
-use super::llm::{self, ChatModel, KnowledgeSource, LlmError};
+use super::llm::{self, ChatModel, LlmError};
+use super::tools::KnowledgeSource;
 
 /// Everything a provider reads for one turn (the state is passed apart, as
 /// the one thing it changes).

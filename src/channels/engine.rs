@@ -6,8 +6,8 @@ use tokio::sync::mpsc;
 
 use crate::agent::conversation::{self, Context, State};
 use crate::agent::knowledge::Passage;
-use crate::agent::llm;
 use crate::agent::provider::{self, ReplyProvider, TurnInput};
+use crate::agent::tools;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
 use crate::server::AppState;
@@ -59,7 +59,7 @@ struct StoreKnowledge<'a> {
 }
 
 #[async_trait::async_trait]
-impl llm::KnowledgeSource for StoreKnowledge<'_> {
+impl tools::KnowledgeSource for StoreKnowledge<'_> {
     async fn search(&self, query: &str) -> Vec<Passage> {
         search(self.app, self.business_id, query).await.unwrap_or_default()
     }

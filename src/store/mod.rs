@@ -13,8 +13,8 @@ use async_trait::async_trait;
 
 use crate::agent::knowledge::Passage;
 use crate::domain::{
-    Business, BusinessBundle, BusinessSummary, Channel, Lead, LeadDraft, Message, Notification, PlanTier,
-    Priority, Profile, Role, User,
+    Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, LeadDraft, Message, Notification,
+    PlanTier, Priority, Profile, Role, User,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +61,33 @@ pub struct KnowledgeQuery {
     /// (model, vector) of the query, when an embedding model is configured.
     pub embedding: Option<(String, Vec<f32>)>,
     pub limit: usize,
+}
+
+/// A call the agent is answering.
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub call_sid: String,
+    pub business_id: String,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    /// realtime or gather
+    pub mode: String,
+}
+
+/// One Twilio status callback (or voicemail recording) for a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallStatus {
+    pub call_sid: String,
+    pub status: String,
+    /// The number called, to find the business of a call we never answered.
+    pub to_number: Option<String>,
+    pub from_number: Option<String>,
+    pub duration_seconds: Option<u32>,
+    pub recording_url: Option<String>,
+    /// Twilio's SequenceNumber: callbacks may arrive out of order.
+    pub sequence: Option<i64>,
+    /// Every parameter received, kept with the event.
+    pub data: serde_json::Value,
 }
 
 /// What one conversation turn changes; saved in one transaction so a crash
@@ -125,6 +152,23 @@ pub trait Store: Send + Sync + 'static {
     async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead>;
     async fn leads(&self, business_id: &str) -> Result<Vec<Lead>>;
     async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>>;
+
+    /// The business whose Twilio number this is (E.164).
+    async fn business_by_number(&self, number: &str) -> Result<Business>;
+    /// Records that the agent answers a call: its conversation (VOICE, the
+    /// CallSid as external id) and call row. Idempotent, since Twilio retries
+    /// webhooks: returns the conversation already started for this CallSid.
+    async fn start_call(&self, call: NewCall) -> Result<String>;
+    /// Records a status callback: the event, and the call's latest status,
+    /// duration and recording. A status older (by sequence) than the one
+    /// recorded does not overwrite it.
+    async fn record_call_status(&self, status: CallStatus) -> Result<()>;
+    /// The agent is done with a call: its summary and how it ended. Closes the
+    /// conversation and records a `call_ended` analytics event once.
+    async fn finish_call(&self, call_sid: &str, summary: &str, ended_reason: &str) -> Result<()>;
+    async fn call(&self, call_sid: &str) -> Result<Call>;
+    /// Status callbacks received for a call, oldest first: (status, sequence).
+    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>>;
 
     /// Writes a consistent copy of the whole database to `dest`, even while
     /// other connections write.

@@ -10,16 +10,20 @@ use tokio::sync::Semaphore;
 
 mod backup;
 mod business;
+mod calls;
 mod conversation;
 mod knowledge;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
-use super::{migrate, ImportOutcome, KnowledgeQuery, NewUser, Result, Store, StoreError, TurnRecord};
+use super::{
+    migrate, CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError,
+    TurnRecord,
+};
 use crate::agent::knowledge::Passage;
 use crate::domain::{
-    new_id, now, Business, BusinessBundle, BusinessSummary, Channel, Lead, Message, Notification, PlanTier,
-    Profile, User,
+    new_id, now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification,
+    PlanTier, Profile, User,
 };
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
 
@@ -405,6 +409,34 @@ impl Store for SqliteStore {
     async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
         let id = business_id.to_string();
         self.read(move |c| conversation::notifications(c, &id)).await
+    }
+
+    async fn business_by_number(&self, number: &str) -> Result<Business> {
+        let number = number.to_string();
+        self.read(move |c| calls::business_by_number(c, &number)).await
+    }
+
+    async fn start_call(&self, call: NewCall) -> Result<String> {
+        self.write(move |tx| calls::start_call(tx, &call)).await
+    }
+
+    async fn record_call_status(&self, status: CallStatus) -> Result<()> {
+        self.write(move |tx| calls::record_status(tx, &status)).await
+    }
+
+    async fn finish_call(&self, call_sid: &str, summary: &str, ended_reason: &str) -> Result<()> {
+        let (sid, summary, reason) = (call_sid.to_string(), summary.to_string(), ended_reason.to_string());
+        self.write(move |tx| calls::finish_call(tx, &sid, &summary, &reason)).await
+    }
+
+    async fn call(&self, call_sid: &str) -> Result<Call> {
+        let sid = call_sid.to_string();
+        self.read(move |c| calls::call(c, &sid)).await
+    }
+
+    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
+        let sid = call_sid.to_string();
+        self.read(move |c| calls::call_events(c, &sid)).await
     }
 
     async fn backup_to(&self, dest: &Path) -> Result<()> {
