@@ -113,17 +113,7 @@ pub(super) fn record_status(tx: &Transaction<'_>, s: &CallStatus) -> Result<()> 
 }
 
 pub(super) fn finish_call(tx: &Transaction<'_>, call_sid: &str, summary: &str, reason: &str) -> Result<()> {
-    let row: Option<(Option<String>, Option<String>, String, Option<String>, Option<String>)> = tx
-        .query_row(
-            "SELECT business_id, conversation_id, started_at, ended_at, mode FROM calls WHERE call_sid = ?1",
-            [call_sid],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()
-        .map_err(db_err)?;
-    let Some((business_id, conversation_id, started_at, ended_at, mode)) = row else {
-        return Err(StoreError::NotFound(format!("call {call_sid}")));
-    };
+    let Call { business_id, conversation_id, started_at, ended_at, mode, .. } = call(tx, call_sid)?;
     let ts = now();
     tx.execute(
         "UPDATE calls SET summary = ?1, ended_reason = COALESCE(ended_reason, ?2), ended_at = COALESCE(ended_at, ?3),
