@@ -17,6 +17,7 @@ use crate::plans::Plans;
 use crate::sessions::{MemorySessions, SessionStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
+use crate::twilio::TwilioClient;
 use crate::web::ratelimit::RateLimiter;
 
 /// Everything a request handler may need; cheap to clone.
@@ -39,6 +40,10 @@ pub struct AppState {
     pub turn_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     /// What each plan tier may do (`ENABLE_PLAN_TIERS`).
     pub plans: Plans,
+    /// Twilio's REST API, when an account SID and auth token are configured.
+    pub twilio: Option<TwilioClient>,
+    /// Decisions passed between a call's webhooks and its media stream.
+    pub voice: Arc<crate::channels::voice::Calls>,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -96,6 +101,8 @@ impl AppState {
         let plans = Plans { enforce: config.features.plan_tiers };
         Ok(AppState {
             plans,
+            twilio: TwilioClient::from_config(&config.twilio),
+            voice: Arc::default(),
             config: Arc::new(config),
             store,
             sessions,

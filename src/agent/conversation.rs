@@ -146,21 +146,8 @@ pub fn is_question(text: &str) -> bool {
 /// Runs one visitor turn. `passages` are the knowledge-base matches for
 /// `message`, best first (empty when it is not a question).
 pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage]) -> Turn {
-    state.turns += 1;
     let message = message.trim();
-    if state.first_message.is_none() {
-        state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());
-    }
-
-    let decision = ctx.rules.classify(message);
-    state.raise(decision.level, &decision.reasons, decision.hazard);
-    let escalate = state.level() == Priority::Urgent && !state.escalated;
-    if escalate {
-        state.escalated = true;
-    }
-    if wants_human(message) {
-        state.human_requested = true;
-    }
+    let escalate = note(ctx, state, message);
 
     let knowledge_answer =
         if is_question(message) { knowledge::extract_answer(message, passages) } else { None };
@@ -237,6 +224,40 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
         done: state.done,
         answered_from_knowledge: knowledge_answer.is_some(),
     }
+}
+
+/// What every turn learns from a message before any reply: the first
+/// message, triage (the level only rises), a wish for a person. True when
+/// the conversation just became URGENT (record the escalation now, once).
+fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
+    state.turns += 1;
+    if state.first_message.is_none() {
+        state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());
+    }
+    let decision = ctx.rules.classify(message);
+    state.raise(decision.level, &decision.reasons, decision.hazard);
+    if wants_human(message) {
+        state.human_requested = true;
+    }
+    escalate_now(state)
+}
+
+/// True once, when the conversation has become URGENT and the escalation
+/// has not been recorded yet.
+pub fn escalate_now(state: &mut State) -> bool {
+    let escalate = state.level() == Priority::Urgent && !state.escalated;
+    state.escalated |= escalate;
+    escalate
+}
+
+/// A caller's words when another model is answering (a realtime call): the
+/// engine still triages them and keeps any contact detail they contain.
+/// True when the conversation just became URGENT.
+pub fn observe(ctx: &Context, state: &mut State, message: &str) -> bool {
+    let message = message.trim();
+    let escalate = note(ctx, state, message);
+    absorb_volunteered(ctx, state, message);
+    escalate
 }
 
 /// "Water is pouring through the ceiling!" is not the answer to "May I have

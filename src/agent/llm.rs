@@ -14,7 +14,7 @@ use super::answers;
 use super::conversation::{self, Context, State, Turn};
 use super::provider::TurnInput;
 use super::tools::{self, Handoff};
-use crate::domain::Priority;
+use crate::domain::{Channel, Priority};
 
 /// Model rounds per turn (tool calls, then the answer).
 const MAX_ROUNDS: usize = 4;
@@ -117,7 +117,7 @@ pub async fn turn(model: &ChatModel, state: &mut State, input: TurnInput<'_>) ->
 }
 
 async fn run(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
-    let TurnInput { ctx, history, message, knowledge, deltas, .. } = input;
+    let TurnInput { ctx, channel, history, message, knowledge, deltas, .. } = input;
     state.turns += 1;
     if state.first_message.is_none() {
         state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());
@@ -127,7 +127,7 @@ async fn run(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Resu
     state.raise(decision.level, &decision.reasons, decision.hazard);
     let was_escalated = state.escalated;
 
-    let mut messages = vec![json!({ "role": "system", "content": system_prompt(ctx, state) })];
+    let mut messages = vec![json!({ "role": "system", "content": system_prompt(ctx, state, channel) })];
     for (role, text) in history {
         messages.push(json!({ "role": role, "content": text }));
     }
@@ -139,8 +139,7 @@ async fn run(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Resu
     for _ in 0..MAX_ROUNDS {
         let (content, calls) = complete(model, &messages, &tool_specs, deltas).await?;
         if calls.is_empty() {
-            let escalate = state.level() == Priority::Urgent && !was_escalated;
-            state.escalated |= escalate;
+            let escalate = !was_escalated && conversation::escalate_now(state);
             let remaining = conversation::remaining_questions(ctx, state);
             state.done = state.done || remaining == 0;
             let lead = Some(conversation::lead_draft(ctx, state)).filter(|l| l.has_contact());
@@ -239,17 +238,24 @@ async fn complete(
     Err(LlmError::Protocol("stream ended without [DONE]".into()))
 }
 
-fn system_prompt(ctx: &Context, state: &State) -> String {
+fn system_prompt(ctx: &Context, state: &State, channel: Channel) -> String {
     let b = &ctx.business;
     let mut p = format!(
-        "{persona}\nYou are {agent}, answering the website chat for {name} ({kind}).\n\
-         Keep replies short (under 60 words), warm and plain. Ask one question at a time.\n\
+        "{persona}\nYou are {agent}, answering {where} for {name} ({kind}).\n\
+         {style} Ask one question at a time.\n\
          Use search_knowledge for anything about the business and never invent hours, prices or policies.\n\
          Save every detail with save_lead_field as soon as it is given; if it is not valid, ask again politely.\n",
         persona = ctx.agent.persona_prompt,
         agent = ctx.agent.agent_name,
         name = b.name,
         kind = b.business_type,
+        where = if channel == Channel::Voice { "the phone" } else { "the website chat" },
+        style = if channel == Channel::Voice {
+            "Your replies are spoken on a phone line: one or two short sentences, no lists, links or \
+             symbols; repeat numbers and addresses back to confirm them."
+        } else {
+            "Keep replies short (under 60 words), warm and plain."
+        },
     );
     if state.level() == Priority::Urgent {
         p.push_str("This is an EMERGENCY: tell the visitor the team is being alerted now, give safety advice if there is gas, fire or carbon monoxide, and ask only the remaining questions below.\n");

@@ -9,3 +9,4 @@ pub mod llm;
 pub mod provider;
 pub mod tools;
 pub mod triage;
+pub mod voice;

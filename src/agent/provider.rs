@@ -10,12 +10,15 @@ use super::conversation::{self, Context, State, Turn};
 use super::knowledge::{self, Passage};
 use super::llm::{self, ChatModel, LlmError};
 use super::tools::KnowledgeSource;
+use crate::domain::Channel;
 
 /// Everything a provider reads for one turn (the state is passed apart, as
 /// the one thing it changes).
 #[derive(Clone, Copy)]
 pub struct TurnInput<'a> {
     pub ctx: &'a Context,
+    /// Chat replies are read; phone replies are spoken.
+    pub channel: Channel,
     /// Recent (role, text) lines, oldest first.
     pub history: &'a [(String, String)],
     pub message: &'a str,

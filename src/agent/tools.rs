@@ -150,8 +150,7 @@ pub async fn execute(
             let passages = knowledge.search(&arg("query")).await;
             Outcome {
                 answered_from_knowledge: !passages.is_empty(),
-                output: json!({ "passages": passages.iter()
-                    .map(|p| json!({ "title": p.title, "text": p.text })).collect::<Vec<_>>() }),
+                output: knowledge_output(&passages),
                 effect: Effect::None,
             }
         }
@@ -183,6 +182,11 @@ pub async fn execute(
         }
         other => plain(json!({ "error": format!("unknown tool {other}") })),
     }
+}
+
+/// What `search_knowledge` answers: the passages found, best first.
+pub fn knowledge_output(passages: &[Passage]) -> Value {
+    json!({ "passages": passages.iter().map(|p| json!({ "title": p.title, "text": p.text })).collect::<Vec<_>>() })
 }
 
 /// Validates and stores a field exactly as the local dialogue would.

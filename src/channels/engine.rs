@@ -29,6 +29,46 @@ pub struct Session {
     pub history: Vec<(String, String)>,
     #[serde(default)]
     pub lead_id: Option<String>,
+    /// Phone (gather mode): turns in a row the caller said nothing.
+    #[serde(default)]
+    pub silences: u8,
+}
+
+impl Session {
+    pub fn new(business_id: &str, conversation_id: String, channel: Channel, state: State) -> Session {
+        Session {
+            business_id: business_id.to_string(),
+            conversation_id,
+            channel,
+            state,
+            history: Vec::new(),
+            lead_id: None,
+            silences: 0,
+        }
+    }
+
+    /// Adds transcript lines, keeping the last [`HISTORY`].
+    pub fn remember(&mut self, lines: impl IntoIterator<Item = (String, String)>) {
+        self.history.extend(lines);
+        let excess = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..excess);
+    }
+}
+
+/// A business's session, when the session store still has it.
+pub async fn load_session(app: &AppState, id: &str, business_id: &str) -> Option<Session> {
+    app.sessions
+        .get(id)
+        .await
+        .and_then(|json| serde_json::from_str::<Session>(&json).ok())
+        .filter(|s| s.business_id == business_id)
+}
+
+pub async fn save_session(app: &AppState, id: &str, session: &Session) {
+    match serde_json::to_string(session) {
+        Ok(json) => app.sessions.put(id, json).await,
+        Err(e) => tracing::error!(error = %e, "session could not be serialised"),
+    }
 }
 
 /// The result of a turn, as channels report it.
@@ -40,6 +80,8 @@ pub struct Reply {
     pub emergency: Option<Priority>,
     pub lead_id: Option<String>,
     pub done: bool,
+    /// The visitor asked for a person (a call can be put through).
+    pub human_requested: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,28 +152,14 @@ pub async fn run_turn(
         None => None,
     };
     let restored = match session_id {
-        Some(id) => app
-            .sessions
-            .get(id)
-            .await
-            .and_then(|json| serde_json::from_str::<Session>(&json).ok())
-            .filter(|s| s.business_id == business_id)
-            .map(|s| (id.to_string(), s)),
+        Some(id) => load_session(app, id, business_id).await.map(|s| (id.to_string(), s)),
         None => None,
     };
     let (session_id, mut session) = match restored {
         Some(found) => found,
         None => {
             let conversation_id = app.store.start_conversation(business_id, channel, None).await?;
-            let session = Session {
-                business_id: business_id.to_string(),
-                conversation_id,
-                channel,
-                state: State::default(),
-                history: Vec::new(),
-                lead_id: None,
-            };
-            (new_id(), session)
+            (new_id(), Session::new(business_id, conversation_id, channel, State::default()))
         }
     };
 
@@ -144,6 +172,7 @@ pub async fn run_turn(
     let history = session.history.clone();
     let input = TurnInput {
         ctx,
+        channel,
         history: &history,
         message,
         passages: &passages,
@@ -190,13 +219,8 @@ pub async fn run_turn(
     }
 
     session.lead_id = lead_id.clone().or(session.lead_id);
-    session.history.push(("user".into(), message.to_string()));
-    session.history.push(("assistant".into(), turn.reply.clone()));
-    let excess = session.history.len().saturating_sub(HISTORY);
-    session.history.drain(..excess);
-    if let Ok(json) = serde_json::to_string(&session) {
-        app.sessions.put(&session_id, json).await;
-    }
+    session.remember([("user".into(), message.to_string()), ("assistant".into(), turn.reply.clone())]);
+    save_session(app, &session_id, &session).await;
     Ok(Reply {
         session_id,
         conversation_id: session.conversation_id,
@@ -204,5 +228,6 @@ pub async fn run_turn(
         emergency: turn.emergency,
         lead_id: session.lead_id,
         done: turn.done,
+        human_requested: session.state.human_requested,
     })
 }

@@ -135,6 +135,9 @@ pub trait Store: Send + Sync + 'static {
     /// Knowledge chunks for one business, best first: full-text (BM25) ranking,
     /// fused (reciprocal rank) with nearest embeddings when a query vector is given.
     async fn search_knowledge(&self, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>>;
+    /// The knowledge documents in brief (title, opening words), oldest first:
+    /// what a phone model is told the knowledge base covers.
+    async fn knowledge_overview(&self, business_id: &str, limit: usize) -> Result<Vec<(String, String)>>;
     /// Chunks with no embedding from `model` yet: (chunk id, text to embed).
     async fn chunks_to_embed(&self, model: &str, limit: usize) -> Result<Vec<(i64, String)>>;
     /// Stores vectors for chunks (skipping chunks deleted in the meantime).

@@ -367,6 +367,20 @@ impl Store for SqliteStore {
         self.read(move |c| knowledge::search(c, &id, &query)).await
     }
 
+    async fn knowledge_overview(&self, business_id: &str, limit: usize) -> Result<Vec<(String, String)>> {
+        let id = business_id.to_string();
+        self.read(move |c| {
+            query_all(
+                c,
+                "SELECT title, substr(content, 1, 600) FROM knowledge_documents WHERE business_id = ?1
+                     ORDER BY created_at, rowid LIMIT ?2",
+                params![id, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .await
+    }
+
     async fn chunks_to_embed(&self, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
         let model = model.to_string();
         self.read(move |c| knowledge::chunks_to_embed(c, &model, limit)).await

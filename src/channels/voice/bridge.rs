@@ -1,0 +1,958 @@
+//! A live call: Twilio's media stream joined to an OpenAI Realtime session.
+//!
+//! One task per call owns everything about it (nothing is shared between
+//! calls): it forwards caller audio to the model and the model's audio to the
+//! caller without re-encoding, cuts the model off when the caller talks over
+//! it (`playback`), runs the tools the model calls through the engine, keeps
+//! both sides of the transcript, and saves the lead as it goes. If the model
+//! fails, the caller hears an apology and carries on turn by turn (`gather`)
+//! with everything captured so far.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message as ModelMessage, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::Instrument;
+use warp::filters::ws::{Message, WebSocket, Ws};
+use warp::{Filter, Rejection, Reply};
+
+use super::playback::Playback;
+use super::realtime_wire::{self as rt, Kind, SessionConfig};
+use super::twilio_wire::{self as tw, Inbound};
+use super::webhooks::{next_step_twiml, transfer};
+use super::{stream_url, NextStep};
+use crate::agent::conversation::{self, Context};
+use crate::agent::knowledge::Passage;
+use crate::agent::tools::{self, Effect, Handoff, KnowledgeSource};
+use crate::agent::voice::{self, KnowledgeBrief};
+use crate::channels::engine::{self, Session};
+use crate::domain::{Channel, Priority};
+use crate::error::ApiError;
+use crate::server::AppState;
+use crate::store::TurnRecord;
+use crate::twilio::CallUpdate;
+use crate::web::with_state;
+
+type ModelSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Longest wait for Twilio's `start` message, and for a model session to open.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// After the call left the AI (transfer, hang-up, fallback), how long to wait for Twilio's `stop`.
+const LINGER: Duration = Duration::from_secs(10);
+/// Malformed frames logged per call at warn level; the rest at debug.
+const LOUD_ERRORS: u32 = 3;
+/// Knowledge documents described in the model's instructions.
+const KNOWLEDGE_BRIEFS: usize = 12;
+/// Largest frame accepted from Twilio or the model.
+const MAX_FRAME: usize = 256 * 1024;
+
+/// `GET /api/voice/stream` (WebSocket): Twilio's bidirectional media stream.
+pub fn route(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("api" / "voice" / "stream")
+        .and(warp::ws())
+        .and(with_state(app))
+        .and(warp::header::optional::<String>("x-twilio-signature"))
+        .and_then(upgrade)
+}
+
+async fn upgrade(ws: Ws, app: AppState, signature: Option<String>) -> Result<impl Reply, Rejection> {
+    // Twilio signs the upgrade over the wss:// URL with no parameters.
+    let token = app.config.twilio.auth_token.expose();
+    if !crate::twilio::validate(token, signature.as_deref().unwrap_or_default(), &stream_url(&app), &[]) {
+        tracing::warn!("rejected a media stream without a valid Twilio signature");
+        return Err(warp::reject::custom(ApiError::Forbidden("invalid X-Twilio-Signature".into())));
+    }
+    if !app.config.features.websocket_features {
+        return Err(warp::reject::custom(ApiError::Forbidden("media streams are switched off".into())));
+    }
+    let max = app.config.websocket.max_connections as usize;
+    let Some(slot) = Slot::take(&app.websockets, max) else {
+        tracing::warn!(max, "media stream refused: every line is busy");
+        return Err(warp::reject::custom(ApiError::Unavailable("every line is busy".into())));
+    };
+    Ok(ws.max_frame_size(MAX_FRAME).max_message_size(MAX_FRAME).on_upgrade(move |socket| async move {
+        run(app, socket).await;
+        drop(slot);
+    }))
+}
+
+/// One of `MAX_WEBSOCKET_CONNECTIONS` media streams, given back on drop.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(Slot(counter.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs one call from Twilio's `start` to its end.
+async fn run(app: AppState, socket: WebSocket) {
+    let (twilio_tx, mut twilio_rx) = socket.split();
+    let Some(start) = wait_for_start(&mut twilio_rx).await else {
+        tracing::warn!("media stream closed before it started");
+        return;
+    };
+    let call_sid = start.custom_parameters.get("callSid").cloned().unwrap_or_else(|| start.call_sid.clone());
+    let business_id = start.custom_parameters.get("businessId").cloned().unwrap_or_default();
+    let span = tracing::info_span!("call", call_sid = %call_sid, business_id = %business_id);
+    async move {
+        let ctx = match engine::context(&app, &business_id).await {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                tracing::error!(error = %e, "media stream for an unknown business");
+                return;
+            }
+        };
+        let from = start.custom_parameters.get("from").map(String::as_str);
+        let to = ctx.business.twilio_phone_number.clone();
+        let session = match super::call_session(&app, &ctx, &call_sid, from, to.as_deref(), "realtime").await
+        {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::error!(error = %e, "could not start the call's conversation");
+                return;
+            }
+        };
+        let knowledge = match app.store.knowledge_overview(&business_id, KNOWLEDGE_BRIEFS).await {
+            Ok(docs) => docs.into_iter().map(|(title, text)| brief(title, &text)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "knowledge overview unavailable");
+                Vec::new()
+            }
+        };
+        let bridge = Bridge::new(app, ctx, call_sid, start.stream_sid, session, knowledge, twilio_tx);
+        bridge.run(twilio_rx).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn wait_for_start(rx: &mut SplitStream<WebSocket>) -> Option<tw::Start> {
+    let deadline = Instant::now() + HANDSHAKE;
+    loop {
+        let message = tokio::time::timeout_at(deadline, rx.next()).await.ok()??.ok()?;
+        if message.is_close() {
+            return None;
+        }
+        let Ok(text) = message.to_str() else { continue };
+        match tw::parse(text) {
+            Ok(Inbound::Start(start)) => return Some(start),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "malformed message before start"),
+        }
+    }
+}
+
+/// A document's title and its opening words.
+fn brief(title: String, text: &str) -> KnowledgeBrief {
+    let mut excerpt = String::new();
+    for sentence in crate::agent::knowledge::sentences(text) {
+        if !excerpt.is_empty() && excerpt.len() + sentence.len() > 200 {
+            break;
+        }
+        if !excerpt.is_empty() {
+            excerpt.push(' ');
+        }
+        excerpt.push_str(sentence);
+    }
+    KnowledgeBrief { title, excerpt: excerpt.chars().take(240).collect() }
+}
+
+/// The model side: opening, open and ready, or gone.
+enum Model {
+    Connecting(std::pin::Pin<Box<dyn std::future::Future<Output = Result<Box<ModelSocket>, String>> + Send>>),
+    Open { socket: Box<ModelSocket>, ready: bool, opened: Instant },
+    Closed,
+}
+
+enum ModelEvent {
+    Connected(Result<Box<ModelSocket>, String>),
+    Text(Utf8Bytes),
+    Pong,
+    Gone(String),
+}
+
+impl Model {
+    async fn next(&mut self) -> ModelEvent {
+        match self {
+            Model::Connecting(fut) => ModelEvent::Connected(fut.await),
+            Model::Open { socket, .. } => loop {
+                match socket.next().await {
+                    Some(Ok(ModelMessage::Text(text))) => return ModelEvent::Text(text),
+                    Some(Ok(ModelMessage::Pong(_))) => return ModelEvent::Pong,
+                    Some(Ok(ModelMessage::Close(frame))) => {
+                        return ModelEvent::Gone(format!("closed by the model server: {frame:?}"))
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return ModelEvent::Gone(e.to_string()),
+                    None => return ModelEvent::Gone("connection ended".into()),
+                }
+            },
+            Model::Closed => std::future::pending().await,
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(self, Model::Open { ready: true, .. })
+    }
+}
+
+/// Opens a Realtime session socket (`OPENAI_BASE_URL`, so tests use a fake).
+fn connect(app: &AppState) -> Model {
+    let url = rt::realtime_url(&app.config.openai.base_url, &app.config.openai.realtime_model);
+    let key = app.config.openai.api_key.expose().to_string();
+    Model::Connecting(Box::pin(async move {
+        let mut request = url.into_client_request().map_err(|e| format!("bad realtime URL: {e}"))?;
+        let auth =
+            format!("Bearer {key}").parse().map_err(|_| "the API key is not a valid header".to_string())?;
+        request.headers_mut().insert("authorization", auth);
+        // Small buffers: a call's frames are a few hundred bytes, and there may be a thousand calls.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(0)
+            .max_message_size(Some(MAX_FRAME * 4))
+            .max_frame_size(Some(MAX_FRAME * 4));
+        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+        match tokio::time::timeout(HANDSHAKE, connecting).await {
+            Ok(Ok((socket, _))) => Ok(Box::new(socket)),
+            Ok(Err(e)) => Err(format!("could not open the realtime session: {e}")),
+            Err(_) => Err("the realtime session did not open in time".into()),
+        }
+    }))
+}
+
+/// A function call the model made in a response.
+struct FunctionCall {
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
+/// A tool finished in the background (knowledge search).
+struct ToolDone {
+    call_id: String,
+    query: String,
+    passages: Vec<Passage>,
+}
+
+/// The call is leaving the AI once the current line has been heard.
+struct Ending {
+    step: NextStep,
+    reason: &'static str,
+    /// The response carrying the last line has finished generating.
+    spoken: bool,
+    deadline: Instant,
+}
+
+/// Saving happens in order, off the call's loop.
+enum Persist {
+    Turn(Box<TurnRecord>, Box<Session>),
+    Flush(oneshot::Sender<()>),
+    Finish { summary: String, reason: String },
+}
+
+struct Bridge {
+    app: AppState,
+    ctx: Context,
+    call_sid: String,
+    stream_sid: String,
+    session: Session,
+    knowledge: Vec<KnowledgeBrief>,
+    twilio: SplitSink<WebSocket, Message>,
+    model: Model,
+    /// Latest inbound media timestamp: the stream's clock.
+    now_ms: u64,
+    /// Caller audio waiting for the model session to be ready.
+    buffer: VecDeque<String>,
+    buffer_max: usize,
+    playback: Playback,
+    /// Audio of this item is dropped: the caller talked over it.
+    interrupted: Option<String>,
+    active_response: Option<String>,
+    calls: Vec<FunctionCall>,
+    tools_running: usize,
+    tool_tx: mpsc::Sender<ToolDone>,
+    tool_rx: mpsc::Receiver<ToolDone>,
+    filler_at: Option<Instant>,
+    /// A `response.create` to send once no response is in progress.
+    queued_response: Option<Option<String>>,
+    greeted: bool,
+    ending: Option<Ending>,
+    /// The call has left the AI; wait for Twilio's stop.
+    leaving: Option<Instant>,
+    rollover_at: Instant,
+    ended_reason: &'static str,
+    persist: mpsc::UnboundedSender<Persist>,
+    persister: tokio::task::JoinHandle<()>,
+    last_twilio_pong: Instant,
+    last_model_pong: Instant,
+    errors: u32,
+}
+
+impl Bridge {
+    fn new(
+        app: AppState,
+        ctx: Context,
+        call_sid: String,
+        stream_sid: String,
+        session: Session,
+        knowledge: Vec<KnowledgeBrief>,
+        twilio: SplitSink<WebSocket, Message>,
+    ) -> Bridge {
+        let (persist, rx) = mpsc::unbounded_channel();
+        let persister = tokio::spawn(persister(app.clone(), call_sid.clone(), rx).in_current_span());
+        let (tool_tx, tool_rx) = mpsc::channel(8);
+        let voice = &app.config.voice;
+        let model = connect(&app);
+        Bridge {
+            buffer_max: (voice.audio_buffer_ms / 20).max(1) as usize,
+            rollover_at: Instant::now() + Duration::from_secs(voice.realtime_session_max_secs),
+            app,
+            ctx,
+            call_sid,
+            stream_sid,
+            session,
+            knowledge,
+            twilio,
+            model,
+            now_ms: 0,
+            buffer: VecDeque::new(),
+            playback: Playback::default(),
+            interrupted: None,
+            active_response: None,
+            calls: Vec::new(),
+            tools_running: 0,
+            tool_tx,
+            tool_rx,
+            filler_at: None,
+            queued_response: None,
+            greeted: false,
+            ending: None,
+            leaving: None,
+            ended_reason: "caller_hung_up",
+            persist,
+            persister,
+            last_twilio_pong: Instant::now(),
+            last_model_pong: Instant::now(),
+            errors: 0,
+        }
+    }
+
+    async fn run(mut self, mut twilio_rx: SplitStream<WebSocket>) {
+        let ws = &self.app.config.websocket;
+        let ping_every = Duration::from_millis(ws.ping_interval_ms);
+        let pong_grace = ping_every + Duration::from_millis(ws.pong_timeout_ms);
+        let mut ping = interval(ping_every);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ping.tick().await;
+        let far = || Instant::now() + Duration::from_secs(86_400);
+        loop {
+            let ending_at = self.ending.as_ref().map(|e| e.deadline);
+            tokio::select! {
+                message = twilio_rx.next() => match message {
+                    Some(Ok(m)) if m.is_text() => {
+                        if let Ok(text) = m.to_str() {
+                            if !self.on_twilio(text).await {
+                                break;
+                            }
+                        }
+                    }
+                    Some(Ok(m)) if m.is_pong() => self.last_twilio_pong = Instant::now(),
+                    Some(Ok(m)) if m.is_close() => break,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::info!(error = %e, "media stream failed");
+                        break;
+                    }
+                    None => break,
+                },
+                event = self.model.next() => self.on_model_event(event).await,
+                Some(done) = self.tool_rx.recv() => self.on_tool_done(done).await,
+                _ = ping.tick() => {
+                    let now = Instant::now();
+                    if now.duration_since(self.last_twilio_pong) > pong_grace {
+                        tracing::warn!("Twilio stopped answering pings; ending the call");
+                        break;
+                    }
+                    if self.twilio.send(Message::ping(Vec::new())).await.is_err() {
+                        break;
+                    }
+                    self.ping_model(pong_grace).await;
+                    if now >= self.rollover_at {
+                        self.maybe_roll_over().await;
+                    }
+                }
+                _ = sleep_until(self.filler_at.unwrap_or_else(far)), if self.filler_at.is_some() => {
+                    self.filler_at = None;
+                    if self.tools_running > 0 && self.active_response.is_none() {
+                        let line = "Say in a few words that you are looking that up.";
+                        self.request_response(Some(line.to_string())).await;
+                    }
+                }
+                _ = sleep_until(ending_at.unwrap_or_else(far)), if ending_at.is_some() => {
+                    tracing::warn!("the last line did not finish playing in time; going ahead");
+                    self.leave().await;
+                }
+                _ = sleep_until(self.leaving.unwrap_or_else(far)), if self.leaving.is_some() => {
+                    tracing::warn!("Twilio did not end the stream; closing it");
+                    break;
+                }
+            }
+        }
+        self.finish().await;
+    }
+
+    // ---- Twilio side -------------------------------------------------------
+
+    /// False when the call is over.
+    async fn on_twilio(&mut self, text: &str) -> bool {
+        match tw::parse(text) {
+            Ok(Inbound::Media { timestamp_ms, payload }) => {
+                self.now_ms = timestamp_ms;
+                if self.leaving.is_some() {
+                    return true;
+                }
+                if self.model.is_ready() {
+                    self.send_model(rt::append(&payload)).await;
+                } else {
+                    if self.buffer.len() >= self.buffer_max {
+                        self.buffer.pop_front();
+                    }
+                    self.buffer.push_back(payload.into_owned());
+                }
+            }
+            Ok(Inbound::Mark { name }) => {
+                self.playback.echoed(&name, self.now_ms);
+                if self.ending.as_ref().is_some_and(|e| e.spoken) && !self.playback.playing() {
+                    self.leave().await;
+                }
+            }
+            Ok(Inbound::Stop) => {
+                tracing::info!("Twilio stopped the stream");
+                return false;
+            }
+            Ok(Inbound::Dtmf { digit }) => tracing::info!(digit, "caller pressed a key"),
+            Ok(Inbound::Connected | Inbound::Start(_)) => {}
+            Ok(Inbound::Unknown(event)) => tracing::debug!(event, "unknown Twilio event skipped"),
+            Err(e) => self.malformed("Twilio", &e.to_string()),
+        }
+        true
+    }
+
+    async fn send_twilio(&mut self, text: String) {
+        if let Err(e) = self.twilio.send(Message::text(text)).await {
+            tracing::debug!(error = %e, "could not write to the media stream");
+        }
+    }
+
+    // ---- model side ----------------------------------------------------------
+
+    async fn on_model_event(&mut self, event: ModelEvent) {
+        match event {
+            ModelEvent::Connected(Ok(socket)) => {
+                tracing::info!("realtime session opened");
+                self.model = Model::Open { socket, ready: false, opened: Instant::now() };
+                self.last_model_pong = Instant::now();
+            }
+            ModelEvent::Connected(Err(e)) => self.model_failed(&e).await,
+            ModelEvent::Text(text) => self.on_model_text(text.as_str()).await,
+            ModelEvent::Pong => self.last_model_pong = Instant::now(),
+            ModelEvent::Gone(reason) => self.model_failed(&reason).await,
+        }
+    }
+
+    async fn send_model(&mut self, text: String) {
+        if let Model::Open { socket, .. } = &mut self.model {
+            if let Err(e) = socket.send(ModelMessage::text(text)).await {
+                tracing::debug!(error = %e, "could not write to the realtime session");
+            }
+        }
+    }
+
+    async fn on_model_text(&mut self, text: &str) {
+        let event = match rt::parse(text) {
+            Ok(event) => event,
+            Err(e) => return self.malformed("OpenAI", &e.to_string()),
+        };
+        match event.kind() {
+            Kind::AudioDelta => {
+                let (Some(delta), Some(item)) = (event.delta.as_deref(), event.item_id.as_deref()) else {
+                    return;
+                };
+                if self.interrupted.as_deref() == Some(item)
+                    || self.leaving.is_some()
+                    || !tw::is_base64(delta)
+                {
+                    return; // the caller talked over it: never play the rest
+                }
+                let bytes = tw::payload_bytes(delta);
+                let media = tw::media(&self.stream_sid, delta);
+                self.send_twilio(media).await;
+                let mark = self.playback.sent(item, bytes, self.now_ms);
+                self.send_twilio(tw::mark(&self.stream_sid, &mark)).await;
+            }
+            Kind::SpeechStarted => self.barge_in().await,
+            Kind::ResponseCreated => {
+                self.active_response = event.response.map(|r| r.id);
+            }
+            Kind::ResponseDone => {
+                let status = event.response.map(|r| r.status).unwrap_or_default();
+                self.on_response_done(&status).await;
+            }
+            Kind::AudioTranscriptDone => {
+                let mut line = event.transcript.unwrap_or_default().trim().to_string();
+                if event.item_id.is_some() && self.interrupted == event.item_id {
+                    line.push_str(" …");
+                }
+                if !line.is_empty() {
+                    self.save_lines(vec![("assistant".into(), line)], false, Vec::new());
+                }
+            }
+            Kind::InputTranscriptDone => {
+                let line = event.transcript.unwrap_or_default().trim().to_string();
+                if !line.is_empty() {
+                    self.on_caller_words(line).await;
+                }
+            }
+            Kind::FunctionArgumentsDone => self.calls.push(FunctionCall {
+                call_id: event.call_id.unwrap_or_default(),
+                name: event.name.unwrap_or_default(),
+                arguments: event.arguments.unwrap_or_default(),
+            }),
+            Kind::SessionCreated => {
+                let update = rt::session_update(&self.session_config());
+                self.send_model(update).await;
+            }
+            Kind::SessionUpdated => self.on_session_ready().await,
+            Kind::Error => {
+                let e = event.error.unwrap_or(rt::ErrorBody { error_type: None, code: None, message: None });
+                tracing::warn!(code = ?e.code, message = ?e.message, "realtime error");
+                // A response we asked for and the model refused is not in progress.
+                if self.active_response.as_deref() == Some("") {
+                    self.active_response = None;
+                }
+                if e.code.as_deref() == Some("session_expired") {
+                    self.roll_over().await;
+                }
+            }
+            Kind::SpeechStopped | Kind::InputTranscriptFailed | Kind::Other => {}
+        }
+    }
+
+    fn session_config(&self) -> SessionConfig {
+        let c = &self.app.config;
+        let language = self.ctx.agent.twilio_language.split('-').next().unwrap_or_default().to_lowercase();
+        SessionConfig {
+            model: c.openai.realtime_model.clone(),
+            instructions: self.instructions(),
+            voice: self.ctx.agent.realtime_voice.clone(),
+            transcription_model: c.voice.transcription_model.clone(),
+            language,
+            vad_threshold: c.voice.vad_threshold,
+            vad_prefix_padding_ms: c.voice.vad_prefix_padding_ms,
+            vad_silence_ms: c.voice.vad_silence_ms,
+            tools: tools::tools(&self.ctx, Handoff::Voice).iter().map(tools::Tool::realtime_json).collect(),
+        }
+    }
+
+    fn instructions(&self) -> String {
+        let can_transfer = self.ctx.business.notification_phone_number.is_some();
+        voice::instructions(
+            &self.ctx,
+            &self.session.state,
+            &self.knowledge,
+            &self.session.history,
+            can_transfer,
+        )
+    }
+
+    async fn on_session_ready(&mut self) {
+        if let Model::Open { ready, .. } = &mut self.model {
+            if *ready {
+                return;
+            }
+            *ready = true;
+        }
+        // The caller's first words, kept while the session opened.
+        for payload in std::mem::take(&mut self.buffer) {
+            self.send_model(rt::append(&payload)).await;
+        }
+        if !self.greeted {
+            self.greeted = true;
+            let greeting = voice::greeting(&self.ctx);
+            self.request_response(Some(format!("Greet the caller with exactly these words: \"{greeting}\"")))
+                .await;
+        }
+    }
+
+    /// The caller started talking: stop playing at once and tell the model
+    /// how much of its answer was actually heard.
+    async fn barge_in(&mut self) {
+        let Some(cut) = self.playback.interrupt(self.now_ms) else { return };
+        self.send_twilio(tw::clear(&self.stream_sid)).await;
+        self.send_model(rt::truncate(&cut.item_id, cut.audio_end_ms)).await;
+        tracing::debug!(item = %cut.item_id, heard_ms = cut.audio_end_ms, "caller interrupted");
+        self.interrupted = Some(cut.item_id);
+        // "Wait, one more thing": the caller keeps the line.
+        if self.ending.take().is_some() {
+            tracing::info!("caller spoke over the last line; staying on the call");
+        }
+    }
+
+    /// What the caller said (transcribed): the engine triages it and keeps
+    /// contact details; an emergency is escalated at once.
+    async fn on_caller_words(&mut self, line: String) {
+        let escalate = conversation::observe(&self.ctx, &mut self.session.state, &line);
+        self.save_lines(vec![("user".into(), line)], escalate, Vec::new());
+        if escalate {
+            self.on_emergency(false).await;
+        }
+    }
+
+    /// The call just became URGENT: new instructions, and the emergency
+    /// message spoken at the next opportunity.
+    async fn on_emergency(&mut self, model_knows: bool) {
+        tracing::warn!(reasons = ?self.session.state.reasons, "emergency escalated");
+        self.send_model(rt::instructions_update(&self.instructions())).await;
+        if model_knows {
+            return;
+        }
+        let message = self.ctx.agent.voice_emergency_message.clone().unwrap_or_default();
+        let note = format!(
+            "The caller has described an emergency ({}). If you have not yet, tell them now that the team is \
+             being alerted{}{}, then ask only the essential questions.",
+            self.session.state.reasons.join(", "),
+            if message.is_empty() { "" } else { ": " },
+            message
+        );
+        self.send_model(rt::system_note(&note)).await;
+        if self.active_response.is_none() {
+            self.request_response(None).await;
+        }
+    }
+
+    async fn on_response_done(&mut self, status: &str) {
+        self.active_response = None;
+        // An ending begun by this response's own tools waits for the next one.
+        let ending_before = self.ending.is_some();
+        let calls = std::mem::take(&mut self.calls);
+        if status == "completed" && !calls.is_empty() {
+            self.run_tools(calls).await;
+        } else if !calls.is_empty() {
+            // Check the response before acting: an interrupted one's tool calls are not run.
+            tracing::info!(status, n = calls.len(), "tool calls of an unfinished response dropped");
+        }
+        if let Some(ending) = self.ending.as_mut().filter(|_| ending_before) {
+            ending.spoken = true;
+            if !self.playback.playing() {
+                self.leave().await;
+                return;
+            }
+        }
+        if let Some(instructions) = self.queued_response.take() {
+            self.request_response(instructions).await;
+        }
+    }
+
+    /// Asks the model to speak, now or once the current response is done.
+    async fn request_response(&mut self, instructions: Option<String>) {
+        if self.active_response.is_some() || !self.model.is_ready() {
+            self.queued_response = Some(instructions);
+            return;
+        }
+        // Marked busy at once so a second request waits for this one.
+        self.active_response = Some(String::new());
+        self.send_model(rt::response_create(instructions.as_deref())).await;
+    }
+
+    // ---- tools ---------------------------------------------------------------
+
+    async fn run_tools(&mut self, calls: Vec<FunctionCall>) {
+        let level_before = self.session.state.level();
+        let mut effect = Effect::None;
+        for call in calls {
+            if call.name == "search_knowledge" {
+                // Searching may wait on an embedding model: off the call's loop.
+                let query = serde_json::from_str::<Value>(&call.arguments)
+                    .ok()
+                    .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_default();
+                let (app, business_id, tx) =
+                    (self.app.clone(), self.ctx.business.id.clone(), self.tool_tx.clone());
+                self.tools_running += 1;
+                tokio::spawn(async move {
+                    let passages = engine::search(&app, &business_id, &query).await.unwrap_or_default();
+                    let _ = tx.send(ToolDone { call_id: call.call_id, query, passages }).await;
+                });
+                continue;
+            }
+            let outcome =
+                tools::execute(&self.ctx, &mut self.session.state, &call.name, &call.arguments, &NoSearch)
+                    .await;
+            let mut output = outcome.output;
+            match outcome.effect {
+                Effect::Transfer { reason } => match self.ctx.business.notification_phone_number.clone() {
+                    Some(number) => {
+                        tracing::info!(reason, "transferring the call");
+                        effect = Effect::Transfer { reason: number };
+                    }
+                    None => {
+                        output = json!({ "ok": false, "error": "Nobody can take the call now: offer to take a \
+                                                                message so someone calls back." });
+                    }
+                },
+                other @ Effect::EndCall { .. } => effect = other,
+                Effect::None => {}
+            }
+            if call.name == "set_emergency_level" && self.session.state.level() == Priority::Urgent {
+                if let Some(message) = self.ctx.agent.voice_emergency_message.clone() {
+                    output["say"] = json!(message);
+                }
+            }
+            self.send_model(rt::function_output(&call.call_id, &output)).await;
+        }
+        let escalate = level_before < Priority::Urgent && conversation::escalate_now(&mut self.session.state);
+        self.save_lines(Vec::new(), escalate, Vec::new());
+        if escalate {
+            self.on_emergency(true).await;
+        }
+        match effect {
+            Effect::EndCall { .. } => {
+                let goodbye = voice::goodbye(&self.ctx);
+                self.begin_ending(NextStep::Hangup, "agent_hung_up");
+                self.request_response(Some(format!("Say goodbye with exactly these words: \"{goodbye}\"")))
+                    .await;
+            }
+            Effect::Transfer { reason: number } => {
+                self.begin_ending(NextStep::Transfer { number }, "transferred");
+                self.request_response(None).await;
+            }
+            Effect::None if self.tools_running > 0 => {
+                let wait = Duration::from_millis(self.app.config.voice.tool_filler_ms);
+                self.filler_at = Some(Instant::now() + wait);
+            }
+            Effect::None => self.request_response(None).await,
+        }
+    }
+
+    async fn on_tool_done(&mut self, done: ToolDone) {
+        self.tools_running = self.tools_running.saturating_sub(1);
+        let found = !done.passages.is_empty();
+        let output = tools::knowledge_output(&done.passages);
+        self.send_model(rt::function_output(&done.call_id, &output)).await;
+        let kind = if found { "knowledge_answered" } else { "knowledge_unanswered" };
+        self.save_lines(Vec::new(), false, vec![(kind.to_string(), json!({ "question": done.query }))]);
+        if self.tools_running == 0 {
+            self.filler_at = None;
+            self.request_response(None).await;
+        }
+    }
+
+    // ---- leaving the AI --------------------------------------------------------
+
+    fn begin_ending(&mut self, step: NextStep, reason: &'static str) {
+        let wait = Duration::from_millis(self.app.config.voice.goodbye_timeout_ms);
+        self.ending = Some(Ending { step, reason, spoken: false, deadline: Instant::now() + wait });
+    }
+
+    /// The last line has been heard: hang up or transfer through Twilio.
+    async fn leave(&mut self) {
+        let Some(ending) = self.ending.take() else { return };
+        self.ended_reason = ending.reason;
+        self.hand_over(ending.step).await;
+    }
+
+    /// Moves the call out of the media stream: through Twilio's REST API when
+    /// we can, else by closing the stream so its `<Connect action>` asks us.
+    async fn hand_over(&mut self, step: NextStep) {
+        self.close_model().await;
+        self.flush().await;
+        self.app.voice.set_next(&self.call_sid, step.clone());
+        let update = match &step {
+            NextStep::Hangup => Some(CallUpdate::Complete),
+            NextStep::Transfer { number } => {
+                Some(CallUpdate::Twiml(super::twiml::render(&transfer(&self.app, &self.ctx, number))))
+            }
+            NextStep::Gather | NextStep::Voicemail => {
+                let verbs = next_step_twiml(&self.app, &self.ctx, &self.call_sid, &step).await;
+                Some(CallUpdate::Twiml(super::twiml::render(&verbs)))
+            }
+        };
+        let mut redirected = false;
+        if let (Some(twilio), Some(update)) = (&self.app.twilio, update) {
+            match twilio.update_call(&self.call_sid, &update).await {
+                Ok(()) => redirected = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, ?step, "could not redirect the call; closing the stream instead")
+                }
+            }
+        }
+        if !redirected {
+            let _ = self.twilio.send(Message::close()).await;
+        }
+        tracing::info!(?step, redirected, "call left the AI");
+        self.leaving = Some(Instant::now() + LINGER);
+    }
+
+    async fn model_failed(&mut self, reason: &str) {
+        self.model = Model::Closed;
+        if self.leaving.is_some() {
+            return;
+        }
+        tracing::error!(reason, "realtime session failed; the caller carries on turn by turn");
+        self.ended_reason = "fallback";
+        self.ending = None;
+        self.playback = Playback::default();
+        self.hand_over(NextStep::Gather).await;
+    }
+
+    async fn close_model(&mut self) {
+        if let Model::Open { socket, .. } = &mut self.model {
+            let _ = tokio::time::timeout(Duration::from_millis(500), SinkExt::close(socket)).await;
+        }
+        self.model = Model::Closed;
+    }
+
+    async fn ping_model(&mut self, grace: Duration) {
+        let dead = match &mut self.model {
+            Model::Open { socket, .. } => {
+                let late = self.last_model_pong.elapsed() > grace;
+                late || socket.send(ModelMessage::Ping(Vec::new().into())).await.is_err()
+            }
+            _ => false,
+        };
+        if dead {
+            self.model_failed("the realtime session stopped answering pings").await;
+        }
+    }
+
+    /// Sessions are capped in length: before the cap, between turns, a fresh
+    /// session takes over with the conversation carried in its instructions.
+    async fn maybe_roll_over(&mut self) {
+        let idle = self.active_response.is_none()
+            && self.tools_running == 0
+            && !self.playback.playing()
+            && self.ending.is_none()
+            && self.leaving.is_none();
+        let forced = matches!(&self.model, Model::Open { opened, .. }
+            if opened.elapsed() > Duration::from_secs(self.app.config.voice.realtime_session_max_secs + 60));
+        if idle || forced {
+            self.roll_over().await;
+        }
+    }
+
+    async fn roll_over(&mut self) {
+        if self.leaving.is_some() {
+            return;
+        }
+        tracing::info!("replacing the realtime session before its time limit");
+        self.close_model().await;
+        self.active_response = None;
+        self.queued_response = None;
+        self.calls.clear();
+        self.playback = Playback::default();
+        self.model = connect(&self.app);
+        self.rollover_at =
+            Instant::now() + Duration::from_secs(self.app.config.voice.realtime_session_max_secs);
+    }
+
+    // ---- saving ----------------------------------------------------------------
+
+    /// Saves transcript lines and the lead so far (and the escalation, once).
+    fn save_lines(&mut self, lines: Vec<(String, String)>, escalate: bool, events: Vec<(String, Value)>) {
+        let state = &self.session.state;
+        let lead = Some(conversation::lead_draft(&self.ctx, state)).filter(|l| l.has_contact() || escalate);
+        let record = TurnRecord {
+            business_id: self.ctx.business.id.clone(),
+            conversation_id: self.session.conversation_id.clone(),
+            channel: Channel::Voice,
+            messages: lines.clone(),
+            lead,
+            level: state.level(),
+            escalate,
+            events,
+        };
+        self.session.remember(lines);
+        let _ = self.persist.send(Persist::Turn(Box::new(record), Box::new(self.session.clone())));
+    }
+
+    /// Waits until everything queued is saved.
+    async fn flush(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.persist.send(Persist::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    async fn finish(mut self) {
+        self.close_model().await;
+        let summary = voice::summary(&self.ctx, &self.session.state);
+        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason.to_string() });
+        drop(self.persist);
+        let _ = self.persister.await;
+        tracing::info!(reason = self.ended_reason, "call ended");
+    }
+
+    fn malformed(&mut self, from: &str, error: &str) {
+        self.errors += 1;
+        if self.errors <= LOUD_ERRORS {
+            tracing::warn!(from, error, "malformed message skipped");
+        } else {
+            tracing::debug!(from, error, "malformed message skipped");
+        }
+    }
+}
+
+/// Knowledge searches run in the background, never inline.
+struct NoSearch;
+
+#[async_trait::async_trait]
+impl KnowledgeSource for NoSearch {
+    async fn search(&self, _query: &str) -> Vec<Passage> {
+        Vec::new()
+    }
+}
+
+/// Writes a call's turns in order; the session is saved after each, so the
+/// call can carry on turn by turn from exactly where it was.
+async fn persister(app: AppState, call_sid: String, mut rx: mpsc::UnboundedReceiver<Persist>) {
+    let mut lead_id = None;
+    while let Some(job) = rx.recv().await {
+        match job {
+            Persist::Turn(record, mut session) => {
+                match app.store.record_turn(*record).await {
+                    Ok(id) => lead_id = id.or(lead_id),
+                    Err(e) => tracing::error!(error = %e, "could not save the call's transcript"),
+                }
+                session.lead_id = lead_id.clone().or(session.lead_id.clone());
+                engine::save_session(&app, &call_sid, &session).await;
+            }
+            Persist::Flush(done) => {
+                let _ = done.send(());
+            }
+            Persist::Finish { summary, reason } => {
+                if let Err(e) = app.store.finish_call(&call_sid, &summary, &reason).await {
+                    tracing::error!(error = %e, "could not save the end of the call");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Gather mode: the call turn by turn, with Twilio's speech recognition
+//! (`<Gather input="speech">`) and voices (`<Say>`), and the same engine as
+//! the chat. Works with the local engine and no OpenAI key at all.
+//!
+//! A reply slower than `VOICE_GATHER_REPLY_WAIT_MS` (a chat model thinking)
+//! is not waited for: the caller hears a short hold line at once and the
+//! reply is delivered by redirecting the live call when it is ready, so
+//! Twilio's 15-second webhook timeout is never reached.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::twiml::{self, Verb};
+use super::webhooks::{call_context, signed, transfer, turn_reject, voicemail, Form};
+use super::{call_session, next_question, public_url, say_voice, twiml_reply};
+use crate::agent::conversation::{self, Context};
+use crate::agent::voice;
+use crate::channels::engine::{self, Reply as TurnReply, Session, TurnError};
+use crate::domain::Channel;
+use crate::server::AppState;
+use crate::store::TurnRecord;
+use crate::twilio::CallUpdate;
+use crate::web::with_state;
+
+/// Hold-and-redirect rounds before giving up on a reply.
+const MAX_HOLDS: u32 = 10;
+
+/// A reply being worked out while the caller holds.
+#[derive(Clone, Default)]
+pub struct Pending(Arc<Mutex<PendingState>>);
+
+#[derive(Default)]
+enum PendingState {
+    #[default]
+    Waiting,
+    Ready(String),
+    Delivered,
+}
+
+impl Pending {
+    /// The reply's TwiML, once, to whoever asks first (the redirect or REST).
+    fn take(&self) -> Option<String> {
+        let mut state = self.0.lock().ok()?;
+        match std::mem::replace(&mut *state, PendingState::Delivered) {
+            PendingState::Ready(twiml) => Some(twiml),
+            other => {
+                *state = other;
+                None
+            }
+        }
+    }
+
+    fn is_delivered(&self) -> bool {
+        self.0.lock().map(|s| matches!(*s, PendingState::Delivered)).unwrap_or(true)
+    }
+
+    fn ready(&self, twiml: String) {
+        if let Ok(mut state) = self.0.lock() {
+            *state = PendingState::Ready(twiml);
+        }
+    }
+}
+
+pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let speech = warp::path!("api" / "voice" / "handle-speech")
+        .and(with_state(app.clone()))
+        .and(signed(app.clone()))
+        .and_then(handle_speech);
+    let reply = warp::path!("api" / "voice" / "gather-reply")
+        .and(warp::query::<HoldQuery>())
+        .and(with_state(app.clone()))
+        .and(signed(app))
+        .and_then(gather_reply);
+    speech.or(reply)
+}
+
+#[derive(serde::Deserialize)]
+struct HoldQuery {
+    #[serde(default)]
+    hold: u32,
+}
+
+/// Says `prompt` and listens; Twilio posts what the caller said (or nothing).
+pub fn listen(app: &AppState, ctx: &Context, prompt: Vec<Verb>) -> Vec<Verb> {
+    let action = public_url(app, "/api/voice/handle-speech");
+    vec![
+        Verb::Gather {
+            action: action.clone(),
+            language: ctx.agent.twilio_language.clone(),
+            hints: String::new(),
+            prompt,
+        },
+        // Only reached if Twilio skips the action: ask again through the same handler.
+        Verb::Redirect { url: action },
+    ]
+}
+
+/// `POST /api/voice/handle-speech`: what the caller said (`SpeechResult`).
+async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection> {
+    let call_sid = form.call_sid()?.to_string();
+    let ctx = call_context(&app, &form).await?;
+    let mut session = call_session(&app, &ctx, &call_sid, form.get("From"), form.get("To"), "gather")
+        .await
+        .map_err(turn_reject)?;
+    let speech = form.get("SpeechResult").unwrap_or_default().trim().to_string();
+    if speech.is_empty() {
+        return Ok(twiml_reply(&silence(&app, &ctx, &call_sid, session).await));
+    }
+    if session.silences > 0 {
+        session.silences = 0;
+        engine::save_session(&app, &call_sid, &session).await;
+    }
+    tracing::info!(call_sid, confidence = form.get("Confidence"), "caller spoke");
+
+    let turn = {
+        let (app, ctx, call_sid) = (app.clone(), ctx.clone(), call_sid.clone());
+        tokio::spawn(async move {
+            engine::run_turn(&app, &ctx, Channel::Voice, Some(&call_sid), &speech, None).await
+        })
+    };
+    let wait = Duration::from_millis(app.config.voice.gather_reply_wait_ms);
+    let mut turn = turn;
+    match tokio::time::timeout(wait, &mut turn).await {
+        Ok(joined) => {
+            let result = joined.unwrap_or_else(|e| Err(TurnError::Provider(e.to_string())));
+            Ok(twiml_reply(&reply_verbs(&app, &ctx, &call_sid, result).await))
+        }
+        Err(_) => {
+            tracing::info!(call_sid, "reply is slow; the caller holds");
+            let pending = Pending::default();
+            app.voice.replies.insert(call_sid.clone(), pending.clone());
+            let (app2, ctx2, sid) = (app.clone(), ctx.clone(), call_sid.clone());
+            tokio::spawn(async move {
+                let result = turn.await.unwrap_or_else(|e| Err(TurnError::Provider(e.to_string())));
+                let doc = twiml::render(&reply_verbs(&app2, &ctx2, &sid, result).await);
+                pending.ready(doc);
+                deliver(&app2, &sid, &pending).await;
+            });
+            Ok(twiml_reply(&hold(&app, &ctx, 1)))
+        }
+    }
+}
+
+/// Sends a ready reply to the live call through Twilio's REST API, unless
+/// the caller's redirect fetched it first.
+async fn deliver(app: &AppState, call_sid: &str, pending: &Pending) {
+    let Some(twilio) = &app.twilio else { return };
+    let Some(doc) = pending.take() else { return };
+    match twilio.update_call(call_sid, &CallUpdate::Twiml(doc.clone())).await {
+        Ok(()) => tracing::info!(call_sid, "slow reply delivered by redirecting the call"),
+        Err(e) => {
+            // The hold loop's redirect picks it up instead.
+            tracing::warn!(call_sid, error = %e, "could not redirect the call; the hold loop will fetch the reply");
+            pending.ready(doc);
+        }
+    }
+}
+
+/// A short hold line, then ask again for the reply.
+fn hold(app: &AppState, ctx: &Context, round: u32) -> Vec<Verb> {
+    let voice = say_voice(&ctx.agent);
+    let mut verbs = Vec::new();
+    if round == 1 {
+        verbs.push(Verb::say("One moment, please.", &voice));
+    }
+    verbs.push(Verb::Pause { seconds: 2 });
+    verbs.push(Verb::Redirect {
+        url: public_url(app, &format!("/api/voice/gather-reply?hold={}", round + 1)),
+    });
+    verbs
+}
+
+/// `POST /api/voice/gather-reply`: the hold loop asks whether the reply is ready.
+async fn gather_reply(query: HoldQuery, app: AppState, form: Form) -> Result<Response, Rejection> {
+    let call_sid = form.call_sid()?.to_string();
+    let ctx = call_context(&app, &form).await?;
+    let pending = app.voice.replies.get(&call_sid);
+    if let Some(doc) = pending.as_ref().and_then(Pending::take) {
+        let mut response = Response::new(doc.into());
+        response.headers_mut().insert(
+            warp::http::header::CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("text/xml; charset=utf-8"),
+        );
+        return Ok(response);
+    }
+    let waiting = pending.as_ref().is_some_and(|p| !p.is_delivered());
+    if waiting && query.hold <= MAX_HOLDS {
+        return Ok(twiml_reply(&hold(&app, &ctx, query.hold.max(2))));
+    }
+    // Nothing coming (lost, or far too slow): ask again rather than leave silence.
+    let voice = say_voice(&ctx.agent);
+    Ok(twiml_reply(&listen(
+        &app,
+        &ctx,
+        vec![Verb::say("Sorry about the wait. Could you say that again?", &voice)],
+    )))
+}
+
+/// What the caller hears after a turn.
+async fn reply_verbs(
+    app: &AppState,
+    ctx: &Context,
+    call_sid: &str,
+    result: Result<TurnReply, TurnError>,
+) -> Vec<Verb> {
+    let voice = say_voice(&ctx.agent);
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!(call_sid, error = %e, "turn failed");
+            return listen(
+                app,
+                ctx,
+                vec![Verb::say("Sorry, I missed that. Could you say it again?", &voice)],
+            );
+        }
+    };
+    let owner = ctx.business.notification_phone_number.clone();
+    if reply.human_requested {
+        if let Some(number) = owner {
+            let mut verbs = vec![Verb::say("Let me put you through to someone now.", &voice)];
+            verbs.extend(transfer(app, ctx, &number));
+            finish(app, ctx, call_sid, "transferred").await;
+            return verbs;
+        }
+    }
+    if reply.done {
+        finish(app, ctx, call_sid, "agent_hung_up").await;
+        return vec![Verb::say(reply.text, &voice), Verb::say(voice::goodbye(ctx), &voice), Verb::Hangup];
+    }
+    listen(app, ctx, vec![Verb::say(reply.text, &voice)])
+}
+
+/// Nothing was said: ask once more, then take a message.
+async fn silence(app: &AppState, ctx: &Context, call_sid: &str, mut session: Session) -> Vec<Verb> {
+    session.silences = session.silences.saturating_add(1);
+    engine::save_session(app, call_sid, &session).await;
+    if session.silences >= 2 {
+        tracing::info!(call_sid, "no answer twice; taking a message");
+        finish(app, ctx, call_sid, "voicemail").await;
+        return voicemail(
+            app,
+            ctx,
+            "I'll take a message instead. Please leave your name, number and what you need after the beep."
+                .into(),
+        );
+    }
+    let voice = say_voice(&ctx.agent);
+    let again = next_question(ctx, &session.state).unwrap_or_else(|| "How can I help you today?".into());
+    listen(app, ctx, vec![Verb::say(format!("Sorry, I didn't catch that. {again}"), &voice)])
+}
+
+/// Saves the call's summary and how it ended.
+async fn finish(app: &AppState, ctx: &Context, call_sid: &str, reason: &str) {
+    let summary = match engine::load_session(app, call_sid, &ctx.business.id).await {
+        Some(session) => voice::summary(ctx, &session.state),
+        None => String::new(),
+    };
+    if let Err(e) = app.store.finish_call(call_sid, &summary, reason).await {
+        tracing::error!(call_sid, error = %e, "could not save the end of the call");
+    }
+}
+
+/// Adds a note to the call's transcript and keeps its lead (caller ID at least).
+pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut session: Session, note: &str) {
+    let lead = Some(conversation::lead_draft(ctx, &session.state)).filter(|l| l.has_contact());
+    let record = TurnRecord {
+        business_id: ctx.business.id.clone(),
+        conversation_id: session.conversation_id.clone(),
+        channel: Channel::Voice,
+        messages: vec![("system".into(), note.to_string())],
+        lead,
+        level: session.state.level(),
+        escalate: false,
+        events: Vec::new(),
+    };
+    match app.store.record_turn(record).await {
+        Ok(lead_id) => {
+            session.lead_id = lead_id.or(session.lead_id);
+            engine::save_session(app, call_sid, &session).await;
+        }
+        Err(e) => tracing::error!(call_sid, error = %e, "could not save a call note"),
+    }
+}

@@ -1,0 +1,164 @@
+//! The phone: Twilio calls answered by the conversation engine, live through
+//! the OpenAI Realtime API (`bridge`) or turn by turn with Twilio's own
+//! speech recognition and voices (`gather`).
+//!
+//! A call's audio goes Twilio → `bridge` → OpenAI and back; the lead it
+//! captures is saved through `channels::engine` like a chat's. Webhooks
+//! (`webhooks`) are verified against `X-Twilio-Signature` before anything
+//! else happens.
+
+pub mod bridge;
+pub mod gather;
+pub mod playback;
+pub mod realtime_wire;
+pub mod twilio_wire;
+pub mod twiml;
+pub mod webhooks;
+
+use std::time::Duration;
+
+use warp::http::{header, HeaderValue};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::engine::{self, Session};
+use crate::agent::answers;
+use crate::agent::conversation::{self, Context, State};
+use crate::domain::{AgentConfig, VoiceMode};
+use crate::server::AppState;
+use crate::store::NewCall;
+use twiml::{Verb, Voice};
+
+/// What a call does when its media stream ends, decided by the bridge and
+/// read by the stream's `<Connect action>` when Twilio could not be told
+/// directly (no REST credentials, or the REST call failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// Carry on turn by turn (the realtime model failed).
+    Gather,
+    Transfer {
+        number: String,
+    },
+    Hangup,
+    /// Every line is busy: take a message.
+    Voicemail,
+}
+
+/// Per-process voice state shared between webhooks and media streams. Every
+/// per-call piece lives in the call's own task; these caches only pass a
+/// decision from one request of a call to the next.
+pub struct Calls {
+    next: moka::sync::Cache<String, NextStep>,
+    /// Gather mode: replies still being worked out, by CallSid.
+    pub(crate) replies: moka::sync::Cache<String, gather::Pending>,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        let ttl = Duration::from_secs(1800);
+        Calls {
+            next: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            replies: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+        }
+    }
+}
+
+impl Calls {
+    pub fn set_next(&self, call_sid: &str, step: NextStep) {
+        self.next.insert(call_sid.to_string(), step);
+    }
+
+    pub fn next(&self, call_sid: &str) -> Option<NextStep> {
+        self.next.get(call_sid)
+    }
+}
+
+pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    webhooks::routes(app.clone()).or(gather::routes(app.clone())).or(bridge::route(app))
+}
+
+/// Is this call answered by the realtime model? Needs an API key and model,
+/// the realtime and WebSocket features on, and the business not set to gather.
+pub fn realtime_enabled(app: &AppState, agent: &AgentConfig) -> bool {
+    let c = &app.config;
+    let configured = !c.openai.api_key.is_empty()
+        && !c.openai.realtime_model.is_empty()
+        && c.features.realtime_api
+        && c.features.websocket_features;
+    configured && agent.voice_mode != VoiceMode::Gather
+}
+
+/// The URL Twilio requests for `path` (what its signatures are computed over).
+pub fn public_url(app: &AppState, path: &str) -> String {
+    let base = &app.config.twilio.webhook_base_url;
+    let base = if base.is_empty() { app.config.public_url() } else { base.trim_end_matches('/').to_string() };
+    format!("{base}{path}")
+}
+
+/// `wss://host/api/voice/stream`: Twilio only streams over TLS.
+pub fn stream_url(app: &AppState) -> String {
+    let host = if app.config.server.hostname.is_empty() {
+        url::Url::parse(&public_url(app, "/")).ok().and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(port) => format!("{h}:{port}"),
+                None => h.to_string(),
+            })
+        })
+    } else {
+        Some(app.config.server.hostname.clone())
+    };
+    format!("wss://{}/api/voice/stream", host.unwrap_or_else(|| "localhost".into()))
+}
+
+/// The `<Say>` voice of a business.
+pub fn say_voice(agent: &AgentConfig) -> Voice {
+    Voice { name: agent.twilio_voice.clone(), language: agent.twilio_language.clone() }
+}
+
+/// A TwiML response.
+pub fn twiml_reply(verbs: &[Verb]) -> Response {
+    let mut response = Response::new(twiml::render(verbs).into());
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
+    response
+}
+
+/// The caller's number as E.164, unless withheld.
+pub fn caller_id(from: Option<&str>, country: &str) -> Option<String> {
+    from.filter(|f| f.starts_with('+')).and_then(|f| answers::normalise_phone(f, country).ok())
+}
+
+/// The call's conversation session (keyed by CallSid), restored or started.
+/// Starting is idempotent per CallSid, so a retried webhook or a call that
+/// moves from realtime to gather keeps one conversation and one lead.
+pub async fn call_session(
+    app: &AppState,
+    ctx: &Context,
+    call_sid: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    mode: &str,
+) -> Result<Session, engine::TurnError> {
+    let business_id = &ctx.business.id;
+    if let Some(session) = engine::load_session(app, call_sid, business_id).await {
+        return Ok(session);
+    }
+    let conversation_id = app
+        .store
+        .start_call(NewCall {
+            call_sid: call_sid.to_string(),
+            business_id: business_id.clone(),
+            from_number: from.map(str::to_string),
+            to_number: to.map(str::to_string),
+            mode: mode.to_string(),
+        })
+        .await?;
+    let state = State { caller_id: caller_id(from, &ctx.business.country), ..State::default() };
+    let session = Session::new(business_id, conversation_id, crate::domain::Channel::Voice, state);
+    engine::save_session(app, call_sid, &session).await;
+    Ok(session)
+}
+
+/// The next question to put to the caller, if any.
+pub fn next_question(ctx: &Context, state: &State) -> Option<String> {
+    conversation::pending_questions(ctx, state).first().map(|q| conversation::ask(ctx, state, q))
+}

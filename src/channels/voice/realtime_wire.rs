@@ -1,0 +1,315 @@
+//! OpenAI Realtime API messages, as a codec. We send the GA session shape
+//! (the beta interface was switched off in 2026) and accept both GA and beta
+//! event names on receipt, since other Realtime-compatible servers still use
+//! them: [`kind`] is the one place that knows provider event names.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// What a server event means to the bridge, whatever its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    SessionCreated,
+    SessionUpdated,
+    ResponseCreated,
+    AudioDelta,
+    AudioTranscriptDone,
+    SpeechStarted,
+    SpeechStopped,
+    InputTranscriptDone,
+    InputTranscriptFailed,
+    FunctionArgumentsDone,
+    ResponseDone,
+    Error,
+    /// Known but not needed (rate limits, content parts, deltas of text...), or unknown.
+    Other,
+}
+
+/// The adapter: GA names first, then the beta names of the same events.
+pub fn kind(event_type: &str) -> Kind {
+    match event_type {
+        "response.output_audio.delta" | "response.audio.delta" => Kind::AudioDelta,
+        "input_audio_buffer.speech_started" => Kind::SpeechStarted,
+        "input_audio_buffer.speech_stopped" => Kind::SpeechStopped,
+        "response.created" => Kind::ResponseCreated,
+        "response.done" => Kind::ResponseDone,
+        "response.output_audio_transcript.done" | "response.audio_transcript.done" => {
+            Kind::AudioTranscriptDone
+        }
+        "conversation.item.input_audio_transcription.completed" => Kind::InputTranscriptDone,
+        "conversation.item.input_audio_transcription.failed" => Kind::InputTranscriptFailed,
+        "response.function_call_arguments.done" => Kind::FunctionArgumentsDone,
+        "session.created" => Kind::SessionCreated,
+        "session.updated" => Kind::SessionUpdated,
+        "error" => Kind::Error,
+        _ => Kind::Other,
+    }
+}
+
+/// A server event, parsed once; only the fields the bridge reads.
+#[derive(Debug, Deserialize)]
+pub struct ServerEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    pub event_type: Cow<'a, str>,
+    /// Base64 audio of `…audio.delta`.
+    #[serde(default, borrow)]
+    pub delta: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub item_id: Option<String>,
+    #[serde(default)]
+    pub response_id: Option<String>,
+    #[serde(default)]
+    pub audio_start_ms: Option<u64>,
+    #[serde(default)]
+    pub transcript: Option<String>,
+    #[serde(default)]
+    pub call_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
+    #[serde(default)]
+    pub response: Option<Response>,
+    #[serde(default)]
+    pub error: Option<ErrorBody>,
+}
+
+impl ServerEvent<'_> {
+    pub fn kind(&self) -> Kind {
+        kind(&self.event_type)
+    }
+}
+
+/// `response` of `response.created` / `response.done`.
+#[derive(Debug, Deserialize)]
+pub struct Response {
+    #[serde(default)]
+    pub id: String,
+    /// completed, cancelled, failed, incomplete, in_progress
+    #[serde(default)]
+    pub status: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default, rename = "type")]
+    pub error_type: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+pub fn parse(text: &str) -> Result<ServerEvent<'_>, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// How the model session is set up for a phone call.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub model: String,
+    pub instructions: String,
+    pub voice: String,
+    pub transcription_model: String,
+    /// ISO 639-1, for transcription.
+    pub language: String,
+    pub vad_threshold: f64,
+    pub vad_prefix_padding_ms: u32,
+    pub vad_silence_ms: u32,
+    /// Realtime-shaped tool definitions.
+    pub tools: Vec<Value>,
+}
+
+/// `session.update`, GA shape: G.711 μ-law both ways, so Twilio audio is
+/// forwarded as is.
+pub fn session_update(c: &SessionConfig) -> String {
+    let mut transcription = json!({ "model": c.transcription_model });
+    if !c.language.is_empty() {
+        transcription["language"] = json!(c.language);
+    }
+    json!({
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "model": c.model,
+            "instructions": c.instructions,
+            "output_modalities": ["audio"],
+            "audio": {
+                "input": {
+                    "format": { "type": "audio/pcmu" },
+                    "noise_reduction": { "type": "near_field" },
+                    "transcription": transcription,
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": c.vad_threshold,
+                        "prefix_padding_ms": c.vad_prefix_padding_ms,
+                        "silence_duration_ms": c.vad_silence_ms,
+                        "create_response": true,
+                        "interrupt_response": true
+                    }
+                },
+                "output": { "format": { "type": "audio/pcmu" }, "voice": c.voice }
+            },
+            "tools": c.tools,
+            "tool_choice": "auto"
+        }
+    })
+    .to_string()
+}
+
+/// Only the instructions change (say, the call became an emergency).
+pub fn instructions_update(instructions: &str) -> String {
+    json!({ "type": "session.update", "session": { "type": "realtime", "instructions": instructions } })
+        .to_string()
+}
+
+#[derive(Serialize)]
+struct Append<'a> {
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    audio: &'a str,
+}
+
+/// Caller audio, forwarded as Twilio sent it (base64 μ-law).
+pub fn append(audio: &str) -> String {
+    serde_json::to_string(&Append { event_type: "input_audio_buffer.append", audio }).unwrap_or_default()
+}
+
+/// A response, optionally with instructions for this response only.
+pub fn response_create(instructions: Option<&str>) -> String {
+    match instructions {
+        Some(text) => json!({ "type": "response.create", "response": { "instructions": text } }).to_string(),
+        None => json!({ "type": "response.create" }).to_string(),
+    }
+}
+
+/// The output of a function call.
+pub fn function_output(call_id: &str, output: &Value) -> String {
+    json!({ "type": "conversation.item.create",
+        "item": { "type": "function_call_output", "call_id": call_id, "output": output.to_string() } })
+    .to_string()
+}
+
+/// A note to the model in the conversation (the caller does not hear it).
+pub fn system_note(text: &str) -> String {
+    json!({ "type": "conversation.item.create",
+        "item": { "type": "message", "role": "system", "content": [{ "type": "input_text", "text": text }] } })
+    .to_string()
+}
+
+/// Cuts an assistant item's audio at what the caller actually heard.
+pub fn truncate(item_id: &str, audio_end_ms: u64) -> String {
+    json!({ "type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+        "audio_end_ms": audio_end_ms })
+    .to_string()
+}
+
+/// `wss://…/realtime?model=…` from the REST base URL (`https://api.openai.com/v1`).
+pub fn realtime_url(base_url: &str, model: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base.to_string()
+    };
+    let model: String = url::form_urlencoded::byte_serialize(model.as_bytes()).collect();
+    format!("{ws}/realtime?model={model}")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ga_and_beta_names_mean_the_same() {
+        for (ga, beta) in [
+            ("response.output_audio.delta", "response.audio.delta"),
+            ("response.output_audio_transcript.done", "response.audio_transcript.done"),
+        ] {
+            assert_eq!(kind(ga), kind(beta));
+            assert_ne!(kind(ga), Kind::Other);
+        }
+        assert_eq!(kind("rate_limits.updated"), Kind::Other);
+        assert_eq!(kind("something.new"), Kind::Other);
+    }
+
+    #[test]
+    fn server_events_parse() {
+        let e = parse(
+            r#"{"type":"response.output_audio.delta","event_id":"e1","response_id":"resp_1","item_id":"item_1",
+            "output_index":0,"content_index":0,"delta":"//8="}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (e.kind(), e.delta.as_deref(), e.item_id.as_deref()),
+            (Kind::AudioDelta, Some("//8="), Some("item_1"))
+        );
+        let e =
+            parse(r#"{"type":"response.done","response":{"id":"resp_1","status":"cancelled","output":[]}}"#)
+                .unwrap();
+        assert_eq!(e.response.unwrap().status, "cancelled");
+        let e = parse(
+            r#"{"type":"response.function_call_arguments.done","call_id":"call_1","name":"end_call","arguments":"{}"}"#,
+        )
+        .unwrap();
+        assert_eq!((e.call_id.as_deref(), e.name.as_deref()), (Some("call_1"), Some("end_call")));
+        let e =
+            parse(r#"{"type":"error","error":{"type":"invalid_request_error","code":"x","message":"bad"}}"#)
+                .unwrap();
+        assert_eq!(e.error.unwrap().message.as_deref(), Some("bad"));
+        // A large session object is skipped, not kept.
+        assert_eq!(
+            parse(r#"{"type":"session.created","session":{"a":[1,2,{"b":3}]}}"#).unwrap().kind(),
+            Kind::SessionCreated
+        );
+    }
+
+    #[test]
+    fn client_events_have_the_ga_shape() {
+        let update: Value = serde_json::from_str(&session_update(&SessionConfig {
+            model: "gpt-realtime".into(),
+            instructions: "Be brief.".into(),
+            voice: "marin".into(),
+            transcription_model: "gpt-4o-mini-transcribe".into(),
+            language: "en".into(),
+            vad_threshold: 0.6,
+            vad_prefix_padding_ms: 300,
+            vad_silence_ms: 500,
+            tools: vec![json!({ "type": "function", "name": "end_call" })],
+        }))
+        .unwrap();
+        let s = &update["session"];
+        assert_eq!(s["type"], "realtime");
+        assert_eq!(s["audio"]["input"]["format"]["type"], "audio/pcmu");
+        assert_eq!(s["audio"]["output"]["format"]["type"], "audio/pcmu");
+        assert_eq!(s["audio"]["output"]["voice"], "marin");
+        assert_eq!(s["audio"]["input"]["turn_detection"]["threshold"], 0.6);
+        assert_eq!(s["audio"]["input"]["transcription"]["language"], "en");
+        assert!(s.get("modalities").is_none() && s.get("input_audio_format").is_none(), "no beta fields");
+        assert_eq!(append("AAAA"), r#"{"type":"input_audio_buffer.append","audio":"AAAA"}"#);
+        let t: Value = serde_json::from_str(&truncate("item_1", 1234)).unwrap();
+        assert_eq!(
+            t,
+            json!({"type":"conversation.item.truncate","item_id":"item_1","content_index":0,"audio_end_ms":1234})
+        );
+        let o: Value = serde_json::from_str(&function_output("call_1", &json!({"ok": true}))).unwrap();
+        assert_eq!(o["item"]["output"], "{\"ok\":true}");
+    }
+
+    #[test]
+    fn realtime_urls() {
+        assert_eq!(
+            realtime_url("https://api.openai.com/v1", "gpt-realtime"),
+            "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+        );
+        assert_eq!(
+            realtime_url("http://127.0.0.1:9000/v1/", "a b"),
+            "ws://127.0.0.1:9000/v1/realtime?model=a+b"
+        );
+    }
+}

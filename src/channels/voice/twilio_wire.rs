@@ -1,0 +1,262 @@
+//! Twilio Media Streams messages (bidirectional `<Connect><Stream>`), as a
+//! codec: parse what Twilio sends, write what we send. No socket here.
+//!
+//! Twilio sends numeric fields (`timestamp`, `sequenceNumber`) as strings in
+//! its examples; both strings and numbers are accepted.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A message from Twilio.
+#[derive(Debug, PartialEq)]
+pub enum Inbound<'a> {
+    Connected,
+    Start(Start),
+    /// Caller audio: base64 μ-law, 8 kHz, and its time on the stream's clock.
+    Media {
+        timestamp_ms: u64,
+        payload: Cow<'a, str>,
+    },
+    /// A mark we sent has been played (or cleared).
+    Mark {
+        name: String,
+    },
+    Dtmf {
+        digit: String,
+    },
+    Stop,
+    /// An event this code does not know; logged and skipped.
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Start {
+    #[serde(rename = "streamSid")]
+    pub stream_sid: String,
+    #[serde(rename = "callSid")]
+    pub call_sid: String,
+    #[serde(rename = "accountSid", default)]
+    pub account_sid: String,
+    #[serde(rename = "customParameters", default)]
+    pub custom_parameters: BTreeMap<String, String>,
+    #[serde(rename = "mediaFormat", default)]
+    pub media_format: Option<MediaFormat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MediaFormat {
+    #[serde(default)]
+    pub encoding: String,
+    #[serde(rename = "sampleRate", default)]
+    pub sample_rate: u32,
+    #[serde(default)]
+    pub channels: u32,
+}
+
+#[derive(Deserialize)]
+struct Raw<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(default, borrow)]
+    media: Option<RawMedia<'a>>,
+    #[serde(default)]
+    start: Option<Start>,
+    #[serde(default)]
+    mark: Option<RawMark>,
+    #[serde(default)]
+    dtmf: Option<RawDtmf>,
+}
+
+#[derive(Deserialize)]
+struct RawMedia<'a> {
+    #[serde(default, deserialize_with = "flexible_u64")]
+    timestamp: u64,
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
+    #[serde(default)]
+    track: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawMark {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawDtmf {
+    digit: String,
+}
+
+/// A number sent as `"5"` or `5`.
+fn flexible_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flex<'a> {
+        N(u64),
+        S(&'a str),
+        Owned(String),
+    }
+    match Flex::deserialize(d)? {
+        Flex::N(n) => Ok(n),
+        Flex::S(s) => s.trim().parse().map_err(serde::de::Error::custom),
+        Flex::Owned(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("'{0}' message without its body")]
+    Missing(&'static str),
+}
+
+/// Parses one text frame from Twilio.
+pub fn parse(text: &str) -> Result<Inbound<'_>, WireError> {
+    let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
+    Ok(match raw.event.as_ref() {
+        "media" => {
+            let media = raw.media.ok_or(WireError::Missing("media"))?;
+            if media.track.as_deref().is_some_and(|t| t != "inbound" && t != "inbound_track") {
+                return Ok(Inbound::Unknown(format!("media on track {:?}", media.track)));
+            }
+            if !is_base64(&media.payload) {
+                return Err(WireError::Malformed("media payload is not base64".into()));
+            }
+            Inbound::Media { timestamp_ms: media.timestamp, payload: media.payload }
+        }
+        "connected" => Inbound::Connected,
+        "start" => Inbound::Start(raw.start.ok_or(WireError::Missing("start"))?),
+        "mark" => Inbound::Mark { name: raw.mark.ok_or(WireError::Missing("mark"))?.name },
+        "dtmf" => Inbound::Dtmf { digit: raw.dtmf.ok_or(WireError::Missing("dtmf"))?.digit },
+        "stop" => Inbound::Stop,
+        other => Inbound::Unknown(other.to_string()),
+    })
+}
+
+/// Standard base64 characters only: such a payload can be put in JSON as is.
+pub fn is_base64(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+}
+
+/// Bytes of audio in a base64 payload, without decoding it. μ-law at 8 kHz
+/// is 8 bytes a millisecond.
+pub fn payload_bytes(base64: &str) -> u64 {
+    let padding = base64.bytes().rev().take_while(|&b| b == b'=').count();
+    (base64.len() / 4 * 3).saturating_sub(padding) as u64
+}
+
+#[derive(Serialize)]
+struct Outbound<'a, T: Serialize> {
+    event: &'a str,
+    #[serde(rename = "streamSid")]
+    stream_sid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mark: Option<T>,
+}
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    payload: &'a str,
+}
+
+#[derive(Serialize)]
+struct Name<'a> {
+    name: &'a str,
+}
+
+/// Audio to play to the caller (base64 μ-law, forwarded as received).
+pub fn media(stream_sid: &str, payload: &str) -> String {
+    let out = Outbound { event: "media", stream_sid, media: Some(Payload { payload }), mark: None };
+    serde_json::to_string(&out).unwrap_or_default()
+}
+
+/// Asks Twilio to echo `name` once everything sent before it has played.
+pub fn mark(stream_sid: &str, name: &str) -> String {
+    let out = Outbound { event: "mark", stream_sid, media: None, mark: Some(Name { name }) };
+    serde_json::to_string(&out).unwrap_or_default()
+}
+
+/// Drops every queued, unplayed bit of audio at once (barge-in).
+pub fn clear(stream_sid: &str) -> String {
+    let out: Outbound<'_, Name<'_>> = Outbound { event: "clear", stream_sid, media: None, mark: None };
+    serde_json::to_string(&out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_twilio_message_parses() {
+        assert_eq!(
+            parse(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#).unwrap(),
+            Inbound::Connected
+        );
+        let start = parse(
+            r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1",
+            "tracks":["inbound"],"customParameters":{"businessId":"b1","from":"+13125550142"},
+            "mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}},"streamSid":"MZ1"}"#,
+        )
+        .unwrap();
+        let Inbound::Start(start) = start else { panic!("{start:?}") };
+        assert_eq!((start.stream_sid.as_str(), start.call_sid.as_str()), ("MZ1", "CA1"));
+        assert_eq!(start.custom_parameters["businessId"], "b1");
+        assert_eq!(start.media_format.unwrap().sample_rate, 8000);
+        let media = parse(
+            r#"{"event":"media","sequenceNumber":"4","media":{"track":"inbound","chunk":"2","timestamp":"5","payload":"/w=="},"streamSid":"MZ1"}"#,
+        )
+        .unwrap();
+        assert_eq!(media, Inbound::Media { timestamp_ms: 5, payload: Cow::Borrowed("/w==") });
+        // Numbers as numbers, and an escaped slash, are fine too.
+        let media = parse(r#"{"event":"media","media":{"timestamp":40,"payload":"\/w=="}}"#).unwrap();
+        assert_eq!(media, Inbound::Media { timestamp_ms: 40, payload: Cow::Borrowed("/w==") });
+        assert_eq!(
+            parse(r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"7"}}"#).unwrap(),
+            Inbound::Mark { name: "7".into() }
+        );
+        assert_eq!(
+            parse(r#"{"event":"dtmf","streamSid":"MZ1","dtmf":{"track":"inbound_track","digit":"1"}}"#)
+                .unwrap(),
+            Inbound::Dtmf { digit: "1".into() }
+        );
+        assert_eq!(
+            parse(r#"{"event":"stop","stop":{"accountSid":"AC1","callSid":"CA1"},"streamSid":"MZ1"}"#)
+                .unwrap(),
+            Inbound::Stop
+        );
+        assert_eq!(parse(r#"{"event":"future_thing"}"#).unwrap(), Inbound::Unknown("future_thing".into()));
+    }
+
+    #[test]
+    fn malformed_messages_are_errors_not_panics() {
+        for bad in [
+            "",
+            "not json",
+            "{}",
+            r#"{"event":"media"}"#,
+            r#"{"event":"media","media":{"timestamp":"soon","payload":"AA=="}}"#,
+            r#"{"event":"media","media":{"timestamp":"1","payload":"\"><x"}}"#,
+            r#"{"event":"start"}"#,
+            r#"{"event":"mark","mark":{}}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn outbound_messages_and_durations() {
+        assert_eq!(media("MZ1", "AAAA"), r#"{"event":"media","streamSid":"MZ1","media":{"payload":"AAAA"}}"#);
+        assert_eq!(mark("MZ1", "3"), r#"{"event":"mark","streamSid":"MZ1","mark":{"name":"3"}}"#);
+        assert_eq!(clear("MZ1"), r#"{"event":"clear","streamSid":"MZ1"}"#);
+        // 160 bytes (20 ms) is 216 base64 characters, two of them padding.
+        assert_eq!(payload_bytes(&format!("{}AA==", "A".repeat(212))), 160);
+        assert_eq!(payload_bytes("AAA="), 2);
+        assert_eq!(payload_bytes(&format!("{}AAA=", "A".repeat(4 * 266))), 800);
+    }
+}

@@ -1,0 +1,248 @@
+//! TwiML, the XML that tells Twilio what a call does next. Documents are
+//! built as a list of verbs and written by an XML writer, so every text and
+//! attribute is escaped.
+
+use std::io;
+
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::Writer;
+
+/// A `<Say>` voice: Twilio voice name and language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voice {
+    pub name: String,
+    pub language: String,
+}
+
+/// The TwiML verbs the agent uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verb {
+    Say {
+        text: String,
+        voice: Voice,
+    },
+    Pause {
+        seconds: u32,
+    },
+    /// Speech input; Twilio posts `SpeechResult` to `action` (also when
+    /// nothing was said, so silence is ours to handle).
+    Gather {
+        action: String,
+        language: String,
+        hints: String,
+        prompt: Vec<Verb>,
+    },
+    /// A bidirectional media stream; `action` is requested when it ends.
+    ConnectStream {
+        action: String,
+        url: String,
+        parameters: Vec<(String, String)>,
+    },
+    /// Puts the call through; `action` hears how it went.
+    Dial {
+        number: String,
+        caller_id: Option<String>,
+        timeout_secs: u32,
+        action: String,
+    },
+    /// Voicemail.
+    Record {
+        action: String,
+        max_length_secs: u32,
+        status_callback: String,
+    },
+    Redirect {
+        url: String,
+    },
+    Hangup,
+}
+
+impl Verb {
+    pub fn say(text: impl Into<String>, voice: &Voice) -> Verb {
+        Verb::Say { text: text.into(), voice: voice.clone() }
+    }
+}
+
+/// The whole `<Response>` document.
+pub fn render(verbs: &[Verb]) -> String {
+    let mut writer = Writer::new(Vec::with_capacity(512));
+    // Writing into a Vec cannot fail; the io::Result is only the writer's signature.
+    let _ = write_document(&mut writer, verbs);
+    String::from_utf8_lossy(&writer.into_inner()).into_owned()
+}
+
+fn write_document(w: &mut Writer<Vec<u8>>, verbs: &[Verb]) -> io::Result<()> {
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.create_element("Response").write_inner_content(|w| write_verbs(w, verbs))?;
+    Ok(())
+}
+
+fn write_verbs(w: &mut Writer<Vec<u8>>, verbs: &[Verb]) -> io::Result<()> {
+    for verb in verbs {
+        write_verb(w, verb)?;
+    }
+    Ok(())
+}
+
+fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> io::Result<()> {
+    match verb {
+        Verb::Say { text, voice } => {
+            w.create_element("Say")
+                .with_attribute(("voice", voice.name.as_str()))
+                .with_attribute(("language", voice.language.as_str()))
+                .write_text_content(BytesText::new(text))?;
+        }
+        Verb::Pause { seconds } => {
+            w.create_element("Pause")
+                .with_attribute(("length", seconds.to_string().as_str()))
+                .write_empty()?;
+        }
+        Verb::Gather { action, language, hints, prompt } => {
+            let mut element = w
+                .create_element("Gather")
+                .with_attribute(("input", "speech"))
+                .with_attribute(("action", action.as_str()))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("speechTimeout", "auto"))
+                .with_attribute(("timeout", "6"))
+                .with_attribute(("language", language.as_str()))
+                .with_attribute(("actionOnEmptyResult", "true"));
+            if !hints.is_empty() {
+                element = element.with_attribute(("hints", hints.as_str()));
+            }
+            element.write_inner_content(|w| write_verbs(w, prompt))?;
+        }
+        Verb::ConnectStream { action, url, parameters } => {
+            w.create_element("Connect").with_attribute(("action", action.as_str())).write_inner_content(
+                |w| {
+                    w.create_element("Stream").with_attribute(("url", url.as_str())).write_inner_content(
+                        |w| {
+                            for (name, value) in parameters {
+                                w.create_element("Parameter")
+                                    .with_attribute(("name", name.as_str()))
+                                    .with_attribute(("value", value.as_str()))
+                                    .write_empty()?;
+                            }
+                            Ok(())
+                        },
+                    )?;
+                    Ok(())
+                },
+            )?;
+        }
+        Verb::Dial { number, caller_id, timeout_secs, action } => {
+            let mut element = w
+                .create_element("Dial")
+                .with_attribute(("action", action.as_str()))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("timeout", timeout_secs.to_string().as_str()));
+            if let Some(caller_id) = caller_id {
+                element = element.with_attribute(("callerId", caller_id.as_str()));
+            }
+            element.write_inner_content(|w| {
+                w.create_element("Number").write_text_content(BytesText::new(number))?;
+                Ok(())
+            })?;
+        }
+        Verb::Record { action, max_length_secs, status_callback } => {
+            w.create_element("Record")
+                .with_attribute(("action", action.as_str()))
+                .with_attribute(("method", "POST"))
+                .with_attribute(("maxLength", max_length_secs.to_string().as_str()))
+                .with_attribute(("timeout", "5"))
+                .with_attribute(("finishOnKey", "#"))
+                .with_attribute(("playBeep", "true"))
+                .with_attribute(("recordingStatusCallback", status_callback.as_str()))
+                .with_attribute(("recordingStatusCallbackEvent", "completed"))
+                .write_empty()?;
+        }
+        Verb::Redirect { url } => {
+            w.create_element("Redirect")
+                .with_attribute(("method", "POST"))
+                .write_text_content(BytesText::new(url))?;
+        }
+        Verb::Hangup => {
+            w.create_element("Hangup").write_empty()?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn voice() -> Voice {
+        Voice { name: "Polly.Joanna".into(), language: "en-US".into() }
+    }
+
+    #[test]
+    fn every_value_is_escaped_and_the_document_is_well_formed() {
+        let doc = render(&[
+            Verb::say("Tom & Jerry's <plumbing> \"best\"", &voice()),
+            Verb::ConnectStream {
+                action: "https://fd.example/api/voice/stream-ended?a=1&b=2".into(),
+                url: "wss://fd.example/api/voice/stream".into(),
+                parameters: vec![("callSid".into(), "CA1".into()), ("from".into(), "\"><Hangup/>".into())],
+            },
+        ]);
+        assert!(doc.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>"), "{doc}");
+        assert!(doc.contains("Tom &amp; Jerry&apos;s &lt;plumbing&gt; &quot;best&quot;"), "{doc}");
+        assert!(doc.contains("stream-ended?a=1&amp;b=2"), "{doc}");
+        assert!(!doc.contains("<Hangup/>"), "an attribute cannot inject a verb: {doc}");
+        // A real XML parser reads it back.
+        let mut reader = quick_xml::Reader::from_str(&doc);
+        let mut names = Vec::new();
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e) | Event::Empty(e)) => {
+                    names.push(String::from_utf8_lossy(e.name().as_ref()).into_owned())
+                }
+                Ok(Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed: {e}: {doc}"),
+            }
+        }
+        assert_eq!(names, ["Response", "Say", "Connect", "Stream", "Parameter", "Parameter"]);
+    }
+
+    #[test]
+    fn gather_dial_record_redirect_hangup() {
+        let doc = render(&[
+            Verb::Gather {
+                action: "/api/voice/handle-speech".into(),
+                language: "en-US".into(),
+                hints: "plumbing, leak".into(),
+                prompt: vec![Verb::say("How can I help?", &voice()), Verb::Pause { seconds: 1 }],
+            },
+            Verb::Dial {
+                number: "+13125550199".into(),
+                caller_id: Some("+13125550100".into()),
+                timeout_secs: 20,
+                action: "/api/voice/dial-status".into(),
+            },
+            Verb::Record {
+                action: "/api/voice/recording".into(),
+                max_length_secs: 120,
+                status_callback: "/api/voice/recording-status".into(),
+            },
+            Verb::Redirect { url: "/api/voice/handle-speech".into() },
+            Verb::Hangup,
+        ]);
+        assert!(doc.contains(
+            "<Gather input=\"speech\" action=\"/api/voice/handle-speech\" method=\"POST\" speechTimeout=\"auto\" \
+             timeout=\"6\" language=\"en-US\" actionOnEmptyResult=\"true\" hints=\"plumbing, leak\">\
+             <Say voice=\"Polly.Joanna\" language=\"en-US\">How can I help?</Say><Pause length=\"1\"/></Gather>"
+        ), "{doc}");
+        assert!(doc.contains(
+            "<Dial action=\"/api/voice/dial-status\" method=\"POST\" timeout=\"20\" callerId=\"+13125550100\">\
+             <Number>+13125550199</Number></Dial>"
+        ));
+        assert!(
+            doc.contains("<Record action=\"/api/voice/recording\" method=\"POST\" maxLength=\"120\""),
+            "{doc}"
+        );
+        assert!(doc
+            .ends_with("<Redirect method=\"POST\">/api/voice/handle-speech</Redirect><Hangup/></Response>"));
+    }
+}
