@@ -781,8 +781,8 @@ impl Loaded {
         if !(0.0..=1.0).contains(&c.voice.vad_threshold) {
             self.problem(self.shown("voice.vad_threshold"), "must be between 0 and 1");
         }
-        if c.voice.realtime_session_max_secs < 10 {
-            self.problem(self.shown("voice.realtime_session_max_secs"), "must be at least 10 seconds");
+        if c.voice.realtime_session_max_secs == 0 {
+            self.problem(self.shown("voice.realtime_session_max_secs"), "must be at least 1 second");
         }
         if c.websocket.ping_interval_ms == 0 {
             self.problem(self.shown("websocket.ping_interval_ms"), "must be greater than 0");

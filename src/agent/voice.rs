@@ -3,7 +3,8 @@
 
 use super::answers;
 use super::conversation::{self, Context, State};
-use crate::domain::Priority;
+use super::triage::Rules;
+use crate::domain::{BusinessType, Priority};
 
 /// A knowledge document in brief, for the model's instructions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub struct KnowledgeBrief {
 
 /// Lines of the conversation carried into a fresh model session.
 const CARRIED_LINES: usize = 30;
-/// Urgent and high phrases named as examples.
+/// The owner's own phrases named as examples, per level.
 const EXAMPLES: usize = 12;
 
 /// The instructions for the realtime model: persona, the questions still to
@@ -59,20 +60,16 @@ pub fn instructions(
             reasons = if state.reasons.is_empty() { "reported by the caller".into() } else { state.reasons.join(", ") },
         ));
     } else {
-        let phrases = ctx.rules.phrases();
-        let examples = |level: Priority| {
-            phrases
-                .iter()
-                .filter(|(l, _)| *l == level)
-                .take(EXAMPLES)
-                .map(|(_, p)| p.as_str())
-                .collect::<Vec<_>>()
-        };
+        let (urgent, high) = emergency_examples(ctx.business.business_type);
+        let mut urgent: Vec<String> = urgent.iter().map(|p| p.to_string()).collect();
+        urgent.extend(owner_phrases(ctx, Priority::Urgent));
+        let mut high: Vec<String> = high.iter().map(|p| p.to_string()).collect();
+        high.extend(owner_phrases(ctx, Priority::High));
         p.push_str(&format!(
-            "\nEmergencies: if the caller describes something like {urgent}, call set_emergency_level with \
-             URGENT right away. For matters like {high}, use HIGH.\n",
-            urgent = quoted(&examples(Priority::Urgent)),
-            high = quoted(&examples(Priority::High)),
+            "\nEmergencies: if the caller describes {urgent}, or any danger to people (gas, smoke, fire, \
+             carbon monoxide, sparks), call set_emergency_level with URGENT right away. For {high}, use HIGH.\n",
+            urgent = urgent.join(", "),
+            high = high.join(", "),
         ));
     }
 
@@ -147,11 +144,52 @@ pub fn instructions(
     p
 }
 
-fn quoted(phrases: &[&str]) -> String {
-    if phrases.is_empty() {
-        return "a danger to people or property".into();
+/// What counts as an emergency for each kind of business, in plain words.
+fn emergency_examples(kind: BusinessType) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        BusinessType::Plumbing => (
+            &[
+                "a burst pipe",
+                "flooding or water pouring in",
+                "sewage backing up into the house",
+                "no water at all",
+            ],
+            &["a leak", "a clogged drain", "no hot water", "an overflowing toilet"],
+        ),
+        BusinessType::Hvac => (
+            &[
+                "no heat in freezing weather",
+                "a burning smell from the furnace",
+                "no cooling in dangerous heat",
+            ],
+            &["heating or air conditioning not working", "a leaking unit", "strange noises"],
+        ),
+        BusinessType::Law => (
+            &[
+                "someone just arrested or held in custody",
+                "police at the door",
+                "a hearing today or tomorrow",
+            ],
+            &["papers just served", "a deadline this week"],
+        ),
+        BusinessType::RealEstate => (
+            &["a break-in", "a flood or fire at a property"],
+            &["a tenant locked out", "a broken lock", "no heat at a rental"],
+        ),
+        BusinessType::Other => (&["someone injured"], &["something broken that stops work"]),
     }
-    phrases.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// The owner's own emergency phrases for a level (beyond the defaults).
+fn owner_phrases(ctx: &Context, level: Priority) -> Vec<String> {
+    let defaults = Rules::cached(ctx.business.business_type, &Default::default()).phrases();
+    ctx.rules
+        .phrases()
+        .into_iter()
+        .filter(|(l, p)| *l == level && !defaults.iter().any(|(_, d)| d == p))
+        .map(|(_, p)| format!("\"{p}\""))
+        .take(EXAMPLES)
+        .collect()
 }
 
 /// The opening line of a call.

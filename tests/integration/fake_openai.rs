@@ -15,6 +15,8 @@ pub enum Scripted {
     Status(u16),
     /// Answer nothing for this long.
     Hang(Duration),
+    /// Wait this long, then answer with the scripted reply.
+    Delayed(Duration, Box<Scripted>),
 }
 
 /// (Authorization header, JSON body) of each request received.
@@ -39,7 +41,11 @@ impl FakeOpenAi {
                 let state = state.clone();
                 async move {
                     state.requests.lock().unwrap().push((auth, body));
-                    let next = state.script.lock().unwrap().pop_front();
+                    let mut next = state.script.lock().unwrap().pop_front();
+                    if let Some(Scripted::Delayed(delay, inner)) = next {
+                        tokio::time::sleep(delay).await;
+                        next = Some(*inner);
+                    }
                     match next {
                         Some(Scripted::Stream(chunks)) => {
                             let mut text = String::new();
@@ -60,7 +66,7 @@ impl FakeOpenAi {
                             tokio::time::sleep(d).await;
                             warp::http::Response::builder().status(504).body(String::new()).unwrap()
                         }
-                        None => warp::http::Response::builder()
+                        Some(Scripted::Delayed(..)) | None => warp::http::Response::builder()
                             .status(500)
                             .body("script exhausted".into())
                             .unwrap(),

@@ -10,8 +10,13 @@ mod chat_llm;
 mod cli;
 mod common;
 mod config;
+#[path = "../fakes/media.rs"]
+mod fake_media;
 mod fake_openai;
+#[path = "../fakes/realtime.rs"]
+mod fake_realtime;
 mod fake_twilio;
 mod knowledge;
 mod server;
 mod twilio_rest;
+mod voice;
