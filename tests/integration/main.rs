@@ -20,3 +20,4 @@ mod knowledge;
 mod server;
 mod twilio_rest;
 mod voice;
+mod voice_live;

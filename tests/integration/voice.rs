@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use frontdesk::domain::{Channel, Priority};
+use frontdesk::domain::Channel;
 use frontdesk::store::{sqlite::SqliteStore, Store};
 use serde_json::{json, Value};
 

@@ -286,6 +286,9 @@ struct Bridge {
     playback: Playback,
     /// Audio of this item is dropped: the caller talked over it.
     interrupted: Option<String>,
+    /// The assistant's last line (item, text), saved once it has played or
+    /// been cut off, so the transcript says what the caller heard.
+    held_line: Option<(String, String)>,
     active_response: Option<String>,
     calls: Vec<FunctionCall>,
     tools_running: usize,
@@ -337,6 +340,7 @@ impl Bridge {
             buffer: VecDeque::new(),
             playback: Playback::default(),
             interrupted: None,
+            held_line: None,
             active_response: None,
             calls: Vec::new(),
             tools_running: 0,
@@ -441,6 +445,9 @@ impl Bridge {
             }
             Ok(Inbound::Mark { name }) => {
                 self.playback.echoed(&name, self.now_ms);
+                if self.held_line.as_ref().is_some_and(|(item, _)| !self.playback.playing_item(item)) {
+                    self.release_line(false);
+                }
                 if self.ending.as_ref().is_some_and(|e| e.spoken) && !self.playback.playing() {
                     self.leave().await;
                 }
@@ -518,12 +525,17 @@ impl Bridge {
                 self.on_response_done(&status).await;
             }
             Kind::AudioTranscriptDone => {
-                let mut line = event.transcript.unwrap_or_default().trim().to_string();
-                if event.item_id.is_some() && self.interrupted == event.item_id {
-                    line.push_str(" …");
+                self.release_line(false);
+                let line = event.transcript.unwrap_or_default().trim().to_string();
+                let item = event.item_id.unwrap_or_default();
+                if line.is_empty() {
+                    return;
                 }
-                if !line.is_empty() {
-                    self.save_lines(vec![("assistant".into(), line)], false, Vec::new());
+                let cut = self.interrupted.as_deref() == Some(item.as_str());
+                let playing = self.playback.playing_item(&item);
+                self.held_line = Some((item, line));
+                if !playing {
+                    self.release_line(cut);
                 }
             }
             Kind::InputTranscriptDone => {
@@ -610,6 +622,8 @@ impl Bridge {
         self.send_twilio(tw::clear(&self.stream_sid)).await;
         self.send_model(rt::truncate(&cut.item_id, cut.audio_end_ms)).await;
         tracing::debug!(item = %cut.item_id, heard_ms = cut.audio_end_ms, "caller interrupted");
+        let cut_held = self.held_line.as_ref().is_some_and(|(item, _)| *item == cut.item_id);
+        self.release_line(cut_held);
         self.interrupted = Some(cut.item_id);
         // "Wait, one more thing": the caller keeps the line.
         if self.ending.take().is_some() {
@@ -784,6 +798,7 @@ impl Bridge {
     /// we can, else by closing the stream so its `<Connect action>` asks us.
     async fn hand_over(&mut self, step: NextStep) {
         self.close_model().await;
+        self.release_line(false);
         self.flush().await;
         self.app.voice.set_next(&self.call_sid, step.clone());
         let update = match &step {
@@ -894,6 +909,16 @@ impl Bridge {
         let _ = self.persist.send(Persist::Turn(Box::new(record), Box::new(self.session.clone())));
     }
 
+    /// Saves the held assistant line, marked when the caller cut it short.
+    fn release_line(&mut self, cut_short: bool) {
+        if let Some((_, mut line)) = self.held_line.take() {
+            if cut_short {
+                line.push_str(" …");
+            }
+            self.save_lines(vec![("assistant".into(), line)], false, Vec::new());
+        }
+    }
+
     /// Waits until everything queued is saved.
     async fn flush(&mut self) {
         let (tx, rx) = oneshot::channel();
@@ -904,6 +929,7 @@ impl Bridge {
 
     async fn finish(mut self) {
         self.close_model().await;
+        self.release_line(false);
         let summary = voice::summary(&self.ctx, &self.session.state);
         let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason.to_string() });
         drop(self.persist);

@@ -162,3 +162,16 @@ pub async fn call_session(
 pub fn next_question(ctx: &Context, state: &State) -> Option<String> {
     conversation::pending_questions(ctx, state).first().map(|q| conversation::ask(ctx, state, q))
 }
+
+/// Puts the next question to the caller outside a turn (after a realtime
+/// session failed): it is remembered as the question awaiting an answer, so
+/// what the caller says next is taken as its answer.
+pub async fn ask_next(app: &AppState, ctx: &Context, call_sid: &str) -> Option<String> {
+    let mut session = engine::load_session(app, call_sid, &ctx.business.id).await?;
+    let q = conversation::pending_questions(ctx, &session.state).first().copied()?;
+    let text = conversation::ask(ctx, &session.state, q);
+    session.state.current = Some(q.order);
+    session.state.reasks = 0;
+    engine::save_session(app, call_sid, &session).await;
+    Some(text)
+}

@@ -92,6 +92,11 @@ impl Playback {
         !self.pending.is_empty()
     }
 
+    /// Audio of `item` is still queued or playing.
+    pub fn playing_item(&self, item: &str) -> bool {
+        self.pending.iter().any(|p| p.item == item)
+    }
+
     /// The caller started talking at `now_ms`: where to cut the item being
     /// played (None when nothing is playing). Forgets everything queued.
     pub fn interrupt(&mut self, now_ms: u64) -> Option<Cut> {

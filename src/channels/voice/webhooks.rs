@@ -240,8 +240,7 @@ pub async fn next_step_twiml(
         NextStep::Transfer { number } => transfer(app, ctx, number),
         NextStep::Voicemail => voicemail(app, ctx, busy_message(ctx)),
         NextStep::Gather => {
-            let state = engine::load_session(app, call_sid, &ctx.business.id).await.map(|s| s.state);
-            let next = state.as_ref().and_then(|s| super::next_question(ctx, s));
+            let next = super::ask_next(app, ctx, call_sid).await;
             let apology = "I'm sorry, I'm having trouble with this line.";
             let prompt = match next {
                 Some(question) => format!("{apology} Let's carry on: {question}"),
