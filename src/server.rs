@@ -121,8 +121,18 @@ impl AppState {
 }
 
 /// Binds the configured address.
+/// Binds the configured address. Accepted connections inherit TCP_NODELAY
+/// from the listener: a media stream writes small frames back to back (audio,
+/// then its mark), and Nagle's algorithm would hold the second one until the
+/// first is acknowledged, tens of milliseconds later.
 pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::new(config.server.bind, config.server.port)).await
+    let addr = SocketAddr::new(config.server.bind, config.server.port);
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight

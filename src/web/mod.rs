@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod ratelimit;
+pub mod websocket;
 
 use std::convert::Infallible;
 

@@ -25,6 +25,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Called with each audio payload the server sends, as it arrives.
+pub type OnMedia = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Twilio's signature, computed here from the documented algorithm:
 /// base64(HMAC-SHA1(token, url + sorted name/value pairs)).
 pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
@@ -134,6 +137,8 @@ pub struct Connect<'a> {
     pub auto_playback: bool,
     /// Sign the upgrade request.
     pub sign: bool,
+    /// Called with each audio payload received, as it arrives.
+    pub on_media: Option<OnMedia>,
 }
 
 impl MediaCall {
@@ -144,7 +149,9 @@ impl MediaCall {
             let signature = twilio_signature(c.auth_token, c.public_url, &[]);
             request.headers_mut().insert("x-twilio-signature", signature.parse().unwrap());
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+            .await
+            .map_err(|e| e.to_string())?;
         let (sink, mut stream) = socket.split();
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let received = Arc::new(Mutex::new(Received::default()));
@@ -156,6 +163,7 @@ impl MediaCall {
             let (received, queue, sink, stream_sid, closed) =
                 (received.clone(), queue.clone(), sink.clone(), stream_sid.clone(), closed.clone());
             let auto = c.auto_playback;
+            let on_media = c.on_media.clone();
             tokio::spawn(async move {
                 while let Some(Ok(message)) = stream.next().await {
                     let Message::Text(text) = message else { continue };
@@ -166,6 +174,9 @@ impl MediaCall {
                         match value["event"].as_str() {
                             Some("media") => {
                                 let payload = value["media"]["payload"].as_str().unwrap().to_string();
+                                if let Some(f) = &on_media {
+                                    f(&payload);
+                                }
                                 let bytes =
                                     base64::engine::general_purpose::STANDARD.decode(&payload).unwrap().len();
                                 r.media.push(payload);
@@ -279,15 +290,20 @@ impl MediaCall {
 
     /// One caller frame (any length; 160 bytes is 20 ms), stamped with the stream clock.
     pub async fn media(&mut self, audio: &[u8]) {
+        self.media_b64(&b64(audio), (audio.len() / 8) as u64).await;
+    }
+
+    /// One caller frame already in base64, `ms` long.
+    pub async fn media_b64(&mut self, payload: &str, ms: u64) {
         self.seq += 1;
         self.chunk += 1;
         let message = json!({
             "event": "media", "sequenceNumber": self.seq.to_string(),
             "media": { "track": "inbound", "chunk": self.chunk.to_string(),
-                "timestamp": self.clock_ms.to_string(), "payload": b64(audio) },
+                "timestamp": self.clock_ms.to_string(), "payload": payload },
             "streamSid": self.stream_sid
         });
-        self.clock_ms += (audio.len() / 8) as u64;
+        self.clock_ms += ms;
         self.send(message).await;
     }
 
@@ -361,19 +377,4 @@ async fn echo(
     let message =
         json!({ "event": "mark", "sequenceNumber": "0", "streamSid": stream_sid, "mark": { "name": name } });
     let _ = sink.lock().await.send(Message::text(message.to_string())).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mulaw_matches_g711() {
-        // Reference values of the G.711 μ-law table.
-        assert_eq!(mulaw(0), 0xFF);
-        assert_eq!(mulaw(-1), 0x7F);
-        assert_eq!(mulaw(32767), 0x80);
-        assert_eq!(mulaw(-32768), 0x00);
-        assert_eq!(mulaw(1000), 0xCE);
-    }
 }

@@ -89,7 +89,11 @@ impl FakeRealtime {
                     .into_response_any()
                 },
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // No Nagle: a burst of small events must not wait on acknowledgements.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_nodelay(true).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1024).unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         tokio::spawn(warp::serve(route).incoming(listener).run());
         FakeRealtime {

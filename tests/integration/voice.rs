@@ -211,6 +211,7 @@ impl Phone {
             parameters,
             auto_playback,
             sign: true,
+            on_media: None,
         })
         .await
     }
@@ -393,6 +394,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
             parameters: vec![],
             auto_playback: false,
             sign,
+            on_media: None,
         })
         .await;
         assert!(refused.err().unwrap().contains("403"));
@@ -405,6 +407,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
         parameters: vec![],
         auto_playback: false,
         sign: true,
+        on_media: None,
     })
     .await;
     assert!(wrong_url.err().unwrap().contains("403"));
@@ -695,4 +698,15 @@ async fn a_realtime_call_configures_the_session_forwards_audio_runs_tools_and_ha
     let lines: Vec<(&str, &str)> = transcript.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect();
     assert!(lines.contains(&("user", "Hi, this is Dana Smith, are you open on Saturday?")), "{lines:?}");
     assert!(lines.contains(&("assistant", "Thanks for calling Test Plumbing. Bye now!")), "{lines:?}");
+}
+
+#[test]
+fn the_fake_callers_audio_is_g711_mulaw() {
+    use crate::fake_media::mulaw;
+    // Reference values of the G.711 μ-law table.
+    assert_eq!(mulaw(0), 0xFF);
+    assert_eq!(mulaw(-1), 0x7F);
+    assert_eq!(mulaw(32767), 0x80);
+    assert_eq!(mulaw(-32768), 0x00);
+    assert_eq!(mulaw(1000), 0xCE);
 }

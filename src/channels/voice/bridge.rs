@@ -20,11 +20,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message as ModelMessage, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
-use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
 use super::playback::Playback;
@@ -42,6 +40,7 @@ use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::TurnRecord;
 use crate::twilio::CallUpdate;
+use crate::web::websocket::{self, ServerSocket};
 use crate::web::with_state;
 
 type ModelSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -60,13 +59,17 @@ const MAX_FRAME: usize = 256 * 1024;
 /// `GET /api/voice/stream` (WebSocket): Twilio's bidirectional media stream.
 pub fn route(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("api" / "voice" / "stream")
-        .and(warp::ws())
+        .and(websocket::upgrade())
         .and(with_state(app))
         .and(warp::header::optional::<String>("x-twilio-signature"))
         .and_then(upgrade)
 }
 
-async fn upgrade(ws: Ws, app: AppState, signature: Option<String>) -> Result<impl Reply, Rejection> {
+async fn upgrade(
+    ws: websocket::Upgrade,
+    app: AppState,
+    signature: Option<String>,
+) -> Result<impl Reply, Rejection> {
     // Twilio signs the upgrade over the wss:// URL with no parameters.
     let token = app.config.twilio.auth_token.expose();
     if !crate::twilio::validate(token, signature.as_deref().unwrap_or_default(), &stream_url(&app), &[]) {
@@ -81,7 +84,7 @@ async fn upgrade(ws: Ws, app: AppState, signature: Option<String>) -> Result<imp
         tracing::warn!(max, "media stream refused: every line is busy");
         return Err(warp::reject::custom(ApiError::Unavailable("every line is busy".into())));
     };
-    Ok(ws.max_frame_size(MAX_FRAME).max_message_size(MAX_FRAME).on_upgrade(move |socket| async move {
+    Ok(ws.on_upgrade(websocket::small_frames(MAX_FRAME), move |socket| async move {
         run(app, socket).await;
         drop(slot);
     }))
@@ -104,7 +107,7 @@ impl Drop for Slot {
 }
 
 /// Runs one call from Twilio's `start` to its end.
-async fn run(app: AppState, socket: WebSocket) {
+async fn run(app: AppState, socket: ServerSocket) {
     let (twilio_tx, mut twilio_rx) = socket.split();
     let Some(start) = wait_for_start(&mut twilio_rx).await else {
         tracing::warn!("media stream closed before it started");
@@ -145,15 +148,16 @@ async fn run(app: AppState, socket: WebSocket) {
     .await;
 }
 
-async fn wait_for_start(rx: &mut SplitStream<WebSocket>) -> Option<tw::Start> {
+async fn wait_for_start(rx: &mut SplitStream<ServerSocket>) -> Option<tw::Start> {
     let deadline = Instant::now() + HANDSHAKE;
     loop {
         let message = tokio::time::timeout_at(deadline, rx.next()).await.ok()??.ok()?;
-        if message.is_close() {
-            return None;
-        }
-        let Ok(text) = message.to_str() else { continue };
-        match tw::parse(text) {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(_) => return None,
+            _ => continue,
+        };
+        match tw::parse(text.as_str()) {
             Ok(Inbound::Start(start)) => return Some(start),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "malformed message before start"),
@@ -196,9 +200,9 @@ impl Model {
             Model::Connecting(fut) => ModelEvent::Connected(fut.await),
             Model::Open { socket, .. } => loop {
                 match socket.next().await {
-                    Some(Ok(ModelMessage::Text(text))) => return ModelEvent::Text(text),
-                    Some(Ok(ModelMessage::Pong(_))) => return ModelEvent::Pong,
-                    Some(Ok(ModelMessage::Close(frame))) => {
+                    Some(Ok(Message::Text(text))) => return ModelEvent::Text(text),
+                    Some(Ok(Message::Pong(_))) => return ModelEvent::Pong,
+                    Some(Ok(Message::Close(frame))) => {
                         return ModelEvent::Gone(format!("closed by the model server: {frame:?}"))
                     }
                     Some(Ok(_)) => continue,
@@ -225,11 +229,7 @@ fn connect(app: &AppState) -> Model {
             format!("Bearer {key}").parse().map_err(|_| "the API key is not a valid header".to_string())?;
         request.headers_mut().insert("authorization", auth);
         // Small buffers: a call's frames are a few hundred bytes, and there may be a thousand calls.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(8 * 1024)
-            .write_buffer_size(0)
-            .max_message_size(Some(MAX_FRAME * 4))
-            .max_frame_size(Some(MAX_FRAME * 4));
+        let config = websocket::small_frames(MAX_FRAME * 4);
         let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
         match tokio::time::timeout(HANDSHAKE, connecting).await {
             Ok(Ok((socket, _))) => Ok(Box::new(socket)),
@@ -264,9 +264,14 @@ struct Ending {
 
 /// Saving happens in order, off the call's loop.
 enum Persist {
-    Turn(Box<TurnRecord>, Box<Session>),
+    /// A turn, and the session to keep for gather mode (None once gather
+    /// mode owns the session).
+    Turn(Box<TurnRecord>, Option<Box<Session>>),
     Flush(oneshot::Sender<()>),
-    Finish { summary: String, reason: String },
+    Finish {
+        summary: String,
+        reason: String,
+    },
 }
 
 struct Bridge {
@@ -276,7 +281,7 @@ struct Bridge {
     stream_sid: String,
     session: Session,
     knowledge: Vec<KnowledgeBrief>,
-    twilio: SplitSink<WebSocket, Message>,
+    twilio: SplitSink<ServerSocket, Message>,
     model: Model,
     /// Latest inbound media timestamp: the stream's clock.
     now_ms: u64,
@@ -301,6 +306,8 @@ struct Bridge {
     ending: Option<Ending>,
     /// The call has left the AI; wait for Twilio's stop.
     leaving: Option<Instant>,
+    /// Gather mode has taken the conversation over: its session is no longer ours to save.
+    session_handed_over: bool,
     rollover_at: Instant,
     ended_reason: &'static str,
     persist: mpsc::UnboundedSender<Persist>,
@@ -318,7 +325,7 @@ impl Bridge {
         stream_sid: String,
         session: Session,
         knowledge: Vec<KnowledgeBrief>,
-        twilio: SplitSink<WebSocket, Message>,
+        twilio: SplitSink<ServerSocket, Message>,
     ) -> Bridge {
         let (persist, rx) = mpsc::unbounded_channel();
         let persister = tokio::spawn(persister(app.clone(), call_sid.clone(), rx).in_current_span());
@@ -351,6 +358,7 @@ impl Bridge {
             greeted: false,
             ending: None,
             leaving: None,
+            session_handed_over: false,
             ended_reason: "caller_hung_up",
             persist,
             persister,
@@ -360,7 +368,7 @@ impl Bridge {
         }
     }
 
-    async fn run(mut self, mut twilio_rx: SplitStream<WebSocket>) {
+    async fn run(mut self, mut twilio_rx: SplitStream<ServerSocket>) {
         let ws = &self.app.config.websocket;
         let ping_every = Duration::from_millis(ws.ping_interval_ms);
         let pong_grace = ping_every + Duration::from_millis(ws.pong_timeout_ms);
@@ -372,15 +380,13 @@ impl Bridge {
             let ending_at = self.ending.as_ref().map(|e| e.deadline);
             tokio::select! {
                 message = twilio_rx.next() => match message {
-                    Some(Ok(m)) if m.is_text() => {
-                        if let Ok(text) = m.to_str() {
-                            if !self.on_twilio(text).await {
-                                break;
-                            }
+                    Some(Ok(Message::Text(text))) => {
+                        if !self.on_twilio(text.as_str()).await {
+                            break;
                         }
                     }
-                    Some(Ok(m)) if m.is_pong() => self.last_twilio_pong = Instant::now(),
-                    Some(Ok(m)) if m.is_close() => break,
+                    Some(Ok(Message::Pong(_))) => self.last_twilio_pong = Instant::now(),
+                    Some(Ok(Message::Close(_))) => break,
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
                         tracing::info!(error = %e, "media stream failed");
@@ -396,7 +402,7 @@ impl Bridge {
                         tracing::warn!("Twilio stopped answering pings; ending the call");
                         break;
                     }
-                    if self.twilio.send(Message::ping(Vec::new())).await.is_err() {
+                    if self.twilio.send(Message::Ping(Default::default())).await.is_err() {
                         break;
                     }
                     self.ping_model(pong_grace).await;
@@ -488,7 +494,7 @@ impl Bridge {
 
     async fn send_model(&mut self, text: String) {
         if let Model::Open { socket, .. } = &mut self.model {
-            if let Err(e) = socket.send(ModelMessage::text(text)).await {
+            if let Err(e) = socket.send(Message::text(text)).await {
                 tracing::debug!(error = %e, "could not write to the realtime session");
             }
         }
@@ -801,6 +807,8 @@ impl Bridge {
         self.release_line(false);
         self.flush().await;
         self.app.voice.set_next(&self.call_sid, step.clone());
+        // From here the session store is gather mode's (it may have asked a question).
+        self.session_handed_over = true;
         let update = match &step {
             NextStep::Hangup => Some(CallUpdate::Complete),
             NextStep::Transfer { number } => {
@@ -821,7 +829,7 @@ impl Bridge {
             }
         }
         if !redirected {
-            let _ = self.twilio.send(Message::close()).await;
+            let _ = self.twilio.send(Message::Close(None)).await;
         }
         tracing::info!(?step, redirected, "call left the AI");
         self.leaving = Some(Instant::now() + LINGER);
@@ -850,7 +858,7 @@ impl Bridge {
         let dead = match &mut self.model {
             Model::Open { socket, .. } => {
                 let late = self.last_model_pong.elapsed() > grace;
-                late || socket.send(ModelMessage::Ping(Vec::new().into())).await.is_err()
+                late || socket.send(Message::Ping(Vec::new().into())).await.is_err()
             }
             _ => false,
         };
@@ -906,7 +914,8 @@ impl Bridge {
             events,
         };
         self.session.remember(lines);
-        let _ = self.persist.send(Persist::Turn(Box::new(record), Box::new(self.session.clone())));
+        let session = (!self.session_handed_over).then(|| Box::new(self.session.clone()));
+        let _ = self.persist.send(Persist::Turn(Box::new(record), session));
     }
 
     /// Saves the held assistant line, marked when the caller cut it short.
@@ -930,6 +939,8 @@ impl Bridge {
     async fn finish(mut self) {
         self.close_model().await;
         self.release_line(false);
+        // The lead as it stands, even when nothing was said: a caller's number is worth a call back.
+        self.save_lines(Vec::new(), false, Vec::new());
         let summary = voice::summary(&self.ctx, &self.session.state);
         let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason.to_string() });
         drop(self.persist);
@@ -963,13 +974,15 @@ async fn persister(app: AppState, call_sid: String, mut rx: mpsc::UnboundedRecei
     let mut lead_id = None;
     while let Some(job) = rx.recv().await {
         match job {
-            Persist::Turn(record, mut session) => {
+            Persist::Turn(record, session) => {
                 match app.store.record_turn(*record).await {
                     Ok(id) => lead_id = id.or(lead_id),
                     Err(e) => tracing::error!(error = %e, "could not save the call's transcript"),
                 }
-                session.lead_id = lead_id.clone().or(session.lead_id.clone());
-                engine::save_session(&app, &call_sid, &session).await;
+                if let Some(mut session) = session {
+                    session.lead_id = lead_id.clone().or(session.lead_id.clone());
+                    engine::save_session(&app, &call_sid, &session).await;
+                }
             }
             Persist::Flush(done) => {
                 let _ = done.send(());
