@@ -49,11 +49,22 @@ struct Args {
     burst_ms: u64,
     every_ms: u64,
     delta_ms: u64,
+    /// Server on CPU 0, generator on CPU 1, so the latencies are the server's
+    /// and not this process's queueing (needs 2 CPUs and taskset).
+    pin: bool,
 }
 
 fn args() -> Args {
-    let mut a =
-        Args { calls: 200, seconds: 15, ramp_per_second: 100, burst_ms: 2000, every_ms: 5000, delta_ms: 200 };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut a = Args {
+        calls: 200,
+        seconds: 15,
+        ramp_per_second: 100,
+        burst_ms: 2000,
+        every_ms: 5000,
+        delta_ms: 200,
+        pin: cpus >= 2 && std::path::Path::new("/usr/bin/taskset").exists(),
+    };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -65,6 +76,11 @@ fn args() -> Args {
             "--burst-ms" => a.burst_ms = value().expect("--burst-ms MS"),
             "--every-ms" => a.every_ms = value().expect("--every-ms MS"),
             "--delta-ms" => a.delta_ms = value().expect("--delta-ms MS"),
+            "--no-pin" => {
+                a.pin = false;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1; // cargo bench passes --bench
                 continue;
@@ -109,11 +125,16 @@ impl Clock {
 }
 
 /// Audio whose first 8 bytes say which call and which frame it is.
-fn tagged(call: usize, seq: usize, audio: &[u8]) -> String {
-    let mut bytes = audio.to_vec();
-    bytes[..4].copy_from_slice(&(call as u32).to_le_bytes());
-    bytes[4..8].copy_from_slice(&(seq as u32).to_le_bytes());
-    b64(&bytes)
+/// `tail` is the base64 of the audio after its first 9 bytes (9 bytes make
+/// 12 base64 characters exactly, so the two parts join).
+fn tagged(call: usize, seq: usize, tail: &str) -> String {
+    let mut head = [0xFFu8; 9];
+    head[..4].copy_from_slice(&(call as u32).to_le_bytes());
+    head[4..8].copy_from_slice(&(seq as u32).to_le_bytes());
+    let mut out = String::with_capacity(12 + tail.len());
+    base64::engine::general_purpose::STANDARD.encode_string(head, &mut out);
+    out.push_str(tail);
+    out
 }
 
 fn tag_of(payload: &str) -> Option<(usize, usize)> {
@@ -152,7 +173,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn start_server(openai_base: &str, calls: usize) -> ServerProcess {
+fn start_server(openai_base: &str, calls: usize, pin: bool) -> ServerProcess {
     let bin = env!("CARGO_BIN_EXE_frontdesk");
     let dir = tempfile::tempdir().unwrap();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml");
@@ -164,7 +185,14 @@ fn start_server(openai_base: &str, calls: usize) -> ServerProcess {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut child = Command::new(bin)
+    let mut command = if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let mut child = command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("FRONTDESK_DATA_DIR", dir.path())
@@ -200,9 +228,25 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1] as f64 / 1000.0
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let a = args();
+    if a.pin {
+        // Threads started from here on (the runtime's) inherit CPU 1.
+        let pinned = Command::new("taskset")
+            .args(["-cp", "1", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(pinned, "taskset failed; run with --no-pin");
+    }
+    // On one CPU, one worker thread: more would only take turns.
+    let workers = if a.pin { 1 } else { 2 };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
+    runtime.block_on(run(a));
+}
+
+async fn run(a: Args) {
     let clock = Arc::new(Clock {
         start: Instant::now(),
         inbound_sent: Clock::ring(a.calls),
@@ -215,9 +259,9 @@ async fn main() {
         let clock = clock.clone();
         Arc::new(move |payload: &str| clock.received(payload, &clock.inbound_sent, &clock.inbound))
     };
-    let fake =
-        Arc::new(FakeRealtime::start(Options { on_append: Some(on_append), ..Options::default() }).await);
-    let server = start_server(&fake.base_url, a.calls);
+    let options = Options { on_append: Some(on_append), keep_appends: Some(1), ..Options::default() };
+    let fake = Arc::new(FakeRealtime::start(options).await);
+    let server = start_server(&fake.base_url, a.calls, a.pin);
     let pid = server.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, idle_rss) = usage(pid);
@@ -244,9 +288,11 @@ async fn main() {
                     }
                     let first = conn.appended.lock().unwrap()[0].clone();
                     let Some((call, _)) = tag_of(&first) else { return };
-                    let chunk = tone(330.0, delta as usize);
+                    let chunk = b64(&tone(330.0, delta as usize)[9..]);
                     let mut seq = 0usize;
-                    let mut tick = tokio::time::interval(Duration::from_millis(every));
+                    let phase = Duration::from_millis((call as u64 * 7919) % every.max(1));
+                    let start = tokio::time::Instant::now() + phase;
+                    let mut tick = tokio::time::interval_at(start, Duration::from_millis(every));
                     while !stop.load(Ordering::Relaxed) {
                         tick.tick().await;
                         for _ in 0..burst / delta {
@@ -313,6 +359,7 @@ async fn main() {
                 auto_playback: true,
                 sign: true,
                 on_media: Some(on_media),
+                record: false,
             })
             .await;
             let Ok(mut media) = media else {
@@ -320,8 +367,11 @@ async fn main() {
                 return;
             };
             connected.fetch_add(1, Ordering::Relaxed);
-            let audio = tone(440.0, 20);
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let audio = b64(&tone(440.0, 20)[9..]);
+            // Calls are not in step with each other: spread each call's frames over the 20 ms.
+            let phase = Duration::from_micros((call as u64 * 7919) % 20_000);
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + phase, Duration::from_millis(20));
             let mut seq = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
@@ -344,6 +394,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (cpu_before, _) = usage(pid);
+    let (own_before, _) = usage(std::process::id());
     let window = Instant::now();
     clock.measuring.store(true, Ordering::Relaxed);
     let mut peak_rss = 0;
@@ -354,6 +405,7 @@ async fn main() {
     clock.measuring.store(false, Ordering::Relaxed);
     let elapsed = window.elapsed().as_secs_f64();
     let (cpu_after, _) = usage(pid);
+    let (own_after, _) = usage(std::process::id());
     stop.store(true, Ordering::Relaxed);
 
     let calls = connected.load(Ordering::Relaxed);
@@ -362,6 +414,11 @@ async fn main() {
     inbound.sort_unstable();
     outbound.sort_unstable();
     let cpu = cpu_after - cpu_before;
+    println!(
+        "{}; the generator itself used {:.0}% of a core",
+        if a.pin { "server on CPU 0, generator on CPU 1" } else { "server and generator share the CPUs" },
+        100.0 * (own_after - own_before) / elapsed
+    );
     println!("| calls | frames in (per s) | in p50 | in p99 | deltas out (per s) | out p50 | out p99 | server CPU | CPU per call | RSS idle → loaded | memory per call |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     println!(

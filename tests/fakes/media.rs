@@ -139,6 +139,8 @@ pub struct Connect<'a> {
     pub sign: bool,
     /// Called with each audio payload received, as it arrives.
     pub on_media: Option<OnMedia>,
+    /// Keep what is received in `received` (off for load: only counts).
+    pub record: bool,
 }
 
 impl MediaCall {
@@ -159,11 +161,20 @@ impl MediaCall {
         let stream_sid = format!("MZ{}", &c.call_sid.trim_start_matches("CA"));
         let (messages_tx, messages) = mpsc::unbounded_channel();
         let queue: Arc<Mutex<VecDeque<Queued>>> = Arc::default();
+        // Wakes the speaker when something is queued (or the stream ends).
+        let queued = Arc::new(tokio::sync::Notify::new());
         {
-            let (received, queue, sink, stream_sid, closed) =
-                (received.clone(), queue.clone(), sink.clone(), stream_sid.clone(), closed.clone());
+            let (received, queue, sink, stream_sid, closed, queued) = (
+                received.clone(),
+                queue.clone(),
+                sink.clone(),
+                stream_sid.clone(),
+                closed.clone(),
+                queued.clone(),
+            );
             let auto = c.auto_playback;
             let on_media = c.on_media.clone();
+            let record = c.record;
             tokio::spawn(async move {
                 while let Some(Ok(message)) = stream.next().await {
                     let Message::Text(text) = message else { continue };
@@ -179,8 +190,10 @@ impl MediaCall {
                                 }
                                 let bytes =
                                     base64::engine::general_purpose::STANDARD.decode(&payload).unwrap().len();
-                                r.media.push(payload);
-                                r.arrivals.push(Instant::now());
+                                if record {
+                                    r.media.push(payload);
+                                    r.arrivals.push(Instant::now());
+                                }
                                 queue.lock().unwrap().push_back(Queued::Audio(bytes));
                             }
                             Some("mark") => {
@@ -200,26 +213,40 @@ impl MediaCall {
                             }
                             _ => {}
                         }
-                        r.all.push(value.clone());
+                        if record {
+                            r.all.push(value.clone());
+                        }
                     }
                     if auto {
                         for name in pending_echoes {
                             echo(&sink, &stream_sid, &received, &name).await;
                         }
                     }
+                    queued.notify_one();
                     let _ = messages_tx.send(value);
                 }
                 closed.store(true, std::sync::atomic::Ordering::SeqCst);
+                queued.notify_one();
             });
         }
         if c.auto_playback {
-            let (queue, sink, stream_sid, received) =
-                (queue, sink.clone(), stream_sid.clone(), received.clone());
+            let (queue, sink, stream_sid, received, closed) =
+                (queue, sink.clone(), stream_sid.clone(), received.clone(), closed.clone());
             tokio::spawn(async move {
-                // The "speaker": plays queued audio in real time, echoing marks as reached.
+                // The "speaker": plays queued audio in real time, echoing marks as reached;
+                // asleep while there is nothing to play.
                 let mut tick = tokio::time::interval(Duration::from_millis(10));
                 let mut budget = 0usize;
                 loop {
+                    if queue.lock().unwrap().is_empty() {
+                        if closed.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        queued.notified().await;
+                        tick.reset();
+                        budget = 0;
+                        continue;
+                    }
                     tick.tick().await;
                     budget += 80;
                     loop {
@@ -247,9 +274,6 @@ impl MediaCall {
                             Some(Queued::Mark(name)) => echo(&sink, &stream_sid, &received, &name).await,
                             _ => break,
                         }
-                    }
-                    if Arc::strong_count(&sink) <= 1 {
-                        break;
                     }
                 }
             });
@@ -297,14 +321,14 @@ impl MediaCall {
     pub async fn media_b64(&mut self, payload: &str, ms: u64) {
         self.seq += 1;
         self.chunk += 1;
-        let message = json!({
-            "event": "media", "sequenceNumber": self.seq.to_string(),
-            "media": { "track": "inbound", "chunk": self.chunk.to_string(),
-                "timestamp": self.clock_ms.to_string(), "payload": payload },
-            "streamSid": self.stream_sid
-        });
+        // Written by hand (all values are digits, base64 or our own ids): the
+        // load generator sends tens of thousands of these a second.
+        let message = format!(
+            r#"{{"event":"media","sequenceNumber":"{}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":"{}"}},"streamSid":"{}"}}"#,
+            self.seq, self.chunk, self.clock_ms, payload, self.stream_sid
+        );
         self.clock_ms += ms;
-        self.send(message).await;
+        let _ = self.sink.lock().await.send(Message::text(message)).await;
     }
 
     /// Caller audio as 20 ms frames, paced in real time when `paced`.

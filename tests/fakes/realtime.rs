@@ -27,6 +27,8 @@ pub struct Options {
     /// Send the beta event names (`response.audio.delta`, ...) instead of GA ones.
     pub beta_names: bool,
     pub on_append: Option<OnAppend>,
+    /// Keep at most this many caller-audio payloads per connection (None: all).
+    pub keep_appends: Option<usize>,
 }
 
 /// What the server was asked to do on a connection.
@@ -164,7 +166,10 @@ async fn serve(
                 // Caller audio is the hot path: pick it out without a full parse.
                 if let Some(audio) = append_audio(text) {
                     if let Some(f) = &options.on_append { f(audio); }
-                    appended.lock().unwrap().push(audio.to_string());
+                    let mut kept = appended.lock().unwrap();
+                    if options.keep_appends.is_none_or(|max| kept.len() < max) {
+                        kept.push(audio.to_string());
+                    }
                     continue;
                 }
                 let Ok(event) = serde_json::from_str::<Value>(text) else { continue };

@@ -212,6 +212,7 @@ impl Phone {
             auto_playback,
             sign: true,
             on_media: None,
+            record: true,
         })
         .await
     }
@@ -395,6 +396,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
             auto_playback: false,
             sign,
             on_media: None,
+            record: true,
         })
         .await;
         assert!(refused.err().unwrap().contains("403"));
@@ -408,6 +410,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
         auto_playback: false,
         sign: true,
         on_media: None,
+        record: true,
     })
     .await;
     assert!(wrong_url.err().unwrap().contains("403"));

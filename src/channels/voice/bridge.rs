@@ -375,9 +375,18 @@ impl Bridge {
         let mut ping = interval(ping_every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ping.tick().await;
-        let far = || Instant::now() + Duration::from_secs(86_400);
+        // One timer for every deadline (filler, last line, lingering), reset
+        // only when the nearest one changes: nothing per audio frame.
+        let mut timer = Box::pin(sleep_until(Instant::now()));
+        let mut armed: Option<Instant> = None;
         loop {
-            let ending_at = self.ending.as_ref().map(|e| e.deadline);
+            let next = self.next_deadline();
+            if next != armed {
+                if let Some(at) = next {
+                    timer.as_mut().reset(at);
+                }
+                armed = next;
+            }
             tokio::select! {
                 message = twilio_rx.next() => match message {
                     Some(Ok(Message::Text(text))) => {
@@ -410,24 +419,41 @@ impl Bridge {
                         self.maybe_roll_over().await;
                     }
                 }
-                _ = sleep_until(self.filler_at.unwrap_or_else(far)), if self.filler_at.is_some() => {
-                    self.filler_at = None;
-                    if self.tools_running > 0 && self.active_response.is_none() {
-                        let line = "Say in a few words that you are looking that up.";
-                        self.request_response(Some(line.to_string())).await;
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    if !self.on_deadline().await {
+                        break;
                     }
-                }
-                _ = sleep_until(ending_at.unwrap_or_else(far)), if ending_at.is_some() => {
-                    tracing::warn!("the last line did not finish playing in time; going ahead");
-                    self.leave().await;
-                }
-                _ = sleep_until(self.leaving.unwrap_or_else(far)), if self.leaving.is_some() => {
-                    tracing::warn!("Twilio did not end the stream; closing it");
-                    break;
                 }
             }
         }
         self.finish().await;
+    }
+
+    /// The nearest pending deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.filler_at, self.ending.as_ref().map(|e| e.deadline), self.leaving].into_iter().flatten().min()
+    }
+
+    /// A deadline passed; false when the call should end.
+    async fn on_deadline(&mut self) -> bool {
+        let now = Instant::now();
+        if self.leaving.is_some_and(|at| at <= now) {
+            tracing::warn!("Twilio did not end the stream; closing it");
+            return false;
+        }
+        if self.ending.as_ref().is_some_and(|e| e.deadline <= now) {
+            tracing::warn!("the last line did not finish playing in time; going ahead");
+            self.leave().await;
+        }
+        if self.filler_at.is_some_and(|at| at <= now) {
+            self.filler_at = None;
+            if self.tools_running > 0 && self.active_response.is_none() {
+                let line = "Say in a few words that you are looking that up.";
+                self.request_response(Some(line.to_string())).await;
+            }
+        }
+        true
     }
 
     // ---- Twilio side -------------------------------------------------------
