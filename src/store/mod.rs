@@ -5,7 +5,10 @@
 //! compiled-in backend; another one implements [`Store`] without touching callers.
 
 pub mod migrate;
+pub mod outbox;
 pub mod sqlite;
+
+pub use outbox::OutboxStore;
 
 use std::path::Path;
 
@@ -77,12 +80,15 @@ pub struct TurnRecord {
     pub level: Priority,
     /// Record the URGENT escalation (outbox rows for every channel the business has).
     pub escalate: bool,
+    /// The rules the outbox rows this turn writes follow (new lead, URGENT).
+    pub notify: crate::notify::policy::NotifyPolicy,
     /// Analytics events (kind, data).
     pub events: Vec<(String, serde_json::Value)>,
 }
 
+/// Notification methods live in [`OutboxStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OutboxStore + Send + Sync + 'static {
     /// "sqlite", "postgres", ...: for health and logs.
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.

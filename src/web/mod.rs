@@ -30,7 +30,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
             "request"
         );
     });
-    health::routes(state.clone()).or(crate::channels::chat::routes(state)).recover(recover).with(log)
+    health::routes(state.clone())
+        .or(crate::channels::chat::routes(state.clone()))
+        .or(crate::notify::connect::routes(state))
+        .recover(recover)
+        .with(log)
 }
 
 /// The one place rejections become responses.

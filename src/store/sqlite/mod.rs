@@ -12,6 +12,10 @@ mod backup;
 mod business;
 mod conversation;
 mod knowledge;
+/// `outbox::enqueue` writes notifications in a caller's transaction (the
+/// voice channel's call-ended event uses it too).
+pub(crate) mod outbox;
+mod outbox_store;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
@@ -404,7 +408,7 @@ impl Store for SqliteStore {
 
     async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
         let id = business_id.to_string();
-        self.read(move |c| conversation::notifications(c, &id)).await
+        self.read(move |c| outbox::notifications(c, &id)).await
     }
 
     async fn backup_to(&self, dest: &Path) -> Result<()> {
