@@ -5,20 +5,19 @@ use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use sha2::{Digest, Sha256};
 
 use super::render;
+use super::smtp_pool::SmtpPool;
 use super::DeliveryError;
-use crate::config::{Config, SmtpTls};
+use crate::config::Config;
 use crate::domain::{now, LocalEmail};
 use crate::store::outbox::{Claimed, DeliveryContext};
 use crate::store::Store;
 
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
     /// No SMTP host: keep emails in the database.
     Local,
 }
@@ -49,31 +48,8 @@ impl EmailSender {
         let transport = if config.smtp.host.is_empty() {
             Transport::Local
         } else {
-            let smtp = &config.smtp;
-            let builder = match (smtp.tls, smtp.port) {
-                (SmtpTls::None, _) => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
-                (SmtpTls::Implicit, _) | (SmtpTls::Auto, 465) => {
-                    AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
-                        .map_err(|e| format!("smtp.host: {e}"))?
-                }
-                (SmtpTls::Starttls | SmtpTls::Auto, _) => {
-                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                        .map_err(|e| format!("smtp.host: {e}"))?
-                }
-            };
-            let mut builder = builder
-                .port(smtp.port)
-                .timeout(Some(Duration::from_millis(config.notify.delivery_timeout_ms)))
-                .pool_config(
-                    PoolConfig::new()
-                        .max_size(config.notify.email_concurrency)
-                        .idle_timeout(Duration::from_secs(30)),
-                );
-            if !smtp.user.is_empty() {
-                builder =
-                    builder.credentials(Credentials::new(smtp.user.clone(), smtp.pass.expose().to_string()));
-            }
-            Transport::Smtp(builder.build())
+            let timeout = Duration::from_millis(config.notify.delivery_timeout_ms);
+            Transport::Smtp(SmtpPool::new(&config.smtp, timeout, config.notify.email_concurrency as usize))
         };
         Ok(EmailSender { transport, from, domain, public_url: config.public_url() })
     }
@@ -111,7 +87,7 @@ impl EmailSender {
             }
             Transport::Smtp(smtp) => {
                 let message = self.message(claimed, &message_id, rendered)?;
-                smtp.send(message).await.map_err(classify)?;
+                smtp.send(&message).await.map_err(classify)?;
             }
         }
         Ok(Some(message_id))

@@ -13,6 +13,7 @@ pub mod email;
 pub mod policy;
 pub mod render;
 pub mod sms;
+mod smtp_pool;
 pub mod twiml;
 pub mod webhook;
 mod worker;
