@@ -87,7 +87,7 @@ impl EmailSender {
             }
             Transport::Smtp(smtp) => {
                 let message = self.message(claimed, &message_id, rendered)?;
-                smtp.send(&message).await.map_err(classify)?;
+                smtp.send(&message).await?;
             }
         }
         Ok(Some(message_id))
@@ -120,15 +120,5 @@ impl EmailSender {
         builder
             .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
             .map_err(|e| DeliveryError::Permanent(format!("cannot build the email: {e}")))
-    }
-}
-
-/// A 5xx answer is the server's final word; anything else (connection
-/// refused, timeout, 4xx) may pass later.
-fn classify(e: lettre::transport::smtp::Error) -> DeliveryError {
-    if e.is_permanent() {
-        DeliveryError::Permanent(format!("SMTP server refused: {e}"))
-    } else {
-        DeliveryError::Transient(format!("SMTP: {e}"))
     }
 }

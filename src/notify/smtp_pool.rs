@@ -11,8 +11,10 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::Error;
 use lettre::Message;
+use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
+use super::DeliveryError;
 use crate::config::{SmtpConfig, SmtpTls};
 
 /// Idle connections older than this are closed rather than reused.
@@ -45,30 +47,41 @@ impl SmtpPool {
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Error> {
+    async fn connect(&self) -> Result<AsyncSmtpConnection, DeliveryError> {
         let tls = || TlsParameters::new(self.host.clone());
         let implicit = matches!((self.tls, self.port), (SmtpTls::Implicit, _) | (SmtpTls::Auto, 465));
-        let wrapper = if implicit { Some(tls()?) } else { None };
-        let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(self.timeout),
-            &self.hello,
-            wrapper,
-            None,
-        )
-        .await?;
+        let mut conn = if implicit {
+            AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.hello,
+                Some(tls().map_err(classify)?),
+                None,
+            )
+            .await
+            .map_err(classify)?
+        } else {
+            // Our own socket, to turn Nagle off: without it each message waits
+            // ~40 ms for a delayed ACK between the SMTP commands.
+            let tcp = tokio::time::timeout(self.timeout, TcpStream::connect((self.host.as_str(), self.port)))
+                .await
+                .map_err(|_| DeliveryError::Transient("SMTP: connection timed out".into()))?
+                .map_err(|e| DeliveryError::Transient(format!("SMTP: cannot connect: {e}")))?;
+            tcp.set_nodelay(true).map_err(|e| DeliveryError::Transient(format!("SMTP: {e}")))?;
+            AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await.map_err(classify)?
+        };
         if matches!(self.tls, SmtpTls::Starttls | SmtpTls::Auto) && !implicit {
             // STARTTLS is required, never silently skipped: credentials must not go out in clear.
-            conn.starttls(tls()?, &self.hello).await?;
+            conn.starttls(tls().map_err(classify)?, &self.hello).await.map_err(classify)?;
         }
         if let Some(credentials) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await?;
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(classify)?;
         }
         Ok(conn)
     }
 
     /// An idle connection that still answers, else a new one.
-    async fn checkout(&self) -> Result<AsyncSmtpConnection, Error> {
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, DeliveryError> {
         loop {
             let next = self.idle.lock().await.pop();
             let Some((mut conn, since)) = next else { return self.connect().await };
@@ -79,7 +92,7 @@ impl SmtpPool {
         }
     }
 
-    pub async fn send(&self, message: &Message) -> Result<(), Error> {
+    pub async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         let mut conn = self.checkout().await?;
         let result = conn.send(message.envelope(), &message.formatted()).await;
         if result.is_ok() && !conn.has_broken() {
@@ -90,6 +103,16 @@ impl SmtpPool {
             }
         }
         conn.abort().await;
-        result.map(|_| ())
+        result.map(|_| ()).map_err(classify)
+    }
+}
+
+/// A 5xx answer is the server's final word; anything else (connection
+/// refused, timeout, 4xx) may pass later.
+fn classify(e: Error) -> DeliveryError {
+    if e.is_permanent() {
+        DeliveryError::Permanent(format!("SMTP server refused: {e}"))
+    } else {
+        DeliveryError::Transient(format!("SMTP: {e}"))
     }
 }
