@@ -201,6 +201,7 @@ fn bench_retrieval() -> Vec<String> {
         questions: Vec::new(),
         knowledge,
         emergency_rules: Default::default(),
+        notifications: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -143,6 +143,22 @@ pub struct SmtpConfig {
     pub tls: SmtpTls,
 }
 
+/// The notifications outbox worker.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    pub poll_ms: u64,
+    pub delivery_timeout_ms: u64,
+    pub email_concurrency: u32,
+    pub sms_concurrency: u32,
+    pub call_concurrency: u32,
+    pub webhook_concurrency: u32,
+    pub digest_hour: u32,
+    pub new_lead_delay_secs: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ChatConfig {
     pub per_ip_per_minute: u32,
@@ -182,6 +198,7 @@ pub struct Config {
     pub voice: VoiceConfig,
     pub max_memory_usage_mb: u64,
     pub smtp: SmtpConfig,
+    pub notify: NotifyConfig,
     pub chat: ChatConfig,
     pub urls: UrlConfig,
     pub features: Features,
@@ -242,6 +259,19 @@ impl Default for Config {
                 pass: Secret::default(),
                 from: String::new(),
                 tls: SmtpTls::Auto,
+            },
+            notify: NotifyConfig {
+                max_attempts: 12,
+                backoff_base_ms: 30_000,
+                backoff_max_ms: 3_600_000,
+                poll_ms: 1000,
+                delivery_timeout_ms: 30_000,
+                email_concurrency: 4,
+                sms_concurrency: 4,
+                call_concurrency: 2,
+                webhook_concurrency: 8,
+                digest_hour: 18,
+                new_lead_delay_secs: 60,
             },
             chat: ChatConfig { per_ip_per_minute: 60, per_session_per_minute: 30 },
             urls: UrlConfig {
@@ -515,6 +545,17 @@ pub static KEYS: &[Key] = &[
     key!(secret "smtp.pass", ["SMTP_PASS"], smtp.pass, "SMTP password"),
     key!("smtp.from", ["SMTP_FROM"], smtp.from, "Sender address; empty: frontdesk@<hostname>"),
     key!("smtp.tls", ["SMTP_TLS"], smtp.tls, "auto (implicit TLS on 465, else STARTTLS), starttls, tls or none"),
+    key!("notify.max_attempts", ["FRONTDESK_NOTIFY_MAX_ATTEMPTS"], notify.max_attempts, "Delivery attempts before a notification is dead (shown in the UI, retry by hand)"),
+    key!("notify.backoff_base_ms", ["FRONTDESK_NOTIFY_BACKOFF_BASE_MS"], notify.backoff_base_ms, "Wait after the first failed attempt; doubles each time, with jitter"),
+    key!("notify.backoff_max_ms", ["FRONTDESK_NOTIFY_BACKOFF_MAX_MS"], notify.backoff_max_ms, "Longest wait between attempts"),
+    key!("notify.poll_ms", ["FRONTDESK_NOTIFY_POLL_MS"], notify.poll_ms, "How often the worker looks for due notifications (new leads wake it at once)"),
+    key!("notify.delivery_timeout_ms", ["FRONTDESK_NOTIFY_TIMEOUT_MS"], notify.delivery_timeout_ms, "One delivery attempt slower than this fails and is retried"),
+    key!("notify.email_concurrency", ["FRONTDESK_NOTIFY_EMAIL_CONCURRENCY"], notify.email_concurrency, "Emails delivered at once (and SMTP connections kept)"),
+    key!("notify.sms_concurrency", ["FRONTDESK_NOTIFY_SMS_CONCURRENCY"], notify.sms_concurrency, "SMS sent at once"),
+    key!("notify.call_concurrency", ["FRONTDESK_NOTIFY_CALL_CONCURRENCY"], notify.call_concurrency, "Emergency calls placed at once"),
+    key!("notify.webhook_concurrency", ["FRONTDESK_NOTIFY_WEBHOOK_CONCURRENCY"], notify.webhook_concurrency, "Webhooks posted at once"),
+    key!("notify.digest_hour", ["FRONTDESK_NOTIFY_DIGEST_HOUR"], notify.digest_hour, "Local hour (0-23, each business's timezone) of the daily digest, unless the business sets its own"),
+    key!("notify.new_lead_delay_secs", ["FRONTDESK_NOTIFY_NEW_LEAD_DELAY_SECS"], notify.new_lead_delay_secs, "New (non-urgent) lead notifications wait this long so they carry the whole conversation"),
     key!("chat.per_ip_per_minute", ["CHAT_RATE_LIMIT_PER_IP"], chat.per_ip_per_minute, "Chat messages one client address may send per minute (then 429; 0: no limit)"),
     key!("chat.per_session_per_minute", ["CHAT_RATE_LIMIT_PER_SESSION"], chat.per_session_per_minute, "Chat messages one conversation may send per minute (then 429; 0: no limit)"),
     key!("urls.app_primary_url", ["APP_PRIMARY_URL"], urls.app_primary_url, "Public URL of this instance, used in links; empty: derived from hostname and port"),
@@ -795,6 +836,33 @@ impl Loaded {
         }
         if !c.smtp.host.is_empty() && c.smtp.port == 0 {
             self.problem(self.shown("smtp.port"), "must not be 0");
+        }
+        self.validate_notify(&c.notify);
+    }
+
+    fn validate_notify(&mut self, n: &NotifyConfig) {
+        let positive = [
+            ("notify.max_attempts", u64::from(n.max_attempts)),
+            ("notify.backoff_base_ms", n.backoff_base_ms),
+            ("notify.poll_ms", n.poll_ms),
+            ("notify.delivery_timeout_ms", n.delivery_timeout_ms),
+            ("notify.email_concurrency", u64::from(n.email_concurrency)),
+            ("notify.sms_concurrency", u64::from(n.sms_concurrency)),
+            ("notify.call_concurrency", u64::from(n.call_concurrency)),
+            ("notify.webhook_concurrency", u64::from(n.webhook_concurrency)),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                self.problem(self.shown(key), "must be greater than 0");
+            } else if key.ends_with("_concurrency") && value > 256 {
+                self.problem(self.shown(key), "at most 256 at once");
+            }
+        }
+        if n.backoff_max_ms < n.backoff_base_ms {
+            self.problem(self.shown("notify.backoff_max_ms"), "must not be less than notify.backoff_base_ms");
+        }
+        if n.digest_hour > 23 {
+            self.problem(self.shown("notify.digest_hour"), "expected an hour from 0 to 23");
         }
     }
 

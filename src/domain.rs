@@ -183,6 +183,8 @@ pub struct BusinessBundle {
     pub questions: Vec<Question>,
     pub knowledge: Vec<KnowledgeDoc>,
     pub emergency_rules: EmergencyRules,
+    /// `[notifications]`: which events reach the owner where.
+    pub notifications: NotificationPrefs,
 }
 
 /// The owner's changes to the default triage rules of their business.
@@ -354,12 +356,100 @@ pub struct Notification {
     pub id: String,
     pub business_id: String,
     pub lead_id: Option<String>,
+    /// A [`NotifyEvent`] name: new_lead, urgent_lead, call_ended, digest, test.
     pub kind: String,
+    /// A [`NotifyChannel`] name: email, sms, voice_call, webhook.
     pub channel: String,
     pub recipient: String,
     pub payload: serde_json::Value,
+    /// A [`NotificationState`] name: pending, in_flight, sent, dead.
     pub state: String,
     pub attempts: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    /// When the worker tries next (pending rows).
+    pub next_attempt_at: String,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
+    /// SMS or call SID, email Message-ID, or webhook HTTP status.
+    pub provider_id: Option<String>,
+}
+
+name_enum!(
+    /// Where a notification goes.
+    NotifyChannel { Email = "email", Sms = "sms", VoiceCall = "voice_call", Webhook = "webhook" }
+);
+
+name_enum!(
+    /// What caused a notification.
+    NotifyEvent {
+        NewLead = "new_lead",
+        UrgentLead = "urgent_lead",
+        CallEnded = "call_ended",
+        Digest = "digest",
+        Test = "test",
+    }
+);
+
+name_enum!(
+    /// Where a notification is in the outbox.
+    NotificationState { Pending = "pending", InFlight = "in_flight", Sent = "sent", Dead = "dead" }
+);
+
+/// The owner's notification choices. URGENT leads always use every channel
+/// the business has (within its plan); these pick the rest. Serde defaults
+/// let older stored JSON and short business files read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationPrefs {
+    /// Channels told about a new (non-urgent) lead.
+    #[serde(default = "NotificationPrefs::default_new_lead")]
+    pub new_lead: Vec<NotifyChannel>,
+    /// Channels told when a phone call ends.
+    #[serde(default = "NotificationPrefs::default_call_ended")]
+    pub call_ended: Vec<NotifyChannel>,
+    /// A daily email summing up the day's leads.
+    #[serde(default = "NotificationPrefs::yes")]
+    pub digest: bool,
+    /// Local hour (0-23, the business's timezone) of the digest; None: the instance default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_hour: Option<u8>,
+}
+
+impl NotificationPrefs {
+    fn default_new_lead() -> Vec<NotifyChannel> {
+        vec![NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::Webhook]
+    }
+    fn default_call_ended() -> Vec<NotifyChannel> {
+        vec![NotifyChannel::Webhook]
+    }
+    fn yes() -> bool {
+        true
+    }
+}
+
+impl Default for NotificationPrefs {
+    fn default() -> Self {
+        NotificationPrefs {
+            new_lead: Self::default_new_lead(),
+            call_ended: Self::default_call_ended(),
+            digest: true,
+            digest_hour: None,
+        }
+    }
+}
+
+/// An email kept in the local outbox (no SMTP server configured).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocalEmail {
+    pub notification_id: String,
+    pub business_id: String,
+    pub message_id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
     pub created_at: String,
 }
 

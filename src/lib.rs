@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod indexer;
+pub mod notify;
 pub mod plans;
 pub mod provision;
 pub mod server;

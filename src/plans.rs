@@ -2,8 +2,8 @@
 //!
 //! FREE: chat widget, basic FAQ answers, at most 5 lead questions, email
 //! notifications, basic analytics. BASIC: everything in FREE plus unlimited
-//! questions, knowledge-base management, priority email notifications,
-//! enhanced analytics. PRO: everything in BASIC plus the voice agent, premium
+//! questions, knowledge-base management, priority email notifications, SMS
+//! notifications, lead webhooks, enhanced analytics. PRO: everything in BASIC plus the voice agent, premium
 //! voices, emergency voice calls, advanced analytics, session management,
 //! branding removal and voice configuration.
 //!
@@ -35,6 +35,8 @@ pub enum Feature {
     SessionManagement,
     BrandingRemoval,
     VoiceConfiguration,
+    SmsNotifications,
+    WebhookNotifications,
 }
 
 impl Feature {
@@ -54,6 +56,8 @@ impl Feature {
         Feature::SessionManagement,
         Feature::BrandingRemoval,
         Feature::VoiceConfiguration,
+        Feature::SmsNotifications,
+        Feature::WebhookNotifications,
     ];
 
     /// The lowest plan that includes this feature.
@@ -66,7 +70,9 @@ impl Feature {
             Feature::UnlimitedQuestions
             | Feature::KnowledgeBaseManagement
             | Feature::PriorityEmail
-            | Feature::EnhancedAnalytics => PlanTier::Basic,
+            | Feature::EnhancedAnalytics
+            | Feature::SmsNotifications
+            | Feature::WebhookNotifications => PlanTier::Basic,
             Feature::VoiceAgent
             | Feature::PremiumVoices
             | Feature::EmergencyVoiceCalls
@@ -95,6 +101,8 @@ impl Feature {
             Feature::SessionManagement => "session management",
             Feature::BrandingRemoval => "branding removal",
             Feature::VoiceConfiguration => "voice configuration",
+            Feature::SmsNotifications => "SMS notifications",
+            Feature::WebhookNotifications => "lead webhooks",
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The business file: TOML with `[business]`, `[agent]`, `[[questions]]` and
-//! `[[knowledge]]`, read by `business import` and written by `business export`.
+//! The business file: TOML with `[business]`, `[agent]`, `[[questions]]`,
+//! `[[knowledge]]`, `[emergency_rules]` and `[notifications]`, read by
+//! `business import` and written by `business export`.
 //!
 //! The file is walked with its source spans so that every problem, not just
 //! the first, is reported with the line it is on.
@@ -15,7 +16,7 @@ use toml::Spanned;
 
 use crate::domain::{
     AgentConfig, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat, KnowledgeDoc, NewBusiness,
-    PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES,
+    NotificationPrefs, NotifyChannel, PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES,
 };
 
 /// One problem in a business file.
@@ -70,6 +71,7 @@ const QUESTION_KEYS: &[&str] = &[
     "is_essential_for_emergency",
 ];
 const KNOWLEDGE_KEYS: &[&str] = &["title", "content", "source_url"];
+const NOTIFICATION_KEYS: &[&str] = &["new_lead", "call_ended", "digest", "digest_hour"];
 const MAX_MESSAGE: usize = 4000;
 const MAX_CONTENT_BYTES: usize = 1_000_000;
 
@@ -241,8 +243,11 @@ pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
         c.errors.dedup_by_key(|e| e.line);
         return Err(c.errors);
     }
-    let top =
-        c.fields(root.get_ref(), "", &["business", "agent", "questions", "knowledge", "emergency_rules"]);
+    let top = c.fields(
+        root.get_ref(),
+        "",
+        &["business", "agent", "questions", "knowledge", "emergency_rules", "notifications"],
+    );
     let whole = root.span();
 
     let business = match top.get("business").map(|v| (v.get_ref().as_table(), v.span())) {
@@ -274,10 +279,18 @@ pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
         }
         None => EmergencyRules::default(),
     };
+    let notifications = match top.get("notifications").map(|v| (v.get_ref().as_table(), v.span())) {
+        Some((Some(table), _)) => parse_notifications(&mut c, table),
+        Some((None, span)) => {
+            c.error(&span, "notifications", "expected a [notifications] table");
+            NotificationPrefs::default()
+        }
+        None => NotificationPrefs::default(),
+    };
 
     match business {
         Some(business) if c.errors.is_empty() => {
-            Ok(BusinessBundle { business, agent, questions, knowledge, emergency_rules })
+            Ok(BusinessBundle { business, agent, questions, knowledge, emergency_rules, notifications })
         }
         _ => {
             c.errors.sort_by_key(|e| e.line);
@@ -622,6 +635,47 @@ fn parse_emergency_rules(c: &mut Checker<'_>, table: &DeTable<'_>) -> EmergencyR
     rules
 }
 
+/// `new_lead` and `call_ended`: lists of channels; `digest`: on or off;
+/// `digest_hour`: the local hour of the digest.
+fn parse_notifications(c: &mut Checker<'_>, table: &DeTable<'_>) -> NotificationPrefs {
+    let p = "notifications";
+    let f = c.fields(table, p, NOTIFICATION_KEYS);
+    let mut prefs = NotificationPrefs::default();
+    for (key, out) in [("new_lead", &mut prefs.new_lead), ("call_ended", &mut prefs.call_ended)] {
+        let Some(value) = f.get(key) else { continue };
+        let Some(items) = value.get_ref().as_array() else {
+            c.error(
+                &value.span(),
+                format!("{p}.{key}"),
+                "expected a list of channels such as [\"email\", \"sms\"]",
+            );
+            continue;
+        };
+        out.clear();
+        for (i, item) in items.iter().enumerate() {
+            let field = format!("{p}.{key}[{i}]");
+            match item.get_ref().as_str().map(|s| (s, NotifyChannel::parse(s))) {
+                Some((_, Some(channel))) if !out.contains(&channel) => out.push(channel),
+                Some((_, Some(channel))) => {
+                    c.error(&item.span(), field, format!("{channel} is listed twice"))
+                }
+                Some((s, None)) => {
+                    c.error(&item.span(), field, format!("expected {}, got '{s}'", NotifyChannel::choices()))
+                }
+                None => c.error(&item.span(), field, "expected a channel name"),
+            }
+        }
+    }
+    prefs.digest = c.boolean(&f, "digest", p, prefs.digest);
+    if let Some(v) = f.get("digest_hour") {
+        match v.get_ref().as_integer().and_then(|n| i64::from_str_radix(n.as_str(), n.radix()).ok()) {
+            Some(h) if (0..=23).contains(&h) => prefs.digest_hour = Some(h as u8),
+            _ => c.error(&v.span(), format!("{p}.digest_hour"), "expected an hour from 0 to 23"),
+        }
+    }
+    prefs
+}
+
 fn parse_knowledge(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) -> Vec<KnowledgeDoc> {
     let mut out = Vec::new();
     for (i, (table, span)) in tables(c, value, "knowledge").into_iter().enumerate() {
@@ -667,6 +721,7 @@ struct FileOut<'a> {
     knowledge: Vec<KnowledgeOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     emergency_rules: Option<RulesOut<'a>>,
+    notifications: &'a NotificationPrefs,
 }
 
 #[derive(Serialize)]
@@ -747,6 +802,7 @@ pub fn render_bundle(bundle: &BusinessBundle) -> String {
                 remove: &bundle.emergency_rules.remove,
             }
         }),
+        notifications: &bundle.notifications,
     };
     let body = toml::to_string_pretty(&out).unwrap_or_else(|e| format!("# export failed: {e}\n"));
     format!("# frontdesk business file — import with `frontdesk business import FILE`\n\n{body}")

@@ -313,3 +313,36 @@ fn every_syntax_error_is_reported_once_per_line() {
     let errors = parse_bundle("[business]\nname = \"X\"\n\n[business]\nplan_tier = \"PRO\"\n").unwrap_err();
     assert_eq!(errors[0].line, 4, "duplicate table: {errors:?}");
 }
+
+#[test]
+fn notification_preferences_round_trip_and_bad_values_are_named() {
+    let text =
+        "[business]\nname = \"X\"\n\n[notifications]\nnew_lead = [\"webhook\", \"EMAIL\"]\ncall_ended = []\n\
+                digest = false\ndigest_hour = 7\n";
+    let b = parse_bundle(text).unwrap();
+    assert_eq!(b.notifications.new_lead, [NotifyChannel::Webhook, NotifyChannel::Email]);
+    assert!(b.notifications.call_ended.is_empty());
+    assert!(!b.notifications.digest);
+    assert_eq!(b.notifications.digest_hour, Some(7));
+    assert_eq!(parse_bundle(&render_bundle(&b)).unwrap(), b);
+    assert_eq!(parse_bundle(MINIMAL).unwrap().notifications, NotificationPrefs::default());
+
+    let errors = parse_bundle(
+        "[business]\nname = \"X\"\n[notifications]\nnew_lead = [\"fax\", \"sms\", \"sms\"]\ndigest = \"yes\"\n\
+         digest_hour = 24\nquiet = true\n",
+    )
+    .unwrap_err();
+    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (4, "notifications.new_lead[0]"),
+            (4, "notifications.new_lead[2]"),
+            (5, "notifications.digest"),
+            (6, "notifications.digest_hour"),
+            (7, "notifications.quiet")
+        ],
+        "{errors:?}"
+    );
+    assert!(errors[0].message.contains("email, sms, voice_call or webhook"), "{}", errors[0]);
+}

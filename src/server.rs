@@ -44,6 +44,8 @@ pub struct AppState {
     pub twilio: Option<TwilioClient>,
     /// Decisions passed between a call's webhooks and its media stream.
     pub voice: Arc<crate::channels::voice::Calls>,
+    /// Wakes the notifications worker after rows were enqueued.
+    pub notify_wake: Arc<Notify>,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -116,7 +118,13 @@ impl AppState {
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
+            notify_wake: Arc::new(Notify::new()),
         })
+    }
+
+    /// The rules enqueued notifications follow on this instance.
+    pub fn notify_policy(&self) -> crate::notify::policy::NotifyPolicy {
+        crate::notify::policy::NotifyPolicy::from_config(&self.config, self.plans)
     }
 }
 

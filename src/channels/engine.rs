@@ -210,9 +210,14 @@ pub async fn run_turn(
             }),
             level: session.state.level(),
             escalate: turn.escalate,
+            notify: app.notify_policy(),
             events,
         })
         .await?;
+    if lead_id.is_some() {
+        // A new or URGENT lead may have enqueued notifications: deliver now, not at the next poll.
+        app.notify_wake.notify_one();
+    }
     if turn.escalate {
         tracing::warn!(business_id, conversation_id = %session.conversation_id, reasons = ?session.state.reasons,
             "emergency escalated");

@@ -123,5 +123,6 @@ fn business_bundle(args: &Args, interactive: bool) -> anyhow::Result<BusinessBun
         questions: starter_questions(),
         knowledge: Vec::new(),
         emergency_rules: Default::default(),
+        notifications: Default::default(),
     })
 }

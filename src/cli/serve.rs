@@ -45,6 +45,9 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     // One plain line on stdout that scripts and tests can wait for.
     println!("frontdesk listening on http://{addr}");
     tokio::spawn(crate::indexer::run(state.clone()));
+    let notifier = crate::notify::spawn(state.clone()).map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
+    let grace = std::time::Duration::from_secs(state.config.server.shutdown_grace_secs);
     server::serve(state, listener, server::shutdown_signal()).await;
+    notifier.shutdown(grace).await;
     Ok(())
 }

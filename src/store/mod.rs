@@ -5,7 +5,10 @@
 //! compiled-in backend; another one implements [`Store`] without touching callers.
 
 pub mod migrate;
+pub mod outbox;
 pub mod sqlite;
+
+pub use outbox::OutboxStore;
 
 use std::path::Path;
 
@@ -16,6 +19,7 @@ use crate::domain::{
     Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, LeadDraft, Message, Notification,
     PlanTier, Priority, Profile, Role, User,
 };
+use crate::notify::policy::NotifyPolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,12 +108,15 @@ pub struct TurnRecord {
     pub level: Priority,
     /// Record the URGENT escalation (outbox rows for every channel the business has).
     pub escalate: bool,
+    /// The rules the outbox rows this turn writes follow (new lead, URGENT).
+    pub notify: crate::notify::policy::NotifyPolicy,
     /// Analytics events (kind, data).
     pub events: Vec<(String, serde_json::Value)>,
 }
 
+/// Notification methods live in [`OutboxStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OutboxStore + Send + Sync + 'static {
     /// "sqlite", "postgres", ...: for health and logs.
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.
@@ -167,8 +174,15 @@ pub trait Store: Send + Sync + 'static {
     /// recorded does not overwrite it.
     async fn record_call_status(&self, status: CallStatus) -> Result<()>;
     /// The agent is done with a call: its summary and how it ended. Closes the
-    /// conversation and records a `call_ended` analytics event once.
-    async fn finish_call(&self, call_sid: &str, summary: &str, ended_reason: &str) -> Result<()>;
+    /// conversation and, once, records a `call_ended` analytics event and the
+    /// call-ended notifications (as the owner's preferences and plan say).
+    async fn finish_call(
+        &self,
+        call_sid: &str,
+        summary: &str,
+        ended_reason: &str,
+        notify: NotifyPolicy,
+    ) -> Result<()>;
     async fn call(&self, call_sid: &str) -> Result<Call>;
     /// Status callbacks received for a call, oldest first: (status, sequence).
     async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>>;

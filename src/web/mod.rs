@@ -33,7 +33,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     });
     health::routes(state.clone())
         .or(crate::channels::chat::routes(state.clone()))
-        .or(crate::channels::voice::routes(state))
+        .or(crate::channels::voice::routes(state.clone()))
+        .or(crate::notify::connect::routes(state))
         .recover(recover)
         .with(log)
 }

@@ -132,7 +132,16 @@ async fn a_normal_lead_is_saved_with_its_transcript() {
     assert_eq!(transcript.len(), 10);
     assert_eq!(transcript[0].content, "Hi, I need a quote to replace my water heater");
     assert_eq!(transcript[9].role, "assistant");
-    assert!(store.notifications(&chat.business_id).await.unwrap().is_empty(), "no escalation");
+    // A new lead is news (email and SMS on PRO), but not an escalation.
+    let mut kinds: Vec<(String, String)> = store
+        .notifications(&chat.business_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.kind, n.channel))
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, [("new_lead".into(), "email".into()), ("new_lead".into(), "sms".into())]);
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ plan_tier = "PRO"
 twilio_phone_number = "+13125550100"
 notification_email = "owner@test-plumbing.example"
 notification_phone_number = "+13125550199"
+notification_webhook_url = "http://127.0.0.1:9/crm-hook"
 country = "US"
 
 [agent]
@@ -506,6 +507,11 @@ async fn a_gather_call_with_the_local_engine_ends_in_a_saved_lead() {
 
     let call = phone.ended(&sid).await;
     assert_eq!((call.mode.as_deref(), call.ended_reason.as_deref()), (Some("gather"), Some("agent_hung_up")));
+    // The owner's CRM hears that the call ended (the default preference), once.
+    let notes = phone.store().notifications(&phone.business_id).await.unwrap();
+    let ended: Vec<_> = notes.iter().filter(|n| n.kind == "call_ended").collect();
+    assert_eq!(ended.len(), 1, "{notes:?}");
+    assert_eq!(ended[0].channel, "webhook");
     assert!(call.summary.as_deref().unwrap().contains("Dana Smith"), "{call:?}");
     let lead = phone.lead().await;
     assert_eq!(lead.channel, Channel::Voice);

@@ -938,6 +938,7 @@ impl Bridge {
             level: state.level(),
             escalate,
             events,
+            notify: self.app.notify_policy(),
         };
         self.session.remember(lines);
         let session = (!self.session_handed_over).then(|| Box::new(self.session.clone()));
@@ -1002,7 +1003,11 @@ async fn persister(app: AppState, call_sid: String, mut rx: mpsc::UnboundedRecei
         match job {
             Persist::Turn(record, session) => {
                 match app.store.record_turn(*record).await {
-                    Ok(id) => lead_id = id.or(lead_id),
+                    Ok(id) => {
+                        lead_id = id.or(lead_id);
+                        // A new lead or an escalation may have queued notifications.
+                        app.notify_wake.notify_one();
+                    }
                     Err(e) => tracing::error!(error = %e, "could not save the call's transcript"),
                 }
                 if let Some(mut session) = session {
@@ -1014,9 +1019,7 @@ async fn persister(app: AppState, call_sid: String, mut rx: mpsc::UnboundedRecei
                 let _ = done.send(());
             }
             Persist::Finish { summary, reason } => {
-                if let Err(e) = app.store.finish_call(&call_sid, &summary, &reason).await {
-                    tracing::error!(error = %e, "could not save the end of the call");
-                }
+                super::finish_call(&app, &call_sid, &summary, &reason).await;
             }
         }
     }

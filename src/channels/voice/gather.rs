@@ -259,9 +259,7 @@ async fn finish(app: &AppState, ctx: &Context, call_sid: &str, reason: &str) {
         Some(session) => voice::summary(ctx, &session.state),
         None => String::new(),
     };
-    if let Err(e) = app.store.finish_call(call_sid, &summary, reason).await {
-        tracing::error!(call_sid, error = %e, "could not save the end of the call");
-    }
+    super::finish_call(app, call_sid, &summary, reason).await;
 }
 
 /// Adds a note to the call's transcript and keeps its lead (caller ID at least).
@@ -276,9 +274,11 @@ pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut sess
         level: session.state.level(),
         escalate: false,
         events: Vec::new(),
+        notify: app.notify_policy(),
     };
     match app.store.record_turn(record).await {
         Ok(lead_id) => {
+            app.notify_wake.notify_one();
             session.lead_id = lead_id.or(session.lead_id);
             engine::save_session(app, call_sid, &session).await;
         }

@@ -158,6 +158,15 @@ pub async fn call_session(
     Ok(session)
 }
 
+/// Saves how a call ended (once; later calls keep the first reason) and
+/// wakes the notifications worker for its call-ended messages.
+pub async fn finish_call(app: &AppState, call_sid: &str, summary: &str, reason: &str) {
+    match app.store.finish_call(call_sid, summary, reason, app.notify_policy()).await {
+        Ok(()) => app.notify_wake.notify_one(),
+        Err(e) => tracing::error!(call_sid, error = %e, "could not save the end of the call"),
+    }
+}
+
 /// The next question to put to the caller, if any.
 pub fn next_question(ctx: &Context, state: &State) -> Option<String> {
     conversation::pending_questions(ctx, state).first().map(|q| conversation::ask(ctx, state, q))

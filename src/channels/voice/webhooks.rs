@@ -280,7 +280,7 @@ async fn recording(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
     save_recording(&app, &ctx, &form).await?;
-    app.store.finish_call(&call_sid, &voicemail_summary(&app, &ctx, &call_sid).await, "voicemail").await.ok();
+    super::finish_call(&app, &call_sid, &voicemail_summary(&app, &ctx, &call_sid).await, "voicemail").await;
     let voice = say_voice(&ctx.agent);
     Ok(twiml_reply(&[
         Verb::say("Thank you. We'll call you back as soon as we can. Goodbye.", &voice),

@@ -199,6 +199,7 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
         .map_err(db_err)?;
     }
     write_rules(tx, &business_id, &bundle.emergency_rules)?;
+    super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
     super::knowledge::index_documents(tx, &business_id)?;
     Ok(ImportOutcome { business_id, created })
 }
@@ -284,6 +285,7 @@ pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle>
         questions,
         knowledge,
         emergency_rules,
+        notifications: super::outbox::read_prefs(conn, id)?,
     })
 }
 

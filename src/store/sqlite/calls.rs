@@ -6,6 +6,8 @@ use serde_json::json;
 use super::business::load_business;
 use super::{db_err, query_all, to_json};
 use crate::domain::{now, Business, Call, Channel};
+use crate::notify::policy::NotifyPolicy;
+use crate::store::outbox::Event;
 use crate::store::{CallStatus, NewCall, Result, StoreError};
 
 pub(super) fn business_by_number(conn: &Connection, number: &str) -> Result<Business> {
@@ -112,7 +114,13 @@ pub(super) fn record_status(tx: &Transaction<'_>, s: &CallStatus) -> Result<()> 
     Ok(())
 }
 
-pub(super) fn finish_call(tx: &Transaction<'_>, call_sid: &str, summary: &str, reason: &str) -> Result<()> {
+pub(super) fn finish_call(
+    tx: &Transaction<'_>,
+    call_sid: &str,
+    summary: &str,
+    reason: &str,
+    notify: &NotifyPolicy,
+) -> Result<()> {
     let Call { business_id, conversation_id, started_at, ended_at, mode, .. } = call(tx, call_sid)?;
     let ts = now();
     tx.execute(
@@ -142,6 +150,15 @@ pub(super) fn finish_call(tx: &Transaction<'_>, call_sid: &str, summary: &str, r
                 params![business_id, to_json(&data)?, ts],
             )
             .map_err(db_err)?;
+            let lead_id: Option<String> = match &conversation_id {
+                Some(id) => tx
+                    .query_row("SELECT id FROM leads WHERE conversation_id = ?1", [id], |r| r.get(0))
+                    .optional()
+                    .map_err(db_err)?,
+                None => None,
+            };
+            let event = Event::CallEnded { call_sid: call_sid.to_string(), lead_id };
+            super::outbox::enqueue(tx, notify, &business_id, &event)?;
         }
     }
     Ok(())

@@ -1,13 +1,12 @@
-//! Conversations, transcripts, leads, knowledge retrieval and the outbox rows
-//! an escalation writes.
+//! Conversations, transcripts and leads; a turn's notifications are enqueued
+//! in its transaction (`outbox::enqueue`).
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::{db_err, enum_col, json_col, query_all, to_json};
-use crate::domain::{
-    new_id, now, Channel, Lead, LeadDraft, LeadStatus, Message, Notification, PlanTier, Priority, Profile,
-};
+use crate::domain::{new_id, now, Channel, Lead, LeadDraft, LeadStatus, Message, Priority, Profile};
+use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord};
 
 pub(super) fn agent_profile(conn: &Connection, id: &str) -> Result<Profile> {
@@ -68,9 +67,27 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Opt
         .map_err(db_err)?;
     }
     let Some(draft) = &turn.lead else { return existing_lead(tx, &turn.conversation_id) };
-    let lead_id = upsert_lead(tx, turn, draft, &ts)?;
+    let (lead_id, created) = upsert_lead(tx, turn, draft, &ts)?;
+    // An URGENT lead is news on every channel; a new one on the channels the owner chose.
+    let event = if turn.escalate {
+        Some(Event::UrgentLead { lead_id: lead_id.clone() })
+    } else {
+        created.then(|| Event::NewLead { lead_id: lead_id.clone() })
+    };
+    if let Some(event) = event {
+        super::outbox::enqueue(tx, &turn.notify, &turn.business_id, &event)?;
+    }
     if turn.escalate {
-        record_escalation(tx, &turn.business_id, &lead_id, draft, &ts)?;
+        tx.execute(
+            "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
+             VALUES (?1, 'emergency_escalated', NULL, ?2, ?3)",
+            params![
+                turn.business_id,
+                to_json(&json!({"lead_id": lead_id, "priority": Priority::Urgent}))?,
+                ts
+            ],
+        )
+        .map_err(db_err)?;
     }
     Ok(Some(lead_id))
 }
@@ -81,7 +98,13 @@ fn existing_lead(tx: &Transaction<'_>, conversation_id: &str) -> Result<Option<S
         .map_err(db_err)
 }
 
-fn upsert_lead(tx: &Transaction<'_>, turn: &TurnRecord, draft: &LeadDraft, ts: &str) -> Result<String> {
+/// The lead's id, and whether it was created now.
+fn upsert_lead(
+    tx: &Transaction<'_>,
+    turn: &TurnRecord,
+    draft: &LeadDraft,
+    ts: &str,
+) -> Result<(String, bool)> {
     let captured = to_json(&draft.captured)?;
     if let Some(id) = existing_lead(tx, &turn.conversation_id)? {
         // Priority only ever rises; status is the owner's.
@@ -97,7 +120,7 @@ fn upsert_lead(tx: &Transaction<'_>, turn: &TurnRecord, draft: &LeadDraft, ts: &
             ],
         )
         .map_err(db_err)?;
-        return Ok(id);
+        return Ok((id, false));
     }
     let id = new_id();
     tx.execute(
@@ -125,52 +148,7 @@ fn upsert_lead(tx: &Transaction<'_>, turn: &TurnRecord, draft: &LeadDraft, ts: &
         params![turn.business_id, turn.channel.as_str(), to_json(&json!({"lead_id": id}))?, ts],
     )
     .map_err(db_err)?;
-    Ok(id)
-}
-
-/// One outbox row per channel the business can be reached on; the
-/// notifications worker delivers them. Idempotent per lead and channel.
-fn record_escalation(
-    tx: &Transaction<'_>,
-    business_id: &str,
-    lead_id: &str,
-    draft: &LeadDraft,
-    ts: &str,
-) -> Result<()> {
-    let (email, phone, plan): (Option<String>, Option<String>, String) = tx
-        .query_row(
-            "SELECT notification_email, notification_phone_number, plan_tier FROM businesses WHERE id = ?1",
-            [business_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .map_err(db_err)?;
-    let mut targets: Vec<(&str, String)> = Vec::new();
-    if let Some(email) = email.filter(|e| !e.is_empty()) {
-        targets.push(("email", email));
-    }
-    if let Some(phone) = phone.filter(|p| !p.is_empty()) {
-        targets.push(("sms", phone.clone()));
-        if PlanTier::parse(&plan) == Some(PlanTier::Pro) {
-            targets.push(("voice_call", phone));
-        }
-    }
-    let payload = to_json(&json!({ "lead_id": lead_id, "lead": draft }))?;
-    for (channel, recipient) in targets {
-        tx.execute(
-            "INSERT OR IGNORE INTO notifications (id, business_id, lead_id, kind, channel, recipient, payload,
-                 idempotency_key, state, attempts, next_attempt_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 'urgent_lead', ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?8)",
-            params![new_id(), business_id, lead_id, channel, recipient, payload, format!("{lead_id}:urgent_lead:{channel}"), ts],
-        )
-        .map_err(db_err)?;
-    }
-    tx.execute(
-        "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
-         VALUES (?1, 'emergency_escalated', NULL, ?2, ?3)",
-        params![business_id, to_json(&json!({"lead_id": lead_id, "priority": Priority::Urgent}))?, ts],
-    )
-    .map_err(db_err)?;
-    Ok(())
+    Ok((id, true))
 }
 
 pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec<Message>> {
@@ -218,35 +196,26 @@ pub(super) fn lead(conn: &Connection, business_id: &str, lead_id: &str) -> Resul
 }
 
 pub(super) fn leads(conn: &Connection, business_id: &str) -> Result<Vec<Lead>> {
-    let rows = query_all(
-        conn,
-        &format!("SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = ?1 ORDER BY created_at DESC, id"),
-        [business_id],
-        lead_row,
-    )?;
-    Ok(rows)
+    lead_rows(conn, "business_id = ?1 ORDER BY created_at DESC, id", [business_id])
 }
 
-pub(super) fn notifications(conn: &Connection, business_id: &str) -> Result<Vec<Notification>> {
-    let rows = query_all(
+/// Leads matching `filter` (a WHERE clause, with its ORDER BY and LIMIT).
+pub(super) fn lead_rows<P: rusqlite::Params>(
+    conn: &Connection,
+    filter: &str,
+    params: P,
+) -> Result<Vec<Lead>> {
+    query_all(conn, &format!("SELECT {LEAD_COLUMNS} FROM leads WHERE {filter}"), params, lead_row)
+}
+
+/// The last `limit` lines of a conversation, oldest first.
+pub(super) fn transcript_tail(conn: &Connection, conversation_id: &str, limit: u32) -> Result<Vec<Message>> {
+    let mut rows = query_all(
         conn,
-        "SELECT id, business_id, lead_id, kind, channel, recipient, payload, state, attempts, created_at
-             FROM notifications WHERE business_id = ?1 ORDER BY created_at, id",
-        [business_id],
-        |r| {
-            Ok(Notification {
-                id: r.get(0)?,
-                business_id: r.get(1)?,
-                lead_id: r.get(2)?,
-                kind: r.get(3)?,
-                channel: r.get(4)?,
-                recipient: r.get(5)?,
-                payload: json_col(r, 6)?,
-                state: r.get(7)?,
-                attempts: r.get(8)?,
-                created_at: r.get(9)?,
-            })
-        },
+        "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
+        params![conversation_id, limit],
+        |r| Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }),
     )?;
+    rows.reverse();
     Ok(rows)
 }

@@ -13,6 +13,10 @@ mod business;
 mod calls;
 mod conversation;
 mod knowledge;
+/// `outbox::enqueue` writes notifications in a caller's transaction (the
+/// voice channel's call-ended event uses it too).
+pub(crate) mod outbox;
+mod outbox_store;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
@@ -422,7 +426,7 @@ impl Store for SqliteStore {
 
     async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
         let id = business_id.to_string();
-        self.read(move |c| conversation::notifications(c, &id)).await
+        self.read(move |c| outbox::notifications(c, &id)).await
     }
 
     async fn business_by_number(&self, number: &str) -> Result<Business> {
@@ -438,9 +442,15 @@ impl Store for SqliteStore {
         self.write(move |tx| calls::record_status(tx, &status)).await
     }
 
-    async fn finish_call(&self, call_sid: &str, summary: &str, ended_reason: &str) -> Result<()> {
+    async fn finish_call(
+        &self,
+        call_sid: &str,
+        summary: &str,
+        ended_reason: &str,
+        notify: crate::store::NotifyPolicy,
+    ) -> Result<()> {
         let (sid, summary, reason) = (call_sid.to_string(), summary.to_string(), ended_reason.to_string());
-        self.write(move |tx| calls::finish_call(tx, &sid, &summary, &reason)).await
+        self.write(move |tx| calls::finish_call(tx, &sid, &summary, &reason, &notify)).await
     }
 
     async fn call(&self, call_sid: &str) -> Result<Call> {

@@ -1,0 +1,32 @@
+//! Notifications through a durable outbox.
+//!
+//! Rows are written with the events that cause them (`store::sqlite::outbox::enqueue`);
+//! the worker here delivers them: email (`email.rs`), SMS (`sms.rs`), the
+//! emergency call (`call.rs`, answered by `connect.rs`) and signed webhooks
+//! (`webhook.rs`), worded by `render.rs`. `policy.rs` decides channels and
+//! retries, `digest.rs` when the daily digest is due.
+
+pub mod call;
+pub mod connect;
+pub mod digest;
+pub mod email;
+pub mod policy;
+pub mod render;
+pub mod sms;
+mod smtp_pool;
+pub mod twiml;
+pub mod webhook;
+mod worker;
+
+pub use worker::{spawn, Notifier};
+
+/// Why a delivery attempt failed, and whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Network trouble, timeouts, 4xx SMTP answers, Twilio 5xx/429: retried with backoff.
+    #[error("{0}")]
+    Transient(String),
+    /// A bad address or number, an SMTP 5xx, a webhook's 4xx: dead at once.
+    #[error("{0}")]
+    Permanent(String),
+}
