@@ -39,6 +39,8 @@ pub struct AppState {
     pub turn_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     /// What each plan tier may do (`ENABLE_PLAN_TIERS`).
     pub plans: Plans,
+    /// The web UI's login throttles.
+    pub web: crate::web::auth::WebState,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -96,6 +98,7 @@ impl AppState {
         let plans = Plans { enforce: config.features.plan_tiers };
         Ok(AppState {
             plans,
+            web: Default::default(),
             config: Arc::new(config),
             store,
             sessions,

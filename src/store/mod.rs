@@ -4,12 +4,15 @@
 //! a backend module. SQLite ([`sqlite::SqliteStore`]) is the default and only
 //! compiled-in backend; another one implements [`Store`] without touching callers.
 
+pub mod admin;
 pub mod migrate;
 pub mod sqlite;
 
 use std::path::Path;
 
 use async_trait::async_trait;
+
+pub use admin::AdminStore;
 
 use crate::agent::knowledge::Passage;
 use crate::domain::{
@@ -81,8 +84,10 @@ pub struct TurnRecord {
     pub events: Vec<(String, serde_json::Value)>,
 }
 
+/// The owner's UI and admin API need [`AdminStore`] too: tenant-scoped
+/// settings, questions, knowledge, leads and analytics.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AdminStore + Send + Sync + 'static {
     /// "sqlite", "postgres", ...: for health and logs.
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.

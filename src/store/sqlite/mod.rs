@@ -8,18 +8,20 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
 use tokio::sync::Semaphore;
 
+mod admin;
 mod backup;
 mod business;
 mod conversation;
 mod knowledge;
+mod reports;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
 use super::{migrate, ImportOutcome, KnowledgeQuery, NewUser, Result, Store, StoreError, TurnRecord};
 use crate::agent::knowledge::Passage;
 use crate::domain::{
-    new_id, now, Business, BusinessBundle, BusinessSummary, Channel, Lead, Message, Notification, PlanTier,
-    Profile, User,
+    now, Business, BusinessBundle, BusinessSummary, Channel, Lead, Message, Notification, PlanTier, Profile,
+    User,
 };
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
 
@@ -291,34 +293,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, user: NewUser) -> Result<User> {
-        self.write(move |tx| {
-            if let Some(bid) = &user.business_id {
-                load_business(tx, bid)?;
-            }
-            let taken: bool = tx
-                .query_row("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1)", [&user.email], |r| {
-                    r.get(0)
-                })
-                .map_err(db_err)?;
-            if taken {
-                return Err(StoreError::Conflict(format!("a user with email {} already exists", user.email)));
-            }
-            let id = new_id();
-            let ts = now();
-            tx.execute(
-                "INSERT INTO users (id, email, password_hash, role, business_id, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                params![id, user.email, user.password_hash, user.role.as_str(), user.business_id, ts],
-            )
-            .map_err(db_err)?;
-            tx.query_row(
-                "SELECT id, email, password_hash, role, business_id, created_at FROM users WHERE id = ?1",
-                [&id],
-                user_row,
-            )
-            .map_err(db_err)
-        })
-        .await
+        self.write(move |tx| admin::insert_user(tx, &user)).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<User> {
