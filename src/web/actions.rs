@@ -264,7 +264,8 @@ pub async fn create_business(app: &AppState, caller: &Caller, input: &Input) -> 
         "" => Some(PlanTier::Free),
         p => e.check("plan", PlanTier::parse(p).ok_or(format!("expected {}", PlanTier::choices()))),
     };
-    let bundle = plan.and_then(|plan| new_bundle(input, &mut e, plan));
+    // Every field is checked even when the plan is wrong, so all problems show at once.
+    let bundle = new_bundle(input, &mut e, plan.unwrap_or(PlanTier::Free)).filter(|_| plan.is_some());
     let owner =
         if input.get("email").trim().is_empty() { None } else { new_login(input, &mut e, Role::Owner) };
     let bundle = super::input::finish(e, bundle)?;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_api;
 mod backup;
 mod browser;
 mod chat;
@@ -15,3 +16,5 @@ mod fake_twilio;
 mod knowledge;
 mod server;
 mod twilio_rest;
+mod ui;
+mod ui_common;
