@@ -21,13 +21,21 @@ pub struct Series {
     pub values: Vec<f64>,
 }
 
-/// The smallest "nice" number (1, 2 or 5 times a power of ten) at or above `max`.
-pub fn nice_max(max: f64) -> f64 {
+/// The top of the value axis for data up to `max`: four whole-number steps
+/// of 1, 2, 2.5 or 5 times a power of ten (counts never get fractional ticks).
+pub fn axis_top(max: f64) -> f64 {
     if max <= 0.0 || !max.is_finite() {
-        return 1.0;
+        return 4.0;
     }
-    let magnitude = 10f64.powf(max.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= max).unwrap_or(10.0 * magnitude)
+    let quarter = max / 4.0;
+    let magnitude = 10f64.powf(quarter.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .filter(|v| v.fract() == 0.0 || *v < 1.0)
+        .find(|v| *v >= quarter)
+        .unwrap_or(10.0 * magnitude);
+    4.0 * step.max(1.0)
 }
 
 fn number(v: f64) -> String {
@@ -86,7 +94,7 @@ fn x_labels(out: &mut String, labels: &[String], x_of: impl Fn(usize) -> f64) {
 
 /// A bar chart of labelled values; each bar has its value as a tooltip.
 pub fn bar_chart(id: &str, title: &str, bars: &[(String, f64)]) -> String {
-    let max = nice_max(bars.iter().map(|(_, v)| *v).fold(0.0, f64::max));
+    let max = axis_top(bars.iter().map(|(_, v)| *v).fold(0.0, f64::max));
     let total: f64 = bars.iter().map(|(_, v)| v).sum();
     let description = format!(
         "{} bars, highest {}, total {}",
@@ -121,7 +129,7 @@ pub fn bar_chart(id: &str, title: &str, bars: &[(String, f64)]) -> String {
 /// A line chart of several series over the same labels, with a legend.
 pub fn line_chart(id: &str, title: &str, labels: &[String], series: &[Series]) -> String {
     let highest = series.iter().flat_map(|s| s.values.iter().copied()).fold(0.0, f64::max);
-    let max = nice_max(highest);
+    let max = axis_top(highest);
     let totals: Vec<String> =
         series.iter().map(|s| format!("{} {}", s.name, number(s.values.iter().sum()))).collect();
     let description = format!("{} points per series; totals: {}", labels.len(), totals.join(", "));
@@ -163,12 +171,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nice_maxima() {
-        assert_eq!(nice_max(0.0), 1.0);
-        assert_eq!(nice_max(7.0), 10.0);
-        assert_eq!(nice_max(13.0), 20.0);
-        assert_eq!(nice_max(41.0), 50.0);
-        assert_eq!(nice_max(100.0), 100.0);
+    fn the_axis_has_four_whole_steps() {
+        assert_eq!(axis_top(0.0), 4.0);
+        assert_eq!(axis_top(1.0), 4.0);
+        assert_eq!(axis_top(7.0), 8.0);
+        assert_eq!(axis_top(13.0), 20.0);
+        assert_eq!(axis_top(41.0), 80.0);
+        assert_eq!(axis_top(100.0), 100.0);
     }
 
     #[test]
@@ -179,10 +188,10 @@ mod tests {
         assert!(svg.contains(r#"role="img""#));
         assert!(svg.contains("<title id=\"c-t\">Calls &lt;by hour&gt;</title>"), "{svg}");
         assert_eq!(svg.matches("<rect class=\"bar\"").count(), 3);
-        // max 10 -> the axis tops out at 10 and the 10-bar fills the plot (190 px).
-        assert!(svg.contains(r#"height="190.0""#), "{svg}");
+        // max 10 -> steps of 5 up to 20: the 10-bar fills half the plot (95 of 190 px).
         assert!(svg.contains(r#"height="95.0""#), "{svg}");
-        assert!(svg.contains(">10</text>"));
+        assert!(svg.contains(r#"height="47.5""#), "{svg}");
+        assert!(svg.contains(">20</text>") && svg.contains(">15</text>") && !svg.contains(".5</text>"));
         assert!(svg.contains("<title>10: 10</title>"));
         assert!(svg.contains("total 15"));
     }

@@ -210,8 +210,12 @@ async fn each_tier_gets_exactly_its_features() {
         if *plan == "PRO" {
             assert_eq!(status, 200, "{body}");
             assert_eq!(body["twilio_voice"], "Polly.Joanna");
-            assert!(body["webhooks"]["incoming"].as_str().unwrap().ends_with("/api/voice/incoming"));
-            assert!(body["webhooks"]["stream"].as_str().unwrap().starts_with("ws"));
+            assert_eq!(
+                body["webhooks"]["incoming"],
+                ui.url("/api/voice/incoming"),
+                "the address the owner uses"
+            );
+            assert_eq!(body["webhooks"]["stream"], ui.url("/api/voice/stream").replace("http://", "ws://"));
             assert_eq!(a_status, 200, "{a_body}");
         } else {
             assert_plan_required(status, &body, plan, "PRO");
@@ -538,4 +542,19 @@ async fn the_operator_manages_every_business() {
     let (status, _, body) = web.submit("/operator/businesses", &[("name", "Alpha Plumbing")]).await;
     assert_eq!(status, 400);
     assert!(body.contains("a business with this name already exists"));
+}
+
+#[tokio::test]
+async fn webhook_urls_use_the_configured_twilio_base() {
+    let ui = Ui::empty(&[("TWILIO_WEBHOOK_BASE_URL", "https://fd.example.com/")]);
+    let id = ui.business("Pro Co", "PRO");
+    ui.user("owner@pro.example", "owner", Some(&id));
+    let token = ui.token("owner@pro.example").await;
+    let (status, body) = ui.api(&token, "GET", "/api/admin/config/voice", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["webhooks"]["incoming"], "https://fd.example.com/api/voice/incoming");
+    assert_eq!(body["webhooks"]["status"], "https://fd.example.com/api/voice/status");
+    assert_eq!(body["webhooks"]["stream"], "wss://fd.example.com/api/voice/stream");
+    let mut web = ui.sign_in("owner@pro.example").await;
+    assert!(web.get("/settings/voice").await.1.contains("https://fd.example.com/api/voice/incoming"));
 }

@@ -17,4 +17,6 @@ mod knowledge;
 mod server;
 mod twilio_rest;
 mod ui;
+mod ui_browser;
 mod ui_common;
+mod webdriver;

@@ -27,11 +27,27 @@ fn capitalise(s: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
+/// This instance's address as the owner reaches it: the configured public
+/// URL (APP_PRIMARY_URL or HOSTNAME), else the host the browser used.
+pub fn site_url(app: &crate::server::AppState, headers: &warp::http::HeaderMap) -> String {
+    let urls = &app.config;
+    let configured = !urls.urls.app_primary_url.is_empty() || !urls.server.hostname.is_empty();
+    match headers.get("host").and_then(|h| h.to_str().ok()) {
+        Some(host) if !configured && !host.is_empty() && !host.contains(['/', ' ', '"']) => {
+            format!("http://{host}")
+        }
+        _ => app.config.public_url(),
+    }
+}
+
 /// The URLs to paste into Twilio: built on the webhook base URL when set
-/// (signatures are checked against it), else the public URL.
-pub fn voice_urls(app: &crate::server::AppState) -> (String, String, String, String) {
+/// (signatures are checked against it), else this instance's address.
+pub fn voice_urls(
+    app: &crate::server::AppState,
+    headers: &warp::http::HeaderMap,
+) -> (String, String, String, String) {
     let base = if app.config.twilio.webhook_base_url.is_empty() {
-        app.config.public_url()
+        site_url(app, headers)
     } else {
         app.config.twilio.webhook_base_url.trim_end_matches('/').to_string()
     };
@@ -101,7 +117,7 @@ pub async fn voice(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -
             .twilio_phone_number
             .clone()
             .unwrap_or_else(|| "not assigned yet (ask your provider)".into()),
-        urls: voice_urls(page.app),
+        urls: voice_urls(page.app, &page.req.headers),
         twilio_voices,
         realtime_voices: REALTIME_VOICES
             .iter()
@@ -281,7 +297,7 @@ pub async fn widget(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) 
     let v = shown.unwrap_or_else(|| pairs(&[("website_origins", b.website_origins.join("\n"))]));
     let snippet = format!(
         "<script src=\"{}/widget.js\" data-business=\"{}\" async></script>",
-        page.app.config.public_url(),
+        site_url(page.app, &page.req.headers),
         b.id
     );
     let status = status_for(&errors);
