@@ -120,9 +120,10 @@ pub struct BusinessActivity {
 pub trait AdminStore: Send + Sync {
     /// A user by id (sessions name users by id).
     async fn user(&self, id: &str) -> Result<User>;
-    /// First-run setup: the business and its owner, only while no user exists
-    /// (`Conflict` otherwise), in one transaction.
-    async fn create_first_owner(&self, bundle: BusinessBundle, owner: NewUser) -> Result<User>;
+    /// First-run setup, only while no user exists (`Conflict` otherwise), in
+    /// one transaction: a new business and its owner, or (no bundle) the
+    /// operator of the businesses already there.
+    async fn create_first_user(&self, bundle: Option<BusinessBundle>, user: NewUser) -> Result<User>;
     async fn set_user_password(&self, user_id: &str, password_hash: &str) -> Result<()>;
 
     async fn update_business_settings(&self, business_id: &str, settings: BusinessSettings) -> Result<()>;

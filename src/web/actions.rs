@@ -241,16 +241,20 @@ fn new_login(input: &Input, e: &mut FieldErrors, role: Role) -> Option<NewUser> 
     Some(NewUser { email: email?.to_ascii_lowercase(), password_hash: hash?, role, business_id: None })
 }
 
-/// First-run setup: the first business and its owner.
+/// First-run setup: the first business and its owner; or, when businesses
+/// were already imported (`serve --demo`, `business import`), the operator
+/// who manages them.
 pub async fn setup(app: &AppState, input: &Input) -> Result<User> {
     let mut e = FieldErrors::default();
-    let bundle = new_bundle(input, &mut e, PlanTier::Free);
-    let owner = new_login(input, &mut e, Role::Owner);
-    let (bundle, owner) = match (bundle, owner) {
-        (Some(b), Some(o)) if e.is_empty() => (b, o),
+    let existing = !app.store.list_businesses().await?.is_empty();
+    let bundle = if existing { None } else { new_bundle(input, &mut e, PlanTier::Free) };
+    let role = if existing { Role::Operator } else { Role::Owner };
+    let user = new_login(input, &mut e, role);
+    let user = match user {
+        Some(u) if e.is_empty() && (existing || bundle.is_some()) => u,
         _ => return Err(ActionError::Fields(e)),
     };
-    match app.store.create_first_owner(bundle, owner).await {
+    match app.store.create_first_user(bundle, user).await {
         Err(StoreError::Conflict(m)) => Err(ActionError::Api(ApiError::Conflict(m))),
         other => Ok(other?),
     }

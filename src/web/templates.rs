@@ -39,6 +39,8 @@ pub struct Layout {
 #[template(path = "setup.html")]
 pub struct SetupPage {
     pub l: Layout,
+    /// Businesses already there (the first user becomes their operator).
+    pub existing: usize,
     pub v: Input,
     pub errors: FieldErrors,
     pub business_types: Vec<(&'static str, &'static str)>,

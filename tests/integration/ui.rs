@@ -384,3 +384,30 @@ async fn pages_carry_security_headers() {
     let res = ui.http.get(ui.url("/static/app.css")).send().await.unwrap();
     assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
 }
+
+#[tokio::test]
+async fn setup_after_serve_demo_makes_the_operator_of_the_demo() {
+    let fd = crate::common::Instance::new();
+    let server = fd.serve(&["--demo"]);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut web = Web { http, base: server.base.clone(), cookies: Vec::new() };
+    let page = web.get("/setup").await.1;
+    assert!(page.contains("already has 1 business(es)"), "explains the operator role");
+    assert!(!page.contains("name=\"name\""), "no business fields");
+    let token = hidden_csrf(&page);
+    let (status, location, _) = web
+        .post(
+            "/setup",
+            &[
+                ("_csrf", &token),
+                ("email", "msp@example.com"),
+                ("password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/operator"));
+    let operator = web.get("/operator").await.1;
+    assert!(operator.contains("Acme Plumbing"), "the demo business is listed");
+    assert!(web.get("/dashboard").await.1.contains("<span class=\"biz\">Acme Plumbing"));
+}

@@ -7,7 +7,7 @@ use super::business::{load_business, user_row, write_bundle, write_rules};
 use super::{db_err, enum_col, query_all, to_json, SqliteStore};
 use crate::domain::{
     new_id, now, AgentConfig, BusinessBundle, EmergencyRules, ExpectedFormat, KnowledgeDoc, Lead, LeadStatus,
-    Question, User,
+    Question, Role, User,
 };
 use crate::store::admin::{
     ActivityData, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
@@ -46,17 +46,22 @@ pub(super) fn user_by_id(conn: &Connection, id: &str) -> Result<User> {
         .ok_or_else(|| StoreError::NotFound("user".into()))
 }
 
-pub(super) fn create_first_owner(
+pub(super) fn create_first_user(
     tx: &Transaction<'_>,
-    bundle: &BusinessBundle,
-    owner: &NewUser,
+    bundle: Option<&BusinessBundle>,
+    user: &NewUser,
 ) -> Result<User> {
     let users: i64 = tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).map_err(db_err)?;
     if users > 0 {
         return Err(StoreError::Conflict("this instance is already set up".into()));
     }
-    let outcome = write_bundle(tx, bundle)?;
-    insert_user(tx, &NewUser { business_id: Some(outcome.business_id), ..owner.clone() })
+    match bundle {
+        Some(bundle) => {
+            let outcome = write_bundle(tx, bundle)?;
+            insert_user(tx, &NewUser { business_id: Some(outcome.business_id), ..user.clone() })
+        }
+        None => insert_user(tx, &NewUser { business_id: None, role: Role::Operator, ..user.clone() }),
+    }
 }
 
 /// Fails with NotFound when no row of `business_id` changed.
@@ -388,8 +393,8 @@ impl crate::store::admin::AdminStore for SqliteStore {
         self.read_for(id, user_by_id).await
     }
 
-    async fn create_first_owner(&self, bundle: BusinessBundle, owner: NewUser) -> Result<User> {
-        self.write(move |tx| create_first_owner(tx, &bundle, &owner)).await
+    async fn create_first_user(&self, bundle: Option<BusinessBundle>, user: NewUser) -> Result<User> {
+        self.write(move |tx| create_first_user(tx, bundle.as_ref(), &user)).await
     }
 
     async fn set_user_password(&self, user_id: &str, password_hash: &str) -> Result<()> {

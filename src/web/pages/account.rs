@@ -44,7 +44,9 @@ async fn setup_page(
         return Ok(redirect("/login"));
     }
     let (csrf, cookie) = pre_csrf(req);
-    let page = SetupPage { l: public_layout("Set up", csrf), v, errors, business_types: business_types() };
+    let existing = app.store.list_businesses().await?.len();
+    let page =
+        SetupPage { l: public_layout("Set up", csrf), existing, v, errors, business_types: business_types() };
     Ok(with_cookie(render_status(&page, status)?, cookie))
 }
 
@@ -62,12 +64,13 @@ pub async fn setup(app: &AppState, req: &Req) -> PageResult {
     match crate::web::actions::setup(app, &form).await {
         Ok(user) => {
             tracing::info!(user = %user.id, "first-run setup done");
-            start_session(
-                app,
-                &user,
-                "/settings/agent",
-                "Your business is ready. Start by checking your agent and questions.",
-            )
+            let (next, message) = match user.role {
+                crate::domain::Role::Operator => ("/operator", "Your operator account is ready."),
+                _ => {
+                    ("/settings/agent", "Your business is ready. Start by checking your agent and questions.")
+                }
+            };
+            start_session(app, &user, next, message)
         }
         Err(e) => {
             let errors = form_error(e)?;
