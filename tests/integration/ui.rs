@@ -411,3 +411,33 @@ async fn setup_after_serve_demo_makes_the_operator_of_the_demo() {
     assert!(operator.contains("Acme Plumbing"), "the demo business is listed");
     assert!(web.get("/dashboard").await.1.contains("<span class=\"biz\">Acme Plumbing"));
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_https() {
+    let ui = Ui::empty(&[("APP_PRIMARY_URL", "https://fd.example.com")]);
+    let id = ui.business("Alpha Plumbing", "FREE");
+    ui.user("owner@alpha.example", "owner", Some(&id));
+    let mut web = Web { http: ui.http.clone(), base: ui.server.base.clone(), cookies: Vec::new() };
+    let token = hidden_csrf(&web.get("/login").await.1);
+    let res = ui
+        .http
+        .post(ui.url("/login"))
+        .header("cookie", format!("fd_csrf={}", web.cookie("fd_csrf").unwrap()))
+        .header("origin", "https://fd.example.com")
+        .form(&[("_csrf", token.as_str()), ("email", "owner@alpha.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("fd_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax")
+    );
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    // The widget snippet names the public URL.
+    web.cookies.push((
+        "fd_session".into(),
+        cookie.split(';').next().unwrap().trim_start_matches("fd_session=").into(),
+    ));
+    assert!(web.get("/settings/widget").await.1.contains("https://fd.example.com/widget.js"));
+}
