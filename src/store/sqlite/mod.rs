@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 use tokio::sync::Semaphore;
 
 mod admin;
+mod admin_store;
 mod backup;
 mod business;
 mod conversation;

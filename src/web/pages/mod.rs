@@ -8,202 +8,28 @@ mod knowledge;
 mod leads;
 mod operator;
 mod reports;
+mod request;
+mod respond;
 mod settings;
 
 pub(crate) use leads::csv_response;
+pub use request::{read_body, routes, Req, Upload, MAX_BODY_BYTES};
+pub use respond::{form_error, local_time, redirect, redirect_with, render, render_status, status_for};
 pub(crate) use settings::voice_urls;
 
-use std::net::SocketAddr;
-
-use askama::Template;
-use futures_util::StreamExt;
-use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use warp::hyper::body::Bytes;
-use warp::path::FullPath;
+use request::header_str;
+use respond::{error_page, flash, security_headers, static_file, urlencode};
+use warp::http::{header, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Rejection};
 
 use super::auth::{self, Caller};
 use super::input::{ActionError, FieldErrors, Input};
-use super::templates::{ErrorPage, Layout, NavItem};
+use super::templates::{Layout, NavItem};
 use crate::error::ApiError;
 use crate::server::AppState;
 
-/// Largest request body read (uploads are checked against 1 MB themselves,
-/// so a slightly larger file still gets a clear message on the page).
-pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
-const FLASH_COOKIE: &str = "fd_flash";
 /// Double-submit token for the forms shown before signing in (login, setup).
 const PRE_CSRF_COOKIE: &str = "fd_csrf";
-const PAGE_PREFIXES: &[&str] = &[
-    "setup",
-    "login",
-    "logout",
-    "dashboard",
-    "leads",
-    "settings",
-    "knowledge",
-    "analytics",
-    "account",
-    "operator",
-    "static",
-];
-
-/// A request as the pages see it.
-pub struct Req {
-    pub method: Method,
-    pub path: String,
-    pub query: String,
-    pub headers: HeaderMap,
-    pub ip: String,
-    pub body: Bytes,
-    /// The body was larger than [`MAX_BODY_BYTES`] and was not read.
-    pub too_large: bool,
-    /// A multipart form's fields and files, read once.
-    pub multipart: Option<(Input, Vec<Upload>)>,
-}
-
-/// A file sent with a form.
-pub struct Upload {
-    pub field: String,
-    pub filename: String,
-    pub bytes: Vec<u8>,
-}
-
-impl Req {
-    pub fn segments(&self) -> Vec<&str> {
-        self.path.split('/').filter(|s| !s.is_empty()).collect()
-    }
-
-    pub fn query_input(&self) -> Input {
-        Input::from_urlencoded(self.query.as_bytes())
-    }
-
-    /// The form's fields, urlencoded or multipart.
-    pub fn form(&self) -> Input {
-        match &self.multipart {
-            Some((input, _)) => input.clone(),
-            None => Input::from_urlencoded(&self.body),
-        }
-    }
-
-    /// The file sent as `field`, if one was chosen.
-    pub fn upload(&self, field: &str) -> Option<(&str, &[u8])> {
-        let (_, files) = self.multipart.as_ref()?;
-        files
-            .iter()
-            .find(|f| f.field == field && !f.filename.is_empty())
-            .map(|f| (f.filename.as_str(), f.bytes.as_slice()))
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-}
-
-fn is_page_path(path: &str) -> bool {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    first.is_empty() || PAGE_PREFIXES.contains(&first)
-}
-
-pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path::full()
-        .and_then(|p: FullPath| async move {
-            if is_page_path(p.as_str()) {
-                Ok(p)
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .and(warp::method())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
-        .and(warp::header::optional::<u64>("content-length"))
-        .and(warp::body::stream())
-        .then(
-            move |path: FullPath,
-                  method,
-                  query,
-                  headers: HeaderMap,
-                  remote: Option<SocketAddr>,
-                  length: Option<u64>,
-                  body| {
-                let app = app.clone();
-                async move {
-                    let ip = crate::channels::chat::client_address(
-                        remote,
-                        header_str(&headers, "x-forwarded-for"),
-                    );
-                    let (body, too_large) = read_body(body, length).await;
-                    let multipart = match multer::parse_boundary(
-                        header_str(&headers, "content-type").unwrap_or_default(),
-                    ) {
-                        Ok(boundary) if !too_large => read_multipart(body.clone(), boundary).await,
-                        _ => None,
-                    };
-                    let req = Req {
-                        method,
-                        path: path.as_str().to_string(),
-                        query,
-                        headers,
-                        ip,
-                        body,
-                        too_large,
-                        multipart,
-                    };
-                    handle(app, req).await
-                }
-            },
-        )
-}
-
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-/// Reads the body up to the limit; past it, stops and says so.
-pub(crate) async fn read_body<S, B>(mut stream: S, length: Option<u64>) -> (Bytes, bool)
-where
-    S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: warp::hyper::body::Buf,
-{
-    if length.is_some_and(|l| l > MAX_BODY_BYTES) {
-        return (Bytes::new(), true);
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(mut chunk) = chunk else { break };
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            out.extend_from_slice(part);
-            let n = part.len();
-            chunk.advance(n);
-        }
-        if out.len() as u64 > MAX_BODY_BYTES {
-            return (Bytes::new(), true);
-        }
-    }
-    (Bytes::from(out), false)
-}
-
-/// The fields and files of a multipart body (None when it is malformed).
-async fn read_multipart(body: Bytes, boundary: String) -> Option<(Input, Vec<Upload>)> {
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
-    let (mut fields, mut files) = (Vec::new(), Vec::new());
-    while let Ok(Some(field)) = multipart.next_field().await {
-        let name = field.name().unwrap_or_default().to_string();
-        match field.file_name().map(str::to_string) {
-            Some(filename) => {
-                let bytes = field.bytes().await.ok()?.to_vec();
-                files.push(Upload { field: name, filename, bytes });
-            }
-            None => fields.push((name, field.text().await.ok()?)),
-        }
-    }
-    Some((Input::from_pairs(fields), files))
-}
 
 /// Why a page was not shown.
 pub enum PageError {
@@ -252,7 +78,7 @@ async fn handle(app: AppState, req: Req) -> Response {
             };
             redirect(&format!("/login{next}"))
         }
-        Err(PageError::Api(e)) => error_page(&app, &e),
+        Err(PageError::Api(e)) => error_page(&e),
     };
     // A page that showed the flash message clears it; a redirect passes it on.
     if flash(&req.headers).is_some() && response.status() != StatusCode::SEE_OTHER {
@@ -262,10 +88,6 @@ async fn handle(app: AppState, req: Req) -> Response {
     }
     security_headers(response.headers_mut(), !req.path.starts_with("/static/"));
     response
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 async fn dispatch(app: &AppState, req: &Req) -> PageResult {
@@ -460,152 +282,4 @@ fn check_pre_csrf(app: &AppState, req: &Req, form: &Input) -> Result<(), PageErr
         );
     }
     Ok(())
-}
-
-/// The flash message set by the previous redirect, if any.
-fn flash(headers: &HeaderMap) -> Option<String> {
-    let raw = auth::cookie(headers, FLASH_COOKIE)?;
-    let text: String = url::form_urlencoded::parse(format!("m={raw}").as_bytes())
-        .find(|(k, _)| k == "m")
-        .map(|(_, v)| v.into_owned())?;
-    (!text.is_empty()).then_some(text)
-}
-
-/// Renders a template as a page.
-pub fn render<T: Template>(page: &T) -> PageResult {
-    render_status(page, StatusCode::OK)
-}
-
-/// Renders with a status other than 200 (a form shown again with errors: 400).
-pub fn render_status<T: Template>(page: &T, status: StatusCode) -> PageResult {
-    let html = page.render().map_err(|e| ApiError::Internal(format!("template: {e}")))?;
-    let mut response = Response::new(html.into());
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    *response.status_mut() = status;
-    Ok(response)
-}
-
-/// 200 for a page, 400 for a form shown again with errors.
-pub fn status_for(errors: &FieldErrors) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    }
-}
-
-pub fn redirect(location: &str) -> Response {
-    let mut response = Response::new(Default::default());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(v) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    response
-}
-
-/// A redirect that shows `message` on the next page.
-pub fn redirect_with(location: &str, message: &str) -> Response {
-    let mut response = redirect(location);
-    let cookie = format!("{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60", urlencode(message));
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
-/// Bad input shows the form again (400); anything else is an error page.
-pub fn form_error(e: ActionError) -> Result<FieldErrors, PageError> {
-    match e {
-        ActionError::Fields(f) => Ok(f),
-        ActionError::Api(e) => Err(PageError::Api(e)),
-    }
-}
-
-fn error_page(app: &AppState, e: &ApiError) -> Response {
-    if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = e {
-        tracing::error!(error = %detail, "page failed");
-    }
-    let (heading, upgrade) = match e {
-        ApiError::NotFound(_) => ("Not found", None),
-        ApiError::PlanRequired(p) => {
-            ("Not on your plan", Some(format!("This needs the {} plan.", p.required)))
-        }
-        ApiError::Forbidden(_) | ApiError::Unauthorized(_) => ("Not allowed", None),
-        ApiError::BadRequest(_) => ("That did not work", None),
-        ApiError::Conflict(_) => ("Already done", None),
-        ApiError::TooManyRequests(_) => ("Slow down", None),
-        ApiError::Unavailable(_) | ApiError::Internal(_) => ("Something went wrong", None),
-    };
-    let message = match e {
-        ApiError::Internal(_) => {
-            "Something went wrong on our side; it has been logged. Please try again.".to_string()
-        }
-        other => other.to_string(),
-    };
-    let _ = app;
-    let page = ErrorPage {
-        l: Layout { title: heading.to_string(), ..Layout::default() },
-        heading: heading.into(),
-        message,
-        upgrade,
-    };
-    let mut response = match page.render() {
-        Ok(html) => Response::new(html.into()),
-        Err(_) => Response::new(e.to_string().into()),
-    };
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    *response.status_mut() = e.status();
-    response
-}
-
-/// CSP without inline script, no framing, no referrer leaks, and no caching
-/// of pages that show a business's data.
-fn security_headers(headers: &mut HeaderMap, private: bool) {
-    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
-        headers.insert(name, HeaderValue::from_static(value));
-    };
-    // The widget preview injects its own <style>, hence 'unsafe-inline' for styles only.
-    set(
-        headers,
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
-         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
-    );
-    set(headers, "x-frame-options", "DENY");
-    set(headers, "x-content-type-options", "nosniff");
-    set(headers, "referrer-policy", "same-origin");
-    if private {
-        set(headers, "cache-control", "no-store");
-    }
-}
-
-fn static_file(name: &str) -> Response {
-    let (path, kind) = match name {
-        "app.css" => ("static/app.css", "text/css; charset=utf-8"),
-        "app.js" => ("static/app.js", "application/javascript; charset=utf-8"),
-        _ => return error_404(),
-    };
-    match crate::assets::ASSETS.get_file(path) {
-        Some(file) => {
-            let mut response = Response::new(file.contents().to_vec().into());
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-            response
-        }
-        None => error_404(),
-    }
-}
-
-fn error_404() -> Response {
-    let mut response = Response::new("not found".into());
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
-}
-
-/// A UTC timestamp in the business's zone, as the owner reads it.
-pub fn local_time(ts: &str, tz: chrono_tz::Tz) -> String {
-    chrono::DateTime::parse_from_rfc3339(ts)
-        .map(|t| t.with_timezone(&tz).format("%b %-d, %H:%M").to_string())
-        .unwrap_or_else(|_| ts.to_string())
 }
