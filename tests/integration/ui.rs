@@ -330,6 +330,20 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     assert_eq!(status, 403);
     assert!(body.contains("/settings/plan"));
 
+    // The drag-and-drop reorder posts every id in the new order.
+    let ids: Vec<String> = ui.store().questions(&id).await.unwrap().into_iter().map(|q| q.id).collect();
+    let reversed: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    let (status, _, _) = web.submit("/settings/questions/order", &[("ids", &reversed.join(","))]).await;
+    assert_eq!(status, 303);
+    let now: Vec<String> = ui.store().questions(&id).await.unwrap().into_iter().map(|q| q.id).collect();
+    assert_eq!(now, ids.iter().rev().cloned().collect::<Vec<_>>());
+    let (status, _, body) = web.submit("/settings/questions/order", &[("ids", &ids[0])]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("ids: the new order must list each of the business&#39;s questions once"),
+        "{body}"
+    );
+
     ui.set_plan(&id, "PRO");
     let analytics = web.get("/analytics").await.1;
     assert_eq!(
