@@ -145,6 +145,9 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
         b.screenshot(name).await;
     }
     assert!(b.body_text().await.contains("Dana Smith"), "the dashboard lists the lead");
+    b.go(&ui.url("/settings/emergency?message=my+basement+is+flooding")).await;
+    let triage = b.js("return document.getElementById('triage-result').textContent").await;
+    assert!(triage.as_str().unwrap().contains("URGENT"), "{triage}");
 
     // On a phone the pages fit the screen.
     b.cmd(reqwest::Method::POST, "/window/rect", json!({ "width": 390, "height": 844 })).await;
