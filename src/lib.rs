@@ -22,4 +22,5 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod twilio;
+pub mod validate;
 pub mod web;

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
-use std::str::FromStr;
 
 use serde::Serialize;
 use toml::de::{DeTable, DeValue};
@@ -18,6 +17,8 @@ use crate::domain::{
     AgentConfig, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat, KnowledgeDoc, NewBusiness,
     NotificationPrefs, NotifyChannel, PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES,
 };
+use crate::validate;
+pub use crate::validate::{is_field_name, is_hex_colour, is_language_tag};
 
 /// One problem in a business file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,16 +148,12 @@ impl Checker<'_> {
     }
 
     fn check_text(&mut self, s: String, at: &Range<usize>, field: &str, max: usize) -> Option<String> {
-        let trimmed = s.trim();
-        if trimmed.is_empty() {
-            self.error(at, field, "must not be empty");
-            None
-        } else if trimmed.chars().count() > max {
-            self.error(at, field, format!("is too long (at most {max} characters)"));
-            None
-        } else {
-            Some(trimmed.to_string())
-        }
+        self.check(validate::required_text(&s, max), at, field)
+    }
+
+    /// The value, or the validator's message recorded against the field.
+    fn check<T>(&mut self, result: Result<T, String>, at: &Range<usize>, field: &str) -> Option<T> {
+        result.map_err(|message| self.error(at, field, message)).ok()
     }
 
     /// An optional string: empty means absent.
@@ -201,17 +198,7 @@ impl Checker<'_> {
         if s.trim().is_empty() {
             return None;
         }
-        match crate::agent::answers::normalise_phone(&s, country) {
-            Ok(e164) => Some(e164),
-            Err(_) => {
-                self.error(
-                    &at,
-                    format!("{path}.{key}"),
-                    format!("not a valid phone number for {country}: '{s}'"),
-                );
-                None
-            }
-        }
+        self.check(validate::phone(&s, country), &at, &format!("{path}.{key}"))
     }
 
     fn email(&mut self, f: &Fields<'_, '_>, key: &str, path: &str) -> Option<String> {
@@ -220,12 +207,7 @@ impl Checker<'_> {
         if s.is_empty() {
             return None;
         }
-        if email_address::EmailAddress::is_valid(s) {
-            Some(s.to_string())
-        } else {
-            self.error(&at, format!("{path}.{key}"), format!("not an email address: '{s}'"));
-            None
-        }
+        self.check(validate::email(s), &at, &format!("{path}.{key}"))
     }
 }
 
@@ -310,17 +292,7 @@ fn parse_business(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>)
         c.choice(&f, "plan_tier", p, PlanTier::parse, PlanTier::choices()).unwrap_or(PlanTier::Free);
     let country = match c.string(&f, "country", p) {
         Some((s, at)) => {
-            let upper = s.trim().to_ascii_uppercase();
-            if upper.len() == 2 && phonenumber::country::Id::from_str(&upper).is_ok() {
-                upper
-            } else {
-                c.error(
-                    &at,
-                    "business.country",
-                    format!("expected a two-letter country code such as US or GB, got '{s}'"),
-                );
-                "US".into()
-            }
+            c.check(validate::country(&s), &at, "business.country").unwrap_or_else(|| "US".into())
         }
         None => "US".into(),
     };
@@ -329,36 +301,11 @@ fn parse_business(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>)
     let notification_email = c.email(&f, "notification_email", p);
     let notification_webhook_url = match c.string(&f, "notification_webhook_url", p) {
         Some((s, _)) if s.trim().is_empty() => None,
-        Some((s, at)) => match url::Url::parse(s.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                Some(s.trim().to_string())
-            }
-            _ => {
-                c.error(
-                    &at,
-                    "business.notification_webhook_url",
-                    format!("expected an http(s) URL such as https://hooks.example.com/frontdesk, got '{s}'"),
-                );
-                None
-            }
-        },
+        Some((s, at)) => c.check(validate::http_url(&s), &at, "business.notification_webhook_url"),
         None => None,
     };
     let timezone = match c.string(&f, "timezone", p) {
-        Some((s, at)) => {
-            let ok = !s.is_empty()
-                && s.len() <= 64
-                && (s == "UTC" || s.contains('/'))
-                && s.chars().all(|ch| ch.is_ascii_alphanumeric() || "_-+/".contains(ch));
-            if !ok {
-                c.error(
-                    &at,
-                    "business.timezone",
-                    format!("expected UTC or a zone name such as America/Chicago, got '{s}'"),
-                );
-            }
-            s
-        }
+        Some((s, at)) => c.check(validate::timezone(&s), &at, "business.timezone").unwrap_or(s),
         None => "UTC".into(),
     };
     let mut website_origins = Vec::new();
@@ -367,7 +314,7 @@ fn parse_business(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>)
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let field = format!("business.website_origins[{i}]");
-                    match item.get_ref().as_str().map(origin) {
+                    match item.get_ref().as_str().map(validate::origin) {
                         Some(Ok(o)) => website_origins.push(o),
                         Some(Err(message)) => c.error(&item.span(), field, message),
                         None => c.error(&item.span(), field, "expected a string"),
@@ -389,18 +336,6 @@ fn parse_business(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>)
         timezone,
         website_origins,
     })
-}
-
-/// `https://example.com/` -> `https://example.com`; paths and queries are refused.
-fn origin(s: &str) -> Result<String, String> {
-    let url = url::Url::parse(s.trim()).map_err(|e| format!("not a URL: '{s}' ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("expected an http(s) origin such as https://example.com, got '{s}'"));
-    }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("an origin has no path or query: '{s}'"));
-    }
-    Ok(url.origin().ascii_serialization())
 }
 
 fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
@@ -497,23 +432,6 @@ fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
         voice_mode,
         realtime_voice,
     }
-}
-
-pub fn is_hex_colour(s: &str) -> bool {
-    s.strip_prefix('#').is_some_and(|h| matches!(h.len(), 3 | 6) && h.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-/// `[a-z][a-z0-9_]{0,39}`: lead fields and colour names.
-fn is_field_name(s: &str) -> bool {
-    s.len() <= 40
-        && s.chars().next().is_some_and(|ch| ch.is_ascii_lowercase())
-        && s.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-}
-
-fn is_language_tag(s: &str) -> bool {
-    let mut parts = s.split('-');
-    parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()))
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// The tables of an array of tables (`[[questions]]`), with their spans.

@@ -46,6 +46,8 @@ pub struct AppState {
     pub voice: Arc<crate::channels::voice::Calls>,
     /// Wakes the notifications worker after rows were enqueued.
     pub notify_wake: Arc<Notify>,
+    /// The web UI's login throttles.
+    pub web: crate::web::auth::WebState,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -105,6 +107,7 @@ impl AppState {
             plans,
             twilio: TwilioClient::from_config(&config.twilio),
             voice: Arc::default(),
+            web: Default::default(),
             config: Arc::new(config),
             store,
             sessions,

@@ -113,15 +113,19 @@ fn origin() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clo
 
 /// The caller's address; behind a local reverse proxy, the client it names.
 fn client_ip() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
-    warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(
-        |remote: Option<SocketAddr>, forwarded: Option<String>| match (remote, forwarded) {
-            (Some(addr), Some(fwd)) if addr.ip().is_loopback() => {
-                fwd.split(',').next().unwrap_or_default().trim().to_string()
-            }
-            (Some(addr), _) => addr.ip().to_string(),
-            (None, _) => "unknown".to_string(),
-        },
-    )
+    warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(client_address)
+}
+
+/// The client's address: the peer, or behind a local reverse proxy the
+/// client it names.
+pub fn client_address(remote: Option<SocketAddr>, forwarded: Option<String>) -> String {
+    match (remote, forwarded) {
+        (Some(addr), Some(fwd)) if addr.ip().is_loopback() => {
+            fwd.split(',').next().unwrap_or_default().trim().to_string()
+        }
+        (Some(addr), _) => addr.ip().to_string(),
+        (None, _) => "unknown".to_string(),
+    }
 }
 
 async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Bytes, stream: bool) -> Response {

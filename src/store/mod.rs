@@ -4,6 +4,7 @@
 //! a backend module. SQLite ([`sqlite::SqliteStore`]) is the default and only
 //! compiled-in backend; another one implements [`Store`] without touching callers.
 
+pub mod admin;
 pub mod migrate;
 pub mod outbox;
 pub mod sqlite;
@@ -13,6 +14,8 @@ pub use outbox::OutboxStore;
 use std::path::Path;
 
 use async_trait::async_trait;
+
+pub use admin::AdminStore;
 
 use crate::agent::knowledge::Passage;
 use crate::domain::{
@@ -114,9 +117,11 @@ pub struct TurnRecord {
     pub events: Vec<(String, serde_json::Value)>,
 }
 
-/// Notification methods live in [`OutboxStore`].
+/// Notification methods live in [`OutboxStore`]; the owner's UI and admin
+/// API need [`AdminStore`] too: tenant-scoped settings, questions, knowledge,
+/// leads and analytics.
 #[async_trait]
-pub trait Store: OutboxStore + Send + Sync + 'static {
+pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
     /// "sqlite", "postgres", ...: for health and logs.
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.

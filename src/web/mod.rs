@@ -1,8 +1,18 @@
 //! HTTP routes. Each concern has its own module; this one assembles them,
 //! logs every request and turns every rejection into JSON.
 
+pub mod actions;
+pub mod analytics;
+pub mod api;
+pub mod auth;
+pub mod charts;
+pub mod export;
+pub mod forms;
 pub mod health;
+pub mod input;
+pub mod pages;
 pub mod ratelimit;
+pub mod templates;
 pub mod websocket;
 
 use std::convert::Infallible;
@@ -34,7 +44,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     health::routes(state.clone())
         .or(crate::channels::chat::routes(state.clone()))
         .or(crate::channels::voice::routes(state.clone()))
-        .or(crate::notify::connect::routes(state))
+        .or(crate::notify::connect::routes(state.clone()))
+        .or(api::routes(state.clone()))
+        .or(pages::routes(state))
         .recover(recover)
         .with(log)
 }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_api;
 mod backup;
 mod browser;
 mod chat;
@@ -23,5 +24,9 @@ mod notify_support;
 mod server;
 mod smtp;
 mod twilio_rest;
+mod ui;
+mod ui_browser;
+mod ui_common;
 mod voice;
 mod voice_live;
+mod webdriver;

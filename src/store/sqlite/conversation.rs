@@ -161,11 +161,11 @@ pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec
     Ok(rows)
 }
 
-const LEAD_COLUMNS: &str =
+pub(super) const LEAD_COLUMNS: &str =
     "id, business_id, conversation_id, channel, status, priority, contact_name, contact_email, \
      contact_phone, address, notes, captured_data, created_at, updated_at";
 
-fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
+pub(super) fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
     Ok(Lead {
         id: r.get(0)?,
         business_id: r.get(1)?,

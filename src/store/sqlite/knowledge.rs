@@ -22,19 +22,46 @@ pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result
         [business_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    for (doc_id, content) in docs {
+        chunk_document(tx, business_id, &doc_id, &content)?;
+    }
+    refresh_terms(tx, business_id)
+}
+
+/// Re-chunks one document (after an edit), leaving the others' chunks and
+/// embeddings alone.
+pub(super) fn index_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str) -> Result<()> {
+    tx.execute("DELETE FROM knowledge_chunks WHERE document_id = ?1", [doc_id]).map_err(db_err)?;
+    let content: Option<String> = tx
+        .query_row(
+            "SELECT content FROM knowledge_documents WHERE id = ?1 AND business_id = ?2",
+            [doc_id, business_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    if let Some(content) = content {
+        chunk_document(tx, business_id, doc_id, &content)?;
+    }
+    refresh_terms(tx, business_id)
+}
+
+fn chunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str, content: &str) -> Result<()> {
     let mut insert = tx
-        .prepare(
+        .prepare_cached(
             "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(db_err)?;
-    let ts = now();
-    for (doc_id, content) in docs {
-        for (position, text) in knowledge::chunk(&content).iter().enumerate() {
-            insert.execute(params![doc_id, business_id, position as i64, text]).map_err(db_err)?;
-        }
-        tx.execute("UPDATE knowledge_documents SET indexed_at = ?1 WHERE id = ?2", params![ts, doc_id])
-            .map_err(db_err)?;
+    for (position, text) in knowledge::chunk(content).iter().enumerate() {
+        insert.execute(params![doc_id, business_id, position as i64, text]).map_err(db_err)?;
     }
+    tx.execute("UPDATE knowledge_documents SET indexed_at = ?1 WHERE id = ?2", params![now(), doc_id])
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Recounts the business's document frequencies from its chunks.
+fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
     let chunks: Vec<String> =
         query_all(tx, "SELECT content FROM knowledge_chunks WHERE business_id = ?1", [business_id], |r| {
             r.get(0)

@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
 use tokio::sync::Semaphore;
 
+mod admin;
+mod admin_store;
 mod backup;
 mod business;
 mod calls;
@@ -17,6 +19,7 @@ mod knowledge;
 /// voice channel's call-ended event uses it too).
 pub(crate) mod outbox;
 mod outbox_store;
+mod reports;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
@@ -26,8 +29,8 @@ use super::{
 };
 use crate::agent::knowledge::Passage;
 use crate::domain::{
-    new_id, now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification,
-    PlanTier, Profile, User,
+    now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
+    Profile, User,
 };
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
 
@@ -139,7 +142,10 @@ impl SqliteStore {
             let _permit = permit;
             let mut conn =
                 writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
-            let tx = conn.transaction().map_err(db_err)?;
+            // IMMEDIATE: take the write lock up front (waiting up to busy_timeout)
+            // rather than read first and fail to upgrade when another process
+            // (a CLI command beside the server) wrote in between.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
             let out = f(&tx)?;
             tx.commit().map_err(db_err)?;
             Ok(out)
@@ -299,34 +305,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, user: NewUser) -> Result<User> {
-        self.write(move |tx| {
-            if let Some(bid) = &user.business_id {
-                load_business(tx, bid)?;
-            }
-            let taken: bool = tx
-                .query_row("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1)", [&user.email], |r| {
-                    r.get(0)
-                })
-                .map_err(db_err)?;
-            if taken {
-                return Err(StoreError::Conflict(format!("a user with email {} already exists", user.email)));
-            }
-            let id = new_id();
-            let ts = now();
-            tx.execute(
-                "INSERT INTO users (id, email, password_hash, role, business_id, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                params![id, user.email, user.password_hash, user.role.as_str(), user.business_id, ts],
-            )
-            .map_err(db_err)?;
-            tx.query_row(
-                "SELECT id, email, password_hash, role, business_id, created_at FROM users WHERE id = ?1",
-                [&id],
-                user_row,
-            )
-            .map_err(db_err)
-        })
-        .await
+        self.write(move |tx| admin::insert_user(tx, &user)).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<User> {

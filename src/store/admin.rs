@@ -1,0 +1,174 @@
+//! What the owner's web UI and the admin API read and write.
+//!
+//! Every method takes the caller's business id and puts it in every query:
+//! an id that belongs to another business is `NotFound`, never that
+//! business's data. The operator's cross-business listings are separate
+//! methods (`businesses_activity`), never a missing filter.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::{NewUser, Result};
+use crate::domain::{
+    AgentConfig, BusinessBundle, BusinessType, Channel, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
+    Message, Priority, Question, User,
+};
+
+/// A lead question with its id, for editing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuestionRow {
+    pub id: String,
+    #[serde(flatten)]
+    pub question: Question,
+}
+
+/// A knowledge document with what indexing made of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnowledgeEntry {
+    pub id: String,
+    pub title: String,
+    pub content: String,
+    pub source_url: Option<String>,
+    pub chunks: u32,
+    pub indexed_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Which leads to list. Dates are UTC RFC 3339 bounds (`from` inclusive,
+/// `to` exclusive); the caller turns the owner's local dates into them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeadFilter {
+    pub status: Option<LeadStatus>,
+    pub priority: Option<Priority>,
+    pub channel: Option<Channel>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Matched against name, email, phone, address, notes and answers.
+    pub search: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A phone call as the voice channel recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallRecord {
+    pub call_sid: String,
+    pub from_number: Option<String>,
+    pub status: String,
+    pub duration_seconds: Option<i64>,
+    pub recording_url: Option<String>,
+    pub summary: Option<String>,
+    pub started_at: String,
+}
+
+/// A lead with its conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadDetail {
+    pub lead: Lead,
+    pub transcript: Vec<Message>,
+    pub call: Option<CallRecord>,
+}
+
+/// One analytics event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub kind: String,
+    pub channel: Option<Channel>,
+    pub data: serde_json::Value,
+    pub created_at: String,
+}
+
+/// What analytics are computed from, for one business since a moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActivityData {
+    pub events: Vec<EventRow>,
+    /// (priority, channel, created_at) of leads created since.
+    pub leads: Vec<(Priority, Channel, String)>,
+    /// (started_at, duration in seconds) of calls started since.
+    pub calls: Vec<(String, Option<i64>)>,
+}
+
+/// The owner-editable identity of a business.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BusinessSettings {
+    pub name: String,
+    pub business_type: BusinessType,
+    pub country: String,
+    pub timezone: String,
+}
+
+/// Where the owner is told about leads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NotificationSettings {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub webhook_url: Option<String>,
+}
+
+/// Recent activity of one business, for the operator's list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BusinessActivity {
+    pub business_id: String,
+    pub conversations: u32,
+    pub leads: u32,
+    pub last_activity_at: Option<String>,
+}
+
+/// Tenant-scoped reads and writes for the web UI and the admin API.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// A user by id (sessions name users by id).
+    async fn user(&self, id: &str) -> Result<User>;
+    /// First-run setup, only while no user exists (`Conflict` otherwise), in
+    /// one transaction: a new business and its owner, or (no bundle) the
+    /// operator of the businesses already there.
+    async fn create_first_user(&self, bundle: Option<BusinessBundle>, user: NewUser) -> Result<User>;
+    async fn set_user_password(&self, user_id: &str, password_hash: &str) -> Result<()>;
+
+    async fn update_business_settings(&self, business_id: &str, settings: BusinessSettings) -> Result<()>;
+    async fn update_notification_settings(
+        &self,
+        business_id: &str,
+        settings: NotificationSettings,
+    ) -> Result<()>;
+    async fn set_website_origins(&self, business_id: &str, origins: Vec<String>) -> Result<()>;
+    /// `Conflict` when another business has the number.
+    async fn set_twilio_number(&self, business_id: &str, number: Option<String>) -> Result<()>;
+    /// Replaces the agent configuration (chat and voice fields).
+    async fn update_agent(&self, business_id: &str, agent: AgentConfig) -> Result<()>;
+    async fn set_emergency_rules(&self, business_id: &str, rules: EmergencyRules) -> Result<()>;
+
+    /// Questions in order.
+    async fn questions(&self, business_id: &str) -> Result<Vec<QuestionRow>>;
+    /// Appends a question (its `order` is ignored).
+    async fn add_question(&self, business_id: &str, question: Question) -> Result<QuestionRow>;
+    /// Changes a question's text and settings (its `order` is ignored).
+    async fn update_question(&self, business_id: &str, id: &str, question: Question) -> Result<()>;
+    async fn delete_question(&self, business_id: &str, id: &str) -> Result<()>;
+    /// Puts the questions in this order; `ids` must be exactly the business's questions.
+    async fn reorder_questions(&self, business_id: &str, ids: Vec<String>) -> Result<()>;
+
+    async fn knowledge_entries(&self, business_id: &str) -> Result<Vec<KnowledgeEntry>>;
+    async fn knowledge_entry(&self, business_id: &str, id: &str) -> Result<KnowledgeEntry>;
+    /// Adds and indexes a document.
+    async fn add_knowledge(&self, business_id: &str, doc: KnowledgeDoc) -> Result<KnowledgeEntry>;
+    /// Replaces and re-indexes a document.
+    async fn update_knowledge(
+        &self,
+        business_id: &str,
+        id: &str,
+        doc: KnowledgeDoc,
+    ) -> Result<KnowledgeEntry>;
+    async fn delete_knowledge(&self, business_id: &str, id: &str) -> Result<()>;
+
+    /// Matching leads, newest first, and how many match in all.
+    async fn find_leads(&self, business_id: &str, filter: LeadFilter) -> Result<(Vec<Lead>, u64)>;
+    async fn lead_detail(&self, business_id: &str, lead_id: &str) -> Result<LeadDetail>;
+    async fn set_lead_status(&self, business_id: &str, lead_id: &str, status: LeadStatus) -> Result<Lead>;
+
+    /// Events, leads and calls since `since` (UTC RFC 3339).
+    async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData>;
+    /// Operator: every business's conversations and leads since `since`.
+    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>>;
+}

@@ -1,0 +1,142 @@
+//! [`AdminStore`] for SQLite: each method runs its statements (in `admin.rs`
+//! and `reports.rs`) on a reader, or in one write transaction.
+
+use rusqlite::params;
+
+use super::admin::*;
+use super::{db_err, reports, SqliteStore};
+use crate::domain::{
+    now, AgentConfig, BusinessBundle, EmergencyRules, KnowledgeDoc, Lead, LeadStatus, Question, User,
+};
+use crate::store::admin::{
+    ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
+    NotificationSettings, QuestionRow,
+};
+use crate::store::{NewUser, Result};
+
+#[async_trait::async_trait]
+impl AdminStore for SqliteStore {
+    async fn user(&self, id: &str) -> Result<User> {
+        self.read_for(id, user_by_id).await
+    }
+
+    async fn create_first_user(&self, bundle: Option<BusinessBundle>, user: NewUser) -> Result<User> {
+        self.write(move |tx| create_first_user(tx, bundle.as_ref(), &user)).await
+    }
+
+    async fn set_user_password(&self, user_id: &str, password_hash: &str) -> Result<()> {
+        let hash = password_hash.to_string();
+        self.write_for(user_id, move |tx, id| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
+                    params![hash, now(), id],
+                )
+                .map_err(db_err)?;
+            changed(n, "user")
+        })
+        .await
+    }
+
+    async fn update_business_settings(&self, business_id: &str, settings: BusinessSettings) -> Result<()> {
+        self.write_for(business_id, move |tx, id| update_business_settings(tx, id, &settings)).await
+    }
+
+    async fn update_notification_settings(
+        &self,
+        business_id: &str,
+        settings: NotificationSettings,
+    ) -> Result<()> {
+        self.write_for(business_id, move |tx, id| update_notifications(tx, id, &settings)).await
+    }
+
+    async fn set_website_origins(&self, business_id: &str, origins: Vec<String>) -> Result<()> {
+        self.write_for(business_id, move |tx, id| set_origins(tx, id, &origins)).await
+    }
+
+    async fn set_twilio_number(&self, business_id: &str, number: Option<String>) -> Result<()> {
+        self.write_for(business_id, move |tx, id| set_twilio_number(tx, id, number.as_deref())).await
+    }
+
+    async fn update_agent(&self, business_id: &str, agent: AgentConfig) -> Result<()> {
+        self.write_for(business_id, move |tx, id| update_agent(tx, id, &agent)).await
+    }
+
+    async fn set_emergency_rules(&self, business_id: &str, rules: EmergencyRules) -> Result<()> {
+        self.write_for(business_id, move |tx, id| set_rules(tx, id, &rules)).await
+    }
+
+    async fn questions(&self, business_id: &str) -> Result<Vec<QuestionRow>> {
+        self.read_for(business_id, questions).await
+    }
+
+    async fn add_question(&self, business_id: &str, question: Question) -> Result<QuestionRow> {
+        self.write_for(business_id, move |tx, id| add_question(tx, id, &question)).await
+    }
+
+    async fn update_question(&self, business_id: &str, id: &str, question: Question) -> Result<()> {
+        let qid = id.to_string();
+        self.write_for(business_id, move |tx, id| update_question(tx, id, &qid, &question)).await
+    }
+
+    async fn delete_question(&self, business_id: &str, id: &str) -> Result<()> {
+        let qid = id.to_string();
+        self.write_for(business_id, move |tx, id| delete_question(tx, id, &qid)).await
+    }
+
+    async fn reorder_questions(&self, business_id: &str, ids: Vec<String>) -> Result<()> {
+        self.write_for(business_id, move |tx, id| reorder_questions(tx, id, &ids)).await
+    }
+
+    async fn knowledge_entries(&self, business_id: &str) -> Result<Vec<KnowledgeEntry>> {
+        self.read_for(business_id, knowledge_entries).await
+    }
+
+    async fn knowledge_entry(&self, business_id: &str, id: &str) -> Result<KnowledgeEntry> {
+        let doc = id.to_string();
+        self.read_for(business_id, move |c, id| knowledge_entry(c, id, &doc)).await
+    }
+
+    async fn add_knowledge(&self, business_id: &str, doc: KnowledgeDoc) -> Result<KnowledgeEntry> {
+        self.write_for(business_id, move |tx, id| add_knowledge(tx, id, &doc)).await
+    }
+
+    async fn update_knowledge(
+        &self,
+        business_id: &str,
+        id: &str,
+        doc: KnowledgeDoc,
+    ) -> Result<KnowledgeEntry> {
+        let doc_id = id.to_string();
+        self.write_for(business_id, move |tx, id| update_knowledge(tx, id, &doc_id, &doc)).await
+    }
+
+    async fn delete_knowledge(&self, business_id: &str, id: &str) -> Result<()> {
+        let doc_id = id.to_string();
+        self.write_for(business_id, move |tx, id| delete_knowledge(tx, id, &doc_id)).await
+    }
+
+    async fn find_leads(&self, business_id: &str, filter: LeadFilter) -> Result<(Vec<Lead>, u64)> {
+        self.read_for(business_id, move |c, id| reports::find_leads(c, id, &filter)).await
+    }
+
+    async fn lead_detail(&self, business_id: &str, lead_id: &str) -> Result<LeadDetail> {
+        let lead = lead_id.to_string();
+        self.read_for(business_id, move |c, id| reports::lead_detail(c, id, &lead)).await
+    }
+
+    async fn set_lead_status(&self, business_id: &str, lead_id: &str, status: LeadStatus) -> Result<Lead> {
+        let lead = lead_id.to_string();
+        self.write_for(business_id, move |tx, id| reports::set_lead_status(tx, id, &lead, status)).await
+    }
+
+    async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData> {
+        let since = since.to_string();
+        self.read_for(business_id, move |c, id| reports::activity(c, id, &since)).await
+    }
+
+    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {
+        let since = since.to_string();
+        self.read(move |c| reports::businesses_activity(c, &since)).await
+    }
+}

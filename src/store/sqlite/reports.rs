@@ -1,0 +1,202 @@
+//! Leads as the owner browses them, and the rows analytics are computed from.
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
+
+use super::conversation::{lead_row, LEAD_COLUMNS};
+use super::{db_err, enum_col, json_col, query_all};
+use crate::domain::{now, Channel, Lead, LeadStatus, Message, Priority};
+use crate::store::admin::{ActivityData, BusinessActivity, CallRecord, EventRow, LeadDetail, LeadFilter};
+use crate::store::{Result, StoreError};
+
+/// `LIKE` pattern matching `text` anywhere, with wildcards in it taken literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+/// The WHERE clause and its parameters; the business always comes first.
+fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
+    let mut sql = String::from("business_id = ?1");
+    let mut args: Vec<Value> = vec![Value::Text(business_id.to_string())];
+    let equal = [
+        ("status", f.status.map(|s| s.as_str())),
+        ("priority", f.priority.map(|p| p.as_str())),
+        ("channel", f.channel.map(|c| c.as_str())),
+    ];
+    let mut conditions: Vec<(&str, String)> =
+        equal.iter().filter_map(|(col, v)| v.map(|v| (*col, v.to_string()))).collect();
+    let ranges: Vec<(&str, String)> = [(">=", &f.from), ("<", &f.to)]
+        .into_iter()
+        .filter_map(|(op, v)| v.clone().map(|v| (op, v)))
+        .collect();
+    for (col, value) in conditions.drain(..) {
+        args.push(Value::Text(value));
+        sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+    }
+    for (op, value) in ranges {
+        args.push(Value::Text(value));
+        sql.push_str(&format!(" AND created_at {op} ?{}", args.len()));
+    }
+    if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        args.push(Value::Text(contains_pattern(q)));
+        let n = args.len();
+        let like: Vec<String> =
+            ["contact_name", "contact_email", "contact_phone", "address", "notes", "captured_data"]
+                .iter()
+                .map(|col| format!("{col} LIKE ?{n} ESCAPE '\\'"))
+                .collect();
+        sql.push_str(&format!(" AND ({})", like.join(" OR ")));
+    }
+    (sql, args)
+}
+
+pub(super) fn find_leads(conn: &Connection, business_id: &str, f: &LeadFilter) -> Result<(Vec<Lead>, u64)> {
+    let (clause, args) = lead_where(business_id, f);
+    let total: u64 = conn
+        .query_row(
+            &format!("SELECT COUNT(*) FROM leads WHERE {clause}"),
+            params_from_iter(args.iter()),
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    let limit = if f.limit == 0 { 100 } else { f.limit };
+    let sql = format!(
+        "SELECT {LEAD_COLUMNS} FROM leads WHERE {clause} ORDER BY created_at DESC, id LIMIT {limit} OFFSET {}",
+        f.offset
+    );
+    let leads = query_all(conn, &sql, params_from_iter(args.iter()), lead_row)?;
+    Ok((leads, total))
+}
+
+pub(super) fn lead_detail(conn: &Connection, business_id: &str, lead_id: &str) -> Result<LeadDetail> {
+    let lead = super::conversation::lead(conn, business_id, lead_id)?;
+    let (transcript, call) = match &lead.conversation_id {
+        Some(conversation) => {
+            let transcript = query_all(
+                conn,
+                "SELECT m.role, m.content, m.created_at FROM messages m
+                 JOIN conversations c ON c.id = m.conversation_id
+                 WHERE m.conversation_id = ?1 AND c.business_id = ?2 ORDER BY m.id",
+                [conversation, business_id],
+                |r| Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }),
+            )?;
+            let call = conn
+                .query_row(
+                    "SELECT call_sid, from_number, status, duration_seconds, recording_url, summary, started_at
+                     FROM calls WHERE conversation_id = ?1 AND business_id = ?2 ORDER BY started_at DESC LIMIT 1",
+                    [conversation, business_id],
+                    |r| {
+                        Ok(CallRecord {
+                            call_sid: r.get(0)?,
+                            from_number: r.get(1)?,
+                            status: r.get(2)?,
+                            duration_seconds: r.get(3)?,
+                            recording_url: r.get(4)?,
+                            summary: r.get(5)?,
+                            started_at: r.get(6)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(db_err)?;
+            (transcript, call)
+        }
+        None => (Vec::new(), None),
+    };
+    Ok(LeadDetail { lead, transcript, call })
+}
+
+pub(super) fn set_lead_status(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    lead_id: &str,
+    status: LeadStatus,
+) -> Result<Lead> {
+    let n = tx
+        .execute(
+            "UPDATE leads SET status = ?1, updated_at = ?2 WHERE id = ?3 AND business_id = ?4",
+            params![status.as_str(), now(), lead_id, business_id],
+        )
+        .map_err(db_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("lead {lead_id}")));
+    }
+    super::conversation::lead(tx, business_id, lead_id)
+}
+
+pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Result<ActivityData> {
+    let events = query_all(
+        conn,
+        "SELECT kind, channel, data, created_at FROM analytics_events
+         WHERE business_id = ?1 AND created_at >= ?2 ORDER BY created_at, id",
+        [business_id, since],
+        |r| {
+            let channel: Option<String> = r.get(1)?;
+            Ok(EventRow {
+                kind: r.get(0)?,
+                channel: channel.as_deref().and_then(Channel::parse),
+                data: json_col(r, 2).unwrap_or(serde_json::Value::Null),
+                created_at: r.get(3)?,
+            })
+        },
+    )?;
+    let leads = query_all(
+        conn,
+        "SELECT priority, channel, created_at FROM leads WHERE business_id = ?1 AND created_at >= ?2",
+        [business_id, since],
+        |r| Ok((enum_col(r, 0, Priority::parse)?, enum_col(r, 1, Channel::parse)?, r.get(2)?)),
+    )?;
+    let calls = query_all(
+        conn,
+        "SELECT started_at, duration_seconds FROM calls WHERE business_id = ?1 AND started_at >= ?2",
+        [business_id, since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(ActivityData { events, leads, calls })
+}
+
+pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<BusinessActivity>> {
+    query_all(
+        conn,
+        "SELECT b.id,
+             (SELECT COUNT(*) FROM conversations c WHERE c.business_id = b.id AND c.started_at >= ?1),
+             (SELECT COUNT(*) FROM leads l WHERE l.business_id = b.id AND l.created_at >= ?1),
+             (SELECT MAX(c.started_at) FROM conversations c WHERE c.business_id = b.id)
+         FROM businesses b",
+        [since],
+        |r| {
+            Ok(BusinessActivity {
+                business_id: r.get(0)?,
+                conversations: r.get(1)?,
+                leads: r.get(2)?,
+                last_activity_at: r.get(3)?,
+            })
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_wildcards_are_literal_and_the_business_comes_first() {
+        assert_eq!(contains_pattern("50%_off"), "%50\\%\\_off%");
+        let f = LeadFilter {
+            status: Some(LeadStatus::New),
+            search: Some("dana".into()),
+            ..LeadFilter::default()
+        };
+        let (sql, args) = lead_where("b1", &f);
+        assert!(sql.starts_with("business_id = ?1 AND status = ?2"), "{sql}");
+        assert!(sql.contains("contact_email LIKE ?3"), "{sql}");
+        assert_eq!(args.len(), 3);
+    }
+}

@@ -1,0 +1,184 @@
+//! One validator per field, shared by the business file importer, the web
+//! UI's forms and the admin API. Each returns the normalised value or a
+//! message that names what was expected; callers add the field name.
+
+use std::str::FromStr;
+
+/// Trimmed text of 1..=max characters.
+pub fn required_text(raw: &str, max: usize) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        Err("must not be empty".into())
+    } else if trimmed.chars().count() > max {
+        Err(format!("is too long (at most {max} characters)"))
+    } else {
+        Ok(trimmed.to_string())
+    }
+}
+
+/// Like [`required_text`], but empty means "not set".
+pub fn optional_text(raw: &str, max: usize) -> Result<Option<String>, String> {
+    if raw.trim().is_empty() {
+        Ok(None)
+    } else {
+        required_text(raw, max).map(Some)
+    }
+}
+
+pub fn email(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    if email_address::EmailAddress::is_valid(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("not an email address: '{s}'"))
+    }
+}
+
+/// A phone number in the business's country (or international), as E.164.
+pub fn phone(raw: &str, country: &str) -> Result<String, String> {
+    crate::agent::answers::normalise_phone(raw, country)
+        .map_err(|_| format!("not a valid phone number for {country}: '{}'", raw.trim()))
+}
+
+/// An http(s) URL with a host, such as a webhook.
+pub fn http_url(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(s.to_string()),
+        _ => Err(format!("expected an http(s) URL such as https://hooks.example.com/frontdesk, got '{s}'")),
+    }
+}
+
+/// `https://example.com/` -> `https://example.com`; paths and queries are refused.
+pub fn origin(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let url = url::Url::parse(s).map_err(|e| format!("not a URL: '{s}' ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("expected an http(s) origin such as https://example.com, got '{s}'"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("an origin has no path or query: '{s}'"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// ISO 3166 alpha-2, upper-cased, that phone numbers know.
+pub fn country(raw: &str) -> Result<String, String> {
+    let upper = raw.trim().to_ascii_uppercase();
+    if upper.len() == 2 && phonenumber::country::Id::from_str(&upper).is_ok() {
+        Ok(upper)
+    } else {
+        Err(format!("expected a two-letter country code such as US or GB, got '{}'", raw.trim()))
+    }
+}
+
+/// An IANA zone name (America/Chicago) or UTC.
+pub fn timezone(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    match s.parse::<chrono_tz::Tz>() {
+        Ok(tz) => Ok(tz.name().to_string()),
+        Err(_) => Err(format!("expected UTC or a zone name such as America/Chicago, got '{s}'")),
+    }
+}
+
+/// `#0ea5e9` or `#fff`, lower-cased.
+pub fn hex_colour(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    if is_hex_colour(s) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!("expected a colour like #0ea5e9, got '{s}'"))
+    }
+}
+
+pub fn is_hex_colour(s: &str) -> bool {
+    s.strip_prefix('#').is_some_and(|h| matches!(h.len(), 3 | 6) && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `[a-z][a-z0-9_]{0,39}`: lead fields and colour names.
+pub fn is_field_name(s: &str) -> bool {
+    s.len() <= 40
+        && s.chars().next().is_some_and(|ch| ch.is_ascii_lowercase())
+        && s.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+}
+
+pub fn field_name(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    if is_field_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("expected a snake_case field name such as phone, got '{s}'"))
+    }
+}
+
+pub fn is_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    parts.next().is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()))
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+pub fn language_tag(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    if is_language_tag(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("expected a language tag such as en-US, got '{s}'"))
+    }
+}
+
+/// Twilio `<Say>` voices anyone may use; every other (Polly.*, Google.*) is premium.
+pub const BASIC_TWILIO_VOICES: &[&str] = &["alice", "man", "woman"];
+
+/// `alice`, `man`, `woman`, or a `Polly.` / `Google.` voice name.
+pub fn twilio_voice(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let premium = ["Polly.", "Google."].iter().any(|p| {
+        s.strip_prefix(p).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.len() <= 60
+                && rest.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+    });
+    if BASIC_TWILIO_VOICES.contains(&s) || premium {
+        Ok(s.to_string())
+    } else {
+        Err(format!("expected alice, man, woman, or a Polly.* or Google.* voice, got '{s}'"))
+    }
+}
+
+/// Whether a voice needs the premium-voices feature.
+pub fn is_premium_voice(twilio_voice: &str, realtime_voice: &str) -> bool {
+    !BASIC_TWILIO_VOICES.contains(&twilio_voice)
+        || realtime_voice != crate::domain::AgentConfig::default().realtime_voice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_field_normalises_or_says_what_it_expected() {
+        assert_eq!(required_text("  Acme  ", 10).as_deref(), Ok("Acme"));
+        assert_eq!(required_text("   ", 10), Err("must not be empty".to_string()));
+        assert!(required_text("x".repeat(11).as_str(), 10).unwrap_err().contains("at most 10"));
+        assert_eq!(optional_text("", 10), Ok(None));
+        assert_eq!(email(" a@b.example ").as_deref(), Ok("a@b.example"));
+        assert!(email("not-an-email").unwrap_err().contains("not an email"));
+        assert_eq!(phone("(312) 555-0142", "US").as_deref(), Ok("+13125550142"));
+        assert!(phone("12", "US").is_err());
+        assert_eq!(origin("https://x.example/").as_deref(), Ok("https://x.example"));
+        assert!(origin("https://x.example/path").is_err());
+        assert_eq!(country("gb").as_deref(), Ok("GB"));
+        assert!(country("XX").is_err());
+        assert_eq!(timezone("America/Chicago").as_deref(), Ok("America/Chicago"));
+        assert!(timezone("Mars/Olympus").is_err());
+        assert_eq!(hex_colour("#ABC").as_deref(), Ok("#abc"));
+        assert!(hex_colour("red").is_err());
+        assert!(http_url("ftp://x.example").is_err());
+        assert_eq!(twilio_voice("Polly.Joanna").as_deref(), Ok("Polly.Joanna"));
+        assert!(twilio_voice("robot").is_err());
+        assert!(is_premium_voice("Polly.Joanna", "marin") && is_premium_voice("alice", "cedar"));
+        assert!(!is_premium_voice("alice", "marin"));
+        assert!(language_tag("en-US").is_ok() && language_tag("english!").is_err());
+    }
+}

@@ -1,0 +1,311 @@
+//! Everything the owner can change, once: role and plan checks, validation,
+//! the store write. The pages and the admin API both call these, so a rule
+//! (a FREE business has at most 5 questions, staff change no settings)
+//! holds on both.
+
+use super::auth::Caller;
+use super::forms;
+use super::input::{ActionError, FieldErrors, Input};
+use crate::domain::{
+    starter_questions, AgentConfig, BusinessBundle, BusinessType, Lead, NewBusiness, PlanTier, Role, User,
+};
+use crate::error::ApiError;
+use crate::plans::Feature;
+use crate::server::AppState;
+use crate::store::admin::{KnowledgeEntry, QuestionRow};
+use crate::store::{NewUser, StoreError};
+use crate::validate;
+
+type Result<T> = std::result::Result<T, ActionError>;
+
+/// A manager (owner or operator) acting on a business, with its plan.
+fn managed(caller: &Caller) -> Result<(&str, PlanTier)> {
+    caller.require_manager()?;
+    let b = caller.business()?;
+    Ok((b.id.as_str(), b.plan_tier))
+}
+
+async fn current_agent(app: &AppState, business_id: &str) -> Result<AgentConfig> {
+    Ok(app.store.agent_profile(business_id).await?.agent)
+}
+
+pub async fn save_agent(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let agent = forms::agent(input, &current_agent(app, id).await?)?;
+    app.store.update_agent(id, agent).await?;
+    Ok(())
+}
+
+pub async fn save_voice(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    let (id, plan) = managed(caller)?;
+    app.plans.require(plan, Feature::VoiceConfiguration)?;
+    let agent = forms::voice(input, &current_agent(app, id).await?)?;
+    if validate::is_premium_voice(&agent.twilio_voice, &agent.realtime_voice) {
+        app.plans.require(plan, Feature::PremiumVoices)?;
+    }
+    app.store.update_agent(id, agent).await?;
+    Ok(())
+}
+
+/// The operator assigns the Twilio number (it routes calls to a business).
+pub async fn save_twilio_number(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    caller.require_operator()?;
+    let b = caller.business()?;
+    let raw = input.get("twilio_phone_number").trim();
+    let number = match raw {
+        "" => None,
+        raw => {
+            Some(validate::phone(raw, &b.country).map_err(|m| ActionError::field("twilio_phone_number", m))?)
+        }
+    };
+    match app.store.set_twilio_number(&b.id, number).await {
+        Err(StoreError::Conflict(m)) => Err(ActionError::field("twilio_phone_number", m)),
+        other => Ok(other?),
+    }
+}
+
+pub async fn add_question(app: &AppState, caller: &Caller, input: &Input) -> Result<QuestionRow> {
+    let (id, plan) = managed(caller)?;
+    let question = forms::question(input, None)?;
+    let count = app.store.questions(id).await?.len();
+    if app.plans.question_limit(plan).is_some_and(|limit| count >= limit) {
+        // The limit exists only because the plan lacks unlimited questions.
+        app.plans.require(plan, Feature::UnlimitedQuestions)?;
+    }
+    Ok(app.store.add_question(id, question).await?)
+}
+
+pub async fn edit_question(app: &AppState, caller: &Caller, question_id: &str, input: &Input) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let rows = app.store.questions(id).await?;
+    let current = rows
+        .iter()
+        .find(|q| q.id == question_id)
+        .ok_or_else(|| ApiError::NotFound("question not found".into()))?;
+    let question = forms::question(input, Some(&current.question))?;
+    Ok(app.store.update_question(id, question_id, question).await?)
+}
+
+pub async fn delete_question(app: &AppState, caller: &Caller, question_id: &str) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    Ok(app.store.delete_question(id, question_id).await?)
+}
+
+/// Moves one question up or down a place (the no-JavaScript reorder).
+pub async fn move_question(app: &AppState, caller: &Caller, question_id: &str, up: bool) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let mut ids: Vec<String> = app.store.questions(id).await?.into_iter().map(|q| q.id).collect();
+    let at = ids
+        .iter()
+        .position(|q| q == question_id)
+        .ok_or_else(|| ApiError::NotFound("question not found".into()))?;
+    let to = if up { at.checked_sub(1) } else { Some(at + 1).filter(|&t| t < ids.len()) };
+    if let Some(to) = to {
+        ids.swap(at, to);
+        app.store.reorder_questions(id, ids).await?;
+    }
+    Ok(())
+}
+
+/// Puts the questions in the order given (`ids`, every question once).
+pub async fn reorder_questions(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let ids: Vec<String> = input
+        .lines("ids")
+        .into_iter()
+        .flat_map(|l| l.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+        .filter(|s| !s.is_empty())
+        .collect();
+    match app.store.reorder_questions(id, ids).await {
+        Err(StoreError::Invalid(m)) => Err(ActionError::field("ids", m)),
+        other => Ok(other?),
+    }
+}
+
+fn knowledge_manager(app: &AppState, caller: &Caller) -> Result<String> {
+    let (id, plan) = managed(caller)?;
+    app.plans.require(plan, Feature::KnowledgeBaseManagement)?;
+    Ok(id.to_string())
+}
+
+pub async fn add_knowledge(
+    app: &AppState,
+    caller: &Caller,
+    input: &Input,
+    upload: Option<(&str, &[u8])>,
+) -> Result<KnowledgeEntry> {
+    let id = knowledge_manager(app, caller)?;
+    let doc = forms::document(input, upload, None)?;
+    Ok(app.store.add_knowledge(&id, doc).await?)
+}
+
+pub async fn edit_knowledge(
+    app: &AppState,
+    caller: &Caller,
+    doc_id: &str,
+    input: &Input,
+    upload: Option<(&str, &[u8])>,
+) -> Result<KnowledgeEntry> {
+    let id = knowledge_manager(app, caller)?;
+    let entry = app.store.knowledge_entry(&id, doc_id).await?;
+    let current = crate::domain::KnowledgeDoc {
+        title: entry.title,
+        content: entry.content,
+        source_url: entry.source_url,
+    };
+    let doc = forms::document(input, upload, Some(&current))?;
+    Ok(app.store.update_knowledge(&id, doc_id, doc).await?)
+}
+
+pub async fn delete_knowledge(app: &AppState, caller: &Caller, doc_id: &str) -> Result<()> {
+    let id = knowledge_manager(app, caller)?;
+    Ok(app.store.delete_knowledge(&id, doc_id).await?)
+}
+
+pub async fn save_notifications(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let settings = forms::notifications(input, caller.business()?)?;
+    Ok(app.store.update_notification_settings(id, settings).await?)
+}
+
+pub async fn save_business(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let settings = forms::business(input, caller.business()?)?;
+    Ok(app.store.update_business_settings(id, settings).await?)
+}
+
+pub async fn save_origins(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let origins = forms::origins(input)?;
+    Ok(app.store.set_website_origins(id, origins).await?)
+}
+
+pub async fn save_rules(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    let rules = forms::rules(input)?;
+    Ok(app.store.set_emergency_rules(id, rules).await?)
+}
+
+/// Staff may do this too.
+pub async fn set_lead_status(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<Lead> {
+    let b = caller.business()?;
+    let status = forms::lead_status(input)?;
+    Ok(app.store.set_lead_status(&b.id, lead_id, status).await?)
+}
+
+pub async fn change_password(app: &AppState, caller: &Caller, input: &Input) -> Result<User> {
+    let mut e = FieldErrors::default();
+    if !crate::auth::verify_password(input.get("current_password"), &caller.user.password_hash) {
+        e.add("current_password", "is not your current password");
+    }
+    let new = input.get("new_password");
+    if new != input.get("confirm_password") {
+        e.add("confirm_password", "does not match the new password");
+    }
+    let hash = e.check("new_password", crate::auth::hash_password(new).map_err(|err| err.to_string()));
+    let hash = super::input::finish(e, hash)?;
+    app.store.set_user_password(&caller.user.id, &hash).await?;
+    Ok(app.store.user(&caller.user.id).await?)
+}
+
+/// A business with starter questions, from a name, type and plan.
+fn new_bundle(input: &Input, e: &mut FieldErrors, plan: PlanTier) -> Option<BusinessBundle> {
+    let name = e.check("name", validate::required_text(input.get("name"), 200));
+    let kind = Some(input.get("business_type")).filter(|t| !t.trim().is_empty()).unwrap_or("OTHER");
+    let business_type = e.check(
+        "business_type",
+        BusinessType::parse(kind).ok_or(format!("expected {}", BusinessType::choices())),
+    );
+    let timezone = match input.get("timezone").trim() {
+        "" => Some("UTC".to_string()),
+        tz => e.check("timezone", validate::timezone(tz)),
+    };
+    let (name, business_type, timezone) = (name?, business_type?, timezone?);
+    Some(BusinessBundle {
+        business: NewBusiness { plan_tier: plan, timezone, ..NewBusiness::named(&name, business_type) },
+        agent: AgentConfig::default(),
+        questions: starter_questions(),
+        knowledge: Vec::new(),
+        emergency_rules: Default::default(),
+        notifications: Default::default(),
+    })
+}
+
+/// An owner's email and password (typed twice), hashed.
+fn new_login(input: &Input, e: &mut FieldErrors, role: Role) -> Option<NewUser> {
+    let email = e.check("email", validate::email(input.get("email")));
+    if input.get("password") != input.get("confirm_password") {
+        e.add("confirm_password", "does not match the password");
+    }
+    let hash =
+        e.check("password", crate::auth::hash_password(input.get("password")).map_err(|err| err.to_string()));
+    Some(NewUser { email: email?.to_ascii_lowercase(), password_hash: hash?, role, business_id: None })
+}
+
+/// First-run setup: the first business and its owner; or, when businesses
+/// were already imported (`serve --demo`, `business import`), the operator
+/// who manages them.
+pub async fn setup(app: &AppState, input: &Input) -> Result<User> {
+    let mut e = FieldErrors::default();
+    let existing = !app.store.list_businesses().await?.is_empty();
+    let bundle = if existing { None } else { new_bundle(input, &mut e, PlanTier::Free) };
+    let role = if existing { Role::Operator } else { Role::Owner };
+    let user = new_login(input, &mut e, role);
+    let user = match user {
+        Some(u) if e.is_empty() && (existing || bundle.is_some()) => u,
+        _ => return Err(ActionError::Fields(e)),
+    };
+    match app.store.create_first_user(bundle, user).await {
+        Err(StoreError::Conflict(m)) => Err(ActionError::Api(ApiError::Conflict(m))),
+        other => Ok(other?),
+    }
+}
+
+/// Operator: a new business, and its owner when an email is given.
+pub async fn create_business(app: &AppState, caller: &Caller, input: &Input) -> Result<String> {
+    caller.require_operator()?;
+    let mut e = FieldErrors::default();
+    let plan = match input.get("plan").trim() {
+        "" => Some(PlanTier::Free),
+        p => e.check("plan", PlanTier::parse(p).ok_or(format!("expected {}", PlanTier::choices()))),
+    };
+    // Every field is checked even when the plan is wrong, so all problems show at once.
+    let bundle = new_bundle(input, &mut e, plan.unwrap_or(PlanTier::Free)).filter(|_| plan.is_some());
+    let owner =
+        if input.get("email").trim().is_empty() { None } else { new_login(input, &mut e, Role::Owner) };
+    let bundle = super::input::finish(e, bundle)?;
+    if app
+        .store
+        .list_businesses()
+        .await?
+        .iter()
+        .any(|s| s.business.name.eq_ignore_ascii_case(&bundle.business.name))
+    {
+        return Err(ActionError::field("name", "a business with this name already exists"));
+    }
+    if let Some(owner) = &owner {
+        if app.store.user_by_email(&owner.email).await.is_ok() {
+            return Err(ActionError::field("email", "a user with this email already exists"));
+        }
+    }
+    let outcome = app.store.import_business(bundle).await?;
+    if let Some(owner) = owner {
+        app.store.create_user(NewUser { business_id: Some(outcome.business_id.clone()), ..owner }).await?;
+    }
+    tracing::info!(business_id = %outcome.business_id, operator = %caller.user.id, "business created");
+    Ok(outcome.business_id)
+}
+
+/// Operator: a business's plan; a downgrade keeps every row.
+pub async fn change_plan(
+    app: &AppState,
+    caller: &Caller,
+    business_id: &str,
+    input: &Input,
+) -> Result<PlanTier> {
+    caller.require_operator()?;
+    let plan = forms::plan(input)?;
+    app.store.set_plan(business_id, plan).await?;
+    tracing::info!(business_id, plan = %plan, operator = %caller.user.id, "plan changed");
+    Ok(plan)
+}

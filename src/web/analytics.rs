@@ -1,0 +1,246 @@
+//! Analytics from the stored events, leads and calls: counts by local day,
+//! conversion by channel, emergencies by level, calls by hour, top
+//! knowledge questions. Plain functions over data, in the business's zone.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
+use serde::Serialize;
+
+use crate::domain::{Channel, Priority};
+use crate::store::admin::ActivityData;
+
+/// Counts over some span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub chats: u32,
+    pub calls: u32,
+    pub leads: u32,
+    pub emergencies: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Day {
+    pub date: NaiveDate,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// Conversations and the leads they produced, per channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conversion {
+    pub channel: Channel,
+    pub conversations: u32,
+    pub leads: u32,
+    /// Leads per conversation, 0..=1 (0 without conversations).
+    pub rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopQuestion {
+    pub question: String,
+    pub asked: u32,
+    pub answered: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub timezone: String,
+    /// Oldest first, one per local day of the period, today last.
+    pub days: Vec<Day>,
+    pub today: Counts,
+    pub week: Counts,
+    pub period: Counts,
+    pub conversion: Vec<Conversion>,
+    /// HIGH and URGENT leads of the period.
+    pub emergencies_by_level: Vec<(Priority, u32)>,
+    /// Calls started in each local hour of the day, 0..24.
+    pub calls_by_hour: Vec<u32>,
+    pub average_call_seconds: Option<f64>,
+    pub top_questions: Vec<TopQuestion>,
+}
+
+fn parse(ts: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(ts).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// The first moment of the period: local midnight `days - 1` days before today.
+pub fn period_start(now: DateTime<Utc>, tz: chrono_tz::Tz, days: u32) -> String {
+    let today = now.with_timezone(&tz).date_naive();
+    let first = today - Duration::days(i64::from(days.max(1)) - 1);
+    super::forms::day_start_utc(first, tz)
+}
+
+/// Builds the report for the `days` local days ending today.
+pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: u32) -> Report {
+    let today = now.with_timezone(&tz).date_naive();
+    let first = today - Duration::days(i64::from(days.max(1)) - 1);
+    let week_start = today - Duration::days(6);
+    let mut by_day: BTreeMap<NaiveDate, Counts> =
+        first.iter_days().take_while(|d| *d <= today).map(|d| (d, Counts::default())).collect();
+    let local = |ts: &str| parse(ts).map(|t| t.with_timezone(&tz));
+    let mut bump = |ts: &str, f: &dyn Fn(&mut Counts)| {
+        if let Some(day) = local(ts).map(|t| t.date_naive()) {
+            if let Some(c) = by_day.get_mut(&day) {
+                f(c);
+            }
+        }
+    };
+
+    let mut conversations: BTreeMap<Channel, u32> = BTreeMap::new();
+    let mut questions: BTreeMap<String, (String, u32, u32)> = BTreeMap::new();
+    for e in &data.events {
+        match (e.kind.as_str(), e.channel) {
+            ("conversation_started", Some(channel)) => {
+                *conversations.entry(channel).or_default() += 1;
+                match channel {
+                    Channel::Chat => bump(&e.created_at, &|c| c.chats += 1),
+                    Channel::Voice => bump(&e.created_at, &|c| c.calls += 1),
+                    Channel::Import => {}
+                }
+            }
+            (kind @ ("knowledge_answered" | "knowledge_unanswered"), _) => {
+                let Some(q) = e.data.get("question").and_then(|q| q.as_str()) else { continue };
+                let key = q.trim().trim_end_matches(['?', '!', '.']).to_lowercase();
+                let entry = questions.entry(key).or_insert_with(|| (q.trim().to_string(), 0, 0));
+                entry.1 += 1;
+                entry.2 += u32::from(kind == "knowledge_answered");
+            }
+            _ => {}
+        }
+    }
+    let mut leads_by_channel: BTreeMap<Channel, u32> = BTreeMap::new();
+    let mut levels: BTreeMap<Priority, u32> = BTreeMap::new();
+    for (priority, channel, created_at) in &data.leads {
+        *leads_by_channel.entry(*channel).or_default() += 1;
+        let urgent = *priority == Priority::Urgent;
+        bump(created_at, &|c| {
+            c.leads += 1;
+            c.emergencies += u32::from(urgent);
+        });
+        if *priority >= Priority::High {
+            *levels.entry(*priority).or_default() += 1;
+        }
+    }
+    let mut calls_by_hour = vec![0u32; 24];
+    let mut durations = Vec::new();
+    for (started_at, duration) in &data.calls {
+        if let Some(t) = local(started_at) {
+            calls_by_hour[t.hour() as usize] += 1;
+        }
+        durations.extend(duration.filter(|d| *d >= 0).map(|d| d as f64));
+    }
+
+    let sum = |from: NaiveDate| {
+        by_day.range(from..).fold(Counts::default(), |mut acc, (_, c)| {
+            acc.chats += c.chats;
+            acc.calls += c.calls;
+            acc.leads += c.leads;
+            acc.emergencies += c.emergencies;
+            acc
+        })
+    };
+    let mut top_questions: Vec<TopQuestion> = questions
+        .into_values()
+        .map(|(question, asked, answered)| TopQuestion { question, asked, answered })
+        .collect();
+    top_questions.sort_by(|a, b| b.asked.cmp(&a.asked).then_with(|| a.question.cmp(&b.question)));
+    top_questions.truncate(10);
+    Report {
+        timezone: tz.name().to_string(),
+        today: sum(today),
+        week: sum(week_start.max(first)),
+        period: sum(first),
+        days: by_day.into_iter().map(|(date, counts)| Day { date, counts }).collect(),
+        conversion: [Channel::Chat, Channel::Voice]
+            .into_iter()
+            .map(|channel| {
+                let conversations = conversations.get(&channel).copied().unwrap_or(0);
+                let leads = leads_by_channel.get(&channel).copied().unwrap_or(0);
+                let rate = if conversations == 0 { 0.0 } else { f64::from(leads) / f64::from(conversations) };
+                Conversion { channel, conversations, leads, rate }
+            })
+            .collect(),
+        emergencies_by_level: [Priority::High, Priority::Urgent]
+            .into_iter()
+            .map(|p| (p, levels.get(&p).copied().unwrap_or(0)))
+            .collect(),
+        calls_by_hour,
+        average_call_seconds: (!durations.is_empty())
+            .then(|| durations.iter().sum::<f64>() / durations.len() as f64),
+        top_questions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::admin::EventRow;
+
+    fn event(kind: &str, channel: Option<Channel>, at: &str, question: Option<&str>) -> EventRow {
+        EventRow {
+            kind: kind.into(),
+            channel,
+            data: question.map_or(serde_json::json!({}), |q| serde_json::json!({ "question": q })),
+            created_at: at.into(),
+        }
+    }
+
+    #[test]
+    fn days_are_local_and_every_measure_counts() {
+        let tz: chrono_tz::Tz = "America/Chicago".parse().unwrap();
+        // 2025-03-10 15:00 UTC = 10:00 in Chicago (CDT, UTC-5).
+        let now = parse("2025-03-10T15:00:00.000Z").unwrap();
+        let data = ActivityData {
+            events: vec![
+                // 03:00 UTC on the 10th is still the 9th in Chicago.
+                event("conversation_started", Some(Channel::Chat), "2025-03-10T03:00:00.000Z", None),
+                event("conversation_started", Some(Channel::Chat), "2025-03-10T14:00:00.000Z", None),
+                event("conversation_started", Some(Channel::Voice), "2025-03-10T14:30:00.000Z", None),
+                event(
+                    "knowledge_answered",
+                    Some(Channel::Chat),
+                    "2025-03-10T14:01:00.000Z",
+                    Some("Open Saturday?"),
+                ),
+                event(
+                    "knowledge_unanswered",
+                    Some(Channel::Chat),
+                    "2025-03-09T14:01:00.000Z",
+                    Some("open saturday"),
+                ),
+                event("knowledge_answered", Some(Channel::Chat), "2025-03-09T14:01:00.000Z", Some("Price?")),
+            ],
+            leads: vec![
+                (Priority::Urgent, Channel::Voice, "2025-03-10T14:31:00.000Z".into()),
+                (Priority::Normal, Channel::Chat, "2025-03-10T14:05:00.000Z".into()),
+                (Priority::High, Channel::Chat, "2025-03-01T14:05:00.000Z".into()),
+            ],
+            calls: vec![
+                ("2025-03-10T14:30:00.000Z".into(), Some(120)),
+                ("2025-03-09T23:10:00.000Z".into(), Some(60)),
+            ],
+        };
+        let r = report(&data, tz, now, 30);
+        assert_eq!(r.days.len(), 30);
+        assert_eq!(r.days.last().unwrap().date, NaiveDate::from_ymd_opt(2025, 3, 10).unwrap());
+        assert_eq!(r.today, Counts { chats: 1, calls: 1, leads: 2, emergencies: 1 });
+        assert_eq!(r.days[28].counts.chats, 1, "the 03:00 UTC chat is on the 9th locally");
+        assert_eq!(r.week.leads, 2);
+        assert_eq!(r.period.leads, 3);
+        assert_eq!(r.conversion[0].conversations, 2);
+        assert_eq!(r.conversion[0].leads, 2);
+        assert_eq!(r.conversion[1].rate, 1.0);
+        assert_eq!(r.emergencies_by_level, vec![(Priority::High, 1), (Priority::Urgent, 1)]);
+        assert_eq!(r.calls_by_hour[9], 1);
+        assert_eq!(r.calls_by_hour[18], 1);
+        assert_eq!(r.average_call_seconds, Some(90.0));
+        assert_eq!(
+            r.top_questions[0],
+            TopQuestion { question: "Open Saturday?".into(), asked: 2, answered: 1 }
+        );
+        assert_eq!(r.top_questions.len(), 2);
+        assert_eq!(period_start(now, tz, 1), "2025-03-10T05:00:00.000Z");
+    }
+}

@@ -1,0 +1,334 @@
+//! The JSON admin API: what the pages do, for integrations and tests.
+//! `POST /api/auth/login` gives a bearer token; every `/api/admin/…` call
+//! carries it (`Authorization: Bearer …`). Bearer tokens are not cookies, so
+//! no CSRF token is needed. An operator names the business with the
+//! `X-Business-Id` header or `?business=`; owners and staff act on their own.
+
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::hyper::body::Bytes;
+use warp::path::FullPath;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::actions;
+use super::analytics;
+use super::auth::{self, Caller};
+use super::forms::{self, zone};
+use super::input::{ActionError, Input};
+use crate::error::ApiError;
+use crate::plans::Feature;
+use crate::server::AppState;
+
+/// Largest API body (a knowledge document of 1 MB, as JSON).
+const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+
+pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path::full()
+        .and_then(|p: FullPath| async move {
+            let path = p.as_str();
+            if path == "/api/auth/login" || path.starts_with("/api/admin/") {
+                Ok(p)
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .and(warp::method())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
+        .then(
+            move |path: FullPath,
+                  method: Method,
+                  query: String,
+                  headers: HeaderMap,
+                  remote: Option<SocketAddr>,
+                  length: Option<u64>,
+                  body| {
+                let app = app.clone();
+                async move {
+                    if length.is_some_and(|l| l > MAX_BODY_BYTES) {
+                        return ApiError::BadRequest(format!(
+                            "request body too large (at most {MAX_BODY_BYTES} bytes)"
+                        ))
+                        .reply();
+                    }
+                    let (body, too_large) = super::pages::read_body(body, Some(length.unwrap_or(0))).await;
+                    if too_large {
+                        return ApiError::BadRequest("request body too large".into()).reply();
+                    }
+                    let forwarded =
+                        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let ip = crate::channels::chat::client_address(remote, forwarded);
+                    let req = ApiReq { method, path: path.as_str().to_string(), query, headers, ip, body };
+                    match dispatch(&app, &req).await {
+                        Ok(response) => response,
+                        Err(e) => error_reply(e),
+                    }
+                }
+            },
+        )
+}
+
+struct ApiReq {
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    ip: String,
+    body: Bytes,
+}
+
+impl ApiReq {
+    fn json(&self) -> Result<Input, ApiError> {
+        if self.body.is_empty() {
+            return Ok(Input::default());
+        }
+        let value: Value = serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+        Input::from_json(&value)
+    }
+
+    fn query_input(&self) -> Input {
+        Input::from_urlencoded(self.query.as_bytes())
+    }
+}
+
+fn error_reply(e: ActionError) -> Response {
+    match e {
+        ActionError::Api(e) => {
+            if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = &e {
+                tracing::error!(error = %detail, "admin API request failed");
+            }
+            e.reply()
+        }
+        ActionError::Fields(fields) => {
+            let map: serde_json::Map<String, Value> =
+                fields.0.iter().map(|(f, m)| (f.clone(), Value::String(m.clone()))).collect();
+            let body = json!({ "error": fields.summary(), "code": "bad_request", "fields": map });
+            warp::reply::with_status(warp::reply::json(&body), StatusCode::BAD_REQUEST).into_response()
+        }
+    }
+}
+
+fn ok(value: Value) -> Result<Response, ActionError> {
+    Ok(warp::reply::json(&value).into_response())
+}
+
+fn created(value: Value) -> Result<Response, ActionError> {
+    Ok(warp::reply::with_status(warp::reply::json(&value), StatusCode::CREATED).into_response())
+}
+
+async fn login(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
+    let input = req.json()?;
+    let user =
+        auth::login(app, input.get("email"), input.get("password"), &req.ip).await.map_err(ApiError::from)?;
+    let (token, claims) = auth::issue(app, &user, "api", auth::API_TOKEN)?;
+    ok(json!({ "token": token, "expiresAt": claims.exp, "user": user }))
+}
+
+/// The caller named by the bearer token, acting on the business asked for.
+async fn bearer(app: &AppState, req: &ApiReq) -> Result<Caller, ApiError> {
+    let unauthorized = || {
+        ApiError::Unauthorized(
+            "sign in: POST /api/auth/login, then send Authorization: Bearer <token>".into(),
+        )
+    };
+    let header = req.headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let token = header.strip_prefix("Bearer ").ok_or_else(unauthorized)?;
+    let claims = auth::decode(app, token.trim(), "api").ok_or_else(unauthorized)?;
+    let user = auth::session_user(app, &claims).await.ok_or_else(unauthorized)?;
+    let from_header = req.headers.get("x-business-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let query = req.query_input();
+    let wanted = from_header.or_else(|| query.opt("business").map(str::to_string));
+    auth::caller(app, user, claims, wanted.as_deref()).await
+}
+
+async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
+    if req.path == "/api/auth/login" {
+        return match req.method {
+            Method::POST => login(app, req).await,
+            _ => Err(ApiError::NotFound("POST /api/auth/login".into()).into()),
+        };
+    }
+    let caller = bearer(app, req).await?;
+    let rest = req.path.trim_start_matches("/api/admin/");
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let m = &req.method;
+    let (get, post, put, delete) =
+        (m == Method::GET, m == Method::POST, m == Method::PUT, m == Method::DELETE);
+    let c = &caller;
+    match segments.as_slice() {
+        ["me"] if get => me(app, c),
+        ["dashboard"] if get => report(app, c, 7, false).await,
+        ["analytics"] if get => report(app, c, 30, true).await,
+        ["business"] if get => business(app, c).await,
+        ["business"] if post || put => {
+            actions::save_business(app, c, &req.json()?).await?;
+            business(app, c).await
+        }
+        ["config", "agent"] if get => agent(app, c).await,
+        ["config", "agent"] if post || put => {
+            actions::save_agent(app, c, &req.json()?).await?;
+            agent(app, c).await
+        }
+        ["config", "voice"] if get => voice(app, c, &req.headers).await,
+        ["config", "voice"] if post || put => {
+            actions::save_voice(app, c, &req.json()?).await?;
+            voice(app, c, &req.headers).await
+        }
+        ["config", "notifications"] if post || put => {
+            actions::save_notifications(app, c, &req.json()?).await?;
+            business(app, c).await
+        }
+        ["config", "widget"] if post || put => {
+            actions::save_origins(app, c, &req.json()?).await?;
+            business(app, c).await
+        }
+        ["config", "emergency-rules"] if get => rules(app, c).await,
+        ["config", "emergency-rules"] if post || put => {
+            actions::save_rules(app, c, &req.json()?).await?;
+            rules(app, c).await
+        }
+        ["leads"] if get => leads(app, c, req).await,
+        ["leads", "export.csv"] if get => export(app, c, req).await,
+        ["leads", id] if get => ok(json!(app.store.lead_detail(&c.business()?.id, id).await?)),
+        ["leads", id, "status"] if post || put => {
+            ok(json!(actions::set_lead_status(app, c, id, &req.json()?).await?))
+        }
+        ["questions"] if get => questions(app, c).await,
+        ["questions"] if post => created(json!(actions::add_question(app, c, &req.json()?).await?)),
+        ["questions", "reorder"] if post || put => {
+            actions::reorder_questions(app, c, &req.json()?).await?;
+            questions(app, c).await
+        }
+        ["questions", id] if put || post => {
+            actions::edit_question(app, c, id, &req.json()?).await?;
+            questions(app, c).await
+        }
+        ["questions", id] if delete => {
+            actions::delete_question(app, c, id).await?;
+            questions(app, c).await
+        }
+        ["knowledge"] if get => {
+            c.require_manager()?;
+            ok(json!({ "documents": app.store.knowledge_entries(&c.business()?.id).await? }))
+        }
+        ["knowledge"] if post => created(json!(actions::add_knowledge(app, c, &req.json()?, None).await?)),
+        ["knowledge", id] if get => {
+            c.require_manager()?;
+            ok(json!(app.store.knowledge_entry(&c.business()?.id, id).await?))
+        }
+        ["knowledge", id] if put || post => {
+            ok(json!(actions::edit_knowledge(app, c, id, &req.json()?, None).await?))
+        }
+        ["knowledge", id] if delete => {
+            actions::delete_knowledge(app, c, id).await?;
+            ok(json!({ "deleted": id }))
+        }
+        ["businesses"] if get => {
+            c.require_operator()?;
+            ok(json!({ "businesses": app.store.list_businesses().await? }))
+        }
+        ["businesses"] if post => {
+            let id = actions::create_business(app, c, &req.json()?).await?;
+            created(json!(app.store.business(&id).await?))
+        }
+        ["businesses", id, "plan"] if post || put => {
+            let plan = actions::change_plan(app, c, id, &req.json()?).await?;
+            ok(json!({ "business_id": id, "plan": plan }))
+        }
+        _ => Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method, req.path)).into()),
+    }
+}
+
+fn me(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
+    let plan = c.business.as_ref().map(|b| b.plan_tier);
+    let features: serde_json::Map<String, Value> = plan
+        .map(|p| {
+            app.plans
+                .features(p)
+                .into_iter()
+                .map(|(f, on)| (json!(f).as_str().unwrap_or_default().to_string(), json!(on)))
+                .collect()
+        })
+        .unwrap_or_default();
+    ok(json!({ "user": c.user, "business": c.business, "plan": plan, "features": features }))
+}
+
+async fn business(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
+    let b = app.store.business(&c.business()?.id).await?;
+    ok(json!(b))
+}
+
+async fn agent(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
+    c.require_manager()?;
+    ok(json!(app.store.agent_profile(&c.business()?.id).await?.agent))
+}
+
+async fn voice(app: &AppState, c: &Caller, headers: &HeaderMap) -> Result<Response, ActionError> {
+    c.require_manager()?;
+    let b = c.business()?;
+    app.plans.require(b.plan_tier, Feature::VoiceConfiguration)?;
+    let a = app.store.agent_profile(&b.id).await?.agent;
+    let urls = super::pages::voice_urls(app, headers);
+    ok(json!({
+        "voice_greeting_message": a.voice_greeting_message,
+        "voice_completion_message": a.voice_completion_message,
+        "voice_emergency_message": a.voice_emergency_message,
+        "voice_end_call_message": a.voice_end_call_message,
+        "twilio_voice": a.twilio_voice,
+        "twilio_language": a.twilio_language,
+        "voice_mode": a.voice_mode,
+        "realtime_voice": a.realtime_voice,
+        "twilio_phone_number": b.twilio_phone_number,
+        "webhooks": { "incoming": urls.0, "status": urls.1, "handle_speech": urls.2, "stream": urls.3 },
+    }))
+}
+
+async fn rules(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
+    c.require_manager()?;
+    ok(json!(app.store.agent_profile(&c.business()?.id).await?.emergency_rules))
+}
+
+async fn questions(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
+    c.require_manager()?;
+    let b = c.business()?;
+    let limit = app.plans.question_limit(b.plan_tier);
+    ok(json!({ "questions": app.store.questions(&b.id).await?, "limit": limit }))
+}
+
+async fn leads(app: &AppState, c: &Caller, req: &ApiReq) -> Result<Response, ActionError> {
+    let b = c.business()?;
+    let filter = forms::lead_filter(&req.query_input(), zone(b))?;
+    let (leads, total) = app.store.find_leads(&b.id, filter).await?;
+    ok(json!({ "leads": leads, "total": total }))
+}
+
+async fn export(app: &AppState, c: &Caller, req: &ApiReq) -> Result<Response, ActionError> {
+    let b = c.business()?;
+    let mut filter = forms::lead_filter(&req.query_input(), zone(b))?;
+    filter.limit = super::export::MAX_EXPORT;
+    let (leads, _) = app.store.find_leads(&b.id, filter).await?;
+    Ok(super::pages::csv_response(super::export::leads_csv(&leads, zone(b))?))
+}
+
+/// The dashboard counts (any plan), or the full analytics report (PRO).
+async fn report(app: &AppState, c: &Caller, days: u32, full: bool) -> Result<Response, ActionError> {
+    let b = c.business()?;
+    if full {
+        app.plans.require(b.plan_tier, Feature::AdvancedAnalytics)?;
+    }
+    let tz = zone(b);
+    let now = chrono::Utc::now();
+    let data = app.store.activity(&b.id, &analytics::period_start(now, tz, days)).await?;
+    let report = analytics::report(&data, tz, now, days);
+    if full {
+        return ok(json!(report));
+    }
+    ok(json!({ "today": report.today, "week": report.week, "timezone": report.timezone }))
+}

@@ -1,0 +1,95 @@
+//! Leads as CSV, written with the `csv` crate. Cells that a spreadsheet would
+//! run as a formula (starting with = + - @, tab or carriage return) get a
+//! leading apostrophe.
+
+use std::collections::BTreeSet;
+
+use crate::domain::Lead;
+use crate::error::ApiError;
+
+/// Most leads one export holds.
+pub const MAX_EXPORT: u32 = 50_000;
+
+/// A cell a spreadsheet will show as text.
+pub fn safe_cell(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    }
+}
+
+/// One row per lead: the fixed fields, then one column per captured answer.
+pub fn leads_csv(leads: &[Lead], tz: chrono_tz::Tz) -> Result<Vec<u8>, ApiError> {
+    let answers: BTreeSet<&str> = leads.iter().flat_map(|l| l.captured.keys().map(String::as_str)).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut head: Vec<String> =
+        ["id", "created", "channel", "status", "priority", "name", "phone", "email", "address", "notes"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    head.extend(answers.iter().map(|a| format!("answer: {a}")));
+    let err = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
+    w.write_record(&head).map_err(err)?;
+    for lead in leads {
+        let created = chrono::DateTime::parse_from_rfc3339(&lead.created_at)
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|_| lead.created_at.clone());
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut row = vec![
+            lead.id.clone(),
+            created,
+            lead.channel.to_string(),
+            lead.status.to_string(),
+            lead.priority.to_string(),
+            opt(&lead.contact_name),
+            opt(&lead.contact_phone),
+            opt(&lead.contact_email),
+            opt(&lead.address),
+            opt(&lead.notes),
+        ];
+        row.extend(answers.iter().map(|a| lead.captured.get(*a).cloned().unwrap_or_default()));
+        w.write_record(row.iter().map(|c| safe_cell(c))).map_err(err)?;
+    }
+    w.into_inner().map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::domain::{Channel, LeadStatus, Priority};
+
+    #[test]
+    fn formulas_are_defused_and_answers_get_columns() {
+        assert_eq!(safe_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(safe_cell("+1 312"), "'+1 312");
+        assert_eq!(safe_cell("Dana"), "Dana");
+        let lead = Lead {
+            id: "l1".into(),
+            business_id: "b".into(),
+            conversation_id: None,
+            channel: Channel::Chat,
+            status: LeadStatus::New,
+            priority: Priority::Urgent,
+            contact_name: Some("=cmd|' /C calc'!A0".into()),
+            contact_email: None,
+            contact_phone: Some("+13125550142".into()),
+            address: Some("12 Elm St, \"Unit 2\"".into()),
+            notes: None,
+            captured: [("budget".to_string(), "@sum".to_string())].into(),
+            created_at: "2025-03-10T14:05:00.000Z".into(),
+            updated_at: "2025-03-10T14:05:00.000Z".into(),
+        };
+        let text = String::from_utf8(leads_csv(&[lead], chrono_tz::America::Chicago).unwrap()).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "id,created,channel,status,priority,name,phone,email,address,notes,answer: budget"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "l1,2025-03-10 09:05,CHAT,NEW,URGENT,'=cmd|' /C calc'!A0,'+13125550142,,\"12 Elm St, \"\"Unit 2\"\"\",,'@sum"
+        );
+    }
+}

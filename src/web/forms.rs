@@ -1,0 +1,371 @@
+//! Reading each settings form (or its JSON twin) into domain values, field by
+//! field, with the shared validators. A field that is absent keeps its
+//! current value, so the API can change one field at a time.
+
+use chrono::{NaiveDate, TimeZone};
+
+use super::input::{finish, ActionError, FieldErrors, Input};
+use crate::domain::{
+    AgentConfig, Business, BusinessType, Channel, EmergencyRules, ExpectedFormat, KnowledgeDoc, LeadStatus,
+    PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES,
+};
+use crate::store::admin::{BusinessSettings, LeadFilter, NotificationSettings};
+use crate::validate;
+
+/// Longest message or prompt, in characters.
+pub const MAX_MESSAGE: usize = 4000;
+/// Largest knowledge document, in bytes (as the importer).
+pub const MAX_DOCUMENT_BYTES: usize = 1_000_000;
+
+/// Sets `slot` from `key` when the input has it.
+fn text(input: &Input, errors: &mut FieldErrors, key: &str, max: usize, slot: &mut String) {
+    if let Some(raw) = input.opt(key) {
+        if let Some(v) = errors.check(key, validate::required_text(raw, max)) {
+            *slot = v;
+        }
+    }
+}
+
+fn optional(input: &Input, errors: &mut FieldErrors, key: &str, max: usize, slot: &mut Option<String>) {
+    if let Some(raw) = input.opt(key) {
+        if let Some(v) = errors.check(key, validate::optional_text(raw, max)) {
+            *slot = v;
+        }
+    }
+}
+
+fn choice<T>(
+    input: &Input,
+    errors: &mut FieldErrors,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+    choices: String,
+    slot: &mut T,
+) {
+    if let Some(raw) = input.opt(key) {
+        match parse(raw) {
+            Some(v) => *slot = v,
+            None => errors.add(key, format!("expected {choices}, got '{}'", raw.trim())),
+        }
+    }
+}
+
+/// The chat side of the agent: name, persona, messages, colours.
+pub fn agent(input: &Input, current: &AgentConfig) -> Result<AgentConfig, ActionError> {
+    let mut a = current.clone();
+    let mut e = FieldErrors::default();
+    text(input, &mut e, "agent_name", 80, &mut a.agent_name);
+    text(input, &mut e, "persona_prompt", MAX_MESSAGE, &mut a.persona_prompt);
+    text(input, &mut e, "welcome_message", MAX_MESSAGE, &mut a.welcome_message);
+    optional(
+        input,
+        &mut e,
+        "lead_capture_completion_message",
+        MAX_MESSAGE,
+        &mut a.lead_capture_completion_message,
+    );
+    optional(input, &mut e, "voice_emergency_message", MAX_MESSAGE, &mut a.voice_emergency_message);
+    for name in ["primary", "secondary"] {
+        let key = format!("color_{name}");
+        if let Some(raw) = input.opt(&key) {
+            if let Some(c) = e.check(&key, validate::hex_colour(raw)) {
+                a.color_theme.insert(name.to_string(), c);
+            }
+        }
+    }
+    finish(e, Some(a))
+}
+
+/// The voice side of the agent (PRO): messages, voices, language, mode.
+pub fn voice(input: &Input, current: &AgentConfig) -> Result<AgentConfig, ActionError> {
+    let mut a = current.clone();
+    let mut e = FieldErrors::default();
+    optional(input, &mut e, "voice_greeting_message", MAX_MESSAGE, &mut a.voice_greeting_message);
+    optional(input, &mut e, "voice_completion_message", MAX_MESSAGE, &mut a.voice_completion_message);
+    optional(input, &mut e, "voice_emergency_message", MAX_MESSAGE, &mut a.voice_emergency_message);
+    optional(input, &mut e, "voice_end_call_message", MAX_MESSAGE, &mut a.voice_end_call_message);
+    if let Some(raw) = input.opt("twilio_voice") {
+        a.twilio_voice = e.check("twilio_voice", validate::twilio_voice(raw)).unwrap_or(a.twilio_voice);
+    }
+    if let Some(raw) = input.opt("twilio_language") {
+        a.twilio_language =
+            e.check("twilio_language", validate::language_tag(raw)).unwrap_or(a.twilio_language);
+    }
+    choice(input, &mut e, "voice_mode", VoiceMode::parse, VoiceMode::choices(), &mut a.voice_mode);
+    if let Some(raw) = input.opt("realtime_voice") {
+        match REALTIME_VOICES.iter().find(|v| v.eq_ignore_ascii_case(raw.trim())) {
+            Some(v) => a.realtime_voice = v.to_string(),
+            None => e.add("realtime_voice", format!("expected one of {}", REALTIME_VOICES.join(", "))),
+        }
+    }
+    finish(e, Some(a))
+}
+
+/// A lead question; `current` is the question being edited, if any.
+pub fn question(input: &Input, current: Option<&Question>) -> Result<Question, ActionError> {
+    let mut q = current.cloned().unwrap_or(Question {
+        question_text: String::new(),
+        expected_format: ExpectedFormat::Text,
+        order: 0,
+        is_required: true,
+        maps_to_lead_field: None,
+        is_essential_for_emergency: false,
+    });
+    let mut e = FieldErrors::default();
+    if current.is_none() || input.has("question_text") {
+        if let Some(t) = e.check("question_text", validate::required_text(input.get("question_text"), 500)) {
+            q.question_text = t;
+        }
+    }
+    choice(
+        input,
+        &mut e,
+        "expected_format",
+        ExpectedFormat::parse,
+        ExpectedFormat::choices(),
+        &mut q.expected_format,
+    );
+    if let Some(raw) = input.opt("maps_to_lead_field") {
+        q.maps_to_lead_field = match raw.trim() {
+            "" => None,
+            field => e.check("maps_to_lead_field", validate::field_name(field)),
+        };
+    }
+    if input.has("is_required") {
+        q.is_required = input.flag("is_required");
+    }
+    if input.has("is_essential_for_emergency") {
+        q.is_essential_for_emergency = input.flag("is_essential_for_emergency");
+    }
+    finish(e, Some(q))
+}
+
+/// A knowledge document; `upload` is a file's name and bytes, used instead
+/// of the pasted content when given.
+pub fn document(
+    input: &Input,
+    upload: Option<(&str, &[u8])>,
+    current: Option<&KnowledgeDoc>,
+) -> Result<KnowledgeDoc, ActionError> {
+    let mut e = FieldErrors::default();
+    let mut doc = current.cloned().unwrap_or(KnowledgeDoc {
+        title: String::new(),
+        content: String::new(),
+        source_url: None,
+    });
+    let content = match upload {
+        Some((name, bytes)) => e.check("file", uploaded_text(name, bytes)),
+        None if current.is_none() || input.has("content") => {
+            let raw = input.get("content");
+            if raw.len() > MAX_DOCUMENT_BYTES {
+                e.add("content", format!("is too long (at most {MAX_DOCUMENT_BYTES} bytes)"));
+                None
+            } else {
+                e.check("content", validate::required_text(raw, MAX_DOCUMENT_BYTES))
+            }
+        }
+        None => Some(doc.content.clone()),
+    };
+    if current.is_none() || input.has("title") {
+        let fallback = upload.map(|(name, _)| name.rsplit_once('.').map_or(name, |(stem, _)| stem));
+        let raw = Some(input.get("title")).filter(|t| !t.trim().is_empty()).or(fallback).unwrap_or("");
+        if let Some(t) = e.check("title", validate::required_text(raw, 200)) {
+            doc.title = t;
+        }
+    }
+    if let Some(raw) = input.opt("source_url") {
+        doc.source_url = match raw.trim() {
+            "" => None,
+            url => e.check("source_url", validate::http_url(url)),
+        };
+    }
+    if let Some(c) = content {
+        doc.content = c;
+    }
+    finish(e, Some(doc))
+}
+
+/// An uploaded .txt or .md file as text.
+pub fn uploaded_text(name: &str, bytes: &[u8]) -> Result<String, String> {
+    let lower = name.to_ascii_lowercase();
+    if !(lower.ends_with(".txt") || lower.ends_with(".md") || lower.ends_with(".markdown")) {
+        return Err(format!("only .txt and .md files can be uploaded, not '{name}'"));
+    }
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(format!(
+            "the file is too large ({} KB; at most {} KB)",
+            bytes.len() / 1000,
+            MAX_DOCUMENT_BYTES / 1000
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| format!("'{name}' is not UTF-8 text"))?;
+    validate::required_text(text.trim_start_matches('\u{feff}'), MAX_DOCUMENT_BYTES)
+        .map_err(|_| format!("'{name}' is empty"))
+}
+
+/// Where the owner is told: email, SMS number (in the business's country), webhook.
+pub fn notifications(input: &Input, b: &Business) -> Result<NotificationSettings, ActionError> {
+    let mut e = FieldErrors::default();
+    let mut s = NotificationSettings {
+        email: b.notification_email.clone(),
+        phone: b.notification_phone_number.clone(),
+        webhook_url: b.notification_webhook_url.clone(),
+    };
+    type Check<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+    let fields: [(&str, &mut Option<String>, Check<'_>); 3] = [
+        ("notification_email", &mut s.email, &validate::email),
+        ("notification_phone_number", &mut s.phone, &|raw| validate::phone(raw, &b.country)),
+        ("notification_webhook_url", &mut s.webhook_url, &validate::http_url),
+    ];
+    for (key, slot, check) in fields {
+        if let Some(raw) = input.opt(key) {
+            *slot = if raw.trim().is_empty() { None } else { e.check(key, check(raw)) };
+        }
+    }
+    finish(e, Some(s))
+}
+
+/// Name, type, country and time zone.
+pub fn business(input: &Input, b: &Business) -> Result<BusinessSettings, ActionError> {
+    let mut e = FieldErrors::default();
+    let mut s = BusinessSettings {
+        name: b.name.clone(),
+        business_type: b.business_type,
+        country: b.country.clone(),
+        timezone: b.timezone.clone(),
+    };
+    text(input, &mut e, "name", 200, &mut s.name);
+    choice(
+        input,
+        &mut e,
+        "business_type",
+        BusinessType::parse,
+        BusinessType::choices(),
+        &mut s.business_type,
+    );
+    if let Some(raw) = input.opt("country") {
+        s.country = e.check("country", validate::country(raw)).unwrap_or(s.country);
+    }
+    if let Some(raw) = input.opt("timezone") {
+        s.timezone = e.check("timezone", validate::timezone(raw)).unwrap_or(s.timezone);
+    }
+    finish(e, Some(s))
+}
+
+/// Sites allowed to embed the widget, one per line.
+pub fn origins(input: &Input) -> Result<Vec<String>, ActionError> {
+    let mut e = FieldErrors::default();
+    let mut out = Vec::new();
+    for line in input.lines("website_origins") {
+        if let Some(o) = e.check("website_origins", validate::origin(&line)) {
+            if !out.contains(&o) {
+                out.push(o);
+            }
+        }
+    }
+    finish(e, Some(out))
+}
+
+/// The owner's triage phrases: `urgent`, `high`, `normal` to add, `remove` to drop.
+pub fn rules(input: &Input) -> Result<EmergencyRules, ActionError> {
+    let mut e = FieldErrors::default();
+    let mut rules = EmergencyRules::default();
+    for (key, level) in [
+        ("urgent", Some(Priority::Urgent)),
+        ("high", Some(Priority::High)),
+        ("normal", Some(Priority::Normal)),
+        ("remove", None),
+    ] {
+        for phrase in input.lines(key) {
+            if phrase.chars().count() > 100 {
+                e.add(
+                    key,
+                    format!(
+                        "'{}…' is longer than 100 characters",
+                        phrase.chars().take(30).collect::<String>()
+                    ),
+                );
+                continue;
+            }
+            match level {
+                Some(level) if !rules.add.iter().any(|(_, p)| p.eq_ignore_ascii_case(&phrase)) => {
+                    rules.add.push((level, phrase))
+                }
+                Some(_) => e.add(key, format!("'{phrase}' is listed at more than one level")),
+                None => rules.remove.push(phrase),
+            }
+        }
+    }
+    finish(e, Some(rules))
+}
+
+pub fn lead_status(input: &Input) -> Result<LeadStatus, ActionError> {
+    LeadStatus::parse(input.get("status"))
+        .ok_or_else(|| ActionError::field("status", format!("expected {}", LeadStatus::choices())))
+}
+
+pub fn plan(input: &Input) -> Result<PlanTier, ActionError> {
+    PlanTier::parse(input.get("plan"))
+        .ok_or_else(|| ActionError::field("plan", format!("expected {}", PlanTier::choices())))
+}
+
+/// A lead filter from query parameters; dates are the owner's local days.
+pub fn lead_filter(input: &Input, tz: chrono_tz::Tz) -> Result<LeadFilter, ActionError> {
+    let mut e = FieldErrors::default();
+    let mut f = LeadFilter { limit: 100, ..LeadFilter::default() };
+    let pick = |key: &str| Some(input.get(key).trim()).filter(|v| !v.is_empty());
+    if let Some(v) = pick("status") {
+        f.status =
+            e.check("status", LeadStatus::parse(v).ok_or(format!("expected {}", LeadStatus::choices())));
+    }
+    if let Some(v) = pick("priority") {
+        f.priority =
+            e.check("priority", Priority::parse(v).ok_or(format!("expected {}", Priority::choices())));
+    }
+    if let Some(v) = pick("channel") {
+        f.channel = e.check("channel", Channel::parse(v).ok_or(format!("expected {}", Channel::choices())));
+    }
+    for (key, next_day) in [("from", false), ("to", true)] {
+        if let Some(v) = pick(key) {
+            let day = e.check(
+                key,
+                NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map_err(|_| format!("expected a date like 2025-03-31, got '{v}'")),
+            );
+            let bound =
+                day.and_then(|d| if next_day { d.succ_opt() } else { Some(d) }).map(|d| day_start_utc(d, tz));
+            if key == "from" {
+                f.from = bound
+            } else {
+                f.to = bound
+            }
+        }
+    }
+    f.search = pick("q").map(|q| q.chars().take(200).collect());
+    if let Some(v) = pick("page") {
+        let page: u32 =
+            e.check("page", v.parse::<u32>().map_err(|_| "expected a page number".to_string())).unwrap_or(1);
+        f.offset = page.saturating_sub(1).saturating_mul(f.limit);
+    }
+    finish(e, Some(f))
+}
+
+/// Midnight of a local day, as a UTC RFC 3339 bound.
+pub fn day_start_utc(day: NaiveDate, tz: chrono_tz::Tz) -> String {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let local = tz.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&chrono::Utc));
+    local
+        .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&midnight))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The business's zone, UTC when unknown.
+pub fn zone(b: &Business) -> chrono_tz::Tz {
+    b.timezone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// Colours for the template, with defaults.
+pub fn colours(agent: &AgentConfig) -> (String, String) {
+    let get = |k: &str, d: &str| agent.color_theme.get(k).cloned().unwrap_or_else(|| d.to_string());
+    (get("primary", "#0ea5e9"), get("secondary", "#64748b"))
+}

@@ -1,0 +1,180 @@
+//! First-run setup, signing in and out, and the password change.
+
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use super::{
+    check_pre_csrf, form_error, pre_csrf, redirect, redirect_with, render_status, status_for, Page,
+    PageResult, Req,
+};
+use crate::server::AppState;
+use crate::web::auth;
+use crate::web::input::{FieldErrors, Input};
+use crate::web::templates::{business_types, Field, FormParts, Layout, LoginPage, SetupPage, SimpleFormPage};
+
+fn public_layout(title: &str, csrf: String) -> Layout {
+    Layout { title: title.to_string(), csrf, ..Layout::default() }
+}
+
+fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `/`: setup on a fresh instance, else the dashboard or the login page.
+pub async fn root(app: &AppState, req: &Req) -> PageResult {
+    if app.store.count_users().await? == 0 {
+        return Ok(redirect("/setup"));
+    }
+    let signed_in =
+        auth::cookie(&req.headers, auth::SESSION_COOKIE).and_then(|t| auth::decode(app, t, "web"));
+    Ok(redirect(if signed_in.is_some() { "/dashboard" } else { "/login" }))
+}
+
+async fn setup_page(
+    app: &AppState,
+    req: &Req,
+    v: Input,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> PageResult {
+    if app.store.count_users().await? > 0 {
+        return Ok(redirect("/login"));
+    }
+    let (csrf, cookie) = pre_csrf(req);
+    let existing = app.store.list_businesses().await?.len();
+    let page =
+        SetupPage { l: public_layout("Set up", csrf), existing, v, errors, business_types: business_types() };
+    Ok(with_cookie(render_status(&page, status)?, cookie))
+}
+
+pub async fn setup_form(app: &AppState, req: &Req) -> PageResult {
+    let v = Input::from_pairs([
+        ("business_type".to_string(), "PLUMBING".to_string()),
+        ("timezone".to_string(), "UTC".to_string()),
+    ]);
+    setup_page(app, req, v, FieldErrors::default(), StatusCode::OK).await
+}
+
+pub async fn setup(app: &AppState, req: &Req) -> PageResult {
+    let form = req.form();
+    check_pre_csrf(app, req, &form)?;
+    match crate::web::actions::setup(app, &form).await {
+        Ok(user) => {
+            tracing::info!(user = %user.id, "first-run setup done");
+            let (next, message) = match user.role {
+                crate::domain::Role::Operator => ("/operator", "Your operator account is ready."),
+                _ => {
+                    ("/settings/agent", "Your business is ready. Start by checking your agent and questions.")
+                }
+            };
+            start_session(app, &user, next, message)
+        }
+        Err(e) => {
+            let errors = form_error(e)?;
+            setup_page(app, req, without_passwords(form), errors, StatusCode::BAD_REQUEST).await
+        }
+    }
+}
+
+/// Passwords are never sent back into a page.
+fn without_passwords(form: Input) -> Input {
+    let mut pairs = Vec::new();
+    for key in ["name", "business_type", "timezone", "email", "plan"] {
+        if form.has(key) {
+            pairs.push((key.to_string(), form.get(key).to_string()));
+        }
+    }
+    Input::from_pairs(pairs)
+}
+
+fn login_page(req: &Req, email: &str, next: &str, error: Option<String>, status: StatusCode) -> PageResult {
+    let (csrf, cookie) = pre_csrf(req);
+    let page = LoginPage {
+        l: public_layout("Sign in", csrf),
+        email: email.to_string(),
+        next: next.to_string(),
+        error,
+    };
+    Ok(with_cookie(render_status(&page, status)?, cookie))
+}
+
+pub async fn login_form(app: &AppState, req: &Req) -> PageResult {
+    if app.store.count_users().await? == 0 {
+        return Ok(redirect("/setup"));
+    }
+    let q = req.query_input();
+    login_page(req, "", safe_next(q.get("next")), None, StatusCode::OK)
+}
+
+/// Only local paths: never an open redirect.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/dashboard"
+    }
+}
+
+pub async fn login(app: &AppState, req: &Req) -> PageResult {
+    let form = req.form();
+    check_pre_csrf(app, req, &form)?;
+    let next = safe_next(form.get("next"));
+    match auth::login(app, form.get("email"), form.get("password"), &req.ip).await {
+        Ok(user) => start_session(app, &user, next, ""),
+        Err(e) => {
+            let status = match e {
+                auth::LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+                auth::LoginError::Wrong => StatusCode::UNAUTHORIZED,
+                auth::LoginError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            login_page(req, form.get("email"), next, Some(e.message().to_string()), status)
+        }
+    }
+}
+
+fn start_session(app: &AppState, user: &crate::domain::User, next: &str, message: &str) -> PageResult {
+    let (token, _) = auth::issue(app, user, "web", auth::WEB_SESSION)?;
+    let response = if message.is_empty() { redirect(next) } else { redirect_with(next, message) };
+    Ok(with_cookie(response, Some(auth::session_cookie(app, &token))))
+}
+
+pub fn logout(page: &Page<'_>) -> PageResult {
+    let response = redirect_with("/login", "You are signed out.");
+    Ok(with_cookie(response, Some(auth::session_cookie(page.app, ""))))
+}
+
+fn password_parts() -> FormParts {
+    FormParts {
+        heading: "Your account",
+        intro: "Changing your password signs you out everywhere else.",
+        action: "/account",
+        submit: "Change password",
+        fields: vec![
+            Field::new("current_password", "Current password", "password", ""),
+            Field::new("new_password", "New password", "password", "At least 10 characters"),
+            Field::new("confirm_password", "New password again", "password", ""),
+        ],
+    }
+}
+
+pub async fn account_form(page: &Page<'_>, _v: Option<Input>, errors: FieldErrors) -> PageResult {
+    let mut l = page.layout("Account", "/account").await;
+    // Everyone may change their own password, staff included.
+    l.can_manage = true;
+    let status = status_for(&errors);
+    render_status(&SimpleFormPage::new(l, Input::default(), errors, password_parts()), status)
+}
+
+pub async fn change_password(page: &Page<'_>) -> PageResult {
+    match crate::web::actions::change_password(page.app, page.caller, &page.req.form()).await {
+        Ok(user) => {
+            tracing::info!(user = %user.id, "password changed");
+            // Older sessions no longer match the password; this one continues.
+            start_session(page.app, &user, "/account", "Password changed.")
+        }
+        Err(e) => account_form(page, None, form_error(e)?).await,
+    }
+}

@@ -1,0 +1,100 @@
+//! The operator's pages: every business with its plan and activity, adding
+//! a business, changing a plan, and the business switcher.
+
+use warp::http::{header, HeaderValue};
+
+use super::{form_error, local_time, redirect, redirect_with, render_status, status_for, Page, PageResult};
+use crate::domain::PlanTier;
+use crate::web::actions;
+use crate::web::auth::BUSINESS_COOKIE;
+use crate::web::input::{FieldErrors, Input};
+use crate::web::templates::{business_types, BusinessRow, OperatorPage};
+
+pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -> PageResult {
+    page.caller.require_operator()?;
+    let l = page.layout("All businesses", "/operator").await;
+    let since =
+        (chrono::Utc::now() - chrono::Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let activity = page.app.store.businesses_activity(&since).await?;
+    let rows = page
+        .app
+        .store
+        .list_businesses()
+        .await?
+        .into_iter()
+        .map(|s| {
+            let a = activity.iter().find(|a| a.business_id == s.business.id);
+            let tz = s.business.timezone.parse().unwrap_or(chrono_tz::UTC);
+            BusinessRow {
+                id: s.business.id.clone(),
+                name: s.business.name.clone(),
+                plan: s.business.plan_tier.to_string(),
+                conversations: a.map_or(0, |a| a.conversations),
+                leads: a.map_or(0, |a| a.leads),
+                last: a
+                    .and_then(|a| a.last_activity_at.as_deref())
+                    .map_or_else(|| "never".into(), |t| local_time(t, tz)),
+                users: s.users,
+            }
+        })
+        .collect();
+    let status = status_for(&errors);
+    let v = shown.unwrap_or_else(|| Input::from_pairs([("timezone".to_string(), "UTC".to_string())]));
+    let page_data =
+        OperatorPage { l, v, errors, rows, plans: PlanTier::ALL.to_vec(), business_types: business_types() };
+    render_status(&page_data, status)
+}
+
+pub async fn create(page: &Page<'_>) -> PageResult {
+    let form = page.req.form();
+    match actions::create_business(page.app, page.caller, &form).await {
+        Ok(id) => {
+            let mut response =
+                redirect_with("/operator", &format!("Business “{}” added.", form.get("name").trim()));
+            set_business(&mut response, &id);
+            Ok(response)
+        }
+        Err(e) => {
+            let errors = form_error(e)?;
+            let keep = ["name", "business_type", "plan", "timezone", "email"];
+            let v = Input::from_pairs(keep.iter().map(|k| (k.to_string(), form.get(k).to_string())));
+            list(page, Some(v), errors).await
+        }
+    }
+}
+
+pub async fn change_plan(page: &Page<'_>, id: &str) -> PageResult {
+    let plan = actions::change_plan(page.app, page.caller, id, &page.req.form()).await?;
+    let name = page.app.store.business(id).await?.name;
+    let back = if page
+        .req
+        .headers
+        .get("referer")
+        .and_then(|r| r.to_str().ok())
+        .is_some_and(|r| r.contains("/settings/plan"))
+    {
+        "/settings/plan"
+    } else {
+        "/operator"
+    };
+    Ok(redirect_with(back, &format!("{name} is now on the {plan} plan.")))
+}
+
+fn set_business(response: &mut warp::reply::Response, id: &str) {
+    let cookie = format!("{BUSINESS_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Chooses the business the operator's pages act on.
+pub fn switch(page: &Page<'_>) -> PageResult {
+    page.caller.require_operator()?;
+    let id = page.req.form().get("business").trim().to_string();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(redirect("/operator"));
+    }
+    let mut response = redirect("/dashboard");
+    set_business(&mut response, &id);
+    Ok(response)
+}

@@ -1,0 +1,187 @@
+//! Reading a request for the pages: path, query, headers, client address,
+//! the body up to a limit, and a multipart form's fields and files.
+
+use std::net::SocketAddr;
+
+use futures_util::StreamExt;
+use warp::http::{header, HeaderMap, Method};
+use warp::hyper::body::Bytes;
+use warp::path::FullPath;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use crate::server::AppState;
+use crate::web::input::Input;
+
+/// Largest request body read (uploads are checked against 1 MB themselves,
+/// so a slightly larger file still gets a clear message on the page).
+pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+const PAGE_PREFIXES: &[&str] = &[
+    "setup",
+    "login",
+    "logout",
+    "dashboard",
+    "leads",
+    "settings",
+    "knowledge",
+    "analytics",
+    "account",
+    "operator",
+    "static",
+];
+
+/// A request as the pages see it.
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub ip: String,
+    pub body: Bytes,
+    /// The body was larger than [`MAX_BODY_BYTES`] and was not read.
+    pub too_large: bool,
+    /// A multipart form's fields and files, read once.
+    pub multipart: Option<(Input, Vec<Upload>)>,
+}
+
+/// A file sent with a form.
+pub struct Upload {
+    pub field: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Req {
+    pub fn segments(&self) -> Vec<&str> {
+        self.path.split('/').filter(|s| !s.is_empty()).collect()
+    }
+
+    pub fn query_input(&self) -> Input {
+        Input::from_urlencoded(self.query.as_bytes())
+    }
+
+    /// The form's fields, urlencoded or multipart.
+    pub fn form(&self) -> Input {
+        match &self.multipart {
+            Some((input, _)) => input.clone(),
+            None => Input::from_urlencoded(&self.body),
+        }
+    }
+
+    /// The file sent as `field`, if one was chosen.
+    pub fn upload(&self, field: &str) -> Option<(&str, &[u8])> {
+        let (_, files) = self.multipart.as_ref()?;
+        files
+            .iter()
+            .find(|f| f.field == field && !f.filename.is_empty())
+            .map(|f| (f.filename.as_str(), f.bytes.as_slice()))
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+fn is_page_path(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    first.is_empty() || PAGE_PREFIXES.contains(&first)
+}
+
+pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path::full()
+        .and_then(|p: FullPath| async move {
+            if is_page_path(p.as_str()) {
+                Ok(p)
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .and(warp::method())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
+        .then(
+            move |path: FullPath,
+                  method,
+                  query,
+                  headers: HeaderMap,
+                  remote: Option<SocketAddr>,
+                  length: Option<u64>,
+                  body| {
+                let app = app.clone();
+                async move {
+                    let ip = crate::channels::chat::client_address(
+                        remote,
+                        header_str(&headers, "x-forwarded-for"),
+                    );
+                    let (body, too_large) = read_body(body, length).await;
+                    let multipart = match multer::parse_boundary(
+                        header_str(&headers, "content-type").unwrap_or_default(),
+                    ) {
+                        Ok(boundary) if !too_large => read_multipart(body.clone(), boundary).await,
+                        _ => None,
+                    };
+                    let req = Req {
+                        method,
+                        path: path.as_str().to_string(),
+                        query,
+                        headers,
+                        ip,
+                        body,
+                        too_large,
+                        multipart,
+                    };
+                    super::handle(app, req).await
+                }
+            },
+        )
+}
+
+pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Reads the body up to the limit; past it, stops and says so.
+pub async fn read_body<S, B>(mut stream: S, length: Option<u64>) -> (Bytes, bool)
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: warp::hyper::body::Buf,
+{
+    if length.is_some_and(|l| l > MAX_BODY_BYTES) {
+        return (Bytes::new(), true);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(mut chunk) = chunk else { break };
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+        if out.len() as u64 > MAX_BODY_BYTES {
+            return (Bytes::new(), true);
+        }
+    }
+    (Bytes::from(out), false)
+}
+
+/// The fields and files of a multipart body (None when it is malformed).
+async fn read_multipart(body: Bytes, boundary: String) -> Option<(Input, Vec<Upload>)> {
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let (mut fields, mut files) = (Vec::new(), Vec::new());
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(filename) => {
+                let bytes = field.bytes().await.ok()?.to_vec();
+                files.push(Upload { field: name, filename, bytes });
+            }
+            None => fields.push((name, field.text().await.ok()?)),
+        }
+    }
+    Some((Input::from_pairs(fields), files))
+}

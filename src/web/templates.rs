@@ -1,0 +1,319 @@
+//! The page templates (askama, compiled in, HTML auto-escaped) and the data
+//! each one shows. Templates live in `assets/templates/`.
+
+use askama::Template;
+
+use super::analytics::{Counts, Report};
+use super::input::{FieldErrors, Input};
+use crate::domain::{Lead, Message, PlanTier};
+use crate::store::admin::{CallRecord, QuestionRow};
+
+/// One link of the main navigation.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+/// What the base layout needs on every page.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub title: String,
+    pub signed_in: bool,
+    pub user_email: String,
+    pub role: String,
+    pub can_manage: bool,
+    pub is_operator: bool,
+    pub business_id: String,
+    pub business_name: String,
+    pub plan: String,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub nav: Vec<NavItem>,
+    /// (id, name) for the operator's switcher.
+    pub businesses: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+pub struct SetupPage {
+    pub l: Layout,
+    /// Businesses already there (the first user becomes their operator).
+    pub existing: usize,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub business_types: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub l: Layout,
+    pub email: String,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub l: Layout,
+    pub heading: String,
+    pub message: String,
+    pub upgrade: Option<String>,
+}
+
+/// A lead as a table row, times in the business's zone.
+#[derive(Debug, Clone)]
+pub struct LeadRow {
+    pub id: String,
+    pub when: String,
+    pub name: String,
+    pub phone: String,
+    pub channel: String,
+    pub priority: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub l: Layout,
+    /// (heading, key, counts)
+    pub stats: Vec<(&'static str, &'static str, Counts)>,
+    pub leads: Vec<LeadRow>,
+}
+
+pub struct Select {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub options: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "leads.html")]
+pub struct LeadsPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub selects: Vec<Select>,
+    pub leads: Vec<LeadRow>,
+    pub total: u64,
+    /// The filter as a query string ("?status=NEW…" or "").
+    pub query: String,
+    pub prev_page: Option<String>,
+    pub next_page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "lead.html")]
+pub struct LeadPage {
+    pub l: Layout,
+    pub lead: Lead,
+    pub name: String,
+    pub when: String,
+    pub statuses: Vec<&'static str>,
+    pub transcript: Vec<Message>,
+    pub call: Option<CallRecord>,
+}
+
+#[derive(Template)]
+#[template(path = "agent.html")]
+pub struct AgentPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub primary: String,
+    pub secondary: String,
+    pub questions: Vec<QuestionRow>,
+    pub question_errors: FieldErrors,
+    pub question_limit: Option<usize>,
+    pub add_blocked: Option<String>,
+    pub formats: Vec<&'static str>,
+    pub new_q: Input,
+    pub new_errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "voice.html")]
+pub struct VoicePage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub blocked: Option<String>,
+    pub premium: bool,
+    pub number: String,
+    /// incoming, status, handle-speech, stream
+    pub urls: (String, String, String, String),
+    pub twilio_voices: Vec<(String, String)>,
+    pub realtime_voices: Vec<(String, String)>,
+    pub modes: Vec<(String, String)>,
+}
+
+pub struct DocRow {
+    pub id: String,
+    pub title: String,
+    pub chunks: u32,
+    pub indexed: String,
+}
+
+#[derive(Template)]
+#[template(path = "knowledge.html")]
+pub struct KnowledgePage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub blocked: Option<String>,
+    pub docs: Vec<DocRow>,
+}
+
+#[derive(Template)]
+#[template(path = "knowledge_edit.html")]
+pub struct KnowledgeEditPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub id: String,
+    pub title: String,
+    pub chunks: u32,
+    pub indexed: String,
+}
+
+/// A field of a simple settings form.
+pub struct Field {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+    /// text, email, tel, url, password, textarea or select
+    pub kind: &'static str,
+    pub options: Vec<&'static str>,
+}
+
+impl Field {
+    pub fn new(name: &'static str, label: &'static str, kind: &'static str, hint: &'static str) -> Field {
+        Field { name, label, hint, kind, options: Vec::new() }
+    }
+
+    pub fn select(name: &'static str, label: &'static str, options: Vec<&'static str>) -> Field {
+        Field { name, label, hint: "", kind: "select", options }
+    }
+}
+
+/// The parts every simple settings form has.
+pub struct FormParts {
+    pub heading: &'static str,
+    pub intro: &'static str,
+    pub action: &'static str,
+    pub submit: &'static str,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Template)]
+#[template(path = "simple_form.html")]
+pub struct SimpleFormPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub heading: &'static str,
+    pub intro: &'static str,
+    pub action: &'static str,
+    pub submit: &'static str,
+    pub fields: Vec<Field>,
+}
+
+impl SimpleFormPage {
+    pub fn new(l: Layout, v: Input, errors: FieldErrors, parts: FormParts) -> Self {
+        let FormParts { heading, intro, action, submit, fields } = parts;
+        SimpleFormPage { l, v, errors, heading, intro, action, submit, fields }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "widget.html")]
+pub struct WidgetPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub heading: &'static str,
+    pub intro: &'static str,
+    pub action: &'static str,
+    pub submit: &'static str,
+    pub fields: Vec<Field>,
+    pub snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "emergency.html")]
+pub struct EmergencyPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub heading: &'static str,
+    pub intro: &'static str,
+    pub action: &'static str,
+    pub submit: &'static str,
+    pub fields: Vec<Field>,
+    pub message: String,
+    /// (level, "reason, reason")
+    pub decision: Option<(String, String)>,
+    /// (level, phrases)
+    pub phrases: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Template)]
+#[template(path = "plan.html")]
+pub struct PlanPage {
+    pub l: Layout,
+    pub enforced: bool,
+    pub plans: Vec<PlanTier>,
+    /// (feature label, included per plan)
+    pub rows: Vec<(String, Vec<bool>)>,
+}
+
+pub struct BusinessRow {
+    pub id: String,
+    pub name: String,
+    pub plan: String,
+    pub conversations: u32,
+    pub leads: u32,
+    pub last: String,
+    pub users: u32,
+}
+
+#[derive(Template)]
+#[template(path = "operator.html")]
+pub struct OperatorPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub rows: Vec<BusinessRow>,
+    pub plans: Vec<PlanTier>,
+    pub business_types: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "analytics.html")]
+pub struct AnalyticsPage {
+    pub l: Layout,
+    pub days: u32,
+    pub report: Report,
+    pub enhanced_hint: Option<String>,
+    pub advanced_hint: Option<String>,
+    pub activity_chart: Option<String>,
+    pub conversion_chart: String,
+    pub emergency_chart: String,
+    pub hours_chart: String,
+    pub average_call: String,
+}
+
+/// Business types as (value, label) for select boxes.
+pub fn business_types() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("PLUMBING", "Plumbing"),
+        ("HVAC", "Heating and cooling"),
+        ("REAL_ESTATE", "Real estate"),
+        ("LAW", "Law firm"),
+        ("OTHER", "Other"),
+    ]
+}
