@@ -145,7 +145,8 @@ impl SqliteStore {
             // IMMEDIATE: take the write lock up front (waiting up to busy_timeout)
             // rather than read first and fail to upgrade when another process
             // (a CLI command beside the server) wrote in between.
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+            let tx =
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
             let out = f(&tx)?;
             tx.commit().map_err(db_err)?;
             Ok(out)
