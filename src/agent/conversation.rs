@@ -296,6 +296,11 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         (ExpectedFormat::Text, Some("name")) => {
             Ok(answers::find_name(message).unwrap_or_else(|| clean_name(message)))
         }
+        // "I'm Dana, 312-555-0142, my sink leaks" answers the phone question too.
+        (ExpectedFormat::Phone, _) => {
+            answers::validate(ExpectedFormat::Phone, message, &ctx.business.country)
+                .or_else(|rejection| answers::find_phone(message, &ctx.business.country).ok_or(rejection))
+        }
         (format, _) => answers::validate(format, message, &ctx.business.country),
     };
     match value {

@@ -202,3 +202,15 @@ fn a_caller_confirms_the_number_they_are_calling_from() {
     let t = say(&ctx, &mut s, "better call my cell, 312-555-0177");
     assert_eq!(t.lead.unwrap().phone.as_deref(), Some("+13125550177"));
 }
+
+#[test]
+fn a_number_given_with_other_words_answers_the_phone_question() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "Are you open on Saturdays?");
+    let t = say(&ctx, &mut s, "Dana Smith");
+    assert!(t.reply.contains("phone number"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "sure, it's 312-555-0142, my kitchen sink is leaking");
+    assert!(!t.reply.contains("couldn't read"), "{}", t.reply);
+    assert_eq!(t.lead.unwrap().phone.as_deref(), Some("+13125550142"));
+}
