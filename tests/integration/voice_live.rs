@@ -384,3 +384,27 @@ async fn two_hundred_calls_at_once_each_keep_their_own_audio_and_lead() {
     let leads = phone.store().leads(&phone.business_id).await.unwrap();
     assert_eq!(leads.len(), CALLS, "a lead (the caller's number) per call");
 }
+
+#[tokio::test]
+async fn a_media_stream_that_stops_answering_pings_is_ended() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let env = [("WEBSOCKET_PING_INTERVAL", "200"), ("WEBSOCKET_PONG_TIMEOUT", "300")];
+    let phone = Phone::start(true, &env).await;
+    let sid = call_sid(29);
+    let doc = phone.incoming(&sid).await;
+    assert!(find(&doc, "Stream").is_some());
+    // A peer that sends `start` and then never reads again, so it never answers a ping.
+    let ws_url = phone.server.url("/api/voice/stream").replace("http://", "ws://");
+    let mut request = ws_url.into_client_request().unwrap();
+    let signature =
+        crate::fake_media::twilio_signature(crate::fake_twilio::AUTH_TOKEN, crate::voice::STREAM, &[]);
+    request.headers_mut().insert("x-twilio-signature", signature.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let start = json!({ "event": "start", "start": { "streamSid": "MZ29", "callSid": sid,
+        "customParameters": { "callSid": sid, "businessId": phone.business_id, "from": CALLER } } });
+    socket.send(tokio_tungstenite::tungstenite::Message::text(start.to_string())).await.unwrap();
+    let ended = phone.ended(&sid).await;
+    assert_eq!(ended.ended_reason.as_deref(), Some("caller_hung_up"));
+    drop(socket);
+}
