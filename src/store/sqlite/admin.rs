@@ -126,34 +126,8 @@ pub(super) fn set_twilio_number(tx: &Transaction<'_>, id: &str, number: Option<&
 }
 
 pub(super) fn update_agent(tx: &Transaction<'_>, id: &str, a: &AgentConfig) -> Result<()> {
-    let n = tx
-        .execute(
-            "UPDATE agent_configs SET agent_name = ?1, persona_prompt = ?2, welcome_message = ?3, color_theme = ?4,
-                 lead_capture_completion_message = ?5, voice_greeting_message = ?6,
-                 voice_completion_message = ?7, voice_emergency_message = ?8, voice_end_call_message = ?9,
-                 twilio_voice = ?10, twilio_language = ?11, voice_mode = ?12, realtime_voice = ?13,
-                 updated_at = ?14
-             WHERE business_id = ?15",
-            params![
-                a.agent_name,
-                a.persona_prompt,
-                a.welcome_message,
-                to_json(&a.color_theme)?,
-                a.lead_capture_completion_message,
-                a.voice_greeting_message,
-                a.voice_completion_message,
-                a.voice_emergency_message,
-                a.voice_end_call_message,
-                a.twilio_voice,
-                a.twilio_language,
-                a.voice_mode.as_str(),
-                a.realtime_voice,
-                now(),
-                id
-            ],
-        )
-        .map_err(db_err)?;
-    changed(n, "business")
+    load_business(tx, id)?;
+    super::business::upsert_agent(tx, id, a, &now()).map(|_| ())
 }
 
 pub(super) fn set_rules(tx: &Transaction<'_>, id: &str, rules: &EmergencyRules) -> Result<()> {

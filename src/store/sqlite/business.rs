@@ -126,8 +126,52 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
     )
     .map_err(db_err)?;
 
-    let a = &bundle.agent;
-    let config_id: String = tx
+    let config_id = upsert_agent(tx, &business_id, &bundle.agent, &ts)?;
+
+    // The file is the whole truth for questions and documents: replace them.
+    tx.execute("DELETE FROM lead_capture_questions WHERE config_id = ?1", [&config_id]).map_err(db_err)?;
+    for q in &bundle.questions {
+        tx.execute(
+            "INSERT INTO lead_capture_questions (id, config_id, question_text, expected_format, \"order\",
+                 is_required, maps_to_lead_field, is_essential_for_emergency, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            params![
+                new_id(),
+                config_id,
+                q.question_text,
+                q.expected_format.as_str(),
+                q.order,
+                q.is_required,
+                q.maps_to_lead_field,
+                q.is_essential_for_emergency,
+                ts
+            ],
+        )
+        .map_err(db_err)?;
+    }
+    tx.execute("DELETE FROM knowledge_documents WHERE business_id = ?1", [&business_id]).map_err(db_err)?;
+    for doc in &bundle.knowledge {
+        tx.execute(
+            "INSERT INTO knowledge_documents (id, business_id, title, content, source_url, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![new_id(), business_id, doc.title, doc.content, doc.source_url, ts],
+        )
+        .map_err(db_err)?;
+    }
+    write_rules(tx, &business_id, &bundle.emergency_rules)?;
+    super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
+    super::knowledge::index_documents(tx, &business_id)?;
+    Ok(ImportOutcome { business_id, created })
+}
+
+/// Creates or replaces a business's agent configuration; returns its id.
+pub(super) fn upsert_agent(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    a: &AgentConfig,
+    ts: &str,
+) -> Result<String> {
+    tx
         .query_row(
             "INSERT INTO agent_configs (id, business_id, agent_name, persona_prompt, welcome_message, color_theme,
                  lead_capture_completion_message, voice_greeting_message, voice_completion_message,
@@ -166,42 +210,7 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
             ],
             |r| r.get(0),
         )
-        .map_err(db_err)?;
-
-    // The file is the whole truth for questions and documents: replace them.
-    tx.execute("DELETE FROM lead_capture_questions WHERE config_id = ?1", [&config_id]).map_err(db_err)?;
-    for q in &bundle.questions {
-        tx.execute(
-            "INSERT INTO lead_capture_questions (id, config_id, question_text, expected_format, \"order\",
-                 is_required, maps_to_lead_field, is_essential_for_emergency, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-            params![
-                new_id(),
-                config_id,
-                q.question_text,
-                q.expected_format.as_str(),
-                q.order,
-                q.is_required,
-                q.maps_to_lead_field,
-                q.is_essential_for_emergency,
-                ts
-            ],
-        )
-        .map_err(db_err)?;
-    }
-    tx.execute("DELETE FROM knowledge_documents WHERE business_id = ?1", [&business_id]).map_err(db_err)?;
-    for doc in &bundle.knowledge {
-        tx.execute(
-            "INSERT INTO knowledge_documents (id, business_id, title, content, source_url, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![new_id(), business_id, doc.title, doc.content, doc.source_url, ts],
-        )
-        .map_err(db_err)?;
-    }
-    write_rules(tx, &business_id, &bundle.emergency_rules)?;
-    super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
-    super::knowledge::index_documents(tx, &business_id)?;
-    Ok(ImportOutcome { business_id, created })
+        .map_err(db_err)
 }
 
 /// The business, its agent configuration and its questions in order.
