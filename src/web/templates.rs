@@ -146,6 +146,8 @@ pub struct VoicePage {
     pub number: String,
     /// incoming, status, handle-speech, stream
     pub urls: (String, String, String, String),
+    /// Why Twilio could not use these addresses yet (no public https base, no token).
+    pub setup_warning: Option<String>,
     pub twilio_voices: Vec<(String, String)>,
     pub realtime_voices: Vec<(String, String)>,
     pub modes: Vec<(String, String)>,

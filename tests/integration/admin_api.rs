@@ -556,5 +556,9 @@ async fn webhook_urls_use_the_configured_twilio_base() {
     assert_eq!(body["webhooks"]["status"], "https://fd.example.com/api/voice/status");
     assert_eq!(body["webhooks"]["stream"], "wss://fd.example.com/api/voice/stream");
     let mut web = ui.sign_in("owner@pro.example").await;
-    assert!(web.get("/settings/voice").await.1.contains("https://fd.example.com/api/voice/incoming"));
+    let page = web.get("/settings/voice").await.1;
+    assert!(page.contains("https://fd.example.com/api/voice/incoming"));
+    // Exactly what the voice channel uses: the stream on wss://, and what is still missing said.
+    assert!(page.contains("wss://fd.example.com/api/voice/stream"), "{page}");
+    assert!(page.contains("TWILIO_AUTH_TOKEN"), "{page}");
 }

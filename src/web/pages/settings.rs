@@ -40,28 +40,36 @@ pub fn site_url(app: &crate::server::AppState, headers: &warp::http::HeaderMap) 
     }
 }
 
-/// The URLs to paste into Twilio: built on the webhook base URL when set
-/// (signatures are checked against it), else this instance's address.
+/// The URLs to paste into Twilio: exactly those the voice channel checks
+/// signatures against and puts in its TwiML (`TWILIO_WEBHOOK_BASE_URL`, else
+/// this instance's public URL; the stream on `HOSTNAME`).
 pub fn voice_urls(
     app: &crate::server::AppState,
-    headers: &warp::http::HeaderMap,
+    _headers: &warp::http::HeaderMap,
 ) -> (String, String, String, String) {
-    let base = if app.config.twilio.webhook_base_url.is_empty() {
-        site_url(app, headers)
-    } else {
-        app.config.twilio.webhook_base_url.trim_end_matches('/').to_string()
-    };
-    let ws = if let Some(rest) = base.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else {
-        base.replacen("http://", "ws://", 1)
-    };
+    use crate::channels::voice::{public_url, stream_url};
     (
-        format!("{base}/api/voice/incoming"),
-        format!("{base}/api/voice/status"),
-        format!("{base}/api/voice/handle-speech"),
-        format!("{ws}/api/voice/stream"),
+        public_url(app, "/api/voice/incoming"),
+        public_url(app, "/api/voice/status"),
+        public_url(app, "/api/voice/handle-speech"),
+        stream_url(app),
     )
+}
+
+/// What the operator still has to configure before Twilio can reach the agent.
+fn voice_setup_warning(app: &crate::server::AppState) -> Option<String> {
+    let t = &app.config.twilio;
+    if !t.webhook_base_url.starts_with("https://") {
+        return Some(
+            "Twilio only calls public https addresses: the operator sets TWILIO_WEBHOOK_BASE_URL (and HOSTNAME) \
+             to this instance's public address."
+                .into(),
+        );
+    }
+    t.auth_token.is_empty().then(|| {
+        "The operator has not set TWILIO_AUTH_TOKEN yet: calls cannot be verified, so none are answered."
+            .into()
+    })
 }
 
 fn voice_values(a: &AgentConfig, b: &Business) -> Input {
@@ -118,6 +126,7 @@ pub async fn voice(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -
             .clone()
             .unwrap_or_else(|| "not assigned yet (ask your provider)".into()),
         urls: voice_urls(page.app, &page.req.headers),
+        setup_warning: voice_setup_warning(page.app),
         twilio_voices,
         realtime_voices: REALTIME_VOICES
             .iter()
