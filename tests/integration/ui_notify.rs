@@ -12,10 +12,10 @@ use crate::ui_common::*;
 
 /// What askama writes for `s`.
 fn escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
         .replace('\'', "&#39;")
 }
 
@@ -294,4 +294,41 @@ async fn preferences_are_set_on_the_page_and_read_by_the_api() {
     let put = ui.api(&staff, "PUT", "/api/admin/notifications/prefs", Some(json!({"digest": false}))).await;
     assert_eq!(put.0, 403);
     assert_eq!(ui.api(&token, "GET", "/api/admin/notifications/prefs", None).await.1["digest"], true);
+}
+
+#[tokio::test]
+async fn the_outbox_pages_fifty_rows_at_a_time() {
+    let ui = Ui::empty(&[]);
+    let id = ui.business("Alpha Plumbing", "BASIC");
+    ui.user("owner@alpha.example", "owner", Some(&id));
+    let db = rusqlite::Connection::open(ui.fd.db()).unwrap();
+    for i in 0..55 {
+        let at = format!("2025-06-10T12:{:02}:00.000Z", i);
+        db.execute(
+            "INSERT INTO notifications (id, business_id, kind, channel, recipient, payload, idempotency_key,
+                 state, attempts, next_attempt_at, created_at, updated_at, sent_at)
+             VALUES (?1, ?2, 'test', 'email', 'owner@alpha.example', '{}', ?1, 'sent', 1, ?3, ?3, ?3, ?3)",
+            rusqlite::params![format!("row{i:02}"), id, at],
+        )
+        .unwrap();
+    }
+    let mut web = ui.sign_in("owner@alpha.example").await;
+    let first = web.get("/settings/notifications?state=sent").await.1;
+    assert_eq!(first.matches("data-state=\"sent\"").count(), 50);
+    assert!(first.contains("id=\"n-row54\"") && !first.contains("id=\"n-row04\""), "newest first");
+    assert!(first.contains("href=\"/settings/notifications?state=sent&#38;page=2#outbox\" rel=\"next\""));
+    let second = web.get("/settings/notifications?state=sent&page=2").await.1;
+    assert_eq!(second.matches("data-state=\"sent\"").count(), 5);
+    assert!(
+        second.contains("id=\"n-row00\"")
+            && second.contains("rel=\"prev\"")
+            && !second.contains("rel=\"next\"")
+    );
+    let (status, body) = web.get("/settings/notifications?page=zero").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("page: expected a whole number"));
+    let token = ui.token("owner@alpha.example").await;
+    let page = rows(&ui, &token, "?limit=20&offset=50").await;
+    let ids: Vec<&str> = page.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["row04", "row03", "row02", "row01", "row00"]);
 }
