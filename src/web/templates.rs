@@ -364,16 +364,32 @@ pub struct LocalEmailRow {
     pub text: String,
 }
 
+/// The outbox part of the Notifications page.
+pub struct OutboxView {
+    pub tabs: Vec<StateTab>,
+    /// The state shown, "" for all.
+    pub state: String,
+    pub rows: Vec<OutboxRow>,
+    pub errors: FieldErrors,
+    pub prev_page: Option<String>,
+    pub next_page: Option<String>,
+}
+
+/// The preferences form.
+#[derive(Default)]
+pub struct PrefsView {
+    pub rows: Vec<PrefRow>,
+    pub digest: bool,
+    pub digest_hour: String,
+    pub default_hour: u32,
+    pub errors: FieldErrors,
+}
+
 #[derive(Template)]
 #[template(path = "notifications.html")]
 pub struct NotificationsPage {
     pub l: Layout,
-    pub tabs: Vec<StateTab>,
-    pub state: String,
-    pub rows: Vec<OutboxRow>,
-    pub filter_errors: FieldErrors,
-    pub prev_page: Option<String>,
-    pub next_page: Option<String>,
+    pub outbox: OutboxView,
     pub tests: Vec<TestChannel>,
     pub test_error: Option<String>,
     /// The addresses form.
@@ -381,11 +397,7 @@ pub struct NotificationsPage {
     pub errors: FieldErrors,
     pub fields: Vec<Field>,
     pub webhook_secret: String,
-    pub prefs: Vec<PrefRow>,
-    pub digest: bool,
-    pub digest_hour: String,
-    pub default_hour: u32,
-    pub prefs_errors: FieldErrors,
+    pub prefs: PrefsView,
     pub smtp: bool,
     pub local_emails: Vec<LocalEmailRow>,
 }

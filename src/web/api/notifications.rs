@@ -14,7 +14,7 @@ use crate::server::AppState;
 use crate::web::actions;
 use crate::web::auth::Caller;
 use crate::web::input::ActionError;
-use crate::web::notify_forms::{self, MAX_LIMIT};
+use crate::web::notify_forms;
 
 type Result<T> = std::result::Result<T, ActionError>;
 
@@ -52,8 +52,7 @@ async fn list(app: &AppState, c: &Caller, req: &ApiReq) -> Result<Response> {
     let b = c.business()?;
     let filter = notify_forms::outbox_filter(&req.query_input())?;
     let counts = app.store.notification_counts(&b.id).await?;
-    let rows =
-        app.store.notifications_page(&b.id, filter.state, filter.limit.min(MAX_LIMIT), filter.offset).await?;
+    let rows = app.store.notifications_page(&b.id, filter.state, filter.limit, filter.offset).await?;
     let total: u64 =
         counts.iter().filter(|(s, _)| filter.state.is_none_or(|f| f == *s)).map(|(_, n)| n).sum();
     ok(json!({

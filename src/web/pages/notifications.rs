@@ -5,7 +5,7 @@
 
 use warp::http::StatusCode;
 
-use super::{form_error, local_time, redirect_with, render_status, Page, PageResult};
+use super::{form_error, local_time, redirect_with, render_status, Page, PageError, PageResult};
 use crate::domain::{
     Business, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
 };
@@ -16,7 +16,7 @@ use crate::web::forms::zone;
 use crate::web::input::{ActionError, FieldErrors, Input};
 use crate::web::notify_forms::{self, OutboxFilter, PAGE_SIZE};
 use crate::web::templates::{
-    Field, LocalEmailRow, NotificationsPage, OutboxRow, PrefRow, StateTab, TestChannel,
+    Field, LocalEmailRow, NotificationsPage, OutboxRow, OutboxView, PrefRow, PrefsView, StateTab, TestChannel,
 };
 
 const PATH: &str = "/settings/notifications";
@@ -199,15 +199,12 @@ fn address_values(b: &Business) -> Input {
     ])
 }
 
-pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
-    let b = page.business()?;
-    let l = page.layout("Notifications", PATH).await;
-    let tz = zone(b);
-    let store = &page.app.store;
-    let (filter, filter_errors) = match notify_forms::outbox_filter(&page.req.query_input()) {
+async fn outbox(page: &Page<'_>, b: &Business) -> Result<OutboxView, PageError> {
+    let (filter, errors) = match notify_forms::outbox_filter(&page.req.query_input()) {
         Ok(f) => (f, FieldErrors::default()),
         Err(e) => (OutboxFilter { state: None, limit: PAGE_SIZE, offset: 0 }, form_error(e)?),
     };
+    let store = &page.app.store;
     let counts = store.notification_counts(&b.id).await?;
     let rows = store.notifications_page(&b.id, filter.state, filter.limit, filter.offset).await?;
     let total: u64 =
@@ -227,51 +224,73 @@ pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
         current: filter.state == Some(s),
     }));
     let current = filter.offset / filter.limit.max(1) + 1;
-    let prev_page = (current > 1).then(|| format!("{PATH}{}", query(filter.state, current - 1)));
-    let next_page = (u64::from(filter.offset) + (rows.len() as u64) < total)
-        .then(|| format!("{PATH}{}", query(filter.state, current + 1)));
-    let manage = page.caller.can_manage();
-    let stored = if manage { store.notification_prefs(&b.id).await? } else { NotificationPrefs::default() };
-    let webhook_secret = if manage { store.webhook_secret(&b.id).await? } else { String::new() };
-    let (v, errors) = shown.addresses.unwrap_or_else(|| (address_values(b), FieldErrors::default()));
-    let (sent_prefs, prefs_errors) = match shown.prefs {
+    let tz = zone(b);
+    Ok(OutboxView {
+        tabs,
+        state: filter.state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        prev_page: (current > 1).then(|| format!("{PATH}{}", query(filter.state, current - 1))),
+        next_page: (u64::from(filter.offset) + (rows.len() as u64) < total)
+            .then(|| format!("{PATH}{}", query(filter.state, current + 1))),
+        rows: rows.iter().map(|n| row(n, tz)).collect(),
+        errors,
+    })
+}
+
+/// The preferences form: stored, or as sent back with its errors.
+async fn prefs(
+    page: &Page<'_>,
+    b: &Business,
+    shown: Option<(Input, FieldErrors)>,
+) -> Result<PrefsView, PageError> {
+    let stored = page.app.store.notification_prefs(&b.id).await?;
+    let (sent, errors) = match shown {
         Some((form, e)) => (Some(form), e),
         None => (None, FieldErrors::default()),
     };
-    let digest = sent_prefs.as_ref().map_or(stored.digest, |f| f.flag("digest"));
-    let digest_hour = match &sent_prefs {
-        Some(f) => f.get("digest_hour").to_string(),
-        None => stored.digest_hour.map(|h| h.to_string()).unwrap_or_default(),
+    Ok(PrefsView {
+        rows: pref_rows(page, b, &stored, sent.as_ref()),
+        digest: sent.as_ref().map_or(stored.digest, |f| f.flag("digest")),
+        digest_hour: match &sent {
+            Some(f) => f.get("digest_hour").to_string(),
+            None => stored.digest_hour.map(|h| h.to_string()).unwrap_or_default(),
+        },
+        default_hour: page.app.config.notify.digest_hour,
+        errors,
+    })
+}
+
+pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
+    let b = page.business()?;
+    let l = page.layout("Notifications", PATH).await;
+    let outbox = outbox(page, b).await?;
+    let manage = page.caller.can_manage();
+    let (prefs, webhook_secret) = if manage {
+        (prefs(page, b, shown.prefs).await?, page.app.store.webhook_secret(&b.id).await?)
+    } else {
+        (PrefsView::default(), String::new())
     };
+    let (v, errors) = shown.addresses.unwrap_or_else(|| (address_values(b), FieldErrors::default()));
     let status = match &shown.test_error {
         Some((_, status)) => *status,
-        None if !errors.is_empty() || !prefs_errors.is_empty() || !filter_errors.is_empty() => {
+        None if !errors.is_empty() || !prefs.errors.is_empty() || !outbox.errors.is_empty() => {
             StatusCode::BAD_REQUEST
         }
         None => StatusCode::OK,
     };
-    let local = store.local_emails(&b.id, LOCAL_EMAILS).await?;
+    let tz = zone(b);
+    let local_emails = page.app.store.local_emails(&b.id, LOCAL_EMAILS).await?;
     let page_data = NotificationsPage {
         l,
-        tabs,
-        state: filter.state.map(|s| s.as_str().to_string()).unwrap_or_default(),
-        rows: rows.iter().map(|n| row(n, tz)).collect(),
-        filter_errors,
-        prev_page,
-        next_page,
+        outbox,
         tests: if manage { tests(page, b) } else { Vec::new() },
         test_error: shown.test_error.map(|(m, _)| m),
         v,
         errors,
         fields: address_fields(),
         webhook_secret,
-        prefs: if manage { pref_rows(page, b, &stored, sent_prefs.as_ref()) } else { Vec::new() },
-        digest,
-        digest_hour,
-        default_hour: page.app.config.notify.digest_hour,
-        prefs_errors,
+        prefs,
         smtp: !page.app.config.smtp.host.is_empty(),
-        local_emails: local
+        local_emails: local_emails
             .into_iter()
             .map(|e| LocalEmailRow {
                 when: local_time(&e.created_at, tz),
