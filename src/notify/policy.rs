@@ -7,7 +7,7 @@ use rand::Rng;
 
 use crate::config::Config;
 use crate::domain::{NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier};
-use crate::plans::{Feature, Plans};
+use crate::plans::{Feature, PlanRequired, Plans};
 
 /// The instance-wide rules applied, with the business's plan and
 /// preferences, when notifications are enqueued.
@@ -36,21 +36,33 @@ impl NotifyPolicy {
         }
     }
 
-    /// Whether the plan (and the instance) lets `channel` carry `event`.
-    pub fn allows(&self, plan: PlanTier, channel: NotifyChannel, event: NotifyEvent) -> bool {
-        let feature = match channel {
+    /// The plan feature a channel needs.
+    pub fn feature(channel: NotifyChannel) -> Feature {
+        match channel {
             NotifyChannel::Email => Feature::EmailNotifications,
             NotifyChannel::Sms => Feature::SmsNotifications,
             NotifyChannel::Webhook => Feature::WebhookNotifications,
-            NotifyChannel::VoiceCall => {
-                // A phone call is for emergencies (and the owner's test) only.
-                if !self.voice_calls || !matches!(event, NotifyEvent::UrgentLead | NotifyEvent::Test) {
-                    return false;
-                }
-                Feature::EmergencyVoiceCalls
+            NotifyChannel::VoiceCall => Feature::EmergencyVoiceCalls,
+        }
+    }
+
+    /// Whether `channel` may carry `event` on `plan`, and if not, why.
+    pub fn check(&self, plan: PlanTier, channel: NotifyChannel, event: NotifyEvent) -> Result<(), Refusal> {
+        if channel == NotifyChannel::VoiceCall {
+            // A phone call is for emergencies (and the owner's test) only.
+            if !matches!(event, NotifyEvent::UrgentLead | NotifyEvent::Test) {
+                return Err(Refusal::NotForEvent);
             }
-        };
-        self.plans.allows(plan, feature)
+            if !self.voice_calls {
+                return Err(Refusal::SwitchedOff);
+            }
+        }
+        self.plans.require(plan, Self::feature(channel)).map_err(Refusal::Plan)
+    }
+
+    /// Whether the plan (and the instance) lets `channel` carry `event`.
+    pub fn allows(&self, plan: PlanTier, channel: NotifyChannel, event: NotifyEvent) -> bool {
+        self.check(plan, channel, event).is_ok()
     }
 
     /// The channels `event` should reach, before looking at which ones the
@@ -75,6 +87,17 @@ impl NotifyPolicy {
         out.dedup();
         out
     }
+}
+
+/// Why a channel cannot carry an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The business's plan lacks the channel (the error names the plan that has it).
+    Plan(PlanRequired),
+    /// This instance switched emergency calls off (`ENABLE_EMERGENCY_VOICE_CALLS`).
+    SwitchedOff,
+    /// The channel never carries this event (a phone call for a new lead).
+    NotForEvent,
 }
 
 /// How failed deliveries are retried.
@@ -137,6 +160,19 @@ mod tests {
         assert_eq!(policy.channels(PlanTier::Pro, &prefs, NotifyEvent::UrgentLead, None).len(), 4);
         assert_eq!(policy.channels(PlanTier::Pro, &prefs, NotifyEvent::Test, Some(Sms)), [Sms]);
         assert!(policy.channels(PlanTier::Free, &prefs, NotifyEvent::Test, Some(Sms)).is_empty());
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let policy = NotifyPolicy::default();
+        let Err(Refusal::Plan(p)) = policy.check(PlanTier::Basic, VoiceCall, NotifyEvent::Test) else {
+            panic!("a call needs PRO")
+        };
+        assert_eq!((p.feature, p.required), (Feature::EmergencyVoiceCalls, PlanTier::Pro));
+        assert_eq!(policy.check(PlanTier::Pro, VoiceCall, NotifyEvent::NewLead), Err(Refusal::NotForEvent));
+        let off = NotifyPolicy { voice_calls: false, ..policy };
+        assert_eq!(off.check(PlanTier::Pro, VoiceCall, NotifyEvent::Test), Err(Refusal::SwitchedOff));
+        assert_eq!(policy.check(PlanTier::Free, Email, NotifyEvent::Test), Ok(()));
     }
 
     #[test]

@@ -6,10 +6,13 @@
 use super::auth::Caller;
 use super::forms;
 use super::input::{ActionError, FieldErrors, Input};
+use super::notify_forms;
 use crate::domain::{
-    starter_questions, AgentConfig, BusinessBundle, BusinessType, Lead, NewBusiness, PlanTier, Role, User,
+    starter_questions, AgentConfig, BusinessBundle, BusinessType, Lead, NewBusiness, NotificationPrefs,
+    NotifyEvent, PlanTier, Role, User,
 };
 use crate::error::ApiError;
+use crate::notify::policy::Refusal;
 use crate::plans::Feature;
 use crate::server::AppState;
 use crate::store::admin::{KnowledgeEntry, QuestionRow};
@@ -166,6 +169,49 @@ pub async fn save_notifications(app: &AppState, caller: &Caller, input: &Input) 
     let (id, _) = managed(caller)?;
     let settings = forms::notifications(input, caller.business()?)?;
     Ok(app.store.update_notification_settings(id, settings).await?)
+}
+
+/// Puts a dead notification back in the queue and wakes the worker.
+/// Another business's id is NotFound; a row that is not dead is a Conflict.
+pub async fn retry_notification(app: &AppState, caller: &Caller, notification_id: &str) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    app.store.retry_notification(id, notification_id).await?;
+    app.notify_wake.notify_one();
+    tracing::info!(business_id = id, notification_id, user = %caller.user.id, "notification retried");
+    Ok(())
+}
+
+/// Enqueues a test on `channel` and wakes the worker so it goes at once.
+/// A channel the plan lacks is PlanRequired; a missing address (or calls
+/// switched off on this instance) is an error on `channel` naming it.
+pub async fn send_test_notification(app: &AppState, caller: &Caller, input: &Input) -> Result<String> {
+    let (id, plan) = managed(caller)?;
+    let channel = notify_forms::channel(input)?;
+    let policy = app.notify_policy();
+    if let Err(Refusal::Plan(missing)) = policy.check(plan, channel, NotifyEvent::Test) {
+        return Err(missing.into());
+    }
+    match app.store.enqueue_test_notification(id, channel, policy).await {
+        Ok(notification_id) => {
+            app.notify_wake.notify_one();
+            Ok(notification_id)
+        }
+        Err(StoreError::Invalid(why)) => Err(ActionError::field("channel", why)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Which channels hear about new leads and ended calls, and the daily digest.
+pub async fn save_notification_prefs(
+    app: &AppState,
+    caller: &Caller,
+    input: &Input,
+) -> Result<NotificationPrefs> {
+    let (id, plan) = managed(caller)?;
+    let current = app.store.notification_prefs(id).await?;
+    let prefs = notify_forms::prefs(input, &current, plan, &app.notify_policy())?;
+    app.store.set_notification_prefs(id, prefs.clone()).await?;
+    Ok(prefs)
 }
 
 pub async fn save_business(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {

@@ -4,6 +4,8 @@
 //! no CSRF token is needed. An operator names the business with the
 //! `X-Business-Id` header or `?business=`; owners and staff act on their own.
 
+mod notifications;
+
 use std::net::SocketAddr;
 
 use serde_json::{json, Value};
@@ -230,6 +232,7 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             actions::delete_knowledge(app, c, id).await?;
             ok(json!({ "deleted": id }))
         }
+        ["notifications", rest @ ..] => notifications::dispatch(app, c, req, rest).await,
         ["businesses"] if get => {
             c.require_operator()?;
             ok(json!({ "businesses": app.store.list_businesses().await? }))

@@ -87,6 +87,8 @@ fn flatten(key: &str, v: &Value, out: &mut Vec<(String, String)>) {
         Value::String(s) => out.push((key.to_string(), s.clone())),
         Value::Bool(b) => out.push((key.to_string(), b.to_string())),
         Value::Number(n) => out.push((key.to_string(), n.to_string())),
+        // An empty list is there and empty ("no channels"), not left out.
+        Value::Array(items) if items.is_empty() => out.push((key.to_string(), String::new())),
         Value::Array(items) => items.iter().for_each(|item| flatten(key, item, out)),
         Value::Object(map) => map.iter().for_each(|(k, item)| flatten(&format!("{key}.{k}"), item, out)),
     }
@@ -191,6 +193,8 @@ mod tests {
         assert_eq!(json.get("color.primary"), "#fff");
         assert_eq!(json.get("n"), "3");
         assert!(!json.has("missing") && json.get("missing").is_empty());
+        let empty = Input::from_json(&serde_json::json!({ "list": [] })).unwrap();
+        assert!(empty.has("list") && empty.lines("list").is_empty());
         assert!(Input::from_json(&serde_json::json!([1])).is_err());
     }
 }

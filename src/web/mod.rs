@@ -10,6 +10,7 @@ pub mod export;
 pub mod forms;
 pub mod health;
 pub mod input;
+pub mod notify_forms;
 pub mod pages;
 pub mod ratelimit;
 pub mod templates;

@@ -309,6 +309,101 @@ pub struct AnalyticsPage {
     pub average_call: String,
 }
 
+/// One outbox row as the owner reads it (times in the business's zone).
+pub struct OutboxRow {
+    pub id: String,
+    pub when: String,
+    /// new_lead, urgent_lead, call_ended, digest, test
+    pub kind: String,
+    pub kind_label: &'static str,
+    pub channel_label: &'static str,
+    pub recipient: String,
+    pub attempts: u32,
+    /// pending, in_flight, sent, dead
+    pub state: String,
+    pub state_label: &'static str,
+    /// The next try of a pending row that failed before.
+    pub next_try: Option<String>,
+    pub last_error: String,
+    pub sent: String,
+    pub lead_id: Option<String>,
+}
+
+/// A state tab with its count; `query` is "" for every state.
+pub struct StateTab {
+    /// all, or a state's name
+    pub key: &'static str,
+    pub query: String,
+    pub label: &'static str,
+    pub count: u64,
+    pub current: bool,
+}
+
+/// A channel the owner can send a test on (or why not).
+pub struct TestChannel {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub to: String,
+    /// The plan lacks it: the upgrade hint.
+    pub upgrade: Option<String>,
+    /// Switched off on this instance.
+    pub off: Option<&'static str>,
+}
+
+/// A row of the preferences grid: one channel, for new leads and ended calls.
+pub struct PrefRow {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub new_lead: bool,
+    pub call_ended: bool,
+    pub upgrade: Option<String>,
+}
+
+pub struct LocalEmailRow {
+    pub when: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// The outbox part of the Notifications page.
+pub struct OutboxView {
+    pub tabs: Vec<StateTab>,
+    /// The state shown, "" for all.
+    pub state: String,
+    pub rows: Vec<OutboxRow>,
+    pub errors: FieldErrors,
+    pub prev_page: Option<String>,
+    pub next_page: Option<String>,
+}
+
+/// The preferences form.
+#[derive(Default)]
+pub struct PrefsView {
+    pub rows: Vec<PrefRow>,
+    pub digest: bool,
+    pub digest_hour: String,
+    pub default_hour: u32,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage {
+    pub l: Layout,
+    pub outbox: OutboxView,
+    pub tests: Vec<TestChannel>,
+    pub test_error: Option<String>,
+    /// The addresses form.
+    pub v: Input,
+    pub errors: FieldErrors,
+    pub fields: Vec<Field>,
+    pub webhook_secret: String,
+    pub prefs: PrefsView,
+    pub smtp: bool,
+    pub local_emails: Vec<LocalEmailRow>,
+}
+
 /// Business types as (value, label) for select boxes.
 pub fn business_types() -> Vec<(&'static str, &'static str)> {
     vec![

@@ -2,15 +2,16 @@
 //! endpoint, plan gating per tier, questions and knowledge, CSV export,
 //! analytics over a known history, and the operator's endpoints.
 
-use frontdesk::store::{AdminStore, Store};
+use frontdesk::store::{AdminStore, OutboxStore, Store};
 use serde_json::{json, Value};
 
 use crate::common::PASSWORD;
 use crate::ui_common::*;
 
-/// Two PRO businesses with an owner each, and an operator.
+/// Two PRO businesses with an owner each, and an operator. New-lead
+/// notifications wait an hour, so the outbox holds still while a test looks.
 async fn two_businesses() -> (Ui, String, String) {
-    let ui = Ui::empty(&[]);
+    let ui = Ui::empty(&[("FRONTDESK_NOTIFY_NEW_LEAD_DELAY_SECS", "3600")]);
     let a = ui.business("Alpha Plumbing", "PRO");
     let b = ui.business("Bravo Plumbing", "PRO");
     ui.user("a@alpha.example", "owner", Some(&a));
@@ -40,9 +41,20 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     let store = ui.store();
     let bq = store.questions(&b).await.unwrap()[0].id.clone();
     let bk = store.knowledge_entries(&b).await.unwrap()[0].id.clone();
+    // B's new-lead email, made dead: a retry that reached it would change it.
+    let bn = store.notifications_page(&b, None, 10, 0).await.unwrap()[0].id.clone();
+    let db = rusqlite::Connection::open(ui.fd.db()).unwrap();
+    db.execute("UPDATE notifications SET state = 'dead', last_error = 'test' WHERE id = ?1", [&bn]).unwrap();
     let snapshot = || async {
         let s = ui.store();
-        (s.business_bundle(&b).await.unwrap(), s.leads(&b).await.unwrap(), s.business(&b).await.unwrap())
+        let outbox =
+            (s.notifications_page(&b, None, 100, 0).await.unwrap(), s.local_emails(&b, 100).await.unwrap());
+        (
+            s.business_bundle(&b).await.unwrap(),
+            s.leads(&b).await.unwrap(),
+            s.business(&b).await.unwrap(),
+            outbox,
+        )
     };
     let before = snapshot().await;
     let token = ui.token("a@alpha.example").await;
@@ -56,6 +68,7 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
         ("GET", format!("/api/admin/knowledge/{bk}"), None),
         ("PUT", format!("/api/admin/knowledge/{bk}"), Some(json!({"title": "Hacked", "content": "x"}))),
         ("DELETE", format!("/api/admin/knowledge/{bk}"), None),
+        ("POST", format!("/api/admin/notifications/{bn}/retry"), None),
     ];
     for (method, path, body) in &by_id {
         let (status, answer) = ui.api(&token, method, path, body.clone()).await;
@@ -84,6 +97,12 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
         ("POST", "/api/admin/questions/reorder", Some(json!({"ids": [bq.clone()]}))),
         ("GET", "/api/admin/knowledge", None),
         ("POST", "/api/admin/knowledge", Some(json!({"title": "Hacked", "content": "x"}))),
+        ("GET", "/api/admin/notifications", None),
+        ("GET", "/api/admin/notifications/counts", None),
+        ("POST", "/api/admin/notifications/test", Some(json!({"channel": "email"}))),
+        ("GET", "/api/admin/notifications/prefs", None),
+        ("PUT", "/api/admin/notifications/prefs", Some(json!({"digest": false, "new_lead": []}))),
+        ("GET", "/api/admin/notifications/local-emails", None),
     ];
     for (method, path, body) in &scoped {
         let (status, answer) = ui.api_as(&token, method, path, body.clone(), Some(&b)).await;
@@ -106,6 +125,18 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     assert_eq!(ids, [a_lead.as_str()]);
     let (_, csv) = ui.api(&token, "GET", "/api/admin/leads/export.csv", None).await;
     assert!(csv.as_str().unwrap().contains("Ann Lee") && !csv.as_str().unwrap().contains("Bo Chan"));
+    for query in ["", "?state=dead", "?state=pending"] {
+        let (_, list) = ui.api(&token, "GET", &format!("/api/admin/notifications{query}"), None).await;
+        let rows = list["notifications"].as_array().unwrap();
+        assert!(rows.iter().all(|n| n["business_id"] == a.as_str() && n["id"] != bn.as_str()), "{list}");
+        assert_eq!(list["total"].as_u64().unwrap(), rows.len() as u64, "{query}: B's rows are not counted");
+    }
+    let (_, counts) = ui.api(&token, "GET", "/api/admin/notifications/counts", None).await;
+    assert_eq!(
+        (counts["pending"].as_u64(), counts["dead"].as_u64()),
+        (Some(1), Some(0)),
+        "A's own lead email"
+    );
 
     // The pages, with a session cookie.
     let mut web = ui.sign_in("a@alpha.example").await;
@@ -119,6 +150,7 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
         format!("/settings/questions/{bq}"),
         format!("/settings/questions/{bq}/delete"),
         format!("/settings/questions/{bq}/move"),
+        format!("/settings/notifications/{bn}/retry"),
     ] {
         let (status, _, _) = web
             .submit(
@@ -141,6 +173,11 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     assert!(page.contains("Alpha Plumbing") && !page.contains("Bravo Plumbing"));
     let leads_page = web.get("/leads").await.1;
     assert!(leads_page.contains("Ann Lee") && !leads_page.contains("Bo Chan"));
+    let outbox_page = web.get("/settings/notifications?state=dead").await.1;
+    assert!(
+        !outbox_page.contains(&bn)
+            && outbox_page.contains("data-count=\"dead\">Dead <span class=\"count\">0<")
+    );
 
     assert_eq!(snapshot().await, before, "B is unchanged");
     // B's owner still sees B's lead as it was.

@@ -27,6 +27,7 @@ mod twilio_rest;
 mod ui;
 mod ui_browser;
 mod ui_common;
+mod ui_notify;
 mod voice;
 mod voice_live;
 mod webdriver;

@@ -300,11 +300,18 @@ async fn staff_see_leads_and_change_status_but_no_settings() {
     }
     let nav = staff.get("/dashboard").await.1;
     assert!(!nav.contains("href=\"/settings/agent\""), "settings are not offered to staff");
-    for path in ["/settings/agent", "/settings/notifications", "/knowledge", "/settings/plan", "/operator"] {
+    for path in ["/settings/agent", "/knowledge", "/settings/plan", "/operator"] {
         let status = staff.get(path).await.0;
         assert!(status == 403 || (path == "/settings/plan" && status == 200), "{path}: {status}");
     }
+    // The Notifications page shows staff the outbox, none of its settings.
+    let (status, notifications) = staff.get("/settings/notifications").await;
+    assert_eq!(status, 200);
+    assert!(notifications.contains("id=\"outbox\"") && !notifications.contains("id=\"addresses\""));
     let (status, _, _) = staff.submit("/settings/business", &[("name", "Staff Co")]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) =
+        staff.submit("/settings/notifications", &[("notification_email", "staff@elsewhere.example")]).await;
     assert_eq!(status, 403);
     let (status, _, _) = staff.submit(&format!("/leads/{lead}/status"), &[("status", "CONTACTED")]).await;
     assert_eq!(status, 303);

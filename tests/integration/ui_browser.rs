@@ -1,7 +1,8 @@
 //! The owner's main journeys in a real headless Chromium against the real
 //! binary: first-run setup, signing in, questions (and the FREE limit),
 //! a knowledge document answered in the live widget preview, the lead and
-//! its transcript, its status, the CSV export and the analytics charts.
+//! its transcript, its status, the CSV export, the analytics charts and a
+//! test notification kept in the local email outbox.
 //! Screenshots of each main page go to `target/test-artifacts/ui-*.png`.
 
 use frontdesk::store::Store;
@@ -136,7 +137,6 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     for (path, name) in [
         ("/settings/voice", "ui-voice.png"),
         ("/settings/widget", "ui-widget.png"),
-        ("/settings/notifications", "ui-notifications.png"),
         ("/settings/emergency?message=my+basement+is+flooding", "ui-emergency.png"),
         ("/dashboard", "ui-dashboard.png"),
     ] {
@@ -149,9 +149,29 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     let triage = b.js("return document.getElementById('triage-result').textContent").await;
     assert!(triage.as_str().unwrap().contains("URGENT"), "{triage}");
 
+    // Notifications: an address, a test email, kept on this server (no SMTP).
+    b.go(&ui.url("/settings/notifications")).await;
+    b.fill("#f-notification_email", "bob@example.com").await;
+    b.click("#addresses button[type=submit]").await;
+    flash(&b, "Notification settings saved.").await;
+    b.click("#send-test button[value=email]").await;
+    flash(&b, "Test email queued").await;
+    b.wait_for(
+        "const d = document.querySelector('#local-emails details'); \
+         const sent = document.querySelector('tr[data-kind=test][data-state=sent]'); \
+         if (!(d && sent) && document.readyState === 'complete') location.reload(); \
+         return d && sent && d.textContent.includes('Test notification from frontdesk');",
+        "the test email sent to the local outbox",
+    )
+    .await;
+    b.click("#local-emails summary").await;
+    assert_eq!(b.js("return document.querySelector('#local-emails pre.email').offsetHeight > 0").await, true);
+    b.js("document.getElementById('outbox').scrollIntoView()").await;
+    b.screenshot("ui-notifications.png").await;
+
     // On a phone the pages fit the screen.
     b.cmd(reqwest::Method::POST, "/window/rect", json!({ "width": 390, "height": 844 })).await;
-    for path in ["/settings/agent", "/leads", "/dashboard"] {
+    for path in ["/settings/agent", "/leads", "/settings/notifications", "/dashboard"] {
         b.go(&ui.url(path)).await;
         let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
         assert_eq!(fits, true, "{path} scrolls sideways on a phone");

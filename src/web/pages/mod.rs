@@ -6,6 +6,7 @@ mod account;
 mod agent;
 mod knowledge;
 mod leads;
+mod notifications;
 mod operator;
 mod reports;
 mod request;
@@ -135,10 +136,11 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["settings", "voice"], true, _) => settings::voice(&page, None, FieldErrors::default()).await,
         (["settings", "voice"], _, true) => settings::save_voice(&page).await,
         (["settings", "voice", "number"], _, true) => settings::save_number(&page).await,
-        (["settings", "notifications"], true, _) => {
-            settings::notifications(&page, None, FieldErrors::default()).await
-        }
-        (["settings", "notifications"], _, true) => settings::save_notifications(&page).await,
+        (["settings", "notifications"], true, _) => notifications::show(&page, Default::default()).await,
+        (["settings", "notifications"], _, true) => notifications::save_addresses(&page).await,
+        (["settings", "notifications", "prefs"], _, true) => notifications::save_prefs(&page).await,
+        (["settings", "notifications", "test"], _, true) => notifications::send_test(&page).await,
+        (["settings", "notifications", id, "retry"], _, true) => notifications::retry(&page, id).await,
         (["settings", "business"], true, _) => settings::business(&page, None, FieldErrors::default()).await,
         (["settings", "business"], _, true) => settings::save_business(&page).await,
         (["settings", "widget"], true, _) => settings::widget(&page, None, FieldErrors::default()).await,
@@ -219,6 +221,9 @@ fn nav_items(c: &Caller, active: &str) -> Vec<NavItem> {
             ("/settings/business", "Business"),
             ("/settings/plan", "Plan"),
         ]);
+    } else if c.business.is_some() {
+        // Staff follow the outbox; the settings on that page are not shown to them.
+        items.push(("/settings/notifications", "Notifications"));
     }
     if c.is_operator() {
         items.push(("/operator", "All businesses"));

@@ -1,5 +1,5 @@
-//! Settings pages: voice (PRO), notifications, business, widget, emergency
-//! rules, and the plan table.
+//! Settings pages: voice (PRO), business, widget, emergency rules, and the
+//! plan table (notifications have their own page module).
 
 use std::sync::Arc;
 
@@ -202,51 +202,6 @@ async fn simple(
     let l = page.layout(title, nav).await;
     let status = status_for(&errors);
     render_status(&SimpleFormPage::new(l, v, errors, parts), status)
-}
-
-fn notification_parts() -> FormParts {
-    FormParts {
-        heading: "Notifications",
-        intro: "Where frontdesk tells you about new leads and emergencies.",
-        action: "/settings/notifications",
-        submit: "Save notifications",
-        fields: vec![
-            Field::new("notification_email", "Email", "email", "New leads and emergencies by email"),
-            Field::new(
-                "notification_phone_number",
-                "Mobile number for text messages",
-                "tel",
-                "Emergencies by SMS (and a call on PRO)",
-            ),
-            Field::new(
-                "notification_webhook_url",
-                "Webhook URL",
-                "url",
-                "New leads are POSTed here as signed JSON (CRM, automation)",
-            ),
-        ],
-    }
-}
-
-pub async fn notifications(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -> PageResult {
-    let b = page.business()?;
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let v = shown.unwrap_or_else(|| {
-        pairs(&[
-            ("notification_email", opt(&b.notification_email)),
-            ("notification_phone_number", opt(&b.notification_phone_number)),
-            ("notification_webhook_url", opt(&b.notification_webhook_url)),
-        ])
-    });
-    simple(page, "Notifications", "/settings/notifications", v, errors, notification_parts()).await
-}
-
-pub async fn save_notifications(page: &Page<'_>) -> PageResult {
-    let result = actions::save_notifications(page.app, page.caller, &page.req.form()).await;
-    after(page, result, "/settings/notifications", "Notification settings saved.", async |v, e| {
-        notifications(page, Some(v), e).await
-    })
-    .await
 }
 
 fn business_parts() -> FormParts {
