@@ -40,6 +40,9 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.server.bind, config.server.port))?;
     let addr = listener.local_addr()?;
+    // With --port 0 the system chose: links built from the configuration name the real port.
+    let mut config = config;
+    config.server.port = addr.port();
     let state = AppState::new(config, store)?;
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "frontdesk listening");
     // One plain line on stdout that scripts and tests can wait for.
