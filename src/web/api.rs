@@ -6,12 +6,9 @@
 
 mod notifications;
 
-use std::net::SocketAddr;
-
 use serde_json::{json, Value};
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::hyper::body::Bytes;
-use warp::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -28,52 +25,24 @@ use crate::server::AppState;
 const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path::full()
-        .and_then(|p: FullPath| async move {
-            let path = p.as_str();
-            if path == "/api/auth/login" || path.starts_with("/api/admin/") {
-                Ok(p)
-            } else {
-                Err(warp::reject::not_found())
+    let is_api = |path: &str| path == "/api/auth/login" || path.starts_with("/api/admin/");
+    super::pages::raw(is_api, MAX_BODY_BYTES).then(move |raw: super::pages::Raw| {
+        let app = app.clone();
+        async move {
+            if raw.too_large {
+                return ApiError::BadRequest(format!(
+                    "request body too large (at most {MAX_BODY_BYTES} bytes)"
+                ))
+                .reply();
             }
-        })
-        .and(warp::method())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
-        .and(warp::header::optional::<u64>("content-length"))
-        .and(warp::body::stream())
-        .then(
-            move |path: FullPath,
-                  method: Method,
-                  query: String,
-                  headers: HeaderMap,
-                  remote: Option<SocketAddr>,
-                  length: Option<u64>,
-                  body| {
-                let app = app.clone();
-                async move {
-                    if length.is_some_and(|l| l > MAX_BODY_BYTES) {
-                        return ApiError::BadRequest(format!(
-                            "request body too large (at most {MAX_BODY_BYTES} bytes)"
-                        ))
-                        .reply();
-                    }
-                    let (body, too_large) = super::pages::read_body(body, Some(length.unwrap_or(0))).await;
-                    if too_large {
-                        return ApiError::BadRequest("request body too large".into()).reply();
-                    }
-                    let forwarded =
-                        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_string);
-                    let ip = crate::channels::chat::client_address(remote, forwarded);
-                    let req = ApiReq { method, path: path.as_str().to_string(), query, headers, ip, body };
-                    match dispatch(&app, &req).await {
-                        Ok(response) => response,
-                        Err(e) => error_reply(e),
-                    }
-                }
-            },
-        )
+            let super::pages::Raw { method, path, query, headers, ip, body, .. } = raw;
+            let req = ApiReq { method, path, query, headers, ip, body };
+            match dispatch(&app, &req).await {
+                Ok(response) => response,
+                Err(e) => error_reply(e),
+            }
+        }
+    })
 }
 
 struct ApiReq {

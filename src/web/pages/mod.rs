@@ -14,7 +14,7 @@ mod respond;
 mod settings;
 
 pub(crate) use leads::csv_response;
-pub use request::{read_body, routes, Req, Upload, MAX_BODY_BYTES};
+pub use request::{raw, routes, Raw, Req, Upload, MAX_BODY_BYTES};
 pub use respond::{form_error, local_time, redirect, redirect_with, render, render_status, status_for};
 pub(crate) use settings::voice_urls;
 

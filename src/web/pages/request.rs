@@ -87,10 +87,27 @@ fn is_page_path(path: &str) -> bool {
     first.is_empty() || PAGE_PREFIXES.contains(&first)
 }
 
-pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+/// A request read whole: where both the pages and the JSON API start.
+pub struct Raw {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    /// The client's address (the one a local reverse proxy names).
+    pub ip: String,
+    pub body: Bytes,
+    /// The body was larger than the limit and was not read.
+    pub too_large: bool,
+}
+
+/// The requests whose path `accept` claims, with bodies read up to `max_body` bytes.
+pub fn raw(
+    accept: fn(&str) -> bool,
+    max_body: u64,
+) -> impl Filter<Extract = (Raw,), Error = Rejection> + Clone {
     warp::path::full()
-        .and_then(|p: FullPath| async move {
-            if is_page_path(p.as_str()) {
+        .and_then(move |p: FullPath| async move {
+            if accept(p.as_str()) {
                 Ok(p)
             } else {
                 Err(warp::reject::not_found())
@@ -109,47 +126,42 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejec
                   headers: HeaderMap,
                   remote: Option<SocketAddr>,
                   length: Option<u64>,
-                  body| {
-                let app = app.clone();
-                async move {
-                    let ip = crate::channels::chat::client_address(
-                        remote,
-                        header_str(&headers, "x-forwarded-for"),
-                    );
-                    let (body, too_large) = read_body(body, length).await;
-                    let multipart = match multer::parse_boundary(
-                        header_str(&headers, "content-type").unwrap_or_default(),
-                    ) {
-                        Ok(boundary) if !too_large => read_multipart(body.clone(), boundary).await,
-                        _ => None,
-                    };
-                    let req = Req {
-                        method,
-                        path: path.as_str().to_string(),
-                        query,
-                        headers,
-                        ip,
-                        body,
-                        too_large,
-                        multipart,
-                    };
-                    super::handle(app, req).await
-                }
+                  body| async move {
+                let ip =
+                    crate::channels::chat::client_address(remote, header_str(&headers, "x-forwarded-for"));
+                let (body, too_large) = read_body(body, length, max_body).await;
+                Raw { method, path: path.as_str().to_string(), query, headers, ip, body, too_large }
             },
         )
+}
+
+pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    raw(is_page_path, MAX_BODY_BYTES).then(move |raw: Raw| {
+        let app = app.clone();
+        async move {
+            let multipart =
+                match multer::parse_boundary(header_str(&raw.headers, "content-type").unwrap_or_default()) {
+                    Ok(boundary) if !raw.too_large => read_multipart(raw.body.clone(), boundary).await,
+                    _ => None,
+                };
+            let Raw { method, path, query, headers, ip, body, too_large } = raw;
+            let req = Req { method, path, query, headers, ip, body, too_large, multipart };
+            super::handle(app, req).await
+        }
+    })
 }
 
 pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// Reads the body up to the limit; past it, stops and says so.
-pub async fn read_body<S, B>(mut stream: S, length: Option<u64>) -> (Bytes, bool)
+/// Reads the body up to `max` bytes; past it, stops and says so.
+pub async fn read_body<S, B>(mut stream: S, length: Option<u64>, max: u64) -> (Bytes, bool)
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: warp::hyper::body::Buf,
 {
-    if length.is_some_and(|l| l > MAX_BODY_BYTES) {
+    if length.is_some_and(|l| l > max) {
         return (Bytes::new(), true);
     }
     let mut out = Vec::new();
@@ -161,7 +173,7 @@ where
             let n = part.len();
             chunk.advance(n);
         }
-        if out.len() as u64 > MAX_BODY_BYTES {
+        if out.len() as u64 > max {
             return (Bytes::new(), true);
         }
     }
