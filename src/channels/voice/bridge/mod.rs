@@ -25,16 +25,26 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 use warp::{Filter, Rejection, Reply};
 
-use super::playback::Playback;
-use super::realtime_wire::{self as rt, Kind, SessionConfig};
-use super::twilio_wire::{self as tw, Inbound};
-use super::webhooks::{next_step_twiml, transfer};
-use super::{stream_url, NextStep};
+mod leaving;
+mod model;
+mod persist;
+mod tool_calls;
+
+use leaving::Ending;
+use model::{connect, Model};
+use persist::{persister, Persist};
+use tool_calls::{FunctionCall, ToolDone};
+
 use crate::agent::conversation::{self, Context};
 use crate::agent::knowledge::Passage;
 use crate::agent::tools::{self, Effect, Handoff, KnowledgeSource};
 use crate::agent::voice::{self, KnowledgeBrief};
 use crate::channels::engine::{self, Session};
+use crate::channels::voice::playback::Playback;
+use crate::channels::voice::realtime_wire::{self as rt, Kind, SessionConfig};
+use crate::channels::voice::twilio_wire::{self as tw, Inbound};
+use crate::channels::voice::webhooks::{next_step_twiml, transfer};
+use crate::channels::voice::{stream_url, NextStep};
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -178,100 +188,6 @@ fn brief(title: String, text: &str) -> KnowledgeBrief {
         excerpt.push_str(sentence);
     }
     KnowledgeBrief { title, excerpt: excerpt.chars().take(240).collect() }
-}
-
-/// The model side: opening, open and ready, or gone.
-enum Model {
-    Connecting(std::pin::Pin<Box<dyn std::future::Future<Output = Result<Box<ModelSocket>, String>> + Send>>),
-    Open { socket: Box<ModelSocket>, ready: bool, opened: Instant },
-    Closed,
-}
-
-enum ModelEvent {
-    Connected(Result<Box<ModelSocket>, String>),
-    Text(Utf8Bytes),
-    Pong,
-    Gone(String),
-}
-
-impl Model {
-    async fn next(&mut self) -> ModelEvent {
-        match self {
-            Model::Connecting(fut) => ModelEvent::Connected(fut.await),
-            Model::Open { socket, .. } => loop {
-                match socket.next().await {
-                    Some(Ok(Message::Text(text))) => return ModelEvent::Text(text),
-                    Some(Ok(Message::Pong(_))) => return ModelEvent::Pong,
-                    Some(Ok(Message::Close(frame))) => {
-                        return ModelEvent::Gone(format!("closed by the model server: {frame:?}"))
-                    }
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => return ModelEvent::Gone(e.to_string()),
-                    None => return ModelEvent::Gone("connection ended".into()),
-                }
-            },
-            Model::Closed => std::future::pending().await,
-        }
-    }
-
-    fn is_ready(&self) -> bool {
-        matches!(self, Model::Open { ready: true, .. })
-    }
-}
-
-/// Opens a Realtime session socket (`OPENAI_BASE_URL`, so tests use a fake).
-fn connect(app: &AppState) -> Model {
-    let url = rt::realtime_url(&app.config.openai.base_url, &app.config.openai.realtime_model);
-    let key = app.config.openai.api_key.expose().to_string();
-    Model::Connecting(Box::pin(async move {
-        let mut request = url.into_client_request().map_err(|e| format!("bad realtime URL: {e}"))?;
-        let auth =
-            format!("Bearer {key}").parse().map_err(|_| "the API key is not a valid header".to_string())?;
-        request.headers_mut().insert("authorization", auth);
-        // Small buffers: a call's frames are a few hundred bytes, and there may be a thousand calls.
-        let config = websocket::small_frames(MAX_FRAME * 4);
-        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
-        match tokio::time::timeout(HANDSHAKE, connecting).await {
-            Ok(Ok((socket, _))) => Ok(Box::new(socket)),
-            Ok(Err(e)) => Err(format!("could not open the realtime session: {e}")),
-            Err(_) => Err("the realtime session did not open in time".into()),
-        }
-    }))
-}
-
-/// A function call the model made in a response.
-struct FunctionCall {
-    call_id: String,
-    name: String,
-    arguments: String,
-}
-
-/// A tool finished in the background (knowledge search).
-struct ToolDone {
-    call_id: String,
-    query: String,
-    passages: Vec<Passage>,
-}
-
-/// The call is leaving the AI once the current line has been heard.
-struct Ending {
-    step: NextStep,
-    reason: &'static str,
-    /// The response carrying the last line has finished generating.
-    spoken: bool,
-    deadline: Instant,
-}
-
-/// Saving happens in order, off the call's loop.
-enum Persist {
-    /// A turn, and the session to keep for gather mode (None once gather
-    /// mode owns the session).
-    Turn(Box<TurnRecord>, Option<Box<Session>>),
-    Flush(oneshot::Sender<()>),
-    Finish {
-        summary: String,
-        reason: String,
-    },
 }
 
 struct Bridge {
@@ -504,28 +420,6 @@ impl Bridge {
 
     // ---- model side ----------------------------------------------------------
 
-    async fn on_model_event(&mut self, event: ModelEvent) {
-        match event {
-            ModelEvent::Connected(Ok(socket)) => {
-                tracing::info!("realtime session opened");
-                self.model = Model::Open { socket, ready: false, opened: Instant::now() };
-                self.last_model_pong = Instant::now();
-            }
-            ModelEvent::Connected(Err(e)) => self.model_failed(&e).await,
-            ModelEvent::Text(text) => self.on_model_text(text.as_str()).await,
-            ModelEvent::Pong => self.last_model_pong = Instant::now(),
-            ModelEvent::Gone(reason) => self.model_failed(&reason).await,
-        }
-    }
-
-    async fn send_model(&mut self, text: String) {
-        if let Model::Open { socket, .. } = &mut self.model {
-            if let Err(e) = socket.send(Message::text(text)).await {
-                tracing::debug!(error = %e, "could not write to the realtime session");
-            }
-        }
-    }
-
     async fn on_model_text(&mut self, text: &str) {
         let event = match rt::parse(text) {
             Ok(event) => event,
@@ -731,249 +625,9 @@ impl Bridge {
 
     // ---- tools ---------------------------------------------------------------
 
-    async fn run_tools(&mut self, calls: Vec<FunctionCall>) {
-        let level_before = self.session.state.level();
-        let mut effect = Effect::None;
-        for call in calls {
-            if call.name == "search_knowledge" {
-                // Searching may wait on an embedding model: off the call's loop.
-                let query = serde_json::from_str::<Value>(&call.arguments)
-                    .ok()
-                    .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string))
-                    .unwrap_or_default();
-                let (app, business_id, tx) =
-                    (self.app.clone(), self.ctx.business.id.clone(), self.tool_tx.clone());
-                self.tools_running += 1;
-                tokio::spawn(async move {
-                    let passages = engine::search(&app, &business_id, &query).await.unwrap_or_default();
-                    let _ = tx.send(ToolDone { call_id: call.call_id, query, passages }).await;
-                });
-                continue;
-            }
-            let outcome =
-                tools::execute(&self.ctx, &mut self.session.state, &call.name, &call.arguments, &NoSearch)
-                    .await;
-            let mut output = outcome.output;
-            match outcome.effect {
-                Effect::Transfer { reason } => match self.ctx.business.notification_phone_number.clone() {
-                    Some(number) => {
-                        tracing::info!(reason, "transferring the call");
-                        effect = Effect::Transfer { reason: number };
-                    }
-                    None => {
-                        output = json!({ "ok": false, "error": "Nobody can take the call now: offer to take a \
-                                                                message so someone calls back." });
-                    }
-                },
-                other @ Effect::EndCall { .. } => effect = other,
-                Effect::None => {}
-            }
-            if call.name == "set_emergency_level" && self.session.state.level() == Priority::Urgent {
-                if let Some(message) = self.ctx.agent.voice_emergency_message.clone() {
-                    output["say"] = json!(message);
-                }
-            }
-            self.send_model(rt::function_output(&call.call_id, &output)).await;
-        }
-        let escalate = level_before < Priority::Urgent && conversation::escalate_now(&mut self.session.state);
-        self.save_lines(Vec::new(), escalate, Vec::new());
-        if escalate {
-            self.on_emergency(true).await;
-        }
-        match effect {
-            Effect::EndCall { .. } => {
-                let goodbye = voice::goodbye(&self.ctx);
-                self.begin_ending(NextStep::Hangup, "agent_hung_up");
-                self.request_response(Some(format!("Say goodbye with exactly these words: \"{goodbye}\"")))
-                    .await;
-            }
-            Effect::Transfer { reason: number } => {
-                self.begin_ending(NextStep::Transfer { number }, "transferred");
-                self.request_response(None).await;
-            }
-            Effect::None if self.tools_running > 0 => {
-                let wait = Duration::from_millis(self.app.config.voice.tool_filler_ms);
-                self.filler_at = Some(Instant::now() + wait);
-            }
-            Effect::None => self.request_response(None).await,
-        }
-    }
-
-    async fn on_tool_done(&mut self, done: ToolDone) {
-        self.tools_running = self.tools_running.saturating_sub(1);
-        let found = !done.passages.is_empty();
-        let output = tools::knowledge_output(&done.passages);
-        self.send_model(rt::function_output(&done.call_id, &output)).await;
-        let kind = if found { "knowledge_answered" } else { "knowledge_unanswered" };
-        self.save_lines(Vec::new(), false, vec![(kind.to_string(), json!({ "question": done.query }))]);
-        if self.tools_running == 0 {
-            self.filler_at = None;
-            self.request_response(None).await;
-        }
-    }
-
     // ---- leaving the AI --------------------------------------------------------
 
-    fn begin_ending(&mut self, step: NextStep, reason: &'static str) {
-        let wait = Duration::from_millis(self.app.config.voice.goodbye_timeout_ms);
-        self.ending = Some(Ending { step, reason, spoken: false, deadline: Instant::now() + wait });
-    }
-
-    /// The last line has been heard: hang up or transfer through Twilio.
-    async fn leave(&mut self) {
-        let Some(ending) = self.ending.take() else { return };
-        self.ended_reason = ending.reason;
-        self.hand_over(ending.step).await;
-    }
-
-    /// Moves the call out of the media stream: through Twilio's REST API when
-    /// we can, else by closing the stream so its `<Connect action>` asks us.
-    async fn hand_over(&mut self, step: NextStep) {
-        self.close_model().await;
-        self.release_line(false);
-        self.flush().await;
-        self.app.voice.set_next(&self.call_sid, step.clone());
-        // From here the session store is gather mode's (it may have asked a question).
-        self.session_handed_over = true;
-        let update = match &step {
-            NextStep::Hangup => Some(CallUpdate::Complete),
-            NextStep::Transfer { number } => {
-                Some(CallUpdate::Twiml(super::twiml::render(&transfer(&self.app, &self.ctx, number))))
-            }
-            NextStep::Gather | NextStep::Voicemail => {
-                let verbs = next_step_twiml(&self.app, &self.ctx, &self.call_sid, &step).await;
-                Some(CallUpdate::Twiml(super::twiml::render(&verbs)))
-            }
-        };
-        let mut redirected = false;
-        if let (Some(twilio), Some(update)) = (&self.app.twilio, update) {
-            match twilio.update_call(&self.call_sid, &update).await {
-                Ok(()) => redirected = true,
-                Err(e) => {
-                    tracing::warn!(error = %e, ?step, "could not redirect the call; closing the stream instead")
-                }
-            }
-        }
-        if !redirected {
-            let _ = self.twilio.send(Message::Close(None)).await;
-        }
-        tracing::info!(?step, redirected, "call left the AI");
-        self.leaving = Some(Instant::now() + LINGER);
-    }
-
-    async fn model_failed(&mut self, reason: &str) {
-        self.model = Model::Closed;
-        if self.leaving.is_some() {
-            return;
-        }
-        tracing::error!(reason, "realtime session failed; the caller carries on turn by turn");
-        self.ended_reason = "fallback";
-        self.ending = None;
-        self.playback = Playback::default();
-        self.hand_over(NextStep::Gather).await;
-    }
-
-    async fn close_model(&mut self) {
-        if let Model::Open { socket, .. } = &mut self.model {
-            let _ = tokio::time::timeout(Duration::from_millis(500), SinkExt::close(socket)).await;
-        }
-        self.model = Model::Closed;
-    }
-
-    async fn ping_model(&mut self, grace: Duration) {
-        let dead = match &mut self.model {
-            Model::Open { socket, .. } => {
-                let late = self.last_model_pong.elapsed() > grace;
-                late || socket.send(Message::Ping(Vec::new().into())).await.is_err()
-            }
-            _ => false,
-        };
-        if dead {
-            self.model_failed("the realtime session stopped answering pings").await;
-        }
-    }
-
-    /// Sessions are capped in length: before the cap, between turns, a fresh
-    /// session takes over with the conversation carried in its instructions.
-    async fn maybe_roll_over(&mut self) {
-        let idle = self.active_response.is_none()
-            && self.tools_running == 0
-            && !self.playback.playing()
-            && self.ending.is_none()
-            && self.leaving.is_none();
-        let forced = matches!(&self.model, Model::Open { opened, .. }
-            if opened.elapsed() > Duration::from_secs(self.app.config.voice.realtime_session_max_secs + 60));
-        if idle || forced {
-            self.roll_over().await;
-        }
-    }
-
-    async fn roll_over(&mut self) {
-        if self.leaving.is_some() {
-            return;
-        }
-        tracing::info!("replacing the realtime session before its time limit");
-        self.close_model().await;
-        self.active_response = None;
-        self.queued_response = None;
-        self.calls.clear();
-        self.playback = Playback::default();
-        self.model = connect(&self.app);
-        self.rollover_at =
-            Instant::now() + Duration::from_secs(self.app.config.voice.realtime_session_max_secs);
-    }
-
     // ---- saving ----------------------------------------------------------------
-
-    /// Saves transcript lines and the lead so far (and the escalation, once).
-    fn save_lines(&mut self, lines: Vec<(String, String)>, escalate: bool, events: Vec<(String, Value)>) {
-        let state = &self.session.state;
-        let lead = Some(conversation::lead_draft(&self.ctx, state)).filter(|l| l.has_contact() || escalate);
-        let record = TurnRecord {
-            business_id: self.ctx.business.id.clone(),
-            conversation_id: self.session.conversation_id.clone(),
-            channel: Channel::Voice,
-            messages: lines.clone(),
-            lead,
-            level: state.level(),
-            escalate,
-            events,
-            notify: self.app.notify_policy(),
-        };
-        self.session.remember(lines);
-        let session = (!self.session_handed_over).then(|| Box::new(self.session.clone()));
-        let _ = self.persist.send(Persist::Turn(Box::new(record), session));
-    }
-
-    /// Saves the held assistant line, marked when the caller cut it short.
-    fn release_line(&mut self, cut_short: bool) {
-        if let Some((_, mut line)) = self.held_line.take() {
-            if cut_short {
-                line.push_str(" …");
-            }
-            self.save_lines(vec![("assistant".into(), line)], false, Vec::new());
-        }
-    }
-
-    /// Waits until everything queued is saved.
-    async fn flush(&mut self) {
-        let (tx, rx) = oneshot::channel();
-        if self.persist.send(Persist::Flush(tx)).is_ok() {
-            let _ = rx.await;
-        }
-    }
-
-    async fn finish(mut self) {
-        self.close_model().await;
-        self.release_line(false);
-        // The lead as it stands, even when nothing was said: a caller's number is worth a call back.
-        self.save_lines(Vec::new(), false, Vec::new());
-        let summary = voice::summary(&self.ctx, &self.session.state);
-        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason.to_string() });
-        drop(self.persist);
-        let _ = self.persister.await;
-        tracing::info!(reason = self.ended_reason, "call ended");
-    }
 
     fn malformed(&mut self, from: &str, error: &str) {
         self.errors += 1;
@@ -981,46 +635,6 @@ impl Bridge {
             tracing::warn!(from, error, "malformed message skipped");
         } else {
             tracing::debug!(from, error, "malformed message skipped");
-        }
-    }
-}
-
-/// Knowledge searches run in the background, never inline.
-struct NoSearch;
-
-#[async_trait::async_trait]
-impl KnowledgeSource for NoSearch {
-    async fn search(&self, _query: &str) -> Vec<Passage> {
-        Vec::new()
-    }
-}
-
-/// Writes a call's turns in order; the session is saved after each, so the
-/// call can carry on turn by turn from exactly where it was.
-async fn persister(app: AppState, call_sid: String, mut rx: mpsc::UnboundedReceiver<Persist>) {
-    let mut lead_id = None;
-    while let Some(job) = rx.recv().await {
-        match job {
-            Persist::Turn(record, session) => {
-                match app.store.record_turn(*record).await {
-                    Ok(id) => {
-                        lead_id = id.or(lead_id);
-                        // A new lead or an escalation may have queued notifications.
-                        app.notify_wake.notify_one();
-                    }
-                    Err(e) => tracing::error!(error = %e, "could not save the call's transcript"),
-                }
-                if let Some(mut session) = session {
-                    session.lead_id = lead_id.clone().or(session.lead_id.clone());
-                    engine::save_session(&app, &call_sid, &session).await;
-                }
-            }
-            Persist::Flush(done) => {
-                let _ = done.send(());
-            }
-            Persist::Finish { summary, reason } => {
-                super::finish_call(&app, &call_sid, &summary, &reason).await;
-            }
         }
     }
 }

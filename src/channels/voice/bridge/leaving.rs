@@ -1,0 +1,62 @@
+//! Leaving the AI: the last line heard, then a hang-up or a transfer (through Twilio's REST
+//! API, or by closing the stream).
+
+use super::*;
+
+/// The call is leaving the AI once the current line has been heard.
+pub(super) struct Ending {
+    pub(super) step: NextStep,
+    pub(super) reason: &'static str,
+    /// The response carrying the last line has finished generating.
+    pub(super) spoken: bool,
+    pub(super) deadline: Instant,
+}
+
+impl Bridge {
+    pub(super) fn begin_ending(&mut self, step: NextStep, reason: &'static str) {
+        let wait = Duration::from_millis(self.app.config.voice.goodbye_timeout_ms);
+        self.ending = Some(Ending { step, reason, spoken: false, deadline: Instant::now() + wait });
+    }
+
+    /// The last line has been heard: hang up or transfer through Twilio.
+    pub(super) async fn leave(&mut self) {
+        let Some(ending) = self.ending.take() else { return };
+        self.ended_reason = ending.reason;
+        self.hand_over(ending.step).await;
+    }
+
+    /// Moves the call out of the media stream: through Twilio's REST API when
+    /// we can, else by closing the stream so its `<Connect action>` asks us.
+    pub(super) async fn hand_over(&mut self, step: NextStep) {
+        self.close_model().await;
+        self.release_line(false);
+        self.flush().await;
+        self.app.voice.set_next(&self.call_sid, step.clone());
+        // From here the session store is gather mode's (it may have asked a question).
+        self.session_handed_over = true;
+        let update = match &step {
+            NextStep::Hangup => Some(CallUpdate::Complete),
+            NextStep::Transfer { number } => Some(CallUpdate::Twiml(crate::channels::voice::twiml::render(
+                &transfer(&self.app, &self.ctx, number),
+            ))),
+            NextStep::Gather | NextStep::Voicemail => {
+                let verbs = next_step_twiml(&self.app, &self.ctx, &self.call_sid, &step).await;
+                Some(CallUpdate::Twiml(crate::channels::voice::twiml::render(&verbs)))
+            }
+        };
+        let mut redirected = false;
+        if let (Some(twilio), Some(update)) = (&self.app.twilio, update) {
+            match twilio.update_call(&self.call_sid, &update).await {
+                Ok(()) => redirected = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, ?step, "could not redirect the call; closing the stream instead")
+                }
+            }
+        }
+        if !redirected {
+            let _ = self.twilio.send(Message::Close(None)).await;
+        }
+        tracing::info!(?step, redirected, "call left the AI");
+        self.leaving = Some(Instant::now() + LINGER);
+    }
+}

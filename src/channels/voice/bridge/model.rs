@@ -1,0 +1,149 @@
+//! The model side of a call: opening a Realtime session, reading it, pinging it, replacing it
+//! before its time limit, and what happens when it fails.
+
+use super::*;
+
+/// The model side: opening, open and ready, or gone.
+pub(super) enum Model {
+    Connecting(std::pin::Pin<Box<dyn std::future::Future<Output = Result<Box<ModelSocket>, String>> + Send>>),
+    Open { socket: Box<ModelSocket>, ready: bool, opened: Instant },
+    Closed,
+}
+
+pub(super) enum ModelEvent {
+    Connected(Result<Box<ModelSocket>, String>),
+    Text(Utf8Bytes),
+    Pong,
+    Gone(String),
+}
+
+impl Model {
+    pub(super) async fn next(&mut self) -> ModelEvent {
+        match self {
+            Model::Connecting(fut) => ModelEvent::Connected(fut.await),
+            Model::Open { socket, .. } => loop {
+                match socket.next().await {
+                    Some(Ok(Message::Text(text))) => return ModelEvent::Text(text),
+                    Some(Ok(Message::Pong(_))) => return ModelEvent::Pong,
+                    Some(Ok(Message::Close(frame))) => {
+                        return ModelEvent::Gone(format!("closed by the model server: {frame:?}"))
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return ModelEvent::Gone(e.to_string()),
+                    None => return ModelEvent::Gone("connection ended".into()),
+                }
+            },
+            Model::Closed => std::future::pending().await,
+        }
+    }
+
+    pub(super) fn is_ready(&self) -> bool {
+        matches!(self, Model::Open { ready: true, .. })
+    }
+}
+
+/// Opens a Realtime session socket (`OPENAI_BASE_URL`, so tests use a fake).
+pub(super) fn connect(app: &AppState) -> Model {
+    let url = rt::realtime_url(&app.config.openai.base_url, &app.config.openai.realtime_model);
+    let key = app.config.openai.api_key.expose().to_string();
+    Model::Connecting(Box::pin(async move {
+        let mut request = url.into_client_request().map_err(|e| format!("bad realtime URL: {e}"))?;
+        let auth =
+            format!("Bearer {key}").parse().map_err(|_| "the API key is not a valid header".to_string())?;
+        request.headers_mut().insert("authorization", auth);
+        // Small buffers: a call's frames are a few hundred bytes, and there may be a thousand calls.
+        let config = websocket::small_frames(MAX_FRAME * 4);
+        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+        match tokio::time::timeout(HANDSHAKE, connecting).await {
+            Ok(Ok((socket, _))) => Ok(Box::new(socket)),
+            Ok(Err(e)) => Err(format!("could not open the realtime session: {e}")),
+            Err(_) => Err("the realtime session did not open in time".into()),
+        }
+    }))
+}
+
+impl Bridge {
+    pub(super) async fn on_model_event(&mut self, event: ModelEvent) {
+        match event {
+            ModelEvent::Connected(Ok(socket)) => {
+                tracing::info!("realtime session opened");
+                self.model = Model::Open { socket, ready: false, opened: Instant::now() };
+                self.last_model_pong = Instant::now();
+            }
+            ModelEvent::Connected(Err(e)) => self.model_failed(&e).await,
+            ModelEvent::Text(text) => self.on_model_text(text.as_str()).await,
+            ModelEvent::Pong => self.last_model_pong = Instant::now(),
+            ModelEvent::Gone(reason) => self.model_failed(&reason).await,
+        }
+    }
+
+    pub(super) async fn send_model(&mut self, text: String) {
+        if let Model::Open { socket, .. } = &mut self.model {
+            if let Err(e) = socket.send(Message::text(text)).await {
+                tracing::debug!(error = %e, "could not write to the realtime session");
+            }
+        }
+    }
+
+    pub(super) async fn model_failed(&mut self, reason: &str) {
+        self.model = Model::Closed;
+        if self.leaving.is_some() {
+            return;
+        }
+        tracing::error!(reason, "realtime session failed; the caller carries on turn by turn");
+        self.ended_reason = "fallback";
+        self.ending = None;
+        self.playback = Playback::default();
+        self.hand_over(NextStep::Gather).await;
+    }
+
+    pub(super) async fn close_model(&mut self) {
+        if let Model::Open { socket, .. } = &mut self.model {
+            let _ = tokio::time::timeout(Duration::from_millis(500), SinkExt::close(socket)).await;
+        }
+        self.model = Model::Closed;
+    }
+
+    pub(super) async fn ping_model(&mut self, grace: Duration) {
+        let dead = match &mut self.model {
+            Model::Open { socket, .. } => {
+                let late = self.last_model_pong.elapsed() > grace;
+                late || socket.send(Message::Ping(Vec::new().into())).await.is_err()
+            }
+            _ => false,
+        };
+        if dead {
+            self.model_failed("the realtime session stopped answering pings").await;
+        }
+    }
+
+    /// Sessions are capped in length: before the cap, between turns, a fresh
+    /// session takes over with the conversation carried in its instructions.
+    pub(super) async fn maybe_roll_over(&mut self) {
+        let idle = self.active_response.is_none()
+            && self.tools_running == 0
+            && !self.playback.playing()
+            && self.ending.is_none()
+            && self.leaving.is_none();
+        let forced = matches!(&self.model, Model::Open { opened, .. }
+            if opened.elapsed() > Duration::from_secs(self.app.config.voice.realtime_session_max_secs + 60));
+        if idle || forced {
+            self.roll_over().await;
+        }
+    }
+
+    pub(super) async fn roll_over(&mut self) {
+        if self.leaving.is_some() {
+            return;
+        }
+        tracing::info!("replacing the realtime session before its time limit");
+        self.close_model().await;
+        self.active_response = None;
+        self.queued_response = None;
+        self.calls.clear();
+        self.playback = Playback::default();
+        self.model = connect(&self.app);
+        self.rollover_at =
+            Instant::now() + Duration::from_secs(self.app.config.voice.realtime_session_max_secs);
+    }
+}
