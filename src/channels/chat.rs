@@ -15,7 +15,7 @@ use warp::reply::Response;
 use warp::sse::Event;
 use warp::{Filter, Rejection, Reply};
 
-use super::engine::{self, TurnError};
+use super::engine;
 use crate::agent::conversation::Context;
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
@@ -145,7 +145,7 @@ async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Byte
     }
     let ctx = match engine::context(&app, &request.business_id).await {
         Ok(ctx) => ctx,
-        Err(e) => return error(turn_error(e), None),
+        Err(e) => return error(ApiError::from(e), None),
     };
     let cors = match allowed_origin(&app, &ctx, origin.as_deref()) {
         Ok(cors) => cors,
@@ -163,7 +163,7 @@ async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Byte
     }
     match engine::run_turn(&app, &ctx, Channel::Chat, request.session_id.as_deref(), message, None).await {
         Ok(reply) => with_cors(warp::reply::json(&response(reply)).into_response(), cors.as_deref()),
-        Err(e) => error(turn_error(e), cors.as_deref()),
+        Err(e) => error(ApiError::from(e), cors.as_deref()),
     }
 }
 
@@ -198,7 +198,7 @@ fn sse_turn(app: AppState, ctx: Context, request: ChatRequest) -> impl Reply {
         let event = match result {
             Ok(reply) => Event::default().event("done").data(json!(response(reply)).to_string()),
             Err(e) => {
-                let e = turn_error(e);
+                let e = ApiError::from(e);
                 Event::default().event("error").data(json!({ "error": e.to_string() }).to_string())
             }
         };
@@ -220,7 +220,7 @@ fn response(reply: engine::Reply) -> ChatResponse {
 async fn get_config(business_id: String, app: AppState, origin: Option<String>) -> Response {
     let ctx = match engine::context(&app, &business_id).await {
         Ok(ctx) => ctx,
-        Err(e) => return error(turn_error(e), None),
+        Err(e) => return error(ApiError::from(e), None),
     };
     let cors = match allowed_origin(&app, &ctx, origin.as_deref()) {
         Ok(cors) => cors,
@@ -287,14 +287,6 @@ fn with_cors(mut response: Response, origin: Option<&str>) -> Response {
 
 fn error(e: ApiError, cors: Option<&str>) -> Response {
     with_cors(e.reply(), cors)
-}
-
-fn turn_error(e: TurnError) -> ApiError {
-    match e {
-        TurnError::UnknownBusiness(id) => ApiError::NotFound(format!("business {id} not found")),
-        TurnError::Store(e) => e.into(),
-        TurnError::Provider(e) => ApiError::Internal(e),
-    }
 }
 
 /// A stand-in business website with the widget, for trying a business out.

@@ -94,6 +94,18 @@ pub enum TurnError {
     Provider(String),
 }
 
+impl From<TurnError> for crate::error::ApiError {
+    fn from(e: TurnError) -> Self {
+        match e {
+            TurnError::UnknownBusiness(id) => {
+                crate::error::ApiError::NotFound(format!("business {id} not found"))
+            }
+            TurnError::Store(e) => e.into(),
+            TurnError::Provider(e) => crate::error::ApiError::Internal(e),
+        }
+    }
+}
+
 /// Knowledge search for the model's tool, scoped to one business.
 struct StoreKnowledge<'a> {
     app: &'a AppState,

@@ -83,7 +83,7 @@ pub fn spawn(app: AppState) -> Result<Notifier, String> {
     let deliverers = Deliverers {
         email: EmailSender::new(config)?,
         webhook: WebhookPoster::new(Duration::from_millis(config.notify.delivery_timeout_ms)),
-        twilio: TwilioClient::from_config(&config.twilio),
+        twilio: app.twilio.clone(),
         from: config.twilio.phone_number.clone(),
         webhook_base_url: config.twilio.webhook_base_url.clone(),
         public_url: config.public_url(),

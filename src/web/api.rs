@@ -147,10 +147,10 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             actions::save_agent(app, c, &req.json()?).await?;
             agent(app, c).await
         }
-        ["config", "voice"] if get => voice(app, c, &req.headers).await,
+        ["config", "voice"] if get => voice(app, c).await,
         ["config", "voice"] if post || put => {
             actions::save_voice(app, c, &req.json()?).await?;
-            voice(app, c, &req.headers).await
+            voice(app, c).await
         }
         ["config", "notifications"] if post || put => {
             actions::save_notifications(app, c, &req.json()?).await?;
@@ -242,12 +242,12 @@ async fn agent(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     ok(json!(app.store.agent_profile(&c.business()?.id).await?.agent))
 }
 
-async fn voice(app: &AppState, c: &Caller, headers: &HeaderMap) -> Result<Response, ActionError> {
+async fn voice(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     c.require_manager()?;
     let b = c.business()?;
     app.plans.require(b.plan_tier, Feature::VoiceConfiguration)?;
     let a = app.store.agent_profile(&b.id).await?.agent;
-    let urls = super::pages::voice_urls(app, headers);
+    let urls = super::pages::voice_urls(app);
     ok(json!({
         "voice_greeting_message": a.voice_greeting_message,
         "voice_completion_message": a.voice_completion_message,

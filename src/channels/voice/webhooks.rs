@@ -339,9 +339,5 @@ pub fn reject(e: StoreError) -> Rejection {
 }
 
 pub fn turn_reject(e: engine::TurnError) -> Rejection {
-    warp::reject::custom(match e {
-        engine::TurnError::UnknownBusiness(id) => ApiError::NotFound(format!("business {id} not found")),
-        engine::TurnError::Store(e) => e.into(),
-        engine::TurnError::Provider(e) => ApiError::Internal(e),
-    })
+    warp::reject::custom(ApiError::from(e))
 }

@@ -43,10 +43,7 @@ pub fn site_url(app: &crate::server::AppState, headers: &warp::http::HeaderMap) 
 /// The URLs to paste into Twilio: exactly those the voice channel checks
 /// signatures against and puts in its TwiML (`TWILIO_WEBHOOK_BASE_URL`, else
 /// this instance's public URL; the stream on `HOSTNAME`).
-pub fn voice_urls(
-    app: &crate::server::AppState,
-    _headers: &warp::http::HeaderMap,
-) -> (String, String, String, String) {
+pub fn voice_urls(app: &crate::server::AppState) -> (String, String, String, String) {
     use crate::channels::voice::{public_url, stream_url};
     (
         public_url(app, "/api/voice/incoming"),
@@ -125,7 +122,7 @@ pub async fn voice(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -
             .twilio_phone_number
             .clone()
             .unwrap_or_else(|| "not assigned yet (ask your provider)".into()),
-        urls: voice_urls(page.app, &page.req.headers),
+        urls: voice_urls(page.app),
         setup_warning: voice_setup_warning(page.app),
         twilio_voices,
         realtime_voices: REALTIME_VOICES

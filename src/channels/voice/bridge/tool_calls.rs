@@ -30,7 +30,8 @@ impl KnowledgeSource for NoSearch {
 impl Bridge {
     pub(super) async fn run_tools(&mut self, calls: Vec<FunctionCall>) {
         let level_before = self.session.state.level();
-        let mut effect = Effect::None;
+        // What the call does once this batch's line has been said.
+        let mut next: Option<(NextStep, &'static str)> = None;
         for call in calls {
             if call.name == "search_knowledge" {
                 // Searching may wait on an embedding model: off the call's loop.
@@ -55,14 +56,14 @@ impl Bridge {
                 Effect::Transfer { reason } => match self.ctx.business.notification_phone_number.clone() {
                     Some(number) => {
                         tracing::info!(reason, "transferring the call");
-                        effect = Effect::Transfer { reason: number };
+                        next = Some((NextStep::Transfer { number }, "transferred"));
                     }
                     None => {
                         output = json!({ "ok": false, "error": "Nobody can take the call now: offer to take a \
                                                                 message so someone calls back." });
                     }
                 },
-                other @ Effect::EndCall { .. } => effect = other,
+                Effect::EndCall { .. } => next = Some((NextStep::Hangup, "agent_hung_up")),
                 Effect::None => {}
             }
             if call.name == "set_emergency_level" && self.session.state.level() == Priority::Urgent {
@@ -77,22 +78,22 @@ impl Bridge {
         if escalate {
             self.on_emergency(true).await;
         }
-        match effect {
-            Effect::EndCall { .. } => {
+        match next {
+            Some((NextStep::Hangup, reason)) => {
                 let goodbye = voice::goodbye(&self.ctx);
-                self.begin_ending(NextStep::Hangup, "agent_hung_up");
+                self.begin_ending(NextStep::Hangup, reason);
                 self.request_response(Some(format!("Say goodbye with exactly these words: \"{goodbye}\"")))
                     .await;
             }
-            Effect::Transfer { reason: number } => {
-                self.begin_ending(NextStep::Transfer { number }, "transferred");
+            Some((step, reason)) => {
+                self.begin_ending(step, reason);
                 self.request_response(None).await;
             }
-            Effect::None if self.tools_running > 0 => {
+            None if self.tools_running > 0 => {
                 let wait = Duration::from_millis(self.app.config.voice.tool_filler_ms);
                 self.filler_at = Some(Instant::now() + wait);
             }
-            Effect::None => self.request_response(None).await,
+            None => self.request_response(None).await,
         }
     }
 
