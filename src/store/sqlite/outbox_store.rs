@@ -187,6 +187,23 @@ impl OutboxStore for SqliteStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        // The worker asks every second on every channel: look on a reader first,
+        // so an idle outbox never takes the write lock.
+        let due: bool = self
+            .read(move |c| {
+                c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM notifications WHERE channel = ?1
+                         AND ((state = 'pending' AND next_attempt_at <= ?2)
+                              OR (state = 'in_flight' AND lease_until <= ?2)))",
+                    params![channel.as_str(), now()],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)
+            })
+            .await?;
+        if !due {
+            return Ok(Vec::new());
+        }
         self.write(move |tx| {
             let (ts, until, token) = (now(), at_offset(lease_ms), new_id());
             let mut stmt = tx
