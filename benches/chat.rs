@@ -202,6 +202,7 @@ fn bench_retrieval() -> Vec<String> {
         knowledge,
         emergency_rules: Default::default(),
         notifications: Default::default(),
+        facts: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();

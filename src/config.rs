@@ -157,6 +157,18 @@ pub struct NotifyConfig {
     pub webhook_concurrency: u32,
     pub digest_hour: u32,
     pub new_lead_delay_secs: u64,
+    /// Per business, over any 24 hours (0: no limit).
+    pub daily_email_cap: u32,
+    pub daily_sms_cap: u32,
+    pub daily_call_cap: u32,
+    /// URGENT alerts and follow-ups per channel: apart from the caps above.
+    pub daily_urgent_cap: u32,
+    /// Tests per channel (they also count against the caps above).
+    pub daily_test_cap: u32,
+    /// Tests one business may send per minute, all channels together.
+    pub tests_per_minute: u32,
+    /// The follow-up URGENT alert waits at most this long for the caller's details.
+    pub urgent_followup_hold_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +284,13 @@ impl Default for Config {
                 webhook_concurrency: 8,
                 digest_hour: 18,
                 new_lead_delay_secs: 60,
+                daily_email_cap: 200,
+                daily_sms_cap: 50,
+                daily_call_cap: 10,
+                daily_urgent_cap: 20,
+                daily_test_cap: 10,
+                tests_per_minute: 5,
+                urgent_followup_hold_secs: 60,
             },
             chat: ChatConfig { per_ip_per_minute: 60, per_session_per_minute: 30 },
             urls: UrlConfig {
@@ -556,6 +575,13 @@ pub static KEYS: &[Key] = &[
     key!("notify.webhook_concurrency", ["FRONTDESK_NOTIFY_WEBHOOK_CONCURRENCY"], notify.webhook_concurrency, "Webhooks posted at once"),
     key!("notify.digest_hour", ["FRONTDESK_NOTIFY_DIGEST_HOUR"], notify.digest_hour, "Local hour (0-23, each business's timezone) of the daily digest, unless the business sets its own"),
     key!("notify.new_lead_delay_secs", ["FRONTDESK_NOTIFY_NEW_LEAD_DELAY_SECS"], notify.new_lead_delay_secs, "New (non-urgent) lead notifications wait this long so they carry the whole conversation"),
+    key!("notify.daily_email_cap", ["FRONTDESK_NOTIFY_DAILY_EMAIL_CAP"], notify.daily_email_cap, "Emails one business may send in any 24 hours, URGENT alerts apart (0: no limit)"),
+    key!("notify.daily_sms_cap", ["FRONTDESK_NOTIFY_DAILY_SMS_CAP"], notify.daily_sms_cap, "Text messages one business may send in any 24 hours, URGENT alerts apart (0: no limit)"),
+    key!("notify.daily_call_cap", ["FRONTDESK_NOTIFY_DAILY_CALL_CAP"], notify.daily_call_cap, "Phone calls one business may place in any 24 hours, URGENT alerts apart (0: no limit)"),
+    key!("notify.daily_urgent_cap", ["FRONTDESK_NOTIFY_DAILY_URGENT_CAP"], notify.daily_urgent_cap, "URGENT alerts (and follow-ups) per channel one business may send in any 24 hours (0: no limit)"),
+    key!("notify.daily_test_cap", ["FRONTDESK_NOTIFY_DAILY_TEST_CAP"], notify.daily_test_cap, "Test notifications per channel one business may send in any 24 hours (0: no limit)"),
+    key!("notify.tests_per_minute", ["FRONTDESK_NOTIFY_TESTS_PER_MINUTE"], notify.tests_per_minute, "Test notifications one business may send per minute, all channels (0: no limit)"),
+    key!("notify.urgent_followup_hold_secs", ["FRONTDESK_NOTIFY_URGENT_FOLLOWUP_HOLD_SECS"], notify.urgent_followup_hold_secs, "The follow-up URGENT alert (with the caller's number and address) waits at most this long for the rest of the details"),
     key!("chat.per_ip_per_minute", ["CHAT_RATE_LIMIT_PER_IP"], chat.per_ip_per_minute, "Chat messages one client address may send per minute (then 429; 0: no limit)"),
     key!("chat.per_session_per_minute", ["CHAT_RATE_LIMIT_PER_SESSION"], chat.per_session_per_minute, "Chat messages one conversation may send per minute (then 429; 0: no limit)"),
     key!("urls.app_primary_url", ["APP_PRIMARY_URL"], urls.app_primary_url, "Public URL of this instance, used in links; empty: derived from hostname and port"),

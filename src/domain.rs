@@ -77,6 +77,13 @@ impl Default for Priority {
 
 name_enum!(Channel { Chat = "CHAT", Voice = "VOICE", Import = "IMPORT" });
 
+name_enum!(
+    /// Whether an URGENT lead's alert reached anyone: at least one delivered,
+    /// some still on their way, or none (nobody to alert, every one failed, or
+    /// only kept on this server).
+    LeadAlert { Sent = "sent", Sending = "sending", NotSent = "not_sent" }
+);
+
 name_enum!(Role { Owner = "owner", Staff = "staff", Operator = "operator" });
 
 name_enum!(
@@ -185,6 +192,8 @@ pub struct BusinessBundle {
     pub emergency_rules: EmergencyRules,
     /// `[notifications]`: which events reach the owner where.
     pub notifications: NotificationPrefs,
+    /// `[facts]`: hours, service area, prices, about.
+    pub facts: BusinessFacts,
 }
 
 /// The owner's changes to the default triage rules of their business.
@@ -204,6 +213,95 @@ pub struct Profile {
     /// In order.
     pub questions: Vec<Question>,
     pub emergency_rules: EmergencyRules,
+    pub facts: BusinessFacts,
+}
+
+/// Opening hours per weekday: `"07:00-18:00"`, `"closed"`, or unset (not said).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WeekHours {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monday: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuesday: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wednesday: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thursday: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub friday: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saturday: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sunday: Option<String>,
+}
+
+/// The weekdays, Monday first, as `WeekHours` names them.
+pub const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+impl WeekHours {
+    fn slots(&self) -> [&Option<String>; 7] {
+        [&self.monday, &self.tuesday, &self.wednesday, &self.thursday, &self.friday, &self.saturday, &self.sunday]
+    }
+
+    fn slots_mut(&mut self) -> [&mut Option<String>; 7] {
+        [
+            &mut self.monday,
+            &mut self.tuesday,
+            &mut self.wednesday,
+            &mut self.thursday,
+            &mut self.friday,
+            &mut self.saturday,
+            &mut self.sunday,
+        ]
+    }
+
+    /// A day's hours, 0 = Monday.
+    pub fn day(&self, index: usize) -> Option<&str> {
+        self.slots().get(index).and_then(|s| s.as_deref())
+    }
+
+    pub fn set_day(&mut self, index: usize, value: Option<String>) {
+        if let Some(slot) = self.slots_mut().into_iter().nth(index) {
+            *slot = value;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots().iter().all(|s| s.is_none())
+    }
+}
+
+/// What the receptionist tells anyone who asks, on every plan: opening hours
+/// (with days closed), where the business works, what it charges, who it is,
+/// and the number customers call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusinessFacts {
+    pub hours: WeekHours,
+    /// Days closed, `"2026-12-25 Christmas Day"`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_area: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prices: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+    /// The number customers call, E.164 (told to a visitor when nobody could be alerted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl BusinessFacts {
+    pub fn is_empty(&self) -> bool {
+        *self == BusinessFacts::default()
+    }
+
+    /// Enough for the first-hour checklist: hours, and where or what it charges.
+    pub fn is_filled(&self) -> bool {
+        !self.hours.is_empty() && (self.service_area.is_some() || self.prices.is_some())
+    }
 }
 
 /// The owner-editable fields of a business (no id or timestamps).
@@ -280,6 +378,55 @@ pub struct Lead {
     pub captured: BTreeMap<String, String>,
     pub created_at: String,
     pub updated_at: String,
+    /// URGENT leads: whether the alert reached anyone (None otherwise).
+    #[serde(default)]
+    pub alert: Option<LeadAlert>,
+    /// A test conversation (the owner's preview, the demo page): never alerted.
+    #[serde(default)]
+    pub is_test: bool,
+    /// What the owner wrote on the lead.
+    #[serde(default)]
+    pub owner_notes: Option<String>,
+}
+
+impl Lead {
+    /// The problem in one line, in the caller's words where there are any.
+    pub fn summary(&self) -> String {
+        let text = self
+            .captured
+            .get("problem")
+            .or(self.notes.as_ref())
+            .or(self.captured.get("first_message"))
+            .map(String::as_str)
+            .unwrap_or("New enquiry");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.chars().count() <= 120 {
+            return text;
+        }
+        let cut: String = text.chars().take(119).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// Captured keys the owner never reads (the engine's own bookkeeping).
+pub const INTERNAL_FIELDS: &[&str] = &["emergency_reasons"];
+
+/// How the owner reads a captured key: `first_message` -> "First message",
+/// `job_address` -> "Job address"; a question's text stays as it is.
+pub fn field_label(key: &str) -> String {
+    match key {
+        "first_message" => "First message".into(),
+        "caller_id" => "Called from".into(),
+        "problem" => "Problem".into(),
+        other if other.contains(' ') => other.to_string(),
+        other => {
+            let mut words = other.replace('_', " ");
+            if let Some(first) = words.get(..1) {
+                words.replace_range(..1, &first.to_uppercase());
+            }
+            words
+        }
+    }
 }
 
 /// The questions a new business starts with, so the agent captures a usable
@@ -386,6 +533,7 @@ name_enum!(
     NotifyEvent {
         NewLead = "new_lead",
         UrgentLead = "urgent_lead",
+        UrgentUpdate = "urgent_update",
         CallEnded = "call_ended",
         Digest = "digest",
         Test = "test",
@@ -393,8 +541,9 @@ name_enum!(
 );
 
 name_enum!(
-    /// Where a notification is in the outbox.
-    NotificationState { Pending = "pending", InFlight = "in_flight", Sent = "sent", Dead = "dead" }
+    /// Where a notification is in the outbox. `kept`: an email kept on this
+    /// server because no mail server is configured (not sent).
+    NotificationState { Pending = "pending", InFlight = "in_flight", Sent = "sent", Kept = "kept", Dead = "dead" }
 );
 
 /// The owner's notification choices. URGENT leads always use every channel

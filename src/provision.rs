@@ -14,8 +14,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::domain::{
-    AgentConfig, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat, KnowledgeDoc, NewBusiness,
-    NotificationPrefs, NotifyChannel, PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES,
+    AgentConfig, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules, ExpectedFormat, KnowledgeDoc,
+    NewBusiness, NotificationPrefs, NotifyChannel, PlanTier, Priority, Question, VoiceMode, WeekHours,
+    REALTIME_VOICES, WEEKDAYS,
 };
 use crate::validate;
 pub use crate::validate::{is_field_name, is_hex_colour, is_language_tag};
@@ -73,6 +74,7 @@ const QUESTION_KEYS: &[&str] = &[
 ];
 const KNOWLEDGE_KEYS: &[&str] = &["title", "content", "source_url"];
 const NOTIFICATION_KEYS: &[&str] = &["new_lead", "call_ended", "digest", "digest_hour"];
+const FACT_KEYS: &[&str] = &["hours", "holidays", "service_area", "prices", "about", "phone"];
 const MAX_MESSAGE: usize = 4000;
 const MAX_CONTENT_BYTES: usize = 1_000_000;
 
@@ -228,7 +230,7 @@ pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
     let top = c.fields(
         root.get_ref(),
         "",
-        &["business", "agent", "questions", "knowledge", "emergency_rules", "notifications"],
+        &["business", "agent", "questions", "knowledge", "emergency_rules", "notifications", "facts"],
     );
     let whole = root.span();
 
@@ -270,10 +272,26 @@ pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
         None => NotificationPrefs::default(),
     };
 
-    match business {
-        Some(business) if c.errors.is_empty() => {
-            Ok(BusinessBundle { business, agent, questions, knowledge, emergency_rules, notifications })
+    let country = business.as_ref().map_or("US", |b| b.country.as_str()).to_string();
+    let facts = match top.get("facts").map(|v| (v.get_ref().as_table(), v.span())) {
+        Some((Some(table), _)) => parse_facts(&mut c, table, &country),
+        Some((None, span)) => {
+            c.error(&span, "facts", "expected a [facts] table");
+            BusinessFacts::default()
         }
+        None => BusinessFacts::default(),
+    };
+
+    match business {
+        Some(business) if c.errors.is_empty() => Ok(BusinessBundle {
+            business,
+            agent,
+            questions,
+            knowledge,
+            emergency_rules,
+            notifications,
+            facts,
+        }),
         _ => {
             c.errors.sort_by_key(|e| e.line);
             Err(c.errors)
@@ -594,6 +612,51 @@ fn parse_notifications(c: &mut Checker<'_>, table: &DeTable<'_>) -> Notification
     prefs
 }
 
+/// `[facts]`: `service_area`, `prices`, `about`, `phone`, `holidays` (a list
+/// of "2026-12-25 Christmas Day") and `[facts.hours]` (a day each: "7am-6pm"
+/// or "closed").
+fn parse_facts(c: &mut Checker<'_>, table: &DeTable<'_>, country: &str) -> BusinessFacts {
+    let p = "facts";
+    let f = c.fields(table, p, FACT_KEYS);
+    let mut facts = BusinessFacts {
+        service_area: c.optional_text(&f, "service_area", p, MAX_MESSAGE),
+        prices: c.optional_text(&f, "prices", p, MAX_MESSAGE),
+        about: c.optional_text(&f, "about", p, MAX_MESSAGE),
+        phone: c.phone(&f, "phone", p, country),
+        ..BusinessFacts::default()
+    };
+    if let Some(value) = f.get("holidays") {
+        match value.get_ref().as_array() {
+            Some(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("facts.holidays[{i}]");
+                    match item.get_ref().as_str().map(validate::holiday) {
+                        Some(Ok(h)) => facts.holidays.push(h),
+                        Some(Err(m)) => c.error(&item.span(), field, m),
+                        None => c.error(&item.span(), field, "expected a string"),
+                    }
+                }
+            }
+            None => c.error(&value.span(), "facts.holidays", "expected a list such as [\"2026-12-25 Christmas Day\"]"),
+        }
+    }
+    if let Some(value) = f.get("hours") {
+        match value.get_ref().as_table() {
+            Some(hours) => {
+                let days = c.fields(hours, "facts.hours", &WEEKDAYS);
+                for (i, day) in WEEKDAYS.iter().enumerate() {
+                    if let Some((raw, at)) = c.string(&days, day, "facts.hours") {
+                        let v = c.check(validate::day_hours(&raw), &at, &format!("facts.hours.{day}"));
+                        facts.hours.set_day(i, v);
+                    }
+                }
+            }
+            None => c.error(&value.span(), "facts.hours", "expected a [facts.hours] table"),
+        }
+    }
+    facts
+}
+
 fn parse_knowledge(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) -> Vec<KnowledgeDoc> {
     let mut out = Vec::new();
     for (i, (table, span)) in tables(c, value, "knowledge").into_iter().enumerate() {
@@ -640,6 +703,25 @@ struct FileOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     emergency_rules: Option<RulesOut<'a>>,
     notifications: &'a NotificationPrefs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facts: Option<FactsOut<'a>>,
+}
+
+/// `[facts]` with its values before its `[facts.hours]` table.
+#[derive(Serialize)]
+struct FactsOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_area: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prices: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    about: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    holidays: &'a [String],
+    #[serde(skip_serializing_if = "WeekHours::is_empty")]
+    hours: &'a WeekHours,
 }
 
 #[derive(Serialize)]
@@ -721,6 +803,17 @@ pub fn render_bundle(bundle: &BusinessBundle) -> String {
             }
         }),
         notifications: &bundle.notifications,
+        facts: (!bundle.facts.is_empty()).then(|| {
+            let f = &bundle.facts;
+            FactsOut {
+                service_area: f.service_area.as_deref(),
+                prices: f.prices.as_deref(),
+                about: f.about.as_deref(),
+                phone: f.phone.as_deref(),
+                holidays: &f.holidays,
+                hours: &f.hours,
+            }
+        }),
     };
     let body = toml::to_string_pretty(&out).unwrap_or_else(|e| format!("# export failed: {e}\n"));
     format!("# frontdesk business file — import with `frontdesk business import FILE`\n\n{body}")

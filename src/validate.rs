@@ -62,6 +62,94 @@ pub fn origin(raw: &str) -> Result<String, String> {
     Ok(url.origin().ascii_serialization())
 }
 
+/// A site the owner types, as an origin: `www.bobsplumbing.com` gets
+/// `https://`, and a page address (`…/contact`) is cut to its site.
+pub fn site(raw: &str) -> Result<String, String> {
+    let s = raw.trim().trim_end_matches('/');
+    let with_scheme = if s.contains("://") { s.to_string() } else { format!("https://{s}") };
+    match url::Url::parse(&with_scheme) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| h.contains('.') || h == "localhost") => {
+            Ok(u.origin().ascii_serialization())
+        }
+        _ => Err(format!("'{s}' does not look like a website address such as www.example.com")),
+    }
+}
+
+/// A lead field key from what the owner typed: `Job Address` -> `job_address`.
+pub fn field_key(raw: &str) -> Result<String, String> {
+    let mut key = String::new();
+    for c in raw.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            key.push(c.to_ascii_lowercase());
+        } else if !key.is_empty() && !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    let key = key.trim_end_matches('_').trim_start_matches(|c: char| c.is_ascii_digit()).to_string();
+    let key: String = key.chars().take(40).collect::<String>().trim_end_matches('_').to_string();
+    if is_field_name(&key) {
+        Ok(key)
+    } else {
+        Err(format!("use letters or numbers for the name it is saved as, such as job address (got '{}')", raw.trim()))
+    }
+}
+
+/// One time of day: `7`, `7am`, `7:30 pm`, `19:00` -> minutes after midnight.
+fn time_of_day(raw: &str) -> Option<u32> {
+    let t = raw.trim().replace(' ', "").replace('.', "");
+    let (t, pm) = match (t.strip_suffix("am"), t.strip_suffix("pm")) {
+        (Some(rest), _) => (rest.to_string(), Some(false)),
+        (_, Some(rest)) => (rest.to_string(), Some(true)),
+        _ => (t, None),
+    };
+    let (h, m) = match t.split_once(':') {
+        Some((h, m)) => (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?),
+        None => (t.parse::<u32>().ok()?, 0),
+    };
+    if m > 59 {
+        return None;
+    }
+    let h = match pm {
+        Some(_) if !(1..=12).contains(&h) => return None,
+        Some(true) if h < 12 => h + 12,
+        Some(false) if h == 12 => 0,
+        _ => h,
+    };
+    (h <= 24 && (h < 24 || m == 0)).then_some(h * 60 + m)
+}
+
+/// A day's opening hours: `7am-6pm`, `07:00 – 18:00`, `closed`, `24 hours`,
+/// as `07:00-18:00`, `closed` or `00:00-24:00`.
+pub fn day_hours(raw: &str) -> Result<String, String> {
+    let s = raw.trim().to_lowercase();
+    if matches!(s.as_str(), "closed" | "close" | "shut" | "no" | "off") {
+        return Ok("closed".into());
+    }
+    if (s.contains("24") && s.contains("hour")) || s == "24/7" || s == "24h" {
+        return Ok("00:00-24:00".into());
+    }
+    let s = s.replace(['–', '—'], "-").replace(" to ", "-");
+    let parsed = s.split_once('-').and_then(|(a, b)| Some((time_of_day(a)?, time_of_day(b)?)));
+    match parsed {
+        Some((open, close)) if close > open => {
+            Ok(format!("{:02}:{:02}-{:02}:{:02}", open / 60, open % 60, close / 60, close % 60))
+        }
+        _ => Err(format!("write hours like 7am-6pm, or closed (got '{}')", raw.trim())),
+    }
+}
+
+/// A day closed: `2026-12-25 Christmas Day` (the name is optional).
+pub fn holiday(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let (date, name) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+    match chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(d) if name.trim().chars().count() <= 80 => {
+            Ok(format!("{} {}", d.format("%Y-%m-%d"), name.trim()).trim().to_string())
+        }
+        _ => Err(format!("write a day closed like 2026-12-25 Christmas Day (got '{s}')")),
+    }
+}
+
 /// ISO 3166 alpha-2, upper-cased, that phone numbers know.
 pub fn country(raw: &str) -> Result<String, String> {
     let upper = raw.trim().to_ascii_uppercase();
@@ -180,5 +268,26 @@ mod tests {
         assert!(is_premium_voice("Polly.Joanna", "marin") && is_premium_voice("alice", "cedar"));
         assert!(!is_premium_voice("alice", "marin"));
         assert!(language_tag("en-US").is_ok() && language_tag("english!").is_err());
+        assert_eq!(site("www.bobsplumbing.com").as_deref(), Ok("https://www.bobsplumbing.com"));
+        assert_eq!(site("http://localhost:8080/contact").as_deref(), Ok("http://localhost:8080"));
+        assert!(site("bob").is_err());
+        assert_eq!(field_key("Job Address").as_deref(), Ok("job_address"));
+        assert_eq!(field_key("  E-mail (work) ").as_deref(), Ok("e_mail_work"));
+        assert!(field_key("!!!").is_err());
+    }
+
+    #[test]
+    fn hours_and_holidays_read_as_people_write_them() {
+        assert_eq!(day_hours("7am-6pm").as_deref(), Ok("07:00-18:00"));
+        assert_eq!(day_hours("7:30 am – 5 pm").as_deref(), Ok("07:30-17:00"));
+        assert_eq!(day_hours("08:00 to 14:00").as_deref(), Ok("08:00-14:00"));
+        assert_eq!(day_hours("Closed").as_deref(), Ok("closed"));
+        assert_eq!(day_hours("24 hours").as_deref(), Ok("00:00-24:00"));
+        assert!(day_hours("12pm-12am").unwrap_err().contains("7am-6pm"));
+        assert!(day_hours("6pm-7am").is_err());
+        assert!(day_hours("sometimes").is_err());
+        assert_eq!(holiday("2026-12-25  Christmas Day").as_deref(), Ok("2026-12-25 Christmas Day"));
+        assert_eq!(holiday("2026-01-01").as_deref(), Ok("2026-01-01"));
+        assert!(holiday("Christmas").is_err());
     }
 }

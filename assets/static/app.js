@@ -16,6 +16,34 @@
     });
   });
 
+  // On a phone the main menu folds behind a button (without script it stays open).
+  document.documentElement.classList.add("js");
+  var toggle = $(".menu-toggle"), nav = document.getElementById("main-nav");
+  if (toggle && nav) {
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      nav.classList.toggle("open", open);
+    });
+  }
+
+  // A form shown again with a problem: go to the first one, so nothing typed is lost from view.
+  var invalid = $("[aria-invalid=true]") || $(".error[role=alert]");
+  if (invalid) {
+    invalid.scrollIntoView({ block: "center" });
+    if (invalid.focus) invalid.focus();
+  }
+
+  // Setup: the time zone list starts at the browser's own zone.
+  var zone = $("select[data-browser-zone]");
+  if (zone && zone.value === "UTC" && window.Intl && Intl.DateTimeFormat) {
+    var mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    for (var i = 0; mine && i < zone.options.length; i++) {
+      if (zone.options[i].text === mine) { zone.selectedIndex = i; break; }
+    }
+  }
+
   // Confirm before destructive forms.
   $$("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (e) {
@@ -46,17 +74,23 @@
     if (!form) return;
     var primary = form.elements.color_primary.value, secondary = form.elements.color_secondary.value;
     var name = form.elements.agent_name.value || "Assistant";
+    var welcome = form.elements.welcome_message ? form.elements.welcome_message.value : "";
     var mock = document.getElementById("mock");
     if (mock) { mock.style.setProperty("--p", primary); mock.style.setProperty("--s", secondary); }
     var mockName = document.getElementById("mock-name");
     if (mockName) mockName.textContent = name;
+    var mockWelcome = document.getElementById("mock-welcome");
+    if (mockWelcome && welcome) mockWelcome.textContent = welcome;
     var host = widgetHost();
     if (host) {
       host.style.setProperty("--p", primary);
       host.style.setProperty("--s", secondary);
       host.style.setProperty("--ink", ink(primary));
-      var title = host.shadowRoot && host.shadowRoot.querySelector("header h2");
+      var title = host.shadowRoot && host.shadowRoot.querySelector(".head h2");
       if (title) title.textContent = name;
+      // The widget's first bubble is the welcome message: it follows the form too.
+      var first = host.shadowRoot && host.shadowRoot.querySelector(".log .msg.agent");
+      if (first && welcome) first.textContent = welcome;
     }
   }
   if (form) {

@@ -57,11 +57,12 @@
     ".launcher{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;cursor:pointer;",
     "background:var(--p);color:var(--ink);box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;z-index:2147483646}",
     ".launcher svg{width:28px;height:28px;fill:currentColor}",
-    ".panel{position:fixed;right:20px;bottom:92px;width:370px;max-width:calc(100vw - 40px);height:560px;max-height:calc(100vh - 120px);",
+    // Anchored to the viewport's edges (never 100vw): a page that scrolls sideways keeps them on screen.
+    ".panel{position:fixed;right:20px;bottom:92px;width:370px;max-width:calc(100% - 40px);height:560px;max-height:calc(100% - 120px);",
     "background:#fff;border-radius:16px;box-shadow:0 12px 40px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483647}",
     ".panel[hidden]{display:none}",
-    "header{background:var(--p);color:var(--ink);padding:14px 16px;display:flex;align-items:center;gap:10px}",
-    "header h2{margin:0;font-size:16px;font-weight:600;flex:1}",
+    ".head{background:var(--p);color:var(--ink);padding:14px 16px;display:flex;align-items:center;gap:10px}",
+    ".head h2{margin:0;font-size:16px;font-weight:600;flex:1}",
     ".close{background:transparent;border:0;color:inherit;font-size:22px;line-height:1;cursor:pointer;padding:4px 8px;border-radius:8px}",
     ".log{flex:1;overflow-y:auto;padding:16px;background:#f8fafc;display:flex;flex-direction:column;gap:10px}",
     ".msg{max-width:85%;padding:10px 13px;border-radius:14px;font-size:14px;line-height:1.45;white-space:pre-wrap;word-wrap:break-word}",
@@ -77,7 +78,7 @@
     "button:focus-visible,textarea:focus-visible{outline:3px solid var(--s);outline-offset:2px}",
     ".brand{text-align:center;font-size:11px;color:#9ca3af;padding:0 0 8px;background:#fff}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
-    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}}"
+    "@media (max-width:480px){.panel{inset:0;width:auto;max-width:none;height:auto;max-height:none;border-radius:0}}"
   ].join("");
 
   function el(tag, cls, text) {
@@ -113,7 +114,8 @@
     panel.setAttribute("role", "dialog");
     panel.setAttribute("aria-modal", "false");
     panel.setAttribute("aria-label", "Chat with " + name);
-    var header = el("header");
+    // A div, not <header>: the host page has its own banner landmark.
+    var header = el("div", "head");
     header.appendChild(el("h2", null, name));
     var close = el("button", "close", "\u00d7");
     close.type = "button";

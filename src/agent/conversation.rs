@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::alerts::{self, Wording};
 use super::answers::{self, Rejection};
 use super::knowledge::{self, Passage};
 use super::triage::{Hazard, Rules};
-use crate::domain::{AgentConfig, Business, ExpectedFormat, LeadDraft, Priority, Question};
+use crate::domain::{AgentConfig, Business, BusinessFacts, ExpectedFormat, LeadDraft, Priority, Question};
 use crate::plans::Plans;
 
 /// Re-asks of one question before the raw answer is kept and we move on.
@@ -27,6 +28,10 @@ pub struct Context {
     /// The questions in force: ordered, already cut to the plan's limit.
     pub questions: Vec<Question>,
     pub rules: Arc<Rules>,
+    /// Hours, area, prices, about: answered on every plan.
+    pub facts: BusinessFacts,
+    /// The business's local date, for "are you open today?".
+    pub today: Option<chrono::NaiveDate>,
 }
 
 impl Context {
@@ -42,7 +47,14 @@ impl Context {
         if let Some(limit) = plans.question_limit(business.plan_tier) {
             questions.truncate(limit);
         }
-        Context { business, agent, questions, rules }
+        Context { business, agent, questions, rules, facts: BusinessFacts::default(), today: None }
+    }
+
+    /// The business's facts, and its local date.
+    pub fn with_facts(mut self, facts: BusinessFacts, today: Option<chrono::NaiveDate>) -> Self {
+        self.facts = facts;
+        self.today = today;
+        self
     }
 
     fn question(&self, order: u32) -> Option<&Question> {
@@ -83,6 +95,12 @@ pub struct State {
     pub caller_id: Option<String>,
     #[serde(default)]
     pub caller_id_declined: bool,
+    /// A test conversation (the owner's preview, the demo page): nobody is alerted.
+    #[serde(default)]
+    pub test: bool,
+    /// After the escalation was saved: whether an alert was queued.
+    #[serde(default)]
+    pub alerted: Option<bool>,
 }
 
 impl State {
@@ -117,6 +135,35 @@ pub struct Turn {
     pub done: bool,
     /// A knowledge question was answered from the knowledge base.
     pub answered_from_knowledge: bool,
+    /// This turn escalated: the reply to give instead when no alert could be
+    /// queued (the store decides, in the turn's transaction).
+    pub unalerted_reply: Option<String>,
+    /// The provider already streamed the reply (the local engine never does:
+    /// the channel sends it once it is saved).
+    pub streamed: bool,
+}
+
+/// A piece of a reply; the emergency and completion messages depend on
+/// whether an alert was queued, known only once the turn is saved.
+enum Part {
+    Text(String),
+    Emergency,
+    Completion,
+}
+
+fn render(ctx: &Context, state: &State, parts: &[Part], wording: Wording) -> String {
+    let text: Vec<String> = parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => t.clone(),
+            Part::Emergency => alerts::emergency_message(ctx, state, wording),
+            Part::Completion => {
+                let name = lead_draft(ctx, state).name;
+                alerts::completion_message(ctx, state, name.as_deref(), wording)
+            }
+        })
+        .collect();
+    text.join(" ").trim().to_string()
 }
 
 /// Does this message ask something (rather than answer)?
@@ -149,9 +196,14 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
     let message = message.trim();
     let escalate = note(ctx, state, message);
 
-    let knowledge_answer =
-        if is_question(message) { knowledge::extract_answer(message, passages) } else { None };
-    let mut parts: Vec<String> = Vec::new();
+    // The business's own facts first (every plan), then the knowledge base.
+    let knowledge_answer = if is_question(message) {
+        super::facts::answer(message, &ctx.facts, ctx.today)
+            .or_else(|| knowledge::extract_answer(message, passages))
+    } else {
+        None
+    };
+    let mut parts: Vec<Part> = Vec::new();
 
     // An answer to the pending question (unless they asked us something instead).
     let mut reask = None;
@@ -174,19 +226,19 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
     absorb_volunteered(ctx, state, message);
 
     if escalate {
-        parts.push(emergency_message(ctx, state));
+        parts.push(Part::Emergency);
     }
     if let Some(answer) = &knowledge_answer {
-        parts.push(answer.clone());
+        parts.push(Part::Text(answer.clone()));
     } else if is_question(message) && !escalate && reask.is_none() && looks_like_info_request(message) {
-        parts.push(format!(
+        parts.push(Part::Text(format!(
             "I don't have that information at hand, but someone from {} will follow up with you.",
             ctx.business.name
-        ));
+        )));
     }
 
     if let Some(text) = reask {
-        parts.push(text);
+        parts.push(Part::Text(text));
     } else {
         match next_question(ctx, state) {
             Some(q) => {
@@ -196,7 +248,7 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
                 } else {
                     String::new()
                 };
-                parts.push(format!("{lead_in}{opener}{}", ask(ctx, state, q)));
+                parts.push(Part::Text(format!("{lead_in}{opener}{}", ask(ctx, state, q))));
                 state.current = Some(q.order);
                 state.reasks = 0;
             }
@@ -204,25 +256,33 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
                 state.current = None;
                 if !state.done {
                     state.done = true;
-                    parts.push(completion_message(ctx, state));
+                    parts.push(Part::Completion);
                 } else if knowledge_answer.is_none() {
-                    parts.push(format!(
+                    parts.push(Part::Text(format!(
                         "Thanks, we have everything we need. Someone from {} will be in touch soon.",
                         ctx.business.name
-                    ));
+                    )));
                 }
             }
         }
     }
 
     let lead = Some(lead_draft(ctx, state)).filter(LeadDraft::has_contact);
+    // The escalation's wording waits for the store: both versions go with the turn.
+    let (reply, unalerted_reply) = if escalate && !state.test {
+        (render(ctx, state, &parts, Wording::Alerted), Some(render(ctx, state, &parts, Wording::NotAlerted)))
+    } else {
+        (render(ctx, state, &parts, alerts::wording(state)), None)
+    };
     Turn {
-        reply: parts.join(" ").trim().to_string(),
+        reply,
         emergency: (state.level() >= Priority::High).then(|| state.level()),
         escalate,
         lead,
         done: state.done,
         answered_from_knowledge: knowledge_answer.is_some(),
+        unalerted_reply,
+        streamed: false,
     }
 }
 
@@ -414,63 +474,6 @@ fn acknowledgement(answered: &Question, state: &State) -> String {
     }
 }
 
-fn emergency_message(ctx: &Context, state: &State) -> String {
-    let mut text = ctx.agent.voice_emergency_message.clone().filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {
-        format!(
-            "This sounds urgent. I'm alerting the {} team right now so someone can get back to you as fast as possible.",
-            ctx.business.name
-        )
-    });
-    let number = emergency_number(&ctx.business.country);
-    let advice = match state.hazard {
-        Some(Hazard::Gas) => Some(format!(
-            "If you smell gas, leave the building now, don't use switches or anything that could spark, and call {number} and your gas company from outside."
-        )),
-        Some(Hazard::CarbonMonoxide) => Some(format!(
-            "If a carbon monoxide alarm is sounding, get everyone outside into fresh air now and call {number}."
-        )),
-        Some(Hazard::Fire) => Some(format!("If there is fire or smoke, get everyone out and call {number}.")),
-        Some(Hazard::Electrical) => {
-            Some("Stay away from sparking outlets or wet electrics; switch off the power at the breaker if it's safe.".into())
-        }
-        Some(Hazard::Flood) => Some("If it's safe, turn off the main water valve to stop the flow.".into()),
-        None => None,
-    };
-    if let Some(advice) = advice {
-        text.push(' ');
-        text.push_str(&advice);
-    }
-    text
-}
-
-/// The public emergency number for a country.
-fn emergency_number(country: &str) -> &'static str {
-    match country.to_ascii_uppercase().as_str() {
-        "GB" | "IE" => "999",
-        "AU" => "000",
-        "NZ" => "111",
-        "US" | "CA" | "MX" | "PR" => "911",
-        _ => "112",
-    }
-}
-
-fn completion_message(ctx: &Context, state: &State) -> String {
-    if let Some(m) = ctx.agent.lead_capture_completion_message.as_ref().filter(|m| !m.trim().is_empty()) {
-        return m.clone();
-    }
-    let name = lead_draft(ctx, state).name.map(|n| format!(", {n}")).unwrap_or_default();
-    if state.level() == Priority::Urgent {
-        return format!(
-            "Thank you{name}. The {} team has been alerted and will contact you right away.",
-            ctx.business.name
-        );
-    }
-    format!(
-        "Thank you{name}! We have your details and someone from {} will be in touch shortly.",
-        ctx.business.name
-    )
-}
-
 fn wants_human(message: &str) -> bool {
     let t = message.to_lowercase();
     [
@@ -516,6 +519,11 @@ pub fn lead_draft(ctx: &Context, state: &State) -> LeadDraft {
     }
     if !state.reasons.is_empty() {
         lead.captured.insert("emergency_reasons".into(), state.reasons.join(", "));
+    }
+    if state.level() == Priority::Urgent {
+        if let Some(problem) = alerts::problem(state) {
+            lead.captured.insert("problem".into(), problem);
+        }
     }
     if let Some(caller_id) = &state.caller_id {
         // Until they give another, the number they called from is the way back to them.

@@ -107,8 +107,11 @@ fn an_emergency_asks_only_essential_questions_and_escalates_once() {
     let t = say(&ctx, &mut s, "My basement is flooding!");
     assert!(t.escalate);
     assert_eq!(t.emergency, Some(Priority::Urgent));
-    assert!(t.reply.contains("alerting"), "{}", t.reply);
+    assert!(t.reply.contains("I've alerted"), "{}", t.reply);
     assert!(t.reply.contains("main water valve"), "{}", t.reply);
+    let instead = t.unalerted_reply.clone().expect("the wording if no alert can be queued");
+    assert!(!instead.contains("alert") && instead.contains("911"), "{instead}");
+    assert!(instead.ends_with("May I have your name?"), "{instead}");
     assert!(t.reply.ends_with("May I have your name?"), "{}", t.reply);
     let t = say(&ctx, &mut s, "Dana");
     assert!(!t.escalate, "escalation is recorded once");

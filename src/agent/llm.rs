@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::alerts::{self, Wording};
 use super::answers;
 use super::conversation::{self, Context, State, Turn};
 use super::provider::TurnInput;
@@ -134,22 +135,38 @@ async fn run(model: &ChatModel, state: &mut State, input: TurnInput<'_>) -> Resu
     messages.push(json!({ "role": "user", "content": message }));
 
     let mut answered_from_knowledge = false;
+    let mut streamed = false;
     let tool_specs =
         Value::Array(tools::tools(ctx, Handoff::Chat).iter().map(tools::Tool::chat_json).collect());
     for _ in 0..MAX_ROUNDS {
-        let (content, calls) = complete(model, &messages, &tool_specs, deltas).await?;
+        // A turn that escalates is not streamed: what it says about the alert
+        // is only known once the turn is saved.
+        let escalating = !was_escalated && state.level() == Priority::Urgent;
+        let stream_to = if escalating { None } else { deltas };
+        let (content, calls) = complete(model, &messages, &tool_specs, stream_to).await?;
+        streamed |= stream_to.is_some() && !content.is_empty();
         if calls.is_empty() {
             let escalate = !was_escalated && conversation::escalate_now(state);
             let remaining = conversation::remaining_questions(ctx, state);
             state.done = state.done || remaining == 0;
             let lead = Some(conversation::lead_draft(ctx, state)).filter(|l| l.has_contact());
+            let content = content.trim();
+            // The engine words the alert; the model was told not to.
+            let with = |w: Wording| format!("{} {content}", alerts::emergency_message(ctx, state, w));
+            let (reply, unalerted_reply) = match (escalate, state.test) {
+                (true, false) => (with(Wording::Alerted), Some(with(Wording::NotAlerted))),
+                (true, true) => (with(Wording::Test), None),
+                _ => (content.to_string(), None),
+            };
             return Ok(Turn {
-                reply: content.trim().to_string(),
+                reply: reply.trim().to_string(),
                 emergency: (state.level() >= Priority::High).then(|| state.level()),
                 escalate,
                 lead,
                 done: state.done,
                 answered_from_knowledge,
+                unalerted_reply,
+                streamed,
             });
         }
         messages.push(json!({
@@ -243,7 +260,8 @@ fn system_prompt(ctx: &Context, state: &State, channel: Channel) -> String {
     let mut p = format!(
         "{persona}\nYou are {agent}, answering {where} for {name} ({kind}).\n\
          {style} Ask one question at a time.\n\
-         Use search_knowledge for anything about the business and never invent hours, prices or policies.\n\
+         Answer hours, service area and prices from the business facts below; use search_knowledge for \
+         anything else about the business and never invent hours, prices or policies.\n\
          Save every detail with save_lead_field as soon as it is given; if it is not valid, ask again politely.\n",
         persona = ctx.agent.persona_prompt,
         agent = ctx.agent.agent_name,
@@ -257,8 +275,23 @@ fn system_prompt(ctx: &Context, state: &State, channel: Channel) -> String {
             "Keep replies short (under 60 words), warm and plain."
         },
     );
+    let facts = super::facts::brief(&ctx.facts);
+    if !facts.is_empty() {
+        p.push_str(&format!("Business facts:\n- {}\n", facts.join("\n- ")));
+    }
     if state.level() == Priority::Urgent {
-        p.push_str("This is an EMERGENCY: tell the visitor the team is being alerted now, give safety advice if there is gas, fire or carbon monoxide, and ask only the remaining questions below.\n");
+        let alert = match alerts::wording(state) {
+            _ if !state.escalated => "Do not say whether anyone has been alerted: the system tells the visitor.".to_string(),
+            Wording::Alerted => "The team has been alerted.".to_string(),
+            Wording::Test => "This is a test conversation: nobody is alerted; say so if asked.".to_string(),
+            Wording::NotAlerted => format!(
+                "Nobody could be alerted automatically: never say anyone was. Tell the visitor: {}",
+                alerts::instead(ctx)
+            ),
+        };
+        p.push_str(&format!(
+            "This is an EMERGENCY. {alert} Give safety advice if there is gas, fire or carbon monoxide, and ask only the remaining questions below.\n"
+        ));
     }
     p.push_str("Details still to collect, in order:\n");
     for q in conversation::pending_questions(ctx, state) {

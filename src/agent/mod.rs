@@ -1,9 +1,11 @@
 //! The conversation engine: one brain for chat and both voice modes.
 //! No sockets and no SQL here; channels adapt transport and storage to it.
 
+pub mod alerts;
 pub mod answers;
 pub mod conversation;
 pub mod embed;
+pub mod facts;
 pub mod knowledge;
 pub mod llm;
 pub mod provider;

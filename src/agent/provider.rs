@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::conversation::{self, Context, State, Turn};
-use super::knowledge::{self, Passage};
+use super::knowledge::Passage;
 use super::llm::{self, ChatModel, LlmError};
 use super::tools::KnowledgeSource;
 use crate::domain::Channel;
@@ -46,16 +46,10 @@ impl ReplyProvider for Local {
         "local"
     }
 
+    /// Nothing is streamed here: the reply may depend on whether the turn's
+    /// alert was queued, so the channel sends it once the turn is saved.
     async fn turn(&self, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
-        let turn = conversation::turn(input.ctx, state, input.message, input.passages);
-        if let Some(tx) = input.deltas {
-            for sentence in knowledge::sentences(&turn.reply) {
-                if tx.send(format!("{sentence} ")).await.is_err() {
-                    break;
-                }
-            }
-        }
-        Ok(turn)
+        Ok(conversation::turn(input.ctx, state, input.message, input.passages))
     }
 }
 

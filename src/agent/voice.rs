@@ -1,6 +1,7 @@
 //! What the engine tells a speech-to-speech model on a phone call, and the
 //! short summary a call leaves with its lead. No I/O: plain text from data.
 
+use super::alerts::{self, Wording};
 use super::answers;
 use super::conversation::{self, Context, State};
 use super::triage::Rules;
@@ -48,15 +49,17 @@ pub fn instructions(
 
     let urgent = state.level() == Priority::Urgent;
     if urgent {
-        let message =
-            a.voice_emergency_message.as_deref().filter(|m| !m.trim().is_empty()).unwrap_or(
-                "I'm alerting the team right now so someone can get back to you as fast as possible.",
-            );
+        let wording = alerts::wording(state);
+        let alert = match wording {
+            Wording::Alerted => "The team has been alerted.",
+            Wording::NotAlerted => "Nobody could be alerted automatically: never say that anyone was.",
+            Wording::Test => "This is a test call: nobody is alerted.",
+        };
+        let message = alerts::emergency_message(ctx, state, wording);
         p.push_str(&format!(
-            "\nTHIS CALL IS AN EMERGENCY ({reasons}). The team is being alerted now. Tell the caller: \
-             \"{message}\" If there is gas, smoke, fire, carbon monoxide or water near electrics, tell them to \
-             get to safety and call the emergency services first. Then ask only the essential questions below, \
-             as quickly as possible.\n",
+            "\nTHIS CALL IS AN EMERGENCY ({reasons}). {alert} Tell the caller: \"{message}\" If there is gas, \
+             smoke, fire, carbon monoxide or water near electrics, tell them to get to safety and call the \
+             emergency services first. Then ask only the essential questions below, as quickly as possible.\n",
             reasons = if state.reasons.is_empty() { "reported by the caller".into() } else { state.reasons.join(", ") },
         ));
     } else {
@@ -108,6 +111,10 @@ pub fn instructions(
         p.push_str(&format!("Already captured: {}.\n", given.join("; ")));
     }
 
+    let facts = super::facts::brief(&ctx.facts);
+    if !facts.is_empty() {
+        p.push_str(&format!("\nBusiness facts (answer from these):\n- {}\n", facts.join("\n- ")));
+    }
     if !knowledge.is_empty() {
         p.push_str("\nThe knowledge base covers (search it for details):\n");
         for k in knowledge {
@@ -115,11 +122,15 @@ pub fn instructions(
         }
     }
 
-    let completion = a
-        .voice_completion_message
-        .as_deref()
-        .filter(|m| !m.trim().is_empty())
-        .unwrap_or("Thank you, I have everything I need. Someone will call you back shortly.");
+    let completion = if urgent {
+        let name = conversation::lead_draft(ctx, state).name;
+        alerts::completion_message(ctx, state, name.as_deref(), alerts::wording(state))
+    } else {
+        a.voice_completion_message
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| "Thank you, I have everything I need. Someone will call you back shortly.".into())
+    };
     p.push_str(&format!(
         "\nWhen every question is answered, say \"{completion}\", ask whether there is anything else, and \
          when the caller is done, call end_call."
@@ -291,7 +302,7 @@ mod tests {
         assert!(text.contains("URGENT") && text.contains("transfer_to_human"), "{text}");
         assert!(!text.contains("conversation so far"));
 
-        let mut urgent = state.clone();
+        let mut urgent = State { alerted: Some(true), ..state.clone() };
         urgent.raise(Priority::Urgent, &["burst pipe".into()], None);
         let history = vec![("user".to_string(), "A pipe burst!".to_string())];
         let text = instructions(&ctx, &urgent, &kb, &history, false);

@@ -66,6 +66,7 @@ struct WidgetConfig {
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let request = origin()
+        .and(own_page())
         .and(client_ip())
         .and(warp::body::content_length_limit(MAX_BODY_BYTES))
         .and(warp::body::bytes());
@@ -73,12 +74,12 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(warp::post())
         .and(with_state(app.clone()))
         .and(request.clone())
-        .then(|app, origin, ip, body| post_chat(app, origin, ip, body, false));
+        .then(|app, origin, own, ip, body| post_chat(app, origin, own, ip, body, false));
     let stream = warp::path!("api" / "chat" / "stream")
         .and(warp::post())
         .and(with_state(app.clone()))
         .and(request)
-        .then(|app, origin, ip, body| post_chat(app, origin, ip, body, true));
+        .then(|app, origin, own, ip, body| post_chat(app, origin, own, ip, body, true));
     let config = warp::path!("api" / "chat" / "config" / String)
         .and(warp::get())
         .and(with_state(app))
@@ -111,6 +112,20 @@ fn origin() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clo
     )
 }
 
+/// Whether a browser sent this from one of this instance's own pages (the
+/// owner's preview, the demo page): its Origin is this host.
+fn own_page() -> impl Filter<Extract = (bool,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("origin").and(warp::header::optional::<String>("host")).map(
+        |origin: Option<String>, host: Option<String>| match (origin, host) {
+            (Some(o), Some(h)) => url::Url::parse(&o).ok().is_some_and(|u| {
+                let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                format!("{}{port}", u.host_str().unwrap_or_default()).eq_ignore_ascii_case(&h)
+            }),
+            _ => false,
+        },
+    )
+}
+
 /// The caller's address; behind a local reverse proxy, the client it names.
 fn client_ip() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
     warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(client_address)
@@ -128,7 +143,25 @@ pub fn client_address(remote: Option<SocketAddr>, forwarded: Option<String>) -> 
     }
 }
 
-async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Bytes, stream: bool) -> Response {
+/// Where a browser request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Site {
+    /// No Origin: a server or API client.
+    Unknown,
+    /// One of the business's own sites.
+    Business,
+    /// This instance's own pages or its demo/test URLs: a test conversation.
+    Instance,
+}
+
+async fn post_chat(
+    app: AppState,
+    origin: Option<String>,
+    own: bool,
+    ip: String,
+    body: Bytes,
+    stream: bool,
+) -> Response {
     let request: ChatRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(ApiError::BadRequest(format!("invalid JSON body: {e}")), None),
@@ -147,10 +180,12 @@ async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Byte
         Ok(ctx) => ctx,
         Err(e) => return error(ApiError::from(e), None),
     };
-    let cors = match allowed_origin(&app, &ctx, origin.as_deref()) {
-        Ok(cors) => cors,
+    let (cors, site) = match allowed_origin(&app, &ctx, origin.as_deref()) {
+        Ok(found) => found,
         Err(e) => return error(e, None),
     };
+    // The owner trying the agent out never alerts anyone.
+    let test = own || site == Site::Instance;
     let session_ok = request.session_id.as_deref().is_none_or(|id| app.chat_limits.per_session.allow(id));
     if !session_ok || !app.chat_limits.per_ip.allow(&ip) {
         return error(
@@ -159,9 +194,9 @@ async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Byte
         );
     }
     if stream {
-        return with_cors(sse_turn(app, ctx, request).into_response(), cors.as_deref());
+        return with_cors(sse_turn(app, ctx, request, test).into_response(), cors.as_deref());
     }
-    match engine::run_turn(&app, &ctx, Channel::Chat, request.session_id.as_deref(), message, None).await {
+    match engine::run_turn(&app, &ctx, Channel::Chat, request.session_id.as_deref(), message, None, test).await {
         Ok(reply) => with_cors(warp::reply::json(&response(reply)).into_response(), cors.as_deref()),
         Err(e) => error(ApiError::from(e), cors.as_deref()),
     }
@@ -169,7 +204,7 @@ async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Byte
 
 /// Streams the reply as `delta` events, then one `done` event carrying the
 /// same JSON `POST /api/chat` answers (or an `error` event).
-fn sse_turn(app: AppState, ctx: Context, request: ChatRequest) -> impl Reply {
+fn sse_turn(app: AppState, ctx: Context, request: ChatRequest, test: bool) -> impl Reply {
     let (events, rx) = mpsc::channel::<Result<Event, Infallible>>(32);
     tokio::spawn(async move {
         let (deltas, mut delta_rx) = mpsc::channel::<String>(32);
@@ -192,6 +227,7 @@ fn sse_turn(app: AppState, ctx: Context, request: ChatRequest) -> impl Reply {
             request.session_id.as_deref(),
             &message,
             Some(deltas),
+            test,
         )
         .await;
         let _ = forward.await;
@@ -222,10 +258,13 @@ async fn get_config(business_id: String, app: AppState, origin: Option<String>) 
         Ok(ctx) => ctx,
         Err(e) => return error(ApiError::from(e), None),
     };
-    let cors = match allowed_origin(&app, &ctx, origin.as_deref()) {
-        Ok(cors) => cors,
+    let (cors, site) = match allowed_origin(&app, &ctx, origin.as_deref()) {
+        Ok(found) => found,
         Err(e) => return error(e, None),
     };
+    if let (Site::Business, Some(origin)) = (site, &cors) {
+        note_seen(&app, &ctx.business.id, origin).await;
+    }
     let config = WidgetConfig {
         business_id: ctx.business.id.clone(),
         agent_name: ctx.agent.agent_name.clone(),
@@ -236,12 +275,30 @@ async fn get_config(business_id: String, app: AppState, origin: Option<String>) 
     with_cors(warp::reply::json(&config).into_response(), cors.as_deref())
 }
 
-/// The origin to echo in `Access-Control-Allow-Origin`, or a 403 unless it is
-/// one of the business's sites or this instance's own (APP_PRIMARY_URL,
-/// WIDGET_DEMO_URL, WIDGET_TEST_URL, the admin domain). Requests without an
-/// Origin (curl, servers) need no CORS answer.
-fn allowed_origin(app: &AppState, ctx: &Context, origin: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(origin) = origin.map(|o| o.trim_end_matches('/')) else { return Ok(None) };
+/// The widget loaded on one of the business's own sites: the first time is
+/// kept (the first-hour checklist); later loads write nothing.
+async fn note_seen(app: &AppState, business_id: &str, origin: &str) {
+    static SEEN: std::sync::OnceLock<moka::sync::Cache<String, ()>> = std::sync::OnceLock::new();
+    let seen = SEEN.get_or_init(|| moka::sync::Cache::new(100_000));
+    if seen.contains_key(business_id) {
+        return;
+    }
+    match app.store.note_widget_seen(business_id, origin).await {
+        Ok(()) => seen.insert(business_id.to_string(), ()),
+        Err(e) => tracing::warn!(business_id, error = %e, "could not record where the widget was seen"),
+    }
+}
+
+/// The origin to echo in `Access-Control-Allow-Origin`, and where it is, or a
+/// 403 unless it is one of the business's sites or this instance's own
+/// (APP_PRIMARY_URL, WIDGET_DEMO_URL, WIDGET_TEST_URL, the admin domain).
+/// Requests without an Origin (curl, servers) need no CORS answer.
+fn allowed_origin(
+    app: &AppState,
+    ctx: &Context,
+    origin: Option<&str>,
+) -> Result<(Option<String>, Site), ApiError> {
+    let Some(origin) = origin.map(|o| o.trim_end_matches('/')) else { return Ok((None, Site::Unknown)) };
     let listed = &ctx.business.website_origins;
     let urls = &app.config.urls;
     let global = [
@@ -252,8 +309,11 @@ fn allowed_origin(app: &AppState, ctx: &Context, origin: Option<&str>) -> Result
         urls.widget_test_url.clone(),
     ];
     let matches = |candidate: &str| origin_of(candidate).is_some_and(|o| o.eq_ignore_ascii_case(origin));
-    if listed.iter().any(|o| matches(o)) || global.iter().any(|o| matches(o)) {
-        return Ok(Some(origin.to_string()));
+    if listed.iter().any(|o| matches(o)) {
+        return Ok((Some(origin.to_string()), Site::Business));
+    }
+    if global.iter().any(|o| matches(o)) {
+        return Ok((Some(origin.to_string()), Site::Instance));
     }
     Err(ApiError::Forbidden(format!("this site ({origin}) is not allowed to use this business's chat")))
 }

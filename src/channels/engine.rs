@@ -143,12 +143,28 @@ pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnE
         other => other?,
     };
     let rules = Rules::cached(profile.business.business_type, &profile.emergency_rules);
-    Ok(Context::new(profile.business, profile.agent, profile.questions, rules, app.plans))
+    let tz: chrono_tz::Tz = profile.business.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    Ok(Context::new(profile.business, profile.agent, profile.questions, rules, app.plans)
+        .with_facts(profile.facts, Some(today)))
+}
+
+/// Sends a saved reply to a streaming client a sentence at a time.
+async fn stream_reply(deltas: Option<&mpsc::Sender<String>>, text: &str) {
+    let Some(tx) = deltas else { return };
+    for sentence in crate::agent::knowledge::sentences(text) {
+        if tx.send(format!("{sentence} ")).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Runs one visitor message through the engine and saves everything it
 /// produced. `session_id` None (or unknown, or another business's) starts a
-/// new conversation. Reply text is also sent to `deltas` as it is produced.
+/// new conversation, a `test` one when asked (the owner's preview, the demo
+/// page: nobody is alerted). Reply text is also sent to `deltas`: as a model
+/// writes it, or once saved (the local engine, and any turn that escalates,
+/// whose wording depends on whether an alert was queued).
 pub async fn run_turn(
     app: &AppState,
     ctx: &Context,
@@ -156,6 +172,7 @@ pub async fn run_turn(
     session_id: Option<&str>,
     message: &str,
     deltas: Option<mpsc::Sender<String>>,
+    test: bool,
 ) -> Result<Reply, TurnError> {
     let business_id = ctx.business.id.as_str();
     let lock = session_id.map(|id| app.turn_locks.get_with(id.to_string(), Default::default));
@@ -170,8 +187,9 @@ pub async fn run_turn(
     let (session_id, mut session) = match restored {
         Some(found) => found,
         None => {
-            let conversation_id = app.store.start_conversation(business_id, channel, None).await?;
-            (new_id(), Session::new(business_id, conversation_id, channel, State::default()))
+            let conversation_id = app.store.start_conversation(business_id, channel, None, test).await?;
+            let state = State { test, ..State::default() };
+            (new_id(), Session::new(business_id, conversation_id, channel, state))
         }
     };
 
@@ -209,7 +227,9 @@ pub async fn run_turn(
     } else if !passages.is_empty() || conversation::is_question(message) {
         events.push(("knowledge_unanswered".to_string(), serde_json::json!({ "question": message })));
     }
-    let lead_id = app
+    let details_complete =
+        session.state.done || conversation::remaining_questions(ctx, &session.state) == 0;
+    let saved = app
         .store
         .record_turn(TurnRecord {
             business_id: business_id.to_string(),
@@ -224,24 +244,34 @@ pub async fn run_turn(
             escalate: turn.escalate,
             notify: app.notify_policy(),
             events,
+            unalerted_reply: turn.unalerted_reply.clone(),
+            details_complete,
         })
         .await?;
+    let lead_id = saved.lead_id.clone();
+    if let Some(alerted) = saved.alerted {
+        session.state.alerted = Some(alerted);
+    }
+    let text = saved.reply.clone().unwrap_or_else(|| turn.reply.clone());
+    if !turn.streamed {
+        stream_reply(deltas.as_ref(), &text).await;
+    }
     if lead_id.is_some() {
         // A new or URGENT lead may have enqueued notifications: deliver now, not at the next poll.
         app.notify_wake.notify_one();
     }
     if turn.escalate {
         tracing::warn!(business_id, conversation_id = %session.conversation_id, reasons = ?session.state.reasons,
-            "emergency escalated");
+            alerted = ?saved.alerted, test = session.state.test, "emergency escalated");
     }
 
     session.lead_id = lead_id.clone().or(session.lead_id);
-    session.remember([("user".into(), message.to_string()), ("assistant".into(), turn.reply.clone())]);
+    session.remember([("user".into(), message.to_string()), ("assistant".into(), text.clone())]);
     save_session(app, &session_id, &session).await;
     Ok(Reply {
         session_id,
         conversation_id: session.conversation_id,
-        text: turn.reply,
+        text,
         emergency: turn.emergency,
         lead_id: session.lead_id,
         done: turn.done,

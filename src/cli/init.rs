@@ -124,5 +124,6 @@ fn business_bundle(args: &Args, interactive: bool) -> anyhow::Result<BusinessBun
         knowledge: Vec::new(),
         emergency_rules: Default::default(),
         notifications: Default::default(),
+        facts: Default::default(),
     })
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::render;
 use super::smtp_pool::SmtpPool;
-use super::DeliveryError;
+use super::{Delivered, DeliveryError};
 use crate::config::Config;
 use crate::domain::{now, LocalEmail};
 use crate::store::outbox::{Claimed, DeliveryContext};
@@ -67,7 +67,7 @@ impl EmailSender {
         store: &dyn Store,
         claimed: &Claimed,
         ctx: &DeliveryContext,
-    ) -> Result<Option<String>, DeliveryError> {
+    ) -> Result<Delivered, DeliveryError> {
         let rendered = render::email(claimed, ctx, &self.public_url)
             .map_err(|e| DeliveryError::Permanent(format!("cannot render the email: {e}")))?;
         let message_id = self.message_id(&claimed.idempotency_key);
@@ -84,13 +84,14 @@ impl EmailSender {
                     created_at: now(),
                 };
                 store.save_local_email(email).await.map_err(|e| DeliveryError::Transient(e.to_string()))?;
+                Ok(Delivered::Kept(Some(message_id)))
             }
             Transport::Smtp(smtp) => {
                 let message = self.message(claimed, &message_id, rendered)?;
                 smtp.send(&message).await?;
+                Ok(Delivered::Sent(Some(message_id)))
             }
         }
-        Ok(Some(message_id))
     }
 
     fn message(

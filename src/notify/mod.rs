@@ -20,6 +20,15 @@ mod worker;
 
 pub use worker::{spawn, Notifier};
 
+/// A delivery attempt that did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Handed to the provider (its id: SMS or call SID, Message-ID, HTTP status).
+    Sent(Option<String>),
+    /// Kept on this server (no mail server configured): nobody received it.
+    Kept(Option<String>),
+}
+
 /// Why a delivery attempt failed, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {

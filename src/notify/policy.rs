@@ -6,8 +6,60 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::config::Config;
-use crate::domain::{NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier};
+use crate::domain::{Business, NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier};
 use crate::plans::{Feature, PlanRequired, Plans};
+
+/// Per business, per channel, over any 24 hours (0: no limit): what the
+/// operator lets one business send through the instance's SMTP and Twilio
+/// accounts. URGENT alerts have their own allowance, so a flood of ordinary
+/// leads can never use up the one for emergencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caps {
+    pub email: u32,
+    pub sms: u32,
+    pub call: u32,
+    /// URGENT alerts and their follow-ups, per channel (exempt from the others).
+    pub urgent: u32,
+    /// Tests the owner sends, per channel (they count as everyday messages too).
+    pub tests: u32,
+}
+
+/// Which allowance a message draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapClass {
+    Urgent,
+    Test,
+    Everyday,
+}
+
+impl CapClass {
+    pub fn of(event: NotifyEvent) -> CapClass {
+        match event {
+            NotifyEvent::UrgentLead | NotifyEvent::UrgentUpdate => CapClass::Urgent,
+            NotifyEvent::Test => CapClass::Test,
+            _ => CapClass::Everyday,
+        }
+    }
+}
+
+impl Caps {
+    /// The limits on `channel` for `class`, most specific first; webhooks cost
+    /// nothing and have none.
+    pub fn limits(&self, channel: NotifyChannel, class: CapClass) -> Vec<(CapClass, u32)> {
+        let everyday = match channel {
+            NotifyChannel::Email => self.email,
+            NotifyChannel::Sms => self.sms,
+            NotifyChannel::VoiceCall => self.call,
+            NotifyChannel::Webhook => return Vec::new(),
+        };
+        let out = match class {
+            CapClass::Urgent => vec![(CapClass::Urgent, self.urgent)],
+            CapClass::Test => vec![(CapClass::Test, self.tests), (CapClass::Everyday, everyday)],
+            CapClass::Everyday => vec![(CapClass::Everyday, everyday)],
+        };
+        out.into_iter().filter(|(_, n)| *n > 0).collect()
+    }
+}
 
 /// The instance-wide rules applied, with the business's plan and
 /// preferences, when notifications are enqueued.
@@ -19,21 +71,106 @@ pub struct NotifyPolicy {
     /// New (non-urgent) leads wait this long so the message carries what the
     /// rest of the conversation captured; URGENT never waits.
     pub new_lead_delay: Duration,
+    /// An SMTP server is configured: emails leave this server (else they are kept on it).
+    pub email_live: bool,
+    /// Twilio's REST API is configured: texts and calls can be placed.
+    pub twilio_live: bool,
+    pub caps: Caps,
+    /// The follow-up URGENT alert waits at most this long for the rest of the
+    /// caller's details (it goes at once when they are all in).
+    pub urgent_hold: Duration,
 }
 
 impl Default for NotifyPolicy {
     fn default() -> Self {
-        NotifyPolicy { plans: Plans::default(), voice_calls: true, new_lead_delay: Duration::ZERO }
+        NotifyPolicy {
+            plans: Plans::default(),
+            voice_calls: true,
+            new_lead_delay: Duration::ZERO,
+            email_live: true,
+            twilio_live: true,
+            caps: Caps::default(),
+            urgent_hold: Duration::from_secs(60),
+        }
     }
 }
 
 impl NotifyPolicy {
     pub fn from_config(config: &Config, plans: Plans) -> NotifyPolicy {
+        let n = &config.notify;
         NotifyPolicy {
             plans,
             voice_calls: config.features.emergency_voice_calls,
-            new_lead_delay: Duration::from_secs(config.notify.new_lead_delay_secs),
+            new_lead_delay: Duration::from_secs(n.new_lead_delay_secs),
+            email_live: !config.smtp.host.is_empty(),
+            twilio_live: !config.twilio.account_sid.is_empty() && !config.twilio.auth_token.is_empty(),
+            caps: Caps {
+                email: n.daily_email_cap,
+                sms: n.daily_sms_cap,
+                call: n.daily_call_cap,
+                urgent: n.daily_urgent_cap,
+                tests: n.daily_test_cap,
+            },
+            urgent_hold: Duration::from_secs(n.urgent_followup_hold_secs),
         }
+    }
+
+    /// Whether a message on `channel` leaves this server at all.
+    pub fn live(&self, channel: NotifyChannel) -> bool {
+        match channel {
+            NotifyChannel::Email => self.email_live,
+            NotifyChannel::Sms | NotifyChannel::VoiceCall => self.twilio_live,
+            NotifyChannel::Webhook => true,
+        }
+    }
+
+    /// What the operator sets for a channel this server cannot use, in one sentence.
+    pub fn missing_setup(&self, channel: NotifyChannel) -> Option<&'static str> {
+        if self.live(channel) {
+            return None;
+        }
+        Some(match channel {
+            NotifyChannel::Email => {
+                "No mail server is set up on this server, so emails are kept here instead of sent: the operator sets SMTP_HOST (and SMTP_USER, SMTP_PASS, SMTP_FROM)."
+            }
+            _ => {
+                "This server has no Twilio account, so it cannot text or call: the operator sets TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER."
+            }
+        })
+    }
+
+    /// The channels an URGENT alert of this business would actually reach
+    /// someone on: in the plan, with an address, and able to leave this server.
+    pub fn working_alert_channels(&self, business: &Business) -> Vec<NotifyChannel> {
+        let has = |c: NotifyChannel| {
+            let address = match c {
+                NotifyChannel::Email => &business.notification_email,
+                NotifyChannel::Sms | NotifyChannel::VoiceCall => &business.notification_phone_number,
+                NotifyChannel::Webhook => &business.notification_webhook_url,
+            };
+            address.as_deref().is_some_and(|a| !a.trim().is_empty())
+        };
+        self.channels(business.plan_tier, &NotificationPrefs::default(), NotifyEvent::UrgentLead, None)
+            .into_iter()
+            .filter(|&c| has(c) && self.live(c))
+            .collect()
+    }
+
+    /// Why an emergency would reach nobody, in the owner's words; None when one would.
+    pub fn alert_problem(&self, business: &Business) -> Option<String> {
+        if !self.working_alert_channels(business).is_empty() {
+            return None;
+        }
+        let email = business.notification_email.as_deref().is_some_and(|e| !e.trim().is_empty());
+        Some(if email && !self.email_live {
+            "Emergency alerts cannot reach you: this server has no mail server set up, so alert emails stay here. \
+             Ask the operator to set SMTP_HOST, or add a mobile number or webhook your plan includes."
+                .to_string()
+        } else {
+            "Emergency alerts cannot reach you: no alert email, mobile number or webhook is set. Add one on the \
+             Notifications page."
+                .to_string()
+        })
     }
 
     /// The plan feature a channel needs.
@@ -76,6 +213,8 @@ impl NotifyPolicy {
     ) -> Vec<NotifyChannel> {
         let wanted: Vec<NotifyChannel> = match event {
             NotifyEvent::UrgentLead => NotifyChannel::ALL.to_vec(),
+            // A follow-up carries the caller's details: no second phone call.
+            NotifyEvent::UrgentUpdate => vec![NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::Webhook],
             NotifyEvent::NewLead => prefs.new_lead.clone(),
             NotifyEvent::CallEnded => prefs.call_ended.clone(),
             NotifyEvent::Digest => vec![NotifyChannel::Email],
@@ -173,6 +312,47 @@ mod tests {
         let off = NotifyPolicy { voice_calls: false, ..policy };
         assert_eq!(off.check(PlanTier::Pro, VoiceCall, NotifyEvent::Test), Err(Refusal::SwitchedOff));
         assert_eq!(policy.check(PlanTier::Free, Email, NotifyEvent::Test), Ok(()));
+    }
+
+    #[test]
+    fn caps_keep_urgent_apart_and_tests_count_twice() {
+        let caps = Caps { email: 100, sms: 30, call: 0, urgent: 20, tests: 5 };
+        assert_eq!(caps.limits(Sms, CapClass::Urgent), [(CapClass::Urgent, 20)]);
+        assert_eq!(caps.limits(Sms, CapClass::Test), [(CapClass::Test, 5), (CapClass::Everyday, 30)]);
+        assert!(caps.limits(VoiceCall, CapClass::Everyday).is_empty(), "0 is no limit");
+        assert!(caps.limits(Webhook, CapClass::Test).is_empty());
+        assert_eq!(CapClass::of(NotifyEvent::UrgentUpdate), CapClass::Urgent);
+    }
+
+    #[test]
+    fn a_channel_counts_only_when_it_leaves_the_server() {
+        let policy = NotifyPolicy { email_live: false, twilio_live: false, ..NotifyPolicy::default() };
+        let mut b = crate::domain::Business {
+            id: "b".into(),
+            name: "B".into(),
+            business_type: crate::domain::BusinessType::Plumbing,
+            plan_tier: PlanTier::Pro,
+            twilio_phone_number: None,
+            notification_email: Some("o@b.example".into()),
+            notification_phone_number: Some("+13125550199".into()),
+            notification_webhook_url: None,
+            country: "US".into(),
+            timezone: "UTC".into(),
+            website_origins: vec![],
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        assert!(policy.working_alert_channels(&b).is_empty());
+        assert!(policy.alert_problem(&b).unwrap().contains("SMTP_HOST"));
+        assert!(policy.missing_setup(Sms).unwrap().contains("TWILIO_ACCOUNT_SID"));
+        b.notification_webhook_url = Some("https://crm.example/hook".into());
+        assert_eq!(policy.working_alert_channels(&b), [Webhook]);
+        let live = NotifyPolicy::default();
+        b.notification_webhook_url = None;
+        assert_eq!(live.working_alert_channels(&b), [Email, Sms, VoiceCall]);
+        b.notification_email = None;
+        b.notification_phone_number = None;
+        assert!(live.alert_problem(&b).unwrap().contains("no alert email"));
     }
 
     #[test]

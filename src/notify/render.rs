@@ -4,8 +4,10 @@
 
 use askama::Template;
 
-use crate::domain::{Lead, NotifyEvent, Priority};
+use crate::domain::{field_label, Lead, NotifyEvent, Priority, INTERNAL_FIELDS};
 use crate::store::outbox::{Claimed, DeliveryContext};
+
+const UNKNOWN: &str = "Unknown caller";
 
 /// The facts every message is worded from.
 #[derive(Debug, Clone)]
@@ -51,31 +53,9 @@ pub fn display_phone(e164: &str, country: &str) -> String {
     number.format().mode(mode).to_string()
 }
 
-/// What the caller needs help with, in a few words.
+/// What the caller needs help with, in a few plain words.
 fn issue_of(lead: &Lead) -> String {
-    let pick = lead
-        .captured
-        .get("emergency_reasons")
-        .or(lead.notes.as_ref())
-        .or(lead.captured.get("first_message"))
-        .map(String::as_str)
-        .unwrap_or("new enquiry");
-    shorten(pick, 80)
-}
-
-fn label(key: &str) -> String {
-    match key {
-        "first_message" => "First message".into(),
-        "emergency_reasons" => "Emergency signs".into(),
-        other if other.contains(' ') => other.to_string(),
-        other => {
-            let mut words = other.replace('_', " ");
-            if let Some(first) = words.get(..1) {
-                words.replace_range(..1, &first.to_uppercase());
-            }
-            words
-        }
-    }
+    shorten(&lead.summary(), 80)
 }
 
 impl Summary {
@@ -87,14 +67,20 @@ impl Summary {
             event: claimed.kind,
             business: ctx.business.name.clone(),
             priority: lead.map_or(Priority::Normal, |l| l.priority),
-            caller: lead.and_then(|l| l.contact_name.clone()).unwrap_or_else(|| "Unknown caller".into()),
+            caller: lead.and_then(|l| l.contact_name.clone()).unwrap_or_else(|| UNKNOWN.into()),
             phone_display: phone.as_deref().map(|p| display_phone(p, country)),
             phone,
             email: lead.and_then(|l| l.contact_email.clone()),
             address: lead.and_then(|l| l.address.clone()),
             issue: lead.map_or_else(|| "test".into(), issue_of),
             answers: lead
-                .map(|l| l.captured.iter().map(|(k, v)| (label(k), v.clone())).collect())
+                .map(|l| {
+                    l.captured
+                        .iter()
+                        .filter(|(k, _)| !INTERNAL_FIELDS.contains(&k.as_str()))
+                        .map(|(k, v)| (field_label(k), v.clone()))
+                        .collect()
+                })
                 .unwrap_or_default(),
             transcript: ctx
                 .transcript
@@ -109,17 +95,30 @@ impl Summary {
         }
     }
 
+    /// "Marcus Lee — (312) 555-0177 — 22 Elm St": what the owner acts on.
     fn who(&self) -> String {
-        match &self.phone_display {
-            Some(phone) => format!("{}, {phone}", self.caller),
-            None => self.caller.clone(),
+        let mut parts = Vec::new();
+        if self.caller != UNKNOWN {
+            parts.push(self.caller.clone());
         }
+        parts.extend(self.phone_display.clone());
+        if matches!(self.event, NotifyEvent::UrgentLead | NotifyEvent::UrgentUpdate) {
+            parts.extend(self.address.clone());
+        }
+        if parts.is_empty() {
+            return match self.event {
+                NotifyEvent::UrgentLead => "caller's details to follow".into(),
+                _ => UNKNOWN.into(),
+            };
+        }
+        parts.join(" — ")
     }
 
-    /// "URGENT: burst pipe — Dana Smith, (312) 555-0100".
+    /// "URGENT: water leak or flooding — Marcus Lee — (312) 555-0177 — 22 Elm St".
     pub fn subject(&self) -> String {
         let subject = match self.event {
             NotifyEvent::UrgentLead => format!("URGENT: {} — {}", self.issue, self.who()),
+            NotifyEvent::UrgentUpdate => format!("URGENT update: {} — {}", self.issue, self.who()),
             NotifyEvent::NewLead => format!("New lead: {} — {}", self.issue, self.who()),
             NotifyEvent::CallEnded => format!("Call ended: {} — {}", self.who(), self.issue),
             NotifyEvent::Digest => format!("{}: your daily lead summary", self.business),
@@ -133,15 +132,20 @@ impl Summary {
         let text = match self.event {
             NotifyEvent::Test => format!("frontdesk test for {}: SMS notifications work.", self.business),
             _ => {
-                let head = match self.priority {
-                    Priority::Urgent => "URGENT",
-                    Priority::High => "HIGH priority",
+                let head = match (self.event, self.priority) {
+                    (NotifyEvent::UrgentUpdate, _) => "URGENT update",
+                    (_, Priority::Urgent) => "URGENT",
+                    (_, Priority::High) => "HIGH priority",
                     _ => "New lead",
                 };
                 let callback =
                     self.phone_display.as_deref().map(|p| format!(" Call back: {p}.")).unwrap_or_default();
+                let address = self.address.as_deref().map(|a| format!(" At: {a}.")).unwrap_or_default();
                 let link = self.lead_url.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-                format!("{head} ({}): {} — {}.{callback}{link}", self.business, self.caller, self.issue)
+                format!(
+                    "{head} ({}): {} — {}.{callback}{address}{link}",
+                    self.business, self.caller, self.issue
+                )
             }
         };
         shorten(&text, 300)
@@ -288,6 +292,7 @@ pub struct Email {
 fn heading(s: &Summary) -> String {
     match s.event {
         NotifyEvent::UrgentLead => format!("URGENT: {}", s.issue),
+        NotifyEvent::UrgentUpdate => format!("URGENT update: {}", s.issue),
         NotifyEvent::NewLead => "A new lead".into(),
         NotifyEvent::CallEnded => "A call just ended".into(),
         NotifyEvent::Test => "Email notifications work".into(),
@@ -302,7 +307,7 @@ pub fn email(claimed: &Claimed, ctx: &DeliveryContext, public_url: &str) -> Resu
         return digest_email(&s, claimed, ctx, public_url);
     }
     let heading = heading(&s);
-    let urgent = s.priority == Priority::Urgent;
+    let urgent = s.priority == Priority::Urgent || s.event == NotifyEvent::UrgentUpdate;
     Ok(Email {
         subject: s.subject(),
         text: LeadText { heading: &heading, s: &s }.render()?,

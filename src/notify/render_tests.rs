@@ -38,11 +38,15 @@ fn lead() -> Lead {
         address: Some("12 Elm Street".into()),
         notes: None,
         captured: BTreeMap::from([
-            ("emergency_reasons".to_string(), "burst pipe".to_string()),
+            ("emergency_reasons".to_string(), "water + pour + ceiling".to_string()),
+            ("problem".to_string(), "water leak or flooding".to_string()),
             ("first_message".to_string(), "A pipe burst & water is everywhere".to_string()),
         ]),
         created_at: "2025-01-01T00:00:00.000Z".into(),
         updated_at: "2025-01-01T00:00:00.000Z".into(),
+        alert: None,
+        is_test: false,
+        owner_notes: None,
     }
 }
 
@@ -78,7 +82,11 @@ fn context() -> DeliveryContext {
 #[test]
 fn an_urgent_email_names_the_issue_and_caller_and_escapes_html() {
     let e = email(&claimed(NotifyEvent::UrgentLead), &context(), "https://fd.example/").unwrap();
-    assert_eq!(e.subject, "URGENT: burst pipe — Dana <script>alert(1)</script> Smith, (312) 555-0142");
+    assert_eq!(
+        e.subject,
+        "URGENT: water leak or flooding — Dana <script>alert(1)</script> Smith — (312) 555-0142 — 12 Elm Street"
+    );
+    assert!(!e.text.contains("Emergency signs") && !e.text.contains("emergency_reasons"), "{}", e.text);
     assert!(e.urgent);
     assert!(e.text.contains("Open the lead: https://fd.example/leads/lead1"), "{}", e.text);
     assert!(e.text.contains("Caller: Help! <b>water</b>"), "text is not escaped: {}", e.text);
@@ -96,15 +104,27 @@ fn sms_and_call_are_short_and_carry_the_callback_number() {
     let s = Summary::new(&claimed(NotifyEvent::UrgentLead), &ctx, "https://fd.example");
     let sms = s.sms();
     assert!(sms.starts_with("URGENT (Acme <Plumbing> & Drain): Dana"), "{sms}");
-    assert!(sms.contains("burst pipe"), "{sms}");
+    assert!(sms.contains("water leak or flooding") && sms.contains("At: 12 Elm Street"), "{sms}");
     assert!(sms.contains("Call back: (312) 555-0142"), "{sms}");
     assert!(sms.chars().count() <= 300);
     let script = s.call_script();
     assert!(script.contains("3 1 2 5 5 5 0 1 4 2"), "{script}");
     let mut long = ctx.clone();
-    long.lead.as_mut().unwrap().captured.insert("emergency_reasons".into(), "water ".repeat(500));
+    long.lead.as_mut().unwrap().captured.insert("problem".into(), "water ".repeat(500));
     let sms = Summary::new(&claimed(NotifyEvent::UrgentLead), &long, "x").sms();
     assert!(sms.chars().count() <= 300, "{}", sms.len());
+}
+
+#[test]
+fn a_follow_up_carries_what_the_owner_acts_on_and_a_first_alert_says_more_follows() {
+    let e = email(&claimed(NotifyEvent::UrgentUpdate), &context(), "https://fd.example").unwrap();
+    assert!(e.subject.starts_with("URGENT update: water leak or flooding — Dana"), "{}", e.subject);
+    assert!(e.urgent);
+    let mut bare = context();
+    let lead = bare.lead.as_mut().unwrap();
+    (lead.contact_name, lead.contact_phone, lead.address) = (None, None, None);
+    let e = email(&claimed(NotifyEvent::UrgentLead), &bare, "https://fd.example").unwrap();
+    assert_eq!(e.subject, "URGENT: water leak or flooding — caller's details to follow");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::email::EmailSender;
 use super::policy::Backoff;
 use super::render::Summary;
 use super::webhook::WebhookPoster;
-use super::{call, digest, sms, DeliveryError};
+use super::{call, digest, sms, Delivered, DeliveryError};
 use crate::domain::NotifyChannel;
 use crate::server::AppState;
 use crate::store::outbox::{Claimed, Outcome};
@@ -34,21 +34,22 @@ struct Deliverers {
 }
 
 impl Deliverers {
-    async fn deliver(&self, store: &dyn Store, claimed: &Claimed) -> Result<Option<String>, DeliveryError> {
+    async fn deliver(&self, store: &dyn Store, claimed: &Claimed) -> Result<Delivered, DeliveryError> {
         let ctx = store.delivery_context(claimed).await.map_err(|e| match e {
             StoreError::NotFound(what) => DeliveryError::Permanent(format!("{what} no longer exists")),
             other => DeliveryError::Transient(other.to_string()),
         })?;
         let summary = Summary::new(claimed, &ctx, &self.public_url);
         let twilio = self.twilio.as_ref();
-        match claimed.channel {
-            NotifyChannel::Email => self.email.deliver(store, claimed, &ctx).await,
+        let sent = match claimed.channel {
+            NotifyChannel::Email => return self.email.deliver(store, claimed, &ctx).await,
             NotifyChannel::Sms => sms::deliver(twilio, &self.from, claimed, &ctx, &summary).await,
             NotifyChannel::VoiceCall => {
                 call::deliver(twilio, &self.from, &self.webhook_base_url, claimed, &ctx, &summary).await
             }
             NotifyChannel::Webhook => self.webhook.deliver(claimed, &ctx, &summary).await,
-        }
+        };
+        sent.map(Delivered::Sent)
     }
 }
 
@@ -183,7 +184,7 @@ async fn deliver_one(
     let (id, business_id, channel, kind, attempt) =
         (row.id.as_str(), row.business_id.as_str(), row.channel.as_str(), row.kind.as_str(), row.attempts);
     let outcome = match result {
-        Ok(provider_id) => {
+        Ok(Delivered::Sent(provider_id)) => {
             tracing::info!(
                 notification_id = id,
                 business_id,
@@ -194,6 +195,10 @@ async fn deliver_one(
                 "notification sent"
             );
             Outcome::Sent { provider_id }
+        }
+        Ok(Delivered::Kept(provider_id)) => {
+            tracing::info!(notification_id = id, business_id, channel, kind, "kept on this server (no SMTP)");
+            Outcome::Kept { provider_id }
         }
         Err(DeliveryError::Permanent(error)) => {
             tracing::warn!(notification_id = id, business_id, channel, kind, attempt, %error, "notification dead");

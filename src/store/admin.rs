@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::{NewUser, Result};
 use crate::domain::{
-    AgentConfig, BusinessBundle, BusinessType, Channel, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
-    Message, Priority, Question, User,
+    AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Channel, EmergencyRules, KnowledgeDoc, Lead,
+    LeadStatus, Message, Priority, Question, User,
 };
 
 /// A lead question with its id, for editing.
@@ -171,4 +171,19 @@ pub trait AdminStore: Send + Sync {
     async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData>;
     /// Operator: every business's conversations and leads since `since`.
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>>;
+
+    /// Hours, area, prices, about (defaults when none were saved).
+    async fn business_facts(&self, business_id: &str) -> Result<BusinessFacts>;
+    async fn set_business_facts(&self, business_id: &str, facts: BusinessFacts) -> Result<()>;
+    /// Where and when the chat widget was first loaded by one of the
+    /// business's own sites (the first-hour checklist).
+    async fn widget_seen(&self, business_id: &str) -> Result<Option<(String, String)>>;
+    /// Records the first load from the business's own site; later ones change nothing.
+    async fn note_widget_seen(&self, business_id: &str, origin: &str) -> Result<()>;
+    /// The owner's notes on a lead (None clears them).
+    async fn set_lead_notes(&self, business_id: &str, lead_id: &str, notes: Option<String>) -> Result<()>;
+    /// Marks a lead (and its conversation) as a test, or not.
+    async fn set_lead_test(&self, business_id: &str, lead_id: &str, test: bool) -> Result<()>;
+    /// Deletes a lead and its conversation.
+    async fn delete_lead(&self, business_id: &str, lead_id: &str) -> Result<()>;
 }

@@ -115,6 +115,23 @@ pub struct TurnRecord {
     pub notify: crate::notify::policy::NotifyPolicy,
     /// Analytics events (kind, data).
     pub events: Vec<(String, serde_json::Value)>,
+    /// When `escalate` queues no alert that leaves this server: the agent's
+    /// line saved (and said) instead of the last message.
+    pub unalerted_reply: Option<String>,
+    /// Nothing more is to be asked: a held URGENT follow-up goes now.
+    pub details_complete: bool,
+}
+
+/// What saving a turn did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TurnSaved {
+    /// The lead, once there is one.
+    pub lead_id: Option<String>,
+    /// For an escalating turn: whether an alert that leaves this server was
+    /// queued in the same transaction.
+    pub alerted: Option<bool>,
+    /// The agent's line as saved (the unalerted wording when no alert was queued).
+    pub reply: Option<String>,
 }
 
 /// Notification methods live in [`OutboxStore`]; the owner's UI and admin
@@ -155,14 +172,18 @@ pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
     /// Stores vectors for chunks (skipping chunks deleted in the meantime).
     async fn save_embeddings(&self, model: &str, vectors: Vec<(i64, Vec<f32>)>) -> Result<()>;
 
+    /// A new conversation; a `test` one (the owner's preview, the demo page)
+    /// never alerts anyone and stays out of the analytics.
     async fn start_conversation(
         &self,
         business_id: &str,
         channel: Channel,
         external_id: Option<&str>,
+        test: bool,
     ) -> Result<String>;
-    /// Saves a turn; returns the lead's id once there is a lead.
-    async fn record_turn(&self, turn: TurnRecord) -> Result<Option<String>>;
+    /// Saves a turn in one transaction: its lead, its notifications, and its
+    /// lines (worded by whether an alert was queued).
+    async fn record_turn(&self, turn: TurnRecord) -> Result<TurnSaved>;
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>>;
     async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead>;
     async fn leads(&self, business_id: &str) -> Result<Vec<Lead>>;

@@ -19,8 +19,12 @@ use crate::notify::policy::NotifyPolicy;
 pub enum Event {
     /// A lead saved for the first time.
     NewLead { lead_id: String },
-    /// A conversation became URGENT (every channel the business has).
-    UrgentLead { lead_id: String },
+    /// A conversation became URGENT (every channel the business has);
+    /// `known`: which of name, phone and address the lead had then.
+    UrgentLead { lead_id: String, known: Vec<String> },
+    /// The caller's details captured after the URGENT alert went out:
+    /// `complete` when nothing more is to be asked (due at once; else held).
+    UrgentUpdate { lead_id: String, complete: bool },
     /// A phone call ended (written by the voice channel with the call's row).
     CallEnded { call_sid: String, lead_id: Option<String> },
     /// The daily summary of leads created in `[since, until)` (UTC, RFC 3339),
@@ -35,6 +39,7 @@ impl Event {
         match self {
             Event::NewLead { .. } => NotifyEvent::NewLead,
             Event::UrgentLead { .. } => NotifyEvent::UrgentLead,
+            Event::UrgentUpdate { .. } => NotifyEvent::UrgentUpdate,
             Event::CallEnded { .. } => NotifyEvent::CallEnded,
             Event::Digest { .. } => NotifyEvent::Digest,
             Event::Test { .. } => NotifyEvent::Test,
@@ -43,7 +48,9 @@ impl Event {
 
     pub fn lead_id(&self) -> Option<&str> {
         match self {
-            Event::NewLead { lead_id } | Event::UrgentLead { lead_id } => Some(lead_id),
+            Event::NewLead { lead_id }
+            | Event::UrgentLead { lead_id, .. }
+            | Event::UrgentUpdate { lead_id, .. } => Some(lead_id),
             Event::CallEnded { lead_id, .. } => lead_id.as_deref(),
             Event::Digest { .. } | Event::Test { .. } => None,
         }
@@ -53,7 +60,8 @@ impl Event {
     pub fn key(&self, business_id: &str) -> String {
         match self {
             Event::NewLead { lead_id } => format!("lead:{lead_id}:new_lead"),
-            Event::UrgentLead { lead_id } => format!("lead:{lead_id}:urgent_lead"),
+            Event::UrgentLead { lead_id, .. } => format!("lead:{lead_id}:urgent_lead"),
+            Event::UrgentUpdate { lead_id, .. } => format!("lead:{lead_id}:urgent_update"),
             Event::CallEnded { call_sid, .. } => format!("call:{call_sid}:call_ended"),
             Event::Digest { date, .. } => format!("digest:{business_id}:{date}"),
             Event::Test { nonce, .. } => format!("test:{nonce}"),
@@ -65,6 +73,7 @@ impl Event {
         let mut payload = json!({ "event": self.kind(), "lead_id": self.lead_id() });
         match self {
             Event::CallEnded { call_sid, .. } => payload["call_sid"] = json!(call_sid),
+            Event::UrgentLead { known, .. } => payload["known"] = json!(known),
             Event::Digest { date, since, until } => {
                 payload["date"] = json!(date);
                 payload["since"] = json!(since);
@@ -113,6 +122,10 @@ pub enum Outcome {
     Sent {
         provider_id: Option<String>,
     },
+    /// An email kept on this server (no mail server configured): not sent.
+    Kept {
+        provider_id: Option<String>,
+    },
     /// Try again at `at` (RFC 3339 UTC).
     Retry {
         error: String,
@@ -121,6 +134,14 @@ pub enum Outcome {
     Dead {
         error: String,
     },
+}
+
+/// How many messages a business sent on a channel from one allowance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    pub channel: NotifyChannel,
+    pub class: crate::notify::policy::CapClass,
+    pub count: u64,
 }
 
 /// A business that may be due a digest.
@@ -172,6 +193,9 @@ pub trait OutboxStore: Send + Sync {
     async fn webhook_secret(&self, business_id: &str) -> Result<String>;
     /// Emails kept locally (no SMTP server configured), newest first.
     async fn local_emails(&self, business_id: &str, limit: u32) -> Result<Vec<LocalEmail>>;
+    /// Messages of a business since `since` (UTC RFC 3339) per (channel,
+    /// allowance), for the daily caps shown on the Notifications page.
+    async fn notification_usage(&self, business_id: &str, since: &str) -> Result<Vec<Usage>>;
 
     // The delivery worker.
 

@@ -8,8 +8,8 @@ use super::forms;
 use super::input::{ActionError, FieldErrors, Input};
 use super::notify_forms;
 use crate::domain::{
-    starter_questions, AgentConfig, BusinessBundle, BusinessType, Lead, NewBusiness, NotificationPrefs,
-    NotifyEvent, PlanTier, Role, User,
+    starter_questions, AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Lead, NewBusiness,
+    NotificationPrefs, NotifyEvent, PlanTier, Role, User,
 };
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
@@ -181,15 +181,34 @@ pub async fn retry_notification(app: &AppState, caller: &Caller, notification_id
     Ok(())
 }
 
+/// Tests a business may send per minute (`notify.tests_per_minute`).
+fn test_limiter(app: &AppState) -> &'static crate::web::ratelimit::RateLimiter {
+    static TESTS: std::sync::OnceLock<crate::web::ratelimit::RateLimiter> = std::sync::OnceLock::new();
+    TESTS.get_or_init(|| {
+        crate::web::ratelimit::RateLimiter::new(
+            app.config.notify.tests_per_minute,
+            std::time::Duration::from_secs(60),
+        )
+    })
+}
+
 /// Enqueues a test on `channel` and wakes the worker so it goes at once.
 /// A channel the plan lacks is PlanRequired; a missing address (or calls
-/// switched off on this instance) is an error on `channel` naming it.
+/// switched off on this instance, or a daily cap reached) is an error on
+/// `channel` naming it; more than `notify.tests_per_minute` is a 429.
 pub async fn send_test_notification(app: &AppState, caller: &Caller, input: &Input) -> Result<String> {
     let (id, plan) = managed(caller)?;
     let channel = notify_forms::channel(input)?;
     let policy = app.notify_policy();
     if let Err(Refusal::Plan(missing)) = policy.check(plan, channel, NotifyEvent::Test) {
         return Err(missing.into());
+    }
+    if !test_limiter(app).allow(id) {
+        return Err(ApiError::TooManyRequests(format!(
+            "at most {} tests a minute: wait a moment and try again",
+            app.config.notify.tests_per_minute
+        ))
+        .into());
     }
     match app.store.enqueue_test_notification(id, channel, policy).await {
         Ok(notification_id) => {
@@ -212,6 +231,39 @@ pub async fn save_notification_prefs(
     let prefs = notify_forms::prefs(input, &current, plan, &app.notify_policy())?;
     app.store.set_notification_prefs(id, prefs.clone()).await?;
     Ok(prefs)
+}
+
+/// Hours, area, prices, about: every plan.
+pub async fn save_facts(app: &AppState, caller: &Caller, input: &Input) -> Result<BusinessFacts> {
+    let (id, _) = managed(caller)?;
+    let current = app.store.business_facts(id).await?;
+    let facts = forms::facts(input, &current, &caller.business()?.country)?;
+    app.store.set_business_facts(id, facts.clone()).await?;
+    Ok(facts)
+}
+
+/// The owner's notes on a lead (staff too: they call customers back).
+pub async fn set_lead_notes(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<()> {
+    let b = caller.business()?;
+    let notes = validate::optional_text(input.get("owner_notes"), forms::MAX_MESSAGE)
+        .map_err(|m| ActionError::field("owner_notes", m))?;
+    Ok(app.store.set_lead_notes(&b.id, lead_id, notes).await?)
+}
+
+/// Marks a lead as a test (or not): tests stay out of the counts.
+pub async fn set_lead_test(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<bool> {
+    let b = caller.business()?;
+    let test = input.flag("is_test");
+    app.store.set_lead_test(&b.id, lead_id, test).await?;
+    Ok(test)
+}
+
+/// Deletes a lead and its conversation: owners and operators only.
+pub async fn delete_lead(app: &AppState, caller: &Caller, lead_id: &str) -> Result<()> {
+    let (id, _) = managed(caller)?;
+    app.store.delete_lead(id, lead_id).await?;
+    tracing::info!(business_id = id, lead_id, user = %caller.user.id, "lead deleted");
+    Ok(())
 }
 
 pub async fn save_business(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
@@ -266,14 +318,39 @@ fn new_bundle(input: &Input, e: &mut FieldErrors, plan: PlanTier) -> Option<Busi
         "" => Some("UTC".to_string()),
         tz => e.check("timezone", validate::timezone(tz)),
     };
-    let (name, business_type, timezone) = (name?, business_type?, timezone?);
+    let country = match input.get("country").trim() {
+        "" => Some("US".to_string()),
+        c => e.check("country", validate::country(c)),
+    };
+    // The alert email: as given, else the owner's own (set by the caller).
+    let alerts = match input.get("notification_email").trim() {
+        "" => None,
+        raw => e.check("notification_email", validate::email(raw)).map(|a| a.to_ascii_lowercase()),
+    };
+    let facts = forms::facts(input, &BusinessFacts::default(), country.as_deref().unwrap_or("US"));
+    let facts = match facts {
+        Ok(f) => Some(f),
+        Err(ActionError::Fields(f)) => {
+            e.0.extend(f.0);
+            None
+        }
+        Err(ActionError::Api(_)) => None,
+    };
+    let (name, business_type, timezone, country, facts) = (name?, business_type?, timezone?, country?, facts?);
     Some(BusinessBundle {
-        business: NewBusiness { plan_tier: plan, timezone, ..NewBusiness::named(&name, business_type) },
+        business: NewBusiness {
+            plan_tier: plan,
+            timezone,
+            country,
+            notification_email: alerts,
+            ..NewBusiness::named(&name, business_type)
+        },
         agent: AgentConfig::default(),
         questions: starter_questions(),
         knowledge: Vec::new(),
         emergency_rules: Default::default(),
         notifications: Default::default(),
+        facts,
     })
 }
 
@@ -301,6 +378,12 @@ pub async fn setup(app: &AppState, input: &Input) -> Result<User> {
         Some(u) if e.is_empty() && (existing || bundle.is_some()) => u,
         _ => return Err(ActionError::Fields(e)),
     };
+    // Emergencies reach the owner from the first minute: their own email
+    // unless they named another.
+    let bundle = bundle.map(|mut b| {
+        b.business.notification_email.get_or_insert_with(|| user.email.clone());
+        b
+    });
     match app.store.create_first_user(bundle, user).await {
         Err(StoreError::Conflict(m)) => Err(ActionError::Api(ApiError::Conflict(m))),
         other => Ok(other?),

@@ -171,6 +171,23 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         ["leads", id, "status"] if post || put => {
             ok(json!(actions::set_lead_status(app, c, id, &req.json()?).await?))
         }
+        ["leads", id, "notes"] if post || put => {
+            actions::set_lead_notes(app, c, id, &req.json()?).await?;
+            ok(json!(app.store.lead(&c.business()?.id, id).await?))
+        }
+        ["leads", id, "test"] if post || put => {
+            actions::set_lead_test(app, c, id, &req.json()?).await?;
+            ok(json!(app.store.lead(&c.business()?.id, id).await?))
+        }
+        ["leads", id] if delete => {
+            actions::delete_lead(app, c, id).await?;
+            ok(json!({ "deleted": id }))
+        }
+        ["facts"] if get => {
+            c.require_manager()?;
+            ok(json!(app.store.business_facts(&c.business()?.id).await?))
+        }
+        ["facts"] if post || put => ok(json!(actions::save_facts(app, c, &req.json()?).await?)),
         ["questions"] if get => questions(app, c).await,
         ["questions"] if post => created(json!(actions::add_question(app, c, &req.json()?).await?)),
         ["questions", "reorder"] if post || put => {

@@ -10,8 +10,19 @@ use crate::error::ApiError;
 /// Most leads one export holds.
 pub const MAX_EXPORT: u32 = 50_000;
 
+/// A phone number in E.164 (`+13125550142`): a spreadsheet reads it as a
+/// number, never as a formula, so it needs no guard and stays readable.
+fn is_e164(value: &str) -> bool {
+    value.strip_prefix('+').is_some_and(|d| {
+        (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
+}
+
 /// A cell a spreadsheet will show as text.
 pub fn safe_cell(value: &str) -> String {
+    if is_e164(value) {
+        return value.to_string();
+    }
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
@@ -21,7 +32,11 @@ pub fn safe_cell(value: &str) -> String {
 
 /// One row per lead: the fixed fields, then one column per captured answer.
 pub fn leads_csv(leads: &[Lead], tz: chrono_tz::Tz) -> Result<Vec<u8>, ApiError> {
-    let answers: BTreeSet<&str> = leads.iter().flat_map(|l| l.captured.keys().map(String::as_str)).collect();
+    let answers: BTreeSet<&str> = leads
+        .iter()
+        .flat_map(|l| l.captured.keys().map(String::as_str))
+        .filter(|k| !crate::domain::INTERNAL_FIELDS.contains(k))
+        .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut head: Vec<String> =
         ["id", "created", "channel", "status", "priority", "name", "phone", "email", "address", "notes"]
@@ -64,6 +79,8 @@ mod tests {
     fn formulas_are_defused_and_answers_get_columns() {
         assert_eq!(safe_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(safe_cell("+1 312"), "'+1 312");
+        assert_eq!(safe_cell("+13125550142"), "+13125550142", "a phone number stays readable");
+        assert_eq!(safe_cell("+1+1"), "'+1+1");
         assert_eq!(safe_cell("Dana"), "Dana");
         let lead = Lead {
             id: "l1".into(),
@@ -80,6 +97,9 @@ mod tests {
             captured: [("budget".to_string(), "@sum".to_string())].into(),
             created_at: "2025-03-10T14:05:00.000Z".into(),
             updated_at: "2025-03-10T14:05:00.000Z".into(),
+            alert: None,
+            is_test: false,
+            owner_notes: None,
         };
         let text = String::from_utf8(leads_csv(&[lead], chrono_tz::America::Chicago).unwrap()).unwrap();
         let mut lines = text.lines();
@@ -89,7 +109,7 @@ mod tests {
         );
         assert_eq!(
             lines.next().unwrap(),
-            "l1,2025-03-10 09:05,CHAT,NEW,URGENT,'=cmd|' /C calc'!A0,'+13125550142,,\"12 Elm St, \"\"Unit 2\"\"\",,'@sum"
+            "l1,2025-03-10 09:05,CHAT,NEW,URGENT,'=cmd|' /C calc'!A0,+13125550142,,\"12 Elm St, \"\"Unit 2\"\"\",,'@sum"
         );
     }
 }

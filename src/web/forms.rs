@@ -6,8 +6,8 @@ use chrono::{NaiveDate, TimeZone};
 
 use super::input::{finish, ActionError, FieldErrors, Input};
 use crate::domain::{
-    AgentConfig, Business, BusinessType, Channel, EmergencyRules, ExpectedFormat, KnowledgeDoc, LeadStatus,
-    PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES,
+    AgentConfig, Business, BusinessFacts, BusinessType, Channel, EmergencyRules, ExpectedFormat, KnowledgeDoc,
+    LeadStatus, PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES, WEEKDAYS,
 };
 use crate::store::admin::{BusinessSettings, LeadFilter, NotificationSettings};
 use crate::validate;
@@ -126,9 +126,10 @@ pub fn question(input: &Input, current: Option<&Question>) -> Result<Question, A
         &mut q.expected_format,
     );
     if let Some(raw) = input.opt("maps_to_lead_field") {
+        // "Job Address" is saved as job_address: the owner never writes snake_case.
         q.maps_to_lead_field = match raw.trim() {
             "" => None,
-            field => e.check("maps_to_lead_field", validate::field_name(field)),
+            field => e.check("maps_to_lead_field", validate::field_key(field)),
         };
     }
     if input.has("is_required") {
@@ -252,12 +253,13 @@ pub fn business(input: &Input, b: &Business) -> Result<BusinessSettings, ActionE
     finish(e, Some(s))
 }
 
-/// Sites allowed to embed the widget, one per line.
+/// Sites allowed to embed the widget, one per line, as the owner types them
+/// (`www.bobsplumbing.com` gets `https://`).
 pub fn origins(input: &Input) -> Result<Vec<String>, ActionError> {
     let mut e = FieldErrors::default();
     let mut out = Vec::new();
     for line in input.lines("website_origins") {
-        if let Some(o) = e.check("website_origins", validate::origin(&line)) {
+        if let Some(o) = e.check("website_origins", validate::site(&line)) {
             if !out.contains(&o) {
                 out.push(o);
             }
@@ -297,6 +299,31 @@ pub fn rules(input: &Input) -> Result<EmergencyRules, ActionError> {
         }
     }
     finish(e, Some(rules))
+}
+
+/// The business's facts: `hours.monday` … `hours.sunday` ("7am-6pm",
+/// "closed", empty: not said), `holidays` (lines), `service_area`, `prices`,
+/// `about`, `phone`. A field left out keeps its value.
+pub fn facts(input: &Input, current: &BusinessFacts, country: &str) -> Result<BusinessFacts, ActionError> {
+    let mut e = FieldErrors::default();
+    let mut f = current.clone();
+    for (i, day) in WEEKDAYS.iter().enumerate() {
+        let key = format!("hours.{day}");
+        if let Some(raw) = input.opt(&key) {
+            let value = if raw.trim().is_empty() { None } else { e.check(&key, validate::day_hours(raw)) };
+            f.hours.set_day(i, value);
+        }
+    }
+    if input.has("holidays") {
+        f.holidays = input.lines("holidays").iter().filter_map(|l| e.check("holidays", validate::holiday(l))).collect();
+    }
+    optional(input, &mut e, "service_area", MAX_MESSAGE, &mut f.service_area);
+    optional(input, &mut e, "prices", MAX_MESSAGE, &mut f.prices);
+    optional(input, &mut e, "about", MAX_MESSAGE, &mut f.about);
+    if let Some(raw) = input.opt("phone") {
+        f.phone = if raw.trim().is_empty() { None } else { e.check("phone", validate::phone(raw, country)) };
+    }
+    finish(e, Some(f))
 }
 
 pub fn lead_status(input: &Input) -> Result<LeadStatus, ActionError> {

@@ -166,7 +166,7 @@ mod tests {
         let Err(ActionError::Fields(e)) = outbox_filter(&form("state=lost&limit=0&offset=-1")) else {
             panic!("bad filters are refused")
         };
-        assert!(e.get("state").unwrap().contains("pending, in_flight, sent or dead"));
+        assert!(e.get("state").unwrap().contains("pending, in_flight, sent, kept or dead"));
         assert!(e.get("limit").unwrap().contains("from 1 to 200"));
         assert!(e.get("offset").is_some());
     }

@@ -33,6 +33,8 @@ pub struct Layout {
     pub nav: Vec<NavItem>,
     /// (id, name) for the operator's switcher.
     pub businesses: Vec<(String, String)>,
+    /// Why an emergency would reach nobody, shown on every page until fixed.
+    pub alert_banner: Option<String>,
 }
 
 #[derive(Template)]
@@ -41,9 +43,15 @@ pub struct SetupPage {
     pub l: Layout,
     /// Businesses already there (the first user becomes their operator).
     pub existing: usize,
+    /// Their names, for "you will manage …".
+    pub existing_names: String,
     pub v: Input,
     pub errors: FieldErrors,
     pub business_types: Vec<(&'static str, &'static str)>,
+    pub countries: Vec<(&'static str, &'static str)>,
+    pub timezones: Vec<&'static str>,
+    /// (form name, day label, element id) of the opening-hours fields.
+    pub days: Vec<(String, String, String)>,
 }
 
 #[derive(Template)]
@@ -64,16 +72,32 @@ pub struct ErrorPage {
     pub upgrade: Option<String>,
 }
 
-/// A lead as a table row, times in the business's zone.
+/// A lead as a table row (or a card on a phone), times in the business's zone.
 #[derive(Debug, Clone)]
 pub struct LeadRow {
     pub id: String,
     pub when: String,
     pub name: String,
+    /// As people read it in the business's country.
     pub phone: String,
+    /// E.164, for a tap-to-call link.
+    pub tel: String,
     pub channel: String,
     pub priority: String,
     pub status: String,
+    pub summary: String,
+    /// An URGENT lead nobody was alerted about.
+    pub alert_not_sent: bool,
+    pub is_test: bool,
+}
+
+/// One step of the first-hour checklist.
+pub struct ChecklistItem {
+    pub done: bool,
+    pub label: &'static str,
+    pub detail: String,
+    pub href: &'static str,
+    pub action: &'static str,
 }
 
 #[derive(Template)]
@@ -83,6 +107,10 @@ pub struct DashboardPage {
     /// (heading, key, counts)
     pub stats: Vec<(&'static str, &'static str, Counts)>,
     pub leads: Vec<LeadRow>,
+    /// Shown until every step is done.
+    pub checklist: Vec<ChecklistItem>,
+    /// URGENT leads of the last week that reached nobody.
+    pub unalerted: usize,
 }
 
 pub struct Select {
@@ -116,6 +144,30 @@ pub struct LeadPage {
     pub statuses: Vec<&'static str>,
     pub transcript: Vec<Message>,
     pub call: Option<CallRecord>,
+    pub summary: String,
+    /// (as read, E.164)
+    pub phone: Option<(String, String)>,
+    /// (label, value), the engine's own keys left out.
+    pub answers: Vec<(String, String)>,
+    /// Why nobody was alerted, for an URGENT lead that reached nobody.
+    pub alert_problem: Option<String>,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "facts.html")]
+pub struct FactsPage {
+    pub l: Layout,
+    pub v: Input,
+    pub errors: FieldErrors,
+    /// (form name, day label, element id)
+    pub days: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub l: Layout,
 }
 
 #[derive(Template)]
@@ -268,6 +320,8 @@ pub struct EmergencyPage {
 pub struct PlanPage {
     pub l: Layout,
     pub enforced: bool,
+    /// The command a self-hosting operator runs to change this business's plan.
+    pub command: String,
     pub plans: Vec<PlanTier>,
     /// (feature label, included per plan)
     pub rows: Vec<(String, Vec<bool>)>,
@@ -346,8 +400,18 @@ pub struct TestChannel {
     pub to: String,
     /// The plan lacks it: the upgrade hint.
     pub upgrade: Option<String>,
-    /// Switched off on this instance.
+    /// Switched off, or impossible, on this server: the sentence says what to set.
     pub off: Option<&'static str>,
+    /// Works, with a caveat (email kept on this server).
+    pub note: Option<&'static str>,
+}
+
+/// One channel's daily caps and what was used of them.
+pub struct LimitRow {
+    pub label: &'static str,
+    pub everyday: String,
+    pub urgent: String,
+    pub tests: String,
 }
 
 /// A row of the preferences grid: one channel, for new leads and ended calls.
@@ -402,6 +466,39 @@ pub struct NotificationsPage {
     pub prefs: PrefsView,
     pub smtp: bool,
     pub local_emails: Vec<LocalEmailRow>,
+    pub limits: Vec<LimitRow>,
+    pub tests_per_minute: u32,
+}
+
+/// Countries offered at setup (code, name); any other code can be typed on
+/// the Business page.
+pub fn countries() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("US", "United States"), ("CA", "Canada"), ("GB", "United Kingdom"), ("IE", "Ireland"),
+        ("AU", "Australia"), ("NZ", "New Zealand"), ("ZA", "South Africa"), ("IN", "India"),
+        ("DE", "Germany"), ("FR", "France"), ("ES", "Spain"), ("IT", "Italy"), ("NL", "Netherlands"),
+        ("BE", "Belgium"), ("CH", "Switzerland"), ("AT", "Austria"), ("SE", "Sweden"), ("NO", "Norway"),
+        ("DK", "Denmark"), ("FI", "Finland"), ("PT", "Portugal"), ("PL", "Poland"), ("MX", "Mexico"),
+        ("BR", "Brazil"), ("AR", "Argentina"), ("CL", "Chile"), ("CO", "Colombia"), ("PR", "Puerto Rico"),
+        ("SG", "Singapore"), ("PH", "Philippines"), ("AE", "United Arab Emirates"), ("IL", "Israel"),
+    ]
+}
+
+/// Every time zone name, for the setup list.
+pub fn timezones() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).filter(|n| n.contains('/') || *n == "UTC").collect()
+}
+
+/// The opening-hours fields: (form name, label, element id).
+pub fn hour_fields() -> Vec<(String, String, String)> {
+    crate::domain::WEEKDAYS
+        .iter()
+        .map(|d| {
+            let mut label = d.to_string();
+            label.replace_range(..1, &d[..1].to_uppercase());
+            (format!("hours.{d}"), label, format!("f-hours-{d}"))
+        })
+        .collect()
 }
 
 /// Business types as (value, label) for select boxes.

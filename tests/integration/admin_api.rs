@@ -176,7 +176,7 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     let outbox_page = web.get("/settings/notifications?state=dead").await.1;
     assert!(
         !outbox_page.contains(&bn)
-            && outbox_page.contains("data-count=\"dead\">Dead <span class=\"count\">0<")
+            && outbox_page.contains("data-count=\"dead\">Failed <span class=\"count\">0<")
     );
 
     assert_eq!(snapshot().await, before, "B is unchanged");

@@ -50,6 +50,7 @@ async fn backup_while_writing_then_restore_into_a_fresh_data_dir() {
                     knowledge: Vec::new(),
                     emergency_rules: Default::default(),
                     notifications: Default::default(),
+                    facts: Default::default(),
                 };
                 store.import_business(bundle).await.unwrap();
             }

@@ -17,6 +17,7 @@ mod fake_openai;
 #[path = "../fakes/realtime.rs"]
 mod fake_realtime;
 mod fake_twilio;
+mod first_hour;
 mod knowledge;
 mod notify;
 mod notify_recovery;

@@ -51,7 +51,7 @@ async fn an_urgent_lead_reaches_every_channel_of_a_pro_business() {
         parsed.iter().find(|m| format!("<{}>", m.message_id().unwrap()) == urgent_id).expect("urgent email");
     let subject = urgent.subject().unwrap();
     assert!(subject.starts_with("URGENT: "), "{subject}");
-    assert!(subject.contains("Dana Smith, (312) 555-0142"), "{subject}");
+    assert!(subject.contains("Dana Smith — (312) 555-0142"), "{subject}");
     let text = urgent.body_text(0).unwrap();
     let html = urgent.body_html(0).unwrap();
     let link = format!("{PUBLIC_URL}/leads/{lead_id}");
@@ -120,7 +120,7 @@ async fn an_urgent_lead_reaches_every_channel_of_a_pro_business() {
 
 #[tokio::test]
 async fn plans_and_preferences_choose_the_channels() {
-    // No SMTP server: emails go to the local outbox and count as sent.
+    // No SMTP server: emails are kept in the local outbox (state kept, not sent).
     let mut h =
         Harness::new(&business_file("FREE", "notification_webhook_url = \"http://127.0.0.1:9/hook\""));
     let basic_file = business_file("BASIC", "notification_webhook_url = \"http://127.0.0.1:9/hook\"");
@@ -149,7 +149,7 @@ async fn plans_and_preferences_choose_the_channels() {
     assert_eq!(channels(&rows, "urgent_lead"), ["email", "sms"]);
 
     // The local outbox has the FREE business's emails.
-    let rows = h.wait_rows(&free, WAIT, |r| r.iter().all(|n| n.state == "sent")).await;
+    let rows = h.wait_rows(&free, WAIT, |r| r.iter().all(|n| n.state == "kept")).await;
     let store = h.store();
     let emails = store.local_emails(&free, 10).await.unwrap();
     assert_eq!(emails.len(), 2);
@@ -162,7 +162,7 @@ async fn plans_and_preferences_choose_the_channels() {
     assert!(matches!(&refused, StoreError::Invalid(m) if m.contains("FREE")), "{refused}");
     let refused = store.enqueue_test_notification(&pro, NotifyChannel::Webhook, policy).await.unwrap_err();
     assert!(
-        matches!(&refused, StoreError::Invalid(m) if m.contains("notification_webhook_url")),
+        matches!(&refused, StoreError::Invalid(m) if m.contains("webhook URL")),
         "{refused}"
     );
     store.enqueue_test_notification(&free, NotifyChannel::Email, policy).await.unwrap();
@@ -171,8 +171,8 @@ async fn plans_and_preferences_choose_the_channels() {
     assert_eq!(store.notification_prefs(&pro).await.unwrap(), prefs);
     assert!(matches!(store.notification_prefs("nope").await, Err(StoreError::NotFound(_))));
     let counts = store.notification_counts(&free).await.unwrap();
-    assert_eq!(counts.len(), 4);
-    let page = store.notifications_page(&free, Some(NotificationState::Sent), 1, 0).await.unwrap();
+    assert_eq!(counts.len(), 5);
+    let page = store.notifications_page(&free, Some(NotificationState::Kept), 1, 0).await.unwrap();
     assert_eq!(page.len(), 1);
     assert!(page.iter().all(|n| n.business_id == free));
 }

@@ -65,7 +65,7 @@ async fn first_run_setup_login_logout_and_throttling() {
             ],
         )
         .await;
-    assert_eq!((status, location.as_str()), (303, "/settings/agent"));
+    assert_eq!((status, location.as_str()), (303, "/dashboard"));
     let (status, page) = web.get("/settings/agent").await;
     assert_eq!(status, 200);
     assert!(page.contains("Your business is ready"), "flash message");

@@ -42,12 +42,12 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     b.screenshot("ui-setup.png").await;
     b.fill("#f-name", "Bob's Plumbing").await;
     b.js("document.getElementById('f-business_type').value = 'PLUMBING'").await;
-    b.fill("#f-timezone", "America/Chicago").await;
+    b.js("document.getElementById('f-timezone').value = 'America/Chicago'").await;
     b.fill("#f-email", "bob@example.com").await;
     b.fill("#f-password", PASSWORD).await;
     b.fill("#f-confirm_password", PASSWORD).await;
     b.click("form[action='/setup'] button[type=submit]").await;
-    b.wait_path("/settings/agent").await;
+    b.wait_path("/dashboard").await;
     flash(&b, "Your business is ready").await;
     let business = ui.store().list_businesses().await.unwrap()[0].business.id.clone();
 
@@ -155,10 +155,10 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     b.click("#addresses button[type=submit]").await;
     flash(&b, "Notification settings saved.").await;
     b.click("#send-test button[value=email]").await;
-    flash(&b, "Test email queued").await;
+    flash(&b, "Test email kept on this server — not emailed").await;
     b.wait_for(
         "const d = document.querySelector('#local-emails details'); \
-         const sent = document.querySelector('tr[data-kind=test][data-state=sent]'); \
+         const sent = document.querySelector('tr[data-kind=test][data-state=kept]'); \
          if (!(d && sent) && document.readyState === 'complete') location.reload(); \
          return d && sent && d.textContent.includes('Test notification from frontdesk');",
         "the test email sent to the local outbox",

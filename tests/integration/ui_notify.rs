@@ -112,7 +112,7 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     let error = lead_hook["last_error"].as_str().unwrap().to_string();
     assert!(error.contains("webhook: error sending request"), "{error}");
     wait_row(&ui, &token, "the test webhook dead", dead("test")).await;
-    wait_row(&ui, &token, "the lead's email sent", |r| r["channel"] == "email" && r["state"] == "sent").await;
+    wait_row(&ui, &token, "the lead's email kept", |r| r["channel"] == "email" && r["state"] == "kept").await;
 
     // The page lists it as dead, with its error and a link to the lead.
     let (status, page) = web.get("/settings/notifications?state=dead").await;
@@ -120,13 +120,13 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     assert!(page.contains(&format!("id=\"n-{lead_hook_id}\" data-state=\"dead\"")), "the dead row");
     assert!(page.contains(&escaped(&error)), "its error");
     assert!(page.contains(&format!("href=\"/leads/{lead}\"")), "the lead link");
-    assert!(page.contains("data-count=\"dead\">Dead <span class=\"count alert\">2</span>"), "the count");
+    assert!(page.contains("data-count=\"dead\">Failed <span class=\"count alert\">2</span>"), "the count");
     assert!(!page.contains("data-state=\"sent\""), "filtered to dead rows");
     let (_, counts) = ui.api(&token, "GET", "/api/admin/notifications/counts", None).await;
-    assert_eq!(counts, json!({"pending": 0, "in_flight": 0, "sent": 1, "dead": 2, "total": 3}));
+    assert_eq!(counts, json!({"pending": 0, "in_flight": 0, "sent": 0, "kept": 1, "dead": 2, "total": 3}));
     let (status, body) = ui.api(&token, "GET", "/api/admin/notifications?state=lost", None).await;
     assert_eq!(status, 400);
-    assert!(body["fields"]["state"].as_str().unwrap().contains("pending, in_flight, sent or dead"));
+    assert!(body["fields"]["state"].as_str().unwrap().contains("pending, in_flight, sent, kept or dead"));
     let (_, one) = ui.api(&token, "GET", "/api/admin/notifications?state=dead&limit=1&offset=1", None).await;
     assert_eq!((one["total"].as_u64(), one["notifications"].as_array().unwrap().len()), (Some(2), 1));
 
@@ -173,14 +173,17 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     // No mobile number: the message names it.
     let (status, _, body) = web.submit("/settings/notifications/test", &[("channel", "sms")]).await;
     assert_eq!(status, 400);
-    assert!(body.contains("Test not sent: set the business&#39;s notification_phone_number first."), "sms");
+    assert!(body.contains("Test not sent: add a mobile number on the Notifications page first."), "sms");
     assert_eq!(total(&ui, &token).await, before, "nothing was enqueued");
 
     // A test email lands in the local outbox, on the page and the API.
     let (status, location, _) = web.submit("/settings/notifications/test", &[("channel", "email")]).await;
     assert_eq!((status, location.as_str()), (303, "/settings/notifications"));
-    assert!(web.get("/settings/notifications").await.1.contains("Test email queued"), "the flash");
-    wait_row(&ui, &token, "the test email sent", |r| r["kind"] == "test" && r["state"] == "sent").await;
+    assert!(
+        web.get("/settings/notifications").await.1.contains("Test email kept on this server — not emailed"),
+        "the flash"
+    );
+    wait_row(&ui, &token, "the test email kept", |r| r["kind"] == "test" && r["state"] == "kept").await;
     let (_, local) = ui.api(&token, "GET", "/api/admin/notifications/local-emails", None).await;
     assert_eq!(local["smtp_configured"], false);
     let subjects: Vec<&str> =
@@ -211,7 +214,7 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     assert_eq!((&pending["state"], &pending["attempts"]), (&json!("pending"), &json!(0)));
     let page = web.get("/settings/notifications?state=pending").await.1;
     assert!(page.contains(&format!("id=\"n-{lead_hook_id}\" data-state=\"pending\"")));
-    assert!(page.contains("data-count=\"in_flight\">In flight <span class=\"count\">1</span>"));
+    assert!(page.contains("data-count=\"in_flight\">Sending <span class=\"count\">1</span>"));
     // Only a dead row is retried; another id is not found.
     let (status, body) = ui.api(&token, "POST", &retry_path, None).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));

@@ -118,7 +118,7 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
     let turn = {
         let (app, ctx, call_sid) = (app.clone(), ctx.clone(), call_sid.clone());
         tokio::spawn(async move {
-            engine::run_turn(&app, &ctx, Channel::Voice, Some(&call_sid), &speech, None).await
+            engine::run_turn(&app, &ctx, Channel::Voice, Some(&call_sid), &speech, None, false).await
         })
     };
     let wait = Duration::from_millis(app.config.voice.gather_reply_wait_ms);
@@ -275,11 +275,13 @@ pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut sess
         escalate: false,
         events: Vec::new(),
         notify: app.notify_policy(),
+        unalerted_reply: None,
+        details_complete: conversation::remaining_questions(ctx, &session.state) == 0,
     };
     match app.store.record_turn(record).await {
-        Ok(lead_id) => {
+        Ok(saved) => {
             app.notify_wake.notify_one();
-            session.lead_id = lead_id.or(session.lead_id);
+            session.lead_id = saved.lead_id.or(session.lead_id);
             engine::save_session(app, call_sid, &session).await;
         }
         Err(e) => tracing::error!(call_sid, error = %e, "could not save a call note"),

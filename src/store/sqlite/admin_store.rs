@@ -1,12 +1,13 @@
 //! [`AdminStore`] for SQLite: each method runs its statements (in `admin.rs`
 //! and `reports.rs`) on a reader, or in one write transaction.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::admin::*;
 use super::{db_err, reports, SqliteStore};
 use crate::domain::{
-    now, AgentConfig, BusinessBundle, EmergencyRules, KnowledgeDoc, Lead, LeadStatus, Question, User,
+    now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus, Question,
+    User,
 };
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
@@ -138,5 +139,70 @@ impl AdminStore for SqliteStore {
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {
         let since = since.to_string();
         self.read(move |c| reports::businesses_activity(c, &since)).await
+    }
+
+    async fn business_facts(&self, business_id: &str) -> Result<BusinessFacts> {
+        self.read_for(business_id, |c, id| {
+            super::business::load_business(c, id)?;
+            super::business::read_facts(c, id)
+        })
+        .await
+    }
+
+    async fn set_business_facts(&self, business_id: &str, facts: BusinessFacts) -> Result<()> {
+        self.write_for(business_id, move |tx, id| {
+            super::business::load_business(tx, id)?;
+            super::business::write_facts(tx, id, &facts)
+        })
+        .await
+    }
+
+    async fn widget_seen(&self, business_id: &str) -> Result<Option<(String, String)>> {
+        self.read_for(business_id, |c, id| {
+            let seen: Option<(Option<String>, Option<String>)> = c
+                .query_row("SELECT widget_seen_origin, widget_seen_at FROM businesses WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(db_err)?;
+            match seen {
+                None => Err(crate::store::StoreError::NotFound("business".into())),
+                Some((Some(origin), Some(at))) => Ok(Some((origin, at))),
+                Some(_) => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn note_widget_seen(&self, business_id: &str, origin: &str) -> Result<()> {
+        let origin = origin.to_string();
+        self.write_for(business_id, move |tx, id| {
+            tx.execute(
+                "UPDATE businesses SET widget_seen_origin = ?1, widget_seen_at = ?2
+                 WHERE id = ?3 AND widget_seen_at IS NULL",
+                params![origin, now(), id],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_lead_notes(&self, business_id: &str, lead_id: &str, notes: Option<String>) -> Result<()> {
+        let lead = lead_id.to_string();
+        self.write_for(business_id, move |tx, id| {
+            super::conversation::set_lead_notes(tx, id, &lead, notes.as_deref())
+        })
+        .await
+    }
+
+    async fn set_lead_test(&self, business_id: &str, lead_id: &str, test: bool) -> Result<()> {
+        let lead = lead_id.to_string();
+        self.write_for(business_id, move |tx, id| super::conversation::set_lead_test(tx, id, &lead, test)).await
+    }
+
+    async fn delete_lead(&self, business_id: &str, lead_id: &str) -> Result<()> {
+        let lead = lead_id.to_string();
+        self.write_for(business_id, move |tx, id| super::conversation::delete_lead(tx, id, &lead)).await
     }
 }

@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
-    new_id, now, AgentConfig, Business, BusinessBundle, BusinessType, EmergencyRules, ExpectedFormat,
-    KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User, VoiceMode,
+    new_id, now, AgentConfig, Business, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules,
+    ExpectedFormat, KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User, VoiceMode,
 };
 use crate::store::{ImportOutcome, Result, StoreError};
 
@@ -160,6 +160,7 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
     }
     write_rules(tx, &business_id, &bundle.emergency_rules)?;
     super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
+    write_facts(tx, &business_id, &bundle.facts)?;
     super::knowledge::index_documents(tx, &business_id)?;
     Ok(ImportOutcome { business_id, created })
 }
@@ -265,11 +266,35 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
         },
     )?;
     let emergency_rules = read_rules(conn, id)?;
-    Ok(Profile { business: b, agent, questions, emergency_rules })
+    let facts = read_facts(conn, id)?;
+    Ok(Profile { business: b, agent, questions, emergency_rules, facts })
+}
+
+/// The business's facts; the defaults (nothing said) when none were saved.
+pub(super) fn read_facts(conn: &Connection, business_id: &str) -> Result<BusinessFacts> {
+    let json: Option<String> = conn
+        .query_row("SELECT facts FROM business_facts WHERE business_id = ?1", [business_id], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    match json {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Invalid(format!("stored business facts are unreadable: {e}"))),
+        None => Ok(BusinessFacts::default()),
+    }
+}
+
+pub(super) fn write_facts(tx: &Transaction<'_>, business_id: &str, facts: &BusinessFacts) -> Result<()> {
+    tx.execute(
+        "INSERT INTO business_facts (business_id, facts, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (business_id) DO UPDATE SET facts = excluded.facts, updated_at = excluded.updated_at",
+        params![business_id, to_json(facts)?, now()],
+    )
+    .map_err(db_err)?;
+    Ok(())
 }
 
 pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle> {
-    let Profile { business: b, agent, questions, emergency_rules } = read_profile(conn, id)?;
+    let Profile { business: b, agent, questions, emergency_rules, facts } = read_profile(conn, id)?;
     let knowledge = query_all(
         conn,
         "SELECT title, content, source_url FROM knowledge_documents WHERE business_id = ?1
@@ -295,6 +320,7 @@ pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle>
         knowledge,
         emergency_rules,
         notifications: super::outbox::read_prefs(conn, id)?,
+        facts,
     })
 }
 

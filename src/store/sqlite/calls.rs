@@ -30,7 +30,7 @@ pub(super) fn start_call(tx: &Transaction<'_>, call: &NewCall) -> Result<String>
         return Ok(conversation_id);
     }
     let conversation_id =
-        super::conversation::start_conversation(tx, &call.business_id, Channel::Voice, Some(&call.call_sid))?;
+        super::conversation::start_conversation(tx, &call.business_id, Channel::Voice, Some(&call.call_sid), false)?;
     let ts = now();
     // A status callback may have created the row first.
     tx.execute(
@@ -157,6 +157,10 @@ pub(super) fn finish_call(
                     .map_err(db_err)?,
                 None => None,
             };
+            if let Some(lead) = &lead_id {
+                // Nothing more will be captured: a held URGENT follow-up goes now.
+                super::conversation::release_follow_up(tx, lead)?;
+            }
             let event = Event::CallEnded { call_sid: call_sid.to_string(), lead_id };
             super::outbox::enqueue(tx, notify, &business_id, &event)?;
         }

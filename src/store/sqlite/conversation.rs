@@ -5,9 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::{db_err, enum_col, json_col, query_all, to_json};
-use crate::domain::{new_id, now, Channel, Lead, LeadDraft, LeadStatus, Message, Priority, Profile};
+use crate::domain::{new_id, now, Channel, Lead, LeadAlert, LeadDraft, LeadStatus, Message, Priority, Profile};
 use crate::store::outbox::Event;
-use crate::store::{Result, StoreError, TurnRecord};
+use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
 
 pub(super) fn agent_profile(conn: &Connection, id: &str) -> Result<Profile> {
     super::business::read_profile(conn, id)
@@ -18,15 +18,21 @@ pub(super) fn start_conversation(
     business_id: &str,
     channel: Channel,
     external_id: Option<&str>,
+    test: bool,
 ) -> Result<String> {
     super::business::load_business(tx, business_id)?;
     let id = new_id();
     let ts = now();
     tx.execute(
-        "INSERT INTO conversations (id, business_id, channel, external_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, business_id, channel.as_str(), external_id, ts],
+        "INSERT INTO conversations (id, business_id, channel, external_id, started_at, is_test)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, business_id, channel.as_str(), external_id, ts, test],
     )
     .map_err(db_err)?;
+    if test {
+        // Tests stay out of the owner's analytics.
+        return Ok(id);
+    }
     tx.execute(
         "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
          VALUES (?1, 'conversation_started', ?2, '{}', ?3)",
@@ -36,60 +42,142 @@ pub(super) fn start_conversation(
     Ok(id)
 }
 
-pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Option<String>> {
+pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<TurnSaved> {
     let ts = now();
-    let owner: Option<String> = tx
-        .query_row("SELECT business_id FROM conversations WHERE id = ?1", [&turn.conversation_id], |r| {
-            r.get(0)
-        })
+    let owner: Option<(String, bool)> = tx
+        .query_row(
+            "SELECT business_id, is_test FROM conversations WHERE id = ?1",
+            [&turn.conversation_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()
         .map_err(db_err)?;
-    if owner.as_deref() != Some(turn.business_id.as_str()) {
-        return Err(StoreError::NotFound(format!("conversation {}", turn.conversation_id)));
-    }
-    for (role, content) in &turn.messages {
-        tx.execute(
-            "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![turn.conversation_id, role, content, ts],
-        )
-        .map_err(db_err)?;
-    }
+    let test = match owner {
+        Some((business, test)) if business == turn.business_id => test,
+        _ => return Err(StoreError::NotFound(format!("conversation {}", turn.conversation_id))),
+    };
     tx.execute(
         "UPDATE conversations SET emergency_level = ?1 WHERE id = ?2",
         params![turn.level.as_str(), turn.conversation_id],
     )
     .map_err(db_err)?;
-    for (kind, data) in &turn.events {
+    for (kind, data) in turn.events.iter().filter(|_| !test) {
         tx.execute(
             "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![turn.business_id, kind, turn.channel.as_str(), to_json(data)?, ts],
         )
         .map_err(db_err)?;
     }
-    let Some(draft) = &turn.lead else { return existing_lead(tx, &turn.conversation_id) };
-    let (lead_id, created) = upsert_lead(tx, turn, draft, &ts)?;
-    // An URGENT lead is news on every channel; a new one on the channels the owner chose.
-    let event = if turn.escalate {
-        Some(Event::UrgentLead { lead_id: lead_id.clone() })
-    } else {
-        created.then(|| Event::NewLead { lead_id: lead_id.clone() })
+    // Whether this turn's escalation queued an alert that leaves this server.
+    let mut alerted = false;
+    let lead_id = match &turn.lead {
+        Some(draft) => {
+            let (lead_id, created) = upsert_lead(tx, turn, draft, &ts, test)?;
+            if test {
+                // A test never alerts anyone.
+            } else if turn.escalate {
+                // An URGENT lead is news on every channel, at once.
+                let event = Event::UrgentLead { lead_id: lead_id.clone(), known: known_fields(draft) };
+                let rows = super::outbox::enqueue(tx, &turn.notify, &turn.business_id, &event)?;
+                alerted = rows.iter().any(|(_, channel)| turn.notify.live(*channel));
+                tx.execute(
+                    "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
+                     VALUES (?1, 'emergency_escalated', NULL, ?2, ?3)",
+                    params![
+                        turn.business_id,
+                        to_json(&json!({"lead_id": lead_id, "priority": Priority::Urgent, "alerted": alerted}))?,
+                        ts
+                    ],
+                )
+                .map_err(db_err)?;
+            } else {
+                if created {
+                    let event = Event::NewLead { lead_id: lead_id.clone() };
+                    super::outbox::enqueue(tx, &turn.notify, &turn.business_id, &event)?;
+                }
+                follow_up(tx, turn, &lead_id, draft)?;
+            }
+            Some(lead_id)
+        }
+        None => existing_lead(tx, &turn.conversation_id)?,
     };
-    if let Some(event) = event {
-        super::outbox::enqueue(tx, &turn.notify, &turn.business_id, &event)?;
+    // What the agent said, as worded for whether an alert was queued.
+    let mut lines = turn.messages.clone();
+    if turn.escalate && !alerted {
+        if let (Some(instead), Some(last)) = (&turn.unalerted_reply, lines.last_mut()) {
+            last.1 = instead.clone();
+        }
     }
-    if turn.escalate {
+    for (role, content) in &lines {
         tx.execute(
-            "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
-             VALUES (?1, 'emergency_escalated', NULL, ?2, ?3)",
-            params![
-                turn.business_id,
-                to_json(&json!({"lead_id": lead_id, "priority": Priority::Urgent}))?,
-                ts
-            ],
+            "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![turn.conversation_id, role, content, ts],
         )
         .map_err(db_err)?;
     }
-    Ok(Some(lead_id))
+    let reply = lines.iter().rev().find(|(role, _)| role == "assistant").map(|(_, text)| text.clone());
+    Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
+}
+
+/// Which of the details the owner acts on a lead has.
+fn known_fields(draft: &LeadDraft) -> Vec<String> {
+    [("name", &draft.name), ("phone", &draft.phone), ("address", &draft.address)]
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+/// After an URGENT alert went out without the caller's name, number or
+/// address: one follow-up carrying them, queued as soon as one of them is
+/// captured, held at most `urgent_hold` for the rest, and sent at once when
+/// nothing more is to be asked.
+fn follow_up(tx: &Transaction<'_>, turn: &TurnRecord, lead_id: &str, draft: &LeadDraft) -> Result<()> {
+    if draft.priority != Priority::Urgent {
+        return Ok(());
+    }
+    let first: Option<String> = tx
+        .query_row(
+            "SELECT payload FROM notifications WHERE lead_id = ?1 AND kind = 'urgent_lead' ORDER BY created_at LIMIT 1",
+            [lead_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let Some(first) = first else { return Ok(()) };
+    let known: Vec<String> = serde_json::from_str::<serde_json::Value>(&first)
+        .ok()
+        .and_then(|p| serde_json::from_value(p["known"].clone()).ok())
+        .unwrap_or_default();
+    if known_fields(draft).iter().all(|f| known.contains(f)) {
+        return Ok(());
+    }
+    let queued: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM notifications WHERE lead_id = ?1 AND kind = 'urgent_update')",
+            [lead_id],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    if !queued {
+        let event = Event::UrgentUpdate { lead_id: lead_id.to_string(), complete: turn.details_complete };
+        super::outbox::enqueue(tx, &turn.notify, &turn.business_id, &event)?;
+    } else if turn.details_complete {
+        release_follow_up(tx, lead_id)?;
+    }
+    Ok(())
+}
+
+/// A held follow-up goes now (every detail is in, or the call ended).
+pub(super) fn release_follow_up(tx: &Transaction<'_>, lead_id: &str) -> Result<()> {
+    let ts = now();
+    tx.execute(
+        "UPDATE notifications SET next_attempt_at = ?1, updated_at = ?1
+         WHERE lead_id = ?2 AND kind = 'urgent_update' AND state = 'pending' AND attempts = 0 AND next_attempt_at > ?1",
+        params![ts, lead_id],
+    )
+    .map_err(db_err)?;
+    Ok(())
 }
 
 fn existing_lead(tx: &Transaction<'_>, conversation_id: &str) -> Result<Option<String>> {
@@ -104,6 +192,7 @@ fn upsert_lead(
     turn: &TurnRecord,
     draft: &LeadDraft,
     ts: &str,
+    test: bool,
 ) -> Result<(String, bool)> {
     let captured = to_json(&draft.captured)?;
     if let Some(id) = existing_lead(tx, &turn.conversation_id)? {
@@ -125,8 +214,8 @@ fn upsert_lead(
     let id = new_id();
     tx.execute(
         "INSERT INTO leads (id, business_id, conversation_id, channel, status, priority, contact_name, contact_email,
-             contact_phone, address, notes, captured_data, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+             contact_phone, address, notes, captured_data, created_at, updated_at, is_test)
+         VALUES (?1, ?2, ?3, ?4, 'NEW', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
         params![
             id,
             turn.business_id,
@@ -139,10 +228,14 @@ fn upsert_lead(
             draft.address,
             draft.notes,
             captured,
-            ts
+            ts,
+            test
         ],
     )
     .map_err(db_err)?;
+    if test {
+        return Ok((id, true));
+    }
     tx.execute(
         "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES (?1, 'lead_created', ?2, ?3, ?4)",
         params![turn.business_id, turn.channel.as_str(), to_json(&json!({"lead_id": id}))?, ts],
@@ -161,9 +254,16 @@ pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec
     Ok(rows)
 }
 
+/// A lead's columns, and whether its URGENT alert reached anyone (from the outbox).
 pub(super) const LEAD_COLUMNS: &str =
     "id, business_id, conversation_id, channel, status, priority, contact_name, contact_email, \
-     contact_phone, address, notes, captured_data, created_at, updated_at";
+     contact_phone, address, notes, captured_data, created_at, updated_at, is_test, owner_notes, \
+     CASE WHEN priority <> 'URGENT' OR is_test = 1 THEN NULL \
+          WHEN EXISTS (SELECT 1 FROM notifications n WHERE n.lead_id = leads.id \
+                AND n.kind IN ('urgent_lead', 'urgent_update') AND n.state = 'sent') THEN 'sent' \
+          WHEN EXISTS (SELECT 1 FROM notifications n WHERE n.lead_id = leads.id \
+                AND n.kind IN ('urgent_lead', 'urgent_update') AND n.state IN ('pending', 'in_flight')) THEN 'sending' \
+          ELSE 'not_sent' END";
 
 pub(super) fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
     Ok(Lead {
@@ -181,7 +281,57 @@ pub(super) fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
         captured: json_col(r, 11)?,
         created_at: r.get(12)?,
         updated_at: r.get(13)?,
+        is_test: r.get(14)?,
+        owner_notes: r.get(15)?,
+        alert: r.get::<_, Option<String>>(16)?.as_deref().and_then(LeadAlert::parse),
     })
+}
+
+/// The owner's notes on a lead, whether it was a test, or the lead itself.
+pub(super) fn set_lead_notes(tx: &Transaction<'_>, business_id: &str, lead_id: &str, notes: Option<&str>) -> Result<()> {
+    let n = tx
+        .execute(
+            "UPDATE leads SET owner_notes = ?1, updated_at = ?2 WHERE id = ?3 AND business_id = ?4",
+            params![notes, now(), lead_id, business_id],
+        )
+        .map_err(db_err)?;
+    super::admin::changed(n, "lead")
+}
+
+pub(super) fn set_lead_test(tx: &Transaction<'_>, business_id: &str, lead_id: &str, test: bool) -> Result<()> {
+    let n = tx
+        .execute(
+            "UPDATE leads SET is_test = ?1, updated_at = ?2 WHERE id = ?3 AND business_id = ?4",
+            params![test, now(), lead_id, business_id],
+        )
+        .map_err(db_err)?;
+    super::admin::changed(n, "lead")?;
+    tx.execute(
+        "UPDATE conversations SET is_test = ?1 WHERE id = (SELECT conversation_id FROM leads WHERE id = ?2)",
+        params![test, lead_id],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Deletes a lead and its conversation (transcript, call row's link); its
+/// notifications stay in the outbox, without the lead.
+pub(super) fn delete_lead(tx: &Transaction<'_>, business_id: &str, lead_id: &str) -> Result<()> {
+    let conversation: Option<Option<String>> = tx
+        .query_row(
+            "SELECT conversation_id FROM leads WHERE id = ?1 AND business_id = ?2",
+            [lead_id, business_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let Some(conversation) = conversation else { return Err(StoreError::NotFound("lead".into())) };
+    tx.execute("DELETE FROM leads WHERE id = ?1 AND business_id = ?2", [lead_id, business_id]).map_err(db_err)?;
+    if let Some(c) = conversation {
+        tx.execute("DELETE FROM conversations WHERE id = ?1 AND business_id = ?2", [&c, business_id])
+            .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 pub(super) fn lead(conn: &Connection, business_id: &str, lead_id: &str) -> Result<Lead> {

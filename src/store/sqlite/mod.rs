@@ -380,12 +380,14 @@ impl Store for SqliteStore {
         business_id: &str,
         channel: Channel,
         external_id: Option<&str>,
+        test: bool,
     ) -> Result<String> {
         let (id, external) = (business_id.to_string(), external_id.map(str::to_string));
-        self.write(move |tx| conversation::start_conversation(tx, &id, channel, external.as_deref())).await
+        self.write(move |tx| conversation::start_conversation(tx, &id, channel, external.as_deref(), test))
+            .await
     }
 
-    async fn record_turn(&self, turn: TurnRecord) -> Result<Option<String>> {
+    async fn record_turn(&self, turn: TurnRecord) -> Result<crate::store::TurnSaved> {
         self.write(move |tx| conversation::record_turn(tx, &turn)).await
     }
 

@@ -7,7 +7,7 @@ use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
     new_id, now, LocalEmail, Notification, NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier,
 };
-use crate::notify::policy::NotifyPolicy;
+use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{Claimed, Event};
 use crate::store::{Result, StoreError};
 
@@ -124,13 +124,16 @@ impl Targets {
 /// phone, webhook URL). One row per channel, keyed `<event key>:<channel>`:
 /// enqueueing the same event again writes nothing. An URGENT lead replaces
 /// the lead's new-lead rows that have not been sent yet. New leads are due
-/// after `policy.new_lead_delay`, the rest at once. Returns the new rows' ids.
+/// after `policy.new_lead_delay`, the rest at once. A channel whose daily
+/// cap ([`NotifyPolicy::caps`]) is reached is left out, and the skip
+/// recorded as a `notification_capped` analytics event. Returns the new
+/// rows' ids and channels.
 pub(crate) fn enqueue(
     tx: &Transaction<'_>,
     policy: &NotifyPolicy,
     business_id: &str,
     event: &Event,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, NotifyChannel)>> {
     let targets = Targets::load(tx, business_id)?;
     let prefs = read_prefs(tx, business_id)?;
     let test_channel = match event {
@@ -139,15 +142,16 @@ pub(crate) fn enqueue(
     };
     let channels = policy.channels(targets.plan, &prefs, event.kind(), test_channel);
     let ts = now();
+    let later = |wait: std::time::Duration| {
+        let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
     let due = match event {
-        Event::NewLead { .. } if !policy.new_lead_delay.is_zero() => {
-            let at = chrono::Utc::now()
-                + chrono::Duration::from_std(policy.new_lead_delay).unwrap_or(chrono::Duration::zero());
-            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        }
+        Event::NewLead { .. } if !policy.new_lead_delay.is_zero() => later(policy.new_lead_delay),
+        Event::UrgentUpdate { complete: false, .. } => later(policy.urgent_hold),
         _ => ts.clone(),
     };
-    if let Event::UrgentLead { lead_id } = event {
+    if let Event::UrgentLead { lead_id, .. } = event {
         tx.execute(
             "DELETE FROM notifications WHERE lead_id = ?1 AND business_id = ?2 AND kind = 'new_lead'
                  AND state = 'pending'",
@@ -160,6 +164,20 @@ pub(crate) fn enqueue(
     let mut ids = Vec::new();
     for channel in channels {
         let Some(recipient) = targets.recipient(channel) else { continue };
+        if let Some(why) = over_cap(tx, policy, business_id, channel, event.kind())? {
+            tracing::warn!(business_id, channel = %channel, kind = %event.kind(), "{why}");
+            tx.execute(
+                "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
+                 VALUES (?1, 'notification_capped', NULL, ?2, ?3)",
+                params![
+                    business_id,
+                    to_json(&serde_json::json!({ "channel": channel, "kind": event.kind() }))?,
+                    ts
+                ],
+            )
+            .map_err(db_err)?;
+            continue;
+        }
         let id = new_id();
         let inserted = tx
             .execute(
@@ -181,10 +199,73 @@ pub(crate) fn enqueue(
             )
             .map_err(db_err)?;
         if inserted == 1 {
-            ids.push(id);
+            ids.push((id, channel));
         }
     }
     Ok(ids)
+}
+
+/// Rows of a business on `channel` since `since` drawing on `class`.
+pub(super) fn count_sent(
+    conn: &Connection,
+    business_id: &str,
+    channel: NotifyChannel,
+    class: CapClass,
+    since: &str,
+) -> Result<u64> {
+    let kinds = match class {
+        CapClass::Urgent => "kind IN ('urgent_lead', 'urgent_update')",
+        CapClass::Test => "kind = 'test'",
+        CapClass::Everyday => "kind NOT IN ('urgent_lead', 'urgent_update')",
+    };
+    conn.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM notifications WHERE business_id = ?1 AND channel = ?2 AND created_at >= ?3 AND {kinds}"
+        ),
+        params![business_id, channel.as_str(), since],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+/// 24 hours ago, as the caps count.
+pub(super) fn day_ago() -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Why one more `kind` message on `channel` would pass a daily cap, in the
+/// owner's words; None while it is within every cap.
+pub(super) fn over_cap(
+    conn: &Connection,
+    policy: &NotifyPolicy,
+    business_id: &str,
+    channel: NotifyChannel,
+    kind: crate::domain::NotifyEvent,
+) -> Result<Option<String>> {
+    let since = day_ago();
+    for (class, limit) in policy.caps.limits(channel, CapClass::of(kind)) {
+        if count_sent(conn, business_id, channel, class, &since)? >= u64::from(limit) {
+            let what = match class {
+                CapClass::Urgent => "emergency alerts",
+                CapClass::Test => "tests",
+                CapClass::Everyday => "messages",
+            };
+            return Ok(Some(format!(
+                "the daily limit of {limit} {what} by {} for this business is reached; it resets over the next 24 hours",
+                channel_words(channel)
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn channel_words(channel: NotifyChannel) -> &'static str {
+    match channel {
+        NotifyChannel::Email => "email",
+        NotifyChannel::Sms => "text message",
+        NotifyChannel::VoiceCall => "phone call",
+        NotifyChannel::Webhook => "webhook",
+    }
 }
 
 /// Why a test on `channel` cannot be sent, in the owner's words.
@@ -198,21 +279,23 @@ pub(super) fn test_refusal(
     if !policy.allows(targets.plan, channel, NotifyEvent::Test) {
         return Ok(Some(match channel {
             NotifyChannel::VoiceCall if !policy.voice_calls => {
-                "emergency voice calls are switched off on this instance (ENABLE_EMERGENCY_VOICE_CALLS)"
-                    .into()
+                "emergency phone calls are switched off on this server (ENABLE_EMERGENCY_VOICE_CALLS)".into()
             }
-            _ => format!("{channel} notifications are not included in the {} plan", targets.plan),
+            _ => format!("{}s are not included in the {} plan", channel_words(channel), targets.plan),
         }));
     }
     if targets.recipient(channel).is_none() {
         let field = match channel {
-            NotifyChannel::Email => "notification_email",
-            NotifyChannel::Sms | NotifyChannel::VoiceCall => "notification_phone_number",
-            NotifyChannel::Webhook => "notification_webhook_url",
+            NotifyChannel::Email => "an alert email",
+            NotifyChannel::Sms | NotifyChannel::VoiceCall => "a mobile number",
+            NotifyChannel::Webhook => "a webhook URL",
         };
-        return Ok(Some(format!("set the business's {field} first")));
+        return Ok(Some(format!("add {field} on the Notifications page first")));
     }
-    Ok(None)
+    if matches!(channel, NotifyChannel::Sms | NotifyChannel::VoiceCall) && !policy.twilio_live {
+        return Ok(policy.missing_setup(channel).map(str::to_string));
+    }
+    over_cap(conn, policy, business_id, channel, NotifyEvent::Test)
 }
 
 pub(super) fn notifications(conn: &Connection, business_id: &str) -> Result<Vec<Notification>> {

@@ -12,9 +12,9 @@ use super::{db_err, query_all, SqliteStore};
 use crate::domain::{
     new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
 };
-use crate::notify::policy::NotifyPolicy;
+use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{
-    CallConnect, Claimed, DeliveryContext, DigestCandidate, Event, OutboxStore, Outcome,
+    CallConnect, Claimed, DeliveryContext, DigestCandidate, Event, OutboxStore, Outcome, Usage,
 };
 use crate::store::{Result, StoreError};
 
@@ -117,6 +117,7 @@ impl OutboxStore for SqliteStore {
             enqueue(tx, &policy, &b, &event)?
                 .into_iter()
                 .next()
+                .map(|(id, _)| id)
                 .ok_or_else(|| StoreError::Invalid(format!("no {channel} notification could be enqueued")))
         })
         .await
@@ -164,6 +165,21 @@ impl OutboxStore for SqliteStore {
                 params![b, limit.min(500)],
                 local_email_row,
             )
+        })
+        .await
+    }
+
+    async fn notification_usage(&self, business_id: &str, since: &str) -> Result<Vec<Usage>> {
+        let (b, since) = (business_id.to_string(), since.to_string());
+        self.read(move |c| {
+            let mut out = Vec::new();
+            for &channel in &[NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::VoiceCall] {
+                for class in [CapClass::Everyday, CapClass::Urgent, CapClass::Test] {
+                    let count = super::outbox::count_sent(c, &b, channel, class, &since)?;
+                    out.push(Usage { channel, class, count });
+                }
+            }
+            Ok(out)
         })
         .await
     }
@@ -276,15 +292,16 @@ impl OutboxStore for SqliteStore {
             let ts = now();
             let (state, next, error, provider) = match outcome {
                 Outcome::Sent { provider_id } => ("sent", None, None, provider_id),
+                Outcome::Kept { provider_id } => ("kept", None, None, provider_id),
                 Outcome::Retry { error, at } => ("pending", Some(at), Some(error), None),
                 Outcome::Dead { error } => ("dead", None, Some(error), None),
             };
             let n = tx
                 .execute(
                     "UPDATE notifications SET state = ?1, next_attempt_at = COALESCE(?2, next_attempt_at),
-                         last_error = COALESCE(?3, CASE WHEN ?1 = 'sent' THEN NULL ELSE last_error END),
+                         last_error = COALESCE(?3, CASE WHEN ?1 IN ('sent', 'kept') THEN NULL ELSE last_error END),
                          provider_id = COALESCE(?4, provider_id),
-                         sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END,
+                         sent_at = CASE WHEN ?1 IN ('sent', 'kept') THEN ?5 ELSE sent_at END,
                          lease_token = NULL, lease_until = NULL, updated_at = ?5
                      WHERE id = ?6 AND lease_token = ?7 AND state = 'in_flight'",
                     params![state, next, error, provider, ts, id, token],

@@ -10,7 +10,10 @@ use super::{
 use crate::server::AppState;
 use crate::web::auth;
 use crate::web::input::{FieldErrors, Input};
-use crate::web::templates::{business_types, Field, FormParts, Layout, LoginPage, SetupPage, SimpleFormPage};
+use crate::web::templates::{
+    business_types, countries, hour_fields, timezones, Field, ForgotPage, FormParts, Layout, LoginPage,
+    SetupPage, SimpleFormPage,
+};
 
 fn public_layout(title: &str, csrf: String) -> Layout {
     Layout { title: title.to_string(), csrf, ..Layout::default() }
@@ -44,16 +47,33 @@ async fn setup_page(
         return Ok(redirect("/login"));
     }
     let (csrf, cookie) = pre_csrf(req);
-    let existing = app.store.list_businesses().await?.len();
-    let page =
-        SetupPage { l: public_layout("Set up", csrf), existing, v, errors, business_types: business_types() };
+    let businesses = app.store.list_businesses().await?;
+    let names: Vec<String> = businesses.iter().map(|b| b.business.name.clone()).collect();
+    let page = SetupPage {
+        l: public_layout("Set up", csrf),
+        existing: businesses.len(),
+        existing_names: names.join(", "),
+        v,
+        errors,
+        business_types: business_types(),
+        countries: countries(),
+        timezones: timezones(),
+        days: hour_fields(),
+    };
     Ok(with_cookie(render_status(&page, status)?, cookie))
+}
+
+/// `/forgot-password`: how a password is reset on a self-hosted instance
+/// (there is no email reset: the server may have no mail server at all).
+pub fn forgot() -> PageResult {
+    render_status(&ForgotPage { l: public_layout("Forgot your password?", String::new()) }, StatusCode::OK)
 }
 
 pub async fn setup_form(app: &AppState, req: &Req) -> PageResult {
     let v = Input::from_pairs([
         ("business_type".to_string(), "PLUMBING".to_string()),
         ("timezone".to_string(), "UTC".to_string()),
+        ("country".to_string(), "US".to_string()),
     ]);
     setup_page(app, req, v, FieldErrors::default(), StatusCode::OK).await
 }
@@ -66,9 +86,7 @@ pub async fn setup(app: &AppState, req: &Req) -> PageResult {
             tracing::info!(user = %user.id, "first-run setup done");
             let (next, message) = match user.role {
                 crate::domain::Role::Operator => ("/operator", "Your operator account is ready."),
-                _ => {
-                    ("/settings/agent", "Your business is ready. Start by checking your agent and questions.")
-                }
+                _ => ("/dashboard", "Your business is ready. Here is what's left to get it live."),
             };
             start_session(app, &user, next, message)
         }
@@ -79,10 +97,13 @@ pub async fn setup(app: &AppState, req: &Req) -> PageResult {
     }
 }
 
-/// Passwords are never sent back into a page.
+/// Passwords are never sent back into a page; everything else is.
 fn without_passwords(form: Input) -> Input {
+    let mut keys = vec!["name", "business_type", "timezone", "country", "email", "notification_email", "plan"];
+    keys.extend(["service_area", "prices", "about", "holidays", "phone"]);
+    let days: Vec<String> = hour_fields().into_iter().map(|(k, _, _)| k).collect();
     let mut pairs = Vec::new();
-    for key in ["name", "business_type", "timezone", "email", "plan"] {
+    for key in keys.into_iter().chain(days.iter().map(String::as_str)) {
         if form.has(key) {
             pairs.push((key.to_string(), form.get(key).to_string()));
         }

@@ -5,21 +5,27 @@ use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 
 use super::{form_error, local_time, redirect_with, render, status_for, Page, PageResult};
-use crate::domain::{Lead, LeadStatus};
+use crate::domain::{field_label, Lead, LeadAlert, LeadStatus, INTERNAL_FIELDS};
+use crate::notify::render::display_phone;
 use crate::web::analytics;
 use crate::web::forms::{self, zone};
 use crate::web::input::{FieldErrors, Input};
-use crate::web::templates::{DashboardPage, LeadPage, LeadRow, LeadsPage, Select};
+use crate::web::templates::{ChecklistItem, DashboardPage, LeadPage, LeadRow, LeadsPage, Select};
 
-pub fn row(lead: &Lead, tz: chrono_tz::Tz) -> LeadRow {
+pub fn row(lead: &Lead, tz: chrono_tz::Tz, country: &str) -> LeadRow {
+    let tel = lead.contact_phone.clone().unwrap_or_default();
     LeadRow {
         id: lead.id.clone(),
         when: local_time(&lead.created_at, tz),
         name: display_name(lead),
-        phone: lead.contact_phone.clone().unwrap_or_default(),
+        phone: if tel.is_empty() { tel.clone() } else { display_phone(&tel, country) },
+        tel,
         channel: lead.channel.to_string(),
         priority: lead.priority.to_string(),
         status: lead.status.to_string(),
+        summary: lead.summary(),
+        alert_not_sent: lead.alert == Some(LeadAlert::NotSent),
+        is_test: lead.is_test,
     }
 }
 
@@ -29,6 +35,56 @@ fn display_name(lead: &Lead) -> String {
         .or_else(|| lead.contact_phone.clone())
         .or_else(|| lead.contact_email.clone())
         .unwrap_or_else(|| "(no name yet)".to_string())
+}
+
+/// The first-hour checklist: alerts reach the owner, facts filled in, the
+/// widget seen on the business's own site, a phone number connected (on a
+/// plan with the voice agent).
+async fn checklist(page: &Page<'_>, b: &crate::domain::Business) -> Result<Vec<ChecklistItem>, super::PageError> {
+    let app = page.app;
+    let policy = app.notify_policy();
+    let alerts = policy.working_alert_channels(b);
+    let facts = app.store.business_facts(&b.id).await?;
+    let seen = app.store.widget_seen(&b.id).await?;
+    let mut items = vec![
+        ChecklistItem {
+            done: !alerts.is_empty(),
+            label: "Emergency alerts reach you",
+            detail: match policy.alert_problem(b) {
+                Some(problem) => problem,
+                None => format!("By {}.", alerts.iter().map(|c| c.as_str().replace('_', " ")).collect::<Vec<_>>().join(", ")),
+            },
+            href: "/settings/notifications",
+            action: "Set up alerts",
+        },
+        ChecklistItem {
+            done: facts.is_filled(),
+            label: "Your hours, area and prices are filled in",
+            detail: "Your receptionist answers \"are you open Saturday?\" and \"what's the call-out fee?\" from them.".into(),
+            href: "/settings/facts",
+            action: "Fill in your facts",
+        },
+        ChecklistItem {
+            done: seen.is_some(),
+            label: "The chat is on your website",
+            detail: match &seen {
+                Some((origin, _)) => format!("Seen on {origin}."),
+                None => "Add your site and paste one line into its pages; this ticks itself once a visitor's browser loads it.".into(),
+            },
+            href: "/settings/widget",
+            action: "Install the chat",
+        },
+    ];
+    if app.plans.allows(b.plan_tier, crate::plans::Feature::VoiceAgent) {
+        items.push(ChecklistItem {
+            done: b.twilio_phone_number.is_some(),
+            label: "A phone number is connected",
+            detail: "Calls to it are answered by your receptionist.".into(),
+            href: "/settings/voice",
+            action: "Connect a number",
+        });
+    }
+    Ok(items)
 }
 
 pub async fn dashboard(page: &Page<'_>) -> PageResult {
@@ -45,10 +101,23 @@ pub async fn dashboard(page: &Page<'_>) -> PageResult {
         .store
         .find_leads(&b.id, crate::store::admin::LeadFilter { limit: 8, ..Default::default() })
         .await?;
+    let week = crate::store::admin::LeadFilter {
+        priority: Some(crate::domain::Priority::Urgent),
+        from: Some(analytics::period_start(now, tz, 7)),
+        limit: 200,
+        ..Default::default()
+    };
+    let unalerted = page.app.store.find_leads(&b.id, week).await?.0.iter().filter(|l| l.alert == Some(LeadAlert::NotSent)).count();
+    let mut checklist = if page.caller.can_manage() { checklist(page, b).await? } else { Vec::new() };
+    if checklist.iter().all(|i| i.done) {
+        checklist.clear();
+    }
     render(&DashboardPage {
         l,
         stats: vec![("Today", "today", report.today), ("Last 7 days", "week", report.week)],
-        leads: latest.iter().map(|lead| row(lead, tz)).collect(),
+        leads: latest.iter().map(|lead| row(lead, tz, &b.country)).collect(),
+        checklist,
+        unalerted,
     })
 }
 
@@ -110,7 +179,7 @@ pub async fn list(page: &Page<'_>) -> PageResult {
         v: q,
         errors,
         selects: selects(),
-        leads: leads.iter().map(|lead| row(lead, tz)).collect(),
+        leads: leads.iter().map(|lead| row(lead, tz, &b.country)).collect(),
         total,
         prev_page,
         next_page,
@@ -140,23 +209,66 @@ pub fn csv_response(body: Vec<u8>) -> Response {
 }
 
 pub async fn detail(page: &Page<'_>, id: &str) -> PageResult {
+    detail_with(page, id, FieldErrors::default()).await
+}
+
+async fn detail_with(page: &Page<'_>, id: &str, errors: FieldErrors) -> PageResult {
     let b = page.business()?;
     let detail = page.app.store.lead_detail(&b.id, id).await?;
-    let name = display_name(&detail.lead);
+    let lead = detail.lead;
+    let name = display_name(&lead);
     let l = page.layout(&format!("Lead: {name}"), "/leads").await;
-    let when = local_time(&detail.lead.created_at, zone(b));
-    render(&LeadPage {
-        l,
-        name,
-        when,
-        statuses: LeadStatus::ALL.iter().map(|s| s.as_str()).collect(),
-        transcript: detail.transcript,
-        call: detail.call,
-        lead: detail.lead,
-    })
+    let when = local_time(&lead.created_at, zone(b));
+    let answers = lead
+        .captured
+        .iter()
+        .filter(|(k, _)| !INTERNAL_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (field_label(k), v.clone()))
+        .collect();
+    let alert_problem = (lead.alert == Some(LeadAlert::NotSent)).then(|| {
+        page.app.notify_policy().alert_problem(b).unwrap_or_else(|| {
+            "Every alert for it failed or was only kept on this server: see the Notifications page.".into()
+        })
+    });
+    let status = status_for(&errors);
+    super::render_status(
+        &LeadPage {
+            l,
+            name,
+            when,
+            statuses: LeadStatus::ALL.iter().map(|s| s.as_str()).collect(),
+            transcript: detail.transcript,
+            call: detail.call,
+            summary: lead.summary(),
+            phone: lead.contact_phone.as_deref().map(|p| (display_phone(p, &b.country), p.to_string())),
+            answers,
+            alert_problem,
+            errors,
+            lead,
+        },
+        status,
+    )
 }
 
 pub async fn set_status(page: &Page<'_>, id: &str) -> PageResult {
     let lead = crate::web::actions::set_lead_status(page.app, page.caller, id, &page.req.form()).await?;
     Ok(redirect_with(&format!("/leads/{}", lead.id), &format!("Status changed to {}.", lead.status)))
+}
+
+pub async fn set_notes(page: &Page<'_>, id: &str) -> PageResult {
+    match crate::web::actions::set_lead_notes(page.app, page.caller, id, &page.req.form()).await {
+        Ok(()) => Ok(redirect_with(&format!("/leads/{id}"), "Notes saved.")),
+        Err(e) => detail_with(page, id, form_error(e)?).await,
+    }
+}
+
+pub async fn set_test(page: &Page<'_>, id: &str) -> PageResult {
+    let test = crate::web::actions::set_lead_test(page.app, page.caller, id, &page.req.form()).await?;
+    let message = if test { "Marked as a test: it no longer counts." } else { "Marked as a real lead." };
+    Ok(redirect_with(&format!("/leads/{id}"), message))
+}
+
+pub async fn delete(page: &Page<'_>, id: &str) -> PageResult {
+    crate::web::actions::delete_lead(page.app, page.caller, id).await?;
+    Ok(redirect_with("/leads", "Lead deleted."))
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod agent;
+mod facts;
 mod knowledge;
 mod leads;
 mod notifications;
@@ -102,6 +103,7 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["setup"], _, true) => return account::setup(app, req).await,
         (["login"], true, _) => return account::login_form(app, req).await,
         (["login"], _, true) => return account::login(app, req).await,
+        (["forgot-password"], true, _) => return account::forgot(),
         _ => {}
     }
     let caller = signed_in(app, req).await?;
@@ -125,6 +127,11 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["leads", "export.csv"], true, _) => leads::export(&page).await,
         (["leads", id], true, _) => leads::detail(&page, id).await,
         (["leads", id, "status"], _, true) => leads::set_status(&page, id).await,
+        (["leads", id, "notes"], _, true) => leads::set_notes(&page, id).await,
+        (["leads", id, "test"], _, true) => leads::set_test(&page, id).await,
+        (["leads", id, "delete"], _, true) => leads::delete(&page, id).await,
+        (["settings", "facts"], true, _) => facts::show(&page, None, FieldErrors::default()).await,
+        (["settings", "facts"], _, true) => facts::save(&page).await,
         (["analytics"], true, _) => reports::analytics(&page).await,
         (["settings", "agent"], true, _) => agent::show(&page, agent::Shown::default()).await,
         (["settings", "agent"], _, true) => agent::save(&page).await,
@@ -204,6 +211,7 @@ impl Page<'_> {
             flash: flash(&self.req.headers),
             nav: nav_items(c, nav),
             businesses,
+            alert_banner: business.and_then(|b| self.app.notify_policy().alert_problem(b)),
         }
     }
 }
@@ -212,6 +220,7 @@ fn nav_items(c: &Caller, active: &str) -> Vec<NavItem> {
     let mut items = vec![("/dashboard", "Dashboard"), ("/leads", "Leads"), ("/analytics", "Analytics")];
     if c.can_manage() && c.business.is_some() {
         items.extend([
+            ("/settings/facts", "Facts"),
             ("/settings/agent", "Agent"),
             ("/knowledge", "Knowledge"),
             ("/settings/voice", "Voice"),

@@ -16,7 +16,8 @@ use crate::web::forms::zone;
 use crate::web::input::{ActionError, FieldErrors, Input};
 use crate::web::notify_forms::{self, OutboxFilter, PAGE_SIZE};
 use crate::web::templates::{
-    Field, LocalEmailRow, NotificationsPage, OutboxRow, OutboxView, PrefRow, PrefsView, StateTab, TestChannel,
+    Field, LimitRow, LocalEmailRow, NotificationsPage, OutboxRow, OutboxView, PrefRow, PrefsView, StateTab,
+    TestChannel,
 };
 
 const PATH: &str = "/settings/notifications";
@@ -45,6 +46,7 @@ fn kind_label(kind: &str) -> &'static str {
     match NotifyEvent::parse(kind) {
         Some(NotifyEvent::NewLead) => "New lead",
         Some(NotifyEvent::UrgentLead) => "URGENT lead",
+        Some(NotifyEvent::UrgentUpdate) => "URGENT update (caller's details)",
         Some(NotifyEvent::CallEnded) => "Call ended",
         Some(NotifyEvent::Digest) => "Daily digest",
         Some(NotifyEvent::Test) => "Test",
@@ -54,10 +56,19 @@ fn kind_label(kind: &str) -> &'static str {
 
 fn state_label(state: NotificationState) -> &'static str {
     match state {
-        NotificationState::Pending => "Pending",
-        NotificationState::InFlight => "In flight",
-        NotificationState::Sent => "Sent",
-        NotificationState::Dead => "Dead",
+        NotificationState::Pending => "Waiting",
+        NotificationState::InFlight => "Sending",
+        NotificationState::Sent => "Delivered",
+        NotificationState::Kept => "Kept on this server — not emailed",
+        NotificationState::Dead => "Failed",
+    }
+}
+
+/// The tab's short name.
+fn tab_label(state: NotificationState) -> &'static str {
+    match state {
+        NotificationState::Kept => "Kept on this server",
+        other => state_label(other),
     }
 }
 
@@ -120,6 +131,9 @@ fn tests(page: &Page<'_>, b: &Business) -> Vec<TestChannel> {
         .iter()
         .map(|&c| {
             let refusal = policy.check(b.plan_tier, c, NotifyEvent::Test).err();
+            let switched_off = matches!(refusal, Some(Refusal::SwitchedOff | Refusal::NotForEvent))
+                .then_some("Phone-call alerts are switched off on this server (ENABLE_EMERGENCY_VOICE_CALLS).");
+            let missing = policy.missing_setup(c);
             TestChannel {
                 value: c.as_str(),
                 label: channel_label(c.as_str()),
@@ -128,11 +142,34 @@ fn tests(page: &Page<'_>, b: &Business) -> Vec<TestChannel> {
                     Some(Refusal::Plan(p)) => Some(upgrade_hint(p)),
                     _ => None,
                 },
-                off: matches!(refusal, Some(Refusal::SwitchedOff | Refusal::NotForEvent))
-                    .then_some("Switched off on this instance (ENABLE_EMERGENCY_VOICE_CALLS)."),
+                // Email can still be kept here to look at; texts and calls cannot go at all.
+                off: switched_off.or(missing.filter(|_| c != NotifyChannel::Email)),
+                note: missing.filter(|_| c == NotifyChannel::Email),
             }
         })
         .collect()
+}
+
+/// The daily caps and what this business used of them in the last 24 hours.
+async fn limits(page: &Page<'_>, b: &Business) -> Result<Vec<LimitRow>, PageError> {
+    use crate::notify::policy::CapClass;
+    let caps = page.app.notify_policy().caps;
+    let since = (chrono::Utc::now() - chrono::Duration::hours(24))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let usage = page.app.store.notification_usage(&b.id, &since).await?;
+    let used = |c: NotifyChannel, class: CapClass| {
+        usage.iter().find(|u| u.channel == c && u.class == class).map_or(0, |u| u.count)
+    };
+    let shown = |n: u64, cap: u32| if cap == 0 { format!("{n} (no limit)") } else { format!("{n} of {cap}") };
+    Ok([(NotifyChannel::Email, caps.email), (NotifyChannel::Sms, caps.sms), (NotifyChannel::VoiceCall, caps.call)]
+        .into_iter()
+        .map(|(c, cap)| LimitRow {
+            label: channel_label(c.as_str()),
+            everyday: shown(used(c, CapClass::Everyday), cap),
+            urgent: shown(used(c, CapClass::Urgent), caps.urgent),
+            tests: shown(used(c, CapClass::Test), caps.tests),
+        })
+        .collect())
 }
 
 /// The preferences grid: stored values, or the form sent back (channels the
@@ -171,7 +208,7 @@ fn address_fields() -> Vec<Field> {
     vec![
         Field::new(
             "notification_email",
-            "Email",
+            "Alert email",
             "email",
             "New leads, emergencies and the daily digest by email",
         ),
@@ -219,7 +256,7 @@ async fn outbox(page: &Page<'_>, b: &Business) -> Result<OutboxView, PageError> 
     tabs.extend(counts.iter().map(|&(s, n)| StateTab {
         key: s.as_str(),
         query: query(Some(s), 1),
-        label: state_label(s),
+        label: tab_label(s),
         count: n,
         current: filter.state == Some(s),
     }));
@@ -290,6 +327,8 @@ pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
         webhook_secret,
         prefs,
         smtp: !page.app.config.smtp.host.is_empty(),
+        limits: if manage { limits(page, b).await? } else { Vec::new() },
+        tests_per_minute: page.app.config.notify.tests_per_minute,
         local_emails: local_emails
             .into_iter()
             .map(|e| LocalEmailRow {
@@ -330,8 +369,14 @@ pub async fn send_test(page: &Page<'_>) -> PageResult {
     let form = page.req.form();
     let refused = match actions::send_test_notification(page.app, page.caller, &form).await {
         Ok(_) => {
-            let label = channel_label(form.get("channel")).to_lowercase();
-            return Ok(redirect_with(PATH, &format!("Test {label} queued: it goes out at once.")));
+            let channel = NotifyChannel::parse(form.get("channel"));
+            let message = if channel == Some(NotifyChannel::Email) && page.app.config.smtp.host.is_empty() {
+                "Test email kept on this server — not emailed: no mail server is set up. It is under \"Emails kept on this server\" below.".to_string()
+            } else {
+                let label = channel_label(form.get("channel")).to_lowercase();
+                format!("Test {label} queued: it goes out at once.")
+            };
+            return Ok(redirect_with(PATH, &message));
         }
         Err(ActionError::Api(ApiError::PlanRequired(p))) => (upgrade_hint(&p), StatusCode::FORBIDDEN),
         Err(e) => {

@@ -355,5 +355,7 @@ pub async fn plan(page: &Page<'_>) -> PageResult {
         .iter()
         .map(|f| (capitalise(f.label()), plans.iter().map(|p| strict.allows(*p, *f)).collect()))
         .collect();
-    render(&PlanPage { l, enforced: page.app.plans.enforce, plans, rows })
+    let business = page.business()?.id.clone();
+    let command = format!("frontdesk business plan {business} PRO");
+    render(&PlanPage { l, enforced: page.app.plans.enforce, command, plans, rows })
 }

@@ -35,6 +35,7 @@ use model::{connect, Model};
 use persist::{persister, Persist};
 use tool_calls::{FunctionCall, ToolDone};
 
+use crate::agent::alerts;
 use crate::agent::conversation::{self, Context};
 use crate::agent::knowledge::Passage;
 use crate::agent::tools::{self, Effect, Handoff, KnowledgeSource};
@@ -48,7 +49,7 @@ use crate::channels::voice::{stream_url, NextStep};
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
 use crate::server::AppState;
-use crate::store::TurnRecord;
+use crate::store::{TurnRecord, TurnSaved};
 use crate::twilio::CallUpdate;
 use crate::web::websocket::{self, ServerSocket};
 use crate::web::with_state;
@@ -561,9 +562,11 @@ impl Bridge {
     /// contact details; an emergency is escalated at once.
     async fn on_caller_words(&mut self, line: String) {
         let escalate = conversation::observe(&self.ctx, &mut self.session.state, &line);
-        self.save_lines(vec![("user".into(), line)], escalate, Vec::new());
         if escalate {
+            self.save_escalation(vec![("user".into(), line)]).await;
             self.on_emergency(false).await;
+        } else {
+            self.save_lines(vec![("user".into(), line)], false, Vec::new());
         }
     }
 
@@ -575,13 +578,11 @@ impl Bridge {
         if model_knows {
             return;
         }
-        let message = self.ctx.agent.voice_emergency_message.clone().unwrap_or_default();
+        let state = &self.session.state;
+        let message = alerts::emergency_message(&self.ctx, state, alerts::wording(state));
         let note = format!(
-            "The caller has described an emergency ({}). If you have not yet, tell them now that the team is \
-             being alerted{}{}, then ask only the essential questions.",
-            self.session.state.reasons.join(", "),
-            if message.is_empty() { "" } else { ": " },
-            message
+            "The caller has described an emergency. Tell them now, in these words: \"{message}\" Then ask \
+             only the essential questions."
         );
         self.send_model(rt::system_note(&note)).await;
         if self.active_response.is_none() {

@@ -5,9 +5,9 @@ use super::*;
 
 /// Saving happens in order, off the call's loop.
 pub(super) enum Persist {
-    /// A turn, and the session to keep for gather mode (None once gather
-    /// mode owns the session).
-    Turn(Box<TurnRecord>, Option<Box<Session>>),
+    /// A turn, the session to keep for gather mode (None once gather mode
+    /// owns the session), and who waits to hear what the save did.
+    Turn(Box<TurnRecord>, Option<Box<Session>>, Option<oneshot::Sender<TurnSaved>>),
     Flush(oneshot::Sender<()>),
     Finish {
         summary: String,
@@ -21,14 +21,23 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
     let mut lead_id = None;
     while let Some(job) = rx.recv().await {
         match job {
-            Persist::Turn(record, session) => {
-                match app.store.record_turn(*record).await {
-                    Ok(id) => {
-                        lead_id = id.or(lead_id);
+            Persist::Turn(record, session, waiting) => {
+                let escalate = record.escalate;
+                let saved = match app.store.record_turn(*record).await {
+                    Ok(saved) => {
+                        lead_id = saved.lead_id.clone().or(lead_id);
                         // A new lead or an escalation may have queued notifications.
                         app.notify_wake.notify_one();
+                        saved
                     }
-                    Err(e) => tracing::error!(error = %e, "could not save the call's transcript"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not save the call's transcript");
+                        // Nothing was queued: never tell the caller otherwise.
+                        TurnSaved { alerted: escalate.then_some(false), ..TurnSaved::default() }
+                    }
+                };
+                if let Some(waiting) = waiting {
+                    let _ = waiting.send(saved);
                 }
                 if let Some(mut session) = session {
                     session.lead_id = lead_id.clone().or(session.lead_id.clone());
@@ -46,12 +55,27 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
 }
 
 impl Bridge {
-    /// Saves transcript lines and the lead so far (and the escalation, once).
-    pub(super) fn save_lines(
+    /// Saves transcript lines and the lead so far.
+    pub(super) fn save_lines(&mut self, lines: Vec<(String, String)>, escalate: bool, events: Vec<(String, Value)>) {
+        self.queue_lines(lines, escalate, events, None);
+    }
+
+    /// Saves the escalation and waits for it: whether an alert was queued
+    /// decides what the caller is told.
+    pub(super) async fn save_escalation(&mut self, lines: Vec<(String, String)>) {
+        let (tx, rx) = oneshot::channel();
+        self.queue_lines(lines, true, Vec::new(), Some(tx));
+        let saved = tokio::time::timeout(std::time::Duration::from_secs(10), rx).await;
+        let alerted = saved.ok().and_then(Result::ok).and_then(|s| s.alerted).unwrap_or(false);
+        self.session.state.alerted = Some(alerted);
+    }
+
+    fn queue_lines(
         &mut self,
         lines: Vec<(String, String)>,
         escalate: bool,
         events: Vec<(String, Value)>,
+        waiting: Option<oneshot::Sender<TurnSaved>>,
     ) {
         let state = &self.session.state;
         let lead = Some(conversation::lead_draft(&self.ctx, state)).filter(|l| l.has_contact() || escalate);
@@ -65,10 +89,12 @@ impl Bridge {
             escalate,
             events,
             notify: self.app.notify_policy(),
+            unalerted_reply: None,
+            details_complete: conversation::remaining_questions(&self.ctx, state) == 0,
         };
         self.session.remember(lines);
         let session = (!self.session_handed_over).then(|| Box::new(self.session.clone()));
-        let _ = self.persist.send(Persist::Turn(Box::new(record), session));
+        let _ = self.persist.send(Persist::Turn(Box::new(record), session, waiting));
     }
 
     /// Saves the held assistant line, marked when the caller cut it short.

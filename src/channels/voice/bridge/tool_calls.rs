@@ -66,17 +66,15 @@ impl Bridge {
                 Effect::EndCall { .. } => next = Some((NextStep::Hangup, "agent_hung_up")),
                 Effect::None => {}
             }
-            if call.name == "set_emergency_level" && self.session.state.level() == Priority::Urgent {
-                if let Some(message) = self.ctx.agent.voice_emergency_message.clone() {
-                    output["say"] = json!(message);
-                }
-            }
             self.send_model(rt::function_output(&call.call_id, &output)).await;
         }
         let escalate = level_before < Priority::Urgent && conversation::escalate_now(&mut self.session.state);
-        self.save_lines(Vec::new(), escalate, Vec::new());
         if escalate {
+            // What the caller is told waits for the alert to be queued (or not).
+            self.save_escalation(Vec::new()).await;
             self.on_emergency(true).await;
+        } else {
+            self.save_lines(Vec::new(), false, Vec::new());
         }
         match next {
             Some((NextStep::Hangup, reason)) => {
