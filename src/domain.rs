@@ -237,11 +237,20 @@ pub struct WeekHours {
 }
 
 /// The weekdays, Monday first, as `WeekHours` names them.
-pub const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+pub const WEEKDAYS: [&str; 7] =
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
 impl WeekHours {
     fn slots(&self) -> [&Option<String>; 7] {
-        [&self.monday, &self.tuesday, &self.wednesday, &self.thursday, &self.friday, &self.saturday, &self.sunday]
+        [
+            &self.monday,
+            &self.tuesday,
+            &self.wednesday,
+            &self.thursday,
+            &self.friday,
+            &self.saturday,
+            &self.sunday,
+        ]
     }
 
     fn slots_mut(&mut self) -> [&mut Option<String>; 7] {
@@ -446,6 +455,24 @@ pub fn starter_questions() -> Vec<Question> {
         q(3, "What is your email address?", ExpectedFormat::Email, "email", false, false),
         q(4, "How can we help you?", ExpectedFormat::Text, "notes", true, true),
     ]
+}
+
+/// The questions a business created in the web UI starts with: for a trade
+/// (anyone who goes to the customer) the address replaces the email, and is
+/// asked in an emergency, so the owner's alert says where to go.
+pub fn starter_questions_for(business_type: BusinessType) -> Vec<Question> {
+    let mut questions = starter_questions();
+    if business_type != BusinessType::Law {
+        questions[2] = Question {
+            question_text: "What's the address where you need us?".into(),
+            expected_format: ExpectedFormat::Text,
+            order: 3,
+            is_required: true,
+            maps_to_lead_field: Some("address".into()),
+            is_essential_for_emergency: true,
+        };
+    }
+    questions
 }
 
 /// The lead as captured so far.

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod indexer;

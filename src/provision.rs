@@ -637,7 +637,11 @@ fn parse_facts(c: &mut Checker<'_>, table: &DeTable<'_>, country: &str) -> Busin
                     }
                 }
             }
-            None => c.error(&value.span(), "facts.holidays", "expected a list such as [\"2026-12-25 Christmas Day\"]"),
+            None => c.error(
+                &value.span(),
+                "facts.holidays",
+                "expected a list such as [\"2026-12-25 Christmas Day\"]",
+            ),
         }
     }
     if let Some(value) = f.get("hours") {

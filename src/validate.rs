@@ -68,7 +68,10 @@ pub fn site(raw: &str) -> Result<String, String> {
     let s = raw.trim().trim_end_matches('/');
     let with_scheme = if s.contains("://") { s.to_string() } else { format!("https://{s}") };
     match url::Url::parse(&with_scheme) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| h.contains('.') || h == "localhost") => {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| h.contains('.') || h == "localhost") =>
+        {
             Ok(u.origin().ascii_serialization())
         }
         _ => Err(format!("'{s}' does not look like a website address such as www.example.com")),
@@ -90,7 +93,10 @@ pub fn field_key(raw: &str) -> Result<String, String> {
     if is_field_name(&key) {
         Ok(key)
     } else {
-        Err(format!("use letters or numbers for the name it is saved as, such as job address (got '{}')", raw.trim()))
+        Err(format!(
+            "use letters or numbers for the name it is saved as, such as job address (got '{}')",
+            raw.trim()
+        ))
     }
 }
 

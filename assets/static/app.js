@@ -76,7 +76,11 @@
     var name = form.elements.agent_name.value || "Assistant";
     var welcome = form.elements.welcome_message ? form.elements.welcome_message.value : "";
     var mock = document.getElementById("mock");
-    if (mock) { mock.style.setProperty("--p", primary); mock.style.setProperty("--s", secondary); }
+    if (mock) {
+      mock.style.setProperty("--p", primary);
+      mock.style.setProperty("--s", secondary);
+      mock.style.setProperty("--ink", ink(primary));
+    }
     var mockName = document.getElementById("mock-name");
     if (mockName) mockName.textContent = name;
     var mockWelcome = document.getElementById("mock-welcome");

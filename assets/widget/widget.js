@@ -76,7 +76,7 @@
     ".send{background:var(--p);color:var(--ink);border:0;border-radius:10px;padding:0 16px;font-size:14px;font-weight:600;cursor:pointer}",
     ".send:disabled{opacity:.5;cursor:default}",
     "button:focus-visible,textarea:focus-visible{outline:3px solid var(--s);outline-offset:2px}",
-    ".brand{text-align:center;font-size:11px;color:#9ca3af;padding:0 0 8px;background:#fff}",
+    ".brand{text-align:center;font-size:11px;color:#4b5563;padding:0 0 8px;background:#fff}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
     "@media (max-width:480px){.panel{inset:0;width:auto;max-width:none;height:auto;max-height:none;border-radius:0}}"
   ].join("");
@@ -122,7 +122,11 @@
     close.setAttribute("aria-label", "Close chat");
     header.appendChild(close);
     var log = el("div", "log");
+    log.setAttribute("role", "log");
     log.setAttribute("aria-live", "polite");
+    log.setAttribute("aria-label", "Conversation");
+    // A scrolling region a keyboard can reach (and scroll) too.
+    log.tabIndex = 0;
     var form = el("form");
     var label = el("label", "sr", "Your message");
     label.setAttribute("for", "fd-input");

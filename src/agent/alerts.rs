@@ -137,7 +137,10 @@ pub fn completion_message(ctx: &Context, state: &State, name: Option<&str>, word
     if let Some(m) = ctx.agent.lead_capture_completion_message.as_ref().filter(|m| !m.trim().is_empty()) {
         return m.clone();
     }
-    format!("Thank you{name}! We have your details and someone from {} will be in touch shortly.", ctx.business.name)
+    format!(
+        "Thank you{name}! We have your details and someone from {} will be in touch shortly.",
+        ctx.business.name
+    )
 }
 
 /// The problem in a few plain words for the owner's alert: the danger when
@@ -189,14 +192,23 @@ mod tests {
             updated_at: String::new(),
         };
         let agent = AgentConfig {
-            lead_capture_completion_message: Some("We'll call you first thing the next business morning.".into()),
+            lead_capture_completion_message: Some(
+                "We'll call you first thing the next business morning.".into(),
+            ),
             ..AgentConfig::default()
         };
-        Context::new(business, agent, starter_questions(), Arc::new(Rules::for_business(BusinessType::Plumbing)), Plans::default())
+        Context::new(
+            business,
+            agent,
+            starter_questions(),
+            Arc::new(Rules::for_business(BusinessType::Plumbing)),
+            Plans::default(),
+        )
     }
 
     fn urgent() -> State {
-        let mut s = State { first_message: Some("My basement is flooding! Please help".into()), ..State::default() };
+        let mut s =
+            State { first_message: Some("My basement is flooding! Please help".into()), ..State::default() };
         s.raise(Priority::Urgent, &["flood".into()], Some(Hazard::Flood));
         s
     }
@@ -209,7 +221,10 @@ mod tests {
         assert!(alerted.contains("I've alerted the Acme Plumbing team"), "{alerted}");
         let not = emergency_message(&c, &s, Wording::NotAlerted);
         assert!(!not.contains("alerted") && !not.contains("alerting"), "{not}");
-        assert!(not.contains("(312) 555-0100") && not.contains("911") && not.contains("main water valve"), "{not}");
+        assert!(
+            not.contains("(312) 555-0100") && not.contains("911") && not.contains("main water valve"),
+            "{not}"
+        );
         let test = emergency_message(&c, &s, Wording::Test);
         assert!(test.contains("test conversation, so nobody is alerted"), "{test}");
         let no_number = instead(&ctx(None));
@@ -225,14 +240,18 @@ mod tests {
         let done = completion_message(&c, &urgent(), Some("Dana"), Wording::Alerted);
         assert!(!done.contains("next business morning"), "{done}");
         assert!(done.starts_with("Thank you, Dana."), "{done}");
-        assert!(completion_message(&c, &State::default(), None, Wording::Alerted).contains("next business morning"));
+        assert!(completion_message(&c, &State::default(), None, Wording::Alerted)
+            .contains("next business morning"));
         assert!(completion_message(&c, &urgent(), None, Wording::NotAlerted).contains("(312) 555-0100"));
     }
 
     #[test]
     fn the_problem_reads_plainly() {
         assert_eq!(problem(&urgent()).as_deref(), Some("water leak or flooding"));
-        let s = State { first_message: Some("My husband was arrested last night. What do I do?".into()), ..State::default() };
+        let s = State {
+            first_message: Some("My husband was arrested last night. What do I do?".into()),
+            ..State::default()
+        };
         assert_eq!(problem(&s).as_deref(), Some("My husband was arrested last night"));
     }
 }

@@ -28,19 +28,36 @@ fn topics(words: &[String], text: &str) -> Vec<Topic> {
     let phrase = |list: &[&str]| list.iter().any(|p| text.contains(p));
     let mut out = Vec::new();
     let day_named = words.iter().any(|w| day_index(w).is_some());
-    if has(&["open", "opening", "hours", "close", "closed", "closing", "weekend", "weekends", "holiday", "holidays"])
-        || day_named
+    if has(&[
+        "open", "opening", "hours", "close", "closed", "closing", "weekend", "weekends", "holiday",
+        "holidays",
+    ]) || day_named
         || phrase(&["what time", "when are you", "work on"])
     {
         out.push(Topic::Hours);
     }
-    if has(&["area", "areas", "serve", "service-area", "cover", "travel", "located", "location", "town", "towns", "city", "zip", "near"])
-        || phrase(&["come out to", "come to", "where are you"])
+    if has(&[
+        "area",
+        "areas",
+        "serve",
+        "service-area",
+        "cover",
+        "travel",
+        "located",
+        "location",
+        "town",
+        "towns",
+        "city",
+        "zip",
+        "near",
+    ]) || phrase(&["come out to", "come to", "where are you"])
     {
         out.push(Topic::Area);
     }
-    if has(&["price", "prices", "pricing", "cost", "costs", "fee", "fees", "charge", "charges", "rate", "rates", "call-out", "callout", "quote", "estimate"])
-        || phrase(&["how much"])
+    if has(&[
+        "price", "prices", "pricing", "cost", "costs", "fee", "fees", "charge", "charges", "rate", "rates",
+        "call-out", "callout", "quote", "estimate",
+    ]) || phrase(&["how much"])
     {
         out.push(Topic::Prices);
     }
@@ -172,13 +189,16 @@ fn hours_answer(facts: &BusinessFacts, words: &[String], today: Option<NaiveDate
         (Some(t), _, true) => t.succ_opt(),
         _ => None,
     };
-    let weekday = date.map(|d| d.weekday().num_days_from_monday() as usize).or_else(|| {
-        words.iter().find_map(|w| day_index(w))
-    });
+    let weekday = date
+        .map(|d| d.weekday().num_days_from_monday() as usize)
+        .or_else(|| words.iter().find_map(|w| day_index(w)));
     if let Some(d) = date {
         if let Some((_, name)) = closed_days.iter().find(|(h, _)| *h == d) {
             let when = if asks_today { "today" } else { "tomorrow" };
-            return Some(format!("We're closed {when}{}.", if name.is_empty() { String::new() } else { format!(" for {name}") }));
+            return Some(format!(
+                "We're closed {when}{}.",
+                if name.is_empty() { String::new() } else { format!(" for {name}") }
+            ));
         }
     }
     if let Some(day) = weekday {
@@ -190,14 +210,27 @@ fn hours_answer(facts: &BusinessFacts, words: &[String], today: Option<NaiveDate
         };
         return match facts.hours.day(day) {
             Some("closed") => Some(format!("{when} we're closed.")),
-            Some(value) => Some(format!("{when} we're {}.", if value == "00:00-24:00" { "open 24 hours".to_string() } else { format!("open {}", spoken_hours(value)) })),
+            Some(value) => Some(format!(
+                "{when} we're {}.",
+                if value == "00:00-24:00" {
+                    "open 24 hours".to_string()
+                } else {
+                    format!("open {}", spoken_hours(value))
+                }
+            )),
             None => week_summary(facts),
         };
     }
     if words.iter().any(|w| w.starts_with("holiday")) && !closed_days.is_empty() {
         let list: Vec<String> = closed_days
             .iter()
-            .map(|(d, n)| if n.is_empty() { d.format("%B %-d").to_string() } else { format!("{n} ({})", d.format("%B %-d")) })
+            .map(|(d, n)| {
+                if n.is_empty() {
+                    d.format("%B %-d").to_string()
+                } else {
+                    format!("{n} ({})", d.format("%B %-d"))
+                }
+            })
             .collect();
         return Some(format!("We're closed on {}.", list.join(", ")));
     }
@@ -216,7 +249,9 @@ pub fn answer(message: &str, facts: &BusinessFacts, today: Option<NaiveDate>) ->
     for topic in topics(&words, &lower) {
         let part = match topic {
             Topic::Hours => hours_answer(facts, &words, today),
-            Topic::Area => facts.service_area.as_ref().map(|a| format!("We serve {}.", a.trim_end_matches('.'))),
+            Topic::Area => {
+                facts.service_area.as_ref().map(|a| format!("We serve {}.", a.trim_end_matches('.')))
+            }
             Topic::Prices => facts.prices.clone(),
             Topic::About => facts.about.clone(),
         };
@@ -235,7 +270,8 @@ pub fn brief(facts: &BusinessFacts) -> Vec<String> {
     }
     let closed = holidays(facts);
     if !closed.is_empty() {
-        let list: Vec<String> = closed.iter().map(|(d, n)| format!("{} {n}", d.format("%Y-%m-%d")).trim().to_string()).collect();
+        let list: Vec<String> =
+            closed.iter().map(|(d, n)| format!("{} {n}", d.format("%Y-%m-%d")).trim().to_string()).collect();
         out.push(format!("Closed on: {}", list.join(", ")));
     }
     if let Some(a) = &facts.service_area {
@@ -279,17 +315,29 @@ mod tests {
     #[test]
     fn hours_by_day_week_today_and_holidays() {
         let f = facts();
-        assert_eq!(answer("Do you work on Saturdays?", &f, None).unwrap(), "On Saturdays we're open 8am to 2pm.");
+        assert_eq!(
+            answer("Do you work on Saturdays?", &f, None).unwrap(),
+            "On Saturdays we're open 8am to 2pm."
+        );
         assert_eq!(answer("Are you open on Sunday?", &f, None).unwrap(), "On Sundays we're closed.");
         assert_eq!(
             answer("What are your opening hours?", &f, None).unwrap(),
             "We're open Monday to Friday 7am to 6pm, Saturday 8am to 2pm; closed Sunday."
         );
         let christmas = NaiveDate::from_ymd_opt(2026, 12, 25);
-        assert_eq!(answer("Are you open today?", &f, christmas).unwrap(), "We're closed today for Christmas Day.");
+        assert_eq!(
+            answer("Are you open today?", &f, christmas).unwrap(),
+            "We're closed today for Christmas Day."
+        );
         let tuesday = NaiveDate::from_ymd_opt(2026, 12, 1);
-        assert_eq!(answer("are you open today?", &f, tuesday).unwrap(), "Today (Tuesday) we're open 7am to 6pm.");
-        assert_eq!(answer("Open on Christmas?", &f, None).unwrap(), "We're closed on Christmas Day (December 25).");
+        assert_eq!(
+            answer("are you open today?", &f, tuesday).unwrap(),
+            "Today (Tuesday) we're open 7am to 6pm."
+        );
+        assert_eq!(
+            answer("Open on Christmas?", &f, None).unwrap(),
+            "We're closed on Christmas Day (December 25)."
+        );
     }
 
     #[test]
@@ -297,7 +345,10 @@ mod tests {
         let f = facts();
         let a = answer("Do you do Saturdays, and what's the call-out fee?", &f, None).unwrap();
         assert!(a.contains("8am to 2pm") && a.contains("$89"), "{a}");
-        assert_eq!(answer("Do you come out to Lakemont?", &f, None).unwrap(), "We serve Lakemont and towns within 25 miles.");
+        assert_eq!(
+            answer("Do you come out to Lakemont?", &f, None).unwrap(),
+            "We serve Lakemont and towns within 25 miles."
+        );
         assert!(answer("Are you licensed?", &f, None).unwrap().contains("licensed and insured"));
         assert_eq!(answer("Can you fix a leaking tap?", &f, None), None);
         assert_eq!(answer("What are your hours?", &BusinessFacts::default(), None), None);

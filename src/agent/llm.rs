@@ -281,7 +281,9 @@ fn system_prompt(ctx: &Context, state: &State, channel: Channel) -> String {
     }
     if state.level() == Priority::Urgent {
         let alert = match alerts::wording(state) {
-            _ if !state.escalated => "Do not say whether anyone has been alerted: the system tells the visitor.".to_string(),
+            _ if !state.escalated => {
+                "Do not say whether anyone has been alerted: the system tells the visitor.".to_string()
+            }
             Wording::Alerted => "The team has been alerted.".to_string(),
             Wording::Test => "This is a test conversation: nobody is alerted; say so if asked.".to_string(),
             Wording::NotAlerted => format!(

@@ -126,10 +126,9 @@ pub fn instructions(
         let name = conversation::lead_draft(ctx, state).name;
         alerts::completion_message(ctx, state, name.as_deref(), alerts::wording(state))
     } else {
-        a.voice_completion_message
-            .clone()
-            .filter(|m| !m.trim().is_empty())
-            .unwrap_or_else(|| "Thank you, I have everything I need. Someone will call you back shortly.".into())
+        a.voice_completion_message.clone().filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {
+            "Thank you, I have everything I need. Someone will call you back shortly.".into()
+        })
     };
     p.push_str(&format!(
         "\nWhen every question is answered, say \"{completion}\", ask whether there is anything else, and \

@@ -196,7 +196,9 @@ async fn post_chat(
     if stream {
         return with_cors(sse_turn(app, ctx, request, test).into_response(), cors.as_deref());
     }
-    match engine::run_turn(&app, &ctx, Channel::Chat, request.session_id.as_deref(), message, None, test).await {
+    match engine::run_turn(&app, &ctx, Channel::Chat, request.session_id.as_deref(), message, None, test)
+        .await
+    {
         Ok(reply) => with_cors(warp::reply::json(&response(reply)).into_response(), cors.as_deref()),
         Err(e) => error(ApiError::from(e), cors.as_deref()),
     }

@@ -227,8 +227,7 @@ pub async fn run_turn(
     } else if !passages.is_empty() || conversation::is_question(message) {
         events.push(("knowledge_unanswered".to_string(), serde_json::json!({ "question": message })));
     }
-    let details_complete =
-        session.state.done || conversation::remaining_questions(ctx, &session.state) == 0;
+    let details_complete = session.state.done || conversation::remaining_questions(ctx, &session.state) == 0;
     let saved = app
         .store
         .record_turn(TurnRecord {

@@ -32,6 +32,8 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         let bundle = crate::provision::parse_bundle(text)
             .map_err(|errors| anyhow::anyhow!("embedded demo business is invalid: {}", errors[0]))?;
         let outcome = store.import_business(bundle).await?;
+        // A week of sample leads, calls and chats, so the dashboard and analytics show something.
+        store.add_samples(&outcome.business_id, crate::demo::sample_week()).await?;
         tracing::info!(business_id = %outcome.business_id, "loaded the demo business");
         println!("demo business loaded: {}", outcome.business_id);
         println!("try its chat widget at {}/demo/{}", config.public_url(), outcome.business_id);

@@ -214,7 +214,9 @@ impl NotifyPolicy {
         let wanted: Vec<NotifyChannel> = match event {
             NotifyEvent::UrgentLead => NotifyChannel::ALL.to_vec(),
             // A follow-up carries the caller's details: no second phone call.
-            NotifyEvent::UrgentUpdate => vec![NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::Webhook],
+            NotifyEvent::UrgentUpdate => {
+                vec![NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::Webhook]
+            }
             NotifyEvent::NewLead => prefs.new_lead.clone(),
             NotifyEvent::CallEnded => prefs.call_ended.clone(),
             NotifyEvent::Digest => vec![NotifyChannel::Email],

@@ -213,6 +213,10 @@ pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
     /// Status callbacks received for a call, oldest first: (status, sequence).
     async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>>;
 
+    /// The demo's past week (`serve --demo`): conversations, leads and calls
+    /// with past timestamps, and no notifications.
+    async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()>;
+
     /// Writes a consistent copy of the whole database to `dest`, even while
     /// other connections write.
     async fn backup_to(&self, dest: &Path) -> Result<()>;

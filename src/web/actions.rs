@@ -8,7 +8,7 @@ use super::forms;
 use super::input::{ActionError, FieldErrors, Input};
 use super::notify_forms;
 use crate::domain::{
-    starter_questions, AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Lead, NewBusiness,
+    starter_questions_for, AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Lead, NewBusiness,
     NotificationPrefs, NotifyEvent, PlanTier, Role, User,
 };
 use crate::error::ApiError;
@@ -336,7 +336,8 @@ fn new_bundle(input: &Input, e: &mut FieldErrors, plan: PlanTier) -> Option<Busi
         }
         Err(ActionError::Api(_)) => None,
     };
-    let (name, business_type, timezone, country, facts) = (name?, business_type?, timezone?, country?, facts?);
+    let (name, business_type, timezone, country, facts) =
+        (name?, business_type?, timezone?, country?, facts?);
     Some(BusinessBundle {
         business: NewBusiness {
             plan_tier: plan,
@@ -346,7 +347,7 @@ fn new_bundle(input: &Input, e: &mut FieldErrors, plan: PlanTier) -> Option<Busi
             ..NewBusiness::named(&name, business_type)
         },
         agent: AgentConfig::default(),
-        questions: starter_questions(),
+        questions: starter_questions_for(business_type),
         knowledge: Vec::new(),
         emergency_rules: Default::default(),
         notifications: Default::default(),

@@ -6,8 +6,8 @@ use chrono::{NaiveDate, TimeZone};
 
 use super::input::{finish, ActionError, FieldErrors, Input};
 use crate::domain::{
-    AgentConfig, Business, BusinessFacts, BusinessType, Channel, EmergencyRules, ExpectedFormat, KnowledgeDoc,
-    LeadStatus, PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES, WEEKDAYS,
+    AgentConfig, Business, BusinessFacts, BusinessType, Channel, EmergencyRules, ExpectedFormat,
+    KnowledgeDoc, LeadStatus, PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES, WEEKDAYS,
 };
 use crate::store::admin::{BusinessSettings, LeadFilter, NotificationSettings};
 use crate::validate;
@@ -315,7 +315,11 @@ pub fn facts(input: &Input, current: &BusinessFacts, country: &str) -> Result<Bu
         }
     }
     if input.has("holidays") {
-        f.holidays = input.lines("holidays").iter().filter_map(|l| e.check("holidays", validate::holiday(l))).collect();
+        f.holidays = input
+            .lines("holidays")
+            .iter()
+            .filter_map(|l| e.check("holidays", validate::holiday(l)))
+            .collect();
     }
     optional(input, &mut e, "service_area", MAX_MESSAGE, &mut f.service_area);
     optional(input, &mut e, "prices", MAX_MESSAGE, &mut f.prices);
@@ -389,6 +393,27 @@ pub fn day_start_utc(day: NaiveDate, tz: chrono_tz::Tz) -> String {
 /// The business's zone, UTC when unknown.
 pub fn zone(b: &Business) -> chrono_tz::Tz {
     b.timezone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// White or near-black, whichever reads better on `hex` (the WCAG contrast
+/// ratio, as the widget computes it).
+pub fn ink_for(hex: &str) -> &'static str {
+    let h = hex.trim_start_matches('#');
+    let h: String = if h.len() == 3 { h.chars().flat_map(|c| [c, c]).collect() } else { h.to_string() };
+    let channel = |i: usize| {
+        let v = u8::from_str_radix(h.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0) as f64 / 255.0;
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let lum = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+    if 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.0612 {
+        "#ffffff"
+    } else {
+        "#111827"
+    }
 }
 
 /// Colours for the template, with defaults.

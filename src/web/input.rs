@@ -123,10 +123,42 @@ impl FieldErrors {
         }
     }
 
+    /// (label, message) for a page: the field named as the form names it,
+    /// never its snake_case key.
+    pub fn shown(&self) -> Vec<(String, String)> {
+        self.0.iter().map(|(f, m)| (label(f), m.clone())).collect()
+    }
+
     /// "field: message; field: message"
     pub fn summary(&self) -> String {
         self.0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ")
     }
+}
+
+/// How a form names a field; unknown keys read with spaces.
+pub fn label(key: &str) -> String {
+    let known = match key {
+        "question_text" => "Question",
+        "maps_to_lead_field" => "Saved as",
+        "expected_format" => "Answer format",
+        "ids" => "Order",
+        "q" => "Search",
+        "from" => "From",
+        "to" => "To",
+        "state" => "State",
+        "page" => "Page",
+        "limit" => "Rows",
+        "offset" => "Start",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let mut words = key.replace(['_', '.'], " ");
+    if let Some(first) = words.get(..1) {
+        words.replace_range(..1, &first.to_uppercase());
+    }
+    words
 }
 
 /// Why an action did not happen: bad fields (the form is shown again) or

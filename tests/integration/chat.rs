@@ -170,7 +170,11 @@ async fn an_urgent_emergency_escalates_and_asks_only_essentials() {
     let lead = store.lead(&chat.business_id, &lead_id).await.unwrap();
     assert_eq!(lead.priority, Priority::Urgent);
     assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
-    assert_eq!(store.notifications(&chat.business_id).await.unwrap().len(), 3, "escalated once");
+    let rows = store.notifications(&chat.business_id).await.unwrap();
+    let kinds = |kind: &str| rows.iter().filter(|n| n.kind == kind).count();
+    assert_eq!(kinds("urgent_lead"), 3, "escalated once");
+    // One follow-up (no second call) carries the name, number and address captured since.
+    assert_eq!(kinds("urgent_update"), 2, "{rows:#?}");
 }
 
 #[tokio::test]

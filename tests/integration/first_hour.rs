@@ -120,9 +120,7 @@ async fn email_with(smtp: &SmtpServer, wanted: &[&str]) -> (String, String) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let all = emails(smtp);
-        if let Some(found) =
-            all.iter().find(|(s, t)| wanted.iter().all(|w| s.contains(w) || t.contains(w)))
-        {
+        if let Some(found) = all.iter().find(|(s, t)| wanted.iter().all(|w| s.contains(w) || t.contains(w))) {
             return found.clone();
         }
         assert!(std::time::Instant::now() < deadline, "no email carries {wanted:?}: {all:#?}");
@@ -141,7 +139,12 @@ async fn an_urgent_chat_leaves_the_owner_an_email_with_name_phone_and_address() 
     if !available("an_urgent_chat_leaves_the_owner_an_email_with_name_phone_and_address") {
         return;
     }
-    let mut h = Harness::new(&crate::notify_support::business_file("FREE", ""));
+    // A plumber who needs the address in an emergency.
+    let file = crate::notify_support::business_file("FREE", "")
+        .replace("question_text = \"What's the address of the property?\"\nmaps_to_lead_field = \"address\"",
+                 "question_text = \"What's the address of the property?\"\nmaps_to_lead_field = \"address\"\nis_essential_for_emergency = true");
+    assert!(file.matches("is_essential_for_emergency = true").count() == 3, "{file}");
+    let mut h = Harness::new(&file);
     let smtp = SmtpServer::start(&h.fd.dir.path().join("mail"), None);
     h.serve(&smtp.env());
     let mut s = None;
@@ -150,8 +153,10 @@ async fn an_urgent_chat_leaves_the_owner_an_email_with_name_phone_and_address() 
     h.say(&mut s, "Marcus Lee").await;
     h.say(&mut s, "312-555-0177").await;
     h.say(&mut s, "22 Elm Street, Lakemont").await;
-    let (subject, text) = email_with(&smtp, &["Marcus Lee", "(312) 555-0177", "22 Elm Street"]).await;
+    let (subject, text) =
+        email_with(&smtp, &["Marcus Lee", "(312) 555-0177", "Address: 22 Elm Street"]).await;
     assert_plain(&subject);
+    assert!(subject.contains("Marcus Lee — (312) 555-0177 — 22 Elm Street"), "{subject}");
     assert!(text.contains(&format!("{PUBLIC_URL}/leads/")), "a working link: {text}");
 }
 
@@ -173,7 +178,7 @@ async fn an_urgent_gather_call_leaves_the_owner_an_email_with_name_phone_and_add
     phone.say(&sid, "Marcus Lee").await;
     phone.say(&sid, "Yes").await;
     phone.say(&sid, "22 Elm Street, Lakemont").await;
-    let (subject, _) = email_with(&smtp, &["Marcus Lee", "(312) 555-0142", "22 Elm Street"]).await;
+    let (subject, _) = email_with(&smtp, &["Marcus Lee", "(312) 555-0142", "Address: 22 Elm Street"]).await;
     assert_plain(&subject);
 }
 
@@ -255,7 +260,9 @@ async fn a_gather_call_answers_from_the_business_facts() {
     let phone = Phone::start(false, &[]).await;
     let file = phone.fd.dir.path().join("facts.toml");
     let mut text = crate::voice::BUSINESS.to_string();
-    text.push_str("\n[facts]\nprices = \"The call-out fee is $89.\"\n\n[facts.hours]\nsaturday = \"8am-2pm\"\n");
+    text.push_str(
+        "\n[facts]\nprices = \"The call-out fee is $89.\"\n\n[facts.hours]\nsaturday = \"8am-2pm\"\n",
+    );
     std::fs::write(&file, text).unwrap();
     phone.fd.ok(&["business", "import", file.to_str().unwrap()]);
     let sid = crate::voice::call_sid(77);

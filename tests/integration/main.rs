@@ -6,6 +6,7 @@
 mod admin_api;
 mod backup;
 mod browser;
+mod caps;
 mod chat;
 mod chat_llm;
 mod cli;
@@ -28,6 +29,7 @@ mod twilio_rest;
 mod ui;
 mod ui_browser;
 mod ui_common;
+mod ui_journey;
 mod ui_notify;
 mod voice;
 mod voice_live;

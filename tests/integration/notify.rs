@@ -161,10 +161,7 @@ async fn plans_and_preferences_choose_the_channels() {
     let refused = store.enqueue_test_notification(&free, NotifyChannel::Sms, policy).await.unwrap_err();
     assert!(matches!(&refused, StoreError::Invalid(m) if m.contains("FREE")), "{refused}");
     let refused = store.enqueue_test_notification(&pro, NotifyChannel::Webhook, policy).await.unwrap_err();
-    assert!(
-        matches!(&refused, StoreError::Invalid(m) if m.contains("webhook URL")),
-        "{refused}"
-    );
+    assert!(matches!(&refused, StoreError::Invalid(m) if m.contains("webhook URL")), "{refused}");
     store.enqueue_test_notification(&free, NotifyChannel::Email, policy).await.unwrap();
     let prefs = NotificationPrefs { new_lead: vec![], digest_hour: Some(7), ..NotificationPrefs::default() };
     store.set_notification_prefs(&pro, prefs.clone()).await.unwrap();

@@ -105,6 +105,8 @@ async fn a_flood_of_1000_leads_is_delivered_with_bounded_connections() {
     let smtp = SmtpServer::start(&h.fd.dir.path().join("mail"), None);
     let mut env = smtp.env();
     env.push(("FRONTDESK_NOTIFY_EMAIL_CONCURRENCY", CONNECTIONS.to_string()));
+    // A throughput test, not a toll-fraud one: no daily cap.
+    env.push(("FRONTDESK_NOTIFY_DAILY_URGENT_CAP", "0".to_string()));
     h.serve(&env);
     let pid = h.server().child.id();
     let started = Instant::now();
@@ -152,7 +154,7 @@ async fn the_daily_digest_is_sent_once_per_local_day() {
     h.serve(&[]);
     let business_id = h.business_id.clone();
     let (_, lead_id) = h.new_lead(&business_id, "Dana Smith", "312-555-0142").await;
-    h.wait_rows(&business_id, WAIT, |rows| rows.iter().all(|n| n.state == "sent")).await;
+    h.wait_rows(&business_id, WAIT, |rows| rows.iter().all(|n| n.state == "kept")).await;
     h.server.take().unwrap().stop();
     // The lead came in yesterday (local time): today's digest covers it.
     let yesterday = (chrono::Utc::now() - chrono::Duration::hours(24))
@@ -165,7 +167,7 @@ async fn the_daily_digest_is_sent_once_per_local_day() {
     let env = [("FRONTDESK_NOTIFY_DIGEST_HOUR", "0".to_string())];
     h.serve(&env);
     let rows = h
-        .wait_rows(&business_id, WAIT, |rows| rows.iter().any(|n| n.kind == "digest" && n.state == "sent"))
+        .wait_rows(&business_id, WAIT, |rows| rows.iter().any(|n| n.kind == "digest" && n.state == "kept"))
         .await;
     let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).date_naive().to_string();
     let digest = rows.iter().find(|n| n.kind == "digest").unwrap();
@@ -182,7 +184,7 @@ async fn the_daily_digest_is_sent_once_per_local_day() {
     h.emergency(&business_id).await;
     let rows = h
         .wait_rows(&business_id, WAIT, |rows| {
-            rows.iter().any(|n| n.kind == "urgent_lead" && n.state == "sent")
+            rows.iter().any(|n| n.kind == "urgent_lead" && n.state == "kept")
         })
         .await;
     assert_eq!(rows.iter().filter(|n| n.kind == "digest").count(), 1);

@@ -172,7 +172,7 @@ async fn bad_input_is_named_on_the_page_and_nothing_is_saved() {
         (
             "/settings/notifications",
             vec![("notification_email", "owner at alpha")],
-            "Email: not an email address",
+            "Alert email: not an email address",
         ),
         (
             "/settings/notifications",
@@ -186,8 +186,8 @@ async fn bad_input_is_named_on_the_page_and_nothing_is_saved() {
         ),
         (
             "/settings/widget",
-            vec![("website_origins", "https://ok.example\nhttps://bad.example/path")],
-            "an origin has no path",
+            vec![("website_origins", "https://ok.example\nnot a website")],
+            "does not look like a website address",
         ),
         ("/settings/agent", vec![("agent_name", "")], "Agent name: must not be empty"),
         ("/settings/agent", vec![("agent_name", &long)], "Agent name: is too long (at most 80"),
@@ -197,8 +197,8 @@ async fn bad_input_is_named_on_the_page_and_nothing_is_saved() {
         ("/settings/questions", vec![("question_text", "")], "Question: must not be empty"),
         (
             "/settings/questions",
-            vec![("question_text", "Budget?"), ("maps_to_lead_field", "Budget Field")],
-            "expected a snake_case field name",
+            vec![("question_text", "Budget?"), ("maps_to_lead_field", "???")],
+            "use letters or numbers for the name it is saved as",
         ),
         ("/settings/emergency", vec![("urgent", &phrase)], "longer than 100 characters"),
         ("/knowledge", vec![("title", ""), ("content", "")], "Title: must not be empty"),
@@ -347,7 +347,7 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     let (status, _, body) = web.submit("/settings/questions/order", &[("ids", &ids[0])]).await;
     assert_eq!(status, 400);
     assert!(
-        body.contains("ids: the new order must list each of the business&#39;s questions once"),
+        body.contains("Order: the new order must list each of the business&#39;s questions once"),
         "{body}"
     );
 
@@ -413,7 +413,7 @@ async fn setup_after_serve_demo_makes_the_operator_of_the_demo() {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut web = Web { http, base: server.base.clone(), cookies: Vec::new() };
     let page = web.get("/setup").await.1;
-    assert!(page.contains("already has 1 business(es)"), "explains the operator role");
+    assert!(page.contains("You will manage 1 business: Acme Plumbing"), "explains the operator role");
     assert!(!page.contains("name=\"name\""), "no business fields");
     let token = hidden_csrf(&page);
     let (status, location, _) = web
@@ -430,7 +430,11 @@ async fn setup_after_serve_demo_makes_the_operator_of_the_demo() {
     assert_eq!((status, location.as_str()), (303, "/operator"));
     let operator = web.get("/operator").await.1;
     assert!(operator.contains("Acme Plumbing"), "the demo business is listed");
-    assert!(web.get("/dashboard").await.1.contains("<span class=\"biz\">Acme Plumbing"));
+    let dashboard = web.get("/dashboard").await.1;
+    assert!(dashboard.contains("<span class=\"biz\">Acme Plumbing"));
+    // The demo comes with a week of sample leads, calls and chats.
+    assert!(dashboard.contains("Marcus Lee") && dashboard.contains("Priya Shah"), "sample leads");
+    assert!(!dashboard.contains("data-stat=\"week-leads\">0<"), "a week of activity");
 }
 
 #[tokio::test]

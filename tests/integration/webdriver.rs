@@ -27,6 +27,12 @@ pub fn free_port() -> u16 {
 
 /// None (with a notice) when Chromium is not installed and not required.
 pub fn driver() -> Option<Driver> {
+    driver_with_env(&[])
+}
+
+/// The same, with environment variables for chromedriver and the browsers it
+/// starts (`TZ` sets the browser's time zone).
+pub fn driver_with_env(env: &[(&str, &str)]) -> Option<Driver> {
     let installed =
         ["/usr/bin/chromedriver", "/usr/bin/chromium"].iter().all(|p| std::path::Path::new(p).exists());
     if !installed {
@@ -40,6 +46,7 @@ pub fn driver() -> Option<Driver> {
     let port = free_port();
     #[allow(clippy::zombie_processes)] // Drop kills and reaps it.
     let child = Command::new("/usr/bin/chromedriver")
+        .envs(env.iter().copied())
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -172,6 +179,54 @@ impl Session {
 
     pub async fn body_text(&self) -> String {
         self.js("return document.body.innerText").await.as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// axe-core's source (npm package `axe-core`; `.ci/run` installs it under
+/// `.ci/axe`): None with a notice when absent and browsers are not required.
+pub fn axe_source() -> Option<String> {
+    let path = std::env::var("FRONTDESK_AXE_JS").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/axe/node_modules/axe-core/axe.min.js")
+    });
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) => {
+            assert!(
+                std::env::var_os("FRONTDESK_REQUIRE_BROWSER").is_none(),
+                "FRONTDESK_REQUIRE_BROWSER is set but axe-core is missing at {} ({e}): \
+                 npm install --prefix .ci/axe axe-core",
+                path.display()
+            );
+            println!("notice: skipping the accessibility checks (no axe-core at {})", path.display());
+            None
+        }
+    }
+}
+
+impl Session {
+    /// Resizes the window (390x844 is a phone).
+    pub async fn size(&self, width: u32, height: u32) {
+        self.cmd(reqwest::Method::POST, "/window/rect", json!({ "width": width, "height": height })).await;
+    }
+
+    /// Runs axe-core on the page as it is (the open widget's shadow root
+    /// included) and returns its WCAG 2 A/AA violations, one line each.
+    /// The source is passed in the WebDriver script itself, which the page's
+    /// Content-Security-Policy does not govern (an injected <script> it would block).
+    pub async fn axe(&self, source: &str, page: &str) -> Vec<String> {
+        self.cmd(reqwest::Method::POST, "/timeouts", json!({ "script": 120_000 })).await;
+        let script = format!(
+            "{source}\n;axe.run(document, {{ runOnly: {{ type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }}, \
+             resultTypes: ['violations'] }}).then(function (r) {{ done(r.violations.map(function (v) {{ \
+             return v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.slice(0, 3).map(function (n) \
+             {{ return n.target.join(' ') + ' [' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ']'; }}).join('; '); }})); }}) \
+             .catch(function (e) {{ done(['axe failed: ' + e]); }});"
+        );
+        let found = self.js_async(&script).await;
+        found
+            .as_array()
+            .map(|a| a.iter().map(|v| format!("{page}: {}", v.as_str().unwrap_or_default())).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -6,8 +6,8 @@ use rusqlite::{params, OptionalExtension};
 use super::admin::*;
 use super::{db_err, reports, SqliteStore};
 use crate::domain::{
-    now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus, Question,
-    User,
+    now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
+    Question, User,
 };
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
@@ -160,9 +160,11 @@ impl AdminStore for SqliteStore {
     async fn widget_seen(&self, business_id: &str) -> Result<Option<(String, String)>> {
         self.read_for(business_id, |c, id| {
             let seen: Option<(Option<String>, Option<String>)> = c
-                .query_row("SELECT widget_seen_origin, widget_seen_at FROM businesses WHERE id = ?1", [id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    "SELECT widget_seen_origin, widget_seen_at FROM businesses WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(db_err)?;
             match seen {
@@ -198,7 +200,8 @@ impl AdminStore for SqliteStore {
 
     async fn set_lead_test(&self, business_id: &str, lead_id: &str, test: bool) -> Result<()> {
         let lead = lead_id.to_string();
-        self.write_for(business_id, move |tx, id| super::conversation::set_lead_test(tx, id, &lead, test)).await
+        self.write_for(business_id, move |tx, id| super::conversation::set_lead_test(tx, id, &lead, test))
+            .await
     }
 
     async fn delete_lead(&self, business_id: &str, lead_id: &str) -> Result<()> {

@@ -29,8 +29,13 @@ pub(super) fn start_call(tx: &Transaction<'_>, call: &NewCall) -> Result<String>
     if let Some(Some(conversation_id)) = existing {
         return Ok(conversation_id);
     }
-    let conversation_id =
-        super::conversation::start_conversation(tx, &call.business_id, Channel::Voice, Some(&call.call_sid), false)?;
+    let conversation_id = super::conversation::start_conversation(
+        tx,
+        &call.business_id,
+        Channel::Voice,
+        Some(&call.call_sid),
+        false,
+    )?;
     let ts = now();
     // A status callback may have created the row first.
     tx.execute(

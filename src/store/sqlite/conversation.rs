@@ -5,7 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::{db_err, enum_col, json_col, query_all, to_json};
-use crate::domain::{new_id, now, Channel, Lead, LeadAlert, LeadDraft, LeadStatus, Message, Priority, Profile};
+use crate::domain::{
+    new_id, now, Channel, Lead, LeadAlert, LeadDraft, LeadStatus, Message, Priority, Profile,
+};
 use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
 
@@ -85,7 +87,9 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Tur
                      VALUES (?1, 'emergency_escalated', NULL, ?2, ?3)",
                     params![
                         turn.business_id,
-                        to_json(&json!({"lead_id": lead_id, "priority": Priority::Urgent, "alerted": alerted}))?,
+                        to_json(
+                            &json!({"lead_id": lead_id, "priority": Priority::Urgent, "alerted": alerted})
+                        )?,
                         ts
                     ],
                 )
@@ -288,7 +292,12 @@ pub(super) fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
 }
 
 /// The owner's notes on a lead, whether it was a test, or the lead itself.
-pub(super) fn set_lead_notes(tx: &Transaction<'_>, business_id: &str, lead_id: &str, notes: Option<&str>) -> Result<()> {
+pub(super) fn set_lead_notes(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    lead_id: &str,
+    notes: Option<&str>,
+) -> Result<()> {
     let n = tx
         .execute(
             "UPDATE leads SET owner_notes = ?1, updated_at = ?2 WHERE id = ?3 AND business_id = ?4",
@@ -298,7 +307,12 @@ pub(super) fn set_lead_notes(tx: &Transaction<'_>, business_id: &str, lead_id: &
     super::admin::changed(n, "lead")
 }
 
-pub(super) fn set_lead_test(tx: &Transaction<'_>, business_id: &str, lead_id: &str, test: bool) -> Result<()> {
+pub(super) fn set_lead_test(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    lead_id: &str,
+    test: bool,
+) -> Result<()> {
     let n = tx
         .execute(
             "UPDATE leads SET is_test = ?1, updated_at = ?2 WHERE id = ?3 AND business_id = ?4",
@@ -326,7 +340,8 @@ pub(super) fn delete_lead(tx: &Transaction<'_>, business_id: &str, lead_id: &str
         .optional()
         .map_err(db_err)?;
     let Some(conversation) = conversation else { return Err(StoreError::NotFound("lead".into())) };
-    tx.execute("DELETE FROM leads WHERE id = ?1 AND business_id = ?2", [lead_id, business_id]).map_err(db_err)?;
+    tx.execute("DELETE FROM leads WHERE id = ?1 AND business_id = ?2", [lead_id, business_id])
+        .map_err(db_err)?;
     if let Some(c) = conversation {
         tx.execute("DELETE FROM conversations WHERE id = ?1 AND business_id = ?2", [&c, business_id])
             .map_err(db_err)?;

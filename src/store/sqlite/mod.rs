@@ -14,6 +14,7 @@ mod backup;
 mod business;
 mod calls;
 mod conversation;
+mod demo;
 mod knowledge;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
@@ -443,6 +444,11 @@ impl Store for SqliteStore {
     async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
         let sid = call_sid.to_string();
         self.read(move |c| calls::call_events(c, &sid)).await
+    }
+
+    async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()> {
+        let id = business_id.to_string();
+        self.write(move |tx| demo::add_samples(tx, &id, &samples)).await
     }
 
     async fn backup_to(&self, dest: &Path) -> Result<()> {

@@ -47,11 +47,24 @@ fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
     if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         args.push(Value::Text(contains_pattern(q)));
         let n = args.len();
-        let like: Vec<String> =
-            ["contact_name", "contact_email", "contact_phone", "address", "notes", "captured_data"]
-                .iter()
-                .map(|col| format!("{col} LIKE ?{n} ESCAPE '\\'"))
-                .collect();
+        let mut like: Vec<String> = [
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "address",
+            "notes",
+            "captured_data",
+            "owner_notes",
+        ]
+        .iter()
+        .map(|col| format!("{col} LIKE ?{n} ESCAPE '\\'"))
+        .collect();
+        // "(312) 555-0142" finds +13125550142: phone numbers match by their digits.
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c)) {
+            args.push(Value::Text(format!("%{digits}%")));
+            like.push(format!("contact_phone LIKE ?{}", args.len()));
+        }
         sql.push_str(&format!(" AND ({})", like.join(" OR ")));
     }
     (sql, args)
@@ -198,5 +211,9 @@ mod tests {
         assert!(sql.starts_with("business_id = ?1 AND status = ?2"), "{sql}");
         assert!(sql.contains("contact_email LIKE ?3"), "{sql}");
         assert_eq!(args.len(), 3);
+        let by_phone = LeadFilter { search: Some("(312) 555-0142".into()), ..LeadFilter::default() };
+        let (sql, args) = lead_where("b1", &by_phone);
+        assert!(sql.contains("contact_phone LIKE ?3"), "{sql}");
+        assert_eq!(args[2], Value::Text("%3125550142%".into()));
     }
 }

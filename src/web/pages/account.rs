@@ -99,7 +99,8 @@ pub async fn setup(app: &AppState, req: &Req) -> PageResult {
 
 /// Passwords are never sent back into a page; everything else is.
 fn without_passwords(form: Input) -> Input {
-    let mut keys = vec!["name", "business_type", "timezone", "country", "email", "notification_email", "plan"];
+    let mut keys =
+        vec!["name", "business_type", "timezone", "country", "email", "notification_email", "plan"];
     keys.extend(["service_area", "prices", "about", "holidays", "phone"]);
     let days: Vec<String> = hour_fields().into_iter().map(|(k, _, _)| k).collect();
     let mut pairs = Vec::new();

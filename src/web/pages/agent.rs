@@ -59,6 +59,7 @@ pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
         l,
         v,
         errors,
+        ink: crate::web::forms::ink_for(&primary),
         primary,
         secondary,
         questions,

@@ -52,7 +52,9 @@ pub async fn show(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
 pub async fn save(page: &Page<'_>) -> PageResult {
     let form = page.req.form();
     match actions::save_facts(page.app, page.caller, &form).await {
-        Ok(_) => Ok(redirect_with("/settings/facts", "Facts saved: your receptionist answers from them now.")),
+        Ok(_) => {
+            Ok(redirect_with("/settings/facts", "Facts saved: your receptionist answers from them now."))
+        }
         Err(e) => show(page, Some(form), form_error(e)?).await,
     }
 }

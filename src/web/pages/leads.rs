@@ -40,7 +40,10 @@ fn display_name(lead: &Lead) -> String {
 /// The first-hour checklist: alerts reach the owner, facts filled in, the
 /// widget seen on the business's own site, a phone number connected (on a
 /// plan with the voice agent).
-async fn checklist(page: &Page<'_>, b: &crate::domain::Business) -> Result<Vec<ChecklistItem>, super::PageError> {
+async fn checklist(
+    page: &Page<'_>,
+    b: &crate::domain::Business,
+) -> Result<Vec<ChecklistItem>, super::PageError> {
     let app = page.app;
     let policy = app.notify_policy();
     let alerts = policy.working_alert_channels(b);
@@ -107,7 +110,15 @@ pub async fn dashboard(page: &Page<'_>) -> PageResult {
         limit: 200,
         ..Default::default()
     };
-    let unalerted = page.app.store.find_leads(&b.id, week).await?.0.iter().filter(|l| l.alert == Some(LeadAlert::NotSent)).count();
+    let unalerted = page
+        .app
+        .store
+        .find_leads(&b.id, week)
+        .await?
+        .0
+        .iter()
+        .filter(|l| l.alert == Some(LeadAlert::NotSent))
+        .count();
     let mut checklist = if page.caller.can_manage() { checklist(page, b).await? } else { Vec::new() };
     if checklist.iter().all(|i| i.done) {
         checklist.clear();

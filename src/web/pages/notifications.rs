@@ -132,7 +132,9 @@ fn tests(page: &Page<'_>, b: &Business) -> Vec<TestChannel> {
         .map(|&c| {
             let refusal = policy.check(b.plan_tier, c, NotifyEvent::Test).err();
             let switched_off = matches!(refusal, Some(Refusal::SwitchedOff | Refusal::NotForEvent))
-                .then_some("Phone-call alerts are switched off on this server (ENABLE_EMERGENCY_VOICE_CALLS).");
+                .then_some(
+                    "Phone-call alerts are switched off on this server (ENABLE_EMERGENCY_VOICE_CALLS).",
+                );
             let missing = policy.missing_setup(c);
             TestChannel {
                 value: c.as_str(),
@@ -161,15 +163,19 @@ async fn limits(page: &Page<'_>, b: &Business) -> Result<Vec<LimitRow>, PageErro
         usage.iter().find(|u| u.channel == c && u.class == class).map_or(0, |u| u.count)
     };
     let shown = |n: u64, cap: u32| if cap == 0 { format!("{n} (no limit)") } else { format!("{n} of {cap}") };
-    Ok([(NotifyChannel::Email, caps.email), (NotifyChannel::Sms, caps.sms), (NotifyChannel::VoiceCall, caps.call)]
-        .into_iter()
-        .map(|(c, cap)| LimitRow {
-            label: channel_label(c.as_str()),
-            everyday: shown(used(c, CapClass::Everyday), cap),
-            urgent: shown(used(c, CapClass::Urgent), caps.urgent),
-            tests: shown(used(c, CapClass::Test), caps.tests),
-        })
-        .collect())
+    Ok([
+        (NotifyChannel::Email, caps.email),
+        (NotifyChannel::Sms, caps.sms),
+        (NotifyChannel::VoiceCall, caps.call),
+    ]
+    .into_iter()
+    .map(|(c, cap)| LimitRow {
+        label: channel_label(c.as_str()),
+        everyday: shown(used(c, CapClass::Everyday), cap),
+        urgent: shown(used(c, CapClass::Urgent), caps.urgent),
+        tests: shown(used(c, CapClass::Test), caps.tests),
+    })
+    .collect())
 }
 
 /// The preferences grid: stored values, or the form sent back (channels the

@@ -20,6 +20,7 @@ const PAGE_PREFIXES: &[&str] = &[
     "setup",
     "login",
     "logout",
+    "forgot-password",
     "dashboard",
     "leads",
     "settings",

@@ -56,17 +56,38 @@ pub fn voice_urls(app: &crate::server::AppState) -> (String, String, String, Str
 /// What the operator still has to configure before Twilio can reach the agent.
 fn voice_setup_warning(app: &crate::server::AppState) -> Option<String> {
     let t = &app.config.twilio;
-    if !t.webhook_base_url.starts_with("https://") {
-        return Some(
-            "Twilio only calls public https addresses: the operator sets TWILIO_WEBHOOK_BASE_URL (and HOSTNAME) \
-             to this instance's public address."
-                .into(),
-        );
+    let url = voice_urls(app).0;
+    if !t.webhook_base_url.starts_with("https://") || !public_host(&url) {
+        return Some(format!(
+            "Twilio cannot reach {url}: it only calls public https addresses. The operator sets \
+             TWILIO_WEBHOOK_BASE_URL (and HOSTNAME) to this server's public address, such as https://frontdesk.example.com."
+        ));
     }
     t.auth_token.is_empty().then(|| {
         "The operator has not set TWILIO_AUTH_TOKEN yet: calls cannot be verified, so none are answered."
             .into()
     })
+}
+
+/// Whether a URL's host could be reached from the internet (not localhost,
+/// a loopback, private or link-local address).
+fn public_host(url: &str) -> bool {
+    let Some(host) = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)) else {
+        return false;
+    };
+    let host = host.trim_matches(['[', ']']);
+    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local") {
+        return false;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            !(ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00)
+        }
+        Err(_) => true,
+    }
 }
 
 fn voice_values(a: &AgentConfig, b: &Business) -> Input {
@@ -274,7 +295,7 @@ pub async fn widget(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) 
             "website_origins",
             "Sites allowed to show your chat",
             "textarea",
-            "One per line, such as https://www.example.com (no path)",
+            "One per line, as in the address bar: www.example.com",
         )],
         snippet,
     };
@@ -307,7 +328,9 @@ pub async fn emergency(page: &Page<'_>, shown: Option<Input>, errors: FieldError
     let message = page.req.query_input().get("message").trim().chars().take(1000).collect::<String>();
     let decision = (!message.is_empty()).then(|| {
         let d = rules.classify(&message);
-        (d.level.to_string(), d.reasons.join(", "))
+        // "water + pour + ceiling" reads as the words it found together.
+        let found: Vec<String> = d.reasons.iter().map(|r| r.replace(" + ", ", ")).collect();
+        (d.level.to_string(), found.join("; "))
     });
     let phrases = [Priority::Urgent, Priority::High, Priority::Normal]
         .iter()

@@ -56,7 +56,12 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
 
 impl Bridge {
     /// Saves transcript lines and the lead so far.
-    pub(super) fn save_lines(&mut self, lines: Vec<(String, String)>, escalate: bool, events: Vec<(String, Value)>) {
+    pub(super) fn save_lines(
+        &mut self,
+        lines: Vec<(String, String)>,
+        escalate: bool,
+        events: Vec<(String, Value)>,
+    ) {
         self.queue_lines(lines, escalate, events, None);
     }
 
