@@ -102,7 +102,7 @@ pub fn field_key(raw: &str) -> Result<String, String> {
 
 /// One time of day: `7`, `7am`, `7:30 pm`, `19:00` -> minutes after midnight.
 fn time_of_day(raw: &str) -> Option<u32> {
-    let t = raw.trim().replace(' ', "").replace('.', "");
+    let t = raw.trim().replace([' ', '.'], "");
     let (t, pm) = match (t.strip_suffix("am"), t.strip_suffix("pm")) {
         (Some(rest), _) => (rest.to_string(), Some(false)),
         (_, Some(rest)) => (rest.to_string(), Some(true)),

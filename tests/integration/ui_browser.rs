@@ -15,7 +15,7 @@ use crate::webdriver::{driver, Session};
 const WIDGET: &str = "document.querySelector('[data-frontdesk-widget]').shadowRoot";
 
 /// Waits for the agent's reply to the visitor's `n`th message.
-async fn reply(b: &Session, n: usize) -> String {
+pub async fn reply(b: &Session, n: usize) -> String {
     let check = format!(
         "const r = {WIDGET}; const v = r.querySelectorAll('.msg.visitor').length; \
          const a = r.querySelectorAll('.msg.agent:not(.typing)'); \
@@ -24,7 +24,7 @@ async fn reply(b: &Session, n: usize) -> String {
     b.wait_for(&check, &format!("the reply to message {n}")).await.as_str().unwrap().to_string()
 }
 
-async fn flash(b: &Session, text: &str) {
+pub async fn flash(b: &Session, text: &str) {
     let check =
         format!("const f = document.querySelector('.flash'); return f && f.textContent.includes({text:?});");
     b.wait_for(&check, &format!("the message {text:?}")).await;

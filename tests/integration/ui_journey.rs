@@ -14,6 +14,7 @@ use warp::Filter;
 
 use crate::common::PASSWORD;
 use crate::smtp::{available, SmtpServer};
+use crate::ui_browser::{flash, reply};
 use crate::ui_common::Ui;
 use crate::webdriver::{axe_source, driver_with_env, Session};
 
@@ -30,22 +31,6 @@ async fn website(listener: tokio::net::TcpListener, widget_src: String, business
     );
     let route = warp::path::end().map(move || warp::reply::html(html.clone()));
     tokio::spawn(warp::serve(route).incoming(listener).run());
-}
-
-async fn flash(b: &Session, text: &str) {
-    let check =
-        format!("const f = document.querySelector('.flash'); return f && f.textContent.includes({text:?});");
-    b.wait_for(&check, &format!("the message {text:?}")).await;
-}
-
-/// Waits for the agent's reply to the visitor's `n`th message.
-async fn reply(b: &Session, n: usize) -> String {
-    let check = format!(
-        "const r = {WIDGET}; const v = r.querySelectorAll('.msg.visitor').length; \
-         const a = r.querySelectorAll('.msg.agent:not(.typing)'); \
-         return v === {n} && a.length === {n} + 1 && !a[a.length - 1].textContent.startsWith('\u{2026}') ? a[a.length - 1].textContent : null;"
-    );
-    b.wait_for(&check, &format!("the reply to message {n}")).await.as_str().unwrap().to_string()
 }
 
 async fn open_widget(b: &Session) {
