@@ -329,7 +329,7 @@ async fn the_outbox_pages_fifty_rows_at_a_time() {
     );
     let (status, body) = web.get("/settings/notifications?page=zero").await;
     assert_eq!(status, 400);
-    assert!(body.contains("page: expected a whole number"));
+    assert!(body.contains("Page: expected a whole number"), "the field named as the page names it");
     let token = ui.token("owner@alpha.example").await;
     let page = rows(&ui, &token, "?limit=20&offset=50").await;
     let ids: Vec<&str> = page.iter().map(|r| r["id"].as_str().unwrap()).collect();
