@@ -24,3 +24,4 @@ pub mod telemetry;
 pub mod twilio;
 pub mod validate;
 pub mod web;
+pub mod xml;

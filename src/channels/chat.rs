@@ -3,7 +3,6 @@
 //! and `GET /widget.js`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -66,9 +65,8 @@ struct WidgetConfig {
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let request = origin()
-        .and(client_ip())
-        .and(warp::body::content_length_limit(MAX_BODY_BYTES))
-        .and(warp::body::bytes());
+        .and(crate::web::client_ip::filter(app.config.server.trusted_proxies.clone()))
+        .and(crate::web::body::limited(MAX_BODY_BYTES, app.body_deadline()));
     let chat = warp::path!("api" / "chat")
         .and(warp::post())
         .and(with_state(app.clone()))
@@ -109,23 +107,6 @@ fn origin() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clo
             origin.filter(|_| !same)
         },
     )
-}
-
-/// The caller's address; behind a local reverse proxy, the client it names.
-fn client_ip() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
-    warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(client_address)
-}
-
-/// The client's address: the peer, or behind a local reverse proxy the
-/// client it names.
-pub fn client_address(remote: Option<SocketAddr>, forwarded: Option<String>) -> String {
-    match (remote, forwarded) {
-        (Some(addr), Some(fwd)) if addr.ip().is_loopback() => {
-            fwd.split(',').next().unwrap_or_default().trim().to_string()
-        }
-        (Some(addr), _) => addr.ip().to_string(),
-        (None, _) => "unknown".to_string(),
-    }
 }
 
 async fn post_chat(app: AppState, origin: Option<String>, ip: String, body: Bytes, stream: bool) -> Response {

@@ -25,15 +25,12 @@ use crate::server::AppState;
 const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let is_api = |path: &str| path == "/api/auth/login" || path.starts_with("/api/admin/");
-    super::pages::raw(is_api, MAX_BODY_BYTES).then(move |raw: super::pages::Raw| {
+    let is_api = |path: &str| path.starts_with("/api/auth/") || path.starts_with("/api/admin/");
+    super::pages::raw(app.clone(), is_api, body_limit).then(move |raw: super::pages::Raw| {
         let app = app.clone();
         async move {
-            if raw.too_large {
-                return ApiError::BadRequest(format!(
-                    "request body too large (at most {MAX_BODY_BYTES} bytes)"
-                ))
-                .reply();
+            if let Some(e) = raw.body_error {
+                return ApiError::from(e).reply();
             }
             let super::pages::Raw { method, path, query, headers, ip, body, .. } = raw;
             let req = ApiReq { method, path, query, headers, ip, body };
@@ -43,6 +40,17 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejec
             }
         }
     })
+}
+
+/// Large bodies only with a bearer token that checks out.
+fn body_limit(app: &AppState, _path: &str, headers: &HeaderMap) -> u64 {
+    let token =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+    if token.is_some_and(|t| auth::decode(app, t.trim(), "api").is_some()) {
+        MAX_BODY_BYTES
+    } else {
+        super::pages::ANONYMOUS_BODY_BYTES
+    }
 }
 
 struct ApiReq {
@@ -102,6 +110,11 @@ async fn login(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
     ok(json!({ "token": token, "expiresAt": claims.exp, "user": user }))
 }
 
+fn bearer_token(req: &ApiReq) -> Option<&str> {
+    let header = req.headers.get("authorization").and_then(|v| v.to_str().ok())?;
+    header.strip_prefix("Bearer ").map(str::trim)
+}
+
 /// The caller named by the bearer token, acting on the business asked for.
 async fn bearer(app: &AppState, req: &ApiReq) -> Result<Caller, ApiError> {
     let unauthorized = || {
@@ -109,10 +122,9 @@ async fn bearer(app: &AppState, req: &ApiReq) -> Result<Caller, ApiError> {
             "sign in: POST /api/auth/login, then send Authorization: Bearer <token>".into(),
         )
     };
-    let header = req.headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
-    let token = header.strip_prefix("Bearer ").ok_or_else(unauthorized)?;
+    let token = bearer_token(req).ok_or_else(unauthorized)?;
     let claims = auth::decode(app, token.trim(), "api").ok_or_else(unauthorized)?;
-    let user = auth::session_user(app, &claims).await.ok_or_else(unauthorized)?;
+    let user = auth::session_user(app, token.trim(), &claims).await.ok_or_else(unauthorized)?;
     let from_header = req.headers.get("x-business-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let query = req.query_input();
     let wanted = from_header.or_else(|| query.opt("business").map(str::to_string));
@@ -120,11 +132,18 @@ async fn bearer(app: &AppState, req: &ApiReq) -> Result<Caller, ApiError> {
 }
 
 async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
-    if req.path == "/api/auth/login" {
-        return match req.method {
-            Method::POST => login(app, req).await,
-            _ => Err(ApiError::NotFound("POST /api/auth/login".into()).into()),
-        };
+    match (req.path.as_str(), &req.method) {
+        ("/api/auth/login", &Method::POST) => return login(app, req).await,
+        ("/api/auth/logout", &Method::POST) => {
+            let caller = bearer(app, req).await?;
+            let token = bearer_token(req).unwrap_or_default();
+            auth::revoke(app, token, &caller.claims).await?;
+            return ok(json!({ "signedOut": true }));
+        }
+        (path, _) if path.starts_with("/api/auth/") => {
+            return Err(ApiError::NotFound("POST /api/auth/login or /api/auth/logout".into()).into())
+        }
+        _ => {}
     }
     let caller = bearer(app, req).await?;
     let rest = req.path.trim_start_matches("/api/admin/");

@@ -61,7 +61,11 @@ async fn handler(state: AppState) -> impl Reply {
 }
 
 pub async fn check(state: &AppState) -> Health {
-    let database = match state.store.ping().await {
+    let reachable = match state.store.ping().await {
+        Ok(()) => state.store.writable().await,
+        Err(e) => Err(e),
+    };
+    let database = match reachable {
         Ok(()) => DatabaseHealth {
             ok: true,
             backend: state.store.backend(),

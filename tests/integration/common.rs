@@ -6,6 +6,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_frontdesk");
+
+/// The binary under test: this build, or `FRONTDESK_TEST_BIN` (another build,
+/// e.g. the code before a fix, to see a regression test fail on it).
+pub fn bin() -> String {
+    std::env::var("FRONTDESK_TEST_BIN").unwrap_or_else(|_| BIN.to_string())
+}
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Environment variables the binary reads; cleared so the host cannot leak in.
@@ -74,6 +80,9 @@ const CONFIG_ENV: &[&str] = &[
     "FRONTDESK_CONFIG",
     "FRONTDESK_BIND",
     "FRONTDESK_LOG_FORMAT",
+    "FRONTDESK_TRUSTED_PROXIES",
+    "FRONTDESK_BODY_READ_TIMEOUT_SECS",
+    "FRONTDESK_ALLOW_PRIVATE_WEBHOOKS",
     "FRONTDESK_SHUTDOWN_GRACE_SECS",
     "ENABLE_REALTIME_API",
     "ENABLE_WEBSOCKET_FEATURES",
@@ -107,7 +116,7 @@ impl Instance {
 
     /// A command with a clean environment pointed at this data directory.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         for name in CONFIG_ENV {
             cmd.env_remove(name);
         }
@@ -207,6 +216,14 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The one-time setup code `serve` printed (there is one while no account exists).
+    pub fn setup_token(&self) -> String {
+        let line =
+            self.stdout_lines.iter().find(|l| l.starts_with("first-run setup: open ")).expect("a setup link");
+        let url = line.trim_start_matches("first-run setup: open ").split_whitespace().next().unwrap();
+        url.split_once("/setup?token=").expect("the link carries the code").1.to_string()
     }
 
     /// Sends SIGTERM and waits for a clean exit.

@@ -14,6 +14,7 @@ mod backup;
 mod business;
 mod calls;
 mod conversation;
+mod integrity;
 mod knowledge;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
@@ -38,6 +39,8 @@ const READERS: usize = 4;
 
 pub struct SqliteStore {
     path: PathBuf,
+    /// The file opened; a write to a file no longer at `path` would be lost.
+    file: Option<integrity::FileId>,
     writer: Arc<Mutex<Connection>>,
     /// Writers queue here (async) rather than each holding a blocking thread.
     writer_permit: Arc<Semaphore>,
@@ -114,6 +117,7 @@ impl SqliteStore {
             .map_err(db_err)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
+            file: integrity::FileId::of(path),
             writer: Arc::new(Mutex::new(writer)),
             writer_permit: Arc::new(Semaphore::new(1)),
             readers: Arc::new(Mutex::new(readers)),
@@ -138,10 +142,13 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Unavailable("store closed".into()))?;
         let writer = self.writer.clone();
+        let (path, file) = (self.path.clone(), self.file);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut conn =
                 writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
+            // Never acknowledge a write that cannot reach the file on disk.
+            integrity::check(&path, file, &conn)?;
             // IMMEDIATE: take the write lock up front (waiting up to busy_timeout)
             // rather than read first and fail to upgrade when another process
             // (a CLI command beside the server) wrote in between.
@@ -231,6 +238,43 @@ impl Store for SqliteStore {
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |_| Ok(())).map_err(db_err))
             .await
+    }
+
+    async fn writable(&self) -> Result<()> {
+        let (path, file, writer) = (self.path.clone(), self.file, self.writer.clone());
+        tokio::task::spawn_blocking(move || {
+            let conn =
+                writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
+            integrity::check(&path, file, &conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    async fn revoke_session(&self, token_hash: &str, expires_at: i64) -> Result<()> {
+        let hash = token_hash.to_string();
+        self.write(move |tx| {
+            let now = chrono::Utc::now().timestamp();
+            tx.execute("DELETE FROM revoked_sessions WHERE expires_at < ?1", [now]).map_err(db_err)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO revoked_sessions (token_hash, expires_at) VALUES (?1, ?2)",
+                params![hash, expires_at],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_revoked(&self, token_hash: &str) -> Result<bool> {
+        let hash = token_hash.to_string();
+        self.read(move |c| {
+            c.query_row("SELECT 1 FROM revoked_sessions WHERE token_hash = ?1", [&hash], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+                .map_err(db_err)
+        })
+        .await
     }
 
     async fn schema_version(&self) -> Result<u32> {

@@ -1,0 +1,155 @@
+//! Password hashing off the async workers, bounded. Each argon2 hash or check
+//! holds about 19 MiB for tens of milliseconds; unbounded, a burst of wrong
+//! passwords takes the process to gigabytes. A few dedicated threads (one per
+//! core, at most four) do all of it, with a short queue; a request that finds
+//! the queue full is told at once to come back (503), never parked.
+//!
+//! Dedicated threads rather than tokio's blocking pool: memory freed by a
+//! hash stays with the thread's allocator arena, so the number of threads
+//! that ever hash bounds the memory, not the number that ever ran.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::oneshot;
+
+use crate::auth::AuthError;
+use crate::error::ApiError;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Every hashing slot and queue place is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+impl From<Busy> for ApiError {
+    fn from(_: Busy) -> Self {
+        ApiError::Busy("Too many sign-ins at once. Please try again in a moment.".into())
+    }
+}
+
+/// The hashing threads and their queue; cheap to clone.
+#[derive(Clone)]
+pub struct PasswordWork {
+    jobs: SyncSender<Job>,
+    pub threads: usize,
+    pub queue: usize,
+}
+
+impl PasswordWork {
+    /// `threads` hashing at once, `queue` more waiting.
+    pub fn new(threads: usize, queue: usize) -> PasswordWork {
+        let threads = threads.max(1);
+        let (jobs, rx) = sync_channel::<Job>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("password-{i}")).spawn(move || work(&rx));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        PasswordWork { jobs, threads, queue }
+    }
+
+    /// One thread per core (at most four), twice as many waiting.
+    pub fn for_this_machine() -> PasswordWork {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        PasswordWork::new(cores, cores * 2)
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => rx.await.map_err(|_| Busy),
+            Err(TrySendError::Full(_)) => Err(Busy),
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::error!("password hashing threads are gone");
+                Err(Busy)
+            }
+        }
+    }
+
+    /// Checks a password against a stored hash; None (an unknown account)
+    /// checks against a stand-in, so both take about as long.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Busy> {
+        let (password, hash) = (password.to_string(), hash.map(str::to_string));
+        self.run(move || match hash {
+            Some(hash) => crate::auth::verify_password(&password, &hash),
+            None => {
+                let _ = crate::auth::verify_password(&password, dummy_hash());
+                false
+            }
+        })
+        .await
+    }
+
+    /// Hashes a new password (after the strength rules).
+    pub async fn hash(&self, password: &str, context: &[&str]) -> Result<Result<String, AuthError>, Busy> {
+        let password = password.to_string();
+        let context: Vec<String> = context.iter().map(|s| s.to_string()).collect();
+        self.run(move || {
+            let context: Vec<&str> = context.iter().map(String::as_str).collect();
+            crate::auth::hash_password_for(&password, &context)
+        })
+        .await
+    }
+}
+
+/// A hash to verify against when the email is unknown (made on first use,
+/// on a hashing thread).
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| crate::auth::hash_password("not a real password at all").unwrap_or_default())
+}
+
+fn work(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        // The lock is held only while waiting for the next job, not while running it.
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn beyond_the_threads_and_the_queue_callers_are_refused_at_once() {
+        let work = PasswordWork::new(1, 1);
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = Arc::new(Mutex::new(hold));
+        let blocker =
+            |hold: Arc<Mutex<std::sync::mpsc::Receiver<()>>>| move || hold.lock().unwrap().recv().is_ok();
+        // One running, one queued: the third is refused without waiting.
+        let running = tokio::spawn({
+            let work = work.clone();
+            let f = blocker(hold.clone());
+            async move { work.run(f).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let queued = tokio::spawn({
+            let work = work.clone();
+            let f = blocker(hold.clone());
+            async move { work.run(f).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(work.run(|| 1).await, Err(Busy));
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        assert_eq!(running.await.unwrap(), Ok(true));
+        assert_eq!(queued.await.unwrap(), Ok(true));
+        assert_eq!(work.run(|| 2).await, Ok(2));
+    }
+}
