@@ -25,3 +25,6 @@ pub mod twilio;
 pub mod validate;
 pub mod web;
 pub mod xml;
+
+#[cfg(test)]
+mod properties;

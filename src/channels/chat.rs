@@ -78,7 +78,7 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(request)
         .then(|app, origin, ip, body| post_chat(app, origin, ip, body, true));
     let config = warp::path!("api" / "chat" / "config" / String)
-        .and(warp::get())
+        .and(crate::web::get_or_head())
         .and(with_state(app))
         .and(origin())
         .then(get_config);
@@ -87,8 +87,8 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(warp::options())
         .and(warp::header::optional::<String>("origin"))
         .map(preflight);
-    let widget = warp::path!("widget.js").and(warp::get()).map(widget_js);
-    let demo = warp::path!("demo" / String).and(warp::get()).map(demo_page);
+    let widget = warp::path!("widget.js").and(crate::web::get_or_head()).map(widget_js);
+    let demo = warp::path!("demo" / String).and(crate::web::get_or_head()).map(demo_page);
     chat.or(stream).or(config).or(preflight).or(widget).or(demo)
 }
 

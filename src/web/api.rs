@@ -4,6 +4,7 @@
 //! no CSRF token is needed. An operator names the business with the
 //! `X-Business-Id` header or `?business=`; owners and staff act on their own.
 
+mod fields;
 mod notifications;
 
 use serde_json::{json, Value};
@@ -63,13 +64,14 @@ struct ApiReq {
 }
 
 impl ApiReq {
-    fn json(&self) -> Result<Input, ApiError> {
+    /// The JSON body, read with the endpoint's field names (see `fields`).
+    fn json(&self, fields: &fields::Fields) -> Result<Input, ApiError> {
         if self.body.is_empty() {
             return Ok(Input::default());
         }
         let value: Value = serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-        Input::from_json(&value)
+        fields.read(&value)
     }
 
     fn query_input(&self) -> Input {
@@ -103,7 +105,7 @@ fn created(value: Value) -> Result<Response, ActionError> {
 }
 
 async fn login(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
-    let input = req.json()?;
+    let input = req.json(&fields::LOGIN)?;
     let user =
         auth::login(app, input.get("email"), input.get("password"), &req.ip).await.map_err(ApiError::from)?;
     let (token, claims) = auth::issue(app, &user, "api", auth::API_TOKEN)?;
@@ -150,7 +152,7 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let m = &req.method;
     let (get, post, put, delete) =
-        (m == Method::GET, m == Method::POST, m == Method::PUT, m == Method::DELETE);
+        (m == Method::GET || m == Method::HEAD, m == Method::POST, m == Method::PUT, m == Method::DELETE);
     let c = &caller;
     match segments.as_slice() {
         ["me"] if get => me(app, c),
@@ -158,46 +160,46 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         ["analytics"] if get => report(app, c, 30, true).await,
         ["business"] if get => business(app, c).await,
         ["business"] if post || put => {
-            actions::save_business(app, c, &req.json()?).await?;
+            actions::save_business(app, c, &req.json(&fields::BUSINESS)?).await?;
             business(app, c).await
         }
         ["config", "agent"] if get => agent(app, c).await,
         ["config", "agent"] if post || put => {
-            actions::save_agent(app, c, &req.json()?).await?;
+            actions::save_agent(app, c, &req.json(&fields::AGENT)?).await?;
             agent(app, c).await
         }
         ["config", "voice"] if get => voice(app, c).await,
         ["config", "voice"] if post || put => {
-            actions::save_voice(app, c, &req.json()?).await?;
+            actions::save_voice(app, c, &req.json(&fields::VOICE)?).await?;
             voice(app, c).await
         }
         ["config", "notifications"] if post || put => {
-            actions::save_notifications(app, c, &req.json()?).await?;
+            actions::save_notifications(app, c, &req.json(&fields::NOTIFICATIONS)?).await?;
             business(app, c).await
         }
         ["config", "widget"] if post || put => {
-            actions::save_origins(app, c, &req.json()?).await?;
+            actions::save_origins(app, c, &req.json(&fields::WIDGET)?).await?;
             business(app, c).await
         }
         ["config", "emergency-rules"] if get => rules(app, c).await,
         ["config", "emergency-rules"] if post || put => {
-            actions::save_rules(app, c, &req.json()?).await?;
+            actions::save_rules(app, c, &req.json(&fields::RULES)?).await?;
             rules(app, c).await
         }
         ["leads"] if get => leads(app, c, req).await,
         ["leads", "export.csv"] if get => export(app, c, req).await,
         ["leads", id] if get => ok(json!(app.store.lead_detail(&c.business()?.id, id).await?)),
         ["leads", id, "status"] if post || put => {
-            ok(json!(actions::set_lead_status(app, c, id, &req.json()?).await?))
+            ok(json!(actions::set_lead_status(app, c, id, &req.json(&fields::LEAD_STATUS)?).await?))
         }
         ["questions"] if get => questions(app, c).await,
-        ["questions"] if post => created(json!(actions::add_question(app, c, &req.json()?).await?)),
+        ["questions"] if post => created(json!(actions::add_question(app, c, &req.json(&fields::QUESTION)?).await?)),
         ["questions", "reorder"] if post || put => {
-            actions::reorder_questions(app, c, &req.json()?).await?;
+            actions::reorder_questions(app, c, &req.json(&fields::REORDER)?).await?;
             questions(app, c).await
         }
         ["questions", id] if put || post => {
-            actions::edit_question(app, c, id, &req.json()?).await?;
+            actions::edit_question(app, c, id, &req.json(&fields::QUESTION)?).await?;
             questions(app, c).await
         }
         ["questions", id] if delete => {
@@ -208,13 +210,13 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             c.require_manager()?;
             ok(json!({ "documents": app.store.knowledge_entries(&c.business()?.id).await? }))
         }
-        ["knowledge"] if post => created(json!(actions::add_knowledge(app, c, &req.json()?, None).await?)),
+        ["knowledge"] if post => created(json!(actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?)),
         ["knowledge", id] if get => {
             c.require_manager()?;
             ok(json!(app.store.knowledge_entry(&c.business()?.id, id).await?))
         }
         ["knowledge", id] if put || post => {
-            ok(json!(actions::edit_knowledge(app, c, id, &req.json()?, None).await?))
+            ok(json!(actions::edit_knowledge(app, c, id, &req.json(&fields::KNOWLEDGE)?, None).await?))
         }
         ["knowledge", id] if delete => {
             actions::delete_knowledge(app, c, id).await?;
@@ -226,11 +228,11 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             ok(json!({ "businesses": app.store.list_businesses().await? }))
         }
         ["businesses"] if post => {
-            let id = actions::create_business(app, c, &req.json()?).await?;
+            let id = actions::create_business(app, c, &req.json(&fields::NEW_BUSINESS)?).await?;
             created(json!(app.store.business(&id).await?))
         }
         ["businesses", id, "plan"] if post || put => {
-            let plan = actions::change_plan(app, c, id, &req.json()?).await?;
+            let plan = actions::change_plan(app, c, id, &req.json(&fields::PLAN)?).await?;
             ok(json!({ "business_id": id, "plan": plan }))
         }
         _ => Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method, req.path)).into()),

@@ -49,7 +49,7 @@ pub struct MemoryHealth {
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("health")
-        .and(warp::get().or(warp::head()).unify())
+        .and(super::get_or_head())
         .and(super::with_state(state))
         .then(handler)
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod charts;
 pub mod client_ip;
+pub mod compress;
 pub mod export;
 pub mod forms;
 pub mod hashing;
@@ -47,14 +48,26 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
             "request"
         );
     });
-    health::routes(state.clone())
+    let routes = health::routes(state.clone())
         .or(crate::channels::chat::routes(state.clone()))
         .or(crate::channels::voice::routes(state.clone()))
         .or(crate::notify::connect::routes(state.clone()))
         .or(api::routes(state.clone()))
         .or(pages::routes(state))
-        .recover(recover)
+        .recover(recover);
+    let accept_encoding =
+        warp::header::optional::<String>("accept-encoding").or(warp::any().map(|| None)).unify();
+    accept_encoding
+        .and(routes)
+        .then(|accept: Option<String>, reply| async move {
+            compress::maybe(compress::negotiate(accept.as_deref()), Reply::into_response(reply)).await
+        })
         .with(log)
+}
+
+/// GET, and HEAD wherever GET is (the server sends HEAD's headers without the body).
+pub fn get_or_head() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::get().or(warp::head()).unify()
 }
 
 /// The one place rejections become responses.

@@ -72,7 +72,7 @@ async fn handle(app: AppState, req: Req) -> Response {
     let mut response = match dispatch(&app, &req).await {
         Ok(r) => r,
         Err(PageError::SignIn) => {
-            let next = if req.method == Method::GET {
+            let next = if req.method == Method::GET || req.method == Method::HEAD {
                 format!("?next={}", urlencode(&req.path))
             } else {
                 String::new()
@@ -96,7 +96,8 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         return Err(ApiError::from(e.clone()).into());
     }
     let segments = req.segments();
-    let get = req.method == Method::GET;
+    // HEAD is answered as GET; the server leaves the body out.
+    let get = req.method == Method::GET || req.method == Method::HEAD;
     let post = req.method == Method::POST;
     match (segments.as_slice(), get, post) {
         (["static", file], true, _) => return Ok(static_file(file)),
@@ -108,7 +109,7 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         _ => {}
     }
     let caller = signed_in(app, req).await?;
-    if !get && req.method != Method::HEAD {
+    if !get {
         check_csrf(app, req, &caller)?;
     }
     let page = Page { app, req, caller: &caller };
