@@ -12,7 +12,9 @@ use crate::agent::conversation::{self, Context, State};
 use crate::agent::knowledge::{self, Passage};
 use crate::agent::triage::Rules;
 use crate::agent::{answers, voice};
-use crate::domain::{starter_questions, AgentConfig, Business, BusinessType, EmergencyRules, PlanTier, Priority};
+use crate::domain::{
+    starter_questions, AgentConfig, Business, BusinessType, EmergencyRules, PlanTier, Priority,
+};
 use crate::plans::Plans;
 
 fn context(name: &str, agent_name: &str, phrases: &[String]) -> Context {

@@ -32,7 +32,12 @@ fn read_back(doc: &str) -> Result<(Vec<String>, Vec<String>), String> {
 /// Is this a character XML 1.0 allows? (Checked independently of `crate::xml`.)
 fn xml_char(c: char) -> bool {
     let n = c as u32;
-    n == 0x9 || n == 0xA || n == 0xD || (0x20..=0xD7FF).contains(&n) || (0xE000..=0xFFFD).contains(&n) || n >= 0x10000
+    n == 0x9
+        || n == 0xA
+        || n == 0xD
+        || (0x20..=0xD7FF).contains(&n)
+        || (0xE000..=0xFFFD).contains(&n)
+        || n >= 0x10000
 }
 
 proptest! {

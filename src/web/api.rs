@@ -193,7 +193,9 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             ok(json!(actions::set_lead_status(app, c, id, &req.json(&fields::LEAD_STATUS)?).await?))
         }
         ["questions"] if get => questions(app, c).await,
-        ["questions"] if post => created(json!(actions::add_question(app, c, &req.json(&fields::QUESTION)?).await?)),
+        ["questions"] if post => {
+            created(json!(actions::add_question(app, c, &req.json(&fields::QUESTION)?).await?))
+        }
         ["questions", "reorder"] if post || put => {
             actions::reorder_questions(app, c, &req.json(&fields::REORDER)?).await?;
             questions(app, c).await
@@ -210,7 +212,9 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             c.require_manager()?;
             ok(json!({ "documents": app.store.knowledge_entries(&c.business()?.id).await? }))
         }
-        ["knowledge"] if post => created(json!(actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?)),
+        ["knowledge"] if post => {
+            created(json!(actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?))
+        }
         ["knowledge", id] if get => {
             c.require_manager()?;
             ok(json!(app.store.knowledge_entry(&c.business()?.id, id).await?))

@@ -48,10 +48,7 @@ pub struct MemoryHealth {
 }
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path!("health")
-        .and(super::get_or_head())
-        .and(super::with_state(state))
-        .then(handler)
+    warp::path!("health").and(super::get_or_head()).and(super::with_state(state)).then(handler)
 }
 
 async fn handler(state: AppState) -> impl Reply {

@@ -116,7 +116,12 @@ impl Instance {
 
     /// A command with a clean environment pointed at this data directory.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(bin());
+        self.command_running(&bin())
+    }
+
+    /// `program` (a wrapper such as `unshare`) with the same clean environment.
+    pub fn command_running(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
         for name in CONFIG_ENV {
             cmd.env_remove(name);
         }

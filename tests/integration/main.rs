@@ -17,6 +17,9 @@ mod fake_openai;
 #[path = "../fakes/realtime.rs"]
 mod fake_realtime;
 mod fake_twilio;
+mod harden_auth;
+mod harden_http;
+mod harden_voice;
 mod knowledge;
 mod notify;
 mod notify_recovery;

@@ -70,7 +70,10 @@ pub const BUSINESS: Fields = Fields {
 
 pub const NOTIFICATIONS: Fields = Fields {
     names: &["notification_email", "notification_phone_number", "notification_webhook_url"],
-    aliases: &[("notificationEmail", "notification_email"), ("notificationPhoneNumber", "notification_phone_number")],
+    aliases: &[
+        ("notificationEmail", "notification_email"),
+        ("notificationPhoneNumber", "notification_phone_number"),
+    ],
 };
 
 pub const WIDGET: Fields = Fields { names: &["website_origins"], aliases: &[] };
@@ -80,7 +83,13 @@ pub const RULES: Fields = Fields { names: &["urgent", "high", "normal", "remove"
 pub const LEAD_STATUS: Fields = Fields { names: &["status"], aliases: &[] };
 
 pub const QUESTION: Fields = Fields {
-    names: &["question_text", "expected_format", "is_required", "maps_to_lead_field", "is_essential_for_emergency"],
+    names: &[
+        "question_text",
+        "expected_format",
+        "is_required",
+        "maps_to_lead_field",
+        "is_essential_for_emergency",
+    ],
     aliases: &[
         ("questionText", "question_text"),
         ("expectedFormat", "expected_format"),
@@ -103,7 +112,8 @@ pub const PLAN: Fields = Fields { names: &["plan"], aliases: &[("planTier", "pla
 
 pub const TEST_NOTIFICATION: Fields = Fields { names: &["channel"], aliases: &[] };
 
-pub const PREFS: Fields = Fields { names: &["new_lead", "call_ended", "digest", "digest_hour"], aliases: &[] };
+pub const PREFS: Fields =
+    Fields { names: &["new_lead", "call_ended", "digest", "digest_hour"], aliases: &[] };
 
 impl Fields {
     /// A JSON object read into the endpoint's field names; an unknown field
@@ -123,11 +133,14 @@ impl Fields {
                 _ => vec![(key.clone(), v.clone())],
             };
             for (leaf, v) in leaves {
-                let name = self.aliases.iter().find(|(alias, _)| *alias == leaf).map_or(leaf.as_str(), |(_, n)| n);
+                let name =
+                    self.aliases.iter().find(|(alias, _)| *alias == leaf).map_or(leaf.as_str(), |(_, n)| n);
                 if !self.names.contains(&name) {
                     unknown.push(leaf.clone());
                 } else if renamed.insert(name.to_string(), v).is_some() {
-                    return Err(ApiError::BadRequest(format!("field '{name}' is given twice (by two names)")));
+                    return Err(ApiError::BadRequest(format!(
+                        "field '{name}' is given twice (by two names)"
+                    )));
                 }
             }
         }
@@ -153,17 +166,23 @@ mod tests {
 
     #[test]
     fn aliases_are_read_and_unknown_fields_named() {
-        let input = VOICE.read(&json!({ "voiceGreetingMessage": "Hello!", "twilio_voice": "alice" })).unwrap();
+        let input =
+            VOICE.read(&json!({ "voiceGreetingMessage": "Hello!", "twilio_voice": "alice" })).unwrap();
         assert_eq!(input.get("voice_greeting_message"), "Hello!");
         assert_eq!(input.get("twilio_voice"), "alice");
         let e = VOICE.read(&json!({ "voice_greting_message": "typo", "colour": 1 })).unwrap_err();
         let message = e.to_string();
         assert!(message.contains("'voice_greting_message'") && message.contains("'colour'"), "{message}");
         assert!(message.contains("accepts: voice_greeting_message"), "{message}");
-        let agent = AGENT.read(&json!({ "colorTheme": { "primary": "#000000" }, "agentName": "Pip" })).unwrap();
+        let agent =
+            AGENT.read(&json!({ "colorTheme": { "primary": "#000000" }, "agentName": "Pip" })).unwrap();
         assert_eq!((agent.get("color_primary"), agent.get("agent_name")), ("#000000", "Pip"));
         assert!(AGENT.read(&json!({ "colorTheme": { "tertiary": "#000" } })).is_err());
-        assert!(AGENT.read(&json!({ "agentName": "A", "agent_name": "B" })).unwrap_err().to_string().contains("twice"));
+        assert!(AGENT
+            .read(&json!({ "agentName": "A", "agent_name": "B" }))
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
         assert!(REORDER.read(&json!({ "ids": ["a", "b"] })).unwrap().lines("ids") == ["a", "b"]);
         assert!(LOGIN.read(&json!([1])).is_err());
     }

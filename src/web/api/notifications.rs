@@ -26,16 +26,18 @@ pub(super) async fn dispatch(app: &AppState, c: &Caller, req: &ApiReq, rest: &[&
         [] if get => list(app, c, req).await,
         ["counts"] if get => ok(counts_json(&app.store.notification_counts(&c.business()?.id).await?)),
         ["test"] if post => {
-            let id = actions::send_test_notification(app, c, &req.json(&super::fields::TEST_NOTIFICATION)?).await?;
+            let id = actions::send_test_notification(app, c, &req.json(&super::fields::TEST_NOTIFICATION)?)
+                .await?;
             created(json!({ "id": id, "state": NotificationState::Pending }))
         }
         ["prefs"] if get => {
             c.require_manager()?;
             ok(prefs_json(app, &app.store.notification_prefs(&c.business()?.id).await?))
         }
-        ["prefs"] if put || post => {
-            ok(prefs_json(app, &actions::save_notification_prefs(app, c, &req.json(&super::fields::PREFS)?).await?))
-        }
+        ["prefs"] if put || post => ok(prefs_json(
+            app,
+            &actions::save_notification_prefs(app, c, &req.json(&super::fields::PREFS)?).await?,
+        )),
         ["local-emails"] if get => {
             let limit = notify_forms::outbox_filter(&req.query_input())?.limit;
             let emails = app.store.local_emails(&c.business()?.id, limit).await?;
