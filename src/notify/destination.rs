@@ -103,7 +103,7 @@ pub async fn check_url(raw: &str, allow_private: bool) -> Result<(), String> {
         }
     };
     match addrs.iter().find(|ip| !is_public(**ip)) {
-        Some(_) => Err(refusal(&url.host_str().unwrap_or_default().to_string())),
+        Some(_) => Err(refusal(url.host_str().unwrap_or_default())),
         None => Ok(()),
     }
 }

@@ -223,12 +223,14 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// The one-time setup code `serve` printed (there is one while no account exists).
+    /// The one-time setup code `serve` printed (there is one while no account
+    /// exists); empty when it printed none.
     pub fn setup_token(&self) -> String {
-        let line =
-            self.stdout_lines.iter().find(|l| l.starts_with("first-run setup: open ")).expect("a setup link");
-        let url = line.trim_start_matches("first-run setup: open ").split_whitespace().next().unwrap();
-        url.split_once("/setup?token=").expect("the link carries the code").1.to_string()
+        let Some(line) = self.stdout_lines.iter().find(|l| l.starts_with("first-run setup: open ")) else {
+            return String::new();
+        };
+        let url = line.trim_start_matches("first-run setup: open ").split_whitespace().next().unwrap_or("");
+        url.split_once("/setup?token=").map(|(_, code)| code.to_string()).unwrap_or_default()
     }
 
     /// Sends SIGTERM and waits for a clean exit.
