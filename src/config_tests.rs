@@ -109,7 +109,7 @@ fn passwords_in_urls_are_never_printed() {
     );
     let shown = l.render();
     let problems = l.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-    for secret in ["sk-proxy-secret", "token-only", "hunter2", "admin"] {
+    for secret in ["sk-proxy-secret", "token-only", "hunter2", "admin:"] {
         assert!(
             !shown.contains(secret) && !problems.contains(secret),
             "{secret} leaked:\n{shown}\n{problems}"

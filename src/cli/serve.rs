@@ -36,7 +36,8 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         let outcome = store.import_business(bundle).await?;
         tracing::info!(business_id = %outcome.business_id, "loaded the demo business");
         println!("demo business loaded: {}", outcome.business_id);
-        println!("try its chat widget at {}/demo/{}", config.public_url(), outcome.business_id);
+        let url = crate::config::redact_url(&config.public_url());
+        println!("try its chat widget at {url}/demo/{}", outcome.business_id);
     }
     let listener = server::bind(&config)
         .await
@@ -49,10 +50,8 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     if state.store.count_users().await? == 0 {
         // Only someone who can read this console may create the first account.
         let token = state.web.setup_token.issue();
-        println!(
-            "first-run setup: open {}/setup?token={token} to create the first account",
-            state.config.public_url()
-        );
+        let url = crate::config::redact_url(&state.config.public_url());
+        println!("first-run setup: open {url}/setup?token={token} to create the first account");
         tracing::info!("no account yet: the setup link with its one-time code is on standard output");
     }
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "frontdesk listening");

@@ -38,20 +38,22 @@ async fn raw(base: &str, request: &[u8], wait: Duration) -> String {
 
 #[tokio::test]
 async fn forwarded_for_is_believed_only_from_trusted_proxies() {
-    let message =
-        |chat: &Chat| json!({ "businessId": chat.business_id, "message": "Do you work on Saturdays?" });
-    let chat = Chat::start_with(&[("CHAT_RATE_LIMIT_PER_IP", "3")]);
-    let http = reqwest::Client::new();
-    let mut statuses = Vec::new();
-    for i in 0..5 {
-        let res = http
+    /// A chat message with this X-Forwarded-For; its status.
+    async fn from(chat: &Chat, forwarded: &str) -> u16 {
+        let body = json!({ "businessId": chat.business_id, "message": "Do you work on Saturdays?" });
+        let res = reqwest::Client::new()
             .post(chat.server.url("/api/chat"))
-            .header("x-forwarded-for", format!("203.0.113.{i}"))
-            .json(&message(&chat))
+            .header("x-forwarded-for", forwarded)
+            .json(&body)
             .send()
             .await
             .unwrap();
-        statuses.push(res.status().as_u16());
+        res.status().as_u16()
+    }
+    let chat = Chat::start_with(&[("CHAT_RATE_LIMIT_PER_IP", "3")]);
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(from(&chat, &format!("203.0.113.{i}")).await);
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429], "a client cannot name itself");
 
@@ -60,24 +62,10 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         Chat::start_with(&[("CHAT_RATE_LIMIT_PER_IP", "3"), ("FRONTDESK_TRUSTED_PROXIES", "127.0.0.1")]);
     let mut statuses = Vec::new();
     for i in 0..4 {
-        let res = http
-            .post(chat.server.url("/api/chat"))
-            .header("x-forwarded-for", format!("6.6.6.{i}, 198.51.100.7"))
-            .json(&message(&chat))
-            .send()
-            .await
-            .unwrap();
-        statuses.push(res.status().as_u16());
+        statuses.push(from(&chat, &format!("6.6.6.{i}, 198.51.100.7")).await);
     }
     assert_eq!(statuses, [200, 200, 200, 429]);
-    let other = http
-        .post(chat.server.url("/api/chat"))
-        .header("x-forwarded-for", "198.51.100.8")
-        .json(&message(&chat))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 200, "another real client has its own budget");
+    assert_eq!(from(&chat, "198.51.100.8").await, 200, "another real client has its own budget");
 }
 
 #[tokio::test]

@@ -12,17 +12,6 @@ use crate::notify_support::WebhookReceiver;
 use crate::ui_common::*;
 use crate::voice::{call_sid, Phone};
 
-/// XML 1.0's `Char` production.
-fn xml_char(c: char) -> bool {
-    let n = c as u32;
-    n == 0x9
-        || n == 0xA
-        || n == 0xD
-        || (0x20..=0xD7FF).contains(&n)
-        || (0xE000..=0xFFFD).contains(&n)
-        || n >= 0x10000
-}
-
 #[tokio::test]
 async fn a_callers_control_characters_never_reach_twiml() {
     let phone = Phone::start(false, &[]).await;
@@ -42,7 +31,7 @@ async fn a_callers_control_characters_never_reach_twiml() {
         let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let (status, body) = phone.post("/api/voice/handle-speech", &borrowed).await;
         assert_eq!(status, 200, "{body}");
-        assert!(body.chars().all(xml_char), "TwiML with a character XML forbids: {body:?}");
+        assert!(body.chars().all(frontdesk::xml::allowed), "TwiML with a character XML forbids: {body:?}");
         said = crate::voice::said(&crate::voice::twiml(&body));
     }
     assert!(said.contains("DanaX Smith"), "{said}");

@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, MAIN_DB};
-
 use crate::store::{Result, StoreError};
 
 /// Device and inode of a file: which file a path names right now.
@@ -33,8 +31,9 @@ impl FileId {
     }
 }
 
-/// Err unless `path` is still the file `opened` names and `conn` may write it.
-pub fn check(path: &Path, opened: Option<FileId>, conn: &Connection) -> Result<()> {
+/// Err unless `path` is still the file `opened` names and the connection
+/// that writes it was not opened read-only (`read_only`, fixed for its life).
+pub fn check(path: &Path, opened: Option<FileId>, read_only: bool) -> Result<()> {
     match FileId::of(path) {
         None => {
             return Err(StoreError::Unavailable(format!(
@@ -51,7 +50,7 @@ pub fn check(path: &Path, opened: Option<FileId>, conn: &Connection) -> Result<(
         }
         Some(_) => {}
     }
-    if conn.is_readonly(MAIN_DB).unwrap_or(true) {
+    if read_only {
         return Err(StoreError::Unavailable(format!(
             "the database file {} is read-only: frontdesk needs to write it (check its owner and mode, and \
              that of its directory)",
@@ -59,4 +58,25 @@ pub fn check(path: &Path, opened: Option<FileId>, conn: &Connection) -> Result<(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_removed_replaced_or_read_only_file_is_not_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        std::fs::write(&path, b"x").unwrap();
+        let opened = FileId::of(&path);
+        assert!(check(&path, opened, false).is_ok());
+        assert!(check(&path, opened, true).unwrap_err().to_string().contains("read-only"));
+        std::fs::remove_file(&path).unwrap();
+        assert!(check(&path, opened, false).unwrap_err().to_string().contains("is gone"));
+        std::fs::write(dir.path().join("other"), b"y").unwrap();
+        std::fs::rename(dir.path().join("other"), &path).unwrap();
+        assert!(check(&path, opened, false).unwrap_err().to_string().contains("was replaced"));
+    }
 }

@@ -41,6 +41,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// The file opened; a write to a file no longer at `path` would be lost.
     file: Option<integrity::FileId>,
+    /// SQLite opened the file read-only (it does so silently when it may not write it).
+    read_only: bool,
     writer: Arc<Mutex<Connection>>,
     /// Writers queue here (async) rather than each holding a blocking thread.
     writer_permit: Arc<Semaphore>,
@@ -111,6 +113,7 @@ impl SqliteStore {
         let mut writer = open_connection(path, false)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         migrate::run(&mut writer)?;
+        let read_only = writer.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<std::result::Result<Vec<_>, _>>()
@@ -118,6 +121,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_path_buf(),
             file: integrity::FileId::of(path),
+            read_only,
             writer: Arc::new(Mutex::new(writer)),
             writer_permit: Arc::new(Semaphore::new(1)),
             readers: Arc::new(Mutex::new(readers)),
@@ -142,13 +146,13 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Unavailable("store closed".into()))?;
         let writer = self.writer.clone();
-        let (path, file) = (self.path.clone(), self.file);
+        let (path, file, read_only) = (self.path.clone(), self.file, self.read_only);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            // Never acknowledge a write that cannot reach the file on disk.
+            integrity::check(&path, file, read_only)?;
             let mut conn =
                 writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
-            // Never acknowledge a write that cannot reach the file on disk.
-            integrity::check(&path, file, &conn)?;
             // IMMEDIATE: take the write lock up front (waiting up to busy_timeout)
             // rather than read first and fail to upgrade when another process
             // (a CLI command beside the server) wrote in between.
