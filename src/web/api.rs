@@ -44,7 +44,7 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejec
 }
 
 /// Large bodies only with a bearer token that checks out.
-fn body_limit(app: &AppState, _path: &str, headers: &HeaderMap) -> u64 {
+fn body_limit(app: &AppState, headers: &HeaderMap) -> u64 {
     let token =
         headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
     if token.is_some_and(|t| auth::decode(app, t.trim(), "api").is_some()) {

@@ -245,14 +245,8 @@ impl Store for SqliteStore {
     }
 
     async fn writable(&self) -> Result<()> {
-        let (path, file, writer) = (self.path.clone(), self.file, self.writer.clone());
-        tokio::task::spawn_blocking(move || {
-            let conn =
-                writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
-            integrity::check(&path, file, &conn)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+        // A stat, not a write: /health must stay quick while writes queue.
+        integrity::check(&self.path, self.file, self.read_only)
     }
 
     async fn revoke_session(&self, token_hash: &str, expires_at: i64) -> Result<()> {

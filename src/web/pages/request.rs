@@ -106,7 +106,7 @@ pub struct Raw {
 
 /// How many body bytes a request may send, decided from its head before
 /// anything is read: only a signed-in caller gets the large limit.
-pub type BodyLimit = fn(&AppState, &str, &HeaderMap) -> u64;
+pub type BodyLimit = fn(&AppState, &HeaderMap) -> u64;
 
 /// The requests whose path `accept` claims, with bodies read up to what `limit` allows.
 pub fn raw(
@@ -141,7 +141,7 @@ pub fn raw(
                 let trusted = trusted.clone();
                 async move {
                     let ip = client_ip_text(remote, &headers, &trusted);
-                    let max = limit(&app, path.as_str(), &headers);
+                    let max = limit(&app, &headers);
                     let (body, body_error) = match crate::web::body::read(
                         Box::pin(body),
                         length,
@@ -160,7 +160,7 @@ pub fn raw(
 }
 
 /// Pages: large bodies (uploads) only with a session cookie that checks out.
-fn page_body_limit(app: &AppState, _path: &str, headers: &HeaderMap) -> u64 {
+fn page_body_limit(app: &AppState, headers: &HeaderMap) -> u64 {
     let signed_in =
         auth::cookie(headers, auth::SESSION_COOKIE).is_some_and(|t| auth::decode(app, t, "web").is_some());
     if signed_in {
