@@ -4,11 +4,17 @@
 //! 20 ms. Reports what the sign-ins were answered, the server's resident
 //! memory (idle and peak) and `/health`'s latency throughout.
 //!
-//!   cargo bench --bench login -- --concurrent 200 --seconds 10
+//!   cargo bench --bench login -- --concurrent 200 --seconds 10 [--pace-ms 100]
+//!
+//! `--pace-ms`: each client waits this long between its attempts (0: it
+//! sends the next as soon as the last is answered, a flood of requests that
+//! are answered 503 in microseconds).
 //!
 //! What it shows: password hashing is bounded (a few argon2 checks at once,
 //! the rest told 503 at once), so memory stays flat and the server keeps
-//! answering everything else.
+//! answering everything else. With two CPUs and `taskset`, the server runs
+//! on CPU 0 and this generator on CPU 1 (`--no-pin` to share both), so the
+//! latencies are the server's and not this process's queueing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,7 +37,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server() -> Server {
+fn start_server(pin: bool) -> Server {
     let bin = env!("CARGO_BIN_EXE_frontdesk");
     let dir = tempfile::tempdir().unwrap();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml");
@@ -50,7 +56,14 @@ fn start_server() -> Server {
     run(&["business", "import", demo], "");
     let op = ["user", "add", "--email", "op@load.example", "--role", "operator", "--password-stdin"];
     run(&op, "correct horse battery staple\n");
-    let mut child = Command::new(bin)
+    let mut command = if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let mut child = command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("FRONTDESK_DATA_DIR", dir.path())
@@ -102,10 +115,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let concurrent = arg("--concurrent", 200) as usize;
     let seconds = arg("--seconds", 10);
-    let server = start_server();
+    let pace = Duration::from_millis(arg("--pace-ms", 0));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pin = cpus >= 2
+        && std::path::Path::new("/usr/bin/taskset").exists()
+        && !std::env::args().any(|a| a == "--no-pin");
+    let server = start_server(pin);
+    if pin {
+        // Threads started from here on (the runtime's) inherit CPU 1.
+        let pinned = Command::new("taskset")
+            .args(["-cp", "1", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(pinned, "taskset failed; run with --no-pin");
+    }
     let pid = server.child.id();
+    std::thread::sleep(Duration::from_millis(500));
     let idle = rss_mb(pid);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let workers = if pin { 1 } else { 2 };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
     runtime.block_on(async move {
         let http = reqwest::Client::builder().pool_max_idle_per_host(concurrent + 8).build().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -166,6 +196,9 @@ fn main() {
                                 errors.fetch_add(1, Ordering::Relaxed);
                             }
                         }
+                        if !pace.is_zero() {
+                            tokio::time::sleep(pace).await;
+                        }
                     }
                 })
             })
@@ -180,12 +213,21 @@ fn main() {
         latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let statuses = statuses.lock().unwrap().clone();
         let total: usize = statuses.values().sum();
-        println!("{concurrent} concurrent wrong-password sign-ins for {:.1} s: {total} answered", elapsed.as_secs_f64());
+        println!(
+            "{concurrent} concurrent wrong-password sign-ins for {:.1} s, {} ms apart per client: {total} answered",
+            elapsed.as_secs_f64(),
+            pace.as_millis()
+        );
         for (status, n) in &statuses {
             println!("  HTTP {status}: {n}");
         }
         println!("  connection errors: {}", errors.load(Ordering::Relaxed));
-        println!("server memory: idle {idle:.1} MB, peak {:.1} MB", *peak.lock().unwrap());
+        println!(
+            "server memory: idle {idle:.1} MB, peak {:.1} MB, after {:.1} MB (server {})",
+            *peak.lock().unwrap(),
+            rss_mb(pid),
+            if pin { "on CPU 0, generator on CPU 1" } else { "and generator sharing every CPU" }
+        );
         println!(
             "/health ({} probes, {failed_health} not 200): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms — under 50 ms throughout: {}",
             latencies.len(),

@@ -186,6 +186,9 @@ impl From<LoginError> for ApiError {
 /// (see `web::throttle`), hashing on the bounded password threads.
 pub async fn login(app: &AppState, email: &str, password: &str, ip: &str) -> Result<User, LoginError> {
     let email = email.trim().to_ascii_lowercase();
+    // A hashing place first: when there is none, nothing else is done for
+    // this request (and it counts against no one).
+    let slot = app.web.passwords.slot().map_err(|_| LoginError::Busy)?;
     if let Err(wait) = app.web.logins.attempt(&email, ip) {
         tracing::warn!(ip, "login throttled");
         return Err(LoginError::Throttled(wait));
@@ -196,7 +199,7 @@ pub async fn login(app: &AppState, email: &str, password: &str, ip: &str) -> Res
         Err(e) => return Err(LoginError::Unavailable(e.to_string())),
     };
     let hash = user.as_ref().map(|u| u.password_hash.as_str());
-    let ok = app.web.passwords.verify(password, hash).await.map_err(|_| LoginError::Busy)?;
+    let ok = slot.verify(password, hash).await.map_err(|_| LoginError::Busy)?;
     match user {
         Some(user) if ok => {
             app.web.logins.succeeded(&email, ip);

@@ -1,14 +1,15 @@
 //! Password hashing off the async workers, bounded. Each argon2 hash or check
 //! holds about 19 MiB for tens of milliseconds; unbounded, a burst of wrong
-//! passwords takes the process to gigabytes. A few dedicated threads (one per
-//! core, at most four) do all of it, with a short queue; a request that finds
-//! the queue full is told at once to come back (503), never parked.
+//! passwords takes the process to gigabytes. A few dedicated threads (one for
+//! every two cores, at most four) do all of it, with a short queue; a request
+//! that finds the queue full is told at once to come back (503), never parked.
 //!
 //! Dedicated threads rather than tokio's blocking pool: memory freed by a
 //! hash stays with the thread's allocator arena, so the number of threads
 //! that ever hash bounds the memory, not the number that ever ran.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::oneshot;
@@ -32,15 +33,31 @@ impl From<Busy> for ApiError {
 #[derive(Clone)]
 pub struct PasswordWork {
     jobs: SyncSender<Job>,
+    /// Places taken (hashing or waiting); at most `threads + queue`.
+    taken: Arc<AtomicUsize>,
     pub threads: usize,
     pub queue: usize,
+}
+
+/// A place among the hashing threads and their queue, taken before any
+/// other work for the request (so a refused request costs next to nothing);
+/// given back when its hash is done, or when dropped unused.
+pub struct Slot {
+    work: PasswordWork,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.work.taken.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl PasswordWork {
     /// `threads` hashing at once, `queue` more waiting.
     pub fn new(threads: usize, queue: usize) -> PasswordWork {
         let threads = threads.max(1);
-        let (jobs, rx) = sync_channel::<Job>(queue);
+        // Room for every place, so a job sent with a slot is never refused.
+        let (jobs, rx) = sync_channel::<Job>(threads + queue);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads {
             let rx = rx.clone();
@@ -49,25 +66,53 @@ impl PasswordWork {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
             }
         }
-        PasswordWork { jobs, threads, queue }
+        PasswordWork { jobs, taken: Arc::default(), threads, queue }
     }
 
-    /// One thread per core (at most four), twice as many waiting.
+    /// A place for one hash or check, or Busy at once when all are taken.
+    pub fn slot(&self) -> Result<Slot, Busy> {
+        let capacity = self.threads + self.queue;
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < capacity).then_some(n + 1))
+            .map_err(|_| Busy)?;
+        Ok(Slot { work: self.clone() })
+    }
+
+    /// One thread for every two cores (at least one, at most four), so
+    /// hashing never takes every core from the requests; four waiting.
     pub fn for_this_machine() -> PasswordWork {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
-        PasswordWork::new(cores, cores * 2)
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        PasswordWork::new((cores / 2).clamp(1, 4), 4)
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+        self.slot()?.run(f).await
+    }
+
+    /// Checks a password against a stored hash (see [`Slot::verify`]).
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Busy> {
+        self.slot()?.verify(password, hash).await
+    }
+
+    /// Hashes a new password (see [`Slot::hash`]).
+    pub async fn hash(&self, password: &str, context: &[&str]) -> Result<Result<String, AuthError>, Busy> {
+        self.slot()?.hash(password, context).await
+    }
+}
+
+impl Slot {
+    async fn run<T: Send + 'static>(self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
         let (tx, rx) = oneshot::channel();
+        let jobs = self.work.jobs.clone();
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
+            // The place is free once the work is done, not when the caller stops waiting.
+            drop(self);
         });
-        match self.jobs.try_send(job) {
+        match jobs.try_send(job) {
             Ok(()) => rx.await.map_err(|_| Busy),
-            Err(TrySendError::Full(_)) => Err(Busy),
-            Err(TrySendError::Disconnected(_)) => {
-                tracing::error!("password hashing threads are gone");
+            Err(_) => {
+                tracing::error!("password hashing threads are gone or their queue overflowed");
                 Err(Busy)
             }
         }
@@ -75,7 +120,7 @@ impl PasswordWork {
 
     /// Checks a password against a stored hash; None (an unknown account)
     /// checks against a stand-in, so both take about as long.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Busy> {
+    pub async fn verify(self, password: &str, hash: Option<&str>) -> Result<bool, Busy> {
         let (password, hash) = (password.to_string(), hash.map(str::to_string));
         self.run(move || match hash {
             Some(hash) => crate::auth::verify_password(&password, &hash),
@@ -88,7 +133,7 @@ impl PasswordWork {
     }
 
     /// Hashes a new password (after the strength rules).
-    pub async fn hash(&self, password: &str, context: &[&str]) -> Result<Result<String, AuthError>, Busy> {
+    pub async fn hash(self, password: &str, context: &[&str]) -> Result<Result<String, AuthError>, Busy> {
         let password = password.to_string();
         let context: Vec<String> = context.iter().map(|s| s.to_string()).collect();
         self.run(move || {
@@ -146,10 +191,17 @@ mod tests {
         });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(work.run(|| 1).await, Err(Busy));
+        assert!(work.slot().is_err(), "no place to take either");
         release.send(()).unwrap();
         release.send(()).unwrap();
         assert_eq!(running.await.unwrap(), Ok(true));
         assert_eq!(queued.await.unwrap(), Ok(true));
         assert_eq!(work.run(|| 2).await, Ok(2));
+        // A place taken and not used is given back.
+        let (a, b) = (work.slot().unwrap(), work.slot().unwrap());
+        assert!(work.slot().is_err());
+        drop(a);
+        drop(b);
+        assert_eq!(work.run(|| 3).await, Ok(3));
     }
 }
