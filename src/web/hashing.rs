@@ -85,10 +85,6 @@ impl PasswordWork {
         PasswordWork::new((cores / 2).clamp(1, 4), 4)
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
-        self.slot()?.run(f).await
-    }
-
     /// Checks a password against a stored hash (see [`Slot::verify`]).
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Busy> {
         self.slot()?.verify(password, hash).await
@@ -169,6 +165,12 @@ fn work(rx: &Mutex<Receiver<Job>>) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    impl PasswordWork {
+        async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+            self.slot()?.run(f).await
+        }
+    }
 
     #[tokio::test]
     async fn beyond_the_threads_and_the_queue_callers_are_refused_at_once() {
