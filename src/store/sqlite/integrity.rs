@@ -73,9 +73,10 @@ mod tests {
         let opened = FileId::of(&path);
         assert!(check(&path, opened, false).is_ok());
         assert!(check(&path, opened, true).unwrap_err().to_string().contains("read-only"));
+        // Made while the first still exists, so it cannot get the freed inode.
+        std::fs::write(dir.path().join("other"), b"y").unwrap();
         std::fs::remove_file(&path).unwrap();
         assert!(check(&path, opened, false).unwrap_err().to_string().contains("is gone"));
-        std::fs::write(dir.path().join("other"), b"y").unwrap();
         std::fs::rename(dir.path().join("other"), &path).unwrap();
         assert!(check(&path, opened, false).unwrap_err().to_string().contains("was replaced"));
     }
