@@ -339,12 +339,8 @@ async fn run(a: Args) {
                     return;
                 }
             };
-            let business = doc.split("name=\"businessId\" value=\"").nth(1).and_then(|s| s.split('"').next());
-            let parameters = vec![
-                ("callSid".to_string(), sid.clone()),
-                ("businessId".to_string(), business.unwrap_or_default().to_string()),
-                ("from".to_string(), "+13125550142".to_string()),
-            ];
+            // As Twilio does: the stream's parameters (its token among them) come from the TwiML.
+            let parameters = fake_media::stream_parameters(&doc);
             let on_media: Arc<dyn Fn(&str) + Send + Sync> = {
                 let clock = clock.clone();
                 Arc::new(move |payload: &str| clock.received(payload, &clock.outbound_sent, &clock.outbound))

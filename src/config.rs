@@ -62,6 +62,20 @@ pub struct ServerConfig {
     pub hostname: String,
     pub shutdown_grace_secs: u64,
     pub log_format: LogFormat,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: TrustedProxies,
+    /// A request body not received whole within this many seconds is refused (408).
+    pub body_read_timeout_secs: u64,
+}
+
+/// CIDR blocks of reverse proxies, comma-separated in text (`127.0.0.1/32, 10.0.0.0/8`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +183,8 @@ pub struct NotifyConfig {
     pub tests_per_minute: u32,
     /// The follow-up URGENT alert waits at most this long for the caller's details.
     pub urgent_followup_hold_secs: u64,
+    /// Lead webhooks may point at loopback, private or link-local addresses.
+    pub allow_private_webhooks: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -227,6 +243,8 @@ impl Default for Config {
                 hostname: String::new(),
                 shutdown_grace_secs: 30,
                 log_format: LogFormat::Text,
+                trusted_proxies: TrustedProxies::default(),
+                body_read_timeout_secs: 15,
             },
             database: DatabaseConfig { url: Secret::default(), direct_url: Secret::default() },
             redis: RedisConfig { url: Secret::default(), password: Secret::default(), db: 0, ttl_secs: 3600 },
@@ -291,6 +309,7 @@ impl Default for Config {
                 daily_test_cap: 10,
                 tests_per_minute: 5,
                 urgent_followup_hold_secs: 60,
+                allow_private_webhooks: false,
             },
             chat: ChatConfig { per_ip_per_minute: 60, per_session_per_minute: 30 },
             urls: UrlConfig {
@@ -322,7 +341,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// One value type a key can hold: parsed from text, shown as text.
-trait Value: Sized {
+pub(crate) trait Value: Sized {
     fn parse(raw: &str) -> Result<Self, String>;
     fn show(&self) -> String;
 }
@@ -411,6 +430,24 @@ impl Value for IpAddr {
     }
     fn show(&self) -> String {
         self.to_string()
+    }
+}
+
+impl Value for TrustedProxies {
+    fn parse(raw: &str) -> Result<Self, String> {
+        let mut nets = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            // A bare address is a block of one.
+            let net = part
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("expected CIDR blocks such as 10.0.0.0/8, 127.0.0.1, got '{part}'"))?;
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+    fn show(&self) -> String {
+        self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -521,6 +558,8 @@ pub static KEYS: &[Key] = &[
     key!("server.hostname", ["HOSTNAME", "FRONTDESK_HOSTNAME"], server.hostname, "Public host name Twilio reaches (used for wss:// stream URLs)"),
     key!("server.shutdown_grace_secs", ["FRONTDESK_SHUTDOWN_GRACE_SECS"], server.shutdown_grace_secs, "Seconds in-flight requests and calls get to finish on SIGTERM"),
     key!("server.log_format", ["FRONTDESK_LOG_FORMAT"], server.log_format, "text or json"),
+    key!("server.trusted_proxies", ["FRONTDESK_TRUSTED_PROXIES"], server.trusted_proxies, "Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client; empty: the peer address is the client"),
+    key!("server.body_read_timeout_secs", ["FRONTDESK_BODY_READ_TIMEOUT_SECS"], server.body_read_timeout_secs, "A request body not received whole within this many seconds is refused (408)"),
     key!(secret "database.url", ["DATABASE_URL"], database.url,
         "Empty: SQLite in the data directory; or sqlite:///path/to/file.db"),
     key!(secret "database.direct_url", ["DIRECT_URL"], database.direct_url,
@@ -582,6 +621,7 @@ pub static KEYS: &[Key] = &[
     key!("notify.daily_test_cap", ["FRONTDESK_NOTIFY_DAILY_TEST_CAP"], notify.daily_test_cap, "Test notifications per channel one business may send in any 24 hours (0: no limit)"),
     key!("notify.tests_per_minute", ["FRONTDESK_NOTIFY_TESTS_PER_MINUTE"], notify.tests_per_minute, "Test notifications one business may send per minute, all channels (0: no limit)"),
     key!("notify.urgent_followup_hold_secs", ["FRONTDESK_NOTIFY_URGENT_FOLLOWUP_HOLD_SECS"], notify.urgent_followup_hold_secs, "The follow-up URGENT alert (with the caller's number and address) waits at most this long for the rest of the details"),
+    key!("notify.allow_private_webhooks", ["FRONTDESK_ALLOW_PRIVATE_WEBHOOKS"], notify.allow_private_webhooks, "Let lead webhooks reach loopback, private, link-local and other internal addresses (off: refused, so an owner cannot probe the operator's network)"),
     key!("chat.per_ip_per_minute", ["CHAT_RATE_LIMIT_PER_IP"], chat.per_ip_per_minute, "Chat messages one client address may send per minute (then 429; 0: no limit)"),
     key!("chat.per_session_per_minute", ["CHAT_RATE_LIMIT_PER_SESSION"], chat.per_session_per_minute, "Chat messages one conversation may send per minute (then 429; 0: no limit)"),
     key!("urls.app_primary_url", ["APP_PRIMARY_URL"], urls.app_primary_url, "Public URL of this instance, used in links; empty: derived from hostname and port"),
@@ -767,7 +807,7 @@ impl Loaded {
         let c = self.config.clone();
         let production = c.environment == Environment::Production;
 
-        for (key, value, required_https) in [
+        for (key, raw, required_https) in [
             ("openai.base_url", &c.openai.base_url, false),
             ("twilio.api_base_url", &c.twilio.api_base_url, false),
             ("twilio.webhook_base_url", &c.twilio.webhook_base_url, production),
@@ -776,10 +816,12 @@ impl Loaded {
             ("urls.widget_demo_url", &c.urls.widget_demo_url, false),
             ("urls.widget_test_url", &c.urls.widget_test_url, false),
         ] {
-            if value.is_empty() {
+            if raw.is_empty() {
                 continue;
             }
-            match url::Url::parse(value) {
+            // Messages name the URL as it was given, less any password in it.
+            let value = &redact_url(raw);
+            match url::Url::parse(raw) {
                 Ok(u) if u.scheme() != "http" && u.scheme() != "https" => self
                     .problem(self.shown(key), format!("expected an http:// or https:// URL, got '{value}'")),
                 Ok(u) if u.host_str().is_none() => {
@@ -801,6 +843,9 @@ impl Loaded {
                 self.shown("server.hostname"),
                 "expected a bare host name such as frontdesk.example.com (no scheme or path)",
             );
+        }
+        if c.server.body_read_timeout_secs == 0 {
+            self.problem(self.shown("server.body_read_timeout_secs"), "must be at least 1 second");
         }
         if production && c.server.port == 0 {
             self.problem(self.shown("server.port"), "port 0 (a random port) is not allowed in production");
@@ -907,7 +952,8 @@ impl Loaded {
             }
             let source = self.sources.get(key.key).cloned().unwrap_or(Source::Default);
             let value = key.value(&self.config);
-            let value = if key.secret && !value.is_empty() { "[redacted]".to_string() } else { value };
+            let value =
+                if key.secret && !value.is_empty() { "[redacted]".to_string() } else { redact_url(&value) };
             out.push_str(&format!("{name} = {value:?}  # {source}\n"));
         }
         out
@@ -921,6 +967,18 @@ fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a 
             toml::Value::Table(inner) => flatten(&full, inner, out),
             other => out.push((full, other)),
         }
+    }
+}
+
+/// A URL with any user name and password in it replaced by `[redacted]`
+/// (`https://user:secret@host/` -> `https://[redacted]@host/`), for printing
+/// and logging; anything that is not such a URL comes back unchanged.
+pub fn redact_url(value: &str) -> String {
+    let Some((scheme, rest)) = value.split_once("://") else { return value.to_string() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]{}", &rest[at..]),
+        None => value.to_string(),
     }
 }
 

@@ -96,3 +96,45 @@ fn example_file_documents_every_key() {
     let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
     assert!(l.is_valid(), "{:?}", l.problems);
 }
+
+#[test]
+fn passwords_in_urls_are_never_printed() {
+    let l = load(
+        &[
+            ("OPENAI_BASE_URL", "https://user:sk-proxy-secret@llm.example/v1"),
+            ("TWILIO_WEBHOOK_BASE_URL", "https://token-only@fd.example"),
+            ("APP_PRIMARY_URL", "ftp://admin:hunter2@fd.example"),
+        ],
+        Flags::default(),
+    );
+    let shown = l.render();
+    let problems = l.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    for secret in ["sk-proxy-secret", "token-only", "hunter2", "admin:"] {
+        assert!(
+            !shown.contains(secret) && !problems.contains(secret),
+            "{secret} leaked:\n{shown}\n{problems}"
+        );
+    }
+    assert!(shown.contains("https://[redacted]@llm.example/v1"), "{shown}");
+    assert!(problems.contains("ftp://[redacted]@fd.example"), "{problems}");
+    assert_eq!(redact_url("https://fd.example/a@b"), "https://fd.example/a@b");
+    assert_eq!(redact_url("not a url"), "not a url");
+}
+
+#[test]
+fn trusted_proxies_and_hardening_keys_load_and_validate() {
+    let l = load(
+        &[("FRONTDESK_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"), ("FRONTDESK_ALLOW_PRIVATE_WEBHOOKS", "1")],
+        Flags::default(),
+    );
+    assert!(l.is_valid(), "{:?}", l.problems);
+    assert!(l.config.server.trusted_proxies.contains(&"10.2.3.4".parse().unwrap()));
+    assert!(l.config.notify.allow_private_webhooks);
+    let l = load(
+        &[("FRONTDESK_TRUSTED_PROXIES", "10.0.0.0/99"), ("FRONTDESK_BODY_READ_TIMEOUT_SECS", "0")],
+        Flags::default(),
+    );
+    let keys: Vec<&str> = l.problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"FRONTDESK_TRUSTED_PROXIES (server.trusted_proxies)"), "{keys:?}");
+    assert!(keys.contains(&"FRONTDESK_BODY_READ_TIMEOUT_SECS (server.body_read_timeout_secs)"), "{keys:?}");
+}

@@ -22,7 +22,17 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// A request body over its limit: 413.
     #[error("{0}")]
+    TooLarge(String),
+    /// A request body that did not arrive in time: 408.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// Overloaded right now (every slot taken): 503 with a message the client may read.
+    #[error("{0}")]
+    Busy(String),
+    /// A dependency failed (the database): 503; the detail is for the logs only.
+    #[error("the service is temporarily unavailable; please try again shortly")]
     Unavailable(String),
     /// The business's plan lacks a feature: 403 naming both plans.
     #[error(transparent)]
@@ -40,7 +50,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Busy(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -55,6 +67,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooManyRequests(_) => "rate_limited",
+            ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::Busy(_) => "busy",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -66,6 +81,9 @@ impl ApiError {
     /// and `upgradeUrl` when a plan is missing.
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
+        if let ApiError::Busy(_) | ApiError::TooManyRequests(_) = self {
+            body["retryAfter"] = serde_json::json!(RETRY_AFTER_SECS);
+        }
         if let ApiError::PlanRequired(e) = self {
             body["currentPlan"] = serde_json::json!(e.current);
             body["requiredPlan"] = serde_json::json!(e.required);
@@ -74,12 +92,28 @@ impl ApiError {
         body
     }
 
-    /// The response for this error.
+    /// The response for this error (with `Retry-After` when trying again later helps).
     pub fn reply(&self) -> warp::reply::Response {
         use warp::Reply;
-        warp::reply::with_status(warp::reply::json(&self.body()), self.status()).into_response()
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&self.body()), self.status()).into_response();
+        if let ApiError::Busy(_) | ApiError::TooManyRequests(_) = self {
+            response
+                .headers_mut()
+                .insert(warp::http::header::RETRY_AFTER, warp::http::HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let ApiError::RequestTimeout(_) = self {
+            // The rest of the body may still be on its way: do not read it as the next request.
+            response
+                .headers_mut()
+                .insert(warp::http::header::CONNECTION, warp::http::HeaderValue::from_static("close"));
+        }
+        response
     }
 }
+
+/// Seconds a refused client is told to wait before trying again.
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 /// Where the owner reads about plans and asks for an upgrade.
 pub const UPGRADE_PATH: &str = "/settings/plan";

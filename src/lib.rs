@@ -25,3 +25,7 @@ pub mod telemetry;
 pub mod twilio;
 pub mod validate;
 pub mod web;
+pub mod xml;
+
+#[cfg(test)]
+mod properties;

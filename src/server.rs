@@ -125,6 +125,11 @@ impl AppState {
         })
     }
 
+    /// How long a request body may take to arrive.
+    pub fn body_deadline(&self) -> Duration {
+        Duration::from_secs(self.config.server.body_read_timeout_secs)
+    }
+
     /// The rules enqueued notifications follow on this instance.
     pub fn notify_policy(&self) -> crate::notify::policy::NotifyPolicy {
         crate::notify::policy::NotifyPolicy::from_config(&self.config, self.plans)

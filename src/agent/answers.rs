@@ -89,23 +89,27 @@ fn phone_candidates(text: &str) -> Vec<String> {
 /// A name the visitor gave in passing: "I'm Dana", "my name is Dana Smith",
 /// "this is Dana", "me llamo Dana". Only capitalised words count, so
 /// "I'm flooded" is not a name.
+///
+/// The cues are matched in the original text, character by character: a
+/// lower-cased copy can differ in length (U+212A KELVIN SIGN lower-cases to a
+/// one-byte `k`, `İ` to two characters), so offsets found in it do not point
+/// into the original.
 pub fn find_name(text: &str) -> Option<String> {
     const CUES: [&str; 7] = ["my name is ", "this is ", "i'm ", "i am ", "im ", "me llamo ", "soy "];
-    let lower = text.to_lowercase();
     for cue in CUES {
-        let mut search = 0;
-        while let Some(pos) = lower[search..].find(cue) {
-            let start = search + pos;
-            search = start + cue.len();
+        let mut previous: Option<char> = None;
+        for (start, c) in text.char_indices() {
             // The cue must start a word.
-            if start > 0 && lower[..start].chars().last().is_some_and(char::is_alphanumeric) {
+            let word_start = !previous.is_some_and(char::is_alphanumeric);
+            previous = Some(c);
+            let Some(len) = word_start.then(|| starts_with_folded(&text[start..], cue)).flatten() else {
                 continue;
-            }
-            let words: Vec<&str> = text[start + cue.len()..]
+            };
+            let words: Vec<&str> = text[start + len..]
                 .split_whitespace()
                 .take(3)
                 .map(|w| w.trim_matches(|c: char| !c.is_alphabetic() && c != '\'' && c != '-'))
-                .take_while(|w| w.chars().next().is_some_and(char::is_uppercase) && w.len() > 1)
+                .take_while(|w| w.chars().next().is_some_and(char::is_uppercase) && w.chars().count() > 1)
                 .collect();
             if !words.is_empty() && !words.iter().any(|w| NOT_NAMES.contains(&w.to_lowercase().as_str())) {
                 return Some(words.join(" "));
@@ -113,6 +117,22 @@ pub fn find_name(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The length in bytes of the prefix of `text` that reads as `cue` (lower
+/// case ASCII) when each of its characters is lower-cased on its own.
+fn starts_with_folded(text: &str, cue: &str) -> Option<usize> {
+    let mut chars = text.chars();
+    let mut len = 0;
+    for want in cue.chars() {
+        let c = chars.next()?;
+        let mut lower = c.to_lowercase();
+        if lower.next() != Some(want) || lower.next().is_some() {
+            return None;
+        }
+        len += c.len_utf8();
+    }
+    Some(len)
 }
 
 /// Capitalised words that follow "I'm" but are not names.
@@ -231,6 +251,15 @@ mod tests {
         assert_eq!(find_name("I'm flooded"), None);
         assert_eq!(find_name("I'm Calling about a leak"), None);
         assert_eq!(find_name("Jim here"), None);
+    }
+
+    #[test]
+    fn names_survive_text_whose_lower_case_has_another_length() {
+        // U+212A KELVIN SIGN lower-cases to one byte: offsets from a lower-cased copy used to panic.
+        assert_eq!(find_name("\u{212A}\u{212A}\u{212A} i'm Élodie"), Some("Élodie".into()));
+        assert_eq!(find_name("İİİİ this is Dana"), Some("Dana".into()));
+        assert_eq!(find_name("ẞ I'M Ödön Horváth"), Some("Ödön Horváth".into()));
+        assert_eq!(find_name("\u{212A}m Dana"), None);
     }
 
     #[test]

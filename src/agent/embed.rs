@@ -66,7 +66,7 @@ impl Embedder {
             .json(&json!({ "model": self.model, "input": inputs, "encoding_format": "float" }))
             .send()
             .await
-            .map_err(|e| EmbedError::Http(e.to_string()))?;
+            .map_err(|e| EmbedError::Http(e.without_url().to_string()))?;
         if !res.status().is_success() {
             let status = res.status().as_u16();
             let body = res.text().await.unwrap_or_default().chars().take(300).collect();

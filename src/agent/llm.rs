@@ -209,7 +209,7 @@ async fn complete(
         .json(&body)
         .send()
         .await
-        .map_err(|e| LlmError::Http(e.to_string()))?;
+        .map_err(|e| LlmError::Http(e.without_url().to_string()))?;
     if !res.status().is_success() {
         let status = res.status().as_u16();
         let body = res.text().await.unwrap_or_default().chars().take(300).collect();
@@ -220,7 +220,7 @@ async fn complete(
     let mut buffer = String::new();
     let mut stream = res.bytes_stream();
     while let Some(bytes) = stream.next().await {
-        let bytes = bytes.map_err(|e| LlmError::Http(e.to_string()))?;
+        let bytes = bytes.map_err(|e| LlmError::Http(e.without_url().to_string()))?;
         buffer.push_str(&String::from_utf8_lossy(&bytes));
         while let Some(end) = buffer.find('\n') {
             let line: String = buffer.drain(..=end).collect();

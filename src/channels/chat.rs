@@ -3,7 +3,6 @@
 //! and `GET /widget.js`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -67,9 +66,8 @@ struct WidgetConfig {
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let request = origin()
         .and(own_page())
-        .and(client_ip())
-        .and(warp::body::content_length_limit(MAX_BODY_BYTES))
-        .and(warp::body::bytes());
+        .and(crate::web::client_ip::filter(app.config.server.trusted_proxies.clone()))
+        .and(crate::web::body::limited(MAX_BODY_BYTES, app.body_deadline()));
     let chat = warp::path!("api" / "chat")
         .and(warp::post())
         .and(with_state(app.clone()))
@@ -81,7 +79,7 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(request)
         .then(|app, origin, own, ip, body| post_chat(app, origin, own, ip, body, true));
     let config = warp::path!("api" / "chat" / "config" / String)
-        .and(warp::get())
+        .and(crate::web::get_or_head())
         .and(with_state(app))
         .and(origin())
         .then(get_config);
@@ -90,8 +88,8 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(warp::options())
         .and(warp::header::optional::<String>("origin"))
         .map(preflight);
-    let widget = warp::path!("widget.js").and(warp::get()).map(widget_js);
-    let demo = warp::path!("demo" / String).and(warp::get()).map(demo_page);
+    let widget = warp::path!("widget.js").and(crate::web::get_or_head()).map(widget_js);
+    let demo = warp::path!("demo" / String).and(crate::web::get_or_head()).map(demo_page);
     chat.or(stream).or(config).or(preflight).or(widget).or(demo)
 }
 
@@ -124,23 +122,6 @@ fn own_page() -> impl Filter<Extract = (bool,), Error = Rejection> + Clone {
             _ => false,
         },
     )
-}
-
-/// The caller's address; behind a local reverse proxy, the client it names.
-fn client_ip() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
-    warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(client_address)
-}
-
-/// The client's address: the peer, or behind a local reverse proxy the
-/// client it names.
-pub fn client_address(remote: Option<SocketAddr>, forwarded: Option<String>) -> String {
-    match (remote, forwarded) {
-        (Some(addr), Some(fwd)) if addr.ip().is_loopback() => {
-            fwd.split(',').next().unwrap_or_default().trim().to_string()
-        }
-        (Some(addr), _) => addr.ip().to_string(),
-        (None, _) => "unknown".to_string(),
-    }
 }
 
 /// Where a browser request comes from.

@@ -58,8 +58,8 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         (None, false) => anyhow::bail!("--owner-email: required when not run at a terminal"),
     };
     crate::cli::user::validate(&email, "owner", Some("pending"))?;
-    let password = super::read_password(args.password_stdin)?;
-    let password_hash = crate::auth::hash_password(&password)?;
+    let password = super::read_password(args.password_stdin, &[&email, &bundle.business.name])?;
+    let password_hash = crate::auth::hash_password_for(&password, &[&email, &bundle.business.name])?;
 
     let outcome = store.import_business(bundle).await?;
     store

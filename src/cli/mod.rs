@@ -140,13 +140,15 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     crate::server::open_store(config).with_context(|| format!("database {}", config.sqlite_path().display()))
 }
 
-/// A password from the first line of stdin, or typed twice at a terminal.
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+/// A password from the first line of stdin, or typed twice at a terminal;
+/// checked (length, common passwords, `context` such as the email) before
+/// anything is written.
+fn read_password(from_stdin: bool, context: &[&str]) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
         let password = line.trim_end_matches(['\r', '\n']).to_string();
-        crate::auth::hash_password(&password)?; // validates length before anything is written
+        crate::auth::check_password(&password, context)?;
         return Ok(password);
     }
     if !std::io::stdin().is_terminal() {
@@ -154,8 +156,8 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     }
     loop {
         let first = rpassword::prompt_password("Password: ")?;
-        if first.chars().count() < crate::auth::MIN_PASSWORD_LEN {
-            eprintln!("At least {} characters, please.", crate::auth::MIN_PASSWORD_LEN);
+        if let Err(e) = crate::auth::check_password(&first, context) {
+            eprintln!("That will not do: {e}.");
             continue;
         }
         let again = rpassword::prompt_password("Password again: ")?;

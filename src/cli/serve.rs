@@ -27,6 +27,8 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
             format!("another frontdesk is already serving from {}", config.data_dir.display())
         })?;
     let store = super::open_store(&config)?;
+    // A server that cannot save would take chats and calls and lose them: refuse to start.
+    store.writable().await.context("frontdesk cannot start")?;
     if args.demo && store.list_businesses().await?.is_empty() {
         let text = crate::assets::demo_business().context("the demo business is missing from this build")?;
         let bundle = crate::provision::parse_bundle(text)
@@ -36,7 +38,8 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         store.add_samples(&outcome.business_id, crate::demo::sample_week()).await?;
         tracing::info!(business_id = %outcome.business_id, "loaded the demo business");
         println!("demo business loaded: {}", outcome.business_id);
-        println!("try its chat widget at {}/demo/{}", config.public_url(), outcome.business_id);
+        let url = crate::config::redact_url(&config.public_url());
+        println!("try its chat widget at {url}/demo/{}", outcome.business_id);
     }
     let listener = server::bind(&config)
         .await
@@ -46,6 +49,13 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let mut config = config;
     config.server.port = addr.port();
     let state = AppState::new(config, store)?;
+    if state.store.count_users().await? == 0 {
+        // Only someone who can read this console may create the first account.
+        let token = state.web.setup_token.issue();
+        let url = crate::config::redact_url(&state.config.public_url());
+        println!("first-run setup: open {url}/setup?token={token} to create the first account");
+        tracing::info!("no account yet: the setup link with its one-time code is on standard output");
+    }
     tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "frontdesk listening");
     // One plain line on stdout that scripts and tests can wait for.
     println!("frontdesk listening on http://{addr}");

@@ -54,11 +54,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             if let Some(id) = &business {
                 store.business(id).await.with_context(|| format!("--business {id}"))?;
             }
-            let password = super::read_password(password_stdin)?;
+            let password = super::read_password(password_stdin, &[&email])?;
             let user = store
                 .create_user(NewUser {
                     email: email.trim().to_string(),
-                    password_hash: crate::auth::hash_password(&password)?,
+                    password_hash: crate::auth::hash_password_for(&password, &[&email])?,
                     role,
                     business_id: business,
                 })
@@ -70,8 +70,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Passwd { email, password_stdin } => {
             let store = super::open_store(&config)?;
             store.user_by_email(&email).await.with_context(|| format!("--email {email}"))?;
-            let password = super::read_password(password_stdin)?;
-            store.set_password_hash(&email, &crate::auth::hash_password(&password)?).await?;
+            let password = super::read_password(password_stdin, &[&email])?;
+            store.set_password_hash(&email, &crate::auth::hash_password_for(&password, &[&email])?).await?;
             eprintln!("password changed for {email}");
             Ok(())
         }

@@ -17,12 +17,12 @@ use crate::web::with_state;
 const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let deadline = app.body_deadline();
     warp::path!("api" / "notify" / "calls" / String / "connect")
         .and(warp::post())
         .and(with_state(app))
         .and(warp::header::optional::<String>("x-twilio-signature"))
-        .and(warp::body::content_length_limit(MAX_BODY_BYTES))
-        .and(warp::body::bytes())
+        .and(crate::web::body::limited(MAX_BODY_BYTES, deadline))
         .then(connect)
 }
 

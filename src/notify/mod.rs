@@ -8,6 +8,7 @@
 
 pub mod call;
 pub mod connect;
+pub mod destination;
 pub mod digest;
 pub mod email;
 pub mod policy;

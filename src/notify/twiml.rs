@@ -18,8 +18,14 @@ fn document(build: impl FnOnce(&mut Xml) -> std::io::Result<()>) -> String {
     }
 }
 
-fn say(w: &mut Xml, voice: &str, text: &str) -> std::io::Result<()> {
-    w.create_element("Say").with_attribute(("voice", voice)).write_text_content(BytesText::new(text))?;
+/// A text node without the characters XML 1.0 forbids (a caller's words can hold them).
+fn text(s: &str) -> BytesText<'static> {
+    BytesText::new(&crate::xml::clean(s)).into_owned()
+}
+
+fn say(w: &mut Xml, voice: &str, words: &str) -> std::io::Result<()> {
+    let voice = crate::xml::clean(voice);
+    w.create_element("Say").with_attribute(("voice", voice.as_ref())).write_text_content(text(words))?;
     Ok(())
 }
 
@@ -33,7 +39,7 @@ pub fn emergency_call(voice: &str, script: &str, connect_url: Option<&str>) -> S
                 w.create_element("Gather")
                     .with_attributes([
                         ("numDigits", "1"),
-                        ("action", url),
+                        ("action", crate::xml::clean(url).as_ref()),
                         ("method", "POST"),
                         ("timeout", "8"),
                     ])
@@ -58,10 +64,10 @@ pub fn connect(voice: &str, caller: &str, caller_id: Option<&str>) -> String {
         say(w, voice, "Connecting you to the caller now.")?;
         let mut dial = w.create_element("Dial").with_attribute(("timeout", "30"));
         if let Some(id) = caller_id {
-            dial = dial.with_attribute(("callerId", id));
+            dial = dial.with_attribute(("callerId", crate::xml::clean(id).as_ref()));
         }
         dial.write_inner_content(|w| {
-            w.create_element("Number").write_text_content(BytesText::new(caller))?;
+            w.create_element("Number").write_text_content(text(caller))?;
             Ok(())
         })?;
         Ok(())

@@ -11,6 +11,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
+use super::destination;
 use super::render::Summary;
 use super::DeliveryError;
 use crate::domain::{Lead, Message, NotifyEvent};
@@ -49,20 +50,24 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 pub struct WebhookPoster {
     http: reqwest::Client,
+    /// `notify.allow_private_webhooks`: internal addresses may be reached.
+    allow_private: bool,
 }
 
 impl WebhookPoster {
-    pub fn new(timeout: Duration) -> WebhookPoster {
-        let http = reqwest::Client::builder()
+    pub fn new(timeout: Duration, allow_private: bool) -> WebhookPoster {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(timeout.min(Duration::from_secs(15)))
             // A redirect could point the owner's webhook anywhere, this instance included.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("frontdesk/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(4)
-            .build()
-            .unwrap_or_default();
-        WebhookPoster { http }
+            .pool_max_idle_per_host(4);
+        if !allow_private {
+            // Connect only to addresses checked at send time; a proxy would resolve names itself.
+            builder = builder.dns_resolver(std::sync::Arc::new(destination::PublicOnly)).no_proxy();
+        }
+        WebhookPoster { http: builder.build().unwrap_or_default(), allow_private }
     }
 
     pub async fn deliver(
@@ -85,6 +90,11 @@ impl WebhookPoster {
         if ctx.webhook_secret.is_empty() {
             return Err(DeliveryError::Permanent("the business has no webhook secret".into()));
         }
+        if !self.allow_private {
+            if let Some(refused) = destination::literal_refused(&claimed.recipient) {
+                return Err(DeliveryError::Permanent(refused));
+            }
+        }
         let timestamp = chrono::Utc::now().timestamp();
         let response = self
             .http
@@ -97,7 +107,10 @@ impl WebhookPoster {
             .body(body)
             .send()
             .await
-            .map_err(|e| DeliveryError::Transient(format!("webhook: {}", e.without_url())))?;
+            .map_err(|e| match refused_by_resolver(&e) {
+                Some(refused) => DeliveryError::Permanent(refused),
+                None => DeliveryError::Transient(format!("webhook: {}", e.without_url())),
+            })?;
         // Only the status matters; the body is never read.
         let status = response.status();
         drop(response);
@@ -108,6 +121,19 @@ impl WebhookPoster {
             _ => Err(DeliveryError::Transient(format!("webhook answered {status}"))),
         }
     }
+}
+
+/// The refusal `destination::PublicOnly` gave, if that is why sending failed.
+fn refused_by_resolver(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.starts_with("not sent: ") {
+            return Some(text);
+        }
+        source = err.source();
+    }
+    None
 }
 
 #[cfg(test)]

@@ -83,7 +83,10 @@ pub fn spawn(app: AppState) -> Result<Notifier, String> {
     let config = &app.config;
     let deliverers = Deliverers {
         email: EmailSender::new(config)?,
-        webhook: WebhookPoster::new(Duration::from_millis(config.notify.delivery_timeout_ms)),
+        webhook: WebhookPoster::new(
+            Duration::from_millis(config.notify.delivery_timeout_ms),
+            config.notify.allow_private_webhooks,
+        ),
         twilio: app.twilio.clone(),
         from: config.twilio.phone_number.clone(),
         webhook_base_url: config.twilio.webhook_base_url.clone(),

@@ -143,6 +143,14 @@ pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<()>;
+    /// Err (Unavailable, saying why) when writes cannot reach the database:
+    /// read-only, or its file deleted or replaced under us. Checked at start,
+    /// by `/health`, and before every write.
+    async fn writable(&self) -> Result<()>;
+    /// Ends a signed session before it expires (`token_hash`: hex SHA-256 of
+    /// the token; `expires_at`: Unix seconds, after which the row may go).
+    async fn revoke_session(&self, token_hash: &str, expires_at: i64) -> Result<()>;
+    async fn session_revoked(&self, token_hash: &str) -> Result<bool>;
     async fn schema_version(&self) -> Result<u32>;
 
     /// Creates the business, or replaces the configuration of the one with the

@@ -168,6 +168,12 @@ pub async fn delete_knowledge(app: &AppState, caller: &Caller, doc_id: &str) -> 
 pub async fn save_notifications(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
     let (id, _) = managed(caller)?;
     let settings = forms::notifications(input, caller.business()?)?;
+    if let Some(url) = settings.webhook_url.as_deref().filter(|_| input.has("notification_webhook_url")) {
+        let allow = app.config.notify.allow_private_webhooks;
+        crate::notify::destination::check_url(url, allow)
+            .await
+            .map_err(|why| ActionError::field("notification_webhook_url", why))?;
+    }
     Ok(app.store.update_notification_settings(id, settings).await?)
 }
 
@@ -291,17 +297,32 @@ pub async fn set_lead_status(app: &AppState, caller: &Caller, lead_id: &str, inp
     Ok(app.store.set_lead_status(&b.id, lead_id, status).await?)
 }
 
-pub async fn change_password(app: &AppState, caller: &Caller, input: &Input) -> Result<User> {
-    let mut e = FieldErrors::default();
-    if !crate::auth::verify_password(input.get("current_password"), &caller.user.password_hash) {
-        e.add("current_password", "is not your current password");
+/// The current password is a guess like a sign-in's: throttled the same way
+/// (per user and address), checked on the password threads, and the new one
+/// is hashed only once the current one is right.
+pub async fn change_password(app: &AppState, caller: &Caller, input: &Input, ip: &str) -> Result<User> {
+    let account = caller.user.id.as_str();
+    if let Err(wait) = app.web.password_changes.attempt(account, ip) {
+        return Err(ApiError::TooManyRequests(format!(
+            "Too many wrong passwords. Please wait {} and try again.",
+            super::throttle::describe(wait)
+        ))
+        .into());
     }
+    let current_ok =
+        app.web.passwords.verify(input.get("current_password"), Some(&caller.user.password_hash)).await;
+    if !current_ok.map_err(ApiError::from)? {
+        app.web.password_changes.failed(account, ip);
+        return Err(ActionError::field("current_password", "is not your current password"));
+    }
+    app.web.password_changes.succeeded(account, ip);
     let new = input.get("new_password");
     if new != input.get("confirm_password") {
-        e.add("confirm_password", "does not match the new password");
+        return Err(ActionError::field("confirm_password", "does not match the new password"));
     }
-    let hash = e.check("new_password", crate::auth::hash_password(new).map_err(|err| err.to_string()));
-    let hash = super::input::finish(e, hash)?;
+    let business = caller.business.as_ref().map_or("", |b| b.name.as_str());
+    let hash = app.web.passwords.hash(new, &[&caller.user.email, business]).await.map_err(ApiError::from)?;
+    let hash = hash.map_err(|err| ActionError::field("new_password", err.to_string()))?;
     app.store.set_user_password(&caller.user.id, &hash).await?;
     Ok(app.store.user(&caller.user.id).await?)
 }
@@ -355,15 +376,35 @@ fn new_bundle(input: &Input, e: &mut FieldErrors, plan: PlanTier) -> Option<Busi
     })
 }
 
-/// An owner's email and password (typed twice), hashed.
-fn new_login(input: &Input, e: &mut FieldErrors, role: Role) -> Option<NewUser> {
+/// An owner's email and password (typed twice), hashed on the password
+/// threads once every other field checked out. `business` is the name the
+/// password must not be made of.
+async fn new_login(
+    app: &AppState,
+    input: &Input,
+    e: &mut FieldErrors,
+    role: Role,
+    business: &str,
+) -> Result<Option<NewUser>> {
     let email = e.check("email", validate::email(input.get("email")));
-    if input.get("password") != input.get("confirm_password") {
+    let password = input.get("password");
+    if password != input.get("confirm_password") {
         e.add("confirm_password", "does not match the password");
     }
-    let hash =
-        e.check("password", crate::auth::hash_password(input.get("password")).map_err(|err| err.to_string()));
-    Some(NewUser { email: email?.to_ascii_lowercase(), password_hash: hash?, role, business_id: None })
+    let context = [input.get("email"), business];
+    // Cheap checks first: a form with mistakes costs no hashing.
+    if let Err(err) = crate::auth::check_password(password, &context) {
+        e.add("password", err.to_string());
+    }
+    let Some(email) = email.filter(|_| e.is_empty()) else { return Ok(None) };
+    let hash = app.web.passwords.hash(password, &context).await.map_err(ApiError::from)?;
+    let hash = e.check("password", hash.map_err(|err| err.to_string()));
+    Ok(hash.map(|password_hash| NewUser {
+        email: email.to_ascii_lowercase(),
+        password_hash,
+        role,
+        business_id: None,
+    }))
 }
 
 /// First-run setup: the first business and its owner; or, when businesses
@@ -374,7 +415,7 @@ pub async fn setup(app: &AppState, input: &Input) -> Result<User> {
     let existing = !app.store.list_businesses().await?.is_empty();
     let bundle = if existing { None } else { new_bundle(input, &mut e, PlanTier::Free) };
     let role = if existing { Role::Operator } else { Role::Owner };
-    let user = new_login(input, &mut e, role);
+    let user = new_login(app, input, &mut e, role, input.get("name")).await?;
     let user = match user {
         Some(u) if e.is_empty() && (existing || bundle.is_some()) => u,
         _ => return Err(ActionError::Fields(e)),
@@ -401,8 +442,11 @@ pub async fn create_business(app: &AppState, caller: &Caller, input: &Input) -> 
     };
     // Every field is checked even when the plan is wrong, so all problems show at once.
     let bundle = new_bundle(input, &mut e, plan.unwrap_or(PlanTier::Free)).filter(|_| plan.is_some());
-    let owner =
-        if input.get("email").trim().is_empty() { None } else { new_login(input, &mut e, Role::Owner) };
+    let owner = if input.get("email").trim().is_empty() {
+        None
+    } else {
+        new_login(app, input, &mut e, Role::Owner, input.get("name")).await?
+    };
     let bundle = super::input::finish(e, bundle)?;
     if app
         .store

@@ -4,6 +4,7 @@
 //! no CSRF token is needed. An operator names the business with the
 //! `X-Business-Id` header or `?business=`; owners and staff act on their own.
 
+mod fields;
 mod notifications;
 
 use serde_json::{json, Value};
@@ -25,15 +26,12 @@ use crate::server::AppState;
 const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let is_api = |path: &str| path == "/api/auth/login" || path.starts_with("/api/admin/");
-    super::pages::raw(is_api, MAX_BODY_BYTES).then(move |raw: super::pages::Raw| {
+    let is_api = |path: &str| path.starts_with("/api/auth/") || path.starts_with("/api/admin/");
+    super::pages::raw(app.clone(), is_api, body_limit).then(move |raw: super::pages::Raw| {
         let app = app.clone();
         async move {
-            if raw.too_large {
-                return ApiError::BadRequest(format!(
-                    "request body too large (at most {MAX_BODY_BYTES} bytes)"
-                ))
-                .reply();
+            if let Some(e) = raw.body_error {
+                return ApiError::from(e).reply();
             }
             let super::pages::Raw { method, path, query, headers, ip, body, .. } = raw;
             let req = ApiReq { method, path, query, headers, ip, body };
@@ -43,6 +41,17 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejec
             }
         }
     })
+}
+
+/// Large bodies only with a bearer token that checks out.
+fn body_limit(app: &AppState, headers: &HeaderMap) -> u64 {
+    let token =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+    if token.is_some_and(|t| auth::decode(app, t.trim(), "api").is_some()) {
+        MAX_BODY_BYTES
+    } else {
+        super::pages::ANONYMOUS_BODY_BYTES
+    }
 }
 
 struct ApiReq {
@@ -55,13 +64,14 @@ struct ApiReq {
 }
 
 impl ApiReq {
-    fn json(&self) -> Result<Input, ApiError> {
+    /// The JSON body, read with the endpoint's field names (see `fields`).
+    fn json(&self, fields: &fields::Fields) -> Result<Input, ApiError> {
         if self.body.is_empty() {
             return Ok(Input::default());
         }
         let value: Value = serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-        Input::from_json(&value)
+        fields.read(&value)
     }
 
     fn query_input(&self) -> Input {
@@ -95,11 +105,16 @@ fn created(value: Value) -> Result<Response, ActionError> {
 }
 
 async fn login(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
-    let input = req.json()?;
+    let input = req.json(&fields::LOGIN)?;
     let user =
         auth::login(app, input.get("email"), input.get("password"), &req.ip).await.map_err(ApiError::from)?;
     let (token, claims) = auth::issue(app, &user, "api", auth::API_TOKEN)?;
     ok(json!({ "token": token, "expiresAt": claims.exp, "user": user }))
+}
+
+fn bearer_token(req: &ApiReq) -> Option<&str> {
+    let header = req.headers.get("authorization").and_then(|v| v.to_str().ok())?;
+    header.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// The caller named by the bearer token, acting on the business asked for.
@@ -109,10 +124,9 @@ async fn bearer(app: &AppState, req: &ApiReq) -> Result<Caller, ApiError> {
             "sign in: POST /api/auth/login, then send Authorization: Bearer <token>".into(),
         )
     };
-    let header = req.headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
-    let token = header.strip_prefix("Bearer ").ok_or_else(unauthorized)?;
+    let token = bearer_token(req).ok_or_else(unauthorized)?;
     let claims = auth::decode(app, token.trim(), "api").ok_or_else(unauthorized)?;
-    let user = auth::session_user(app, &claims).await.ok_or_else(unauthorized)?;
+    let user = auth::session_user(app, token.trim(), &claims).await.ok_or_else(unauthorized)?;
     let from_header = req.headers.get("x-business-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let query = req.query_input();
     let wanted = from_header.or_else(|| query.opt("business").map(str::to_string));
@@ -120,18 +134,25 @@ async fn bearer(app: &AppState, req: &ApiReq) -> Result<Caller, ApiError> {
 }
 
 async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
-    if req.path == "/api/auth/login" {
-        return match req.method {
-            Method::POST => login(app, req).await,
-            _ => Err(ApiError::NotFound("POST /api/auth/login".into()).into()),
-        };
+    match (req.path.as_str(), &req.method) {
+        ("/api/auth/login", &Method::POST) => return login(app, req).await,
+        ("/api/auth/logout", &Method::POST) => {
+            let caller = bearer(app, req).await?;
+            let token = bearer_token(req).unwrap_or_default();
+            auth::revoke(app, token, &caller.claims).await?;
+            return ok(json!({ "signedOut": true }));
+        }
+        (path, _) if path.starts_with("/api/auth/") => {
+            return Err(ApiError::NotFound("POST /api/auth/login or /api/auth/logout".into()).into())
+        }
+        _ => {}
     }
     let caller = bearer(app, req).await?;
     let rest = req.path.trim_start_matches("/api/admin/");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let m = &req.method;
     let (get, post, put, delete) =
-        (m == Method::GET, m == Method::POST, m == Method::PUT, m == Method::DELETE);
+        (m == Method::GET || m == Method::HEAD, m == Method::POST, m == Method::PUT, m == Method::DELETE);
     let c = &caller;
     match segments.as_slice() {
         ["me"] if get => me(app, c),
@@ -139,44 +160,44 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         ["analytics"] if get => report(app, c, 30, true).await,
         ["business"] if get => business(app, c).await,
         ["business"] if post || put => {
-            actions::save_business(app, c, &req.json()?).await?;
+            actions::save_business(app, c, &req.json(&fields::BUSINESS)?).await?;
             business(app, c).await
         }
         ["config", "agent"] if get => agent(app, c).await,
         ["config", "agent"] if post || put => {
-            actions::save_agent(app, c, &req.json()?).await?;
+            actions::save_agent(app, c, &req.json(&fields::AGENT)?).await?;
             agent(app, c).await
         }
         ["config", "voice"] if get => voice(app, c).await,
         ["config", "voice"] if post || put => {
-            actions::save_voice(app, c, &req.json()?).await?;
+            actions::save_voice(app, c, &req.json(&fields::VOICE)?).await?;
             voice(app, c).await
         }
         ["config", "notifications"] if post || put => {
-            actions::save_notifications(app, c, &req.json()?).await?;
+            actions::save_notifications(app, c, &req.json(&fields::NOTIFICATIONS)?).await?;
             business(app, c).await
         }
         ["config", "widget"] if post || put => {
-            actions::save_origins(app, c, &req.json()?).await?;
+            actions::save_origins(app, c, &req.json(&fields::WIDGET)?).await?;
             business(app, c).await
         }
         ["config", "emergency-rules"] if get => rules(app, c).await,
         ["config", "emergency-rules"] if post || put => {
-            actions::save_rules(app, c, &req.json()?).await?;
+            actions::save_rules(app, c, &req.json(&fields::RULES)?).await?;
             rules(app, c).await
         }
         ["leads"] if get => leads(app, c, req).await,
         ["leads", "export.csv"] if get => export(app, c, req).await,
         ["leads", id] if get => ok(json!(app.store.lead_detail(&c.business()?.id, id).await?)),
         ["leads", id, "status"] if post || put => {
-            ok(json!(actions::set_lead_status(app, c, id, &req.json()?).await?))
+            ok(json!(actions::set_lead_status(app, c, id, &req.json(&fields::LEAD_STATUS)?).await?))
         }
         ["leads", id, "notes"] if post || put => {
-            actions::set_lead_notes(app, c, id, &req.json()?).await?;
+            actions::set_lead_notes(app, c, id, &req.json(&fields::LEAD_NOTES)?).await?;
             ok(json!(app.store.lead(&c.business()?.id, id).await?))
         }
         ["leads", id, "test"] if post || put => {
-            actions::set_lead_test(app, c, id, &req.json()?).await?;
+            actions::set_lead_test(app, c, id, &req.json(&fields::LEAD_TEST)?).await?;
             ok(json!(app.store.lead(&c.business()?.id, id).await?))
         }
         ["leads", id] if delete => {
@@ -187,15 +208,17 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             c.require_manager()?;
             ok(json!(app.store.business_facts(&c.business()?.id).await?))
         }
-        ["facts"] if post || put => ok(json!(actions::save_facts(app, c, &req.json()?).await?)),
+        ["facts"] if post || put => ok(json!(actions::save_facts(app, c, &req.json(&fields::FACTS)?).await?)),
         ["questions"] if get => questions(app, c).await,
-        ["questions"] if post => created(json!(actions::add_question(app, c, &req.json()?).await?)),
+        ["questions"] if post => {
+            created(json!(actions::add_question(app, c, &req.json(&fields::QUESTION)?).await?))
+        }
         ["questions", "reorder"] if post || put => {
-            actions::reorder_questions(app, c, &req.json()?).await?;
+            actions::reorder_questions(app, c, &req.json(&fields::REORDER)?).await?;
             questions(app, c).await
         }
         ["questions", id] if put || post => {
-            actions::edit_question(app, c, id, &req.json()?).await?;
+            actions::edit_question(app, c, id, &req.json(&fields::QUESTION)?).await?;
             questions(app, c).await
         }
         ["questions", id] if delete => {
@@ -206,13 +229,15 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             c.require_manager()?;
             ok(json!({ "documents": app.store.knowledge_entries(&c.business()?.id).await? }))
         }
-        ["knowledge"] if post => created(json!(actions::add_knowledge(app, c, &req.json()?, None).await?)),
+        ["knowledge"] if post => {
+            created(json!(actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?))
+        }
         ["knowledge", id] if get => {
             c.require_manager()?;
             ok(json!(app.store.knowledge_entry(&c.business()?.id, id).await?))
         }
         ["knowledge", id] if put || post => {
-            ok(json!(actions::edit_knowledge(app, c, id, &req.json()?, None).await?))
+            ok(json!(actions::edit_knowledge(app, c, id, &req.json(&fields::KNOWLEDGE)?, None).await?))
         }
         ["knowledge", id] if delete => {
             actions::delete_knowledge(app, c, id).await?;
@@ -224,11 +249,11 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             ok(json!({ "businesses": app.store.list_businesses().await? }))
         }
         ["businesses"] if post => {
-            let id = actions::create_business(app, c, &req.json()?).await?;
+            let id = actions::create_business(app, c, &req.json(&fields::NEW_BUSINESS)?).await?;
             created(json!(app.store.business(&id).await?))
         }
         ["businesses", id, "plan"] if post || put => {
-            let plan = actions::change_plan(app, c, id, &req.json()?).await?;
+            let plan = actions::change_plan(app, c, id, &req.json(&fields::PLAN)?).await?;
             ok(json!({ "business_id": id, "plan": plan }))
         }
         _ => Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method, req.path)).into()),

@@ -12,7 +12,6 @@
 //! every business, creates businesses and changes plans, acting on the
 //! business chosen in the switcher (no impersonation of users).
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -25,7 +24,8 @@ use crate::domain::{Business, Role, User};
 use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::StoreError;
-use crate::web::ratelimit::RateLimiter;
+use crate::web::hashing::PasswordWork;
+use crate::web::throttle::Throttle;
 
 /// Cookie that carries the page session.
 pub const SESSION_COOKIE: &str = "fd_session";
@@ -35,23 +35,26 @@ pub const BUSINESS_COOKIE: &str = "fd_business";
 pub const WEB_SESSION: Duration = Duration::from_secs(12 * 3600);
 /// An API token lasts this long.
 pub const API_TOKEN: Duration = Duration::from_secs(24 * 3600);
-/// Login attempts per client address, and per email, in [`LOGIN_WINDOW`].
-pub const LOGIN_ATTEMPTS_PER_IP: u32 = 30;
-pub const LOGIN_ATTEMPTS_PER_EMAIL: u32 = 10;
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// Per-process state of the web UI: login throttles.
+/// Per-process state of the web UI: password throttles and hashing.
 #[derive(Clone)]
 pub struct WebState {
-    pub login_per_ip: RateLimiter,
-    pub login_per_email: RateLimiter,
+    /// Sign-in attempts, per account and client address.
+    pub logins: Throttle,
+    /// Password changes (the current password is a guess too), per user and address.
+    pub password_changes: Throttle,
+    /// Where every password is hashed or checked.
+    pub passwords: PasswordWork,
+    /// The code `/setup` asks for before the first account exists.
+    pub setup_token: crate::web::setup_token::SetupToken,
 }
 
 impl Default for WebState {
     fn default() -> Self {
         WebState {
-            login_per_ip: RateLimiter::new(LOGIN_ATTEMPTS_PER_IP, LOGIN_WINDOW),
-            login_per_email: RateLimiter::new(LOGIN_ATTEMPTS_PER_EMAIL, LOGIN_WINDOW),
+            logins: Throttle::default(),
+            password_changes: Throttle::default(),
+            passwords: PasswordWork::for_this_machine(),
+            setup_token: Default::default(),
         }
     }
 }
@@ -113,26 +116,57 @@ pub fn decode(app: &AppState, token: &str, kind: &str) -> Option<Claims> {
     (claims.kind == kind).then_some(claims)
 }
 
-/// The user a token belongs to, if their password has not changed since.
-pub async fn session_user(app: &AppState, claims: &Claims) -> Option<User> {
+/// How a token is named in the revocation list: the hex SHA-256 of it.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The user a token belongs to, unless it was signed out or their password
+/// changed since. A revocation list that cannot be read counts as revoked.
+pub async fn session_user(app: &AppState, token: &str, claims: &Claims) -> Option<User> {
+    match app.store.session_revoked(&token_hash(token)).await {
+        Ok(false) => {}
+        Ok(true) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check whether a session was signed out; treating it as ended");
+            return None;
+        }
+    }
     let user = app.store.user(&claims.sub).await.ok()?;
     (fingerprint(&user.password_hash) == claims.pwd).then_some(user)
+}
+
+/// Ends a session on the server: the token is refused from now on, even if a
+/// copy of it survives (a copied cookie, a leaked bearer token).
+pub async fn revoke(app: &AppState, token: &str, claims: &Claims) -> Result<(), ApiError> {
+    app.store.revoke_session(&token_hash(token), claims.exp).await?;
+    tracing::info!(user = %claims.sub, kind = %claims.kind, "signed out");
+    Ok(())
 }
 
 /// Why a login failed; the message never says which part was wrong.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LoginError {
     Wrong,
-    Throttled,
+    /// This address tried this account too often lately: wait this long.
+    Throttled(Duration),
+    /// Every password-hashing slot is taken: try again in a moment.
+    Busy,
     Unavailable(String),
 }
 
 impl LoginError {
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> String {
         match self {
-            LoginError::Wrong => "Wrong email or password.",
-            LoginError::Throttled => "Too many sign-in attempts. Please wait a few minutes and try again.",
-            LoginError::Unavailable(_) => "Sign-in is unavailable right now. Please try again shortly.",
+            LoginError::Wrong => "Wrong email or password.".into(),
+            LoginError::Throttled(wait) => format!(
+                "Too many sign-in attempts. Please wait {} and try again.",
+                crate::web::throttle::describe(*wait)
+            ),
+            LoginError::Busy => "Too many sign-ins at once. Please try again in a moment.".into(),
+            LoginError::Unavailable(_) => {
+                "Sign-in is unavailable right now. Please try again shortly.".into()
+            }
         }
     }
 }
@@ -140,41 +174,39 @@ impl LoginError {
 impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
-            LoginError::Wrong => ApiError::Unauthorized(e.message().into()),
-            LoginError::Throttled => ApiError::TooManyRequests(e.message().into()),
+            LoginError::Wrong => ApiError::Unauthorized(e.message()),
+            LoginError::Throttled(_) => ApiError::TooManyRequests(e.message()),
+            LoginError::Busy => ApiError::Busy(e.message()),
             LoginError::Unavailable(detail) => ApiError::Unavailable(detail),
         }
     }
 }
 
-/// A hash to verify against when the email is unknown, so both cases take
-/// about as long.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| crate::auth::hash_password("not a real password at all").unwrap_or_default())
-}
-
-/// Checks an email and password, counting the attempt against the client
-/// address and the email.
+/// Checks an email and password, throttled per account and client address
+/// (see `web::throttle`), hashing on the bounded password threads.
 pub async fn login(app: &AppState, email: &str, password: &str, ip: &str) -> Result<User, LoginError> {
     let email = email.trim().to_ascii_lowercase();
-    if !app.web.login_per_ip.allow(ip) || !app.web.login_per_email.allow(&email) {
+    // A hashing place first: when there is none, nothing else is done for
+    // this request (and it counts against no one).
+    let slot = app.web.passwords.slot().map_err(|_| LoginError::Busy)?;
+    if let Err(wait) = app.web.logins.attempt(&email, ip) {
         tracing::warn!(ip, "login throttled");
-        return Err(LoginError::Throttled);
+        return Err(LoginError::Throttled(wait));
     }
     let user = match app.store.user_by_email(&email).await {
         Ok(user) => Some(user),
         Err(StoreError::NotFound(_)) => None,
         Err(e) => return Err(LoginError::Unavailable(e.to_string())),
     };
-    let hash = user.as_ref().map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let hash = user.as_ref().map(|u| u.password_hash.as_str());
+    let ok = slot.verify(password, hash).await.map_err(|_| LoginError::Busy)?;
     match user {
-        Some(user) if ok => Ok(user),
+        Some(user) if ok => {
+            app.web.logins.succeeded(&email, ip);
+            Ok(user)
+        }
         _ => {
+            app.web.logins.failed(&email, ip);
             tracing::info!(ip, "login failed");
             Err(LoginError::Wrong)
         }

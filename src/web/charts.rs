@@ -3,7 +3,10 @@
 
 use std::fmt::Write;
 
-use quick_xml::escape::escape;
+/// A value as SVG text: characters XML forbids dropped, the rest escaped.
+fn escape(text: &str) -> String {
+    quick_xml::escape::escape(crate::xml::clean(text).as_ref()).into_owned()
+}
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 240.0;

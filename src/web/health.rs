@@ -48,10 +48,7 @@ pub struct MemoryHealth {
 }
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path!("health")
-        .and(warp::get().or(warp::head()).unify())
-        .and(super::with_state(state))
-        .then(handler)
+    warp::path!("health").and(super::get_or_head()).and(super::with_state(state)).then(handler)
 }
 
 async fn handler(state: AppState) -> impl Reply {
@@ -61,7 +58,11 @@ async fn handler(state: AppState) -> impl Reply {
 }
 
 pub async fn check(state: &AppState) -> Health {
-    let database = match state.store.ping().await {
+    let reachable = match state.store.ping().await {
+        Ok(()) => state.store.writable().await,
+        Err(e) => Err(e),
+    };
+    let database = match reachable {
         Ok(()) => DatabaseHealth {
             ok: true,
             backend: state.store.backend(),

@@ -5,15 +5,21 @@ pub mod actions;
 pub mod analytics;
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod charts;
+pub mod client_ip;
+pub mod compress;
 pub mod export;
 pub mod forms;
+pub mod hashing;
 pub mod health;
 pub mod input;
 pub mod notify_forms;
 pub mod pages;
 pub mod ratelimit;
+pub mod setup_token;
 pub mod templates;
+pub mod throttle;
 pub mod websocket;
 
 use std::convert::Infallible;
@@ -42,14 +48,42 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
             "request"
         );
     });
-    health::routes(state.clone())
-        .or(crate::channels::chat::routes(state.clone()))
-        .or(crate::channels::voice::routes(state.clone()))
-        .or(crate::notify::connect::routes(state.clone()))
-        .or(api::routes(state.clone()))
-        .or(pages::routes(state))
-        .recover(recover)
+    // Each group boxed: its future lives on the heap, so the request's
+    // future stays small however many filters a group stacks (a debug build
+    // ran out of stack on the nested voice webhooks otherwise).
+    let routes = boxed(health::routes(state.clone()))
+        .or(boxed(crate::channels::chat::routes(state.clone())))
+        .unify()
+        .or(boxed(crate::channels::voice::routes(state.clone())))
+        .unify()
+        .or(boxed(crate::notify::connect::routes(state.clone())))
+        .unify()
+        .or(boxed(api::routes(state.clone())))
+        .unify()
+        .or(boxed(pages::routes(state)))
+        .unify()
+        .recover(recover);
+    let accept_encoding =
+        warp::header::optional::<String>("accept-encoding").or(warp::any().map(|| None)).unify();
+    accept_encoding
+        .and(routes)
+        .then(|accept: Option<String>, reply| async move {
+            compress::maybe(compress::negotiate(accept.as_deref()), Reply::into_response(reply)).await
+        })
         .with(log)
+}
+
+fn boxed<F, R>(filter: F) -> warp::filters::BoxedFilter<(warp::reply::Response,)>
+where
+    F: Filter<Extract = (R,), Error = Rejection> + Clone + Send + Sync + 'static,
+    R: Reply + 'static,
+{
+    filter.map(|reply: R| reply.into_response()).boxed()
+}
+
+/// GET, and HEAD wherever GET is (the server sends HEAD's headers without the body).
+pub fn get_or_head() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::get().or(warp::head()).unify()
 }
 
 /// The one place rejections become responses.

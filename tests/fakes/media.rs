@@ -43,6 +43,32 @@ pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> Stri
 }
 
 /// G.711 μ-law encoding of one 16-bit sample.
+/// The `<Parameter name value>` pairs of a `<Stream>` in TwiML: what Twilio
+/// sends back in the `start` message's `customParameters` (the stream's
+/// token among them).
+pub fn stream_parameters(twiml: &str) -> Vec<(String, String)> {
+    let mut reader = quick_xml::Reader::from_str(twiml);
+    let mut out = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Empty(e) | quick_xml::events::Event::Start(e))
+                if e.name().as_ref() == b"Parameter" =>
+            {
+                let attr = |name: &[u8]| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == name)
+                        .map(|a| a.unescape_value().unwrap().into_owned())
+                        .unwrap_or_default()
+                };
+                out.push((attr(b"name"), attr(b"value")));
+            }
+            Ok(quick_xml::events::Event::Eof) | Err(_) => return out,
+            Ok(_) => {}
+        }
+    }
+}
+
 pub fn mulaw(sample: i16) -> u8 {
     const BIAS: i32 = 0x84;
     const CLIP: i32 = 32635;

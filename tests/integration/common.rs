@@ -6,6 +6,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_frontdesk");
+
+/// The binary under test: this build, or `FRONTDESK_TEST_BIN` (another build,
+/// e.g. the code before a fix, to see a regression test fail on it).
+pub fn bin() -> String {
+    std::env::var("FRONTDESK_TEST_BIN").unwrap_or_else(|_| BIN.to_string())
+}
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Environment variables the binary reads; cleared so the host cannot leak in.
@@ -81,6 +87,9 @@ const CONFIG_ENV: &[&str] = &[
     "FRONTDESK_CONFIG",
     "FRONTDESK_BIND",
     "FRONTDESK_LOG_FORMAT",
+    "FRONTDESK_TRUSTED_PROXIES",
+    "FRONTDESK_BODY_READ_TIMEOUT_SECS",
+    "FRONTDESK_ALLOW_PRIVATE_WEBHOOKS",
     "FRONTDESK_SHUTDOWN_GRACE_SECS",
     "ENABLE_REALTIME_API",
     "ENABLE_WEBSOCKET_FEATURES",
@@ -114,7 +123,12 @@ impl Instance {
 
     /// A command with a clean environment pointed at this data directory.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.command_running(&bin())
+    }
+
+    /// `program` (a wrapper such as `unshare`) with the same clean environment.
+    pub fn command_running(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
         for name in CONFIG_ENV {
             cmd.env_remove(name);
         }
@@ -136,7 +150,11 @@ impl Instance {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        // A command that refuses its arguments exits before reading: that is its answer, not an error.
+        match child.stdin.take().unwrap().write_all(input.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.unwrap(),
+        }
         child.wait_with_output().unwrap()
     }
 
@@ -214,6 +232,16 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The one-time setup code `serve` printed (there is one while no account
+    /// exists); empty when it printed none.
+    pub fn setup_token(&self) -> String {
+        let Some(line) = self.stdout_lines.iter().find(|l| l.starts_with("first-run setup: open ")) else {
+            return String::new();
+        };
+        let url = line.trim_start_matches("first-run setup: open ").split_whitespace().next().unwrap_or("");
+        url.split_once("/setup?token=").map(|(_, code)| code.to_string()).unwrap_or_default()
     }
 
     /// Sends SIGTERM and waits for a clean exit.

@@ -87,8 +87,10 @@ async fn setup_sends_alerts_to_the_owners_email() {
     let ui = Ui::empty(&[]);
     let mut web = Web { http: ui.http.clone(), base: ui.server.base.clone(), cookies: Vec::new() };
     let token = hidden_csrf(&web.get("/setup").await.1);
+    let code = ui.server.setup_token();
     let form = [
         ("_csrf", token.as_str()),
+        ("setup_token", code.as_str()),
         ("name", "Bob's Plumbing"),
         ("business_type", "PLUMBING"),
         ("country", "US"),

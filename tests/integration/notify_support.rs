@@ -84,7 +84,9 @@ impl Harness {
             .env("FRONTDESK_NOTIFY_POLL_MS", "100")
             .env("FRONTDESK_NOTIFY_BACKOFF_BASE_MS", "200")
             .env("FRONTDESK_NOTIFY_BACKOFF_MAX_MS", "1000")
-            .env("FRONTDESK_NOTIFY_TIMEOUT_MS", "10000");
+            .env("FRONTDESK_NOTIFY_TIMEOUT_MS", "10000")
+            // The tests' webhook receivers listen on loopback.
+            .env("FRONTDESK_ALLOW_PRIVATE_WEBHOOKS", "1");
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -18,6 +18,7 @@ async fn first_run_setup_login_logout_and_throttling() {
     assert_eq!(res.headers()["location"], "/setup");
     let page = web.get("/setup").await.1;
     let token = hidden_csrf(&page);
+    let code = ui.server.setup_token();
 
     // Bad input: every problem named next to its field, nothing created.
     let (status, _, body) = web
@@ -25,6 +26,7 @@ async fn first_run_setup_login_logout_and_throttling() {
             "/setup",
             &[
                 ("_csrf", &token),
+                ("setup_token", &code),
                 ("name", "  "),
                 ("business_type", "PLUMBING"),
                 ("timezone", "Mars/Base"),
@@ -56,6 +58,7 @@ async fn first_run_setup_login_logout_and_throttling() {
             "/setup",
             &[
                 ("_csrf", &token),
+                ("setup_token", &code),
                 ("name", "Bob's Plumbing"),
                 ("business_type", "PLUMBING"),
                 ("timezone", "America/Chicago"),
@@ -416,11 +419,13 @@ async fn setup_after_serve_demo_makes_the_operator_of_the_demo() {
     assert!(page.contains("You will manage 1 business: Acme Plumbing"), "explains the operator role");
     assert!(!page.contains("name=\"name\""), "no business fields");
     let token = hidden_csrf(&page);
+    let code = server.setup_token();
     let (status, location, _) = web
         .post(
             "/setup",
             &[
                 ("_csrf", &token),
+                ("setup_token", &code),
                 ("email", "msp@example.com"),
                 ("password", PASSWORD),
                 ("confirm_password", PASSWORD),

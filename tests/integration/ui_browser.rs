@@ -40,6 +40,8 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     b.go(&ui.url("/")).await;
     b.wait_path("/setup").await;
     b.screenshot("ui-setup.png").await;
+    // The operator types the code `serve` printed on its console.
+    b.fill("#f-setup_token", &ui.server.setup_token()).await;
     b.fill("#f-name", "Bob's Plumbing").await;
     b.js("document.getElementById('f-business_type').value = 'PLUMBING'").await;
     b.js("document.getElementById('f-timezone').value = 'America/Chicago'").await;

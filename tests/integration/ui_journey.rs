@@ -85,6 +85,8 @@ async fn a_new_owner_gets_live_in_the_first_hour() {
     if let Some(axe) = &axe {
         violations.extend(b.axe(axe, "/setup").await);
     }
+    // The owner types the code `serve` printed on its console.
+    b.fill("#f-setup_token", &ui.server.setup_token()).await;
     b.fill("#f-name", "Bob's Plumbing").await;
     b.js("document.getElementById('f-country').value = 'US'").await;
     b.fill("#f-email", "bob@bobs-plumbing.example").await;

@@ -401,8 +401,12 @@ async fn a_media_stream_that_stops_answering_pings_is_ended() {
         crate::fake_media::twilio_signature(crate::fake_twilio::AUTH_TOKEN, crate::voice::STREAM, &[]);
     request.headers_mut().insert("x-twilio-signature", signature.parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let start = json!({ "event": "start", "start": { "streamSid": "MZ29", "callSid": sid,
-        "customParameters": { "callSid": sid, "businessId": phone.business_id, "from": CALLER } } });
+    let custom: serde_json::Map<String, serde_json::Value> = doc
+        .iter()
+        .filter(|e| e.name == "Parameter")
+        .map(|e| (e.attrs["name"].clone(), json!(e.attrs["value"])))
+        .collect();
+    let start = json!({ "event": "start", "start": { "streamSid": "MZ29", "callSid": sid, "customParameters": custom } });
     socket.send(tokio_tungstenite::tungstenite::Message::text(start.to_string())).await.unwrap();
     let ended = phone.ended(&sid).await;
     assert_eq!(ended.ended_reason.as_deref(), Some("caller_hung_up"));

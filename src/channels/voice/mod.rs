@@ -11,6 +11,7 @@ pub mod bridge;
 pub mod gather;
 pub mod playback;
 pub mod realtime_wire;
+pub mod stream_token;
 pub mod twilio_wire;
 pub mod twiml;
 pub mod webhooks;
@@ -51,6 +52,8 @@ pub struct Calls {
     next: moka::sync::Cache<String, NextStep>,
     /// Gather mode: replies still being worked out, by CallSid.
     pub(crate) replies: moka::sync::Cache<String, gather::Pending>,
+    /// Stream tokens already used: each opens one stream.
+    streams_started: moka::sync::Cache<String, ()>,
 }
 
 impl Default for Calls {
@@ -59,6 +62,10 @@ impl Default for Calls {
         Calls {
             next: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             replies: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            streams_started: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(stream_token::LIFETIME_SECS as u64 * 2))
+                .build(),
         }
     }
 }
@@ -70,6 +77,12 @@ impl Calls {
 
     pub fn next(&self, call_sid: &str) -> Option<NextStep> {
         self.next.get(call_sid)
+    }
+
+    /// Marks a stream token used; false when it already was (a replay).
+    pub fn first_use(&self, token: &str) -> bool {
+        let entry = self.streams_started.entry(token.to_string()).or_insert(());
+        entry.is_fresh()
     }
 }
 

@@ -63,6 +63,16 @@ impl Verb {
     }
 }
 
+/// A text node: characters XML 1.0 forbids dropped (callers' words can hold them).
+fn text(s: &str) -> BytesText<'static> {
+    BytesText::new(&crate::xml::clean(s)).into_owned()
+}
+
+/// An attribute value, cleaned the same way.
+fn attr(s: &str) -> String {
+    crate::xml::clean(s).into_owned()
+}
+
 /// The whole `<Response>` document.
 pub fn render(verbs: &[Verb]) -> String {
     let mut writer = Writer::new(Vec::with_capacity(512));
@@ -88,9 +98,9 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> io::Result<()> {
     match verb {
         Verb::Say { text, voice } => {
             w.create_element("Say")
-                .with_attribute(("voice", voice.name.as_str()))
-                .with_attribute(("language", voice.language.as_str()))
-                .write_text_content(BytesText::new(text))?;
+                .with_attribute(("voice", attr(&voice.name).as_str()))
+                .with_attribute(("language", attr(&voice.language).as_str()))
+                .write_text_content(self::text(text))?;
         }
         Verb::Pause { seconds } => {
             w.create_element("Pause")
@@ -101,65 +111,63 @@ fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> io::Result<()> {
             let mut element = w
                 .create_element("Gather")
                 .with_attribute(("input", "speech"))
-                .with_attribute(("action", action.as_str()))
+                .with_attribute(("action", attr(action).as_str()))
                 .with_attribute(("method", "POST"))
                 .with_attribute(("speechTimeout", "auto"))
                 .with_attribute(("timeout", "6"))
-                .with_attribute(("language", language.as_str()))
+                .with_attribute(("language", attr(language).as_str()))
                 .with_attribute(("actionOnEmptyResult", "true"));
             if !hints.is_empty() {
-                element = element.with_attribute(("hints", hints.as_str()));
+                element = element.with_attribute(("hints", attr(hints).as_str()));
             }
             element.write_inner_content(|w| write_verbs(w, prompt))?;
         }
         Verb::ConnectStream { action, url, parameters } => {
-            w.create_element("Connect").with_attribute(("action", action.as_str())).write_inner_content(
-                |w| {
-                    w.create_element("Stream").with_attribute(("url", url.as_str())).write_inner_content(
-                        |w| {
+            w.create_element("Connect")
+                .with_attribute(("action", attr(action).as_str()))
+                .write_inner_content(|w| {
+                    w.create_element("Stream")
+                        .with_attribute(("url", attr(url).as_str()))
+                        .write_inner_content(|w| {
                             for (name, value) in parameters {
                                 w.create_element("Parameter")
-                                    .with_attribute(("name", name.as_str()))
-                                    .with_attribute(("value", value.as_str()))
+                                    .with_attribute(("name", attr(name).as_str()))
+                                    .with_attribute(("value", attr(value).as_str()))
                                     .write_empty()?;
                             }
                             Ok(())
-                        },
-                    )?;
+                        })?;
                     Ok(())
-                },
-            )?;
+                })?;
         }
         Verb::Dial { number, caller_id, timeout_secs, action } => {
             let mut element = w
                 .create_element("Dial")
-                .with_attribute(("action", action.as_str()))
+                .with_attribute(("action", attr(action).as_str()))
                 .with_attribute(("method", "POST"))
                 .with_attribute(("timeout", timeout_secs.to_string().as_str()));
             if let Some(caller_id) = caller_id {
-                element = element.with_attribute(("callerId", caller_id.as_str()));
+                element = element.with_attribute(("callerId", attr(caller_id).as_str()));
             }
             element.write_inner_content(|w| {
-                w.create_element("Number").write_text_content(BytesText::new(number))?;
+                w.create_element("Number").write_text_content(text(number))?;
                 Ok(())
             })?;
         }
         Verb::Record { action, max_length_secs, status_callback } => {
             w.create_element("Record")
-                .with_attribute(("action", action.as_str()))
+                .with_attribute(("action", attr(action).as_str()))
                 .with_attribute(("method", "POST"))
                 .with_attribute(("maxLength", max_length_secs.to_string().as_str()))
                 .with_attribute(("timeout", "5"))
                 .with_attribute(("finishOnKey", "#"))
                 .with_attribute(("playBeep", "true"))
-                .with_attribute(("recordingStatusCallback", status_callback.as_str()))
+                .with_attribute(("recordingStatusCallback", attr(status_callback).as_str()))
                 .with_attribute(("recordingStatusCallbackEvent", "completed"))
                 .write_empty()?;
         }
         Verb::Redirect { url } => {
-            w.create_element("Redirect")
-                .with_attribute(("method", "POST"))
-                .write_text_content(BytesText::new(url))?;
+            w.create_element("Redirect").with_attribute(("method", "POST")).write_text_content(text(url))?;
         }
         Verb::Hangup => {
             w.create_element("Hangup").write_empty()?;

@@ -49,13 +49,13 @@ impl Form {
 
 /// Extracts the form of a signed Twilio POST, or rejects with 403.
 pub fn signed(app: AppState) -> impl Filter<Extract = (Form,), Error = Rejection> + Clone {
+    let deadline = app.body_deadline();
     warp::post()
         .and(with_state(app))
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::optional::<String>("x-twilio-signature"))
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
+        .and(crate::web::body::limited(MAX_BODY, deadline))
         .and_then(verify)
 }
 
@@ -145,10 +145,14 @@ async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
         call_session(&app, &ctx, &call_sid, form.get("From"), Some(&to), mode).await.map_err(turn_reject)?;
     tracing::info!(mode, "answering a call");
     if realtime {
+        // The stream is joined to this call only with this token (see `stream_token`).
+        let now = chrono::Utc::now().timestamp();
+        let token =
+            super::stream_token::issue(app.jwt_secret.expose().as_bytes(), &call_sid, &business.id, now);
         let parameters = vec![
             ("callSid".to_string(), call_sid.clone()),
             ("businessId".to_string(), business.id.clone()),
-            ("from".to_string(), form.get("From").unwrap_or_default().to_string()),
+            ("token".to_string(), token),
         ];
         return Ok(twiml_reply(&[Verb::ConnectStream {
             action: public_url(&app, "/api/voice/stream-ended"),

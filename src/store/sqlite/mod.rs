@@ -15,6 +15,7 @@ mod business;
 mod calls;
 mod conversation;
 mod demo;
+mod integrity;
 mod knowledge;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
@@ -39,6 +40,10 @@ const READERS: usize = 4;
 
 pub struct SqliteStore {
     path: PathBuf,
+    /// The file opened; a write to a file no longer at `path` would be lost.
+    file: Option<integrity::FileId>,
+    /// SQLite opened the file read-only (it does so silently when it may not write it).
+    read_only: bool,
     writer: Arc<Mutex<Connection>>,
     /// Writers queue here (async) rather than each holding a blocking thread.
     writer_permit: Arc<Semaphore>,
@@ -109,12 +114,15 @@ impl SqliteStore {
         let mut writer = open_connection(path, false)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         migrate::run(&mut writer)?;
+        let read_only = writer.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(db_err)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
+            file: integrity::FileId::of(path),
+            read_only,
             writer: Arc::new(Mutex::new(writer)),
             writer_permit: Arc::new(Semaphore::new(1)),
             readers: Arc::new(Mutex::new(readers)),
@@ -139,8 +147,11 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Unavailable("store closed".into()))?;
         let writer = self.writer.clone();
+        let (path, file, read_only) = (self.path.clone(), self.file, self.read_only);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            // Never acknowledge a write that cannot reach the file on disk.
+            integrity::check(&path, file, read_only)?;
             let mut conn =
                 writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))?;
             // IMMEDIATE: take the write lock up front (waiting up to busy_timeout)
@@ -232,6 +243,37 @@ impl Store for SqliteStore {
         }
         self.read(|c| c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |_| Ok(())).map_err(db_err))
             .await
+    }
+
+    async fn writable(&self) -> Result<()> {
+        // A stat, not a write: /health must stay quick while writes queue.
+        integrity::check(&self.path, self.file, self.read_only)
+    }
+
+    async fn revoke_session(&self, token_hash: &str, expires_at: i64) -> Result<()> {
+        let hash = token_hash.to_string();
+        self.write(move |tx| {
+            let now = chrono::Utc::now().timestamp();
+            tx.execute("DELETE FROM revoked_sessions WHERE expires_at < ?1", [now]).map_err(db_err)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO revoked_sessions (token_hash, expires_at) VALUES (?1, ?2)",
+                params![hash, expires_at],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_revoked(&self, token_hash: &str) -> Result<bool> {
+        let hash = token_hash.to_string();
+        self.read(move |c| {
+            c.query_row("SELECT 1 FROM revoked_sessions WHERE token_hash = ?1", [&hash], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+                .map_err(db_err)
+        })
+        .await
     }
 
     async fn schema_version(&self) -> Result<u32> {

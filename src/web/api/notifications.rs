@@ -20,21 +20,24 @@ type Result<T> = std::result::Result<T, ActionError>;
 
 /// `rest`: the path after `/api/admin/notifications`.
 pub(super) async fn dispatch(app: &AppState, c: &Caller, req: &ApiReq, rest: &[&str]) -> Result<Response> {
-    let (get, post, put) = (req.method == Method::GET, req.method == Method::POST, req.method == Method::PUT);
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    let (post, put) = (req.method == Method::POST, req.method == Method::PUT);
     match rest {
         [] if get => list(app, c, req).await,
         ["counts"] if get => ok(counts_json(&app.store.notification_counts(&c.business()?.id).await?)),
         ["test"] if post => {
-            let id = actions::send_test_notification(app, c, &req.json()?).await?;
+            let id = actions::send_test_notification(app, c, &req.json(&super::fields::TEST_NOTIFICATION)?)
+                .await?;
             created(json!({ "id": id, "state": NotificationState::Pending }))
         }
         ["prefs"] if get => {
             c.require_manager()?;
             ok(prefs_json(app, &app.store.notification_prefs(&c.business()?.id).await?))
         }
-        ["prefs"] if put || post => {
-            ok(prefs_json(app, &actions::save_notification_prefs(app, c, &req.json()?).await?))
-        }
+        ["prefs"] if put || post => ok(prefs_json(
+            app,
+            &actions::save_notification_prefs(app, c, &req.json(&super::fields::PREFS)?).await?,
+        )),
         ["local-emails"] if get => {
             let limit = notify_forms::outbox_filter(&req.query_input())?.limit;
             let emails = app.store.local_emails(&c.business()?.id, limit).await?;

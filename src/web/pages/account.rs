@@ -74,6 +74,8 @@ pub async fn setup_form(app: &AppState, req: &Req) -> PageResult {
         ("business_type".to_string(), "PLUMBING".to_string()),
         ("timezone".to_string(), "UTC".to_string()),
         ("country".to_string(), "US".to_string()),
+        // The link `serve` printed carries the code.
+        ("setup_token".to_string(), req.query_input().get("token").to_string()),
     ]);
     setup_page(app, req, v, FieldErrors::default(), StatusCode::OK).await
 }
@@ -81,8 +83,20 @@ pub async fn setup_form(app: &AppState, req: &Req) -> PageResult {
 pub async fn setup(app: &AppState, req: &Req) -> PageResult {
     let form = req.form();
     check_pre_csrf(app, req, &form)?;
+    if let Err(wait) = app.web.logins.attempt("(setup)", &req.ip) {
+        let message = format!("Too many tries. Please wait {}.", crate::web::throttle::describe(wait));
+        return Err(crate::error::ApiError::TooManyRequests(message).into());
+    }
+    if !app.web.setup_token.matches(form.get("setup_token")) {
+        app.web.logins.failed("(setup)", &req.ip);
+        tracing::warn!(ip = %req.ip, "first-run setup with a wrong or missing setup code");
+        let mut errors = FieldErrors::default();
+        errors.add("setup_token", "is not the code frontdesk printed on its console when it started");
+        return setup_page(app, req, without_passwords(form), errors, StatusCode::FORBIDDEN).await;
+    }
     match crate::web::actions::setup(app, &form).await {
         Ok(user) => {
+            app.web.setup_token.clear();
             tracing::info!(user = %user.id, "first-run setup done");
             let (next, message) = match user.role {
                 crate::domain::Role::Operator => ("/operator", "Your operator account is ready."),
@@ -99,8 +113,16 @@ pub async fn setup(app: &AppState, req: &Req) -> PageResult {
 
 /// Passwords are never sent back into a page; everything else is.
 fn without_passwords(form: Input) -> Input {
-    let mut keys =
-        vec!["name", "business_type", "timezone", "country", "email", "notification_email", "plan"];
+    let mut keys = vec![
+        "name",
+        "business_type",
+        "timezone",
+        "country",
+        "email",
+        "notification_email",
+        "plan",
+        "setup_token",
+    ];
     keys.extend(["service_area", "prices", "about", "holidays", "phone"]);
     let days: Vec<String> = hour_fields().into_iter().map(|(k, _, _)| k).collect();
     let mut pairs = Vec::new();
@@ -131,9 +153,14 @@ pub async fn login_form(app: &AppState, req: &Req) -> PageResult {
     login_page(req, "", safe_next(q.get("next")), None, StatusCode::OK)
 }
 
-/// Only local paths: never an open redirect.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+/// Only a path of this site, in characters that cannot change what a
+/// browser makes of it: never an open redirect. Browsers drop tabs and line
+/// breaks and read `\` as `/`, so `/<TAB>/evil.example` would leave the
+/// site; anything but plain URL characters sends the user to the dashboard.
+pub(crate) fn safe_next(next: &str) -> &str {
+    let plain = next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-._~%?=&+,;:@!$'()*".contains(&b));
+    let local = next.starts_with('/') && !next.starts_with("//");
+    if plain && local && next.len() <= 2048 {
         next
     } else {
         "/dashboard"
@@ -148,11 +175,11 @@ pub async fn login(app: &AppState, req: &Req) -> PageResult {
         Ok(user) => start_session(app, &user, next, ""),
         Err(e) => {
             let status = match e {
-                auth::LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+                auth::LoginError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
                 auth::LoginError::Wrong => StatusCode::UNAUTHORIZED,
-                auth::LoginError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                auth::LoginError::Busy | auth::LoginError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             };
-            login_page(req, form.get("email"), next, Some(e.message().to_string()), status)
+            login_page(req, form.get("email"), next, Some(e.message()), status)
         }
     }
 }
@@ -163,7 +190,11 @@ fn start_session(app: &AppState, user: &crate::domain::User, next: &str, message
     Ok(with_cookie(response, Some(auth::session_cookie(app, &token))))
 }
 
-pub fn logout(page: &Page<'_>) -> PageResult {
+/// Ends the session on the server too, so a copy of the cookie is worthless.
+pub async fn logout(page: &Page<'_>) -> PageResult {
+    if let Some(token) = auth::cookie(&page.req.headers, auth::SESSION_COOKIE) {
+        auth::revoke(page.app, token, &page.caller.claims).await?;
+    }
     let response = redirect_with("/login", "You are signed out.");
     Ok(with_cookie(response, Some(auth::session_cookie(page.app, ""))))
 }
@@ -191,12 +222,36 @@ pub async fn account_form(page: &Page<'_>, _v: Option<Input>, errors: FieldError
 }
 
 pub async fn change_password(page: &Page<'_>) -> PageResult {
-    match crate::web::actions::change_password(page.app, page.caller, &page.req.form()).await {
+    match crate::web::actions::change_password(page.app, page.caller, &page.req.form(), &page.req.ip).await {
         Ok(user) => {
             tracing::info!(user = %user.id, "password changed");
             // Older sessions no longer match the password; this one continues.
             start_session(page.app, &user, "/account", "Password changed.")
         }
         Err(e) => account_form(page, None, form_error(e)?).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_plain_local_path_or_the_dashboard() {
+        assert_eq!(safe_next("/leads?status=NEW&q=a%20b"), "/leads?status=NEW&q=a%20b");
+        for bad in [
+            "/\t/evil.example/path",
+            "//evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "https://evil.example",
+            "/\n/evil.example",
+            " /x",
+            "/ /evil",
+            "",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(bad), "/dashboard", "{bad:?}");
+        }
     }
 }

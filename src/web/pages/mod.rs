@@ -15,7 +15,7 @@ mod respond;
 mod settings;
 
 pub(crate) use leads::csv_response;
-pub use request::{raw, routes, Raw, Req, Upload, MAX_BODY_BYTES};
+pub use request::{raw, routes, BodyLimit, Raw, Req, Upload, ANONYMOUS_BODY_BYTES, MAX_BODY_BYTES};
 pub use respond::{form_error, local_time, redirect, redirect_with, render, render_status, status_for};
 pub(crate) use settings::voice_urls;
 
@@ -73,7 +73,7 @@ async fn handle(app: AppState, req: Req) -> Response {
     let mut response = match dispatch(&app, &req).await {
         Ok(r) => r,
         Err(PageError::SignIn) => {
-            let next = if req.method == Method::GET {
+            let next = if req.method == Method::GET || req.method == Method::HEAD {
                 format!("?next={}", urlencode(&req.path))
             } else {
                 String::new()
@@ -93,8 +93,12 @@ async fn handle(app: AppState, req: Req) -> Response {
 }
 
 async fn dispatch(app: &AppState, req: &Req) -> PageResult {
+    if let Some(e) = &req.body_error {
+        return Err(ApiError::from(e.clone()).into());
+    }
     let segments = req.segments();
-    let get = req.method == Method::GET;
+    // HEAD is answered as GET; the server leaves the body out.
+    let get = req.method == Method::GET || req.method == Method::HEAD;
     let post = req.method == Method::POST;
     match (segments.as_slice(), get, post) {
         (["static", file], true, _) => return Ok(static_file(file)),
@@ -107,19 +111,12 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         _ => {}
     }
     let caller = signed_in(app, req).await?;
-    if !get && req.method != Method::HEAD {
-        if req.too_large {
-            return Err(ApiError::BadRequest(format!(
-                "the upload is too large (at most {} MB per request)",
-                MAX_BODY_BYTES / 1_000_000
-            ))
-            .into());
-        }
+    if !get {
         check_csrf(app, req, &caller)?;
     }
     let page = Page { app, req, caller: &caller };
     match (segments.as_slice(), get, post) {
-        (["logout"], _, true) => account::logout(&page),
+        (["logout"], _, true) => account::logout(&page).await,
         (["account"], true, _) => account::account_form(&page, None, FieldErrors::default()).await,
         (["account"], _, true) => account::change_password(&page).await,
         (["dashboard"], true, _) => leads::dashboard(&page).await,
@@ -244,7 +241,7 @@ fn nav_items(c: &Caller, active: &str) -> Vec<NavItem> {
 async fn signed_in(app: &AppState, req: &Req) -> Result<Caller, PageError> {
     let token = auth::cookie(&req.headers, auth::SESSION_COOKIE).ok_or(PageError::SignIn)?;
     let claims = auth::decode(app, token, "web").ok_or(PageError::SignIn)?;
-    let user = auth::session_user(app, &claims).await.ok_or(PageError::SignIn)?;
+    let user = auth::session_user(app, token, &claims).await.ok_or(PageError::SignIn)?;
     let wanted = auth::cookie(&req.headers, auth::BUSINESS_COOKIE).map(str::to_string);
     match auth::caller(app, user.clone(), claims.clone(), wanted.as_deref()).await {
         // A switcher cookie naming a deleted business: fall back to the first.

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use futures_util::StreamExt;
 use warp::http::{header, HeaderMap, Method};
 use warp::hyper::body::Bytes;
 use warp::path::FullPath;
@@ -11,11 +10,16 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::server::AppState;
+use crate::web::auth;
+use crate::web::body::BodyError;
+use crate::web::client_ip::client_ip_text;
 use crate::web::input::Input;
 
 /// Largest request body read (uploads are checked against 1 MB themselves,
 /// so a slightly larger file still gets a clear message on the page).
 pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest body read before the caller is known (sign-in and setup forms).
+pub const ANONYMOUS_BODY_BYTES: u64 = 64 * 1024;
 const PAGE_PREFIXES: &[&str] = &[
     "setup",
     "login",
@@ -39,8 +43,8 @@ pub struct Req {
     pub headers: HeaderMap,
     pub ip: String,
     pub body: Bytes,
-    /// The body was larger than [`MAX_BODY_BYTES`] and was not read.
-    pub too_large: bool,
+    /// Why the body was not read (larger than allowed, or too slow).
+    pub body_error: Option<BodyError>,
     /// A multipart form's fields and files, read once.
     pub multipart: Option<(Input, Vec<Upload>)>,
 }
@@ -94,18 +98,24 @@ pub struct Raw {
     pub path: String,
     pub query: String,
     pub headers: HeaderMap,
-    /// The client's address (the one a local reverse proxy names).
+    /// The client's address (see `web::client_ip`).
     pub ip: String,
     pub body: Bytes,
-    /// The body was larger than the limit and was not read.
-    pub too_large: bool,
+    /// Why the body was not read (too large, too slow), if it was not.
+    pub body_error: Option<BodyError>,
 }
 
-/// The requests whose path `accept` claims, with bodies read up to `max_body` bytes.
+/// How many body bytes a request may send, decided from its head before
+/// anything is read: only a signed-in caller gets the large limit.
+pub type BodyLimit = fn(&AppState, &HeaderMap) -> u64;
+
+/// The requests whose path `accept` claims, with bodies read up to what `limit` allows.
 pub fn raw(
+    app: AppState,
     accept: fn(&str) -> bool,
-    max_body: u64,
+    limit: BodyLimit,
 ) -> impl Filter<Extract = (Raw,), Error = Rejection> + Clone {
+    let trusted = app.config.server.trusted_proxies.clone();
     warp::path::full()
         .and_then(move |p: FullPath| async move {
             if accept(p.as_str()) {
@@ -127,26 +137,53 @@ pub fn raw(
                   headers: HeaderMap,
                   remote: Option<SocketAddr>,
                   length: Option<u64>,
-                  body| async move {
-                let ip =
-                    crate::channels::chat::client_address(remote, header_str(&headers, "x-forwarded-for"));
-                let (body, too_large) = read_body(body, length, max_body).await;
-                Raw { method, path: path.as_str().to_string(), query, headers, ip, body, too_large }
+                  body| {
+                let app = app.clone();
+                let trusted = trusted.clone();
+                async move {
+                    let ip = client_ip_text(remote, &headers, &trusted);
+                    let max = limit(&app, &headers);
+                    let (body, body_error) = match crate::web::body::read(
+                        Box::pin(body),
+                        length,
+                        max,
+                        app.body_deadline(),
+                    )
+                    .await
+                    {
+                        Ok(body) => (body, None),
+                        Err(e) => (Bytes::new(), Some(e)),
+                    };
+                    Raw { method, path: path.as_str().to_string(), query, headers, ip, body, body_error }
+                }
             },
         )
 }
 
+/// Pages: large bodies (uploads) only with a session cookie that checks out.
+fn page_body_limit(app: &AppState, headers: &HeaderMap) -> u64 {
+    let signed_in =
+        auth::cookie(headers, auth::SESSION_COOKIE).is_some_and(|t| auth::decode(app, t, "web").is_some());
+    if signed_in {
+        MAX_BODY_BYTES
+    } else {
+        ANONYMOUS_BODY_BYTES
+    }
+}
+
 pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    raw(is_page_path, MAX_BODY_BYTES).then(move |raw: Raw| {
+    raw(app.clone(), is_page_path, page_body_limit).then(move |raw: Raw| {
         let app = app.clone();
         async move {
             let multipart =
                 match multer::parse_boundary(header_str(&raw.headers, "content-type").unwrap_or_default()) {
-                    Ok(boundary) if !raw.too_large => read_multipart(raw.body.clone(), boundary).await,
+                    Ok(boundary) if raw.body_error.is_none() => {
+                        read_multipart(raw.body.clone(), boundary).await
+                    }
                     _ => None,
                 };
-            let Raw { method, path, query, headers, ip, body, too_large } = raw;
-            let req = Req { method, path, query, headers, ip, body, too_large, multipart };
+            let Raw { method, path, query, headers, ip, body, body_error } = raw;
+            let req = Req { method, path, query, headers, ip, body, body_error, multipart };
             super::handle(app, req).await
         }
     })
@@ -154,31 +191,6 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejec
 
 pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-/// Reads the body up to `max` bytes; past it, stops and says so.
-pub async fn read_body<S, B>(mut stream: S, length: Option<u64>, max: u64) -> (Bytes, bool)
-where
-    S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: warp::hyper::body::Buf,
-{
-    if length.is_some_and(|l| l > max) {
-        return (Bytes::new(), true);
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(mut chunk) = chunk else { break };
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            out.extend_from_slice(part);
-            let n = part.len();
-            chunk.advance(n);
-        }
-        if out.len() as u64 > max {
-            return (Bytes::new(), true);
-        }
-    }
-    (Bytes::from(out), false)
 }
 
 /// The fields and files of a multipart body (None when it is malformed).

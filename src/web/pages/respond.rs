@@ -85,7 +85,8 @@ pub(super) fn error_page(e: &ApiError) -> Response {
         ApiError::Forbidden(_) | ApiError::Unauthorized(_) => ("Not allowed", None),
         ApiError::BadRequest(_) => ("That did not work", None),
         ApiError::Conflict(_) => ("Already done", None),
-        ApiError::TooManyRequests(_) => ("Slow down", None),
+        ApiError::TooManyRequests(_) | ApiError::Busy(_) => ("Slow down", None),
+        ApiError::TooLarge(_) | ApiError::RequestTimeout(_) => ("That did not work", None),
         ApiError::Unavailable(_) | ApiError::Internal(_) => ("Something went wrong", None),
     };
     let message = match e {

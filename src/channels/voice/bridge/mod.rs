@@ -124,8 +124,14 @@ async fn run(app: AppState, socket: ServerSocket) {
         tracing::warn!("media stream closed before it started");
         return;
     };
-    let call_sid = start.custom_parameters.get("callSid").cloned().unwrap_or_else(|| start.call_sid.clone());
-    let business_id = start.custom_parameters.get("businessId").cloned().unwrap_or_default();
+    let call = match admit(&app, &start).await {
+        Ok(call) => call,
+        Err(why) => {
+            tracing::warn!(call_sid = %start.call_sid, reason = %why, "media stream refused");
+            return;
+        }
+    };
+    let (call_sid, business_id) = (call.call_sid.clone(), call.business_id.clone().unwrap_or_default());
     let span = tracing::info_span!("call", call_sid = %call_sid, business_id = %business_id);
     async move {
         let ctx = match engine::context(&app, &business_id).await {
@@ -135,7 +141,8 @@ async fn run(app: AppState, socket: ServerSocket) {
                 return;
             }
         };
-        let from = start.custom_parameters.get("from").map(String::as_str);
+        // Who called is what Twilio told `incoming`, not what the stream claims.
+        let from = call.from_number.as_deref();
         let to = ctx.business.twilio_phone_number.clone();
         let session = match super::call_session(&app, &ctx, &call_sid, from, to.as_deref(), "realtime").await
         {
@@ -157,6 +164,27 @@ async fn run(app: AppState, socket: ServerSocket) {
     }
     .instrument(span)
     .await;
+}
+
+/// The call a stream may join: the one its token was issued for by
+/// `incoming`, recorded for that business, the token unused and in time.
+async fn admit(app: &AppState, start: &tw::Start) -> Result<crate::domain::Call, String> {
+    let param = |name: &str| start.custom_parameters.get(name).map(String::as_str).unwrap_or_default();
+    let (call_sid, business_id, token) = (start.call_sid.as_str(), param("businessId"), param("token"));
+    if !param("callSid").is_empty() && param("callSid") != call_sid {
+        return Err("the stream's callSid parameter is not its call".into());
+    }
+    let now = chrono::Utc::now().timestamp();
+    super::stream_token::check(app.jwt_secret.expose().as_bytes(), token, call_sid, business_id, now)
+        .map_err(|e| e.to_string())?;
+    let call = app.store.call(call_sid).await.map_err(|e| format!("no such call: {e}"))?;
+    if call.business_id.as_deref() != Some(business_id) {
+        return Err("the call belongs to another business".into());
+    }
+    if !app.voice.first_use(token) {
+        return Err("the stream's token was used already".into());
+    }
+    Ok(call)
 }
 
 async fn wait_for_start(rx: &mut SplitStream<ServerSocket>) -> Option<tw::Start> {
