@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod embed;
 pub mod knowledge;
 pub mod llm;
+pub mod local_model;
 pub mod provider;
 pub mod tools;
 pub mod triage;
