@@ -108,6 +108,10 @@ impl SqliteStore {
         let mut writer = open_connection(path, false)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         migrate::run(&mut writer)?;
+        let embedded = knowledge::embed_missing(&mut writer)?;
+        if embedded > 0 {
+            tracing::info!(chunks = embedded, "knowledge embedded with the built-in model");
+        }
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<std::result::Result<Vec<_>, _>>()
