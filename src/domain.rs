@@ -204,6 +204,8 @@ pub struct Profile {
     /// In order.
     pub questions: Vec<Question>,
     pub emergency_rules: EmergencyRules,
+    /// The owner's "this was (not) an emergency" marks: (level, message).
+    pub triage_marks: Vec<(Priority, String)>,
 }
 
 /// The owner-editable fields of a business (no id or timestamps).

@@ -10,4 +10,5 @@ pub mod local_model;
 pub mod provider;
 pub mod tools;
 pub mod triage;
+pub mod triage_model;
 pub mod voice;

@@ -9,8 +9,9 @@ use super::input::{ActionError, FieldErrors, Input};
 use super::notify_forms;
 use crate::domain::{
     starter_questions, AgentConfig, BusinessBundle, BusinessType, Lead, NewBusiness, NotificationPrefs,
-    NotifyEvent, PlanTier, Role, User,
+    NotifyEvent, PlanTier, Priority, Role, User,
 };
+use crate::agent::triage::Rules;
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
 use crate::plans::Feature;
@@ -237,6 +238,28 @@ pub async fn set_lead_status(app: &AppState, caller: &Caller, lead_id: &str, inp
     let b = caller.business()?;
     let status = forms::lead_status(input)?;
     Ok(app.store.set_lead_status(&b.id, lead_id, status).await?)
+}
+
+/// The owner's "this was (not) an emergency" on a lead. The visitor message
+/// triage rated highest (the one that raised the alarm, or should have) is
+/// kept as an example of that level for the business's classifier.
+pub async fn mark_triage(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<(Priority, String)> {
+    let b = caller.business()?;
+    let level = forms::triage_mark(input)?;
+    let detail = app.store.lead_detail(&b.id, lead_id).await?;
+    let profile = app.store.agent_profile(&b.id).await?;
+    let rules = Rules::cached_with_marks(b.business_type, &profile.emergency_rules, &profile.triage_marks);
+    let text = detail
+        .transcript
+        .iter()
+        .filter(|m| m.role == "user" && !m.content.trim().is_empty())
+        .map(|m| (rules.classify(&m.content).level, m.content.trim().to_string()))
+        .reduce(|best, m| if m.0 > best.0 { m } else { best })
+        .map(|(_, text)| text)
+        .or(detail.lead.notes.clone())
+        .ok_or_else(|| ActionError::field("emergency", "this lead has no message to learn from"))?;
+    app.store.mark_triage(&b.id, lead_id, level, &text).await?;
+    Ok((level, text))
 }
 
 pub async fn change_password(app: &AppState, caller: &Caller, input: &Input) -> Result<User> {

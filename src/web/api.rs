@@ -171,6 +171,10 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         ["leads", id, "status"] if post || put => {
             ok(json!(actions::set_lead_status(app, c, id, &req.json()?).await?))
         }
+        ["leads", id, "triage"] if post || put => {
+            let (level, text) = actions::mark_triage(app, c, id, &req.json()?).await?;
+            ok(json!({ "lead_id": id, "level": level, "text": text }))
+        }
         ["questions"] if get => questions(app, c).await,
         ["questions"] if post => created(json!(actions::add_question(app, c, &req.json()?).await?)),
         ["questions", "reorder"] if post || put => {

@@ -116,6 +116,8 @@ pub struct LeadPage {
     pub statuses: Vec<&'static str>,
     pub transcript: Vec<Message>,
     pub call: Option<CallRecord>,
+    /// The owner's triage mark (URGENT, HIGH or NORMAL), for triage_mark.html.
+    pub triage_mark: Option<String>,
 }
 
 #[derive(Template)]

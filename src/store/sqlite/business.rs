@@ -265,11 +265,12 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
         },
     )?;
     let emergency_rules = read_rules(conn, id)?;
-    Ok(Profile { business: b, agent, questions, emergency_rules })
+    let triage_marks = super::triage_marks::of_business(conn, id)?;
+    Ok(Profile { business: b, agent, questions, emergency_rules, triage_marks })
 }
 
 pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle> {
-    let Profile { business: b, agent, questions, emergency_rules } = read_profile(conn, id)?;
+    let Profile { business: b, agent, questions, emergency_rules, .. } = read_profile(conn, id)?;
     let knowledge = query_all(
         conn,
         "SELECT title, content, source_url FROM knowledge_documents WHERE business_id = ?1

@@ -20,6 +20,7 @@ mod knowledge;
 pub(crate) mod outbox;
 mod outbox_store;
 mod reports;
+mod triage_marks;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 

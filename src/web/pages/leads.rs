@@ -145,6 +145,7 @@ pub async fn detail(page: &Page<'_>, id: &str) -> PageResult {
     let name = display_name(&detail.lead);
     let l = page.layout(&format!("Lead: {name}"), "/leads").await;
     let when = local_time(&detail.lead.created_at, zone(b));
+    let triage_mark = page.app.store.triage_mark(&b.id, id).await?.map(|p| p.to_string());
     render(&LeadPage {
         l,
         name,
@@ -153,7 +154,15 @@ pub async fn detail(page: &Page<'_>, id: &str) -> PageResult {
         transcript: detail.transcript,
         call: detail.call,
         lead: detail.lead,
+        triage_mark,
     })
+}
+
+/// The owner's "this was (not) an emergency" from the lead page.
+pub async fn mark_triage(page: &Page<'_>, id: &str) -> PageResult {
+    let (level, _) = crate::web::actions::mark_triage(page.app, page.caller, id, &page.req.form()).await?;
+    let said = if level == crate::domain::Priority::Urgent { "an emergency" } else { "not an emergency" };
+    Ok(redirect_with(&format!("/leads/{id}"), &format!("Marked as {said}: triage learns from it.")))
 }
 
 pub async fn set_status(page: &Page<'_>, id: &str) -> PageResult {

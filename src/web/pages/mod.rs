@@ -125,6 +125,7 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["leads", "export.csv"], true, _) => leads::export(&page).await,
         (["leads", id], true, _) => leads::detail(&page, id).await,
         (["leads", id, "status"], _, true) => leads::set_status(&page, id).await,
+        (["leads", id, "triage"], _, true) => leads::mark_triage(&page, id).await,
         (["analytics"], true, _) => reports::analytics(&page).await,
         (["settings", "agent"], true, _) => agent::show(&page, agent::Shown::default()).await,
         (["settings", "agent"], _, true) => agent::save(&page).await,
