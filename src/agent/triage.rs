@@ -518,11 +518,15 @@ impl Rules {
 
     /// [`Rules::classify`] with another classifier (the leave-one-out evaluation).
     pub fn classify_with(&self, text: &str, classifier: &Classifier) -> Decision {
+        combine_opt(self.classify_rules(text), classifier, text)
+    }
+
+    /// How the message sorts for triage: its level, then the classifier's
+    /// probability that it is URGENT.
+    pub fn urgency(&self, text: &str) -> (Priority, f32) {
         let rules = self.classify_rules(text);
-        match classifier.vote(text, rules.level) {
-            Some(vote) => combine(rules, vote),
-            None => rules,
-        }
+        let p = self.classifier.vote(text, rules.level).map_or(0.0, |v| v.urgent);
+        (combine_opt(rules, &self.classifier, text).level, p)
     }
 
     /// The rules alone.
@@ -568,12 +572,20 @@ pub struct Thresholds {
     pub calm: (f32, f32),
     /// Raise a routine message to HIGH.
     pub higher: (f32, f32),
-    /// An owner's mark this close decides whatever the rules say.
+    /// An owner's mark this close, and nearer than any built-in example,
+    /// decides whatever the rules say.
     pub owner: f32,
 }
 
 pub const THRESHOLDS: Thresholds =
-    Thresholds { raise: (0.35, 0.0), calm: (0.5, 0.0), higher: (0.5, 0.0), owner: 0.9 };
+    Thresholds { raise: (0.35, 0.0), calm: (0.5, 0.0), higher: (0.5, 0.0), owner: 0.6 };
+
+fn combine_opt(rules: Decision, classifier: &Classifier, text: &str) -> Decision {
+    match classifier.vote(text, rules.level) {
+        Some(vote) => combine(rules, vote),
+        None => rules,
+    }
+}
 
 /// The rules' decision, overruled by the classifier where it is confident:
 /// it may raise a message to URGENT or calm an URGENT rule match. The
@@ -597,15 +609,22 @@ pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
     } else {
         None
     };
+    // Explained by the nearest example of the level decided.
+    let like = |level: Priority| {
+        vote.nearest_by_level.iter().find(|n| n.level == level).cloned().unwrap_or_else(|| vote.nearest.clone())
+    };
     match level {
-        Some(level) => Decision {
-            level,
-            reasons: vec![format!("like \"{}\"", vote.nearest.text)],
-            hazard: if level == Urgent { rules.hazard } else { None },
-            decided_by: DecidedBy::Classifier,
-            nearest: Some(vote.nearest),
-        },
-        None => Decision { nearest: Some(vote.nearest), ..rules },
+        Some(level) => {
+            let nearest = like(level);
+            Decision {
+                level,
+                reasons: vec![format!("like \"{}\"", nearest.text)],
+                hazard: if level == Urgent { rules.hazard } else { None },
+                decided_by: DecidedBy::Classifier,
+                nearest: Some(nearest),
+            }
+        }
+        None => Decision { nearest: Some(like(rules.level)), ..rules },
     }
 }
 

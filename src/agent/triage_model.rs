@@ -51,6 +51,9 @@ pub struct Vote {
     /// The probability of URGENT (raising needs less than a majority).
     pub urgent: f32,
     pub nearest: Nearest,
+    /// The nearest example of each level that has one: what a decision
+    /// for that level is explained by.
+    pub nearest_by_level: Vec<Nearest>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -219,24 +222,35 @@ impl Classifier {
         let model = local_model::get()?;
         let (kind, head) = (self.kind?, self.head.as_ref()?);
         let query = model.embed(text);
-        let (best_sim, best) = self
-            .exemplars
-            .iter()
-            .map(|e| (cosine(&query, &e.vector), e.as_ref()))
-            .max_by(|a, b| a.0.total_cmp(&b.0))?;
+        let mut by_level: Vec<(f32, &Exemplar)> = Vec::new();
+        for e in &self.exemplars {
+            let sim = cosine(&query, &e.vector);
+            match by_level.iter_mut().find(|(_, b)| b.level == e.level) {
+                Some(best) if best.0 >= sim => {}
+                Some(best) => *best = (sim, e),
+                None => by_level.push((sim, e)),
+            }
+        }
+        let nearest_by_level: Vec<Nearest> = by_level.iter().map(|(sim, e)| nearest(e, *sim)).collect();
+        let nearest = nearest_by_level.iter().max_by(|a, b| a.similarity.total_cmp(&b.similarity))?.clone();
         let p = head.probabilities(&features(&query, rules, kind));
         let (i, &top) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
         Some(Vote {
             level: [Priority::Normal, Priority::High, Priority::Urgent][i],
             confidence: top,
             urgent: p[2],
-            nearest: Nearest {
-                text: best.text.clone(),
-                level: best.level,
-                similarity: best_sim,
-                source: if best.owner { "owner" } else { "built-in" },
-            },
+            nearest,
+            nearest_by_level,
         })
+    }
+}
+
+fn nearest(e: &Exemplar, similarity: f32) -> Nearest {
+    Nearest {
+        text: e.text.clone(),
+        level: e.level,
+        similarity,
+        source: if e.owner { "owner" } else { "built-in" },
     }
 }
 
