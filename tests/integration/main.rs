@@ -18,6 +18,7 @@ mod fake_openai;
 mod fake_realtime;
 mod fake_twilio;
 mod knowledge;
+mod measure;
 mod notify;
 mod notify_recovery;
 mod notify_support;
