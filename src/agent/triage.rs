@@ -480,7 +480,11 @@ impl Rules {
     }
 
     /// The rules with the owner's changes, the classifier with the owner's marks.
-    pub fn with_marks(business_type: BusinessType, overrides: &Overrides, marks: &[(Priority, String)]) -> Rules {
+    pub fn with_marks(
+        business_type: BusinessType,
+        overrides: &Overrides,
+        marks: &[(Priority, String)],
+    ) -> Rules {
         let mut rules = Rules::with_overrides(business_type, overrides);
         if !marks.is_empty() {
             rules.classifier = Arc::new(Classifier::for_business(business_type, marks));
@@ -532,8 +536,13 @@ impl Rules {
     /// The rules alone.
     pub fn classify_rules(&self, text: &str) -> Decision {
         let tokens = tokenize(text);
-        let mut best =
-            Decision { level: Normal, reasons: Vec::new(), hazard: None, decided_by: DecidedBy::Rules, nearest: None };
+        let mut best = Decision {
+            level: Normal,
+            reasons: Vec::new(),
+            hazard: None,
+            decided_by: DecidedBy::Rules,
+            nearest: None,
+        };
         for rule in &self.rules {
             let hit = (0..tokens.len()).find(|&start| {
                 match_at(&rule.elems, &tokens, start).is_some()
@@ -561,24 +570,24 @@ impl Rules {
     }
 }
 
-/// How sure the classifier must be to overrule the rules: for each move,
-/// the neighbours' agreement (share of their weight) and the nearest
-/// example's similarity. Chosen on the development sets (leave-one-out).
+/// How sure the classifier must be to overrule the rules (its head's
+/// probabilities). Chosen on the development sets by 5-fold
+/// cross-validation, URGENT recall weighted double (`tune_thresholds`).
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
-    /// Raise a message to URGENT (on the probability of URGENT alone).
-    pub raise: (f32, f32),
-    /// Calm an URGENT rule match (a figure of speech, a past event).
-    pub calm: (f32, f32),
-    /// Raise a routine message to HIGH.
-    pub higher: (f32, f32),
+    /// Raise a message to URGENT: the probability of URGENT.
+    pub raise: f32,
+    /// Calm an URGENT rule match (a figure of speech, a past event): the
+    /// probability of the level the head prefers.
+    pub calm: f32,
+    /// Raise a routine message to HIGH: the probability of HIGH.
+    pub higher: f32,
     /// An owner's mark this close, and nearer than any built-in example,
     /// decides whatever the rules say.
     pub owner: f32,
 }
 
-pub const THRESHOLDS: Thresholds =
-    Thresholds { raise: (0.35, 0.0), calm: (0.5, 0.0), higher: (0.5, 0.0), owner: 0.6 };
+pub const THRESHOLDS: Thresholds = Thresholds { raise: 0.35, calm: 0.5, higher: 0.5, owner: 0.6 };
 
 fn combine_opt(rules: Decision, classifier: &Classifier, text: &str) -> Decision {
     match classifier.vote(text, rules.level) {
@@ -596,22 +605,25 @@ pub fn combine(rules: Decision, vote: Vote) -> Decision {
 }
 
 pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
-    let sure = |(share, sim): (f32, f32)| vote.confidence >= share && vote.nearest.similarity >= sim;
     let owner = vote.nearest.source == "owner" && vote.nearest.similarity >= t.owner;
     let level = if owner && vote.nearest.level != rules.level {
         Some(vote.nearest.level)
-    } else if rules.level != Urgent && vote.urgent >= t.raise.0 {
+    } else if rules.level != Urgent && vote.urgent >= t.raise {
         Some(Urgent)
-    } else if rules.level == Urgent && vote.level != Urgent && sure(t.calm) {
+    } else if rules.level == Urgent && vote.level != Urgent && vote.confidence >= t.calm {
         Some(vote.level)
-    } else if rules.level == Normal && vote.level == High && sure(t.higher) {
+    } else if rules.level == Normal && vote.level == High && vote.confidence >= t.higher {
         Some(High)
     } else {
         None
     };
     // Explained by the nearest example of the level decided.
     let like = |level: Priority| {
-        vote.nearest_by_level.iter().find(|n| n.level == level).cloned().unwrap_or_else(|| vote.nearest.clone())
+        vote.nearest_by_level
+            .iter()
+            .find(|n| n.level == level)
+            .cloned()
+            .unwrap_or_else(|| vote.nearest.clone())
     };
     match level {
         Some(level) => {

@@ -198,7 +198,11 @@ impl Classifier {
     }
 
     /// A classifier with another head (the development sets' cross-validation).
-    pub fn with_head(kind: BusinessType, head: Option<Arc<Head>>, marks: &[(Priority, String)]) -> Classifier {
+    pub fn with_head(
+        kind: BusinessType,
+        head: Option<Arc<Head>>,
+        marks: &[(Priority, String)],
+    ) -> Classifier {
         let mut exemplars = built_in(kind);
         if let Some(model) = local_model::get() {
             for (level, text) in marks {

@@ -91,7 +91,8 @@ fn owners_add_and_remove_phrases() {
     assert!(!r.phrases().iter().any(|(_, p)| p == "no hot water"));
     assert_eq!(Rules::for_business(kind).classify_rules("no hot water").level, High);
     // An owner's mark decides for messages close to it, whatever the rules say.
-    let marked = Rules::with_marks(kind, &Overrides::default(), &[(Urgent, "the septic alarm is beeping".into())]);
+    let marked =
+        Rules::with_marks(kind, &Overrides::default(), &[(Urgent, "the septic alarm is beeping".into())]);
     let d = marked.classify("the septic alarm is beeping again");
     assert_eq!((d.level, d.decided_by), (Urgent, DecidedBy::Classifier), "{d:?}");
     assert_eq!(Rules::for_business(kind).classify("the septic alarm is beeping again").level, Normal);
@@ -169,7 +170,8 @@ fn cross_validated() -> Vec<(Priority, Decision, Vote, &'static str)> {
     let features = training_rows(&rows);
     let mut out = Vec::new();
     for fold in 0..FOLDS {
-        let train: Vec<_> = features.iter().enumerate().filter(|(i, _)| i % FOLDS != fold).map(|(_, f)| f.clone()).collect();
+        let train: Vec<_> =
+            features.iter().enumerate().filter(|(i, _)| i % FOLDS != fold).map(|(_, f)| f.clone()).collect();
         let head = std::sync::Arc::new(Head::train(&train));
         for (i, (kind, want, text)) in rows.iter().enumerate().filter(|(i, _)| i % FOLDS == fold) {
             let _ = i;
@@ -183,7 +185,10 @@ fn cross_validated() -> Vec<(Priority, Decision, Vote, &'static str)> {
     out
 }
 
-fn at(cases: &[(Priority, Decision, Vote, &'static str)], t: Option<&Thresholds>) -> Vec<(Priority, Priority, &'static str)> {
+fn at(
+    cases: &[(Priority, Decision, Vote, &'static str)],
+    t: Option<&Thresholds>,
+) -> Vec<(Priority, Priority, &'static str)> {
     cases
         .iter()
         .map(|(w, r, v, text)| {
@@ -233,18 +238,12 @@ fn tune_thresholds() {
         (s[0].1, s[0].2, accuracy(&rows))
     };
     let mut best = Vec::new();
-    for rs in [0.2f32, 0.25, 0.3, 0.35, 0.4, 0.5] {
-        for rm in [0.0f32] {
-            for cs in [0.5f32, 0.6, 0.7, 0.8] {
-                for cm in [0.0f32] {
-                    for hs in [0.5f32, 1.1] {
-                        for hm in [0.0f32] {
-                            let t = Thresholds { raise: (rs, rm), calm: (cs, cm), higher: (hs, hm), owner: 0.9 };
-                            let (p, r, a) = score(&t);
-                            best.push((r * 2.0 + p + a, p, r, a, t));
-                        }
-                    }
-                }
+    for raise in [0.2f32, 0.25, 0.3, 0.35, 0.4, 0.5] {
+        for calm in [0.5f32, 0.6, 0.7, 0.8] {
+            for higher in [0.5f32, 1.1] {
+                let t = Thresholds { raise, calm, higher, owner: 0.6 };
+                let (p, r, a) = score(&t);
+                best.push((r * 2.0 + p + a, p, r, a, t));
             }
         }
     }
@@ -255,4 +254,3 @@ fn tune_thresholds() {
     let (p, r, a) = score(&THRESHOLDS);
     println!("current P{p:.3} R{r:.3} A{a:.3}");
 }
-

@@ -145,8 +145,11 @@ pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnE
         Err(StoreError::NotFound(_)) => return Err(TurnError::UnknownBusiness(business_id.to_string())),
         other => other?,
     };
-    let rules =
-        Rules::cached_with_marks(profile.business.business_type, &profile.emergency_rules, &profile.triage_marks);
+    let rules = Rules::cached_with_marks(
+        profile.business.business_type,
+        &profile.emergency_rules,
+        &profile.triage_marks,
+    );
     Ok(Context::new(profile.business, profile.agent, profile.questions, rules, app.plans))
 }
 

@@ -7,11 +7,11 @@ use super::auth::Caller;
 use super::forms;
 use super::input::{ActionError, FieldErrors, Input};
 use super::notify_forms;
+use crate::agent::triage::Rules;
 use crate::domain::{
     starter_questions, AgentConfig, BusinessBundle, BusinessType, Lead, NewBusiness, NotificationPrefs,
     NotifyEvent, PlanTier, Priority, Role, User,
 };
-use crate::agent::triage::Rules;
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
 use crate::plans::Feature;
@@ -244,7 +244,12 @@ pub async fn set_lead_status(app: &AppState, caller: &Caller, lead_id: &str, inp
 /// sentence triage rated most urgent (the one that raised the alarm, or
 /// should have) is kept as an example of that level for the business's
 /// classifier: a sentence, so a name or number said alongside does not blur it.
-pub async fn mark_triage(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<(Priority, String)> {
+pub async fn mark_triage(
+    app: &AppState,
+    caller: &Caller,
+    lead_id: &str,
+    input: &Input,
+) -> Result<(Priority, String)> {
     let b = caller.business()?;
     let detail = app.store.lead_detail(&b.id, lead_id).await?;
     let level = forms::triage_mark(input)?;

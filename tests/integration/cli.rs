@@ -262,9 +262,18 @@ fn triage_prints_the_decision_as_json() {
     let out = fd.ok(&["triage", "--business-type", "hvac", "fireplace inspection, no leaks"]);
     assert!(out.starts_with(r#"{"level":"NORMAL","reasons":["inspection"],"decided_by":"rules""#), "{out}");
     // A paraphrase no rule lists: the classifier decides, and says what it resembles.
-    let out = fd.ok(&["triage", "--business-type", "PLUMBING", "the supply hose to the dishwasher split and the kitchen is a lake"]);
+    let out = fd.ok(&[
+        "triage",
+        "--business-type",
+        "PLUMBING",
+        "the supply hose to the dishwasher split and the kitchen is a lake",
+    ]);
     let decision: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((decision["level"].as_str(), decision["decided_by"].as_str()), (Some("URGENT"), Some("classifier")), "{out}");
+    assert_eq!(
+        (decision["level"].as_str(), decision["decided_by"].as_str()),
+        (Some("URGENT"), Some("classifier")),
+        "{out}"
+    );
     let bad = fd.run(&["triage", "--business-type", "BAKERY", "hi"]);
     assert!(stderr(&bad).contains("--business-type: expected"), "{}", stderr(&bad));
 

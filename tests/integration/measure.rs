@@ -62,8 +62,9 @@ pub fn triage_report(rows: &Triaged) -> (f64, String, (f64, f64)) {
 
 /// The demo business in a fresh store: (runtime, store, business id).
 pub fn demo_store() -> (tokio::runtime::Runtime, SqliteStore, String, tempfile::TempDir) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml"))
+            .unwrap();
     let bundle = frontdesk::provision::parse_bundle(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -82,7 +83,11 @@ pub fn knowledge(cases: &[(String, Vec<String>)]) -> Vec<(bool, bool, String, Ve
     let top = |text: &str, hybrid: bool| -> String {
         let embedding = hybrid.then(|| (model.id().to_string(), model.embed(text)));
         let q = KnowledgeQuery { text: text.to_string(), embedding, limit: 1 };
-        rt.block_on(store.search_knowledge(&id, &q)).unwrap().first().map(|p| p.title.clone()).unwrap_or_default()
+        rt.block_on(store.search_knowledge(&id, &q))
+            .unwrap()
+            .first()
+            .map(|p| p.title.clone())
+            .unwrap_or_default()
     };
     cases
         .iter()
@@ -147,6 +152,9 @@ fn development_triage_sets() {
     let (aa, ta, _) = triage_report(&after);
     // The classifier was trained on these rows: "after" here is training
     // fit, not an estimate (the cross-validated one is in triage_tests.rs).
-    println!("development triage (training fit), {} messages\nbefore {ab:.3}\n{tb}after {aa:.3}\n{ta}", rows.len());
+    println!(
+        "development triage (training fit), {} messages\nbefore {ab:.3}\n{tb}after {aa:.3}\n{ta}",
+        rows.len()
+    );
     assert!(aa >= ab);
 }

@@ -6,7 +6,8 @@ use rusqlite::params;
 use super::admin::*;
 use super::{db_err, reports, SqliteStore};
 use crate::domain::{
-    now, AgentConfig, BusinessBundle, EmergencyRules, KnowledgeDoc, Lead, LeadStatus, Priority, Question, User,
+    now, AgentConfig, BusinessBundle, EmergencyRules, KnowledgeDoc, Lead, LeadStatus, Priority, Question,
+    User,
 };
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
@@ -132,7 +133,8 @@ impl AdminStore for SqliteStore {
 
     async fn mark_triage(&self, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()> {
         let (lead, text) = (lead_id.to_string(), text.to_string());
-        self.write_for(business_id, move |tx, id| super::triage_marks::mark(tx, id, &lead, level, &text)).await
+        self.write_for(business_id, move |tx, id| super::triage_marks::mark(tx, id, &lead, level, &text))
+            .await
     }
 
     async fn triage_mark(&self, business_id: &str, lead_id: &str) -> Result<Option<Priority>> {

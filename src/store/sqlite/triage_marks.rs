@@ -8,7 +8,13 @@ use crate::domain::{now, Priority};
 use crate::store::{Result, StoreError};
 
 /// Marks a lead of the business; a later mark replaces an earlier one.
-pub(super) fn mark(tx: &Transaction<'_>, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()> {
+pub(super) fn mark(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    lead_id: &str,
+    level: Priority,
+    text: &str,
+) -> Result<()> {
     let known: bool = tx
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM leads WHERE id = ?1 AND business_id = ?2)",
