@@ -81,6 +81,9 @@ pub struct Head {
 
 const HEAD: &str = include_str!("../../assets/triage/head.json");
 
+/// Messages of fewer words are left to the rules.
+const MIN_WORDS: usize = 3;
+
 /// Training: full-batch gradient descent, fixed steps (deterministic).
 const STEPS: usize = 400;
 const RATE: f32 = 2.0;
@@ -223,6 +226,11 @@ impl Classifier {
     /// The head's vote on a message the rules rated `rules`, with the
     /// nearest example; None without a head, examples or model.
     pub fn vote(&self, text: &str, rules: Priority) -> Option<Vote> {
+        // A name, a number, a "yes": answers to questions, too short to
+        // carry meaning the head could weigh; the rules alone decide.
+        if text.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count() < MIN_WORDS {
+            return None;
+        }
         let model = local_model::get()?;
         let (kind, head) = (self.kind?, self.head.as_ref()?);
         let query = model.embed(text);
