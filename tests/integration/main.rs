@@ -17,6 +17,7 @@ mod fake_openai;
 #[path = "../fakes/realtime.rs"]
 mod fake_realtime;
 mod fake_twilio;
+mod heldout;
 mod knowledge;
 mod measure;
 mod notify;

@@ -244,31 +244,37 @@ pub(super) fn embed_missing(conn: &mut Connection) -> Result<usize> {
 
 pub(super) fn save_embeddings(tx: &Transaction<'_>, model: &str, vectors: &[(i64, Vec<f32>)]) -> Result<()> {
     let ts = now();
-    for (chunk_id, vector) in vectors {
-        let business: Option<String> = tx
-            .query_row("SELECT business_id FROM knowledge_chunks WHERE id = ?1", [chunk_id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
-        let Some(business) = business else { continue };
-        let table = vec_table(model, vector.len());
-        tx.execute_batch(&format!(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(
-                 business_id text partition key, embedding float[{}] distance_metric=cosine)",
-            vector.len()
-        ))
-        .map_err(db_err)?;
-        tx.execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [chunk_id]).map_err(db_err)?;
-        tx.execute(
-            &format!("INSERT INTO {table} (rowid, business_id, embedding) VALUES (?1, ?2, ?3)"),
-            params![chunk_id, business, as_blob(vector)],
-        )
-        .map_err(db_err)?;
-        tx.execute(
+    let mut created = std::collections::BTreeSet::new();
+    let mut business_of =
+        tx.prepare_cached("SELECT business_id FROM knowledge_chunks WHERE id = ?1").map_err(db_err)?;
+    let mut record = tx
+        .prepare_cached(
             "INSERT OR REPLACE INTO knowledge_chunk_embeddings (chunk_id, model, dim, embedded_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![chunk_id, model, vector.len() as i64, ts],
         )
         .map_err(db_err)?;
+    for (chunk_id, vector) in vectors {
+        let business: Option<String> =
+            business_of.query_row([chunk_id], |r| r.get(0)).optional().map_err(db_err)?;
+        let Some(business) = business else { continue };
+        let table = vec_table(model, vector.len());
+        if created.insert(table.clone()) {
+            tx.execute_batch(&format!(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(
+                     business_id text partition key, embedding float[{}] distance_metric=cosine)",
+                vector.len()
+            ))
+            .map_err(db_err)?;
+        }
+        tx.prepare_cached(&format!("DELETE FROM {table} WHERE rowid = ?1"))
+            .and_then(|mut s| s.execute([chunk_id]))
+            .map_err(db_err)?;
+        tx.prepare_cached(&format!(
+            "INSERT INTO {table} (rowid, business_id, embedding) VALUES (?1, ?2, ?3)"
+        ))
+        .and_then(|mut s| s.execute(params![chunk_id, business, as_blob(vector)]))
+        .map_err(db_err)?;
+        record.execute(params![chunk_id, model, vector.len() as i64, ts]).map_err(db_err)?;
     }
     Ok(())
 }
