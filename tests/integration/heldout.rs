@@ -71,3 +71,17 @@ fn heldout_report() {
         all.len()
     );
 }
+
+/// Held-out URGENT recall of rules + classifier, measured once on
+/// 2026-11-29 after phase 1 was frozen: 0.74 (100 of 135). A regression
+/// below it, less a small margin, fails CI. Not a target: nothing was tuned
+/// to reach it.
+#[test]
+fn heldout_urgent_recall_floor() {
+    let (_, after) = triage(&triage_rows(TRIAGE));
+    let (_, _, (precision, recall)) = triage_report(&after);
+    assert!(
+        recall >= 0.70,
+        "held-out URGENT recall fell to {recall:.3} (measured 0.74; precision {precision:.3})"
+    );
+}
