@@ -3,8 +3,10 @@
 //! 1. engine turns (the local dialogue alone, no I/O);
 //! 2. full turns over HTTP against a real server (loopback, SQLite writes,
 //!    sessions), from concurrent clients;
-//! 3. knowledge retrieval over 10,000 chunks: full text, and fused with
-//!    sqlite-vec nearest neighbours.
+//! 3. the embedded sentence model: loading (memory) and one sentence;
+//! 4. knowledge import of 10,000 chunks (each embedded by the built-in
+//!    model), and retrieval over them: full text, and fused with sqlite-vec
+//!    nearest neighbours, the query's embedding included.
 //!
 //! Prints a markdown table; the README quotes it.
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use frontdesk::agent::conversation::{self, Context, State};
+use frontdesk::agent::local_model;
 use frontdesk::agent::triage::Rules;
 use frontdesk::config::Config;
 use frontdesk::domain::{AgentConfig, BusinessBundle, BusinessType, KnowledgeDoc, NewBusiness};
@@ -207,27 +210,16 @@ fn bench_retrieval() -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+    let start = Instant::now();
     let id = rt.block_on(store.import_business(bundle)).unwrap().business_id;
-    let chunks = rt.block_on(store.chunks_to_embed("bench-256", 100_000)).unwrap();
-    assert_eq!(chunks.len(), 10_000, "the index holds 10,000 chunks");
-    // Deterministic pseudo-random unit vectors stand in for a model's.
-    let vector = |seed: u64| -> Vec<f32> {
-        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let v: Vec<f32> = (0..256)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 2000) as f32 / 1000.0 - 1.0
-            })
-            .collect();
-        let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
-        v.into_iter().map(|a| a / n).collect()
-    };
-    let rows: Vec<(i64, Vec<f32>)> = chunks.iter().map(|(cid, _)| (*cid, vector(*cid as u64))).collect();
-    for batch in rows.chunks(1000) {
-        rt.block_on(store.save_embeddings("bench-256", batch.to_vec())).unwrap();
-    }
+    let import = start.elapsed();
+    let model = local_model::get().unwrap();
+    let left = rt.block_on(store.chunks_to_embed(model.id(), 100_000)).unwrap();
+    assert!(left.is_empty(), "every chunk is embedded at import");
+    let mut out = vec![format!(
+        "| import of 10,000 chunks, each embedded by the built-in model | 1 | - | {:.0} ms | - | - |",
+        import.as_secs_f64() * 1e3
+    )];
     // Questions of 3 to 6 words drawn from the same vocabulary.
     let queries: Vec<String> = (0..200)
         .map(|_| {
@@ -235,21 +227,20 @@ fn bench_retrieval() -> Vec<String> {
             (0..n).map(|_| word(rng.zipf(VOCAB))).collect::<Vec<_>>().join(" ")
         })
         .collect();
-    let mut out = Vec::new();
     for hybrid in [false, true] {
         let mut samples = Vec::new();
         let start = Instant::now();
         for i in 0..1_000u64 {
             let text = queries[i as usize % queries.len()].clone();
-            let embedding = hybrid.then(|| ("bench-256".to_string(), vector(1_000_000 + i)));
-            let q = KnowledgeQuery { text, embedding, limit: 3 };
             let t = Instant::now();
+            let embedding = hybrid.then(|| (model.id().to_string(), model.embed(&text)));
+            let q = KnowledgeQuery { text, embedding, limit: 3 };
             let found = rt.block_on(store.search_knowledge(&id, &q)).unwrap();
             samples.push(t.elapsed());
             std::hint::black_box(found);
         }
         let name = if hybrid {
-            "retrieval, 10,000 chunks: BM25 + sqlite-vec (256 dims), fused"
+            "retrieval, 10,000 chunks: BM25 + built-in model + sqlite-vec (256 dims), fused"
         } else {
             "retrieval, 10,000 chunks: BM25 (FTS5)"
         };
@@ -258,9 +249,56 @@ fn bench_retrieval() -> Vec<String> {
     out
 }
 
+/// Resident memory of this process, in MB (Linux).
+fn rss_mb() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0.0);
+    pages * 4096.0 / 1e6
+}
+
+/// Loading the embedded model (time, resident memory it adds) and embedding
+/// one sentence of chat length.
+fn bench_model() -> Vec<String> {
+    let before = rss_mb();
+    let start = Instant::now();
+    let model = local_model::get().unwrap();
+    let _ = model.embed("warm up every row of the table");
+    let loaded = start.elapsed();
+    // Touch every row, as a long-running server eventually does.
+    let vocab = "the a pipe burst water heater leak gas smell furnace arrested tenant closing";
+    for w in vocab.split(' ') {
+        std::hint::black_box(model.embed(w));
+    }
+    let after = rss_mb();
+    let sentences = [
+        "Hi, I need a quote for a new water heater",
+        "water is pouring from the ceiling, I think a pipe burst upstairs",
+        "Do you work on Saturdays? and how much do you charge for a call-out?",
+        "se reventó una tubería y hay agua por todas partes",
+    ];
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    for i in 0..20_000 {
+        let t = Instant::now();
+        std::hint::black_box(model.embed(sentences[i % sentences.len()]));
+        samples.push(t.elapsed());
+    }
+    vec![
+        format!(
+            "| built-in model: load (resident memory +{:.0} MB) | 1 | - | {:.1} ms | - | - |",
+            after - before,
+            loaded.as_secs_f64() * 1e3
+        ),
+        row("built-in model: embed one chat sentence", samples, start.elapsed()),
+    ]
+}
+
 fn main() {
     println!("| measurement | samples | throughput | p50 | p99 | max |");
     println!("| --- | --- | --- | --- | --- | --- |");
+    for r in bench_model() {
+        println!("{r}");
+    }
     println!("{}", bench_engine());
     println!("{}", bench_http(1, 300));
     println!("{}", bench_http(16, 60));

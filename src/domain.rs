@@ -214,6 +214,8 @@ pub struct Profile {
     pub questions: Vec<Question>,
     pub emergency_rules: EmergencyRules,
     pub facts: BusinessFacts,
+    /// The owner's "this was (not) an emergency" marks: (level, message).
+    pub triage_marks: Vec<(Priority, String)>,
 }
 
 /// Opening hours per weekday: `"07:00-18:00"`, `"closed"`, or unset (not said).

@@ -82,6 +82,23 @@ pub fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
+/// The questions of a message, each to be searched on its own: "Do you
+/// work on Saturdays? and how much is a call-out?" is two. A message with
+/// one question (or none) is itself.
+pub fn question_parts(message: &str) -> Vec<String> {
+    let parts: Vec<String> = sentences(message)
+        .into_iter()
+        .filter(|s| s.ends_with('?'))
+        .map(|s| s.trim_start_matches(|c: char| !c.is_alphanumeric()).to_string())
+        .filter(|s| !query_terms(s).is_empty())
+        .collect();
+    if parts.len() > 1 {
+        parts
+    } else {
+        vec![message.to_string()]
+    }
+}
+
 /// Words that carry no topic.
 const STOPWORDS: &[&str] = &[
     "a", "about", "an", "and", "any", "are", "as", "at", "be", "can", "could", "do", "does", "for", "from",
@@ -255,6 +272,16 @@ mod tests {
         assert_eq!(fts_query(&words[1..], true).as_deref(), Some("\"backflow\" AND \"valve\""));
         let df = term_frequencies(&["Saturdays and hours".into(), "Saturday hours".into()]);
         assert_eq!((df["saturday"], df["hour"], df["and"]), (2, 2, 1));
+    }
+
+    #[test]
+    fn messages_split_into_their_questions() {
+        assert_eq!(
+            question_parts("Do you work on Saturdays? and how much do you charge for a call-out?"),
+            ["Do you work on Saturdays?", "and how much do you charge for a call-out?"]
+        );
+        assert_eq!(question_parts("Hi! Do you work on Saturdays?"), ["Hi! Do you work on Saturdays?"]);
+        assert_eq!(question_parts("my tap drips"), ["my tap drips"]);
     }
 
     #[test]

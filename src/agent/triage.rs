@@ -1,4 +1,8 @@
-//! Emergency triage: a rules engine per business type.
+//! Emergency triage: a rules engine per business type, combined with a
+//! classifier over the embedded sentence model ([`super::triage_model`]).
+//! The rules stay the explainable, owner-editable core and carry the safety
+//! advice (the hazard); the classifier overrules them only when its nearest
+//! labelled examples agree confidently (see [`combine`]).
 //!
 //! Rules are phrases matched on whole words, with a small pattern syntax for
 //! paraphrase (`smell~ * gas` matches "smells like gas"). A match is ignored
@@ -19,6 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::triage_model::{Classifier, Nearest, Vote};
 use crate::domain::{BusinessType, Priority};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,13 +36,25 @@ pub enum Hazard {
     Electrical,
 }
 
-/// The level and the phrases that decided it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Which part of triage set the level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    Rules,
+    Classifier,
+}
+
+/// The level and the phrases (or the similar example) that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub level: Priority,
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hazard: Option<Hazard>,
+    pub decided_by: DecidedBy,
+    /// The labelled message nearest in meaning, when the classifier ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nearest: Option<Nearest>,
 }
 
 /// An owner's changes to the default rules: extra phrases (same pattern
@@ -252,10 +269,11 @@ struct Rule {
     also: Vec<Vec<Elem>>,
 }
 
-/// Compiled rules for one business.
+/// Compiled rules for one business, with its classifier.
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
+    classifier: Arc<Classifier>,
 }
 
 fn compile_words(pattern: &str) -> Vec<Elem> {
@@ -415,8 +433,16 @@ fn negated(tokens: &[Token], start: usize) -> bool {
 }
 
 impl Rules {
-    /// The default rules for a type of business (English and Spanish).
+    /// The default rules for a type of business (English and Spanish), with
+    /// the built-in classifier.
     pub fn for_business(business_type: BusinessType) -> Rules {
+        let mut rules = Rules::rules_only(business_type);
+        rules.classifier = Arc::new(Classifier::for_business(business_type, &[]));
+        rules
+    }
+
+    /// The default rules with no classifier (what trains the classifier).
+    pub fn rules_only(business_type: BusinessType) -> Rules {
         let specific: &[&[RuleRow]] = match business_type {
             BusinessType::Plumbing => &[WATER, PLUMBING],
             BusinessType::Hvac => &[WATER, HVAC],
@@ -430,17 +456,40 @@ impl Rules {
             .chain([ROUTINE].iter())
             .flat_map(|rows| rows.iter().map(compile))
             .collect();
-        Rules { rules }
+        Rules { rules, classifier: Arc::new(Classifier::default()) }
     }
 
     /// Compiled rules for a business, shared while its overrides are unchanged:
     /// a turn costs a lookup, and an owner's edit takes effect on the next turn.
     pub fn cached(business_type: BusinessType, overrides: &Overrides) -> Arc<Rules> {
-        static CACHE: OnceLock<moka::sync::Cache<(BusinessType, Overrides), Arc<Rules>>> = OnceLock::new();
+        Rules::cached_with_marks(business_type, overrides, &[])
+    }
+
+    /// [`Rules::cached`], the owner's marks on leads among the classifier's examples.
+    pub fn cached_with_marks(
+        business_type: BusinessType,
+        overrides: &Overrides,
+        marks: &[(Priority, String)],
+    ) -> Arc<Rules> {
+        type Key = (BusinessType, Overrides, Vec<(Priority, String)>);
+        static CACHE: OnceLock<moka::sync::Cache<Key, Arc<Rules>>> = OnceLock::new();
         let cache = CACHE.get_or_init(|| moka::sync::Cache::new(10_000));
-        cache.get_with((business_type, overrides.clone()), || {
-            Arc::new(Rules::with_overrides(business_type, overrides))
+        cache.get_with((business_type, overrides.clone(), marks.to_vec()), || {
+            Arc::new(Rules::with_marks(business_type, overrides, marks))
         })
+    }
+
+    /// The rules with the owner's changes, the classifier with the owner's marks.
+    pub fn with_marks(
+        business_type: BusinessType,
+        overrides: &Overrides,
+        marks: &[(Priority, String)],
+    ) -> Rules {
+        let mut rules = Rules::with_overrides(business_type, overrides);
+        if !marks.is_empty() {
+            rules.classifier = Arc::new(Classifier::for_business(business_type, marks));
+        }
+        rules
     }
 
     /// The defaults with the owner's additions and removals.
@@ -466,9 +515,34 @@ impl Rules {
             .collect()
     }
 
+    /// The rules and the classifier together: what the engine acts on.
     pub fn classify(&self, text: &str) -> Decision {
+        self.classify_with(text, &self.classifier)
+    }
+
+    /// [`Rules::classify`] with another classifier (the leave-one-out evaluation).
+    pub fn classify_with(&self, text: &str, classifier: &Classifier) -> Decision {
+        combine_opt(self.classify_rules(text), classifier, text)
+    }
+
+    /// How the message sorts for triage: its level, then the classifier's
+    /// probability that it is URGENT.
+    pub fn urgency(&self, text: &str) -> (Priority, f32) {
+        let rules = self.classify_rules(text);
+        let p = self.classifier.vote(text, rules.level).map_or(0.0, |v| v.urgent);
+        (combine_opt(rules, &self.classifier, text).level, p)
+    }
+
+    /// The rules alone.
+    pub fn classify_rules(&self, text: &str) -> Decision {
         let tokens = tokenize(text);
-        let mut best = Decision { level: Normal, reasons: Vec::new(), hazard: None };
+        let mut best = Decision {
+            level: Normal,
+            reasons: Vec::new(),
+            hazard: None,
+            decided_by: DecidedBy::Rules,
+            nearest: None,
+        };
         for rule in &self.rules {
             let hit = (0..tokens.len()).find(|&start| {
                 match_at(&rule.elems, &tokens, start).is_some()
@@ -481,7 +555,9 @@ impl Rules {
                 continue;
             }
             if rule.level > best.level || (rule.level == Normal && best.reasons.is_empty()) {
-                best = Decision { level: rule.level, reasons: Vec::new(), hazard: None };
+                best.level = rule.level;
+                best.reasons.clear();
+                best.hazard = None;
             }
             if rule.level == best.level {
                 if !best.reasons.contains(&rule.label) {
@@ -491,6 +567,76 @@ impl Rules {
             }
         }
         best
+    }
+}
+
+/// How sure the classifier must be to overrule the rules (its head's
+/// probabilities). Chosen on the development sets by 5-fold
+/// cross-validation, URGENT recall weighted double (`tune_thresholds`).
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// Raise a message to URGENT: the probability of URGENT.
+    pub raise: f32,
+    /// Calm an URGENT rule match (a figure of speech, a past event): the
+    /// probability of the level the head prefers.
+    pub calm: f32,
+    /// Raise a routine message to HIGH: the probability of HIGH.
+    pub higher: f32,
+    /// An owner's mark this close, and nearer than any built-in example,
+    /// decides whatever the rules say.
+    pub owner: f32,
+}
+
+pub const THRESHOLDS: Thresholds = Thresholds { raise: 0.35, calm: 0.5, higher: 0.5, owner: 0.6 };
+
+fn combine_opt(rules: Decision, classifier: &Classifier, text: &str) -> Decision {
+    match classifier.vote(text, rules.level) {
+        Some(vote) => combine(rules, vote),
+        None => rules,
+    }
+}
+
+/// The rules' decision, overruled by the classifier where it is confident:
+/// it may raise a message to URGENT or calm an URGENT rule match. The
+/// reasons then name the example it resembles; a hazard found by the rules
+/// stays (it picks the safety advice).
+pub fn combine(rules: Decision, vote: Vote) -> Decision {
+    combine_at(rules, vote, &THRESHOLDS)
+}
+
+pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
+    let owner = vote.nearest.source == "owner" && vote.nearest.similarity >= t.owner;
+    let level = if owner && vote.nearest.level != rules.level {
+        Some(vote.nearest.level)
+    } else if rules.level != Urgent && vote.urgent >= t.raise {
+        Some(Urgent)
+    } else if rules.level == Urgent && vote.level != Urgent && vote.confidence >= t.calm {
+        Some(vote.level)
+    } else if rules.level == Normal && vote.level == High && vote.confidence >= t.higher {
+        Some(High)
+    } else {
+        None
+    };
+    // Explained by the nearest example of the level decided.
+    let like = |level: Priority| {
+        vote.nearest_by_level
+            .iter()
+            .find(|n| n.level == level)
+            .cloned()
+            .unwrap_or_else(|| vote.nearest.clone())
+    };
+    match level {
+        Some(level) => {
+            let nearest = like(level);
+            Decision {
+                level,
+                reasons: vec![format!("like \"{}\"", nearest.text)],
+                hazard: if level == Urgent { rules.hazard } else { None },
+                decided_by: DecidedBy::Classifier,
+                nearest: Some(nearest),
+            }
+        }
+        None => Decision { nearest: Some(like(rules.level)), ..rules },
     }
 }
 

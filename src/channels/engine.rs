@@ -6,6 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::agent::conversation::{self, Context, State};
 use crate::agent::knowledge::Passage;
+use crate::agent::local_model;
 use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::tools;
 use crate::agent::triage::Rules;
@@ -119,19 +120,21 @@ impl tools::KnowledgeSource for StoreKnowledge<'_> {
     }
 }
 
-/// Searches a business's knowledge base, with the query's embedding when an
-/// embedding model is configured (and answers in time; else full text only).
+/// Searches a business's knowledge base: full text fused with the nearest
+/// chunks by meaning. The query is embedded by the OpenAI model when one is
+/// configured (and answers in time), else by the embedded model.
 pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec<Passage>, StoreError> {
-    let embedding = match &app.embedder {
+    let remote = match &app.embedder {
         Some(embedder) => match embedder.embed(&[text.to_string()]).await {
             Ok(mut vectors) => vectors.pop().map(|v| (embedder.model.clone(), v)),
             Err(e) => {
-                tracing::warn!(error = %e, "query embedding failed; full-text search only");
+                tracing::warn!(error = %e, "query embedding failed; the built-in model's instead");
                 None
             }
         },
         None => None,
     };
+    let embedding = remote.or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(text))));
     let query = KnowledgeQuery { text: text.to_string(), embedding, limit: PASSAGES };
     app.store.search_knowledge(business_id, &query).await
 }
@@ -142,7 +145,11 @@ pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnE
         Err(StoreError::NotFound(_)) => return Err(TurnError::UnknownBusiness(business_id.to_string())),
         other => other?,
     };
-    let rules = Rules::cached(profile.business.business_type, &profile.emergency_rules);
+    let rules = Rules::cached_with_marks(
+        profile.business.business_type,
+        &profile.emergency_rules,
+        &profile.triage_marks,
+    );
     let tz: chrono_tz::Tz = profile.business.timezone.parse().unwrap_or(chrono_tz::UTC);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     Ok(Context::new(profile.business, profile.agent, profile.questions, rules, app.plans)

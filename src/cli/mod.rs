@@ -57,7 +57,7 @@ enum Command {
     Backup(backup::Args),
     /// Replace the database with a verified backup
     Restore(restore::Args),
-    /// Classify a message with the emergency rules; prints {"level", "reasons"}
+    /// Classify a message (rules + classifier); prints {"level", "reasons", "decided_by", "nearest"}
     Triage(triage::Args),
     /// Print the version and the database schema version it writes
     Version,

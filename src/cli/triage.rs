@@ -1,4 +1,6 @@
-//! `frontdesk triage`: how the rules classify a message, as JSON.
+//! `frontdesk triage`: how triage classifies a message, as JSON: the level,
+//! the reasons, which part decided (`rules` or `classifier`) and the nearest
+//! labelled example.
 
 use anyhow::Context;
 
@@ -23,7 +25,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         (Some(id), _) => {
             let store = super::open_store(&config)?;
             let profile = store.agent_profile(id).await.with_context(|| format!("--business {id}"))?;
-            Rules::with_overrides(profile.business.business_type, &profile.emergency_rules)
+            Rules::with_marks(profile.business.business_type, &profile.emergency_rules, &profile.triage_marks)
         }
         (None, Some(kind)) => {
             let kind = BusinessType::parse(kind).with_context(|| {

@@ -166,6 +166,10 @@ pub trait AdminStore: Send + Sync {
     async fn find_leads(&self, business_id: &str, filter: LeadFilter) -> Result<(Vec<Lead>, u64)>;
     async fn lead_detail(&self, business_id: &str, lead_id: &str) -> Result<LeadDetail>;
     async fn set_lead_status(&self, business_id: &str, lead_id: &str, status: LeadStatus) -> Result<Lead>;
+    /// The owner's triage mark on a lead: the level `text` (the message
+    /// triaged) should have had. It becomes an example for the classifier.
+    async fn mark_triage(&self, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()>;
+    async fn triage_mark(&self, business_id: &str, lead_id: &str) -> Result<Option<Priority>>;
 
     /// Events, leads and calls since `since` (UTC RFC 3339).
     async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData>;

@@ -7,9 +7,10 @@ use super::auth::Caller;
 use super::forms;
 use super::input::{ActionError, FieldErrors, Input};
 use super::notify_forms;
+use crate::agent::triage::Rules;
 use crate::domain::{
     starter_questions_for, AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Lead, NewBusiness,
-    NotificationPrefs, NotifyEvent, PlanTier, Role, User,
+    NotificationPrefs, NotifyEvent, PlanTier, Priority, Role, User,
 };
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
@@ -295,6 +296,35 @@ pub async fn set_lead_status(app: &AppState, caller: &Caller, lead_id: &str, inp
     let b = caller.business()?;
     let status = forms::lead_status(input)?;
     Ok(app.store.set_lead_status(&b.id, lead_id, status).await?)
+}
+
+/// The owner's "this was (not) an emergency" on a lead. The visitor's
+/// sentence triage rated most urgent (the one that raised the alarm, or
+/// should have) is kept as an example of that level for the business's
+/// classifier: a sentence, so a name or number said alongside does not blur it.
+pub async fn mark_triage(
+    app: &AppState,
+    caller: &Caller,
+    lead_id: &str,
+    input: &Input,
+) -> Result<(Priority, String)> {
+    let b = caller.business()?;
+    let detail = app.store.lead_detail(&b.id, lead_id).await?;
+    let level = forms::triage_mark(input)?;
+    let profile = app.store.agent_profile(&b.id).await?;
+    let rules = Rules::cached_with_marks(b.business_type, &profile.emergency_rules, &profile.triage_marks);
+    let text = detail
+        .transcript
+        .iter()
+        .filter(|m| m.role == "user")
+        .flat_map(|m| crate::agent::knowledge::sentences(&m.content))
+        .map(|s| (rules.urgency(s), s.to_string()))
+        .reduce(|best, s| if (s.0 .0, s.0 .1) > (best.0 .0, best.0 .1) { s } else { best })
+        .map(|(_, text)| text)
+        .or(detail.lead.notes.clone())
+        .ok_or_else(|| ActionError::field("emergency", "this lead has no message to learn from"))?;
+    app.store.mark_triage(&b.id, lead_id, level, &text).await?;
+    Ok((level, text))
 }
 
 /// The current password is a guess like a sign-in's: throttled the same way

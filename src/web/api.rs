@@ -209,6 +209,10 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             ok(json!(app.store.business_facts(&c.business()?.id).await?))
         }
         ["facts"] if post || put => ok(json!(actions::save_facts(app, c, &req.json(&fields::FACTS)?).await?)),
+        ["leads", id, "triage"] if post || put => {
+            let (level, text) = actions::mark_triage(app, c, id, &req.json(&fields::TRIAGE_MARK)?).await?;
+            ok(json!({ "lead_id": id, "level": level, "text": text }))
+        }
         ["questions"] if get => questions(app, c).await,
         ["questions"] if post => {
             created(json!(actions::add_question(app, c, &req.json(&fields::QUESTION)?).await?))

@@ -335,6 +335,22 @@ pub fn lead_status(input: &Input) -> Result<LeadStatus, ActionError> {
         .ok_or_else(|| ActionError::field("status", format!("expected {}", LeadStatus::choices())))
 }
 
+/// The owner's triage mark on a lead: `emergency` yes/no (URGENT or NORMAL),
+/// or an explicit `level`.
+pub fn triage_mark(input: &Input) -> Result<Priority, ActionError> {
+    if input.has("level") {
+        return match Priority::parse(input.get("level")) {
+            Some(p) if p != Priority::Low => Ok(p),
+            _ => Err(ActionError::field("level", "expected URGENT, HIGH or NORMAL")),
+        };
+    }
+    match input.get("emergency").trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(Priority::Urgent),
+        "false" | "no" | "off" | "0" => Ok(Priority::Normal),
+        _ => Err(ActionError::field("emergency", "expected yes or no")),
+    }
+}
+
 pub fn plan(input: &Input) -> Result<PlanTier, ActionError> {
     PlanTier::parse(input.get("plan"))
         .ok_or_else(|| ActionError::field("plan", format!("expected {}", PlanTier::choices())))

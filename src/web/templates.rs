@@ -151,6 +151,8 @@ pub struct LeadPage {
     pub answers: Vec<(String, String)>,
     /// Why nobody was alerted, for an URGENT lead that reached nobody.
     pub alert_problem: Option<String>,
+    /// The owner's triage mark (URGENT, HIGH or NORMAL), for triage_mark.html.
+    pub triage_mark: Option<String>,
     pub errors: FieldErrors,
 }
 

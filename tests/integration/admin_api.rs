@@ -63,6 +63,7 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     let by_id: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", format!("/api/admin/leads/{b_lead}"), None),
         ("POST", format!("/api/admin/leads/{b_lead}/status"), Some(json!({"status": "CLOSED"}))),
+        ("POST", format!("/api/admin/leads/{b_lead}/triage"), Some(json!({"emergency": true}))),
         ("PUT", format!("/api/admin/questions/{bq}"), Some(json!({"question_text": "Hacked?"}))),
         ("DELETE", format!("/api/admin/questions/{bq}"), None),
         ("GET", format!("/api/admin/knowledge/{bk}"), None),
@@ -145,6 +146,7 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     }
     for path in [
         format!("/leads/{b_lead}/status"),
+        format!("/leads/{b_lead}/triage"),
         format!("/knowledge/{bk}"),
         format!("/knowledge/{bk}/delete"),
         format!("/settings/questions/{bq}"),
@@ -184,6 +186,45 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     let b_token = ui.token("b@bravo.example").await;
     let (status, lead) = ui.api(&b_token, "GET", &format!("/api/admin/leads/{b_lead}"), None).await;
     assert_eq!((status, lead["lead"]["status"].as_str()), (200, Some("NEW")));
+}
+
+/// The owner's "this was (not) an emergency" on a lead teaches that
+/// business's triage, through the API and the lead page's form.
+#[tokio::test]
+async fn triage_marks_on_leads_become_examples() {
+    let (ui, a, b) = two_businesses().await;
+    let message = "the septic tank alarm light is on in the yard";
+    let lead = chat_lead(&ui, &a, &format!("I'm Ann Lee, 312-555-0101. {message}")).await;
+    let token = ui.token("a@alpha.example").await;
+    let triage = |id: &str| {
+        let out = ui.fd.ok(&["triage", "--business", id, "septic tank alarm light came on"]);
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    assert_eq!(triage(&a)["level"], "NORMAL");
+
+    let path = format!("/api/admin/leads/{lead}/triage");
+    let (status, body) = ui.api(&token, "POST", &path, Some(json!({"emergency": "maybe"}))).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = ui.api(&token, "POST", &path, Some(json!({"emergency": true}))).await;
+    assert_eq!((status, body["level"].as_str()), (200, Some("URGENT")), "{body}");
+    assert!(body["text"].as_str().unwrap().contains("septic tank alarm"), "{body}");
+    let decided = triage(&a);
+    assert_eq!(
+        (decided["level"].as_str(), decided["decided_by"].as_str()),
+        (Some("URGENT"), Some("classifier")),
+        "{decided}"
+    );
+    assert_eq!(decided["nearest"]["source"], "owner", "{decided}");
+    assert_eq!(triage(&b)["level"], "NORMAL", "another business is not taught");
+
+    // The lead page's form takes it back.
+    let mut web = ui.sign_in("a@alpha.example").await;
+    let page = web.get(&format!("/leads/{lead}")).await.1;
+    assert!(page.contains("id=\"triage-mark\"") && page.contains("You marked it an emergency"), "{page}");
+    let (status, _, _) = web.submit(&format!("/leads/{lead}/triage"), &[("emergency", "no")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(triage(&a)["level"], "NORMAL");
+    assert!(web.get(&format!("/leads/{lead}")).await.1.contains("You marked it not an emergency"));
 }
 
 fn assert_plan_required(status: u16, body: &Value, current: &str, required: &str) {

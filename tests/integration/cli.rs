@@ -257,8 +257,23 @@ fn triage_prints_the_decision_as_json() {
         decision["reasons"].as_array().unwrap().iter().any(|r| r == "burst pipe" || r == "pipe burst"),
         "{out}"
     );
+    assert_eq!(decision["decided_by"], "rules", "{out}");
+    assert_eq!(decision["nearest"]["level"], "URGENT", "the nearest labelled example: {out}");
     let out = fd.ok(&["triage", "--business-type", "hvac", "fireplace inspection, no leaks"]);
-    assert_eq!(out, r#"{"level":"NORMAL","reasons":["inspection"]}"#);
+    assert!(out.starts_with(r#"{"level":"NORMAL","reasons":["inspection"],"decided_by":"rules""#), "{out}");
+    // A paraphrase no rule lists: the classifier decides, and says what it resembles.
+    let out = fd.ok(&[
+        "triage",
+        "--business-type",
+        "PLUMBING",
+        "the supply hose to the dishwasher split and the kitchen is a lake",
+    ]);
+    let decision: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (decision["level"].as_str(), decision["decided_by"].as_str()),
+        (Some("URGENT"), Some("classifier")),
+        "{out}"
+    );
     let bad = fd.run(&["triage", "--business-type", "BAKERY", "hi"]);
     assert!(stderr(&bad).contains("--business-type: expected"), "{}", stderr(&bad));
 

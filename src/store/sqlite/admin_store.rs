@@ -7,7 +7,7 @@ use super::admin::*;
 use super::{db_err, reports, SqliteStore};
 use crate::domain::{
     now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
-    Question, User,
+    Priority, Question, User,
 };
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
@@ -129,6 +129,17 @@ impl AdminStore for SqliteStore {
     async fn set_lead_status(&self, business_id: &str, lead_id: &str, status: LeadStatus) -> Result<Lead> {
         let lead = lead_id.to_string();
         self.write_for(business_id, move |tx, id| reports::set_lead_status(tx, id, &lead, status)).await
+    }
+
+    async fn mark_triage(&self, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()> {
+        let (lead, text) = (lead_id.to_string(), text.to_string());
+        self.write_for(business_id, move |tx, id| super::triage_marks::mark(tx, id, &lead, level, &text))
+            .await
+    }
+
+    async fn triage_mark(&self, business_id: &str, lead_id: &str) -> Result<Option<Priority>> {
+        let lead = lead_id.to_string();
+        self.read_for(business_id, move |c, id| super::triage_marks::of_lead(c, id, &lead)).await
     }
 
     async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData> {

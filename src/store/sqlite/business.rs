@@ -267,7 +267,8 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
     )?;
     let emergency_rules = read_rules(conn, id)?;
     let facts = read_facts(conn, id)?;
-    Ok(Profile { business: b, agent, questions, emergency_rules, facts })
+    let triage_marks = super::triage_marks::of_business(conn, id)?;
+    Ok(Profile { business: b, agent, questions, emergency_rules, facts, triage_marks })
 }
 
 /// The business's facts; the defaults (nothing said) when none were saved.
@@ -294,7 +295,7 @@ pub(super) fn write_facts(tx: &Transaction<'_>, business_id: &str, facts: &Busin
 }
 
 pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle> {
-    let Profile { business: b, agent, questions, emergency_rules, facts } = read_profile(conn, id)?;
+    let Profile { business: b, agent, questions, emergency_rules, facts, .. } = read_profile(conn, id)?;
     let knowledge = query_all(
         conn,
         "SELECT title, content, source_url FROM knowledge_documents WHERE business_id = ?1

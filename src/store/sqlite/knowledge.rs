@@ -1,10 +1,13 @@
-//! Knowledge retrieval: chunks in an FTS5 index (BM25), optionally embedded
-//! into sqlite-vec tables, the two rankings fused by reciprocal rank.
+//! Knowledge retrieval: chunks in an FTS5 index (BM25) and embedded into
+//! sqlite-vec tables (always by the embedded model, at import and edit; also
+//! by an OpenAI model when one is configured), the two rankings fused by
+//! reciprocal rank.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{db_err, query_all};
 use crate::agent::knowledge::{self, Passage};
+use crate::agent::local_model;
 use crate::domain::now;
 use crate::store::{KnowledgeQuery, Result};
 
@@ -15,6 +18,7 @@ const RRF_K: f64 = 60.0;
 
 /// Re-chunks every document of a business into the full-text index.
 pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
+    forget_vectors(tx, "business_id = ?1", business_id)?;
     tx.execute("DELETE FROM knowledge_chunks WHERE business_id = ?1", [business_id]).map_err(db_err)?;
     let docs: Vec<(String, String)> = query_all(
         tx,
@@ -31,6 +35,7 @@ pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result
 /// Re-chunks one document (after an edit), leaving the others' chunks and
 /// embeddings alone.
 pub(super) fn index_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str) -> Result<()> {
+    forget_vectors(tx, "document_id = ?1", doc_id)?;
     tx.execute("DELETE FROM knowledge_chunks WHERE document_id = ?1", [doc_id]).map_err(db_err)?;
     let content: Option<String> = tx
         .query_row(
@@ -52,8 +57,18 @@ fn chunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str, content
             "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(db_err)?;
+    let title: String = tx
+        .query_row("SELECT title FROM knowledge_documents WHERE id = ?1", [doc_id], |r| r.get(0))
+        .map_err(db_err)?;
+    let mut vectors = Vec::new();
     for (position, text) in knowledge::chunk(content).iter().enumerate() {
         insert.execute(params![doc_id, business_id, position as i64, text]).map_err(db_err)?;
+        if let Some(model) = local_model::get() {
+            vectors.push((tx.last_insert_rowid(), model.embed(&embedding_text(&title, text))));
+        }
+    }
+    if let Some(model) = local_model::get() {
+        save_embeddings(tx, model.id(), &vectors)?;
     }
     tx.execute("UPDATE knowledge_documents SET indexed_at = ?1 WHERE id = ?2", params![now(), doc_id])
         .map_err(db_err)?;
@@ -138,8 +153,38 @@ fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i
     ranked(false)
 }
 
-fn vec_table(dim: usize) -> String {
-    format!("knowledge_vec_{dim}")
+/// What a chunk's vector is computed from: its document's title and its text.
+fn embedding_text(title: &str, content: &str) -> String {
+    format!("{title}\n{content}")
+}
+
+/// The sqlite-vec table holding `model`'s vectors: the embedded model's
+/// apart, so an OpenAI model of the same size never shares a row id with it.
+fn vec_table(model: &str, dim: usize) -> String {
+    match local_model::get() {
+        Some(local) if local.id() == model => format!("knowledge_vec_local_{dim}"),
+        _ => format!("knowledge_vec_{dim}"),
+    }
+}
+
+/// Deletes the vectors of the chunks about to be re-chunked (`filter` on
+/// knowledge_chunks, one parameter), so stale vectors never crowd the
+/// nearest-neighbour candidates.
+fn forget_vectors(tx: &Transaction<'_>, filter: &str, value: &str) -> Result<()> {
+    let tables: Vec<String> = query_all(
+        tx,
+        "SELECT name FROM sqlite_master WHERE name LIKE 'knowledge_vec_%' AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+        [],
+        |r| r.get(0),
+    )?;
+    for table in tables {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE rowid IN (SELECT id FROM knowledge_chunks WHERE {filter})"),
+            [value],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
@@ -153,7 +198,7 @@ fn as_blob(vector: &[f32]) -> Vec<u8> {
 
 /// Nearest chunks by cosine distance, among those embedded by `model`.
 fn vector_ranking(conn: &Connection, business_id: &str, model: &str, vector: &[f32]) -> Result<Vec<i64>> {
-    let table = vec_table(vector.len());
+    let table = vec_table(model, vector.len());
     if vector.is_empty() || !table_exists(conn, &table)? {
         return Ok(Vec::new());
     }
@@ -169,42 +214,67 @@ fn vector_ranking(conn: &Connection, business_id: &str, model: &str, vector: &[f
 pub(super) fn chunks_to_embed(conn: &Connection, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
     query_all(
         conn,
-        "SELECT c.id, d.title || char(10) || c.content FROM knowledge_chunks c
+        "SELECT c.id, d.title, c.content FROM knowledge_chunks c
          JOIN knowledge_documents d ON d.id = c.document_id
          LEFT JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id AND e.model = ?1
          WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?2",
         params![model, limit as i64],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, embedding_text(&r.get::<_, String>(1)?, &r.get::<_, String>(2)?))),
     )
+}
+
+/// Embeds, with the embedded model, every chunk it has not embedded yet:
+/// after an upgrade that changed the model (its id), or on a database
+/// written before it existed. Runs when the store opens.
+pub(super) fn embed_missing(conn: &mut Connection) -> Result<usize> {
+    let Some(model) = local_model::get() else { return Ok(0) };
+    let mut total = 0;
+    loop {
+        let batch = chunks_to_embed(conn, model.id(), 1000)?;
+        if batch.is_empty() {
+            return Ok(total);
+        }
+        let vectors: Vec<(i64, Vec<f32>)> = batch.iter().map(|(id, text)| (*id, model.embed(text))).collect();
+        let tx = conn.transaction().map_err(db_err)?;
+        save_embeddings(&tx, model.id(), &vectors)?;
+        tx.commit().map_err(db_err)?;
+        total += vectors.len();
+    }
 }
 
 pub(super) fn save_embeddings(tx: &Transaction<'_>, model: &str, vectors: &[(i64, Vec<f32>)]) -> Result<()> {
     let ts = now();
-    for (chunk_id, vector) in vectors {
-        let business: Option<String> = tx
-            .query_row("SELECT business_id FROM knowledge_chunks WHERE id = ?1", [chunk_id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
-        let Some(business) = business else { continue };
-        let table = vec_table(vector.len());
-        tx.execute_batch(&format!(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(
-                 business_id text partition key, embedding float[{}] distance_metric=cosine)",
-            vector.len()
-        ))
-        .map_err(db_err)?;
-        tx.execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [chunk_id]).map_err(db_err)?;
-        tx.execute(
-            &format!("INSERT INTO {table} (rowid, business_id, embedding) VALUES (?1, ?2, ?3)"),
-            params![chunk_id, business, as_blob(vector)],
-        )
-        .map_err(db_err)?;
-        tx.execute(
+    let mut created = std::collections::BTreeSet::new();
+    let mut business_of =
+        tx.prepare_cached("SELECT business_id FROM knowledge_chunks WHERE id = ?1").map_err(db_err)?;
+    let mut record = tx
+        .prepare_cached(
             "INSERT OR REPLACE INTO knowledge_chunk_embeddings (chunk_id, model, dim, embedded_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![chunk_id, model, vector.len() as i64, ts],
         )
         .map_err(db_err)?;
+    for (chunk_id, vector) in vectors {
+        let business: Option<String> =
+            business_of.query_row([chunk_id], |r| r.get(0)).optional().map_err(db_err)?;
+        let Some(business) = business else { continue };
+        let table = vec_table(model, vector.len());
+        if created.insert(table.clone()) {
+            tx.execute_batch(&format!(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(
+                     business_id text partition key, embedding float[{}] distance_metric=cosine)",
+                vector.len()
+            ))
+            .map_err(db_err)?;
+        }
+        tx.prepare_cached(&format!("DELETE FROM {table} WHERE rowid = ?1"))
+            .and_then(|mut s| s.execute([chunk_id]))
+            .map_err(db_err)?;
+        tx.prepare_cached(&format!(
+            "INSERT INTO {table} (rowid, business_id, embedding) VALUES (?1, ?2, ?3)"
+        ))
+        .and_then(|mut s| s.execute(params![chunk_id, business, as_blob(vector)]))
+        .map_err(db_err)?;
+        record.execute(params![chunk_id, model, vector.len() as i64, ts]).map_err(db_err)?;
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ mod knowledge;
 pub(crate) mod outbox;
 mod outbox_store;
 mod reports;
+mod triage_marks;
 
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
@@ -115,6 +116,12 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         migrate::run(&mut writer)?;
         let read_only = writer.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
+        if !read_only {
+            let embedded = knowledge::embed_missing(&mut writer)?;
+            if embedded > 0 {
+                tracing::info!(chunks = embedded, "knowledge embedded with the built-in model");
+            }
+        }
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<std::result::Result<Vec<_>, _>>()

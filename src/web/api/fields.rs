@@ -123,6 +123,9 @@ pub const FACTS: Fields = Fields {
     aliases: &[("serviceArea", "service_area")],
 };
 
+/// The owner's triage mark: `{"emergency": bool}` or `{"level": "URGENT"}`.
+pub const TRIAGE_MARK: Fields = Fields { names: &["emergency", "level"], aliases: &[] };
+
 pub const REORDER: Fields = Fields { names: &["ids"], aliases: &[] };
 
 pub const KNOWLEDGE: Fields = Fields { names: &["title", "content", "source_url"], aliases: &[] };

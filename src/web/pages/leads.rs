@@ -241,6 +241,7 @@ async fn detail_with(page: &Page<'_>, id: &str, errors: FieldErrors) -> PageResu
             "Every alert for it failed or was only kept on this server: see the Notifications page.".into()
         })
     });
+    let triage_mark = page.app.store.triage_mark(&b.id, id).await?.map(|p| p.to_string());
     let status = status_for(&errors);
     super::render_status(
         &LeadPage {
@@ -254,11 +255,19 @@ async fn detail_with(page: &Page<'_>, id: &str, errors: FieldErrors) -> PageResu
             phone: lead.contact_phone.as_deref().map(|p| (display_phone(p, &b.country), p.to_string())),
             answers,
             alert_problem,
+            triage_mark,
             errors,
             lead,
         },
         status,
     )
+}
+
+/// The owner's "this was (not) an emergency" from the lead page.
+pub async fn mark_triage(page: &Page<'_>, id: &str) -> PageResult {
+    let (level, _) = crate::web::actions::mark_triage(page.app, page.caller, id, &page.req.form()).await?;
+    let said = if level == crate::domain::Priority::Urgent { "an emergency" } else { "not an emergency" };
+    Ok(redirect_with(&format!("/leads/{id}"), &format!("Marked as {said}: triage learns from it.")))
 }
 
 pub async fn set_status(page: &Page<'_>, id: &str) -> PageResult {

@@ -129,6 +129,7 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["leads", id, "delete"], _, true) => leads::delete(&page, id).await,
         (["settings", "facts"], true, _) => facts::show(&page, None, FieldErrors::default()).await,
         (["settings", "facts"], _, true) => facts::save(&page).await,
+        (["leads", id, "triage"], _, true) => leads::mark_triage(&page, id).await,
         (["analytics"], true, _) => reports::analytics(&page).await,
         (["settings", "agent"], true, _) => agent::show(&page, agent::Shown::default()).await,
         (["settings", "agent"], _, true) => agent::save(&page).await,

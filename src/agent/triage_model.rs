@@ -1,0 +1,323 @@
+//! The triage classifier over the embedded sentence model. A small trained
+//! head (multinomial logistic regression over the message's embedding, the
+//! rules' level and the business type) says how likely each level is; it is
+//! trained on the labelled development sets in `tests/data/` and committed
+//! as `assets/triage/head.json` (a test retrains it and checks the file). It catches emergencies worded in ways no rule lists, and
+//! learns when a rule match is figurative or past. The nearest labelled
+//! message is reported as the explanation, and the owner's marks on leads
+//! ("this was / was not an emergency") are examples that decide for
+//! messages close to them. How it combines with the rules is in
+//! [`super::triage`].
+
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+
+use super::local_model::{self, cosine};
+use crate::domain::{BusinessType, Priority};
+
+/// Labelled messages built in: business_type, level, [lang,] text.
+const BUILT_IN: [&str; 3] = [
+    include_str!("../../tests/data/triage_labelled.tsv"),
+    include_str!("../../tests/data/triage_holdout.tsv"),
+    include_str!("../../tests/data/dev/triage.tsv"),
+];
+#[derive(Debug, Clone)]
+struct Exemplar {
+    level: Priority,
+    text: String,
+    vector: Vec<f32>,
+    /// An owner's mark: worth more than a built-in example.
+    owner: bool,
+}
+
+/// The labelled message nearest to the one classified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Nearest {
+    pub text: String,
+    pub level: Priority,
+    pub similarity: f32,
+    /// "built-in" or "owner".
+    pub source: &'static str,
+}
+
+/// What the classifier says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vote {
+    /// The head's most likely level.
+    pub level: Priority,
+    /// Its probability, 0..1.
+    pub confidence: f32,
+    /// The probability of URGENT (raising needs less than a majority).
+    pub urgent: f32,
+    pub nearest: Nearest,
+    /// The nearest example of each level that has one: what a decision
+    /// for that level is explained by.
+    pub nearest_by_level: Vec<Nearest>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Classifier {
+    kind: Option<BusinessType>,
+    head: Option<Arc<Head>>,
+    exemplars: Vec<Arc<Exemplar>>,
+}
+
+/// Features: the embedding, the rules' level (one-hot), the business type
+/// (one-hot), a bias.
+fn features(vector: &[f32], rules: Priority, kind: BusinessType) -> Vec<f32> {
+    let mut f = vector.to_vec();
+    f.extend((0..3).map(|i| if slot(rules) == i { 1.0 } else { 0.0 }));
+    f.extend(BusinessType::ALL.iter().map(|k| if *k == kind { 1.0 } else { 0.0 }));
+    f.push(1.0);
+    f
+}
+
+/// Multinomial logistic regression: one weight row per level (NORMAL, HIGH, URGENT).
+#[derive(Debug, serde::Deserialize, Serialize)]
+pub struct Head {
+    weights: [Vec<f32>; 3],
+}
+
+const HEAD: &str = include_str!("../../assets/triage/head.json");
+
+/// Messages of fewer words are left to the rules.
+const MIN_WORDS: usize = 3;
+
+/// Training: full-batch gradient descent, fixed steps (deterministic).
+const STEPS: usize = 400;
+const RATE: f32 = 2.0;
+const L2: f32 = 1e-3;
+
+impl Head {
+    /// Trains on (features, level) rows.
+    pub fn train(rows: &[(Vec<f32>, Priority)]) -> Head {
+        let dims = rows.first().map_or(0, |r| r.0.len());
+        let mut weights = [vec![0f32; dims], vec![0f32; dims], vec![0f32; dims]];
+        let n = rows.len().max(1) as f32;
+        for _ in 0..STEPS {
+            let mut grad = [vec![0f32; dims], vec![0f32; dims], vec![0f32; dims]];
+            for (x, level) in rows {
+                let p = softmax(&weights, x);
+                for c in 0..3 {
+                    let err = p[c] - if slot(*level) == c { 1.0 } else { 0.0 };
+                    for (g, xi) in grad[c].iter_mut().zip(x) {
+                        *g += err * xi;
+                    }
+                }
+            }
+            for c in 0..3 {
+                for (w, g) in weights[c].iter_mut().zip(&grad[c]) {
+                    *w -= RATE * (g / n + L2 * *w);
+                }
+            }
+        }
+        Head { weights }
+    }
+
+    pub fn probabilities(&self, x: &[f32]) -> [f32; 3] {
+        softmax(&self.weights, x)
+    }
+}
+
+fn softmax(weights: &[Vec<f32>; 3], x: &[f32]) -> [f32; 3] {
+    let z: Vec<f32> = weights.iter().map(|w| w.iter().zip(x).map(|(a, b)| a * b).sum()).collect();
+    let max = z.iter().cloned().fold(f32::MIN, f32::max);
+    let e: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    [e[0] / sum, e[1] / sum, e[2] / sum]
+}
+
+/// Labelled rows as training data: the rules' level is a feature, so the
+/// head learns where the rules go wrong.
+pub fn training_rows(rows: &[(BusinessType, Priority, &str)]) -> Vec<(Vec<f32>, Priority)> {
+    let Some(model) = local_model::get() else { return Vec::new() };
+    let rules: Vec<super::triage::Rules> =
+        BusinessType::ALL.iter().map(|k| super::triage::Rules::rules_only(*k)).collect();
+    rows.iter()
+        .map(|(kind, level, text)| {
+            let i = BusinessType::ALL.iter().position(|k| k == kind).unwrap_or(0);
+            let rules = rules[i].classify_rules(text).level;
+            (features(&model.embed(text), rules, *kind), *level)
+        })
+        .collect()
+}
+
+/// The head trained on every built-in row (committed), loaded once.
+fn built_in_head() -> Option<Arc<Head>> {
+    static LOADED: OnceLock<Option<Arc<Head>>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| match serde_json::from_str::<Head>(HEAD) {
+            Ok(head) => Some(Arc::new(head)),
+            Err(e) => {
+                tracing::error!(error = %e, "triage head unreadable; rules alone");
+                None
+            }
+        })
+        .clone()
+}
+
+/// One built-in row: (type, level, text). Rows that do not parse are skipped
+/// (a test checks none are).
+fn parse_row(line: &str) -> Option<(BusinessType, Priority, &str)> {
+    let cols: Vec<&str> = line.split('\t').collect();
+    let (kind, level, text) = match cols.as_slice() {
+        [kind, level, text] => (kind, level, text),
+        [kind, level, _lang, text] => (kind, level, text),
+        _ => return None,
+    };
+    Some((BusinessType::parse(kind)?, Priority::parse(level)?, text.trim()))
+}
+
+/// Every built-in labelled row, for the tests' leave-one-out evaluation.
+pub fn built_in_rows() -> Vec<(BusinessType, Priority, &'static str)> {
+    BUILT_IN
+        .iter()
+        .flat_map(|file| file.lines().skip(1).filter(|l| !l.trim().is_empty()))
+        .filter_map(parse_row)
+        .collect()
+}
+
+/// The built-in exemplars of each business type, embedded once.
+fn built_in(kind: BusinessType) -> Vec<Arc<Exemplar>> {
+    static ALL: OnceLock<Vec<(BusinessType, Arc<Exemplar>)>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        let Some(model) = local_model::get() else { return Vec::new() };
+        built_in_rows()
+            .into_iter()
+            .map(|(k, level, text)| {
+                let vector = model.embed(text);
+                (k, Arc::new(Exemplar { level, text: text.to_string(), vector, owner: false }))
+            })
+            .collect()
+    });
+    all.iter().filter(|(k, _)| *k == kind).map(|(_, e)| e.clone()).collect()
+}
+
+impl Classifier {
+    /// The built-in head and examples of the business type, plus the owner's marks.
+    pub fn for_business(kind: BusinessType, marks: &[(Priority, String)]) -> Classifier {
+        Classifier::with_head(kind, built_in_head(), marks)
+    }
+
+    /// A classifier with another head (the development sets' cross-validation).
+    pub fn with_head(
+        kind: BusinessType,
+        head: Option<Arc<Head>>,
+        marks: &[(Priority, String)],
+    ) -> Classifier {
+        let mut exemplars = built_in(kind);
+        if let Some(model) = local_model::get() {
+            for (level, text) in marks {
+                let vector = model.embed(text);
+                exemplars.push(Arc::new(Exemplar { level: *level, text: text.clone(), vector, owner: true }));
+            }
+        }
+        Classifier { kind: Some(kind), head, exemplars }
+    }
+
+    /// The same classifier without the examples whose text is `text`, so a
+    /// development row is never its own nearest example.
+    pub fn without(&self, text: &str) -> Classifier {
+        let exemplars = self.exemplars.iter().filter(|e| e.text != text).cloned().collect();
+        Classifier { exemplars, ..self.clone() }
+    }
+
+    /// The head's vote on a message the rules rated `rules`, with the
+    /// nearest example; None without a head, examples or model.
+    pub fn vote(&self, text: &str, rules: Priority) -> Option<Vote> {
+        // A name, a number, a "yes": answers to questions, too short to
+        // carry meaning the head could weigh; the rules alone decide.
+        if text.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count() < MIN_WORDS {
+            return None;
+        }
+        let model = local_model::get()?;
+        let (kind, head) = (self.kind?, self.head.as_ref()?);
+        let query = model.embed(text);
+        let mut by_level: Vec<(f32, &Exemplar)> = Vec::new();
+        for e in &self.exemplars {
+            let sim = cosine(&query, &e.vector);
+            match by_level.iter_mut().find(|(_, b)| b.level == e.level) {
+                Some(best) if best.0 >= sim => {}
+                Some(best) => *best = (sim, e),
+                None => by_level.push((sim, e)),
+            }
+        }
+        let nearest_by_level: Vec<Nearest> = by_level.iter().map(|(sim, e)| nearest(e, *sim)).collect();
+        let nearest = nearest_by_level.iter().max_by(|a, b| a.similarity.total_cmp(&b.similarity))?.clone();
+        let p = head.probabilities(&features(&query, rules, kind));
+        let (i, &top) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+        Some(Vote {
+            level: [Priority::Normal, Priority::High, Priority::Urgent][i],
+            confidence: top,
+            urgent: p[2],
+            nearest,
+            nearest_by_level,
+        })
+    }
+}
+
+fn nearest(e: &Exemplar, similarity: f32) -> Nearest {
+    Nearest {
+        text: e.text.clone(),
+        level: e.level,
+        similarity,
+        source: if e.owner { "owner" } else { "built-in" },
+    }
+}
+
+fn slot(level: Priority) -> usize {
+    match level {
+        Priority::Urgent => 2,
+        Priority::High => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_row_parses() {
+        let lines: usize =
+            BUILT_IN.iter().map(|f| f.lines().skip(1).filter(|l| !l.trim().is_empty()).count()).sum();
+        assert_eq!(built_in_rows().len(), lines);
+        assert!(lines > 300, "{lines}");
+    }
+
+    /// The committed head is what training on the built-in rows gives.
+    /// `cargo test --lib write_triage_head -- --ignored` rewrites it.
+    #[test]
+    fn committed_head_matches_the_training_data() {
+        let fresh = Head::train(&training_rows(&built_in_rows()));
+        let committed = built_in_head().expect("committed head loads");
+        let diff = fresh
+            .weights
+            .iter()
+            .zip(&committed.weights)
+            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-3, "retrain: cargo test --lib write_triage_head -- --ignored (max diff {diff})");
+    }
+
+    #[test]
+    #[ignore]
+    fn write_triage_head() {
+        let head = Head::train(&training_rows(&built_in_rows()));
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/triage/head.json");
+        std::fs::write(path, serde_json::to_string(&head).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn neighbours_vote_and_owner_marks_count() {
+        let c = Classifier::for_business(BusinessType::Plumbing, &[]);
+        let v = c.vote("a pipe burst and water is flooding the kitchen", Priority::Urgent).unwrap();
+        assert_eq!(v.level, Priority::Urgent, "{v:?}");
+        let mark = "the septic tank alarm light is on";
+        let marked = Classifier::for_business(BusinessType::Plumbing, &[(Priority::Urgent, mark.into())]);
+        let v = marked.vote("septic tank alarm light came on", Priority::Normal).unwrap();
+        assert_eq!((v.nearest.text.as_str(), v.nearest.source), (mark, "owner"));
+        assert!(Classifier::default().vote("anything", Priority::Normal).is_none());
+    }
+}
