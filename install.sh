@@ -3,12 +3,14 @@
 # systemd service. Run it as root from the repository checkout:
 #
 #   cargo build --release --locked
-#   sudo ./install.sh [--binary PATH] [--dry-run]
+#   sudo ./install.sh [--binary PATH] [--domain NAME --email ADDRESS] [--dry-run]
 #   sudo ./install.sh --uninstall
 #
 # Idempotent: run it again to upgrade the binary and the unit files. An existing
 # /etc/frontdesk/config.toml or /etc/frontdesk/frontdesk.env is never touched,
-# and the data in /var/lib/frontdesk is never removed, not even by --uninstall.
+# except that --domain/--email set the [tls] mode, domains and acme_email keys
+# in config.toml (a copy of the previous file is kept beside it); the data in
+# /var/lib/frontdesk is never removed, not even by --uninstall.
 set -eu
 
 PREFIX="${PREFIX:-/usr/local}"
@@ -22,24 +24,28 @@ UNIT_DIR=/etc/systemd/system
 UNITS="frontdesk.service frontdesk-backup.service frontdesk-backup.timer"
 # The path the unit files in packaging/ name in ExecStart.
 UNIT_BINARY=/usr/local/bin/frontdesk
-DEFAULT_BINARY=./target/release/frontdesk
+# Where `cargo build --release` puts the static binary (.cargo/config.toml names the target).
+BUILT=target/x86_64-unknown-linux-gnu/release/frontdesk
+DEFAULT_BINARY=./$BUILT
 
 HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 BINARY=""
 DRY_RUN=0
 UNINSTALL=0
 WOULD_BUILD=0
+DOMAINS=""
+EMAIL=""
 
 usage() {
     cat <<USAGE
-Usage: sudo ./install.sh [--binary PATH] [--dry-run]
+Usage: sudo ./install.sh [--binary PATH] [--domain NAME]... [--email ADDRESS] [--dry-run]
        sudo ./install.sh --uninstall [--dry-run]
 
 Installs frontdesk as a systemd service:
   binary        \$PREFIX/bin/frontdesk (PREFIX defaults to /usr/local)
   user          $SERVICE_USER (system user, no login shell)
-  data          $DATA_DIR (owner $SERVICE_USER, mode 0750)
-  backups       $BACKUP_DIR (owner $SERVICE_USER, mode 0750)
+  data          $DATA_DIR (owner $SERVICE_USER, mode 0700)
+  backups       $BACKUP_DIR (owner $SERVICE_USER, mode 0700)
   config        $CONF_FILE (only if missing, from config.example.toml)
   secrets       $ENV_FILE (mode 0600, only if missing)
   units         $UNIT_DIR/{frontdesk.service,frontdesk-backup.service,frontdesk-backup.timer}
@@ -47,6 +53,10 @@ Installs frontdesk as a systemd service:
 Options:
   --binary PATH   the frontdesk binary to install (default: $DEFAULT_BINARY;
                   if that is missing and cargo is available, offers to build it)
+  --domain NAME   serve HTTPS for NAME with a Let's Encrypt certificate obtained
+                  and renewed by frontdesk (repeat for more names; the first is the
+                  public name); sets [tls] in the config, needs --email
+  --email ADDRESS contact of the Let's Encrypt account
   --dry-run       print every action, change nothing
   --uninstall     stop and remove the binary and the units; keep data, config and backups
   -h, --help      show this help
@@ -67,6 +77,48 @@ run() {
         printf '+ %s\n' "$*"
         "$@"
     fi
+}
+
+# Writes config.toml's [tls] mode, domains and acme_email (the rest of the file
+# as it was); the same arguments give the same file, so reruns change nothing.
+tls_config() {
+    awk -v domains="[$DOMAINS_TOML]" -v email="$EMAIL" '
+        function missing() {
+            if (!m) print "mode = \"acme\""
+            if (!d) print "domains = " domains
+            if (!e) print "acme_email = \"" email "\""
+            m = d = e = 1
+        }
+        /^\[/ { if (in_tls) missing(); in_tls = ($0 == "[tls]"); if (in_tls) seen = 1; print; next }
+        in_tls && /^[ \t]*mode[ \t]*=/ { print "mode = \"acme\""; m = 1; next }
+        in_tls && /^[ \t]*domains[ \t]*=/ { print "domains = " domains; d = 1; next }
+        in_tls && /^[ \t]*acme_email[ \t]*=/ { print "acme_email = \"" email "\""; e = 1; next }
+        { print }
+        END { if (in_tls) missing(); else if (!seen) { print ""; print "[tls]"; missing() } }
+    ' "$1"
+}
+
+set_tls() {
+    if [ "$DRY_RUN" = 1 ]; then
+        # A fresh install starts from config.example.toml.
+        from="$1"
+        [ -e "$from" ] || from="$HERE/config.example.toml"
+        printf 'would set in %s:\n' "$1"
+        tls_config "$from" | awk '/^\[/ { show = ($0 == "[tls]") } show && !/^#/ && NF { print "  " $0 }'
+        return
+    fi
+    tmp=$(mktemp)
+    tls_config "$1" >"$tmp"
+    if cmp -s "$tmp" "$1"; then
+        say "$1 already has these TLS settings"
+        rm -f "$tmp"
+        return
+    fi
+    run cp -p "$1" "$1.before-tls"
+    # cat keeps the file's owner and mode (root:frontdesk 0640).
+    cat "$tmp" >"$1"
+    rm -f "$tmp"
+    say "set [tls] in $1 (the previous file is $1.before-tls)"
 }
 
 have_systemd() { command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; }
@@ -90,6 +142,24 @@ while [ $# -gt 0 ]; do
             BINARY="${1#--binary=}"
             shift
             ;;
+        --domain)
+            [ $# -ge 2 ] || die "--domain needs a name"
+            DOMAINS="$DOMAINS $2"
+            shift 2
+            ;;
+        --domain=*)
+            DOMAINS="$DOMAINS ${1#--domain=}"
+            shift
+            ;;
+        --email)
+            [ $# -ge 2 ] || die "--email needs an address"
+            EMAIL="$2"
+            shift 2
+            ;;
+        --email=*)
+            EMAIL="${1#--email=}"
+            shift
+            ;;
         --dry-run) DRY_RUN=1; shift ;;
         --uninstall) UNINSTALL=1; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -109,6 +179,27 @@ case "$PREFIX" in
 esac
 PREFIX="${PREFIX%/}"
 DEST="$PREFIX/bin/frontdesk"
+
+# --domain/--email: checked here so a typo changes nothing.
+DOMAINS_TOML=""
+PRIMARY=""
+for name in $DOMAINS; do
+    [ -n "$PRIMARY" ] || PRIMARY="$name"
+    case "$name" in
+        *[!a-z0-9.-]* | "" | .* | *. | *..*)
+            die "--domain: '$name' is not a domain name (lower-case letters, digits, dots, hyphens)" ;;
+    esac
+    DOMAINS_TOML="$DOMAINS_TOML${DOMAINS_TOML:+, }\"$name\""
+done
+if [ -n "$DOMAINS" ] || [ -n "$EMAIL" ]; then
+    [ -n "$DOMAINS" ] || die "--email needs at least one --domain"
+    [ -n "$EMAIL" ] || die "--domain needs --email (the Let's Encrypt account's contact)"
+    case "$EMAIL" in
+        *[!A-Za-z0-9@._+-]* | *@*@* | @* | *@) die "--email: '$EMAIL' is not an email address" ;;
+        *@*.*) ;;
+        *) die "--email: '$EMAIL' is not an email address" ;;
+    esac
+fi
 
 [ "$(uname -s)" = Linux ] || [ "$DRY_RUN" = 1 ] || die "this installer is for Linux servers"
 if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
@@ -165,8 +256,8 @@ command -v install >/dev/null 2>&1 || die "the 'install' command (coreutils) is 
 if [ -z "$BINARY" ]; then
     BINARY="$DEFAULT_BINARY"
     # Run from elsewhere: look beside this script too.
-    if [ ! -f "$BINARY" ] && [ -f "$HERE/target/release/frontdesk" ]; then
-        BINARY="$HERE/target/release/frontdesk"
+    if [ ! -f "$BINARY" ] && [ -f "$HERE/$BUILT" ]; then
+        BINARY="$HERE/$BUILT"
     fi
     if [ ! -f "$BINARY" ]; then
         if ! command -v cargo >/dev/null 2>&1 || [ ! -f "$HERE/Cargo.toml" ]; then
@@ -185,7 +276,7 @@ if [ -z "$BINARY" ]; then
         fi
         run cargo build --release --locked --manifest-path "$HERE/Cargo.toml"
         WOULD_BUILD=$DRY_RUN
-        BINARY="$HERE/target/release/frontdesk"
+        BINARY="$HERE/$BUILT"
     fi
 fi
 if [ "$WOULD_BUILD" = 1 ] && [ ! -e "$BINARY" ]; then
@@ -218,8 +309,9 @@ fi
 # a running service is safe; the old process keeps its copy until restarted.
 run install -d -m 0755 "$PREFIX/bin"
 run install -m 0755 "$BINARY" "$DEST"
-run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
-run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$BACKUP_DIR"
+# Private: password hashes, secrets, certificates' keys and customer data.
+run install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"
+run install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$BACKUP_DIR"
 run install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
 
 # --- configuration: never overwritten -----------------------------------------
@@ -228,6 +320,9 @@ if [ -e "$CONF_FILE" ]; then
 else
     # Readable by the service, writable only by root.
     run install -m 0640 -o root -g "$SERVICE_USER" "$HERE/config.example.toml" "$CONF_FILE"
+fi
+if [ -n "$DOMAINS" ]; then
+    set_tls "$CONF_FILE"
 fi
 if [ -e "$ENV_FILE" ]; then
     say "keeping existing $ENV_FILE"
@@ -280,7 +375,7 @@ Next steps:
   3. Start it now and at every boot:
        sudo systemctl enable --now frontdesk
   4. Check it:
-       curl http://127.0.0.1:3000/health
+       $FD --config $CONF_FILE health
        journalctl -u frontdesk -f
 
 Nightly backups to $BACKUP_DIR are installed but not enabled:
@@ -289,6 +384,17 @@ NEXT
 if ! have_systemd; then
     printf '\nWithout systemd, run it in the foreground instead of step 3:\n  sudo -u %s %s --config %s serve\n' \
         "$SERVICE_USER" "$FD" "$CONF_FILE"
+fi
+if [ -n "$DOMAINS" ]; then
+    cat <<TLS
+
+HTTPS: point the DNS of$DOMAINS at this server (A/AAAA records) and open ports
+80 and 443. frontdesk gets its certificate from Let's Encrypt on its own (the
+journal says "certificate obtained"); until then it answers on plain HTTP.
+Then paste into the Twilio console (Phone Numbers > your number > Voice):
+  A call comes in (webhook, HTTP POST):  https://$PRIMARY/api/voice/incoming
+  Call status changes:                   https://$PRIMARY/api/voice/status
+TLS
 fi
 if [ "$RUNNING" = 1 ]; then
     printf '\nfrontdesk is running the previous binary; load the new one with:\n  sudo systemctl restart frontdesk\n'

@@ -1,7 +1,7 @@
 //! Voice load generator: N concurrent simulated phone calls against a real
 //! frontdesk server, with the OpenAI Realtime API played by a local fake.
 //!
-//!   cargo bench --bench voice -- --calls 1000 --seconds 20
+//!   cargo bench --bench voice -- --calls 1000 --seconds 20 [--tls]
 //!
 //! By default it starts the release binary itself (temporary data dir, the
 //! demo business). Each call is what Twilio does: a signed `incoming`
@@ -17,9 +17,15 @@
 //! reads the server's CPU time and resident memory from /proc, idle and
 //! under load, and reports them per call. Client and server share the
 //! machine's cores, so the latencies include this process's own scheduling.
+//!
+//! `--tls`: the server serves HTTPS itself (files mode, a certificate from a
+//! throwaway CA for `load.test`), so webhooks go over https:// and every
+//! media stream is a `wss://` connection, TLS handled by the server.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/fakes/ca.rs"]
+mod fake_ca;
 #[path = "../tests/fakes/media.rs"]
 mod fake_media;
 #[path = "../tests/fakes/realtime.rs"]
@@ -32,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use fake_media::{b64, tone, twilio_signature, Connect, MediaCall};
+use fake_media::{b64, tone, twilio_signature, Connect, MediaCall, TlsConnect};
 use fake_realtime::{FakeRealtime, Options};
 
 const TOKEN: &str = "load-test-auth-token";
@@ -52,6 +58,8 @@ struct Args {
     /// Server on CPU 0, generator on CPU 1, so the latencies are the server's
     /// and not this process's queueing (needs 2 CPUs and taskset).
     pin: bool,
+    /// HTTPS and wss:// served by frontdesk itself.
+    tls: bool,
 }
 
 fn args() -> Args {
@@ -64,6 +72,7 @@ fn args() -> Args {
         every_ms: 5000,
         delta_ms: 200,
         pin: cpus >= 2 && std::path::Path::new("/usr/bin/taskset").exists(),
+        tls: false,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -78,6 +87,11 @@ fn args() -> Args {
             "--delta-ms" => a.delta_ms = value().expect("--delta-ms MS"),
             "--no-pin" => {
                 a.pin = false;
+                i += 1;
+                continue;
+            }
+            "--tls" => {
+                a.tls = true;
                 i += 1;
                 continue;
             }
@@ -162,8 +176,11 @@ fn usage(pid: u32) -> (f64, u64) {
 
 struct ServerProcess {
     child: Child,
+    /// `http://127.0.0.1:port`, or `https://load.test:port` with TLS.
     base: String,
     _dir: tempfile::TempDir,
+    /// With TLS: whom the clients trust, and where load.test is.
+    tls: Option<TlsConnect>,
 }
 
 impl Drop for ServerProcess {
@@ -173,7 +190,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn start_server(openai_base: &str, calls: usize, pin: bool) -> ServerProcess {
+fn start_server(openai_base: &str, calls: usize, pin: bool, tls: bool) -> ServerProcess {
     let bin = env!("CARGO_BIN_EXE_frontdesk");
     let dir = tempfile::tempdir().unwrap();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml");
@@ -192,7 +209,7 @@ fn start_server(openai_base: &str, calls: usize, pin: bool) -> ServerProcess {
     } else {
         Command::new(bin)
     };
-    let mut child = command
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("FRONTDESK_DATA_DIR", dir.path())
@@ -204,6 +221,22 @@ fn start_server(openai_base: &str, calls: usize, pin: bool) -> ServerProcess {
         .env("OPENAI_BASE_URL", openai_base)
         .env("OPENAI_CHAT_MODEL", "")
         .env("MAX_WEBSOCKET_CONNECTIONS", (calls + 10).to_string())
+        // One loopback address stands for all of Twilio's.
+        .env("FRONTDESK_MAX_CONNECTIONS_PER_IP", "0");
+    let ca = fake_ca::TestCa::new();
+    if tls {
+        let leaf = ca.leaf(&["load.test"]);
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, &leaf.cert_pem).unwrap();
+        std::fs::write(&key, &leaf.key_pem).unwrap();
+        command
+            .env("FRONTDESK_TLS_MODE", "files")
+            .env("FRONTDESK_TLS_CERT_FILE", &cert)
+            .env("FRONTDESK_TLS_KEY_FILE", &key)
+            .env("FRONTDESK_TLS_HTTPS_PORT", "0")
+            .env("FRONTDESK_TLS_HTTP_PORT", "0");
+    }
+    let mut child = command
         .args(["serve", "--port", "0", "--bind", "127.0.0.1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -218,7 +251,12 @@ fn start_server(openai_base: &str, calls: usize, pin: bool) -> ServerProcess {
         }
     };
     std::thread::spawn(move || for _ in reader.lines() {});
-    ServerProcess { child, base, _dir: dir }
+    if !tls {
+        return ServerProcess { child, base, _dir: dir, tls: None };
+    }
+    let addr: std::net::SocketAddr = base.trim_start_matches("https://").parse().unwrap();
+    let base = format!("https://load.test:{}", addr.port());
+    ServerProcess { child, base, _dir: dir, tls: Some(TlsConnect { addr, config: ca.client() }) }
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -261,7 +299,7 @@ async fn run(a: Args) {
     };
     let options = Options { on_append: Some(on_append), keep_appends: Some(1), ..Options::default() };
     let fake = Arc::new(FakeRealtime::start(options).await);
-    let server = start_server(&fake.base_url, a.calls, a.pin);
+    let server = start_server(&fake.base_url, a.calls, a.pin, a.tls);
     let pid = server.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, idle_rss) = usage(pid);
@@ -270,7 +308,17 @@ async fn run(a: Args) {
     let stop = Arc::new(AtomicBool::new(false));
     let connected = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
-    let http = reqwest::Client::new();
+    let http = match &server.tls {
+        None => reqwest::Client::new(),
+        Some(tls) => {
+            let config = (*tls.config).clone();
+            reqwest::Client::builder()
+                .use_preconfigured_tls(config)
+                .resolve("load.test", tls.addr)
+                .build()
+                .unwrap()
+        }
+    };
 
     // The model side: each session speaks in bursts, every chunk tagged.
     {
@@ -309,13 +357,14 @@ async fn run(a: Args) {
     // The Twilio side: one task per call.
     let ramp = Duration::from_secs_f64(1.0 / a.ramp_per_second.max(1) as f64);
     for call in 0..a.calls {
-        let (clock, stop, connected, failed, http, base) = (
+        let (clock, stop, connected, failed, http, base, tls) = (
             clock.clone(),
             stop.clone(),
             connected.clone(),
             failed.clone(),
             http.clone(),
             server.base.clone(),
+            server.tls.clone(),
         );
         tokio::spawn(async move {
             let sid = format!("CA{call:032x}");
@@ -345,7 +394,10 @@ async fn run(a: Args) {
                 let clock = clock.clone();
                 Arc::new(move |payload: &str| clock.received(payload, &clock.outbound_sent, &clock.outbound))
             };
-            let ws_url = format!("{}/api/voice/stream", base.replace("http://", "ws://"));
+            let ws_url = format!(
+                "{}/api/voice/stream",
+                base.replace("http://", "ws://").replace("https://", "wss://")
+            );
             let media = MediaCall::connect(Connect {
                 ws_url: &ws_url,
                 public_url: STREAM,
@@ -356,6 +408,7 @@ async fn run(a: Args) {
                 sign: true,
                 on_media: Some(on_media),
                 record: false,
+                tls,
             })
             .await;
             let Ok(mut media) = media else {
@@ -411,7 +464,8 @@ async fn run(a: Args) {
     outbound.sort_unstable();
     let cpu = cpu_after - cpu_before;
     println!(
-        "{}; the generator itself used {:.0}% of a core",
+        "{}{}; the generator itself used {:.0}% of a core",
+        if a.tls { "TLS (https, wss) served by frontdesk; " } else { "" },
         if a.pin { "server on CPU 0, generator on CPU 1" } else { "server and generator share the CPUs" },
         100.0 * (own_after - own_before) / elapsed
     );

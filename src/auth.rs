@@ -1,8 +1,5 @@
 //! Credentials: argon2id password hashes and the JWT signing secret.
 
-use std::io::Write;
-use std::path::Path;
-
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
@@ -101,22 +98,12 @@ pub fn jwt_secret(config: &Config) -> Result<Secret, AuthError> {
         Ok(s) if s.trim().len() >= 32 => return Ok(Secret::new(s.trim())),
         Ok(_) | Err(_) => {}
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(err)?;
+    crate::files::private_dir(&config.data_dir).map_err(err)?;
     let mut bytes = [0u8; 48];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let secret = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
-    write_private(&path, &secret).map_err(err)?;
+    crate::files::write_private(&path, secret.as_bytes()).map_err(err)?;
     Ok(Secret::new(secret))
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }
 
 #[cfg(test)]

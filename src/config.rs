@@ -11,6 +11,13 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+#[path = "config_host.rs"]
+mod host;
+#[path = "config_tls.rs"]
+mod tls;
+pub use host::{looks_like_container_id, parse_public_host, without_port};
+pub use tls::{AcmeChallenge, Domains, TlsConfig, TlsMode, LETSENCRYPT, LETSENCRYPT_STAGING};
+
 /// A secret value: never printed by `Debug`, `Display` or `config check`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
@@ -66,6 +73,11 @@ pub struct ServerConfig {
     pub trusted_proxies: TrustedProxies,
     /// A request body not received whole within this many seconds is refused (408).
     pub body_read_timeout_secs: u64,
+    /// A connection that has not sent a whole request head by then is closed
+    /// (and a TLS handshake not finished by then).
+    pub header_read_timeout_secs: u64,
+    /// Open connections one client address (an IPv6 /64) may hold; 0: no cap.
+    pub max_connections_per_ip: u32,
 }
 
 /// CIDR blocks of reverse proxies, comma-separated in text (`127.0.0.1/32, 10.0.0.0/8`).
@@ -230,6 +242,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub urls: UrlConfig,
     pub features: Features,
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -245,6 +258,8 @@ impl Default for Config {
                 log_format: LogFormat::Text,
                 trusted_proxies: TrustedProxies::default(),
                 body_read_timeout_secs: 15,
+                header_read_timeout_secs: 10,
+                max_connections_per_ip: 256,
             },
             database: DatabaseConfig { url: Secret::default(), direct_url: Secret::default() },
             redis: RedisConfig { url: Secret::default(), password: Secret::default(), db: 0, ttl_secs: 3600 },
@@ -326,6 +341,7 @@ impl Default for Config {
                 memory_monitoring: true,
                 verbose_logging: false,
             },
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -555,11 +571,13 @@ pub static KEYS: &[Key] = &[
     key!("data_dir", ["FRONTDESK_DATA_DIR"], data_dir, "Where the SQLite database, the JWT secret and backups live"),
     key!("server.bind", ["FRONTDESK_BIND"], server.bind, "Address to listen on"),
     key!("server.port", ["PORT"], server.port, "HTTP port (0 picks a free one)"),
-    key!("server.hostname", ["HOSTNAME", "FRONTDESK_HOSTNAME"], server.hostname, "Public host name Twilio reaches (used for wss:// stream URLs)"),
+    key!("server.hostname", ["FRONTDESK_HOSTNAME"], server.hostname, "Public host[:port] Twilio and browsers reach (wss:// stream URLs, links); empty: HOSTNAME if it is a public name, else the host of twilio.webhook_base_url, else the first TLS domain"),
     key!("server.shutdown_grace_secs", ["FRONTDESK_SHUTDOWN_GRACE_SECS"], server.shutdown_grace_secs, "Seconds in-flight requests and calls get to finish on SIGTERM"),
     key!("server.log_format", ["FRONTDESK_LOG_FORMAT"], server.log_format, "text or json"),
     key!("server.trusted_proxies", ["FRONTDESK_TRUSTED_PROXIES"], server.trusted_proxies, "Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For names the client; empty: the peer address is the client"),
     key!("server.body_read_timeout_secs", ["FRONTDESK_BODY_READ_TIMEOUT_SECS"], server.body_read_timeout_secs, "A request body not received whole within this many seconds is refused (408)"),
+    key!("server.header_read_timeout_secs", ["FRONTDESK_HEADER_READ_TIMEOUT_SECS"], server.header_read_timeout_secs, "A connection that has not sent a whole request head (or finished its TLS handshake) by then is closed"),
+    key!("server.max_connections_per_ip", ["FRONTDESK_MAX_CONNECTIONS_PER_IP"], server.max_connections_per_ip, "Open connections one client address (IPv6: one /64) may hold, media streams included; 0: no cap (behind a reverse proxy every client shares its address)"),
     key!(secret "database.url", ["DATABASE_URL"], database.url,
         "Empty: SQLite in the data directory; or sqlite:///path/to/file.db"),
     key!(secret "database.direct_url", ["DIRECT_URL"], database.direct_url,
@@ -634,6 +652,18 @@ pub static KEYS: &[Key] = &[
     key!("features.emergency_voice_calls", ["ENABLE_EMERGENCY_VOICE_CALLS"], features.emergency_voice_calls, "Call the owner on URGENT leads (PRO)"),
     key!("features.memory_monitoring", ["ENABLE_MEMORY_MONITORING"], features.memory_monitoring, "Report process memory in /health and warn above max_memory_usage_mb"),
     key!("features.verbose_logging", ["ENABLE_VERBOSE_LOGGING"], features.verbose_logging, "Debug-level logs when RUST_LOG is not set"),
+    key!("tls.mode", ["FRONTDESK_TLS_MODE"], tls.mode, "off (plain HTTP on server.port), acme (certificates from an ACME CA such as Let's Encrypt) or files (tls.cert_file and tls.key_file)"),
+    key!("tls.domains", ["FRONTDESK_TLS_DOMAINS"], tls.domains, "Domain names to serve, comma-separated (a TOML array in the file); the first is the public host name"),
+    key!("tls.acme_email", ["FRONTDESK_TLS_ACME_EMAIL"], tls.acme_email, "Contact address of the ACME account (required for acme)"),
+    key!("tls.acme_directory", ["FRONTDESK_TLS_ACME_DIRECTORY"], tls.acme_directory, "letsencrypt, letsencrypt-staging, or any RFC 8555 directory URL"),
+    key!("tls.acme_ca_bundle", ["FRONTDESK_TLS_ACME_CA_BUNDLE"], tls.acme_ca_bundle, "PEM file of extra roots to trust for the ACME directory itself (a local Pebble); empty: public roots only"),
+    key!("tls.acme_challenge", ["FRONTDESK_TLS_ACME_CHALLENGE"], tls.acme_challenge, "auto (HTTP-01 on the HTTP port, then TLS-ALPN-01 on the HTTPS port), http-01 or tls-alpn-01 (port 80 may stay closed)"),
+    key!("tls.acme_retry_secs", ["FRONTDESK_TLS_ACME_RETRY_SECS"], tls.acme_retry_secs, "Wait after a failed ACME attempt; doubles each time, up to a day"),
+    key!("tls.https_port", ["FRONTDESK_TLS_HTTPS_PORT"], tls.https_port, "HTTPS port when TLS is on: everything is served here"),
+    key!("tls.http_port", ["FRONTDESK_TLS_HTTP_PORT"], tls.http_port, "HTTP port when TLS is on: ACME challenges, and a 308 redirect to https once a certificate is in place"),
+    key!("tls.cert_file", ["FRONTDESK_TLS_CERT_FILE"], tls.cert_file, "files mode: certificate chain (PEM), reloaded on change or SIGHUP"),
+    key!("tls.key_file", ["FRONTDESK_TLS_KEY_FILE"], tls.key_file, "files mode: private key (PEM)"),
+    key!("tls.hsts_max_age_secs", ["FRONTDESK_TLS_HSTS_MAX_AGE_SECS"], tls.hsts_max_age_secs, "Strict-Transport-Security max-age on HTTPS responses; 0: no header"),
 ];
 
 /// Where a key's effective value came from.
@@ -643,6 +673,8 @@ pub enum Source {
     File,
     Env(&'static str),
     Flag,
+    /// Worked out from another setting (named).
+    Derived(&'static str),
 }
 
 impl fmt::Display for Source {
@@ -652,6 +684,7 @@ impl fmt::Display for Source {
             Source::File => f.write_str("file"),
             Source::Env(name) => write!(f, "env {name}"),
             Source::Flag => f.write_str("flag"),
+            Source::Derived(from) => write!(f, "derived from {from}"),
         }
     }
 }
@@ -676,6 +709,8 @@ pub struct Loaded {
     pub config: Config,
     pub sources: BTreeMap<&'static str, Source>,
     pub problems: Vec<Problem>,
+    /// Worth knowing, not fatal: `serve` logs them, `config check` prints them.
+    pub warnings: Vec<Problem>,
     pub file: Option<PathBuf>,
 }
 
@@ -695,6 +730,7 @@ impl Loaded {
             config: Config::default(),
             sources: KEYS.iter().map(|k| (k.key, Source::Default)).collect(),
             problems: Vec::new(),
+            warnings: Vec::new(),
             file: None,
         };
         let file = flags
@@ -707,6 +743,7 @@ impl Loaded {
         }
         loaded.apply_env(env);
         loaded.apply_flags(flags);
+        loaded.derive_hostname(env);
         loaded.validate();
         loaded
     }
@@ -717,6 +754,10 @@ impl Loaded {
 
     fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem { key: key.into(), message: message.into() });
+    }
+
+    fn warning(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Problem { key: key.into(), message: message.into() });
     }
 
     fn apply_file(&mut self, path: &Path) {
@@ -746,6 +787,10 @@ impl Loaded {
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 toml::Value::Float(f) => f.to_string(),
+                // A list of names (tls.domains): joined as the environment gives it.
+                toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => {
+                    items.iter().filter_map(toml::Value::as_str).collect::<Vec<_>>().join(",")
+                }
                 other => {
                     self.problem(
                         name,
@@ -836,14 +881,7 @@ impl Loaded {
             }
         }
 
-        if !c.server.hostname.is_empty()
-            && (c.server.hostname.contains("://") || c.server.hostname.contains('/'))
-        {
-            self.problem(
-                self.shown("server.hostname"),
-                "expected a bare host name such as frontdesk.example.com (no scheme or path)",
-            );
-        }
+        self.validate_hostname();
         if c.server.body_read_timeout_secs == 0 {
             self.problem(self.shown("server.body_read_timeout_secs"), "must be at least 1 second");
         }
@@ -902,13 +940,27 @@ impl Loaded {
         if c.websocket.pong_timeout_ms == 0 {
             self.problem(self.shown("websocket.pong_timeout_ms"), "must be greater than 0");
         }
-        if !c.smtp.from.is_empty() && !email_address::EmailAddress::is_valid(&c.smtp.from) {
+        // The same parse the email sender does at start, so the two agree.
+        if !c.smtp.from.is_empty() && c.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             self.problem(self.shown("smtp.from"), format!("not an email address: '{}'", c.smtp.from));
+        }
+        if c.smtp.from.is_empty() && c.default_sender().is_err() {
+            self.warning(
+                self.shown("smtp.from"),
+                format!(
+                    "empty, and frontdesk@{} is not an address: frontdesk@localhost is used",
+                    without_port(&self.config.server.hostname)
+                ),
+            );
         }
         if !c.smtp.host.is_empty() && c.smtp.port == 0 {
             self.problem(self.shown("smtp.port"), "must not be 0");
         }
         self.validate_notify(&c.notify);
+        self.validate_tls(&c);
+        if c.server.header_read_timeout_secs == 0 {
+            self.problem(self.shown("server.header_read_timeout_secs"), "must be at least 1 second");
+        }
     }
 
     fn validate_notify(&mut self, n: &NotifyConfig) {
@@ -1024,6 +1076,13 @@ impl Config {
             Ok(DatabaseUrl::Sqlite(path)) => path,
             _ => self.data_dir.join("frontdesk.db"),
         }
+    }
+
+    /// The default email sender, `frontdesk@<public host without port>`.
+    pub fn default_sender(&self) -> Result<lettre::message::Mailbox, String> {
+        let host = without_port(&self.server.hostname);
+        let host = if host.is_empty() { "localhost" } else { host };
+        format!("frontdesk <frontdesk@{host}>").parse().map_err(|e| format!("frontdesk@{host}: {e}"))
     }
 
     /// The public base URL used in links (no trailing slash).

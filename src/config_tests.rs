@@ -138,3 +138,61 @@ fn trusted_proxies_and_hardening_keys_load_and_validate() {
     assert!(keys.contains(&"FRONTDESK_TRUSTED_PROXIES (server.trusted_proxies)"), "{keys:?}");
     assert!(keys.contains(&"FRONTDESK_BODY_READ_TIMEOUT_SECS (server.body_read_timeout_secs)"), "{keys:?}");
 }
+
+#[test]
+fn tls_settings_are_checked_where_they_are_set() {
+    // A TOML list of domains; the first names the public address.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[tls]\nmode = \"acme\"\ndomains = [\"Desk.Example.com\", \"www.desk.example.com\"]\nacme_email = \"ops@example.com\"\n",
+    )
+    .unwrap();
+    let l = load(&[], Flags { config_file: Some(path), ..Flags::default() });
+    assert!(l.is_valid(), "{:?}", l.problems);
+    assert_eq!(l.config.tls.domains.0, ["desk.example.com", "www.desk.example.com"]);
+    assert_eq!(l.config.tls.directory_url(), LETSENCRYPT);
+    assert_eq!(l.config.server.hostname, "desk.example.com");
+    assert_eq!(l.sources["server.hostname"], Source::Derived("tls.domains"));
+    assert_eq!(l.config.public_url(), "https://desk.example.com");
+
+    let l = load(
+        &[
+            ("FRONTDESK_TLS_MODE", "acme"),
+            ("FRONTDESK_TLS_DOMAINS", "desk.example.com,*.example.com"),
+            ("FRONTDESK_TLS_ACME_DIRECTORY", "http://acme.example/dir"),
+            ("FRONTDESK_TLS_HTTP_PORT", "443"),
+        ],
+        Flags::default(),
+    );
+    let keys: Vec<&str> = l.problems.iter().map(|p| p.key.as_str()).collect();
+    for key in [
+        "FRONTDESK_TLS_DOMAINS (tls.domains)",
+        "tls.acme_email",
+        "FRONTDESK_TLS_ACME_DIRECTORY (tls.acme_directory)",
+        "FRONTDESK_TLS_HTTP_PORT (tls.http_port)",
+    ] {
+        assert!(keys.contains(&key), "{key} not in {keys:?}");
+    }
+    assert!(l.problems.iter().any(|p| p.message.contains("wildcard")), "{:?}", l.problems);
+
+    let l = load(
+        &[("FRONTDESK_TLS_MODE", "files"), ("FRONTDESK_TLS_CERT_FILE", "/no/such.pem")],
+        Flags::default(),
+    );
+    assert_eq!(l.problems[0].key, "tls.key_file", "{:?}", l.problems);
+    let l = load(
+        &[
+            ("FRONTDESK_TLS_MODE", "files"),
+            ("FRONTDESK_TLS_CERT_FILE", "/no/such.pem"),
+            ("FRONTDESK_TLS_KEY_FILE", "/no/such.key"),
+        ],
+        Flags::default(),
+    );
+    assert!(l.problems[0].message.contains("cannot read /no/such.pem"), "{:?}", l.problems);
+    // Domains without a mode: fine, but said.
+    let l = load(&[("FRONTDESK_TLS_DOMAINS", "desk.example.com")], Flags::default());
+    assert!(l.is_valid());
+    assert!(l.warnings[0].message.contains("tls.mode is off"), "{:?}", l.warnings);
+}

@@ -48,6 +48,8 @@ pub struct AppState {
     pub notify_wake: Arc<Notify>,
     /// The web UI's login throttles.
     pub web: crate::web::auth::WebState,
+    /// Certificates: mode, domains, expiry, last error (for /health and the operator).
+    pub tls: crate::tls::TlsStatus,
 }
 
 /// Chat messages allowed per minute, per client address and per session.
@@ -104,6 +106,7 @@ impl AppState {
         let chat_limits = ChatLimits::new(config.chat.per_ip_per_minute, config.chat.per_session_per_minute);
         let plans = Plans { enforce: config.features.plan_tiers };
         Ok(AppState {
+            tls: crate::tls::TlsStatus::new(&config.tls),
             plans,
             twilio: TwilioClient::from_config(&config.twilio),
             voice: Arc::default(),
@@ -136,13 +139,14 @@ impl AppState {
     }
 }
 
-/// Binds the configured address.
-/// Binds the configured address. Accepted connections inherit TCP_NODELAY
-/// from the listener: a media stream writes small frames back to back (audio,
-/// then its mark), and Nagle's algorithm would hold the second one until the
-/// first is acknowledged, tens of milliseconds later.
+/// Binds the configured plain-HTTP address (`server.bind`, `server.port`).
 pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
-    let addr = SocketAddr::new(config.server.bind, config.server.port);
+    bind_to(SocketAddr::new(config.server.bind, config.server.port))
+}
+
+/// Binds `addr` for serving. Accepted sockets get TCP_NODELAY (see
+/// `crate::http`): a media stream writes small frames back to back.
+pub fn bind_to(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket =
         if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
@@ -151,30 +155,15 @@ pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and gives in-flight
-/// requests `shutdown_grace_secs` to finish before returning anyway.
+/// Serves plain HTTP on `listener` until `shutdown` resolves, then stops
+/// accepting and gives open connections `shutdown_grace_secs` to finish.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
-    let stopping = Arc::new(Notify::new());
-    let notify = stopping.clone();
-    let server = warp::serve(crate::web::routes(state))
-        .incoming(listener)
-        .graceful(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, waiting for in-flight work");
-            notify.notify_one();
-        })
-        .run();
-    tokio::select! {
-        () = server => tracing::info!("all connections closed"),
-        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections");
-        }
-    }
+    let listeners = crate::http::Listeners { http: Some(listener), https: None };
+    crate::http::serve(state, listeners, None, shutdown).await;
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -209,12 +198,10 @@ pub struct InstanceLock {
 impl InstanceLock {
     /// Ok(None) when another process holds it.
     pub fn try_acquire(data_dir: &std::path::Path) -> std::io::Result<Option<InstanceLock>> {
-        std::fs::create_dir_all(data_dir)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(data_dir.join("frontdesk.lock"))?;
+        crate::files::private_dir(data_dir)?;
+        let path = data_dir.join("frontdesk.lock");
+        crate::files::private_file(&path)?;
+        let file = std::fs::OpenOptions::new().write(true).open(&path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(InstanceLock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -19,7 +19,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         anyhow::bail!("no database at {} (nothing to back up)", db.display());
     }
     if let Some(dir) = args.file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::files::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     sqlite::backup_file(&db, &args.file)?;
     let version = sqlite::verify_file(&args.file)?;

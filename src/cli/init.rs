@@ -38,7 +38,7 @@ pub struct Args {
 
 pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal() && !args.password_stdin;
-    std::fs::create_dir_all(&config.data_dir)
+    crate::files::private_dir(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let store = super::open_store(&config)?;
     crate::auth::jwt_secret(&config)?;

@@ -8,7 +8,7 @@ use crate::store::{migrate, sqlite};
 pub fn run(config: &Config) -> anyhow::Result<()> {
     let path = config.sqlite_path();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::files::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut conn =
         sqlite::open_connection(&path, false).with_context(|| format!("opening {}", path.display()))?;

@@ -3,6 +3,7 @@
 mod backup;
 mod business;
 mod config_check;
+mod health;
 mod init;
 mod migrate;
 mod restore;
@@ -61,6 +62,8 @@ enum Command {
     Triage(triage::Args),
     /// Print the version and the database schema version it writes
     Version,
+    /// Ask a running server's /health; exit 0 when it answers 200 (container HEALTHCHECK)
+    Health(health::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,11 @@ pub fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     crate::telemetry::init(&loaded.config);
+    if let Command::Serve(_) = cli.command {
+        for w in &loaded.warnings {
+            tracing::warn!(setting = %w.key, "{}", w.message);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -115,6 +123,7 @@ pub fn main() -> ExitCode {
             Command::Backup(args) => backup::run(args, &config),
             Command::Restore(args) => restore::run(args, &config),
             Command::Triage(args) => triage::run(args, config).await,
+            Command::Health(args) => health::run(args, &config).await,
             Command::Version => {
                 println!(
                     "frontdesk {} (database schema {})",

@@ -31,7 +31,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
     }
     let db = config.sqlite_path();
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::files::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     // Keep what was there: a restore must never lose data by itself.
     if db.exists() {

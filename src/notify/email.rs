@@ -30,15 +30,17 @@ pub struct EmailSender {
     public_url: String,
 }
 
-/// The sender address: `smtp.from`, else frontdesk@<hostname or localhost>.
+/// The sender address: `smtp.from`, else frontdesk@<public host>. A derived
+/// address that does not parse is never fatal: frontdesk@localhost is used
+/// (and `config check` says so).
 fn sender(config: &Config) -> Result<Mailbox, String> {
     if !config.smtp.from.is_empty() {
         return config.smtp.from.parse().map_err(|e| format!("smtp.from: {e}"));
     }
-    let host = if config.server.hostname.is_empty() { "localhost" } else { config.server.hostname.as_str() };
-    format!("frontdesk <frontdesk@{host}>")
-        .parse()
-        .map_err(|e| format!("no smtp.from, and frontdesk@{host} is not an address ({e}); set SMTP_FROM"))
+    config.default_sender().or_else(|e| {
+        tracing::warn!(error = %e, "no smtp.from and the derived sender is not an address; using frontdesk@localhost");
+        "frontdesk <frontdesk@localhost>".parse().map_err(|e| format!("frontdesk@localhost: {e}"))
+    })
 }
 
 impl EmailSender {

@@ -101,9 +101,12 @@ impl Slot {
         let (tx, rx) = oneshot::channel();
         let jobs = self.work.jobs.clone();
         let job: Job = Box::new(move || {
-            let _ = tx.send(f());
-            // The place is free once the work is done, not when the caller stops waiting.
+            let result = f();
+            // The place is free once the work is done, not when the caller
+            // stops waiting; and before the caller hears, so a caller that
+            // asks again at once finds it free.
             drop(self);
+            let _ = tx.send(result);
         });
         match jobs.try_send(job) {
             Ok(()) => rx.await.map_err(|_| Busy),

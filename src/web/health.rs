@@ -18,6 +18,7 @@ pub struct Health {
     pub websockets: WebSocketHealth,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemoryHealth>,
+    pub tls: crate::tls::TlsHealth,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,6 +98,7 @@ pub async fn check(state: &AppState) -> Health {
             max: config.websocket.max_connections,
         },
         memory,
+        tls: state.tls.health(),
     }
 }
 

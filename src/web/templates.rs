@@ -350,6 +350,8 @@ pub struct OperatorPage {
     pub rows: Vec<BusinessRow>,
     pub plans: Vec<PlanTier>,
     pub business_types: Vec<(&'static str, &'static str)>,
+    /// HTTPS certificates (built-in TLS), as /health reports them.
+    pub tls: crate::tls::TlsHealth,
 }
 
 #[derive(Template)]

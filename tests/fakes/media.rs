@@ -151,8 +151,16 @@ pub struct MediaCall {
     pub closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Connecting over TLS: the socket address to reach (the URL names the
+/// domain, which SNI and the certificate check use) and whom to trust.
+#[derive(Clone)]
+pub struct TlsConnect {
+    pub addr: std::net::SocketAddr,
+    pub config: Arc<rustls::ClientConfig>,
+}
+
 pub struct Connect<'a> {
-    /// `ws://127.0.0.1:port/api/voice/stream`
+    /// `ws://127.0.0.1:port/api/voice/stream` (or `wss://domain:port/...` with `tls`)
     pub ws_url: &'a str,
     /// The public `wss://HOST/api/voice/stream` the signature is computed over.
     pub public_url: &'a str,
@@ -167,6 +175,8 @@ pub struct Connect<'a> {
     pub on_media: Option<OnMedia>,
     /// Keep what is received in `received` (off for load: only counts).
     pub record: bool,
+    /// `wss://`: connect to this address and trust these roots.
+    pub tls: Option<TlsConnect>,
 }
 
 impl MediaCall {
@@ -177,9 +187,16 @@ impl MediaCall {
             let signature = twilio_signature(c.auth_token, c.public_url, &[]);
             request.headers_mut().insert("x-twilio-signature", signature.parse().unwrap());
         }
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (socket, _) = match &c.tls {
+            None => tokio_tungstenite::connect_async_with_config(request, None, true).await,
+            Some(tls) => {
+                let tcp = TcpStream::connect(tls.addr).await.map_err(|e| e.to_string())?;
+                let _ = tcp.set_nodelay(true);
+                let connector = tokio_tungstenite::Connector::Rustls(tls.config.clone());
+                tokio_tungstenite::client_async_tls_with_config(request, tcp, None, Some(connector)).await
+            }
+        }
+        .map_err(|e| e.to_string())?;
         let (sink, mut stream) = socket.split();
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let received = Arc::new(Mutex::new(Received::default()));

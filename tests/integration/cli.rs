@@ -243,6 +243,43 @@ fn install_script_dry_run_lists_every_step() {
 }
 
 #[test]
+fn install_script_sets_up_https_for_a_domain() {
+    let install = |args: &[&str]| {
+        std::process::Command::new("sh")
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
+            .args(["--dry-run", "--binary", BIN])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out =
+        install(&["--domain", "fd.example.com", "--domain=www.fd.example.com", "--email", "ops@example.com"]);
+    assert_success(&out, &["install.sh --domain"]);
+    let text = stdout(&out);
+    for line in [
+        "mode = \"acme\"",
+        "domains = [\"fd.example.com\", \"www.fd.example.com\"]",
+        "acme_email = \"ops@example.com\"",
+        "https://fd.example.com/api/voice/incoming",
+        "https://fd.example.com/api/voice/status",
+    ] {
+        assert!(text.contains(line), "missing {line}:\n{text}");
+    }
+    for (args, error) in [
+        (&["--domain", "FD Example"][..], "--domain: 'FD' is not a domain name"),
+        (&["--domain", "fd.example.com"][..], "--domain needs --email"),
+        (
+            &["--domain", "fd.example.com", "--email", "nobody"][..],
+            "--email: 'nobody' is not an email address",
+        ),
+    ] {
+        let out = install(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(error), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn triage_prints_the_decision_as_json() {
     let fd = Instance::new();
     let out = fd.ok(&[

@@ -97,6 +97,20 @@ const CONFIG_ENV: &[&str] = &[
     "ENABLE_EMERGENCY_VOICE_CALLS",
     "ENABLE_MEMORY_MONITORING",
     "ENABLE_VERBOSE_LOGGING",
+    "FRONTDESK_HEADER_READ_TIMEOUT_SECS",
+    "FRONTDESK_MAX_CONNECTIONS_PER_IP",
+    "FRONTDESK_TLS_MODE",
+    "FRONTDESK_TLS_DOMAINS",
+    "FRONTDESK_TLS_ACME_EMAIL",
+    "FRONTDESK_TLS_ACME_DIRECTORY",
+    "FRONTDESK_TLS_ACME_CA_BUNDLE",
+    "FRONTDESK_TLS_ACME_CHALLENGE",
+    "FRONTDESK_TLS_ACME_RETRY_SECS",
+    "FRONTDESK_TLS_HTTPS_PORT",
+    "FRONTDESK_TLS_HTTP_PORT",
+    "FRONTDESK_TLS_CERT_FILE",
+    "FRONTDESK_TLS_KEY_FILE",
+    "FRONTDESK_TLS_HSTS_MAX_AGE_SECS",
 ];
 
 pub fn demo_file() -> PathBuf {
@@ -129,6 +143,17 @@ impl Instance {
     /// `program` (a wrapper such as `unshare`) with the same clean environment.
     pub fn command_running(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
+        for name in CONFIG_ENV {
+            cmd.env_remove(name);
+        }
+        cmd.env("FRONTDESK_DATA_DIR", self.data_dir()).env("RUST_LOG", "warn");
+        cmd
+    }
+
+    /// Like [`Instance::command`], run under `umask` (through `sh`).
+    pub fn command_with_umask(&self, umask: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\""), BIN]);
         for name in CONFIG_ENV {
             cmd.env_remove(name);
         }
@@ -176,6 +201,12 @@ impl Instance {
     pub fn serve(&self, extra: &[&str]) -> Server {
         let mut cmd = self.command();
         cmd.args(["serve", "--port", "0", "--bind", "127.0.0.1"]).args(extra);
+        Server::start(cmd)
+    }
+
+    pub fn serve_with_env(&self, env: &[(&str, &str)]) -> Server {
+        let mut cmd = self.command();
+        cmd.envs(env.iter().copied()).args(["serve", "--port", "0", "--bind", "127.0.0.1"]);
         Server::start(cmd)
     }
 }

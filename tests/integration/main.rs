@@ -12,6 +12,9 @@ mod chat_llm;
 mod cli;
 mod common;
 mod config;
+mod connections;
+#[path = "../fakes/ca.rs"]
+mod fake_ca;
 #[path = "../fakes/media.rs"]
 mod fake_media;
 mod fake_openai;
@@ -28,8 +31,12 @@ mod measure;
 mod notify;
 mod notify_recovery;
 mod notify_support;
+mod pebble;
+mod permissions;
 mod server;
 mod smtp;
+mod static_binary;
+mod tls;
 mod twilio_rest;
 mod ui;
 mod ui_browser;

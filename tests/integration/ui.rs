@@ -435,6 +435,11 @@ async fn setup_after_serve_demo_makes_the_operator_of_the_demo() {
     assert_eq!((status, location.as_str()), (303, "/operator"));
     let operator = web.get("/operator").await.1;
     assert!(operator.contains("Acme Plumbing"), "the demo business is listed");
+    // The certificates' state (here: built-in HTTPS is off) is on the operator's page.
+    assert!(
+        operator.contains("HTTPS certificates") && operator.contains("Built-in HTTPS is off"),
+        "{operator}"
+    );
     let dashboard = web.get("/dashboard").await.1;
     assert!(dashboard.contains("<span class=\"biz\">Acme Plumbing"));
     // The demo comes with a week of sample leads, calls and chats.

@@ -10,7 +10,7 @@ use frontdesk::store::{sqlite::SqliteStore, Store};
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::fake_media::{b64, tone, twilio_signature, Connect, MediaCall};
+use crate::fake_media::{b64, tone, twilio_signature, Connect, MediaCall, TlsConnect};
 use crate::fake_realtime::{Conn, FakeRealtime, Options};
 use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};
 
@@ -73,6 +73,37 @@ pub struct Phone {
     pub twilio: FakeTwilio,
     pub realtime: Option<FakeRealtime>,
     pub http: reqwest::Client,
+    pub web: Web,
+}
+
+/// How Twilio reaches the instance: behind a TLS proxy at `PUBLIC` (the
+/// tests talk to the plain port), or its own HTTPS on a domain.
+pub struct Web {
+    /// Where requests go (the plain port, or `https://domain:port`).
+    pub base: Option<String>,
+    /// What Twilio signs over: `https://host` of the webhooks.
+    pub public: String,
+    pub stream: String,
+    /// Environment that names the public address.
+    pub env: Vec<(String, String)>,
+    pub http: reqwest::Client,
+    pub media_tls: Option<TlsConnect>,
+}
+
+impl Web {
+    fn behind_proxy() -> Web {
+        Web {
+            base: None,
+            public: PUBLIC.into(),
+            stream: STREAM.into(),
+            env: vec![
+                ("TWILIO_WEBHOOK_BASE_URL".into(), PUBLIC.into()),
+                ("HOSTNAME".into(), "voice.test".into()),
+            ],
+            http: reqwest::Client::new(),
+            media_tls: None,
+        }
+    }
 }
 
 impl Phone {
@@ -82,6 +113,10 @@ impl Phone {
     }
 
     pub async fn start_with(realtime: bool, options: Options, env: &[(&str, &str)]) -> Phone {
+        Phone::launch(realtime, options, env, Web::behind_proxy()).await
+    }
+
+    pub async fn launch(realtime: bool, options: Options, env: &[(&str, &str)], web: Web) -> Phone {
         let twilio = FakeTwilio::start().await;
         let realtime = if realtime { Some(FakeRealtime::start(options).await) } else { None };
         let fd = Instance::new();
@@ -89,10 +124,7 @@ impl Phone {
         std::fs::write(&file, BUSINESS).unwrap();
         let business_id = fd.ok(&["business", "import", file.to_str().unwrap()]);
         let mut cmd = fd.command();
-        cmd.envs(twilio.env())
-            .env("TWILIO_WEBHOOK_BASE_URL", PUBLIC)
-            .env("HOSTNAME", "voice.test")
-            .env("RUST_LOG", "error");
+        cmd.envs(twilio.env()).envs(web.env.iter().map(|(k, v)| (k, v))).env("RUST_LOG", "error");
         if let Some(rt) = &realtime {
             cmd.env("OPENAI_API_KEY", "sk-test-key")
                 .env("OPENAI_BASE_URL", &rt.base_url)
@@ -101,7 +133,16 @@ impl Phone {
         }
         cmd.envs(env.iter().copied()).args(["serve", "--port", "0", "--bind", "127.0.0.1"]);
         let server = Server::start(cmd);
-        Phone { fd, server, business_id, twilio, realtime, http: reqwest::Client::new() }
+        let http = web.http.clone();
+        Phone { fd, server, business_id, twilio, realtime, http, web }
+    }
+
+    /// Where a request for `path` goes.
+    pub fn url(&self, path: &str) -> String {
+        match &self.web.base {
+            Some(base) => format!("{base}{path}"),
+            None => self.server.url(path),
+        }
     }
 
     pub fn store(&self) -> SqliteStore {
@@ -114,7 +155,7 @@ impl Phone {
 
     /// POSTs a webhook signed as Twilio signs it; returns (status, body).
     pub async fn post(&self, path: &str, params: &[(&str, &str)]) -> (u16, String) {
-        let signature = twilio_signature(AUTH_TOKEN, &format!("{PUBLIC}{path}"), params);
+        let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", self.web.public), params);
         self.post_with(path, params, Some(&signature)).await
     }
 
@@ -124,7 +165,7 @@ impl Phone {
         params: &[(&str, &str)],
         signature: Option<&str>,
     ) -> (u16, String) {
-        let mut request = self.http.post(self.server.url(path)).form(params);
+        let mut request = self.http.post(self.url(path)).form(params);
         if let Some(signature) = signature {
             request = request.header("X-Twilio-Signature", signature);
         }
@@ -180,7 +221,7 @@ impl Phone {
     pub async fn answer(&self, call_sid: &str, auto_playback: bool) -> (MediaCall, Conn) {
         let doc = self.incoming(call_sid).await;
         let stream = find(&doc, "Stream").unwrap_or_else(|| panic!("no <Stream> in {doc:?}"));
-        assert_eq!(stream.attrs["url"], STREAM);
+        assert_eq!(stream.attrs["url"], self.web.stream);
         let parameters: Vec<(String, String)> = doc
             .iter()
             .filter(|e| e.name == "Parameter")
@@ -203,10 +244,10 @@ impl Phone {
         parameters: Vec<(String, String)>,
         auto_playback: bool,
     ) -> Result<MediaCall, String> {
-        let ws_url = self.server.url("/api/voice/stream").replace("http://", "ws://");
+        let ws_url = self.url("/api/voice/stream").replace("http://", "ws://").replace("https://", "wss://");
         MediaCall::connect(Connect {
             ws_url: &ws_url,
-            public_url: STREAM,
+            public_url: &self.web.stream,
             auth_token: AUTH_TOKEN,
             call_sid,
             parameters,
@@ -214,6 +255,7 @@ impl Phone {
             sign: true,
             on_media: None,
             record: true,
+            tls: self.web.media_tls.clone(),
         })
         .await
     }
@@ -398,6 +440,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
             sign,
             on_media: None,
             record: true,
+            tls: None,
         })
         .await;
         assert!(refused.err().unwrap().contains("403"));
@@ -412,6 +455,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
         sign: true,
         on_media: None,
         record: true,
+        tls: None,
     })
     .await;
     assert!(wrong_url.err().unwrap().contains("403"));

@@ -27,6 +27,8 @@ fn copy_database(source: &Connection, dest: &Path) -> Result<()> {
     let partial = dest.with_extension("partial");
     let _ = std::fs::remove_file(&partial);
     let copied = (|| {
+        crate::files::private_file(&partial)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", partial.display())))?;
         let mut target = Connection::open(&partial)
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", partial.display())))?;
         rusqlite::backup::Backup::new(source, &mut target)

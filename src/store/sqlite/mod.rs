@@ -94,6 +94,9 @@ pub fn open_connection(path: &Path, read_only: bool) -> std::result::Result<Conn
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI
     };
+    if !read_only {
+        make_private(path);
+    }
     let conn = Connection::open_with_flags(path, flags)?;
     // busy_timeout first: the WAL switch itself may wait for another process.
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -105,11 +108,28 @@ pub fn open_connection(path: &Path, read_only: bool) -> std::result::Result<Conn
     Ok(conn)
 }
 
+/// Creates the database file 0600 before SQLite opens it (SQLite gives its
+/// WAL and SHM the database's mode) and tightens files an older version left
+/// readable. A failure here is logged; opening reports the real problem.
+fn make_private(path: &Path) {
+    let sidecar = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let result = crate::files::private_file(path)
+        .and_then(|()| crate::files::restrict(&sidecar("-wal")))
+        .and_then(|()| crate::files::restrict(&sidecar("-shm")));
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), error = %e, "cannot make the database files private");
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database and applies pending migrations.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            crate::files::create_dir(dir)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut writer = open_connection(path, false)

@@ -40,8 +40,16 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
         .collect();
     let status = status_for(&errors);
     let v = shown.unwrap_or_else(|| Input::from_pairs([("timezone".to_string(), "UTC".to_string())]));
-    let page_data =
-        OperatorPage { l, v, errors, rows, plans: PlanTier::ALL.to_vec(), business_types: business_types() };
+    let tls = page.app.tls.health();
+    let page_data = OperatorPage {
+        l,
+        v,
+        errors,
+        rows,
+        plans: PlanTier::ALL.to_vec(),
+        business_types: business_types(),
+        tls,
+    };
     render_status(&page_data, status)
 }
 

@@ -127,7 +127,7 @@ pub fn raw(
         .and(warp::method())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(crate::http::peer_addr())
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::body::stream())
         .then(

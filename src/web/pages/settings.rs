@@ -57,10 +57,11 @@ pub fn voice_urls(app: &crate::server::AppState) -> (String, String, String, Str
 fn voice_setup_warning(app: &crate::server::AppState) -> Option<String> {
     let t = &app.config.twilio;
     let url = voice_urls(app).0;
-    if !t.webhook_base_url.starts_with("https://") || !public_host(&url) {
+    if !url.starts_with("https://") || !public_host(&url) {
         return Some(format!(
-            "Twilio cannot reach {url}: it only calls public https addresses. The operator sets \
-             TWILIO_WEBHOOK_BASE_URL (and HOSTNAME) to this server's public address, such as https://frontdesk.example.com."
+            "Twilio cannot reach {url}: it only calls public https addresses. The operator turns on built-in \
+             HTTPS (tls.mode = acme with this instance's domain), or sets TWILIO_WEBHOOK_BASE_URL to the public \
+             https address of a proxy in front, such as https://frontdesk.example.com."
         ));
     }
     t.auth_token.is_empty().then(|| {
