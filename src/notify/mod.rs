@@ -1,6 +1,7 @@
 //! Notifications through a durable outbox.
 //!
-//! Rows are written with the events that cause them (`store::sqlite::outbox::enqueue`);
+//! Rows are written with the events that cause them: `outbox_rows.rs` says
+//! which, each store backend inserts them in the event's transaction;
 //! the worker here delivers them: email (`email.rs`), SMS (`sms.rs`), the
 //! emergency call (`call.rs`, answered by `connect.rs`) and signed webhooks
 //! (`webhook.rs`), worded by `render.rs`. `policy.rs` decides channels and
@@ -11,6 +12,7 @@ pub mod connect;
 pub mod destination;
 pub mod digest;
 pub mod email;
+pub mod outbox_rows;
 pub mod policy;
 pub mod render;
 pub mod sms;

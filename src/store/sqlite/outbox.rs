@@ -7,6 +7,7 @@ use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
     new_id, now, LocalEmail, Notification, NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier,
 };
+use crate::notify::outbox_rows::{self, Targets};
 use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{Claimed, Event};
 use crate::store::{Result, StoreError};
@@ -78,55 +79,23 @@ pub(crate) fn write_prefs(tx: &Transaction<'_>, business_id: &str, prefs: &Notif
 }
 
 /// Where a business can be reached, and on which plan.
-struct Targets {
-    plan: PlanTier,
-    email: Option<String>,
-    phone: Option<String>,
-    webhook: Option<String>,
+fn load_targets(conn: &Connection, business_id: &str) -> Result<Targets> {
+    conn.query_row(
+        "SELECT plan_tier, notification_email, notification_phone_number, notification_webhook_url
+         FROM businesses WHERE id = ?1",
+        [business_id],
+        |r| Ok(Targets::new(enum_col(r, 0, PlanTier::parse)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()
+    .map_err(db_err)?
+    .ok_or_else(|| StoreError::NotFound(format!("business {business_id}")))
 }
 
-impl Targets {
-    fn load(conn: &Connection, business_id: &str) -> Result<Targets> {
-        let set = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        conn.query_row(
-            "SELECT plan_tier, notification_email, notification_phone_number, notification_webhook_url
-             FROM businesses WHERE id = ?1",
-            [business_id],
-            |r| {
-                Ok(Targets {
-                    plan: enum_col(r, 0, PlanTier::parse)?,
-                    email: set(r.get(1)?),
-                    phone: set(r.get(2)?),
-                    webhook: set(r.get(3)?),
-                })
-            },
-        )
-        .optional()
-        .map_err(db_err)?
-        .ok_or_else(|| StoreError::NotFound(format!("business {business_id}")))
-    }
-
-    fn recipient(&self, channel: NotifyChannel) -> Option<&str> {
-        match channel {
-            NotifyChannel::Email => self.email.as_deref(),
-            NotifyChannel::Sms | NotifyChannel::VoiceCall => self.phone.as_deref(),
-            NotifyChannel::Webhook => self.webhook.as_deref(),
-        }
-    }
-}
-
-/// Writes the outbox rows `event` calls for, in the caller's transaction, so
-/// the notification exists exactly when the event does.
-///
-/// Which channels: the business's plan ([`NotifyPolicy::channels`]), the
-/// owner's preferences (except URGENT, which takes every channel the plan
-/// allows), and whether the business has an address for the channel (email,
-/// phone, webhook URL). One row per channel, keyed `<event key>:<channel>`:
-/// enqueueing the same event again writes nothing. An URGENT lead replaces
-/// the lead's new-lead rows that have not been sent yet. New leads are due
-/// after `policy.new_lead_delay`, the rest at once. A channel whose daily
-/// cap ([`NotifyPolicy::caps`]) is reached is left out, and the skip
-/// recorded as a `notification_capped` analytics event. Returns the new
+/// Writes the outbox rows `event` calls for ([`outbox_rows::select`]), in
+/// the caller's transaction, so the notification exists exactly when the
+/// event does. Enqueueing the same event again writes nothing. A channel
+/// whose daily cap ([`NotifyPolicy::caps`]) is reached is left out, and the
+/// skip recorded as a `notification_capped` analytics event. Returns the new
 /// rows' ids and channels.
 pub(crate) fn enqueue(
     tx: &Transaction<'_>,
@@ -134,24 +103,11 @@ pub(crate) fn enqueue(
     business_id: &str,
     event: &Event,
 ) -> Result<Vec<(String, NotifyChannel)>> {
-    let targets = Targets::load(tx, business_id)?;
+    let targets = load_targets(tx, business_id)?;
     let prefs = read_prefs(tx, business_id)?;
-    let test_channel = match event {
-        Event::Test { channel, .. } => Some(*channel),
-        _ => None,
-    };
-    let channels = policy.channels(targets.plan, &prefs, event.kind(), test_channel);
+    let selection = outbox_rows::select(policy, &targets, &prefs, business_id, event, chrono::Utc::now());
     let ts = now();
-    let later = |wait: std::time::Duration| {
-        let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
-        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    };
-    let due = match event {
-        Event::NewLead { .. } if !policy.new_lead_delay.is_zero() => later(policy.new_lead_delay),
-        Event::UrgentUpdate { complete: false, .. } => later(policy.urgent_hold),
-        _ => ts.clone(),
-    };
-    if let Event::UrgentLead { lead_id, .. } = event {
+    if let Some(lead_id) = &selection.drop_pending_new_lead {
         tx.execute(
             "DELETE FROM notifications WHERE lead_id = ?1 AND business_id = ?2 AND kind = 'new_lead'
                  AND state = 'pending'",
@@ -159,19 +115,16 @@ pub(crate) fn enqueue(
         )
         .map_err(db_err)?;
     }
-    let payload = to_json(&event.payload())?;
-    let key = event.key(business_id);
     let mut ids = Vec::new();
-    for channel in channels {
-        let Some(recipient) = targets.recipient(channel) else { continue };
-        if let Some(why) = over_cap(tx, policy, business_id, channel, event.kind())? {
-            tracing::warn!(business_id, channel = %channel, kind = %event.kind(), "{why}");
+    for row in selection.rows {
+        if let Some(why) = over_cap(tx, policy, business_id, row.channel, row.kind)? {
+            tracing::warn!(business_id, channel = %row.channel, kind = %row.kind, "{why}");
             tx.execute(
                 "INSERT INTO analytics_events (business_id, kind, channel, data, created_at)
                  VALUES (?1, 'notification_capped', NULL, ?2, ?3)",
                 params![
                     business_id,
-                    to_json(&serde_json::json!({ "channel": channel, "kind": event.kind() }))?,
+                    to_json(&serde_json::json!({ "channel": row.channel, "kind": row.kind }))?,
                     ts
                 ],
             )
@@ -187,19 +140,19 @@ pub(crate) fn enqueue(
                 params![
                     id,
                     business_id,
-                    event.lead_id(),
-                    event.kind().as_str(),
-                    channel.as_str(),
-                    recipient,
-                    payload,
-                    format!("{key}:{}", channel.as_str()),
-                    due,
+                    row.lead_id,
+                    row.kind.as_str(),
+                    row.channel.as_str(),
+                    row.recipient,
+                    to_json(&row.payload)?,
+                    row.idempotency_key,
+                    row.due_at,
                     ts
                 ],
             )
             .map_err(db_err)?;
         if inserted == 1 {
-            ids.push((id, channel));
+            ids.push((id, row.channel));
         }
     }
     Ok(ids)
@@ -243,29 +196,9 @@ pub(super) fn over_cap(
     kind: crate::domain::NotifyEvent,
 ) -> Result<Option<String>> {
     let since = day_ago();
-    for (class, limit) in policy.caps.limits(channel, CapClass::of(kind)) {
-        if count_sent(conn, business_id, channel, class, &since)? >= u64::from(limit) {
-            let what = match class {
-                CapClass::Urgent => "emergency alerts",
-                CapClass::Test => "tests",
-                CapClass::Everyday => "messages",
-            };
-            return Ok(Some(format!(
-                "the daily limit of {limit} {what} by {} for this business is reached; it resets over the next 24 hours",
-                channel_words(channel)
-            )));
-        }
-    }
-    Ok(None)
-}
-
-fn channel_words(channel: NotifyChannel) -> &'static str {
-    match channel {
-        NotifyChannel::Email => "email",
-        NotifyChannel::Sms => "text message",
-        NotifyChannel::VoiceCall => "phone call",
-        NotifyChannel::Webhook => "webhook",
-    }
+    outbox_rows::over_cap(policy, channel, kind, |class| {
+        count_sent(conn, business_id, channel, class, &since)
+    })
 }
 
 /// Why a test on `channel` cannot be sent, in the owner's words.
@@ -275,25 +208,9 @@ pub(super) fn test_refusal(
     business_id: &str,
     channel: NotifyChannel,
 ) -> Result<Option<String>> {
-    let targets = Targets::load(conn, business_id)?;
-    if !policy.allows(targets.plan, channel, NotifyEvent::Test) {
-        return Ok(Some(match channel {
-            NotifyChannel::VoiceCall if !policy.voice_calls => {
-                "emergency phone calls are switched off on this server (ENABLE_EMERGENCY_VOICE_CALLS)".into()
-            }
-            _ => format!("{}s are not included in the {} plan", channel_words(channel), targets.plan),
-        }));
-    }
-    if targets.recipient(channel).is_none() {
-        let field = match channel {
-            NotifyChannel::Email => "an alert email",
-            NotifyChannel::Sms | NotifyChannel::VoiceCall => "a mobile number",
-            NotifyChannel::Webhook => "a webhook URL",
-        };
-        return Ok(Some(format!("add {field} on the Notifications page first")));
-    }
-    if matches!(channel, NotifyChannel::Sms | NotifyChannel::VoiceCall) && !policy.twilio_live {
-        return Ok(policy.missing_setup(channel).map(str::to_string));
+    let targets = load_targets(conn, business_id)?;
+    if let Some(why) = outbox_rows::test_refusal(policy, &targets, channel) {
+        return Ok(Some(why));
     }
     over_cap(conn, policy, business_id, channel, NotifyEvent::Test)
 }
