@@ -1046,6 +1046,8 @@ pub enum DatabaseUrl {
     /// SQLite in the data directory.
     Default,
     Sqlite(PathBuf),
+    /// A Postgres URL (`postgres://` or Prisma's `postgresql://...?schema=`), as given.
+    Postgres(String),
 }
 
 impl DatabaseUrl {
@@ -1061,15 +1063,23 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err("this build has no PostgreSQL backend compiled in; unset DATABASE_URL to use \
-                        SQLite in the data directory"
-                .into());
+            crate::store::postgres::PgUrl::parse(url).map_err(|e| e.to_string())?;
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
         }
-        Err("expected empty (SQLite in the data directory) or sqlite:///path/to/file.db".into())
+        Err("expected empty (SQLite in the data directory), sqlite:///path/to/file.db or postgres://..."
+            .into())
     }
 }
 
 impl Config {
+    /// The Postgres URL, when `DATABASE_URL` names one.
+    pub fn postgres_url(&self) -> Option<String> {
+        match DatabaseUrl::parse(self.database.url.expose()) {
+            Ok(DatabaseUrl::Postgres(url)) => Some(url),
+            _ => None,
+        }
+    }
+
     /// Path of the SQLite database file.
     pub fn sqlite_path(&self) -> PathBuf {
         match DatabaseUrl::parse(self.database.url.expose()) {

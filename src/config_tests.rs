@@ -72,9 +72,14 @@ fn secrets_never_render() {
 }
 
 #[test]
-fn postgres_url_is_a_clear_error_in_this_build() {
-    let l = load(&[("DATABASE_URL", "postgresql://u:p@localhost/db")], Flags::default());
-    assert!(l.problems[0].message.contains("PostgreSQL"));
+fn postgres_urls_select_postgres_and_bad_ones_are_named() {
+    let prisma = "postgresql://u:p@localhost:5433/db?schema=public&pgbouncer=true";
+    let l = load(&[("DATABASE_URL", prisma)], Flags::default());
+    assert!(l.problems.is_empty(), "{:?}", l.problems);
+    assert_eq!(l.config.postgres_url().as_deref(), Some(prisma));
+    assert!(!l.render().contains("u:p@"));
+    let l = load(&[("DATABASE_URL", "postgres://u:p@localhost/db?sslmode=sometimes")], Flags::default());
+    assert!(l.problems[0].message.contains("sslmode"), "{:?}", l.problems);
     assert!(!l.render().contains("u:p@"));
 }
 

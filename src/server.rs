@@ -68,10 +68,11 @@ impl ChatLimits {
     }
 }
 
-/// Opens the backend the configuration names; a URL for a backend this build
-/// lacks is refused by config validation before we get here.
-pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+/// Opens the backend the configuration names (creating and migrating it):
+/// SQLite by default, Postgres for a `postgres://` URL.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     match DatabaseUrl::parse(config.database.url.expose()) {
+        Ok(DatabaseUrl::Postgres(url)) => Ok(Arc::new(crate::store::postgres::PgStore::open(&url).await?)),
         Ok(_) => Ok(Arc::new(SqliteStore::open(&config.sqlite_path())?)),
         Err(message) => Err(StoreError::Invalid(message)),
     }

@@ -14,6 +14,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+    if let Some(url) = config.postgres_url() {
+        anyhow::bail!("{}", pg_dump_advice(&url));
+    }
     let db = config.sqlite_path();
     if !db.exists() {
         anyhow::bail!("no database at {} (nothing to back up)", db.display());
@@ -29,4 +32,16 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
         args.file.display()
     );
     Ok(())
+}
+
+/// What to do instead on Postgres: its own tools copy it consistently.
+pub(super) fn pg_dump_advice(url: &str) -> String {
+    let schema =
+        crate::store::postgres::PgUrl::parse(url).map(|u| u.schema).unwrap_or_else(|_| "public".into());
+    format!(
+        "DATABASE_URL names a Postgres database: frontdesk backup and restore copy a SQLite file. Back it up with \
+         Postgres's own tools, for example\n  pg_dump --format=custom --schema={schema} --file=frontdesk.dump \
+         'postgresql://USER@HOST:PORT/DB'\nand restore with pg_restore --clean --dbname=... frontdesk.dump \
+         (the URL without its ?schema= parameter, which only frontdesk understands)"
+    )
 }

@@ -36,7 +36,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Import { file } => import(&file, &config).await,
         Command::Export { id, output } => {
-            let store = super::open_store(&config)?;
+            let store = super::open_store(&config).await?;
             let text = provision::render_bundle(&store.business_bundle(&id).await?);
             match output {
                 Some(path) => {
@@ -49,7 +49,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
         }
         Command::List { json } => {
-            let store = super::open_store(&config)?;
+            let store = super::open_store(&config).await?;
             let list = store.list_businesses().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
@@ -77,7 +77,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Plan { id, plan } => {
             let tier = PlanTier::parse(&plan)
                 .with_context(|| format!("plan: expected {}, got '{plan}'", PlanTier::choices()))?;
-            let store = super::open_store(&config)?;
+            let store = super::open_store(&config).await?;
             let before = store.business(&id).await?;
             store.set_plan(&id, tier).await?;
             println!("{}: plan {} -> {}", before.name, before.plan_tier, tier);
@@ -98,7 +98,7 @@ async fn import(file: &PathBuf, config: &Config) -> anyhow::Result<()> {
             anyhow::bail!("{} has {} error(s); nothing was imported", file.display(), errors.len());
         }
     };
-    let store = super::open_store(config)?;
+    let store = super::open_store(config).await?;
     let name = bundle.business.name.clone();
     let outcome =
         store.import_business(bundle).await.with_context(|| format!("importing {}", file.display()))?;

@@ -40,7 +40,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal() && !args.password_stdin;
     crate::files::private_dir(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let store = super::open_store(&config)?;
+    let store = super::open_store(&config).await?;
     crate::auth::jwt_secret(&config)?;
     let users = store.count_users().await?;
     if users > 0 {

@@ -5,7 +5,13 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::store::{migrate, sqlite};
 
-pub fn run(config: &Config) -> anyhow::Result<()> {
+pub async fn run(config: &Config) -> anyhow::Result<()> {
+    if config.postgres_url().is_some() {
+        // Opening applies the pending migrations (under an advisory lock).
+        let store = super::open_store(config).await?;
+        println!("postgres: now at schema version {}", store.schema_version().await?);
+        return Ok(());
+    }
     let path = config.sqlite_path();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::files::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;

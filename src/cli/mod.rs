@@ -117,7 +117,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args, config).await,
             Command::Init(args) => init::run(args, config).await,
-            Command::Migrate => migrate::run(&config),
+            Command::Migrate => migrate::run(&config).await,
             Command::Business(cmd) => business::run(cmd, config).await,
             Command::User(cmd) => user::run(cmd, config).await,
             Command::Backup(args) => backup::run(args, &config),
@@ -145,8 +145,14 @@ pub fn main() -> ExitCode {
 }
 
 /// Opens the configured store (creating and migrating it if needed).
-fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    crate::server::open_store(config).with_context(|| format!("database {}", config.sqlite_path().display()))
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let what = match crate::config::DatabaseUrl::parse(config.database.url.expose()) {
+        Ok(crate::config::DatabaseUrl::Postgres(url)) => {
+            format!("postgres {}", crate::config::redact_url(&url))
+        }
+        _ => config.sqlite_path().display().to_string(),
+    };
+    crate::server::open_store(config).await.with_context(|| format!("database {what}"))
 }
 
 /// A password from the first line of stdin, or typed twice at a terminal;

@@ -18,6 +18,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<()> {
+    if let Some(url) = config.postgres_url() {
+        anyhow::bail!("{}", super::backup::pg_dump_advice(&url));
+    }
     // Verify before touching anything.
     let version =
         sqlite::verify_file(&args.file).with_context(|| format!("backup {}", args.file.display()))?;

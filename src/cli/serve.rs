@@ -23,12 +23,18 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
-    let _lock = InstanceLock::try_acquire(&config.data_dir)
-        .with_context(|| format!("data directory {}", config.data_dir.display()))?
-        .with_context(|| {
-            format!("another frontdesk is already serving from {}", config.data_dir.display())
-        })?;
-    let store = super::open_store(&config)?;
+    // One process per SQLite file; on Postgres several instances share the database.
+    let _lock = match config.postgres_url() {
+        Some(_) => None,
+        None => Some(
+            InstanceLock::try_acquire(&config.data_dir)
+                .with_context(|| format!("data directory {}", config.data_dir.display()))?
+                .with_context(|| {
+                    format!("another frontdesk is already serving from {}", config.data_dir.display())
+                })?,
+        ),
+    };
+    let store = super::open_store(&config).await?;
     // A server that cannot save would take chats and calls and lose them: refuse to start.
     store.writable().await.context("frontdesk cannot start")?;
     let mut config = config;

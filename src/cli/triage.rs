@@ -23,7 +23,7 @@ pub struct Args {
 pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let rules = match (&args.business, &args.business_type) {
         (Some(id), _) => {
-            let store = super::open_store(&config)?;
+            let store = super::open_store(&config).await?;
             let profile = store.agent_profile(id).await.with_context(|| format!("--business {id}"))?;
             Rules::with_marks(profile.business.business_type, &profile.emergency_rules, &profile.triage_marks)
         }

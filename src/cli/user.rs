@@ -50,7 +50,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Add { email, business, role, password_stdin } => {
             let role = validate(&email, &role, business.as_deref())?;
-            let store = super::open_store(&config)?;
+            let store = super::open_store(&config).await?;
             if let Some(id) = &business {
                 store.business(id).await.with_context(|| format!("--business {id}"))?;
             }
@@ -68,7 +68,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Passwd { email, password_stdin } => {
-            let store = super::open_store(&config)?;
+            let store = super::open_store(&config).await?;
             store.user_by_email(&email).await.with_context(|| format!("--email {email}"))?;
             let password = super::read_password(password_stdin, &[&email])?;
             store.set_password_hash(&email, &crate::auth::hash_password_for(&password, &[&email])?).await?;

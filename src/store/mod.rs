@@ -1,12 +1,13 @@
 //! Persistence behind one trait.
 //!
 //! Callers see domain types and [`StoreError`] only; driver types never leave
-//! a backend module. SQLite ([`sqlite::SqliteStore`]) is the default and only
-//! compiled-in backend; another one implements [`Store`] without touching callers.
+//! a backend module. SQLite ([`sqlite::SqliteStore`]) is the default;
+//! Postgres ([`postgres::PgStore`]) serves several instances from one database.
 
 pub mod admin;
 pub mod migrate;
 pub mod outbox;
+pub mod postgres;
 pub mod sqlite;
 
 pub use outbox::OutboxStore;

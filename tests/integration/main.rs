@@ -36,6 +36,7 @@ mod permissions;
 mod server;
 mod smtp;
 mod static_binary;
+mod store_contract;
 mod tls;
 mod twilio_rest;
 mod ui;

@@ -1,0 +1,326 @@
+//! Knowledge retrieval on Postgres: chunks with a stored `tsvector` ranked
+//! by `ts_rank`, and the engine's embeddings (the embedded model's always,
+//! an OpenAI model's when configured) kept as `real[]` and ranked by cosine
+//! similarity in this process; the two rankings fused by reciprocal rank,
+//! as on SQLite.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::GenericClient;
+
+use super::{db_err, get, PgStore};
+use crate::agent::knowledge::{self, Passage};
+use crate::agent::local_model;
+use crate::domain::now;
+use crate::store::{KnowledgeQuery, Result};
+
+/// Candidates taken from each ranking before fusion.
+const CANDIDATES: usize = 20;
+/// The usual reciprocal-rank-fusion constant.
+const RRF_K: f64 = 60.0;
+
+/// Whether pgvector was looked for (and the outcome logged) in this process.
+static PROBED: AtomicBool = AtomicBool::new(false);
+
+/// Tries to enable pgvector; its absence is normal (logged once, never an error).
+pub(super) async fn probe_pgvector(c: &impl GenericClient) {
+    let result = c.batch_execute("CREATE EXTENSION IF NOT EXISTS vector").await;
+    if PROBED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    match result {
+        Ok(()) => tracing::info!("pgvector is available; knowledge embeddings are ranked in this process"),
+        Err(e) => tracing::info!(
+            reason = %super::describe(&e),
+            "pgvector is not available: knowledge search uses Postgres full-text with embeddings ranked in this process"
+        ),
+    }
+}
+
+/// What a chunk's vector is computed from: its document's title and its text.
+fn embedding_text(title: &str, content: &str) -> String {
+    format!("{title}\n{content}")
+}
+
+/// Re-chunks every document of a business.
+pub(super) async fn index_documents(c: &impl GenericClient, business_id: &str) -> Result<()> {
+    c.execute("DELETE FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
+        .await
+        .map_err(db_err)?;
+    let docs = c
+        .query("SELECT id, title, content FROM knowledge_documents WHERE business_id = $1", &[&business_id])
+        .await
+        .map_err(db_err)?;
+    for r in &docs {
+        chunk_document(c, business_id, &get::<String>(r, 0)?, &get::<String>(r, 1)?, &get::<String>(r, 2)?)
+            .await?;
+    }
+    refresh_terms(c, business_id).await
+}
+
+/// Re-chunks one document (after an edit or a delete), leaving the others alone.
+pub(super) async fn index_document(c: &impl GenericClient, business_id: &str, doc_id: &str) -> Result<()> {
+    c.execute("DELETE FROM knowledge_chunks WHERE document_id = $1", &[&doc_id]).await.map_err(db_err)?;
+    let doc = c
+        .query_opt(
+            "SELECT title, content FROM knowledge_documents WHERE id = $1 AND business_id = $2",
+            &[&doc_id, &business_id],
+        )
+        .await
+        .map_err(db_err)?;
+    if let Some(r) = doc {
+        chunk_document(c, business_id, doc_id, &get::<String>(&r, 0)?, &get::<String>(&r, 1)?).await?;
+    }
+    refresh_terms(c, business_id).await
+}
+
+async fn chunk_document(
+    c: &impl GenericClient,
+    business_id: &str,
+    doc_id: &str,
+    title: &str,
+    content: &str,
+) -> Result<()> {
+    let insert = c
+        .prepare_cached(
+            "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES ($1, $2, $3, $4)
+             RETURNING id",
+        )
+        .await
+        .map_err(db_err)?;
+    let mut vectors = Vec::new();
+    for (position, text) in knowledge::chunk(content).iter().enumerate() {
+        let row =
+            c.query_one(&insert, &[&doc_id, &business_id, &(position as i64), text]).await.map_err(db_err)?;
+        if let Some(model) = local_model::get() {
+            vectors.push((get::<i64>(&row, 0)?, model.embed(&embedding_text(title, text))));
+        }
+    }
+    if let Some(model) = local_model::get() {
+        save_embeddings(c, model.id(), &vectors).await?;
+    }
+    c.execute("UPDATE knowledge_documents SET indexed_at = $1 WHERE id = $2", &[&now(), &doc_id])
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Recounts the business's document frequencies from its chunks.
+async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> Result<()> {
+    let chunks: Vec<String> = c
+        .query("SELECT content FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| get(r, 0))
+        .collect::<Result<_>>()?;
+    c.execute("DELETE FROM knowledge_terms WHERE business_id = $1", &[&business_id]).await.map_err(db_err)?;
+    let (terms, dfs): (Vec<String>, Vec<i64>) = knowledge::term_frequencies(&chunks).into_iter().unzip();
+    c.execute(
+        "INSERT INTO knowledge_terms (business_id, term, df) SELECT $1, t, d FROM unnest($2::text[], $3::bigint[]) AS x(t, d)",
+        &[&business_id, &terms, &dfs],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(super) async fn search(
+    c: &impl GenericClient,
+    business_id: &str,
+    query: &KnowledgeQuery,
+) -> Result<Vec<Passage>> {
+    let mut rankings = vec![text_ranking(c, business_id, &query.text).await?];
+    if let Some((model, vector)) = &query.embedding {
+        rankings.push(vector_ranking(c, business_id, model, vector).await?);
+    }
+    let ids: Vec<i64> =
+        if rankings.len() == 1 { rankings.swap_remove(0) } else { knowledge::fuse(&rankings, RRF_K) };
+    let ids: Vec<i64> = ids.into_iter().take(query.limit).collect();
+    let rows = c
+        .query(
+            "SELECT c.id, d.title, c.content FROM knowledge_chunks c
+             JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ANY($1) AND c.business_id = $2",
+            &[&ids, &business_id],
+        )
+        .await
+        .map_err(db_err)?;
+    let mut found = rows
+        .iter()
+        .map(|r| Ok(Passage { chunk_id: get(r, 0)?, title: get(r, 1)?, text: get(r, 2)? }))
+        .collect::<Result<Vec<_>>>()?;
+    found.sort_by_key(|p| ids.iter().position(|id| *id == p.chunk_id));
+    Ok(found)
+}
+
+/// A tsquery of `words`: any of them, or with `all` every one. The words are
+/// letters and digits only, so user text is never read as tsquery syntax.
+fn tsquery(words: &[String], all: bool) -> Option<String> {
+    let clean: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !w.is_empty() && w.chars().all(char::is_alphanumeric))
+        .collect();
+    (!clean.is_empty()).then(|| clean.join(if all { " & " } else { " | " }))
+}
+
+async fn text_ranking(c: &impl GenericClient, business_id: &str, text: &str) -> Result<Vec<i64>> {
+    let words = knowledge::query_words(text);
+    let total: i64 = get(
+        &c.query_one("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
+            .await
+            .map_err(db_err)?,
+        0,
+    )?;
+    let stems: Vec<String> = words.iter().map(|w| knowledge::stem(w)).collect();
+    let known = c
+        .query(
+            "SELECT term, df FROM knowledge_terms WHERE business_id = $1 AND term = ANY($2)",
+            &[&business_id, &stems],
+        )
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| Ok((get::<String>(r, 0)?, get::<i64>(r, 1)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let df: Vec<i64> =
+        stems.iter().map(|s| known.iter().find(|(t, _)| t == s).map_or(0, |(_, d)| *d)).collect();
+    let (words, all_common) = knowledge::prune_common(words, &df, total);
+    let ranked = |all: bool| {
+        let expr = tsquery(&words, all);
+        async move {
+            let Some(expr) = expr else { return Ok(Vec::new()) };
+            c.query(
+                "SELECT id FROM knowledge_chunks, to_tsquery('english', $1) q
+                 WHERE business_id = $2 AND tsv @@ q ORDER BY ts_rank(tsv, q) DESC, id LIMIT $3",
+                &[&expr, &business_id, &(CANDIDATES as i64)],
+            )
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| get::<i64>(r, 0))
+            .collect::<Result<Vec<_>>>()
+        }
+    };
+    // Only common words: chunks with all of them first, any of them if none.
+    if all_common {
+        let found = ranked(true).await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    ranked(false).await
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
+/// Nearest chunks by cosine similarity, among those `model` embedded.
+async fn vector_ranking(
+    c: &impl GenericClient,
+    business_id: &str,
+    model: &str,
+    vector: &[f32],
+) -> Result<Vec<i64>> {
+    if vector.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = c
+        .query(
+            "SELECT chunk_id, embedding FROM knowledge_chunk_embeddings
+             WHERE business_id = $1 AND model = $2 AND dim = $3",
+            &[&business_id, &model, &(vector.len() as i64)],
+        )
+        .await
+        .map_err(db_err)?;
+    let mut scored = rows
+        .iter()
+        .map(|r| Ok((get::<i64>(r, 0)?, cosine(vector, &get::<Vec<f32>>(r, 1)?))))
+        .collect::<Result<Vec<_>>>()?;
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(scored.into_iter().take(CANDIDATES).map(|(id, _)| id).collect())
+}
+
+pub(super) async fn chunks_to_embed(
+    c: &impl GenericClient,
+    model: &str,
+    limit: usize,
+) -> Result<Vec<(i64, String)>> {
+    c.query(
+        "SELECT c.id, d.title, c.content FROM knowledge_chunks c
+         JOIN knowledge_documents d ON d.id = c.document_id
+         LEFT JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id AND e.model = $1
+         WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT $2",
+        &[&model, &(limit as i64)],
+    )
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| Ok((get(r, 0)?, embedding_text(&get::<String>(r, 1)?, &get::<String>(r, 2)?))))
+    .collect()
+}
+
+/// Stores vectors, skipping chunks deleted in the meantime.
+pub(super) async fn save_embeddings(
+    c: &impl GenericClient,
+    model: &str,
+    vectors: &[(i64, Vec<f32>)],
+) -> Result<()> {
+    let ts = now();
+    let upsert = c
+        .prepare_cached(
+            "INSERT INTO knowledge_chunk_embeddings (chunk_id, model, business_id, dim, embedding, embedded_at)
+             SELECT id, $2, business_id, $3, $4, $5 FROM knowledge_chunks WHERE id = $1
+             ON CONFLICT (chunk_id, model) DO UPDATE SET dim = excluded.dim, embedding = excluded.embedding,
+                 embedded_at = excluded.embedded_at",
+        )
+        .await
+        .map_err(db_err)?;
+    for (chunk_id, vector) in vectors {
+        c.execute(&upsert, &[chunk_id, &model, &(vector.len() as i64), vector, &ts]).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Embeds, with the embedded model, every chunk it has not embedded yet (a
+/// new model after an upgrade). Runs when the store opens.
+pub(super) async fn embed_missing(store: &PgStore) -> Result<usize> {
+    let Some(model) = local_model::get() else { return Ok(0) };
+    let mut total = 0;
+    loop {
+        let c = store.client().await?;
+        let batch = chunks_to_embed(&c, model.id(), 500).await?;
+        if batch.is_empty() {
+            return Ok(total);
+        }
+        let vectors: Vec<(i64, Vec<f32>)> = batch.iter().map(|(id, text)| (*id, model.embed(text))).collect();
+        save_embeddings(&c, model.id(), &vectors).await?;
+        total += vectors.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsquery_never_carries_syntax() {
+        let words = vec!["pipe".to_string(), "burst".to_string(), "a|b".to_string()];
+        assert_eq!(tsquery(&words, false).as_deref(), Some("pipe | burst"));
+        assert_eq!(tsquery(&words, true).as_deref(), Some("pipe & burst"));
+        assert_eq!(tsquery(&[], true), None);
+        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+    }
+}

@@ -1,0 +1,317 @@
+//! Leads as the owner browses them, analytics rows, triage marks, and the
+//! demo's sample week.
+
+use deadpool_postgres::GenericClient;
+use serde_json::json;
+use tokio_postgres::types::ToSql;
+
+use super::conversation::{business_transcript, event, lead_rows};
+use super::{db_err, get, get_enum, get_u32, to_json};
+use crate::demo::Sample;
+use crate::domain::{new_id, now, Channel, Lead, Priority};
+use crate::store::admin::{ActivityData, BusinessActivity, CallRecord, EventRow, LeadDetail, LeadFilter};
+use crate::store::{Result, StoreError};
+
+/// `LIKE` pattern matching `text` anywhere, with wildcards in it taken literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+/// The WHERE clause and its (text) parameters; the business always comes first.
+fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<String>) {
+    let mut sql = String::from("business_id = $1");
+    let mut args = vec![business_id.to_string()];
+    let equal = [
+        ("status", f.status.map(|s| s.as_str())),
+        ("priority", f.priority.map(|p| p.as_str())),
+        ("channel", f.channel.map(|c| c.as_str())),
+    ];
+    for (col, value) in equal.iter().filter_map(|(col, v)| v.map(|v| (*col, v))) {
+        args.push(value.to_string());
+        sql.push_str(&format!(" AND {col} = ${}", args.len()));
+    }
+    for (op, value) in [(">=", &f.from), ("<", &f.to)] {
+        if let Some(value) = value {
+            args.push(value.clone());
+            sql.push_str(&format!(" AND created_at {op} ${}", args.len()));
+        }
+    }
+    if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        args.push(contains_pattern(q));
+        let n = args.len();
+        // ILIKE: SQLite's LIKE ignores ASCII case too.
+        let mut like: Vec<String> = [
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "address",
+            "notes",
+            "captured_data::text",
+            "owner_notes",
+        ]
+        .iter()
+        .map(|col| format!("{col} ILIKE ${n} ESCAPE '\\'"))
+        .collect();
+        // "(312) 555-0142" finds +13125550142: phone numbers match by their digits.
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c)) {
+            args.push(format!("%{digits}%"));
+            like.push(format!("contact_phone LIKE ${}", args.len()));
+        }
+        sql.push_str(&format!(" AND ({})", like.join(" OR ")));
+    }
+    (sql, args)
+}
+
+pub(super) async fn find_leads(
+    c: &impl GenericClient,
+    business_id: &str,
+    f: &LeadFilter,
+) -> Result<(Vec<Lead>, u64)> {
+    let (clause, args) = lead_where(business_id, f);
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+    let total: i64 = get(
+        &c.query_one(&format!("SELECT COUNT(*) FROM leads WHERE {clause}"), &params).await.map_err(db_err)?,
+        0,
+    )?;
+    let limit = if f.limit == 0 { 100 } else { f.limit };
+    let filter = format!("{clause} ORDER BY created_at DESC, id LIMIT {limit} OFFSET {}", f.offset);
+    let leads = lead_rows(c, &filter, &params).await?;
+    Ok((leads, total as u64))
+}
+
+pub(super) async fn lead_detail(
+    c: &impl GenericClient,
+    business_id: &str,
+    lead_id: &str,
+) -> Result<LeadDetail> {
+    let lead = super::conversation::lead(c, business_id, lead_id).await?;
+    let (transcript, call) = match &lead.conversation_id {
+        Some(conversation) => {
+            let transcript = business_transcript(c, business_id, conversation).await?;
+            let call = c
+                .query_opt(
+                    "SELECT call_sid, from_number, status, duration_seconds, recording_url, summary, started_at
+                     FROM calls WHERE conversation_id = $1 AND business_id = $2 ORDER BY started_at DESC LIMIT 1",
+                    &[conversation, &business_id],
+                )
+                .await
+                .map_err(db_err)?
+                .map(|r| {
+                    Ok::<_, StoreError>(CallRecord {
+                        call_sid: get(&r, 0)?,
+                        from_number: get(&r, 1)?,
+                        status: get(&r, 2)?,
+                        duration_seconds: get(&r, 3)?,
+                        recording_url: get(&r, 4)?,
+                        summary: get(&r, 5)?,
+                        started_at: get(&r, 6)?,
+                    })
+                })
+                .transpose()?;
+            (transcript, call)
+        }
+        None => (Vec::new(), None),
+    };
+    Ok(LeadDetail { lead, transcript, call })
+}
+
+pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &str) -> Result<ActivityData> {
+    let events = c
+        .query(
+            "SELECT kind, channel, data, created_at FROM analytics_events
+             WHERE business_id = $1 AND created_at >= $2 ORDER BY created_at, id",
+            &[&business_id, &since],
+        )
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let channel: Option<String> = get(r, 1)?;
+            Ok(EventRow {
+                kind: get(r, 0)?,
+                channel: channel.as_deref().and_then(Channel::parse),
+                data: get(r, 2)?,
+                created_at: get(r, 3)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let leads = c
+        .query(
+            "SELECT priority, channel, created_at FROM leads WHERE business_id = $1 AND created_at >= $2",
+            &[&business_id, &since],
+        )
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| Ok((get_enum(r, 0, Priority::parse)?, get_enum(r, 1, Channel::parse)?, get(r, 2)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let calls = c
+        .query(
+            "SELECT started_at, duration_seconds FROM calls WHERE business_id = $1 AND started_at >= $2",
+            &[&business_id, &since],
+        )
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ActivityData { events, leads, calls })
+}
+
+pub(super) async fn businesses_activity(
+    c: &impl GenericClient,
+    since: &str,
+) -> Result<Vec<BusinessActivity>> {
+    c.query(
+        "SELECT b.id,
+             (SELECT COUNT(*) FROM conversations c WHERE c.business_id = b.id AND c.started_at >= $1),
+             (SELECT COUNT(*) FROM leads l WHERE l.business_id = b.id AND l.created_at >= $1),
+             (SELECT MAX(c.started_at) FROM conversations c WHERE c.business_id = b.id)
+         FROM businesses b",
+        &[&since],
+    )
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| {
+        Ok(BusinessActivity {
+            business_id: get(r, 0)?,
+            conversations: get_u32(r, 1)?,
+            leads: get_u32(r, 2)?,
+            last_activity_at: get(r, 3)?,
+        })
+    })
+    .collect()
+}
+
+/// Marks a lead of the business; a later mark replaces an earlier one.
+pub(super) async fn mark_triage(
+    c: &impl GenericClient,
+    business_id: &str,
+    lead_id: &str,
+    level: Priority,
+    text: &str,
+) -> Result<()> {
+    let n = c
+        .execute(
+            "INSERT INTO triage_marks (lead_id, business_id, level, text, created_at)
+             SELECT id, business_id, $3, $4, $5 FROM leads WHERE id = $1 AND business_id = $2
+             ON CONFLICT (lead_id) DO UPDATE SET level = excluded.level, text = excluded.text,
+                 created_at = excluded.created_at",
+            &[&lead_id, &business_id, &level.as_str(), &text, &now()],
+        )
+        .await
+        .map_err(db_err)?;
+    super::changed(n, &format!("lead {lead_id}"))
+}
+
+/// Every mark of a business, oldest first: (level, message).
+pub(super) async fn triage_marks_of_business(
+    c: &impl GenericClient,
+    business_id: &str,
+) -> Result<Vec<(Priority, String)>> {
+    let rows = c
+        .query(
+            "SELECT level, text FROM triage_marks WHERE business_id = $1 ORDER BY created_at, lead_id",
+            &[&business_id],
+        )
+        .await
+        .map_err(db_err)?;
+    let mut out = Vec::new();
+    for r in &rows {
+        if let Some(level) = Priority::parse(&get::<String>(r, 0)?) {
+            out.push((level, get(r, 1)?));
+        }
+    }
+    Ok(out)
+}
+
+/// A past moment of the demo's week; never in the future.
+fn at(days_ago: i64, hour: u32, minute: i64) -> String {
+    let day = chrono::Utc::now().date_naive() - chrono::Duration::days(days_ago);
+    let t =
+        day.and_hms_opt(hour.min(23), 0, 0).unwrap_or_default().and_utc() + chrono::Duration::minutes(minute);
+    t.min(chrono::Utc::now()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The demo's sample week (as `sqlite/demo.rs`): history, no notifications.
+pub(super) async fn add_samples(c: &impl GenericClient, business_id: &str, samples: &[Sample]) -> Result<()> {
+    super::business::load_business(c, business_id).await?;
+    for (i, s) in samples.iter().enumerate() {
+        let ts = at(s.days_ago, s.hour, (i as i64 * 7) % 50);
+        let channel = Some(s.channel.as_str());
+        let conversation = new_id();
+        c.execute(
+            "INSERT INTO conversations (id, business_id, channel, external_id, emergency_level, started_at, ended_at)
+             VALUES ($1, $2, $3, NULL, $4, $5, $5)",
+            &[&conversation, &business_id, &s.channel.as_str(), &s.priority.as_str(), &ts],
+        )
+        .await
+        .map_err(db_err)?;
+        event(c, business_id, "conversation_started", channel, &json!({}), &ts).await?;
+        for (role, text) in &s.lines {
+            c.execute(
+                "INSERT INTO messages (conversation_id, role, content, created_at) VALUES ($1, $2, $3, $4)",
+                &[&conversation, role, text, &ts],
+            )
+            .await
+            .map_err(db_err)?;
+        }
+        if s.name.is_none() {
+            event(c, business_id, "knowledge_answered", channel, &json!({ "question": s.problem }), &ts)
+                .await?;
+            continue;
+        }
+        let lead = new_id();
+        let captured = json!({ "first_message": s.problem, "problem": s.problem });
+        c.execute(
+            "INSERT INTO leads (id, business_id, conversation_id, channel, status, priority, contact_name,
+                 contact_phone, address, notes, captured_data, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            &[
+                &lead,
+                &business_id,
+                &conversation,
+                &s.channel.as_str(),
+                &s.status.as_str(),
+                &s.priority.as_str(),
+                &s.name,
+                &s.phone,
+                &s.address,
+                &s.problem,
+                &to_json(&captured)?,
+                &ts,
+            ],
+        )
+        .await
+        .map_err(db_err)?;
+        event(c, business_id, "lead_created", channel, &json!({ "lead_id": lead }), &ts).await?;
+        if s.priority == Priority::Urgent {
+            let data = json!({ "lead_id": lead, "priority": "URGENT" });
+            event(c, business_id, "emergency_escalated", None, &data, &ts).await?;
+        }
+        if let Some(seconds) = s.call_seconds {
+            let sid = format!("CAdemo{}", &new_id()[..26]);
+            c.execute(
+                "INSERT INTO calls (call_sid, business_id, conversation_id, from_number, to_number, status,
+                     duration_seconds, summary, mode, ended_reason, started_at, updated_at, ended_at)
+                 VALUES ($1, $2, $3, $4, NULL, 'completed', $5, $6, 'gather', 'agent_hung_up', $7, $7, $7)",
+                &[&sid, &business_id, &conversation, &s.phone, &i64::from(seconds), &s.problem, &ts],
+            )
+            .await
+            .map_err(db_err)?;
+            event(c, business_id, "call_started", Some("VOICE"), &json!({ "call_sid": sid }), &ts).await?;
+            let data = json!({ "call_sid": sid, "duration_seconds": seconds, "reason": "agent_hung_up", "mode": "gather" });
+            event(c, business_id, "call_ended", Some("VOICE"), &data, &ts).await?;
+        }
+    }
+    Ok(())
+}

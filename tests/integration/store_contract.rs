@@ -1,0 +1,348 @@
+//! One contract for every store backend, told as a story: import → chat
+//! conversation → lead with transcript → URGENT escalation with outbox rows
+//! → claim/deliver/retry/dead (and several workers delivering each row once)
+//! → call lifecycle → knowledge add/search/delete → analytics → tenant
+//! isolation. Runs on SQLite always, and on Postgres (a fresh schema per run)
+//! when FRONTDESK_TEST_DATABASE_URL names one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use frontdesk::domain::{Channel, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority};
+use frontdesk::notify::policy::NotifyPolicy;
+use frontdesk::store::admin::{LeadFilter, NotificationSettings};
+use frontdesk::store::outbox::Outcome;
+use frontdesk::store::postgres::PgStore;
+use frontdesk::store::sqlite::SqliteStore;
+use frontdesk::store::{CallStatus, KnowledgeQuery, NewCall, Store, StoreError, TurnRecord};
+
+const DEMO: &str = include_str!("../../assets/demo/acme-plumbing.toml");
+
+#[tokio::test]
+async fn the_story_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("contract.db")).unwrap());
+    story(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_story_on_postgres() {
+    let Some(pg) = FreshSchema::new("contract").await else { return };
+    let store: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    assert_eq!(store.backend(), "postgres");
+    story(store).await;
+    pg.drop().await;
+}
+
+/// A Postgres schema of its own for one test run (other tests and engineers
+/// share the database), dropped at the end.
+pub struct FreshSchema {
+    base: String,
+    pub schema: String,
+    pub url: String,
+}
+
+impl FreshSchema {
+    /// None (with a notice) when FRONTDESK_TEST_DATABASE_URL is unset.
+    pub async fn new(what: &str) -> Option<FreshSchema> {
+        let Ok(base) = std::env::var("FRONTDESK_TEST_DATABASE_URL") else {
+            eprintln!("skipped: FRONTDESK_TEST_DATABASE_URL is not set (no Postgres for the {what} test)");
+            return None;
+        };
+        let schema = format!("fd_{what}_{}", &frontdesk::domain::new_id()[..12]);
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}schema={schema}");
+        Some(FreshSchema { base, schema, url })
+    }
+
+    pub async fn drop(self) {
+        let (client, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema)).await.unwrap();
+    }
+}
+
+fn turn(business: &str, conversation: &str, lines: &[(&str, &str)]) -> TurnRecord {
+    TurnRecord {
+        business_id: business.into(),
+        conversation_id: conversation.into(),
+        channel: Channel::Chat,
+        messages: lines.iter().map(|(r, t)| (r.to_string(), t.to_string())).collect(),
+        lead: None,
+        level: Priority::Normal,
+        escalate: false,
+        notify: NotifyPolicy::default(),
+        events: vec![("message".into(), serde_json::json!({}))],
+        unalerted_reply: None,
+        details_complete: false,
+    }
+}
+
+fn draft(name: Option<&str>, priority: Priority) -> LeadDraft {
+    LeadDraft {
+        name: name.map(str::to_string),
+        email: None,
+        phone: Some("+13125550142".into()),
+        address: None,
+        notes: Some("kitchen sink leaking".into()),
+        priority,
+        captured: BTreeMap::from([("problem".to_string(), "kitchen sink leaking".to_string())]),
+    }
+}
+
+async fn story(store: Arc<dyn Store>) {
+    // Import: created once, then updated in place.
+    let bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
+    let first = store.import_business(bundle.clone()).await.unwrap();
+    assert!(first.created);
+    let again = store.import_business(bundle.clone()).await.unwrap();
+    assert_eq!(again.business_id, first.business_id);
+    assert!(!again.created);
+    let b = first.business_id.clone();
+    let mut other_bundle = bundle.clone();
+    other_bundle.business.name = "Other Co".into();
+    other_bundle.business.twilio_phone_number = None;
+    let other = store.import_business(other_bundle).await.unwrap().business_id;
+    assert_ne!(other, b);
+    assert_eq!(store.list_businesses().await.unwrap().len(), 2);
+    let profile = store.agent_profile(&b).await.unwrap();
+    assert_eq!(profile.questions.len(), bundle.questions.len());
+    assert_eq!(store.business_bundle(&b).await.unwrap().knowledge.len(), bundle.knowledge.len());
+    store
+        .update_notification_settings(
+            &b,
+            NotificationSettings {
+                email: Some("owner@example.com".into()),
+                phone: Some("+13125550199".into()),
+                webhook_url: Some("https://hooks.example.com/lead".into()),
+            },
+        )
+        .await
+        .unwrap();
+
+    // A chat conversation, its lead and transcript, the new-lead rows.
+    let conv = store.start_conversation(&b, Channel::Chat, Some("session-1"), false).await.unwrap();
+    let mut t =
+        turn(&b, &conv, &[("user", "my kitchen sink is leaking"), ("assistant", "What is your name?")]);
+    t.lead = Some(draft(None, Priority::Normal));
+    let saved = store.record_turn(t).await.unwrap();
+    let lead_id = saved.lead_id.clone().unwrap();
+    assert_eq!(saved.reply.as_deref(), Some("What is your name?"));
+    let mut t = turn(&b, &conv, &[("user", "Dana Reyes"), ("assistant", "Thanks Dana")]);
+    t.lead = Some(draft(Some("Dana Reyes"), Priority::Normal));
+    assert_eq!(store.record_turn(t).await.unwrap().lead_id.as_deref(), Some(lead_id.as_str()));
+    assert_eq!(store.transcript(&conv).await.unwrap().len(), 4);
+    let lead = store.lead(&b, &lead_id).await.unwrap();
+    assert_eq!(lead.contact_name.as_deref(), Some("Dana Reyes"));
+    assert_eq!(lead.captured["problem"], "kitchen sink leaking");
+    assert_eq!(store.leads(&b).await.unwrap().len(), 1);
+    let rows = store.notifications(&b).await.unwrap();
+    let mut kinds: Vec<_> = rows.iter().map(|n| (n.kind.as_str(), n.channel.as_str())).collect();
+    kinds.sort();
+    assert_eq!(kinds, [("new_lead", "email"), ("new_lead", "sms"), ("new_lead", "webhook")]);
+
+    // URGENT: every channel the plan allows, the new-lead rows replaced.
+    let mut t =
+        turn(&b, &conv, &[("user", "water everywhere, it's flooding"), ("assistant", "Help is on the way")]);
+    t.lead = Some(draft(Some("Dana Reyes"), Priority::Urgent));
+    t.level = Priority::Urgent;
+    t.escalate = true;
+    let saved = store.record_turn(t).await.unwrap();
+    assert_eq!(saved.alerted, Some(true));
+    let rows = store.notifications(&b).await.unwrap();
+    let mut kinds: Vec<_> = rows.iter().map(|n| (n.kind.as_str(), n.channel.as_str())).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("urgent_lead", "email"),
+            ("urgent_lead", "sms"),
+            ("urgent_lead", "voice_call"),
+            ("urgent_lead", "webhook")
+        ]
+    );
+    let lead = store.lead(&b, &lead_id).await.unwrap();
+    assert_eq!(lead.priority, Priority::Urgent);
+    let detail = store.lead_detail(&b, &lead_id).await.unwrap();
+    assert_eq!(detail.transcript.len(), 6);
+
+    // Claim, deliver, retry, dead, retried by the owner.
+    let claimed = store.claim_due(NotifyChannel::Email, 10, 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].attempts, 1);
+    assert!(store.claim_due(NotifyChannel::Email, 10, 60_000).await.unwrap().is_empty(), "leased");
+    let ctx = store.delivery_context(&claimed[0]).await.unwrap();
+    assert_eq!(ctx.lead.as_ref().map(|l| l.id.as_str()), Some(lead_id.as_str()));
+    assert_eq!(ctx.transcript.len(), 6);
+    assert!(!ctx.webhook_secret.is_empty());
+    let (id, token) = (claimed[0].id.clone(), claimed[0].lease_token.clone());
+    assert!(store
+        .finish_delivery(&id, &token, Outcome::Sent { provider_id: Some("m1".into()) })
+        .await
+        .unwrap());
+    assert!(!store.finish_delivery(&id, &token, Outcome::Dead { error: "late".into() }).await.unwrap());
+    let sms = store.claim_due(NotifyChannel::Sms, 10, 60_000).await.unwrap().remove(0);
+    let past = "2000-01-01T00:00:00.000Z".to_string();
+    assert!(store
+        .finish_delivery(&sms.id, &sms.lease_token, Outcome::Retry { error: "busy".into(), at: past })
+        .await
+        .unwrap());
+    let sms = store.claim_due(NotifyChannel::Sms, 10, 60_000).await.unwrap().remove(0);
+    assert_eq!(sms.attempts, 2);
+    assert!(store
+        .finish_delivery(&sms.id, &sms.lease_token, Outcome::Dead { error: "bad".into() })
+        .await
+        .unwrap());
+    let counts = store.notification_counts(&b).await.unwrap();
+    let count = |s: &str| counts.iter().find(|(st, _)| st.as_str() == s).map(|(_, n)| *n).unwrap();
+    assert_eq!((count("sent"), count("dead"), count("pending")), (1, 1, 2));
+    assert!(matches!(store.retry_notification(&b, &id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.retry_notification(&other, &sms.id).await, Err(StoreError::NotFound(_))));
+    store.retry_notification(&b, &sms.id).await.unwrap();
+    assert_eq!(store.claim_due(NotifyChannel::Sms, 10, 60_000).await.unwrap().len(), 1);
+    assert_eq!(store.lead(&b, &lead_id).await.unwrap().alert.map(|a| format!("{a:?}")), Some("Sent".into()));
+
+    several_workers_deliver_each_row_once(&store, &b).await;
+
+    // A phone call: idempotent start, out-of-order callbacks, one end.
+    let sid = "CA0123456789abcdef0123456789abcdef";
+    let call = NewCall {
+        call_sid: sid.into(),
+        business_id: b.clone(),
+        from_number: Some("+13125550142".into()),
+        to_number: Some("+13125550100".into()),
+        mode: "gather".into(),
+    };
+    let call_conv = store.start_call(call.clone()).await.unwrap();
+    assert_eq!(store.start_call(call).await.unwrap(), call_conv);
+    assert_eq!(store.business_by_number("+13125550100").await.unwrap().id, b);
+    for (status, seq) in [("ringing", 0), ("completed", 2), ("in-progress", 1)] {
+        let s = CallStatus {
+            call_sid: sid.into(),
+            status: status.into(),
+            sequence: Some(seq),
+            duration_seconds: (status == "completed").then_some(42),
+            ..CallStatus::default()
+        };
+        store.record_call_status(s).await.unwrap();
+    }
+    let c = store.call(sid).await.unwrap();
+    assert_eq!((c.status.as_str(), c.duration_seconds), ("completed", Some(42)));
+    assert_eq!(store.call_events(sid).await.unwrap().len(), 3);
+    store.finish_call(sid, "leak fixed", "caller_hung_up", NotifyPolicy::default()).await.unwrap();
+    store.finish_call(sid, "leak fixed", "agent_hung_up", NotifyPolicy::default()).await.unwrap();
+    let c = store.call(sid).await.unwrap();
+    assert_eq!(c.ended_reason.as_deref(), Some("caller_hung_up"));
+    let ended: Vec<_> =
+        store.notifications(&b).await.unwrap().into_iter().filter(|n| n.kind == "call_ended").collect();
+    assert_eq!(ended.len(), 1, "call_ended once, on the webhook (the default preference)");
+
+    // Knowledge: add, search (full-text, and fused with the embedded model's vectors), delete.
+    let doc = store
+        .add_knowledge(
+            &b,
+            KnowledgeDoc {
+                title: "Aquarium plumbing".into(),
+                content: "We install zebrafish aquarium drains and sump pumps for pet shops.".into(),
+                source_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(doc.chunks >= 1);
+    let query = |text: &str| KnowledgeQuery {
+        text: text.into(),
+        embedding: frontdesk::agent::local_model::get().map(|m| (m.id().to_string(), m.embed(text))),
+        limit: 3,
+    };
+    let found = store.search_knowledge(&b, &query("zebrafish drains")).await.unwrap();
+    assert_eq!(found.first().map(|p| p.title.as_str()), Some("Aquarium plumbing"));
+    let plain = KnowledgeQuery { embedding: None, ..query("zebrafish") };
+    assert_eq!(store.search_knowledge(&b, &plain).await.unwrap().len(), 1);
+    assert!(store.search_knowledge(&other, &plain).await.unwrap().is_empty(), "another business's knowledge");
+    assert!(matches!(store.knowledge_entry(&other, &doc.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_knowledge(&other, &doc.id).await, Err(StoreError::NotFound(_))));
+    store.delete_knowledge(&b, &doc.id).await.unwrap();
+    assert!(store.search_knowledge(&b, &plain).await.unwrap().is_empty());
+    assert_eq!(store.knowledge_entries(&b).await.unwrap().len(), bundle.knowledge.len());
+
+    // Analytics.
+    let since = "2000-01-01T00:00:00.000Z";
+    let activity = store.activity(&b, since).await.unwrap();
+    for kind in ["conversation_started", "lead_created", "emergency_escalated", "call_started", "call_ended"]
+    {
+        assert!(activity.events.iter().any(|e| e.kind == kind), "{kind} recorded");
+    }
+    assert_eq!(activity.calls.len(), 1);
+    let all = store.businesses_activity(since).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().any(|a| a.business_id == b && a.leads >= 1));
+
+    // Leads as the owner finds them; another business sees none of them.
+    let (found, total) = store
+        .find_leads(&b, LeadFilter { search: Some("(312) 555-0142".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(total >= 1 && found.iter().any(|l| l.id == lead_id));
+    let (found, _) =
+        store.find_leads(&b, LeadFilter { search: Some("DANA".into()), ..Default::default() }).await.unwrap();
+    assert!(found.iter().any(|l| l.id == lead_id), "search ignores case");
+    store.set_lead_status(&b, &lead_id, LeadStatus::Contacted).await.unwrap();
+    assert_eq!(store.find_leads(&other, LeadFilter::default()).await.unwrap().1, 0);
+    assert!(matches!(store.lead(&other, &lead_id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.lead_detail(&other, &lead_id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.set_lead_status(&other, &lead_id, LeadStatus::Closed).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(store.delete_lead(&other, &lead_id).await, Err(StoreError::NotFound(_))));
+    assert!(store.notifications(&other).await.unwrap().is_empty());
+    store.mark_triage(&b, &lead_id, Priority::Urgent, "flooding").await.unwrap();
+    assert_eq!(store.triage_mark(&b, &lead_id).await.unwrap(), Some(Priority::Urgent));
+    assert!(matches!(
+        store.mark_triage(&other, &lead_id, Priority::Normal, "x").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.delete_lead(&b, &lead_id).await.unwrap();
+    assert!(store.transcript(&conv).await.unwrap().is_empty());
+}
+
+/// Twenty URGENT leads, then four workers claiming webhook rows at once:
+/// each row is claimed exactly once.
+async fn several_workers_deliver_each_row_once(store: &Arc<dyn Store>, b: &str) {
+    for i in 0..20 {
+        let conv = store.start_conversation(b, Channel::Chat, None, false).await.unwrap();
+        let mut t = turn(b, &conv, &[("user", "flooding"), ("assistant", "on our way")]);
+        t.lead = Some(draft(Some(&format!("Caller {i}")), Priority::Urgent));
+        t.escalate = true;
+        store.record_turn(t).await.unwrap();
+    }
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.claim_due(NotifyChannel::Webhook, 3, 60_000).await.unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                for c in batch {
+                    assert!(store
+                        .finish_delivery(&c.id, &c.lease_token, Outcome::Sent { provider_id: None })
+                        .await
+                        .unwrap());
+                    mine.push(c.id);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let unique: std::collections::BTreeSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "a row was claimed twice");
+    // The first URGENT lead's webhook row was still pending too.
+    assert_eq!(all.len(), 21);
+}
