@@ -346,3 +346,34 @@ async fn several_workers_deliver_each_row_once(store: &Arc<dyn Store>, b: &str) 
     // The first URGENT lead's webhook row was still pending too.
     assert_eq!(all.len(), 21);
 }
+
+/// The original design's `.env` form (Prisma's URL with `?schema=` and a
+/// parameter only Prisma knows) starts the server; two `serve` on one data
+/// directory and one database both run (the lock is SQLite's), and `backup`
+/// explains pg_dump.
+#[tokio::test]
+async fn serve_starts_on_the_prisma_url() {
+    let Some(pg) = FreshSchema::new("serve").await else { return };
+    let url = format!("{}&connection_limit=4&pgbouncer=false", pg.url);
+    let fd = crate::common::Instance::new();
+    let env = [("DATABASE_URL", url.as_str())];
+    let mut import = fd.command();
+    import.envs(env).args(["business", "import", crate::common::demo_file().to_str().unwrap()]);
+    let out = import.output().unwrap();
+    crate::common::assert_success(&out, &["business", "import"]);
+    let one = fd.serve_with_env(&env);
+    let two = fd.serve_with_env(&env);
+    for server in [&one, &two] {
+        let health: serde_json::Value =
+            reqwest::get(server.url("/health")).await.unwrap().json().await.unwrap();
+        assert_eq!(health["database"]["backend"], "postgres", "{health}");
+        assert_eq!(health["database"]["ok"], true, "{health}");
+    }
+    assert!(!fd.db().exists(), "no SQLite file on Postgres");
+    let mut backup = fd.command();
+    let out = backup.envs(env).args(["backup", "/tmp/never-written.db"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(crate::common::stderr(&out).contains("pg_dump"), "{}", crate::common::stderr(&out));
+    drop((one, two));
+    pg.drop().await;
+}
