@@ -2,7 +2,6 @@
 //! endpoint, plan gating per tier, questions and knowledge, CSV export,
 //! analytics over a known history, and the operator's endpoints.
 
-use frontdesk::store::{AdminStore, OutboxStore, Store};
 use serde_json::{json, Value};
 
 use crate::common::PASSWORD;

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 
-use frontdesk::store::Store;
 use serde_json::json;
 use warp::Filter;
 

@@ -2,7 +2,7 @@
 //! was saved.
 
 use frontdesk::domain::{LeadStatus, Priority};
-use frontdesk::store::{sqlite::SqliteStore, Store};
+use frontdesk::store::Store;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -99,8 +99,8 @@ impl Chat {
         answer
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.fd.db()).unwrap()
+    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+        self.fd.store()
     }
 }
 

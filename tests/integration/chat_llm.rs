@@ -1,7 +1,6 @@
 //! The chat channel with an OpenAI-compatible model: streamed tool calls run
 //! by the engine, and the local engine taking over when the model fails.
 
-use frontdesk::store::Store;
 use serde_json::json;
 
 use crate::chat::Chat;

@@ -117,14 +117,50 @@ pub fn demo_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/acme-plumbing.toml")
 }
 
-/// One isolated frontdesk installation: a temporary data directory.
+/// One isolated frontdesk installation: a temporary data directory, and with
+/// `FRONTDESK_TEST_STORE=postgres` (and `FRONTDESK_TEST_DATABASE_URL`) a
+/// Postgres schema of its own that every command gets as `DATABASE_URL`, so
+/// the whole suite can run on Postgres.
 pub struct Instance {
     pub dir: tempfile::TempDir,
+    /// (base URL, schema) on Postgres.
+    postgres: Option<(String, String)>,
 }
 
 impl Instance {
     pub fn new() -> Instance {
-        Instance { dir: tempfile::tempdir().unwrap() }
+        let postgres =
+            match (std::env::var("FRONTDESK_TEST_STORE"), std::env::var("FRONTDESK_TEST_DATABASE_URL")) {
+                (Ok(store), Ok(base)) if store == "postgres" => {
+                    Some((base, format!("fd_it_{}", &frontdesk::domain::new_id()[..16])))
+                }
+                _ => None,
+            };
+        Instance { dir: tempfile::tempdir().unwrap(), postgres }
+    }
+
+    /// This instance's store, opened in the test process (to look at or
+    /// change what the server saved): its SQLite file, or its Postgres schema.
+    pub fn store(&self) -> std::sync::Arc<dyn frontdesk::store::Store> {
+        let Some(url) = self.database_url() else {
+            return std::sync::Arc::new(frontdesk::store::sqlite::SqliteStore::open(&self.db()).unwrap());
+        };
+        // Opened (and migrated) on a runtime of its own: callers may be inside
+        // one already. Its pool opens later connections on the caller's.
+        let store = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(frontdesk::store::postgres::PgStore::open(&url)).unwrap()
+        })
+        .join()
+        .unwrap();
+        std::sync::Arc::new(store)
+    }
+
+    /// The `DATABASE_URL` every command of this instance gets, if any.
+    pub fn database_url(&self) -> Option<String> {
+        let (base, schema) = self.postgres.as_ref()?;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Some(format!("{base}{sep}schema={schema}"))
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -147,6 +183,9 @@ impl Instance {
             cmd.env_remove(name);
         }
         cmd.env("FRONTDESK_DATA_DIR", self.data_dir()).env("RUST_LOG", "warn");
+        if let Some(url) = self.database_url() {
+            cmd.env("DATABASE_URL", url);
+        }
         cmd
     }
 
@@ -158,6 +197,9 @@ impl Instance {
             cmd.env_remove(name);
         }
         cmd.env("FRONTDESK_DATA_DIR", self.data_dir()).env("RUST_LOG", "warn");
+        if let Some(url) = self.database_url() {
+            cmd.env("DATABASE_URL", url);
+        }
         cmd
     }
 
@@ -208,6 +250,25 @@ impl Instance {
         let mut cmd = self.command();
         cmd.envs(env.iter().copied()).args(["serve", "--port", "0", "--bind", "127.0.0.1"]);
         Server::start(cmd)
+    }
+}
+
+impl Drop for Instance {
+    /// Drops this instance's Postgres schema (on a thread of its own: tests
+    /// drop instances inside and outside async runtimes).
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.postgres.take() else { return };
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ =
+                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+                }
+            });
+        })
+        .join();
     }
 }
 

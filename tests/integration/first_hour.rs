@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use frontdesk::store::Store;
 use mail_parser::MessageParser;
 use serde_json::{json, Value};
 

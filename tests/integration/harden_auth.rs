@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use frontdesk::store::Store;
 use serde_json::{json, Value};
 
 use crate::common::*;

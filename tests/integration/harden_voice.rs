@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use frontdesk::store::Store;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -171,7 +170,7 @@ async fn lead_webhooks_to_internal_addresses_are_refused_unless_the_operator_all
     ]);
     let ui = Ui { server: Server::start(cmd), fd, http };
     let token = ui.token("owner@hook.example").await;
-    receiver.set_secret(&frontdesk::store::OutboxStore::webhook_secret(&ui.store(), &id).await.unwrap());
+    receiver.set_secret(&ui.store().webhook_secret(&id).await.unwrap());
     let (status, test) =
         ui.api(&token, "POST", "/api/admin/notifications/test", Some(json!({ "channel": "webhook" }))).await;
     assert_eq!(status, 201);

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use frontdesk::store::{KnowledgeQuery, Store};
+use frontdesk::store::KnowledgeQuery;
 
 use crate::chat::Chat;
 use crate::fake_openai::{concept_vector, FakeOpenAi};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use frontdesk::domain::{NotificationPrefs, NotificationState, NotifyChannel};
 use frontdesk::notify::policy::NotifyPolicy;
-use frontdesk::store::{OutboxStore, StoreError};
+use frontdesk::store::StoreError;
 use mail_parser::MessageParser;
 
 use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};

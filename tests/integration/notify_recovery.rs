@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use frontdesk::store::OutboxStore;
-
 use crate::fake_twilio::FakeTwilio;
 use crate::notify_support::*;
 use crate::smtp::{available, SmtpServer};

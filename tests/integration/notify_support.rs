@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use frontdesk::domain::Notification;
-use frontdesk::store::{sqlite::SqliteStore, Store};
+use frontdesk::store::Store;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -148,8 +148,8 @@ impl Harness {
         self.escalate(business_id, &mut None).await
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.fd.db()).unwrap()
+    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+        self.fd.store()
     }
 
     pub async fn notifications(&self, business_id: &str) -> Vec<Notification> {

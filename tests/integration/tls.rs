@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use frontdesk::store::Store;
 use serde_json::{json, Value};
 
 use crate::common::*;

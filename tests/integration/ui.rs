@@ -2,8 +2,6 @@
 //! throttling, CSRF, bad input shown on the page with nothing saved, roles
 //! and plan hints.
 
-use frontdesk::store::{AdminStore, Store};
-
 use crate::common::PASSWORD;
 use crate::ui_common::*;
 

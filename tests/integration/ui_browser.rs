@@ -5,7 +5,6 @@
 //! test notification kept in the local email outbox.
 //! Screenshots of each main page go to `target/test-artifacts/ui-*.png`.
 
-use frontdesk::store::Store;
 use serde_json::json;
 
 use crate::common::PASSWORD;

@@ -2,7 +2,7 @@
 //! made with the CLI, a browser-like session (cookies, CSRF token) and API
 //! bearer tokens.
 
-use frontdesk::store::sqlite::SqliteStore;
+use frontdesk::store::Store;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -86,8 +86,8 @@ impl Ui {
         self.fd.ok(&["business", "plan", business, plan]);
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.fd.db()).unwrap()
+    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+        self.fd.store()
     }
 
     pub fn url(&self, path: &str) -> String {

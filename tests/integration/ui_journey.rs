@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use frontdesk::store::Store;
 use serde_json::json;
 use warp::Filter;
 

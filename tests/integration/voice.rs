@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use frontdesk::domain::Channel;
-use frontdesk::store::{sqlite::SqliteStore, Store};
+use frontdesk::store::Store;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -145,8 +145,8 @@ impl Phone {
         }
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.fd.db()).unwrap()
+    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+        self.fd.store()
     }
 
     pub fn rt(&self) -> &FakeRealtime {

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use frontdesk::domain::Priority;
-use frontdesk::store::Store;
 use serde_json::json;
 
 use crate::fake_media::tone;
