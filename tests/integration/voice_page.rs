@@ -269,3 +269,66 @@ async fn call_my_receptionist_rings_the_owner_through_twilio_and_says_what_happe
     assert!(body["error"].as_str().unwrap().contains("operator assigns it"), "{body}");
     assert_eq!(twilio.requests().len(), before, "no refused test reached Twilio");
 }
+
+/// In Chromium, at desktop and phone sizes: the players and the test call
+/// pass axe-core, the page does not scroll sideways, a sample plays from
+/// the owner's session and the test call says what Twilio answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voice_page_works_in_a_real_browser() {
+    let Some(driver) = crate::webdriver::driver() else { return };
+    let axe = crate::webdriver::axe_source();
+    let (openai, base_url) = FakeOpenAi::start(Vec::new()).await;
+    let twilio = FakeTwilio::start().await;
+    let mut env: Vec<(&str, String)> = twilio.env();
+    env.extend([
+        ("TWILIO_WEBHOOK_BASE_URL", PUBLIC.to_string()),
+        ("OPENAI_API_KEY", "sk-test-speech".to_string()),
+        ("OPENAI_BASE_URL", base_url),
+        ("OPENAI_CHAT_MODEL", String::new()),
+    ]);
+    let borrowed: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ui = Ui::empty(&borrowed);
+    let a = import(&ui, "Alpha Plumbing", "PRO", Some(NUMBER_A));
+    ui.user("a@alpha.example", "owner", Some(&a));
+    let b = crate::webdriver::Session::start(&driver).await;
+    b.go(&ui.url("/login")).await;
+    b.fill("#f-email", "a@alpha.example").await;
+    b.fill("#f-password", crate::common::PASSWORD).await;
+    b.click("form[action='/login'] button[type=submit]").await;
+    b.wait_path("/dashboard").await;
+
+    let mut violations = Vec::new();
+    for (width, height, size) in [(1280, 900, "desktop"), (390, 844, "phone")] {
+        b.size(width, height).await;
+        b.go(&ui.url("/settings/voice")).await;
+        b.wait_for("return document.readyState === 'complete'", "the voice page").await;
+        b.js("document.getElementById('listen').scrollIntoView()").await;
+        b.screenshot(&format!("voice-page-{size}.png")).await;
+        let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
+        if fits != json!(true) {
+            violations.push(format!("/settings/voice ({size}): the page scrolls sideways"));
+        }
+        if let Some(axe) = &axe {
+            violations.extend(b.axe(axe, &format!("/settings/voice ({size})")).await);
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+
+    // The player's address answers the signed-in browser with audio.
+    let src = b.js("return document.querySelector('.samples audio').getAttribute('src')").await;
+    assert_eq!(src, "/settings/voice/samples/marin");
+    let fetched = b
+        .js_async(
+            "fetch('/settings/voice/samples/marin', { credentials: 'same-origin' })\
+             .then(r => r.arrayBuffer().then(a => done(r.status + ' ' + r.headers.get('content-type') + ' ' + a.byteLength)))",
+        )
+        .await;
+    assert!(fetched.as_str().unwrap().starts_with("200 audio/mpeg "), "{fetched}");
+    assert_eq!(openai.speech_requests().len(), 1);
+
+    b.fill("#f-test_call_to", "312 555 0199").await;
+    b.click("form[action='/settings/voice/test-call'] button[type=submit]").await;
+    crate::ui_browser::flash(&b, "Twilio: queued").await;
+    assert_eq!(twilio.accepted("Calls").len(), 1);
+    b.quit().await;
+}
