@@ -137,6 +137,8 @@ pub struct TwilioConfig {
 pub struct VoiceConfig {
     /// Speech-to-text model for the caller's side of realtime calls.
     pub transcription_model: String,
+    /// Text-to-speech model for the voice samples on the voice page.
+    pub speech_model: String,
     pub vad_threshold: f64,
     pub vad_prefix_padding_ms: u32,
     pub vad_silence_ms: u32,
@@ -287,6 +289,7 @@ impl Default for Config {
             },
             voice: VoiceConfig {
                 transcription_model: "gpt-4o-mini-transcribe".into(),
+                speech_model: "gpt-4o-mini-tts".into(),
                 vad_threshold: 0.6,
                 vad_prefix_padding_ms: 300,
                 vad_silence_ms: 500,
@@ -606,6 +609,7 @@ pub static KEYS: &[Key] = &[
     key!("websocket.pong_timeout_ms", ["WEBSOCKET_PONG_TIMEOUT"], websocket.pong_timeout_ms, "Milliseconds to wait for a pong before dropping the socket"),
     key!("websocket.max_connections", ["MAX_WEBSOCKET_CONNECTIONS"], websocket.max_connections, "Concurrent media streams; calls beyond it hear a busy message"),
     key!("voice.transcription_model", ["OPENAI_TRANSCRIPTION_MODEL"], voice.transcription_model, "Speech-to-text model for the caller's words in realtime calls (kept in the transcript)"),
+    key!("voice.speech_model", ["OPENAI_TTS_MODEL"], voice.speech_model, "Text-to-speech model for the voice samples on the voice page (made once per voice and greeting, kept in the data directory)"),
     key!("voice.vad_threshold", ["VOICE_VAD_THRESHOLD"], voice.vad_threshold, "Server VAD threshold, 0 to 1: higher ignores more line noise and speakerphone echo"),
     key!("voice.vad_prefix_padding_ms", ["VOICE_VAD_PREFIX_PADDING_MS"], voice.vad_prefix_padding_ms, "Audio kept from before the caller started speaking, ms"),
     key!("voice.vad_silence_ms", ["VOICE_VAD_SILENCE_MS"], voice.vad_silence_ms, "Silence that ends the caller's turn, ms"),

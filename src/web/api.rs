@@ -173,6 +173,21 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             actions::save_voice(app, c, &req.json(&fields::VOICE)?).await?;
             voice(app, c).await
         }
+        ["voice", "samples", voice] if get => {
+            c.require_manager()?;
+            let audio = crate::channels::voice::samples::sample(app, &c.business()?.id, voice)
+                .await
+                .map_err(ApiError::from)?;
+            Ok(super::pages::audio_response(audio))
+        }
+        ["voice", "test-call"] if post => {
+            c.require_manager()?;
+            let to = req.json(&fields::TEST_CALL)?;
+            let placed = crate::channels::voice::test_call::place(app, c.business()?, to.get("to"))
+                .await
+                .map_err(ApiError::from)?;
+            created(json!(placed))
+        }
         ["config", "notifications"] if post || put => {
             actions::save_notifications(app, c, &req.json(&fields::NOTIFICATIONS)?).await?;
             business(app, c).await

@@ -207,6 +207,13 @@ pub struct VoicePage {
     pub twilio_voices: Vec<(String, String)>,
     pub realtime_voices: Vec<(String, String)>,
     pub modes: Vec<(String, String)>,
+    /// Realtime voices with a "listen" sample (empty when none can be made).
+    pub samples: Vec<(String, String)>,
+    /// Why there are no samples (no OpenAI key), in plain words.
+    pub samples_note: Option<String>,
+    /// Why "call my receptionist" is greyed out (plan, Twilio, number).
+    pub test_call_blocked: Option<String>,
+    pub test_calls_per_hour: u32,
 }
 
 pub struct DocRow {

@@ -46,4 +46,5 @@ mod ui_journey;
 mod ui_notify;
 mod voice;
 mod voice_live;
+mod voice_page;
 mod webdriver;

@@ -102,9 +102,10 @@ pub fn listen(app: &AppState, ctx: &Context, prompt: Vec<Verb>) -> Vec<Verb> {
 async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
-    let mut session = call_session(&app, &ctx, &call_sid, form.get("From"), form.get("To"), "gather")
-        .await
-        .map_err(turn_reject)?;
+    let mut session =
+        call_session(&app, &ctx, &call_sid, form.caller_number(), form.business_number(), "gather")
+            .await
+            .map_err(turn_reject)?;
     let speech = form.get("SpeechResult").unwrap_or_default().trim().to_string();
     if speech.is_empty() {
         return Ok(twiml_reply(&silence(&app, &ctx, &call_sid, session).await));

@@ -11,7 +11,9 @@ pub mod bridge;
 pub mod gather;
 pub mod playback;
 pub mod realtime_wire;
+pub mod samples;
 pub mod stream_token;
+pub mod test_call;
 pub mod twilio_wire;
 pub mod twiml;
 pub mod webhooks;
@@ -54,6 +56,10 @@ pub struct Calls {
     pub(crate) replies: moka::sync::Cache<String, gather::Pending>,
     /// Stream tokens already used: each opens one stream.
     streams_started: moka::sync::Cache<String, ()>,
+    /// The voice page's "listen" samples being made.
+    pub samples: samples::Samples,
+    /// Test calls placed per business ("call my receptionist").
+    pub test_calls: crate::web::ratelimit::RateLimiter,
 }
 
 impl Default for Calls {
@@ -66,6 +72,8 @@ impl Default for Calls {
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(stream_token::LIFETIME_SECS as u64 * 2))
                 .build(),
+            samples: samples::Samples::default(),
+            test_calls: test_call::limiter(),
         }
     }
 }

@@ -13,11 +13,13 @@ mod reports;
 mod request;
 mod respond;
 mod settings;
+mod voice_tools;
 
 pub(crate) use leads::csv_response;
 pub use request::{raw, routes, BodyLimit, Raw, Req, Upload, ANONYMOUS_BODY_BYTES, MAX_BODY_BYTES};
 pub use respond::{form_error, local_time, redirect, redirect_with, render, render_status, status_for};
 pub(crate) use settings::voice_urls;
+pub(crate) use voice_tools::audio_response;
 
 use request::header_str;
 use respond::{error_page, flash, security_headers, static_file, urlencode};
@@ -141,6 +143,8 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["settings", "voice"], true, _) => settings::voice(&page, None, FieldErrors::default()).await,
         (["settings", "voice"], _, true) => settings::save_voice(&page).await,
         (["settings", "voice", "number"], _, true) => settings::save_number(&page).await,
+        (["settings", "voice", "samples", voice], true, _) => voice_tools::sample(&page, voice).await,
+        (["settings", "voice", "test-call"], _, true) => voice_tools::test_call(&page).await,
         (["settings", "notifications"], true, _) => notifications::show(&page, Default::default()).await,
         (["settings", "notifications"], _, true) => notifications::save_addresses(&page).await,
         (["settings", "notifications", "prefs"], _, true) => notifications::save_prefs(&page).await,
