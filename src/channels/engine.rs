@@ -134,7 +134,8 @@ pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec
         },
         None => None,
     };
-    let embedding = remote.or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(text))));
+    let embedding = remote
+        .or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(&knowledge::glossed(text)))));
     let query = KnowledgeQuery { text: text.to_string(), embedding, limit: PASSAGES };
     app.store.search_knowledge(business_id, &query).await
 }

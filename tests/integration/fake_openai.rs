@@ -214,10 +214,10 @@ pub fn tool_calls(calls: &[(&str, Value)]) -> Scripted {
 }
 
 /// A tiny stand-in for a real embedding model: words map to shared concepts,
-/// so "weekends" lands near "Saturdays" though they share no word.
+/// so "sabbath" lands near "Saturdays" though they share no word.
 pub fn concept_vector(text: &str) -> Vec<f32> {
     const CONCEPTS: [&[&str]; 4] = [
-        &["saturday", "saturdays", "sunday", "sundays", "weekend", "weekends"],
+        &["saturday", "saturdays", "sunday", "sundays", "weekend", "weekends", "sabbath"],
         &["price", "prices", "cost", "costs", "fee", "fees", "charge", "much", "dollars"],
         &["open", "hours", "closed", "close"],
         &["water", "leak", "leaking", "pipe", "pipes", "flood"],
