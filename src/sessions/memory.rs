@@ -94,6 +94,15 @@ impl MemoryKv {
         matches!(result, moka::ops::compute::CompResult::ReplacedWith(_))
     }
 
+    /// Deletes `key` if it holds `expected`; true when it did.
+    pub fn del_if(&self, key: &str, expected: &str) -> bool {
+        let result = self.cache.entry(key.to_string()).and_compute_with(|found| match found {
+            Some(e) if e.value().live() && &*e.value().value == expected => Op::Remove,
+            _ => Op::Nop,
+        });
+        matches!(result, moka::ops::compute::CompResult::Removed(_))
+    }
+
     /// Adds one to a counter and returns it. A new counter lives `ttl`;
     /// `sliding` restarts that at every hit (forgotten `ttl` after the last).
     pub fn incr(&self, key: &str, ttl: Duration, sliding: bool) -> u64 {

@@ -15,7 +15,7 @@ mod shared;
 #[cfg(test)]
 mod tests;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -67,6 +67,46 @@ impl SessionStore for Sessions {
 
     async fn active(&self) -> u64 {
         self.kv.live(INDEX, self.ttl).await
+    }
+}
+
+/// Held while one turn of a conversation runs, on whichever instance: two
+/// quick messages of one chat must not both start from the same state and
+/// lose each other's answers. It expires by itself, so an instance that dies
+/// mid-turn holds nobody up for long.
+pub struct TurnLease {
+    kv: Shared,
+    key: String,
+    token: String,
+}
+
+impl TurnLease {
+    /// The lease if nobody holds it, kept at most `hold`.
+    pub async fn try_acquire(kv: &Shared, session_id: &str, hold: Duration) -> Option<TurnLease> {
+        let key = format!("turn:{session_id}");
+        let token = crate::domain::new_id();
+        kv.set_nx(&key, &token, hold).await.then(|| TurnLease { kv: kv.clone(), key, token })
+    }
+
+    /// Waits up to `wait` for the lease; None if it is still held then.
+    pub async fn acquire(kv: &Shared, session_id: &str, hold: Duration, wait: Duration) -> Option<TurnLease> {
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            if let Some(lease) = TurnLease::try_acquire(kv, session_id, hold).await {
+                return Some(lease);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Lets the next turn go (unless the lease expired and another took it).
+    pub async fn release(self) {
+        self.kv.del_if(&self.key, &self.token).await;
     }
 }
 

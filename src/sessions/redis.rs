@@ -66,6 +66,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+/// Compare and delete.
+const DEL_IF: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -136,6 +143,12 @@ impl RedisKv {
             .arg(millis(ttl))
             .invoke_async(&mut self.conn.clone())
             .await?;
+        Ok(done == 1)
+    }
+
+    pub async fn del_if(&self, key: &str, expected: &str) -> Result<bool, RedisError> {
+        let done: i64 =
+            Script::new(DEL_IF).key(self.key(key)).arg(expected).invoke_async(&mut self.conn.clone()).await?;
         Ok(done == 1)
     }
 

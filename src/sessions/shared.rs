@@ -315,6 +315,21 @@ impl Shared {
         }
     }
 
+    /// Deletes `key` if it holds `expected`; true when this call deleted it.
+    pub async fn del_if(&self, key: &str, expected: &str) -> bool {
+        match self.redis(|kv| async move { kv.del_if(key, expected).await }).await {
+            Some(deleted) => {
+                self.memory.del_if(key, expected);
+                deleted
+            }
+            None => {
+                let deleted = self.memory.del_if(key, expected);
+                self.written(key, Duration::ZERO, false).await;
+                deleted
+            }
+        }
+    }
+
     /// Adds one to a counter (see [`MemoryKv::incr`]) and returns it.
     pub async fn incr(&self, key: &str, ttl: Duration, sliding: bool) -> u64 {
         let local = self.memory.incr(key, ttl, sliding);

@@ -97,6 +97,24 @@ async fn contract(kv: Shared) {
     kv.unmark("idx", "a").await;
     assert_eq!(kv.live("idx", LONG).await, 1);
 
+    // Compare-and-delete.
+    kv.set("d", "mine", LONG).await;
+    assert!(!kv.del_if("d", "theirs").await);
+    assert!(kv.del_if("d", "mine").await);
+    assert_eq!(kv.get("d").await, None);
+
+    // One turn at a time.
+    let lease = TurnLease::try_acquire(&kv, "chat-9", LONG).await.unwrap();
+    assert!(TurnLease::try_acquire(&kv, "chat-9", LONG).await.is_none());
+    assert!(TurnLease::try_acquire(&kv, "chat-10", LONG).await.is_some());
+    lease.release().await;
+    assert!(TurnLease::acquire(&kv, "chat-9", LONG, Duration::from_secs(5)).await.is_some());
+    let lapsed = TurnLease::try_acquire(&kv, "chat-11", Duration::from_millis(200)).await.unwrap();
+    let next = TurnLease::acquire(&kv, "chat-11", LONG, Duration::from_secs(20)).await;
+    assert!(next.is_some(), "a lease lapses by itself");
+    lapsed.release().await;
+    assert!(TurnLease::try_acquire(&kv, "chat-11", LONG).await.is_none(), "a lapsed lease frees nothing");
+
     // The session store on top.
     let sessions = Sessions::new(kv.space(100), Duration::from_secs(60));
     assert_eq!(sessions.get("chat-1").await, None);
@@ -154,6 +172,10 @@ async fn instances_on_one_redis_see_each_others_keys() {
     sb.put("chat", "turn 2".into()).await;
     assert_eq!(sa.get("chat").await.as_deref(), Some("turn 2"), "not a's own stale copy");
     assert_eq!(sa.active().await, 1);
+    let lease = TurnLease::try_acquire(&a, "chat", LONG).await.unwrap();
+    assert!(TurnLease::try_acquire(&b, "chat", LONG).await.is_none(), "b waits for a's turn");
+    lease.release().await;
+    assert!(TurnLease::try_acquire(&b, "chat", LONG).await.is_some());
 }
 
 #[tokio::test]

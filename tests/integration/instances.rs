@@ -159,12 +159,31 @@ async fn a_chat_and_a_gather_call_move_between_instances() {
     let reply = a.chat(&business, &mut session, "312-555-0142").await;
     assert!(reply["reply"].as_str().unwrap().contains("address"), "{reply}");
     let reply = b.chat(&business, &mut session, "12 Elm Street, Springfield").await;
-    assert_eq!((session, reply["leadId"].as_str()), (first, Some(lead_id.as_str())), "{reply}");
+    assert_eq!((&session, reply["leadId"].as_str()), (&first, Some(lead_id.as_str())), "{reply}");
     let lead = store.lead(&business, &lead_id).await.unwrap();
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.address.as_deref(), Some("12 Elm Street, Springfield"));
     let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
     assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), 4, "{transcript:?}");
+
+    // Two messages at once, one to each: one turn after the other, neither lost.
+    let (mut s1, mut s2) = (session.clone(), session.clone());
+    tokio::join!(
+        a.chat(&business, &mut s1, "The old one is leaking from the bottom"),
+        b.chat(&business, &mut s2, "It is a 40 gallon gas heater"),
+    );
+    let id = session.as_deref().unwrap();
+    let saved: Value = serde_json::from_str(&a.state.sessions.get(id).await.unwrap()).unwrap();
+    let said_by_user: Vec<&str> = saved["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l[0] == "user")
+        .map(|l| l[1].as_str().unwrap())
+        .collect();
+    assert_eq!(said_by_user.len(), 6, "{said_by_user:?}");
+    assert!(said_by_user.contains(&"The old one is leaking from the bottom"), "{said_by_user:?}");
+    assert!(said_by_user.contains(&"It is a 40 gallon gas heater"), "{said_by_user:?}");
 
     // A gather-mode call whose webhooks alternate: the questions go on in order.
     let sid = "CA00000000000000000000000000000a11";
