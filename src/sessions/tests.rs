@@ -198,3 +198,20 @@ async fn an_unreachable_redis_falls_back_to_memory() {
     assert!(!health.ok && health.backend == "redis");
     assert!(health.error.unwrap().contains("unreachable"));
 }
+
+#[tokio::test]
+async fn a_tls_redis_url_is_taken() {
+    // rediss:// builds a rustls client (ring, this build's one provider); nothing listens here.
+    let config = RedisConfig {
+        url: Secret::new("rediss://127.0.0.1:1"),
+        password: Secret::new("pw"),
+        db: 3,
+        ttl_secs: 60,
+        key_prefix: "tls:".into(),
+    };
+    let kv = Shared::open(&config, 10).unwrap();
+    let health = kv.health().await;
+    assert!(!health.ok && health.error.is_some(), "{health:?}");
+    kv.set("k", "v", LONG).await;
+    assert_eq!(kv.get("k").await.as_deref(), Some("v"));
+}
