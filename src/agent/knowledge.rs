@@ -89,6 +89,7 @@ pub fn question_parts(message: &str) -> Vec<String> {
     let parts: Vec<String> = sentences(message)
         .into_iter()
         .filter(|s| s.ends_with('?'))
+        .flat_map(split_joined_questions)
         .map(|s| s.trim_start_matches(|c: char| !c.is_alphanumeric()).to_string())
         .filter(|s| !query_terms(s).is_empty())
         .collect();
@@ -97,6 +98,43 @@ pub fn question_parts(message: &str) -> Vec<String> {
     } else {
         vec![message.to_string()]
     }
+}
+
+/// "Are you licensed, and do you do financing?" is two questions: a
+/// sentence splits where "and" or a comma is followed by a question opener.
+fn split_joined_questions(sentence: &str) -> Vec<&str> {
+    const OPENERS: [&str; 14] = [
+        "do you",
+        "does ",
+        "how ",
+        "what ",
+        "when ",
+        "where ",
+        "are you",
+        "is there",
+        "is it",
+        "can you",
+        "can i",
+        "could you",
+        "will you",
+        "which ",
+    ];
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (at, _) in sentence.match_indices([',', ' ']) {
+        let rest = &sentence[at + 1..];
+        let rest = rest.trim_start_matches([',', ' ']);
+        let rest = rest.strip_prefix("and ").or_else(|| rest.strip_prefix("And ")).unwrap_or(rest);
+        // Only where a joint was: after a comma, or before "and".
+        let joint = sentence[at..].starts_with(',') || sentence[at..].trim_start().starts_with("and ");
+        let opens = OPENERS.iter().any(|o| rest.get(..o.len()).is_some_and(|h| h.eq_ignore_ascii_case(o)));
+        if joint && opens && at > start && !query_terms(&sentence[start..at]).is_empty() {
+            parts.push(&sentence[start..at]);
+            start = at + 1;
+        }
+    }
+    parts.push(&sentence[start..]);
+    parts
 }
 
 /// Words that carry no topic.
@@ -202,13 +240,19 @@ pub fn extract_answer(query: &str, passages: &[Passage]) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
-    let best = passages.first()?;
     let coverage = |text: &str| {
         let words: BTreeSet<String> =
             text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(stem).collect();
         terms.iter().filter(|t| words.contains(*t)).count()
     };
-    let in_passage = coverage(&format!("{} {}", best.title, best.text));
+    // The passage that covers this question best; the search's rank breaks ties
+    // (several questions' passages come together, best first for each).
+    let (in_passage, best) = passages
+        .iter()
+        .enumerate()
+        .map(|(rank, p)| (coverage(&format!("{} {}", p.title, p.text)), std::cmp::Reverse(rank), p))
+        .max_by_key(|(covered, rank, _)| (*covered, *rank))
+        .map(|(covered, _, p)| (covered, p))?;
     // Confident when most of the question's topic words are there.
     if in_passage * 2 < terms.len() || in_passage == 0 {
         return None;
@@ -282,6 +326,15 @@ mod tests {
         );
         assert_eq!(question_parts("Hi! Do you work on Saturdays?"), ["Hi! Do you work on Saturdays?"]);
         assert_eq!(question_parts("my tap drips"), ["my tap drips"]);
+        assert_eq!(
+            question_parts("Are you licensed, and do you do financing?"),
+            ["Are you licensed", "and do you do financing?"]
+        );
+        assert_eq!(
+            question_parts("How much is a new water heater and how long does it take?"),
+            ["How much is a new water heater", "and how long does it take?"]
+        );
+        assert_eq!(question_parts("Can you fix taps and toilets?"), ["Can you fix taps and toilets?"]);
     }
 
     #[test]

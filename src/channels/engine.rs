@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::agent::conversation::{self, Context, State};
-use crate::agent::knowledge::Passage;
+use crate::agent::knowledge::{self, Passage};
 use crate::agent::local_model;
 use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::tools;
@@ -142,6 +142,32 @@ pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec
     app.store.search_knowledge(business_id, &query).await
 }
 
+/// The passages for every question in a message, searched one by one and
+/// taken in turns (each question's best first), without repeats.
+async fn search_each_question(
+    app: &AppState,
+    business_id: &str,
+    message: &str,
+) -> Result<Vec<Passage>, StoreError> {
+    let parts = knowledge::question_parts(message);
+    if parts.len() < 2 {
+        return search(app, business_id, message).await;
+    }
+    let mut found = Vec::new();
+    for part in &parts {
+        found.push(search(app, business_id, part).await?);
+    }
+    let mut merged: Vec<Passage> = Vec::new();
+    for rank in 0..PASSAGES {
+        for passages in &found {
+            if let Some(p) = passages.get(rank).filter(|p| !merged.iter().any(|m| m.chunk_id == p.chunk_id)) {
+                merged.push(p.clone());
+            }
+        }
+    }
+    Ok(merged)
+}
+
 /// Loads what the engine needs to know about a business.
 pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnError> {
     let profile = match app.store.agent_profile(business_id).await {
@@ -236,7 +262,7 @@ async fn turn(
     };
 
     let passages = if conversation::is_question(message) {
-        search(app, business_id, message).await?
+        search_each_question(app, business_id, message).await?
     } else {
         Vec::new()
     };

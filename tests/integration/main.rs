@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod config;
 mod connections;
+mod conversations;
 #[path = "../fakes/ca.rs"]
 mod fake_ca;
 #[path = "../fakes/media.rs"]
