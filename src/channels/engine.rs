@@ -12,12 +12,15 @@ use crate::agent::tools;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
 use crate::server::AppState;
+use crate::sessions::TurnLease;
 use crate::store::{KnowledgeQuery, StoreError, TurnRecord};
 
 /// Knowledge passages considered per question.
 const PASSAGES: usize = 3;
 /// Transcript lines kept in the session for a model's context.
 const HISTORY: usize = 24;
+/// Longest a turn holds its conversation against turns on other instances.
+const TURN_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a session remembers between turns (JSON in the session store).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,12 +211,44 @@ pub async fn run_turn(
     deltas: Option<mpsc::Sender<String>>,
     test: bool,
 ) -> Result<Reply, TurnError> {
-    let business_id = ctx.business.id.as_str();
     let lock = session_id.map(|id| app.turn_locks.get_with(id.to_string(), Default::default));
     let _turn = match &lock {
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
+    // With Redis the conversation's next message may reach another instance:
+    // the turn holds a shared lease too.
+    let lease = match session_id {
+        Some(id) if app.shared.backend() == "redis" => {
+            let lease = TurnLease::acquire(&app.shared, id, TURN_HOLD, TURN_HOLD).await;
+            if lease.is_none() {
+                tracing::warn!(
+                    session_id = id,
+                    "an earlier turn of this conversation is still running elsewhere; going ahead"
+                );
+            }
+            lease
+        }
+        _ => None,
+    };
+    let result = turn(app, ctx, channel, session_id, message, deltas, test).await;
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
+    result
+}
+
+/// A turn, once it has the conversation to itself.
+async fn turn(
+    app: &AppState,
+    ctx: &Context,
+    channel: Channel,
+    session_id: Option<&str>,
+    message: &str,
+    deltas: Option<mpsc::Sender<String>>,
+    test: bool,
+) -> Result<Reply, TurnError> {
+    let business_id = ctx.business.id.as_str();
     let restored = match session_id {
         Some(id) => load_session(app, id, business_id).await.map(|s| (id.to_string(), s)),
         None => None,

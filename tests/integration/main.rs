@@ -27,6 +27,7 @@ mod harden_auth;
 mod harden_http;
 mod harden_voice;
 mod heldout;
+mod instances;
 mod knowledge;
 mod measure;
 mod notify;

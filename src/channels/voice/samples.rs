@@ -64,14 +64,16 @@ pub struct Samples {
     budget: RateLimiter,
 }
 
-impl Default for Samples {
-    fn default() -> Self {
+impl Samples {
+    /// The budget of new samples is counted across instances (`store`); the
+    /// locks that stop two requests making one sample are per instance.
+    pub fn new(store: &crate::sessions::Shared) -> Self {
         Samples {
             locks: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
-            budget: RateLimiter::new(SYNTHESES_PER_HOUR, Duration::from_secs(3600)),
+            budget: RateLimiter::new("voice_samples", SYNTHESES_PER_HOUR, Duration::from_secs(3600), store),
         }
     }
 }
@@ -103,7 +105,7 @@ pub async fn sample(app: &AppState, business_id: &str, voice: &str) -> Result<Ve
     if let Some(audio) = read(&path).await? {
         return Ok(audio);
     }
-    if !app.voice.samples.budget.allow(business_id) {
+    if !app.voice.samples.budget.allow(business_id).await {
         return Err(SampleError::TooMany);
     }
     let openai = &app.config.openai;

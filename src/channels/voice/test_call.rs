@@ -19,9 +19,9 @@ use crate::web::ratelimit::RateLimiter;
 /// Test calls one business may place per hour.
 pub const PER_HOUR: u32 = 3;
 
-/// The per-business budget of test calls.
-pub fn limiter() -> RateLimiter {
-    RateLimiter::new(PER_HOUR, Duration::from_secs(3600))
+/// The per-business budget of test calls, counted across instances.
+pub fn limiter(store: &crate::sessions::Shared) -> RateLimiter {
+    RateLimiter::new("test_calls", PER_HOUR, Duration::from_secs(3600), store)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +115,7 @@ pub async fn place(app: &AppState, business: &Business, to: &str) -> Result<Plac
             "that is your receptionist's own number: enter the phone you will answer".into(),
         ));
     }
-    if !app.voice.test_calls.allow(&business.id) {
+    if !app.voice.test_calls.allow(&business.id).await {
         return Err(TestCallError::TooMany);
     }
     let url = public_url(app, "/api/voice/incoming");

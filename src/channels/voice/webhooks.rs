@@ -251,7 +251,7 @@ async fn status(app: AppState, form: Form) -> Result<Response, Rejection> {
 async fn stream_ended(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
-    let step = app.voice.next(&call_sid).unwrap_or(NextStep::Gather);
+    let step = app.voice.next(&call_sid).await.unwrap_or(NextStep::Gather);
     tracing::info!(call_sid, ?step, "media stream ended");
     Ok(twiml_reply(&next_step_twiml(&app, &ctx, &call_sid, &step).await))
 }
