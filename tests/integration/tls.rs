@@ -408,11 +408,15 @@ async fn files_mode_reloads_when_the_files_change_and_on_sighup() {
     }
 
     // Replaced with the old size and time, so no watcher can see it: SIGHUP reloads.
+    // Each is written beside, given the old time, then renamed over, so at no
+    // moment does the path show a new size or time (a watcher polling while a
+    // loaded machine is between the write and the touch would otherwise see it).
     let stamp = std::fs::metadata(&cert).unwrap().modified().unwrap();
-    write_padded(&cert, &c.cert_pem, 4096);
-    write_padded(&key, &c.key_pem, 4096);
-    for path in [&cert, &key] {
-        std::fs::File::options().write(true).open(path).unwrap().set_modified(stamp).unwrap();
+    for (path, text) in [(&cert, &c.cert_pem), (&key, &c.key_pem)] {
+        let beside = path.with_extension("new");
+        write_padded(&beside, text, 4096);
+        std::fs::File::options().write(true).open(&beside).unwrap().set_modified(stamp).unwrap();
+        std::fs::rename(&beside, path).unwrap();
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(served_leaf(domain, port, &ca.pem).await, b.der, "unchanged to the watcher");
