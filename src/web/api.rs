@@ -275,7 +275,20 @@ fn me(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
                 .collect()
         })
         .unwrap_or_default();
-    ok(json!({ "user": c.user, "business": c.business, "plan": plan, "features": features }))
+    let limits = plan.map(|p| {
+        use crate::plans::Limit;
+        let table = crate::plans::limits(p);
+        let enforced = app.plans.enforce;
+        json!({
+            "questions": app.plans.limit(p, Limit::Questions),
+            "documents": app.plans.limit(p, Limit::Documents),
+            "documentBytes": table.document_bytes,
+            "conversationsPerMonth": table.conversations_per_month.filter(|_| enforced),
+        })
+    });
+    ok(
+        json!({ "user": c.user, "business": c.business, "plan": plan, "features": features, "limits": limits }),
+    )
 }
 
 async fn business(app: &AppState, c: &Caller) -> Result<Response, ActionError> {

@@ -223,6 +223,8 @@ pub struct KnowledgePage {
     pub v: Input,
     pub errors: FieldErrors,
     pub blocked: Option<String>,
+    /// At the plan's document limit: adding is off, editing is not.
+    pub full: Option<String>,
     pub docs: Vec<DocRow>,
 }
 
@@ -327,8 +329,10 @@ pub struct PlanPage {
     /// The command a self-hosting operator runs to change this business's plan.
     pub command: String,
     pub plans: Vec<PlanTier>,
-    /// (feature label, included per plan)
-    pub rows: Vec<(String, Vec<bool>)>,
+    /// (feature label, what it does, included per plan)
+    pub rows: Vec<(String, &'static str, Vec<bool>)>,
+    /// (limit, value per plan): `plans::limit_rows`.
+    pub limits: Vec<(&'static str, Vec<String>)>,
 }
 
 pub struct BusinessRow {

@@ -33,6 +33,7 @@ mod notify_recovery;
 mod notify_support;
 mod pebble;
 mod permissions;
+mod plans;
 mod server;
 mod smtp;
 mod static_binary;

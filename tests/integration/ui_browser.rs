@@ -69,7 +69,7 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     flash(&b, "Question added.").await;
     assert_eq!(b.js("return document.querySelectorAll('ol.questions > li').length").await, 5);
     assert_eq!(b.js("return document.querySelector('#add-question fieldset').disabled").await, true);
-    assert!(b.body_text().await.contains("Your FREE plan includes 5 lead questions"), "upgrade hint");
+    assert!(b.body_text().await.contains("The FREE plan includes 5 lead questions"), "upgrade hint");
     b.screenshot("ui-agent-free-limit.png").await;
     b.js("document.querySelectorAll('ol.questions > li')[0].querySelectorAll('.q-actions form')[1].querySelector('button').click()").await;
     flash(&b, "Order saved.").await;

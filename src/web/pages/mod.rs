@@ -108,6 +108,8 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["login"], true, _) => return account::login_form(app, req).await,
         (["login"], _, true) => return account::login(app, req).await,
         (["forgot-password"], true, _) => return account::forgot(),
+        // The original design's `upgradeUrl`; the plan page is where upgrading is explained.
+        (["admin", "upgrade"], true, _) => return Ok(redirect(crate::error::UPGRADE_PATH)),
         _ => {}
     }
     let caller = signed_in(app, req).await?;

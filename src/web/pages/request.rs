@@ -33,6 +33,8 @@ const PAGE_PREFIXES: &[&str] = &[
     "account",
     "operator",
     "static",
+    // `/admin/upgrade`: the original design's upgrade link.
+    "admin",
 ];
 
 /// A request as the pages see it.
