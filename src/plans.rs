@@ -195,7 +195,7 @@ impl Feature {
             Feature::PremiumVoices => "Amazon Polly, Google and extra realtime voices",
             Feature::EmergencyVoiceCalls => "For an emergency, a phone call to you that connects the caller",
             Feature::AdvancedAnalytics => {
-                "Calls answered and how they ended, reply speed, false alarms, conversion, CSV"
+                "How calls ended and how long they took, false alarms, what leads became, conversion, CSV"
             }
             Feature::BrandingRemoval => "No “Powered by frontdesk” on the chat",
             Feature::VoiceConfiguration => "Greeting, voice, language and answering mode of calls",

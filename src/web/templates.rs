@@ -370,7 +370,13 @@ pub struct AnalyticsPage {
     pub conversion_chart: String,
     pub emergency_chart: String,
     pub hours_chart: String,
+    pub endings_chart: String,
+    pub status_chart: String,
     pub average_call: String,
+    pub p90_call: String,
+    /// The share of emergencies the owner marked as not one.
+    pub false_alarms: String,
+    pub outcomes: crate::store::admin::Outcomes,
 }
 
 /// One outbox row as the owner reads it (times in the business's zone).

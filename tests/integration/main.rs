@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_api;
+mod analytics;
 mod backup;
 mod browser;
 mod caps;

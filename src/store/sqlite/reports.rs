@@ -6,7 +6,10 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 use super::conversation::{lead_row, LEAD_COLUMNS};
 use super::{db_err, enum_col, json_col, query_all};
 use crate::domain::{now, Channel, Lead, LeadStatus, Message, Priority};
-use crate::store::admin::{ActivityData, BusinessActivity, CallRecord, EventRow, LeadDetail, LeadFilter};
+use crate::store::admin::{
+    ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
+    LeadFilter, Outcomes, StatusWeek,
+};
 use crate::store::{Result, StoreError};
 
 /// `LIKE` pattern matching `text` anywhere, with wildcards in it taken literally.
@@ -173,6 +176,96 @@ pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Res
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok(ActivityData { events, leads, calls })
+}
+
+/// Every figure one SQL aggregate over the period's rows (indexes on
+/// business and time), so a busy business costs no more Rust than a quiet one.
+pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Result<Outcomes> {
+    let one = |sql: &str, f: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Outcomes>| {
+        conn.query_row(sql, [business_id, since], |r| f(r)).map_err(db_err)
+    };
+    let calls = one(
+        "SELECT COUNT(*),
+             COALESCE(SUM(c.mode IS NOT NULL), 0),
+             COALESCE(SUM(c.ended_reason = 'agent_hung_up'
+                 OR (c.ended_reason = 'caller_hung_up' AND l.conversation_id IS NOT NULL)), 0),
+             COALESCE(SUM(c.ended_reason = 'transferred'), 0),
+             COALESCE(SUM(c.ended_reason = 'caller_hung_up' AND l.conversation_id IS NULL), 0),
+             COALESCE(SUM(c.ended_reason = 'voicemail'), 0),
+             AVG(c.duration_seconds)
+         FROM calls c
+         LEFT JOIN (SELECT DISTINCT conversation_id FROM leads
+                    WHERE business_id = ?1 AND created_at >= ?2 AND conversation_id IS NOT NULL) l
+           ON l.conversation_id = c.conversation_id
+         WHERE c.business_id = ?1 AND c.started_at >= ?2",
+        &|r| {
+            Ok(Outcomes {
+                calls: CallOutcomes {
+                    total: r.get(0)?,
+                    answered: r.get(1)?,
+                    completed: r.get(2)?,
+                    transferred: r.get(3)?,
+                    abandoned: r.get(4)?,
+                    voicemail: r.get(5)?,
+                    average_seconds: r.get(6)?,
+                    p90_seconds: None,
+                },
+                ..Outcomes::default()
+            })
+        },
+    )?
+    .calls;
+    // Nearest rank: the ceil(0.9 n)-th shortest call.
+    let p90_seconds: Option<i64> = conn
+        .query_row(
+            "WITH d AS (SELECT duration_seconds s FROM calls
+                        WHERE business_id = ?1 AND started_at >= ?2 AND duration_seconds IS NOT NULL)
+             SELECT s FROM d ORDER BY s
+             LIMIT 1 OFFSET (SELECT MAX(CAST(((COUNT(*) * 9 + 9) / 10) AS INTEGER) - 1, 0) FROM d)",
+            [business_id, since],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let emergencies = one(
+        "SELECT COALESCE(SUM(l.priority = 'URGENT'), 0), COALESCE(SUM(l.priority = 'HIGH'), 0),
+             COALESCE(SUM(m.level = 'NORMAL'), 0)
+         FROM leads l LEFT JOIN triage_marks m ON m.lead_id = l.id
+         WHERE l.business_id = ?1 AND l.created_at >= ?2 AND l.is_test = 0
+           AND l.priority IN ('URGENT', 'HIGH')",
+        &|r| {
+            let (urgent, high, marked): (u32, u32, u32) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let total = urgent + high;
+            Ok(Outcomes {
+                emergencies: EmergencyOutcomes {
+                    urgent,
+                    high,
+                    marked_not_emergency: marked,
+                    false_positive_rate: (total > 0).then(|| f64::from(marked) / f64::from(total)),
+                },
+                ..Outcomes::default()
+            })
+        },
+    )?
+    .emergencies;
+    let lead_status_by_week = query_all(
+        conn,
+        "SELECT CAST((julianday('now') - julianday(created_at)) / 7 AS INTEGER) AS w,
+             SUM(status = 'NEW'), SUM(status = 'CONTACTED'), SUM(status = 'QUALIFIED'), SUM(status = 'CLOSED')
+         FROM leads WHERE business_id = ?1 AND created_at >= ?2 AND is_test = 0
+         GROUP BY w ORDER BY w",
+        [business_id, since],
+        |r| {
+            Ok(StatusWeek {
+                weeks_ago: r.get(0)?,
+                new: r.get(1)?,
+                contacted: r.get(2)?,
+                qualified: r.get(3)?,
+                closed: r.get(4)?,
+            })
+        },
+    )?;
+    Ok(Outcomes { calls: CallOutcomes { p90_seconds, ..calls }, emergencies, lead_status_by_week })
 }
 
 pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<BusinessActivity>> {

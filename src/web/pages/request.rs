@@ -30,6 +30,7 @@ const PAGE_PREFIXES: &[&str] = &[
     "settings",
     "knowledge",
     "analytics",
+    "analytics.csv",
     "account",
     "operator",
     "static",
