@@ -160,3 +160,45 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
         (Some("plan_required"), Some("advanced_analytics"))
     );
 }
+
+/// The analytics page of a PRO business with the known history, in headless
+/// Chromium at desktop and phone size: the figures, the charts, axe-core,
+/// screenshots (`target/test-artifacts/analytics-*.png`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analytics_page_in_a_real_browser() {
+    let Some(driver) = crate::webdriver::driver() else { return };
+    let ui = Ui::empty(&[("FRONTDESK_NOTIFY_NEW_LEAD_DELAY_SECS", "3600")]);
+    let a = ui.business("Alpha Plumbing", "PRO");
+    let b = ui.business("Bravo Plumbing", "PRO");
+    ui.user("a@alpha.example", "owner", Some(&a));
+    seed(&rusqlite::Connection::open(ui.fd.db()).unwrap(), &a, &b);
+    let axe = crate::webdriver::axe_source();
+
+    let s = crate::webdriver::Session::start(&driver).await;
+    s.go(&ui.url("/login")).await;
+    s.fill("#f-email", "a@alpha.example").await;
+    s.fill("#f-password", crate::common::PASSWORD).await;
+    s.click("form[action='/login'] button[type=submit]").await;
+    s.wait_path("/dashboard").await;
+    let mut violations = Vec::new();
+    for (width, height, size) in [(1280, 900, "desktop"), (390, 844, "phone")] {
+        s.size(width, height).await;
+        s.go(&ui.url("/analytics")).await;
+        s.wait_for("return document.readyState === 'complete'", "the analytics page").await;
+        let completed = s.js("return document.querySelector('[data-calls=completed]').textContent").await;
+        assert_eq!(completed, json!("7"));
+        assert_eq!(s.js("return document.getElementById('false-alarms').textContent").await, json!("33%"));
+        let charts = s.js("return document.querySelectorAll('svg.chart').length").await;
+        assert!(charts.as_u64().unwrap() >= 5, "{charts}");
+        let fits = s.js("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
+        assert_eq!(fits, json!(true), "the page scrolls sideways at {size}");
+        s.screenshot(&format!("analytics-{size}.png")).await;
+        s.js("document.querySelector('[data-calls]').closest('section').scrollIntoView()").await;
+        s.screenshot(&format!("analytics-outcomes-{size}.png")).await;
+        if let Some(axe) = &axe {
+            violations.extend(s.axe(axe, &format!("/analytics ({size})")).await);
+        }
+    }
+    s.quit().await;
+    assert!(violations.is_empty(), "axe-core's WCAG 2 A/AA violations:\n{}", violations.join("\n"));
+}
