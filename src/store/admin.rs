@@ -70,13 +70,17 @@ pub struct LeadDetail {
     pub call: Option<CallRecord>,
 }
 
-/// One analytics event.
+/// Analytics events counted together by the store: conversations of one
+/// channel in one quarter hour (every time zone's offset is a whole number
+/// of quarter hours, so they share a local day and hour), or one question.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
     pub kind: String,
     pub channel: Option<Channel>,
     pub data: serde_json::Value,
+    /// The earliest of them.
     pub created_at: String,
+    pub count: u32,
 }
 
 /// What analytics are computed from, for one business since a moment.

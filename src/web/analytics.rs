@@ -93,10 +93,11 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
     for e in &data.events {
         match (e.kind.as_str(), e.channel) {
             ("conversation_started", Some(channel)) => {
-                *conversations.entry(channel).or_default() += 1;
+                let n = e.count;
+                *conversations.entry(channel).or_default() += n;
                 match channel {
-                    Channel::Chat => bump(&e.created_at, &|c| c.chats += 1),
-                    Channel::Voice => bump(&e.created_at, &|c| c.calls += 1),
+                    Channel::Chat => bump(&e.created_at, &|c| c.chats += n),
+                    Channel::Voice => bump(&e.created_at, &|c| c.calls += n),
                     Channel::Import => {}
                 }
             }
@@ -104,8 +105,8 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
                 let Some(q) = e.data.get("question").and_then(|q| q.as_str()) else { continue };
                 let key = q.trim().trim_end_matches(['?', '!', '.']).to_lowercase();
                 let entry = questions.entry(key).or_insert_with(|| (q.trim().to_string(), 0, 0));
-                entry.1 += 1;
-                entry.2 += u32::from(kind == "knowledge_answered");
+                entry.1 += e.count;
+                entry.2 += if kind == "knowledge_answered" { e.count } else { 0 };
             }
             _ => {}
         }
@@ -254,6 +255,7 @@ mod tests {
             channel,
             data: question.map_or(serde_json::json!({}), |q| serde_json::json!({ "question": q })),
             created_at: at.into(),
+            count: 1,
         }
     }
 

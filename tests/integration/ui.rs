@@ -358,8 +358,8 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     let analytics = web.get("/analytics").await.1;
     assert_eq!(
         analytics.matches("<svg class=\"chart\"").count(),
-        4,
-        "activity, conversion, emergencies, hours"
+        6,
+        "activity, call endings, emergencies, lead statuses, conversion, hours"
     );
     let (status, _, _) = web
         .submit(

@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
 
 use super::conversation::{lead_row, LEAD_COLUMNS};
-use super::{db_err, enum_col, json_col, query_all};
+use super::{db_err, enum_col, query_all};
 use crate::domain::{now, Channel, Lead, LeadStatus, Message, Priority};
 use crate::store::admin::{
     ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
@@ -148,18 +148,34 @@ pub(super) fn set_lead_status(
 }
 
 pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Result<ActivityData> {
+    // Counted in SQL: conversations per channel and quarter hour (a local
+    // day is whole quarter hours in every zone), questions per exact text
+    // (merged by the report, earliest first); a few thousand rows at most
+    // however many events there were.
     let events = query_all(
         conn,
-        "SELECT kind, channel, data, created_at FROM analytics_events
-         WHERE business_id = ?1 AND created_at >= ?2 ORDER BY created_at, id",
+        "SELECT kind, channel, NULL, MIN(created_at) AS first, COUNT(*) FROM analytics_events
+         WHERE business_id = ?1 AND created_at >= ?2 AND kind = 'conversation_started'
+         GROUP BY kind, channel, substr(created_at, 1, 14), CAST(substr(created_at, 15, 2) AS INTEGER) / 15
+         UNION ALL
+         SELECT kind, MIN(channel), q, MIN(created_at) AS first, COUNT(*)
+         FROM (SELECT kind, channel, created_at,
+                   CAST(CASE WHEN json_valid(data) THEN json_extract(data, '$.question') END AS TEXT) AS q
+               FROM analytics_events
+               WHERE business_id = ?1 AND created_at >= ?2
+                 AND kind IN ('knowledge_answered', 'knowledge_unanswered'))
+         GROUP BY kind, q
+         ORDER BY first",
         [business_id, since],
         |r| {
             let channel: Option<String> = r.get(1)?;
+            let question: Option<String> = r.get(2)?;
             Ok(EventRow {
                 kind: r.get(0)?,
                 channel: channel.as_deref().and_then(Channel::parse),
-                data: json_col(r, 2).unwrap_or(serde_json::Value::Null),
+                data: question.map_or(serde_json::Value::Null, |q| serde_json::json!({ "question": q })),
                 created_at: r.get(3)?,
+                count: r.get(4)?,
             })
         },
     )?;
