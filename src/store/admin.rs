@@ -71,8 +71,9 @@ pub struct LeadDetail {
 }
 
 /// Analytics events counted together by the store: conversations of one
-/// channel in one quarter hour (every time zone's offset is a whole number
-/// of quarter hours, so they share a local day and hour), or one question.
+/// channel in one UTC quarter hour (every time zone's offset is a whole
+/// number of quarter hours, so they share a local day and hour), or one
+/// question's askings in one UTC day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
     pub kind: String,

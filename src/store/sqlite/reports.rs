@@ -148,24 +148,20 @@ pub(super) fn set_lead_status(
 }
 
 pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Result<ActivityData> {
-    // Counted in SQL: conversations per channel and quarter hour (a local
-    // day is whole quarter hours in every zone), questions per exact text
-    // (merged by the report, earliest first); a few thousand rows at most
-    // however many events there were.
+    // Counted as they arrived (analytics_rollup, kept by triggers):
+    // conversations per channel and quarter hour, exact at the period's start
+    // (a local midnight is a quarter hour); questions per UTC day and text,
+    // from the UTC day the period starts in. The report merges questions and
+    // keeps the earliest wording.
     let events = query_all(
         conn,
-        "SELECT kind, channel, NULL, MIN(created_at) AS first, COUNT(*) FROM analytics_events
-         WHERE business_id = ?1 AND created_at >= ?2 AND kind = 'conversation_started'
-         GROUP BY kind, channel, substr(created_at, 1, 14), CAST(substr(created_at, 15, 2) AS INTEGER) / 15
+        "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+         WHERE business_id = ?1 AND kind = 'conversation_started' AND bucket >= substr(?2, 1, 16)
          UNION ALL
-         SELECT kind, MIN(channel), q, MIN(created_at) AS first, COUNT(*)
-         FROM (SELECT kind, channel, created_at,
-                   CAST(CASE WHEN json_valid(data) THEN json_extract(data, '$.question') END AS TEXT) AS q
-               FROM analytics_events
-               WHERE business_id = ?1 AND created_at >= ?2
-                 AND kind IN ('knowledge_answered', 'knowledge_unanswered'))
-         GROUP BY kind, q
-         ORDER BY first",
+         SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+         WHERE business_id = ?1 AND kind IN ('knowledge_answered', 'knowledge_unanswered')
+           AND bucket >= substr(?2, 1, 10)
+         ORDER BY 4",
         [business_id, since],
         |r| {
             let channel: Option<String> = r.get(1)?;
@@ -200,20 +196,20 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
     let one = |sql: &str, f: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Outcomes>| {
         conn.query_row(sql, [business_id, since], |r| f(r)).map_err(db_err)
     };
+    // `IN (subquery)` is looked up in a temporary index built once; a join
+    // on leads.conversation_id (not indexed) would scan per call.
     let calls = one(
         "SELECT COUNT(*),
-             COALESCE(SUM(c.mode IS NOT NULL), 0),
-             COALESCE(SUM(c.ended_reason = 'agent_hung_up'
-                 OR (c.ended_reason = 'caller_hung_up' AND l.conversation_id IS NOT NULL)), 0),
-             COALESCE(SUM(c.ended_reason = 'transferred'), 0),
-             COALESCE(SUM(c.ended_reason = 'caller_hung_up' AND l.conversation_id IS NULL), 0),
-             COALESCE(SUM(c.ended_reason = 'voicemail'), 0),
-             AVG(c.duration_seconds)
-         FROM calls c
-         LEFT JOIN (SELECT DISTINCT conversation_id FROM leads
-                    WHERE business_id = ?1 AND created_at >= ?2 AND conversation_id IS NOT NULL) l
-           ON l.conversation_id = c.conversation_id
-         WHERE c.business_id = ?1 AND c.started_at >= ?2",
+             COALESCE(SUM(mode IS NOT NULL), 0),
+             COALESCE(SUM(ended_reason = 'agent_hung_up' OR (ended_reason = 'caller_hung_up' AND has_lead)), 0),
+             COALESCE(SUM(ended_reason = 'transferred'), 0),
+             COALESCE(SUM(ended_reason = 'caller_hung_up' AND NOT has_lead), 0),
+             COALESCE(SUM(ended_reason = 'voicemail'), 0),
+             AVG(duration_seconds)
+         FROM (SELECT mode, ended_reason, duration_seconds,
+                   COALESCE(conversation_id IN (SELECT conversation_id FROM leads
+                       WHERE business_id = ?1 AND created_at >= ?2 AND conversation_id IS NOT NULL), 0) AS has_lead
+               FROM calls WHERE business_id = ?1 AND started_at >= ?2)",
         &|r| {
             Ok(Outcomes {
                 calls: CallOutcomes {
@@ -306,7 +302,62 @@ pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_rollup_counts_exactly_from_the_periods_first_quarter_hour() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::run(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO businesses (id, name, business_type, plan_tier, created_at, updated_at)
+             VALUES ('b', 'B', 'PLUMBING', 'PRO', 'x', 'x')",
+            [],
+        )
+        .unwrap();
+        let event = |kind: &str, channel: &str, data: &str, at: &str| {
+            conn.execute(
+                "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES ('b', ?1, ?2, ?3, ?4)",
+                params![kind, channel, data, at],
+            )
+            .unwrap();
+        };
+        // The period starts at a local midnight: 05:00 UTC (Chicago, CDT).
+        let since = "2025-03-10T05:00:00.000Z";
+        event("conversation_started", "CHAT", "{}", "2025-03-10T04:59:59.999Z");
+        event("conversation_started", "CHAT", "{}", "2025-03-10T05:00:00.000Z");
+        event("conversation_started", "CHAT", "{}", "2025-03-10T05:14:59.000Z");
+        event("conversation_started", "VOICE", "{}", "2025-03-10T05:15:00.000Z");
+        event("knowledge_answered", "CHAT", r#"{"question": "Open Saturday?"}"#, "2025-03-10T06:00:00.000Z");
+        event("knowledge_answered", "CHAT", r#"{"question": "Open Saturday?"}"#, "2025-03-10T07:00:00.000Z");
+        event("knowledge_unanswered", "CHAT", "not json", "2025-03-10T07:00:00.000Z");
+        let rows = activity(&conn, "b", since).unwrap().events;
+        let count = |kind: &str, channel: Option<Channel>| -> u32 {
+            rows.iter()
+                .filter(|e| e.kind == kind && (channel.is_none() || e.channel == channel))
+                .map(|e| e.count)
+                .sum()
+        };
+        assert_eq!(count("conversation_started", Some(Channel::Chat)), 2, "04:59:59 is before the period");
+        assert_eq!(count("conversation_started", Some(Channel::Voice)), 1);
+        let saturday: Vec<_> = rows.iter().filter(|e| e.kind == "knowledge_answered").collect();
+        assert_eq!((saturday.len(), saturday[0].count), (1, 2));
+        assert_eq!(saturday[0].created_at, "2025-03-10T06:00:00.000Z", "the earliest");
+        assert_eq!(count("knowledge_unanswered", None), 1, "bad data is counted, without a question");
+        // Removing an event takes it out again.
+        conn.execute("DELETE FROM analytics_events WHERE created_at = '2025-03-10T05:15:00.000Z'", [])
+            .unwrap();
+        assert_eq!(
+            activity(&conn, "b", since)
+                .unwrap()
+                .events
+                .iter()
+                .filter(|e| e.channel == Some(Channel::Voice))
+                .map(|e| e.count)
+                .sum::<u32>(),
+            0
+        );
+    }
 
     #[test]
     fn search_wildcards_are_literal_and_the_business_comes_first() {
