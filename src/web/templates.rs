@@ -352,6 +352,10 @@ pub struct OperatorPage {
     pub v: Input,
     pub errors: FieldErrors,
     pub rows: Vec<BusinessRow>,
+    /// (plan, businesses on it), every plan.
+    pub plan_counts: Vec<(String, usize)>,
+    /// (conversations, leads) of the last 7 days across every business.
+    pub totals: (u32, u32),
     pub plans: Vec<PlanTier>,
     pub business_types: Vec<(&'static str, &'static str)>,
     /// HTTPS certificates (built-in TLS), as /health reports them.

@@ -88,7 +88,16 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
     let free = ui.business("Free Plumbing", "FREE");
     ui.user("a@alpha.example", "owner", Some(&a));
     ui.user("f@free.example", "owner", Some(&free));
+    ui.user("op@msp.example", "operator", None);
     seed(&rusqlite::Connection::open(ui.fd.db()).unwrap(), &a, &b);
+
+    // The operator: every business's plan, and the week across businesses.
+    let mut op = ui.sign_in("op@msp.example").await;
+    let page = op.get("/operator").await.1;
+    for (plan, n) in [("FREE", 1), ("BASIC", 0), ("PRO", 2)] {
+        assert!(page.contains(&format!("data-plan-count=\"{plan}\">{n}<")), "{plan}: {page}");
+    }
+    assert!(page.contains("data-stat=\"all-conversations\">4<"), "{page}");
 
     let token = ui.token("a@alpha.example").await;
     let (status, r) = ui.api(&token, "GET", "/api/admin/analytics", None).await;
