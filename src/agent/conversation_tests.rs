@@ -169,7 +169,7 @@ fn free_plans_use_five_questions() {
         })
         .collect();
     let ctx = ctx_with(PlanTier::Free, questions.clone());
-    assert_eq!(ctx.questions.len(), crate::plans::FREE_QUESTION_LIMIT);
+    assert_eq!(ctx.questions.len(), crate::plans::limits(PlanTier::Free).questions.unwrap());
     let mut s = State::default();
     let mut asked = 0;
     let mut t = say(&ctx, &mut s, "hello");

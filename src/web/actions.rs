@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
-use crate::plans::Feature;
+use crate::plans::{Feature, Limit};
 use crate::server::AppState;
 use crate::store::admin::{KnowledgeEntry, QuestionRow};
 use crate::store::{NewUser, StoreError};
@@ -72,10 +72,7 @@ pub async fn add_question(app: &AppState, caller: &Caller, input: &Input) -> Res
     let (id, plan) = managed(caller)?;
     let question = forms::question(input, None)?;
     let count = app.store.questions(id).await?.len();
-    if app.plans.question_limit(plan).is_some_and(|limit| count >= limit) {
-        // The limit exists only because the plan lacks unlimited questions.
-        app.plans.require(plan, Feature::UnlimitedQuestions)?;
-    }
+    app.plans.within(plan, Limit::Questions, count)?;
     Ok(app.store.add_question(id, question).await?)
 }
 
@@ -138,9 +135,12 @@ pub async fn add_knowledge(
     input: &Input,
     upload: Option<(&str, &[u8])>,
 ) -> Result<KnowledgeEntry> {
-    let id = knowledge_manager(app, caller)?;
+    let (id, plan) = managed(caller)?;
+    app.plans.require(plan, Feature::KnowledgeBaseManagement)?;
+    let count = app.store.knowledge_entries(id).await?.len();
+    app.plans.within(plan, Limit::Documents, count)?;
     let doc = forms::document(input, upload, None)?;
-    Ok(app.store.add_knowledge(&id, doc).await?)
+    Ok(app.store.add_knowledge(id, doc).await?)
 }
 
 pub async fn edit_knowledge(

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_api;
+mod analytics;
 mod backup;
 mod browser;
 mod caps;
@@ -35,6 +36,7 @@ mod notify_recovery;
 mod notify_support;
 mod pebble;
 mod permissions;
+mod plans;
 mod server;
 mod smtp;
 mod static_binary;

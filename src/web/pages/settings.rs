@@ -397,9 +397,12 @@ pub async fn plan(page: &Page<'_>) -> PageResult {
     let strict = crate::plans::Plans { enforce: true };
     let rows = Feature::ALL
         .iter()
-        .map(|f| (capitalise(f.label()), plans.iter().map(|p| strict.allows(*p, *f)).collect()))
+        .map(|f| {
+            (capitalise(f.label()), f.behaviour(), plans.iter().map(|p| strict.allows(*p, *f)).collect())
+        })
         .collect();
     let business = page.business()?.id.clone();
     let command = format!("frontdesk business plan {business} PRO");
-    render(&PlanPage { l, enforced: page.app.plans.enforce, command, plans, rows })
+    let limits = crate::plans::limit_rows();
+    render(&PlanPage { l, enforced: page.app.plans.enforce, command, plans, rows, limits })
 }
