@@ -332,7 +332,7 @@ fn plain(word: &str) -> String {
 
 /// The document's words for a customer's word (empty when it has none).
 fn glosses(word: &str) -> Vec<&'static str> {
-    let key = plain(word);
+    let key = plain(word).replace('-', "");
     GLOSSES.iter().find(|(w, _)| *w == key).map(|(_, g)| g.split(' ').collect()).unwrap_or_default()
 }
 
@@ -341,12 +341,25 @@ fn glosses(word: &str) -> Vec<&'static str> {
 /// its glosses is there.
 pub fn term_groups(query: &str) -> Vec<Vec<String>> {
     let mut seen = BTreeSet::new();
-    query
-        .split(|c: char| !c.is_alphanumeric())
+    words_of(query)
+        .into_iter()
         .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
         .filter(|w| seen.insert(stem(w)))
         .map(|w| std::iter::once(stem(w)).chain(glosses(w).into_iter().map(stem)).collect())
         .collect()
+}
+
+/// The words of a query, plus each hyphenated word joined when the glossary
+/// knows it ("call-out" is also "callout").
+fn words_of(query: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).collect();
+    for token in query.split_whitespace().filter(|t| t.contains('-')) {
+        let bare = token.trim_matches(|c: char| !c.is_alphanumeric());
+        if !glosses(bare).is_empty() {
+            words.push(bare);
+        }
+    }
+    words
 }
 
 /// The query as the built-in model should read it: a word with glosses is
@@ -381,8 +394,8 @@ pub fn query_terms(query: &str) -> Vec<String> {
 
 /// The distinct searchable words of a query, lower-cased, with their glosses.
 pub fn query_words(query: &str) -> Vec<String> {
-    query
-        .split(|c: char| !c.is_alphanumeric())
+    words_of(query)
+        .into_iter()
         .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
         .flat_map(|w| std::iter::once(w.to_lowercase()).chain(glosses(w).into_iter().map(str::to_string)))
         .collect::<BTreeSet<_>>()
@@ -556,6 +569,11 @@ mod tests {
         let answer = extract_answer("¿Cuánto cobran por la visita?", std::slice::from_ref(&fee));
         assert_eq!(answer.as_deref(), Some("Service call fee: a service call costs $89."));
         assert_eq!(term_groups("my tap drips"), [vec!["tap".to_string()], vec!["drip".to_string()]]);
+        let callout = query_words("how much is a call-out?");
+        assert!(
+            callout.contains(&"service".to_string()) && callout.contains(&"call".to_string()),
+            "{callout:?}"
+        );
         assert_eq!(
             glossed("¿Cuánto cobran por la visita?"),
             "¿Cuánto charge fee price por la visit service call"
