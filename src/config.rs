@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// Open connections one client address (an IPv6 /64) may hold; 0: no cap.
     pub max_connections_per_ip: u32,
+    /// Names this instance in `/health` and the logs; empty: host name and pid.
+    pub instance_name: String,
 }
 
 /// CIDR blocks of reverse proxies, comma-separated in text (`127.0.0.1/32, 10.0.0.0/8`).
@@ -104,6 +106,8 @@ pub struct RedisConfig {
     pub password: Secret,
     pub db: u32,
     pub ttl_secs: u64,
+    /// Put before every key, so deployments (and test runs) can share one Redis.
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +141,8 @@ pub struct TwilioConfig {
 pub struct VoiceConfig {
     /// Speech-to-text model for the caller's side of realtime calls.
     pub transcription_model: String,
+    /// Text-to-speech model for the voice samples on the voice page.
+    pub speech_model: String,
     pub vad_threshold: f64,
     pub vad_prefix_padding_ms: u32,
     pub vad_silence_ms: u32,
@@ -260,9 +266,16 @@ impl Default for Config {
                 body_read_timeout_secs: 15,
                 header_read_timeout_secs: 10,
                 max_connections_per_ip: 256,
+                instance_name: String::new(),
             },
             database: DatabaseConfig { url: Secret::default(), direct_url: Secret::default() },
-            redis: RedisConfig { url: Secret::default(), password: Secret::default(), db: 0, ttl_secs: 3600 },
+            redis: RedisConfig {
+                url: Secret::default(),
+                password: Secret::default(),
+                db: 0,
+                ttl_secs: 3600,
+                key_prefix: "frontdesk:".into(),
+            },
             auth: AuthConfig { jwt_secret: Secret::default() },
             openai: OpenAiConfig {
                 api_key: Secret::default(),
@@ -287,6 +300,7 @@ impl Default for Config {
             },
             voice: VoiceConfig {
                 transcription_model: "gpt-4o-mini-transcribe".into(),
+                speech_model: "gpt-4o-mini-tts".into(),
                 vad_threshold: 0.6,
                 vad_prefix_padding_ms: 300,
                 vad_silence_ms: 500,
@@ -578,14 +592,16 @@ pub static KEYS: &[Key] = &[
     key!("server.body_read_timeout_secs", ["FRONTDESK_BODY_READ_TIMEOUT_SECS"], server.body_read_timeout_secs, "A request body not received whole within this many seconds is refused (408)"),
     key!("server.header_read_timeout_secs", ["FRONTDESK_HEADER_READ_TIMEOUT_SECS"], server.header_read_timeout_secs, "A connection that has not sent a whole request head (or finished its TLS handshake) by then is closed"),
     key!("server.max_connections_per_ip", ["FRONTDESK_MAX_CONNECTIONS_PER_IP"], server.max_connections_per_ip, "Open connections one client address (IPv6: one /64) may hold, media streams included; 0: no cap (behind a reverse proxy every client shares its address)"),
+    key!("server.instance_name", ["FRONTDESK_INSTANCE_NAME"], server.instance_name, "Names this instance in /health and the logs; empty: host name and process id"),
     key!(secret "database.url", ["DATABASE_URL"], database.url,
         "Empty: SQLite in the data directory; or sqlite:///path/to/file.db"),
     key!(secret "database.direct_url", ["DIRECT_URL"], database.direct_url,
         "Direct (unpooled) database URL used for migrations"),
-    key!(secret "redis.url", ["REDIS_URL"], redis.url, "Empty: sessions are kept in-process"),
-    key!(secret "redis.password", ["REDIS_PASSWORD"], redis.password, "Redis password"),
-    key!("redis.db", ["REDIS_DB"], redis.db, "Redis database number"),
+    key!(secret "redis.url", ["REDIS_URL"], redis.url, "Empty: sessions, rate limits and call state are kept in-process; redis:// or rediss:// shares them between instances"),
+    key!(secret "redis.password", ["REDIS_PASSWORD"], redis.password, "Redis password; set, it replaces the URL's"),
+    key!("redis.db", ["REDIS_DB"], redis.db, "Redis database number; non-zero, it replaces the URL's"),
     key!("redis.ttl_secs", ["REDIS_TTL"], redis.ttl_secs, "Idle conversation session lifetime, seconds"),
+    key!("redis.key_prefix", ["FRONTDESK_REDIS_KEY_PREFIX"], redis.key_prefix, "Put before every Redis key, so several deployments can share one Redis"),
     key!(secret "auth.jwt_secret", ["JWT_SECRET"], auth.jwt_secret,
         "Signs login tokens; empty: generated once and kept in the data directory"),
     key!(secret "openai.api_key", ["OPENAI_API_KEY"], openai.api_key,
@@ -606,6 +622,7 @@ pub static KEYS: &[Key] = &[
     key!("websocket.pong_timeout_ms", ["WEBSOCKET_PONG_TIMEOUT"], websocket.pong_timeout_ms, "Milliseconds to wait for a pong before dropping the socket"),
     key!("websocket.max_connections", ["MAX_WEBSOCKET_CONNECTIONS"], websocket.max_connections, "Concurrent media streams; calls beyond it hear a busy message"),
     key!("voice.transcription_model", ["OPENAI_TRANSCRIPTION_MODEL"], voice.transcription_model, "Speech-to-text model for the caller's words in realtime calls (kept in the transcript)"),
+    key!("voice.speech_model", ["OPENAI_TTS_MODEL"], voice.speech_model, "Text-to-speech model for the voice samples on the voice page (made once per voice and greeting, kept in the data directory)"),
     key!("voice.vad_threshold", ["VOICE_VAD_THRESHOLD"], voice.vad_threshold, "Server VAD threshold, 0 to 1: higher ignores more line noise and speakerphone echo"),
     key!("voice.vad_prefix_padding_ms", ["VOICE_VAD_PREFIX_PADDING_MS"], voice.vad_prefix_padding_ms, "Audio kept from before the caller started speaking, ms"),
     key!("voice.vad_silence_ms", ["VOICE_VAD_SILENCE_MS"], voice.vad_silence_ms, "Silence that ends the caller's turn, ms"),
@@ -901,12 +918,8 @@ impl Loaded {
             self.problem(self.shown("database.url"), message);
         }
         if !c.redis.url.is_empty() {
-            match url::Url::parse(c.redis.url.expose()) {
-                Ok(u) if u.scheme() == "redis" || u.scheme() == "rediss" => self.problem(
-                    self.shown("redis.url"),
-                    "this build keeps sessions in-process only; unset REDIS_URL (Redis support is not compiled in)",
-                ),
-                _ => self.problem(self.shown("redis.url"), "expected a redis:// or rediss:// URL"),
+            if let Err(e) = crate::sessions::redis::connection_url(&c.redis) {
+                self.problem(self.shown("redis.url"), e.to_string());
             }
         }
         if c.redis.ttl_secs == 0 {

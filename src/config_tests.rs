@@ -201,3 +201,19 @@ fn tls_settings_are_checked_where_they_are_set() {
     assert!(l.is_valid());
     assert!(l.warnings[0].message.contains("tls.mode is off"), "{:?}", l.warnings);
 }
+
+#[test]
+fn redis_urls_of_the_original_design_are_accepted() {
+    let env = [
+        ("REDIS_URL", "redis://localhost:6379"),
+        ("REDIS_PASSWORD", "pw"),
+        ("REDIS_DB", "2"),
+        ("REDIS_TTL", "600"),
+    ];
+    let l = load(&env, Flags::default());
+    assert!(l.is_valid(), "{:?}", l.problems);
+    assert_eq!((l.config.redis.db, l.config.redis.ttl_secs), (2, 600));
+    assert!(!l.render().contains("pw@"));
+    let l = load(&[("REDIS_URL", "http://localhost:6379")], Flags::default());
+    assert!(l.problems[0].message.contains("redis://"), "{:?}", l.problems);
+}

@@ -34,7 +34,7 @@ pub enum ApiError {
     /// A dependency failed (the database): 503; the detail is for the logs only.
     #[error("the service is temporarily unavailable; please try again shortly")]
     Unavailable(String),
-    /// The business's plan lacks a feature: 403 naming both plans.
+    /// The business's plan lacks a feature or reached a limit: 403 naming both plans.
     #[error(transparent)]
     PlanRequired(#[from] PlanRequired),
     #[error("internal error")]
@@ -77,8 +77,9 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// The JSON body: `{"error", "code"}`, plus `currentPlan`, `requiredPlan`
-    /// and `upgradeUrl` when a plan is missing.
+    /// The JSON body: `{"error", "code"}`, plus `currentPlan`, `requiredPlan`,
+    /// `upgradeUrl`, `feature` and `limit` (null for a feature) when a plan
+    /// refused: the same keys for every plan refusal.
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
         if let ApiError::Busy(_) | ApiError::TooManyRequests(_) = self {
@@ -88,6 +89,8 @@ impl ApiError {
             body["currentPlan"] = serde_json::json!(e.current);
             body["requiredPlan"] = serde_json::json!(e.required);
             body["upgradeUrl"] = serde_json::json!(UPGRADE_PATH);
+            body["feature"] = serde_json::json!(e.needed_name());
+            body["limit"] = serde_json::json!(e.limit);
         }
         body
     }
@@ -137,7 +140,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::domain::PlanTier;
-    use crate::plans::{Feature, Plans};
+    use crate::plans::{Feature, Limit, Plans};
 
     #[test]
     fn a_missing_plan_answers_403_naming_both_plans() {
@@ -149,6 +152,12 @@ mod tests {
         assert_eq!(body["upgradeUrl"], UPGRADE_PATH);
         assert_eq!(body["code"], "plan_required");
         assert!(body["error"].as_str().unwrap().contains("voice agent"));
+        assert_eq!((body["feature"].as_str(), body["limit"].is_null()), (Some("voice_agent"), true));
+        let e: ApiError = Plans::default().within(PlanTier::Free, Limit::Questions, 5).unwrap_err().into();
+        let limit = e.body();
+        assert_eq!((limit["feature"].as_str(), limit["limit"].as_u64()), (Some("questions"), Some(5)));
+        let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&body), keys(&limit), "one shape for features and limits");
         assert!(ApiError::NotFound("x".into()).body().get("currentPlan").is_none());
     }
 }

@@ -14,7 +14,7 @@ use crate::agent::llm::ChatModel;
 use crate::agent::provider::{self, ReplyProvider};
 use crate::config::{Config, DatabaseUrl, Secret};
 use crate::plans::Plans;
-use crate::sessions::{MemorySessions, SessionStore};
+use crate::sessions::{SessionStore, Sessions, Shared};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use crate::twilio::TwilioClient;
@@ -26,6 +26,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub sessions: Arc<dyn SessionStore>,
+    /// The store several instances share (Redis, when configured) for
+    /// sessions, limits and call state; this process's memory otherwise.
+    pub shared: Shared,
+    /// Which instance this is (`server.instance_name`, else host and pid).
+    pub instance: Arc<str>,
     pub jwt_secret: Secret,
     pub started: Instant,
     /// Open media-stream WebSockets, for limits and /health.
@@ -60,10 +65,11 @@ pub struct ChatLimits {
 }
 
 impl ChatLimits {
-    pub fn new(per_ip: u32, per_session: u32) -> Self {
+    pub fn new(per_ip: u32, per_session: u32, store: &Shared) -> Self {
+        let minute = Duration::from_secs(60);
         ChatLimits {
-            per_ip: RateLimiter::new(per_ip, Duration::from_secs(60)),
-            per_session: RateLimiter::new(per_session, Duration::from_secs(60)),
+            per_ip: RateLimiter::new("chat-ip", per_ip, minute, store),
+            per_session: RateLimiter::new("chat-session", per_session, minute, store),
         }
     }
 }
@@ -81,7 +87,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
         let jwt_secret = crate::auth::jwt_secret(&config)?;
-        let sessions = Arc::new(MemorySessions::new(Duration::from_secs(config.redis.ttl_secs), 100_000));
+        let shared = Shared::open(&config.redis, 100_000)?;
+        let sessions = Arc::new(Sessions::new(shared.clone(), Duration::from_secs(config.redis.ttl_secs)));
         let openai = &config.openai;
         let embedder = (!openai.api_key.is_empty() && !openai.embedding_model.is_empty()).then(|| {
             Embedder::new(
@@ -104,17 +111,20 @@ impl AppState {
             Some(model) => Arc::new(provider::OpenAi(model)),
             None => Arc::new(provider::Local),
         };
-        let chat_limits = ChatLimits::new(config.chat.per_ip_per_minute, config.chat.per_session_per_minute);
+        let chat_limits =
+            ChatLimits::new(config.chat.per_ip_per_minute, config.chat.per_session_per_minute, &shared);
         let plans = Plans { enforce: config.features.plan_tiers };
         Ok(AppState {
             tls: crate::tls::TlsStatus::new(&config.tls),
             plans,
             twilio: TwilioClient::from_config(&config.twilio),
-            voice: Arc::default(),
-            web: Default::default(),
+            voice: Arc::new(crate::channels::voice::Calls::new(&shared)),
+            web: crate::web::auth::WebState::new(&shared),
+            instance: crate::sessions::instance_id(&config.server.instance_name).into(),
             config: Arc::new(config),
             store,
             sessions,
+            shared,
             jwt_secret,
             started: Instant::now(),
             websockets: Arc::new(AtomicUsize::new(0)),

@@ -123,9 +123,13 @@ pub struct TwilioClient {
     auth_token: String,
 }
 
-#[derive(Deserialize)]
-struct Created {
-    sid: String,
+/// What Twilio answers for a created or updated resource (the parts we read).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Created {
+    pub sid: String,
+    /// `queued`, `ringing`, … for calls; `queued`, `accepted` for messages.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +168,11 @@ impl TwilioClient {
 
     /// POSTs a form; returns the created or updated resource's SID.
     async fn post(&self, resource: &str, form: &[(&str, &str)]) -> Result<String, TwilioError> {
+        self.post_for(resource, form).await.map(|created| created.sid)
+    }
+
+    /// POSTs a form; returns Twilio's answer.
+    async fn post_for(&self, resource: &str, form: &[(&str, &str)]) -> Result<Created, TwilioError> {
         let response = self
             .http
             .post(self.url(resource))
@@ -184,9 +193,8 @@ impl TwilioClient {
                     .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect()),
             });
         }
-        let created: Created = serde_json::from_slice(&body)
-            .map_err(|e| TwilioError::Http(format!("unexpected answer from Twilio: {e}")))?;
-        Ok(created.sid)
+        serde_json::from_slice(&body)
+            .map_err(|e| TwilioError::Http(format!("unexpected answer from Twilio: {e}")))
     }
 
     /// Redirects or ends a live call ("Update a Call").
@@ -217,6 +225,27 @@ impl TwilioClient {
             form.push(("StatusCallback", url));
         }
         self.post("Calls.json", &form).await
+    }
+
+    /// Places a call that, once answered, fetches its TwiML from `url` (POST)
+    /// as an incoming call's webhook would; returns Twilio's answer (SID and
+    /// status, normally `queued`).
+    pub async fn create_call_to_url(
+        &self,
+        from: &str,
+        to: &str,
+        url: &str,
+        status_callback: &str,
+    ) -> Result<Created, TwilioError> {
+        let form = [
+            ("To", to),
+            ("From", from),
+            ("Url", url),
+            ("Method", "POST"),
+            ("StatusCallback", status_callback),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        self.post_for("Calls.json", &form).await
     }
 }
 

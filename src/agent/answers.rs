@@ -16,6 +16,10 @@ pub enum Rejection {
     NotPhone,
     /// A phone number missing its area code (e.g. "555-0100").
     PhoneTooShort,
+    /// Not something a person is called ("ok thanks, bye", a sentence).
+    NotName,
+    /// Not a place (an email address, a phone number, a refusal).
+    NotAddress,
 }
 
 /// Checks `raw` against the expected format; returns the normalised value
@@ -201,6 +205,179 @@ pub fn is_affirmative(text: &str) -> bool {
         && !t.split(|c: char| !c.is_alphanumeric() && c != '\'').any(|w| w == "not" || w.ends_with("n't"))
 }
 
+/// Lower-case words of `text` (letters, digits and apostrophes).
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.replace('’', "'"))
+        .collect()
+}
+
+/// "ok thanks, bye", "that's all, thank you", "adiós": the visitor is
+/// leaving, and nothing in the message answers anything.
+pub fn is_farewell(text: &str) -> bool {
+    if text.contains('@') || text.chars().filter(char::is_ascii_digit).count() >= 3 {
+        return false;
+    }
+    let words = words(text);
+    if words.is_empty() || words.len() > 9 {
+        return false;
+    }
+    let joined = format!(" {} ", words.join(" "));
+    const LEAVING: [&str; 16] = [
+        " bye ",
+        " goodbye ",
+        " good bye ",
+        " bye bye ",
+        " see you ",
+        " that's all ",
+        " that is all ",
+        " nothing else ",
+        " have a good ",
+        " have a nice ",
+        " adios ",
+        " adiós ",
+        " chao ",
+        " hasta luego ",
+        " eso es todo ",
+        " nada más ",
+    ];
+    LEAVING.iter().any(|l| joined.contains(l))
+}
+
+/// Words that show an answer to "your name?" is a sentence, not a name.
+const NOT_IN_NAMES: [&str; 58] = [
+    "i", "i'm", "im", "my", "me", "we", "you", "it", "it's", "is", "are", "was", "the", "a", "an", "and",
+    "or", "for", "to", "of", "in", "on", "at", "with", "need", "want", "have", "has", "can", "could",
+    "would", "do", "does", "please", "thanks", "thank", "bye", "ok", "okay", "yes", "no", "not", "hi",
+    "hello", "hey", "quote", "help", "water", "leak", "pipe", "sorry", "what", "why", "how", "number",
+    "address", "email", "necesito",
+];
+
+/// Lead-ins people put before a name: "it's Dana", "name's Dana".
+const NAME_LEAD_INS: [&str; 10] =
+    ["my name is ", "name is ", "name's ", "this is ", "it's ", "its ", "i'm ", "i am ", "me llamo ", "soy "];
+
+/// The answer to "May I have your name?": a name given in passing, or the
+/// message itself (its lead-in removed) when it reads as a name: one to five
+/// words of letters, none of them words a sentence is made of.
+pub fn name_answer(text: &str) -> Result<String, Rejection> {
+    if let Some(name) = find_name(text) {
+        return Ok(name);
+    }
+    // Control characters (a speech result can carry them) are no part of a name.
+    let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
+    let trimmed = cleaned.trim().trim_end_matches(['.', '!']).trim();
+    let lower = trimmed.to_lowercase();
+    let rest = NAME_LEAD_INS
+        .iter()
+        .find(|cue| lower.starts_with(*cue))
+        // The cues are ASCII, so the byte length is the same in the original.
+        .and_then(|cue| trimmed.get(cue.len()..))
+        .unwrap_or(trimmed)
+        .trim();
+    if is_decline(rest) || is_farewell(rest) || is_affirmative(rest) {
+        return Err(Rejection::NotName);
+    }
+    let parts: Vec<&str> = rest.split_whitespace().collect();
+    let name_like = (1..=5).contains(&parts.len())
+        && parts.iter().all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
+        && !words(rest).iter().any(|w| NOT_IN_NAMES.contains(&w.as_str()));
+    if name_like {
+        Ok(rest.chars().take(100).collect())
+    } else {
+        Err(Rejection::NotName)
+    }
+}
+
+/// Lead-ins people put before an address ("the house is at ...").
+const ADDRESS_LEAD_INS: [&str; 16] = [
+    "the address is ",
+    "my address is ",
+    "address is ",
+    "the house is at ",
+    "the property is at ",
+    "it's at ",
+    "its at ",
+    "we're at ",
+    "we are at ",
+    "i'm at ",
+    "i live at ",
+    "we live at ",
+    "located at ",
+    "la dirección es ",
+    "mi dirección es ",
+    "vivo en ",
+];
+
+/// Openers of a correction: "sorry, ...", "actually ...".
+const CORRECTION_OPENERS: [&str; 8] =
+    ["sorry", "actually", "oops", "correction", "i mean", "wait", "perdón", "perdon"];
+
+/// The message with a correction's opener ("sorry, actually") removed.
+pub fn without_correction_opener(text: &str) -> &str {
+    let mut rest = text.trim();
+    while let Some(cue) = CORRECTION_OPENERS.iter().find(|cue| {
+        rest.is_char_boundary(cue.len().min(rest.len()))
+            && rest.get(..cue.len()).is_some_and(|head| head.to_lowercase() == **cue)
+    }) {
+        rest = rest[cue.len()..].trim_start_matches([',', ' ', '-', '—', ':', '.']).trim_start();
+    }
+    rest
+}
+
+/// Does the message open as a correction ("sorry, my number is ...")?
+pub fn is_correction(text: &str) -> bool {
+    let lower = text.trim().to_lowercase();
+    CORRECTION_OPENERS.iter().any(|c| lower.starts_with(c))
+        || ([" actually ", " i meant ", " not ", " wrong "].iter().any(|c| format!(" {lower} ").contains(c))
+            && (lower.contains("number is") || lower.contains("address is") || lower.contains("email is")))
+}
+
+/// An address given with a lead-in ("the address is 71 Canal St"), anywhere
+/// in the message: the part after the lead-in.
+pub fn find_address(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    ADDRESS_LEAD_INS.iter().find_map(|cue| {
+        let at = lower.find(cue)?;
+        // Offsets from the lower-cased copy are only good when lower-casing kept every length.
+        if lower.len() != text.len() {
+            return None;
+        }
+        let value = text.get(at + cue.len()..)?.trim().trim_end_matches(['.', '!']).trim();
+        address_answer(value).ok()
+    })
+}
+
+/// The answer to "What's the address?": the place, its lead-in removed;
+/// refused when it is an email address, a phone number, a refusal or a goodbye.
+pub fn address_answer(text: &str) -> Result<String, Rejection> {
+    let trimmed = without_correction_opener(text).trim_end_matches(['.', '!']).trim();
+    let lower = trimmed.to_lowercase();
+    let rest = ADDRESS_LEAD_INS
+        .iter()
+        .find(|cue| lower.starts_with(*cue))
+        .and_then(|cue| (lower.len() == trimmed.len()).then(|| trimmed.get(cue.len()..)).flatten())
+        .unwrap_or(trimmed)
+        .trim();
+    let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = rest.chars().filter(char::is_ascii_digit).count();
+    let word_count = rest.split_whitespace().count();
+    if rest.is_empty()
+        || rest.contains('@')
+        || is_decline(rest)
+        || is_farewell(rest)
+        || is_affirmative(rest)
+        || letters < 3
+        || (digits >= 7 && letters < 4)
+        || (digits == 0 && word_count < 2 && letters < 4)
+    {
+        return Err(Rejection::NotAddress);
+    }
+    Ok(rest.chars().take(MAX_TEXT_ANSWER).collect())
+}
+
 /// A number as people say it: `(312) 555-0142` in its own country.
 pub fn spoken_phone(e164: &str, country: &str) -> String {
     let region = phonenumber::country::Id::from_str(&country.to_ascii_uppercase()).ok();
@@ -240,6 +417,58 @@ mod tests {
         assert_eq!(validate(ExpectedFormat::Phone, "call me maybe", "US"), Err(Rejection::NotPhone));
         assert_eq!(find_phone("I'm Dana, 312-555-0142, water everywhere", "US"), Some("+13125550142".into()));
         assert_eq!(find_phone("it's been 3 days since 2024", "US"), None);
+    }
+
+    #[test]
+    fn a_name_answer_is_a_name_never_a_sentence_or_a_goodbye() {
+        assert_eq!(name_answer("it's Jordan Blake"), Ok("Jordan Blake".into()));
+        assert_eq!(name_answer("jordan blake"), Ok("jordan blake".into()));
+        assert_eq!(name_answer("Lucía Fernández."), Ok("Lucía Fernández".into()));
+        assert_eq!(name_answer("Mary-Jane O'Neil"), Ok("Mary-Jane O'Neil".into()));
+        for not_a_name in [
+            "ok thanks, bye",
+            "I need a quote for a new water heater",
+            "no thanks",
+            "sam@example.com",
+            "312-555-0142",
+            "yes",
+        ] {
+            assert_eq!(name_answer(not_a_name), Err(Rejection::NotName), "{not_a_name}");
+        }
+    }
+
+    #[test]
+    fn an_address_answer_is_a_place() {
+        assert_eq!(
+            address_answer("the house is at 8 Ferry Lane, Lakemont"),
+            Ok("8 Ferry Lane, Lakemont".into())
+        );
+        assert_eq!(address_answer("sorry, the address is 71 Canal Street."), Ok("71 Canal Street".into()));
+        assert_eq!(address_answer("Main Street, Lakemont"), Ok("Main Street, Lakemont".into()));
+        for not_a_place in ["sam@example.com", "312-555-0142", "no thanks", "thanks, bye", "ok"] {
+            assert_eq!(address_answer(not_a_place), Err(Rejection::NotAddress), "{not_a_place}");
+        }
+        assert_eq!(find_address("sorry, the address is 71 Canal Street"), Some("71 Canal Street".into()));
+        assert_eq!(find_address("my tap drips"), None);
+    }
+
+    #[test]
+    fn goodbyes_and_corrections_are_recognised() {
+        for bye in ["ok thanks, bye", "Thanks, bye!", "that's all, thank you", "gracias, adiós"] {
+            assert!(is_farewell(bye), "{bye}");
+        }
+        for not_bye in [
+            "bye the way my number is 312 555 0142",
+            "thanks",
+            "my boiler says goodbye every winter and I need a new one now",
+        ] {
+            assert!(!is_farewell(not_bye), "{not_bye}");
+        }
+        assert!(is_correction("sorry, my number is actually 312-555-0119"));
+        assert!(is_correction("Actually it's 14 Elm St"));
+        assert!(!is_correction("my number is 312-555-0119"));
+        assert_eq!(without_correction_opener("Sorry, actually: 14 Elm St"), "14 Elm St");
+        assert_eq!(without_correction_opener("Perdón, es 14 Elm St"), "es 14 Elm St");
     }
 
     #[test]

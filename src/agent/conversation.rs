@@ -196,19 +196,19 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
     let message = message.trim();
     let escalate = note(ctx, state, message);
 
-    // The business's own facts first (every plan), then the knowledge base.
-    let knowledge_answer = if is_question(message) {
-        super::facts::answer(message, &ctx.facts, ctx.today)
-            .or_else(|| knowledge::extract_answer(message, passages))
-    } else {
-        None
-    };
+    let knowledge_answer = if is_question(message) { answer_questions(ctx, message, passages) } else { None };
     let mut parts: Vec<Part> = Vec::new();
+
+    // "ok thanks, bye" answers nothing; "sorry, my number is ..." changes an
+    // earlier answer rather than answering the pending question.
+    let leaving = answers::is_farewell(message);
+    let corrected = !leaving && apply_correction(ctx, state, message);
 
     // An answer to the pending question (unless they asked us something instead).
     let mut reask = None;
     let mut answered = None;
-    if let Some(q) = state.current.filter(|o| !state.answers.contains_key(o)).and_then(|o| ctx.question(o)) {
+    let pending = state.current.filter(|o| !state.answers.contains_key(o) && !state.skipped.contains(o));
+    if let Some(q) = pending.filter(|_| !leaving && !corrected).and_then(|o| ctx.question(o)) {
         // A question is not an answer to "name/phone/address?", but may well
         // describe the problem ("can you fix a leaking tap?").
         let contact_field =
@@ -237,7 +237,12 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
         )));
     }
 
-    if let Some(text) = reask {
+    if corrected {
+        parts.push(Part::Text("Thanks, I've updated that.".into()));
+    }
+    if leaving {
+        parts.push(farewell(ctx, state));
+    } else if let Some(text) = reask {
         parts.push(Part::Text(text));
     } else {
         match next_question(ctx, state) {
@@ -291,11 +296,24 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
 /// the conversation just became URGENT (record the escalation now, once).
 fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
     state.turns += 1;
+    // A name, a number or an address says nothing about urgency, and the
+    // classifier, which judges by topic, misreads them ("12 Water St"): for
+    // those, and for a few words, the explicit rules alone decide.
+    let answering_detail = state
+        .current
+        .filter(|o| !state.answers.contains_key(o))
+        .and_then(|o| ctx.question(o))
+        .is_some_and(|q| q.expected_format != ExpectedFormat::Text || is_detail_field(q));
+    let decision = if answering_detail || message.split_whitespace().count() < 4 {
+        ctx.rules.classify_rules(message)
+    } else {
+        ctx.rules.classify(message)
+    };
+    state.raise(decision.level, &decision.reasons, decision.hazard);
     if state.first_message.is_none() {
         state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());
+        take_problem_from_opening(ctx, state, message);
     }
-    let decision = ctx.rules.classify(message);
-    state.raise(decision.level, &decision.reasons, decision.hazard);
     if wants_human(message) {
         state.human_requested = true;
     }
@@ -336,7 +354,8 @@ enum AnswerOutcome {
 }
 
 fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) -> AnswerOutcome {
-    if !q.is_required && answers::is_decline(message) {
+    // A refusal is never stored as the answer: optional or not, the question is left.
+    if answers::is_decline(message) && offered_number(state, q).is_none() {
         state.skipped.insert(q.order);
         return AnswerOutcome::Skipped;
     }
@@ -353,9 +372,8 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
     }
     let value = match (q.expected_format, q.maps_to_lead_field.as_deref()) {
         // "It's Dana" answers a name question as "Dana".
-        (ExpectedFormat::Text, Some("name")) => {
-            Ok(answers::find_name(message).unwrap_or_else(|| clean_name(message)))
-        }
+        (ExpectedFormat::Text, Some("name")) => answers::name_answer(message),
+        (ExpectedFormat::Text, Some("address")) => answers::address_answer(message),
         // "I'm Dana, 312-555-0142, my sink leaks" answers the phone question too.
         (ExpectedFormat::Phone, _) => {
             answers::validate(ExpectedFormat::Phone, message, &ctx.business.country)
@@ -371,6 +389,11 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         Err(rejection) if state.reasks < MAX_REASKS => {
             state.reasks += 1;
             AnswerOutcome::Reask(reask_text(rejection, q))
+        }
+        Err(Rejection::NotName | Rejection::NotAddress) => {
+            // A goodbye is not a name: better no name than a wrong one.
+            state.skipped.insert(q.order);
+            AnswerOutcome::Skipped
         }
         Err(_) => {
             // Keep what they said rather than lose it; a person can read it.
@@ -399,11 +422,6 @@ pub fn ask(ctx: &Context, state: &State, q: &Question) -> String {
     }
 }
 
-/// A short answer to "your name?" used as-is, without trailing punctuation.
-fn clean_name(message: &str) -> String {
-    message.trim().trim_end_matches(['.', '!']).chars().take(100).collect()
-}
-
 fn reask_text(rejection: Rejection, q: &Question) -> String {
     match rejection {
         Rejection::NotEmail => {
@@ -415,7 +433,103 @@ fn reask_text(rejection: Rejection, q: &Question) -> String {
             "Sorry, I couldn't read that as a phone number. What's the best number to reach you?".into()
         }
         Rejection::Empty => format!("Sorry, I didn't catch that. {}", q.question_text),
+        Rejection::NotName => format!("Sorry, I didn't catch your name. {}", q.question_text),
+        Rejection::NotAddress => format!(
+            "Sorry, I need the street address (number, street and town) so we can find you. {}",
+            q.question_text
+        ),
     }
+}
+
+/// Fields whose answers are details (who, where, when), not a description.
+fn is_detail_field(q: &Question) -> bool {
+    matches!(q.maps_to_lead_field.as_deref(), Some("name" | "email" | "phone" | "address" | "preferred_time"))
+}
+
+/// Words that say what someone wants without saying what the problem is.
+const GENERIC_REQUEST: [&str; 14] = [
+    "plumber", "plumb", "someon", "help", "servic", "appoint", "book", "come", "look", "hello", "hola",
+    "call", "need", "necesito",
+];
+
+/// The first message usually says what the problem is ("I need a quote for
+/// a new water heater", "water is pouring from the ceiling"): it answers the
+/// problem question, which is then not asked again. A greeting, a bare
+/// "need a plumber" or a question about the business does not.
+fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
+    let topic = knowledge::query_terms(message)
+        .into_iter()
+        .filter(|t| {
+            !GENERIC_REQUEST.iter().any(|g| t.starts_with(g)) && !t.chars().any(|c| c.is_ascii_digit())
+        })
+        .count();
+    let describes = (state.level() >= Priority::High && topic >= 1) || (!is_question(message) && topic >= 3);
+    if !describes {
+        return;
+    }
+    let problem = ctx.questions.iter().find(|q| {
+        q.expected_format == ExpectedFormat::Text && q.maps_to_lead_field.as_deref() == Some("notes")
+    });
+    if let Some(q) = problem.filter(|q| !state.answers.contains_key(&q.order)) {
+        let value = message.chars().take(answers::MAX_TEXT_ANSWER).collect();
+        state.answers.insert(q.order, Answer { value, valid: true });
+    }
+}
+
+/// "Sorry, my number is actually ...": replaces an answer already given.
+/// True when something was changed.
+fn apply_correction(ctx: &Context, state: &mut State, message: &str) -> bool {
+    if !answers::is_correction(message) {
+        return false;
+    }
+    let mut changed = false;
+    for q in &ctx.questions {
+        let Some(old) = state.answers.get(&q.order) else { continue };
+        let found = match (q.expected_format, q.maps_to_lead_field.as_deref()) {
+            (ExpectedFormat::Phone, _) => answers::find_phone(message, &ctx.business.country),
+            (ExpectedFormat::Email, _) => answers::find_email(message),
+            (ExpectedFormat::Text, Some("name")) => answers::find_name(message),
+            (ExpectedFormat::Text, Some("address")) => answers::find_address(message),
+            _ => None,
+        };
+        if let Some(value) = found.filter(|v| *v != old.value) {
+            state.answers.insert(q.order, Answer { value, valid: true });
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Every question in a message answered, each from the business's facts or
+/// its knowledge base ("Do you work Saturdays? And what's the call-out fee?").
+fn answer_questions(ctx: &Context, message: &str, passages: &[Passage]) -> Option<String> {
+    let mut found: Vec<String> = Vec::new();
+    for part in knowledge::question_parts(message) {
+        let answer = super::facts::answer(&part, &ctx.facts, ctx.today)
+            .or_else(|| knowledge::extract_answer(&part, passages));
+        if let Some(answer) = answer.filter(|a| !found.contains(a)) {
+            found.push(answer);
+        }
+    }
+    (!found.is_empty()).then(|| found.join(" "))
+}
+
+/// The reply to a goodbye: the closing when there is a way back to them,
+/// else one line on how to be called back.
+fn farewell(ctx: &Context, state: &mut State) -> Part {
+    if state.done {
+        return Part::Text("Thanks for getting in touch. Have a good day!".into());
+    }
+    if lead_draft(ctx, state).has_contact() {
+        state.done = true;
+        state.current = None;
+        return Part::Completion;
+    }
+    // The question stays open: if they come back with their name, it counts.
+    Part::Text(format!(
+        "No problem. If you'd like someone from {} to get back to you, just leave your name and number here. Have a good day!",
+        ctx.business.name
+    ))
 }
 
 /// Fills questions the visitor answered without being asked.

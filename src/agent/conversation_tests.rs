@@ -54,14 +54,14 @@ fn a_normal_lead_is_captured_question_by_question() {
     assert_eq!(t.lead.as_ref().and_then(|l| l.name.clone()).as_deref(), Some("Dana Smith"));
     let t = say(&ctx, &mut s, "(312) 555-0142");
     assert!(t.reply.contains("email"), "{}", t.reply);
+    // The first message said what the problem is: it is not asked again.
     let t = say(&ctx, &mut s, "dana@example.com");
-    assert!(t.reply.contains("How can we help"), "{}", t.reply);
-    let t = say(&ctx, &mut s, "Replace a 40 gallon tank heater");
-    assert!(t.done);
+    assert!(t.done, "{}", t.reply);
+    assert!(!t.reply.contains("How can we help"), "{}", t.reply);
     let lead = t.lead.unwrap();
     assert_eq!(lead.phone.as_deref(), Some("+13125550142"));
     assert_eq!(lead.email.as_deref(), Some("dana@example.com"));
-    assert_eq!(lead.notes.as_deref(), Some("Replace a 40 gallon tank heater"));
+    assert_eq!(lead.notes.as_deref(), Some("Hi, I need a quote for a new water heater"));
     assert_eq!(lead.priority, Priority::Normal);
     assert_eq!(lead.captured["first_message"], "Hi, I need a quote for a new water heater");
     assert!(t.reply.contains("Thank you, Dana Smith"), "{}", t.reply);
@@ -90,6 +90,30 @@ fn bad_answers_are_reasked_twice_then_kept_raw() {
 }
 
 #[test]
+fn goodbyes_refusals_and_wrong_kinds_of_answer_are_never_stored() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "hello");
+    let t = say(&ctx, &mut s, "ok thanks, bye");
+    assert!(t.lead.is_none() && !t.done, "{}", t.reply);
+    assert!(t.reply.contains("leave your name and number"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "Dana Smith");
+    assert_eq!(t.lead.and_then(|l| l.name).as_deref(), Some("Dana Smith"));
+    say(&ctx, &mut s, "312 555 0142");
+    // "sorry, my number is ..." corrects the phone, and is not taken as the email.
+    let t = say(&ctx, &mut s, "sorry, my number is actually 312-555-0119");
+    assert!(t.reply.contains("updated") && t.reply.contains("email"), "{}", t.reply);
+    assert_eq!(t.lead.as_ref().and_then(|l| l.phone.clone()).as_deref(), Some("+13125550119"));
+    assert_eq!(t.lead.and_then(|l| l.email), None);
+    // A refusal is not the problem description.
+    let t = say(&ctx, &mut s, "no thanks");
+    assert!(t.reply.contains("How can we help"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "no");
+    assert!(t.done, "{}", t.reply);
+    assert_eq!(t.lead.unwrap().notes, None);
+}
+
+#[test]
 fn volunteered_details_are_not_asked_again() {
     let ctx = ctx();
     let mut s = State::default();
@@ -115,12 +139,13 @@ fn an_emergency_asks_only_essential_questions_and_escalates_once() {
     assert!(t.reply.ends_with("May I have your name?"), "{}", t.reply);
     let t = say(&ctx, &mut s, "Dana");
     assert!(!t.escalate, "escalation is recorded once");
-    say(&ctx, &mut s, "312 555 0142");
-    // Email is not essential: straight to the essential description.
-    assert_eq!(s.current, Some(4));
-    let t = say(&ctx, &mut s, "pipe burst near the water heater");
-    assert!(t.done);
-    assert_eq!(t.lead.unwrap().priority, Priority::Urgent);
+    // Email is not essential, and the description was the first thing said: done.
+    let t = say(&ctx, &mut s, "312 555 0142");
+    assert!(t.done, "{}", t.reply);
+    assert_eq!(s.current, None);
+    let lead = t.lead.unwrap();
+    assert_eq!(lead.priority, Priority::Urgent);
+    assert_eq!(lead.notes.as_deref(), Some("My basement is flooding!"));
 }
 
 #[test]
@@ -144,7 +169,7 @@ fn free_plans_use_five_questions() {
         })
         .collect();
     let ctx = ctx_with(PlanTier::Free, questions.clone());
-    assert_eq!(ctx.questions.len(), crate::plans::FREE_QUESTION_LIMIT);
+    assert_eq!(ctx.questions.len(), crate::plans::limits(PlanTier::Free).questions.unwrap());
     let mut s = State::default();
     let mut asked = 0;
     let mut t = say(&ctx, &mut s, "hello");

@@ -89,6 +89,7 @@ pub fn question_parts(message: &str) -> Vec<String> {
     let parts: Vec<String> = sentences(message)
         .into_iter()
         .filter(|s| s.ends_with('?'))
+        .flat_map(split_joined_questions)
         .map(|s| s.trim_start_matches(|c: char| !c.is_alphanumeric()).to_string())
         .filter(|s| !query_terms(s).is_empty())
         .collect();
@@ -99,13 +100,53 @@ pub fn question_parts(message: &str) -> Vec<String> {
     }
 }
 
+/// "Are you licensed, and do you do financing?" is two questions: a
+/// sentence splits where "and" or a comma is followed by a question opener.
+fn split_joined_questions(sentence: &str) -> Vec<&str> {
+    const OPENERS: [&str; 14] = [
+        "do you",
+        "does ",
+        "how ",
+        "what ",
+        "when ",
+        "where ",
+        "are you",
+        "is there",
+        "is it",
+        "can you",
+        "can i",
+        "could you",
+        "will you",
+        "which ",
+    ];
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (at, _) in sentence.match_indices([',', ' ']) {
+        let rest = &sentence[at + 1..];
+        let rest = rest.trim_start_matches([',', ' ']);
+        let rest = rest.strip_prefix("and ").or_else(|| rest.strip_prefix("And ")).unwrap_or(rest);
+        // Only where a joint was: after a comma, or before "and".
+        let joint = sentence[at..].starts_with(',') || sentence[at..].trim_start().starts_with("and ");
+        let opens = OPENERS.iter().any(|o| rest.get(..o.len()).is_some_and(|h| h.eq_ignore_ascii_case(o)));
+        if joint && opens && at > start && !query_terms(&sentence[start..at]).is_empty() {
+            parts.push(&sentence[start..at]);
+            start = at + 1;
+        }
+    }
+    parts.push(&sentence[start..]);
+    parts
+}
+
 /// Words that carry no topic.
 const STOPWORDS: &[&str] = &[
     "a", "about", "an", "and", "any", "are", "as", "at", "be", "can", "could", "do", "does", "for", "from",
     "get", "have", "hi", "hello", "how", "i", "if", "in", "is", "it", "its", "me", "much", "my", "need",
     "of", "on", "or", "our", "please", "so", "some", "that", "the", "there", "this", "to", "want", "was",
     "what", "when", "where", "which", "who", "will", "with", "would", "you", "your", "we", "us", "hey",
-    "thanks", "de", "el", "la", "los", "las", "que", "en", "y", "un", "una", "por", "para", "es",
+    "thanks", "de", "el", "la", "los", "las", "que", "en", "y", "un", "una", "por", "para", "es", "qué",
+    "cuanto", "cuánto", "cuanta", "cuánta", "cual", "cuál", "como", "cómo", "donde", "dónde", "cuando",
+    "cuándo", "tienen", "hacen", "ustedes", "usted", "su", "sus", "mi", "mis", "hay", "del", "al", "se",
+    "lo", "le", "con", "quiero", "puedo", "pueden", "hola", "si", "sí", "esta", "está", "este",
 ];
 
 /// A light stem so "Saturdays" meets "Saturday" and "charges" meets "charge".
@@ -121,6 +162,225 @@ pub fn stem(word: &str) -> String {
     w
 }
 
+/// Words customers use that the business's documents say otherwise, and the
+/// commonest Spanish words of a home-services question, each with the words
+/// an English document would use. Searched beside the customer's own words,
+/// so "¿cuánto cobran por la visita?" finds the service call fee. Keys are
+/// lower case without accents.
+const GLOSSES: &[(&str, &str)] = &[
+    // Spanish: when, and what it costs.
+    ("horario", "hours"),
+    ("horarios", "hours"),
+    ("horas", "hours"),
+    ("abren", "open hours"),
+    ("abierto", "open hours"),
+    ("abiertos", "open hours"),
+    ("cierran", "close hours"),
+    ("sabado", "saturday"),
+    ("sabados", "saturdays"),
+    ("domingo", "sunday"),
+    ("domingos", "sundays"),
+    ("semana", "week weekend"),
+    ("noche", "night"),
+    ("feriado", "holiday"),
+    ("feriados", "holidays"),
+    ("festivos", "holidays"),
+    ("emergencia", "emergency"),
+    ("emergencias", "emergency"),
+    ("urgencia", "emergency"),
+    ("urgente", "emergency"),
+    ("precio", "price"),
+    ("precios", "prices"),
+    ("cuesta", "cost price"),
+    ("cuestan", "cost price"),
+    ("costo", "cost price"),
+    ("cobran", "charge fee price"),
+    ("cobra", "charge fee"),
+    ("tarifa", "rate fee"),
+    ("tarifas", "rates fees"),
+    ("visita", "visit service call"),
+    ("presupuesto", "estimate quote"),
+    ("cotizacion", "estimate quote"),
+    ("estimado", "estimate"),
+    ("gratis", "free"),
+    ("gratuito", "free"),
+    ("gratuita", "free"),
+    ("descuento", "discount"),
+    ("descuentos", "discounts"),
+    ("pago", "payment pay"),
+    ("pagar", "pay payment"),
+    ("pagos", "payments"),
+    ("tarjeta", "card"),
+    ("tarjetas", "cards"),
+    ("efectivo", "cash"),
+    ("financiamiento", "financing"),
+    ("financiacion", "financing"),
+    ("plazos", "financing monthly"),
+    ("cuotas", "financing monthly"),
+    ("garantia", "warranty guarantee"),
+    ("garantias", "warranty"),
+    ("factura", "invoice"),
+    // Spanish: where, and who.
+    ("zona", "area"),
+    ("zonas", "areas"),
+    ("area", "area"),
+    ("cubren", "cover area"),
+    ("atienden", "serve area"),
+    ("llegan", "area travel"),
+    ("ciudad", "town city"),
+    ("ciudades", "towns"),
+    ("pueblo", "town"),
+    ("lejos", "miles travel"),
+    ("millas", "miles"),
+    ("licencia", "license licensed"),
+    ("licenciados", "licensed"),
+    ("seguro", "insured insurance"),
+    ("asegurados", "insured"),
+    ("plomero", "plumber"),
+    ("plomeros", "plumbers"),
+    ("tecnico", "technician"),
+    ("tecnicos", "technicians"),
+    ("equipo", "team"),
+    ("cita", "appointment"),
+    ("citas", "appointments"),
+    ("agendar", "book appointment"),
+    ("reservar", "book appointment"),
+    ("cancelar", "cancel"),
+    ("llamar", "call"),
+    ("llamada", "call"),
+    // Spanish: what is wrong.
+    ("calentador", "water heater"),
+    ("calentadores", "water heaters"),
+    ("termo", "water heater"),
+    ("tanque", "tank"),
+    ("tuberia", "pipe pipes"),
+    ("tuberias", "pipes"),
+    ("tubo", "pipe"),
+    ("tubos", "pipes"),
+    ("caneria", "pipes"),
+    ("fuga", "leak"),
+    ("fugas", "leaks"),
+    ("gotea", "drip leak"),
+    ("goteo", "drip"),
+    ("drenaje", "drain"),
+    ("desague", "drain"),
+    ("coladera", "drain"),
+    ("tapado", "clogged clog"),
+    ("tapada", "clogged clog"),
+    ("atascado", "clogged"),
+    ("destapar", "unclog drain"),
+    ("inodoro", "toilet"),
+    ("inodoros", "toilets"),
+    ("excusado", "toilet"),
+    ("grifo", "faucet"),
+    ("llave", "faucet valve"),
+    ("canilla", "faucet"),
+    ("fregadero", "sink"),
+    ("lavabo", "sink"),
+    ("lavamanos", "sink"),
+    ("ducha", "shower"),
+    ("regadera", "shower"),
+    ("alcantarillado", "sewer"),
+    ("cloaca", "sewer"),
+    ("agua", "water"),
+    ("caliente", "hot"),
+    ("olor", "smell"),
+    ("inundacion", "flood flooding"),
+    ("inundado", "flooding"),
+    ("roto", "broken burst"),
+    ("reventada", "burst"),
+    ("reventado", "burst"),
+    ("valvula", "valve"),
+    ("cerrar", "shut off"),
+    // English: the customer's word, the document's.
+    ("callout", "service call"),
+    ("cost", "price fee"),
+    ("costs", "prices fees"),
+    ("charge", "fee price"),
+    ("rates", "prices"),
+    ("quote", "estimate"),
+    ("quotes", "estimates"),
+    ("guarantee", "warranty"),
+    ("guaranteed", "warranty"),
+    ("finance", "financing"),
+    ("installments", "financing"),
+    ("weekend", "saturday sunday"),
+    ("weekends", "saturday sunday"),
+    ("boiler", "water heater"),
+    ("towns", "area"),
+    ("cover", "area"),
+    ("serve", "area"),
+    ("travel", "trip"),
+    ("bonded", "insured"),
+];
+
+/// Lower case without the accents Spanish puts on vowels.
+fn plain(word: &str) -> String {
+    word.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'á' => 'a',
+            'é' => 'e',
+            'í' => 'i',
+            'ó' | 'ö' => 'o',
+            'ú' | 'ü' => 'u',
+            'ñ' => 'n',
+            other => other,
+        })
+        .collect()
+}
+
+/// The document's words for a customer's word (empty when it has none).
+fn glosses(word: &str) -> Vec<&'static str> {
+    let key = plain(word).replace('-', "");
+    GLOSSES.iter().find(|(w, _)| *w == key).map(|(_, g)| g.split(' ').collect()).unwrap_or_default()
+}
+
+/// Each topic word of a query with the words it stands for: a question is
+/// covered by a passage when, for enough of its words, the word or one of
+/// its glosses is there.
+pub fn term_groups(query: &str) -> Vec<Vec<String>> {
+    let mut seen = BTreeSet::new();
+    words_of(query)
+        .into_iter()
+        .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .filter(|w| seen.insert(stem(w)))
+        .map(|w| std::iter::once(stem(w)).chain(glosses(w).into_iter().map(stem)).collect())
+        .collect()
+}
+
+/// The words of a query, plus each hyphenated word joined when the glossary
+/// knows it ("call-out" is also "callout").
+fn words_of(query: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).collect();
+    for token in query.split_whitespace().filter(|t| t.contains('-')) {
+        let bare = token.trim_matches(|c: char| !c.is_alphanumeric());
+        if !glosses(bare).is_empty() {
+            words.push(bare);
+        }
+    }
+    words
+}
+
+/// The query as the built-in model should read it: a word with glosses is
+/// replaced by them (the model is English-first: "cobran" means nothing to
+/// it, "charge fee price" does), every other word kept.
+pub fn glossed(query: &str) -> String {
+    query
+        .split_whitespace()
+        .map(|w| {
+            let bare = w.trim_matches(|c: char| !c.is_alphanumeric());
+            let g = glosses(bare);
+            if g.is_empty() {
+                w.to_string()
+            } else {
+                g.join(" ")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The topic words of a query, stemmed and de-duplicated.
 pub fn query_terms(query: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -132,12 +392,12 @@ pub fn query_terms(query: &str) -> Vec<String> {
         .collect()
 }
 
-/// The distinct searchable words of a query, lower-cased.
+/// The distinct searchable words of a query, lower-cased, with their glosses.
 pub fn query_words(query: &str) -> Vec<String> {
-    query
-        .split(|c: char| !c.is_alphanumeric())
+    words_of(query)
+        .into_iter()
         .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
-        .map(str::to_lowercase)
+        .flat_map(|w| std::iter::once(w.to_lowercase()).chain(glosses(w).into_iter().map(str::to_string)))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
@@ -198,17 +458,23 @@ pub fn fuse(rankings: &[Vec<i64>], k: f64) -> Vec<i64> {
 /// An answer extracted from the best passage, when it covers the question
 /// well enough to say it out loud; None means "have someone follow up".
 pub fn extract_answer(query: &str, passages: &[Passage]) -> Option<String> {
-    let terms = query_terms(query);
+    let terms = term_groups(query);
     if terms.is_empty() {
         return None;
     }
-    let best = passages.first()?;
     let coverage = |text: &str| {
         let words: BTreeSet<String> =
             text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(stem).collect();
-        terms.iter().filter(|t| words.contains(*t)).count()
+        terms.iter().filter(|group| group.iter().any(|t| words.contains(t))).count()
     };
-    let in_passage = coverage(&format!("{} {}", best.title, best.text));
+    // The passage that covers this question best; the search's rank breaks ties
+    // (several questions' passages come together, best first for each).
+    let (in_passage, best) = passages
+        .iter()
+        .enumerate()
+        .map(|(rank, p)| (coverage(&format!("{} {}", p.title, p.text)), std::cmp::Reverse(rank), p))
+        .max_by_key(|(covered, rank, _)| (*covered, *rank))
+        .map(|(covered, _, p)| (covered, p))?;
     // Confident when most of the question's topic words are there.
     if in_passage * 2 < terms.len() || in_passage == 0 {
         return None;
@@ -282,6 +548,36 @@ mod tests {
         );
         assert_eq!(question_parts("Hi! Do you work on Saturdays?"), ["Hi! Do you work on Saturdays?"]);
         assert_eq!(question_parts("my tap drips"), ["my tap drips"]);
+        assert_eq!(
+            question_parts("Are you licensed, and do you do financing?"),
+            ["Are you licensed", "and do you do financing?"]
+        );
+        assert_eq!(
+            question_parts("How much is a new water heater and how long does it take?"),
+            ["How much is a new water heater", "and how long does it take?"]
+        );
+        assert_eq!(question_parts("Can you fix taps and toilets?"), ["Can you fix taps and toilets?"]);
+    }
+
+    #[test]
+    fn customers_words_find_the_documents_words() {
+        let words = query_words("¿Cuánto cobran por la visita?");
+        for w in ["cobran", "fee", "service", "call"] {
+            assert!(words.contains(&w.to_string()), "{w} in {words:?}");
+        }
+        let fee = passage("Prices", "Service call fee: a service call costs $89.");
+        let answer = extract_answer("¿Cuánto cobran por la visita?", std::slice::from_ref(&fee));
+        assert_eq!(answer.as_deref(), Some("Service call fee: a service call costs $89."));
+        assert_eq!(term_groups("my tap drips"), [vec!["tap".to_string()], vec!["drip".to_string()]]);
+        let callout = query_words("how much is a call-out?");
+        assert!(
+            callout.contains(&"service".to_string()) && callout.contains(&"call".to_string()),
+            "{callout:?}"
+        );
+        assert_eq!(
+            glossed("¿Cuánto cobran por la visita?"),
+            "¿Cuánto charge fee price por la visit service call"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod local_model;
 pub mod provider;
+pub mod speech;
 pub mod tools;
 pub mod triage;
 pub mod triage_model;

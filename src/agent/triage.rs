@@ -529,7 +529,7 @@ impl Rules {
     /// probability that it is URGENT.
     pub fn urgency(&self, text: &str) -> (Priority, f32) {
         let rules = self.classify_rules(text);
-        let p = self.classifier.vote(text, rules.level).map_or(0.0, |v| v.urgent);
+        let p = self.classifier.vote(&without_contact_details(text), rules.level).map_or(0.0, |v| v.urgent);
         (combine_opt(rules, &self.classifier, text).level, p)
     }
 
@@ -589,8 +589,43 @@ pub struct Thresholds {
 
 pub const THRESHOLDS: Thresholds = Thresholds { raise: 0.35, calm: 0.5, higher: 0.5, owner: 0.6 };
 
+/// What the classifier reads: the message without the caller's name, phone
+/// numbers and email addresses. They say nothing about urgency, yet move a
+/// vector made of the message's tokens ("I'm Dana Whitfield, 312-555-0142,
+/// my disposal is jammed" read as URGENT).
+pub fn without_contact_details(text: &str) -> String {
+    let name: Vec<String> = super::answers::find_name(text)
+        .map(|n| n.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let phoneish = |w: &str| {
+        w.chars().all(|c| c.is_ascii_digit() || "()+-.,".contains(c)) && w.chars().any(|c| c.is_ascii_digit())
+    };
+    let mut keep = vec![true; words.len()];
+    let mut i = 0;
+    while i < words.len() {
+        if phoneish(words[i]) {
+            // A run of digit groups with seven digits or more is a phone number; "105 degrees" stays.
+            let end = (i..words.len()).find(|&j| !phoneish(words[j])).unwrap_or(words.len());
+            let digits: usize =
+                words[i..end].iter().map(|w| w.chars().filter(char::is_ascii_digit).count()).sum();
+            if digits >= 7 {
+                keep[i..end].iter_mut().for_each(|k| *k = false);
+            }
+            i = end;
+        } else {
+            let bare = words[i].trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-');
+            if words[i].contains('@') || name.iter().any(|n| n == bare) {
+                keep[i] = false;
+            }
+            i += 1;
+        }
+    }
+    words.iter().zip(keep).filter(|(_, k)| *k).map(|(w, _)| *w).collect::<Vec<_>>().join(" ")
+}
+
 fn combine_opt(rules: Decision, classifier: &Classifier, text: &str) -> Decision {
-    match classifier.vote(text, rules.level) {
+    match classifier.vote(&without_contact_details(text), rules.level) {
         Some(vote) => combine(rules, vote),
         None => rules,
     }

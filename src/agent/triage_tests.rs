@@ -254,3 +254,18 @@ fn tune_thresholds() {
     let (p, r, a) = score(&THRESHOLDS);
     println!("current P{p:.3} R{r:.3} A{a:.3}");
 }
+
+#[test]
+fn the_classifier_never_reads_names_numbers_or_emails() {
+    assert_eq!(
+        without_contact_details(
+            "Hi! I'm Dana Whitfield, my number is (312) 555-0142 and my disposal is jammed"
+        ),
+        "Hi! I'm my number is and my disposal is jammed"
+    );
+    assert_eq!(without_contact_details("write to dana@example.com please"), "write to please");
+    assert_eq!(
+        without_contact_details("AC is out, it's 105 degrees and my father is 91"),
+        "AC is out, it's 105 degrees and my father is 91"
+    );
+}

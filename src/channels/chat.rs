@@ -167,8 +167,11 @@ async fn post_chat(
     };
     // The owner trying the agent out never alerts anyone.
     let test = own || site == Site::Instance;
-    let session_ok = request.session_id.as_deref().is_none_or(|id| app.chat_limits.per_session.allow(id));
-    if !session_ok || !app.chat_limits.per_ip.allow(&ip) {
+    let session_ok = match request.session_id.as_deref() {
+        Some(id) => app.chat_limits.per_session.allow(id).await,
+        None => true,
+    };
+    if !session_ok || !app.chat_limits.per_ip.allow(&ip).await {
         return error(
             ApiError::TooManyRequests("too many messages; please wait a moment and try again".into()),
             cors.as_deref(),

@@ -5,19 +5,22 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::agent::conversation::{self, Context, State};
-use crate::agent::knowledge::Passage;
+use crate::agent::knowledge::{self, Passage};
 use crate::agent::local_model;
 use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::tools;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
 use crate::server::AppState;
+use crate::sessions::TurnLease;
 use crate::store::{KnowledgeQuery, StoreError, TurnRecord};
 
 /// Knowledge passages considered per question.
 const PASSAGES: usize = 3;
 /// Transcript lines kept in the session for a model's context.
 const HISTORY: usize = 24;
+/// Longest a turn holds its conversation against turns on other instances.
+const TURN_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a session remembers between turns (JSON in the session store).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,9 +137,36 @@ pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec
         },
         None => None,
     };
-    let embedding = remote.or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(text))));
+    let embedding = remote
+        .or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(&knowledge::glossed(text)))));
     let query = KnowledgeQuery { text: text.to_string(), embedding, limit: PASSAGES };
     app.store.search_knowledge(business_id, &query).await
+}
+
+/// The passages for every question in a message, searched one by one and
+/// taken in turns (each question's best first), without repeats.
+async fn search_each_question(
+    app: &AppState,
+    business_id: &str,
+    message: &str,
+) -> Result<Vec<Passage>, StoreError> {
+    let parts = knowledge::question_parts(message);
+    if parts.len() < 2 {
+        return search(app, business_id, message).await;
+    }
+    let mut found = Vec::new();
+    for part in &parts {
+        found.push(search(app, business_id, part).await?);
+    }
+    let mut merged: Vec<Passage> = Vec::new();
+    for rank in 0..PASSAGES {
+        for passages in &found {
+            if let Some(p) = passages.get(rank).filter(|p| !merged.iter().any(|m| m.chunk_id == p.chunk_id)) {
+                merged.push(p.clone());
+            }
+        }
+    }
+    Ok(merged)
 }
 
 /// Loads what the engine needs to know about a business.
@@ -181,12 +211,44 @@ pub async fn run_turn(
     deltas: Option<mpsc::Sender<String>>,
     test: bool,
 ) -> Result<Reply, TurnError> {
-    let business_id = ctx.business.id.as_str();
     let lock = session_id.map(|id| app.turn_locks.get_with(id.to_string(), Default::default));
     let _turn = match &lock {
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
+    // With Redis the conversation's next message may reach another instance:
+    // the turn holds a shared lease too.
+    let lease = match session_id {
+        Some(id) if app.shared.backend() == "redis" => {
+            let lease = TurnLease::acquire(&app.shared, id, TURN_HOLD, TURN_HOLD).await;
+            if lease.is_none() {
+                tracing::warn!(
+                    session_id = id,
+                    "an earlier turn of this conversation is still running elsewhere; going ahead"
+                );
+            }
+            lease
+        }
+        _ => None,
+    };
+    let result = turn(app, ctx, channel, session_id, message, deltas, test).await;
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
+    result
+}
+
+/// A turn, once it has the conversation to itself.
+async fn turn(
+    app: &AppState,
+    ctx: &Context,
+    channel: Channel,
+    session_id: Option<&str>,
+    message: &str,
+    deltas: Option<mpsc::Sender<String>>,
+    test: bool,
+) -> Result<Reply, TurnError> {
+    let business_id = ctx.business.id.as_str();
     let restored = match session_id {
         Some(id) => load_session(app, id, business_id).await.map(|s| (id.to_string(), s)),
         None => None,
@@ -201,7 +263,7 @@ pub async fn run_turn(
     };
 
     let passages = if conversation::is_question(message) {
-        search(app, business_id, message).await?
+        search_each_question(app, business_id, message).await?
     } else {
         Vec::new()
     };

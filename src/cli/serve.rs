@@ -44,9 +44,10 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         load_demo(&config, store.as_ref()).await?;
     }
     let state = AppState::new(config, store)?;
+    tracing::info!(instance = %state.instance, sessions = state.shared.backend(), "frontdesk instance");
     if state.store.count_users().await? == 0 {
         // Only someone who can read this console may create the first account.
-        let token = state.web.setup_token.issue();
+        let token = state.web.setup_token.issue().await;
         let url = crate::config::redact_url(&state.config.public_url());
         println!("first-run setup: open {url}/setup?token={token} to create the first account");
         tracing::info!("no account yet: the setup link with its one-time code is on standard output");

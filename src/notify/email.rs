@@ -13,6 +13,7 @@ use super::smtp_pool::SmtpPool;
 use super::{Delivered, DeliveryError};
 use crate::config::Config;
 use crate::domain::{now, LocalEmail};
+use crate::plans::{Feature, Plans};
 use crate::store::outbox::{Claimed, DeliveryContext};
 use crate::store::Store;
 
@@ -28,6 +29,8 @@ pub struct EmailSender {
     /// The right-hand side of Message-IDs.
     domain: String,
     public_url: String,
+    /// Whose URGENT emails are marked high priority (BASIC and up).
+    plans: Plans,
 }
 
 /// The sender address: `smtp.from`, else frontdesk@<public host>. A derived
@@ -44,7 +47,7 @@ fn sender(config: &Config) -> Result<Mailbox, String> {
 }
 
 impl EmailSender {
-    pub fn new(config: &Config) -> Result<EmailSender, String> {
+    pub fn new(config: &Config, plans: Plans) -> Result<EmailSender, String> {
         let from = sender(config)?;
         let domain = from.email.domain().to_string();
         let transport = if config.smtp.host.is_empty() {
@@ -53,7 +56,7 @@ impl EmailSender {
             let timeout = Duration::from_millis(config.notify.delivery_timeout_ms);
             Transport::Smtp(SmtpPool::new(&config.smtp, timeout, config.notify.email_concurrency as usize))
         };
-        Ok(EmailSender { transport, from, domain, public_url: config.public_url() })
+        Ok(EmailSender { transport, from, domain, public_url: config.public_url(), plans })
     }
 
     /// The Message-ID of a notification: the same on every retry, so a
@@ -70,8 +73,10 @@ impl EmailSender {
         claimed: &Claimed,
         ctx: &DeliveryContext,
     ) -> Result<Delivered, DeliveryError> {
-        let rendered = render::email(claimed, ctx, &self.public_url)
+        let mut rendered = render::email(claimed, ctx, &self.public_url)
             .map_err(|e| DeliveryError::Permanent(format!("cannot render the email: {e}")))?;
+        // Every plan's URGENT email is sent at once; only priority email marks it.
+        rendered.urgent &= self.plans.allows(ctx.business.plan_tier, Feature::PriorityEmail);
         let message_id = self.message_id(&claimed.idempotency_key);
         match &self.transport {
             Transport::Local => {
@@ -112,7 +117,7 @@ impl EmailSender {
             .subject(rendered.subject)
             .message_id(Some(message_id.to_string()));
         if rendered.urgent {
-            // Mail clients flag these; harmless where they don't.
+            // Priority email (BASIC and up): mail clients flag these; harmless where they don't.
             builder = builder
                 .raw_header(HeaderValue::new(
                     HeaderName::new_from_ascii_str("X-Priority"),

@@ -270,6 +270,7 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plans::Needed;
     use NotifyChannel::*;
 
     #[test]
@@ -309,7 +310,7 @@ mod tests {
         let Err(Refusal::Plan(p)) = policy.check(PlanTier::Basic, VoiceCall, NotifyEvent::Test) else {
             panic!("a call needs PRO")
         };
-        assert_eq!((p.feature, p.required), (Feature::EmergencyVoiceCalls, PlanTier::Pro));
+        assert_eq!((p.needed, p.required), (Needed::Feature(Feature::EmergencyVoiceCalls), PlanTier::Pro));
         assert_eq!(policy.check(PlanTier::Pro, VoiceCall, NotifyEvent::NewLead), Err(Refusal::NotForEvent));
         let off = NotifyPolicy { voice_calls: false, ..policy };
         assert_eq!(off.check(PlanTier::Pro, VoiceCall, NotifyEvent::Test), Err(Refusal::SwitchedOff));

@@ -82,7 +82,7 @@ impl Notifier {
 pub fn spawn(app: AppState) -> Result<Notifier, String> {
     let config = &app.config;
     let deliverers = Deliverers {
-        email: EmailSender::new(config)?,
+        email: EmailSender::new(config, app.plans)?,
         webhook: WebhookPoster::new(
             Duration::from_millis(config.notify.delivery_timeout_ms),
             config.notify.allow_private_webhooks,

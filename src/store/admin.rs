@@ -70,13 +70,18 @@ pub struct LeadDetail {
     pub call: Option<CallRecord>,
 }
 
-/// One analytics event.
+/// Analytics events counted together by the store: conversations of one
+/// channel in one UTC quarter hour (every time zone's offset is a whole
+/// number of quarter hours, so they share a local day and hour), or one
+/// question's askings in one UTC day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
     pub kind: String,
     pub channel: Option<Channel>,
     pub data: serde_json::Value,
+    /// The earliest of them.
     pub created_at: String,
+    pub count: u32,
 }
 
 /// What analytics are computed from, for one business since a moment.
@@ -87,6 +92,54 @@ pub struct ActivityData {
     pub leads: Vec<(Priority, Channel, String)>,
     /// (started_at, duration in seconds) of calls started since.
     pub calls: Vec<(String, Option<i64>)>,
+}
+
+/// How the period's calls ended, how its emergencies were judged and where
+/// its leads stand: counted by SQL over the recorded rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Outcomes {
+    pub calls: CallOutcomes,
+    pub emergencies: EmergencyOutcomes,
+    /// The period's leads (tests left out) by their status now, by the week
+    /// they came in: `weeks_ago` 0 is the latest 7 days.
+    pub lead_status_by_week: Vec<StatusWeek>,
+}
+
+/// Calls of the period by how they ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CallOutcomes {
+    pub total: u32,
+    /// The receptionist spoke (realtime or gather).
+    pub answered: u32,
+    /// The receptionist said goodbye, or the caller hung up after leaving their details.
+    pub completed: u32,
+    pub transferred: u32,
+    /// The caller hung up before leaving any details.
+    pub abandoned: u32,
+    pub voicemail: u32,
+    pub average_seconds: Option<f64>,
+    /// The length 90% of calls stay within (nearest rank).
+    pub p90_seconds: Option<i64>,
+}
+
+/// HIGH and URGENT leads of the period and the owner's marks on them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EmergencyOutcomes {
+    pub urgent: u32,
+    pub high: u32,
+    /// Marked by the owner as not an emergency (`POST /api/admin/leads/{id}/triage`).
+    pub marked_not_emergency: u32,
+    /// marked_not_emergency / (urgent + high); None without emergencies.
+    pub false_positive_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatusWeek {
+    pub weeks_ago: u32,
+    pub new: u32,
+    pub contacted: u32,
+    pub qualified: u32,
+    pub closed: u32,
 }
 
 /// The owner-editable identity of a business.
@@ -173,6 +226,8 @@ pub trait AdminStore: Send + Sync {
 
     /// Events, leads and calls since `since` (UTC RFC 3339).
     async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData>;
+    /// Call endings, emergency marks and lead statuses since `since` (SQL aggregates).
+    async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes>;
     /// Operator: every business's conversations and leads since `since`.
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>>;
 

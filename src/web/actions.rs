@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
-use crate::plans::Feature;
+use crate::plans::{Feature, Limit};
 use crate::server::AppState;
 use crate::store::admin::{KnowledgeEntry, QuestionRow};
 use crate::store::{NewUser, StoreError};
@@ -72,10 +72,7 @@ pub async fn add_question(app: &AppState, caller: &Caller, input: &Input) -> Res
     let (id, plan) = managed(caller)?;
     let question = forms::question(input, None)?;
     let count = app.store.questions(id).await?.len();
-    if app.plans.question_limit(plan).is_some_and(|limit| count >= limit) {
-        // The limit exists only because the plan lacks unlimited questions.
-        app.plans.require(plan, Feature::UnlimitedQuestions)?;
-    }
+    app.plans.within(plan, Limit::Questions, count)?;
     Ok(app.store.add_question(id, question).await?)
 }
 
@@ -138,9 +135,12 @@ pub async fn add_knowledge(
     input: &Input,
     upload: Option<(&str, &[u8])>,
 ) -> Result<KnowledgeEntry> {
-    let id = knowledge_manager(app, caller)?;
+    let (id, plan) = managed(caller)?;
+    app.plans.require(plan, Feature::KnowledgeBaseManagement)?;
+    let count = app.store.knowledge_entries(id).await?.len();
+    app.plans.within(plan, Limit::Documents, count)?;
     let doc = forms::document(input, upload, None)?;
-    Ok(app.store.add_knowledge(&id, doc).await?)
+    Ok(app.store.add_knowledge(id, doc).await?)
 }
 
 pub async fn edit_knowledge(
@@ -193,8 +193,10 @@ fn test_limiter(app: &AppState) -> &'static crate::web::ratelimit::RateLimiter {
     static TESTS: std::sync::OnceLock<crate::web::ratelimit::RateLimiter> = std::sync::OnceLock::new();
     TESTS.get_or_init(|| {
         crate::web::ratelimit::RateLimiter::new(
+            "notify-test",
             app.config.notify.tests_per_minute,
             std::time::Duration::from_secs(60),
+            &app.shared,
         )
     })
 }
@@ -210,7 +212,7 @@ pub async fn send_test_notification(app: &AppState, caller: &Caller, input: &Inp
     if let Err(Refusal::Plan(missing)) = policy.check(plan, channel, NotifyEvent::Test) {
         return Err(missing.into());
     }
-    if !test_limiter(app).allow(id) {
+    if !test_limiter(app).allow(id).await {
         return Err(ApiError::TooManyRequests(format!(
             "at most {} tests a minute: wait a moment and try again",
             app.config.notify.tests_per_minute
@@ -332,7 +334,7 @@ pub async fn mark_triage(
 /// is hashed only once the current one is right.
 pub async fn change_password(app: &AppState, caller: &Caller, input: &Input, ip: &str) -> Result<User> {
     let account = caller.user.id.as_str();
-    if let Err(wait) = app.web.password_changes.attempt(account, ip) {
+    if let Err(wait) = app.web.password_changes.attempt(account, ip).await {
         return Err(ApiError::TooManyRequests(format!(
             "Too many wrong passwords. Please wait {} and try again.",
             super::throttle::describe(wait)
@@ -342,10 +344,10 @@ pub async fn change_password(app: &AppState, caller: &Caller, input: &Input, ip:
     let current_ok =
         app.web.passwords.verify(input.get("current_password"), Some(&caller.user.password_hash)).await;
     if !current_ok.map_err(ApiError::from)? {
-        app.web.password_changes.failed(account, ip);
+        app.web.password_changes.failed(account, ip).await;
         return Err(ActionError::field("current_password", "is not your current password"));
     }
-    app.web.password_changes.succeeded(account, ip);
+    app.web.password_changes.succeeded(account, ip).await;
     let new = input.get("new_password");
     if new != input.get("confirm_password") {
         return Err(ActionError::field("confirm_password", "does not match the new password"));

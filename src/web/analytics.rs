@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use serde::Serialize;
 
 use crate::domain::{Channel, Priority};
-use crate::store::admin::ActivityData;
+use crate::error::ApiError;
+use crate::store::admin::{ActivityData, Outcomes};
 
 /// Counts over some span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -92,10 +93,11 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
     for e in &data.events {
         match (e.kind.as_str(), e.channel) {
             ("conversation_started", Some(channel)) => {
-                *conversations.entry(channel).or_default() += 1;
+                let n = e.count;
+                *conversations.entry(channel).or_default() += n;
                 match channel {
-                    Channel::Chat => bump(&e.created_at, &|c| c.chats += 1),
-                    Channel::Voice => bump(&e.created_at, &|c| c.calls += 1),
+                    Channel::Chat => bump(&e.created_at, &|c| c.chats += n),
+                    Channel::Voice => bump(&e.created_at, &|c| c.calls += n),
                     Channel::Import => {}
                 }
             }
@@ -103,8 +105,8 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
                 let Some(q) = e.data.get("question").and_then(|q| q.as_str()) else { continue };
                 let key = q.trim().trim_end_matches(['?', '!', '.']).to_lowercase();
                 let entry = questions.entry(key).or_insert_with(|| (q.trim().to_string(), 0, 0));
-                entry.1 += 1;
-                entry.2 += u32::from(kind == "knowledge_answered");
+                entry.1 += e.count;
+                entry.2 += if kind == "knowledge_answered" { e.count } else { 0 };
             }
             _ => {}
         }
@@ -172,6 +174,75 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
     }
 }
 
+/// Seconds as m:ss.
+pub fn minutes(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// The report and the outcomes as CSV (`section,measure,value`), for a spreadsheet.
+pub fn report_csv(report: &Report, outcomes: &Outcomes) -> Result<Vec<u8>, ApiError> {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut add = |section: &str, measure: String, value: String| rows.push((section.into(), measure, value));
+    let c = &report.period;
+    for (m, v) in [("chats", c.chats), ("calls", c.calls), ("leads", c.leads), ("emergencies", c.emergencies)]
+    {
+        add("period", m.into(), v.to_string());
+    }
+    for d in &report.days {
+        let c = &d.counts;
+        for (m, v) in
+            [("chats", c.chats), ("calls", c.calls), ("leads", c.leads), ("emergencies", c.emergencies)]
+        {
+            add("day", format!("{} {m}", d.date), v.to_string());
+        }
+    }
+    for conv in &report.conversion {
+        add("conversion", format!("{} conversations", conv.channel), conv.conversations.to_string());
+        add("conversion", format!("{} leads", conv.channel), conv.leads.to_string());
+        add("conversion", format!("{} rate", conv.channel), format!("{:.4}", conv.rate));
+    }
+    let k = &outcomes.calls;
+    for (m, v) in [
+        ("total", k.total),
+        ("answered", k.answered),
+        ("completed", k.completed),
+        ("transferred", k.transferred),
+        ("abandoned", k.abandoned),
+        ("voicemail", k.voicemail),
+    ] {
+        add("calls", m.into(), v.to_string());
+    }
+    add("calls", "average_seconds".into(), k.average_seconds.map_or_else(String::new, |s| format!("{s:.1}")));
+    add("calls", "p90_seconds".into(), k.p90_seconds.map_or_else(String::new, |s| s.to_string()));
+    let e = &outcomes.emergencies;
+    add("emergencies", "URGENT".into(), e.urgent.to_string());
+    add("emergencies", "HIGH".into(), e.high.to_string());
+    add("emergencies", "marked_not_emergency".into(), e.marked_not_emergency.to_string());
+    add(
+        "emergencies",
+        "false_positive_rate".into(),
+        e.false_positive_rate.map_or_else(String::new, |r| format!("{r:.4}")),
+    );
+    for w in &outcomes.lead_status_by_week {
+        for (status, n) in
+            [("NEW", w.new), ("CONTACTED", w.contacted), ("QUALIFIED", w.qualified), ("CLOSED", w.closed)]
+        {
+            add("lead_status", format!("{} weeks ago {status}", w.weeks_ago), n.to_string());
+        }
+    }
+    for q in &report.top_questions {
+        add("question_asked", super::export::safe_cell(&q.question), q.asked.to_string());
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| ApiError::Internal(format!("cannot write the CSV: {e}"));
+    w.write_record(["section", "measure", "value"]).map_err(fail)?;
+    for (a, b, c) in rows {
+        w.write_record([a, b, c]).map_err(fail)?;
+    }
+    w.into_inner().map_err(|e| ApiError::Internal(format!("cannot write the CSV: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -184,6 +255,7 @@ mod tests {
             channel,
             data: question.map_or(serde_json::json!({}), |q| serde_json::json!({ "question": q })),
             created_at: at.into(),
+            count: 1,
         }
     }
 

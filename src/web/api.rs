@@ -158,6 +158,12 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         ["me"] if get => me(app, c),
         ["dashboard"] if get => report(app, c, 7, false).await,
         ["analytics"] if get => report(app, c, 30, true).await,
+        ["analytics.csv"] if get => {
+            let b = c.business()?;
+            app.plans.require(b.plan_tier, Feature::AdvancedAnalytics)?;
+            let (report, outcomes) = super::pages::reports::load(app, b, 30).await?;
+            Ok(super::pages::csv_file(super::analytics::report_csv(&report, &outcomes)?, "analytics"))
+        }
         ["business"] if get => business(app, c).await,
         ["business"] if post || put => {
             actions::save_business(app, c, &req.json(&fields::BUSINESS)?).await?;
@@ -172,6 +178,21 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         ["config", "voice"] if post || put => {
             actions::save_voice(app, c, &req.json(&fields::VOICE)?).await?;
             voice(app, c).await
+        }
+        ["voice", "samples", voice] if get => {
+            c.require_manager()?;
+            let audio = crate::channels::voice::samples::sample(app, &c.business()?.id, voice)
+                .await
+                .map_err(ApiError::from)?;
+            Ok(super::pages::audio_response(audio))
+        }
+        ["voice", "test-call"] if post => {
+            c.require_manager()?;
+            let to = req.json(&fields::TEST_CALL)?;
+            let placed = crate::channels::voice::test_call::place(app, c.business()?, to.get("to"))
+                .await
+                .map_err(ApiError::from)?;
+            created(json!(placed))
         }
         ["config", "notifications"] if post || put => {
             actions::save_notifications(app, c, &req.json(&fields::NOTIFICATIONS)?).await?;
@@ -275,7 +296,20 @@ fn me(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
                 .collect()
         })
         .unwrap_or_default();
-    ok(json!({ "user": c.user, "business": c.business, "plan": plan, "features": features }))
+    let limits = plan.map(|p| {
+        use crate::plans::Limit;
+        let table = crate::plans::limits(p);
+        let enforced = app.plans.enforce;
+        json!({
+            "questions": app.plans.limit(p, Limit::Questions),
+            "documents": app.plans.limit(p, Limit::Documents),
+            "documentBytes": table.document_bytes,
+            "conversationsPerMonth": table.conversations_per_month.filter(|_| enforced),
+        })
+    });
+    ok(
+        json!({ "user": c.user, "business": c.business, "plan": plan, "features": features, "limits": limits }),
+    )
 }
 
 async fn business(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
@@ -341,12 +375,15 @@ async fn report(app: &AppState, c: &Caller, days: u32, full: bool) -> Result<Res
     if full {
         app.plans.require(b.plan_tier, Feature::AdvancedAnalytics)?;
     }
+    if full {
+        let (report, outcomes) = super::pages::reports::load(app, b, days).await?;
+        let mut body = json!(report);
+        body["outcomes"] = json!(outcomes);
+        return ok(body);
+    }
     let tz = zone(b);
     let now = chrono::Utc::now();
     let data = app.store.activity(&b.id, &analytics::period_start(now, tz, days)).await?;
     let report = analytics::report(&data, tz, now, days);
-    if full {
-        return ok(json!(report));
-    }
     ok(json!({ "today": report.today, "week": report.week, "timezone": report.timezone }))
 }

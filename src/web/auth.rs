@@ -35,7 +35,8 @@ pub const BUSINESS_COOKIE: &str = "fd_business";
 pub const WEB_SESSION: Duration = Duration::from_secs(12 * 3600);
 /// An API token lasts this long.
 pub const API_TOKEN: Duration = Duration::from_secs(24 * 3600);
-/// Per-process state of the web UI: password throttles and hashing.
+/// State of the web UI: password throttles and the setup code (in the
+/// shared store), and hashing (this process's).
 #[derive(Clone)]
 pub struct WebState {
     /// Sign-in attempts, per account and client address.
@@ -48,13 +49,14 @@ pub struct WebState {
     pub setup_token: crate::web::setup_token::SetupToken,
 }
 
-impl Default for WebState {
-    fn default() -> Self {
+impl WebState {
+    pub fn new(store: &crate::sessions::Shared) -> Self {
+        use crate::web::throttle::ATTEMPTS_PER_ADDRESS;
         WebState {
-            logins: Throttle::default(),
-            password_changes: Throttle::default(),
+            logins: Throttle::new("login", ATTEMPTS_PER_ADDRESS, store),
+            password_changes: Throttle::new("password", ATTEMPTS_PER_ADDRESS, store),
             passwords: PasswordWork::for_this_machine(),
-            setup_token: Default::default(),
+            setup_token: crate::web::setup_token::SetupToken::new(store),
         }
     }
 }
@@ -189,7 +191,7 @@ pub async fn login(app: &AppState, email: &str, password: &str, ip: &str) -> Res
     // A hashing place first: when there is none, nothing else is done for
     // this request (and it counts against no one).
     let slot = app.web.passwords.slot().map_err(|_| LoginError::Busy)?;
-    if let Err(wait) = app.web.logins.attempt(&email, ip) {
+    if let Err(wait) = app.web.logins.attempt(&email, ip).await {
         tracing::warn!(ip, "login throttled");
         return Err(LoginError::Throttled(wait));
     }
@@ -202,11 +204,11 @@ pub async fn login(app: &AppState, email: &str, password: &str, ip: &str) -> Res
     let ok = slot.verify(password, hash).await.map_err(|_| LoginError::Busy)?;
     match user {
         Some(user) if ok => {
-            app.web.logins.succeeded(&email, ip);
+            app.web.logins.succeeded(&email, ip).await;
             Ok(user)
         }
         _ => {
-            app.web.logins.failed(&email, ip);
+            app.web.logins.failed(&email, ip).await;
             tracing::info!(ip, "login failed");
             Err(LoginError::Wrong)
         }

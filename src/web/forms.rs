@@ -15,7 +15,7 @@ use crate::validate;
 /// Longest message or prompt, in characters.
 pub const MAX_MESSAGE: usize = 4000;
 /// Largest knowledge document, in bytes (as the importer).
-pub const MAX_DOCUMENT_BYTES: usize = 1_000_000;
+pub const MAX_DOCUMENT_BYTES: usize = crate::plans::MAX_DOCUMENT_BYTES;
 
 /// Sets `slot` from `key` when the input has it.
 fn text(input: &Input, errors: &mut FieldErrors, key: &str, max: usize, slot: &mut String) {

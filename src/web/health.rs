@@ -11,6 +11,8 @@ use crate::server::AppState;
 #[derive(Debug, Serialize)]
 pub struct Health {
     pub status: &'static str,
+    /// Which instance answered (several may sit behind one load balancer).
+    pub instance: String,
     pub version: &'static str,
     pub uptime_seconds: u64,
     pub database: DatabaseHealth,
@@ -34,6 +36,10 @@ pub struct DatabaseHealth {
 #[derive(Debug, Serialize)]
 pub struct SessionHealth {
     pub active: u64,
+    /// `memory`, or `redis` (with `ok` false while it is unreachable and
+    /// this instance works from its own memory).
+    #[serde(flatten)]
+    pub store: crate::sessions::SharedHealth,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,16 +89,18 @@ pub async fn check(state: &AppState) -> Health {
         max_mb: config.max_memory_usage_mb,
     });
     let over_memory = memory.as_ref().is_some_and(|m| m.rss_mb > m.max_mb as f64);
+    let shared = state.shared.health().await;
     Health {
-        status: match (database.ok, over_memory) {
+        status: match (database.ok, over_memory || !shared.ok) {
             (false, _) => "unavailable",
             (true, true) => "degraded",
             (true, false) => "ok",
         },
+        instance: state.instance.to_string(),
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
         database,
-        sessions: SessionHealth { active: state.sessions.active().await },
+        sessions: SessionHealth { active: state.sessions.active().await, store: shared },
         websockets: WebSocketHealth {
             active: state.websockets.load(Ordering::Relaxed),
             max: config.websocket.max_connections,

@@ -1,32 +1,39 @@
-//! Fixed-window rate limits kept in memory (per IP, per session).
+//! Fixed-window rate limits (per IP, per session), counted in the shared
+//! store: with Redis, every instance counts against the same windows.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
+
+use crate::sessions::Shared;
 
 /// Counts hits per key in windows of `window`; a key over `limit` is refused
 /// until its window ends.
 #[derive(Clone)]
 pub struct RateLimiter {
+    /// Keeps this limiter's keys apart from other limiters'.
+    name: &'static str,
     limit: u32,
-    windows: moka::sync::Cache<String, Arc<AtomicU32>>,
+    window: Duration,
+    counts: Shared,
 }
 
 impl RateLimiter {
-    pub fn new(limit: u32, window: Duration) -> Self {
-        RateLimiter {
-            limit,
-            windows: moka::sync::Cache::builder().max_capacity(200_000).time_to_live(window).build(),
-        }
+    /// `store`: where the counts live (its Redis, with a memory of our own).
+    pub fn new(name: &'static str, limit: u32, window: Duration, store: &Shared) -> Self {
+        RateLimiter { name, limit, window, counts: store.space(200_000) }
+    }
+
+    /// In this process only (for tests and tools).
+    pub fn local(limit: u32, window: Duration) -> Self {
+        RateLimiter::new("local", limit, window, &Shared::memory(0))
     }
 
     /// Records a hit; false when the key is over its limit. A limit of 0 is no limit.
-    pub fn allow(&self, key: &str) -> bool {
+    pub async fn allow(&self, key: &str) -> bool {
         if self.limit == 0 {
             return true;
         }
-        let counter = self.windows.get_with(key.to_string(), || Arc::new(AtomicU32::new(0)));
-        counter.fetch_add(1, Ordering::Relaxed) < self.limit
+        let hits = self.counts.incr(&format!("rate:{}:{key}", self.name), self.window, false).await;
+        hits <= u64::from(self.limit)
     }
 }
 
@@ -34,13 +41,15 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn limits_per_key_and_window() {
-        let rl = RateLimiter::new(3, Duration::from_millis(100));
-        assert!((0..3).all(|_| rl.allow("a")));
-        assert!(!rl.allow("a"));
-        assert!(rl.allow("b"));
-        std::thread::sleep(Duration::from_millis(150));
-        assert!(rl.allow("a"));
+    #[tokio::test]
+    async fn limits_per_key_and_window() {
+        let rl = RateLimiter::local(3, Duration::from_millis(100));
+        for _ in 0..3 {
+            assert!(rl.allow("a").await);
+        }
+        assert!(!rl.allow("a").await);
+        assert!(rl.allow("b").await);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(rl.allow("a").await);
     }
 }

@@ -207,6 +207,13 @@ pub struct VoicePage {
     pub twilio_voices: Vec<(String, String)>,
     pub realtime_voices: Vec<(String, String)>,
     pub modes: Vec<(String, String)>,
+    /// Realtime voices with a "listen" sample (empty when none can be made).
+    pub samples: Vec<(String, String)>,
+    /// Why there are no samples (no OpenAI key), in plain words.
+    pub samples_note: Option<String>,
+    /// Why "call my receptionist" is greyed out (plan, Twilio, number).
+    pub test_call_blocked: Option<String>,
+    pub test_calls_per_hour: u32,
 }
 
 pub struct DocRow {
@@ -223,6 +230,8 @@ pub struct KnowledgePage {
     pub v: Input,
     pub errors: FieldErrors,
     pub blocked: Option<String>,
+    /// At the plan's document limit: adding is off, editing is not.
+    pub full: Option<String>,
     pub docs: Vec<DocRow>,
 }
 
@@ -327,8 +336,10 @@ pub struct PlanPage {
     /// The command a self-hosting operator runs to change this business's plan.
     pub command: String,
     pub plans: Vec<PlanTier>,
-    /// (feature label, included per plan)
-    pub rows: Vec<(String, Vec<bool>)>,
+    /// (feature label, what it does, included per plan)
+    pub rows: Vec<(String, &'static str, Vec<bool>)>,
+    /// (limit, value per plan): `plans::limit_rows`.
+    pub limits: Vec<(&'static str, Vec<String>)>,
 }
 
 pub struct BusinessRow {
@@ -348,6 +359,10 @@ pub struct OperatorPage {
     pub v: Input,
     pub errors: FieldErrors,
     pub rows: Vec<BusinessRow>,
+    /// (plan, businesses on it), every plan.
+    pub plan_counts: Vec<(String, usize)>,
+    /// (conversations, leads) of the last 7 days across every business.
+    pub totals: (u32, u32),
     pub plans: Vec<PlanTier>,
     pub business_types: Vec<(&'static str, &'static str)>,
     /// HTTPS certificates (built-in TLS), as /health reports them.
@@ -366,7 +381,13 @@ pub struct AnalyticsPage {
     pub conversion_chart: String,
     pub emergency_chart: String,
     pub hours_chart: String,
+    pub endings_chart: String,
+    pub status_chart: String,
     pub average_call: String,
+    pub p90_call: String,
+    /// The share of emergencies the owner marked as not one.
+    pub false_alarms: String,
+    pub outcomes: crate::store::admin::Outcomes,
 }
 
 /// One outbox row as the owner reads it (times in the business's zone).

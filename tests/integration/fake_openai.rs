@@ -26,7 +26,15 @@ type Recorded = Arc<Mutex<Vec<(Option<String>, Value)>>>;
 pub struct FakeOpenAi {
     script: Arc<Mutex<VecDeque<Scripted>>>,
     pub requests: Recorded,
+    /// `/audio/speech` requests, apart from the chat ones.
+    pub speech: Recorded,
 }
+
+/// The voices `/audio/speech` knows (OpenAI's built-in ones).
+const SPEECH_VOICES: &[&str] = &[
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse", "marin",
+    "cedar",
+];
 
 impl FakeOpenAi {
     /// Starts on a free port; returns the base URL to configure (`…/v1`).
@@ -87,9 +95,19 @@ impl FakeOpenAi {
             warp::reply::json(&json!({ "object": "list", "model": body["model"], "data": data,
                 "usage": { "prompt_tokens": 1, "total_tokens": 1 } }))
         });
+        let recorded = fake.speech.clone();
+        let speech = warp::path!("v1" / "audio" / "speech")
+            .and(warp::post())
+            .and(warp::header::optional::<String>("authorization"))
+            .and(warp::body::bytes())
+            .map(move |auth: Option<String>, body: warp::hyper::body::Bytes| {
+                let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                recorded.lock().unwrap().push((auth.clone(), parsed.clone()));
+                speech_answer(auth.as_deref(), &parsed)
+            });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(warp::serve(route.or(embeddings)).incoming(listener).run());
+        tokio::spawn(warp::serve(route.or(embeddings).or(speech)).incoming(listener).run());
         (fake, format!("http://{addr}/v1"))
     }
 
@@ -100,6 +118,67 @@ impl FakeOpenAi {
     pub fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
+
+    /// `/audio/speech` requests so far: (Authorization header, JSON body).
+    pub fn speech_requests(&self) -> Vec<(Option<String>, Value)> {
+        self.speech.lock().unwrap().clone()
+    }
+}
+
+/// `POST /v1/audio/speech` as OpenAI answers it: the audio bytes
+/// (`audio/mpeg` for mp3, the default), or an `invalid_request_error`.
+fn speech_answer(auth: Option<&str>, body: &Value) -> warp::http::Response<Vec<u8>> {
+    let refuse = |status: u16, kind: &str, message: &str, param: Value| {
+        let error = json!({ "error": { "message": message, "type": kind, "param": param, "code": null } });
+        warp::http::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(error.to_string().into_bytes())
+            .unwrap()
+    };
+    if !auth.is_some_and(|a| a.starts_with("Bearer ") && a.len() > "Bearer ".len()) {
+        return refuse(401, "invalid_request_error", "You didn't provide an API key.", Value::Null);
+    }
+    for field in ["model", "input", "voice"] {
+        if !body[field].is_string() {
+            return refuse(
+                400,
+                "invalid_request_error",
+                &format!("Missing required parameter: '{field}'."),
+                json!(field),
+            );
+        }
+    }
+    let input = body["input"].as_str().unwrap_or_default();
+    if input.chars().count() > 4096 {
+        return refuse(400, "invalid_request_error", "input is longer than 4096 characters", json!("input"));
+    }
+    let voice = body["voice"].as_str().unwrap_or_default();
+    if !SPEECH_VOICES.contains(&voice) {
+        return refuse(
+            400,
+            "invalid_request_error",
+            &format!("Invalid value for 'voice': '{voice}'."),
+            json!("voice"),
+        );
+    }
+    let format = body["response_format"].as_str().unwrap_or("mp3");
+    let content_type = match format {
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "opus" => "audio/ogg",
+        "aac" => "audio/aac",
+        "flac" => "audio/flac",
+        "pcm" => "audio/pcm",
+        _ => {
+            return refuse(400, "invalid_request_error", "Invalid response_format", json!("response_format"))
+        }
+    };
+    // Stands in for audio: an ID3 header, then what was asked, so a test can
+    // tell one sample from another.
+    let mut audio = b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec();
+    audio.extend(format!("{}|{voice}|{input}", body["model"].as_str().unwrap_or_default()).as_bytes());
+    warp::http::Response::builder().status(200).header("content-type", content_type).body(audio).unwrap()
 }
 
 fn chunk(delta: Value) -> Value {
@@ -135,10 +214,10 @@ pub fn tool_calls(calls: &[(&str, Value)]) -> Scripted {
 }
 
 /// A tiny stand-in for a real embedding model: words map to shared concepts,
-/// so "weekends" lands near "Saturdays" though they share no word.
+/// so "sabbath" lands near "Saturdays" though they share no word.
 pub fn concept_vector(text: &str) -> Vec<f32> {
     const CONCEPTS: [&[&str]; 4] = [
-        &["saturday", "saturdays", "sunday", "sundays", "weekend", "weekends"],
+        &["saturday", "saturdays", "sunday", "sundays", "weekend", "weekends", "sabbath"],
         &["price", "prices", "cost", "costs", "fee", "fees", "charge", "much", "dollars"],
         &["open", "hours", "closed", "close"],
         &["water", "leak", "leaking", "pipe", "pipes", "flood"],

@@ -236,6 +236,16 @@ impl FakeTwilio {
                 if let Some(e) = check_twiml(get("Twiml")) {
                     return e;
                 }
+                // Twilio fetches the TwiML from `Url`: it must be absolute http(s).
+                if let Some(url) = get("Url") {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            21205,
+                            &format!("Url is not a valid URL: {url}"),
+                        );
+                    }
+                }
                 if !is_e164(to) {
                     return error(
                         StatusCode::BAD_REQUEST,

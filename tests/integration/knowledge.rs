@@ -37,13 +37,13 @@ async fn embeddings_find_what_full_text_cannot() {
     }
 
     let store = chat.store();
-    let text_only = KnowledgeQuery { text: "anything on weekends?".into(), embedding: None, limit: 3 };
+    let text_only = KnowledgeQuery { text: "anything on the sabbath?".into(), embedding: None, limit: 3 };
     assert!(
         store.search_knowledge(&chat.business_id, &text_only).await.unwrap().is_empty(),
         "no shared word"
     );
     let hybrid = KnowledgeQuery {
-        embedding: Some(("concepts-16".into(), concept_vector("anything on weekends?"))),
+        embedding: Some(("concepts-16".into(), concept_vector("anything on the sabbath?"))),
         ..text_only.clone()
     };
     let found = store.search_knowledge(&chat.business_id, &hybrid).await.unwrap();
@@ -60,6 +60,6 @@ async fn embeddings_find_what_full_text_cannot() {
 
     // Through the chat, the question is embedded too and answered.
     let mut s = None;
-    let a = chat.say(&mut s, "Do you work weekends?").await;
+    let a = chat.say(&mut s, "Do you work on the sabbath?").await;
     assert!(a["reply"].as_str().unwrap().contains("Saturdays"), "{a}");
 }

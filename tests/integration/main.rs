@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_api;
+mod analytics;
 mod backup;
 mod browser;
 mod caps;
@@ -13,6 +14,7 @@ mod cli;
 mod common;
 mod config;
 mod connections;
+mod conversations;
 #[path = "../fakes/ca.rs"]
 mod fake_ca;
 #[path = "../fakes/media.rs"]
@@ -26,6 +28,7 @@ mod harden_auth;
 mod harden_http;
 mod harden_voice;
 mod heldout;
+mod instances;
 mod knowledge;
 mod measure;
 mod notify;
@@ -33,6 +36,7 @@ mod notify_recovery;
 mod notify_support;
 mod pebble;
 mod permissions;
+mod plans;
 mod server;
 mod smtp;
 mod static_binary;
@@ -46,4 +50,5 @@ mod ui_journey;
 mod ui_notify;
 mod voice;
 mod voice_live;
+mod voice_page;
 mod webdriver;

@@ -4,7 +4,7 @@
 //! the built-in model's vectors). On the development sets here; on the
 //! held-out sets in `heldout.rs`. `-- --nocapture` prints the tables.
 
-use frontdesk::agent::knowledge::question_parts;
+use frontdesk::agent::knowledge::{glossed, question_parts};
 use frontdesk::agent::local_model;
 use frontdesk::agent::triage::Rules;
 use frontdesk::domain::{BusinessType, Priority};
@@ -81,7 +81,8 @@ pub fn knowledge(cases: &[(String, Vec<String>)]) -> Vec<(bool, bool, String, Ve
     let (rt, store, id, _dir) = demo_store();
     let model = local_model::get().unwrap();
     let top = |text: &str, hybrid: bool| -> String {
-        let embedding = hybrid.then(|| (model.id().to_string(), model.embed(text)));
+        // As the engine embeds a query for the built-in model (`channels::engine::search`).
+        let embedding = hybrid.then(|| (model.id().to_string(), model.embed(&glossed(text))));
         let q = KnowledgeQuery { text: text.to_string(), embedding, limit: 1 };
         rt.block_on(store.search_knowledge(&id, &q))
             .unwrap()

@@ -123,7 +123,7 @@ async fn http_01_gets_a_certificate_everything_is_served_over_https_and_a_restar
     let root = pebble.root_pem().await;
     let client = https_client(&root, domain, https);
 
-    let mut health = wait_for_https(&client, domain, https, Duration::from_secs(60)).await;
+    let mut health = wait_for_https(&client, domain, https, Duration::from_secs(120)).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while health["tls"]["certificates"][1]["notAfter"].is_null() {
         assert!(Instant::now() < deadline, "no certificate for {other}: {}", health["tls"]);
@@ -218,7 +218,7 @@ async fn when_http_01_cannot_pass_tls_alpn_01_on_the_https_port_gets_the_certifi
     let server = serve(&fd, &acme_env(domain, https, http, &pebble.directory, &pebble.files().ca_bundle()));
     let root = pebble.root_pem().await;
     let client = https_client(&root, domain, https);
-    let health = wait_for_https(&client, domain, https, Duration::from_secs(90)).await;
+    let health = wait_for_https(&client, domain, https, Duration::from_secs(120)).await;
     assert_eq!(health["tls"]["lastError"], Value::Null, "{}", health["tls"]);
     assert_eq!(dns_names(&served_leaf(domain, https, &root).await), [domain]);
     drop(server);
@@ -266,7 +266,7 @@ async fn a_directory_down_at_start_leaves_the_server_up_on_http_and_is_retried()
     );
     let root = pebble.root_pem().await;
     let client = https_client(&root, domain, https);
-    let health = wait_for_https(&client, domain, https, Duration::from_secs(60)).await;
+    let health = wait_for_https(&client, domain, https, Duration::from_secs(120)).await;
     assert_eq!(health["tls"]["lastError"], Value::Null, "{}", health["tls"]);
     drop(server);
 }
@@ -300,7 +300,7 @@ async fn a_realtime_call_over_wss_carries_on_through_a_certificate_renewal() {
         }),
     };
     let phone = Phone::launch(true, RealtimeOptions::default(), &[], web).await;
-    wait_for_https(&phone.http, domain, https, Duration::from_secs(60)).await;
+    wait_for_https(&phone.http, domain, https, Duration::from_secs(120)).await;
     let first = served_leaf(domain, https, &root).await;
 
     // The call starts on the first certificate, signed over the https and wss URLs.
@@ -351,11 +351,18 @@ async fn a_realtime_call_over_wss_carries_on_through_a_certificate_renewal() {
     let lead = phone.lead().await;
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER));
-    let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
-    assert!(
-        transcript.iter().any(|m| m.content == "Thanks Dana, someone will call you back today."),
-        "{transcript:?}"
-    );
+    // The last line is written as the bridge winds down, which on a loaded
+    // machine can be just after the call is marked ended.
+    let conversation = lead.conversation_id.as_deref().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let transcript = phone.store().transcript(conversation).await.unwrap();
+        if transcript.iter().any(|m| m.content == "Thanks Dana, someone will call you back today.") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{transcript:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Writes `text` padded with newlines to `len` bytes: two certificates of one
@@ -400,11 +407,15 @@ async fn files_mode_reloads_when_the_files_change_and_on_sighup() {
     }
 
     // Replaced with the old size and time, so no watcher can see it: SIGHUP reloads.
+    // Each is written beside, given the old time, then renamed over, so at no
+    // moment does the path show a new size or time (a watcher polling while a
+    // loaded machine is between the write and the touch would otherwise see it).
     let stamp = std::fs::metadata(&cert).unwrap().modified().unwrap();
-    write_padded(&cert, &c.cert_pem, 4096);
-    write_padded(&key, &c.key_pem, 4096);
-    for path in [&cert, &key] {
-        std::fs::File::options().write(true).open(path).unwrap().set_modified(stamp).unwrap();
+    for (path, text) in [(&cert, &c.cert_pem), (&key, &c.key_pem)] {
+        let beside = path.with_extension("new");
+        write_padded(&beside, text, 4096);
+        std::fs::File::options().write(true).open(&beside).unwrap().set_modified(stamp).unwrap();
+        std::fs::rename(&beside, path).unwrap();
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(served_leaf(domain, port, &ca.pem).await, b.der, "unchanged to the watcher");

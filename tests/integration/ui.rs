@@ -356,8 +356,8 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     let analytics = web.get("/analytics").await.1;
     assert_eq!(
         analytics.matches("<svg class=\"chart\"").count(),
-        4,
-        "activity, conversion, emergencies, hours"
+        6,
+        "activity, call endings, emergencies, lead statuses, conversion, hours"
     );
     let (status, _, _) = web
         .submit(
@@ -376,10 +376,13 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     assert_eq!(bundle.questions.len(), 6, "a downgrade deletes nothing");
     assert_eq!(bundle.agent.twilio_voice, "Polly.Joanna");
     let agent = web.get("/settings/agent").await.1;
-    assert!(agent.contains("Your FREE plan includes 5 lead questions"));
+    assert!(agent.contains("The FREE plan includes 5 lead questions; more need the BASIC plan."));
     let (status, _, body) = web.submit("/settings/questions", &[("question_text", "One more?")]).await;
     assert_eq!(status, 400);
-    assert!(body.contains("more than 5 lead questions needs the BASIC plan"), "limit message on the page");
+    assert!(
+        body.contains("the FREE plan includes 5 lead questions; more need the BASIC plan"),
+        "limit message on the page"
+    );
     assert_eq!(ui.store().questions(&id).await.unwrap().len(), 6);
 }
 

@@ -68,7 +68,7 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     flash(&b, "Question added.").await;
     assert_eq!(b.js("return document.querySelectorAll('ol.questions > li').length").await, 5);
     assert_eq!(b.js("return document.querySelector('#add-question fieldset').disabled").await, true);
-    assert!(b.body_text().await.contains("Your FREE plan includes 5 lead questions"), "upgrade hint");
+    assert!(b.body_text().await.contains("The FREE plan includes 5 lead questions"), "upgrade hint");
     b.screenshot("ui-agent-free-limit.png").await;
     b.js("document.querySelectorAll('ol.questions > li')[0].querySelectorAll('.q-actions form')[1].querySelector('button').click()").await;
     flash(&b, "Order saved.").await;
@@ -127,12 +127,12 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     assert!(csv.starts_with("id,created,channel,status,priority,name"), "{csv}");
     assert!(csv.contains("CONTACTED") && csv.contains("Dana Smith"), "{csv}");
 
-    // Analytics: a chart on BASIC, all four on PRO.
+    // Analytics: a chart on BASIC, all six on PRO.
     b.go(&ui.url("/analytics")).await;
     assert_eq!(b.js("return document.querySelectorAll('svg.chart').length").await, 1);
     ui.set_plan(&business, "PRO");
     b.go(&ui.url("/analytics")).await;
-    assert_eq!(b.js("return document.querySelectorAll('svg.chart').length").await, 4);
+    assert_eq!(b.js("return document.querySelectorAll('svg.chart').length").await, 6);
     assert_eq!(b.js("return document.querySelector('[data-stat=period-leads]').textContent").await, "1");
     b.screenshot("ui-analytics.png").await;
     for (path, name) in [

@@ -7,7 +7,6 @@
 //! reply is delivered by redirecting the live call when it is ready, so
 //! Twilio's 15-second webhook timeout is never reached.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use warp::reply::Response;
@@ -27,42 +26,6 @@ use crate::web::with_state;
 
 /// Hold-and-redirect rounds before giving up on a reply.
 const MAX_HOLDS: u32 = 10;
-
-/// A reply being worked out while the caller holds.
-#[derive(Clone, Default)]
-pub struct Pending(Arc<Mutex<PendingState>>);
-
-#[derive(Default)]
-enum PendingState {
-    #[default]
-    Waiting,
-    Ready(String),
-    Delivered,
-}
-
-impl Pending {
-    /// The reply's TwiML, once, to whoever asks first (the redirect or REST).
-    fn take(&self) -> Option<String> {
-        let mut state = self.0.lock().ok()?;
-        match std::mem::replace(&mut *state, PendingState::Delivered) {
-            PendingState::Ready(twiml) => Some(twiml),
-            other => {
-                *state = other;
-                None
-            }
-        }
-    }
-
-    fn is_delivered(&self) -> bool {
-        self.0.lock().map(|s| matches!(*s, PendingState::Delivered)).unwrap_or(true)
-    }
-
-    fn ready(&self, twiml: String) {
-        if let Ok(mut state) = self.0.lock() {
-            *state = PendingState::Ready(twiml);
-        }
-    }
-}
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let speech = warp::path!("api" / "voice" / "handle-speech")
@@ -102,9 +65,10 @@ pub fn listen(app: &AppState, ctx: &Context, prompt: Vec<Verb>) -> Vec<Verb> {
 async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
-    let mut session = call_session(&app, &ctx, &call_sid, form.get("From"), form.get("To"), "gather")
-        .await
-        .map_err(turn_reject)?;
+    let mut session =
+        call_session(&app, &ctx, &call_sid, form.caller_number(), form.business_number(), "gather")
+            .await
+            .map_err(turn_reject)?;
     let speech = form.get("SpeechResult").unwrap_or_default().trim().to_string();
     if speech.is_empty() {
         return Ok(twiml_reply(&silence(&app, &ctx, &call_sid, session).await));
@@ -130,14 +94,14 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
         }
         Err(_) => {
             tracing::info!(call_sid, "reply is slow; the caller holds");
-            let pending = Pending::default();
-            app.voice.replies.insert(call_sid.clone(), pending.clone());
+            let held = app.voice.hold_reply(&call_sid).await;
             let (app2, ctx2, sid) = (app.clone(), ctx.clone(), call_sid.clone());
             tokio::spawn(async move {
                 let result = turn.await.unwrap_or_else(|e| Err(TurnError::Provider(e.to_string())));
                 let doc = twiml::render(&reply_verbs(&app2, &ctx2, &sid, result).await);
-                pending.ready(doc);
-                deliver(&app2, &sid, &pending).await;
+                if app2.voice.reply_ready(&sid, &held, &doc, false).await {
+                    deliver(&app2, &sid, &held).await;
+                }
             });
             Ok(twiml_reply(&hold(&app, &ctx, 1)))
         }
@@ -145,16 +109,16 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
 }
 
 /// Sends a ready reply to the live call through Twilio's REST API, unless
-/// the caller's redirect fetched it first.
-async fn deliver(app: &AppState, call_sid: &str, pending: &Pending) {
+/// the caller's redirect (to this instance or another) fetched it first.
+async fn deliver(app: &AppState, call_sid: &str, turn: &str) {
     let Some(twilio) = &app.twilio else { return };
-    let Some(doc) = pending.take() else { return };
+    let Some(doc) = app.voice.take_reply(call_sid).await else { return };
     match twilio.update_call(call_sid, &CallUpdate::Twiml(doc.clone())).await {
         Ok(()) => tracing::info!(call_sid, "slow reply delivered by redirecting the call"),
         Err(e) => {
             // The hold loop's redirect picks it up instead.
             tracing::warn!(call_sid, error = %e, "could not redirect the call; the hold loop will fetch the reply");
-            pending.ready(doc);
+            app.voice.reply_ready(call_sid, turn, &doc, true).await;
         }
     }
 }
@@ -177,8 +141,7 @@ fn hold(app: &AppState, ctx: &Context, round: u32) -> Vec<Verb> {
 async fn gather_reply(query: HoldQuery, app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
-    let pending = app.voice.replies.get(&call_sid);
-    if let Some(doc) = pending.as_ref().and_then(Pending::take) {
+    if let Some(doc) = app.voice.take_reply(&call_sid).await {
         let mut response = Response::new(doc.into());
         response.headers_mut().insert(
             warp::http::header::CONTENT_TYPE,
@@ -186,7 +149,7 @@ async fn gather_reply(query: HoldQuery, app: AppState, form: Form) -> Result<Res
         );
         return Ok(response);
     }
-    let waiting = pending.as_ref().is_some_and(|p| !p.is_delivered());
+    let waiting = app.voice.reply_pending(&call_sid).await;
     if waiting && query.hold <= MAX_HOLDS {
         return Ok(twiml_reply(&hold(&app, &ctx, query.hold.max(2))));
     }

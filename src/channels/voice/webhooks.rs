@@ -40,6 +40,30 @@ impl Form {
             .ok_or_else(|| warp::reject::custom(ApiError::BadRequest("CallSid is missing".into())))
     }
 
+    /// Placed through the REST API by this instance: the owner's test call
+    /// (`test_call`), from the business's number to the owner.
+    pub fn outbound(&self) -> bool {
+        self.get("Direction") == Some("outbound-api")
+    }
+
+    /// The business's own number: the one called, or for a test call the one calling.
+    pub fn business_number(&self) -> Option<&str> {
+        if self.outbound() {
+            self.get("From")
+        } else {
+            self.get("To")
+        }
+    }
+
+    /// The other party's number: the caller, or for a test call the owner called.
+    pub fn caller_number(&self) -> Option<&str> {
+        if self.outbound() {
+            self.get("To")
+        } else {
+            self.get("From")
+        }
+    }
+
     fn json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.0.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
@@ -111,7 +135,7 @@ fn default_voice() -> Voice {
 /// `POST /api/voice/incoming`: a call comes in.
 async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
-    let to = form.get("To").unwrap_or_default().to_string();
+    let to = form.business_number().unwrap_or_default().to_string();
     let business = match app.store.business_by_number(&to).await {
         Ok(b) => b,
         Err(StoreError::NotFound(_)) => {
@@ -141,8 +165,9 @@ async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
     }
 
     let mode = if realtime { "realtime" } else { "gather" };
-    let session =
-        call_session(&app, &ctx, &call_sid, form.get("From"), Some(&to), mode).await.map_err(turn_reject)?;
+    let session = call_session(&app, &ctx, &call_sid, form.caller_number(), Some(&to), mode)
+        .await
+        .map_err(turn_reject)?;
     tracing::info!(mode, "answering a call");
     if realtime {
         // The stream is joined to this call only with this token (see `stream_token`).
@@ -208,8 +233,8 @@ async fn status(app: AppState, form: Form) -> Result<Response, Rejection> {
         .record_call_status(CallStatus {
             call_sid: call_sid.clone(),
             status: status.clone(),
-            to_number: form.get("To").map(str::to_string),
-            from_number: form.get("From").map(str::to_string),
+            to_number: form.business_number().map(str::to_string),
+            from_number: form.caller_number().map(str::to_string),
             duration_seconds: form.get("CallDuration").and_then(|d| d.trim().parse().ok()),
             recording_url: form.get("RecordingUrl").map(str::to_string),
             sequence: form.get("SequenceNumber").and_then(|d| d.trim().parse().ok()),
@@ -226,7 +251,7 @@ async fn status(app: AppState, form: Form) -> Result<Response, Rejection> {
 async fn stream_ended(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
-    let step = app.voice.next(&call_sid).unwrap_or(NextStep::Gather);
+    let step = app.voice.next(&call_sid).await.unwrap_or(NextStep::Gather);
     tracing::info!(call_sid, ?step, "media stream ended");
     Ok(twiml_reply(&next_step_twiml(&app, &ctx, &call_sid, &step).await))
 }
@@ -307,8 +332,8 @@ async fn save_recording(app: &AppState, ctx: &Context, form: &Form) -> Result<()
         .record_call_status(CallStatus {
             call_sid: call_sid.clone(),
             status: "voicemail".into(),
-            to_number: form.get("To").map(str::to_string),
-            from_number: form.get("From").map(str::to_string),
+            to_number: form.business_number().map(str::to_string),
+            from_number: form.caller_number().map(str::to_string),
             duration_seconds: None,
             recording_url: Some(url.to_string()),
             sequence: None,
@@ -316,7 +341,7 @@ async fn save_recording(app: &AppState, ctx: &Context, form: &Form) -> Result<()
         })
         .await
         .map_err(reject)?;
-    let session = call_session(app, ctx, &call_sid, form.get("From"), form.get("To"), "gather")
+    let session = call_session(app, ctx, &call_sid, form.caller_number(), form.business_number(), "gather")
         .await
         .map_err(turn_reject)?;
     let seconds = form.get("RecordingDuration").unwrap_or("?");
@@ -331,9 +356,9 @@ async fn voicemail_summary(app: &AppState, ctx: &Context, call_sid: &str) -> Str
     }
 }
 
-/// The business a call was placed to (by the `To` number).
+/// The business a call was placed to (by the `To` number; a test call's `From`).
 pub async fn call_context(app: &AppState, form: &Form) -> Result<Context, Rejection> {
-    let to = form.get("To").unwrap_or_default();
+    let to = form.business_number().unwrap_or_default();
     let business = app.store.business_by_number(to).await.map_err(reject)?;
     engine::context(app, &business.id).await.map_err(turn_reject)
 }

@@ -13,7 +13,7 @@ use crate::domain::{
 };
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
-    NotificationSettings, QuestionRow,
+    NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result, StoreError};
 
@@ -432,6 +432,10 @@ impl AdminStore for PgStore {
 
     async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData> {
         reports::activity(&self.client().await?, business_id, since).await
+    }
+
+    async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes> {
+        reports::outcomes(&self.client().await?, business_id, since).await
     }
 
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {

@@ -9,7 +9,10 @@ use super::conversation::{business_transcript, event, lead_rows};
 use super::{db_err, get, get_enum, get_u32, to_json};
 use crate::demo::Sample;
 use crate::domain::{new_id, now, Channel, Lead, Priority};
-use crate::store::admin::{ActivityData, BusinessActivity, CallRecord, EventRow, LeadDetail, LeadFilter};
+use crate::store::admin::{
+    ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
+    LeadFilter, Outcomes, StatusWeek,
+};
 use crate::store::{Result, StoreError};
 
 /// `LIKE` pattern matching `text` anywhere, with wildcards in it taken literally.
@@ -140,6 +143,9 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
                 channel: channel.as_deref().and_then(Channel::parse),
                 data: get(r, 2)?,
                 created_at: get(r, 3)?,
+                // One row per event: Postgres reads the events themselves
+                // (SQLite keeps running totals, see its migration 0012).
+                count: 1,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -164,6 +170,83 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
         .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
         .collect::<Result<Vec<_>>>()?;
     Ok(ActivityData { events, leads, calls })
+}
+
+/// Every figure one SQL aggregate over the period's rows, as on SQLite.
+pub(super) async fn outcomes(c: &impl GenericClient, business_id: &str, since: &str) -> Result<Outcomes> {
+    let row = c
+        .query_one(
+            "WITH l AS (SELECT DISTINCT conversation_id FROM leads
+                        WHERE business_id = $1 AND created_at >= $2 AND conversation_id IS NOT NULL),
+                  k AS (SELECT c.mode, c.ended_reason, c.duration_seconds,
+                               (c.conversation_id IN (SELECT conversation_id FROM l)) IS TRUE AS has_lead
+                        FROM calls c WHERE c.business_id = $1 AND c.started_at >= $2)
+             SELECT COUNT(*),
+                 COUNT(*) FILTER (WHERE mode IS NOT NULL),
+                 COUNT(*) FILTER (WHERE ended_reason = 'agent_hung_up' OR (ended_reason = 'caller_hung_up' AND has_lead)),
+                 COUNT(*) FILTER (WHERE ended_reason = 'transferred'),
+                 COUNT(*) FILTER (WHERE ended_reason = 'caller_hung_up' AND NOT has_lead),
+                 COUNT(*) FILTER (WHERE ended_reason = 'voicemail'),
+                 AVG(duration_seconds)::float8,
+                 -- Nearest rank: the ceil(0.9 n)-th shortest call.
+                 percentile_disc(0.9) WITHIN GROUP (ORDER BY duration_seconds)
+             FROM k",
+            &[&business_id, &since],
+        )
+        .await
+        .map_err(db_err)?;
+    let calls = CallOutcomes {
+        total: get_u32(&row, 0)?,
+        answered: get_u32(&row, 1)?,
+        completed: get_u32(&row, 2)?,
+        transferred: get_u32(&row, 3)?,
+        abandoned: get_u32(&row, 4)?,
+        voicemail: get_u32(&row, 5)?,
+        average_seconds: get(&row, 6)?,
+        p90_seconds: get(&row, 7)?,
+    };
+    let row = c
+        .query_one(
+            "SELECT COUNT(*) FILTER (WHERE l.priority = 'URGENT'), COUNT(*) FILTER (WHERE l.priority = 'HIGH'),
+                 COUNT(*) FILTER (WHERE m.level = 'NORMAL')
+             FROM leads l LEFT JOIN triage_marks m ON m.lead_id = l.id
+             WHERE l.business_id = $1 AND l.created_at >= $2 AND NOT l.is_test
+               AND l.priority IN ('URGENT', 'HIGH')",
+            &[&business_id, &since],
+        )
+        .await
+        .map_err(db_err)?;
+    let (urgent, high, marked) = (get_u32(&row, 0)?, get_u32(&row, 1)?, get_u32(&row, 2)?);
+    let total = urgent + high;
+    let emergencies = EmergencyOutcomes {
+        urgent,
+        high,
+        marked_not_emergency: marked,
+        false_positive_rate: (total > 0).then(|| f64::from(marked) / f64::from(total)),
+    };
+    let lead_status_by_week = c
+        .query(
+            "SELECT GREATEST(FLOOR(EXTRACT(EPOCH FROM (now() - created_at::timestamptz)) / 604800), 0)::bigint AS w,
+                 COUNT(*) FILTER (WHERE status = 'NEW'), COUNT(*) FILTER (WHERE status = 'CONTACTED'),
+                 COUNT(*) FILTER (WHERE status = 'QUALIFIED'), COUNT(*) FILTER (WHERE status = 'CLOSED')
+             FROM leads WHERE business_id = $1 AND created_at >= $2 AND NOT is_test
+             GROUP BY w ORDER BY w",
+            &[&business_id, &since],
+        )
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(StatusWeek {
+                weeks_ago: get_u32(r, 0)?,
+                new: get_u32(r, 1)?,
+                contacted: get_u32(r, 2)?,
+                qualified: get_u32(r, 3)?,
+                closed: get_u32(r, 4)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Outcomes { calls, emergencies, lead_status_by_week })
 }
 
 pub(super) async fn businesses_activity(

@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
-    NotificationSettings, QuestionRow,
+    NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result};
 
@@ -145,6 +145,11 @@ impl AdminStore for SqliteStore {
     async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData> {
         let since = since.to_string();
         self.read_for(business_id, move |c, id| reports::activity(c, id, &since)).await
+    }
+
+    async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes> {
+        let since = since.to_string();
+        self.read_for(business_id, move |c, id| reports::outcomes(c, id, &since)).await
     }
 
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {

@@ -4,9 +4,12 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
 
 use super::conversation::{lead_row, LEAD_COLUMNS};
-use super::{db_err, enum_col, json_col, query_all};
+use super::{db_err, enum_col, query_all};
 use crate::domain::{now, Channel, Lead, LeadStatus, Message, Priority};
-use crate::store::admin::{ActivityData, BusinessActivity, CallRecord, EventRow, LeadDetail, LeadFilter};
+use crate::store::admin::{
+    ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
+    LeadFilter, Outcomes, StatusWeek,
+};
 use crate::store::{Result, StoreError};
 
 /// `LIKE` pattern matching `text` anywhere, with wildcards in it taken literally.
@@ -145,18 +148,30 @@ pub(super) fn set_lead_status(
 }
 
 pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Result<ActivityData> {
+    // Counted as they arrived (analytics_rollup, kept by triggers):
+    // conversations per channel and quarter hour, exact at the period's start
+    // (a local midnight is a quarter hour); questions per UTC day and text,
+    // from the UTC day the period starts in. The report merges questions and
+    // keeps the earliest wording.
     let events = query_all(
         conn,
-        "SELECT kind, channel, data, created_at FROM analytics_events
-         WHERE business_id = ?1 AND created_at >= ?2 ORDER BY created_at, id",
+        "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+         WHERE business_id = ?1 AND kind = 'conversation_started' AND bucket >= substr(?2, 1, 16)
+         UNION ALL
+         SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+         WHERE business_id = ?1 AND kind IN ('knowledge_answered', 'knowledge_unanswered')
+           AND bucket >= substr(?2, 1, 10)
+         ORDER BY 4",
         [business_id, since],
         |r| {
             let channel: Option<String> = r.get(1)?;
+            let question: Option<String> = r.get(2)?;
             Ok(EventRow {
                 kind: r.get(0)?,
                 channel: channel.as_deref().and_then(Channel::parse),
-                data: json_col(r, 2).unwrap_or(serde_json::Value::Null),
+                data: question.map_or(serde_json::Value::Null, |q| serde_json::json!({ "question": q })),
                 created_at: r.get(3)?,
+                count: r.get(4)?,
             })
         },
     )?;
@@ -173,6 +188,96 @@ pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Res
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok(ActivityData { events, leads, calls })
+}
+
+/// Every figure one SQL aggregate over the period's rows (indexes on
+/// business and time), so a busy business costs no more Rust than a quiet one.
+pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Result<Outcomes> {
+    let one = |sql: &str, f: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Outcomes>| {
+        conn.query_row(sql, [business_id, since], |r| f(r)).map_err(db_err)
+    };
+    // `IN (subquery)` is looked up in a temporary index built once; a join
+    // on leads.conversation_id (not indexed) would scan per call.
+    let calls = one(
+        "SELECT COUNT(*),
+             COALESCE(SUM(mode IS NOT NULL), 0),
+             COALESCE(SUM(ended_reason = 'agent_hung_up' OR (ended_reason = 'caller_hung_up' AND has_lead)), 0),
+             COALESCE(SUM(ended_reason = 'transferred'), 0),
+             COALESCE(SUM(ended_reason = 'caller_hung_up' AND NOT has_lead), 0),
+             COALESCE(SUM(ended_reason = 'voicemail'), 0),
+             AVG(duration_seconds)
+         FROM (SELECT mode, ended_reason, duration_seconds,
+                   COALESCE(conversation_id IN (SELECT conversation_id FROM leads
+                       WHERE business_id = ?1 AND created_at >= ?2 AND conversation_id IS NOT NULL), 0) AS has_lead
+               FROM calls WHERE business_id = ?1 AND started_at >= ?2)",
+        &|r| {
+            Ok(Outcomes {
+                calls: CallOutcomes {
+                    total: r.get(0)?,
+                    answered: r.get(1)?,
+                    completed: r.get(2)?,
+                    transferred: r.get(3)?,
+                    abandoned: r.get(4)?,
+                    voicemail: r.get(5)?,
+                    average_seconds: r.get(6)?,
+                    p90_seconds: None,
+                },
+                ..Outcomes::default()
+            })
+        },
+    )?
+    .calls;
+    // Nearest rank: the ceil(0.9 n)-th shortest call.
+    let p90_seconds: Option<i64> = conn
+        .query_row(
+            "WITH d AS (SELECT duration_seconds s FROM calls
+                        WHERE business_id = ?1 AND started_at >= ?2 AND duration_seconds IS NOT NULL)
+             SELECT s FROM d ORDER BY s
+             LIMIT 1 OFFSET (SELECT MAX(CAST(((COUNT(*) * 9 + 9) / 10) AS INTEGER) - 1, 0) FROM d)",
+            [business_id, since],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let emergencies = one(
+        "SELECT COALESCE(SUM(l.priority = 'URGENT'), 0), COALESCE(SUM(l.priority = 'HIGH'), 0),
+             COALESCE(SUM(m.level = 'NORMAL'), 0)
+         FROM leads l LEFT JOIN triage_marks m ON m.lead_id = l.id
+         WHERE l.business_id = ?1 AND l.created_at >= ?2 AND l.is_test = 0
+           AND l.priority IN ('URGENT', 'HIGH')",
+        &|r| {
+            let (urgent, high, marked): (u32, u32, u32) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let total = urgent + high;
+            Ok(Outcomes {
+                emergencies: EmergencyOutcomes {
+                    urgent,
+                    high,
+                    marked_not_emergency: marked,
+                    false_positive_rate: (total > 0).then(|| f64::from(marked) / f64::from(total)),
+                },
+                ..Outcomes::default()
+            })
+        },
+    )?
+    .emergencies;
+    let lead_status_by_week = query_all(
+        conn,
+        "SELECT CAST((julianday('now') - julianday(created_at)) / 7 AS INTEGER) AS w,
+             SUM(status = 'NEW'), SUM(status = 'CONTACTED'), SUM(status = 'QUALIFIED'), SUM(status = 'CLOSED')
+         FROM leads WHERE business_id = ?1 AND created_at >= ?2 AND is_test = 0
+         GROUP BY w ORDER BY w",
+        [business_id, since],
+        |r| {
+            Ok(StatusWeek {
+                weeks_ago: r.get(0)?,
+                new: r.get(1)?,
+                contacted: r.get(2)?,
+                qualified: r.get(3)?,
+                closed: r.get(4)?,
+            })
+        },
+    )?;
+    Ok(Outcomes { calls: CallOutcomes { p90_seconds, ..calls }, emergencies, lead_status_by_week })
 }
 
 pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<BusinessActivity>> {
@@ -197,7 +302,62 @@ pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_rollup_counts_exactly_from_the_periods_first_quarter_hour() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::run(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO businesses (id, name, business_type, plan_tier, created_at, updated_at)
+             VALUES ('b', 'B', 'PLUMBING', 'PRO', 'x', 'x')",
+            [],
+        )
+        .unwrap();
+        let event = |kind: &str, channel: &str, data: &str, at: &str| {
+            conn.execute(
+                "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES ('b', ?1, ?2, ?3, ?4)",
+                params![kind, channel, data, at],
+            )
+            .unwrap();
+        };
+        // The period starts at a local midnight: 05:00 UTC (Chicago, CDT).
+        let since = "2025-03-10T05:00:00.000Z";
+        event("conversation_started", "CHAT", "{}", "2025-03-10T04:59:59.999Z");
+        event("conversation_started", "CHAT", "{}", "2025-03-10T05:00:00.000Z");
+        event("conversation_started", "CHAT", "{}", "2025-03-10T05:14:59.000Z");
+        event("conversation_started", "VOICE", "{}", "2025-03-10T05:15:00.000Z");
+        event("knowledge_answered", "CHAT", r#"{"question": "Open Saturday?"}"#, "2025-03-10T06:00:00.000Z");
+        event("knowledge_answered", "CHAT", r#"{"question": "Open Saturday?"}"#, "2025-03-10T07:00:00.000Z");
+        event("knowledge_unanswered", "CHAT", "not json", "2025-03-10T07:00:00.000Z");
+        let rows = activity(&conn, "b", since).unwrap().events;
+        let count = |kind: &str, channel: Option<Channel>| -> u32 {
+            rows.iter()
+                .filter(|e| e.kind == kind && (channel.is_none() || e.channel == channel))
+                .map(|e| e.count)
+                .sum()
+        };
+        assert_eq!(count("conversation_started", Some(Channel::Chat)), 2, "04:59:59 is before the period");
+        assert_eq!(count("conversation_started", Some(Channel::Voice)), 1);
+        let saturday: Vec<_> = rows.iter().filter(|e| e.kind == "knowledge_answered").collect();
+        assert_eq!((saturday.len(), saturday[0].count), (1, 2));
+        assert_eq!(saturday[0].created_at, "2025-03-10T06:00:00.000Z", "the earliest");
+        assert_eq!(count("knowledge_unanswered", None), 1, "bad data is counted, without a question");
+        // Removing an event takes it out again.
+        conn.execute("DELETE FROM analytics_events WHERE created_at = '2025-03-10T05:15:00.000Z'", [])
+            .unwrap();
+        assert_eq!(
+            activity(&conn, "b", since)
+                .unwrap()
+                .events
+                .iter()
+                .filter(|e| e.channel == Some(Channel::Voice))
+                .map(|e| e.count)
+                .sum::<u32>(),
+            0
+        );
+    }
 
     #[test]
     fn search_wildcards_are_literal_and_the_business_comes_first() {

@@ -42,6 +42,9 @@ pub const AGENT: Fields = Fields {
     aliases: AGENT_ALIASES,
 };
 
+/// `POST /api/admin/voice/test-call`: the phone to ring.
+pub const TEST_CALL: Fields = Fields { names: &["to"], aliases: &[] };
+
 pub const VOICE: Fields = Fields {
     names: &[
         "voice_greeting_message",

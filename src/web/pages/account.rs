@@ -83,12 +83,12 @@ pub async fn setup_form(app: &AppState, req: &Req) -> PageResult {
 pub async fn setup(app: &AppState, req: &Req) -> PageResult {
     let form = req.form();
     check_pre_csrf(app, req, &form)?;
-    if let Err(wait) = app.web.logins.attempt("(setup)", &req.ip) {
+    if let Err(wait) = app.web.logins.attempt("(setup)", &req.ip).await {
         let message = format!("Too many tries. Please wait {}.", crate::web::throttle::describe(wait));
         return Err(crate::error::ApiError::TooManyRequests(message).into());
     }
-    if !app.web.setup_token.matches(form.get("setup_token")) {
-        app.web.logins.failed("(setup)", &req.ip);
+    if !app.web.setup_token.matches(form.get("setup_token")).await {
+        app.web.logins.failed("(setup)", &req.ip).await;
         tracing::warn!(ip = %req.ip, "first-run setup with a wrong or missing setup code");
         let mut errors = FieldErrors::default();
         errors.add("setup_token", "is not the code frontdesk printed on its console when it started");
@@ -96,7 +96,7 @@ pub async fn setup(app: &AppState, req: &Req) -> PageResult {
     }
     match crate::web::actions::setup(app, &form).await {
         Ok(user) => {
-            app.web.setup_token.clear();
+            app.web.setup_token.clear().await;
             tracing::info!(user = %user.id, "first-run setup done");
             let (next, message) = match user.role {
                 crate::domain::Role::Operator => ("/operator", "Your operator account is ready."),

@@ -5,7 +5,7 @@ use warp::http::StatusCode;
 
 use super::{form_error, redirect_with, render_status, Page, PageError, PageResult};
 use crate::domain::{AgentConfig, ExpectedFormat};
-use crate::plans::Feature;
+use crate::plans::Limit;
 use crate::web::actions;
 use crate::web::forms::colours;
 use crate::web::input::{ActionError, FieldErrors, Input};
@@ -43,14 +43,12 @@ pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
     let profile = page.app.store.agent_profile(&b.id).await?;
     let questions = page.app.store.questions(&b.id).await?;
     let limit = page.app.plans.question_limit(b.plan_tier);
-    let add_blocked = limit.filter(|&n| questions.len() >= n).map(|n| {
-        format!(
-            "Your {} plan includes {n} lead questions. {} needs the {} plan.",
-            b.plan_tier,
-            capitalise(Feature::UnlimitedQuestions.label()),
-            Feature::UnlimitedQuestions.required_plan()
-        )
-    });
+    let add_blocked = page
+        .app
+        .plans
+        .within(b.plan_tier, Limit::Questions, questions.len())
+        .err()
+        .map(|e| format!("{}.", capitalise(&e.to_string())));
     let failed = shown.agent.is_some() || shown.new_question.is_some() || !shown.question_errors.is_empty();
     let (v, errors) = shown.agent.unwrap_or_else(|| (agent_values(&profile.agent), FieldErrors::default()));
     let (primary, secondary) = colours(&profile.agent);
@@ -73,7 +71,7 @@ pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
     render_status(&page_data, if failed { StatusCode::BAD_REQUEST } else { StatusCode::OK })
 }
 
-fn capitalise(s: &str) -> String {
+pub(super) fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

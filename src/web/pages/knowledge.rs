@@ -3,7 +3,7 @@
 //! business still sees the documents it was given.
 
 use super::{form_error, local_time, redirect_with, render_status, status_for, Page, PageResult};
-use crate::plans::Feature;
+use crate::plans::{Feature, Limit};
 use crate::store::admin::KnowledgeEntry;
 use crate::web::actions;
 use crate::web::forms::zone;
@@ -20,18 +20,28 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
     let l = page.layout("Knowledge", "/knowledge").await;
     let tz = zone(b);
     let docs = page.app.store.knowledge_entries(&b.id).await?;
-    let blocked = page.app.plans.require(b.plan_tier, Feature::KnowledgeBaseManagement).err().map(|e| {
+    let plans = page.app.plans;
+    let blocked = plans.require(b.plan_tier, Feature::KnowledgeBaseManagement).err().map(|e| {
         format!(
             "Adding and editing documents needs the {} plan (this business is on {}).",
             e.required, e.current
         )
     });
+    // At the plan's document limit: edit or delete, but not add.
+    let full = blocked
+        .is_none()
+        .then(|| plans.within(b.plan_tier, Limit::Documents, docs.len()).err())
+        .flatten()
+        .map(|e| {
+            format!("{}. Edit or delete a document to make room.", super::agent::capitalise(&e.to_string()))
+        });
     let status = status_for(&errors);
     let page_data = KnowledgePage {
         l,
         v: shown.unwrap_or_default(),
         errors,
         blocked,
+        full,
         docs: docs
             .iter()
             .map(|d| DocRow {

@@ -209,10 +209,15 @@ pub async fn export(page: &Page<'_>) -> PageResult {
 }
 
 pub fn csv_response(body: Vec<u8>) -> Response {
+    csv_file(body, "leads")
+}
+
+/// A CSV download named `{stem}-YYYY-MM-DD.csv`.
+pub fn csv_file(body: Vec<u8>, stem: &str) -> Response {
     let mut response = Response::new(body.into());
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    let name = format!("attachment; filename=\"leads-{}.csv\"", chrono::Utc::now().format("%Y-%m-%d"));
+    let name = format!("attachment; filename=\"{stem}-{}.csv\"", chrono::Utc::now().format("%Y-%m-%d"));
     if let Ok(v) = HeaderValue::from_str(&name) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -9,15 +9,17 @@ mod knowledge;
 mod leads;
 mod notifications;
 mod operator;
-mod reports;
+pub(crate) mod reports;
 mod request;
 mod respond;
 mod settings;
+mod voice_tools;
 
-pub(crate) use leads::csv_response;
+pub(crate) use leads::{csv_file, csv_response};
 pub use request::{raw, routes, BodyLimit, Raw, Req, Upload, ANONYMOUS_BODY_BYTES, MAX_BODY_BYTES};
 pub use respond::{form_error, local_time, redirect, redirect_with, render, render_status, status_for};
 pub(crate) use settings::voice_urls;
+pub(crate) use voice_tools::audio_response;
 
 use request::header_str;
 use respond::{error_page, flash, security_headers, static_file, urlencode};
@@ -108,6 +110,8 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["login"], true, _) => return account::login_form(app, req).await,
         (["login"], _, true) => return account::login(app, req).await,
         (["forgot-password"], true, _) => return account::forgot(),
+        // The original design's `upgradeUrl`; the plan page is where upgrading is explained.
+        (["admin", "upgrade"], true, _) => return Ok(redirect(crate::error::UPGRADE_PATH)),
         _ => {}
     }
     let caller = signed_in(app, req).await?;
@@ -131,6 +135,7 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["settings", "facts"], _, true) => facts::save(&page).await,
         (["leads", id, "triage"], _, true) => leads::mark_triage(&page, id).await,
         (["analytics"], true, _) => reports::analytics(&page).await,
+        (["analytics.csv"], true, _) => reports::analytics_csv(&page).await,
         (["settings", "agent"], true, _) => agent::show(&page, agent::Shown::default()).await,
         (["settings", "agent"], _, true) => agent::save(&page).await,
         (["settings", "questions"], _, true) => agent::add_question(&page).await,
@@ -141,6 +146,8 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["settings", "voice"], true, _) => settings::voice(&page, None, FieldErrors::default()).await,
         (["settings", "voice"], _, true) => settings::save_voice(&page).await,
         (["settings", "voice", "number"], _, true) => settings::save_number(&page).await,
+        (["settings", "voice", "samples", voice], true, _) => voice_tools::sample(&page, voice).await,
+        (["settings", "voice", "test-call"], _, true) => voice_tools::test_call(&page).await,
         (["settings", "notifications"], true, _) => notifications::show(&page, Default::default()).await,
         (["settings", "notifications"], _, true) => notifications::save_addresses(&page).await,
         (["settings", "notifications", "prefs"], _, true) => notifications::save_prefs(&page).await,

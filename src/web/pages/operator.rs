@@ -37,7 +37,13 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
                 users: s.users,
             }
         })
+        .collect::<Vec<BusinessRow>>();
+    // Across businesses: how many on each plan, and the week's totals.
+    let plan_counts = PlanTier::ALL
+        .iter()
+        .map(|p| (p.to_string(), rows.iter().filter(|r| r.plan == p.as_str()).count()))
         .collect();
+    let totals = (rows.iter().map(|r| r.conversations).sum(), rows.iter().map(|r| r.leads).sum());
     let status = status_for(&errors);
     let v = shown.unwrap_or_else(|| Input::from_pairs([("timezone".to_string(), "UTC".to_string())]));
     let tls = page.app.tls.health();
@@ -46,6 +52,8 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
         v,
         errors,
         rows,
+        plan_counts,
+        totals,
         plans: PlanTier::ALL.to_vec(),
         business_types: business_types(),
         tls,

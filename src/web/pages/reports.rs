@@ -2,7 +2,11 @@
 //! conversion, emergencies, call hours and top questions on PRO.
 
 use super::{render, Page, PageResult};
+use crate::domain::Business;
+use crate::error::ApiError;
 use crate::plans::Feature;
+use crate::server::AppState;
+use crate::store::admin::{Outcomes, StatusWeek};
 use crate::web::analytics::{self, Report};
 use crate::web::charts::{bar_chart, line_chart, Series};
 use crate::web::forms::zone;
@@ -38,19 +42,62 @@ pub fn activity_chart(report: &Report) -> String {
     line_chart("activity", "Chats, calls, leads and emergencies by day", &labels, &series)
 }
 
+/// The period's report (counted in the business's zone) and its outcomes (SQL).
+pub async fn load(app: &AppState, b: &Business, days: u32) -> Result<(Report, Outcomes), ApiError> {
+    let tz = zone(b);
+    let now = chrono::Utc::now();
+    let since = analytics::period_start(now, tz, days);
+    let data = app.store.activity(&b.id, &since).await?;
+    let outcomes = app.store.outcomes(&b.id, &since).await?;
+    Ok((analytics::report(&data, tz, now, days), outcomes))
+}
+
+/// `GET /analytics.csv` (PRO): the page's figures for a spreadsheet.
+pub async fn analytics_csv(page: &Page<'_>) -> PageResult {
+    let b = page.business()?;
+    page.app.plans.require(b.plan_tier, Feature::AdvancedAnalytics)?;
+    let (report, outcomes) = load(page.app, b, DAYS).await?;
+    Ok(super::leads::csv_file(analytics::report_csv(&report, &outcomes)?, "analytics"))
+}
+
+/// Leads by their status now, one line per status over the weeks they came in.
+fn status_chart(outcomes: &Outcomes) -> String {
+    let weeks = outcomes.lead_status_by_week.iter().map(|w| w.weeks_ago).max().unwrap_or(0);
+    let labels: Vec<String> = (0..=weeks)
+        .rev()
+        .map(|w| if w == 0 { "this week".to_string() } else { format!("{w} wk ago") })
+        .collect();
+    let column = |f: &dyn Fn(&StatusWeek) -> u32| -> Vec<f64> {
+        (0..=weeks)
+            .rev()
+            .map(|w| {
+                outcomes
+                    .lead_status_by_week
+                    .iter()
+                    .find(|s| s.weeks_ago == w)
+                    .map_or(0.0, |s| f64::from(f(s)))
+            })
+            .collect()
+    };
+    let series = vec![
+        Series { name: "New".into(), values: column(&|s| s.new) },
+        Series { name: "Contacted".into(), values: column(&|s| s.contacted) },
+        Series { name: "Qualified".into(), values: column(&|s| s.qualified) },
+        Series { name: "Closed".into(), values: column(&|s| s.closed) },
+    ];
+    line_chart("statuses", "Leads by status now, by the week they came in", &labels, &series)
+}
+
 pub async fn analytics(page: &Page<'_>) -> PageResult {
     let b = page.business()?;
     let l = page.layout("Analytics", "/analytics").await;
-    let tz = zone(b);
-    let now = chrono::Utc::now();
-    let data = page.app.store.activity(&b.id, &analytics::period_start(now, tz, DAYS)).await?;
-    let report = analytics::report(&data, tz, now, DAYS);
+    let (report, outcomes) = load(page.app, b, DAYS).await?;
     let enhanced_hint = hint(page, b.plan_tier, Feature::EnhancedAnalytics, "Charts over time");
     let advanced_hint = hint(
         page,
         b.plan_tier,
         Feature::AdvancedAnalytics,
-        "Conversion, emergencies by level, call hours and top questions",
+        "How calls ended, false alarms, lead statuses, conversion, call hours, top questions and the CSV",
     );
     let conversion: Vec<(String, f64)> =
         report.conversion.iter().map(|c| (c.channel.to_string(), (c.rate * 100.0).round())).collect();
@@ -58,10 +105,23 @@ pub async fn analytics(page: &Page<'_>) -> PageResult {
         report.emergencies_by_level.iter().map(|(p, n)| (p.to_string(), f64::from(*n))).collect();
     let hours: Vec<(String, f64)> =
         report.calls_by_hour.iter().enumerate().map(|(h, n)| (format!("{h}"), f64::from(*n))).collect();
-    let average_call = report.average_call_seconds.map_or_else(
-        || "no calls yet".to_string(),
-        |s| format!("{}:{:02}", (s / 60.0).floor() as u64, (s % 60.0).round() as u64),
-    );
+    let average_call =
+        report.average_call_seconds.map_or_else(|| "no calls yet".to_string(), analytics::minutes);
+    let k = &outcomes.calls;
+    let endings: Vec<(String, f64)> = [
+        ("Completed", k.completed),
+        ("Transferred", k.transferred),
+        ("Abandoned", k.abandoned),
+        ("Voicemail", k.voicemail),
+    ]
+    .iter()
+    .map(|(name, n)| (name.to_string(), f64::from(*n)))
+    .collect();
+    let p90_call = k.p90_seconds.map_or_else(|| "no calls yet".to_string(), |s| analytics::minutes(s as f64));
+    let false_alarms = outcomes
+        .emergencies
+        .false_positive_rate
+        .map_or_else(|| "no emergencies yet".to_string(), |r| format!("{:.0}%", r * 100.0));
     render(&AnalyticsPage {
         l,
         days: DAYS,
@@ -73,7 +133,12 @@ pub async fn analytics(page: &Page<'_>) -> PageResult {
         ),
         emergency_chart: bar_chart("emergencies", "HIGH and URGENT leads", &levels),
         hours_chart: bar_chart("hours", "Calls by hour of the day", &hours),
+        endings_chart: bar_chart("endings", "How calls ended", &endings),
+        status_chart: status_chart(&outcomes),
         average_call,
+        p90_call,
+        false_alarms,
+        outcomes,
         enhanced_hint,
         advanced_hint,
         report,

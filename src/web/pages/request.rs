@@ -30,9 +30,12 @@ const PAGE_PREFIXES: &[&str] = &[
     "settings",
     "knowledge",
     "analytics",
+    "analytics.csv",
     "account",
     "operator",
     "static",
+    // `/admin/upgrade`: the original design's upgrade link.
+    "admin",
 ];
 
 /// A request as the pages see it.

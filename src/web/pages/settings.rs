@@ -91,7 +91,7 @@ fn public_host(url: &str) -> bool {
     }
 }
 
-fn voice_values(a: &AgentConfig, b: &Business) -> Input {
+pub(super) fn voice_values(a: &AgentConfig, b: &Business) -> Input {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     pairs(&[
         ("voice_greeting_message", opt(&a.voice_greeting_message)),
@@ -120,6 +120,18 @@ const TWILIO_VOICES: &[(&str, &str)] = &[
 ];
 
 pub async fn voice(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -> PageResult {
+    let status = status_for(&errors);
+    voice_with_status(page, shown, errors, status).await
+}
+
+/// The voice page, shown with `status` (a test call Twilio refused: 502).
+pub async fn voice_with_status(
+    page: &Page<'_>,
+    shown: Option<Input>,
+    errors: FieldErrors,
+    status: warp::http::StatusCode,
+) -> PageResult {
+    use crate::channels::voice::{samples, test_call};
     page.caller.require_manager()?;
     let b = page.business()?;
     let l = page.layout("Voice", "/settings/voice").await;
@@ -128,12 +140,21 @@ pub async fn voice(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -
     if let Some(form) = shown {
         v = form;
     }
+    if v.get("test_call_to").is_empty() {
+        v = v.with("test_call_to", b.notification_phone_number.as_deref().unwrap_or_default());
+    }
     let mut twilio_voices: Vec<(String, String)> =
         TWILIO_VOICES.iter().map(|(k, label)| (k.to_string(), label.to_string())).collect();
     if !twilio_voices.iter().any(|(k, _)| *k == agent.twilio_voice) {
         twilio_voices.push((agent.twilio_voice.clone(), agent.twilio_voice.clone()));
     }
-    let status = status_for(&errors);
+    let realtime_voices: Vec<(String, String)> = REALTIME_VOICES
+        .iter()
+        .map(|v| {
+            (v.to_string(), if *v == "marin" { "marin (basic)".into() } else { format!("{v} (premium)") })
+        })
+        .collect();
+    let samples_on = samples::available(page.app);
     let page_data = VoicePage {
         l,
         v,
@@ -147,12 +168,9 @@ pub async fn voice(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -
         urls: voice_urls(page.app),
         setup_warning: voice_setup_warning(page.app),
         twilio_voices,
-        realtime_voices: REALTIME_VOICES
-            .iter()
-            .map(|v| {
-                (v.to_string(), if *v == "marin" { "marin (basic)".into() } else { format!("{v} (premium)") })
-            })
-            .collect(),
+        samples: if samples_on { realtime_voices.clone() } else { Vec::new() },
+        samples_note: (!samples_on).then(|| samples::NO_KEY_NOTE.to_string()),
+        realtime_voices,
         modes: VoiceMode::ALL
             .iter()
             .map(|m| {
@@ -164,6 +182,8 @@ pub async fn voice(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -
                 (m.as_str().to_string(), label.to_string())
             })
             .collect(),
+        test_call_blocked: test_call::blocked(page.app, b),
+        test_calls_per_hour: test_call::PER_HOUR,
     };
     render_status(&page_data, status)
 }
@@ -377,9 +397,12 @@ pub async fn plan(page: &Page<'_>) -> PageResult {
     let strict = crate::plans::Plans { enforce: true };
     let rows = Feature::ALL
         .iter()
-        .map(|f| (capitalise(f.label()), plans.iter().map(|p| strict.allows(*p, *f)).collect()))
+        .map(|f| {
+            (capitalise(f.label()), f.behaviour(), plans.iter().map(|p| strict.allows(*p, *f)).collect())
+        })
         .collect();
     let business = page.business()?.id.clone();
     let command = format!("frontdesk business plan {business} PRO");
-    render(&PlanPage { l, enforced: page.app.plans.enforce, command, plans, rows })
+    let limits = crate::plans::limit_rows();
+    render(&PlanPage { l, enforced: page.app.plans.enforce, command, plans, rows, limits })
 }

@@ -31,7 +31,7 @@ impl Bridge {
         self.close_model().await;
         self.release_line(false);
         self.flush().await;
-        self.app.voice.set_next(&self.call_sid, step.clone());
+        self.app.voice.set_next(&self.call_sid, step.clone()).await;
         // From here the session store is gather mode's (it may have asked a question).
         self.session_handed_over = true;
         let update = match &step {

@@ -181,7 +181,7 @@ async fn admit(app: &AppState, start: &tw::Start) -> Result<crate::domain::Call,
     if call.business_id.as_deref() != Some(business_id) {
         return Err("the call belongs to another business".into());
     }
-    if !app.voice.first_use(token) {
+    if !app.voice.first_use(token).await {
         return Err("the stream's token was used already".into());
     }
     Ok(call)

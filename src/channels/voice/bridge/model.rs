@@ -98,10 +98,38 @@ impl Bridge {
     }
 
     pub(super) async fn close_model(&mut self) {
+        self.drain_transcripts().await;
         if let Model::Open { socket, .. } = &mut self.model {
             let _ = tokio::time::timeout(Duration::from_millis(500), SinkExt::close(socket)).await;
         }
         self.model = Model::Closed;
+    }
+
+    /// A caller who hangs up as the last words play: the model's transcript
+    /// of them may still be on its way. Lines that arrive within a moment
+    /// are kept; nothing else the model sends is acted on any more.
+    async fn drain_transcripts(&mut self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        loop {
+            let Model::Open { socket, .. } = &mut self.model else { return };
+            let text = match tokio::time::timeout_at(deadline, socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => text,
+                Ok(Some(Ok(_))) => continue,
+                _ => return,
+            };
+            let Ok(event) = rt::parse(&text) else { continue };
+            let role = match event.kind() {
+                Kind::AudioTranscriptDone => "assistant",
+                Kind::InputTranscriptDone => "user",
+                _ => continue,
+            };
+            let line = event.transcript.unwrap_or_default().trim().to_string();
+            if !line.is_empty() {
+                // Any held line was said before this one.
+                self.release_line(false);
+                self.save_lines(vec![(role.to_string(), line)], false, Vec::new());
+            }
+        }
     }
 
     pub(super) async fn ping_model(&mut self, grace: Duration) {
