@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::json;
 
-
 use crate::fake_media::twilio_signature;
 use crate::fake_openai::FakeOpenAi;
 use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};

@@ -130,7 +130,9 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
     let events = c
         .query(
             "SELECT kind, channel, data, created_at FROM analytics_events
-             WHERE business_id = $1 AND created_at >= $2 ORDER BY created_at, id",
+             WHERE business_id = $1 AND created_at >= $2
+               AND kind IN ('conversation_started', 'knowledge_answered', 'knowledge_unanswered')
+             ORDER BY created_at, id",
             &[&business_id, &since],
         )
         .await
@@ -143,8 +145,9 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
                 channel: channel.as_deref().and_then(Channel::parse),
                 data: get(r, 2)?,
                 created_at: get(r, 3)?,
-                // One row per event: Postgres reads the events themselves
-                // (SQLite keeps running totals, see its migration 0012).
+                // One row per event of the kinds the report counts: Postgres
+                // reads the events themselves (SQLite keeps running totals,
+                // see its migration 0012).
                 count: 1,
             })
         })
