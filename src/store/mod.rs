@@ -230,3 +230,16 @@ pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
     /// other connections write.
     async fn backup_to(&self, dest: &Path) -> Result<()>;
 }
+
+/// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken
+/// literally (both backends escape with a backslash).
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}

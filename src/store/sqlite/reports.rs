@@ -10,19 +10,7 @@ use crate::store::admin::{
     ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
     LeadFilter, Outcomes, StatusWeek,
 };
-use crate::store::{Result, StoreError};
-
-/// `LIKE` pattern matching `text` anywhere, with wildcards in it taken literally.
-fn contains_pattern(text: &str) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    format!("%{escaped}%")
-}
+use crate::store::{contains_pattern, Result, StoreError};
 
 /// The WHERE clause and its parameters; the business always comes first.
 fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
