@@ -388,3 +388,77 @@ async fn serve_starts_on_the_prisma_url() {
     drop((one, two));
     pg.drop().await;
 }
+
+/// Two `serve` processes on one Postgres schema and one Redis act as one
+/// receptionist: a chat whose messages alternate between them stays one
+/// conversation, with one lead holding everything said to either.
+#[tokio::test]
+async fn two_processes_on_one_postgres_and_redis_share_a_chat() {
+    let Some(pg) = FreshSchema::new("pair").await else { return };
+    let Ok(redis) = std::env::var("FRONTDESK_TEST_REDIS_URL") else {
+        eprintln!("NOTICE: FRONTDESK_TEST_REDIS_URL is not set; two processes on one Redis skipped");
+        return pg.drop().await;
+    };
+    let prefix = format!("frontdesk-test:{}:", pg.schema);
+    let fd = crate::common::Instance::new();
+    let env = [
+        ("DATABASE_URL", pg.url.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("FRONTDESK_REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    let mut import = fd.command();
+    import.envs(env).args(["business", "import", crate::common::demo_file().to_str().unwrap()]);
+    let out = import.output().unwrap();
+    crate::common::assert_success(&out, &["business", "import"]);
+    let business = crate::common::stdout(&out).trim().to_string();
+    // One data directory, so one JWT secret; the database and Redis are shared.
+    let servers = [fd.serve_with_env(&env), fd.serve_with_env(&env)];
+    let client = reqwest::Client::new();
+    let mut session: Option<String> = None;
+    let mut lead: Option<String> = None;
+    let said = [
+        "my kitchen sink is leaking under the cabinet",
+        "Dana Smith",
+        "312-555-0142",
+        "12 Oak Street, Springfield",
+        "dana@example.com",
+        "no thanks",
+    ];
+    let mut last = serde_json::Value::Null;
+    for (i, message) in said.iter().enumerate() {
+        let server = &servers[i % 2];
+        let mut body = serde_json::json!({ "businessId": business, "message": message });
+        if let Some(id) = &session {
+            body["sessionId"] = serde_json::json!(id);
+        }
+        let res = client.post(server.url("/api/chat")).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        last = res.json().await.unwrap();
+        let id = last["sessionId"].as_str().unwrap().to_string();
+        assert!(session.as_ref().is_none_or(|s| *s == id), "one conversation across both: {last}");
+        session = Some(id);
+        if let Some(l) = last["leadId"].as_str() {
+            assert!(lead.as_ref().is_none_or(|x| x == l), "one lead across both: {last}");
+            lead = Some(l.to_string());
+        }
+    }
+    assert_eq!(last["done"], true, "{last}");
+    let store = PgStore::open(&pg.url).await.unwrap();
+    let saved = store.lead(&business, lead.as_deref().unwrap()).await.unwrap();
+    assert_eq!(saved.contact_name.as_deref(), Some("Dana Smith"));
+    assert_eq!(saved.contact_phone.as_deref(), Some("+13125550142"));
+    assert_eq!(saved.address.as_deref(), Some("12 Oak Street, Springfield"));
+    assert_eq!(saved.contact_email.as_deref(), Some("dana@example.com"));
+    let transcript = store.transcript(saved.conversation_id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), said.len(), "{transcript:?}");
+    let mut instances = Vec::new();
+    for server in &servers {
+        let health: serde_json::Value =
+            reqwest::get(server.url("/health")).await.unwrap().json().await.unwrap();
+        assert_eq!(health["sessions"]["backend"], "redis", "{health}");
+        instances.push(health["instance"].to_string());
+    }
+    assert_ne!(instances[0], instances[1], "/health says which instance answered");
+    drop(servers);
+    pg.drop().await;
+}
