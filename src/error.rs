@@ -129,7 +129,13 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::BadRequest(m),
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            StoreError::Unavailable(m) => {
+                // The database's words (paths, tables, SQL) are for the log.
+                tracing::error!(detail = %m, "database error");
+                ApiError::Unavailable(
+                    "The database is not available right now. Please try again in a moment.".into(),
+                )
+            }
             e @ StoreError::TooNew { .. } => ApiError::Internal(e.to_string()),
         }
     }
@@ -141,6 +147,15 @@ mod tests {
     use super::*;
     use crate::domain::PlanTier;
     use crate::plans::{Feature, Limit, Plans};
+
+    #[test]
+    fn the_databases_own_words_never_reach_a_client() {
+        let e: ApiError =
+            StoreError::Unavailable("no such table: leads (/var/lib/frontdesk/frontdesk.db)".into()).into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let text = e.body()["error"].as_str().unwrap().to_string();
+        assert!(!text.contains("leads") && !text.contains("/var/lib"), "{text}");
+    }
 
     #[test]
     fn a_missing_plan_answers_403_naming_both_plans() {

@@ -45,6 +45,19 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// What a client is told when the database refuses a write for a constraint:
+/// the database's own message names tables and columns, so it goes to the
+/// log, not to the client.
+pub(crate) const CONSTRAINT_CONFLICT: &str =
+    "that conflicts with something already saved (a duplicate, or something it refers to is gone)";
+
+/// A constraint refusal as a conflict the client may read; the database's
+/// words are logged.
+pub(crate) fn constraint_conflict(detail: &str) -> StoreError {
+    tracing::warn!(detail, "a write was refused by a database constraint");
+    StoreError::Conflict(CONSTRAINT_CONFLICT.into())
+}
+
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOutcome {

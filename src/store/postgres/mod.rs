@@ -59,7 +59,7 @@ pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
         ]
         .contains(code)
         {
-            return StoreError::Conflict(db.message().to_string());
+            return crate::store::constraint_conflict(db.message());
         }
     }
     StoreError::Unavailable(describe(&e))

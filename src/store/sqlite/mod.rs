@@ -56,7 +56,7 @@ pub struct SqliteStore {
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint violated".into()))
+            crate::store::constraint_conflict(msg.as_deref().unwrap_or("constraint violated"))
         }
         rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound("row".into()),
         _ => StoreError::Unavailable(e.to_string()),
@@ -532,6 +532,20 @@ impl Store for SqliteStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_constraint_refusal_names_no_table_or_column() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (email TEXT UNIQUE); INSERT INTO users VALUES ('a@b.example');",
+        )
+        .unwrap();
+        let e = db_err(conn.execute("INSERT INTO users VALUES ('a@b.example')", []).unwrap_err());
+        match e {
+            StoreError::Conflict(m) => assert!(!m.contains("users") && !m.contains("email"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[tokio::test]
     async fn sqlite_vec_and_fts5_are_available() {
