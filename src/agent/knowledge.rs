@@ -221,9 +221,9 @@ const GLOSSES: &[(&str, &str)] = &[
     ("garantias", "warranty"),
     ("factura", "invoice"),
     // Spanish: where, and who.
-    ("zona", "area"),
-    ("zonas", "areas"),
-    ("area", "area"),
+    ("zona", "area serve"),
+    ("zonas", "areas serve"),
+    ("area", "area serve"),
     ("cubren", "cover area"),
     ("atienden", "serve area"),
     ("llegan", "area travel"),
@@ -307,8 +307,9 @@ const GLOSSES: &[(&str, &str)] = &[
     ("weekend", "saturday sunday"),
     ("weekends", "saturday sunday"),
     ("boiler", "water heater"),
-    ("towns", "area"),
-    ("cover", "area"),
+    ("towns", "area serve"),
+    ("cover", "area serve"),
+    ("areas", "area serve"),
     ("serve", "area"),
     ("travel", "trip"),
     ("bonded", "insured"),
@@ -569,6 +570,12 @@ mod tests {
         let answer = extract_answer("¿Cuánto cobran por la visita?", std::slice::from_ref(&fee));
         assert_eq!(answer.as_deref(), Some("Service call fee: a service call costs $89."));
         assert_eq!(term_groups("my tap drips"), [vec!["tap".to_string()], vec!["drip".to_string()]]);
+        let area = passage(
+            "Service area",
+            "We serve Lakemont and Cedar Bend, within 25 miles of the shop. There is no travel charge inside our service area.",
+        );
+        let answer = extract_answer("what areas do you cover?", std::slice::from_ref(&area)).unwrap();
+        assert!(answer.starts_with("We serve Lakemont"), "{answer}");
         let callout = query_words("how much is a call-out?");
         assert!(
             callout.contains(&"service".to_string()) && callout.contains(&"call".to_string()),
