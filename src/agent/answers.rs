@@ -318,10 +318,11 @@ const CORRECTION_OPENERS: [&str; 8] =
 /// The message with a correction's opener ("sorry, actually") removed.
 pub fn without_correction_opener(text: &str) -> &str {
     let mut rest = text.trim();
-    while let Some(cue) = CORRECTION_OPENERS.iter().find(|cue| {
-        rest.is_char_boundary(cue.len().min(rest.len()))
-            && rest.get(..cue.len()).is_some_and(|head| head.to_lowercase() == **cue)
-    }) {
+    // `get` is None off a character boundary, so no slice below can panic.
+    while let Some(cue) = CORRECTION_OPENERS
+        .iter()
+        .find(|cue| rest.get(..cue.len()).is_some_and(|head| head.to_lowercase() == **cue))
+    {
         rest = rest[cue.len()..].trim_start_matches([',', ' ', '-', '—', ':', '.']).trim_start();
     }
     rest

@@ -528,9 +528,15 @@ impl Rules {
     /// How the message sorts for triage: its level, then the classifier's
     /// probability that it is URGENT.
     pub fn urgency(&self, text: &str) -> (Priority, f32) {
+        // One vote serves both the probability and the combined level.
         let rules = self.classify_rules(text);
-        let p = self.classifier.vote(&without_contact_details(text), rules.level).map_or(0.0, |v| v.urgent);
-        (combine_opt(rules, &self.classifier, text).level, p)
+        match self.classifier.vote(&without_contact_details(text), rules.level) {
+            Some(vote) => {
+                let p = vote.urgent;
+                (combine(rules, vote).level, p)
+            }
+            None => (rules.level, 0.0),
+        }
     }
 
     /// The rules alone.

@@ -109,6 +109,11 @@ impl Bridge {
     /// of them may still be on its way. Lines that arrive within a moment
     /// are kept; nothing else the model sends is acted on any more.
     async fn drain_transcripts(&mut self) {
+        // With no response in progress nothing of the model's is on its way:
+        // an ordinary hang-up does not wait.
+        if self.active_response.is_none() {
+            return;
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
         loop {
             let Model::Open { socket, .. } = &mut self.model else { return };
