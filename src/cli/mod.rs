@@ -128,7 +128,7 @@ pub fn main() -> ExitCode {
                 println!(
                     "frontdesk {} (database schema {})",
                     env!("CARGO_PKG_VERSION"),
-                    crate::store::migrate::latest()
+                    crate::store::sqlite::migrate::latest()
                 );
                 Ok(())
             }

@@ -5,7 +5,8 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{db_err, open_connection};
-use crate::store::{migrate, Result, StoreError};
+use super::migrate;
+use crate::store::{Result, StoreError};
 
 /// Copies the live database at `src` to `dest` with SQLite's online backup.
 /// All pages are copied in one step on a read snapshot, so concurrent writers

@@ -17,6 +17,7 @@ mod conversation;
 mod demo;
 mod integrity;
 mod knowledge;
+pub mod migrate;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
 pub(crate) mod outbox;
@@ -27,7 +28,7 @@ mod triage_marks;
 pub use backup::{backup_file, copy_snapshot, verify_file};
 
 use super::{
-    migrate, CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError,
+    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError,
     TurnRecord,
 };
 use crate::agent::knowledge::Passage;
@@ -520,12 +521,6 @@ impl Store for SqliteStore {
         self.write(move |tx| demo::add_samples(tx, &id, &samples)).await
     }
 
-    async fn backup_to(&self, dest: &Path) -> Result<()> {
-        let (src, dest) = (self.path.clone(), dest.to_path_buf());
-        tokio::task::spawn_blocking(move || backup_file(&src, &dest))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("backup task failed: {e}")))?
-    }
 }
 
 #[cfg(test)]
