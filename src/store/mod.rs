@@ -8,6 +8,7 @@ pub mod admin;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 pub use outbox::OutboxStore;
 

@@ -17,6 +17,15 @@ pub fn backup_file(src: &Path, dest: &Path) -> Result<()> {
     copy_database(&source, dest)
 }
 
+/// Like [`backup_file`] on a read-only connection: `src` is not written at
+/// all (a read-write connection that closes last checkpoints the WAL into
+/// the file), for copies that must leave it byte for byte as it was.
+pub fn snapshot_read_only(src: &Path, dest: &Path) -> Result<()> {
+    let source = open_connection(src, true)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", src.display())))?;
+    copy_database(&source, dest)
+}
+
 /// Copies a backup file (opened immutable, so it is never modified) to `dest`.
 pub fn copy_snapshot(src: &Path, dest: &Path) -> Result<()> {
     copy_database(&open_snapshot(src)?, dest)

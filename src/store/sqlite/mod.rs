@@ -15,6 +15,7 @@ mod business;
 mod calls;
 mod conversation;
 mod demo;
+pub mod export;
 mod integrity;
 mod knowledge;
 pub mod migrate;
@@ -25,7 +26,7 @@ mod outbox_store;
 mod reports;
 mod triage_marks;
 
-pub use backup::{backup_file, copy_snapshot, verify_file};
+pub use backup::{backup_file, copy_snapshot, snapshot_read_only, verify_file};
 
 use super::{
     CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError,
