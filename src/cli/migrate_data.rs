@@ -81,7 +81,9 @@ pub async fn run(args: Args, config: &Config) -> anyhow::Result<()> {
 fn print_report(copied: &Copied) {
     let width = copied.counts.iter().map(|c| c.table.len()).max().unwrap_or(5).max(5);
     println!("{:<width$}  {:>12}  {:>12}", "table", "sqlite rows", "postgres rows");
-    for c in &copied.counts {
+    let mut counts: Vec<_> = copied.counts.iter().collect();
+    counts.sort_by(|a, b| a.table.cmp(&b.table));
+    for c in counts {
         println!("{:<width$}  {:>12}  {:>12}", c.table, c.source, c.target);
     }
     for s in &copied.skipped {

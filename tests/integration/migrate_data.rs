@@ -7,10 +7,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use frontdesk::domain::{Priority, Role};
+use frontdesk::domain::{EmergencyRules, KnowledgeDoc, Priority, Role};
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
-use frontdesk::store::{KnowledgeQuery, NewUser, Store};
+use frontdesk::store::{CallStatus, KnowledgeQuery, NewUser, Store};
 
 use crate::common::{assert_success, stderr, stdout, Instance, Server, PASSWORD};
 use crate::store_contract::FreshSchema;
@@ -51,7 +51,9 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
     // What `serve --demo` makes: the demo business and its sample week.
     let mut serve = sqlite_command(&fd);
     serve.args(["serve", "--port", "0", "--bind", "127.0.0.1", "--demo"]);
-    assert!(Server::start(serve).stop().success());
+    let server = Server::start(serve);
+    assert_eq!(reqwest::get(server.url("/health")).await.unwrap().status(), 200);
+    server.stop();
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&fd.db()).unwrap());
     let business = sqlite.list_businesses().await.unwrap()[0].business.id.clone();
     let hash = frontdesk::auth::hash_password(PASSWORD).unwrap();
@@ -66,6 +68,24 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
     assert!(leads.len() >= 3, "the demo has leads: {leads:?}");
     sqlite.mark_triage(&business, &leads[0].id, Priority::Urgent, "water everywhere").await.unwrap();
     sqlite.revoke_session("ab12", 4_000_000_000).await.unwrap();
+    let rules = EmergencyRules {
+        add: vec![(Priority::Urgent, "sewage in the basement".into())],
+        remove: vec!["leak".into()],
+    };
+    sqlite.set_emergency_rules(&business, rules).await.unwrap();
+    for (status, sequence) in [("ringing", 0), ("completed", 2)] {
+        let callback = CallStatus {
+            call_sid: "CAmigrate".into(),
+            status: status.into(),
+            to_number: Some("+13125550100".into()),
+            from_number: Some("+13125550142".into()),
+            duration_seconds: Some(42),
+            sequence: Some(sequence),
+            data: serde_json::json!({ "CallStatus": status }),
+            ..Default::default()
+        };
+        sqlite.record_call_status(callback).await.unwrap();
+    }
     drop(sqlite);
     let before = std::fs::read(fd.db()).unwrap();
 
@@ -79,6 +99,7 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
         assert!(count(&rows, table) > 0, "{table} copied: {rows:?}");
     }
     assert_eq!(count(&rows, "triage_marks"), 1);
+    assert_eq!(count(&rows, "emergency_rules"), 2);
     assert_eq!(count(&rows, "revoked_sessions"), 1);
     assert!(count(&rows, "knowledge_chunk_embeddings") >= count(&rows, "knowledge_chunks"));
     assert!(stdout(&out).contains("DATABASE_URL"), "{}", stdout(&out));
@@ -100,25 +121,46 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
         assert!(!transcript.is_empty());
         assert_eq!(postgres.transcript(conversation).await.unwrap(), transcript);
     }
-    assert_eq!(
-        postgres.triage_mark(&business, &leads[0].id).await.unwrap(),
-        Some(Priority::Urgent)
-    );
+    assert_eq!(postgres.triage_mark(&business, &leads[0].id).await.unwrap(), Some(Priority::Urgent));
     assert!(postgres.session_revoked("ab12").await.unwrap());
+    assert_eq!(postgres.call("CAmigrate").await.unwrap(), sqlite.call("CAmigrate").await.unwrap());
+    let events = sqlite.call_events("CAmigrate").await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(postgres.call_events("CAmigrate").await.unwrap(), events);
+    assert_eq!(
+        postgres.agent_profile(&business).await.unwrap(),
+        sqlite.agent_profile(&business).await.unwrap()
+    );
     let since = "2000-01-01T00:00:00.000Z";
-    assert_eq!(postgres.outcomes(&business, since).await.unwrap(), sqlite.outcomes(&business, since).await.unwrap());
-    let query = |text: &str| KnowledgeQuery { text: text.into(), embedding: None, limit: 3 };
+    assert_eq!(
+        postgres.outcomes(&business, since).await.unwrap(),
+        sqlite.outcomes(&business, since).await.unwrap()
+    );
+    // The same vectors rank the same (an empty text: embeddings alone), and
+    // the passage SQLite ranks first is among Postgres's first three
+    // (full-text ranking differs between FTS5 and ts_rank).
+    let model = frontdesk::agent::local_model::get().unwrap();
     for text in ["do you fix water heaters", "what areas do you cover", "how much is a call out"] {
-        let want = sqlite.search_knowledge(&business, &query(text)).await.unwrap();
-        let got = postgres.search_knowledge(&business, &query(text)).await.unwrap();
+        let embedding = Some((model.id().to_string(), model.embed(text)));
+        let vectors = KnowledgeQuery { text: String::new(), embedding: embedding.clone(), limit: 5 };
+        let want = sqlite.search_knowledge(&business, &vectors).await.unwrap();
         assert!(!want.is_empty(), "{text}");
-        assert_eq!(got.first().map(|p| &p.text), want.first().map(|p| &p.text), "{text}");
+        assert_eq!(postgres.search_knowledge(&business, &vectors).await.unwrap(), want, "{text}");
+        let both = KnowledgeQuery { text: text.into(), embedding, limit: 3 };
+        let want = sqlite.search_knowledge(&business, &both).await.unwrap();
+        let got = postgres.search_knowledge(&business, &both).await.unwrap();
+        assert!(got.iter().any(|p| p.text == want[0].text), "{text}: {want:?} vs {got:?}");
     }
     let user = postgres.user_by_email("owner@acme.example").await.unwrap();
     assert!(frontdesk::auth::verify_password(PASSWORD, &user.password_hash));
-    // Identities continue after the copied ids.
-    let conversation = postgres.start_conversation(&business, frontdesk::domain::Channel::Chat, None, false).await;
-    assert!(conversation.is_ok(), "{conversation:?}");
+    // Identities continue after the copied ids (new chunks, their events).
+    let doc = KnowledgeDoc {
+        title: "Gutters".into(),
+        content: "We clean and repair gutters and downspouts in spring and fall.".into(),
+        source_url: None,
+    };
+    let added = postgres.add_knowledge(&business, doc).await;
+    assert!(added.is_ok(), "{added:?}");
     drop(postgres);
 
     // serve on the migrated Postgres answers the demo business's chat.
@@ -143,8 +185,9 @@ fn seed_leads(fd: &Instance, n: usize) -> String {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let business = rt.block_on(async {
         let store = SqliteStore::open(&fd.db()).unwrap();
-        let bundle = frontdesk::provision::parse_bundle(&std::fs::read_to_string(crate::common::demo_file()).unwrap())
-            .unwrap();
+        let bundle =
+            frontdesk::provision::parse_bundle(&std::fs::read_to_string(crate::common::demo_file()).unwrap())
+                .unwrap();
         store.import_business(bundle).await.unwrap().business_id
     });
     let mut conn = rusqlite::Connection::open(fd.db()).unwrap();
@@ -157,7 +200,9 @@ fn seed_leads(fd: &Instance, n: usize) -> String {
             rusqlite::params![conversation, business, at],
         )
         .unwrap();
-        for (role, text) in [("user", format!("My pipe {i} burst\tbadly\\ help")), ("assistant", "On it.".into())] {
+        for (role, text) in
+            [("user", format!("My pipe {i} burst\tbadly\\ help")), ("assistant", "On it.".into())]
+        {
             tx.execute(
                 "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
                 rusqlite::params![conversation, role, text, at],

@@ -153,9 +153,8 @@ async fn fk_order(
     while !todo.is_empty() {
         let before = todo.len();
         todo.retain(|t| {
-            let ready = parents
-                .get(*t)
-                .is_none_or(|ps| ps.iter().all(|p| order.contains(p) || !tables.contains(p)));
+            let ready =
+                parents.get(*t).is_none_or(|ps| ps.iter().all(|p| order.contains(p) || !tables.contains(p)));
             if ready {
                 order.push((*t).clone());
             }

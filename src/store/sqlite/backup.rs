@@ -4,8 +4,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{db_err, open_connection};
 use super::migrate;
+use super::{db_err, open_connection};
 use crate::store::{Result, StoreError};
 
 /// Copies the live database at `src` to `dest` with SQLite's online backup.

@@ -22,7 +22,7 @@ const EMBEDDINGS: &str = "knowledge_chunk_embeddings";
 /// Tables with data the target does not copy, and why.
 const NOT_COPIED: &[(&str, &str)] = &[
     ("schema_migrations", "the target records its own migrations"),
-    ("analytics_rollup", "counted from analytics_events (on Postgres, when the page is read)"),
+    ("analytics_rollup", "derived: Postgres counts analytics_events when the page is read"),
 ];
 
 pub struct Export {
@@ -41,7 +41,10 @@ impl Export {
     /// binary's schema.
     pub fn snapshot(db: &Path) -> Result<Export> {
         if !db.is_file() {
-            return Err(StoreError::Invalid(format!("no SQLite database at {} (nothing to copy)", db.display())));
+            return Err(StoreError::Invalid(format!(
+                "no SQLite database at {} (nothing to copy)",
+                db.display()
+            )));
         }
         let mut name = db.file_name().unwrap_or_default().to_os_string();
         name.push(".migrate-data");
@@ -127,7 +130,8 @@ impl Export {
 
     /// (model, dim, sqlite-vec table) of every group of embeddings.
     fn vector_tables(conn: &Connection) -> Result<Vec<(String, i64, String)>> {
-        let mut stmt = conn.prepare(&format!("SELECT DISTINCT model, dim FROM {EMBEDDINGS}")).map_err(db_err)?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT DISTINCT model, dim FROM {EMBEDDINGS}")).map_err(db_err)?;
         let groups: Vec<(String, i64)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(db_err)?
@@ -137,7 +141,9 @@ impl Export {
         for (model, dim) in groups {
             let table = knowledge::vec_table(&model, usize::try_from(dim).unwrap_or(0));
             let exists: bool = conn
-                .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)", [&table], |r| r.get(0))
+                .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)", [&table], |r| {
+                    r.get(0)
+                })
                 .map_err(db_err)?;
             if exists {
                 out.push((model, dim, table));
@@ -217,8 +223,10 @@ impl Export {
         if table != EMBEDDINGS {
             return Ok(0);
         }
-        let all: i64 =
-            self.conn.query_row(&format!("SELECT COUNT(*) FROM {EMBEDDINGS}"), [], |r| r.get(0)).map_err(db_err)?;
+        let all: i64 = self
+            .conn
+            .query_row(&format!("SELECT COUNT(*) FROM {EMBEDDINGS}"), [], |r| r.get(0))
+            .map_err(db_err)?;
         Ok((all as u64).saturating_sub(self.count(table)?))
     }
 
@@ -270,9 +278,9 @@ fn cell(value: ValueRef<'_>, floats: bool) -> Cell {
         ValueRef::Integer(i) => Cell::Int(i),
         ValueRef::Real(f) => Cell::Real(f),
         ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) if floats => Cell::Floats(
-            b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        ),
+        ValueRef::Blob(b) if floats => {
+            Cell::Floats(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        }
         ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
     }
 }
@@ -315,9 +323,14 @@ mod tests {
             assert!(tables.iter().any(|x| x == t), "{t} in {tables:?}");
         }
         let skipped: Vec<&str> = skipped.iter().map(|s| s.table.as_str()).collect();
-        assert!(skipped.contains(&"analytics_rollup") && skipped.contains(&"knowledge_chunks_fts"), "{skipped:?}");
+        assert!(
+            skipped.contains(&"analytics_rollup") && skipped.contains(&"knowledge_chunks_fts"),
+            "{skipped:?}"
+        );
         assert!(skipped.iter().any(|s| s.starts_with("knowledge_vec_local_")), "{skipped:?}");
-        assert!(!tables.iter().any(|t| t.starts_with("knowledge_vec") || t.starts_with("knowledge_chunks_fts")));
+        assert!(!tables
+            .iter()
+            .any(|t| t.starts_with("knowledge_vec") || t.starts_with("knowledge_chunks_fts")));
 
         let chunks = export.count("knowledge_chunks").unwrap();
         assert!(chunks > 0);
@@ -354,9 +367,14 @@ mod tests {
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'")
             .unwrap();
         let names: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
-        for name in names.iter().filter(|n| !n.starts_with("sqlite_") && !n.starts_with("knowledge_chunks_fts")) {
+        for name in
+            names.iter().filter(|n| !n.starts_with("sqlite_") && !n.starts_with("knowledge_chunks_fts"))
+        {
             let known = NOT_COPIED.iter().any(|(t, _)| *t == name.as_str());
-            assert!(known || postgres.contains(&format!("CREATE TABLE {name} (")), "{name} has no Postgres table");
+            assert!(
+                known || postgres.contains(&format!("CREATE TABLE {name} (")),
+                "{name} has no Postgres table"
+            );
         }
     }
 }

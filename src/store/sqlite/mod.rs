@@ -29,8 +29,7 @@ mod triage_marks;
 pub use backup::{backup_file, copy_snapshot, snapshot_read_only, verify_file};
 
 use super::{
-    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError,
-    TurnRecord,
+    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
 };
 use crate::agent::knowledge::Passage;
 use crate::domain::{
@@ -521,7 +520,6 @@ impl Store for SqliteStore {
         let id = business_id.to_string();
         self.write(move |tx| demo::add_samples(tx, &id, &samples)).await
     }
-
 }
 
 #[cfg(test)]
