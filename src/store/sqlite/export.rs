@@ -50,21 +50,20 @@ impl Export {
         name.push(".migrate-data");
         let path = db.with_file_name(name);
         snapshot_read_only(db, &path)?;
-        let opened = open_connection(&path, false)
-            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())));
-        let mut conn = match opened {
-            Ok(conn) => conn,
+        let prepared = (|| -> Result<(Connection, u32)> {
+            let mut conn = open_connection(&path, false)
+                .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+            migrate::run(&mut conn)?;
+            let version = migrate::current(&conn)?;
+            Ok((conn, version))
+        })();
+        match prepared {
+            Ok((conn, version)) => Ok(Export { path, conn, version }),
             Err(e) => {
                 remove_snapshot(&path);
-                return Err(e);
+                Err(e)
             }
-        };
-        // From here on Drop removes the copy.
-        let mut export = Export { path, conn: Connection::open_in_memory().map_err(db_err)?, version: 0 };
-        migrate::run(&mut conn)?;
-        export.version = migrate::current(&conn)?;
-        export.conn = conn;
-        Ok(export)
+        }
     }
 
     /// The schema version of the copy (this binary's latest).
