@@ -5,14 +5,12 @@
 //! Postgres ([`postgres::PgStore`]) serves several instances from one database.
 
 pub mod admin;
-pub mod migrate;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 pub use outbox::OutboxStore;
-
-use std::path::Path;
 
 use async_trait::async_trait;
 
@@ -238,10 +236,6 @@ pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
     /// The demo's past week (`serve --demo`): conversations, leads and calls
     /// with past timestamps, and no notifications.
     async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()>;
-
-    /// Writes a consistent copy of the whole database to `dest`, even while
-    /// other connections write.
-    async fn backup_to(&self, dest: &Path) -> Result<()>;
 }
 
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken

@@ -31,6 +31,7 @@ mod heldout;
 mod instances;
 mod knowledge;
 mod measure;
+mod migrate_data;
 mod notify;
 mod notify_recovery;
 mod notify_support;
