@@ -99,31 +99,47 @@ impl Shared {
         let sql = format!("SELECT COUNT(*) FROM \"{}\".{table}", self.pg.schema);
         client.query_one(&sql, &[]).await.unwrap().get(0)
     }
+}
 
-    /// Drops the schema and every Redis key under the prefix.
-    async fn clean(self) {
-        let client = redis::Client::open(self.redis.as_str()).unwrap();
-        let mut con = client.get_multiplexed_async_connection().await.unwrap();
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", self.prefix))
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut con)
-                .await
-                .unwrap();
-            if !keys.is_empty() {
-                let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut con).await.unwrap();
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        self.pg.drop().await;
+impl Drop for Shared {
+    /// Drops the schema and every Redis key under the prefix, on a thread of
+    /// its own (a failed test unwinds inside its runtime), pass or fail.
+    fn drop(&mut self) {
+        let (schema, redis, prefix) = (self.pg.schema.clone(), self.redis.clone(), self.prefix.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let base = std::env::var("FRONTDESK_TEST_DATABASE_URL").unwrap();
+                let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(conn);
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await.unwrap();
+                let mut con = redis::Client::open(redis.as_str())
+                    .unwrap()
+                    .get_multiplexed_async_connection()
+                    .await
+                    .unwrap();
+                let mut cursor = 0u64;
+                loop {
+                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(format!("{prefix}*"))
+                        .arg("COUNT")
+                        .arg(500)
+                        .query_async(&mut con)
+                        .await
+                        .unwrap();
+                    if !keys.is_empty() {
+                        let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut con).await.unwrap();
+                    }
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -222,7 +238,7 @@ async fn a_gather_call_alternates_between_two_processes() {
     assert!(heard[0].contains("kitchen sink") && heard[3].contains("Oak Street"), "{heard:?}");
 
     drop(servers);
-    shared.clean().await;
+    drop(shared);
 }
 
 /// The ids of the notifications a process's JSON log says it sent.
@@ -388,6 +404,5 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
         recovered
     );
 
-    drop((a, b));
-    shared.clean().await;
+    drop((a, b, shared));
 }
