@@ -1,8 +1,9 @@
 //! Scaling out: two real `frontdesk serve` processes on one Postgres schema
 //! and one Redis key prefix, as behind a load balancer. A gather-mode call
-//! whose webhooks alternate between them; 1,000 emails delivered exactly once
-//! to a real SMTP server by both workers; and one process SIGKILLed while it
-//! delivers, the other finishing its rows once their leases run out.
+//! whose webhooks alternate between them, and a chat likewise; 1,000 emails
+//! delivered exactly once to a real SMTP server by both workers; and one
+//! process SIGKILLed while it delivers, the other finishing its rows once
+//! their leases run out.
 //!
 //! Skipped (with a notice) unless FRONTDESK_TEST_DATABASE_URL and
 //! FRONTDESK_TEST_REDIS_URL are set; each test gets a schema and a key prefix
@@ -170,7 +171,7 @@ async fn say(server: &Server, sid: &str, speech: &str) -> Vec<crate::voice::Elem
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gather_call_alternates_between_two_processes() {
+async fn a_gather_call_and_a_chat_alternate_between_two_processes() {
     let Some(shared) = Shared::new("gather2").await else { return };
     let twilio = FakeTwilio::start().await;
     let (one, two) = (Instance::new(), Instance::new());
@@ -236,6 +237,37 @@ async fn a_gather_call_alternates_between_two_processes() {
         transcript.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect();
     assert_eq!(heard.len(), 4, "what was said to either instance: {transcript:?}");
     assert!(heard[0].contains("kitchen sink") && heard[3].contains("Oak Street"), "{heard:?}");
+
+    // A chat whose messages alternate (b first this time) is one conversation too.
+    let said = ["my water heater is leaking", "Sam Lee", "312-555-0177", "4 Pine Road, Springfield"];
+    let (mut session, mut chat_lead): (Option<String>, Option<String>) = (None, None);
+    for (i, message) in said.iter().enumerate() {
+        let server = &servers[(i + 1) % 2];
+        let mut body = serde_json::json!({ "businessId": business, "message": message });
+        if let Some(id) = &session {
+            body["sessionId"] = serde_json::json!(id);
+        }
+        let res = reqwest::Client::new().post(server.url("/api/chat")).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let answer: serde_json::Value = res.json().await.unwrap();
+        let id = answer["sessionId"].as_str().unwrap().to_string();
+        assert!(session.as_ref().is_none_or(|s| *s == id), "one session across both: {answer}");
+        session = Some(id);
+        if let Some(l) = answer["leadId"].as_str() {
+            assert!(chat_lead.as_ref().is_none_or(|x| x == l), "one lead across both: {answer}");
+            chat_lead = Some(l.to_string());
+        }
+    }
+    let lead = store.lead(&business, chat_lead.as_deref().unwrap()).await.unwrap();
+    assert_eq!(
+        (lead.channel, lead.contact_name.as_deref(), lead.contact_phone.as_deref(), lead.address.as_deref()),
+        (Channel::Chat, Some("Sam Lee"), Some("+13125550177"), Some("4 Pine Road, Springfield")),
+        "{lead:?}"
+    );
+    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), said.len(), "{transcript:?}");
+    assert_eq!(shared.count("conversations").await, 2, "the call's and the chat's");
+    assert_eq!(store.leads(&business).await.unwrap().len(), 2);
 
     drop(servers);
     drop(shared);
