@@ -38,6 +38,7 @@ mod notify_support;
 mod pebble;
 mod permissions;
 mod plans;
+mod scale_out;
 mod server;
 mod smtp;
 mod static_binary;
