@@ -593,7 +593,7 @@ pub struct Thresholds {
     pub owner: f32,
 }
 
-pub const THRESHOLDS: Thresholds = Thresholds { raise: 0.35, calm: 0.5, higher: 0.5, owner: 0.6 };
+pub const THRESHOLDS: Thresholds = Thresholds { raise: 0.35, calm: 0.5, higher: 0.35, owner: 0.6 };
 
 /// What the classifier reads: the message without the caller's name, phone
 /// numbers and email addresses. They say nothing about urgency, yet move a

@@ -238,9 +238,9 @@ fn tune_thresholds() {
         (s[0].1, s[0].2, accuracy(&rows))
     };
     let mut best = Vec::new();
-    for raise in [0.2f32, 0.25, 0.3, 0.35, 0.4, 0.5] {
-        for calm in [0.5f32, 0.6, 0.7, 0.8] {
-            for higher in [0.5f32, 1.1] {
+    for raise in [0.25f32, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6] {
+        for calm in [0.4f32, 0.5, 0.6, 0.7, 0.8] {
+            for higher in [0.3f32, 0.35, 0.4, 0.45, 0.5, 0.6, 1.1] {
                 let t = Thresholds { raise, calm, higher, owner: 0.6 };
                 let (p, r, a) = score(&t);
                 best.push((r * 2.0 + p + a, p, r, a, t));

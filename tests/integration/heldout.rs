@@ -1,7 +1,9 @@
-//! The held-out sets in `tests/data/heldout/` (written on 2026-11-29 by
-//! someone who had not seen the code, before any tuning of the built-in
-//! model, the classifier or retrieval; see their README). Measured once
-//! after phase 1 was frozen; never tuned against.
+//! The held-out sets. Set A (`tests/data/heldout/`, written on 2026-11-29
+//! by someone who had not seen the code) was measured once after phase 1;
+//! its misses were then read while tuning, and on 2026-11-30 its triage rows
+//! joined the classifier's training data, so it is development data now.
+//! Sets C and D (`heldout_c/`, `heldout_d/`) are still held out: their
+//! reports print totals only.
 //!
 //!   cargo test --test integration heldout_report -- --ignored --nocapture
 //!
@@ -84,17 +86,18 @@ fn heldout_report() {
     );
 }
 
-/// Held-out URGENT recall of rules + classifier, measured once on
-/// 2026-11-29 after phase 1 was frozen: 0.74 (100 of 135). A regression
-/// below it, less a small margin, fails CI. Not a target: nothing was tuned
-/// to reach it.
+/// URGENT recall of rules + classifier on held-out set C, measured on
+/// 2026-11-30 after set A joined the classifier's training data: 0.85 (136
+/// of 160). A regression below it, less a margin, fails CI. Not a target:
+/// nothing was tuned to reach it. (Set A, measured 0.74 before, is training
+/// data now, so a floor on it would prove nothing.)
 #[test]
 fn heldout_urgent_recall_floor() {
-    let (_, after) = triage(&triage_rows(TRIAGE));
+    let (_, after) = triage(&triage_rows(TRIAGE_C));
     let (_, _, (precision, recall)) = triage_report(&after);
     assert!(
-        recall >= 0.70,
-        "held-out URGENT recall fell to {recall:.3} (measured 0.74; precision {precision:.3})"
+        recall >= 0.80,
+        "held-out C URGENT recall fell to {recall:.3} (measured 0.85; precision {precision:.3})"
     );
 }
 
