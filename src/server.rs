@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::agent::embed::Embedder;
-use crate::agent::llm::ChatModel;
+use crate::agent::llm::{self, ChatModel};
 use crate::agent::provider::{self, ReplyProvider};
 use crate::config::{Config, DatabaseUrl, Secret};
 use crate::plans::Plans;
@@ -108,7 +108,7 @@ impl AppState {
                 )
             });
         let replies: Arc<dyn ReplyProvider> = match chat_model {
-            Some(model) => Arc::new(provider::OpenAi(model)),
+            Some(model) => Arc::new(llm::OpenAi(model)),
             None => Arc::new(provider::Local),
         };
         let chat_limits =

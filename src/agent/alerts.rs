@@ -5,7 +5,7 @@
 //! instead: the business's number, and the emergency number when anyone may
 //! be in danger. Plain functions over data.
 
-use super::conversation::{Context, State};
+use super::state::{Context, State};
 use super::triage::Hazard;
 use crate::agent::answers;
 use crate::domain::Priority;

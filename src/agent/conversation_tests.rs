@@ -1,7 +1,10 @@
 //! The engine's dialogue, turn by turn, without any server.
 
+use std::sync::Arc;
+
 use super::*;
-use crate::domain::{starter_questions, BusinessType, NewBusiness, PlanTier};
+use crate::agent::triage::Rules;
+use crate::domain::{starter_questions, AgentConfig, Business, BusinessType, NewBusiness, PlanTier};
 use crate::plans::Plans;
 
 fn business(plan: PlanTier) -> Business {

@@ -84,11 +84,13 @@ pub fn sentences(text: &str) -> Vec<&str> {
 
 /// The questions of a message, each to be searched on its own: "Do you
 /// work on Saturdays? and how much is a call-out?" is two. A message with
-/// one question (or none) is itself.
+/// one question (or none) is itself. People often type questions without a
+/// question mark ("are you licensed, and do you do financing"): a sentence
+/// counts as a question when it ends with one or opens like one.
 pub fn question_parts(message: &str) -> Vec<String> {
     let parts: Vec<String> = sentences(message)
         .into_iter()
-        .filter(|s| s.ends_with('?'))
+        .filter(|s| s.ends_with('?') || opens_question(s.trim_start_matches(|c: char| !c.is_alphanumeric())))
         .flat_map(split_joined_questions)
         .map(|s| s.trim_start_matches(|c: char| !c.is_alphanumeric()).to_string())
         .filter(|s| !query_terms(s).is_empty())
@@ -100,35 +102,90 @@ pub fn question_parts(message: &str) -> Vec<String> {
     }
 }
 
+/// How a question (or the next question of a sentence) begins, in English
+/// and Spanish.
+const OPENERS: &[&str] = &[
+    "do you",
+    "do u",
+    "do i",
+    "do they",
+    "does ",
+    "did you",
+    "how ",
+    "what ",
+    "what's ",
+    "whats ",
+    "when ",
+    "where ",
+    "which ",
+    "who ",
+    "why ",
+    "are you",
+    "are u",
+    "are the",
+    "are they",
+    "is there",
+    "is it",
+    "is the",
+    "is that",
+    "can you",
+    "can u",
+    "can i",
+    "can we",
+    "can someone",
+    "can somebody",
+    "could you",
+    "could someone",
+    "will you",
+    "will the",
+    "would you",
+    "should i",
+    "also ",
+    "qué ",
+    "cuánto",
+    "cuanto",
+    "cuánta",
+    "cuanta",
+    "cuándo",
+    "dónde",
+    "cómo",
+    "tienen",
+    "hacen",
+    "pueden",
+    "aceptan",
+    "cobran",
+    "trabajan",
+    "vienen",
+    "llegan",
+    "hasta dónde",
+    "hasta donde",
+];
+
+/// Whether `text` begins the way a question does.
+fn opens_question(text: &str) -> bool {
+    let text = text.trim_start_matches(['¿', ' ']);
+    let text = ["and ", "y "].iter().find_map(|j| strip_prefix_ignore_case(text, j)).unwrap_or(text);
+    OPENERS.iter().any(|o| text.get(..o.len()).is_some_and(|h| h.eq_ignore_ascii_case(o)))
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.get(..prefix.len()).filter(|h| h.eq_ignore_ascii_case(prefix)).map(|_| &text[prefix.len()..])
+}
+
 /// "Are you licensed, and do you do financing?" is two questions: a
-/// sentence splits where "and" or a comma is followed by a question opener.
+/// sentence splits where "and" ("y"), "also" or a comma is followed by a
+/// question opener.
 fn split_joined_questions(sentence: &str) -> Vec<&str> {
-    const OPENERS: [&str; 14] = [
-        "do you",
-        "does ",
-        "how ",
-        "what ",
-        "when ",
-        "where ",
-        "are you",
-        "is there",
-        "is it",
-        "can you",
-        "can i",
-        "could you",
-        "will you",
-        "which ",
-    ];
     let mut parts = Vec::new();
     let mut start = 0;
     for (at, _) in sentence.match_indices([',', ' ']) {
         let rest = &sentence[at + 1..];
         let rest = rest.trim_start_matches([',', ' ']);
-        let rest = rest.strip_prefix("and ").or_else(|| rest.strip_prefix("And ")).unwrap_or(rest);
-        // Only where a joint was: after a comma, or before "and".
-        let joint = sentence[at..].starts_with(',') || sentence[at..].trim_start().starts_with("and ");
-        let opens = OPENERS.iter().any(|o| rest.get(..o.len()).is_some_and(|h| h.eq_ignore_ascii_case(o)));
-        if joint && opens && at > start && !query_terms(&sentence[start..at]).is_empty() {
+        let joiner = ["and ", "And ", "y ", "Y "].iter().find_map(|j| rest.strip_prefix(j));
+        let rest = joiner.unwrap_or(rest);
+        // Only where a joint was: after a comma, or before "and"/"y".
+        let joint = sentence[at..].starts_with(',') || joiner.is_some();
+        if joint && opens_question(rest) && at > start && !query_terms(&sentence[start..at]).is_empty() {
             parts.push(&sentence[start..at]);
             start = at + 1;
         }
@@ -558,6 +615,21 @@ mod tests {
             ["How much is a new water heater", "and how long does it take?"]
         );
         assert_eq!(question_parts("Can you fix taps and toilets?"), ["Can you fix taps and toilets?"]);
+        // Typed without a question mark, or with "y" between Spanish questions.
+        assert_eq!(
+            question_parts("are you licensed, and do you do financing"),
+            ["are you licensed", "and do you do financing"]
+        );
+        assert_eq!(
+            question_parts("¿Tienen licencia? y hasta dónde llegan"),
+            ["Tienen licencia?", "y hasta dónde llegan"]
+        );
+        // Statements are not questions; one question stays whole.
+        assert_eq!(
+            question_parts("my tap drips, and the toilet runs"),
+            ["my tap drips, and the toilet runs"]
+        );
+        assert_eq!(question_parts("I smell gas. What do I do"), ["I smell gas. What do I do"]);
     }
 
     #[test]

@@ -13,26 +13,12 @@ use tokio::sync::mpsc;
 use super::alerts::{self, Wording};
 use super::answers;
 use super::conversation::{self, Context, State, Turn};
-use super::provider::TurnInput;
+use super::provider::{LlmError, ReplyProvider, TurnInput};
 use super::tools::{self, Handoff};
 use crate::domain::{Channel, Priority};
 
 /// Model rounds per turn (tool calls, then the answer).
 const MAX_ROUNDS: usize = 4;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LlmError {
-    #[error("model request failed: {0}")]
-    Http(String),
-    #[error("model answered {status}: {body}")]
-    Status { status: u16, body: String },
-    #[error("model stream was malformed: {0}")]
-    Protocol(String),
-    #[error("model took longer than {0:?}")]
-    Timeout(Duration),
-    #[error("model kept calling tools without answering")]
-    NoAnswer,
-}
 
 /// A chat-completions client.
 #[derive(Clone)]
@@ -310,4 +296,18 @@ fn system_prompt(ctx: &Context, state: &State, channel: Channel) -> String {
         p.push_str(&format!("Already captured: {}\n", serde_json::to_string(&captured).unwrap_or_default()));
     }
     p
+}
+
+/// An OpenAI-compatible chat-completions model with the engine's tools.
+pub struct OpenAi(pub ChatModel);
+
+#[async_trait::async_trait]
+impl ReplyProvider for OpenAi {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    async fn turn(&self, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
+        turn(&self.0, state, input).await
+    }
 }

@@ -11,6 +11,7 @@ pub mod llm;
 pub mod local_model;
 pub mod provider;
 pub mod speech;
+pub mod state;
 pub mod tools;
 pub mod triage;
 pub mod triage_model;

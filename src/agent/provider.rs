@@ -1,6 +1,6 @@
 //! Reply providers: who words the replies. `local` (the default, no network)
 //! is the engine's own dialogue; `openai` is any OpenAI-compatible chat model
-//! driving the engine through tools. Either way the engine decides what is
+//! driving the engine through tools (`super::llm::OpenAi`). Either way the engine decides what is
 //! saved; a failing provider's turn is answered by `local`.
 
 use async_trait::async_trait;
@@ -8,7 +8,6 @@ use tokio::sync::mpsc;
 
 use super::conversation::{self, Context, State, Turn};
 use super::knowledge::Passage;
-use super::llm::{self, ChatModel, LlmError};
 use super::tools::KnowledgeSource;
 use crate::domain::Channel;
 
@@ -27,6 +26,21 @@ pub struct TurnInput<'a> {
     pub knowledge: &'a dyn KnowledgeSource,
     /// Reply text as it is produced, for streaming channels.
     pub deltas: Option<&'a mpsc::Sender<String>>,
+}
+
+/// Why a provider could not word a turn (the local dialogue answers it instead).
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("model request failed: {0}")]
+    Http(String),
+    #[error("model answered {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("model stream was malformed: {0}")]
+    Protocol(String),
+    #[error("model took longer than {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("model kept calling tools without answering")]
+    NoAnswer,
 }
 
 #[async_trait]
@@ -50,19 +64,5 @@ impl ReplyProvider for Local {
     /// alert was queued, so the channel sends it once the turn is saved.
     async fn turn(&self, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
         Ok(conversation::turn(input.ctx, state, input.message, input.passages))
-    }
-}
-
-/// An OpenAI-compatible chat-completions model with the engine's tools.
-pub struct OpenAi(pub ChatModel);
-
-#[async_trait]
-impl ReplyProvider for OpenAi {
-    fn name(&self) -> &'static str {
-        "openai"
-    }
-
-    async fn turn(&self, state: &mut State, input: TurnInput<'_>) -> Result<Turn, LlmError> {
-        llm::turn(&self.0, state, input).await
     }
 }

@@ -2,7 +2,8 @@
 //! head (multinomial logistic regression over the message's embedding, the
 //! rules' level and the business type) says how likely each level is; it is
 //! trained on the labelled development sets in `tests/data/` and committed
-//! as `assets/triage/head.json` (a test retrains it and checks the file). It catches emergencies worded in ways no rule lists, and
+//! as `assets/triage/head.json` (a test in `triage_tests.rs` retrains it and
+//! checks the file). It catches emergencies worded in ways no rule lists, and
 //! learns when a rule match is figurative or past. The nearest labelled
 //! message is reported as the explanation, and the owner's marks on leads
 //! ("this was / was not an emergency") are examples that decide for
@@ -17,10 +18,13 @@ use super::local_model::{self, cosine};
 use crate::domain::{BusinessType, Priority};
 
 /// Labelled messages built in: business_type, level, [lang,] text.
-const BUILT_IN: [&str; 3] = [
+/// Set A (`tests/data/heldout/`) joined them once its misses had been read
+/// while tuning: from then on it was development data, not a measure.
+const BUILT_IN: [&str; 4] = [
     include_str!("../../tests/data/triage_labelled.tsv"),
     include_str!("../../tests/data/triage_holdout.tsv"),
     include_str!("../../tests/data/dev/triage.tsv"),
+    include_str!("../../tests/data/heldout/triage.tsv"),
 ];
 #[derive(Debug, Clone)]
 struct Exemplar {
@@ -115,6 +119,15 @@ impl Head {
         Head { weights }
     }
 
+    /// The largest difference between two heads' weights.
+    pub fn distance(&self, other: &Head) -> f32 {
+        self.weights
+            .iter()
+            .zip(&other.weights)
+            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(0f32, f32::max)
+    }
+
     pub fn probabilities(&self, x: &[f32]) -> [f32; 3] {
         softmax(&self.weights, x)
     }
@@ -128,23 +141,21 @@ fn softmax(weights: &[Vec<f32>; 3], x: &[f32]) -> [f32; 3] {
     [e[0] / sum, e[1] / sum, e[2] / sum]
 }
 
-/// Labelled rows as training data: the rules' level is a feature, so the
-/// head learns where the rules go wrong.
-pub fn training_rows(rows: &[(BusinessType, Priority, &str)]) -> Vec<(Vec<f32>, Priority)> {
+/// Labelled rows as training data, with `rules` saying the rules' level of
+/// each text: the rules' level is a feature, so the head learns where the
+/// rules go wrong.
+pub fn training_rows(
+    rows: &[(BusinessType, Priority, &str)],
+    rules: impl Fn(BusinessType, &str) -> Priority,
+) -> Vec<(Vec<f32>, Priority)> {
     let Some(model) = local_model::get() else { return Vec::new() };
-    let rules: Vec<super::triage::Rules> =
-        BusinessType::ALL.iter().map(|k| super::triage::Rules::rules_only(*k)).collect();
     rows.iter()
-        .map(|(kind, level, text)| {
-            let i = BusinessType::ALL.iter().position(|k| k == kind).unwrap_or(0);
-            let rules = rules[i].classify_rules(text).level;
-            (features(&model.embed(text), rules, *kind), *level)
-        })
+        .map(|(kind, level, text)| (features(&model.embed(text), rules(*kind, text), *kind), *level))
         .collect()
 }
 
 /// The head trained on every built-in row (committed), loaded once.
-fn built_in_head() -> Option<Arc<Head>> {
+pub(super) fn built_in_head() -> Option<Arc<Head>> {
     static LOADED: OnceLock<Option<Arc<Head>>> = OnceLock::new();
     LOADED
         .get_or_init(|| match serde_json::from_str::<Head>(HEAD) {
@@ -284,29 +295,6 @@ mod tests {
             BUILT_IN.iter().map(|f| f.lines().skip(1).filter(|l| !l.trim().is_empty()).count()).sum();
         assert_eq!(built_in_rows().len(), lines);
         assert!(lines > 300, "{lines}");
-    }
-
-    /// The committed head is what training on the built-in rows gives.
-    /// `cargo test --lib write_triage_head -- --ignored` rewrites it.
-    #[test]
-    fn committed_head_matches_the_training_data() {
-        let fresh = Head::train(&training_rows(&built_in_rows()));
-        let committed = built_in_head().expect("committed head loads");
-        let diff = fresh
-            .weights
-            .iter()
-            .zip(&committed.weights)
-            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
-            .fold(0f32, f32::max);
-        assert!(diff < 1e-3, "retrain: cargo test --lib write_triage_head -- --ignored (max diff {diff})");
-    }
-
-    #[test]
-    #[ignore]
-    fn write_triage_head() {
-        let head = Head::train(&training_rows(&built_in_rows()));
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/triage/head.json");
-        std::fs::write(path, serde_json::to_string(&head).unwrap()).unwrap();
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //!
 //! Development set (`tests/data/dev/conversations.json`, tuned on):
 //!   cargo test --test integration conversations_dev -- --nocapture
-//! Held-out sets A and C (`tests/data/heldout/`, `tests/data/heldout_c/`,
-//! measure only; it
+//! Held-out sets A, C and D (`tests/data/heldout/`, `tests/data/heldout_c/`,
+//! `tests/data/heldout_d/`; measure only; it
 //! prints totals, never the failing conversations, so nobody tunes on it):
 //!   cargo test --test integration conversations_heldout_report -- --ignored --nocapture
 //!
@@ -253,6 +253,7 @@ async fn conversations_heldout_report() {
     for (name, json) in [
         ("A", include_str!("../data/heldout/conversations.json")),
         ("C", include_str!("../data/heldout_c/conversations.json")),
+        ("D", include_str!("../data/heldout_d/conversations.json")),
     ] {
         report(name, &play(&load(json)).await);
     }

@@ -1,7 +1,9 @@
-//! The held-out sets in `tests/data/heldout/` (written on 2026-11-29 by
-//! someone who had not seen the code, before any tuning of the built-in
-//! model, the classifier or retrieval; see their README). Measured once
-//! after phase 1 was frozen; never tuned against.
+//! The held-out sets. Set A (`tests/data/heldout/`, written on 2026-11-29
+//! by someone who had not seen the code) was measured once after phase 1;
+//! its misses were then read while tuning, and on 2026-11-30 its triage rows
+//! joined the classifier's training data, so it is development data now.
+//! Sets C and D (`heldout_c/`, `heldout_d/`) are still held out: their
+//! reports print totals only.
 //!
 //!   cargo test --test integration heldout_report -- --ignored --nocapture
 //!
@@ -14,6 +16,8 @@ const TRIAGE: &str = include_str!("../data/heldout/triage.tsv");
 const KNOWLEDGE: &str = include_str!("../data/heldout/knowledge.tsv");
 const TRIAGE_C: &str = include_str!("../data/heldout_c/triage.tsv");
 const KNOWLEDGE_C: &str = include_str!("../data/heldout_c/knowledge.tsv");
+const TRIAGE_D: &str = include_str!("../data/heldout_d/triage.tsv");
+const KNOWLEDGE_D: &str = include_str!("../data/heldout_d/knowledge.tsv");
 
 /// (lang, question, expected titles); `NONE` rows have no answering document.
 fn knowledge_rows() -> Vec<(String, String, Vec<String>)> {
@@ -82,17 +86,18 @@ fn heldout_report() {
     );
 }
 
-/// Held-out URGENT recall of rules + classifier, measured once on
-/// 2026-11-29 after phase 1 was frozen: 0.74 (100 of 135). A regression
-/// below it, less a small margin, fails CI. Not a target: nothing was tuned
-/// to reach it.
+/// URGENT recall of rules + classifier on held-out set C, measured on
+/// 2026-11-30 after set A joined the classifier's training data: 0.85 (136
+/// of 160). A regression below it, less a margin, fails CI. Not a target:
+/// nothing was tuned to reach it. (Set A, measured 0.74 before, is training
+/// data now, so a floor on it would prove nothing.)
 #[test]
 fn heldout_urgent_recall_floor() {
-    let (_, after) = triage(&triage_rows(TRIAGE));
+    let (_, after) = triage(&triage_rows(TRIAGE_C));
     let (_, _, (precision, recall)) = triage_report(&after);
     assert!(
-        recall >= 0.70,
-        "held-out URGENT recall fell to {recall:.3} (measured 0.74; precision {precision:.3})"
+        recall >= 0.80,
+        "held-out C URGENT recall fell to {recall:.3} (measured 0.85; precision {precision:.3})"
     );
 }
 
@@ -104,8 +109,23 @@ fn heldout_urgent_recall_floor() {
 #[test]
 #[ignore]
 fn heldout_c_report() {
-    triage_by_language("held-out C", TRIAGE_C, false);
-    let all = knowledge_rows_of(KNOWLEDGE_C);
+    totals_report("C", TRIAGE_C, KNOWLEDGE_C);
+}
+
+/// Held-out set D (`tests/data/heldout_d/`, written 2026-11-30 before that
+/// day's tuning by a writer who saw no engine code): totals only.
+///
+///   cargo test --test integration heldout_d_report -- --ignored --nocapture
+#[test]
+#[ignore]
+fn heldout_d_report() {
+    totals_report("D", TRIAGE_D, KNOWLEDGE_D);
+}
+
+/// Triage and knowledge totals of a held-out set, never its misses.
+fn totals_report(set: &str, triage_tsv: &str, knowledge_tsv: &str) {
+    triage_by_language(&format!("held-out {set}"), triage_tsv, false);
+    let all = knowledge_rows_of(knowledge_tsv);
     for (name, lang) in [("all", None), ("en", Some("en")), ("es", Some("es"))] {
         let cases: Vec<(String, Vec<String>)> = all
             .iter()
@@ -116,7 +136,7 @@ fn heldout_c_report() {
         let before = results.iter().filter(|r| r.0).count();
         let after = results.iter().filter(|r| r.1).count();
         println!(
-            "held-out C knowledge ({name}): right passage, full text {before}/{n}, full text + built-in model {after}/{n}",
+            "held-out {set} knowledge ({name}): right passage, full text {before}/{n}, full text + built-in model {after}/{n}",
             n = results.len()
         );
     }
