@@ -1,11 +1,23 @@
 //! frontdesk: an AI receptionist for small businesses, in one binary.
 //!
-//! Where things live: `config` (settings), `store` (persistence behind a
-//! trait), `sessions` (conversation state), `web` (HTTP routes), `server`
-//! (process wiring), `http` (the accept loop: connections, limits, the peer
-//! address), `tls` (certificates: ACME or files), `files` (private file
-//! modes), `cli` (one file per subcommand), `provision` (the business
-//! import/export file).
+//! Where things live, from the edge inward:
+//! - `cli` (one file per subcommand) starts `server` (process wiring,
+//!   `AppState`), which mounts `web` (the owner's UI and admin API) and
+//!   `channels` (chat, and the phone: realtime bridge and gather) on `http`
+//!   (the accept loop: connections, limits, the peer address) and `tls`
+//!   (certificates: ACME or files).
+//! - `agent` is the conversation engine every channel shares (no sockets, no
+//!   SQL); `notify` delivers alerts through a durable outbox; `indexer`
+//!   embeds knowledge in the background.
+//! - `store` (persistence behind a trait: SQLite or Postgres) and `sessions`
+//!   (short-lived shared state: in memory or Redis) hold what persists.
+//! - Beneath them: `domain` (plain data types), `plans` (what each tier may
+//!   do), `validate` (one validator per field), `config` (settings),
+//!   `provision` (the business import/export file), `auth` (password hashes,
+//!   the JWT secret), `twilio` (signatures and the REST API), `xml`, `files`
+//!   (private file modes), `assets` (files embedded in the binary), `demo`
+//!   (the demo's sample week), `error` (the HTTP face of errors),
+//!   `telemetry` (logging).
 
 pub mod agent;
 pub mod assets;
