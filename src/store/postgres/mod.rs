@@ -13,6 +13,7 @@ mod calls;
 pub mod connect;
 mod conversation;
 mod knowledge;
+mod latency;
 pub mod migrate;
 mod outbox;
 mod reports;
@@ -385,6 +386,10 @@ impl Store for PgStore {
 
     async fn call(&self, call_sid: &str) -> Result<Call> {
         calls::call(&self.client().await?, call_sid).await
+    }
+
+    async fn record_latency(&self, sample: crate::store::LatencySample) -> Result<()> {
+        latency::record(&self.client().await?, &sample).await
     }
 
     async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
