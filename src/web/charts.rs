@@ -158,23 +158,32 @@ pub fn line_chart_described(
     for (n, s) in series.iter().enumerate() {
         let colour = COLOURS[n % COLOURS.len()];
         // One polyline per run of measured values.
-        let mut runs: Vec<Vec<String>> = vec![Vec::new()];
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for (i, v) in s.values.iter().enumerate() {
             if v.is_finite() {
                 if let Some(run) = runs.last_mut() {
-                    run.push(format!("{:.1},{:.1}", x_of(i), TOP + plot_h - plot_h * v / max));
+                    run.push((x_of(i), TOP + plot_h - plot_h * v / max));
                 }
             } else if runs.last().is_some_and(|run| !run.is_empty()) {
                 runs.push(Vec::new());
             }
         }
         for points in runs.iter().filter(|run| !run.is_empty()) {
+            let text: Vec<String> = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
             let _ = write!(
                 out,
                 r##"<polyline class="series s{n}" fill="none" stroke="{colour}" stroke-width="2" points="{}"><title>{}</title></polyline>"##,
-                points.join(" "),
+                text.join(" "),
                 escape(s.name.as_str())
             );
+            // A point between two gaps would draw nothing: a dot shows it.
+            if let [(x, y)] = points.as_slice() {
+                let _ = write!(
+                    out,
+                    r##"<circle class="series s{n}" cx="{x:.1}" cy="{y:.1}" r="3" fill="{colour}"><title>{}</title></circle>"##,
+                    escape(s.name.as_str())
+                );
+            }
         }
         let lx = LEFT + 8.0 + 130.0 * n as f64;
         let _ = write!(
@@ -243,6 +252,7 @@ mod tests {
         let series = vec![Series { name: "Median".into(), values: vec![1.0, 2.0, f64::NAN, 2.0, f64::NAN] }];
         let svg = line_chart_described("g", "Latency", "seconds", &labels, &series);
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 1, "the lone point is a dot: {svg}");
         assert!(!svg.contains("NaN"), "{svg}");
     }
 }

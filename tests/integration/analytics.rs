@@ -282,8 +282,8 @@ async fn the_analytics_page_in_a_real_browser() {
         assert_eq!(s.js("return document.getElementById('false-alarms').textContent").await, json!("33%"));
         let charts = s.js("return document.querySelectorAll('svg.chart').length").await;
         assert!(charts.as_u64().unwrap() >= 6, "{charts}");
-        let latency = s.js("return document.querySelectorAll('#latency svg.chart polyline').length").await;
-        assert!(latency.as_u64().unwrap() >= 4, "a median and a p90 line per channel: {latency}");
+        let latency = s.js("return document.querySelectorAll('#latency svg.chart circle').length").await;
+        assert_eq!(latency, json!(4), "a median and a p90 per channel, each on one day: {latency}");
         let fits = s.js("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
         assert_eq!(fits, json!(true), "the page scrolls sideways at {size}");
         s.screenshot(&format!("analytics-{size}.png")).await;

@@ -92,8 +92,8 @@ fn status_chart(outcomes: &Outcomes) -> String {
     line_chart("statuses", "Leads by status now, by the week they came in", &labels, &series)
 }
 
-/// Median and p90 reply latency by day, a line each per channel, in seconds;
-/// a day without replies is a gap.
+/// Median and p90 reply latency by day, a line each per channel, in
+/// milliseconds; a day without replies is a gap.
 pub fn latency_chart(labels: &[String], dates: &[String], latency: &ResponseLatency) -> String {
     let mut series = Vec::new();
     for channel in [Channel::Chat, Channel::Voice] {
@@ -109,7 +109,7 @@ pub fn latency_chart(labels: &[String], dates: &[String], latency: &ResponseLate
                         .by_day
                         .iter()
                         .find(|l| l.channel == channel && &l.span == d)
-                        .map_or(f64::NAN, |l| f64::from(f(l)) / 1000.0)
+                        .map_or(f64::NAN, |l| f64::from(f(l)))
                 })
                 .collect()
         };
@@ -118,7 +118,7 @@ pub fn latency_chart(labels: &[String], dates: &[String], latency: &ResponseLate
     }
     line_chart_described(
         "latency",
-        "Time to the first word of a reply, seconds, by day",
+        "Time to the first word of a reply, milliseconds, by day",
         &latency_summary(latency),
         labels,
         &series,
