@@ -1,11 +1,17 @@
 //! Analytics figures on a busy business, on this machine:
 //!   cargo bench --bench analytics
-//! One PRO business with 100,000 analytics events, 10,000 leads (with
-//! owner marks) and 5,000 calls over 30 days, and a second business of the
-//! same size beside it. Times what the analytics page and
-//! `/api/admin/analytics` compute: the store's grouped event, lead and call
-//! rows and the report built from them (`activity` + `report`), and the SQL
-//! outcomes (`outcomes`: call endings, p90, emergency marks, lead statuses).
+//! One PRO business with 100,000 analytics events, 100,000 reply latencies,
+//! 10,000 leads (with owner marks) and 5,000 calls over 30 days, and a
+//! second business of the same size beside it. Times what the analytics
+//! page and `/api/admin/analytics` compute: the store's grouped event, lead
+//! and call rows and the report built from them (`activity` + `report`), the
+//! SQL outcomes (`outcomes`: call endings, p90, emergency marks, lead
+//! statuses), and reply latency (`response_latency`: median and p90 per
+//! local day and channel, and for the period).
+//!
+//! With FRONTDESK_TEST_DATABASE_URL set, reply latency is timed on Postgres
+//! too (100,000 rows for each of two businesses in a schema of its own,
+//! dropped after).
 //!
 //! Prints a markdown table; the README quotes it.
 
@@ -20,6 +26,7 @@ use frontdesk::web::analytics;
 const EVENTS: usize = 100_000;
 const LEADS: usize = 10_000;
 const CALLS: usize = 5_000;
+const LATENCIES: usize = 100_000;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
@@ -106,6 +113,25 @@ fn seed(db: &std::path::Path, business: &str, prefix: &str) {
         )
         .unwrap();
     }
+    for i in 0..LATENCIES {
+        // Two replies in three are chat; a spread of 0.2-3.2 s.
+        let (channel, mode) = if i % 3 == 0 { ("VOICE", "realtime") } else { ("CHAT", "chat_stream") };
+        let when = now - chrono::Duration::seconds((i * 30 * 86_400 / LATENCIES) as i64);
+        tx.execute(
+            "INSERT INTO response_latency (business_id, conversation_id, channel, mode, ms, day, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                business,
+                format!("{prefix}c{:05}", i % CALLS),
+                channel,
+                mode,
+                200 + (i * 7_919) % 3_000,
+                when.with_timezone(&chrono_tz::America::Chicago).date_naive().to_string(),
+                at(i, LATENCIES)
+            ],
+        )
+        .unwrap();
+    }
     tx.commit().unwrap();
 }
 
@@ -129,7 +155,8 @@ fn main() {
         }
         let id = &ids[0];
         let tz: chrono_tz::Tz = "America/Chicago".parse().unwrap();
-        let (mut report, mut outcomes, mut both) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut report, mut outcomes, mut latency, mut both) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut check = None;
         for _ in 0..50 {
             let now = chrono::Utc::now();
@@ -141,12 +168,19 @@ fn main() {
             let t = Instant::now();
             let o = store.outcomes(id, &since).await.unwrap();
             let b = t.elapsed();
+            let t = Instant::now();
+            let (first, last) = analytics::period_days(now, tz, 30);
+            let l = analytics::split_latency(store.response_latency(id, &first, &last).await.unwrap());
+            let c = t.elapsed();
             report.push(a);
             outcomes.push(b);
-            both.push(a + b);
-            check = Some((r, o));
+            latency.push(c);
+            both.push(a + b + c);
+            check = Some((r, o, l));
         }
-        let (r, o) = check.unwrap();
+        let (r, o, l) = check.unwrap();
+        let turns: u32 = l.period.iter().map(|s| s.turns).sum();
+        assert!(turns > 90_000 && l.by_day.len() >= 60, "{:?}", l.period);
         // Sanity: the figures cover the seeded history, not an empty period.
         assert!(r.period.chats + r.period.calls > 40_000, "{:?}", r.period);
         assert!(o.calls.total > 4_000 && o.emergencies.marked_not_emergency > 0, "{o:?}");
@@ -157,6 +191,60 @@ fn main() {
         println!("| --- | --- | --- | --- | --- |");
         println!("{}", row("events, leads, calls grouped by SQL + report", report));
         println!("{}", row("outcomes (SQL): call endings, p90, marks, statuses", outcomes));
+        println!("{}", row("reply latency (SQL): median, p90 per day and channel", latency));
         println!("{}", row("everything the analytics page computes", both));
+        if let Ok(url) = std::env::var("FRONTDESK_TEST_DATABASE_URL") {
+            println!("{}", postgres(&url, tz).await);
+        }
     });
+}
+
+/// Reply latency on Postgres: two businesses with 100,000 replies each.
+async fn postgres(base: &str, tz: chrono_tz::Tz) -> String {
+    use frontdesk::store::postgres::PgStore;
+    let schema = format!("fd_bench_{}", &frontdesk::domain::new_id()[..12]);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let store = PgStore::open(&format!("{base}{sep}schema={schema}")).await.unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml"))
+            .unwrap();
+    let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let mut bundle = frontdesk::provision::parse_bundle(&text).unwrap();
+        bundle.business.name = format!("Business {n}");
+        bundle.business.twilio_phone_number = None;
+        let id = store.import_business(bundle).await.unwrap().business_id;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO \"{schema}\".response_latency
+                         (business_id, conversation_id, channel, mode, ms, day, created_at)
+                     SELECT $1, 'c', CASE WHEN i % 3 = 0 THEN 'VOICE' ELSE 'CHAT' END, 'chat', 200 + (i * 7919) % 3000,
+                         to_char(t AT TIME ZONE 'America/Chicago', 'YYYY-MM-DD'),
+                         to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                     FROM generate_series(0, {}) AS i, LATERAL (SELECT now() - make_interval(secs => i * 25.92) AS t) AS w",
+                    LATENCIES - 1
+                ),
+                &[&id],
+            )
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // As autovacuum leaves a table: statistics, and a visibility map for index-only scans.
+    client.batch_execute(&format!("VACUUM ANALYZE \"{schema}\".response_latency")).await.unwrap();
+    let mut samples = Vec::new();
+    let mut turns = 0;
+    for _ in 0..50 {
+        let (first, last) = analytics::period_days(chrono::Utc::now(), tz, 30);
+        let t = Instant::now();
+        let l = store.response_latency(&ids[0], &first, &last).await.unwrap();
+        samples.push(t.elapsed());
+        turns = l.iter().filter(|s| s.span == frontdesk::store::admin::PERIOD).map(|s| s.turns).sum::<u32>();
+    }
+    client.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.unwrap();
+    assert!(turns > 90_000, "{turns}");
+    row("Postgres: reply latency (SQL), 100,000 replies", samples)
 }

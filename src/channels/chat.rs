@@ -143,6 +143,9 @@ async fn post_chat(
     body: Bytes,
     stream: bool,
 ) -> Response {
+    // The visitor's message is here (the body was read by the filter): the
+    // reply's latency counts from now.
+    let received = std::time::Instant::now();
     let request: ChatRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(ApiError::BadRequest(format!("invalid JSON body: {e}")), None),
@@ -178,31 +181,48 @@ async fn post_chat(
         );
     }
     if stream {
-        return with_cors(sse_turn(app, ctx, request, test).into_response(), cors.as_deref());
+        return with_cors(sse_turn(app, ctx, request, test, received).into_response(), cors.as_deref());
     }
     match engine::run_turn(&app, &ctx, Channel::Chat, request.session_id.as_deref(), message, None, test)
         .await
     {
-        Ok(reply) => with_cors(warp::reply::json(&response(reply)).into_response(), cors.as_deref()),
+        Ok(reply) => {
+            // In one piece: the whole reply is its first word.
+            let elapsed = received.elapsed();
+            let sample =
+                engine::latency_sample(&ctx.business, &reply.conversation_id, Channel::Chat, "chat", elapsed);
+            engine::record_latency(&app, sample);
+            with_cors(warp::reply::json(&response(reply)).into_response(), cors.as_deref())
+        }
         Err(e) => error(ApiError::from(e), cors.as_deref()),
     }
 }
 
 /// Streams the reply as `delta` events, then one `done` event carrying the
 /// same JSON `POST /api/chat` answers (or an `error` event).
-fn sse_turn(app: AppState, ctx: Context, request: ChatRequest, test: bool) -> impl Reply {
+fn sse_turn(
+    app: AppState,
+    ctx: Context,
+    request: ChatRequest,
+    test: bool,
+    received: std::time::Instant,
+) -> impl Reply {
     let (events, rx) = mpsc::channel::<Result<Event, Infallible>>(32);
     tokio::spawn(async move {
         let (deltas, mut delta_rx) = mpsc::channel::<String>(32);
+        // Returns when the first delta went to the visitor: the reply's latency.
         let forward = {
             let events = events.clone();
             tokio::spawn(async move {
+                let mut first = None;
                 while let Some(text) = delta_rx.recv().await {
                     let event = Event::default().event("delta").data(json!({ "text": text }).to_string());
                     if events.send(Ok(event)).await.is_err() {
                         break;
                     }
+                    first = first.or_else(|| Some(received.elapsed()));
                 }
+                first
             })
         };
         let message = request.message.trim().to_string();
@@ -216,9 +236,22 @@ fn sse_turn(app: AppState, ctx: Context, request: ChatRequest, test: bool) -> im
             test,
         )
         .await;
-        let _ = forward.await;
+        let first = forward.await.ok().flatten();
         let event = match result {
-            Ok(reply) => Event::default().event("done").data(json!(response(reply)).to_string()),
+            Ok(reply) => {
+                if let Some(elapsed) = first {
+                    let conversation = &reply.conversation_id;
+                    let sample = engine::latency_sample(
+                        &ctx.business,
+                        conversation,
+                        Channel::Chat,
+                        "chat_stream",
+                        elapsed,
+                    );
+                    engine::record_latency(&app, sample);
+                }
+                Event::default().event("done").data(json!(response(reply)).to_string())
+            }
             Err(e) => {
                 let e = ApiError::from(e);
                 Event::default().event("error").data(json!({ "error": e.to_string() }).to_string())

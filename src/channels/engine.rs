@@ -13,7 +13,7 @@ use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
 use crate::server::AppState;
 use crate::sessions::TurnLease;
-use crate::store::{KnowledgeQuery, StoreError, TurnRecord};
+use crate::store::{KnowledgeQuery, LatencySample, StoreError, TurnRecord};
 
 /// Knowledge passages considered per question.
 const PASSAGES: usize = 3;
@@ -57,6 +57,39 @@ impl Session {
         let excess = self.history.len().saturating_sub(HISTORY);
         self.history.drain(..excess);
     }
+}
+
+/// How long a reply took to start, stamped now and with the business's
+/// local date (the day it counts on).
+pub fn latency_sample(
+    business: &crate::domain::Business,
+    conversation_id: &str,
+    channel: Channel,
+    mode: &'static str,
+    elapsed: std::time::Duration,
+) -> LatencySample {
+    let now = chrono::Utc::now();
+    let zone: chrono_tz::Tz = business.timezone.parse().unwrap_or(chrono_tz::UTC);
+    LatencySample {
+        business_id: business.id.clone(),
+        conversation_id: conversation_id.to_string(),
+        channel,
+        mode,
+        ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
+        at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        day: now.with_timezone(&zone).date_naive().to_string(),
+    }
+}
+
+/// Records how long a reply took to start, off the caller's path: the
+/// write never delays the reply, and a failure is only logged.
+pub fn record_latency(app: &AppState, sample: LatencySample) {
+    let store = app.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.record_latency(sample).await {
+            tracing::warn!(error = %e, "could not record a reply's latency");
+        }
+    });
 }
 
 /// A business's session, when the session store still has it.

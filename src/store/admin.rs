@@ -103,6 +103,18 @@ pub struct Outcomes {
     /// The period's leads (tests left out) by their status now, by the week
     /// they came in: `weeks_ago` 0 is the latest 7 days.
     pub lead_status_by_week: Vec<StatusWeek>,
+    /// Filled by the analytics loader from [`AdminStore::response_latency`].
+    pub response_latency: ResponseLatency,
+}
+
+/// How fast replies started: median and p90 per local day and channel, and
+/// for the whole period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResponseLatency {
+    /// `span` is the local date; days without replies are left out.
+    pub by_day: Vec<LatencyStat>,
+    /// `span` is "period".
+    pub period: Vec<LatencyStat>,
 }
 
 /// Calls of the period by how they ended.
@@ -140,6 +152,22 @@ pub struct StatusWeek {
     pub contacted: u32,
     pub qualified: u32,
     pub closed: u32,
+}
+
+/// The `span` of a [`LatencyStat`] over the whole period.
+pub const PERIOD: &str = "period";
+
+/// Reply latency in one local day (or the period) and channel, by nearest
+/// rank (the same on every backend): the median is the ceil(n/2)-th
+/// fastest, the p90 the ceil(0.9 n)-th.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LatencyStat {
+    /// The local date (YYYY-MM-DD), or [`PERIOD`].
+    pub span: String,
+    pub channel: Channel,
+    pub turns: u32,
+    pub median_ms: u32,
+    pub p90_ms: u32,
 }
 
 /// The owner-editable identity of a business.
@@ -228,6 +256,16 @@ pub trait AdminStore: Send + Sync {
     async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData>;
     /// Call endings, emergency marks and lead statuses since `since` (SQL aggregates).
     async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes>;
+    /// Reply latency per local day and channel from `first_day` to `last_day`
+    /// (YYYY-MM-DD, inclusive), days in order, then per channel for the period.
+    async fn response_latency(
+        &self,
+        business_id: &str,
+        first_day: &str,
+        last_day: &str,
+    ) -> Result<Vec<LatencyStat>>;
+    /// Operator: the same across every business (each reply on its business's local day).
+    async fn all_response_latency(&self, first_day: &str, last_day: &str) -> Result<Vec<LatencyStat>>;
     /// Operator: every business's conversations and leads since `since`.
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>>;
 

@@ -134,6 +134,22 @@ pub struct TurnRecord {
     pub details_complete: bool,
 }
 
+/// How long one reply took to start, as the caller or visitor felt it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencySample {
+    pub business_id: String,
+    pub conversation_id: String,
+    /// CHAT or VOICE.
+    pub channel: Channel,
+    /// `chat`, `chat_stream`, `realtime` or `gather`.
+    pub mode: &'static str,
+    pub ms: u32,
+    /// When it was measured (UTC RFC 3339).
+    pub at: String,
+    /// The business's local date then (YYYY-MM-DD): the day it counts on.
+    pub day: String,
+}
+
 /// What saving a turn did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TurnSaved {
@@ -230,6 +246,8 @@ pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
         notify: NotifyPolicy,
     ) -> Result<()>;
     async fn call(&self, call_sid: &str) -> Result<Call>;
+    /// Records one reply's latency; nothing for a test conversation.
+    async fn record_latency(&self, sample: LatencySample) -> Result<()>;
     /// Status callbacks received for a call, oldest first: (status, sequence).
     async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>>;
 

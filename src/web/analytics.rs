@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
-use crate::store::admin::{ActivityData, Outcomes};
+use crate::store::admin::{ActivityData, LatencyStat, Outcomes, ResponseLatency, PERIOD};
 
 /// Counts over some span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -70,6 +70,19 @@ pub fn period_start(now: DateTime<Utc>, tz: chrono_tz::Tz, days: u32) -> String 
     let today = now.with_timezone(&tz).date_naive();
     let first = today - Duration::days(i64::from(days.max(1)) - 1);
     super::forms::day_start_utc(first, tz)
+}
+
+/// The first and last local dates (YYYY-MM-DD) of the `days` days ending today.
+pub fn period_days(now: DateTime<Utc>, tz: chrono_tz::Tz, days: u32) -> (String, String) {
+    let today = now.with_timezone(&tz).date_naive();
+    let first = today - Duration::days(i64::from(days.max(1)) - 1);
+    (first.to_string(), today.to_string())
+}
+
+/// The store's figures split into days and the whole period.
+pub fn split_latency(stats: Vec<LatencyStat>) -> ResponseLatency {
+    let (period, by_day) = stats.into_iter().partition(|s| s.span == PERIOD);
+    ResponseLatency { by_day, period }
 }
 
 /// Builds the report for the `days` local days ending today.
@@ -229,6 +242,12 @@ pub fn report_csv(report: &Report, outcomes: &Outcomes) -> Result<Vec<u8>, ApiEr
             [("NEW", w.new), ("CONTACTED", w.contacted), ("QUALIFIED", w.qualified), ("CLOSED", w.closed)]
         {
             add("lead_status", format!("{} weeks ago {status}", w.weeks_ago), n.to_string());
+        }
+    }
+    let latency = &outcomes.response_latency;
+    for l in latency.period.iter().chain(&latency.by_day) {
+        for (m, v) in [("turns", l.turns), ("median_ms", l.median_ms), ("p90_ms", l.p90_ms)] {
+            add("response_latency", format!("{} {} {m}", l.span, l.channel), v.to_string());
         }
     }
     for q in &report.top_questions {

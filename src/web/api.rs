@@ -277,6 +277,16 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             let id = actions::create_business(app, c, &req.json(&fields::NEW_BUSINESS)?).await?;
             created(json!(app.store.business(&id).await?))
         }
+        ["operator", "analytics"] if get => {
+            c.require_operator()?;
+            let days = super::pages::reports::DAYS;
+            ok(json!(super::operator_analytics::load(app, days).await?))
+        }
+        ["operator", "analytics.csv"] if get => {
+            c.require_operator()?;
+            let report = super::operator_analytics::load(app, super::pages::reports::DAYS).await?;
+            Ok(super::pages::csv_file(super::operator_analytics::csv(&report)?, "analytics-all"))
+        }
         ["businesses", id, "plan"] if post || put => {
             let plan = actions::change_plan(app, c, id, &req.json(&fields::PLAN)?).await?;
             ok(json!({ "business_id": id, "plan": plan }))

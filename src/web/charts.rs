@@ -131,31 +131,60 @@ pub fn bar_chart(id: &str, title: &str, bars: &[(String, f64)]) -> String {
 
 /// A line chart of several series over the same labels, with a legend.
 pub fn line_chart(id: &str, title: &str, labels: &[String], series: &[Series]) -> String {
-    let highest = series.iter().flat_map(|s| s.values.iter().copied()).fold(0.0, f64::max);
-    let max = axis_top(highest);
     let totals: Vec<String> =
         series.iter().map(|s| format!("{} {}", s.name, number(s.values.iter().sum()))).collect();
     let description = format!("{} points per series; totals: {}", labels.len(), totals.join(", "));
+    line_chart_described(id, title, &description, labels, series)
+}
+
+/// A line chart with its own description; a value that is not finite (NaN:
+/// nothing measured that day) leaves a gap in its line.
+pub fn line_chart_described(
+    id: &str,
+    title: &str,
+    description: &str,
+    labels: &[String],
+    series: &[Series],
+) -> String {
+    let highest =
+        series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let max = axis_top(highest);
     let mut out = String::new();
-    frame(&mut out, id, title, &description, max);
+    frame(&mut out, id, title, description, max);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let step = if labels.len() > 1 { plot_w / (labels.len() - 1) as f64 } else { 0.0 };
     let x_of = |i: usize| if labels.len() > 1 { LEFT + step * i as f64 } else { LEFT + plot_w / 2.0 };
     for (n, s) in series.iter().enumerate() {
         let colour = COLOURS[n % COLOURS.len()];
-        let points: Vec<String> = s
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), TOP + plot_h - plot_h * v / max))
-            .collect();
-        let _ = write!(
-            out,
-            r##"<polyline class="series s{n}" fill="none" stroke="{colour}" stroke-width="2" points="{}"><title>{}</title></polyline>"##,
-            points.join(" "),
-            escape(s.name.as_str())
-        );
+        // One polyline per run of measured values.
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for (i, v) in s.values.iter().enumerate() {
+            if v.is_finite() {
+                if let Some(run) = runs.last_mut() {
+                    run.push((x_of(i), TOP + plot_h - plot_h * v / max));
+                }
+            } else if runs.last().is_some_and(|run| !run.is_empty()) {
+                runs.push(Vec::new());
+            }
+        }
+        for points in runs.iter().filter(|run| !run.is_empty()) {
+            let text: Vec<String> = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            let _ = write!(
+                out,
+                r##"<polyline class="series s{n}" fill="none" stroke="{colour}" stroke-width="2" points="{}"><title>{}</title></polyline>"##,
+                text.join(" "),
+                escape(s.name.as_str())
+            );
+            // A point between two gaps would draw nothing: a dot shows it.
+            if let [(x, y)] = points.as_slice() {
+                let _ = write!(
+                    out,
+                    r##"<circle class="series s{n}" cx="{x:.1}" cy="{y:.1}" r="3" fill="{colour}"><title>{}</title></circle>"##,
+                    escape(s.name.as_str())
+                );
+            }
+        }
         let lx = LEFT + 8.0 + 130.0 * n as f64;
         let _ = write!(
             out,
@@ -215,5 +244,15 @@ mod tests {
         assert!(svg.contains("Chats 435"));
         // The first point of the rising series sits on the x axis.
         assert!(svg.contains("points=\"44.0,206.0"), "{svg}");
+    }
+
+    #[test]
+    fn a_day_without_a_value_leaves_a_gap() {
+        let labels: Vec<String> = (1..=5).map(|d| format!("d{d}")).collect();
+        let series = vec![Series { name: "Median".into(), values: vec![1.0, 2.0, f64::NAN, 2.0, f64::NAN] }];
+        let svg = line_chart_described("g", "Latency", "seconds", &labels, &series);
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 1, "the lone point is a dot: {svg}");
+        assert!(!svg.contains("NaN"), "{svg}");
     }
 }

@@ -15,6 +15,7 @@ pub mod hashing;
 pub mod health;
 pub mod input;
 pub mod notify_forms;
+pub mod operator_analytics;
 pub mod pages;
 pub mod ratelimit;
 pub mod setup_token;

@@ -370,6 +370,36 @@ pub struct OperatorPage {
 }
 
 #[derive(Template)]
+#[template(path = "operator_analytics.html")]
+pub struct OperatorAnalyticsPage {
+    pub l: Layout,
+    pub report: crate::web::operator_analytics::OperatorReport,
+    pub rows: Vec<OperatorAnalyticsRow>,
+    pub plan_chart: String,
+    pub latency_chart: String,
+    pub latency_summary: String,
+    pub false_alarms: String,
+    pub conversion: String,
+}
+
+/// One business on the operator's analytics page.
+pub struct OperatorAnalyticsRow {
+    pub name: String,
+    pub plan: String,
+    pub conversations: u32,
+    pub leads: u32,
+    pub conversion: String,
+    pub calls: u32,
+    pub completed: u32,
+    pub abandoned: u32,
+    pub emergencies: u32,
+    pub false_alarms: u32,
+    /// "median / p90" of the period, or a dash.
+    pub chat_latency: String,
+    pub voice_latency: String,
+}
+
+#[derive(Template)]
 #[template(path = "analytics.html")]
 pub struct AnalyticsPage {
     pub l: Layout,
@@ -383,6 +413,9 @@ pub struct AnalyticsPage {
     pub hours_chart: String,
     pub endings_chart: String,
     pub status_chart: String,
+    /// Median and p90 reply latency by day.
+    pub latency_chart: String,
+    pub latency_summary: String,
     pub average_call: String,
     pub p90_call: String,
     /// The share of emergencies the owner marked as not one.

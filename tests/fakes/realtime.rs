@@ -289,6 +289,12 @@ impl Conn {
             "audio_start_ms": audio_start_ms, "item_id": "item_caller" }));
     }
 
+    /// Server VAD heard the caller stop speaking.
+    pub fn speech_stopped(&self, audio_end_ms: u64) {
+        self.send(json!({ "type": "input_audio_buffer.speech_stopped", "event_id": "e",
+            "audio_end_ms": audio_end_ms, "item_id": "item_caller" }));
+    }
+
     /// The caller's words, as transcription reports them.
     pub fn caller_said(&self, item_id: &str, transcript: &str) {
         self.send(json!({ "type": "conversation.item.input_audio_transcription.completed", "event_id": "e",

@@ -1,7 +1,8 @@
 //! The owner's analytics on the real binary, checked against a seeded
 //! history whose answers the test knows: how calls ended, call length,
-//! emergencies and the owner's false-alarm marks, lead statuses by week; the
-//! page, the API and the CSV agree.
+//! emergencies and the owner's false-alarm marks, lead statuses by week,
+//! reply latency; the page, the API and the CSV agree, for the owner and
+//! across businesses for the operator.
 
 use serde_json::{json, Value};
 
@@ -15,6 +16,12 @@ type SeedLead = (&'static str, &'static str, &'static str, &'static str, Option<
 fn at(days: f64) -> String {
     let t = chrono::Utc::now() - chrono::Duration::milliseconds((days * 86_400_000.0) as i64);
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The businesses' local date (America/Chicago) `days` ago.
+fn local_day(days: f64) -> String {
+    let t = chrono::Utc::now() - chrono::Duration::milliseconds((days * 86_400_000.0) as i64);
+    t.with_timezone(&chrono_tz::America::Chicago).date_naive().to_string()
 }
 
 /// A known history for `a` (and one call for `b`, which must not count).
@@ -70,6 +77,19 @@ fn seed(db: &rusqlite::Connection, a: &str, b: &str) {
         )
         .unwrap();
     }
+    // Reply latency: ten chat replies of 100..1000 ms, three on the phone;
+    // one before the period, and one of `b`.
+    let mut replies: Vec<(&str, &str, i64, f64)> = (1..=10).map(|i| (a, "CHAT", i * 100, 0.1)).collect();
+    replies.extend([(a, "VOICE", 1200, 2.0), (a, "VOICE", 800, 2.0), (a, "VOICE", 1000, 2.0)]);
+    replies.extend([(a, "CHAT", 88_888, 40.0), (b, "CHAT", 7_777, 0.1)]);
+    for (business, channel, ms, days) in replies {
+        db.execute(
+            "INSERT INTO response_latency (business_id, conversation_id, channel, mode, ms, day, created_at)
+             VALUES (?1, 'c1', ?2, CASE ?2 WHEN 'CHAT' THEN 'chat' ELSE 'realtime' END, ?3, ?4, ?5)",
+            rusqlite::params![business, channel, ms, local_day(days), at(days)],
+        )
+        .unwrap();
+    }
     // The owner's marks: L3 was not an emergency, L4 was; L1 (NORMAL) stays out.
     for (lead, level) in [("L3", "NORMAL"), ("L4", "URGENT"), ("L1", "NORMAL")] {
         db.execute(
@@ -99,10 +119,63 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
     }
     assert!(page.contains("data-stat=\"all-conversations\">4<"), "{page}");
 
+    // The operator's analytics: the same figures across businesses.
+    let page = op.get("/operator/analytics").await.1;
+    for (plan, n) in [("FREE", 1), ("BASIC", 0), ("PRO", 2)] {
+        assert!(page.contains(&format!("data-plan-count=\"{plan}\">{n}<")), "{plan}: {page}");
+    }
+    assert!(
+        page.contains("data-calls=\"total\">11<") && page.contains("data-calls=\"transferred\">2<"),
+        "{page}"
+    );
+    // Eleven chat replies across businesses: the 6th and the 10th.
+    assert!(page.contains("Chat: median 0.6 s, 9 in 10 within 1.0 s (11 replies)."), "{page}");
+    assert!(page.contains("<title id=\"latency-t\">") && page.contains("<title id=\"plans-t\">"), "{page}");
+    let op_token = ui.token("op@msp.example").await;
+    let (status, all) = ui.api(&op_token, "GET", "/api/admin/operator/analytics", None).await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["plans"], json!([["FREE", 1], ["BASIC", 0], ["PRO", 2]]));
+    assert_eq!(all["totals"]["calls"]["total"], 11);
+    assert_eq!(all["totals"]["emergencies"]["marked_not_emergency"], 1);
+    assert_eq!(
+        all["response_latency"]["period"],
+        json!([
+            {"span": "period", "channel": "CHAT", "turns": 11, "median_ms": 600, "p90_ms": 1000},
+            {"span": "period", "channel": "VOICE", "turns": 3, "median_ms": 1000, "p90_ms": 1200},
+        ])
+    );
+    let alpha = all["businesses"].as_array().unwrap().iter().find(|b| b["name"] == "Alpha Plumbing").unwrap();
+    assert_eq!(alpha["calls"]["completed"], 7);
+    let (status, csv) = op.get("/operator/analytics.csv").await;
+    assert_eq!(status, 200);
+    for line in [
+        "section,business,measure,value",
+        "plans,,PRO,2",
+        "calls,,total,11",
+        "response_latency,,period CHAT median_ms,600",
+        "calls,Alpha Plumbing,completed,7",
+        "response_latency,Alpha Plumbing,period VOICE p90_ms,1200",
+    ] {
+        assert!(csv.lines().any(|l| l == line), "{line} in\n{csv}");
+    }
+
     let token = ui.token("a@alpha.example").await;
+    let (status, r) = ui.api(&token, "GET", "/api/admin/operator/analytics", None).await;
+    assert_eq!(status, 403, "only the operator: {r}");
     let (status, r) = ui.api(&token, "GET", "/api/admin/analytics", None).await;
     assert_eq!(status, 200, "{r}");
     let o = &r["outcomes"];
+    assert_eq!(
+        o["response_latency"]["period"],
+        json!([
+            {"span": "period", "channel": "CHAT", "turns": 10, "median_ms": 500, "p90_ms": 900},
+            {"span": "period", "channel": "VOICE", "turns": 3, "median_ms": 1000, "p90_ms": 1200},
+        ]),
+        "{o}"
+    );
+    let by_day = o["response_latency"]["by_day"].as_array().unwrap();
+    let turns: u64 = by_day.iter().map(|d| d["turns"].as_u64().unwrap()).sum();
+    assert_eq!(turns, 13, "every reply of the period on its local day: {by_day:?}");
     assert_eq!(
         o["calls"],
         json!({"total": 10, "answered": 9, "completed": 7, "transferred": 1, "abandoned": 1, "voicemail": 1,
@@ -139,6 +212,13 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
     assert!(page.contains("id=\"false-alarms\">33%<"), "{page}");
     assert!(page.contains("<title id=\"endings-t\">How calls ended</title>"), "{page}");
     assert!(page.contains("<title id=\"statuses-t\">"), "{page}");
+    assert!(page.contains("<title id=\"latency-t\">"), "{page}");
+    assert!(
+        page.contains(
+            "Chat: median 0.5 s, 9 in 10 within 0.9 s (10 replies). Phone: median 1.0 s, 9 in 10 within 1.2 s (3 replies)."
+        ),
+        "{page}"
+    );
 
     // The CSV: the same numbers, from the page and the API.
     let (status, csv) = web.get("/analytics.csv").await;
@@ -151,6 +231,9 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
         "emergencies,marked_not_emergency,1",
         "emergencies,false_positive_rate,0.3333",
         "lead_status,1 weeks ago CLOSED,1",
+        "response_latency,period CHAT median_ms,500",
+        "response_latency,period CHAT p90_ms,900",
+        "response_latency,period VOICE turns,3",
     ] {
         assert!(csv.lines().any(|l| l == line), "{line} in\n{csv}");
     }
@@ -198,12 +281,16 @@ async fn the_analytics_page_in_a_real_browser() {
         assert_eq!(completed, json!("7"));
         assert_eq!(s.js("return document.getElementById('false-alarms').textContent").await, json!("33%"));
         let charts = s.js("return document.querySelectorAll('svg.chart').length").await;
-        assert!(charts.as_u64().unwrap() >= 5, "{charts}");
+        assert!(charts.as_u64().unwrap() >= 6, "{charts}");
+        let latency = s.js("return document.querySelectorAll('#latency svg.chart circle').length").await;
+        assert_eq!(latency, json!(4), "a median and a p90 per channel, each on one day: {latency}");
         let fits = s.js("return document.documentElement.scrollWidth <= window.innerWidth + 1").await;
         assert_eq!(fits, json!(true), "the page scrolls sideways at {size}");
         s.screenshot(&format!("analytics-{size}.png")).await;
         s.js("document.querySelector('[data-calls]').closest('section').scrollIntoView()").await;
         s.screenshot(&format!("analytics-outcomes-{size}.png")).await;
+        s.js("document.getElementById('latency').scrollIntoView()").await;
+        s.screenshot(&format!("analytics-latency-{size}.png")).await;
         if let Some(axe) = &axe {
             violations.extend(s.axe(axe, &format!("/analytics ({size})")).await);
         }

@@ -30,6 +30,7 @@ mod harden_voice;
 mod heldout;
 mod instances;
 mod knowledge;
+mod latency;
 mod measure;
 mod migrate_data;
 mod notify;

@@ -356,8 +356,8 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     let analytics = web.get("/analytics").await.1;
     assert_eq!(
         analytics.matches("<svg class=\"chart\"").count(),
-        6,
-        "activity, call endings, emergencies, lead statuses, conversion, hours"
+        7,
+        "activity, reply latency, call endings, emergencies, lead statuses, conversion, hours"
     );
     let (status, _, _) = web
         .submit(

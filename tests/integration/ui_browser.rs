@@ -127,12 +127,12 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     assert!(csv.starts_with("id,created,channel,status,priority,name"), "{csv}");
     assert!(csv.contains("CONTACTED") && csv.contains("Dana Smith"), "{csv}");
 
-    // Analytics: a chart on BASIC, all six on PRO.
+    // Analytics: a chart on BASIC, all seven on PRO.
     b.go(&ui.url("/analytics")).await;
     assert_eq!(b.js("return document.querySelectorAll('svg.chart').length").await, 1);
     ui.set_plan(&business, "PRO");
     b.go(&ui.url("/analytics")).await;
-    assert_eq!(b.js("return document.querySelectorAll('svg.chart').length").await, 6);
+    assert_eq!(b.js("return document.querySelectorAll('svg.chart').length").await, 7);
     assert_eq!(b.js("return document.querySelector('[data-stat=period-leads]').textContent").await, "1");
     b.screenshot("ui-analytics.png").await;
     for (path, name) in [

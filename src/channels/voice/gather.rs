@@ -63,6 +63,8 @@ pub fn listen(app: &AppState, ctx: &Context, prompt: Vec<Verb>) -> Vec<Verb> {
 
 /// `POST /api/voice/handle-speech`: what the caller said (`SpeechResult`).
 async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection> {
+    // The caller's words are here: the reply's latency counts from now.
+    let received = std::time::Instant::now();
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
     let mut session =
@@ -78,6 +80,19 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
         engine::save_session(&app, &call_sid, &session).await;
     }
     tracing::info!(call_sid, confidence = form.get("Confidence"), "caller spoke");
+    // Recorded when the TwiML answer is ready: the reply, or the hold line
+    // ("One moment, please") when the reply is slow, is what the caller hears first.
+    let answered = |app: &AppState| {
+        let elapsed = received.elapsed();
+        let sample = engine::latency_sample(
+            &ctx.business,
+            &session.conversation_id,
+            Channel::Voice,
+            "gather",
+            elapsed,
+        );
+        engine::record_latency(app, sample);
+    };
 
     let turn = {
         let (app, ctx, call_sid) = (app.clone(), ctx.clone(), call_sid.clone());
@@ -90,7 +105,9 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
     match tokio::time::timeout(wait, &mut turn).await {
         Ok(joined) => {
             let result = joined.unwrap_or_else(|e| Err(TurnError::Provider(e.to_string())));
-            Ok(twiml_reply(&reply_verbs(&app, &ctx, &call_sid, result).await))
+            let verbs = reply_verbs(&app, &ctx, &call_sid, result).await;
+            answered(&app);
+            Ok(twiml_reply(&verbs))
         }
         Err(_) => {
             tracing::info!(call_sid, "reply is slow; the caller holds");
@@ -103,6 +120,7 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
                     deliver(&app2, &sid, &held).await;
                 }
             });
+            answered(&app);
             Ok(twiml_reply(&hold(&app, &ctx, 1)))
         }
     }

@@ -12,8 +12,8 @@ use crate::domain::{
     Priority, Question, Role, User,
 };
 use crate::store::admin::{
-    ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
-    NotificationSettings, Outcomes, QuestionRow,
+    ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LatencyStat, LeadDetail,
+    LeadFilter, NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result, StoreError};
 
@@ -436,6 +436,19 @@ impl AdminStore for PgStore {
 
     async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes> {
         reports::outcomes(&self.client().await?, business_id, since).await
+    }
+
+    async fn response_latency(
+        &self,
+        business_id: &str,
+        first_day: &str,
+        last_day: &str,
+    ) -> Result<Vec<LatencyStat>> {
+        super::latency::stats(&self.client().await?, Some(business_id), first_day, last_day).await
+    }
+
+    async fn all_response_latency(&self, first_day: &str, last_day: &str) -> Result<Vec<LatencyStat>> {
+        super::latency::stats(&self.client().await?, None, first_day, last_day).await
     }
 
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {

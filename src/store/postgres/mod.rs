@@ -14,6 +14,7 @@ pub mod connect;
 mod conversation;
 pub mod import;
 mod knowledge;
+mod latency;
 pub mod migrate;
 mod outbox;
 mod reports;
@@ -384,6 +385,10 @@ impl Store for PgStore {
 
     async fn call(&self, call_sid: &str) -> Result<Call> {
         calls::call(&self.client().await?, call_sid).await
+    }
+
+    async fn record_latency(&self, sample: crate::store::LatencySample) -> Result<()> {
+        latency::record(&self.client().await?, &sample).await
     }
 
     async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {

@@ -237,7 +237,7 @@ pub(super) async fn outcomes(c: &impl GenericClient, business_id: &str, since: &
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Outcomes { calls, emergencies, lead_status_by_week })
+    Ok(Outcomes { calls, emergencies, lead_status_by_week, ..Outcomes::default() })
 }
 
 pub(super) async fn businesses_activity(

@@ -10,8 +10,8 @@ use crate::domain::{
     Priority, Question, User,
 };
 use crate::store::admin::{
-    ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LeadDetail, LeadFilter,
-    NotificationSettings, Outcomes, QuestionRow,
+    ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LatencyStat, LeadDetail,
+    LeadFilter, NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result};
 
@@ -150,6 +150,21 @@ impl AdminStore for SqliteStore {
     async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes> {
         let since = since.to_string();
         self.read_for(business_id, move |c, id| reports::outcomes(c, id, &since)).await
+    }
+
+    async fn response_latency(
+        &self,
+        business_id: &str,
+        first_day: &str,
+        last_day: &str,
+    ) -> Result<Vec<LatencyStat>> {
+        let (first, last) = (first_day.to_string(), last_day.to_string());
+        self.read_for(business_id, move |c, id| super::latency::stats(c, Some(id), &first, &last)).await
+    }
+
+    async fn all_response_latency(&self, first_day: &str, last_day: &str) -> Result<Vec<LatencyStat>> {
+        let (first, last) = (first_day.to_string(), last_day.to_string());
+        self.read(move |c| super::latency::stats(c, None, &first, &last)).await
     }
 
     async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {

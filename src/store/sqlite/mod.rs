@@ -18,6 +18,7 @@ mod demo;
 pub mod export;
 mod integrity;
 mod knowledge;
+mod latency;
 pub mod migrate;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
@@ -509,6 +510,10 @@ impl Store for SqliteStore {
     async fn call(&self, call_sid: &str) -> Result<Call> {
         let sid = call_sid.to_string();
         self.read(move |c| calls::call(c, &sid)).await
+    }
+
+    async fn record_latency(&self, sample: crate::store::LatencySample) -> Result<()> {
+        self.write(move |tx| latency::record(tx, &sample)).await
     }
 
     async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {

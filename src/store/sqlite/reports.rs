@@ -265,7 +265,12 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
             })
         },
     )?;
-    Ok(Outcomes { calls: CallOutcomes { p90_seconds, ..calls }, emergencies, lead_status_by_week })
+    Ok(Outcomes {
+        calls: CallOutcomes { p90_seconds, ..calls },
+        emergencies,
+        lead_status_by_week,
+        ..Outcomes::default()
+    })
 }
 
 pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<BusinessActivity>> {

@@ -168,6 +168,8 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["knowledge", id], _, true) => knowledge::edit(&page, id).await,
         (["knowledge", id, "delete"], _, true) => knowledge::delete(&page, id).await,
         (["operator"], true, _) => operator::list(&page, None, FieldErrors::default()).await,
+        (["operator", "analytics"], true, _) => operator::analytics(&page).await,
+        (["operator", "analytics.csv"], true, _) => operator::analytics_csv(&page).await,
         (["operator", "businesses"], _, true) => operator::create(&page).await,
         (["operator", "businesses", id, "plan"], _, true) => operator::change_plan(&page, id).await,
         (["operator", "switch"], _, true) => operator::switch(&page),
@@ -241,6 +243,7 @@ fn nav_items(c: &Caller, active: &str) -> Vec<NavItem> {
     }
     if c.is_operator() {
         items.push(("/operator", "All businesses"));
+        items.push(("/operator/analytics", "All analytics"));
     }
     items.into_iter().map(|(href, label)| NavItem { href, label, active: href == active }).collect()
 }

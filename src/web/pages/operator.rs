@@ -3,12 +3,17 @@
 
 use warp::http::{header, HeaderValue};
 
-use super::{form_error, local_time, redirect, redirect_with, render_status, status_for, Page, PageResult};
-use crate::domain::PlanTier;
-use crate::web::actions;
+use super::{
+    form_error, local_time, redirect, redirect_with, render, render_status, status_for, Page, PageResult,
+};
+use crate::domain::{Channel, PlanTier};
 use crate::web::auth::BUSINESS_COOKIE;
+use crate::web::charts::bar_chart;
 use crate::web::input::{FieldErrors, Input};
-use crate::web::templates::{business_types, BusinessRow, OperatorPage};
+use crate::web::templates::{
+    business_types, BusinessRow, OperatorAnalyticsPage, OperatorAnalyticsRow, OperatorPage,
+};
+use crate::web::{actions, operator_analytics};
 
 pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -> PageResult {
     page.caller.require_operator()?;
@@ -59,6 +64,62 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
         tls,
     };
     render_status(&page_data, status)
+}
+
+/// `GET /operator/analytics`: the owner's figures across every business.
+pub async fn analytics(page: &Page<'_>) -> PageResult {
+    page.caller.require_operator()?;
+    let l = page.layout("Analytics, all businesses", "/operator/analytics").await;
+    let report = operator_analytics::load(page.app, super::reports::DAYS).await?;
+    let labels: Vec<String> = report
+        .dates
+        .iter()
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_or_else(|_| d.clone(), |d| d.format("%b %-d").to_string())
+        })
+        .collect();
+    let plans: Vec<(String, f64)> =
+        report.plans.iter().map(|(p, n)| (p.to_string(), f64::from(*n))).collect();
+    let rows = report
+        .businesses
+        .iter()
+        .map(|b| OperatorAnalyticsRow {
+            name: b.name.clone(),
+            plan: b.plan.to_string(),
+            conversations: b.conversations,
+            leads: b.leads,
+            conversion: format!("{:.0}%", b.conversion * 100.0),
+            calls: b.calls.total,
+            completed: b.calls.completed,
+            abandoned: b.calls.abandoned,
+            emergencies: b.emergencies.urgent + b.emergencies.high,
+            false_alarms: b.emergencies.marked_not_emergency,
+            chat_latency: operator_analytics::latency_cell(&b.response_latency, Channel::Chat),
+            voice_latency: operator_analytics::latency_cell(&b.response_latency, Channel::Voice),
+        })
+        .collect();
+    render(&OperatorAnalyticsPage {
+        l,
+        plan_chart: bar_chart("plans", "Businesses on each plan", &plans),
+        latency_chart: super::reports::latency_chart(&labels, &report.dates, &report.response_latency),
+        latency_summary: super::reports::latency_summary(&report.response_latency),
+        false_alarms: report
+            .totals
+            .emergencies
+            .false_positive_rate
+            .map_or_else(|| "no emergencies yet".to_string(), |r| format!("{:.0}%", r * 100.0)),
+        conversion: format!("{:.0}%", report.totals.conversion * 100.0),
+        rows,
+        report,
+    })
+}
+
+/// `GET /operator/analytics.csv`.
+pub async fn analytics_csv(page: &Page<'_>) -> PageResult {
+    page.caller.require_operator()?;
+    let report = operator_analytics::load(page.app, super::reports::DAYS).await?;
+    Ok(super::leads::csv_file(operator_analytics::csv(&report)?, "analytics-all"))
 }
 
 pub async fn create(page: &Page<'_>) -> PageResult {

@@ -3,12 +3,13 @@
 
 use super::{render, Page, PageResult};
 use crate::domain::Business;
+use crate::domain::Channel;
 use crate::error::ApiError;
 use crate::plans::Feature;
 use crate::server::AppState;
-use crate::store::admin::{Outcomes, StatusWeek};
+use crate::store::admin::{LatencyStat, Outcomes, ResponseLatency, StatusWeek};
 use crate::web::analytics::{self, Report};
-use crate::web::charts::{bar_chart, line_chart, Series};
+use crate::web::charts::{bar_chart, line_chart, line_chart_described, Series};
 use crate::web::forms::zone;
 use crate::web::templates::AnalyticsPage;
 
@@ -48,7 +49,10 @@ pub async fn load(app: &AppState, b: &Business, days: u32) -> Result<(Report, Ou
     let now = chrono::Utc::now();
     let since = analytics::period_start(now, tz, days);
     let data = app.store.activity(&b.id, &since).await?;
-    let outcomes = app.store.outcomes(&b.id, &since).await?;
+    let mut outcomes = app.store.outcomes(&b.id, &since).await?;
+    let (first, last) = analytics::period_days(now, tz, days);
+    let latency = app.store.response_latency(&b.id, &first, &last).await?;
+    outcomes.response_latency = analytics::split_latency(latency);
     Ok((analytics::report(&data, tz, now, days), outcomes))
 }
 
@@ -88,6 +92,64 @@ fn status_chart(outcomes: &Outcomes) -> String {
     line_chart("statuses", "Leads by status now, by the week they came in", &labels, &series)
 }
 
+/// Median and p90 reply latency by day, a line each per channel, in
+/// milliseconds; a day without replies is a gap.
+pub fn latency_chart(labels: &[String], dates: &[String], latency: &ResponseLatency) -> String {
+    let mut series = Vec::new();
+    for channel in [Channel::Chat, Channel::Voice] {
+        if !latency.by_day.iter().any(|l| l.channel == channel) {
+            continue;
+        }
+        let name = if channel == Channel::Chat { "Chat" } else { "Phone" };
+        let value = |f: &dyn Fn(&LatencyStat) -> u32| -> Vec<f64> {
+            dates
+                .iter()
+                .map(|d| {
+                    latency
+                        .by_day
+                        .iter()
+                        .find(|l| l.channel == channel && &l.span == d)
+                        .map_or(f64::NAN, |l| f64::from(f(l)))
+                })
+                .collect()
+        };
+        series.push(Series { name: format!("{name} median"), values: value(&|l| l.median_ms) });
+        series.push(Series { name: format!("{name} p90"), values: value(&|l| l.p90_ms) });
+    }
+    line_chart_described(
+        "latency",
+        "Time to the first word of a reply, milliseconds, by day",
+        &latency_summary(latency),
+        labels,
+        &series,
+    )
+}
+
+/// The period's latency in words, per channel.
+pub fn latency_summary(latency: &ResponseLatency) -> String {
+    if latency.period.is_empty() {
+        return "No replies measured yet.".into();
+    }
+    latency
+        .period
+        .iter()
+        .map(|l| {
+            let name = if l.channel == Channel::Chat { "Chat" } else { "Phone" };
+            format!(
+                "{name}: median {}, 9 in 10 within {} ({} replies).",
+                seconds(l.median_ms),
+                seconds(l.p90_ms),
+                l.turns
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn seconds(ms: u32) -> String {
+    format!("{:.1} s", f64::from(ms) / 1000.0)
+}
+
 pub async fn analytics(page: &Page<'_>) -> PageResult {
     let b = page.business()?;
     let l = page.layout("Analytics", "/analytics").await;
@@ -122,7 +184,11 @@ pub async fn analytics(page: &Page<'_>) -> PageResult {
         .emergencies
         .false_positive_rate
         .map_or_else(|| "no emergencies yet".to_string(), |r| format!("{:.0}%", r * 100.0));
+    let labels: Vec<String> = report.days.iter().map(|d| d.date.format("%b %-d").to_string()).collect();
+    let dates: Vec<String> = report.days.iter().map(|d| d.date.to_string()).collect();
     render(&AnalyticsPage {
+        latency_chart: latency_chart(&labels, &dates, &outcomes.response_latency),
+        latency_summary: latency_summary(&outcomes.response_latency),
         l,
         days: DAYS,
         activity_chart: enhanced_hint.is_none().then(|| activity_chart(&report)),

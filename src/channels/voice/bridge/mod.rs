@@ -240,6 +240,8 @@ struct Bridge {
     /// been cut off, so the transcript says what the caller heard.
     held_line: Option<(String, String)>,
     active_response: Option<String>,
+    /// When the caller last stopped speaking, until the reply's first audio goes out.
+    speech_ended: Option<Instant>,
     calls: Vec<FunctionCall>,
     tools_running: usize,
     tool_tx: mpsc::Sender<ToolDone>,
@@ -294,6 +296,7 @@ impl Bridge {
             interrupted: None,
             held_line: None,
             active_response: None,
+            speech_ended: None,
             calls: Vec::new(),
             tools_running: 0,
             tool_tx,
@@ -468,6 +471,7 @@ impl Bridge {
                 let bytes = tw::payload_bytes(delta);
                 let media = tw::media(&self.stream_sid, delta);
                 self.send_twilio(media).await;
+                self.first_audio_sent();
                 let mark = self.playback.sent(item, bytes, self.now_ms);
                 self.send_twilio(tw::mark(&self.stream_sid, &mark)).await;
             }
@@ -520,7 +524,8 @@ impl Bridge {
                     self.roll_over().await;
                 }
             }
-            Kind::SpeechStopped | Kind::InputTranscriptFailed | Kind::Other => {}
+            Kind::SpeechStopped => self.speech_ended = Some(Instant::now()),
+            Kind::InputTranscriptFailed | Kind::Other => {}
         }
     }
 

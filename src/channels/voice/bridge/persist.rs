@@ -9,6 +9,8 @@ pub(super) enum Persist {
     /// owns the session), and who waits to hear what the save did.
     Turn(Box<TurnRecord>, Option<Box<Session>>, Option<oneshot::Sender<TurnSaved>>),
     Flush(oneshot::Sender<()>),
+    /// A reply's latency: the end of the caller's speech to its first audio.
+    Latency(crate::store::LatencySample),
     Finish {
         summary: String,
         reason: String,
@@ -42,6 +44,11 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
                 if let Some(mut session) = session {
                     session.lead_id = lead_id.clone().or(session.lead_id.clone());
                     engine::save_session(&app, &call_sid, &session).await;
+                }
+            }
+            Persist::Latency(sample) => {
+                if let Err(e) = app.store.record_latency(sample).await {
+                    tracing::warn!(error = %e, "could not record a reply's latency");
                 }
             }
             Persist::Flush(done) => {
@@ -110,6 +117,21 @@ impl Bridge {
             }
             self.save_lines(vec![("assistant".into(), line)], false, Vec::new());
         }
+    }
+
+    /// The first audio of a reply went to Twilio: how long after the caller
+    /// stopped speaking (nothing for audio nobody waited for, as the greeting).
+    pub(super) fn first_audio_sent(&mut self) {
+        let Some(stopped) = self.speech_ended.take() else { return };
+        let conversation = &self.session.conversation_id;
+        let sample = engine::latency_sample(
+            &self.ctx.business,
+            conversation,
+            Channel::Voice,
+            "realtime",
+            stopped.elapsed(),
+        );
+        let _ = self.persist.send(Persist::Latency(sample));
     }
 
     /// Waits until everything queued is saved.
