@@ -212,12 +212,15 @@ async fn chat_postgres(
             .push("Postgres with sessions in Redis skipped: FRONTDESK_TEST_REDIS_URL is not set".into()),
     }
     for (url, redis, sessions) in one_instance {
-        let store: Arc<dyn Store> = Arc::new(PgStore::open(url).await.unwrap());
+        // One pool where the URL is the same: the database is shared with
+        // other work, and its connections (max_connections) are few.
+        let store: Arc<dyn Store> =
+            if url == schema.url() { first.clone() } else { Arc::new(PgStore::open(url).await.unwrap()) };
         let one = Instances::start(vec![store], url, redis).await;
         out.extend(chat_rows(size, &format!("Postgres, 1 instance, {sessions}"), &one, &id).await);
     }
     if let Some(r) = &redis {
-        // Each with its own pool, as two processes would have.
+        // Each with its own pool (16 connections), as two processes would have.
         let second: Arc<dyn Store> = Arc::new(PgStore::open(&url).await.unwrap());
         let two = Instances::start(vec![first, second], &url, Some(&r.config)).await;
         let label = "Postgres, 2 instances, sessions in Redis, each message to the other";
