@@ -12,50 +12,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::{demo_bundle, row, SCRIPT};
 use frontdesk::agent::conversation::{self, Context, State};
 use frontdesk::agent::local_model;
 use frontdesk::agent::triage::Rules;
 use frontdesk::config::Config;
-use frontdesk::domain::{AgentConfig, BusinessBundle, BusinessType, KnowledgeDoc, NewBusiness};
+use frontdesk::domain::BusinessType;
 use frontdesk::server::{self, AppState};
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{KnowledgeQuery, Store};
-
-const SCRIPT: [&str; 7] = [
-    "Hi, do you work on Saturdays?",
-    "Dana Smith",
-    "312-555-0142",
-    "12 Elm Street, Springfield",
-    "The kitchen sink is leaking under the cabinet",
-    "dana@example.com",
-    "Tuesday morning",
-];
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-fn row(name: &str, mut samples: Vec<Duration>, wall: Duration) -> String {
-    samples.sort();
-    format!(
-        "| {name} | {} | {:.0}/s | {:.3} ms | {:.3} ms | {:.3} ms |",
-        samples.len(),
-        samples.len() as f64 / wall.as_secs_f64(),
-        percentile(&samples, 0.50).as_secs_f64() * 1e3,
-        percentile(&samples, 0.99).as_secs_f64() * 1e3,
-        samples.last().unwrap().as_secs_f64() * 1e3,
-    )
-}
-
-fn demo_bundle() -> BusinessBundle {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml"))
-            .unwrap();
-    frontdesk::provision::parse_bundle(&text).unwrap()
-}
 
 fn bench_engine() -> String {
     let bundle = demo_bundle();
@@ -109,35 +79,7 @@ fn bench_http(clients: usize, conversations: usize) -> String {
         tokio::spawn(server::serve(state, listener, async move {
             let _ = stopped.await;
         }));
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let (url, id) = (url.clone(), id.clone());
-            tasks.push(tokio::spawn(async move {
-                let http = reqwest::Client::new();
-                let mut samples = Vec::new();
-                for _ in 0..conversations {
-                    let mut session: Option<String> = None;
-                    for message in SCRIPT {
-                        let mut body = serde_json::json!({ "businessId": id, "message": message });
-                        if let Some(s) = &session {
-                            body["sessionId"] = serde_json::json!(s);
-                        }
-                        let t = Instant::now();
-                        let res: serde_json::Value =
-                            http.post(&url).json(&body).send().await.unwrap().json().await.unwrap();
-                        samples.push(t.elapsed());
-                        session = res["sessionId"].as_str().map(str::to_string);
-                    }
-                }
-                samples
-            }));
-        }
-        let mut samples = Vec::new();
-        for t in tasks {
-            samples.extend(t.await.unwrap());
-        }
-        let wall = start.elapsed();
+        let (samples, wall) = common::chat_load(&[url], &id, clients, conversations).await;
         let _ = stop.send(());
         row(
             &format!("HTTP turn, {clients} concurrent clients (POST /api/chat, SQLite writes)"),
@@ -147,66 +89,8 @@ fn bench_http(clients: usize, conversations: usize) -> String {
     })
 }
 
-/// A deterministic xorshift generator, so every run indexes the same text.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A word rank with a Zipf-like skew: a few words are very common, most are rare.
-    fn zipf(&mut self, n: u64) -> u64 {
-        let u = (self.next() % 1_000_000) as f64 / 1_000_000.0;
-        ((n as f64).powf(u) as u64).saturating_sub(1).min(n - 1)
-    }
-}
-
-/// Word `i` of a synthetic vocabulary of pronounceable words.
-fn word(i: u64) -> String {
-    const SYL: [&str; 16] = [
-        "ka", "lo", "mi", "ter", "su", "van", "del", "po", "ri", "nex", "bo", "la", "chi", "mu", "sen", "tra",
-    ];
-    let mut w = String::new();
-    let mut x = i + 16;
-    while x > 0 {
-        w.push_str(SYL[(x % 16) as usize]);
-        x /= 16;
-    }
-    w
-}
-
 fn bench_retrieval() -> Vec<String> {
-    // 2,500 documents of 4 paragraphs of ~90 words from a 20,000-word
-    // vocabulary with a Zipf-like spread (like real text: "the" everywhere,
-    // "backflow" rarely); each paragraph becomes its own chunk: 10,000 chunks.
-    const VOCAB: u64 = 20_000;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let knowledge: Vec<KnowledgeDoc> = (0..2_500)
-        .map(|d| KnowledgeDoc {
-            title: format!("Note {d}"),
-            content: (0..4)
-                .map(|_| {
-                    let words: Vec<String> = (0..90).map(|_| word(rng.zipf(VOCAB))).collect();
-                    format!("{}.", words.join(" "))
-                })
-                .collect::<Vec<_>>()
-                .join("\n\n"),
-            source_url: None,
-        })
-        .collect();
-    let bundle = BusinessBundle {
-        business: NewBusiness::named("Big Knowledge Co", BusinessType::Plumbing),
-        agent: AgentConfig::default(),
-        questions: Vec::new(),
-        knowledge,
-        emergency_rules: Default::default(),
-        notifications: Default::default(),
-        facts: Default::default(),
-    };
+    let (bundle, queries) = common::knowledge_corpus(2_500);
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
@@ -220,31 +104,14 @@ fn bench_retrieval() -> Vec<String> {
         "| import of 10,000 chunks, each embedded by the built-in model | 1 | - | {:.0} ms | - | - |",
         import.as_secs_f64() * 1e3
     )];
-    // Questions of 3 to 6 words drawn from the same vocabulary.
-    let queries: Vec<String> = (0..200)
-        .map(|_| {
-            let n = 3 + rng.next() % 4;
-            (0..n).map(|_| word(rng.zipf(VOCAB))).collect::<Vec<_>>().join(" ")
-        })
-        .collect();
     for hybrid in [false, true] {
-        let mut samples = Vec::new();
-        let start = Instant::now();
-        for i in 0..1_000u64 {
-            let text = queries[i as usize % queries.len()].clone();
-            let t = Instant::now();
-            let embedding = hybrid.then(|| (model.id().to_string(), model.embed(&text)));
-            let q = KnowledgeQuery { text, embedding, limit: 3 };
-            let found = rt.block_on(store.search_knowledge(&id, &q)).unwrap();
-            samples.push(t.elapsed());
-            std::hint::black_box(found);
-        }
+        let (samples, wall) = rt.block_on(common::retrieval(&store, &id, &queries, hybrid));
         let name = if hybrid {
             "retrieval, 10,000 chunks: BM25 + built-in model + sqlite-vec (256 dims), fused"
         } else {
             "retrieval, 10,000 chunks: BM25 (FTS5)"
         };
-        out.push(row(name, samples, start.elapsed()));
+        out.push(row(name, samples, wall));
     }
     out
 }

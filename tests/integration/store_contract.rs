@@ -34,6 +34,66 @@ async fn the_story_on_postgres() {
     pg.drop().await;
 }
 
+/// Knowledge ranked by meaning follows writes made through another store
+/// (another instance): a new document's chunks are found by their vectors
+/// at once, a deleted one's never.
+async fn vectors_follow_writes(writer: Arc<dyn Store>, reader: Arc<dyn Store>) {
+    const MODEL: &str = "contract-test-model";
+    let bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
+    let b = writer.import_business(bundle).await.unwrap().business_id;
+    let embed_all = |vector: Vec<f32>| {
+        let writer = writer.clone();
+        async move {
+            let chunks = writer.chunks_to_embed(MODEL, 10_000).await.unwrap();
+            assert!(!chunks.is_empty());
+            let vectors = chunks.iter().map(|(id, _)| (*id, vector.clone())).collect();
+            writer.save_embeddings(MODEL, vectors).await.unwrap();
+        }
+    };
+    embed_all(vec![1.0, 0.0, 0.0]).await;
+    // No word matches: only the vectors rank.
+    let query = KnowledgeQuery {
+        text: "qqqq".into(),
+        embedding: Some((MODEL.into(), vec![0.0, 1.0, 0.0])),
+        limit: 3,
+    };
+    let titles = |found: Vec<frontdesk::agent::knowledge::Passage>| -> Vec<String> {
+        found.into_iter().map(|p| p.title).collect()
+    };
+    let before = titles(reader.search_knowledge(&b, &query).await.unwrap());
+    assert_eq!(before.len(), 3, "{before:?}");
+    assert!(!before.contains(&"Meaning only".to_string()));
+    let doc = KnowledgeDoc {
+        title: "Meaning only".into(),
+        content: "Nothing here shares a word.".into(),
+        source_url: None,
+    };
+    let doc = writer.add_knowledge(&b, doc).await.unwrap();
+    embed_all(vec![0.0, 1.0, 0.0]).await;
+    let after = titles(reader.search_knowledge(&b, &query).await.unwrap());
+    assert_eq!(after.first().map(String::as_str), Some("Meaning only"), "{after:?}");
+    writer.delete_knowledge(&b, &doc.id).await.unwrap();
+    let deleted = titles(reader.search_knowledge(&b, &query).await.unwrap());
+    assert_eq!(deleted, before, "the deleted document is gone from the ranking");
+}
+
+#[tokio::test]
+async fn vectors_follow_writes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vectors.db")).unwrap());
+    vectors_follow_writes(store.clone(), store).await;
+}
+
+/// Two stores on one schema, as two instances have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vectors_follow_writes_on_another_postgres_instance() {
+    let Some(pg) = FreshSchema::new("vectors").await else { return };
+    let writer: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    let reader: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    vectors_follow_writes(writer, reader).await;
+    pg.drop().await;
+}
+
 /// A Postgres schema of its own for one test run (other tests and engineers
 /// share the database), dropped at the end.
 pub struct FreshSchema {

@@ -86,6 +86,12 @@ impl PgUrl {
                 }
             }
         }
+        // The form encoding above writes a space as '+', which tokio-postgres
+        // reads as a '+' (so `options=-c%20x%3Dy` failed); a '+' in a value
+        // was written as %2B, so every '+' here is a space.
+        if let Some(query) = kept.query().map(|q| q.replace('+', "%20")) {
+            kept.set_query(Some(&query));
+        }
         let mut text = kept.to_string();
         if text.ends_with('?') {
             text.pop();
@@ -191,5 +197,13 @@ mod tests {
         assert!(PgUrl::parse("postgres://h/db?schema=a;drop").is_err());
         assert!(PgUrl::parse("postgres://h/db?sslmode=sometimes").is_err());
         assert!(PgUrl::parse("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn options_with_spaces_and_plus_signs_pass_through() {
+        let u = PgUrl::parse("postgres://h/db?options=-c%20synchronous_commit%3Doff&application_name=a%2Bb")
+            .unwrap();
+        assert_eq!(u.config.get_options(), Some("-c synchronous_commit=off -c search_path=\"public\""));
+        assert_eq!(u.config.get_application_name(), Some("a+b"));
     }
 }

@@ -1,13 +1,14 @@
 //! Knowledge retrieval on Postgres: chunks with a stored `tsvector` ranked
 //! by `ts_rank`, and the engine's embeddings (the embedded model's always,
 //! an OpenAI model's when configured) kept as `real[]` and ranked by cosine
-//! similarity in this process; the two rankings fused by reciprocal rank,
-//! as on SQLite.
+//! similarity in this process (`vectors`); the two rankings fused by
+//! reciprocal rank, as on SQLite.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::GenericClient;
 
+use super::vectors::VectorCache;
 use super::{db_err, get, PgStore};
 use crate::agent::knowledge::{self, Passage};
 use crate::agent::local_model;
@@ -127,12 +128,13 @@ async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> Result<()> 
 
 pub(super) async fn search(
     c: &impl GenericClient,
+    vectors: &VectorCache,
     business_id: &str,
     query: &KnowledgeQuery,
 ) -> Result<Vec<Passage>> {
     let mut rankings = vec![text_ranking(c, business_id, &query.text).await?];
     if let Some((model, vector)) = &query.embedding {
-        rankings.push(vector_ranking(c, business_id, model, vector).await?);
+        rankings.push(super::vectors::ranking(c, vectors, business_id, model, vector, CANDIDATES).await?);
     }
     let ids: Vec<i64> =
         if rankings.len() == 1 { rankings.swap_remove(0) } else { knowledge::fuse(&rankings, RRF_K) };
@@ -212,46 +214,6 @@ async fn text_ranking(c: &impl GenericClient, business_id: &str, text: &str) -> 
     ranked(false).await
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
-    for (x, y) in a.iter().zip(b) {
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na.sqrt() * nb.sqrt())
-    }
-}
-
-/// Nearest chunks by cosine similarity, among those `model` embedded.
-async fn vector_ranking(
-    c: &impl GenericClient,
-    business_id: &str,
-    model: &str,
-    vector: &[f32],
-) -> Result<Vec<i64>> {
-    if vector.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = c
-        .query(
-            "SELECT chunk_id, embedding FROM knowledge_chunk_embeddings
-             WHERE business_id = $1 AND model = $2 AND dim = $3",
-            &[&business_id, &model, &(vector.len() as i64)],
-        )
-        .await
-        .map_err(db_err)?;
-    let mut scored = rows
-        .iter()
-        .map(|r| Ok((get::<i64>(r, 0)?, cosine(vector, &get::<Vec<f32>>(r, 1)?))))
-        .collect::<Result<Vec<_>>>()?;
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(scored.into_iter().take(CANDIDATES).map(|(id, _)| id).collect())
-}
-
 pub(super) async fn chunks_to_embed(
     c: &impl GenericClient,
     model: &str,
@@ -320,7 +282,5 @@ mod tests {
         assert_eq!(tsquery(&words, false).as_deref(), Some("pipe | burst"));
         assert_eq!(tsquery(&words, true).as_deref(), Some("pipe & burst"));
         assert_eq!(tsquery(&[], true), None);
-        assert!((cosine(&[1.0, 0.0], &[1.0, 0.0]) - 1.0).abs() < 1e-6);
-        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
     }
 }

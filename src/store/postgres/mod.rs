@@ -18,6 +18,7 @@ mod latency;
 pub mod migrate;
 mod outbox;
 mod reports;
+mod vectors;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object, Pool};
@@ -38,6 +39,8 @@ pub use connect::PgUrl;
 pub struct PgStore {
     pool: Pool,
     schema: String,
+    /// Knowledge vectors this process has read, for ranking by meaning.
+    vectors: vectors::VectorCache,
 }
 
 /// The database's own message (tokio-postgres's Display says only "db error").
@@ -129,7 +132,7 @@ impl PgStore {
             tracing::info!(parameters = ?url.ignored, "DATABASE_URL parameters frontdesk does not use were ignored");
         }
         let pool = url.pool()?;
-        let store = PgStore { pool, schema: url.schema.clone() };
+        let store = PgStore { pool, schema: url.schema.clone(), vectors: vectors::cache() };
         let mut client = store.client().await?;
         let applied = migrate::run(&mut client, &url.schema).await?;
         if !applied.is_empty() {
@@ -301,7 +304,7 @@ impl Store for PgStore {
     }
 
     async fn search_knowledge(&self, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
-        knowledge::search(&self.client().await?, business_id, query).await
+        knowledge::search(&self.client().await?, &self.vectors, business_id, query).await
     }
 
     async fn knowledge_overview(&self, business_id: &str, limit: usize) -> Result<Vec<(String, String)>> {
