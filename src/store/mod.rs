@@ -5,6 +5,7 @@
 //! Postgres ([`postgres::PgStore`]) serves several instances from one database.
 
 pub mod admin;
+pub mod imports;
 pub mod migrate;
 pub mod outbox;
 pub mod postgres;
@@ -17,6 +18,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 pub use admin::AdminStore;
+pub use imports::ImportStore;
 
 use crate::agent::knowledge::Passage;
 use crate::domain::{
@@ -152,7 +154,7 @@ pub struct TurnSaved {
 /// API need [`AdminStore`] too: tenant-scoped settings, questions, knowledge,
 /// leads and analytics.
 #[async_trait]
-pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
+pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static {
     /// "sqlite", "postgres", ...: for health and logs.
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.

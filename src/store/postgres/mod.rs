@@ -12,6 +12,7 @@ mod business;
 mod calls;
 pub mod connect;
 mod conversation;
+mod imports;
 mod knowledge;
 pub mod migrate;
 mod outbox;

@@ -15,6 +15,7 @@ mod business;
 mod calls;
 mod conversation;
 mod demo;
+mod imports;
 mod integrity;
 mod knowledge;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
