@@ -89,7 +89,7 @@ async fn sync_web(
                 id
             }
         };
-        super::knowledge::index_document(tx, business_id, &id).await?;
+        super::knowledge::rechunk_document(tx, business_id, &id).await?;
         kept.insert(id);
     }
     if let Some(prefix) = prefix {
@@ -109,10 +109,11 @@ async fn sync_web(
             tx.execute("DELETE FROM knowledge_documents WHERE id = $1", &[&id]).await.map_err(db_err)?;
             sync.removed += 1;
         }
-        if sync.removed > 0 {
-            // Their chunks went with them (ON DELETE CASCADE); recount the words.
-            super::knowledge::index_document(tx, business_id, "").await?;
-        }
+    }
+    // The business's word counts, once for every page written or removed
+    // (a removed page's chunks went with it: ON DELETE CASCADE).
+    if sync.added + sync.updated + sync.removed > 0 {
+        super::knowledge::refresh_terms(tx, business_id).await?;
     }
     Ok(sync)
 }

@@ -60,6 +60,13 @@ pub(super) async fn index_documents(c: &impl GenericClient, business_id: &str) -
 
 /// Re-chunks one document (after an edit or a delete), leaving the others alone.
 pub(super) async fn index_document(c: &impl GenericClient, business_id: &str, doc_id: &str) -> Result<()> {
+    rechunk_document(c, business_id, doc_id).await?;
+    refresh_terms(c, business_id).await
+}
+
+/// Re-chunks one document without recounting the business's words: for
+/// writing many documents, with one [`refresh_terms`] at the end.
+pub(super) async fn rechunk_document(c: &impl GenericClient, business_id: &str, doc_id: &str) -> Result<()> {
     c.execute("DELETE FROM knowledge_chunks WHERE document_id = $1", &[&doc_id]).await.map_err(db_err)?;
     let doc = c
         .query_opt(
@@ -71,7 +78,7 @@ pub(super) async fn index_document(c: &impl GenericClient, business_id: &str, do
     if let Some(r) = doc {
         chunk_document(c, business_id, doc_id, &get::<String>(&r, 0)?, &get::<String>(&r, 1)?).await?;
     }
-    refresh_terms(c, business_id).await
+    Ok(())
 }
 
 async fn chunk_document(
@@ -109,7 +116,7 @@ async fn chunk_document(
 }
 
 /// Recounts the business's document frequencies from its chunks.
-async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> Result<()> {
+pub(super) async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> Result<()> {
     let chunks: Vec<String> = c
         .query("SELECT content FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
         .await

@@ -80,7 +80,7 @@ fn sync_web(
                 id
             }
         };
-        super::knowledge::index_document(tx, business_id, &id)?;
+        super::knowledge::rechunk_document(tx, business_id, &id)?;
         kept.insert(id);
     }
     if let Some(prefix) = prefix {
@@ -92,9 +92,15 @@ fn sync_web(
             |r| r.get(0),
         )?;
         for id in candidates.into_iter().filter(|id| !kept.contains(id)) {
-            super::admin::delete_knowledge(tx, business_id, &id)?;
+            // Chunks first: their FTS trigger needs the rows.
+            super::knowledge::drop_chunks(tx, &id)?;
+            tx.execute("DELETE FROM knowledge_documents WHERE id = ?1", [&id]).map_err(db_err)?;
             sync.removed += 1;
         }
+    }
+    // The business's word counts, once for every page written or removed.
+    if sync.added + sync.updated + sync.removed > 0 {
+        super::knowledge::refresh_terms(tx, business_id)?;
     }
     Ok(sync)
 }

@@ -35,8 +35,14 @@ pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result
 /// Re-chunks one document (after an edit), leaving the others' chunks and
 /// embeddings alone.
 pub(super) fn index_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str) -> Result<()> {
-    forget_vectors(tx, "document_id = ?1", doc_id)?;
-    tx.execute("DELETE FROM knowledge_chunks WHERE document_id = ?1", [doc_id]).map_err(db_err)?;
+    rechunk_document(tx, business_id, doc_id)?;
+    refresh_terms(tx, business_id)
+}
+
+/// Re-chunks one document without recounting the business's words: for
+/// writing many documents, with one [`refresh_terms`] at the end.
+pub(super) fn rechunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str) -> Result<()> {
+    drop_chunks(tx, doc_id)?;
     let content: Option<String> = tx
         .query_row(
             "SELECT content FROM knowledge_documents WHERE id = ?1 AND business_id = ?2",
@@ -48,7 +54,14 @@ pub(super) fn index_document(tx: &Transaction<'_>, business_id: &str, doc_id: &s
     if let Some(content) = content {
         chunk_document(tx, business_id, doc_id, &content)?;
     }
-    refresh_terms(tx, business_id)
+    Ok(())
+}
+
+/// Deletes a document's chunks and their vectors (its row stays).
+pub(super) fn drop_chunks(tx: &Transaction<'_>, doc_id: &str) -> Result<()> {
+    forget_vectors(tx, "document_id = ?1", doc_id)?;
+    tx.execute("DELETE FROM knowledge_chunks WHERE document_id = ?1", [doc_id]).map_err(db_err)?;
+    Ok(())
 }
 
 fn chunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str, content: &str) -> Result<()> {
@@ -78,7 +91,7 @@ fn chunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str, content
 }
 
 /// Recounts the business's document frequencies from its chunks.
-fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
+pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
     let chunks: Vec<String> =
         query_all(tx, "SELECT content FROM knowledge_chunks WHERE business_id = ?1", [business_id], |r| {
             r.get(0)
