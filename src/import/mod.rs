@@ -81,7 +81,7 @@ pub async fn start_web(
         if whole_site {
             import_site(&app2, &bid, &job_id, plan, &url).await
         } else {
-            import_page(&app2, &bid, &url).await
+            import_page(&app2, &bid, plan, &url).await
         }
     }));
     Ok(job)
@@ -149,7 +149,12 @@ async fn import_file(
     Ok((detail, 1))
 }
 
-async fn import_page(app: &AppState, business_id: &str, url: &Url) -> Result<Outcome, ImportError> {
+async fn import_page(
+    app: &AppState,
+    business_id: &str,
+    plan: PlanTier,
+    url: &Url,
+) -> Result<Outcome, ImportError> {
     let fetcher = fetch::Fetcher::new(&app.config.knowledge)?;
     let fetched = fetcher.get(url).await?;
     if !fetched.content_type.is_empty() && !fetched.content_type.contains("html") {
@@ -160,7 +165,6 @@ async fn import_page(app: &AppState, business_id: &str, url: &Url) -> Result<Out
         .ok_or_else(|| ImportError::Limit("the page has no text to answer from".into()))?;
     let exists = app.store.knowledge_entries(business_id).await?;
     let replacing = exists.iter().any(|d| d.source_url == doc.source_url);
-    let plan = app.store.business(business_id).await?.plan_tier;
     if !replacing {
         if let Err(e) = app.plans.within(plan, Limit::Documents, exists.len()) {
             return Err(ImportError::Limit(e.to_string()));
