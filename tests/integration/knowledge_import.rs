@@ -153,6 +153,36 @@ async fn pdf_docx_and_html_files_are_imported_and_answered_from() {
     assert_eq!(status, 403, "{e}");
 }
 
+/// The knowledge page's upload form takes a Word file as a background
+/// import, and refuses one over 10 MB with a message on the page.
+#[tokio::test]
+async fn the_knowledge_page_imports_an_uploaded_word_file() {
+    let (ui, b, token) = basic_business().await;
+    let mut web = ui.sign_in("owner@acme.example").await;
+    let csrf = web.csrf().await;
+    let file = docx(&[
+        Block::Para("Heading1", "Hours"),
+        Block::Para("", "Our plumbers answer emergencies on Christmas Day."),
+    ]);
+    let (status, location, _) = web
+        .post_file("/knowledge", &[("_csrf", &csrf), ("title", "")], ("file", "holidays.docx", &file))
+        .await;
+    assert_eq!(status, 303, "{location}");
+    let (_, list) = ui.api(&token, "GET", "/api/admin/knowledge/imports", None).await;
+    let job = finished(&ui, &token, &list["imports"][0]).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let docs = ui.store().knowledge_entries(&b).await.unwrap();
+    assert!(docs.iter().any(|d| d.title == "Hours" && d.content.contains("Christmas Day")), "{docs:?}");
+    let page = web.get("/knowledge").await.1;
+    assert!(page.contains("holidays.docx") && page.contains("data-state=\"done\""), "{page}");
+
+    let big = vec![0u8; 10 * 1024 * 1024 + 10];
+    let (status, _, page) =
+        web.post_file("/knowledge", &[("_csrf", &csrf), ("title", "")], ("file", "huge.pdf", &big)).await;
+    assert_eq!(status, 413, "{page}");
+    assert!(page.contains("files of up to 10 MB can be imported"), "{page}");
+}
+
 /// The test site: a sitemap, robots.txt disallowing one page, a redirect
 /// loop, a 404, a 20 MB page, a redirect to the metadata address and a link
 /// to a private address.
