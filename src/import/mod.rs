@@ -14,6 +14,7 @@ pub mod pdf;
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 use url::Url;
 
@@ -105,11 +106,17 @@ where
         }
     };
     state(ImportState::Running, None, 0).await;
-    match work.await {
-        Ok((detail, n)) => state(ImportState::Done, Some(detail), n).await,
-        Err(e) => {
+    // A parser that panics on a hostile file fails its job, not "running" forever.
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(Ok((detail, n))) => state(ImportState::Done, Some(detail), n).await,
+        Ok(Err(e)) => {
             tracing::info!(business_id = %business_id, import = %id, reason = %e, "knowledge import failed");
             state(ImportState::Failed, Some(e.to_string()), 0).await
+        }
+        Err(_) => {
+            tracing::error!(business_id = %business_id, import = %id, "knowledge import panicked");
+            state(ImportState::Failed, Some("the import failed unexpectedly; nothing was added".into()), 0)
+                .await
         }
     }
 }
