@@ -14,6 +14,8 @@ pub struct Passage {
     pub chunk_id: i64,
     pub title: String,
     pub text: String,
+    /// The web page its document came from, to cite or link to.
+    pub source_url: Option<String>,
 }
 
 /// Splits a document into chunks on paragraph, then sentence, boundaries.
@@ -559,7 +561,7 @@ mod tests {
     use super::*;
 
     fn passage(title: &str, text: &str) -> Passage {
-        Passage { chunk_id: 1, title: title.into(), text: text.into() }
+        Passage { chunk_id: 1, title: title.into(), text: text.into(), source_url: None }
     }
 
     #[test]

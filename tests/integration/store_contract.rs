@@ -340,7 +340,9 @@ async fn imports(store: &Arc<dyn Store>, b: &str, other: &str) {
     let sync = store.sync_web_documents(b, pages, Some("https://acme.example/".into())).await.unwrap();
     assert_eq!((sync.added, sync.updated, sync.unchanged, sync.removed), (2, 0, 0, 0));
     let q = KnowledgeQuery { text: "septic pumping".into(), embedding: None, limit: 1 };
-    assert_eq!(store.search_knowledge(b, &q).await.unwrap()[0].title, "/a — Section /a");
+    let found = store.search_knowledge(b, &q).await.unwrap();
+    assert_eq!(found[0].title, "/a — Section /a");
+    assert_eq!(found[0].source_url.as_deref(), Some("https://acme.example/a"), "a chunk keeps its page");
     let pages = vec![page("/a", "Septic pumping is $330.")];
     let sync = store.sync_web_documents(b, pages, Some("https://acme.example/".into())).await.unwrap();
     assert_eq!((sync.added, sync.updated, sync.unchanged, sync.removed), (0, 1, 0, 1));

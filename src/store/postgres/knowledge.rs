@@ -149,7 +149,7 @@ pub(super) async fn search(
     let ids: Vec<i64> = ids.into_iter().take(query.limit).collect();
     let rows = c
         .query(
-            "SELECT c.id, d.title, c.content, c.heading FROM knowledge_chunks c
+            "SELECT c.id, d.title, c.content, c.heading, d.source_url FROM knowledge_chunks c
              JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ANY($1) AND c.business_id = $2",
             &[&ids, &business_id],
         )
@@ -160,7 +160,7 @@ pub(super) async fn search(
         .map(|r| {
             let title =
                 knowledge::chunk_title(&get::<String>(r, 1)?, get::<Option<String>>(r, 3)?.as_deref());
-            Ok(Passage { chunk_id: get(r, 0)?, title, text: get(r, 2)? })
+            Ok(Passage { chunk_id: get(r, 0)?, title, text: get(r, 2)?, source_url: get(r, 4)? })
         })
         .collect::<Result<Vec<_>>>()?;
     found.sort_by_key(|p| ids.iter().position(|id| *id == p.chunk_id));

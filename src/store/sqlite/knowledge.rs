@@ -115,7 +115,7 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
         if rankings.len() == 1 { rankings.swap_remove(0) } else { knowledge::fuse(&rankings, RRF_K) };
     let mut stmt = conn
         .prepare_cached(
-            "SELECT c.id, d.title, c.content, c.heading FROM knowledge_chunks c
+            "SELECT c.id, d.title, c.content, c.heading, d.source_url FROM knowledge_chunks c
              JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ?1",
         )
         .map_err(db_err)?;
@@ -127,7 +127,7 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
                     &r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(3)?.as_deref(),
                 );
-                Ok(Passage { chunk_id: r.get(0)?, title, text: r.get(2)? })
+                Ok(Passage { chunk_id: r.get(0)?, title, text: r.get(2)?, source_url: r.get(4)? })
             })
             .optional()
             .map_err(db_err)?;
