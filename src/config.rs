@@ -183,6 +183,9 @@ pub struct NotifyConfig {
     pub backoff_max_ms: u64,
     pub poll_ms: u64,
     pub delivery_timeout_ms: u64,
+    /// How long a claimed row stays a worker's: after a crash another
+    /// instance takes it over once this runs out.
+    pub lease_ms: u64,
     pub email_concurrency: u32,
     pub sms_concurrency: u32,
     pub call_concurrency: u32,
@@ -342,6 +345,7 @@ impl Default for Config {
                 backoff_max_ms: 3_600_000,
                 poll_ms: 1000,
                 delivery_timeout_ms: 30_000,
+                lease_ms: 90_000,
                 email_concurrency: 4,
                 sms_concurrency: 4,
                 call_concurrency: 2,
@@ -667,6 +671,7 @@ pub static KEYS: &[Key] = &[
     key!("notify.backoff_max_ms", ["FRONTDESK_NOTIFY_BACKOFF_MAX_MS"], notify.backoff_max_ms, "Longest wait between attempts"),
     key!("notify.poll_ms", ["FRONTDESK_NOTIFY_POLL_MS"], notify.poll_ms, "How often the worker looks for due notifications (new leads wake it at once)"),
     key!("notify.delivery_timeout_ms", ["FRONTDESK_NOTIFY_TIMEOUT_MS"], notify.delivery_timeout_ms, "One delivery attempt slower than this fails and is retried"),
+    key!("notify.lease_ms", ["FRONTDESK_NOTIFY_LEASE_MS"], notify.lease_ms, "How long a claimed notification stays one worker's; after a crash another instance delivers it once this runs out (longer than notify.delivery_timeout_ms)"),
     key!("notify.email_concurrency", ["FRONTDESK_NOTIFY_EMAIL_CONCURRENCY"], notify.email_concurrency, "Emails delivered at once (and SMTP connections kept)"),
     key!("notify.sms_concurrency", ["FRONTDESK_NOTIFY_SMS_CONCURRENCY"], notify.sms_concurrency, "SMS sent at once"),
     key!("notify.call_concurrency", ["FRONTDESK_NOTIFY_CALL_CONCURRENCY"], notify.call_concurrency, "Emergency calls placed at once"),
@@ -1031,6 +1036,11 @@ impl Loaded {
             } else if key.ends_with("_concurrency") && value > 256 {
                 self.problem(self.shown(key), "at most 256 at once");
             }
+        }
+        // A lease shorter than an attempt lets a second worker take a row
+        // while the first is still sending it: a duplicate without a crash.
+        if n.lease_ms <= n.delivery_timeout_ms {
+            self.problem(self.shown("notify.lease_ms"), "must be longer than notify.delivery_timeout_ms");
         }
         if n.backoff_max_ms < n.backoff_base_ms {
             self.problem(self.shown("notify.backoff_max_ms"), "must not be less than notify.backoff_base_ms");

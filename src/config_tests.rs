@@ -217,3 +217,20 @@ fn redis_urls_of_the_original_design_are_accepted() {
     let l = load(&[("REDIS_URL", "http://localhost:6379")], Flags::default());
     assert!(l.problems[0].message.contains("redis://"), "{:?}", l.problems);
 }
+
+#[test]
+fn a_notification_lease_must_outlast_one_delivery_attempt() {
+    let l = load(
+        &[("FRONTDESK_NOTIFY_LEASE_MS", "2000"), ("FRONTDESK_NOTIFY_TIMEOUT_MS", "1000")],
+        Flags::default(),
+    );
+    assert!(l.is_valid(), "{:?}", l.problems);
+    assert_eq!(l.config.notify.lease_ms, 2000);
+    let l = load(
+        &[("FRONTDESK_NOTIFY_LEASE_MS", "2000"), ("FRONTDESK_NOTIFY_TIMEOUT_MS", "2000")],
+        Flags::default(),
+    );
+    assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
+    assert!(l.problems[0].key.contains("notify.lease_ms"), "{:?}", l.problems);
+    assert!(l.problems[0].message.contains("delivery_timeout_ms"), "{:?}", l.problems);
+}

@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::store::{migrate, sqlite};
+use crate::store::sqlite::{self, migrate};
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     if config.postgres_url().is_some() {

@@ -6,6 +6,7 @@ mod config_check;
 mod health;
 mod init;
 mod migrate;
+mod migrate_data;
 mod restore;
 mod serve;
 mod triage;
@@ -43,6 +44,8 @@ enum Command {
     Init(init::Args),
     /// Apply pending database migrations and exit
     Migrate,
+    /// Copy this appliance's SQLite database into an empty Postgres (then point DATABASE_URL at it)
+    MigrateData(migrate_data::Args),
     /// Inspect the configuration
     Config {
         #[command(subcommand)]
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args, config).await,
             Command::Init(args) => init::run(args, config).await,
             Command::Migrate => migrate::run(&config).await,
+            Command::MigrateData(args) => migrate_data::run(args, &config).await,
             Command::Business(cmd) => business::run(cmd, config).await,
             Command::User(cmd) => user::run(cmd, config).await,
             Command::Backup(args) => backup::run(args, &config),
@@ -128,7 +132,7 @@ pub fn main() -> ExitCode {
                 println!(
                     "frontdesk {} (database schema {})",
                     env!("CARGO_PKG_VERSION"),
-                    crate::store::migrate::latest()
+                    crate::store::sqlite::migrate::latest()
                 );
                 Ok(())
             }

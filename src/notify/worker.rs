@@ -105,8 +105,9 @@ async fn run(app: AppState, deliverers: Arc<Deliverers>, mut stop: watch::Receiv
         max_attempts: n.max_attempts,
     };
     let timeout = Duration::from_millis(n.delivery_timeout_ms);
-    // A lease outlives any attempt, so only a stuck or crashed one loses its row.
-    let lease_ms = n.delivery_timeout_ms + 60_000;
+    // A lease outlives any attempt (config validation), so only a stuck or
+    // crashed worker loses its row.
+    let lease_ms = n.lease_ms;
     let poll = Duration::from_millis(n.poll_ms);
     match app.store.resume_in_flight().await {
         Ok(0) => {}

@@ -6,14 +6,12 @@
 
 pub mod admin;
 pub mod imports;
-pub mod migrate;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 pub use outbox::OutboxStore;
-
-use std::path::Path;
 
 use async_trait::async_trait;
 
@@ -240,10 +238,6 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
     /// The demo's past week (`serve --demo`): conversations, leads and calls
     /// with past timestamps, and no notifications.
     async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()>;
-
-    /// Writes a consistent copy of the whole database to `dest`, even while
-    /// other connections write.
-    async fn backup_to(&self, dest: &Path) -> Result<()>;
 }
 
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken

@@ -69,6 +69,7 @@ const CONFIG_ENV: &[&str] = &[
     "FRONTDESK_NOTIFY_BACKOFF_MAX_MS",
     "FRONTDESK_NOTIFY_POLL_MS",
     "FRONTDESK_NOTIFY_TIMEOUT_MS",
+    "FRONTDESK_NOTIFY_LEASE_MS",
     "FRONTDESK_NOTIFY_EMAIL_CONCURRENCY",
     "FRONTDESK_NOTIFY_SMS_CONCURRENCY",
     "FRONTDESK_NOTIFY_CALL_CONCURRENCY",
@@ -301,10 +302,14 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(mut cmd: Command) -> Server {
+    pub fn start(cmd: Command) -> Server {
+        Server::start_logging(cmd, Stdio::inherit())
+    }
+
+    /// Like [`Server::start`], with the server's log (stderr) going to `log`.
+    pub fn start_logging(mut cmd: Command, log: impl Into<Stdio>) -> Server {
         #[allow(clippy::zombie_processes)] // Drop kills and reaps it.
-        let mut child =
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         let mut lines = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);

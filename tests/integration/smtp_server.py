@@ -9,6 +9,7 @@ ever open at once. DIR/mode (written by the test) says how to answer DATA:
   stall     hold the DATA command until the mode changes, then answer 451
   reject    550 (a permanent refusal)
   tempfail  451 (try again later)
+  slow      accept, each message after 0.15 s (deliveries stay in flight)
 """
 
 import asyncio
@@ -69,6 +70,8 @@ class Handler:
             return "550 5.1.1 mailbox unavailable"
         if current == "tempfail":
             return "451 4.3.0 try again later"
+        if current == "slow":
+            await asyncio.sleep(0.15)
         content = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
         message_id = email.message_from_bytes(content).get("Message-ID", "")
         with lock:

@@ -12,13 +12,12 @@ mod business;
 mod calls;
 pub mod connect;
 mod conversation;
-mod imports;
+pub mod import;
+mod knowledge_imports;
 mod knowledge;
 pub mod migrate;
 mod outbox;
 mod reports;
-
-use std::path::Path;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object, Pool};
@@ -394,12 +393,5 @@ impl Store for PgStore {
 
     async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()> {
         in_tx!(self, |tx| reports::add_samples(&tx, business_id, &samples).await?)
-    }
-
-    async fn backup_to(&self, _dest: &Path) -> Result<()> {
-        Err(StoreError::Invalid(format!(
-            "frontdesk backup copies a SQLite database; back up Postgres with pg_dump --schema={}",
-            self.schema
-        )))
     }
 }

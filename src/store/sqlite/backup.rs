@@ -4,14 +4,24 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::migrate;
 use super::{db_err, open_connection};
-use crate::store::{migrate, Result, StoreError};
+use crate::store::{Result, StoreError};
 
 /// Copies the live database at `src` to `dest` with SQLite's online backup.
 /// All pages are copied in one step on a read snapshot, so concurrent writers
 /// (even in another process) neither block nor tear the copy.
 pub fn backup_file(src: &Path, dest: &Path) -> Result<()> {
     let source = open_connection(src, false)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", src.display())))?;
+    copy_database(&source, dest)
+}
+
+/// Like [`backup_file`] on a read-only connection: `src` is not written at
+/// all (a read-write connection that closes last checkpoints the WAL into
+/// the file), for copies that must leave it byte for byte as it was.
+pub fn snapshot_read_only(src: &Path, dest: &Path) -> Result<()> {
+    let source = open_connection(src, true)
         .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", src.display())))?;
     copy_database(&source, dest)
 }

@@ -181,7 +181,7 @@ fn embedding_text(title: &str, content: &str) -> String {
 
 /// The sqlite-vec table holding `model`'s vectors: the embedded model's
 /// apart, so an OpenAI model of the same size never shares a row id with it.
-fn vec_table(model: &str, dim: usize) -> String {
+pub(super) fn vec_table(model: &str, dim: usize) -> String {
     match local_model::get() {
         Some(local) if local.id() == model => format!("knowledge_vec_local_{dim}"),
         _ => format!("knowledge_vec_{dim}"),

@@ -15,9 +15,11 @@ mod business;
 mod calls;
 mod conversation;
 mod demo;
-mod imports;
+pub mod export;
+mod knowledge_imports;
 mod integrity;
 mod knowledge;
+pub mod migrate;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
 pub(crate) mod outbox;
@@ -25,11 +27,10 @@ mod outbox_store;
 mod reports;
 mod triage_marks;
 
-pub use backup::{backup_file, copy_snapshot, verify_file};
+pub use backup::{backup_file, copy_snapshot, snapshot_read_only, verify_file};
 
 use super::{
-    migrate, CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError,
-    TurnRecord,
+    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
 };
 use crate::agent::knowledge::Passage;
 use crate::domain::{
@@ -519,13 +520,6 @@ impl Store for SqliteStore {
     async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()> {
         let id = business_id.to_string();
         self.write(move |tx| demo::add_samples(tx, &id, &samples)).await
-    }
-
-    async fn backup_to(&self, dest: &Path) -> Result<()> {
-        let (src, dest) = (self.path.clone(), dest.to_path_buf());
-        tokio::task::spawn_blocking(move || backup_file(&src, &dest))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("backup task failed: {e}")))?
     }
 }
 

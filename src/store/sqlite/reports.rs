@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn the_rollup_counts_exactly_from_the_periods_first_quarter_hour() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrate::run(&mut conn).unwrap();
+        crate::store::sqlite::migrate::run(&mut conn).unwrap();
         conn.execute(
             "INSERT INTO businesses (id, name, business_type, plan_tier, created_at, updated_at)
              VALUES ('b', 'B', 'PLUMBING', 'PRO', 'x', 'x')",

@@ -4,7 +4,7 @@
 use include_dir::{include_dir, Dir};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::StoreError;
+use crate::store::StoreError;
 
 static SQLITE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/schema/sqlite");
 
