@@ -16,9 +16,9 @@ mod calls;
 mod conversation;
 mod demo;
 pub mod export;
-mod knowledge_imports;
 mod integrity;
 mod knowledge;
+mod knowledge_imports;
 pub mod migrate;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
