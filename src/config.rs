@@ -208,6 +208,22 @@ pub struct NotifyConfig {
     pub allow_private_webhooks: bool,
 }
 
+/// Importing knowledge from websites (the crawler).
+#[derive(Debug, Clone)]
+pub struct KnowledgeConfig {
+    /// Most pages one website import fetches.
+    pub crawl_max_pages: u32,
+    /// Pause between two fetches from one site, ms (robots.txt may ask for more).
+    pub crawl_delay_ms: u64,
+    /// Largest page fetched, bytes.
+    pub crawl_page_bytes: u64,
+    /// One fetch's time limit, seconds.
+    pub crawl_timeout_secs: u64,
+    /// The crawler may reach loopback addresses (tests and local sites);
+    /// other private addresses stay refused.
+    pub allow_loopback_crawl: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct ChatConfig {
     pub per_ip_per_minute: u32,
@@ -249,6 +265,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub notify: NotifyConfig,
     pub chat: ChatConfig,
+    pub knowledge: KnowledgeConfig,
     pub urls: UrlConfig,
     pub features: Features,
     pub tls: TlsConfig,
@@ -345,6 +362,13 @@ impl Default for Config {
                 allow_private_webhooks: false,
             },
             chat: ChatConfig { per_ip_per_minute: 60, per_session_per_minute: 30 },
+            knowledge: KnowledgeConfig {
+                crawl_max_pages: 50,
+                crawl_delay_ms: 1000,
+                crawl_page_bytes: 2 * 1024 * 1024,
+                crawl_timeout_secs: 15,
+                allow_loopback_crawl: false,
+            },
             urls: UrlConfig {
                 app_primary_url: String::new(),
                 admin_custom_domain_url: String::new(),
@@ -662,6 +686,11 @@ pub static KEYS: &[Key] = &[
     key!("notify.tests_per_minute", ["FRONTDESK_NOTIFY_TESTS_PER_MINUTE"], notify.tests_per_minute, "Test notifications one business may send per minute, all channels (0: no limit)"),
     key!("notify.urgent_followup_hold_secs", ["FRONTDESK_NOTIFY_URGENT_FOLLOWUP_HOLD_SECS"], notify.urgent_followup_hold_secs, "The follow-up URGENT alert (with the caller's number and address) waits at most this long for the rest of the details"),
     key!("notify.allow_private_webhooks", ["FRONTDESK_ALLOW_PRIVATE_WEBHOOKS"], notify.allow_private_webhooks, "Let lead webhooks reach loopback, private, link-local and other internal addresses (off: refused, so an owner cannot probe the operator's network)"),
+    key!("knowledge.crawl_max_pages", ["FRONTDESK_CRAWL_MAX_PAGES"], knowledge.crawl_max_pages, "Most pages one website import fetches (also bounded by the plan's document limit)"),
+    key!("knowledge.crawl_delay_ms", ["FRONTDESK_CRAWL_DELAY_MS"], knowledge.crawl_delay_ms, "Pause between two page fetches from one site, ms (a robots.txt Crawl-delay that asks for more wins)"),
+    key!("knowledge.crawl_page_bytes", ["FRONTDESK_CRAWL_PAGE_BYTES"], knowledge.crawl_page_bytes, "Largest web page fetched, bytes; larger pages are skipped"),
+    key!("knowledge.crawl_timeout_secs", ["FRONTDESK_CRAWL_TIMEOUT_SECS"], knowledge.crawl_timeout_secs, "Time limit of one page fetch, seconds"),
+    key!("knowledge.allow_loopback_crawl", ["FRONTDESK_ALLOW_LOOPBACK_CRAWL"], knowledge.allow_loopback_crawl, "Let website imports reach loopback addresses (tests, a site on this machine); other private, link-local and internal addresses stay refused"),
     key!("chat.per_ip_per_minute", ["CHAT_RATE_LIMIT_PER_IP"], chat.per_ip_per_minute, "Chat messages one client address may send per minute (then 429; 0: no limit)"),
     key!("chat.per_session_per_minute", ["CHAT_RATE_LIMIT_PER_SESSION"], chat.per_session_per_minute, "Chat messages one conversation may send per minute (then 429; 0: no limit)"),
     key!("urls.app_primary_url", ["APP_PRIMARY_URL"], urls.app_primary_url, "Public URL of this instance, used in links; empty: derived from hostname and port"),
@@ -978,6 +1007,15 @@ impl Loaded {
         self.validate_tls(&c);
         if c.server.header_read_timeout_secs == 0 {
             self.problem(self.shown("server.header_read_timeout_secs"), "must be at least 1 second");
+        }
+        for (key, v) in [
+            ("knowledge.crawl_max_pages", u64::from(c.knowledge.crawl_max_pages)),
+            ("knowledge.crawl_page_bytes", c.knowledge.crawl_page_bytes),
+            ("knowledge.crawl_timeout_secs", c.knowledge.crawl_timeout_secs),
+        ] {
+            if v == 0 {
+                self.problem(self.shown(key), "must be at least 1");
+            }
         }
     }
 

@@ -30,6 +30,7 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod import;
 pub mod indexer;
 pub mod notify;
 pub mod plans;

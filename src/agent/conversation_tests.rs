@@ -192,6 +192,7 @@ fn knowledge_questions_are_answered_then_capture_continues() {
         chunk_id: 1,
         title: "Hours".into(),
         text: "We are open Monday to Friday 7am to 6pm. On Saturdays we work 8am to 2pm.".into(),
+        source_url: None,
     }];
     let t = turn(&ctx, &mut s, "Do you work on Saturdays?", &passages);
     assert!(t.answered_from_knowledge);

@@ -14,6 +14,8 @@ pub struct Passage {
     pub chunk_id: i64,
     pub title: String,
     pub text: String,
+    /// The web page its document came from, to cite or link to.
+    pub source_url: Option<String>,
 }
 
 /// Splits a document into chunks on paragraph, then sentence, boundaries.
@@ -35,6 +37,67 @@ pub fn chunk(content: &str) -> Vec<String> {
         chunks.push(current);
     }
     chunks
+}
+
+/// A chunk and the heading of the section it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub heading: Option<String>,
+    pub text: String,
+}
+
+/// Splits a document into sections at Markdown heading lines ("## Prices"),
+/// then each section into chunks that carry its heading as their title, so
+/// a chunk from the middle of a brochure still says what it is about. A
+/// document without headings chunks exactly as [`chunk`] does.
+pub fn chunk_sections(content: &str) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let mut heading: Option<String> = None;
+    let mut body = String::new();
+    let mut flush = |heading: &Option<String>, body: &mut String| {
+        for text in chunk(body) {
+            out.push(Chunk { heading: heading.clone(), text });
+        }
+        body.clear();
+    };
+    for line in content.lines() {
+        match heading_text(line) {
+            Some(h) => {
+                flush(&heading, &mut body);
+                heading = Some(h.to_string());
+            }
+            None => {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+    }
+    flush(&heading, &mut body);
+    out
+}
+
+/// A chunk's title as retrieval shows it: its document's, and its section's
+/// heading when it has one.
+pub fn chunk_title(document: &str, heading: Option<&str>) -> String {
+    match heading {
+        Some(h) if h != document => format!("{document} — {h}"),
+        _ => document.to_string(),
+    }
+}
+
+/// The text of a Markdown ATX heading line ("# Title", up to six #).
+pub fn heading_text(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    let hashes = t.bytes().take_while(|&b| b == b'#').count();
+    if !(1..=6).contains(&hashes) {
+        return None;
+    }
+    let rest = &t[hashes..];
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let h = rest.trim().trim_end_matches('#').trim();
+    (!h.is_empty()).then_some(h)
 }
 
 /// Breaks an over-long paragraph at sentence ends.
@@ -555,7 +618,7 @@ mod tests {
     use super::*;
 
     fn passage(title: &str, text: &str) -> Passage {
-        Passage { chunk_id: 1, title: title.into(), text: text.into() }
+        Passage { chunk_id: 1, title: title.into(), text: text.into(), source_url: None }
     }
 
     #[test]
@@ -566,6 +629,27 @@ mod tests {
         assert!(chunks.len() >= 3, "{chunks:?}");
         assert!(chunks.iter().all(|c| c.len() <= CHUNK_CHARS + 20));
         assert_eq!(chunk("  \n\n "), Vec::<String>::new());
+    }
+
+    #[test]
+    fn headings_become_chunk_titles() {
+        let doc =
+            "Intro words here.\n\n## Prices\n\nService call $89.\n\n### Hours ###\nOpen 8 to 5.\n#1 in town.";
+        let chunks = chunk_sections(doc);
+        let got: Vec<(Option<&str>, &str)> =
+            chunks.iter().map(|c| (c.heading.as_deref(), c.text.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (None, "Intro words here."),
+                (Some("Prices"), "Service call $89."),
+                (Some("Hours"), "Open 8 to 5.\n#1 in town.")
+            ]
+        );
+        let plain = "One paragraph.\n\nAnother.";
+        assert_eq!(chunk_sections(plain).into_iter().map(|c| c.text).collect::<Vec<_>>(), chunk(plain));
+        assert_eq!(heading_text("#nope"), None);
+        assert_eq!(heading_text("####### seven"), None);
     }
 
     #[test]

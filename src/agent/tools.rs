@@ -70,7 +70,9 @@ pub fn tools(ctx: &Context, handoff: Handoff) -> Vec<Tool> {
         },
         Tool {
             name: "search_knowledge",
-            description: "Search the business's knowledge base (hours, prices, services, policies).",
+            description: "Search the business's knowledge base (hours, prices, services, policies). \
+                          A passage from the business's website carries its source_url, which you may give \
+                          the customer as the page to read more.",
             parameters: object(json!({ "query": { "type": "string" } }), &["query"]),
         },
     ];
@@ -184,9 +186,17 @@ pub async fn execute(
     }
 }
 
-/// What `search_knowledge` answers: the passages found, best first.
+/// What `search_knowledge` answers: the passages found, best first, each
+/// with the web page it came from when it came from one (to cite).
 pub fn knowledge_output(passages: &[Passage]) -> Value {
-    json!({ "passages": passages.iter().map(|p| json!({ "title": p.title, "text": p.text })).collect::<Vec<_>>() })
+    let passages: Vec<Value> = passages
+        .iter()
+        .map(|p| match &p.source_url {
+            Some(url) => json!({ "title": p.title, "text": p.text, "source_url": url }),
+            None => json!({ "title": p.title, "text": p.text }),
+        })
+        .collect();
+    json!({ "passages": passages })
 }
 
 /// Validates and stores a field exactly as the local dialogue would.

@@ -61,6 +61,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
         false => None,
     };
     tokio::spawn(crate::indexer::run(state.clone()));
+    crate::import::recover(&state).await;
     let notifier = crate::notify::spawn(state.clone()).map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
     announce(&state.config, &listeners)?;
     let grace = std::time::Duration::from_secs(state.config.server.shutdown_grace_secs);

@@ -74,7 +74,7 @@ pub fn refusal(host: &str) -> String {
 }
 
 /// Host names that always mean this machine or its network.
-fn internal_name(host: &str) -> bool {
+pub(crate) fn internal_name(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     host == "localhost"
         || [".localhost", ".local", ".internal", ".home.arpa"].iter().any(|s| host.ends_with(s))

@@ -60,7 +60,7 @@ proptest! {
         let mut state = State::default();
         let mut history = Vec::new();
         for message in &messages {
-            let passages = [Passage { chunk_id: 1, title: name.clone(), text: message.clone() }];
+            let passages = [Passage { chunk_id: 1, title: name.clone(), text: message.clone(), source_url: None }];
             let turn = conversation::turn(&ctx, &mut state, message, &passages);
             prop_assert!(!turn.reply.trim().is_empty());
             history.push(("user".to_string(), message.clone()));
@@ -100,7 +100,7 @@ proptest! {
             prop_assert!(!chunk.is_empty());
         }
         let _ = knowledge::sentences(&doc);
-        let passages = [Passage { chunk_id: 1, title: "t".into(), text: doc.clone() }];
+        let passages = [Passage { chunk_id: 1, title: "t".into(), text: doc.clone(), source_url: None }];
         let _ = knowledge::extract_answer(&t, &passages);
     }
 }

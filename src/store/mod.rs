@@ -5,6 +5,7 @@
 //! Postgres ([`postgres::PgStore`]) serves several instances from one database.
 
 pub mod admin;
+pub mod imports;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
@@ -15,6 +16,7 @@ pub use outbox::OutboxStore;
 use async_trait::async_trait;
 
 pub use admin::AdminStore;
+pub use imports::ImportStore;
 
 use crate::agent::knowledge::Passage;
 use crate::domain::{
@@ -166,7 +168,7 @@ pub struct TurnSaved {
 /// API need [`AdminStore`] too: tenant-scoped settings, questions, knowledge,
 /// leads and analytics.
 #[async_trait]
-pub trait Store: OutboxStore + AdminStore + Send + Sync + 'static {
+pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static {
     /// "sqlite", "postgres", ...: for health and logs.
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.

@@ -166,6 +166,65 @@ pub async fn delete_knowledge(app: &AppState, caller: &Caller, doc_id: &str) -> 
     Ok(app.store.delete_knowledge(&id, doc_id).await?)
 }
 
+/// Queues the import of an uploaded file (PDF, DOCX, HTML, Markdown, text):
+/// the name and size are checked now, the parsing happens in the job.
+pub async fn import_file(
+    app: &AppState,
+    caller: &Caller,
+    name: &str,
+    bytes: Vec<u8>,
+    title: Option<String>,
+) -> Result<crate::store::imports::KnowledgeImport> {
+    use crate::import::extract::{FileKind, MAX_FILE_BYTES};
+    let (id, plan) = managed(caller)?;
+    app.plans.require(plan, Feature::KnowledgeBaseManagement)?;
+    let count = app.store.knowledge_entries(id).await?.len();
+    app.plans.within(plan, Limit::Documents, count)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ApiError::TooLarge(format!(
+            "'{name}' is {:.1} MB; files of up to {} MB can be imported",
+            bytes.len() as f64 / 1_048_576.0,
+            MAX_FILE_BYTES / 1_048_576
+        ))
+        .into());
+    }
+    if FileKind::of(name).is_none() {
+        return Err(ActionError::field(
+            "file",
+            format!("'{name}' is not a PDF, Word (.docx), HTML, Markdown or text file"),
+        ));
+    }
+    let title = title.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    if title.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(ActionError::field("title", "is too long (at most 200 characters)"));
+    }
+    let upload = crate::import::FileUpload { name: name.to_string(), bytes, title };
+    Ok(crate::import::start_file(app, id, plan, upload).await?)
+}
+
+/// Queues the import of a web page, or (`whole_site`) a crawl of its site.
+/// A URL naming a private or internal address is refused here, before
+/// anything connects (the crawler checks every fetch again).
+pub async fn import_web(
+    app: &AppState,
+    caller: &Caller,
+    raw_url: &str,
+    whole_site: bool,
+) -> Result<crate::store::imports::KnowledgeImport> {
+    let (id, plan) = managed(caller)?;
+    app.plans.require(plan, Feature::KnowledgeBaseManagement)?;
+    let url = validate::http_url(raw_url).ok().and_then(|u| url::Url::parse(&u).ok()).ok_or_else(|| {
+        ActionError::field(
+            "url",
+            format!("expected an http(s) URL such as https://www.example.com, got '{}'", raw_url.trim()),
+        )
+    })?;
+    let policy =
+        crate::import::fetch::AddressPolicy { allow_loopback: app.config.knowledge.allow_loopback_crawl };
+    policy.check(&url).map_err(|e| ActionError::field("url", e.to_string()))?;
+    Ok(crate::import::start_web(app, id, plan, url, whole_site).await?)
+}
+
 pub async fn save_notifications(app: &AppState, caller: &Caller, input: &Input) -> Result<()> {
     let (id, _) = managed(caller)?;
     let settings = forms::notifications(input, caller.business()?)?;

@@ -22,8 +22,10 @@ use crate::error::ApiError;
 use crate::plans::Feature;
 use crate::server::AppState;
 
-/// Largest API body (a knowledge document of 1 MB, as JSON).
-const MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+/// Largest API body: a file to import (10 MB, see `import::extract`) with
+/// room to spare, so one a little over the cap gets the importer's own
+/// message naming the limit.
+const MAX_BODY_BYTES: u64 = 12 * 1024 * 1024;
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let is_api = |path: &str| path.starts_with("/api/auth/") || path.starts_with("/api/admin/");
@@ -98,6 +100,11 @@ fn error_reply(e: ActionError) -> Response {
 
 fn ok(value: Value) -> Result<Response, ActionError> {
     Ok(warp::reply::json(&value).into_response())
+}
+
+/// 202: a background job was queued; the body is the job.
+fn accepted(value: Value) -> Result<Response, ActionError> {
+    Ok(warp::reply::with_status(warp::reply::json(&value), StatusCode::ACCEPTED).into_response())
 }
 
 fn created(value: Value) -> Result<Response, ActionError> {
@@ -256,6 +263,29 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         }
         ["knowledge"] if post => {
             created(json!(actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?))
+        }
+        ["knowledge", "files"] if post => {
+            // The file is the raw body; its name (which says its kind) and an
+            // optional title in the query: ?name=brochure.pdf&title=Brochure
+            let q = req.query_input();
+            let name = q.get("name").trim();
+            if name.is_empty() {
+                return Err(ActionError::field("name", "give the file's name (?name=brochure.pdf)"));
+            }
+            let title = q.opt("title").map(str::to_string);
+            accepted(json!(actions::import_file(app, c, name, req.body.to_vec(), title).await?))
+        }
+        ["knowledge", "web"] if post => {
+            let input = req.json(&fields::KNOWLEDGE_WEB)?;
+            accepted(json!(actions::import_web(app, c, input.get("url"), input.flag("site")).await?))
+        }
+        ["knowledge", "imports"] if get => {
+            c.require_manager()?;
+            ok(json!({ "imports": app.store.knowledge_imports(&c.business()?.id, 50).await? }))
+        }
+        ["knowledge", "imports", id] if get => {
+            c.require_manager()?;
+            ok(json!(app.store.knowledge_import(&c.business()?.id, id).await?))
         }
         ["knowledge", id] if get => {
             c.require_manager()?;

@@ -221,6 +221,20 @@ pub struct DocRow {
     pub title: String,
     pub chunks: u32,
     pub indexed: String,
+    /// Where it came from: a web address's host and path, or "added here".
+    pub source: String,
+    pub source_url: Option<String>,
+    /// The opening words.
+    pub preview: String,
+}
+
+/// An import job on the knowledge page.
+pub struct ImportRow {
+    pub kind: &'static str,
+    pub source: String,
+    pub state: &'static str,
+    pub detail: String,
+    pub updated: String,
 }
 
 #[derive(Template)]
@@ -233,6 +247,11 @@ pub struct KnowledgePage {
     /// At the plan's document limit: adding is off, editing is not.
     pub full: Option<String>,
     pub docs: Vec<DocRow>,
+    pub imports: Vec<ImportRow>,
+    /// Some import is queued or running.
+    pub busy: bool,
+    /// `knowledge.crawl_max_pages`.
+    pub max_pages: u32,
 }
 
 #[derive(Template)]

@@ -17,11 +17,15 @@ mod connections;
 mod conversations;
 #[path = "../fakes/ca.rs"]
 mod fake_ca;
+#[path = "../fakes/documents.rs"]
+mod fake_documents;
 #[path = "../fakes/media.rs"]
 mod fake_media;
 mod fake_openai;
 #[path = "../fakes/realtime.rs"]
 mod fake_realtime;
+#[path = "../fakes/site.rs"]
+mod fake_site;
 mod fake_twilio;
 mod first_hour;
 mod harden_auth;
@@ -31,6 +35,7 @@ mod heldout;
 mod instances;
 mod knowledge;
 mod latency;
+mod knowledge_import;
 mod measure;
 mod migrate_data;
 mod notify;

@@ -376,6 +376,46 @@ async fn story(store: Arc<dyn Store>) {
     ));
     store.delete_lead(&b, &lead_id).await.unwrap();
     assert!(store.transcript(&conv).await.unwrap().is_empty());
+    imports(&store, &b, &other).await;
+}
+
+/// Import jobs and a website's pages: added, replaced, kept, removed in one
+/// transaction; headings as chunk titles; tenant isolation.
+async fn imports(store: &Arc<dyn Store>, b: &str, other: &str) {
+    use frontdesk::store::imports::{ImportKind, ImportState};
+    let job = store.create_import(b, ImportKind::Site, "https://acme.example/").await.unwrap();
+    assert_eq!(job.state, ImportState::Queued);
+    store.set_import_state(b, &job.id, ImportState::Running, Some("2 page(s)".into()), 2).await.unwrap();
+    assert!(matches!(
+        store.set_import_state(other, &job.id, ImportState::Done, None, 0).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(store.knowledge_import(other, &job.id).await, Err(StoreError::NotFound(_))));
+    let page = |path: &str, text: &str| KnowledgeDoc {
+        title: path.into(),
+        content: format!("## Section {path}\n\n{text}"),
+        source_url: Some(format!("https://acme.example{path}")),
+    };
+    let pages = vec![page("/a", "Septic pumping is $310."), page("/b", "Zorbex descaling is $420.")];
+    let sync = store.sync_web_documents(b, pages, Some("https://acme.example/".into())).await.unwrap();
+    assert_eq!((sync.added, sync.updated, sync.unchanged, sync.removed), (2, 0, 0, 0));
+    let q = KnowledgeQuery { text: "septic pumping".into(), embedding: None, limit: 1 };
+    let found = store.search_knowledge(b, &q).await.unwrap();
+    assert_eq!(found[0].title, "/a — Section /a");
+    assert_eq!(found[0].source_url.as_deref(), Some("https://acme.example/a"), "a chunk keeps its page");
+    let pages = vec![page("/a", "Septic pumping is $330.")];
+    let sync = store.sync_web_documents(b, pages, Some("https://acme.example/".into())).await.unwrap();
+    assert_eq!((sync.added, sync.updated, sync.unchanged, sync.removed), (0, 1, 0, 1));
+    let q = KnowledgeQuery { text: "zorbex descaling".into(), embedding: None, limit: 3 };
+    assert!(store.search_knowledge(b, &q).await.unwrap().iter().all(|p| !p.text.contains("Zorbex")));
+    let q = KnowledgeQuery { text: "septic pumping".into(), embedding: None, limit: 3 };
+    assert!(store.search_knowledge(b, &q).await.unwrap()[0].text.contains("$330"));
+    assert!(store.search_knowledge(other, &q).await.unwrap().iter().all(|p| !p.text.contains("$3")));
+    assert_eq!(store.fail_interrupted_imports().await.unwrap() >= 1, store.backend() == "sqlite");
+    store.set_import_state(b, &job.id, ImportState::Done, Some("ok".into()), 1).await.unwrap();
+    let jobs = store.knowledge_imports(b, 10).await.unwrap();
+    assert_eq!((jobs.len(), jobs[0].state, jobs[0].documents), (1, ImportState::Done, 1));
+    assert!(store.knowledge_imports(other, 10).await.unwrap().is_empty());
 }
 
 /// Twenty URGENT leads, then four workers claiming webhook rows at once:

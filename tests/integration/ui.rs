@@ -217,7 +217,7 @@ async fn bad_input_is_named_on_the_page_and_nothing_is_saved() {
     let token = web.csrf().await;
     let big = vec![b'a'; 1_200_000];
     let uploads: [(&str, &[u8], &str); 3] = [
-        ("prices.pdf", b"%PDF-1.4", "only .txt and .md files"),
+        ("prices.exe", b"MZ", "is not a PDF, Word (.docx), HTML, Markdown or text file"),
         ("huge.txt", &big, "the file is too large"),
         ("latin1.txt", b"caf\xe9 au lait", "is not UTF-8 text"),
     ];

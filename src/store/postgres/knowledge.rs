@@ -61,6 +61,13 @@ pub(super) async fn index_documents(c: &impl GenericClient, business_id: &str) -
 
 /// Re-chunks one document (after an edit or a delete), leaving the others alone.
 pub(super) async fn index_document(c: &impl GenericClient, business_id: &str, doc_id: &str) -> Result<()> {
+    rechunk_document(c, business_id, doc_id).await?;
+    refresh_terms(c, business_id).await
+}
+
+/// Re-chunks one document without recounting the business's words: for
+/// writing many documents, with one [`refresh_terms`] at the end.
+pub(super) async fn rechunk_document(c: &impl GenericClient, business_id: &str, doc_id: &str) -> Result<()> {
     c.execute("DELETE FROM knowledge_chunks WHERE document_id = $1", &[&doc_id]).await.map_err(db_err)?;
     let doc = c
         .query_opt(
@@ -72,7 +79,7 @@ pub(super) async fn index_document(c: &impl GenericClient, business_id: &str, do
     if let Some(r) = doc {
         chunk_document(c, business_id, doc_id, &get::<String>(&r, 0)?, &get::<String>(&r, 1)?).await?;
     }
-    refresh_terms(c, business_id).await
+    Ok(())
 }
 
 async fn chunk_document(
@@ -84,17 +91,20 @@ async fn chunk_document(
 ) -> Result<()> {
     let insert = c
         .prepare_cached(
-            "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES ($1, $2, $3, $4)
-             RETURNING id",
+            "INSERT INTO knowledge_chunks (document_id, business_id, position, content, heading)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .await
         .map_err(db_err)?;
     let mut vectors = Vec::new();
-    for (position, text) in knowledge::chunk(content).iter().enumerate() {
-        let row =
-            c.query_one(&insert, &[&doc_id, &business_id, &(position as i64), text]).await.map_err(db_err)?;
+    for (position, chunk) in knowledge::chunk_sections(content).iter().enumerate() {
+        let row = c
+            .query_one(&insert, &[&doc_id, &business_id, &(position as i64), &chunk.text, &chunk.heading])
+            .await
+            .map_err(db_err)?;
         if let Some(model) = local_model::get() {
-            vectors.push((get::<i64>(&row, 0)?, model.embed(&embedding_text(title, text))));
+            let title = knowledge::chunk_title(title, chunk.heading.as_deref());
+            vectors.push((get::<i64>(&row, 0)?, model.embed(&embedding_text(&title, &chunk.text))));
         }
     }
     if let Some(model) = local_model::get() {
@@ -107,7 +117,7 @@ async fn chunk_document(
 }
 
 /// Recounts the business's document frequencies from its chunks.
-async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> Result<()> {
+pub(super) async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> Result<()> {
     let chunks: Vec<String> = c
         .query("SELECT content FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
         .await
@@ -141,7 +151,7 @@ pub(super) async fn search(
     let ids: Vec<i64> = ids.into_iter().take(query.limit).collect();
     let rows = c
         .query(
-            "SELECT c.id, d.title, c.content FROM knowledge_chunks c
+            "SELECT c.id, d.title, c.content, c.heading, d.source_url FROM knowledge_chunks c
              JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ANY($1) AND c.business_id = $2",
             &[&ids, &business_id],
         )
@@ -149,7 +159,11 @@ pub(super) async fn search(
         .map_err(db_err)?;
     let mut found = rows
         .iter()
-        .map(|r| Ok(Passage { chunk_id: get(r, 0)?, title: get(r, 1)?, text: get(r, 2)? }))
+        .map(|r| {
+            let title =
+                knowledge::chunk_title(&get::<String>(r, 1)?, get::<Option<String>>(r, 3)?.as_deref());
+            Ok(Passage { chunk_id: get(r, 0)?, title, text: get(r, 2)?, source_url: get(r, 4)? })
+        })
         .collect::<Result<Vec<_>>>()?;
     found.sort_by_key(|p| ids.iter().position(|id| *id == p.chunk_id));
     Ok(found)
@@ -220,7 +234,7 @@ pub(super) async fn chunks_to_embed(
     limit: usize,
 ) -> Result<Vec<(i64, String)>> {
     c.query(
-        "SELECT c.id, d.title, c.content FROM knowledge_chunks c
+        "SELECT c.id, d.title, c.content, c.heading FROM knowledge_chunks c
          JOIN knowledge_documents d ON d.id = c.document_id
          LEFT JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id AND e.model = $1
          WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT $2",
@@ -229,7 +243,10 @@ pub(super) async fn chunks_to_embed(
     .await
     .map_err(db_err)?
     .iter()
-    .map(|r| Ok((get(r, 0)?, embedding_text(&get::<String>(r, 1)?, &get::<String>(r, 2)?))))
+    .map(|r| {
+        let title = knowledge::chunk_title(&get::<String>(r, 1)?, get::<Option<String>>(r, 3)?.as_deref());
+        Ok((get(r, 0)?, embedding_text(&title, &get::<String>(r, 2)?)))
+    })
     .collect()
 }
 

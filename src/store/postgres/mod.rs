@@ -15,6 +15,7 @@ mod conversation;
 pub mod import;
 mod knowledge;
 mod latency;
+mod knowledge_imports;
 pub mod migrate;
 mod outbox;
 mod reports;

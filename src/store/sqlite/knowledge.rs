@@ -35,8 +35,14 @@ pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result
 /// Re-chunks one document (after an edit), leaving the others' chunks and
 /// embeddings alone.
 pub(super) fn index_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str) -> Result<()> {
-    forget_vectors(tx, "document_id = ?1", doc_id)?;
-    tx.execute("DELETE FROM knowledge_chunks WHERE document_id = ?1", [doc_id]).map_err(db_err)?;
+    rechunk_document(tx, business_id, doc_id)?;
+    refresh_terms(tx, business_id)
+}
+
+/// Re-chunks one document without recounting the business's words: for
+/// writing many documents, with one [`refresh_terms`] at the end.
+pub(super) fn rechunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str) -> Result<()> {
+    drop_chunks(tx, doc_id)?;
     let content: Option<String> = tx
         .query_row(
             "SELECT content FROM knowledge_documents WHERE id = ?1 AND business_id = ?2",
@@ -48,23 +54,32 @@ pub(super) fn index_document(tx: &Transaction<'_>, business_id: &str, doc_id: &s
     if let Some(content) = content {
         chunk_document(tx, business_id, doc_id, &content)?;
     }
-    refresh_terms(tx, business_id)
+    Ok(())
+}
+
+/// Deletes a document's chunks and their vectors (its row stays).
+pub(super) fn drop_chunks(tx: &Transaction<'_>, doc_id: &str) -> Result<()> {
+    forget_vectors(tx, "document_id = ?1", doc_id)?;
+    tx.execute("DELETE FROM knowledge_chunks WHERE document_id = ?1", [doc_id]).map_err(db_err)?;
+    Ok(())
 }
 
 fn chunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str, content: &str) -> Result<()> {
     let mut insert = tx
         .prepare_cached(
-            "INSERT INTO knowledge_chunks (document_id, business_id, position, content) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO knowledge_chunks (document_id, business_id, position, content, heading)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .map_err(db_err)?;
     let title: String = tx
         .query_row("SELECT title FROM knowledge_documents WHERE id = ?1", [doc_id], |r| r.get(0))
         .map_err(db_err)?;
     let mut vectors = Vec::new();
-    for (position, text) in knowledge::chunk(content).iter().enumerate() {
-        insert.execute(params![doc_id, business_id, position as i64, text]).map_err(db_err)?;
+    for (position, c) in knowledge::chunk_sections(content).iter().enumerate() {
+        insert.execute(params![doc_id, business_id, position as i64, c.text, c.heading]).map_err(db_err)?;
         if let Some(model) = local_model::get() {
-            vectors.push((tx.last_insert_rowid(), model.embed(&embedding_text(&title, text))));
+            let title = knowledge::chunk_title(&title, c.heading.as_deref());
+            vectors.push((tx.last_insert_rowid(), model.embed(&embedding_text(&title, &c.text))));
         }
     }
     if let Some(model) = local_model::get() {
@@ -76,7 +91,7 @@ fn chunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str, content
 }
 
 /// Recounts the business's document frequencies from its chunks.
-fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
+pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
     let chunks: Vec<String> =
         query_all(tx, "SELECT content FROM knowledge_chunks WHERE business_id = ?1", [business_id], |r| {
             r.get(0)
@@ -100,14 +115,20 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
         if rankings.len() == 1 { rankings.swap_remove(0) } else { knowledge::fuse(&rankings, RRF_K) };
     let mut stmt = conn
         .prepare_cached(
-            "SELECT c.id, d.title, c.content FROM knowledge_chunks c
+            "SELECT c.id, d.title, c.content, c.heading, d.source_url FROM knowledge_chunks c
              JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ?1",
         )
         .map_err(db_err)?;
     let mut out = Vec::new();
     for id in ids.into_iter().take(query.limit) {
         let passage = stmt
-            .query_row([id], |r| Ok(Passage { chunk_id: r.get(0)?, title: r.get(1)?, text: r.get(2)? }))
+            .query_row([id], |r| {
+                let title = knowledge::chunk_title(
+                    &r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(3)?.as_deref(),
+                );
+                Ok(Passage { chunk_id: r.get(0)?, title, text: r.get(2)?, source_url: r.get(4)? })
+            })
             .optional()
             .map_err(db_err)?;
         out.extend(passage);
@@ -214,12 +235,16 @@ fn vector_ranking(conn: &Connection, business_id: &str, model: &str, vector: &[f
 pub(super) fn chunks_to_embed(conn: &Connection, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
     query_all(
         conn,
-        "SELECT c.id, d.title, c.content FROM knowledge_chunks c
+        "SELECT c.id, d.title, c.content, c.heading FROM knowledge_chunks c
          JOIN knowledge_documents d ON d.id = c.document_id
          LEFT JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id AND e.model = ?1
          WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?2",
         params![model, limit as i64],
-        |r| Ok((r.get(0)?, embedding_text(&r.get::<_, String>(1)?, &r.get::<_, String>(2)?))),
+        |r| {
+            let title =
+                knowledge::chunk_title(&r.get::<_, String>(1)?, r.get::<_, Option<String>>(3)?.as_deref());
+            Ok((r.get(0)?, embedding_text(&title, &r.get::<_, String>(2)?)))
+        },
     )
 }
 

@@ -19,6 +19,7 @@ pub mod export;
 mod integrity;
 mod knowledge;
 mod latency;
+mod knowledge_imports;
 pub mod migrate;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).

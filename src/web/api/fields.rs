@@ -133,6 +133,9 @@ pub const REORDER: Fields = Fields { names: &["ids"], aliases: &[] };
 
 pub const KNOWLEDGE: Fields = Fields { names: &["title", "content", "source_url"], aliases: &[] };
 
+/// A web page to import, or (`site`: true) the whole site it is on.
+pub const KNOWLEDGE_WEB: Fields = Fields { names: &["url", "site"], aliases: &[] };
+
 pub const NEW_BUSINESS: Fields = Fields {
     names: &["name", "business_type", "plan", "timezone", "email", "password", "confirm_password"],
     aliases: &[("businessType", "business_type"), ("planTier", "plan")],

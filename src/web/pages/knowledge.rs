@@ -1,14 +1,17 @@
-//! The knowledge base: documents with their chunk counts; add (paste or
-//! upload .txt/.md), edit, delete. Managing it needs the BASIC plan; a FREE
-//! business still sees the documents it was given.
+//! The knowledge base: documents by source with their chunk counts and a
+//! preview; add (paste, upload .txt/.md at once, or PDF/DOCX/HTML as a
+//! background import), import a web page or the whole website, watch the
+//! imports; edit, delete. Managing it needs the BASIC plan; a FREE business
+//! still sees the documents it was given.
 
 use super::{form_error, local_time, redirect_with, render_status, status_for, Page, PageResult};
 use crate::plans::{Feature, Limit};
 use crate::store::admin::KnowledgeEntry;
+use crate::store::imports::{ImportState, KnowledgeImport};
 use crate::web::actions;
 use crate::web::forms::zone;
 use crate::web::input::{FieldErrors, Input};
-use crate::web::templates::{DocRow, KnowledgeEditPage, KnowledgePage};
+use crate::web::templates::{DocRow, ImportRow, KnowledgeEditPage, KnowledgePage};
 
 fn indexed(entry: &KnowledgeEntry, tz: chrono_tz::Tz) -> String {
     entry.indexed_at.as_deref().map_or_else(|| "not yet".to_string(), |t| local_time(t, tz))
@@ -19,7 +22,12 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
     let b = page.business()?;
     let l = page.layout("Knowledge", "/knowledge").await;
     let tz = zone(b);
-    let docs = page.app.store.knowledge_entries(&b.id).await?;
+    let mut docs = page.app.store.knowledge_entries(&b.id).await?;
+    // Grouped by source: web pages by address, then what was added here.
+    docs.sort_by(|a, b| {
+        (a.source_url.is_none(), &a.source_url).cmp(&(b.source_url.is_none(), &b.source_url))
+    });
+    let imports = page.app.store.knowledge_imports(&b.id, 10).await?;
     let plans = page.app.plans;
     let blocked = plans.require(b.plan_tier, Feature::KnowledgeBaseManagement).err().map(|e| {
         format!(
@@ -49,14 +57,77 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
                 title: d.title.clone(),
                 chunks: d.chunks,
                 indexed: indexed(d, tz),
+                source: source_label(d.source_url.as_deref()),
+                source_url: d.source_url.clone(),
+                preview: preview(&d.content),
             })
             .collect(),
+        busy: imports.iter().any(|i| matches!(i.state, ImportState::Queued | ImportState::Running)),
+        imports: imports.iter().map(|i| import_row(i, tz)).collect(),
+        max_pages: page.app.config.knowledge.crawl_max_pages,
     };
     render_status(&page_data, status)
 }
 
+fn source_label(url: Option<&str>) -> String {
+    match url.and_then(|u| url::Url::parse(u).ok()) {
+        Some(u) => match u.port() {
+            Some(port) => format!("{}:{port}{}", u.host_str().unwrap_or_default(), u.path()),
+            None => format!("{}{}", u.host_str().unwrap_or_default(), u.path()),
+        },
+        None => "added here".to_string(),
+    }
+}
+
+/// The opening words of a document (about 140 characters, on a word
+/// boundary), its heading lines left out.
+fn preview(content: &str) -> String {
+    let flat = content
+        .lines()
+        .filter(|l| crate::agent::knowledge::heading_text(l).is_none())
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if flat.chars().count() <= 140 {
+        return flat;
+    }
+    let cut: String = flat.chars().take(140).collect();
+    format!("{}…", cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head))
+}
+
+fn import_row(i: &KnowledgeImport, tz: chrono_tz::Tz) -> ImportRow {
+    ImportRow {
+        kind: match i.kind.as_str() {
+            "file" => "File",
+            "page" => "Web page",
+            _ => "Website",
+        },
+        source: i.source.clone(),
+        state: i.state.as_str(),
+        detail: i.detail.clone().unwrap_or_default(),
+        updated: local_time(&i.updated_at, tz),
+    }
+}
+
+/// Text and Markdown files are read at once; the others (PDF, DOCX, HTML)
+/// are imported in the background, and any other kind is refused there.
+fn read_at_once(name: &str) -> bool {
+    use crate::import::extract::FileKind;
+    matches!(FileKind::of(name), Some(FileKind::Text | FileKind::Markdown))
+}
+
 pub async fn add(page: &Page<'_>) -> PageResult {
     let form = page.req.form();
+    if let Some((name, bytes)) = page.req.upload("file").filter(|(name, _)| !read_at_once(name)) {
+        let title = form.opt("title").map(str::to_string);
+        return match actions::import_file(page.app, page.caller, name, bytes.to_vec(), title).await {
+            Ok(job) => Ok(redirect_with(
+                "/knowledge",
+                &format!("Importing “{}”: its progress is under Imports.", job.source),
+            )),
+            Err(e) => list(page, Some(form), form_error(e)?).await,
+        };
+    }
     match actions::add_knowledge(page.app, page.caller, &form, page.req.upload("file")).await {
         Ok(entry) => Ok(redirect_with(
             "/knowledge",
@@ -111,4 +182,15 @@ pub async fn edit(page: &Page<'_>, id: &str) -> PageResult {
 pub async fn delete(page: &Page<'_>, id: &str) -> PageResult {
     actions::delete_knowledge(page.app, page.caller, id).await?;
     Ok(redirect_with("/knowledge", "Document deleted."))
+}
+
+pub async fn import_web(page: &Page<'_>) -> PageResult {
+    let form = page.req.form();
+    match actions::import_web(page.app, page.caller, form.get("url"), form.flag("site")).await {
+        Ok(job) => Ok(redirect_with(
+            "/knowledge",
+            &format!("Importing {}: its progress is under Imports.", job.source),
+        )),
+        Err(e) => list(page, Some(form), form_error(e)?).await,
+    }
 }

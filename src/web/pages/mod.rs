@@ -164,6 +164,7 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["settings", "plan"], true, _) => settings::plan(&page).await,
         (["knowledge"], true, _) => knowledge::list(&page, None, FieldErrors::default()).await,
         (["knowledge"], _, true) => knowledge::add(&page).await,
+        (["knowledge", "web"], _, true) => knowledge::import_web(&page).await,
         (["knowledge", id], true, _) => knowledge::edit_form(&page, id, None, FieldErrors::default()).await,
         (["knowledge", id], _, true) => knowledge::edit(&page, id).await,
         (["knowledge", id, "delete"], _, true) => knowledge::delete(&page, id).await,

@@ -15,9 +15,9 @@ use crate::web::body::BodyError;
 use crate::web::client_ip::client_ip_text;
 use crate::web::input::Input;
 
-/// Largest request body read (uploads are checked against 1 MB themselves,
-/// so a slightly larger file still gets a clear message on the page).
-pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest request body read: a file to import (10 MB) and the form around
+/// it, with room so a slightly larger file still gets a clear message.
+pub const MAX_BODY_BYTES: u64 = 12 * 1024 * 1024;
 /// Largest body read before the caller is known (sign-in and setup forms).
 pub const ANONYMOUS_BODY_BYTES: u64 = 64 * 1024;
 const PAGE_PREFIXES: &[&str] = &[

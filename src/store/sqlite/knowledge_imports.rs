@@ -1,0 +1,194 @@
+//! [`ImportStore`] for SQLite: import jobs, and a website's pages brought in
+//! (added, replaced, removed) in one write transaction.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{db_err, enum_col, query_all, SqliteStore};
+use crate::domain::{new_id, now, KnowledgeDoc};
+use crate::store::imports::{ImportKind, ImportState, ImportStore, KnowledgeImport, WebSync};
+use crate::store::{Result, StoreError};
+
+const IMPORT_SQL: &str = "SELECT id, kind, source, state, detail, documents, created_at, updated_at
+     FROM knowledge_imports WHERE business_id = ?1";
+
+fn import_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KnowledgeImport> {
+    Ok(KnowledgeImport {
+        id: r.get(0)?,
+        kind: enum_col(r, 1, ImportKind::parse)?,
+        source: r.get(2)?,
+        state: enum_col(r, 3, ImportState::parse)?,
+        detail: r.get(4)?,
+        documents: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+fn import(conn: &Connection, business_id: &str, id: &str) -> Result<KnowledgeImport> {
+    conn.query_row(&format!("{IMPORT_SQL} AND id = ?2"), [business_id, id], import_row)
+        .optional()
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound("knowledge import".into()))
+}
+
+/// Adds or replaces each page by its URL, then removes the vanished ones.
+fn sync_web(
+    tx: &Transaction<'_>,
+    business_id: &str,
+    pages: &[KnowledgeDoc],
+    prefix: Option<&str>,
+) -> Result<WebSync> {
+    super::business::load_business(tx, business_id)?;
+    let mut sync = WebSync::default();
+    let ts = now();
+    let mut kept = std::collections::HashSet::new();
+    for page in pages {
+        let url = page.source_url.as_deref().unwrap_or_default();
+        let existing: Option<(String, String, String)> = tx
+            .query_row(
+                "SELECT id, title, content FROM knowledge_documents
+                 WHERE business_id = ?1 AND source_url = ?2 ORDER BY created_at LIMIT 1",
+                [business_id, url],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let id = match existing {
+            Some((id, title, content)) if title == page.title && content == page.content => {
+                sync.unchanged += 1;
+                kept.insert(id);
+                continue;
+            }
+            Some((id, _, _)) => {
+                tx.execute(
+                    "UPDATE knowledge_documents SET title = ?1, content = ?2, updated_at = ?3 WHERE id = ?4",
+                    params![page.title, page.content, ts, id],
+                )
+                .map_err(db_err)?;
+                sync.updated += 1;
+                id
+            }
+            None => {
+                let id = new_id();
+                tx.execute(
+                    "INSERT INTO knowledge_documents (id, business_id, title, content, source_url, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                    params![id, business_id, page.title, page.content, page.source_url, ts],
+                )
+                .map_err(db_err)?;
+                sync.added += 1;
+                id
+            }
+        };
+        super::knowledge::rechunk_document(tx, business_id, &id)?;
+        kept.insert(id);
+    }
+    if let Some(prefix) = prefix {
+        let candidates: Vec<String> = query_all(
+            tx,
+            "SELECT id FROM knowledge_documents
+             WHERE business_id = ?1 AND source_url IS NOT NULL AND substr(source_url, 1, length(?2)) = ?2",
+            params![business_id, prefix],
+            |r| r.get(0),
+        )?;
+        for id in candidates.into_iter().filter(|id| !kept.contains(id)) {
+            // Chunks first: their FTS trigger needs the rows.
+            super::knowledge::drop_chunks(tx, &id)?;
+            tx.execute("DELETE FROM knowledge_documents WHERE id = ?1", [&id]).map_err(db_err)?;
+            sync.removed += 1;
+        }
+    }
+    // The business's word counts, once for every page written or removed.
+    if sync.added + sync.updated + sync.removed > 0 {
+        super::knowledge::refresh_terms(tx, business_id)?;
+    }
+    Ok(sync)
+}
+
+#[async_trait::async_trait]
+impl ImportStore for SqliteStore {
+    async fn create_import(
+        &self,
+        business_id: &str,
+        kind: ImportKind,
+        source: &str,
+    ) -> Result<KnowledgeImport> {
+        let source = source.to_string();
+        self.write_for(business_id, move |tx, bid| {
+            super::business::load_business(tx, bid)?;
+            let id = new_id();
+            tx.execute(
+                "INSERT INTO knowledge_imports (id, business_id, kind, source, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+                params![id, bid, kind.as_str(), source, now()],
+            )
+            .map_err(db_err)?;
+            import(tx, bid, &id)
+        })
+        .await
+    }
+
+    async fn set_import_state(
+        &self,
+        business_id: &str,
+        id: &str,
+        state: ImportState,
+        detail: Option<String>,
+        documents: u32,
+    ) -> Result<()> {
+        let id = id.to_string();
+        self.write_for(business_id, move |tx, bid| {
+            let n = tx
+                .execute(
+                    "UPDATE knowledge_imports SET state = ?1, detail = ?2, documents = ?3, updated_at = ?4
+                     WHERE id = ?5 AND business_id = ?6",
+                    params![state.as_str(), detail, documents, now(), id, bid],
+                )
+                .map_err(db_err)?;
+            super::admin::changed(n, "knowledge import")
+        })
+        .await
+    }
+
+    async fn knowledge_imports(&self, business_id: &str, limit: usize) -> Result<Vec<KnowledgeImport>> {
+        self.read_for(business_id, move |c, bid| {
+            query_all(
+                c,
+                &format!("{IMPORT_SQL} ORDER BY created_at DESC, rowid DESC LIMIT ?2"),
+                params![bid, limit as i64],
+                import_row,
+            )
+        })
+        .await
+    }
+
+    async fn knowledge_import(&self, business_id: &str, id: &str) -> Result<KnowledgeImport> {
+        let id = id.to_string();
+        self.read_for(business_id, move |c, bid| import(c, bid, &id)).await
+    }
+
+    async fn fail_interrupted_imports(&self) -> Result<u64> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE knowledge_imports SET state = 'failed',
+                         detail = 'interrupted: the server stopped before the import finished; start it again',
+                         updated_at = ?1
+                     WHERE state IN ('queued', 'running')",
+                    [now()],
+                )
+                .map_err(db_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn sync_web_documents(
+        &self,
+        business_id: &str,
+        pages: Vec<KnowledgeDoc>,
+        prefix: Option<String>,
+    ) -> Result<WebSync> {
+        self.write_for(business_id, move |tx, bid| sync_web(tx, bid, &pages, prefix.as_deref())).await
+    }
+}
