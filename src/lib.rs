@@ -7,7 +7,8 @@
 //!   (the accept loop: connections, limits, the peer address) and `tls`
 //!   (certificates: ACME or files).
 //! - `agent` is the conversation engine every channel shares (no sockets, no
-//!   SQL); `notify` delivers alerts through a durable outbox; `indexer`
+//!   SQL); `retrieval` (chunking, query words, fusion, answer sentences) is
+//!   shared by the engine and the store backends; `notify` delivers alerts through a durable outbox; `indexer`
 //!   embeds knowledge in the background.
 //! - `store` (persistence behind a trait: SQLite or Postgres) and `sessions`
 //!   (short-lived shared state: in memory or Redis) hold what persists.
@@ -35,6 +36,7 @@ pub mod indexer;
 pub mod notify;
 pub mod plans;
 pub mod provision;
+pub mod retrieval;
 pub mod server;
 pub mod sessions;
 pub mod store;

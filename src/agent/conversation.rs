@@ -7,9 +7,9 @@
 
 use super::alerts::{self, Wording};
 use super::answers::{self, Rejection};
-use super::knowledge::{self, Passage};
 pub use super::state::{Answer, Context, State};
 use crate::domain::{ExpectedFormat, LeadDraft, Priority, Question};
+use crate::retrieval::{self, Passage};
 
 /// Re-asks of one question before the raw answer is kept and we move on.
 const MAX_REASKS: u8 = 2;
@@ -349,7 +349,7 @@ const GENERIC_REQUEST: [&str; 14] = [
 /// problem question, which is then not asked again. A greeting, a bare
 /// "need a plumber" or a question about the business does not.
 fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
-    let topic = knowledge::query_terms(message)
+    let topic = retrieval::query_terms(message)
         .into_iter()
         .filter(|t| {
             !GENERIC_REQUEST.iter().any(|g| t.starts_with(g)) && !t.chars().any(|c| c.is_ascii_digit())
@@ -396,9 +396,9 @@ fn apply_correction(ctx: &Context, state: &mut State, message: &str) -> bool {
 /// its knowledge base ("Do you work Saturdays? And what's the call-out fee?").
 fn answer_questions(ctx: &Context, message: &str, passages: &[Passage]) -> Option<String> {
     let mut found: Vec<String> = Vec::new();
-    for part in knowledge::question_parts(message) {
+    for part in retrieval::question_parts(message) {
         let answer = super::facts::answer(&part, &ctx.facts, ctx.today)
-            .or_else(|| knowledge::extract_answer(&part, passages));
+            .or_else(|| retrieval::extract_answer(&part, passages));
         if let Some(answer) = answer.filter(|a| !found.contains(a)) {
             found.push(answer);
         }
@@ -498,7 +498,7 @@ fn wants_human(message: &str) -> bool {
 /// Questions worth a "someone will follow up" when we cannot answer them
 /// (not small talk like "how are you?").
 fn looks_like_info_request(message: &str) -> bool {
-    !knowledge::query_terms(message).is_empty()
+    !retrieval::query_terms(message).is_empty()
 }
 
 /// Builds the lead from the answers so far.

@@ -188,7 +188,7 @@ fn free_plans_use_five_questions() {
 fn knowledge_questions_are_answered_then_capture_continues() {
     let ctx = ctx();
     let mut s = State::default();
-    let passages = [knowledge::Passage {
+    let passages = [retrieval::Passage {
         chunk_id: 1,
         title: "Hours".into(),
         text: "We are open Monday to Friday 7am to 6pm. On Saturdays we work 8am to 2pm.".into(),

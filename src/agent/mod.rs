@@ -6,7 +6,6 @@ pub mod answers;
 pub mod conversation;
 pub mod embed;
 pub mod facts;
-pub mod knowledge;
 pub mod llm;
 pub mod local_model;
 pub mod provider;

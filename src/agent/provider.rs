@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::conversation::{self, Context, State, Turn};
-use super::knowledge::Passage;
 use super::tools::KnowledgeSource;
 use crate::domain::Channel;
+use crate::retrieval::Passage;
 
 /// Everything a provider reads for one turn (the state is passed apart, as
 /// the one thing it changes).

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::answers;
 use super::conversation::{Answer, Context, State};
-use super::knowledge::Passage;
 use crate::domain::{ExpectedFormat, Priority};
+use crate::retrieval::Passage;
 
 /// Where the model's knowledge searches go.
 #[async_trait]

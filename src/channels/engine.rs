@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::agent::conversation::{self, Context, State};
-use crate::agent::knowledge::{self, Passage};
 use crate::agent::local_model;
 use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::tools;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
+use crate::retrieval::{self, Passage};
 use crate::server::AppState;
 use crate::sessions::TurnLease;
 use crate::store::{KnowledgeQuery, LatencySample, StoreError, TurnRecord};
@@ -171,7 +171,7 @@ pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec
         None => None,
     };
     let embedding = remote
-        .or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(&knowledge::glossed(text)))));
+        .or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(&retrieval::glossed(text)))));
     let query = KnowledgeQuery { text: text.to_string(), embedding, limit: PASSAGES };
     app.store.search_knowledge(business_id, &query).await
 }
@@ -183,7 +183,7 @@ async fn search_each_question(
     business_id: &str,
     message: &str,
 ) -> Result<Vec<Passage>, StoreError> {
-    let parts = knowledge::question_parts(message);
+    let parts = retrieval::question_parts(message);
     if parts.len() < 2 {
         return search(app, business_id, message).await;
     }
@@ -222,7 +222,7 @@ pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnE
 /// Sends a saved reply to a streaming client a sentence at a time.
 async fn stream_reply(deltas: Option<&mpsc::Sender<String>>, text: &str) {
     let Some(tx) = deltas else { return };
-    for sentence in crate::agent::knowledge::sentences(text) {
+    for sentence in crate::retrieval::sentences(text) {
         if tx.send(format!("{sentence} ")).await.is_err() {
             break;
         }

@@ -9,13 +9,13 @@ use proptest::prelude::*;
 
 use super::{config, text};
 use crate::agent::conversation::{self, Context, State};
-use crate::agent::knowledge::{self, Passage};
 use crate::agent::triage::Rules;
 use crate::agent::{answers, voice};
 use crate::domain::{
     starter_questions, AgentConfig, Business, BusinessType, EmergencyRules, PlanTier, Priority,
 };
 use crate::plans::Plans;
+use crate::retrieval::{self, Passage};
 
 fn context(name: &str, agent_name: &str, phrases: &[String]) -> Context {
     let mut overrides = EmergencyRules::default();
@@ -93,14 +93,14 @@ proptest! {
     #[test]
     fn triage_and_retrieval_of_any_text(t in text(), doc in text()) {
         let _ = Rules::for_business(BusinessType::Hvac).classify(&t);
-        let _ = knowledge::query_terms(&t);
-        let words = knowledge::query_words(&t);
-        let _ = knowledge::fts_query(&words, true);
-        for chunk in knowledge::chunk(&doc) {
+        let _ = retrieval::query_terms(&t);
+        let words = retrieval::query_words(&t);
+        let _ = crate::store::sqlite::fts_query(&words, true);
+        for chunk in retrieval::chunk(&doc) {
             prop_assert!(!chunk.is_empty());
         }
-        let _ = knowledge::sentences(&doc);
+        let _ = retrieval::sentences(&doc);
         let passages = [Passage { chunk_id: 1, title: "t".into(), text: doc.clone(), source_url: None }];
-        let _ = knowledge::extract_answer(&t, &passages);
+        let _ = retrieval::extract_answer(&t, &passages);
     }
 }

@@ -18,12 +18,12 @@ use async_trait::async_trait;
 pub use admin::AdminStore;
 pub use imports::ImportStore;
 
-use crate::agent::knowledge::Passage;
 use crate::domain::{
     Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, LeadDraft, Message, Notification,
     PlanTier, Priority, Profile, Role, User,
 };
 use crate::notify::policy::NotifyPolicy;
+use crate::retrieval::Passage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -378,7 +378,7 @@ pub async fn mark_triage(
         .transcript
         .iter()
         .filter(|m| m.role == "user")
-        .flat_map(|m| crate::agent::knowledge::sentences(&m.content))
+        .flat_map(|m| crate::retrieval::sentences(&m.content))
         .map(|s| (rules.urgency(s), s.to_string()))
         .reduce(|best, s| if (s.0 .0, s.0 .1) > (best.0 .0, best.0 .1) { s } else { best })
         .map(|(_, text)| text)

@@ -4,10 +4,10 @@
 //! the built-in model's vectors). On the development sets here; on the
 //! held-out sets in `heldout.rs`. `-- --nocapture` prints the tables.
 
-use frontdesk::agent::knowledge::{glossed, question_parts};
 use frontdesk::agent::local_model;
 use frontdesk::agent::triage::Rules;
 use frontdesk::domain::{BusinessType, Priority};
+use frontdesk::retrieval::{glossed, question_parts};
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{KnowledgeQuery, Store};
 

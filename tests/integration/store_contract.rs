@@ -57,7 +57,7 @@ async fn vectors_follow_writes(writer: Arc<dyn Store>, reader: Arc<dyn Store>) {
         embedding: Some((MODEL.into(), vec![0.0, 1.0, 0.0])),
         limit: 3,
     };
-    let titles = |found: Vec<frontdesk::agent::knowledge::Passage>| -> Vec<String> {
+    let titles = |found: Vec<frontdesk::retrieval::Passage>| -> Vec<String> {
         found.into_iter().map(|p| p.title).collect()
     };
     let before = titles(reader.search_knowledge(&b, &query).await.unwrap());

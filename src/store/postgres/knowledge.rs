@@ -10,9 +10,9 @@ use deadpool_postgres::GenericClient;
 
 use super::vectors::VectorCache;
 use super::{db_err, get, PgStore};
-use crate::agent::knowledge::{self, Passage};
 use crate::agent::local_model;
 use crate::domain::now;
+use crate::retrieval::{self, Passage};
 use crate::store::{KnowledgeQuery, Result};
 
 /// Candidates taken from each ranking before fusion.
@@ -97,13 +97,13 @@ async fn chunk_document(
         .await
         .map_err(db_err)?;
     let mut vectors = Vec::new();
-    for (position, chunk) in knowledge::chunk_sections(content).iter().enumerate() {
+    for (position, chunk) in retrieval::chunk_sections(content).iter().enumerate() {
         let row = c
             .query_one(&insert, &[&doc_id, &business_id, &(position as i64), &chunk.text, &chunk.heading])
             .await
             .map_err(db_err)?;
         if let Some(model) = local_model::get() {
-            let title = knowledge::chunk_title(title, chunk.heading.as_deref());
+            let title = retrieval::chunk_title(title, chunk.heading.as_deref());
             vectors.push((get::<i64>(&row, 0)?, model.embed(&embedding_text(&title, &chunk.text))));
         }
     }
@@ -126,7 +126,7 @@ pub(super) async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> 
         .map(|r| get(r, 0))
         .collect::<Result<_>>()?;
     c.execute("DELETE FROM knowledge_terms WHERE business_id = $1", &[&business_id]).await.map_err(db_err)?;
-    let (terms, dfs): (Vec<String>, Vec<i64>) = knowledge::term_frequencies(&chunks).into_iter().unzip();
+    let (terms, dfs): (Vec<String>, Vec<i64>) = retrieval::term_frequencies(&chunks).into_iter().unzip();
     c.execute(
         "INSERT INTO knowledge_terms (business_id, term, df) SELECT $1, t, d FROM unnest($2::text[], $3::bigint[]) AS x(t, d)",
         &[&business_id, &terms, &dfs],
@@ -147,7 +147,7 @@ pub(super) async fn search(
         rankings.push(super::vectors::ranking(c, vectors, business_id, model, vector, CANDIDATES).await?);
     }
     let ids: Vec<i64> =
-        if rankings.len() == 1 { rankings.swap_remove(0) } else { knowledge::fuse(&rankings, RRF_K) };
+        if rankings.len() == 1 { rankings.swap_remove(0) } else { retrieval::fuse(&rankings, RRF_K) };
     let ids: Vec<i64> = ids.into_iter().take(query.limit).collect();
     let rows = c
         .query(
@@ -161,7 +161,7 @@ pub(super) async fn search(
         .iter()
         .map(|r| {
             let title =
-                knowledge::chunk_title(&get::<String>(r, 1)?, get::<Option<String>>(r, 3)?.as_deref());
+                retrieval::chunk_title(&get::<String>(r, 1)?, get::<Option<String>>(r, 3)?.as_deref());
             Ok(Passage { chunk_id: get(r, 0)?, title, text: get(r, 2)?, source_url: get(r, 4)? })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -181,14 +181,14 @@ fn tsquery(words: &[String], all: bool) -> Option<String> {
 }
 
 async fn text_ranking(c: &impl GenericClient, business_id: &str, text: &str) -> Result<Vec<i64>> {
-    let words = knowledge::query_words(text);
+    let words = retrieval::query_words(text);
     let total: i64 = get(
         &c.query_one("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
             .await
             .map_err(db_err)?,
         0,
     )?;
-    let stems: Vec<String> = words.iter().map(|w| knowledge::stem(w)).collect();
+    let stems: Vec<String> = words.iter().map(|w| retrieval::stem(w)).collect();
     let known = c
         .query(
             "SELECT term, df FROM knowledge_terms WHERE business_id = $1 AND term = ANY($2)",
@@ -201,7 +201,7 @@ async fn text_ranking(c: &impl GenericClient, business_id: &str, text: &str) -> 
         .collect::<Result<Vec<_>>>()?;
     let df: Vec<i64> =
         stems.iter().map(|s| known.iter().find(|(t, _)| t == s).map_or(0, |(_, d)| *d)).collect();
-    let (words, all_common) = knowledge::prune_common(words, &df, total);
+    let (words, all_common) = retrieval::prune_common(words, &df, total);
     let ranked = |all: bool| {
         let expr = tsquery(&words, all);
         async move {
@@ -244,7 +244,7 @@ pub(super) async fn chunks_to_embed(
     .map_err(db_err)?
     .iter()
     .map(|r| {
-        let title = knowledge::chunk_title(&get::<String>(r, 1)?, get::<Option<String>>(r, 3)?.as_deref());
+        let title = retrieval::chunk_title(&get::<String>(r, 1)?, get::<Option<String>>(r, 3)?.as_deref());
         Ok((get(r, 0)?, embedding_text(&title, &get::<String>(r, 2)?)))
     })
     .collect()

@@ -14,8 +14,8 @@ pub mod connect;
 mod conversation;
 pub mod import;
 mod knowledge;
-mod latency;
 mod knowledge_imports;
+mod latency;
 pub mod migrate;
 mod outbox;
 mod reports;
@@ -30,11 +30,11 @@ use tokio_postgres::Row;
 use super::{
     CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
 };
-use crate::agent::knowledge::Passage;
 use crate::domain::{
     now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
     Profile, User,
 };
+use crate::retrieval::Passage;
 pub use connect::PgUrl;
 
 pub struct PgStore {

@@ -6,9 +6,9 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{db_err, query_all};
-use crate::agent::knowledge::{self, Passage};
 use crate::agent::local_model;
 use crate::domain::now;
+use crate::retrieval::{self, Passage};
 use crate::store::{KnowledgeQuery, Result};
 
 /// Candidates taken from each ranking before fusion.
@@ -75,10 +75,10 @@ fn chunk_document(tx: &Transaction<'_>, business_id: &str, doc_id: &str, content
         .query_row("SELECT title FROM knowledge_documents WHERE id = ?1", [doc_id], |r| r.get(0))
         .map_err(db_err)?;
     let mut vectors = Vec::new();
-    for (position, c) in knowledge::chunk_sections(content).iter().enumerate() {
+    for (position, c) in retrieval::chunk_sections(content).iter().enumerate() {
         insert.execute(params![doc_id, business_id, position as i64, c.text, c.heading]).map_err(db_err)?;
         if let Some(model) = local_model::get() {
-            let title = knowledge::chunk_title(&title, c.heading.as_deref());
+            let title = retrieval::chunk_title(&title, c.heading.as_deref());
             vectors.push((tx.last_insert_rowid(), model.embed(&embedding_text(&title, &c.text))));
         }
     }
@@ -100,7 +100,7 @@ pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<(
     let mut insert_term = tx
         .prepare("INSERT INTO knowledge_terms (business_id, term, df) VALUES (?1, ?2, ?3)")
         .map_err(db_err)?;
-    for (term, df) in knowledge::term_frequencies(&chunks) {
+    for (term, df) in retrieval::term_frequencies(&chunks) {
         insert_term.execute(params![business_id, term, df]).map_err(db_err)?;
     }
     Ok(())
@@ -112,7 +112,7 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
         rankings.push(vector_ranking(conn, business_id, model, vector)?);
     }
     let ids: Vec<i64> =
-        if rankings.len() == 1 { rankings.swap_remove(0) } else { knowledge::fuse(&rankings, RRF_K) };
+        if rankings.len() == 1 { rankings.swap_remove(0) } else { retrieval::fuse(&rankings, RRF_K) };
     let mut stmt = conn
         .prepare_cached(
             "SELECT c.id, d.title, c.content, c.heading, d.source_url FROM knowledge_chunks c
@@ -123,7 +123,7 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
     for id in ids.into_iter().take(query.limit) {
         let passage = stmt
             .query_row([id], |r| {
-                let title = knowledge::chunk_title(
+                let title = retrieval::chunk_title(
                     &r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(3)?.as_deref(),
                 );
@@ -137,7 +137,7 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
 }
 
 fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i64>> {
-    let words = knowledge::query_words(text);
+    let words = retrieval::query_words(text);
     let total: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = ?1")
         .and_then(|mut s| s.query_row([business_id], |r| r.get(0)))
@@ -148,14 +148,14 @@ fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i
     let mut df = Vec::with_capacity(words.len());
     for w in &words {
         let d: Option<i64> = df_of
-            .query_row(params![business_id, knowledge::stem(w)], |r| r.get(0))
+            .query_row(params![business_id, retrieval::stem(w)], |r| r.get(0))
             .optional()
             .map_err(db_err)?;
         df.push(d.unwrap_or(0));
     }
-    let (words, all_common) = knowledge::prune_common(words, &df, total);
+    let (words, all_common) = retrieval::prune_common(words, &df, total);
     let ranked = |all: bool| -> Result<Vec<i64>> {
-        let Some(expr) = knowledge::fts_query(&words, all) else { return Ok(Vec::new()) };
+        let Some(expr) = fts_query(&words, all) else { return Ok(Vec::new()) };
         query_all(
             conn,
             "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2
@@ -242,7 +242,7 @@ pub(super) fn chunks_to_embed(conn: &Connection, model: &str, limit: usize) -> R
         params![model, limit as i64],
         |r| {
             let title =
-                knowledge::chunk_title(&r.get::<_, String>(1)?, r.get::<_, Option<String>>(3)?.as_deref());
+                retrieval::chunk_title(&r.get::<_, String>(1)?, r.get::<_, Option<String>>(3)?.as_deref());
             Ok((r.get(0)?, embedding_text(&title, &r.get::<_, String>(2)?)))
         },
     )
@@ -302,4 +302,32 @@ pub(super) fn save_embeddings(tx: &Transaction<'_>, model: &str, vectors: &[(i64
         record.execute(params![chunk_id, model, vector.len() as i64, ts]).map_err(db_err)?;
     }
     Ok(())
+}
+
+/// An FTS5 MATCH expression: any of the words (or, with `all`, every one),
+/// each quoted so user text can never be read as FTS syntax. None when
+/// nothing is searchable.
+pub(crate) fn fts_query(words: &[String], all: bool) -> Option<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    (!quoted.is_empty()).then(|| quoted.join(if all { " AND " } else { " OR " }))
+}
+
+#[cfg(test)]
+mod fts_tests {
+    use super::fts_query;
+    use crate::retrieval::query_words;
+
+    #[test]
+    fn fts_queries_are_quoted_words() {
+        let q = |text: &str| fts_query(&query_words(text), false);
+        assert_eq!(q("Do you work on Saturdays?").as_deref(), Some("\"saturdays\" OR \"work\""));
+        assert_eq!(q("\"; DROP TABLE x; --"), Some("\"drop\" OR \"table\"".into()));
+        assert_eq!(q("how are you?"), None);
+    }
+
+    #[test]
+    fn every_word_when_all_are_common() {
+        let words = vec!["backflow".to_string(), "valve".to_string()];
+        assert_eq!(fts_query(&words, true).as_deref(), Some("\"backflow\" AND \"valve\""));
+    }
 }

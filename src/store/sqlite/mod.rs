@@ -18,8 +18,10 @@ mod demo;
 pub mod export;
 mod integrity;
 mod knowledge;
-mod latency;
+#[cfg(test)]
+pub(crate) use knowledge::fts_query;
 mod knowledge_imports;
+mod latency;
 pub mod migrate;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
@@ -33,11 +35,11 @@ pub use backup::{backup_file, copy_snapshot, snapshot_read_only, verify_file};
 use super::{
     CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
 };
-use crate::agent::knowledge::Passage;
 use crate::domain::{
     now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
     Profile, User,
 };
+use crate::retrieval::Passage;
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
 
 const READERS: usize = 4;

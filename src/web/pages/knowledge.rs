@@ -84,7 +84,7 @@ fn source_label(url: Option<&str>) -> String {
 fn preview(content: &str) -> String {
     let flat = content
         .lines()
-        .filter(|l| crate::agent::knowledge::heading_text(l).is_none())
+        .filter(|l| crate::retrieval::heading_text(l).is_none())
         .flat_map(str::split_whitespace)
         .collect::<Vec<_>>()
         .join(" ");

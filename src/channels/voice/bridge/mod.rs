@@ -37,7 +37,6 @@ use tool_calls::{FunctionCall, ToolDone};
 
 use crate::agent::alerts;
 use crate::agent::conversation::{self, Context};
-use crate::agent::knowledge::Passage;
 use crate::agent::tools::{self, Effect, Handoff, KnowledgeSource};
 use crate::agent::voice::{self, KnowledgeBrief};
 use crate::channels::engine::{self, Session};
@@ -48,6 +47,7 @@ use crate::channels::voice::webhooks::{next_step_twiml, transfer};
 use crate::channels::voice::{stream_url, NextStep};
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
+use crate::retrieval::Passage;
 use crate::server::AppState;
 use crate::store::{TurnRecord, TurnSaved};
 use crate::twilio::CallUpdate;
@@ -207,7 +207,7 @@ async fn wait_for_start(rx: &mut SplitStream<ServerSocket>) -> Option<tw::Start>
 /// A document's title and its opening words.
 fn brief(title: String, text: &str) -> KnowledgeBrief {
     let mut excerpt = String::new();
-    for sentence in crate::agent::knowledge::sentences(text) {
+    for sentence in crate::retrieval::sentences(text) {
         if !excerpt.is_empty() && excerpt.len() + sentence.len() > 200 {
             break;
         }

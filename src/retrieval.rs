@@ -1,6 +1,9 @@
-//! Knowledge answers: chunking documents for the index, fusing rankings, and
-//! picking the sentences that answer a question. Pure functions; the store
-//! runs the full-text (BM25) and vector searches.
+//! Retrieval, shared by the store backends and the conversation engine:
+//! chunking documents for the index, the words a query searches (stems,
+//! stopwords, the glossary), fusing rankings, a message's questions, and
+//! picking the sentences that answer one. Pure functions, no query syntax:
+//! each store backend writes its own (FTS5 in `store::sqlite`, `tsquery` in
+//! `store::postgres`) and runs the full-text and vector searches.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -524,14 +527,6 @@ pub fn query_words(query: &str) -> Vec<String> {
         .collect()
 }
 
-/// An FTS5 MATCH expression: any of the words (or, with `all`, every one),
-/// each quoted so user text can never be read as FTS syntax. None when
-/// nothing is searchable.
-pub fn fts_query(words: &[String], all: bool) -> Option<String> {
-    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
-    (!quoted.is_empty()).then(|| quoted.join(if all { " AND " } else { " OR " }))
-}
-
 /// Document frequencies of the stemmed words of `chunks`.
 pub fn term_frequencies(chunks: &[String]) -> std::collections::HashMap<String, i64> {
     let mut df = std::collections::HashMap::new();
@@ -653,14 +648,6 @@ mod tests {
     }
 
     #[test]
-    fn fts_queries_are_quoted_words() {
-        let q = |text: &str| fts_query(&query_words(text), false);
-        assert_eq!(q("Do you work on Saturdays?").as_deref(), Some("\"saturdays\" OR \"work\""));
-        assert_eq!(q("\"; DROP TABLE x; --"), Some("\"drop\" OR \"table\"".into()));
-        assert_eq!(q("how are you?"), None);
-    }
-
-    #[test]
     fn common_words_are_pruned_only_in_large_bases() {
         let words = vec!["service".to_string(), "backflow".to_string(), "valve".to_string()];
         assert_eq!(
@@ -677,7 +664,6 @@ mod tests {
             (words.clone(), false),
             "small bases: every word"
         );
-        assert_eq!(fts_query(&words[1..], true).as_deref(), Some("\"backflow\" AND \"valve\""));
         let df = term_frequencies(&["Saturdays and hours".into(), "Saturday hours".into()]);
         assert_eq!((df["saturday"], df["hour"], df["and"]), (2, 2, 1));
     }
