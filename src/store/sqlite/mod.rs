@@ -18,8 +18,8 @@ mod demo;
 pub mod export;
 mod integrity;
 mod knowledge;
-mod latency;
 mod knowledge_imports;
+mod latency;
 pub mod migrate;
 /// `outbox::enqueue` writes notifications in a caller's transaction (the
 /// voice channel's call-ended event uses it too).
