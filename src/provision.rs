@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
+use std::path::Path;
 
 use serde::Serialize;
 use toml::de::{DeTable, DeValue};
@@ -72,7 +73,7 @@ const QUESTION_KEYS: &[&str] = &[
     "maps_to_lead_field",
     "is_essential_for_emergency",
 ];
-const KNOWLEDGE_KEYS: &[&str] = &["title", "content", "source_url"];
+const KNOWLEDGE_KEYS: &[&str] = &["title", "content", "file", "source_url"];
 const NOTIFICATION_KEYS: &[&str] = &["new_lead", "call_ended", "digest", "digest_hour"];
 const FACT_KEYS: &[&str] = &["hours", "holidays", "service_area", "prices", "about", "phone"];
 const MAX_MESSAGE: usize = 4000;
@@ -83,6 +84,9 @@ type Fields<'a, 'i> = BTreeMap<&'a str, &'a Spanned<DeValue<'i>>>;
 /// Collects problems with their lines.
 struct Checker<'t> {
     text: &'t str,
+    /// The business file's directory, which `[[knowledge]] file` paths are
+    /// relative to; None when the text did not come from a file.
+    base: Option<&'t Path>,
     errors: Vec<ImportError>,
 }
 
@@ -213,10 +217,21 @@ impl Checker<'_> {
     }
 }
 
-/// Parses and validates a business file. Nothing is partial: either the whole
-/// bundle, or every problem found.
+/// Parses and validates a business text that is not a file on disk (the
+/// embedded demo, tests): a `[[knowledge]] file` entry is an error here.
 pub fn parse_bundle(text: &str) -> Result<BusinessBundle, Vec<ImportError>> {
-    let mut c = Checker { text, errors: Vec::new() };
+    parse(text, None)
+}
+
+/// Parses and validates a business file read from `dir`, reading the
+/// documents its `[[knowledge]] file` entries name (relative to `dir`).
+pub fn parse_bundle_at(text: &str, dir: &Path) -> Result<BusinessBundle, Vec<ImportError>> {
+    parse(text, Some(dir))
+}
+
+/// Nothing is partial: either the whole bundle, or every problem found.
+fn parse(text: &str, base: Option<&Path>) -> Result<BusinessBundle, Vec<ImportError>> {
+    let mut c = Checker { text, base, errors: Vec::new() };
     let (root, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
         for e in syntax {
@@ -666,18 +681,28 @@ fn parse_knowledge(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) ->
     for (i, (table, span)) in tables(c, value, "knowledge").into_iter().enumerate() {
         let p = format!("knowledge[{}]", i + 1);
         let f = c.fields(table, &p, KNOWLEDGE_KEYS);
-        let title = c.text(&f, "title", &p, 200, &span);
-        let content = c.text(&f, "content", &p, 1_000_000, &span);
-        let content = match (content, f.get("content")) {
-            (Some(s), Some(v)) if s.len() > MAX_CONTENT_BYTES => {
+        // Exactly one of `content` (the text itself) and `file` (a document to read).
+        let body = match (f.get("content"), f.get("file")) {
+            (Some(_), Some(file)) => {
+                c.error(&file.span(), format!("{p}.file"), "give either content or file, not both");
+                None
+            }
+            (None, Some(_)) => knowledge_file(c, &f, &p),
+            (Some(_), None) => knowledge_content(c, &f, &p).map(|content| (content, None)),
+            (None, None) => {
                 c.error(
-                    &v.span(),
+                    &span,
                     format!("{p}.content"),
-                    format!("is too long (at most {MAX_CONTENT_BYTES} bytes)"),
+                    "is required (or name a document with file = \"...\")",
                 );
                 None
             }
-            (content, _) => content,
+        };
+        // A file's title may come from the document itself, else its name.
+        let title = if f.contains_key("title") || !f.contains_key("file") {
+            c.text(&f, "title", &p, 200, &span)
+        } else {
+            body.as_ref().and_then(|(_, own)| own.clone())
         };
         let source_url = match c.string(&f, "source_url", &p) {
             Some((s, at)) => match url::Url::parse(s.trim()) {
@@ -689,11 +714,79 @@ fn parse_knowledge(c: &mut Checker<'_>, value: Option<&Spanned<DeValue<'_>>>) ->
             },
             None => None,
         };
-        if let (Some(title), Some(content)) = (title, content) {
+        if let (Some(title), Some((content, _))) = (title, body) {
             out.push(KnowledgeDoc { title, content, source_url });
         }
     }
     out
+}
+
+fn knowledge_content(c: &mut Checker<'_>, f: &Fields<'_, '_>, p: &str) -> Option<String> {
+    let (s, at) = c.string(f, "content", p)?;
+    if s.len() > MAX_CONTENT_BYTES {
+        c.error(&at, format!("{p}.content"), format!("is too long (at most {MAX_CONTENT_BYTES} bytes)"));
+        return None;
+    }
+    c.check_text(s, &at, &format!("{p}.content"), MAX_CONTENT_BYTES)
+}
+
+/// Reads the document a `file` entry names, with the parsers and limits of
+/// an upload: (its text, the title it gives itself or its file name's stem).
+fn knowledge_file(c: &mut Checker<'_>, f: &Fields<'_, '_>, p: &str) -> Option<(String, Option<String>)> {
+    let (name, at) = c.string(f, "file", p)?;
+    let field = format!("{p}.file");
+    let name = name.trim().to_string();
+    let Some(base) = c.base else {
+        c.error(&at, field, "only a business file on disk can name documents to read");
+        return None;
+    };
+    match read_document(base, &name) {
+        Ok(found) => Some(found),
+        Err(message) => {
+            c.error(&at, field, message);
+            None
+        }
+    }
+}
+
+/// The document `name` (relative to `base`) as knowledge text, or why not in
+/// words that name the file.
+fn read_document(base: &Path, name: &str) -> Result<(String, Option<String>), String> {
+    use crate::import::extract::{self, ExtractError, FileKind, MAX_FILE_BYTES};
+    if name.is_empty() {
+        return Err("expected the path of a PDF, DOCX, HTML, Markdown or text file".into());
+    }
+    if FileKind::of(name).is_none() {
+        return Err(format!(
+            "'{name}' is not a file the knowledge base reads (PDF, DOCX, HTML, Markdown or text)"
+        ));
+    }
+    let path = base.join(name);
+    let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    // Checked before reading, so a huge file is never loaded.
+    if meta.len() > MAX_FILE_BYTES as u64 {
+        return Err(format!("'{name}' is larger than {} MB", MAX_FILE_BYTES / 1024 / 1024));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    let extracted = extract::extract(name, &bytes).map_err(|e| match e {
+        ExtractError::TooLarge => format!("'{name}' is larger than {} MB", MAX_FILE_BYTES / 1024 / 1024),
+        ExtractError::Unreadable(m) => format!("'{name}': {m}"),
+        other => other.to_string(),
+    })?;
+    if extracted.content.len() > MAX_CONTENT_BYTES {
+        return Err(format!(
+            "the text of '{name}' is {} KB; a document holds at most {} KB — split the file",
+            extracted.content.len() / 1024,
+            MAX_CONTENT_BYTES / 1024
+        ));
+    }
+    let file_name =
+        Path::new(name).file_name().map_or(name.to_string(), |n| n.to_string_lossy().into_owned());
+    let stem = file_name.rsplit_once('.').map_or(file_name.as_str(), |(s, _)| s).to_string();
+    let own = extracted.title.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let title: String = own.unwrap_or(stem).chars().take(200).collect();
+    // Trimmed like `content`, so an export imports back unchanged.
+    Ok((extracted.content.trim().to_string(), Some(title)))
 }
 
 #[derive(Serialize)]

@@ -346,3 +346,64 @@ fn notification_preferences_round_trip_and_bad_values_are_named() {
     );
     assert!(errors[0].message.contains("email, sms, voice_call or webhook"), "{}", errors[0]);
 }
+
+/// A business file with these `[[knowledge]]` entries, parsed from `dir`.
+fn with_knowledge(dir: &Path, entries: &str) -> Result<BusinessBundle, Vec<ImportError>> {
+    parse_bundle_at(&format!("{MINIMAL}\n{entries}"), dir)
+}
+
+#[test]
+fn knowledge_files_are_read_relative_to_the_business_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    std::fs::write(dir.path().join("docs/faq.md"), "## Parking\n\nPark behind the bakery on Elm Street.\n")
+        .unwrap();
+    std::fs::write(
+        dir.path().join("about.html"),
+        "<html><head><title>About Rivera</title></head><body><p>Founded in 1998 by Ana Rivera.</p></body></html>",
+    )
+    .unwrap();
+    let b = with_knowledge(
+        dir.path(),
+        "[[knowledge]]\nfile = \"docs/faq.md\"\n\n[[knowledge]]\ntitle = \"Our story\"\nfile = \"about.html\"\n\
+         source_url = \"https://rivera.example/about\"\n\n[[knowledge]]\ntitle = \"Fees\"\ncontent = \"Free first call.\"\n",
+    )
+    .unwrap();
+    let docs: Vec<(&str, &str)> =
+        b.knowledge.iter().map(|k| (k.title.as_str(), k.content.as_str())).collect();
+    assert_eq!(docs[0].0, "faq", "no title: the file name's stem");
+    assert!(docs[0].1.contains("## Parking") && docs[0].1.contains("Elm Street"), "{docs:?}");
+    assert_eq!(docs[1].0, "Our story", "the entry's title wins over the document's");
+    assert!(docs[1].1.contains("Founded in 1998"), "{docs:?}");
+    assert_eq!(b.knowledge[1].source_url.as_deref(), Some("https://rivera.example/about"));
+    assert_eq!(docs[2], ("Fees", "Free first call."));
+    // An export holds the text, and reads back without the files.
+    assert_eq!(parse_bundle(&render_bundle(&b)).unwrap(), b);
+}
+
+#[test]
+fn bad_knowledge_files_name_the_entry_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blank.txt"), "  \n\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "Open Monday to Friday.").unwrap();
+    std::fs::write(dir.path().join("huge.txt"), vec![b'a'; crate::import::extract::MAX_FILE_BYTES + 1])
+        .unwrap();
+    let cases = [
+        ("file = \"gone.pdf\"", "knowledge[1].file", "gone.pdf"),
+        ("file = \"tool.exe\"", "knowledge[1].file", "tool.exe"),
+        ("file = \"blank.txt\"", "knowledge[1].file", "blank.txt"),
+        ("file = \"huge.txt\"", "knowledge[1].file", "larger than 10 MB"),
+        ("file = \"notes.txt\"\ncontent = \"x\"", "knowledge[1].file", "not both"),
+        ("title = \"Nothing\"", "knowledge[1].content", "is required"),
+        ("file = 3", "knowledge[1].file", "expected a string"),
+    ];
+    for (entry, field, words) in cases {
+        let errors = with_knowledge(dir.path(), &format!("[[knowledge]]\n{entry}\n")).unwrap_err();
+        assert_eq!(errors.len(), 1, "{entry}: {errors:?}");
+        assert_eq!(errors[0].field, field, "{entry}");
+        assert!(errors[0].message.contains(words), "{entry}: {}", errors[0]);
+    }
+    // Text that is not a file on disk (the embedded demo) cannot name files.
+    let errors = parse_bundle(&format!("{MINIMAL}\n[[knowledge]]\nfile = \"notes.txt\"\n")).unwrap_err();
+    assert_eq!(errors[0].field, "knowledge[1].file");
+}

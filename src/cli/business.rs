@@ -12,7 +12,8 @@ use crate::provision;
 pub enum Command {
     /// Create or update a business from a TOML file; prints its id
     Import {
-        /// Business file ([business], [agent], [[questions]], [[knowledge]])
+        /// Business file ([business], [agent], [[questions]], [[knowledge]]); a knowledge
+        /// entry's `file` is read relative to it
         file: PathBuf,
     },
     /// Print a business as an import file
@@ -89,7 +90,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 async fn import(file: &PathBuf, config: &Config) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     // Validate everything before opening the database: a bad file writes nothing.
-    let bundle = match provision::parse_bundle(&text) {
+    // `[[knowledge]] file` paths are relative to the business file.
+    let dir = file.parent().unwrap_or(std::path::Path::new(""));
+    let bundle = match provision::parse_bundle_at(&text, dir) {
         Ok(bundle) => bundle,
         Err(errors) => {
             for e in &errors {

@@ -82,19 +82,25 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
 }
 
 fn business_bundle(args: &Args, interactive: bool) -> anyhow::Result<BusinessBundle> {
-    let from_text = |text: &str, origin: &str| {
-        crate::provision::parse_bundle(text).map_err(|errors| {
+    let from_text = |text: &str, origin: &str, dir: Option<&std::path::Path>| {
+        let parsed = match dir {
+            Some(dir) => crate::provision::parse_bundle_at(text, dir),
+            None => crate::provision::parse_bundle(text),
+        };
+        parsed.map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| format!("{origin}:{e}")).collect();
             anyhow::anyhow!("{}", lines.join("\n"))
         })
     };
     if let Some(file) = &args.from_file {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        return from_text(&text, &file.display().to_string());
+        // `[[knowledge]] file` paths are relative to the business file.
+        let dir = file.parent().unwrap_or(std::path::Path::new(""));
+        return from_text(&text, &file.display().to_string(), Some(dir));
     }
     if args.demo {
         let text = crate::assets::demo_business().context("the demo business is missing from this build")?;
-        return from_text(text, "demo");
+        return from_text(text, "demo", None);
     }
     let name = match (&args.business_name, interactive) {
         (Some(n), _) => n.clone(),

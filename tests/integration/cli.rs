@@ -71,6 +71,27 @@ fn init_validates_before_writing() {
     assert_eq!(fd.businesses().as_array().unwrap().len(), 0, "nothing was written");
 }
 
+/// `init --from-file` reads `[[knowledge]] file` entries beside the file.
+#[test]
+fn init_from_a_file_reads_its_knowledge_files() {
+    let fd = Instance::new();
+    let dir = fd.dir.path().join("biz");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("parking.md"), "## Parking\n\nPark behind the bakery on Elm Street.\n").unwrap();
+    let file = dir.join("business.toml");
+    std::fs::write(
+        &file,
+        "[business]\nname = \"Rivera Law\"\nbusiness_type = \"LAW\"\n\n[[knowledge]]\nfile = \"parking.md\"\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let args = ["init", "--from-file", path, "--owner-email", "ana@rivera.example", "--password-stdin"];
+    assert_success(&fd.run_with_stdin(&args, &format!("{PASSWORD}\n")), &args);
+    let id = fd.businesses()[0]["id"].as_str().unwrap().to_string();
+    let exported = fd.ok(&["business", "export", &id]);
+    assert!(exported.contains("title = \"parking\"") && exported.contains("Elm Street"), "{exported}");
+}
+
 #[test]
 fn init_from_the_demo_file_and_serve_demo() {
     let fd = Instance::new();

@@ -363,3 +363,101 @@ async fn an_owner_imports_their_website_from_the_knowledge_page() {
     s.screenshot("ui-knowledge-website.png").await;
     s.quit().await;
 }
+
+/// A business file whose `[[knowledge]]` entries name a DOCX and a PDF beside
+/// it: `business import` on the real binary reads them, and the chat answers
+/// from each.
+#[tokio::test]
+async fn business_file_knowledge_entries_read_docx_and_pdf_files() {
+    let fd = crate::common::Instance::new();
+    let dir = fd.dir.path().join("acme");
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    let faq = docx(&[
+        Block::Para("Title", "Acme FAQ"),
+        Block::Para("Heading1", "Warranty"),
+        Block::Para("", "Every water heater we install carries a six-year parts warranty."),
+    ]);
+    std::fs::write(dir.join("docs/faq.docx"), faq).unwrap();
+    let brochure = pdf(&[vec![
+        "Backflow testing".into(),
+        "Annual backflow preventer testing costs $145 per device.".into(),
+    ]]);
+    std::fs::write(dir.join("brochure.pdf"), brochure).unwrap();
+    let file = dir.join("business.toml");
+    std::fs::write(
+        &file,
+        "[business]\nname = \"Acme Plumbing\"\nbusiness_type = \"PLUMBING\"\nplan_tier = \"BASIC\"\n\n\
+         [[knowledge]]\nfile = \"docs/faq.docx\"\n\n\
+         [[knowledge]]\ntitle = \"Brochure\"\nfile = \"brochure.pdf\"\n",
+    )
+    .unwrap();
+    // Run from elsewhere: the paths are relative to the file, not the directory we are in.
+    let mut cmd = fd.command();
+    cmd.current_dir(fd.dir.path()).args(["business", "import", file.to_str().unwrap()]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let b = crate::common::stdout(&out).trim().to_string();
+
+    // Titles: the DOCX's own, and the entry's.
+    let docs = fd.store().knowledge_entries(&b).await.unwrap();
+    let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(titles.contains(&"Acme FAQ") && titles.contains(&"Brochure"), "{titles:?}");
+
+    let server = fd.serve(&[]);
+    let http = reqwest::Client::new();
+    for (question, answer) in [
+        ("Is there a warranty on a water heater you install?", "six-year"),
+        ("How much does backflow preventer testing cost?", "$145"),
+    ] {
+        let res = http
+            .post(server.url("/api/chat"))
+            .json(&json!({ "businessId": b, "message": question }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        let reply = body["reply"].as_str().unwrap_or_default();
+        assert!(reply.contains(answer), "{question} -> {reply}");
+    }
+    drop(server);
+
+    // The export holds the text; it imports back unchanged without the files.
+    let exported = fd.ok(&["business", "export", &b]);
+    let copy = fd.dir.path().join("exported.toml");
+    std::fs::write(&copy, &exported).unwrap();
+    assert_eq!(fd.ok(&["business", "import", copy.to_str().unwrap()]), b);
+    assert_eq!(fd.ok(&["business", "export", &b]), exported);
+}
+
+/// Bad `file` entries stop the import, naming the entry, the field and the
+/// file; nothing is written.
+#[test]
+fn bad_business_file_knowledge_entries_fail_naming_the_entry() {
+    let fd = crate::common::Instance::new();
+    let id = fd.import_demo();
+    let before = fd.ok(&["business", "export", &id]);
+    std::fs::write(fd.dir.path().join("notes.txt"), "Open weekdays.").unwrap();
+    let file = fd.dir.path().join("bad.toml");
+    let head = "[business]\nname = \"Acme Plumbing & Drain\"\nbusiness_type = \"PLUMBING\"\n\
+                twilio_phone_number = \"+13125550100\"\n\n[[knowledge]]\ntitle = \"Notes\"\ncontent = \"Hi.\"\n\n";
+    for (entry, expected) in [
+        ("[[knowledge]]\nfile = \"missing.pdf\"\n", ["line 11", "knowledge[2].file", "missing.pdf"]),
+        (
+            "[[knowledge]]\nfile = \"notes.txt\"\ncontent = \"Also this.\"\n",
+            ["line 11", "knowledge[2].file", "not both"],
+        ),
+        ("[[knowledge]]\nfile = \"price-list.xlsx\"\n", ["line 11", "knowledge[2].file", "price-list.xlsx"]),
+    ] {
+        std::fs::write(&file, format!("{head}{entry}")).unwrap();
+        let out = fd.run(&["business", "import", file.to_str().unwrap()]);
+        assert!(!out.status.success(), "{entry}");
+        let err = crate::common::stderr(&out);
+        for e in expected {
+            assert!(err.contains(e), "missing {e:?} for {entry:?} in:\n{err}");
+        }
+        assert!(err.contains("nothing was imported"), "{err}");
+    }
+    assert_eq!(fd.ok(&["business", "export", &id]), before, "stored data unchanged");
+}
