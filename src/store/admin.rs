@@ -134,6 +134,20 @@ pub struct CallOutcomes {
     pub p90_seconds: Option<i64>,
 }
 
+impl CallOutcomes {
+    /// The counts by name, in the order the CSV exports list them.
+    pub fn counts(&self) -> [(&'static str, u32); 6] {
+        [
+            ("total", self.total),
+            ("answered", self.answered),
+            ("completed", self.completed),
+            ("transferred", self.transferred),
+            ("abandoned", self.abandoned),
+            ("voicemail", self.voicemail),
+        ]
+    }
+}
+
 /// HIGH and URGENT leads of the period and the owner's marks on them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EmergencyOutcomes {

@@ -216,14 +216,7 @@ pub fn report_csv(report: &Report, outcomes: &Outcomes) -> Result<Vec<u8>, ApiEr
         add("conversion", format!("{} rate", conv.channel), format!("{:.4}", conv.rate));
     }
     let k = &outcomes.calls;
-    for (m, v) in [
-        ("total", k.total),
-        ("answered", k.answered),
-        ("completed", k.completed),
-        ("transferred", k.transferred),
-        ("abandoned", k.abandoned),
-        ("voicemail", k.voicemail),
-    ] {
+    for (m, v) in k.counts() {
         add("calls", m.into(), v.to_string());
     }
     add("calls", "average_seconds".into(), k.average_seconds.map_or_else(String::new, |s| format!("{s:.1}")));

@@ -166,14 +166,7 @@ pub fn csv(report: &OperatorReport) -> Result<Vec<u8>, ApiError> {
         add("conversations", name, "conversations".into(), conversations.to_string());
         add("conversations", name, "leads".into(), leads.to_string());
         add("conversations", name, "conversion".into(), format!("{conversion:.4}"));
-        for (m, v) in [
-            ("total", k.total),
-            ("answered", k.answered),
-            ("completed", k.completed),
-            ("transferred", k.transferred),
-            ("abandoned", k.abandoned),
-            ("voicemail", k.voicemail),
-        ] {
+        for (m, v) in k.counts() {
             add("calls", name, m.into(), v.to_string());
         }
         let average = k.average_seconds.map_or_else(String::new, |s| format!("{s:.1}"));
