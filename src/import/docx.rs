@@ -6,7 +6,7 @@ use std::io::{Cursor, Read};
 
 use quick_xml::events::{BytesStart, Event};
 
-use super::extract::{squash, table_lines, ExtractError, Extracted};
+use super::text::{squash, table_lines, ExtractError, Extracted};
 
 /// Largest `document.xml` unpacked (a zip-bomb guard).
 const MAX_XML_BYTES: u64 = 64 * 1024 * 1024;

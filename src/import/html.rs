@@ -5,7 +5,7 @@
 
 use scraper::{ElementRef, Html, Node, Selector};
 
-use super::extract::{squash, table_lines, Extracted};
+use super::text::{squash, table_lines, Extracted};
 
 /// Elements whose text is never knowledge.
 const SKIPPED: &[&str] = &[

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod fetch;
 pub mod html;
 pub mod pdf;
+pub mod text;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! PDF text layers (lopdf). A page without text (a scan) is named, not
 //! silently skipped; a PDF with no text at all is refused with the reason.
 
-use super::extract::{ExtractError, Extracted};
+use super::text::{ExtractError, Extracted};
 
 /// Decompressed content one page may expand to (a zip-bomb guard).
 const MAX_PAGE_CONTENT_BYTES: usize = 64 * 1024 * 1024;
@@ -42,7 +42,7 @@ fn page_paragraphs(text: &str) -> String {
     let mut out = String::new();
     let mut blank_run = false;
     for line in text.lines() {
-        let line = super::extract::squash(line);
+        let line = super::text::squash(line);
         if line.is_empty() {
             blank_run = !out.is_empty();
             continue;
