@@ -30,12 +30,12 @@ use tokio_postgres::Row;
 use super::{
     CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
 };
+pub use crate::config::PgUrl;
 use crate::domain::{
     now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
     Profile, User,
 };
 use crate::retrieval::Passage;
-pub use connect::PgUrl;
 
 pub struct PgStore {
     pool: Pool,
