@@ -19,6 +19,8 @@ mod latency;
 pub mod migrate;
 mod outbox;
 mod reports;
+mod rows;
+mod triage_marks;
 mod vectors;
 
 use async_trait::async_trait;
@@ -345,15 +347,15 @@ impl Store for PgStore {
     }
 
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
-        conversation::transcript(&self.client().await?, conversation_id).await
+        rows::transcript(&self.client().await?, conversation_id).await
     }
 
     async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead> {
-        conversation::lead(&self.client().await?, business_id, lead_id).await
+        rows::lead(&self.client().await?, business_id, lead_id).await
     }
 
     async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
-        conversation::lead_rows(
+        rows::lead_rows(
             &self.client().await?,
             "business_id = $1 ORDER BY created_at DESC, id",
             &[&business_id],
