@@ -39,6 +39,7 @@ pub mod provision;
 pub mod retrieval;
 pub mod server;
 pub mod sessions;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -4,9 +4,19 @@
 //! header-read (and TLS handshake) deadline, a cap on the connections one
 //! client address may hold open, HTTPS, and the peer address handed to the
 //! routes as a request extension ([`peer_addr`]).
+//!
+//! Beside the loop, the warp plumbing that the web UI and the channels both
+//! use: bodies, the client's address, WebSocket upgrades, compression, rate
+//! limits, `with_state` and the JSON rejection. Nothing here knows a route.
 
+pub mod body;
+pub mod client_ip;
+pub mod compress;
 mod conn;
+mod filters;
 mod limits;
+pub mod ratelimit;
+pub mod websocket;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,16 +24,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use warp::http::HeaderValue;
 use warp::Filter;
 
 pub use conn::{AppService, BoxResponse, ConnService};
+pub use filters::{get_or_head, recover, with_state};
 pub use limits::Connections;
 
-use crate::server::AppState;
 use crate::tls::Tls;
 
 /// The client's socket address, put on every request by the accept loop.
@@ -65,19 +74,8 @@ impl Settings {
     }
 }
 
-/// Serves the app until `shutdown` resolves, then stops accepting and gives
+/// Serves `app` until `shutdown` resolves, then stops accepting and gives
 /// open connections (calls included) the grace period to finish.
-pub async fn serve(
-    state: AppState,
-    listeners: Listeners,
-    tls: Option<Arc<Tls>>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let settings = Settings::from_config(&state.config);
-    let app = TowerToHyperService::new(warp::service(crate::web::routes(state)));
-    serve_app(app, settings, listeners, tls, shutdown).await;
-}
-
 pub async fn serve_app<S: AppService>(
     app: S,
     settings: Settings,

@@ -19,10 +19,10 @@ use crate::agent::conversation::{self, Context};
 use crate::agent::voice;
 use crate::channels::engine::{self, Reply as TurnReply, Session, TurnError};
 use crate::domain::Channel;
-use crate::server::AppState;
+use crate::http::with_state;
+use crate::state::AppState;
 use crate::store::TurnRecord;
 use crate::twilio::CallUpdate;
-use crate::web::with_state;
 
 /// Hold-and-redirect rounds before giving up on a reply.
 const MAX_HOLDS: u32 = 10;

@@ -17,10 +17,10 @@ use crate::agent::conversation::Context;
 use crate::agent::voice;
 use crate::channels::engine;
 use crate::error::ApiError;
+use crate::http::with_state;
 use crate::plans::Feature;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{CallStatus, StoreError};
-use crate::web::with_state;
 
 /// Largest webhook body read.
 const MAX_BODY: u64 = 64 * 1024;
@@ -79,7 +79,7 @@ pub fn signed(app: AppState) -> impl Filter<Extract = (Form,), Error = Rejection
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::optional::<String>("x-twilio-signature"))
-        .and(crate::web::body::limited(MAX_BODY, deadline))
+        .and(crate::http::body::limited(MAX_BODY, deadline))
         .and_then(verify)
 }
 
