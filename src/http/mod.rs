@@ -12,13 +12,12 @@
 pub mod body;
 pub mod client_ip;
 pub mod compress;
-mod conn;
+pub mod conn;
 mod filters;
 mod limits;
 pub mod ratelimit;
 pub mod websocket;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,23 +26,12 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use warp::http::HeaderValue;
-use warp::Filter;
 
-pub use conn::{AppService, BoxResponse, ConnService};
+pub use conn::{peer_addr, AppService, BoxResponse, ConnService, PeerAddr};
 pub use filters::{get_or_head, recover, with_state};
 pub use limits::Connections;
 
 use crate::tls::Tls;
-
-/// The client's socket address, put on every request by the accept loop.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-/// The peer's socket address (what `warp::addr::remote()` gave when warp ran
-/// the server). None only for requests that did not come through a socket.
-pub fn peer_addr() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Copy {
-    warp::ext::optional::<PeerAddr>().map(|peer: Option<PeerAddr>| peer.map(|p| p.0))
-}
 
 /// The sockets to serve. Without TLS: `http` serves everything. With TLS:
 /// `https` serves everything and `http` (if it could be bound) answers ACME
