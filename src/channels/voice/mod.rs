@@ -26,9 +26,9 @@ use warp::{Filter, Rejection, Reply};
 use super::engine::{self, Session};
 use crate::agent::answers;
 use crate::agent::conversation::{self, Context, State};
-use crate::domain::{AgentConfig, VoiceMode};
+use crate::domain::{AgentConfig, Channel, VoiceMode};
 use crate::state::AppState;
-use crate::store::NewCall;
+use crate::store::{NewCall, TurnRecord};
 pub use calls::{Calls, NextStep};
 use twiml::{Verb, Voice};
 
@@ -142,4 +142,45 @@ pub async fn ask_next(app: &AppState, ctx: &Context, call_sid: &str) -> Option<S
     session.state.reasks = 0;
     engine::save_session(app, call_sid, &session).await;
     Some(text)
+}
+
+/// Says `prompt` and listens; Twilio posts what the caller said (or nothing).
+pub fn listen(app: &AppState, ctx: &Context, prompt: Vec<Verb>) -> Vec<Verb> {
+    let action = public_url(app, "/api/voice/handle-speech");
+    vec![
+        Verb::Gather {
+            action: action.clone(),
+            language: ctx.agent.twilio_language.clone(),
+            hints: String::new(),
+            prompt,
+        },
+        // Only reached if Twilio skips the action: ask again through the same handler.
+        Verb::Redirect { url: action },
+    ]
+}
+
+/// Adds a note to the call's transcript and keeps its lead (caller ID at least).
+pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut session: Session, note: &str) {
+    let lead = Some(conversation::lead_draft(ctx, &session.state)).filter(|l| l.has_contact());
+    let record = TurnRecord {
+        business_id: ctx.business.id.clone(),
+        conversation_id: session.conversation_id.clone(),
+        channel: Channel::Voice,
+        messages: vec![("system".into(), note.to_string())],
+        lead,
+        level: session.state.level(),
+        escalate: false,
+        events: Vec::new(),
+        notify: app.notify_policy(),
+        unalerted_reply: None,
+        details_complete: conversation::remaining_questions(ctx, &session.state) == 0,
+    };
+    match app.store.record_turn(record).await {
+        Ok(saved) => {
+            app.notify_wake.notify_one();
+            session.lead_id = saved.lead_id.or(session.lead_id);
+            engine::save_session(app, call_sid, &session).await;
+        }
+        Err(e) => tracing::error!(call_sid, error = %e, "could not save a call note"),
+    }
 }

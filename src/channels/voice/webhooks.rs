@@ -11,7 +11,8 @@ use warp::{Filter, Rejection, Reply};
 
 use super::twiml::{Verb, Voice};
 use super::{
-    call_session, gather, public_url, realtime_enabled, say_voice, stream_url, twiml_reply, NextStep,
+    call_session, listen, public_url, realtime_enabled, record_note, say_voice, stream_url, twiml_reply,
+    NextStep,
 };
 use crate::agent::conversation::Context;
 use crate::agent::voice;
@@ -191,7 +192,7 @@ async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
     } else {
         super::next_question(&ctx, &session.state).unwrap_or_else(|| voice::greeting(&ctx))
     };
-    Ok(twiml_reply(&gather::listen(&app, &ctx, vec![Verb::say(opening, &voice)])))
+    Ok(twiml_reply(&listen(&app, &ctx, vec![Verb::say(opening, &voice)])))
 }
 
 fn not_on_plan_message(ctx: &Context) -> String {
@@ -275,7 +276,7 @@ pub async fn next_step_twiml(
                 Some(question) => format!("{apology} Let's carry on: {question}"),
                 None => format!("{apology} How can I help you?"),
             };
-            gather::listen(app, ctx, vec![Verb::say(prompt, &voice)])
+            listen(app, ctx, vec![Verb::say(prompt, &voice)])
         }
     }
 }
@@ -345,7 +346,7 @@ async fn save_recording(app: &AppState, ctx: &Context, form: &Form) -> Result<()
         .await
         .map_err(turn_reject)?;
     let seconds = form.get("RecordingDuration").unwrap_or("?");
-    gather::record_note(app, ctx, &call_sid, session, &format!("Voicemail ({seconds} s): {url}")).await;
+    record_note(app, ctx, &call_sid, session, &format!("Voicemail ({seconds} s): {url}")).await;
     Ok(())
 }
 
