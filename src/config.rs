@@ -11,10 +11,13 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+#[path = "config_db.rs"]
+mod db;
 #[path = "config_host.rs"]
 mod host;
 #[path = "config_tls.rs"]
 mod tls;
+pub use db::{PgUrl, PgUrlError};
 pub use host::{looks_like_container_id, parse_public_host, without_port};
 pub use tls::{AcmeChallenge, Domains, TlsConfig, TlsMode, LETSENCRYPT, LETSENCRYPT_STAGING};
 
@@ -108,6 +111,29 @@ pub struct RedisConfig {
     pub ttl_secs: u64,
     /// Put before every key, so deployments (and test runs) can share one Redis.
     pub key_prefix: String,
+}
+
+impl RedisConfig {
+    /// `redis.url` with `redis.password` and `redis.db` applied on top, as the
+    /// original design's `.env` has them: a password or a non-zero database
+    /// replaces the URL's own.
+    pub fn connection_url(&self) -> Result<url::Url, String> {
+        let mut url = url::Url::parse(self.url.expose()).map_err(|e| e.to_string())?;
+        if url.scheme() != "redis" && url.scheme() != "rediss" {
+            return Err(format!("expected redis:// or rediss://, not {}://", url.scheme()));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("the URL names no host".into());
+        }
+        if !self.password.is_empty() {
+            url.set_password(Some(self.password.expose()))
+                .map_err(|()| "a password cannot be set on this URL".to_string())?;
+        }
+        if self.db != 0 {
+            url.set_path(&format!("/{}", self.db));
+        }
+        Ok(url)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -952,8 +978,8 @@ impl Loaded {
             self.problem(self.shown("database.url"), message);
         }
         if !c.redis.url.is_empty() {
-            if let Err(e) = crate::sessions::redis::connection_url(&c.redis) {
-                self.problem(self.shown("redis.url"), e.to_string());
+            if let Err(e) = c.redis.connection_url() {
+                self.problem(self.shown("redis.url"), format!("invalid Redis URL: {e}"));
             }
         }
         if c.redis.ttl_secs == 0 {
@@ -1124,7 +1150,7 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            crate::store::postgres::PgUrl::parse(url).map_err(|e| e.to_string())?;
+            PgUrl::parse(url).map_err(|e| e.to_string())?;
             return Ok(DatabaseUrl::Postgres(url.to_string()));
         }
         Err("expected empty (SQLite in the data directory), sqlite:///path/to/file.db or postgres://..."

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Chunks sent per embeddings request.
 const BATCH: usize = 32;

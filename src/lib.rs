@@ -1,24 +1,34 @@
 //! frontdesk: an AI receptionist for small businesses, in one binary.
 //!
-//! Where things live, from the edge inward:
-//! - `cli` (one file per subcommand) starts `server` (process wiring,
-//!   `AppState`), which mounts `web` (the owner's UI and admin API) and
-//!   `channels` (chat, and the phone: realtime bridge and gather) on `http`
-//!   (the accept loop: connections, limits, the peer address) and `tls`
-//!   (certificates: ACME or files).
-//! - `agent` is the conversation engine every channel shares (no sockets, no
-//!   SQL); `retrieval` (chunking, query words, fusion, answer sentences) is
-//!   shared by the engine and the store backends; `notify` delivers alerts through a durable outbox; `indexer`
-//!   embeds knowledge in the background.
-//! - `store` (persistence behind a trait: SQLite or Postgres) and `sessions`
-//!   (short-lived shared state: in memory or Redis) hold what persists.
-//! - Beneath them: `domain` (plain data types), `plans` (what each tier may
-//!   do), `validate` (one validator per field), `config` (settings),
-//!   `provision` (the business import/export file), `auth` (password hashes,
-//!   the JWT secret), `twilio` (signatures and the REST API), `xml`, `files`
-//!   (private file modes), `assets` (files embedded in the binary), `demo`
-//!   (the demo's sample week), `error` (the HTTP face of errors),
+//! Where things live, from the top of the import tree down: a module
+//! imports only modules on its own line or below it, save the few imports
+//! the README's "Layout" names (each into a leaf file), and no two files
+//! import each other, directly or around a loop.
+//! - `cli` (one file per subcommand) starts `server`, which mounts every
+//!   route group (`server::routes`) and serves them.
+//! - `web` (the owner's UI and admin API); `provision` (the business
+//!   import/export file, which reads knowledge files through `import`).
+//! - `import`: knowledge from files and websites, in background jobs.
+//! - `channels` (chat, and the phone: realtime bridge and gather), `notify`
+//!   (alerts through a durable outbox, and the press-1 webhook), `indexer`
+//!   (knowledge embedded in the background).
+//! - `state`: `AppState`, what every handler shares, built from the config.
+//! - `tls` (certificates: ACME or files), over `http` (the accept loop:
+//!   connections, limits, the peer address; and the warp plumbing every
+//!   route group uses: bodies, the client's address, WebSocket upgrades,
+//!   compression, rate limits, `with_state`, the JSON rejection).
+//! - `error` (the HTTP face of errors), over `store` (persistence behind a
+//!   trait: SQLite or Postgres) and `validate` (one validator per field).
+//! - `agent`: the conversation engine every channel shares (no sockets, no
+//!   SQL).
+//! - `sessions` (short-lived shared state: in memory or Redis), `plans`
+//!   (what each tier may do), `twilio` (signatures and the REST API), `auth`
+//!   (password hashes, the JWT secret), `demo` (the demo's sample week),
 //!   `telemetry` (logging).
+//! - At the ground: `domain` (plain data types), `retrieval` (chunking,
+//!   query words, fusion, answer sentences), `config` (settings, and the
+//!   database URL parsed), `xml`, `files` (private file modes), `assets`
+//!   (files embedded in the binary).
 
 pub mod agent;
 pub mod assets;
@@ -39,6 +49,7 @@ pub mod provision;
 pub mod retrieval;
 pub mod server;
 pub mod sessions;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -1,78 +1,22 @@
-//! Process wiring: shared state, the listener, graceful shutdown.
+//! Process wiring, at the top of the tree: the routes of every part
+//! mounted together, the listener, graceful shutdown. The state the handlers
+//! share is built in `state` (re-exported here for embedders and tests).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use warp::{Filter, Rejection, Reply};
 
-use crate::agent::embed::Embedder;
-use crate::agent::llm::{self, ChatModel};
-use crate::agent::provider::{self, ReplyProvider};
-use crate::config::{Config, DatabaseUrl, Secret};
-use crate::plans::Plans;
-use crate::sessions::{SessionStore, Sessions, Shared};
+use crate::config::{Config, DatabaseUrl};
+use crate::http::{compress, Listeners};
+pub use crate::state::{AppState, ChatLimits};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
-use crate::twilio::TwilioClient;
-use crate::web::ratelimit::RateLimiter;
-
-/// Everything a request handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
-    pub sessions: Arc<dyn SessionStore>,
-    /// The store several instances share (Redis, when configured) for
-    /// sessions, limits and call state; this process's memory otherwise.
-    pub shared: Shared,
-    /// Which instance this is (`server.instance_name`, else host and pid).
-    pub instance: Arc<str>,
-    pub jwt_secret: Secret,
-    pub started: Instant,
-    /// Open media-stream WebSockets, for limits and /health.
-    pub websockets: Arc<AtomicUsize>,
-    pub chat_limits: ChatLimits,
-    /// Who words replies: `openai` when a key and chat model are configured, else `local`.
-    pub replies: Arc<dyn ReplyProvider>,
-    /// The embedding model, when a key and `OPENAI_EMBEDDING_MODEL` are configured.
-    pub embedder: Option<Embedder>,
-    /// One turn at a time per session: two quick messages must not both
-    /// start from the same state and lose each other's answers.
-    pub turn_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
-    /// What each plan tier may do (`ENABLE_PLAN_TIERS`).
-    pub plans: Plans,
-    /// Twilio's REST API, when an account SID and auth token are configured.
-    pub twilio: Option<TwilioClient>,
-    /// Decisions passed between a call's webhooks and its media stream.
-    pub voice: Arc<crate::channels::voice::Calls>,
-    /// Wakes the notifications worker after rows were enqueued.
-    pub notify_wake: Arc<Notify>,
-    /// The web UI's login throttles.
-    pub web: crate::web::auth::WebState,
-    /// Certificates: mode, domains, expiry, last error (for /health and the operator).
-    pub tls: crate::tls::TlsStatus,
-}
-
-/// Chat messages allowed per minute, per client address and per session.
-#[derive(Clone)]
-pub struct ChatLimits {
-    pub per_ip: RateLimiter,
-    pub per_session: RateLimiter,
-}
-
-impl ChatLimits {
-    pub fn new(per_ip: u32, per_session: u32, store: &Shared) -> Self {
-        let minute = Duration::from_secs(60);
-        ChatLimits {
-            per_ip: RateLimiter::new("chat-ip", per_ip, minute, store),
-            per_session: RateLimiter::new("chat-session", per_session, minute, store),
-        }
-    }
-}
+use crate::tls::Tls;
 
 /// Opens the backend the configuration names (creating and migrating it):
 /// SQLite by default, Postgres for a `postgres://` URL.
@@ -81,72 +25,6 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
         Ok(DatabaseUrl::Postgres(url)) => Ok(Arc::new(crate::store::postgres::PgStore::open(&url).await?)),
         Ok(_) => Ok(Arc::new(SqliteStore::open(&config.sqlite_path())?)),
         Err(message) => Err(StoreError::Invalid(message)),
-    }
-}
-
-impl AppState {
-    pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
-        let jwt_secret = crate::auth::jwt_secret(&config)?;
-        let shared = Shared::open(&config.redis, 100_000)?;
-        let sessions = Arc::new(Sessions::new(shared.clone(), Duration::from_secs(config.redis.ttl_secs)));
-        let openai = &config.openai;
-        let embedder = (!openai.api_key.is_empty() && !openai.embedding_model.is_empty()).then(|| {
-            Embedder::new(
-                &openai.base_url,
-                openai.api_key.expose(),
-                &openai.embedding_model,
-                Duration::from_secs(10),
-            )
-        });
-        let chat_model =
-            (!config.openai.api_key.is_empty() && !config.openai.chat_model.is_empty()).then(|| {
-                ChatModel::new(
-                    &config.openai.base_url,
-                    config.openai.api_key.expose(),
-                    &config.openai.chat_model,
-                    Duration::from_millis(config.openai.chat_timeout_ms),
-                )
-            });
-        let replies: Arc<dyn ReplyProvider> = match chat_model {
-            Some(model) => Arc::new(llm::OpenAi(model)),
-            None => Arc::new(provider::Local),
-        };
-        let chat_limits =
-            ChatLimits::new(config.chat.per_ip_per_minute, config.chat.per_session_per_minute, &shared);
-        let plans = Plans { enforce: config.features.plan_tiers };
-        Ok(AppState {
-            tls: crate::tls::TlsStatus::new(&config.tls),
-            plans,
-            twilio: TwilioClient::from_config(&config.twilio),
-            voice: Arc::new(crate::channels::voice::Calls::new(&shared)),
-            web: crate::web::auth::WebState::new(&shared),
-            instance: crate::sessions::instance_id(&config.server.instance_name).into(),
-            config: Arc::new(config),
-            store,
-            sessions,
-            shared,
-            jwt_secret,
-            started: Instant::now(),
-            websockets: Arc::new(AtomicUsize::new(0)),
-            chat_limits,
-            replies,
-            embedder,
-            turn_locks: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(Duration::from_secs(600))
-                .build(),
-            notify_wake: Arc::new(Notify::new()),
-        })
-    }
-
-    /// How long a request body may take to arrive.
-    pub fn body_deadline(&self) -> Duration {
-        Duration::from_secs(self.config.server.body_read_timeout_secs)
-    }
-
-    /// The rules enqueued notifications follow on this instance.
-    pub fn notify_policy(&self) -> crate::notify::policy::NotifyPolicy {
-        crate::notify::policy::NotifyPolicy::from_config(&self.config, self.plans)
     }
 }
 
@@ -173,8 +51,68 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let listeners = crate::http::Listeners { http: Some(listener), https: None };
-    crate::http::serve(state, listeners, None, shutdown).await;
+    let listeners = Listeners { http: Some(listener), https: None };
+    serve_on(state, listeners, None, shutdown).await;
+}
+
+/// Serves the app until `shutdown` resolves, then stops accepting and gives
+/// open connections (calls included) the grace period to finish.
+pub async fn serve_on(
+    state: AppState,
+    listeners: Listeners,
+    tls: Option<Arc<Tls>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let settings = crate::http::Settings::from_config(&state.config);
+    let app = TowerToHyperService::new(warp::service(routes(state)));
+    crate::http::serve_app(app, settings, listeners, tls, shutdown).await;
+}
+
+/// Every route of the app, under one log line per request, JSON
+/// rejections and response compression.
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let log = warp::log::custom(|info| {
+        // Path only: query strings can carry tokens.
+        tracing::info!(
+            target: "frontdesk::http",
+            method = %info.method(),
+            path = %info.path(),
+            status = info.status().as_u16(),
+            latency_ms = info.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    // Each group boxed: its future lives on the heap, so the request's
+    // future stays small however many filters a group stacks (a debug build
+    // ran out of stack on the nested voice webhooks otherwise).
+    let routes = boxed(crate::web::health::routes(state.clone()))
+        .or(boxed(crate::channels::chat::routes(state.clone())))
+        .unify()
+        .or(boxed(crate::channels::voice::routes(state.clone())))
+        .unify()
+        .or(boxed(crate::notify::connect::routes(state.clone())))
+        .unify()
+        .or(boxed(crate::web::api::routes(state.clone())))
+        .unify()
+        .or(boxed(crate::web::pages::routes(state)))
+        .unify()
+        .recover(crate::http::recover);
+    let accept_encoding =
+        warp::header::optional::<String>("accept-encoding").or(warp::any().map(|| None)).unify();
+    accept_encoding
+        .and(routes)
+        .then(|accept: Option<String>, reply| async move {
+            compress::maybe(compress::negotiate(accept.as_deref()), Reply::into_response(reply)).await
+        })
+        .with(log)
+}
+
+fn boxed<F, R>(filter: F) -> warp::filters::BoxedFilter<(warp::reply::Response,)>
+where
+    F: Filter<Extract = (R,), Error = Rejection> + Clone + Send + Sync + 'static,
+    R: Reply + 'static,
+{
+    filter.map(|reply: R| reply.into_response()).boxed()
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -18,9 +18,9 @@ use super::engine;
 use crate::agent::conversation::Context;
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
+use crate::http::with_state;
 use crate::plans::Feature;
-use crate::server::AppState;
-use crate::web::with_state;
+use crate::state::AppState;
 
 /// Longest visitor message accepted, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4000;
@@ -66,8 +66,8 @@ struct WidgetConfig {
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let request = origin()
         .and(own_page())
-        .and(crate::web::client_ip::filter(app.config.server.trusted_proxies.clone()))
-        .and(crate::web::body::limited(MAX_BODY_BYTES, app.body_deadline()));
+        .and(crate::http::client_ip::filter(app.config.server.trusted_proxies.clone()))
+        .and(crate::http::body::limited(MAX_BODY_BYTES, app.body_deadline()));
     let chat = warp::path!("api" / "chat")
         .and(warp::post())
         .and(with_state(app.clone()))
@@ -79,7 +79,7 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(request)
         .then(|app, origin, own, ip, body| post_chat(app, origin, own, ip, body, true));
     let config = warp::path!("api" / "chat" / "config" / String)
-        .and(crate::web::get_or_head())
+        .and(crate::http::get_or_head())
         .and(with_state(app))
         .and(origin())
         .then(get_config);
@@ -88,8 +88,8 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(warp::options())
         .and(warp::header::optional::<String>("origin"))
         .map(preflight);
-    let widget = warp::path!("widget.js").and(crate::web::get_or_head()).map(widget_js);
-    let demo = warp::path!("demo" / String).and(crate::web::get_or_head()).map(demo_page);
+    let widget = warp::path!("widget.js").and(crate::http::get_or_head()).map(widget_js);
+    let demo = warp::path!("demo" / String).and(crate::http::get_or_head()).map(demo_page);
     chat.or(stream).or(config).or(preflight).or(widget).or(demo)
 }
 

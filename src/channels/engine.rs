@@ -11,8 +11,8 @@ use crate::agent::tools;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority};
 use crate::retrieval::{self, Passage};
-use crate::server::AppState;
 use crate::sessions::TurnLease;
+use crate::state::AppState;
 use crate::store::{KnowledgeQuery, LatencySample, StoreError, TurnRecord};
 
 /// Knowledge passages considered per question.

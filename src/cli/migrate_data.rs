@@ -11,7 +11,6 @@ use crate::server::InstanceLock;
 use crate::store::postgres::{import, PgUrl};
 use crate::store::sqlite::export::Export;
 use crate::store::transfer::Copied;
-use crate::store::StoreError;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,10 +24,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, config: &Config) -> anyhow::Result<()> {
-    let url = PgUrl::parse(&args.to).map_err(|e| match e {
-        StoreError::Invalid(m) => anyhow::anyhow!("--to: {}", m.trim_start_matches("DATABASE_URL: ")),
-        other => anyhow::anyhow!("--to: {other}"),
-    })?;
+    let url = PgUrl::parse(&args.to)
+        .map_err(|e| anyhow::anyhow!("--to: {}", e.0.trim_start_matches("DATABASE_URL: ")))?;
     let shown = redact_url(&args.to);
     let db = args.from.clone().unwrap_or_else(|| config.sqlite_path());
     let running = args.from.is_none()

@@ -65,7 +65,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let notifier = crate::notify::spawn(state.clone()).map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
     announce(&state.config, &listeners)?;
     let grace = std::time::Duration::from_secs(state.config.server.shutdown_grace_secs);
-    crate::http::serve(state, listeners, tls, server::shutdown_signal()).await;
+    server::serve_on(state, listeners, tls, server::shutdown_signal()).await;
     notifier.shutdown(grace).await;
     Ok(())
 }

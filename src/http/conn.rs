@@ -17,9 +17,19 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use warp::http::{header, HeaderValue, Request};
 use warp::reply::Response;
+use warp::Filter;
 
 use super::limits::Open;
-use super::PeerAddr;
+
+/// The client's socket address, put on every request by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The peer's socket address (what `warp::addr::remote()` gave when warp ran
+/// the server). None only for requests that did not come through a socket.
+pub fn peer_addr() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Copy {
+    warp::ext::optional::<PeerAddr>().map(|peer: Option<PeerAddr>| peer.map(|p| p.0))
+}
 
 /// Largest buffer hyper keeps per connection (a request head must fit): a
 /// slow client trickling headers holds at most this much.

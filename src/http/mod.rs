@@ -4,37 +4,34 @@
 //! header-read (and TLS handshake) deadline, a cap on the connections one
 //! client address may hold open, HTTPS, and the peer address handed to the
 //! routes as a request extension ([`peer_addr`]).
+//!
+//! Beside the loop, the warp plumbing that the web UI and the channels both
+//! use: bodies, the client's address, WebSocket upgrades, compression, rate
+//! limits, `with_state` and the JSON rejection. Nothing here knows a route.
 
-mod conn;
+pub mod body;
+pub mod client_ip;
+pub mod compress;
+pub mod conn;
+mod filters;
 mod limits;
+pub mod ratelimit;
+pub mod websocket;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use warp::http::HeaderValue;
-use warp::Filter;
 
-pub use conn::{AppService, BoxResponse, ConnService};
+pub use conn::{peer_addr, AppService, BoxResponse, ConnService, PeerAddr};
+pub use filters::{get_or_head, recover, with_state};
 pub use limits::Connections;
 
-use crate::server::AppState;
 use crate::tls::Tls;
-
-/// The client's socket address, put on every request by the accept loop.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-/// The peer's socket address (what `warp::addr::remote()` gave when warp ran
-/// the server). None only for requests that did not come through a socket.
-pub fn peer_addr() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Copy {
-    warp::ext::optional::<PeerAddr>().map(|peer: Option<PeerAddr>| peer.map(|p| p.0))
-}
 
 /// The sockets to serve. Without TLS: `http` serves everything. With TLS:
 /// `https` serves everything and `http` (if it could be bound) answers ACME
@@ -65,19 +62,8 @@ impl Settings {
     }
 }
 
-/// Serves the app until `shutdown` resolves, then stops accepting and gives
+/// Serves `app` until `shutdown` resolves, then stops accepting and gives
 /// open connections (calls included) the grace period to finish.
-pub async fn serve(
-    state: AppState,
-    listeners: Listeners,
-    tls: Option<Arc<Tls>>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let settings = Settings::from_config(&state.config);
-    let app = TowerToHyperService::new(warp::service(crate::web::routes(state)));
-    serve_app(app, settings, listeners, tls, shutdown).await;
-}
-
 pub async fn serve_app<S: AppService>(
     app: S,
     settings: Settings,

@@ -21,7 +21,7 @@ use url::Url;
 
 use crate::domain::{KnowledgeDoc, PlanTier};
 use crate::plans::{Limit, MAX_DOCUMENT_BYTES};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::imports::{ImportKind, ImportState, KnowledgeImport};
 use crate::store::StoreError;
 

@@ -10,9 +10,9 @@ use warp::{Filter, Rejection, Reply};
 
 use super::{call, twiml};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::http::with_state;
+use crate::state::AppState;
 use crate::store::StoreError;
-use crate::web::with_state;
 
 const MAX_BODY_BYTES: u64 = 64 * 1024;
 
@@ -22,7 +22,7 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
         .and(warp::post())
         .and(with_state(app))
         .and(warp::header::optional::<String>("x-twilio-signature"))
-        .and(crate::web::body::limited(MAX_BODY_BYTES, deadline))
+        .and(crate::http::body::limited(MAX_BODY_BYTES, deadline))
         .then(connect)
 }
 

@@ -15,7 +15,7 @@ use super::render::Summary;
 use super::webhook::WebhookPoster;
 use super::{call, digest, sms, Delivered, DeliveryError};
 use crate::domain::NotifyChannel;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::outbox::{Claimed, Outcome};
 use crate::store::{Store, StoreError};
 use crate::twilio::TwilioClient;

@@ -22,27 +22,6 @@ pub enum RedisError {
     Command(#[from] redis::RedisError),
 }
 
-/// `redis.url` with `redis.password` and `redis.db` applied on top, as the
-/// original design's `.env` has them: a password or a non-zero database
-/// replaces the URL's own.
-pub fn connection_url(config: &RedisConfig) -> Result<url::Url, RedisError> {
-    let mut url = url::Url::parse(config.url.expose()).map_err(|e| RedisError::Url(e.to_string()))?;
-    if url.scheme() != "redis" && url.scheme() != "rediss" {
-        return Err(RedisError::Url(format!("expected redis:// or rediss://, not {}://", url.scheme())));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(RedisError::Url("the URL names no host".into()));
-    }
-    if !config.password.is_empty() {
-        url.set_password(Some(config.password.expose()))
-            .map_err(|()| RedisError::Url("a password cannot be set on this URL".into()))?;
-    }
-    if config.db != 0 {
-        url.set_path(&format!("/{}", config.db));
-    }
-    Ok(url)
-}
-
 /// A Redis connection; cheap to clone.
 #[derive(Clone)]
 pub struct RedisKv {
@@ -84,7 +63,7 @@ fn now_ms() -> u64 {
 impl RedisKv {
     /// Does not connect: the first command does, so `serve` starts while Redis is down.
     pub fn open(config: &RedisConfig) -> Result<RedisKv, RedisError> {
-        let client = redis::Client::open(connection_url(config)?.as_str())?;
+        let client = redis::Client::open(config.connection_url().map_err(RedisError::Url)?.as_str())?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))
@@ -209,13 +188,13 @@ mod tests {
 
     #[test]
     fn password_and_db_apply_on_top_of_the_url() {
-        let plain = connection_url(&config("redis://localhost:6379", "", 0)).unwrap();
+        let plain = config("redis://localhost:6379", "", 0).connection_url().unwrap();
         assert_eq!(plain.as_str(), "redis://localhost:6379");
-        let both = connection_url(&config("redis://localhost:6379", "s3cret", 2)).unwrap();
+        let both = config("redis://localhost:6379", "s3cret", 2).connection_url().unwrap();
         assert_eq!(both.as_str(), "redis://:s3cret@localhost:6379/2");
-        let kept = connection_url(&config("rediss://u:p@cache.example:6380/5", "", 0)).unwrap();
+        let kept = config("rediss://u:p@cache.example:6380/5", "", 0).connection_url().unwrap();
         assert_eq!(kept.as_str(), "rediss://u:p@cache.example:6380/5");
-        assert!(connection_url(&config("http://localhost", "", 0)).is_err());
-        assert!(connection_url(&config("not a url", "", 0)).is_err());
+        assert!(config("http://localhost", "", 0).connection_url().is_err());
+        assert!(config("not a url", "", 0).connection_url().is_err());
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
+    Account, AuthorizationStatus, CertificateIdentifier, ChallengeType, Identifier, NewAccount, NewOrder,
+    OrderStatus, RetryPolicy,
 };
 
 use super::pem::{self, Certificate};
@@ -113,7 +114,7 @@ impl Acme {
         let identifiers = [Identifier::Dns(domain.to_string())];
         let mut new = NewOrder::new(&identifiers);
         // ARI (RFC 9773): say which certificate this one replaces, where the CA supports it.
-        let previous = replaces.and_then(super::renew::certificate_id);
+        let previous = replaces.and_then(certificate_id);
         if let Some(id) = previous.clone() {
             new = new.replaces(id);
         }
@@ -234,4 +235,10 @@ fn alpn_certificate(domain: &str, digest: &[u8]) -> Result<Arc<rustls::sign::Cer
     let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let signing = pem::provider().key_provider.load_private_key(der).map_err(|e| failed(&e))?;
     Ok(Arc::new(rustls::sign::CertifiedKey::new(vec![cert.der().clone()], signing)))
+}
+
+/// The ARI identifier of a certificate (authority key id and serial).
+pub fn certificate_id(cert: &Certificate) -> Option<CertificateIdentifier<'static>> {
+    let leaf = cert.key.cert.first()?;
+    CertificateIdentifier::try_from(leaf).ok().map(CertificateIdentifier::into_owned)
 }

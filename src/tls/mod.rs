@@ -33,7 +33,7 @@ use warp::http::Request;
 pub use status::{TlsHealth, TlsStatus};
 
 use crate::config::{Config, TlsConfig, TlsMode};
-use crate::http::{AppService, ConnService};
+use crate::http::conn::{AppService, ConnService};
 use port80::{Http01, HttpPort};
 use resolver::{Resolver, ACME_TLS_ALPN};
 

@@ -12,7 +12,7 @@ use warp::http::{header, HeaderValue, Request, StatusCode};
 use warp::reply::Response;
 
 use super::Tls;
-use crate::http::{AppService, BoxResponse, ConnService};
+use crate::http::conn::{AppService, BoxResponse, ConnService};
 
 const CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
 

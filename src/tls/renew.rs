@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use instant_acme::CertificateIdentifier;
 use tokio::sync::Notify;
 
-use super::acme::Acme;
+use super::acme::{certificate_id, Acme};
 use super::pem::{CertInfo, Certificate};
 use super::status::TlsStatus;
 
@@ -33,12 +32,6 @@ fn in_window(start: DateTime<Utc>, end: DateTime<Utc>) -> DateTime<Utc> {
     let span = (end - start).num_seconds().max(0);
     let at = start + chrono::Duration::seconds(rand::Rng::gen_range(&mut rand::thread_rng(), 0..=span));
     at.max(Utc::now())
-}
-
-/// The ARI identifier of a certificate (authority key id and serial).
-pub fn certificate_id(cert: &Certificate) -> Option<CertificateIdentifier<'static>> {
-    let leaf = cert.key.cert.first()?;
-    CertificateIdentifier::try_from(leaf).ok().map(CertificateIdentifier::into_owned)
 }
 
 async fn renew_at(acme: &Acme, cert: &Certificate) -> DateTime<Utc> {

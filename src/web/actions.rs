@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
 use crate::plans::{Feature, Limit};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::admin::{KnowledgeEntry, QuestionRow};
 use crate::store::{NewUser, StoreError};
 use crate::validate;
@@ -248,10 +248,10 @@ pub async fn retry_notification(app: &AppState, caller: &Caller, notification_id
 }
 
 /// Tests a business may send per minute (`notify.tests_per_minute`).
-fn test_limiter(app: &AppState) -> &'static crate::web::ratelimit::RateLimiter {
-    static TESTS: std::sync::OnceLock<crate::web::ratelimit::RateLimiter> = std::sync::OnceLock::new();
+fn test_limiter(app: &AppState) -> &'static crate::http::ratelimit::RateLimiter {
+    static TESTS: std::sync::OnceLock<crate::http::ratelimit::RateLimiter> = std::sync::OnceLock::new();
     TESTS.get_or_init(|| {
-        crate::web::ratelimit::RateLimiter::new(
+        crate::http::ratelimit::RateLimiter::new(
             "notify-test",
             app.config.notify.tests_per_minute,
             std::time::Duration::from_secs(60),

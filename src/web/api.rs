@@ -20,7 +20,7 @@ use super::forms::{self, zone};
 use super::input::{ActionError, Input};
 use crate::error::ApiError;
 use crate::plans::Feature;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Largest API body: a file to import (10 MB, see `import::extract`) with
 /// room to spare, so one a little over the cap gets the importer's own

@@ -22,10 +22,8 @@ use warp::http::HeaderMap;
 
 use crate::domain::{Business, Role, User};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::StoreError;
-use crate::web::hashing::PasswordWork;
-use crate::web::throttle::Throttle;
 
 /// Cookie that carries the page session.
 pub const SESSION_COOKIE: &str = "fd_session";
@@ -35,32 +33,6 @@ pub const BUSINESS_COOKIE: &str = "fd_business";
 pub const WEB_SESSION: Duration = Duration::from_secs(12 * 3600);
 /// An API token lasts this long.
 pub const API_TOKEN: Duration = Duration::from_secs(24 * 3600);
-/// State of the web UI: password throttles and the setup code (in the
-/// shared store), and hashing (this process's).
-#[derive(Clone)]
-pub struct WebState {
-    /// Sign-in attempts, per account and client address.
-    pub logins: Throttle,
-    /// Password changes (the current password is a guess too), per user and address.
-    pub password_changes: Throttle,
-    /// Where every password is hashed or checked.
-    pub passwords: PasswordWork,
-    /// The code `/setup` asks for before the first account exists.
-    pub setup_token: crate::web::setup_token::SetupToken,
-}
-
-impl WebState {
-    pub fn new(store: &crate::sessions::Shared) -> Self {
-        use crate::web::throttle::ATTEMPTS_PER_ADDRESS;
-        WebState {
-            logins: Throttle::new("login", ATTEMPTS_PER_ADDRESS, store),
-            password_changes: Throttle::new("password", ATTEMPTS_PER_ADDRESS, store),
-            passwords: PasswordWork::for_this_machine(),
-            setup_token: crate::web::setup_token::SetupToken::new(store),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
     /// User id.

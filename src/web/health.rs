@@ -6,7 +6,7 @@ use serde::Serialize;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
 pub struct Health {
@@ -55,7 +55,7 @@ pub struct MemoryHealth {
 }
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path!("health").and(super::get_or_head()).and(super::with_state(state)).then(handler)
+    warp::path!("health").and(crate::http::get_or_head()).and(crate::http::with_state(state)).then(handler)
 }
 
 async fn handler(state: AppState) -> impl Reply {

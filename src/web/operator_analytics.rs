@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::analytics;
 use crate::domain::{Channel, PlanTier};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::admin::{CallOutcomes, EmergencyOutcomes, LatencyStat, ResponseLatency, PERIOD};
 
 /// One business's figures for the period.

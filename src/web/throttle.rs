@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::ratelimit::RateLimiter;
+use crate::http::ratelimit::RateLimiter;
 use crate::sessions::Shared;
 
 /// Failures an address may make on an account before it has to wait.

@@ -14,15 +14,14 @@ use warp::{Filter, Rejection, Reply};
 
 use super::twiml::{self, Verb};
 use super::webhooks::{call_context, signed, transfer, turn_reject, voicemail, Form};
-use super::{call_session, next_question, public_url, say_voice, twiml_reply};
-use crate::agent::conversation::{self, Context};
+use super::{call_session, listen, next_question, public_url, say_voice, twiml_reply};
+use crate::agent::conversation::Context;
 use crate::agent::voice;
 use crate::channels::engine::{self, Reply as TurnReply, Session, TurnError};
 use crate::domain::Channel;
-use crate::server::AppState;
-use crate::store::TurnRecord;
+use crate::http::with_state;
+use crate::state::AppState;
 use crate::twilio::CallUpdate;
-use crate::web::with_state;
 
 /// Hold-and-redirect rounds before giving up on a reply.
 const MAX_HOLDS: u32 = 10;
@@ -44,21 +43,6 @@ pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rej
 struct HoldQuery {
     #[serde(default)]
     hold: u32,
-}
-
-/// Says `prompt` and listens; Twilio posts what the caller said (or nothing).
-pub fn listen(app: &AppState, ctx: &Context, prompt: Vec<Verb>) -> Vec<Verb> {
-    let action = public_url(app, "/api/voice/handle-speech");
-    vec![
-        Verb::Gather {
-            action: action.clone(),
-            language: ctx.agent.twilio_language.clone(),
-            hints: String::new(),
-            prompt,
-        },
-        // Only reached if Twilio skips the action: ask again through the same handler.
-        Verb::Redirect { url: action },
-    ]
 }
 
 /// `POST /api/voice/handle-speech`: what the caller said (`SpeechResult`).
@@ -241,30 +225,4 @@ async fn finish(app: &AppState, ctx: &Context, call_sid: &str, reason: &str) {
         None => String::new(),
     };
     super::finish_call(app, call_sid, &summary, reason).await;
-}
-
-/// Adds a note to the call's transcript and keeps its lead (caller ID at least).
-pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut session: Session, note: &str) {
-    let lead = Some(conversation::lead_draft(ctx, &session.state)).filter(|l| l.has_contact());
-    let record = TurnRecord {
-        business_id: ctx.business.id.clone(),
-        conversation_id: session.conversation_id.clone(),
-        channel: Channel::Voice,
-        messages: vec![("system".into(), note.to_string())],
-        lead,
-        level: session.state.level(),
-        escalate: false,
-        events: Vec::new(),
-        notify: app.notify_policy(),
-        unalerted_reply: None,
-        details_complete: conversation::remaining_questions(ctx, &session.state) == 0,
-    };
-    match app.store.record_turn(record).await {
-        Ok(saved) => {
-            app.notify_wake.notify_one();
-            session.lead_id = saved.lead_id.or(session.lead_id);
-            engine::save_session(app, call_sid, &session).await;
-        }
-        Err(e) => tracing::error!(call_sid, error = %e, "could not save a call note"),
-    }
 }

@@ -8,6 +8,7 @@
 //! else happens.
 
 pub mod bridge;
+pub mod calls;
 pub mod gather;
 pub mod playback;
 pub mod realtime_wire;
@@ -18,8 +19,6 @@ pub mod twilio_wire;
 pub mod twiml;
 pub mod webhooks;
 
-use std::time::Duration;
-
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -27,108 +26,11 @@ use warp::{Filter, Rejection, Reply};
 use super::engine::{self, Session};
 use crate::agent::answers;
 use crate::agent::conversation::{self, Context, State};
-use crate::domain::{AgentConfig, VoiceMode};
-use crate::server::AppState;
-use crate::sessions::Shared;
-use crate::store::NewCall;
+use crate::domain::{AgentConfig, Channel, VoiceMode};
+use crate::state::AppState;
+use crate::store::{NewCall, TurnRecord};
+pub use calls::{Calls, NextStep};
 use twiml::{Verb, Voice};
-
-/// What a call does when its media stream ends, decided by the bridge and
-/// read by the stream's `<Connect action>` when Twilio could not be told
-/// directly (no REST credentials, or the REST call failed).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
-pub enum NextStep {
-    /// Carry on turn by turn (the realtime model failed).
-    Gather,
-    Transfer {
-        number: String,
-    },
-    Hangup,
-    /// Every line is busy: take a message.
-    Voicemail,
-}
-
-/// How long a call's passed-on decisions are kept.
-const CALL_STATE: Duration = Duration::from_secs(1800);
-
-/// Voice state passed from one request of a call to the next, which may
-/// land on another instance: it lives in the shared store. What lives for
-/// the whole call stays in the call's own task (a media stream's bridge, on
-/// the instance that accepted the stream).
-pub struct Calls {
-    kv: Shared,
-    /// The voice page's "listen" samples being made.
-    pub samples: samples::Samples,
-    /// Test calls placed per business ("call my receptionist"), counted across instances.
-    pub test_calls: crate::web::ratelimit::RateLimiter,
-}
-
-impl Calls {
-    pub fn new(store: &Shared) -> Calls {
-        Calls {
-            kv: store.space(100_000),
-            samples: samples::Samples::new(store),
-            test_calls: test_call::limiter(store),
-        }
-    }
-
-    pub async fn set_next(&self, call_sid: &str, step: NextStep) {
-        match serde_json::to_string(&step) {
-            Ok(json) => self.kv.set(&format!("call:next:{call_sid}"), &json, CALL_STATE).await,
-            Err(e) => tracing::error!(call_sid, error = %e, "next step could not be serialised"),
-        }
-    }
-
-    pub async fn next(&self, call_sid: &str) -> Option<NextStep> {
-        let json = self.kv.get(&format!("call:next:{call_sid}")).await?;
-        serde_json::from_str(&json).ok()
-    }
-
-    /// Marks a stream token used; false when it already was (a replay).
-    pub async fn first_use(&self, token: &str) -> bool {
-        let ttl = Duration::from_secs(stream_token::LIFETIME_SECS.unsigned_abs() * 2);
-        self.kv.set_nx(&format!("stream:used:{token}"), "1", ttl).await
-    }
-
-    /// Gather mode: the caller holds while a reply is worked out. Returns
-    /// the turn's id, which [`Calls::reply_ready`] names.
-    pub(crate) async fn hold_reply(&self, call_sid: &str) -> String {
-        let turn = crate::domain::new_id();
-        self.kv.set(&reply_key(call_sid), &format!("waiting {turn}"), CALL_STATE).await;
-        turn
-    }
-
-    /// The held turn's reply is ready (unless a newer turn replaced it, or
-    /// `again`: a reply taken but not delivered is offered once more).
-    pub(crate) async fn reply_ready(&self, call_sid: &str, turn: &str, twiml: &str, again: bool) -> bool {
-        let from = if again { format!("delivered {turn}") } else { format!("waiting {turn}") };
-        self.kv.cas(&reply_key(call_sid), &from, &format!("ready {turn} {twiml}"), CALL_STATE).await
-    }
-
-    /// The ready reply's TwiML, once, to whoever asks first (the hold loop's
-    /// redirect, on any instance, or the REST update).
-    pub(crate) async fn take_reply(&self, call_sid: &str) -> Option<String> {
-        let key = reply_key(call_sid);
-        let current = self.kv.get(&key).await?;
-        let mut parts = current.splitn(3, ' ');
-        let (Some("ready"), Some(turn), Some(twiml)) = (parts.next(), parts.next(), parts.next()) else {
-            return None;
-        };
-        let taken = self.kv.cas(&key, &current, &format!("delivered {turn}"), CALL_STATE).await;
-        taken.then(|| twiml.to_string())
-    }
-
-    /// Whether a held reply is still coming (not yet taken).
-    pub(crate) async fn reply_pending(&self, call_sid: &str) -> bool {
-        let current = self.kv.get(&reply_key(call_sid)).await;
-        current.is_some_and(|v| v.starts_with("waiting ") || v.starts_with("ready "))
-    }
-}
-
-fn reply_key(call_sid: &str) -> String {
-    format!("call:reply:{call_sid}")
-}
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     webhooks::routes(app.clone()).or(gather::routes(app.clone())).or(bridge::route(app))
@@ -240,4 +142,45 @@ pub async fn ask_next(app: &AppState, ctx: &Context, call_sid: &str) -> Option<S
     session.state.reasks = 0;
     engine::save_session(app, call_sid, &session).await;
     Some(text)
+}
+
+/// Says `prompt` and listens; Twilio posts what the caller said (or nothing).
+pub fn listen(app: &AppState, ctx: &Context, prompt: Vec<Verb>) -> Vec<Verb> {
+    let action = public_url(app, "/api/voice/handle-speech");
+    vec![
+        Verb::Gather {
+            action: action.clone(),
+            language: ctx.agent.twilio_language.clone(),
+            hints: String::new(),
+            prompt,
+        },
+        // Only reached if Twilio skips the action: ask again through the same handler.
+        Verb::Redirect { url: action },
+    ]
+}
+
+/// Adds a note to the call's transcript and keeps its lead (caller ID at least).
+pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut session: Session, note: &str) {
+    let lead = Some(conversation::lead_draft(ctx, &session.state)).filter(|l| l.has_contact());
+    let record = TurnRecord {
+        business_id: ctx.business.id.clone(),
+        conversation_id: session.conversation_id.clone(),
+        channel: Channel::Voice,
+        messages: vec![("system".into(), note.to_string())],
+        lead,
+        level: session.state.level(),
+        escalate: false,
+        events: Vec::new(),
+        notify: app.notify_policy(),
+        unalerted_reply: None,
+        details_complete: conversation::remaining_questions(ctx, &session.state) == 0,
+    };
+    match app.store.record_turn(record).await {
+        Ok(saved) => {
+            app.notify_wake.notify_one();
+            session.lead_id = saved.lead_id.or(session.lead_id);
+            engine::save_session(app, call_sid, &session).await;
+        }
+        Err(e) => tracing::error!(call_sid, error = %e, "could not save a call note"),
+    }
 }

@@ -7,7 +7,6 @@
 //! endpoint: they are only heard on a call (see `test_call`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -16,13 +15,7 @@ use crate::agent::speech::{Speech, SpeechError};
 use crate::channels::engine;
 use crate::domain::REALTIME_VOICES;
 use crate::error::ApiError;
-use crate::server::AppState;
-use crate::web::ratelimit::RateLimiter;
-
-/// Samples one business may have synthesised per hour (each costs the
-/// operator an OpenAI request; a greeting edited over and over must not
-/// turn into a bill).
-pub const SYNTHESES_PER_HOUR: u32 = 30;
+use crate::state::AppState;
 
 /// Shown instead of the samples when there is no provider to make them.
 pub const NO_KEY_NOTE: &str = "Voice samples need an OpenAI key, and none is set on this server. The operator \
@@ -53,27 +46,6 @@ impl From<SampleError> for ApiError {
             SampleError::Speech(_) => ApiError::Unavailable(e.to_string()),
             SampleError::Io(e) => ApiError::Internal(format!("voice sample: {e}")),
             SampleError::Engine(e) => e.into(),
-        }
-    }
-}
-
-/// One lock per business and voice (two quick clicks make one request),
-/// and the per-business synthesis budget.
-pub struct Samples {
-    locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
-    budget: RateLimiter,
-}
-
-impl Samples {
-    /// The budget of new samples is counted across instances (`store`); the
-    /// locks that stop two requests making one sample are per instance.
-    pub fn new(store: &crate::sessions::Shared) -> Self {
-        Samples {
-            locks: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_idle(Duration::from_secs(600))
-                .build(),
-            budget: RateLimiter::new("voice_samples", SYNTHESES_PER_HOUR, Duration::from_secs(3600), store),
         }
     }
 }

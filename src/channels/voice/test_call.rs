@@ -6,23 +6,13 @@
 //! the business's number and `To` the owner (see `Form::business_number`).
 //! A test call costs money, so a business may place a few per hour.
 
-use std::time::Duration;
-
+use super::calls::TEST_CALLS_PER_HOUR;
 use super::public_url;
 use crate::domain::Business;
 use crate::error::ApiError;
 use crate::plans::{Feature, PlanRequired};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::twilio::TwilioError;
-use crate::web::ratelimit::RateLimiter;
-
-/// Test calls one business may place per hour.
-pub const PER_HOUR: u32 = 3;
-
-/// The per-business budget of test calls, counted across instances.
-pub fn limiter(store: &crate::sessions::Shared) -> RateLimiter {
-    RateLimiter::new("test_calls", PER_HOUR, Duration::from_secs(3600), store)
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TestCallError {
@@ -33,7 +23,7 @@ pub enum TestCallError {
     NotReady(String),
     #[error("{0}")]
     BadNumber(String),
-    #[error("you have placed {PER_HOUR} test calls in the last hour: try again later")]
+    #[error("you have placed {TEST_CALLS_PER_HOUR} test calls in the last hour: try again later")]
     TooMany,
     /// Twilio refused the call or could not be reached.
     #[error("{}", twilio_message(.0))]

@@ -11,16 +11,17 @@ use warp::{Filter, Rejection, Reply};
 
 use super::twiml::{Verb, Voice};
 use super::{
-    call_session, gather, public_url, realtime_enabled, say_voice, stream_url, twiml_reply, NextStep,
+    call_session, listen, public_url, realtime_enabled, record_note, say_voice, stream_url, twiml_reply,
+    NextStep,
 };
 use crate::agent::conversation::Context;
 use crate::agent::voice;
 use crate::channels::engine;
 use crate::error::ApiError;
+use crate::http::with_state;
 use crate::plans::Feature;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{CallStatus, StoreError};
-use crate::web::with_state;
 
 /// Largest webhook body read.
 const MAX_BODY: u64 = 64 * 1024;
@@ -79,7 +80,7 @@ pub fn signed(app: AppState) -> impl Filter<Extract = (Form,), Error = Rejection
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::optional::<String>("x-twilio-signature"))
-        .and(crate::web::body::limited(MAX_BODY, deadline))
+        .and(crate::http::body::limited(MAX_BODY, deadline))
         .and_then(verify)
 }
 
@@ -191,7 +192,7 @@ async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
     } else {
         super::next_question(&ctx, &session.state).unwrap_or_else(|| voice::greeting(&ctx))
     };
-    Ok(twiml_reply(&gather::listen(&app, &ctx, vec![Verb::say(opening, &voice)])))
+    Ok(twiml_reply(&listen(&app, &ctx, vec![Verb::say(opening, &voice)])))
 }
 
 fn not_on_plan_message(ctx: &Context) -> String {
@@ -275,7 +276,7 @@ pub async fn next_step_twiml(
                 Some(question) => format!("{apology} Let's carry on: {question}"),
                 None => format!("{apology} How can I help you?"),
             };
-            gather::listen(app, ctx, vec![Verb::say(prompt, &voice)])
+            listen(app, ctx, vec![Verb::say(prompt, &voice)])
         }
     }
 }
@@ -345,7 +346,7 @@ async fn save_recording(app: &AppState, ctx: &Context, form: &Form) -> Result<()
         .await
         .map_err(turn_reject)?;
     let seconds = form.get("RecordingDuration").unwrap_or("?");
-    gather::record_note(app, ctx, &call_sid, session, &format!("Voicemail ({seconds} s): {url}")).await;
+    record_note(app, ctx, &call_sid, session, &format!("Voicemail ({seconds} s): {url}")).await;
     Ok(())
 }
 

@@ -409,11 +409,11 @@ impl AdminStore for PgStore {
             .await
             .map_err(db_err)?;
         changed(n, &format!("lead {lead_id}"))?;
-        super::conversation::lead(&c, business_id, lead_id).await
+        super::rows::lead(&c, business_id, lead_id).await
     }
 
     async fn mark_triage(&self, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()> {
-        reports::mark_triage(&self.client().await?, business_id, lead_id, level, text).await
+        super::triage_marks::mark(&self.client().await?, business_id, lead_id, level, text).await
     }
 
     async fn triage_mark(&self, business_id: &str, lead_id: &str) -> Result<Option<Priority>> {

@@ -1,5 +1,5 @@
 //! Businesses, agent configurations, questions, knowledge documents, rules,
-//! facts and users' rows.
+//! facts, notification preferences and users' rows.
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -7,7 +7,8 @@ use tokio_postgres::Row;
 use super::{db_err, get, get_enum, get_json, get_u32, to_json};
 use crate::domain::{
     new_id, now, AgentConfig, Business, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules,
-    ExpectedFormat, KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User, VoiceMode,
+    ExpectedFormat, KnowledgeDoc, NewBusiness, NotificationPrefs, PlanTier, Priority, Profile, Question,
+    Role, User, VoiceMode,
 };
 use crate::store::{ImportOutcome, Result, StoreError};
 
@@ -159,7 +160,7 @@ pub(super) async fn write_bundle(c: &impl GenericClient, bundle: &BusinessBundle
         .map_err(db_err)?;
     }
     write_rules(c, &business_id, &bundle.emergency_rules).await?;
-    super::outbox::write_prefs(c, &business_id, &bundle.notifications).await?;
+    write_prefs(c, &business_id, &bundle.notifications).await?;
     write_facts(c, &business_id, &bundle.facts).await?;
     super::knowledge::index_documents(c, &business_id).await?;
     Ok(ImportOutcome { business_id, created })
@@ -303,7 +304,7 @@ pub(super) async fn read_profile(c: &impl GenericClient, id: &str) -> Result<Pro
         .collect::<Result<Vec<_>>>()?;
     let emergency_rules = read_rules(c, id).await?;
     let facts = read_facts(c, id).await?;
-    let triage_marks = super::reports::triage_marks_of_business(c, id).await?;
+    let triage_marks = super::triage_marks::of_business(c, id).await?;
     Ok(Profile { business: b, agent, questions, emergency_rules, facts, triage_marks })
 }
 
@@ -365,7 +366,7 @@ pub(super) async fn read_bundle(c: &impl GenericClient, id: &str) -> Result<Busi
         questions,
         knowledge,
         emergency_rules,
-        notifications: super::outbox::read_prefs(c, id).await?,
+        notifications: read_prefs(c, id).await?,
         facts,
     })
 }
@@ -412,4 +413,36 @@ async fn read_rules(c: &impl GenericClient, business_id: &str) -> Result<Emergen
         }
     }
     Ok(rules)
+}
+
+/// The owner's preferences; the defaults when none were saved.
+pub(super) async fn read_prefs(c: &impl GenericClient, business_id: &str) -> Result<NotificationPrefs> {
+    let row = c
+        .query_opt("SELECT prefs FROM notification_prefs WHERE business_id = $1", &[&business_id])
+        .await
+        .map_err(db_err)?;
+    match row {
+        // Unreadable means a newer or damaged row: say so, keep the row.
+        Some(r) => get_json(&r, 0)
+            .map_err(|e| StoreError::Invalid(format!("stored notification preferences are unreadable: {e}"))),
+        None => Ok(NotificationPrefs::default()),
+    }
+}
+
+pub(super) async fn write_prefs(
+    c: &impl GenericClient,
+    business_id: &str,
+    prefs: &NotificationPrefs,
+) -> Result<()> {
+    if prefs.digest_hour.is_some_and(|h| h > 23) {
+        return Err(StoreError::Invalid("digest_hour: expected an hour from 0 to 23".into()));
+    }
+    c.execute(
+        "INSERT INTO notification_prefs (business_id, prefs, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (business_id) DO UPDATE SET prefs = excluded.prefs, updated_at = excluded.updated_at",
+        &[&business_id, &to_json(prefs)?, &now()],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }

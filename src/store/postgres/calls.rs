@@ -5,7 +5,7 @@ use serde_json::json;
 use tokio_postgres::Row;
 
 use super::business::load_business;
-use super::conversation::event;
+use super::rows::event;
 use super::{db_err, get, get_opt_u32, to_json};
 use crate::domain::{now, Business, Call, Channel};
 use crate::notify::policy::NotifyPolicy;

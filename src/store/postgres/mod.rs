@@ -19,6 +19,8 @@ mod latency;
 pub mod migrate;
 mod outbox;
 mod reports;
+mod rows;
+mod triage_marks;
 mod vectors;
 
 use async_trait::async_trait;
@@ -30,12 +32,12 @@ use tokio_postgres::Row;
 use super::{
     CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
 };
+pub use crate::config::PgUrl;
 use crate::domain::{
     now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
     Profile, User,
 };
 use crate::retrieval::Passage;
-pub use connect::PgUrl;
 
 pub struct PgStore {
     pool: Pool,
@@ -345,15 +347,15 @@ impl Store for PgStore {
     }
 
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
-        conversation::transcript(&self.client().await?, conversation_id).await
+        rows::transcript(&self.client().await?, conversation_id).await
     }
 
     async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead> {
-        conversation::lead(&self.client().await?, business_id, lead_id).await
+        rows::lead(&self.client().await?, business_id, lead_id).await
     }
 
     async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
-        conversation::lead_rows(
+        rows::lead_rows(
             &self.client().await?,
             "business_id = $1 ORDER BY created_at DESC, id",
             &[&business_id],

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::conversation::{lead, lead_rows, transcript_tail};
-use super::{db_err, get, get_enum, get_json, get_u32, in_tx, to_json, PgStore};
+use super::business::{read_prefs, write_prefs};
+use super::rows::{lead, lead_rows, transcript_tail};
+use super::{db_err, get, get_enum, get_u32, in_tx, PgStore};
 use crate::domain::{
     new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
     PlanTier,
@@ -62,38 +63,6 @@ fn local_email_row(r: &Row) -> Result<LocalEmail> {
     })
 }
 
-/// The owner's preferences; the defaults when none were saved.
-pub(super) async fn read_prefs(c: &impl GenericClient, business_id: &str) -> Result<NotificationPrefs> {
-    let row = c
-        .query_opt("SELECT prefs FROM notification_prefs WHERE business_id = $1", &[&business_id])
-        .await
-        .map_err(db_err)?;
-    match row {
-        // Unreadable means a newer or damaged row: say so, keep the row.
-        Some(r) => get_json(&r, 0)
-            .map_err(|e| StoreError::Invalid(format!("stored notification preferences are unreadable: {e}"))),
-        None => Ok(NotificationPrefs::default()),
-    }
-}
-
-pub(super) async fn write_prefs(
-    c: &impl GenericClient,
-    business_id: &str,
-    prefs: &NotificationPrefs,
-) -> Result<()> {
-    if prefs.digest_hour.is_some_and(|h| h > 23) {
-        return Err(StoreError::Invalid("digest_hour: expected an hour from 0 to 23".into()));
-    }
-    c.execute(
-        "INSERT INTO notification_prefs (business_id, prefs, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (business_id) DO UPDATE SET prefs = excluded.prefs, updated_at = excluded.updated_at",
-        &[&business_id, &to_json(prefs)?, &now()],
-    )
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
-
 async fn load_targets(c: &impl GenericClient, business_id: &str) -> Result<Targets> {
     let r = c
         .query_opt(
@@ -134,7 +103,7 @@ pub(super) async fn enqueue(
         if let Some(why) = over_cap(c, policy, business_id, row.channel, row.kind).await? {
             tracing::warn!(business_id, channel = %row.channel, kind = %row.kind, "{why}");
             let data = serde_json::json!({ "channel": row.channel, "kind": row.kind });
-            super::conversation::event(c, business_id, "notification_capped", None, &data, &ts).await?;
+            super::rows::event(c, business_id, "notification_capped", None, &data, &ts).await?;
             continue;
         }
         let id = new_id();

@@ -5,10 +5,10 @@ use deadpool_postgres::GenericClient;
 use serde_json::json;
 use tokio_postgres::types::ToSql;
 
-use super::conversation::{business_transcript, event, lead_rows};
+use super::rows::{business_transcript, event, lead_rows};
 use super::{db_err, get, get_enum, get_u32, to_json};
 use crate::demo::Sample;
-use crate::domain::{new_id, now, Channel, Lead, Priority};
+use crate::domain::{new_id, Channel, Lead, Priority};
 use crate::store::admin::{
     ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
     LeadFilter, Outcomes, StatusWeek,
@@ -83,7 +83,7 @@ pub(super) async fn lead_detail(
     business_id: &str,
     lead_id: &str,
 ) -> Result<LeadDetail> {
-    let lead = super::conversation::lead(c, business_id, lead_id).await?;
+    let lead = super::rows::lead(c, business_id, lead_id).await?;
     let (transcript, call) = match &lead.conversation_id {
         Some(conversation) => {
             let transcript = business_transcript(c, business_id, conversation).await?;
@@ -264,48 +264,6 @@ pub(super) async fn businesses_activity(
         })
     })
     .collect()
-}
-
-/// Marks a lead of the business; a later mark replaces an earlier one.
-pub(super) async fn mark_triage(
-    c: &impl GenericClient,
-    business_id: &str,
-    lead_id: &str,
-    level: Priority,
-    text: &str,
-) -> Result<()> {
-    let n = c
-        .execute(
-            "INSERT INTO triage_marks (lead_id, business_id, level, text, created_at)
-             SELECT id, business_id, $3, $4, $5 FROM leads WHERE id = $1 AND business_id = $2
-             ON CONFLICT (lead_id) DO UPDATE SET level = excluded.level, text = excluded.text,
-                 created_at = excluded.created_at",
-            &[&lead_id, &business_id, &level.as_str(), &text, &now()],
-        )
-        .await
-        .map_err(db_err)?;
-    super::changed(n, &format!("lead {lead_id}"))
-}
-
-/// Every mark of a business, oldest first: (level, message).
-pub(super) async fn triage_marks_of_business(
-    c: &impl GenericClient,
-    business_id: &str,
-) -> Result<Vec<(Priority, String)>> {
-    let rows = c
-        .query(
-            "SELECT level, text FROM triage_marks WHERE business_id = $1 ORDER BY created_at, lead_id",
-            &[&business_id],
-        )
-        .await
-        .map_err(db_err)?;
-    let mut out = Vec::new();
-    for r in &rows {
-        if let Some(level) = Priority::parse(&get::<String>(r, 0)?) {
-            out.push((level, get(r, 1)?));
-        }
-    }
-    Ok(out)
 }
 
 /// A past moment of the demo's week; never in the future.

@@ -10,7 +10,7 @@ use warp::reply::Response;
 use super::{created, ok, ApiReq};
 use crate::domain::{NotificationPrefs, NotificationState};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::web::actions;
 use crate::web::auth::Caller;
 use crate::web::input::ActionError;

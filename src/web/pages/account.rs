@@ -7,7 +7,7 @@ use super::{
     check_pre_csrf, form_error, pre_csrf, redirect, redirect_with, render_status, status_for, Page,
     PageResult, Req,
 };
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::web::auth;
 use crate::web::input::{FieldErrors, Input};
 use crate::web::templates::{

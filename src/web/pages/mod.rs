@@ -30,7 +30,7 @@ use super::auth::{self, Caller};
 use super::input::{ActionError, FieldErrors, Input};
 use super::templates::{Layout, NavItem};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Double-submit token for the forms shown before signing in (login, setup).
 const PRE_CSRF_COOKIE: &str = "fd_csrf";

@@ -6,7 +6,7 @@ use crate::domain::Business;
 use crate::domain::Channel;
 use crate::error::ApiError;
 use crate::plans::Feature;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::admin::{LatencyStat, Outcomes, ResponseLatency, StatusWeek};
 use crate::web::analytics::{self, Report};
 use crate::web::charts::{bar_chart, line_chart, line_chart_described, Series};

@@ -9,10 +9,10 @@ use warp::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use crate::server::AppState;
+use crate::http::body::BodyError;
+use crate::http::client_ip::client_ip_text;
+use crate::state::AppState;
 use crate::web::auth;
-use crate::web::body::BodyError;
-use crate::web::client_ip::client_ip_text;
 use crate::web::input::Input;
 
 /// Largest request body read: a file to import (10 MB) and the form around
@@ -101,7 +101,7 @@ pub struct Raw {
     pub path: String,
     pub query: String,
     pub headers: HeaderMap,
-    /// The client's address (see `web::client_ip`).
+    /// The client's address (see `http::client_ip`).
     pub ip: String,
     pub body: Bytes,
     /// Why the body was not read (too large, too slow), if it was not.
@@ -146,17 +146,12 @@ pub fn raw(
                 async move {
                     let ip = client_ip_text(remote, &headers, &trusted);
                     let max = limit(&app, &headers);
-                    let (body, body_error) = match crate::web::body::read(
-                        Box::pin(body),
-                        length,
-                        max,
-                        app.body_deadline(),
-                    )
-                    .await
-                    {
-                        Ok(body) => (body, None),
-                        Err(e) => (Bytes::new(), Some(e)),
-                    };
+                    let (body, body_error) =
+                        match crate::http::body::read(Box::pin(body), length, max, app.body_deadline()).await
+                        {
+                            Ok(body) => (body, None),
+                            Err(e) => (Bytes::new(), Some(e)),
+                        };
                     Raw { method, path: path.as_str().to_string(), query, headers, ip, body, body_error }
                 }
             },

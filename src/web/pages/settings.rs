@@ -29,7 +29,7 @@ fn capitalise(s: &str) -> String {
 
 /// This instance's address as the owner reaches it: the configured public
 /// URL (APP_PRIMARY_URL or HOSTNAME), else the host the browser used.
-pub fn site_url(app: &crate::server::AppState, headers: &warp::http::HeaderMap) -> String {
+pub fn site_url(app: &crate::state::AppState, headers: &warp::http::HeaderMap) -> String {
     let urls = &app.config;
     let configured = !urls.urls.app_primary_url.is_empty() || !urls.server.hostname.is_empty();
     match headers.get("host").and_then(|h| h.to_str().ok()) {
@@ -43,7 +43,7 @@ pub fn site_url(app: &crate::server::AppState, headers: &warp::http::HeaderMap) 
 /// The URLs to paste into Twilio: exactly those the voice channel checks
 /// signatures against and puts in its TwiML (`TWILIO_WEBHOOK_BASE_URL`, else
 /// this instance's public URL; the stream on `HOSTNAME`).
-pub fn voice_urls(app: &crate::server::AppState) -> (String, String, String, String) {
+pub fn voice_urls(app: &crate::state::AppState) -> (String, String, String, String) {
     use crate::channels::voice::{public_url, stream_url};
     (
         public_url(app, "/api/voice/incoming"),
@@ -54,7 +54,7 @@ pub fn voice_urls(app: &crate::server::AppState) -> (String, String, String, Str
 }
 
 /// What the operator still has to configure before Twilio can reach the agent.
-fn voice_setup_warning(app: &crate::server::AppState) -> Option<String> {
+fn voice_setup_warning(app: &crate::state::AppState) -> Option<String> {
     let t = &app.config.twilio;
     let url = voice_urls(app).0;
     if !url.starts_with("https://") || !public_host(&url) {
@@ -183,7 +183,7 @@ pub async fn voice_with_status(
             })
             .collect(),
         test_call_blocked: test_call::blocked(page.app, b),
-        test_calls_per_hour: test_call::PER_HOUR,
+        test_calls_per_hour: crate::channels::voice::calls::TEST_CALLS_PER_HOUR,
     };
     render_status(&page_data, status)
 }

@@ -47,12 +47,12 @@ use crate::channels::voice::webhooks::{next_step_twiml, transfer};
 use crate::channels::voice::{stream_url, NextStep};
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
+use crate::http::websocket::{self, ServerSocket};
+use crate::http::with_state;
 use crate::retrieval::Passage;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{TurnRecord, TurnSaved};
 use crate::twilio::CallUpdate;
-use crate::web::websocket::{self, ServerSocket};
-use crate::web::with_state;
 
 type ModelSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

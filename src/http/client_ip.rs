@@ -61,7 +61,7 @@ pub fn client_ip_text(peer: Option<SocketAddr>, headers: &HeaderMap, trusted: &T
 pub fn filter(
     trusted: TrustedProxies,
 ) -> impl Filter<Extract = (String,), Error = std::convert::Infallible> + Clone {
-    crate::http::peer_addr()
+    crate::http::conn::peer_addr()
         .and(warp::header::headers_cloned())
         .map(move |peer: Option<SocketAddr>, headers: HeaderMap| client_ip_text(peer, &headers, &trusted))
 }
