@@ -58,8 +58,9 @@ content = "Our service call fee is $89, which is waived if you go ahead with the
 "#;
 
 pub struct Chat {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Server,
+    pub fd: Instance,
     pub business_id: String,
     client: reqwest::Client,
 }

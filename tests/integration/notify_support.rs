@@ -48,8 +48,9 @@ maps_to_lead_field = "address"
 "#;
 
 pub struct Harness {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Option<Server>,
+    pub fd: Instance,
     pub business_id: String,
     client: reqwest::Client,
 }

@@ -23,6 +23,12 @@ fn sidecar(db: &Path, suffix: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn the_data_directory_and_its_files_are_private_whatever_the_umask() {
+    if sqlite_only(
+        "the_data_directory_and_its_files_are_private",
+        "the database file, its WAL and its backup",
+    ) {
+        return;
+    }
     let fd = Instance::new();
     let out = fd
         .command_with_umask("000")

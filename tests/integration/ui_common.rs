@@ -9,8 +9,9 @@ use crate::common::*;
 
 /// A served instance with a helper per kind of caller.
 pub struct Ui {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Server,
+    pub fd: Instance,
     pub http: reqwest::Client,
 }
 
