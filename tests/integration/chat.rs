@@ -2,7 +2,7 @@
 //! was saved.
 
 use frontdesk::domain::{LeadStatus, Priority};
-use frontdesk::store::Store;
+use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -100,7 +100,7 @@ impl Chat {
         answer
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn InspectableStore> {
         self.fd.store()
     }
 }

@@ -287,7 +287,7 @@ impl Instance {
 
     /// This instance's store, opened in the test process (to look at or
     /// change what the server saved): its SQLite file, or its Postgres schema.
-    pub fn store(&self) -> std::sync::Arc<dyn frontdesk::store::Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn frontdesk::store::InspectableStore> {
         let Some(url) = self.database_url() else {
             return std::sync::Arc::new(frontdesk::store::sqlite::SqliteStore::open(&self.db()).unwrap());
         };

@@ -17,7 +17,7 @@ use frontdesk::domain::{Channel, NotifyChannel};
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::outbox::OutboxStore;
 use frontdesk::store::postgres::PgStore;
-use frontdesk::store::Store;
+use frontdesk::store::{Store, StoreInspect};
 
 use crate::common::{assert_success, stdout, Instance, Server};
 use crate::fake_media::twilio_signature;

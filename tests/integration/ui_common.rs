@@ -2,7 +2,7 @@
 //! made with the CLI, a browser-like session (cookies, CSRF token) and API
 //! bearer tokens.
 
-use frontdesk::store::Store;
+use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -87,7 +87,7 @@ impl Ui {
         self.fd.ok(&["business", "plan", business, plan]);
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn InspectableStore> {
         self.fd.store()
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use frontdesk::domain::Channel;
-use frontdesk::store::Store;
+use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -145,7 +145,7 @@ impl Phone {
         }
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn InspectableStore> {
         self.fd.store()
     }
 
