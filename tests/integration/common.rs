@@ -415,8 +415,16 @@ impl Drop for Instance {
             rt.block_on(async {
                 if let Ok((client, conn)) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
                     tokio::spawn(conn);
-                    let _ =
-                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+                    // A server still running may hold locks the drop deadlocks
+                    // with: try again rather than leave the schema behind.
+                    let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                    for attempt in 1..=5 {
+                        match client.batch_execute(&drop).await {
+                            Ok(()) => break,
+                            Err(e) if attempt == 5 => eprintln!("schema {schema} left behind: {e}"),
+                            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                        }
+                    }
                 }
                 if let Some((url, prefix)) = redis {
                     delete_redis_keys(&url, &prefix).await;

@@ -67,8 +67,9 @@ content = "We are open Monday to Friday from 7am to 6pm. On Saturdays we work fr
 "#;
 
 pub struct Phone {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Server,
+    pub fd: Instance,
     pub business_id: String,
     pub twilio: FakeTwilio,
     pub realtime: Option<FakeRealtime>,
