@@ -222,10 +222,7 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
     /// Saves a turn in one transaction: its lead, its notifications, and its
     /// lines (worded by whether an alert was queued).
     async fn record_turn(&self, turn: TurnRecord) -> Result<TurnSaved>;
-    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>>;
     async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead>;
-    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>>;
-    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>>;
 
     /// The business whose Twilio number this is (E.164).
     async fn business_by_number(&self, number: &str) -> Result<Business>;
@@ -250,13 +247,32 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
     async fn call(&self, call_sid: &str) -> Result<Call>;
     /// Records one reply's latency; nothing for a test conversation.
     async fn record_latency(&self, sample: LatencySample) -> Result<()>;
-    /// Status callbacks received for a call, oldest first: (status, sequence).
-    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>>;
 
     /// The demo's past week (`serve --demo`): conversations, leads and calls
     /// with past timestamps, and no notifications.
     async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()>;
 }
+
+/// Read-backs that only tests use (a conversation's lines, every lead and
+/// outbox row of a business, a call's status callbacks), kept off [`Store`]
+/// so the server cannot come to depend on unpaged, unscoped reads. Both
+/// backends implement it; the store contract runs it on each.
+#[async_trait]
+pub trait StoreInspect: Send + Sync {
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>>;
+    /// Every lead of a business, newest first.
+    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>>;
+    /// Every outbox row of a business.
+    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>>;
+    /// Status callbacks received for a call, oldest first: (status, sequence).
+    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>>;
+}
+
+/// A store a test can look into: [`Store`] and [`StoreInspect`] as one trait
+/// object (it coerces to `dyn Store` where the server's code wants one).
+pub trait InspectableStore: Store + StoreInspect {}
+
+impl<T: Store + StoreInspect> InspectableStore for T {}
 
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken
 /// literally (both backends escape with a backslash).

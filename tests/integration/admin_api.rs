@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::PASSWORD;
+use crate::common::{Lit, PASSWORD};
 use crate::ui_common::*;
 
 /// Two PRO businesses with an owner each, and an operator. New-lead
@@ -42,8 +42,10 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     let bk = store.knowledge_entries(&b).await.unwrap()[0].id.clone();
     // B's new-lead email, made dead: a retry that reached it would change it.
     let bn = store.notifications_page(&b, None, 10, 0).await.unwrap()[0].id.clone();
-    let db = rusqlite::Connection::open(ui.fd.db()).unwrap();
-    db.execute("UPDATE notifications SET state = 'dead', last_error = 'test' WHERE id = ?1", [&bn]).unwrap();
+    ui.fd.sql(&[(
+        "UPDATE notifications SET state = 'dead', last_error = 'test' WHERE id = ?1",
+        vec![bn.clone().into()],
+    )]);
     let snapshot = || async {
         let s = ui.store();
         let outbox =
@@ -421,9 +423,10 @@ async fn csv_export_follows_the_filters_and_defuses_formulas() {
     let (ui, a, _b) = two_businesses().await;
     let urgent = chat_lead(&ui, &a, "My basement is flooding! I'm Dana Smith, 312-555-0142").await;
     let normal = chat_lead(&ui, &a, "I'm Sam Jones, 312-555-0143, I need a quote for a new tap").await;
-    let db = rusqlite::Connection::open(ui.fd.db()).unwrap();
-    db.execute("UPDATE leads SET contact_name = '=HYPERLINK(\"http://evil\")' WHERE id = ?1", [&normal])
-        .unwrap();
+    ui.fd.sql(&[(
+        "UPDATE leads SET contact_name = '=HYPERLINK(\"http://evil\")' WHERE id = ?1",
+        vec![normal.clone().into()],
+    )]);
     let token = ui.token("a@alpha.example").await;
     let (status, csv) = ui.api(&token, "GET", "/api/admin/leads/export.csv?priority=URGENT", None).await;
     assert_eq!(status, 200);
@@ -468,16 +471,15 @@ async fn csv_export_follows_the_filters_and_defuses_formulas() {
 #[tokio::test]
 async fn analytics_count_a_known_history() {
     let (ui, a, b) = two_businesses().await;
-    let db = rusqlite::Connection::open(ui.fd.db()).unwrap();
     let now = chrono::Utc::now();
     let at =
         |days: i64| (now - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let event = |business: &str, kind: &str, channel: Option<&str>, data: &str, when: String| {
-        db.execute(
+    let mut rows: Vec<(&str, Vec<Lit>)> = Vec::new();
+    let mut event = |business: &str, kind: &str, channel: Option<&str>, data: &str, when: String| {
+        rows.push((
             "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![business, kind, channel, data, when],
-        )
-        .unwrap();
+            vec![business.into(), kind.into(), channel.into(), data.into(), when.into()],
+        ));
     };
     for (channel, days, n) in [("CHAT", 0, 3), ("VOICE", 0, 1), ("CHAT", 3, 2), ("CHAT", 40, 1)] {
         for _ in 0..n {
@@ -500,20 +502,19 @@ async fn analytics_count_a_known_history() {
             .iter()
             .enumerate()
     {
-        db.execute(
+        rows.push((
             "INSERT INTO leads (id, business_id, channel, status, priority, captured_data, created_at, updated_at)
              VALUES (?1, ?2, ?3, 'NEW', ?4, '{}', ?5, ?5)",
-            rusqlite::params![format!("seed{i}"), a, channel, priority, at(*days)],
-        )
-        .unwrap();
+            vec![format!("seed{i}").into(), a.as_str().into(), (*channel).into(), (*priority).into(), at(*days).into()],
+        ));
     }
     for (sid, secs) in [("CA1", 120), ("CA2", 60)] {
-        db.execute(
+        rows.push((
             "INSERT INTO calls (call_sid, business_id, status, duration_seconds, started_at, updated_at) VALUES (?1, ?2, 'completed', ?3, ?4, ?4)",
-            rusqlite::params![sid, a, secs, at(0)],
-        )
-        .unwrap();
+            vec![sid.into(), a.as_str().into(), Lit::Int(secs), at(0).into()],
+        ));
     }
+    ui.fd.sql(&rows);
     let token = ui.token("a@alpha.example").await;
     let (status, r) = ui.api(&token, "GET", "/api/admin/analytics", None).await;
     assert_eq!(status, 200, "{r}");

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Value};
 
+use crate::common::{Instance, Lit};
 use crate::ui_common::*;
 
 /// (sid, mode, ended_reason, seconds, conversation, days ago)
@@ -25,14 +26,8 @@ fn local_day(days: f64) -> String {
 }
 
 /// A known history for `a` (and one call for `b`, which must not count).
-fn seed(db: &rusqlite::Connection, a: &str, b: &str) {
-    let conversation = |id: &str, business: &str, days: f64| {
-        db.execute(
-            "INSERT INTO conversations (id, business_id, channel, started_at) VALUES (?1, ?2, 'VOICE', ?3)",
-            rusqlite::params![id, business, at(days)],
-        )
-        .unwrap();
-    };
+fn seed(fd: &Instance, a: &str, b: &str) {
+    let mut rows: Vec<(&str, Vec<Lit>)> = Vec::new();
     let calls: [SeedCall; 12] = [
         ("CA01", Some("realtime"), "agent_hung_up", 120, Some("c1"), 0.1),
         ("CA02", Some("realtime"), "caller_hung_up", 30, Some("c2"), 0.1),
@@ -52,14 +47,16 @@ fn seed(db: &rusqlite::Connection, a: &str, b: &str) {
     for (sid, mode, reason, secs, conv, days) in calls {
         let business = if sid.starts_with("CB") { b } else { a };
         if let Some(c) = conv {
-            conversation(c, business, days);
+            rows.push((
+                "INSERT INTO conversations (id, business_id, channel, started_at) VALUES (?1, ?2, 'VOICE', ?3)",
+                vec![c.into(), business.into(), at(days).into()],
+            ));
         }
-        db.execute(
+        rows.push((
             "INSERT INTO calls (call_sid, business_id, conversation_id, status, duration_seconds, mode, ended_reason,
                  started_at, updated_at) VALUES (?1, ?2, ?3, 'completed', ?4, ?5, ?6, ?7, ?7)",
-            rusqlite::params![sid, business, conv, secs, mode, reason, at(days)],
-        )
-        .unwrap();
+            vec![sid.into(), business.into(), conv.into(), secs.into(), mode.into(), reason.into(), at(days).into()],
+        ));
     }
     let leads: [SeedLead; 6] = [
         ("L1", "VOICE", "NORMAL", "CONTACTED", Some("c1"), false, 0.1),
@@ -70,12 +67,20 @@ fn seed(db: &rusqlite::Connection, a: &str, b: &str) {
         ("L6", "CHAT", "URGENT", "NEW", None, false, 40.0),
     ];
     for (id, channel, priority, status, conv, test, days) in leads {
-        db.execute(
+        rows.push((
             "INSERT INTO leads (id, business_id, conversation_id, channel, status, priority, is_test, captured_data,
                  created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '{}', ?8, ?8)",
-            rusqlite::params![id, a, conv, channel, status, priority, test, at(days)],
-        )
-        .unwrap();
+            vec![
+                id.into(),
+                a.into(),
+                conv.into(),
+                channel.into(),
+                status.into(),
+                priority.into(),
+                test.into(),
+                at(days).into(),
+            ],
+        ));
     }
     // Reply latency: ten chat replies of 100..1000 ms, three on the phone;
     // one before the period, and one of `b`.
@@ -83,21 +88,20 @@ fn seed(db: &rusqlite::Connection, a: &str, b: &str) {
     replies.extend([(a, "VOICE", 1200, 2.0), (a, "VOICE", 800, 2.0), (a, "VOICE", 1000, 2.0)]);
     replies.extend([(a, "CHAT", 88_888, 40.0), (b, "CHAT", 7_777, 0.1)]);
     for (business, channel, ms, days) in replies {
-        db.execute(
+        rows.push((
             "INSERT INTO response_latency (business_id, conversation_id, channel, mode, ms, day, created_at)
              VALUES (?1, 'c1', ?2, CASE ?2 WHEN 'CHAT' THEN 'chat' ELSE 'realtime' END, ?3, ?4, ?5)",
-            rusqlite::params![business, channel, ms, local_day(days), at(days)],
-        )
-        .unwrap();
+            vec![business.into(), channel.into(), ms.into(), local_day(days).into(), at(days).into()],
+        ));
     }
     // The owner's marks: L3 was not an emergency, L4 was; L1 (NORMAL) stays out.
     for (lead, level) in [("L3", "NORMAL"), ("L4", "URGENT"), ("L1", "NORMAL")] {
-        db.execute(
+        rows.push((
             "INSERT INTO triage_marks (lead_id, business_id, level, text, created_at) VALUES (?1, ?2, ?3, 'x', ?4)",
-            rusqlite::params![lead, a, level, at(0.0)],
-        )
-        .unwrap();
+            vec![lead.into(), a.into(), level.into(), at(0.0).into()],
+        ));
     }
+    fd.sql(&rows);
 }
 
 #[tokio::test]
@@ -109,7 +113,7 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
     ui.user("a@alpha.example", "owner", Some(&a));
     ui.user("f@free.example", "owner", Some(&free));
     ui.user("op@msp.example", "operator", None);
-    seed(&rusqlite::Connection::open(ui.fd.db()).unwrap(), &a, &b);
+    seed(&ui.fd, &a, &b);
 
     // The operator: every business's plan, and the week across businesses.
     let mut op = ui.sign_in("op@msp.example").await;
@@ -263,7 +267,7 @@ async fn the_analytics_page_in_a_real_browser() {
     let a = ui.business("Alpha Plumbing", "PRO");
     let b = ui.business("Bravo Plumbing", "PRO");
     ui.user("a@alpha.example", "owner", Some(&a));
-    seed(&rusqlite::Connection::open(ui.fd.db()).unwrap(), &a, &b);
+    seed(&ui.fd, &a, &b);
     let axe = crate::webdriver::axe_source();
 
     let s = crate::webdriver::Session::start(&driver).await;

@@ -30,6 +30,12 @@ fn assert_consistent(db: &std::path::Path) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_writing_then_restore_into_a_fresh_data_dir() {
+    if crate::common::sqlite_only(
+        "backup_while_writing_then_restore_into_a_fresh_data_dir",
+        "backup and restore copy the SQLite file; Postgres uses pg_dump",
+    ) {
+        return;
+    }
     let fd = Instance::new();
     fd.import_demo();
     let server = fd.serve(&[]);
@@ -95,6 +101,12 @@ async fn backup_while_writing_then_restore_into_a_fresh_data_dir() {
 
 #[test]
 fn restore_verifies_first_and_keeps_the_previous_database() {
+    if crate::common::sqlite_only(
+        "restore_verifies_first_and_keeps_the_previous_database",
+        "backup and restore copy the SQLite file; Postgres uses pg_dump",
+    ) {
+        return;
+    }
     let fd = Instance::new();
     let id = fd.import_demo();
     let backup = fd.dir.path().join("good.db");

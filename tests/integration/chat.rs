@@ -2,7 +2,7 @@
 //! was saved.
 
 use frontdesk::domain::{LeadStatus, Priority};
-use frontdesk::store::Store;
+use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -58,8 +58,9 @@ content = "Our service call fee is $89, which is waived if you go ahead with the
 "#;
 
 pub struct Chat {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Server,
+    pub fd: Instance,
     pub business_id: String,
     client: reqwest::Client,
 }
@@ -99,7 +100,7 @@ impl Chat {
         answer
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn InspectableStore> {
         self.fd.store()
     }
 }

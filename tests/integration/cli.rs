@@ -226,15 +226,19 @@ fn users_and_plans() {
 fn migrate_and_newer_databases() {
     let fd = Instance::new();
     let first = fd.ok(&["migrate"]);
-    assert!(first.contains("applied 0001_init"), "{first}");
-    assert!(fd.ok(&["migrate"]).contains("up to date"));
+    if on_postgres() {
+        // Opening a Postgres store applies what is pending; `migrate` reports the version.
+        assert!(first.starts_with("postgres: now at schema version "), "{first}");
+        assert_eq!(fd.ok(&["migrate"]), first);
+    } else {
+        assert!(first.contains("applied 0001_init"), "{first}");
+        assert!(fd.ok(&["migrate"]).contains("up to date"));
+    }
     let version = fd.ok(&["version"]);
     assert!(version.starts_with("frontdesk "), "{version}");
 
     // A database from a newer frontdesk is refused, clearly, and left alone.
-    let conn = rusqlite::Connection::open(fd.db()).unwrap();
-    conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 'x')", []).unwrap();
-    drop(conn);
+    fd.sql(&[("INSERT INTO schema_migrations VALUES (999, 'future', 'x')", vec![])]);
     for args in [&["migrate"][..], &["business", "list"][..]] {
         let out = fd.run(args);
         assert!(!out.status.success());

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 
-use frontdesk::store::{sqlite::SqliteStore, Store};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -148,7 +147,7 @@ pub async fn play(scripts: &[Script]) -> Vec<Outcome> {
     ]);
     let server = Server::start(cmd);
     let client = reqwest::Client::new();
-    let store = SqliteStore::open(&fd.db()).unwrap();
+    let store = fd.store();
     let questions = demo_questions();
     let mut outcomes = Vec::new();
     for script in scripts {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use frontdesk::config::{Config, RedisConfig, Secret};
 use frontdesk::server::{self, AppState};
 use frontdesk::store::sqlite::SqliteStore;
-use frontdesk::store::Store;
+use frontdesk::store::{InspectableStore, Store};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -50,7 +50,12 @@ struct Node {
 }
 
 impl Node {
-    async fn start(name: &str, store: Arc<dyn Store>, redis: &RedisConfig, twilio: &FakeTwilio) -> Node {
+    async fn start(
+        name: &str,
+        store: Arc<dyn InspectableStore>,
+        redis: &RedisConfig,
+        twilio: &FakeTwilio,
+    ) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut config =
             Config { data_dir: dir.path().to_path_buf(), redis: redis.clone(), ..Config::default() };
@@ -120,7 +125,7 @@ impl Node {
 }
 
 /// One database for both instances, with the test business in it.
-async fn shared_store() -> (Arc<dyn Store>, String, tempfile::TempDir) {
+async fn shared_store() -> (Arc<dyn InspectableStore>, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("frontdesk.db")).unwrap();
     let bundle = frontdesk::provision::parse_bundle(BUSINESS).unwrap();

@@ -19,16 +19,11 @@ async fn embeddings_find_what_full_text_cannot() {
         ("OPENAI_EMBEDDING_POLL_MS", "100"),
     ]);
     // The server embeds every chunk in the background.
-    let db = rusqlite::Connection::open(chat.fd.db()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let (chunks, embedded): (i64, i64) = db
-            .query_row(
-                "SELECT (SELECT COUNT(*) FROM knowledge_chunks), (SELECT COUNT(*) FROM knowledge_chunk_embeddings WHERE model = 'concepts-16')",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
+        let chunks = chat.fd.sql_i64("SELECT COUNT(*) FROM knowledge_chunks");
+        let embedded =
+            chat.fd.sql_i64("SELECT COUNT(*) FROM knowledge_chunk_embeddings WHERE model = 'concepts-16'");
         if chunks > 0 && chunks == embedded {
             break;
         }

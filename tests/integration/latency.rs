@@ -11,7 +11,7 @@ use frontdesk::domain::Channel;
 use frontdesk::store::admin::LatencyStat;
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
-use frontdesk::store::{LatencySample, Store};
+use frontdesk::store::{InspectableStore, LatencySample};
 
 use crate::chat::Chat;
 use crate::fake_openai::{text, FakeOpenAi, Scripted};
@@ -32,20 +32,21 @@ fn stat(span: &str, channel: Channel, turns: u32, median_ms: u32, p90_ms: u32) -
 #[tokio::test]
 async fn latency_of_a_known_history_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("latency.db")).unwrap());
+    let store: Arc<dyn InspectableStore> =
+        Arc::new(SqliteStore::open(&dir.path().join("latency.db")).unwrap());
     known_history(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_of_a_known_history_on_postgres() {
     let Some(pg) = FreshSchema::new("latency").await else { return };
-    let store: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    let store: Arc<dyn InspectableStore> = Arc::new(PgStore::open(&pg.url).await.unwrap());
     known_history(store).await;
     pg.drop().await;
 }
 
 /// Two days of March 2025 (UTC): the 10th and the 11th.
-async fn known_history(store: Arc<dyn Store>) {
+async fn known_history(store: Arc<dyn InspectableStore>) {
     let bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
     let a = store.import_business(bundle.clone()).await.unwrap().business_id;
     let mut other = bundle;
@@ -115,7 +116,7 @@ async fn known_history(store: Arc<dyn Store>) {
 }
 
 /// The business's replies of the last few days, once `turns` are recorded.
-async fn wait_for_turns(store: &Arc<dyn Store>, business: &str, turns: u32) -> LatencyStat {
+async fn wait_for_turns(store: &Arc<dyn InspectableStore>, business: &str, turns: u32) -> LatencyStat {
     let day = |d: i64| (Utc::now() + chrono::Duration::days(d)).date_naive().to_string();
     for _ in 0..100 {
         let got = store.response_latency(business, &day(-2), &day(2)).await.unwrap();

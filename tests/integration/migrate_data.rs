@@ -10,7 +10,7 @@ use std::time::Instant;
 use frontdesk::domain::{EmergencyRules, KnowledgeDoc, Priority, Role};
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
-use frontdesk::store::{CallStatus, KnowledgeQuery, NewUser, Store};
+use frontdesk::store::{CallStatus, InspectableStore, KnowledgeQuery, NewUser, Store, StoreInspect};
 
 use crate::common::{assert_success, stderr, stdout, Instance, Server, PASSWORD};
 use crate::store_contract::FreshSchema;
@@ -54,7 +54,7 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
     let server = Server::start(serve);
     assert_eq!(reqwest::get(server.url("/health")).await.unwrap().status(), 200);
     server.stop();
-    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&fd.db()).unwrap());
+    let sqlite: Arc<dyn InspectableStore> = Arc::new(SqliteStore::open(&fd.db()).unwrap());
     let business = sqlite.list_businesses().await.unwrap()[0].business.id.clone();
     let hash = frontdesk::auth::hash_password(PASSWORD).unwrap();
     let owner = NewUser {
@@ -106,8 +106,8 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
     assert!(std::fs::read(fd.db()).unwrap() == before, "the SQLite file is left as it was");
 
     // Read back through the Store trait: the same answers on both backends.
-    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&fd.db()).unwrap());
-    let postgres: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    let sqlite: Arc<dyn InspectableStore> = Arc::new(SqliteStore::open(&fd.db()).unwrap());
+    let postgres: Arc<dyn InspectableStore> = Arc::new(PgStore::open(&pg.url).await.unwrap());
     assert_eq!(postgres.list_businesses().await.unwrap(), sqlite.list_businesses().await.unwrap());
     assert_eq!(
         postgres.business_bundle(&business).await.unwrap(),

@@ -41,6 +41,10 @@ async fn sigkill_with_notifications_pending_and_in_flight_loses_none() {
             "1".into(),
         ));
     }
+    // A lease just over the delivery timeout (10 s): on Postgres the killed
+    // server's in-flight rows wait for their lease to run out, as they would
+    // for another instance (SQLite takes them back at start).
+    env.push(("FRONTDESK_NOTIFY_LEASE_MS", "15000".into()));
     // The SMTP server accepts and then stalls; Twilio answers after a minute.
     smtp.set_mode("stall");
     twilio.set_delay(Some(Duration::from_secs(60)));
@@ -157,9 +161,10 @@ async fn the_daily_digest_is_sent_once_per_local_day() {
     // The lead came in yesterday (local time): today's digest covers it.
     let yesterday = (chrono::Utc::now() - chrono::Duration::hours(24))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let conn = frontdesk::store::sqlite::open_connection(&h.fd.db(), false).unwrap();
-    conn.execute("UPDATE leads SET created_at = ?1 WHERE id = ?2", [&yesterday, &lead_id]).unwrap();
-    drop(conn);
+    h.fd.sql(&[(
+        "UPDATE leads SET created_at = ?1 WHERE id = ?2",
+        vec![yesterday.into(), lead_id.clone().into()],
+    )]);
 
     // Hour 0: due as soon as the server starts, whatever the time of day.
     let env = [("FRONTDESK_NOTIFY_DIGEST_HOUR", "0".to_string())];

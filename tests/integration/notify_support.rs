@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use frontdesk::domain::Notification;
-use frontdesk::store::Store;
+use frontdesk::store::InspectableStore;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -48,8 +48,9 @@ maps_to_lead_field = "address"
 "#;
 
 pub struct Harness {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Option<Server>,
+    pub fd: Instance,
     pub business_id: String,
     client: reqwest::Client,
 }
@@ -148,7 +149,7 @@ impl Harness {
         self.escalate(business_id, &mut None).await
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn InspectableStore> {
         self.fd.store()
     }
 

@@ -17,7 +17,7 @@ use frontdesk::domain::{Channel, NotifyChannel};
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::outbox::OutboxStore;
 use frontdesk::store::postgres::PgStore;
-use frontdesk::store::Store;
+use frontdesk::store::{Store, StoreInspect};
 
 use crate::common::{assert_success, stdout, Instance, Server};
 use crate::fake_media::twilio_signature;
@@ -114,30 +114,7 @@ impl Drop for Shared {
                 let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
                 tokio::spawn(conn);
                 client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await.unwrap();
-                let mut con = redis::Client::open(redis.as_str())
-                    .unwrap()
-                    .get_multiplexed_async_connection()
-                    .await
-                    .unwrap();
-                let mut cursor = 0u64;
-                loop {
-                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(format!("{prefix}*"))
-                        .arg("COUNT")
-                        .arg(500)
-                        .query_async(&mut con)
-                        .await
-                        .unwrap();
-                    if !keys.is_empty() {
-                        let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut con).await.unwrap();
-                    }
-                    if next == 0 {
-                        break;
-                    }
-                    cursor = next;
-                }
+                crate::common::delete_redis_keys(&redis, &prefix).await;
             });
         })
         .join();

@@ -15,7 +15,7 @@ async fn health_reports_everything_and_503_when_the_database_is_gone() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(health["database"]["ok"], true);
-    assert_eq!(health["database"]["backend"], "sqlite");
+    assert_eq!(health["database"]["backend"], if on_postgres() { "postgres" } else { "sqlite" });
     assert!(health["database"]["schema_version"].as_u64().unwrap() >= 1);
     assert!(health["uptime_seconds"].is_u64());
     assert_eq!(health["sessions"]["active"], 0);
@@ -28,8 +28,8 @@ async fn health_reports_everything_and_503_when_the_database_is_gone() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "no such endpoint");
 
-    // The data directory vanishes (disk unmounted, operator error): 503.
-    std::fs::remove_file(fd.db()).unwrap();
+    // The database vanishes (disk unmounted, schema dropped, operator error): 503.
+    fd.lose_database();
     let res = client.get(server.url("/health")).send().await.unwrap();
     assert_eq!(res.status(), 503);
     let health: serde_json::Value = res.json().await.unwrap();
@@ -41,9 +41,13 @@ async fn health_reports_everything_and_503_when_the_database_is_gone() {
 async fn one_server_per_data_dir_and_sigterm_stops_cleanly() {
     let fd = Instance::new();
     let server = fd.serve(&[]);
-    let second = fd.command().args(["serve", "--port", "0", "--bind", "127.0.0.1"]).output().unwrap();
-    assert!(!second.status.success());
-    assert!(stderr(&second).contains("already serving"), "{}", stderr(&second));
+    // The data-directory lock is SQLite's: on Postgres a second server is
+    // the way to scale out (tests/integration/scale_out.rs).
+    if !sqlite_only("one_server_per_data_dir (the lock part)", "the data-directory lock") {
+        let second = fd.command().args(["serve", "--port", "0", "--bind", "127.0.0.1"]).output().unwrap();
+        assert!(!second.status.success());
+        assert!(stderr(&second).contains("already serving"), "{}", stderr(&second));
+    }
 
     let res = reqwest::get(server.url("/health")).await.unwrap();
     assert_eq!(res.status(), 200);

@@ -14,21 +14,24 @@ use frontdesk::store::admin::{LeadFilter, NotificationSettings};
 use frontdesk::store::outbox::Outcome;
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
-use frontdesk::store::{CallStatus, KnowledgeQuery, NewCall, Store, StoreError, TurnRecord};
+use frontdesk::store::{
+    CallStatus, InspectableStore, KnowledgeQuery, NewCall, Store, StoreError, StoreInspect, TurnRecord,
+};
 
 const DEMO: &str = include_str!("../../assets/demo/acme-plumbing.toml");
 
 #[tokio::test]
 async fn the_story_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("contract.db")).unwrap());
+    let store: Arc<dyn InspectableStore> =
+        Arc::new(SqliteStore::open(&dir.path().join("contract.db")).unwrap());
     story(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_story_on_postgres() {
     let Some(pg) = FreshSchema::new("contract").await else { return };
-    let store: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    let store: Arc<dyn InspectableStore> = Arc::new(PgStore::open(&pg.url).await.unwrap());
     assert_eq!(store.backend(), "postgres");
     story(store).await;
     pg.drop().await;
@@ -37,7 +40,7 @@ async fn the_story_on_postgres() {
 /// Knowledge ranked by meaning follows writes made through another store
 /// (another instance): a new document's chunks are found by their vectors
 /// at once, a deleted one's never.
-async fn vectors_follow_writes(writer: Arc<dyn Store>, reader: Arc<dyn Store>) {
+async fn vectors_follow_writes(writer: Arc<dyn InspectableStore>, reader: Arc<dyn InspectableStore>) {
     const MODEL: &str = "contract-test-model";
     let bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
     let b = writer.import_business(bundle).await.unwrap().business_id;
@@ -80,7 +83,8 @@ async fn vectors_follow_writes(writer: Arc<dyn Store>, reader: Arc<dyn Store>) {
 #[tokio::test]
 async fn vectors_follow_writes_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vectors.db")).unwrap());
+    let store: Arc<dyn InspectableStore> =
+        Arc::new(SqliteStore::open(&dir.path().join("vectors.db")).unwrap());
     vectors_follow_writes(store.clone(), store).await;
 }
 
@@ -88,8 +92,8 @@ async fn vectors_follow_writes_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vectors_follow_writes_on_another_postgres_instance() {
     let Some(pg) = FreshSchema::new("vectors").await else { return };
-    let writer: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
-    let reader: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    let writer: Arc<dyn InspectableStore> = Arc::new(PgStore::open(&pg.url).await.unwrap());
+    let reader: Arc<dyn InspectableStore> = Arc::new(PgStore::open(&pg.url).await.unwrap());
     vectors_follow_writes(writer, reader).await;
     pg.drop().await;
 }
@@ -150,7 +154,7 @@ fn draft(name: Option<&str>, priority: Priority) -> LeadDraft {
     }
 }
 
-async fn story(store: Arc<dyn Store>) {
+async fn story(store: Arc<dyn InspectableStore>) {
     // Import: created once, then updated in place.
     let bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
     let first = store.import_business(bundle.clone()).await.unwrap();
@@ -381,7 +385,7 @@ async fn story(store: Arc<dyn Store>) {
 
 /// Import jobs and a website's pages: added, replaced, kept, removed in one
 /// transaction; headings as chunk titles; tenant isolation.
-async fn imports(store: &Arc<dyn Store>, b: &str, other: &str) {
+async fn imports(store: &Arc<dyn InspectableStore>, b: &str, other: &str) {
     use frontdesk::store::imports::{ImportKind, ImportState};
     let job = store.create_import(b, ImportKind::Site, "https://acme.example/").await.unwrap();
     assert_eq!(job.state, ImportState::Queued);
@@ -420,7 +424,7 @@ async fn imports(store: &Arc<dyn Store>, b: &str, other: &str) {
 
 /// Twenty URGENT leads, then four workers claiming webhook rows at once:
 /// each row is claimed exactly once.
-async fn several_workers_deliver_each_row_once(store: &Arc<dyn Store>, b: &str) {
+async fn several_workers_deliver_each_row_once(store: &Arc<dyn InspectableStore>, b: &str) {
     for i in 0..20 {
         let conv = store.start_conversation(b, Channel::Chat, None, false).await.unwrap();
         let mut t = turn(b, &conv, &[("user", "flooding"), ("assistant", "on our way")]);

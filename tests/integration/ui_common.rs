@@ -2,15 +2,16 @@
 //! made with the CLI, a browser-like session (cookies, CSRF token) and API
 //! bearer tokens.
 
-use frontdesk::store::Store;
+use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
 use crate::common::*;
 
 /// A served instance with a helper per kind of caller.
 pub struct Ui {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Server,
+    pub fd: Instance,
     pub http: reqwest::Client,
 }
 
@@ -86,7 +87,7 @@ impl Ui {
         self.fd.ok(&["business", "plan", business, plan]);
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn InspectableStore> {
         self.fd.store()
     }
 

@@ -306,17 +306,18 @@ async fn the_outbox_pages_fifty_rows_at_a_time() {
     let ui = Ui::empty(&[]);
     let id = ui.business("Alpha Plumbing", "BASIC");
     ui.user("owner@alpha.example", "owner", Some(&id));
-    let db = rusqlite::Connection::open(ui.fd.db()).unwrap();
-    for i in 0..55 {
-        let at = format!("2025-06-10T12:{:02}:00.000Z", i);
-        db.execute(
-            "INSERT INTO notifications (id, business_id, kind, channel, recipient, payload, idempotency_key,
-                 state, attempts, next_attempt_at, created_at, updated_at, sent_at)
-             VALUES (?1, ?2, 'test', 'email', 'owner@alpha.example', '{}', ?1, 'sent', 1, ?3, ?3, ?3, ?3)",
-            rusqlite::params![format!("row{i:02}"), id, at],
-        )
-        .unwrap();
-    }
+    let seeded: Vec<(&str, Vec<crate::common::Lit>)> = (0..55)
+        .map(|i| {
+            let at = format!("2025-06-10T12:{:02}:00.000Z", i);
+            (
+                "INSERT INTO notifications (id, business_id, kind, channel, recipient, payload, idempotency_key,
+                     state, attempts, next_attempt_at, created_at, updated_at, sent_at)
+                 VALUES (?1, ?2, 'test', 'email', 'owner@alpha.example', '{}', ?1, 'sent', 1, ?3, ?3, ?3, ?3)",
+                vec![format!("row{i:02}").into(), id.clone().into(), at.into()],
+            )
+        })
+        .collect();
+    ui.fd.sql(&seeded);
     let mut web = ui.sign_in("owner@alpha.example").await;
     let first = web.get("/settings/notifications?state=sent").await.1;
     assert_eq!(first.matches("data-state=\"sent\"").count(), 50);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use frontdesk::domain::Channel;
-use frontdesk::store::Store;
+use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -67,8 +67,9 @@ content = "We are open Monday to Friday from 7am to 6pm. On Saturdays we work fr
 "#;
 
 pub struct Phone {
-    pub fd: Instance,
+    // Fields drop in order: the server stops before its database goes.
     pub server: Server,
+    pub fd: Instance,
     pub business_id: String,
     pub twilio: FakeTwilio,
     pub realtime: Option<FakeRealtime>,
@@ -145,7 +146,7 @@ impl Phone {
         }
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn Store> {
+    pub fn store(&self) -> std::sync::Arc<dyn InspectableStore> {
         self.fd.store()
     }
 

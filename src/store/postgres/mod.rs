@@ -30,7 +30,8 @@ use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;
 
 use super::{
-    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
+    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, StoreInspect,
+    TurnRecord,
 };
 pub use crate::config::PgUrl;
 use crate::domain::{
@@ -346,25 +347,8 @@ impl Store for PgStore {
         in_tx!(self, |tx| conversation::record_turn(&tx, &turn).await?)
     }
 
-    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
-        rows::transcript(&self.client().await?, conversation_id).await
-    }
-
     async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead> {
         rows::lead(&self.client().await?, business_id, lead_id).await
-    }
-
-    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
-        rows::lead_rows(
-            &self.client().await?,
-            "business_id = $1 ORDER BY created_at DESC, id",
-            &[&business_id],
-        )
-        .await
-    }
-
-    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
-        outbox::notifications(&self.client().await?, business_id).await
     }
 
     async fn business_by_number(&self, number: &str) -> Result<Business> {
@@ -397,11 +381,32 @@ impl Store for PgStore {
         latency::record(&self.client().await?, &sample).await
     }
 
-    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
-        calls::call_events(&self.client().await?, call_sid).await
-    }
-
     async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()> {
         in_tx!(self, |tx| reports::add_samples(&tx, business_id, &samples).await?)
+    }
+}
+
+/// Test read-backs (see [`StoreInspect`]).
+#[async_trait]
+impl StoreInspect for PgStore {
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
+        rows::transcript(&self.client().await?, conversation_id).await
+    }
+
+    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
+        rows::lead_rows(
+            &self.client().await?,
+            "business_id = $1 ORDER BY created_at DESC, id",
+            &[&business_id],
+        )
+        .await
+    }
+
+    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
+        outbox::notifications(&self.client().await?, business_id).await
+    }
+
+    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
+        calls::call_events(&self.client().await?, call_sid).await
     }
 }

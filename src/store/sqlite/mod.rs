@@ -33,7 +33,8 @@ mod triage_marks;
 pub use backup::{backup_file, copy_snapshot, snapshot_read_only, verify_file};
 
 use super::{
-    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, TurnRecord,
+    CallStatus, ImportOutcome, KnowledgeQuery, NewCall, NewUser, Result, Store, StoreError, StoreInspect,
+    TurnRecord,
 };
 use crate::domain::{
     now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
@@ -466,24 +467,9 @@ impl Store for SqliteStore {
         self.write(move |tx| conversation::record_turn(tx, &turn)).await
     }
 
-    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
-        let id = conversation_id.to_string();
-        self.read(move |c| conversation::transcript(c, &id)).await
-    }
-
     async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead> {
         let (b, l) = (business_id.to_string(), lead_id.to_string());
         self.read(move |c| conversation::lead(c, &b, &l)).await
-    }
-
-    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
-        let id = business_id.to_string();
-        self.read(move |c| conversation::leads(c, &id)).await
-    }
-
-    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
-        let id = business_id.to_string();
-        self.read(move |c| outbox::notifications(c, &id)).await
     }
 
     async fn business_by_number(&self, number: &str) -> Result<Business> {
@@ -519,14 +505,33 @@ impl Store for SqliteStore {
         self.write(move |tx| latency::record(tx, &sample)).await
     }
 
-    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
-        let sid = call_sid.to_string();
-        self.read(move |c| calls::call_events(c, &sid)).await
-    }
-
     async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()> {
         let id = business_id.to_string();
         self.write(move |tx| demo::add_samples(tx, &id, &samples)).await
+    }
+}
+
+/// Test read-backs (see [`StoreInspect`]).
+#[async_trait]
+impl StoreInspect for SqliteStore {
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
+        let id = conversation_id.to_string();
+        self.read(move |c| conversation::transcript(c, &id)).await
+    }
+
+    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
+        let id = business_id.to_string();
+        self.read(move |c| conversation::leads(c, &id)).await
+    }
+
+    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
+        let id = business_id.to_string();
+        self.read(move |c| outbox::notifications(c, &id)).await
+    }
+
+    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
+        let sid = call_sid.to_string();
+        self.read(move |c| calls::call_events(c, &sid)).await
     }
 }
 
