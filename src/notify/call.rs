@@ -1,6 +1,6 @@
 //! The emergency call (PRO): Twilio places a call to the owner that reads
 //! the emergency and, when the caller's number is known, offers "press 1 to
-//! be connected to the caller" (answered by [`super::connect`]).
+//! be connected to the caller" (answered by `web::call_connect`).
 
 use super::render::Summary;
 use super::sms::{classify, sender};

@@ -49,9 +49,7 @@ pub fn realtime_enabled(app: &AppState, agent: &AgentConfig) -> bool {
 
 /// The URL Twilio requests for `path` (what its signatures are computed over).
 pub fn public_url(app: &AppState, path: &str) -> String {
-    let base = &app.config.twilio.webhook_base_url;
-    let base = if base.is_empty() { app.config.public_url() } else { base.trim_end_matches('/').to_string() };
-    format!("{base}{path}")
+    crate::twilio::request_url(&app.config.twilio_base_url(), path, "")
 }
 
 /// `wss://host/api/voice/stream`: Twilio only streams over TLS.
