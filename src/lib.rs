@@ -10,7 +10,7 @@
 //!   import/export file, which reads knowledge files through `import`).
 //! - `import`: knowledge from files and websites, in background jobs.
 //! - `channels` (chat, and the phone: realtime bridge and gather), `notify`
-//!   (alerts through a durable outbox, and the press-1 webhook), `indexer`
+//!   (alerts through a durable outbox; no HTTP routes), `indexer`
 //!   (knowledge embedded in the background).
 //! - `state`: `AppState`, what every handler shares, built from the config.
 //! - `tls` (certificates: ACME or files), over `http` (the accept loop:
@@ -22,7 +22,7 @@
 //! - `agent`: the conversation engine every channel shares (no sockets, no
 //!   SQL).
 //! - `sessions` (short-lived shared state: in memory or Redis), `plans`
-//!   (what each tier may do), `twilio` (signatures and the REST API), `auth`
+//!   (what each tier may do), `twilio` (signatures and the REST API), `twiml` (the one TwiML writer), `auth`
 //!   (password hashes, the JWT secret), `demo` (the demo's sample week),
 //!   `telemetry` (logging).
 //! - At the ground: `domain` (plain data types), `retrieval` (chunking,
@@ -54,6 +54,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod twilio;
+pub mod twiml;
 pub mod validate;
 pub mod web;
 pub mod xml;

@@ -16,7 +16,6 @@ pub mod policy;
 pub mod render;
 pub mod sms;
 mod smtp_pool;
-pub mod twiml;
 pub mod webhook;
 mod worker;
 

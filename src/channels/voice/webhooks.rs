@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::twiml::{Verb, Voice};
 use super::{
     call_session, listen, public_url, realtime_enabled, record_note, say_voice, stream_url, twiml_reply,
     NextStep,
@@ -21,6 +20,7 @@ use crate::http::with_state;
 use crate::plans::Feature;
 use crate::state::AppState;
 use crate::store::{CallStatus, StoreError};
+use crate::twiml::{Verb, Voice};
 
 pub use crate::http::twilio::Form;
 
@@ -175,12 +175,7 @@ async fn stream_ended(app: AppState, form: Form) -> Result<Response, Rejection> 
 }
 
 /// The TwiML for what comes after a media stream.
-pub async fn next_step_twiml(
-    app: &AppState,
-    ctx: &Context,
-    call_sid: &str,
-    step: &NextStep,
-) -> Vec<super::twiml::Verb> {
+pub async fn next_step_twiml(app: &AppState, ctx: &Context, call_sid: &str, step: &NextStep) -> Vec<Verb> {
     let voice = say_voice(&ctx.agent);
     match step {
         NextStep::Hangup => vec![Verb::Hangup],
@@ -204,7 +199,7 @@ pub fn transfer(app: &AppState, ctx: &Context, number: &str) -> Vec<Verb> {
         number: number.to_string(),
         caller_id: ctx.business.twilio_phone_number.clone(),
         timeout_secs: 25,
-        action: public_url(app, "/api/voice/dial-status"),
+        action: Some(public_url(app, "/api/voice/dial-status")),
     }]
 }
 
