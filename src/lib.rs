@@ -18,7 +18,9 @@
 //!   route group uses: bodies, the client's address, WebSocket upgrades,
 //!   compression, rate limits, `with_state`, the JSON rejection).
 //! - `error` (the HTTP face of errors), over `store` (persistence behind a
-//!   trait: SQLite or Postgres) and `validate` (one validator per field).
+//!   trait: SQLite or Postgres), `openai` (the chat, embeddings and speech
+//!   clients; the chat one is a reply provider for `agent`) and `validate`
+//!   (one validator per field).
 //! - `agent`: the conversation engine every channel shares (no sockets, no
 //!   SQL).
 //! - `sessions` (short-lived shared state: in memory or Redis), `plans`
@@ -44,6 +46,7 @@ pub mod http;
 pub mod import;
 pub mod indexer;
 pub mod notify;
+pub mod openai;
 pub mod plans;
 pub mod provision;
 pub mod retrieval;
