@@ -6,7 +6,8 @@
 //! import each other, directly or around a loop.
 //! - `cli` (one file per subcommand) starts `server`, which mounts every
 //!   route group (`server::routes`) and serves them.
-//! - `web` (the owner's UI and admin API); `provision` (the business
+//! - `web` (the owner's UI and admin API, and the emergency call's press-1
+//!   answer); `provision` (the business
 //!   import/export file, which reads knowledge files through `import`).
 //! - `import`: knowledge from files and websites, in background jobs.
 //! - `channels` (chat, and the phone: realtime bridge and gather), `notify`
@@ -16,7 +17,8 @@
 //! - `tls` (certificates: ACME or files), over `http` (the accept loop:
 //!   connections, limits, the peer address; and the warp plumbing every
 //!   route group uses: bodies, the client's address, WebSocket upgrades,
-//!   compression, rate limits, `with_state`, the JSON rejection).
+//!   compression, rate limits, `with_state`, the JSON rejection, and the
+//!   one check of a Twilio request).
 //! - `error` (the HTTP face of errors), over `store` (persistence behind a
 //!   trait: SQLite or Postgres), `openai` (the chat, embeddings and speech
 //!   clients; the chat one is a reply provider for `agent`) and `validate`
