@@ -1192,6 +1192,18 @@ impl Config {
         }
         format!("http://localhost:{}", self.server.port)
     }
+
+    /// The base of every URL Twilio requests (no trailing slash):
+    /// `TWILIO_WEBHOOK_BASE_URL`, else the public URL. Twilio's signatures
+    /// are computed over it, so every Twilio request is checked against it.
+    pub fn twilio_base_url(&self) -> String {
+        let base = self.twilio.webhook_base_url.trim_end_matches('/');
+        if base.is_empty() {
+            self.public_url()
+        } else {
+            base.to_string()
+        }
+    }
 }
 
 #[cfg(test)]

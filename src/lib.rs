@@ -6,23 +6,27 @@
 //! import each other, directly or around a loop.
 //! - `cli` (one file per subcommand) starts `server`, which mounts every
 //!   route group (`server::routes`) and serves them.
-//! - `web` (the owner's UI and admin API); `provision` (the business
+//! - `web` (the owner's UI and admin API, and the emergency call's press-1
+//!   answer); `provision` (the business
 //!   import/export file, which reads knowledge files through `import`).
 //! - `import`: knowledge from files and websites, in background jobs.
 //! - `channels` (chat, and the phone: realtime bridge and gather), `notify`
-//!   (alerts through a durable outbox, and the press-1 webhook), `indexer`
+//!   (alerts through a durable outbox; no HTTP routes), `indexer`
 //!   (knowledge embedded in the background).
 //! - `state`: `AppState`, what every handler shares, built from the config.
 //! - `tls` (certificates: ACME or files), over `http` (the accept loop:
 //!   connections, limits, the peer address; and the warp plumbing every
 //!   route group uses: bodies, the client's address, WebSocket upgrades,
-//!   compression, rate limits, `with_state`, the JSON rejection).
+//!   compression, rate limits, `with_state`, the JSON rejection, and the
+//!   one check of a Twilio request).
 //! - `error` (the HTTP face of errors), over `store` (persistence behind a
-//!   trait: SQLite or Postgres) and `validate` (one validator per field).
+//!   trait: SQLite or Postgres), `openai` (the chat, embeddings and speech
+//!   clients; the chat one is a reply provider for `agent`) and `validate`
+//!   (one validator per field).
 //! - `agent`: the conversation engine every channel shares (no sockets, no
 //!   SQL).
 //! - `sessions` (short-lived shared state: in memory or Redis), `plans`
-//!   (what each tier may do), `twilio` (signatures and the REST API), `auth`
+//!   (what each tier may do), `twilio` (signatures and the REST API), `twiml` (the one TwiML writer), `auth`
 //!   (password hashes, the JWT secret), `demo` (the demo's sample week),
 //!   `telemetry` (logging).
 //! - At the ground: `domain` (plain data types), `retrieval` (chunking,
@@ -44,6 +48,7 @@ pub mod http;
 pub mod import;
 pub mod indexer;
 pub mod notify;
+pub mod openai;
 pub mod plans;
 pub mod provision;
 pub mod retrieval;
@@ -54,6 +59,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod twilio;
+pub mod twiml;
 pub mod validate;
 pub mod web;
 pub mod xml;

@@ -90,7 +90,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .unify()
         .or(boxed(crate::channels::voice::routes(state.clone())))
         .unify()
-        .or(boxed(crate::notify::connect::routes(state.clone())))
+        .or(boxed(crate::web::call_connect::routes(state.clone())))
         .unify()
         .or(boxed(crate::web::api::routes(state.clone())))
         .unify()

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::agent::embed::Embedder;
-use crate::agent::llm::{self, ChatModel};
 use crate::agent::provider::{self, ReplyProvider};
 use crate::channels::voice::calls::Calls;
 use crate::config::{Config, Secret};
 use crate::http::ratelimit::RateLimiter;
+use crate::openai::chat::{self, ChatModel};
+use crate::openai::embed::Embedder;
 use crate::plans::Plans;
 use crate::sessions::{SessionStore, Sessions, Shared};
 use crate::store::Store;
@@ -102,7 +102,7 @@ impl AppState {
                 )
             });
         let replies: Arc<dyn ReplyProvider> = match chat_model {
-            Some(model) => Arc::new(llm::OpenAi(model)),
+            Some(model) => Arc::new(chat::OpenAi(model)),
             None => Arc::new(provider::Local),
         };
         let chat_limits =

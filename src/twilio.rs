@@ -81,6 +81,52 @@ fn url_variants(url: &str) -> Vec<String> {
     out
 }
 
+/// Why a Twilio request was refused. The texts name nothing secret, so
+/// they are sent back with the 403.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("TWILIO_AUTH_TOKEN is not configured, so no Twilio request can be verified")]
+    NoToken,
+    #[error("missing X-Twilio-Signature")]
+    Missing,
+    #[error("invalid X-Twilio-Signature")]
+    Invalid,
+}
+
+/// The URL a Twilio request was signed over, the one rule for every Twilio
+/// request we answer: the public base Twilio was given (`public_base`: its
+/// scheme, host and port, as Twilio requested them, not what a proxy in
+/// front of us shows), the request's path and its raw query string.
+pub fn request_url(public_base: &str, path: &str, query: &str) -> String {
+    let mut url = format!("{}{path}", public_base.trim_end_matches('/'));
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// Checks one form-encoded Twilio request (PROTOCOLS.md 1.4): `signature`
+/// over `url` (from [`request_url`]) and the fields of `body`, sorted.
+/// Returns the fields when it holds.
+pub fn check_request(
+    auth_token: &str,
+    signature: Option<&str>,
+    url: &str,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, Refused> {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    if auth_token.is_empty() {
+        return Err(Refused::NoToken);
+    }
+    let signature = signature.filter(|s| !s.trim().is_empty()).ok_or(Refused::Missing)?;
+    if validate(auth_token, signature, url, &params) {
+        Ok(params)
+    } else {
+        Err(Refused::Invalid)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioError {
     #[error("Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")]
@@ -307,6 +353,52 @@ mod tests {
         // A field Twilio added that we do not know is still part of the signature.
         let extra = params(&[("CallSid", "CA1"), ("To", "+18005551212"), ("StirStatus", "A")]);
         assert!(!validate("secret", &good, url, &extra));
+    }
+
+    /// Both kinds of Twilio request we answer, each in the URL form its
+    /// caller builds: a voice webhook (with a query string) and the
+    /// emergency call's "press 1" (an id in the path).
+    #[test]
+    fn the_request_check_takes_real_signatures_and_refuses_tampered_ones() {
+        // PROTOCOLS.md 1.4's form POST vector, split the way a request arrives.
+        let url = request_url("https://mycompany.com/", "/myapp.php", "foo=1&bar=2");
+        assert_eq!(url, "https://mycompany.com/myapp.php?foo=1&bar=2");
+        let body = b"To=%2B18005551212&From=%2B14158675309&Digits=1234&Caller=%2B14158675309&CallSid=CA1234567890ABCDE";
+        let fields = check_request("12345", Some("RSOYDt4T1cUTdK1PDd93/VVr8B8="), &url, body).unwrap();
+        assert_eq!(fields.len(), 5);
+        assert!(fields.contains(&("To".into(), "+18005551212".into())));
+        let tampered = b"To=%2B18005551213&From=%2B14158675309&Digits=1234&Caller=%2B14158675309&CallSid=CA1234567890ABCDE";
+        assert_eq!(
+            check_request("12345", Some("RSOYDt4T1cUTdK1PDd93/VVr8B8="), &url, tampered),
+            Err(Refused::Invalid)
+        );
+        let other_query = request_url("https://mycompany.com", "/myapp.php", "foo=1&bar=3");
+        assert_eq!(
+            check_request("12345", Some("RSOYDt4T1cUTdK1PDd93/VVr8B8="), &other_query, body),
+            Err(Refused::Invalid)
+        );
+
+        // The voice webhooks and the press-1 answer, signed by Twilio's own algorithm.
+        for (path, query) in [
+            ("/api/voice/incoming", ""),
+            ("/api/voice/handle-speech", "hold=ab12"),
+            ("/api/notify/calls/n-42/connect", ""),
+        ] {
+            let url = request_url("https://fd.example", path, query);
+            let form = params(&[("CallSid", "CA1"), ("Digits", "1"), ("To", "+13125550100")]);
+            let body = b"CallSid=CA1&Digits=1&To=%2B13125550100";
+            let good = signature("secret", &url, &form);
+            assert_eq!(check_request("secret", Some(&good), &url, body), Ok(form), "{url}");
+            assert_eq!(
+                check_request("secret", Some(&good), &url, b"CallSid=CA1&Digits=2&To=%2B13125550100"),
+                Err(Refused::Invalid)
+            );
+            // Behind a proxy we see http and our own host: the public base is what counts.
+            let inside = request_url("http://10.0.0.5:8080", path, query);
+            assert_eq!(check_request("secret", Some(&good), &inside, body), Err(Refused::Invalid));
+            assert_eq!(check_request("secret", None, &url, body), Err(Refused::Missing));
+            assert_eq!(check_request("", Some(&good), &url, body), Err(Refused::NoToken));
+        }
     }
 
     #[test]

@@ -1,15 +1,13 @@
 //! The conversation engine: one brain for chat and both voice modes.
-//! No sockets and no SQL here; channels adapt transport and storage to it.
+//! No sockets and no SQL here; channels adapt transport and storage to it,
+//! and the OpenAI clients that word replies live in `openai`.
 
 pub mod alerts;
 pub mod answers;
 pub mod conversation;
-pub mod embed;
 pub mod facts;
-pub mod llm;
 pub mod local_model;
 pub mod provider;
-pub mod speech;
 pub mod state;
 pub mod tools;
 pub mod triage;

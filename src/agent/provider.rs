@@ -1,6 +1,6 @@
 //! Reply providers: who words the replies. `local` (the default, no network)
 //! is the engine's own dialogue; `openai` is any OpenAI-compatible chat model
-//! driving the engine through tools (`super::llm::OpenAi`). Either way the engine decides what is
+//! driving the engine through tools (`openai::chat::OpenAi`, outside the engine). Either way the engine decides what is
 //! saved; a failing provider's turn is answered by `local`.
 
 use async_trait::async_trait;

@@ -16,6 +16,7 @@ pub mod conn;
 mod filters;
 mod limits;
 pub mod ratelimit;
+pub mod twilio;
 pub mod websocket;
 
 use std::future::Future;

@@ -3,12 +3,11 @@
 //! Rows are written with the events that cause them: `outbox_rows.rs` says
 //! which, each store backend inserts them in the event's transaction;
 //! the worker here delivers them: email (`email.rs`), SMS (`sms.rs`), the
-//! emergency call (`call.rs`, answered by `connect.rs`) and signed webhooks
+//! emergency call (`call.rs`, its key press answered by `web/call_connect.rs`) and signed webhooks
 //! (`webhook.rs`), worded by `render.rs`. `policy.rs` decides channels and
 //! retries, `digest.rs` when the daily digest is due.
 
 pub mod call;
-pub mod connect;
 pub mod destination;
 pub mod digest;
 pub mod email;
@@ -17,7 +16,6 @@ pub mod policy;
 pub mod render;
 pub mod sms;
 mod smtp_pool;
-pub mod twiml;
 pub mod webhook;
 mod worker;
 

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use quick_xml::events::Event;
 
 use super::{config, text};
-use crate::channels::voice::twiml::{render, Verb, Voice};
+use crate::twiml::{render, Verb, Voice};
 
 /// Every element name, attribute value and text of a document, or the parse error.
 fn read_back(doc: &str) -> Result<(Vec<String>, Vec<String>), String> {
@@ -56,7 +56,7 @@ proptest! {
             Verb::say(say.clone(), &v),
             Verb::Gather { action: action.clone(), language: "en-US".into(), hints: say.clone(), prompt: vec![Verb::say(say.clone(), &v)] },
             Verb::ConnectStream { action: action.clone(), url: "wss://fd.example/api/voice/stream".into(), parameters: vec![("from".into(), param.clone())] },
-            Verb::Dial { number: number.clone(), caller_id: Some(param.clone()), timeout_secs: 20, action: action.clone() },
+            Verb::Dial { number: number.clone(), caller_id: Some(param.clone()), timeout_secs: 20, action: Some(action.clone()) },
             Verb::Redirect { url: action.clone() },
             Verb::Hangup,
         ]);
@@ -74,9 +74,9 @@ proptest! {
     #[test]
     fn emergency_call_twiml_is_always_well_formed(script in text(), caller in text(), url in text()) {
         for doc in [
-            crate::notify::twiml::emergency_call("alice", &script, Some(&url)),
-            crate::notify::twiml::connect("alice", &caller, Some(&caller)),
-            crate::notify::twiml::goodbye("alice", &script),
+            crate::notify::call::emergency_call("alice", &script, Some(&url)),
+            crate::web::call_connect::connect_twiml("alice", &caller, Some(&caller)),
+            crate::web::call_connect::goodbye("alice", &script),
         ] {
             prop_assert!(doc.chars().all(xml_char), "{doc:?}");
             read_back(&doc).map_err(|e| TestCaseError::fail(format!("{e}: {doc}")))?;

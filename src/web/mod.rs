@@ -6,6 +6,7 @@ pub mod actions;
 pub mod analytics;
 pub mod api;
 pub mod auth;
+pub mod call_connect;
 pub mod charts;
 pub mod export;
 pub mod forms;

@@ -12,7 +12,6 @@ use std::time::Duration;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::twiml::{self, Verb};
 use super::webhooks::{call_context, signed, transfer, turn_reject, voicemail, Form};
 use super::{call_session, listen, next_question, public_url, say_voice, twiml_reply};
 use crate::agent::conversation::Context;
@@ -22,6 +21,7 @@ use crate::domain::Channel;
 use crate::http::with_state;
 use crate::state::AppState;
 use crate::twilio::CallUpdate;
+use crate::twiml::{self, Verb};
 
 /// Hold-and-redirect rounds before giving up on a reply.
 const MAX_HOLDS: u32 = 10;

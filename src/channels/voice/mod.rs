@@ -16,8 +16,10 @@ pub mod samples;
 pub mod stream_token;
 pub mod test_call;
 pub mod twilio_wire;
-pub mod twiml;
 pub mod webhooks;
+
+/// The TwiML writer, where the bridge (`bridge/leaving.rs`) looks for it.
+pub use crate::twiml;
 
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
@@ -29,8 +31,8 @@ use crate::agent::conversation::{self, Context, State};
 use crate::domain::{AgentConfig, Channel, VoiceMode};
 use crate::state::AppState;
 use crate::store::{NewCall, TurnRecord};
+use crate::twiml::{Verb, Voice};
 pub use calls::{Calls, NextStep};
-use twiml::{Verb, Voice};
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     webhooks::routes(app.clone()).or(gather::routes(app.clone())).or(bridge::route(app))
@@ -49,9 +51,7 @@ pub fn realtime_enabled(app: &AppState, agent: &AgentConfig) -> bool {
 
 /// The URL Twilio requests for `path` (what its signatures are computed over).
 pub fn public_url(app: &AppState, path: &str) -> String {
-    let base = &app.config.twilio.webhook_base_url;
-    let base = if base.is_empty() { app.config.public_url() } else { base.trim_end_matches('/').to_string() };
-    format!("{base}{path}")
+    crate::twilio::request_url(&app.config.twilio_base_url(), path, "")
 }
 
 /// `wss://host/api/voice/stream`: Twilio only streams over TLS.

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::agent::speech::{Speech, SpeechError};
 use crate::channels::engine;
 use crate::domain::REALTIME_VOICES;
 use crate::error::ApiError;
+use crate::openai::speech::{Speech, SpeechError};
 use crate::state::AppState;
 
 /// Shown instead of the samples when there is no provider to make them.

@@ -1,15 +1,13 @@
 //! Twilio's HTTP webhooks for calls. Every one is verified against
-//! `X-Twilio-Signature` (over `TWILIO_WEBHOOK_BASE_URL` + path, so it works
-//! behind a proxy) before anything happens; a bad or missing signature gets
-//! 403 and changes nothing.
+//! `X-Twilio-Signature` (`http::twilio`: over the public base Twilio was
+//! given + path + query, so it works behind a proxy) before anything
+//! happens; a bad or missing signature gets 403 and changes nothing.
 
 use std::sync::atomic::Ordering;
 
-use warp::hyper::body::Bytes;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::twiml::{Verb, Voice};
 use super::{
     call_session, listen, public_url, realtime_enabled, record_note, say_voice, stream_url, twiml_reply,
     NextStep,
@@ -22,95 +20,14 @@ use crate::http::with_state;
 use crate::plans::Feature;
 use crate::state::AppState;
 use crate::store::{CallStatus, StoreError};
+use crate::twiml::{Verb, Voice};
 
-/// Largest webhook body read.
-const MAX_BODY: u64 = 64 * 1024;
+pub use crate::http::twilio::Form;
 
-/// A Twilio request whose signature checked out: its form fields.
-#[derive(Debug, Clone)]
-pub struct Form(pub Vec<(String, String)>);
-
-impl Form {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    pub fn call_sid(&self) -> Result<&str, Rejection> {
-        self.get("CallSid")
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| warp::reject::custom(ApiError::BadRequest("CallSid is missing".into())))
-    }
-
-    /// Placed through the REST API by this instance: the owner's test call
-    /// (`test_call`), from the business's number to the owner.
-    pub fn outbound(&self) -> bool {
-        self.get("Direction") == Some("outbound-api")
-    }
-
-    /// The business's own number: the one called, or for a test call the one calling.
-    pub fn business_number(&self) -> Option<&str> {
-        if self.outbound() {
-            self.get("From")
-        } else {
-            self.get("To")
-        }
-    }
-
-    /// The other party's number: the caller, or for a test call the owner called.
-    pub fn caller_number(&self) -> Option<&str> {
-        if self.outbound() {
-            self.get("To")
-        } else {
-            self.get("From")
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::Value::Object(
-            self.0.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
-        )
-    }
-}
-
-/// Extracts the form of a signed Twilio POST, or rejects with 403.
+/// Extracts the form of a signed Twilio POST, or rejects with 403 (the one
+/// check every Twilio request passes, in `http::twilio`).
 pub fn signed(app: AppState) -> impl Filter<Extract = (Form,), Error = Rejection> + Clone {
-    let deadline = app.body_deadline();
-    warp::post()
-        .and(with_state(app))
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::optional::<String>("x-twilio-signature"))
-        .and(crate::http::body::limited(MAX_BODY, deadline))
-        .and_then(verify)
-}
-
-async fn verify(
-    app: AppState,
-    path: warp::path::FullPath,
-    query: String,
-    signature: Option<String>,
-    body: Bytes,
-) -> Result<Form, Rejection> {
-    let token = app.config.twilio.auth_token.expose();
-    let mut url = public_url(&app, path.as_str());
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(&query);
-    }
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let ok = crate::twilio::validate(token, signature.as_deref().unwrap_or_default(), &url, &params);
-    if !ok {
-        let reason = if token.is_empty() {
-            "TWILIO_AUTH_TOKEN is not configured, so no Twilio request can be verified"
-        } else if signature.is_none() {
-            "missing X-Twilio-Signature"
-        } else {
-            "invalid X-Twilio-Signature"
-        };
-        tracing::warn!(path = path.as_str(), reason, "rejected a Twilio webhook");
-        return Err(warp::reject::custom(ApiError::Forbidden(reason.into())));
-    }
-    Ok(Form(params))
+    crate::http::twilio::signed(app.config.clone(), app.body_deadline())
 }
 
 pub fn routes(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
@@ -258,12 +175,7 @@ async fn stream_ended(app: AppState, form: Form) -> Result<Response, Rejection> 
 }
 
 /// The TwiML for what comes after a media stream.
-pub async fn next_step_twiml(
-    app: &AppState,
-    ctx: &Context,
-    call_sid: &str,
-    step: &NextStep,
-) -> Vec<super::twiml::Verb> {
+pub async fn next_step_twiml(app: &AppState, ctx: &Context, call_sid: &str, step: &NextStep) -> Vec<Verb> {
     let voice = say_voice(&ctx.agent);
     match step {
         NextStep::Hangup => vec![Verb::Hangup],
@@ -287,7 +199,7 @@ pub fn transfer(app: &AppState, ctx: &Context, number: &str) -> Vec<Verb> {
         number: number.to_string(),
         caller_id: ctx.business.twilio_phone_number.clone(),
         timeout_secs: 25,
-        action: public_url(app, "/api/voice/dial-status"),
+        action: Some(public_url(app, "/api/voice/dial-status")),
     }]
 }
 

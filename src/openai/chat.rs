@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::alerts::{self, Wording};
-use super::answers;
-use super::conversation::{self, Context, State, Turn};
-use super::provider::{LlmError, ReplyProvider, TurnInput};
-use super::tools::{self, Handoff};
+use crate::agent::alerts::{self, Wording};
+use crate::agent::answers;
+use crate::agent::conversation::{self, Context, State, Turn};
+use crate::agent::provider::{LlmError, ReplyProvider, TurnInput};
+use crate::agent::tools::{self, Handoff};
 use crate::domain::{Channel, Priority};
 
 /// Model rounds per turn (tool calls, then the answer).
@@ -261,7 +261,7 @@ fn system_prompt(ctx: &Context, state: &State, channel: Channel) -> String {
             "Keep replies short (under 60 words), warm and plain."
         },
     );
-    let facts = super::facts::brief(&ctx.facts);
+    let facts = crate::agent::facts::brief(&ctx.facts);
     if !facts.is_empty() {
         p.push_str(&format!("Business facts:\n- {}\n", facts.join("\n- ")));
     }
