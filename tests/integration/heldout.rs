@@ -18,6 +18,8 @@ const TRIAGE_C: &str = include_str!("../data/heldout_c/triage.tsv");
 const KNOWLEDGE_C: &str = include_str!("../data/heldout_c/knowledge.tsv");
 const TRIAGE_D: &str = include_str!("../data/heldout_d/triage.tsv");
 const KNOWLEDGE_D: &str = include_str!("../data/heldout_d/knowledge.tsv");
+const TRIAGE_E: &str = include_str!("../data/heldout_e/triage.tsv");
+const KNOWLEDGE_E: &str = include_str!("../data/heldout_e/knowledge.tsv");
 
 /// (lang, question, expected titles); `NONE` rows have no answering document.
 fn knowledge_rows() -> Vec<(String, String, Vec<String>)> {
@@ -120,6 +122,16 @@ fn heldout_c_report() {
 #[ignore]
 fn heldout_d_report() {
     totals_report("D", TRIAGE_D, KNOWLEDGE_D);
+}
+
+/// Held-out set E (`tests/data/heldout_e/`, written 2026-11-30 before round
+/// four's tuning, issue 12): totals only.
+///
+///   cargo test --test integration heldout_e_report -- --ignored --nocapture
+#[test]
+#[ignore]
+fn heldout_e_report() {
+    totals_report("E", TRIAGE_E, KNOWLEDGE_E);
 }
 
 /// Triage and knowledge totals of a held-out set, never its misses.
