@@ -52,8 +52,13 @@ pub fn normalise_phone(raw: &str, country: &str) -> Result<String, Rejection> {
     }
 }
 
-/// The first syntactically valid email address in `text`, lower-cased.
+/// The first syntactically valid email address in `text`, lower-cased; on
+/// a call, also one spelled out ("dana dot smith at mail dot example").
 pub fn find_email(text: &str) -> Option<String> {
+    written_email(text).or_else(|| spoken_email(text))
+}
+
+fn written_email(text: &str) -> Option<String> {
     text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '(' | ')' | '"'))
         .map(|w| w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | ':' | '\'')))
         .filter(|w| w.contains('@'))
@@ -61,9 +66,124 @@ pub fn find_email(text: &str) -> Option<String> {
         .map(str::to_lowercase)
 }
 
-/// The first valid phone number written in `text`, as E.164.
+/// The first valid phone number written in `text`, as E.164; on a call,
+/// also one said digit by digit ("eight one five, five five five, ...").
 pub fn find_phone(text: &str, country: &str) -> Option<String> {
-    phone_candidates(text).into_iter().find_map(|c| normalise_phone(&c, country).ok())
+    phone_candidates(text)
+        .into_iter()
+        .chain(spoken_digits(text).map(|digits| phone_candidates(&digits)).unwrap_or_default())
+        .find_map(|c| normalise_phone(&c, country).ok())
+}
+
+/// A digit said as a word, in English or Spanish.
+fn digit_word(word: &str) -> Option<char> {
+    Some(match word {
+        "zero" | "oh" | "o" | "cero" => '0',
+        "one" | "uno" | "una" => '1',
+        "two" | "dos" => '2',
+        "three" | "tres" => '3',
+        "four" | "cuatro" => '4',
+        "five" | "cinco" => '5',
+        "six" | "seis" => '6',
+        "seven" | "siete" => '7',
+        "eight" | "ocho" => '8',
+        "nine" | "nueve" => '9',
+        _ => return None,
+    })
+}
+
+/// The message with runs of spoken digits written as digits ("double five"
+/// is "55"), when a run of seven or more says a phone number; None otherwise,
+/// so "one toilet, two sinks" is never read as a number.
+fn spoken_digits(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-' | ';'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let mut found = false;
+    let mut repeat = 1;
+    for w in &words {
+        let mut w = *w;
+        if let Some(n) = match w {
+            "double" | "doble" => Some(2),
+            "triple" => Some(3),
+            _ => None,
+        } {
+            repeat = n;
+            continue;
+        }
+        if w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty() {
+            run.push_str(w);
+            repeat = 1;
+            continue;
+        }
+        // "o" alone is a digit only inside a run ("five five five o one").
+        if w == "o" && run.is_empty() {
+            w = "";
+        }
+        match digit_word(w) {
+            Some(d) => {
+                (0..repeat).for_each(|_| run.push(d));
+                repeat = 1;
+            }
+            None => {
+                if !run.is_empty() {
+                    found |= run.len() >= 7;
+                    out.push(std::mem::take(&mut run));
+                }
+                repeat = 1;
+                out.push(w.to_string());
+            }
+        }
+    }
+    if !run.is_empty() {
+        found |= run.len() >= 7;
+        out.push(run);
+    }
+    found.then(|| out.join(" "))
+}
+
+/// An email address spelled out on a call: "jorge dot silva at casa dot
+/// example", "arroba" and "punto" in Spanish, "underscore" and "dash".
+fn spoken_email(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joiner = |w: &str| match w {
+        "dot" | "punto" => Some("."),
+        "underscore" | "guion bajo" => Some("_"),
+        "dash" | "hyphen" | "guion" | "guión" => Some("-"),
+        _ => None,
+    };
+    let part = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric());
+    let at = words.iter().position(|w| *w == "at" || *w == "arroba")?;
+    // The local part: the word before "at", and words joined to it by "dot", "dash" ...
+    let mut start = at.checked_sub(1).filter(|&i| part(words[i]))?;
+    while start >= 2 && joiner(words[start - 1]).is_some() && part(words[start - 2]) {
+        start -= 2;
+    }
+    let mut end = at + 1;
+    if !words.get(end).is_some_and(|w| part(w)) {
+        return None;
+    }
+    while end + 2 < words.len() + 1
+        && words.get(end + 1).is_some_and(|w| joiner(w).is_some())
+        && words.get(end + 2).is_some_and(|w| part(w))
+    {
+        end += 2;
+    }
+    let spelled: String = words[start..=end]
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if start + i == at { "@" } else { joiner(w).unwrap_or(w) })
+        .collect();
+    written_email(&spelled)
 }
 
 /// Runs of digits and phone punctuation long enough to be a number.
@@ -401,12 +521,44 @@ mod tests {
             validate(ExpectedFormat::Email, " Dana@Example.com ", "US"),
             Ok("dana@example.com".into())
         );
+        // Spelled out, as on a call.
         assert_eq!(
             validate(ExpectedFormat::Email, "dana at example dot com", "US"),
-            Err(Rejection::NotEmail)
+            Ok("dana@example.com".into())
         );
+        assert_eq!(validate(ExpectedFormat::Email, "dana at example", "US"), Err(Rejection::NotEmail));
         assert_eq!(validate(ExpectedFormat::Email, "dana@localhost", "US"), Err(Rejection::NotEmail));
         assert_eq!(find_email("sure, it's dana.smith@mail.example."), Some("dana.smith@mail.example".into()));
+    }
+
+    #[test]
+    fn numbers_and_emails_said_on_a_call() {
+        assert_eq!(
+            find_phone("eight one five, five five five, zero one six one", "US"),
+            Some("+18155550161".into())
+        );
+        assert_eq!(
+            find_phone("seis tres cero, cinco cinco cinco, cero uno siete nueve", "US"),
+            Some("+16305550179".into())
+        );
+        assert_eq!(
+            find_phone("it's three one two double five five oh one four two", "US"),
+            Some("+13125550142".into())
+        );
+        assert_eq!(find_phone("one toilet and two sinks, five years old", "US"), None);
+        assert_eq!(
+            find_email("jorge dot silva at casa dot example"),
+            Some("jorge.silva@casa.example".into())
+        );
+        assert_eq!(
+            find_email("sure it's dana underscore lee at mail dot example"),
+            Some("dana_lee@mail.example".into())
+        );
+        assert_eq!(
+            find_email("ana punto ruiz arroba correo punto example"),
+            Some("ana.ruiz@correo.example".into())
+        );
+        assert_eq!(find_email("we're at home at five"), None);
     }
 
     #[test]

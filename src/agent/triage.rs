@@ -578,7 +578,9 @@ impl Rules {
 
 /// The classifier's training rows for labelled messages: each with the
 /// built-in rules' level as a feature.
-pub fn training_rows(rows: &[(BusinessType, Priority, &str)]) -> Vec<(Vec<f32>, Priority)> {
+pub fn training_rows(
+    rows: &[(BusinessType, Priority, &str)],
+) -> Vec<(super::triage_model::Features, Priority)> {
     let rules: Vec<Rules> = BusinessType::ALL.iter().map(|k| Rules::rules_only(*k)).collect();
     super::triage_model::training_rows(rows, |kind, text| {
         let i = BusinessType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
@@ -675,8 +677,10 @@ pub fn combine(rules: Decision, vote: Vote) -> Decision {
 
 pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
     let owner = vote.nearest.source == "owner" && vote.nearest.similarity >= t.owner;
-    let level = if owner && vote.nearest.level != rules.level {
-        Some(vote.nearest.level)
+    // An owner's mark this close decides, also when it agrees with the
+    // rules: "this was not an emergency" must not be raised again by the head.
+    let level = if owner {
+        (vote.nearest.level != rules.level).then_some(vote.nearest.level)
     } else if rules.level != Urgent && vote.urgent >= t.raise {
         Some(Urgent)
     } else if rules.level == Urgent && vote.level != Urgent && vote.confidence >= t.calm {
