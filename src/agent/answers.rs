@@ -299,6 +299,50 @@ pub fn is_decline(text: &str) -> bool {
     DECLINES.contains(&t.as_str())
 }
 
+/// A refusal said in a sentence ("I'd rather not give my email", "no
+/// tengo correo", "whenever works"): declines an optional question whose
+/// answer it cannot be. Only asked of optional questions, or when the
+/// answer did not validate, since "no leaks, just a quote" answers a
+/// description.
+pub fn is_soft_decline(text: &str) -> bool {
+    if is_decline(text) {
+        return true;
+    }
+    let t = format!(" {} ", words(text).join(" "));
+    const CUES: [&str; 28] = [
+        " rather not ",
+        " prefer not ",
+        " don't have ",
+        " dont have ",
+        " don't do ",
+        " don't use ",
+        " don't want ",
+        " no email ",
+        " no need ",
+        " not needed ",
+        " whenever works ",
+        " any time works ",
+        " anytime works ",
+        " no preference ",
+        " doesn't matter ",
+        " does not matter ",
+        " just call me ",
+        " call me instead ",
+        " skip ",
+        " no tengo ",
+        " prefiero no ",
+        " prefiero que ",
+        " no uso ",
+        " sin correo ",
+        " cuando sea ",
+        " me da igual ",
+        " no hace falta ",
+        " lo que sea ",
+    ];
+    let starts_no = [" no ", " nope ", " nah ", " not "].iter().any(|n| t.starts_with(n));
+    CUES.iter().any(|c| t.contains(c)) || (starts_no && t.split_whitespace().count() <= 8)
+}
+
 /// "Yes", "yeah that's right", "sí": agreeing with what was just asked.
 pub fn is_affirmative(text: &str) -> bool {
     let t = text.trim().trim_end_matches(['.', '!']).to_lowercase();
@@ -388,7 +432,38 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     }
     // Control characters (a speech result can carry them) are no part of a name.
     let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
-    let trimmed = cleaned.trim().trim_end_matches(['.', '!']).trim();
+    let spoken = without_fillers(&cleaned);
+    match name_like(spoken) {
+        Err(Rejection::NotName) if spoken.contains(',') => {
+            // "it's Gary, Gary Novak", "Novak, Gary Novak": the fullest part that reads as a name.
+            let mut parts: Vec<String> = spoken.split(',').filter_map(|p| name_like(p).ok()).collect();
+            parts.sort_by_key(|p| std::cmp::Reverse(p.split_whitespace().count()));
+            parts.into_iter().next().ok_or(Rejection::NotName)
+        }
+        other => other,
+    }
+}
+
+/// Words a speaker puts before an answer ("uh", "um", "pues", "well").
+const FILLERS: [&str; 12] =
+    ["uh", "um", "er", "erm", "eh", "ah", "well", "so", "yeah", "pues", "este", "bueno"];
+
+/// The text without its leading fillers and their commas.
+fn without_fillers(text: &str) -> &str {
+    let mut rest = text.trim();
+    loop {
+        let word_end = rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len());
+        let word = rest[..word_end].to_lowercase();
+        if word_end == 0 || word_end == rest.len() || !FILLERS.contains(&word.as_str()) {
+            return rest;
+        }
+        rest = rest[word_end..].trim_start_matches([',', ' ', '.']).trim_start();
+    }
+}
+
+/// One part of a name answer, read as a name.
+fn name_like(part: &str) -> Result<String, Rejection> {
+    let trimmed = part.trim().trim_end_matches(['.', '!']).trim();
     let lower = trimmed.to_lowercase();
     let rest = NAME_LEAD_INS
         .iter()
@@ -432,8 +507,20 @@ const ADDRESS_LEAD_INS: [&str; 16] = [
 ];
 
 /// Openers of a correction: "sorry, ...", "actually ...".
-const CORRECTION_OPENERS: [&str; 8] =
-    ["sorry", "actually", "oops", "correction", "i mean", "wait", "perdón", "perdon"];
+const CORRECTION_OPENERS: [&str; 12] = [
+    "sorry",
+    "actually",
+    "oops",
+    "correction",
+    "i mean",
+    "wait",
+    "typo",
+    "my bad",
+    "no wait",
+    "perdón",
+    "perdon",
+    "disculpa",
+];
 
 /// The message with a correction's opener ("sorry, actually") removed.
 pub fn without_correction_opener(text: &str) -> &str {
@@ -482,9 +569,21 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         .and_then(|cue| (lower.len() == trimmed.len()).then(|| trimmed.get(cue.len()..)).flatten())
         .unwrap_or(trimmed)
         .trim();
+    let rest = from_house_number(rest);
     let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
     let digits = rest.chars().filter(char::is_ascii_digit).count();
     let word_count = rest.split_whitespace().count();
+    // A sentence with no number in it is not a street address ("that's my
+    // cell, call me"), unless it reads as place names ("Main Street, Lakemont").
+    let sentence = digits == 0 && {
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let capitals = w.iter().filter(|x| x.chars().next().is_some_and(char::is_uppercase)).count();
+        capitals * 2 < w.len() || NOT_IN_NAMES.iter().any(|n| words(&rest).iter().any(|x| x == n))
+    };
+    if rest.contains('?') || rest.contains('¿') || sentence || is_soft_decline(&rest) {
+        return Err(Rejection::NotAddress);
+    }
+    let rest = rest.as_str();
     if rest.is_empty()
         || rest.contains('@')
         || is_decline(rest)
@@ -497,6 +596,42 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         return Err(Rejection::NotAddress);
     }
     Ok(rest.chars().take(MAX_TEXT_ANSWER).collect())
+}
+
+/// The address itself when a sentence leads up to it ("it's my dad's
+/// place, 61 Quarry Rd, Lakemont" -> "61 Quarry Rd, Lakemont"), with "in"
+/// before the town written as a comma ("422 Lincoln Avenue in Riverton
+/// Falls" -> "422 Lincoln Avenue, Riverton Falls").
+fn from_house_number(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    // The house number: a word of digits (or "12B") followed by a word of letters.
+    let start = words.iter().enumerate().position(|(i, w)| {
+        w.chars().next().is_some_and(|c| c.is_ascii_digit())
+            && w.chars().count() <= 6
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && words.get(i + 1).is_some_and(|n| n.chars().next().is_some_and(char::is_alphabetic))
+    });
+    let words = match start {
+        // Only a lead-in without digits is cut: "Apt 4, 12 Main St" keeps its unit.
+        Some(i) if i > 0 && !words[..i].iter().any(|w| w.chars().any(|c| c.is_ascii_digit())) => &words[i..],
+        _ => &words[..],
+    };
+    let mut out: Vec<String> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let town_follows = words.get(i + 1).is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        if (*w == "in" || *w == "en")
+            && i >= 2
+            && town_follows
+            && !out.last().is_some_and(|l| l.ends_with(','))
+        {
+            if let Some(last) = out.last_mut() {
+                last.push(',');
+            }
+            continue;
+        }
+        out.push((*w).to_string());
+    }
+    out.join(" ")
 }
 
 /// A number as people say it: `(312) 555-0142` in its own country.
@@ -591,7 +726,38 @@ mod tests {
     }
 
     #[test]
+    fn spoken_names_and_soft_refusals() {
+        assert_eq!(name_answer("it's Gary, Gary Novak"), Ok("Gary Novak".into()));
+        assert_eq!(name_answer("uh it's Gary Lindqvist"), Ok("Gary Lindqvist".into()));
+        assert_eq!(name_answer("pues, Ana Lucía Torres"), Ok("Ana Lucía Torres".into()));
+        for no in
+            ["I'd rather not give my email", "no tengo correo", "no, I don't do email", "whenever works"]
+        {
+            assert!(is_soft_decline(no), "{no}");
+        }
+        assert!(!is_soft_decline("tomorrow morning before 10"));
+        assert!(!is_soft_decline("dana@example.com"));
+    }
+
+    #[test]
     fn an_address_answer_is_a_place() {
+        assert_eq!(
+            address_answer("it's my dad's place, 61 Quarry Rd, Lakemont"),
+            Ok("61 Quarry Rd, Lakemont".into())
+        );
+        assert_eq!(
+            address_answer("it's 422 Lincoln Avenue in Riverton Falls"),
+            Ok("422 Lincoln Avenue, Riverton Falls".into())
+        );
+        assert_eq!(address_answer("Apt 4, 12 Main St"), Ok("Apt 4, 12 Main St".into()));
+        for not_a_place in [
+            "should I turn the electricity off? the water's dripping near the light switch",
+            "¿apago el calentador? es de gas",
+            "no, just have someone call me",
+            "that's my cell, mom's landline doesn't work well so please call me",
+        ] {
+            assert_eq!(address_answer(not_a_place), Err(Rejection::NotAddress), "{not_a_place}");
+        }
         assert_eq!(
             address_answer("the house is at 8 Ferry Lane, Lakemont"),
             Ok("8 Ferry Lane, Lakemont".into())

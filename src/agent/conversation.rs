@@ -61,13 +61,16 @@ fn render(ctx: &Context, state: &State, parts: &[Part], wording: Wording) -> Str
 /// Does this message ask something (rather than answer)?
 pub fn is_question(text: &str) -> bool {
     let t = text.trim().to_lowercase();
-    const OPENERS: [&str; 16] = [
+    const OPENERS: [&str; 26] = [
         "do you",
         "does ",
         "can you",
         "can i",
+        "can we",
         "are you",
         "is there",
+        "is it",
+        "are there",
         "how ",
         "what ",
         "when ",
@@ -77,9 +80,17 @@ pub fn is_question(text: &str) -> bool {
         "why ",
         "will you",
         "could you",
+        "could i",
+        "would you",
+        "should i",
+        "should we",
+        "do i",
+        "do we",
         "tienen",
+        "¿",
     ];
-    t.ends_with('?') || OPENERS.iter().any(|o| t.starts_with(o))
+    // A question mark anywhere: "should I turn the power off? it's near the switch".
+    t.contains('?') || OPENERS.iter().any(|o| t.starts_with(o))
 }
 
 /// Runs one visitor turn. `passages` are the knowledge-base matches for
@@ -251,6 +262,16 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         state.skipped.insert(q.order);
         return AnswerOutcome::Skipped;
     }
+    // "I'd rather not give my email", "whenever works": a refusal in a
+    // sentence leaves an optional question, unless it holds an answer after
+    // all ("no mornings, Tuesday afternoon is best").
+    let holds_answer = answers::find_email(message).is_some()
+        || answers::find_phone(message, &ctx.business.country).is_some()
+        || (q.expected_format == ExpectedFormat::Text && mentions_time(message));
+    if !q.is_required && !holds_answer && answers::is_soft_decline(message) {
+        state.skipped.insert(q.order);
+        return AnswerOutcome::Skipped;
+    }
     if let Some(caller_id) = offered_number(state, q) {
         if answers::is_affirmative(message) {
             state.answers.insert(q.order, Answer { value: caller_id, valid: true });
@@ -331,6 +352,51 @@ fn reask_text(rejection: Rejection, q: &Question) -> String {
             q.question_text
         ),
     }
+}
+
+/// Does the message name a day or a time of day ("Tuesday", "mornings", "mañana")?
+fn mentions_time(message: &str) -> bool {
+    const WHEN: [&str; 34] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "weekday",
+        "weekend",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "noon",
+        "today",
+        "tomorrow",
+        "week",
+        "am",
+        "pm",
+        "lunes",
+        "martes",
+        "miercoles",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sabado",
+        "sábado",
+        "domingo",
+        "mañana",
+        "tarde",
+        "noche",
+        "semana",
+        "hoy",
+        "mediodía",
+    ];
+    message.chars().any(|c| c.is_ascii_digit())
+        || message
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| WHEN.iter().any(|t| w == *t || (w.len() > t.len() && w.starts_with(t) && t.len() > 4)))
 }
 
 /// Fields whose answers are details (who, where, when), not a description.
