@@ -114,10 +114,11 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
     if let Some(q) = pending.filter(|_| !leaving && !corrected).and_then(|o| ctx.question(o)) {
         // A question is not an answer to "name/phone/address?", but may well
         // describe the problem ("can you fix a leaking tap?").
-        let contact_field =
-            matches!(q.maps_to_lead_field.as_deref(), Some("name" | "email" | "phone" | "address"));
+        // Nor to "which day suits you?": a question there is asked instead.
         let asked_instead = is_question(message)
-            && (knowledge_answer.is_some() || q.expected_format != ExpectedFormat::Text || contact_field);
+            && (knowledge_answer.is_some()
+                || q.expected_format != ExpectedFormat::Text
+                || is_detail_field(q));
         if !(asked_instead || (escalate && is_distress_not_name(q, message))) {
             match take_answer(ctx, state, q, message) {
                 AnswerOutcome::Accepted => answered = Some(q),

@@ -95,13 +95,129 @@ fn features(vector: &[f32], rules: Priority, kind: BusinessType, text: &str) -> 
     dense.extend((0..3).map(|i| if slot(rules) == i { 1.0 } else { 0.0 }));
     dense.extend(BusinessType::ALL.iter().map(|k| if *k == kind { 1.0 } else { 0.0 }));
     dense.push(1.0);
-    let mut slots: Vec<usize> = word_tokens(text).iter().map(|w| fnv1a(w) as usize % WORD_BUCKETS).collect();
+    let mut slots: Vec<usize> = word_tokens(text)
+        .iter()
+        .filter(|w| STOP_WORDS.binary_search(&w.as_str()).is_err())
+        .map(|w| fnv1a(w) as usize % WORD_BUCKETS)
+        .collect();
     slots.sort_unstable();
     slots.dedup();
     let value = if slots.is_empty() { 0.0 } else { WORD_SCALE / (slots.len() as f32).sqrt() };
     let offset = dense.len();
     Features { dense, words: slots.into_iter().map(|s| (offset + s, value)).collect() }
 }
+
+/// Words the head does not read (sorted): greetings, fillers, pronouns and
+/// helpers carry the writer's style, not urgency. Read, they taught the head
+/// that chatty openings ("hi so I'm ...") are emergencies, as the long
+/// voice-style emergencies in the training rows are (development
+/// conversations' openings: 16 routine ones raised to URGENT, 6 without).
+/// Tense and negation words ("had", "ago", "no", "ever") are kept.
+const STOP_WORDS: [&str; 103] = [
+    "a",
+    "about",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "at",
+    "be",
+    "been",
+    "bueno",
+    "by",
+    "can",
+    "con",
+    "could",
+    "de",
+    "did",
+    "do",
+    "does",
+    "el",
+    "en",
+    "es",
+    "for",
+    "from",
+    "get",
+    "got",
+    "guys",
+    "has",
+    "have",
+    "he",
+    "hello",
+    "hey",
+    "hi",
+    "hola",
+    "i",
+    "i'm",
+    "i've",
+    "im",
+    "in",
+    "is",
+    "it",
+    "it's",
+    "just",
+    "know",
+    "la",
+    "las",
+    "le",
+    "like",
+    "lo",
+    "los",
+    "me",
+    "mi",
+    "my",
+    "need",
+    "of",
+    "ok",
+    "okay",
+    "on",
+    "our",
+    "para",
+    "please",
+    "por",
+    "pues",
+    "que",
+    "really",
+    "se",
+    "she",
+    "so",
+    "some",
+    "somebody",
+    "someone",
+    "something",
+    "thanks",
+    "that",
+    "the",
+    "their",
+    "them",
+    "there",
+    "they",
+    "think",
+    "this",
+    "to",
+    "uh",
+    "um",
+    "un",
+    "una",
+    "very",
+    "want",
+    "wanted",
+    "was",
+    "we",
+    "we're",
+    "were",
+    "will",
+    "with",
+    "would",
+    "y",
+    "yeah",
+    "yo",
+    "you",
+    "your",
+];
 
 /// Lower-case words with accents removed ("¿Qué pasó?" -> "que", "paso"):
 /// runs of a-z, 0-9 and apostrophes.
@@ -170,7 +286,7 @@ pub fn training_fingerprint(
         }
     };
     eat(local_model::get().map_or("none", |m| m.id()));
-    eat(&format!("{WORD_BUCKETS} {WORD_SCALE} {STEPS} {RATE} {L2}"));
+    eat(&format!("{WORD_BUCKETS} {WORD_SCALE} {STEPS} {RATE} {L2} {}", STOP_WORDS.join(" ")));
     for (kind, level, text) in rows {
         eat(&format!("{kind}\t{level}\t{}\t{text}", rules(*kind, text)));
     }
@@ -399,6 +515,12 @@ fn slot(level: Priority) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_words_are_sorted_for_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(word_tokens("¿Qué PASÓ? it's the niño's"), ["que", "paso", "it's", "the", "nino's"]);
+    }
 
     #[test]
     fn every_built_in_row_parses() {

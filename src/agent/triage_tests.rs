@@ -337,4 +337,23 @@ fn dump_development_features() {
         out.push_str(&format!("{kind}\t{level}\t{rules}\t{}\t{}\n", text.replace('\t', " "), v.join(",")));
     }
     std::fs::write("/tmp/h12_dev_features.tsv", out).unwrap();
+    // The development conversations' openings, with the conversation's priority.
+    let mut out = String::new();
+    for file in ["dev", "heldout", "heldout_c", "heldout_d"] {
+        let path = format!("{}/tests/data/{file}/conversations.json", env!("CARGO_MANIFEST_DIR"));
+        let scripts: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for c in scripts.as_array().unwrap() {
+            let text = without_contact_details(c["opening"].as_str().unwrap());
+            let level = c["expected"]["priority"].as_str().unwrap();
+            let rules = Rules::rules_only(BusinessType::Plumbing).classify_rules(&text).level;
+            let v: Vec<String> = model.embed(&text).iter().map(|x| format!("{x:.5}")).collect();
+            out.push_str(&format!(
+                "PLUMBING\t{level}\t{rules}\t{}\t{}\n",
+                text.replace('\t', " "),
+                v.join(",")
+            ));
+        }
+    }
+    std::fs::write("/tmp/h12_openings.tsv", out).unwrap();
 }
