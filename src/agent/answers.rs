@@ -309,7 +309,7 @@ pub fn is_soft_decline(text: &str) -> bool {
         return true;
     }
     let t = format!(" {} ", words(text).join(" "));
-    const CUES: [&str; 28] = [
+    const CUES: [&str; 32] = [
         " rather not ",
         " prefer not ",
         " don't have ",
@@ -329,6 +329,10 @@ pub fn is_soft_decline(text: &str) -> bool {
         " just call me ",
         " call me instead ",
         " skip ",
+        " i'll pass ",
+        " pass on ",
+        " can't right now ",
+        " not right now ",
         " no tengo ",
         " prefiero no ",
         " prefiero que ",
