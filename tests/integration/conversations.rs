@@ -6,10 +6,13 @@
 //!
 //! Development set (`tests/data/dev/conversations.json`, tuned on):
 //!   cargo test --test integration conversations_dev -- --nocapture
-//! Held-out sets A, C and D (`tests/data/heldout/`, `tests/data/heldout_c/`,
-//! `tests/data/heldout_d/`; measure only; it
-//! prints totals, never the failing conversations, so nobody tunes on it):
+//! Sets A, C and D (`tests/data/heldout/`, `tests/data/heldout_c/`,
+//! `tests/data/heldout_d/`): each was measured as held out, and all three
+//! are development data since round four (issue 12); totals, and the failing
+//! conversations with FRONTDESK_SHOW_FAILURES=1:
 //!   cargo test --test integration conversations_heldout_report -- --ignored --nocapture
+//! Held-out set E (`tests/data/heldout_e/`, totals only, never its failures):
+//!   cargo test --test integration conversations_heldout_e_report -- --ignored --nocapture
 //!
 //! Scripts written for voice are played as chat: both go through the same
 //! engine turn; the call-only parts (caller ID) are covered by the voice tests.
