@@ -52,8 +52,13 @@ pub fn normalise_phone(raw: &str, country: &str) -> Result<String, Rejection> {
     }
 }
 
-/// The first syntactically valid email address in `text`, lower-cased.
+/// The first syntactically valid email address in `text`, lower-cased; on
+/// a call, also one spelled out ("dana dot smith at mail dot example").
 pub fn find_email(text: &str) -> Option<String> {
+    written_email(text).or_else(|| spoken_email(text))
+}
+
+fn written_email(text: &str) -> Option<String> {
     text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '(' | ')' | '"'))
         .map(|w| w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | ':' | '\'')))
         .filter(|w| w.contains('@'))
@@ -61,9 +66,124 @@ pub fn find_email(text: &str) -> Option<String> {
         .map(str::to_lowercase)
 }
 
-/// The first valid phone number written in `text`, as E.164.
+/// The first valid phone number written in `text`, as E.164; on a call,
+/// also one said digit by digit ("eight one five, five five five, ...").
 pub fn find_phone(text: &str, country: &str) -> Option<String> {
-    phone_candidates(text).into_iter().find_map(|c| normalise_phone(&c, country).ok())
+    phone_candidates(text)
+        .into_iter()
+        .chain(spoken_digits(text).map(|digits| phone_candidates(&digits)).unwrap_or_default())
+        .find_map(|c| normalise_phone(&c, country).ok())
+}
+
+/// A digit said as a word, in English or Spanish.
+fn digit_word(word: &str) -> Option<char> {
+    Some(match word {
+        "zero" | "oh" | "o" | "cero" => '0',
+        "one" | "uno" | "una" => '1',
+        "two" | "dos" => '2',
+        "three" | "tres" => '3',
+        "four" | "cuatro" => '4',
+        "five" | "cinco" => '5',
+        "six" | "seis" => '6',
+        "seven" | "siete" => '7',
+        "eight" | "ocho" => '8',
+        "nine" | "nueve" => '9',
+        _ => return None,
+    })
+}
+
+/// The message with runs of spoken digits written as digits ("double five"
+/// is "55"), when a run of seven or more says a phone number; None otherwise,
+/// so "one toilet, two sinks" is never read as a number.
+fn spoken_digits(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-' | ';'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let mut found = false;
+    let mut repeat = 1;
+    for w in &words {
+        let mut w = *w;
+        if let Some(n) = match w {
+            "double" | "doble" => Some(2),
+            "triple" => Some(3),
+            _ => None,
+        } {
+            repeat = n;
+            continue;
+        }
+        if w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty() {
+            run.push_str(w);
+            repeat = 1;
+            continue;
+        }
+        // "o" alone is a digit only inside a run ("five five five o one").
+        if w == "o" && run.is_empty() {
+            w = "";
+        }
+        match digit_word(w) {
+            Some(d) => {
+                (0..repeat).for_each(|_| run.push(d));
+                repeat = 1;
+            }
+            None => {
+                if !run.is_empty() {
+                    found |= run.len() >= 7;
+                    out.push(std::mem::take(&mut run));
+                }
+                repeat = 1;
+                out.push(w.to_string());
+            }
+        }
+    }
+    if !run.is_empty() {
+        found |= run.len() >= 7;
+        out.push(run);
+    }
+    found.then(|| out.join(" "))
+}
+
+/// An email address spelled out on a call: "jorge dot silva at casa dot
+/// example", "arroba" and "punto" in Spanish, "underscore" and "dash".
+fn spoken_email(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joiner = |w: &str| match w {
+        "dot" | "punto" => Some("."),
+        "underscore" | "guion bajo" => Some("_"),
+        "dash" | "hyphen" | "guion" | "guión" => Some("-"),
+        _ => None,
+    };
+    let part = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric());
+    let at = words.iter().position(|w| *w == "at" || *w == "arroba")?;
+    // The local part: the word before "at", and words joined to it by "dot", "dash" ...
+    let mut start = at.checked_sub(1).filter(|&i| part(words[i]))?;
+    while start >= 2 && joiner(words[start - 1]).is_some() && part(words[start - 2]) {
+        start -= 2;
+    }
+    let mut end = at + 1;
+    if !words.get(end).is_some_and(|w| part(w)) {
+        return None;
+    }
+    while end + 2 < words.len() + 1
+        && words.get(end + 1).is_some_and(|w| joiner(w).is_some())
+        && words.get(end + 2).is_some_and(|w| part(w))
+    {
+        end += 2;
+    }
+    let spelled: String = words[start..=end]
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if start + i == at { "@" } else { joiner(w).unwrap_or(w) })
+        .collect();
+    written_email(&spelled)
 }
 
 /// Runs of digits and phone punctuation long enough to be a number.
@@ -179,6 +299,54 @@ pub fn is_decline(text: &str) -> bool {
     DECLINES.contains(&t.as_str())
 }
 
+/// A refusal said in a sentence ("I'd rather not give my email", "no
+/// tengo correo", "whenever works"): declines an optional question whose
+/// answer it cannot be. Only asked of optional questions, or when the
+/// answer did not validate, since "no leaks, just a quote" answers a
+/// description.
+pub fn is_soft_decline(text: &str) -> bool {
+    if is_decline(text) {
+        return true;
+    }
+    let t = format!(" {} ", words(text).join(" "));
+    const CUES: [&str; 32] = [
+        " rather not ",
+        " prefer not ",
+        " don't have ",
+        " dont have ",
+        " don't do ",
+        " don't use ",
+        " don't want ",
+        " no email ",
+        " no need ",
+        " not needed ",
+        " whenever works ",
+        " any time works ",
+        " anytime works ",
+        " no preference ",
+        " doesn't matter ",
+        " does not matter ",
+        " just call me ",
+        " call me instead ",
+        " skip ",
+        " i'll pass ",
+        " pass on ",
+        " can't right now ",
+        " not right now ",
+        " no tengo ",
+        " prefiero no ",
+        " prefiero que ",
+        " no uso ",
+        " sin correo ",
+        " cuando sea ",
+        " me da igual ",
+        " no hace falta ",
+        " lo que sea ",
+    ];
+    let starts_no = [" no ", " nope ", " nah ", " not "].iter().any(|n| t.starts_with(n));
+    CUES.iter().any(|c| t.contains(c)) || (starts_no && t.split_whitespace().count() <= 8)
+}
+
 /// "Yes", "yeah that's right", "sí": agreeing with what was just asked.
 pub fn is_affirmative(text: &str) -> bool {
     let t = text.trim().trim_end_matches(['.', '!']).to_lowercase();
@@ -268,7 +436,38 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     }
     // Control characters (a speech result can carry them) are no part of a name.
     let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
-    let trimmed = cleaned.trim().trim_end_matches(['.', '!']).trim();
+    let spoken = without_fillers(&cleaned);
+    match name_like(spoken) {
+        Err(Rejection::NotName) if spoken.contains(',') => {
+            // "it's Gary, Gary Novak", "Novak, Gary Novak": the fullest part that reads as a name.
+            let mut parts: Vec<String> = spoken.split(',').filter_map(|p| name_like(p).ok()).collect();
+            parts.sort_by_key(|p| std::cmp::Reverse(p.split_whitespace().count()));
+            parts.into_iter().next().ok_or(Rejection::NotName)
+        }
+        other => other,
+    }
+}
+
+/// Words a speaker puts before an answer ("uh", "um", "pues", "well").
+const FILLERS: [&str; 12] =
+    ["uh", "um", "er", "erm", "eh", "ah", "well", "so", "yeah", "pues", "este", "bueno"];
+
+/// The text without its leading fillers and their commas.
+fn without_fillers(text: &str) -> &str {
+    let mut rest = text.trim();
+    loop {
+        let word_end = rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len());
+        let word = rest[..word_end].to_lowercase();
+        if word_end == 0 || word_end == rest.len() || !FILLERS.contains(&word.as_str()) {
+            return rest;
+        }
+        rest = rest[word_end..].trim_start_matches([',', ' ', '.']).trim_start();
+    }
+}
+
+/// One part of a name answer, read as a name.
+fn name_like(part: &str) -> Result<String, Rejection> {
+    let trimmed = part.trim().trim_end_matches(['.', '!']).trim();
     let lower = trimmed.to_lowercase();
     let rest = NAME_LEAD_INS
         .iter()
@@ -312,8 +511,20 @@ const ADDRESS_LEAD_INS: [&str; 16] = [
 ];
 
 /// Openers of a correction: "sorry, ...", "actually ...".
-const CORRECTION_OPENERS: [&str; 8] =
-    ["sorry", "actually", "oops", "correction", "i mean", "wait", "perdón", "perdon"];
+const CORRECTION_OPENERS: [&str; 12] = [
+    "sorry",
+    "actually",
+    "oops",
+    "correction",
+    "i mean",
+    "wait",
+    "typo",
+    "my bad",
+    "no wait",
+    "perdón",
+    "perdon",
+    "disculpa",
+];
 
 /// The message with a correction's opener ("sorry, actually") removed.
 pub fn without_correction_opener(text: &str) -> &str {
@@ -362,9 +573,21 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         .and_then(|cue| (lower.len() == trimmed.len()).then(|| trimmed.get(cue.len()..)).flatten())
         .unwrap_or(trimmed)
         .trim();
+    let rest = from_house_number(rest);
     let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
     let digits = rest.chars().filter(char::is_ascii_digit).count();
     let word_count = rest.split_whitespace().count();
+    // A sentence with no number in it is not a street address ("that's my
+    // cell, call me"), unless it reads as place names ("Main Street, Lakemont").
+    let sentence = digits == 0 && {
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let capitals = w.iter().filter(|x| x.chars().next().is_some_and(char::is_uppercase)).count();
+        capitals * 2 < w.len() || NOT_IN_NAMES.iter().any(|n| words(&rest).iter().any(|x| x == n))
+    };
+    if rest.contains('?') || rest.contains('¿') || sentence || is_soft_decline(&rest) {
+        return Err(Rejection::NotAddress);
+    }
+    let rest = rest.as_str();
     if rest.is_empty()
         || rest.contains('@')
         || is_decline(rest)
@@ -377,6 +600,42 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         return Err(Rejection::NotAddress);
     }
     Ok(rest.chars().take(MAX_TEXT_ANSWER).collect())
+}
+
+/// The address itself when a sentence leads up to it ("it's my dad's
+/// place, 61 Quarry Rd, Lakemont" -> "61 Quarry Rd, Lakemont"), with "in"
+/// before the town written as a comma ("422 Lincoln Avenue in Riverton
+/// Falls" -> "422 Lincoln Avenue, Riverton Falls").
+fn from_house_number(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    // The house number: a word of digits (or "12B") followed by a word of letters.
+    let start = words.iter().enumerate().position(|(i, w)| {
+        w.chars().next().is_some_and(|c| c.is_ascii_digit())
+            && w.chars().count() <= 6
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && words.get(i + 1).is_some_and(|n| n.chars().next().is_some_and(char::is_alphabetic))
+    });
+    let words = match start {
+        // Only a lead-in without digits is cut: "Apt 4, 12 Main St" keeps its unit.
+        Some(i) if i > 0 && !words[..i].iter().any(|w| w.chars().any(|c| c.is_ascii_digit())) => &words[i..],
+        _ => &words[..],
+    };
+    let mut out: Vec<String> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let town_follows = words.get(i + 1).is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        if (*w == "in" || *w == "en")
+            && i >= 2
+            && town_follows
+            && !out.last().is_some_and(|l| l.ends_with(','))
+        {
+            if let Some(last) = out.last_mut() {
+                last.push(',');
+            }
+            continue;
+        }
+        out.push((*w).to_string());
+    }
+    out.join(" ")
 }
 
 /// A number as people say it: `(312) 555-0142` in its own country.
@@ -401,12 +660,44 @@ mod tests {
             validate(ExpectedFormat::Email, " Dana@Example.com ", "US"),
             Ok("dana@example.com".into())
         );
+        // Spelled out, as on a call.
         assert_eq!(
             validate(ExpectedFormat::Email, "dana at example dot com", "US"),
-            Err(Rejection::NotEmail)
+            Ok("dana@example.com".into())
         );
+        assert_eq!(validate(ExpectedFormat::Email, "dana at example", "US"), Err(Rejection::NotEmail));
         assert_eq!(validate(ExpectedFormat::Email, "dana@localhost", "US"), Err(Rejection::NotEmail));
         assert_eq!(find_email("sure, it's dana.smith@mail.example."), Some("dana.smith@mail.example".into()));
+    }
+
+    #[test]
+    fn numbers_and_emails_said_on_a_call() {
+        assert_eq!(
+            find_phone("eight one five, five five five, zero one six one", "US"),
+            Some("+18155550161".into())
+        );
+        assert_eq!(
+            find_phone("seis tres cero, cinco cinco cinco, cero uno siete nueve", "US"),
+            Some("+16305550179".into())
+        );
+        assert_eq!(
+            find_phone("it's three one two double five five oh one four two", "US"),
+            Some("+13125550142".into())
+        );
+        assert_eq!(find_phone("one toilet and two sinks, five years old", "US"), None);
+        assert_eq!(
+            find_email("jorge dot silva at casa dot example"),
+            Some("jorge.silva@casa.example".into())
+        );
+        assert_eq!(
+            find_email("sure it's dana underscore lee at mail dot example"),
+            Some("dana_lee@mail.example".into())
+        );
+        assert_eq!(
+            find_email("ana punto ruiz arroba correo punto example"),
+            Some("ana.ruiz@correo.example".into())
+        );
+        assert_eq!(find_email("we're at home at five"), None);
     }
 
     #[test]
@@ -439,7 +730,38 @@ mod tests {
     }
 
     #[test]
+    fn spoken_names_and_soft_refusals() {
+        assert_eq!(name_answer("it's Gary, Gary Novak"), Ok("Gary Novak".into()));
+        assert_eq!(name_answer("uh it's Gary Lindqvist"), Ok("Gary Lindqvist".into()));
+        assert_eq!(name_answer("pues, Ana Lucía Torres"), Ok("Ana Lucía Torres".into()));
+        for no in
+            ["I'd rather not give my email", "no tengo correo", "no, I don't do email", "whenever works"]
+        {
+            assert!(is_soft_decline(no), "{no}");
+        }
+        assert!(!is_soft_decline("tomorrow morning before 10"));
+        assert!(!is_soft_decline("dana@example.com"));
+    }
+
+    #[test]
     fn an_address_answer_is_a_place() {
+        assert_eq!(
+            address_answer("it's my dad's place, 61 Quarry Rd, Lakemont"),
+            Ok("61 Quarry Rd, Lakemont".into())
+        );
+        assert_eq!(
+            address_answer("it's 422 Lincoln Avenue in Riverton Falls"),
+            Ok("422 Lincoln Avenue, Riverton Falls".into())
+        );
+        assert_eq!(address_answer("Apt 4, 12 Main St"), Ok("Apt 4, 12 Main St".into()));
+        for not_a_place in [
+            "should I turn the electricity off? the water's dripping near the light switch",
+            "¿apago el calentador? es de gas",
+            "no, just have someone call me",
+            "that's my cell, mom's landline doesn't work well so please call me",
+        ] {
+            assert_eq!(address_answer(not_a_place), Err(Rejection::NotAddress), "{not_a_place}");
+        }
         assert_eq!(
             address_answer("the house is at 8 Ferry Lane, Lakemont"),
             Ok("8 Ferry Lane, Lakemont".into())

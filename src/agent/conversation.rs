@@ -61,13 +61,16 @@ fn render(ctx: &Context, state: &State, parts: &[Part], wording: Wording) -> Str
 /// Does this message ask something (rather than answer)?
 pub fn is_question(text: &str) -> bool {
     let t = text.trim().to_lowercase();
-    const OPENERS: [&str; 16] = [
+    const OPENERS: [&str; 26] = [
         "do you",
         "does ",
         "can you",
         "can i",
+        "can we",
         "are you",
         "is there",
+        "is it",
+        "are there",
         "how ",
         "what ",
         "when ",
@@ -77,9 +80,17 @@ pub fn is_question(text: &str) -> bool {
         "why ",
         "will you",
         "could you",
+        "could i",
+        "would you",
+        "should i",
+        "should we",
+        "do i",
+        "do we",
         "tienen",
+        "¿",
     ];
-    t.ends_with('?') || OPENERS.iter().any(|o| t.starts_with(o))
+    // A question mark anywhere: "should I turn the power off? it's near the switch".
+    t.contains('?') || OPENERS.iter().any(|o| t.starts_with(o))
 }
 
 /// Runs one visitor turn. `passages` are the knowledge-base matches for
@@ -103,10 +114,11 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
     if let Some(q) = pending.filter(|_| !leaving && !corrected).and_then(|o| ctx.question(o)) {
         // A question is not an answer to "name/phone/address?", but may well
         // describe the problem ("can you fix a leaking tap?").
-        let contact_field =
-            matches!(q.maps_to_lead_field.as_deref(), Some("name" | "email" | "phone" | "address"));
+        // Nor to "which day suits you?": a question there is asked instead.
         let asked_instead = is_question(message)
-            && (knowledge_answer.is_some() || q.expected_format != ExpectedFormat::Text || contact_field);
+            && (knowledge_answer.is_some()
+                || q.expected_format != ExpectedFormat::Text
+                || is_detail_field(q));
         if !(asked_instead || (escalate && is_distress_not_name(q, message))) {
             match take_answer(ctx, state, q, message) {
                 AnswerOutcome::Accepted => answered = Some(q),
@@ -251,6 +263,16 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         state.skipped.insert(q.order);
         return AnswerOutcome::Skipped;
     }
+    // "I'd rather not give my email", "whenever works": a refusal in a
+    // sentence leaves an optional question, unless it holds an answer after
+    // all ("no mornings, Tuesday afternoon is best").
+    let holds_answer = answers::find_email(message).is_some()
+        || answers::find_phone(message, &ctx.business.country).is_some()
+        || (q.expected_format == ExpectedFormat::Text && mentions_time(message));
+    if !q.is_required && !holds_answer && answers::is_soft_decline(message) {
+        state.skipped.insert(q.order);
+        return AnswerOutcome::Skipped;
+    }
     if let Some(caller_id) = offered_number(state, q) {
         if answers::is_affirmative(message) {
             state.answers.insert(q.order, Answer { value: caller_id, valid: true });
@@ -331,6 +353,51 @@ fn reask_text(rejection: Rejection, q: &Question) -> String {
             q.question_text
         ),
     }
+}
+
+/// Does the message name a day or a time of day ("Tuesday", "mornings", "mañana")?
+fn mentions_time(message: &str) -> bool {
+    const WHEN: [&str; 34] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "weekday",
+        "weekend",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "noon",
+        "today",
+        "tomorrow",
+        "week",
+        "am",
+        "pm",
+        "lunes",
+        "martes",
+        "miercoles",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sabado",
+        "sábado",
+        "domingo",
+        "mañana",
+        "tarde",
+        "noche",
+        "semana",
+        "hoy",
+        "mediodía",
+    ];
+    message.chars().any(|c| c.is_ascii_digit())
+        || message
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| WHEN.iter().any(|t| w == *t || (w.len() > t.len() && w.starts_with(t) && t.len() > 4)))
 }
 
 /// Fields whose answers are details (who, where, when), not a description.

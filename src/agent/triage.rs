@@ -273,6 +273,10 @@ struct Rule {
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
+    /// Default rules the owner removed: a message they match is left to the
+    /// remaining rules, so the classifier cannot raise it on the sign the
+    /// owner said does not count for them.
+    removed: Vec<Rule>,
     classifier: Arc<Classifier>,
 }
 
@@ -456,7 +460,7 @@ impl Rules {
             .chain([ROUTINE].iter())
             .flat_map(|rows| rows.iter().map(compile))
             .collect();
-        Rules { rules, classifier: Arc::new(Classifier::default()) }
+        Rules { rules, removed: Vec::new(), classifier: Arc::new(Classifier::default()) }
     }
 
     /// Compiled rules for a business, shared while its overrides are unchanged:
@@ -496,7 +500,10 @@ impl Rules {
     pub fn with_overrides(business_type: BusinessType, overrides: &Overrides) -> Rules {
         let mut rules = Rules::for_business(business_type);
         let removed: BTreeSet<String> = overrides.remove.iter().map(|p| label(&normalise(p))).collect();
-        rules.rules.retain(|r| !removed.contains(&r.label));
+        let (gone, kept): (Vec<Rule>, Vec<Rule>) =
+            std::mem::take(&mut rules.rules).into_iter().partition(|r| removed.contains(&r.label));
+        rules.rules = kept;
+        rules.removed = gone;
         for (level, phrase) in &overrides.add {
             if !phrase.trim().is_empty() {
                 rules.rules.push(compile_pattern(*level, phrase, None, ""));
@@ -522,6 +529,12 @@ impl Rules {
 
     /// [`Rules::classify`] with another classifier (the leave-one-out evaluation).
     pub fn classify_with(&self, text: &str, classifier: &Classifier) -> Decision {
+        if !self.removed.is_empty() {
+            let tokens = tokenize(text);
+            if self.removed.iter().any(|rule| rule_hits(rule, &tokens)) {
+                return self.classify_rules(text);
+            }
+        }
         combine_opt(self.classify_rules(text), classifier, text)
     }
 
@@ -550,14 +563,7 @@ impl Rules {
             nearest: None,
         };
         for rule in &self.rules {
-            let hit = (0..tokens.len()).find(|&start| {
-                match_at(&rule.elems, &tokens, start).is_some()
-                    && !negated(&tokens, start)
-                    && !rule.context.iter().any(|c| occurs(c, &tokens))
-                    && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs(c, &tokens)))
-                    && rule.also.iter().all(|part| occurs_unnegated(part, &tokens))
-            });
-            if hit.is_none() {
+            if !rule_hits(rule, &tokens) {
                 continue;
             }
             if rule.level > best.level || (rule.level == Normal && best.reasons.is_empty()) {
@@ -576,9 +582,22 @@ impl Rules {
     }
 }
 
+/// Does the rule match the message's tokens (unnegated, in its context)?
+fn rule_hits(rule: &Rule, tokens: &[Token]) -> bool {
+    (0..tokens.len()).any(|start| {
+        match_at(&rule.elems, tokens, start).is_some()
+            && !negated(tokens, start)
+            && !rule.context.iter().any(|c| occurs(c, tokens))
+            && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs(c, tokens)))
+            && rule.also.iter().all(|part| occurs_unnegated(part, tokens))
+    })
+}
+
 /// The classifier's training rows for labelled messages: each with the
 /// built-in rules' level as a feature.
-pub fn training_rows(rows: &[(BusinessType, Priority, &str)]) -> Vec<(Vec<f32>, Priority)> {
+pub fn training_rows(
+    rows: &[(BusinessType, Priority, &str)],
+) -> Vec<(super::triage_model::Features, Priority)> {
     let rules: Vec<Rules> = BusinessType::ALL.iter().map(|k| Rules::rules_only(*k)).collect();
     super::triage_model::training_rows(rows, |kind, text| {
         let i = BusinessType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
@@ -675,8 +694,10 @@ pub fn combine(rules: Decision, vote: Vote) -> Decision {
 
 pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
     let owner = vote.nearest.source == "owner" && vote.nearest.similarity >= t.owner;
-    let level = if owner && vote.nearest.level != rules.level {
-        Some(vote.nearest.level)
+    // An owner's mark this close decides, also when it agrees with the
+    // rules: "this was not an emergency" must not be raised again by the head.
+    let level = if owner {
+        (vote.nearest.level != rules.level).then_some(vote.nearest.level)
     } else if rules.level != Urgent && vote.urgent >= t.raise {
         Some(Urgent)
     } else if rules.level == Urgent && vote.level != Urgent && vote.confidence >= t.calm {

@@ -2,8 +2,10 @@
 //! by someone who had not seen the code) was measured once after phase 1;
 //! its misses were then read while tuning, and on 2026-11-30 its triage rows
 //! joined the classifier's training data, so it is development data now.
-//! Sets C and D (`heldout_c/`, `heldout_d/`) are still held out: their
-//! reports print totals only.
+//! Sets C and D (`heldout_c/`, `heldout_d/`) were measured once each and
+//! joined the training data in round four (issue 12); set E (`heldout_e/`,
+//! written before round four's tuning) is held out: its reports print
+//! totals only, never its misses.
 //!
 //!   cargo test --test integration heldout_report -- --ignored --nocapture
 //!
@@ -18,6 +20,8 @@ const TRIAGE_C: &str = include_str!("../data/heldout_c/triage.tsv");
 const KNOWLEDGE_C: &str = include_str!("../data/heldout_c/knowledge.tsv");
 const TRIAGE_D: &str = include_str!("../data/heldout_d/triage.tsv");
 const KNOWLEDGE_D: &str = include_str!("../data/heldout_d/knowledge.tsv");
+const TRIAGE_E: &str = include_str!("../data/heldout_e/triage.tsv");
+const KNOWLEDGE_E: &str = include_str!("../data/heldout_e/knowledge.tsv");
 
 /// (lang, question, expected titles); `NONE` rows have no answering document.
 fn knowledge_rows() -> Vec<(String, String, Vec<String>)> {
@@ -86,18 +90,18 @@ fn heldout_report() {
     );
 }
 
-/// URGENT recall of rules + classifier on held-out set C, measured on
-/// 2026-11-30 after set A joined the classifier's training data: 0.85 (136
-/// of 160). A regression below it, less a margin, fails CI. Not a target:
-/// nothing was tuned to reach it. (Set A, measured 0.74 before, is training
-/// data now, so a floor on it would prove nothing.)
+/// URGENT recall of rules + classifier on held-out set E, measured once on
+/// 2026-11-30 after round four (issue 12): 0.92 (110 of 120), precision
+/// 0.89. A regression below it, less a margin, fails CI; only the two
+/// totals are printed. Not a target: nothing was tuned to reach it. (Sets
+/// A, C and D are training data now, so a floor on them would prove nothing.)
 #[test]
 fn heldout_urgent_recall_floor() {
-    let (_, after) = triage(&triage_rows(TRIAGE_C));
+    let (_, after) = triage(&triage_rows(TRIAGE_E));
     let (_, _, (precision, recall)) = triage_report(&after);
     assert!(
-        recall >= 0.80,
-        "held-out C URGENT recall fell to {recall:.3} (measured 0.85; precision {precision:.3})"
+        recall >= 0.87,
+        "held-out E URGENT recall fell to {recall:.3} (measured 0.92; precision {precision:.3})"
     );
 }
 
@@ -122,6 +126,16 @@ fn heldout_d_report() {
     totals_report("D", TRIAGE_D, KNOWLEDGE_D);
 }
 
+/// Held-out set E (`tests/data/heldout_e/`, written 2026-11-30 before round
+/// four's tuning, issue 12): totals only.
+///
+///   cargo test --test integration heldout_e_report -- --ignored --nocapture
+#[test]
+#[ignore]
+fn heldout_e_report() {
+    totals_report("E", TRIAGE_E, KNOWLEDGE_E);
+}
+
 /// Triage and knowledge totals of a held-out set, never its misses.
 fn totals_report(set: &str, triage_tsv: &str, knowledge_tsv: &str) {
     triage_by_language(&format!("held-out {set}"), triage_tsv, false);
@@ -133,6 +147,12 @@ fn totals_report(set: &str, triage_tsv: &str, knowledge_tsv: &str) {
             .map(|r| (r.1.clone(), r.2.clone()))
             .collect();
         let results = knowledge(&cases);
+        // Sets C and D are development data since round four: their misses may be read.
+        if set != "E" && name == "all" && std::env::var("FRONTDESK_SHOW_FAILURES").is_ok() {
+            for r in results.iter().filter(|r| !r.1) {
+                println!("  miss: {} -> {:?}", r.2, r.3);
+            }
+        }
         let before = results.iter().filter(|r| r.0).count();
         let after = results.iter().filter(|r| r.1).count();
         println!(
