@@ -468,3 +468,12 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The name and phone questions every test business asks first
+/// (`tests/data/contact_questions.toml`), for `concat!` into a business file.
+macro_rules! contact_questions {
+    () => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/contact_questions.toml"))
+    };
+}
+pub(crate) use contact_questions;
