@@ -632,6 +632,19 @@ macro_rules! key {
     };
 }
 
+/// Read outside [`KEYS`]: the configuration file's path (the file is a layer,
+/// not a setting).
+pub const CONFIG_FILE_ENV: &str = "FRONTDESK_CONFIG";
+/// Read outside [`KEYS`]: the platform's host name, a fallback for
+/// `server.hostname` only when it is a public name (`config_host.rs`).
+pub const HOSTNAME_ENV: &str = "HOSTNAME";
+
+/// Every environment variable the configuration reads, so tests can clear
+/// them all from one list that cannot drift from the loader.
+pub fn env_names() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().flat_map(|k| k.env.iter().copied()).chain([CONFIG_FILE_ENV, HOSTNAME_ENV])
+}
+
 /// Every setting frontdesk reads. `config.example.toml` documents each one.
 #[rustfmt::skip]
 pub static KEYS: &[Key] = &[
@@ -813,7 +826,7 @@ impl Loaded {
         let file = flags
             .config_file
             .clone()
-            .or_else(|| env("FRONTDESK_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+            .or_else(|| env(CONFIG_FILE_ENV).filter(|s| !s.is_empty()).map(PathBuf::from));
         if let Some(path) = file {
             loaded.apply_file(&path);
             loaded.file = Some(path);

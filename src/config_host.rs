@@ -50,7 +50,7 @@ impl Loaded {
         if !self.config.server.hostname.is_empty() {
             return;
         }
-        if let Some(raw) = env("HOSTNAME").map(|h| h.trim().to_string()).filter(|h| !h.is_empty()) {
+        if let Some(raw) = env(super::HOSTNAME_ENV).map(|h| h.trim().to_string()).filter(|h| !h.is_empty()) {
             let ignored = if looks_like_container_id(&raw) {
                 Err(format!("'{raw}' looks like a container id, not a public name"))
             } else if !without_port(&raw).contains('.') {
@@ -59,7 +59,7 @@ impl Loaded {
                 parse_public_host(&raw)
             };
             match ignored {
-                Ok(host) => return self.derived(host, Source::Env("HOSTNAME")),
+                Ok(host) => return self.derived(host, Source::Env(super::HOSTNAME_ENV)),
                 Err(why) => self.warning(
                     "HOSTNAME (server.hostname)",
                     format!("{why}: ignored; set FRONTDESK_HOSTNAME to this instance's public name"),

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// A plumbing business with known questions and one knowledge document.
-const BUSINESS: &str = r#"
+const BUSINESS: &str = concat!(
+    r#"
 [business]
 name = "Test Plumbing"
 business_type = "PLUMBING"
@@ -22,17 +23,9 @@ website_origins = ["https://test-plumbing.example"]
 agent_name = "Pip"
 welcome_message = "Hi, I'm Pip. How can I help?"
 
-[[questions]]
-question_text = "May I have your name?"
-maps_to_lead_field = "name"
-is_essential_for_emergency = true
-
-[[questions]]
-question_text = "What's the best number to reach you?"
-expected_format = "PHONE"
-maps_to_lead_field = "phone"
-is_essential_for_emergency = true
-
+"#,
+    contact_questions!(),
+    r#"
 [[questions]]
 question_text = "And your email address?"
 expected_format = "EMAIL"
@@ -55,7 +48,8 @@ On Saturdays we work from 8am to 2pm. We are closed on Sundays, but our emergenc
 [[knowledge]]
 title = "Prices"
 content = "Our service call fee is $89, which is waived if you go ahead with the repair. Labour is $120 per hour."
-"#;
+"#
+);
 
 pub struct Chat {
     // Fields drop in order: the server stops before its database goes.

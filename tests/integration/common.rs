@@ -14,109 +14,6 @@ pub fn bin() -> String {
 }
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Environment variables the binary reads; cleared so the host cannot leak in.
-const CONFIG_ENV: &[&str] = &[
-    "PORT",
-    "NODE_ENV",
-    "FRONTDESK_ENV",
-    "DATABASE_URL",
-    "DIRECT_URL",
-    "REDIS_URL",
-    "REDIS_PASSWORD",
-    "REDIS_DB",
-    "REDIS_TTL",
-    "FRONTDESK_REDIS_KEY_PREFIX",
-    "FRONTDESK_INSTANCE_NAME",
-    "JWT_SECRET",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_REALTIME_MODEL",
-    "OPENAI_CHAT_MODEL",
-    "OPENAI_CHAT_TIMEOUT_MS",
-    "OPENAI_EMBEDDING_MODEL",
-    "OPENAI_EMBEDDING_POLL_MS",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_WEBHOOK_BASE_URL",
-    "TWILIO_PHONE_NUMBER",
-    "TWILIO_API_BASE_URL",
-    "HOSTNAME",
-    "FRONTDESK_HOSTNAME",
-    "WEBSOCKET_PING_INTERVAL",
-    "WEBSOCKET_PONG_TIMEOUT",
-    "MAX_WEBSOCKET_CONNECTIONS",
-    "MAX_MEMORY_USAGE_MB",
-    "OPENAI_TRANSCRIPTION_MODEL",
-    "OPENAI_TTS_MODEL",
-    "VOICE_VAD_THRESHOLD",
-    "VOICE_VAD_PREFIX_PADDING_MS",
-    "VOICE_VAD_SILENCE_MS",
-    "VOICE_AUDIO_BUFFER_MS",
-    "OPENAI_REALTIME_SESSION_MAX_SECS",
-    "VOICE_TOOL_FILLER_MS",
-    "VOICE_GOODBYE_TIMEOUT_MS",
-    "VOICE_GATHER_REPLY_WAIT_MS",
-    "SMTP_HOST",
-    "SMTP_PORT",
-    "SMTP_USER",
-    "SMTP_PASS",
-    "SMTP_FROM",
-    "SMTP_TLS",
-    "CHAT_RATE_LIMIT_PER_IP",
-    "CHAT_RATE_LIMIT_PER_SESSION",
-    "FRONTDESK_NOTIFY_MAX_ATTEMPTS",
-    "FRONTDESK_NOTIFY_BACKOFF_BASE_MS",
-    "FRONTDESK_NOTIFY_BACKOFF_MAX_MS",
-    "FRONTDESK_NOTIFY_POLL_MS",
-    "FRONTDESK_NOTIFY_TIMEOUT_MS",
-    "FRONTDESK_NOTIFY_LEASE_MS",
-    "FRONTDESK_NOTIFY_EMAIL_CONCURRENCY",
-    "FRONTDESK_NOTIFY_SMS_CONCURRENCY",
-    "FRONTDESK_NOTIFY_CALL_CONCURRENCY",
-    "FRONTDESK_NOTIFY_WEBHOOK_CONCURRENCY",
-    "FRONTDESK_NOTIFY_DIGEST_HOUR",
-    "FRONTDESK_NOTIFY_NEW_LEAD_DELAY_SECS",
-    "FRONTDESK_NOTIFY_DAILY_EMAIL_CAP",
-    "FRONTDESK_NOTIFY_DAILY_SMS_CAP",
-    "FRONTDESK_NOTIFY_DAILY_CALL_CAP",
-    "FRONTDESK_NOTIFY_DAILY_URGENT_CAP",
-    "FRONTDESK_NOTIFY_DAILY_TEST_CAP",
-    "FRONTDESK_NOTIFY_TESTS_PER_MINUTE",
-    "FRONTDESK_NOTIFY_URGENT_FOLLOWUP_HOLD_SECS",
-    "APP_PRIMARY_URL",
-    "ADMIN_CUSTOM_DOMAIN_URL",
-    "WIDGET_DEMO_URL",
-    "WIDGET_TEST_URL",
-    "FRONTDESK_DATA_DIR",
-    "FRONTDESK_CONFIG",
-    "FRONTDESK_BIND",
-    "FRONTDESK_LOG_FORMAT",
-    "FRONTDESK_TRUSTED_PROXIES",
-    "FRONTDESK_BODY_READ_TIMEOUT_SECS",
-    "FRONTDESK_ALLOW_PRIVATE_WEBHOOKS",
-    "FRONTDESK_SHUTDOWN_GRACE_SECS",
-    "ENABLE_REALTIME_API",
-    "ENABLE_WEBSOCKET_FEATURES",
-    "ENABLE_PLAN_TIERS",
-    "ENABLE_EMERGENCY_VOICE_CALLS",
-    "ENABLE_MEMORY_MONITORING",
-    "ENABLE_VERBOSE_LOGGING",
-    "FRONTDESK_HEADER_READ_TIMEOUT_SECS",
-    "FRONTDESK_MAX_CONNECTIONS_PER_IP",
-    "FRONTDESK_TLS_MODE",
-    "FRONTDESK_TLS_DOMAINS",
-    "FRONTDESK_TLS_ACME_EMAIL",
-    "FRONTDESK_TLS_ACME_DIRECTORY",
-    "FRONTDESK_TLS_ACME_CA_BUNDLE",
-    "FRONTDESK_TLS_ACME_CHALLENGE",
-    "FRONTDESK_TLS_ACME_RETRY_SECS",
-    "FRONTDESK_TLS_HTTPS_PORT",
-    "FRONTDESK_TLS_HTTP_PORT",
-    "FRONTDESK_TLS_CERT_FILE",
-    "FRONTDESK_TLS_KEY_FILE",
-    "FRONTDESK_TLS_HSTS_MAX_AGE_SECS",
-];
-
 pub fn demo_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/acme-plumbing.toml")
 }
@@ -334,7 +231,8 @@ impl Instance {
     /// `program` (a wrapper such as `unshare`) with the same clean environment.
     pub fn command_running(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        for name in CONFIG_ENV {
+        // From the crate's own list, so the clearing cannot drift from it.
+        for name in frontdesk::config::env_names() {
             cmd.env_remove(name);
         }
         cmd.env("FRONTDESK_DATA_DIR", self.data_dir()).env("RUST_LOG", "warn");
@@ -346,7 +244,8 @@ impl Instance {
     pub fn command_with_umask(&self, umask: &str) -> Command {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\""), BIN]);
-        for name in CONFIG_ENV {
+        // From the crate's own list, so the clearing cannot drift from it.
+        for name in frontdesk::config::env_names() {
             cmd.env_remove(name);
         }
         cmd.env("FRONTDESK_DATA_DIR", self.data_dir()).env("RUST_LOG", "warn");
@@ -569,3 +468,12 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The name and phone questions every test business asks first
+/// (`tests/data/contact_questions.toml`), for `concat!` into a business file.
+macro_rules! contact_questions {
+    () => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/contact_questions.toml"))
+    };
+}
+pub(crate) use contact_questions;

@@ -17,7 +17,8 @@ use crate::voice::Phone;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A plumber with nobody to alert: no email, no phone, no webhook.
-const UNREACHABLE: &str = r#"
+const UNREACHABLE: &str = concat!(
+    r#"
 [business]
 name = "Quiet Plumbing"
 business_type = "PLUMBING"
@@ -25,17 +26,9 @@ plan_tier = "FREE"
 twilio_phone_number = "+13125550100"
 country = "US"
 
-[[questions]]
-question_text = "May I have your name?"
-maps_to_lead_field = "name"
-is_essential_for_emergency = true
-
-[[questions]]
-question_text = "What's the best number to reach you?"
-expected_format = "PHONE"
-maps_to_lead_field = "phone"
-is_essential_for_emergency = true
-"#;
+"#,
+    contact_questions!()
+);
 
 /// Words that tell a visitor someone was told.
 fn promises_an_alert(reply: &str) -> bool {

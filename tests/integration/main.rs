@@ -21,11 +21,13 @@ mod fake_ca;
 mod fake_documents;
 #[path = "../fakes/media.rs"]
 mod fake_media;
+#[path = "../fakes/openai.rs"]
 mod fake_openai;
 #[path = "../fakes/realtime.rs"]
 mod fake_realtime;
 #[path = "../fakes/site.rs"]
 mod fake_site;
+#[path = "../fakes/twilio.rs"]
 mod fake_twilio;
 mod first_hour;
 mod harden_auth;

@@ -30,22 +30,14 @@ pub fn business_file(plan: &str, extra: &str) -> String {
     )
 }
 
-const QUESTIONS: &str = r#"
-[[questions]]
-question_text = "May I have your name?"
-maps_to_lead_field = "name"
-is_essential_for_emergency = true
-
-[[questions]]
-question_text = "What's the best number to reach you?"
-expected_format = "PHONE"
-maps_to_lead_field = "phone"
-is_essential_for_emergency = true
-
+const QUESTIONS: &str = concat!(
+    contact_questions!(),
+    r#"
 [[questions]]
 question_text = "What's the address of the property?"
 maps_to_lead_field = "address"
-"#;
+"#
+);
 
 pub struct Harness {
     // Fields drop in order: the server stops before its database goes.

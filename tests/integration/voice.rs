@@ -21,7 +21,8 @@ pub const NUMBER: &str = "+13125550100";
 pub const OWNER: &str = "+13125550199";
 pub const CALLER: &str = "+13125550142";
 
-pub const BUSINESS: &str = r#"
+pub const BUSINESS: &str = concat!(
+    r#"
 [business]
 name = "Test Plumbing"
 business_type = "PLUMBING"
@@ -41,17 +42,9 @@ voice_end_call_message = "Thanks for calling Test Plumbing. Bye now!"
 twilio_voice = "Polly.Joanna"
 realtime_voice = "cedar"
 
-[[questions]]
-question_text = "May I have your name?"
-maps_to_lead_field = "name"
-is_essential_for_emergency = true
-
-[[questions]]
-question_text = "What's the best number to reach you?"
-expected_format = "PHONE"
-maps_to_lead_field = "phone"
-is_essential_for_emergency = true
-
+"#,
+    contact_questions!(),
+    r#"
 [[questions]]
 question_text = "What's the address of the property?"
 maps_to_lead_field = "address"
@@ -64,7 +57,8 @@ maps_to_lead_field = "notes"
 [[knowledge]]
 title = "Opening hours"
 content = "We are open Monday to Friday from 7am to 6pm. On Saturdays we work from 8am to 2pm."
-"#;
+"#
+);
 
 pub struct Phone {
     // Fields drop in order: the server stops before its database goes.
