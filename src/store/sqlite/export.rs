@@ -23,6 +23,9 @@ const EMBEDDINGS: &str = "knowledge_chunk_embeddings";
 const NOT_COPIED: &[(&str, &str)] = &[
     ("schema_migrations", "the target records its own migrations"),
     ("analytics_rollup", "derived: Postgres counts analytics_events when the page is read"),
+    ("call_rollup", "derived: Postgres's triggers count the calls as they are copied"),
+    ("lead_rollup", "derived: Postgres's triggers count the leads as they are copied"),
+    ("response_latency_rollup", "derived: Postgres's triggers count the replies as they are copied"),
 ];
 
 pub struct Export {
