@@ -145,6 +145,8 @@ FOR EACH ROW EXECUTE FUNCTION response_latency_rollup_keep();
 CREATE INDEX calls_hung_up ON calls (business_id, started_at, conversation_id) WHERE ended_reason = 'caller_hung_up';
 CREATE INDEX calls_duration ON calls (business_id, started_at, duration_seconds);
 CREATE INDEX triage_marks_level ON triage_marks (business_id, level);
+-- The analytics page's leads (priority, channel, time) from the index alone.
+CREATE INDEX leads_activity ON leads (business_id, created_at) INCLUDE (priority, channel);
 
 -- The rows recorded before this migration.
 INSERT INTO call_rollup

@@ -201,6 +201,8 @@ CREATE INDEX calls_hung_up ON calls (business_id, started_at, conversation_id) W
 CREATE INDEX calls_duration ON calls (business_id, started_at, duration_seconds);
 CREATE INDEX leads_conversation ON leads (conversation_id);
 CREATE INDEX triage_marks_level ON triage_marks (business_id, level);
+-- The analytics page's leads (priority, channel, time) from the index alone.
+CREATE INDEX leads_activity ON leads (business_id, created_at, priority, channel);
 
 -- The rows recorded before this migration.
 INSERT INTO call_rollup

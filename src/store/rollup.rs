@@ -23,6 +23,7 @@ pub struct QuarterHours {
     pub first_bucket: String,
     /// The first bucket's start, as the rows' timestamps are written.
     pub head_end: String,
+    first: DateTime<Utc>,
 }
 
 impl QuarterHours {
@@ -36,7 +37,13 @@ impl QuarterHours {
         Ok(QuarterHours {
             first_bucket: first.format("%Y-%m-%dT%H:%M").to_string(),
             head_end: first.to_rfc3339_opts(SecondsFormat::Millis, true),
+            first,
         })
+    }
+
+    /// Whole weeks from the first bucket to now (0 when it is in the future).
+    pub fn weeks_back(&self) -> i64 {
+        (Utc::now() - self.first).num_weeks().max(0)
     }
 }
 
@@ -160,6 +167,8 @@ mod tests {
         let q = QuarterHours::from_since("2025-03-10T23:59:00.000Z").unwrap();
         assert_eq!(q.first_bucket, "2025-03-11T00:00");
         assert!(QuarterHours::from_since("last week").is_err());
+        let three_weeks = (Utc::now() - Duration::days(22)).to_rfc3339_opts(SecondsFormat::Millis, true);
+        assert_eq!(QuarterHours::from_since(&three_weeks).unwrap().weeks_back(), 3);
     }
 
     #[test]

@@ -142,28 +142,36 @@ pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Res
     // (a local midnight is a quarter hour); questions per UTC day and text,
     // from the UTC day the period starts in. The report merges questions and
     // keeps the earliest wording.
-    let events = query_all(
+    // Conversations in the rollup's order (counting needs none); questions
+    // by their first asking, so the report keeps the earliest wording
+    // without sorting thousands of conversation rows too.
+    let event = |r: &rusqlite::Row<'_>| {
+        let channel: Option<String> = r.get(1)?;
+        let question: Option<String> = r.get(2)?;
+        Ok(EventRow {
+            kind: r.get(0)?,
+            channel: channel.as_deref().and_then(Channel::parse),
+            data: question.map_or(serde_json::Value::Null, |q| serde_json::json!({ "question": q })),
+            created_at: r.get(3)?,
+            count: r.get(4)?,
+        })
+    };
+    let mut events = query_all(
         conn,
         "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
-         WHERE business_id = ?1 AND kind = 'conversation_started' AND bucket >= substr(?2, 1, 16)
-         UNION ALL
-         SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
          WHERE business_id = ?1 AND kind IN ('knowledge_answered', 'knowledge_unanswered')
            AND bucket >= substr(?2, 1, 10)
          ORDER BY 4",
         [business_id, since],
-        |r| {
-            let channel: Option<String> = r.get(1)?;
-            let question: Option<String> = r.get(2)?;
-            Ok(EventRow {
-                kind: r.get(0)?,
-                channel: channel.as_deref().and_then(Channel::parse),
-                data: question.map_or(serde_json::Value::Null, |q| serde_json::json!({ "question": q })),
-                created_at: r.get(3)?,
-                count: r.get(4)?,
-            })
-        },
+        event,
     )?;
+    events.extend(query_all(
+        conn,
+        "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+         WHERE business_id = ?1 AND kind = 'conversation_started' AND bucket >= substr(?2, 1, 16)",
+        [business_id, since],
+        event,
+    )?);
     let leads = query_all(
         conn,
         "SELECT priority, channel, created_at FROM leads WHERE business_id = ?1 AND created_at >= ?2",
