@@ -165,3 +165,53 @@ FROM leads WHERE NOT is_test GROUP BY 1, 2;
 
 INSERT INTO response_latency_rollup
 SELECT business_id, channel, day, ms / 64, COUNT(*) FROM response_latency GROUP BY 1, 2, 3, 4;
+
+-- The analytics page's conversations and questions, counted as events
+-- arrive (as SQLite's analytics_rollup, migration 0012 there): conversations
+-- per channel and UTC quarter hour, questions per UTC day and text.
+CREATE TABLE analytics_rollup (
+    business_id TEXT NOT NULL REFERENCES businesses (id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    channel     TEXT NOT NULL,                 -- '' when the event had none
+    bucket      TEXT NOT NULL,                 -- 'YYYY-MM-DDTHH:MM' (quarter hour) or 'YYYY-MM-DD' (questions)
+    question    TEXT NOT NULL,                 -- '' for conversations
+    first_at    TEXT NOT NULL,                 -- the earliest event counted here
+    count       BIGINT NOT NULL,
+    PRIMARY KEY (business_id, kind, bucket, channel, question)
+);
+
+CREATE FUNCTION analytics_rollup_bucket(kind TEXT, created_at TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS
+$$ SELECT CASE WHEN kind = 'conversation_started' THEN quarter_hour(created_at) ELSE substr(created_at, 1, 10) END $$;
+
+CREATE FUNCTION analytics_rollup_question(kind TEXT, data JSONB) RETURNS TEXT LANGUAGE sql IMMUTABLE AS
+$$ SELECT CASE WHEN kind = 'conversation_started' THEN '' ELSE COALESCE(data ->> 'question', '') END $$;
+
+CREATE FUNCTION analytics_rollup_keep() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.kind IN ('conversation_started', 'knowledge_answered', 'knowledge_unanswered') THEN
+            UPDATE analytics_rollup SET count = count - 1
+            WHERE business_id = OLD.business_id AND kind = OLD.kind AND channel = COALESCE(OLD.channel, '')
+              AND bucket = analytics_rollup_bucket(OLD.kind, OLD.created_at)
+              AND question = analytics_rollup_question(OLD.kind, OLD.data);
+        END IF;
+    ELSIF NEW.kind IN ('conversation_started', 'knowledge_answered', 'knowledge_unanswered') THEN
+        INSERT INTO analytics_rollup AS r VALUES (
+            NEW.business_id, NEW.kind, COALESCE(NEW.channel, ''), analytics_rollup_bucket(NEW.kind, NEW.created_at),
+            analytics_rollup_question(NEW.kind, NEW.data), NEW.created_at, 1)
+        ON CONFLICT (business_id, kind, bucket, channel, question)
+        DO UPDATE SET count = r.count + 1, first_at = LEAST(r.first_at, excluded.first_at);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Events are recorded, never changed: inserts and deletions.
+CREATE TRIGGER analytics_rollup_keep AFTER INSERT OR DELETE ON analytics_events
+FOR EACH ROW EXECUTE FUNCTION analytics_rollup_keep();
+
+INSERT INTO analytics_rollup
+SELECT business_id, kind, COALESCE(channel, ''), analytics_rollup_bucket(kind, created_at),
+    analytics_rollup_question(kind, data), MIN(created_at), COUNT(*)
+FROM analytics_events
+WHERE kind IN ('conversation_started', 'knowledge_answered', 'knowledge_unanswered')
+GROUP BY 1, 2, 3, 4, 5;

@@ -116,28 +116,39 @@ pub(super) async fn lead_detail(
 }
 
 pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &str) -> Result<ActivityData> {
+    // Counted as they arrived (analytics_rollup, migration 0015), as on
+    // SQLite: conversations per channel and quarter hour, questions per UTC
+    // day and text, by their first asking (the report keeps the earliest
+    // wording).
     let events = c
         .query(
-            "SELECT kind, channel, data, created_at FROM analytics_events
-             WHERE business_id = $1 AND created_at >= $2
-               AND kind IN ('conversation_started', 'knowledge_answered', 'knowledge_unanswered')
-             ORDER BY created_at, id",
+            "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+             WHERE business_id = $1 AND kind IN ('knowledge_answered', 'knowledge_unanswered')
+               AND bucket >= substr($2, 1, 10)
+             ORDER BY first_at",
             &[&business_id, &since],
         )
         .await
         .map_err(db_err)?
-        .iter()
+        .into_iter()
+        .chain(
+            c.query(
+                "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+                 WHERE business_id = $1 AND kind = 'conversation_started' AND bucket >= substr($2, 1, 16)",
+                &[&business_id, &since],
+            )
+            .await
+            .map_err(db_err)?,
+        )
         .map(|r| {
-            let channel: Option<String> = get(r, 1)?;
+            let channel: Option<String> = get(&r, 1)?;
+            let question: Option<String> = get(&r, 2)?;
             Ok(EventRow {
-                kind: get(r, 0)?,
+                kind: get(&r, 0)?,
                 channel: channel.as_deref().and_then(Channel::parse),
-                data: get(r, 2)?,
-                created_at: get(r, 3)?,
-                // One row per event of the kinds the report counts: Postgres
-                // reads the events themselves (SQLite keeps running totals,
-                // see its migration 0012).
-                count: 1,
+                data: question.map_or(serde_json::Value::Null, |q| json!({ "question": q })),
+                created_at: get(&r, 3)?,
+                count: get_u32(&r, 4)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
