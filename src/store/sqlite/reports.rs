@@ -10,7 +10,7 @@ use crate::store::admin::{
     ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
     LeadFilter, Outcomes, StatusWeek,
 };
-use crate::store::rollup::QuarterHours;
+use crate::store::rollup::{ranks, QuarterHours};
 use crate::store::{contains_pattern, Result, StoreError};
 
 /// The WHERE clause and its parameters; the business always comes first.
@@ -222,6 +222,7 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
                     voicemail: r.get(5)?,
                     // As AVG: the exact sum over the count.
                     average_seconds: (timed > 0).then(|| seconds as f64 / timed as f64),
+                    timed,
                 })
             },
         )
@@ -239,18 +240,22 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
             |r| r.get(0),
         )
         .map_err(db_err)?;
-    // Nearest rank: the ceil(0.9 n)-th shortest call, over a covering index.
-    let p90_seconds: Option<i64> = tx
-        .query_row(
-            "WITH d AS (SELECT duration_seconds s FROM calls INDEXED BY calls_duration
-                        WHERE business_id = ?1 AND started_at >= ?2 AND duration_seconds IS NOT NULL)
-             SELECT s FROM d ORDER BY s
-             LIMIT 1 OFFSET (SELECT MAX(CAST(((COUNT(*) * 9 + 9) / 10) AS INTEGER) - 1, 0) FROM d)",
-            [business_id, since],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db_err)?;
+    // Nearest rank: the ceil(0.9 n)-th shortest of the n timed calls (n from
+    // the rollup), counted from the longest so the sort keeps only the
+    // longest tenth, over a covering index.
+    let p90_seconds: Option<i64> = match u32::try_from(calls.timed) {
+        Ok(n) if n > 0 => tx
+            .query_row(
+                "SELECT duration_seconds FROM calls INDEXED BY calls_duration
+                 WHERE business_id = ?1 AND started_at >= ?2 AND duration_seconds IS NOT NULL
+                 ORDER BY duration_seconds DESC LIMIT 1 OFFSET ?3",
+                params![business_id, since, n - ranks(n).1],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?,
+        _ => None,
+    };
     let (urgent, high): (u32, u32) = tx
         .query_row(
             "SELECT COALESCE(SUM(urgent), 0), COALESCE(SUM(high), 0)
@@ -314,6 +319,8 @@ struct CallCounts {
     transferred: u32,
     voicemail: u32,
     average_seconds: Option<f64>,
+    /// Calls with a known duration.
+    timed: i64,
 }
 
 /// Leads by status and whole weeks before now (`julianday('now')`, one
