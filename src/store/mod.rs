@@ -8,6 +8,7 @@ pub mod admin;
 pub mod imports;
 pub mod outbox;
 pub mod postgres;
+pub mod rollup;
 pub mod sqlite;
 pub mod transfer;
 

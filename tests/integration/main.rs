@@ -5,6 +5,7 @@
 
 mod admin_api;
 mod analytics;
+mod analytics_rollup;
 mod backup;
 mod browser;
 mod caps;

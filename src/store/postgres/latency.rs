@@ -1,6 +1,7 @@
 //! Reply latency: one row per turn, and its median and p90 per local day and
-//! channel and for the period, in one statement (grouping sets;
-//! `percentile_disc` is the nearest rank, as on SQLite).
+//! channel and for the period by nearest rank, as on SQLite: the rollup's
+//! counts per 64 ms (migration 0015) give each rank's slice, and a seek into
+//! that slice the exact value.
 
 use deadpool_postgres::GenericClient;
 
@@ -31,15 +32,13 @@ pub(super) async fn stats(
     first_day: &str,
     last_day: &str,
 ) -> Result<Vec<LatencyStat>> {
+    let (scope, replies_scope) = match business_id {
+        Some(_) => ("business_id = $1", "r.business_id = $1"),
+        None => ("$1::text IS NULL", "$1::text IS NULL"),
+    };
     let rows = c
         .query(
-            "SELECT day, channel, COUNT(*),
-                 percentile_disc(0.5) WITHIN GROUP (ORDER BY ms),
-                 percentile_disc(0.9) WITHIN GROUP (ORDER BY ms)
-             FROM response_latency
-             WHERE ($1::text IS NULL OR business_id = $1) AND day BETWEEN $2 AND $3
-             GROUP BY GROUPING SETS ((day, channel), (channel))
-             ORDER BY day IS NULL, day, channel",
+            &STATS.replace("{scope}", scope).replace("{replies_scope}", replies_scope),
             &[&business_id, &first_day, &last_day],
         )
         .await
@@ -59,3 +58,46 @@ pub(super) async fn stats(
         })
         .collect()
 }
+
+/// One statement, so the counts and the slices see the same rows: the
+/// rollup's counts per 64 ms for each day (`d`) and for the period (`p`,
+/// day NULL), each rank's bucket and offset from the running counts, then
+/// the value: a walk into that day's bucket in index order, or for the
+/// period a seek into the bucket on each day that has replies in it
+/// (`day = ANY`) and a sort of those few.
+const STATS: &str = "
+WITH d AS (
+    SELECT day, channel, bucket, SUM(turns)::int AS n
+    FROM response_latency_rollup
+    WHERE {scope} AND day BETWEEN $2 AND $3 AND turns > 0
+    GROUP BY channel, day, bucket),
+b AS (
+    SELECT day, channel, bucket, n, NULL::text[] AS days FROM d
+    UNION ALL
+    SELECT NULL, channel, bucket, SUM(n)::int, array_agg(day) FROM d GROUP BY channel, bucket),
+c AS (
+    SELECT day, channel, bucket, n, days,
+        SUM(n) OVER (PARTITION BY day, channel ORDER BY bucket) AS upto,
+        SUM(n) OVER (PARTITION BY day, channel) AS total
+    FROM b),
+q AS (
+    SELECT day, channel, total, k.which, bucket, days, k.rank - (upto - n) - 1 AS off
+    FROM c, LATERAL (VALUES (1, (total + 1) / 2), (2, (total * 9 + 9) / 10)) AS k(which, rank)
+    WHERE k.rank > upto - n AND k.rank <= upto),
+v AS (
+    SELECT day, channel, total, which,
+        (SELECT r.ms FROM response_latency r
+         WHERE {replies_scope} AND r.day = q.day AND r.channel = q.channel
+           AND r.ms >= q.bucket * 64 AND r.ms < q.bucket * 64 + 64
+         ORDER BY r.ms OFFSET q.off LIMIT 1) AS ms
+    FROM q WHERE day IS NOT NULL
+    UNION ALL
+    SELECT day, channel, total, which,
+        (SELECT r.ms FROM response_latency r
+         WHERE {replies_scope} AND r.day = ANY(q.days) AND r.channel = q.channel
+           AND r.ms >= q.bucket * 64 AND r.ms < q.bucket * 64 + 64
+         ORDER BY r.ms OFFSET q.off LIMIT 1)
+    FROM q WHERE day IS NULL)
+SELECT day, channel, total, MAX(ms) FILTER (WHERE which = 1), MAX(ms) FILTER (WHERE which = 2)
+FROM v GROUP BY day, channel, total
+ORDER BY day IS NULL, day, channel";

@@ -22,7 +22,10 @@ const EMBEDDINGS: &str = "knowledge_chunk_embeddings";
 /// Tables with data the target does not copy, and why.
 const NOT_COPIED: &[(&str, &str)] = &[
     ("schema_migrations", "the target records its own migrations"),
-    ("analytics_rollup", "derived: Postgres counts analytics_events when the page is read"),
+    ("analytics_rollup", "derived: Postgres's triggers count the events as they are copied"),
+    ("call_rollup", "derived: Postgres's triggers count the calls as they are copied"),
+    ("lead_rollup", "derived: Postgres's triggers count the leads as they are copied"),
+    ("response_latency_rollup", "derived: Postgres's triggers count the replies as they are copied"),
 ];
 
 pub struct Export {

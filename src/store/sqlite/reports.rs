@@ -10,6 +10,7 @@ use crate::store::admin::{
     ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
     LeadFilter, Outcomes, StatusWeek,
 };
+use crate::store::rollup::{ranks, QuarterHours};
 use crate::store::{contains_pattern, Result, StoreError};
 
 /// The WHERE clause and its parameters; the business always comes first.
@@ -141,28 +142,36 @@ pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Res
     // (a local midnight is a quarter hour); questions per UTC day and text,
     // from the UTC day the period starts in. The report merges questions and
     // keeps the earliest wording.
-    let events = query_all(
+    // Conversations in the rollup's order (counting needs none); questions
+    // by their first asking, so the report keeps the earliest wording
+    // without sorting thousands of conversation rows too.
+    let event = |r: &rusqlite::Row<'_>| {
+        let channel: Option<String> = r.get(1)?;
+        let question: Option<String> = r.get(2)?;
+        Ok(EventRow {
+            kind: r.get(0)?,
+            channel: channel.as_deref().and_then(Channel::parse),
+            data: question.map_or(serde_json::Value::Null, |q| serde_json::json!({ "question": q })),
+            created_at: r.get(3)?,
+            count: r.get(4)?,
+        })
+    };
+    let mut events = query_all(
         conn,
         "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
-         WHERE business_id = ?1 AND kind = 'conversation_started' AND bucket >= substr(?2, 1, 16)
-         UNION ALL
-         SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
          WHERE business_id = ?1 AND kind IN ('knowledge_answered', 'knowledge_unanswered')
            AND bucket >= substr(?2, 1, 10)
          ORDER BY 4",
         [business_id, since],
-        |r| {
-            let channel: Option<String> = r.get(1)?;
-            let question: Option<String> = r.get(2)?;
-            Ok(EventRow {
-                kind: r.get(0)?,
-                channel: channel.as_deref().and_then(Channel::parse),
-                data: question.map_or(serde_json::Value::Null, |q| serde_json::json!({ "question": q })),
-                created_at: r.get(3)?,
-                count: r.get(4)?,
-            })
-        },
+        event,
     )?;
+    events.extend(query_all(
+        conn,
+        "SELECT kind, NULLIF(channel, ''), NULLIF(question, ''), first_at, count FROM analytics_rollup
+         WHERE business_id = ?1 AND kind = 'conversation_started' AND bucket >= substr(?2, 1, 16)",
+        [business_id, since],
+        event,
+    )?);
     let leads = query_all(
         conn,
         "SELECT priority, channel, created_at FROM leads WHERE business_id = ?1 AND created_at >= ?2",
@@ -178,100 +187,181 @@ pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Res
     Ok(ActivityData { events, leads, calls })
 }
 
-/// Every figure one SQL aggregate over the period's rows (indexes on
-/// business and time), so a busy business costs no more Rust than a quiet one.
+/// Call endings and lengths, emergencies and lead statuses for the period
+/// from `since`: counts from the quarter-hour rollups (migration 0015) plus
+/// the rows of a partial first quarter hour; what depends on other tables or
+/// on the current instant is read live where it must be (see each part).
 pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Result<Outcomes> {
-    let one = |sql: &str, f: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Outcomes>| {
-        conn.query_row(sql, [business_id, since], |r| f(r)).map_err(db_err)
-    };
-    // `IN (subquery)` is looked up in a temporary index built once; a join
-    // on leads.conversation_id (not indexed) would scan per call.
-    let calls = one(
-        "SELECT COUNT(*),
-             COALESCE(SUM(mode IS NOT NULL), 0),
-             COALESCE(SUM(ended_reason = 'agent_hung_up' OR (ended_reason = 'caller_hung_up' AND has_lead)), 0),
-             COALESCE(SUM(ended_reason = 'transferred'), 0),
-             COALESCE(SUM(ended_reason = 'caller_hung_up' AND NOT has_lead), 0),
-             COALESCE(SUM(ended_reason = 'voicemail'), 0),
-             AVG(duration_seconds)
-         FROM (SELECT mode, ended_reason, duration_seconds,
-                   COALESCE(conversation_id IN (SELECT conversation_id FROM leads
-                       WHERE business_id = ?1 AND created_at >= ?2 AND conversation_id IS NOT NULL), 0) AS has_lead
-               FROM calls WHERE business_id = ?1 AND started_at >= ?2)",
-        &|r| {
-            Ok(Outcomes {
-                calls: CallOutcomes {
+    let q = QuarterHours::from_since(since)?;
+    // One snapshot: the rollups and the rows beside them agree.
+    let tx = conn.unchecked_transaction().map_err(db_err)?;
+    let args = params![business_id, since, q.first_bucket, q.head_end];
+    let calls = tx
+        .query_row(
+            "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(answered), 0),
+                 COALESCE(SUM(agent_hung_up), 0), COALESCE(SUM(caller_hung_up), 0),
+                 COALESCE(SUM(transferred), 0), COALESCE(SUM(voicemail), 0),
+                 COALESCE(SUM(seconds), 0), COALESCE(SUM(timed), 0)
+             FROM (SELECT calls, answered, agent_hung_up, caller_hung_up, transferred, voicemail, seconds, timed
+                   FROM call_rollup WHERE business_id = ?1 AND bucket >= ?3
+                   UNION ALL
+                   SELECT 1, mode IS NOT NULL, ended_reason IS 'agent_hung_up', ended_reason IS 'caller_hung_up',
+                       ended_reason IS 'transferred', ended_reason IS 'voicemail',
+                       COALESCE(duration_seconds, 0), duration_seconds IS NOT NULL
+                   FROM calls WHERE business_id = ?1 AND started_at >= ?2 AND started_at < ?4)",
+            args,
+            |r| {
+                let seconds: i64 = r.get(6)?;
+                let timed: i64 = r.get(7)?;
+                Ok(CallCounts {
                     total: r.get(0)?,
                     answered: r.get(1)?,
-                    completed: r.get(2)?,
-                    transferred: r.get(3)?,
-                    abandoned: r.get(4)?,
+                    agent_hung_up: r.get(2)?,
+                    caller_hung_up: r.get(3)?,
+                    transferred: r.get(4)?,
                     voicemail: r.get(5)?,
-                    average_seconds: r.get(6)?,
-                    p90_seconds: None,
-                },
-                ..Outcomes::default()
-            })
-        },
-    )?
-    .calls;
-    // Nearest rank: the ceil(0.9 n)-th shortest call.
-    let p90_seconds: Option<i64> = conn
+                    // As AVG: the exact sum over the count.
+                    average_seconds: (timed > 0).then(|| seconds as f64 / timed as f64),
+                    timed,
+                })
+            },
+        )
+        .map_err(db_err)?;
+    // Whether a hung-up call left a lead is a question about leads (made
+    // during the call, or later): asked of the hung-up calls only, a lookup
+    // each on leads.conversation_id.
+    let hung_up_with_lead: u32 = tx
         .query_row(
-            "WITH d AS (SELECT duration_seconds s FROM calls
-                        WHERE business_id = ?1 AND started_at >= ?2 AND duration_seconds IS NOT NULL)
-             SELECT s FROM d ORDER BY s
-             LIMIT 1 OFFSET (SELECT MAX(CAST(((COUNT(*) * 9 + 9) / 10) AS INTEGER) - 1, 0) FROM d)",
+            "SELECT COUNT(*) FROM calls c INDEXED BY calls_hung_up
+             WHERE c.business_id = ?1 AND c.started_at >= ?2 AND c.ended_reason = 'caller_hung_up'
+               AND EXISTS (SELECT 1 FROM leads l INDEXED BY leads_conversation WHERE l.conversation_id = c.conversation_id
+                           AND l.business_id = ?1 AND l.created_at >= ?2)",
             [business_id, since],
             |r| r.get(0),
         )
-        .optional()
         .map_err(db_err)?;
-    let emergencies = one(
-        "SELECT COALESCE(SUM(l.priority = 'URGENT'), 0), COALESCE(SUM(l.priority = 'HIGH'), 0),
-             COALESCE(SUM(m.level = 'NORMAL'), 0)
-         FROM leads l LEFT JOIN triage_marks m ON m.lead_id = l.id
-         WHERE l.business_id = ?1 AND l.created_at >= ?2 AND l.is_test = 0
-           AND l.priority IN ('URGENT', 'HIGH')",
-        &|r| {
-            let (urgent, high, marked): (u32, u32, u32) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let total = urgent + high;
-            Ok(Outcomes {
-                emergencies: EmergencyOutcomes {
-                    urgent,
-                    high,
-                    marked_not_emergency: marked,
-                    false_positive_rate: (total > 0).then(|| f64::from(marked) / f64::from(total)),
-                },
-                ..Outcomes::default()
-            })
-        },
-    )?
-    .emergencies;
-    let lead_status_by_week = query_all(
-        conn,
-        "SELECT CAST((julianday('now') - julianday(created_at)) / 7 AS INTEGER) AS w,
-             SUM(status = 'NEW'), SUM(status = 'CONTACTED'), SUM(status = 'QUALIFIED'), SUM(status = 'CLOSED')
-         FROM leads WHERE business_id = ?1 AND created_at >= ?2 AND is_test = 0
-         GROUP BY w ORDER BY w",
-        [business_id, since],
-        |r| {
-            Ok(StatusWeek {
-                weeks_ago: r.get(0)?,
-                new: r.get(1)?,
-                contacted: r.get(2)?,
-                qualified: r.get(3)?,
-                closed: r.get(4)?,
-            })
-        },
-    )?;
+    // Nearest rank: the ceil(0.9 n)-th shortest of the n timed calls (n from
+    // the rollup), counted from the longest so the sort keeps only the
+    // longest tenth, over a covering index.
+    let p90_seconds: Option<i64> = match u32::try_from(calls.timed) {
+        Ok(n) if n > 0 => tx
+            .query_row(
+                "SELECT duration_seconds FROM calls INDEXED BY calls_duration
+                 WHERE business_id = ?1 AND started_at >= ?2 AND duration_seconds IS NOT NULL
+                 ORDER BY duration_seconds DESC LIMIT 1 OFFSET ?3",
+                params![business_id, since, n - ranks(n).1],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?,
+        _ => None,
+    };
+    let (urgent, high): (u32, u32) = tx
+        .query_row(
+            "SELECT COALESCE(SUM(urgent), 0), COALESCE(SUM(high), 0)
+             FROM (SELECT urgent, high FROM lead_rollup WHERE business_id = ?1 AND bucket >= ?3
+                   UNION ALL
+                   SELECT priority = 'URGENT', priority = 'HIGH' FROM leads
+                   WHERE business_id = ?1 AND created_at >= ?2 AND created_at < ?4 AND is_test = 0)",
+            args,
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db_err)?;
+    // The owner's marks are few (one per lead the owner judged): read live.
+    let marked: u32 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM triage_marks m INDEXED BY triage_marks_level CROSS JOIN leads l ON l.id = m.lead_id
+             WHERE m.business_id = ?1 AND m.level = 'NORMAL' AND l.business_id = ?1 AND l.created_at >= ?2
+               AND l.is_test = 0 AND l.priority IN ('URGENT', 'HIGH')",
+            [business_id, since],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    let total = urgent + high;
+    let emergencies = EmergencyOutcomes {
+        urgent,
+        high,
+        marked_not_emergency: marked,
+        false_positive_rate: (total > 0).then(|| f64::from(marked) / f64::from(total)),
+    };
+    let lead_status_by_week = query_all(&tx, STATUS_BY_WEEK, args, |r| {
+        Ok(StatusWeek {
+            weeks_ago: r.get(0)?,
+            new: r.get(1)?,
+            contacted: r.get(2)?,
+            qualified: r.get(3)?,
+            closed: r.get(4)?,
+        })
+    })?;
     Ok(Outcomes {
-        calls: CallOutcomes { p90_seconds, ..calls },
+        calls: CallOutcomes {
+            total: calls.total,
+            answered: calls.answered,
+            completed: calls.agent_hung_up + hung_up_with_lead,
+            transferred: calls.transferred,
+            abandoned: calls.caller_hung_up.saturating_sub(hung_up_with_lead),
+            voicemail: calls.voicemail,
+            average_seconds: calls.average_seconds,
+            p90_seconds,
+        },
         emergencies,
         lead_status_by_week,
         ..Outcomes::default()
     })
 }
+
+/// The call rollup's sums for a period.
+struct CallCounts {
+    total: u32,
+    answered: u32,
+    agent_hung_up: u32,
+    caller_hung_up: u32,
+    transferred: u32,
+    voicemail: u32,
+    average_seconds: Option<f64>,
+    /// Calls with a known duration.
+    timed: i64,
+}
+
+/// Leads by status and whole weeks before now (`julianday('now')`, one
+/// instant for the statement). A quarter hour of the rollup counts in one
+/// week unless a week's edge (now - 7k days) falls in or beside it: those
+/// quarter hours, the current one and anything later, and a partial first
+/// one (?2 to ?4) are read from the leads themselves.
+const STATUS_BY_WEEK: &str = "
+WITH n AS (SELECT julianday('now') AS j, strftime('%Y-%m-%dT%H:%M', 'now') AS m),
+     lim AS (SELECT substr(m, 1, 14) || printf('%02d', CAST(substr(m, 15, 2) AS INTEGER) / 15 * 15) AS b FROM n),
+     -- Edges back to the period's start or the business's first lead, if later.
+     edge(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM edge, n WHERE n.j - 7 * (k + 1) >= max(julianday(?2),
+                     julianday((SELECT MIN(bucket) FROM lead_rollup WHERE business_id = ?1 AND bucket >= ?3))) - 1),
+     near(at) AS (SELECT strftime('%Y-%m-%dT%H:%M', n.j - 7 * k, d.by) FROM edge, n,
+                      (SELECT '-15 minutes' AS by UNION ALL SELECT '+0 minutes' UNION ALL SELECT '+15 minutes') AS d),
+     live(b) AS (SELECT DISTINCT substr(at, 1, 14) || printf('%02d', CAST(substr(at, 15, 2) AS INTEGER) / 15 * 15)
+                 FROM near),
+     edges(b) AS (SELECT b FROM live WHERE b >= ?3 AND b < (SELECT b FROM lim)),
+     rows(w, new, contacted, qualified, closed) AS (
+         SELECT CAST((n.j - julianday(r.bucket)) / 7 AS INTEGER), r.status_new, r.status_contacted, r.status_qualified, r.status_closed
+         FROM lead_rollup r, n
+         WHERE r.business_id = ?1 AND r.bucket >= ?3 AND r.bucket < (SELECT b FROM lim)
+           AND r.bucket NOT IN (SELECT b FROM edges)
+         UNION ALL
+         SELECT CAST((n.j - julianday(l.created_at)) / 7 AS INTEGER), l.status = 'NEW', l.status = 'CONTACTED',
+             l.status = 'QUALIFIED', l.status = 'CLOSED'
+         FROM leads l, n WHERE l.business_id = ?1 AND l.created_at >= ?2 AND l.created_at < ?4 AND l.is_test = 0
+         UNION ALL
+         SELECT CAST((n.j - julianday(l.created_at)) / 7 AS INTEGER), l.status = 'NEW', l.status = 'CONTACTED',
+             l.status = 'QUALIFIED', l.status = 'CLOSED'
+         FROM leads l, n
+         WHERE l.business_id = ?1 AND l.created_at >= max((SELECT b FROM lim) || ':00.000Z', ?4)
+           AND l.created_at >= ?2 AND l.is_test = 0
+         UNION ALL
+         SELECT CAST((n.j - julianday(l.created_at)) / 7 AS INTEGER), l.status = 'NEW', l.status = 'CONTACTED',
+             l.status = 'QUALIFIED', l.status = 'CLOSED'
+         FROM edges e, n, leads l
+         WHERE l.business_id = ?1 AND l.created_at >= e.b || ':00.000Z'
+           AND l.created_at < strftime('%Y-%m-%dT%H:%M', e.b, '+15 minutes') || ':00.000Z' AND l.is_test = 0)
+SELECT w, SUM(new), SUM(contacted), SUM(qualified), SUM(closed) FROM rows
+GROUP BY w HAVING SUM(new + contacted + qualified + closed) > 0 ORDER BY w";
 
 pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<BusinessActivity>> {
     query_all(
