@@ -8,6 +8,7 @@
 //! else happens.
 
 pub mod bridge;
+pub mod fast_json;
 pub mod gather;
 pub mod playback;
 pub mod realtime_wire;
