@@ -8,6 +8,7 @@
 //! else happens.
 
 pub mod bridge;
+pub mod cpu_guard;
 pub mod fast_json;
 pub mod gather;
 pub mod playback;
@@ -63,6 +64,8 @@ pub struct Calls {
     pub samples: samples::Samples,
     /// Test calls placed per business ("call my receptionist"), counted across instances.
     pub test_calls: crate::web::ratelimit::RateLimiter,
+    /// This instance's CPU, checked before a realtime call is taken.
+    pub cpu: cpu_guard::CpuGuard,
 }
 
 impl Calls {
@@ -71,6 +74,7 @@ impl Calls {
             kv: store.space(100_000),
             samples: samples::Samples::new(store),
             test_calls: test_call::limiter(store),
+            cpu: cpu_guard::CpuGuard::new(),
         }
     }
 
