@@ -182,6 +182,9 @@ pub struct VoiceConfig {
     pub goodbye_timeout_ms: u64,
     /// Gather mode: a reply not ready by then is sent with a hold prompt and a redirect.
     pub gather_reply_wait_ms: u64,
+    /// New realtime calls hear the busy message while the process used at
+    /// least this share (percent) of its CPUs over the last second; 0 is off.
+    pub max_cpu_percent: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +358,7 @@ impl Default for Config {
                 tool_filler_ms: 1200,
                 goodbye_timeout_ms: 15_000,
                 gather_reply_wait_ms: 3000,
+                max_cpu_percent: 0,
             },
             max_memory_usage_mb: 1536,
             smtp: SmtpConfig {
@@ -698,6 +702,7 @@ pub static KEYS: &[Key] = &[
     key!("voice.tool_filler_ms", ["VOICE_TOOL_FILLER_MS"], voice.tool_filler_ms, "A tool still running after this many ms gets a short filler line, so the caller never hears dead air"),
     key!("voice.goodbye_timeout_ms", ["VOICE_GOODBYE_TIMEOUT_MS"], voice.goodbye_timeout_ms, "Longest wait, ms, for the goodbye (or transfer line) to finish playing before hanging up (or transferring)"),
     key!("voice.gather_reply_wait_ms", ["VOICE_GATHER_REPLY_WAIT_MS"], voice.gather_reply_wait_ms, "Gather mode: a reply slower than this is answered with a hold prompt and delivered by redirecting the call"),
+    key!("voice.max_cpu_percent", ["VOICE_MAX_CPU_PERCENT"], voice.max_cpu_percent, "New realtime calls hear the busy message (and may leave one) while the process used at least this percent of its CPUs over the last second; 0 is off"),
     key!("max_memory_usage_mb", ["MAX_MEMORY_USAGE_MB"], max_memory_usage_mb, "Resident memory above which /health reports degraded"),
     key!("smtp.host", ["SMTP_HOST"], smtp.host, "Empty: emails go to the local outbox shown in the UI"),
     key!("smtp.port", ["SMTP_PORT"], smtp.port, "SMTP port"),

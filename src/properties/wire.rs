@@ -71,6 +71,57 @@ proptest! {
         }
     }
 
+    /// The fast paths answer only when the full parse says the same: for
+    /// messages of the hot events with fields of any shape, any order,
+    /// written compactly or spread out.
+    #[test]
+    fn fast_paths_agree_with_the_full_parse(
+        twilio in prop::sample::select(TWILIO_EVENTS),
+        realtime in prop::sample::select(REALTIME_EVENTS),
+        inner in prop::collection::btree_map(
+            prop::sample::select(vec!["payload", "timestamp", "track", "name", "chunk"]),
+            prop_oneof![json_value(), "[A-Za-z0-9+/=]{0,12}".prop_map(Value::String),
+                (0u64..100_000).prop_map(|n| json!(n)), (0u64..100_000).prop_map(|n| json!(n.to_string()))],
+            0..4),
+        outer in prop::collection::btree_map(
+            prop::sample::select(vec!["streamSid", "sequenceNumber", "delta", "item_id", "response_id",
+                "audio_start_ms", "name", "event_id", "output_index", "start"]),
+            prop_oneof![json_value(), "[A-Za-z0-9+/=]{0,12}".prop_map(Value::String),
+                (0u64..1000).prop_map(|n| json!(n))],
+            0..5),
+        pretty in any::<bool>(),
+    ) {
+        let mut message: serde_json::Map<String, Value> =
+            outer.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let inner: serde_json::Map<String, Value> = inner.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        message.insert("event".into(), json!(twilio));
+        message.insert(twilio.into(), Value::Object(inner));
+        message.insert("type".into(), json!(realtime));
+        let value = Value::Object(message);
+        let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }
+            .unwrap_or_default();
+        match tw::parse_frequent(&text) {
+            Some(tw::Frequent::Media { timestamp_ms, payload }) => {
+                let full = tw::parse(&text).ok();
+                prop_assert_eq!(full, Some(Inbound::Media { timestamp_ms, payload: payload.into() }));
+            }
+            Some(tw::Frequent::Mark { name }) => {
+                prop_assert_eq!(tw::parse(&text).ok(), Some(Inbound::Mark { name: name.to_string() }));
+            }
+            None => {}
+        }
+        if let Some(audio) = rt::parse_audio_delta(&text) {
+            match rt::parse(&text) {
+                Ok(full) => {
+                    prop_assert_eq!(full.kind(), rt::Kind::AudioDelta);
+                    prop_assert_eq!(full.item_id.as_deref(), Some(audio.item_id));
+                    prop_assert_eq!(full.delta.as_deref(), Some(audio.delta));
+                }
+                Err(e) => prop_assert!(false, "the fast path read {} but serde refused it: {}", text, e),
+            }
+        }
+    }
+
     /// What we send Twilio is JSON it reads back as sent.
     #[test]
     fn what_we_write_parses_back(stream in text(), name in text(), payload in "[A-Za-z0-9+/]{0,64}") {

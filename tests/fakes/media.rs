@@ -113,6 +113,23 @@ pub fn speech(text: &str) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
+/// The payload of a server `media` message in the shape frontdesk writes
+/// (`{"event":"media","streamSid":…,"media":{"payload":"…"}}`), without
+/// parsing it; None for anything else.
+fn media_payload(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"{"event":"media","#)?;
+    let at = rest.find(r#""payload":""#)? + r#""payload":""#.len();
+    let payload = &rest[at..];
+    let end = payload.find('"')?;
+    (!payload[..end].contains('\\')).then_some(&payload[..end])
+}
+
+/// Decoded length of a base64 payload.
+fn payload_len(payload: &str) -> usize {
+    let padding = payload.bytes().rev().take_while(|&b| b == b'=').count();
+    (payload.len() / 4 * 3).saturating_sub(padding)
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -221,6 +238,16 @@ impl MediaCall {
             tokio::spawn(async move {
                 while let Some(Ok(message)) = stream.next().await {
                     let Message::Text(text) = message else { continue };
+                    // Under load (nothing recorded) caller-bound audio skips the JSON tree.
+                    if let Some(payload) = (!record).then(|| media_payload(&text)).flatten() {
+                        if let Some(f) = &on_media {
+                            f(payload);
+                        }
+                        let bytes = payload_len(payload);
+                        queue.lock().unwrap().push_back(Queued::Audio(bytes));
+                        queued.notify_one();
+                        continue;
+                    }
                     let value: Value = serde_json::from_str(&text).unwrap();
                     let mut pending_echoes = Vec::new();
                     {
@@ -266,7 +293,10 @@ impl MediaCall {
                         }
                     }
                     queued.notify_one();
-                    let _ = messages_tx.send(value);
+                    // Under load nobody reads them: kept, they would grow without bound.
+                    if record {
+                        let _ = messages_tx.send(value);
+                    }
                 }
                 closed.store(true, std::sync::atomic::Ordering::SeqCst);
                 queued.notify_one();

@@ -221,6 +221,20 @@ impl Conn {
         let _ = self.commands.send(Command::Send(event.to_string()));
     }
 
+    /// A server event already written as JSON (the load generator's audio deltas).
+    pub fn send_text(&self, text: String) {
+        let _ = self.commands.send(Command::Send(text));
+    }
+
+    /// `response.output_audio.delta` (or its beta name), written by hand: the
+    /// load generator sends tens of thousands a second.
+    pub fn audio_delta_text(&self, response_id: &str, item_id: &str, audio_b64: &str) -> String {
+        format!(
+            r#"{{"type":"{}","event_id":"e","response_id":"{response_id}","item_id":"{item_id}","output_index":0,"content_index":0,"delta":"{audio_b64}"}}"#,
+            self.name("response.output_audio.delta")
+        )
+    }
+
     /// Drops the connection abruptly (no close frame), as a failing server would.
     pub fn abort(&self) {
         let _ = self.commands.send(Command::Abort);

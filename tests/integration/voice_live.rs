@@ -293,6 +293,28 @@ async fn calls_beyond_the_stream_limit_hear_a_busy_message_and_can_leave_one() {
 }
 
 #[tokio::test]
+async fn calls_arriving_while_the_cpus_are_full_hear_a_busy_message() {
+    let phone = Phone::start(true, &[("VOICE_MAX_CPU_PERCENT", "1")]).await;
+    // The first call starts the guard's window and is answered as usual.
+    let doc = phone.incoming(&call_sid(40)).await;
+    assert!(find(&doc, "Connect").is_some(), "{doc:?}");
+    // A second of this process's CPU on one thread: far above 1% of its CPUs.
+    tokio::task::spawn_blocking(|| {
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(1100) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    })
+    .await
+    .unwrap();
+    let doc = phone.incoming(&call_sid(41)).await;
+    assert!(find(&doc, "Connect").is_none(), "{doc:?}");
+    assert!(said(&doc).contains("busy"), "{doc:?}");
+    assert!(find(&doc, "Record").is_some(), "the caller can leave a message");
+}
+
+#[tokio::test]
 async fn a_slow_model_reply_in_gather_mode_holds_then_redirects_the_live_call() {
     use crate::fake_openai::{text, FakeOpenAi, Scripted};
     let (fake, base) = FakeOpenAi::start(vec![Scripted::Delayed(

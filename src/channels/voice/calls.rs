@@ -51,11 +51,18 @@ pub struct Calls {
     pub samples: Samples,
     /// Test calls placed per business ("call my receptionist"), counted across instances.
     pub test_calls: RateLimiter,
+    /// This instance's CPU, checked before a realtime call is taken.
+    pub cpu: super::cpu_guard::CpuGuard,
 }
 
 impl Calls {
     pub fn new(store: &Shared) -> Calls {
-        Calls { kv: store.space(100_000), samples: Samples::new(store), test_calls: test_call_limiter(store) }
+        Calls {
+            kv: store.space(100_000),
+            samples: Samples::new(store),
+            test_calls: test_call_limiter(store),
+            cpu: super::cpu_guard::CpuGuard::new(),
+        }
     }
 
     pub async fn set_next(&self, call_sid: &str, step: NextStep) {

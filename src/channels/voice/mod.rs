@@ -9,6 +9,8 @@
 
 pub mod bridge;
 pub mod calls;
+pub mod cpu_guard;
+pub mod fast_json;
 pub mod gather;
 pub mod playback;
 pub mod realtime_wire;

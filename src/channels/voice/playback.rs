@@ -9,6 +9,7 @@
 //! answer never inflates a later truncation.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// G.711 μ-law at 8 kHz.
 pub const BYTES_PER_MS: u64 = 8;
@@ -16,14 +17,15 @@ pub const BYTES_PER_MS: u64 = 8;
 #[derive(Debug, Clone)]
 struct Pending {
     seq: u64,
-    item: String,
+    /// Shared with the other chunks of the item: no copy per chunk.
+    item: Arc<str>,
     /// Audio of `item` sent up to and including this chunk, ms.
     cum_ms: u64,
 }
 
 #[derive(Debug, Clone)]
 struct Echo {
-    item: String,
+    item: Arc<str>,
     cum_ms: u64,
     at_ms: u64,
 }
@@ -38,7 +40,7 @@ pub struct Playback {
     /// nothing has been echoed since (the Twilio buffer was empty).
     play_start_ms: u64,
     /// The item being sent and how many bytes of it (8 a millisecond).
-    sending: Option<(String, u64)>,
+    sending: Option<(Arc<str>, u64)>,
 }
 
 /// Where to cut an interrupted assistant item.
@@ -52,25 +54,32 @@ impl Playback {
     /// `bytes` of `item`'s μ-law audio are being sent now; returns the mark
     /// to send after them.
     pub fn sent(&mut self, item: &str, bytes: u64, now_ms: u64) -> String {
+        self.sent_seq(item, bytes, now_ms).to_string()
+    }
+
+    /// As [`Playback::sent`], the mark's name as a number (no allocation
+    /// while the item goes on).
+    pub fn sent_seq(&mut self, item: &str, bytes: u64, now_ms: u64) -> u64 {
         if self.pending.is_empty() {
             // Nothing queued at Twilio: this chunk starts playing now.
             self.play_start_ms = now_ms;
             self.last_echo = None;
         }
-        let cum_bytes = match &mut self.sending {
-            Some((id, sent)) if id == item => {
+        let (id, cum_bytes) = match &mut self.sending {
+            Some((id, sent)) if &**id == item => {
                 *sent += bytes;
-                *sent
+                (id.clone(), *sent)
             }
             _ => {
-                self.sending = Some((item.to_string(), bytes));
-                bytes
+                let id: Arc<str> = Arc::from(item);
+                self.sending = Some((id.clone(), bytes));
+                (id, bytes)
             }
         };
         let cum_ms = cum_bytes / BYTES_PER_MS;
         self.next_seq += 1;
-        self.pending.push_back(Pending { seq: self.next_seq, item: item.to_string(), cum_ms });
-        self.next_seq.to_string()
+        self.pending.push_back(Pending { seq: self.next_seq, item: id, cum_ms });
+        self.next_seq
     }
 
     /// Twilio echoed mark `name`: everything up to it has played.
@@ -94,7 +103,7 @@ impl Playback {
 
     /// Audio of `item` is still queued or playing.
     pub fn playing_item(&self, item: &str) -> bool {
-        self.pending.iter().any(|p| p.item == item)
+        self.pending.iter().any(|p| &*p.item == item)
     }
 
     /// The caller started talking at `now_ms`: where to cut the item being
@@ -111,7 +120,7 @@ impl Playback {
         self.pending.clear();
         self.last_echo = None;
         self.sending = None;
-        Some(Cut { item_id: front.item, audio_end_ms: heard })
+        Some(Cut { item_id: front.item.to_string(), audio_end_ms: heard })
     }
 }
 

@@ -8,6 +8,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::fast_json::{self, Val};
+
 /// What a server event means to the bridge, whatever its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -104,6 +106,56 @@ pub struct ErrorBody {
 
 pub fn parse(text: &str) -> Result<ServerEvent<'_>, serde_json::Error> {
     serde_json::from_str(text)
+}
+
+/// A model audio chunk, as the fast path finds it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AudioDelta<'a> {
+    pub item_id: &'a str,
+    /// Base64 audio, as sent.
+    pub delta: &'a str,
+}
+
+/// The hot path: `response.output_audio.delta` (or beta `response.audio.delta`)
+/// with its item and audio, found without a JSON tree. It answers only when
+/// [`parse`] would give the same event, kind, item and delta; for any other
+/// event, or anything unusual (an escape anywhere, `null`, a field twice, a
+/// field serde reads as another type), it says `None` and the caller uses [`parse`].
+pub fn parse_audio_delta(text: &str) -> Option<AudioDelta<'_>> {
+    let (mut event_type, mut item_id, mut delta) = (None, None, None);
+    let mut seen = 0u8;
+    let mut once = |bit: u8| {
+        let first = seen & bit == 0;
+        seen |= bit;
+        first.then_some(())
+    };
+    fast_json::fields(text, |key, value| match (key, value) {
+        ("type", Val::Str(t)) => fast_json::once(&mut event_type, t),
+        ("item_id", Val::Str(i)) => fast_json::once(&mut item_id, i),
+        ("delta", Val::Str(d)) => fast_json::once(&mut delta, d),
+        // Read by serde as strings, or as a number: only once, and of that type.
+        ("response_id", Val::Str(_)) => once(1),
+        ("transcript", Val::Str(_)) => once(2),
+        ("call_id", Val::Str(_)) => once(4),
+        ("name", Val::Str(_)) => once(8),
+        ("arguments", Val::Str(_)) => once(16),
+        ("audio_start_ms", Val::Num(n)) => once(32).filter(|()| n.parse::<u64>().is_ok()),
+        (
+            "type" | "item_id" | "delta" | "response_id" | "transcript" | "call_id" | "name" | "arguments"
+            | "audio_start_ms" | "response" | "error",
+            _,
+        ) => None,
+        _ => Some(()),
+    })?;
+    (kind(event_type?) == Kind::AudioDelta).then_some(AudioDelta { item_id: item_id?, delta: delta? })
+}
+
+/// [`append`] written from a template into `out`; `audio` already checked
+/// as base64 (so nothing needs escaping).
+pub fn append_into(out: &mut bytes::BytesMut, audio: &str) {
+    out.extend_from_slice(br#"{"type":"input_audio_buffer.append","audio":""#);
+    out.extend_from_slice(audio.as_bytes());
+    out.extend_from_slice(br#""}"#);
 }
 
 /// How the model session is set up for a phone call.
@@ -299,6 +351,73 @@ mod tests {
         );
         let o: Value = serde_json::from_str(&function_output("call_1", &json!({"ok": true}))).unwrap();
         assert_eq!(o["item"]["output"], "{\"ok\":true}");
+    }
+
+    /// The fast path agrees with the full parse whenever it answers.
+    fn agrees(text: &str) -> Option<AudioDelta<'_>> {
+        let fast = parse_audio_delta(text)?;
+        let full = parse(text).unwrap();
+        assert_eq!(full.kind(), Kind::AudioDelta, "{text}");
+        assert_eq!((full.item_id.as_deref(), full.delta.as_deref()), (Some(fast.item_id), Some(fast.delta)));
+        Some(fast)
+    }
+
+    #[test]
+    fn audio_deltas_take_the_fast_path() {
+        let ga = r#"{"type":"response.output_audio.delta","event_id":"e1","response_id":"resp_1","item_id":"item_1","output_index":0,"content_index":0,"delta":"//8="}"#;
+        assert_eq!(agrees(ga), Some(AudioDelta { item_id: "item_1", delta: "//8=" }));
+        let beta = "{ \"delta\" : \"AAAA\",\n \"item_id\":\"item_2\", \"type\":\"response.audio.delta\" }";
+        assert_eq!(agrees(beta), Some(AudioDelta { item_id: "item_2", delta: "AAAA" }));
+        // Fields it does not read may be anything in the subset, nested objects included.
+        let extra = r#"{"type":"response.audio.delta","item_id":"i","delta":"AAAA","future":{"a":1}}"#;
+        assert_eq!(agrees(extra), Some(AudioDelta { item_id: "i", delta: "AAAA" }));
+    }
+
+    #[test]
+    fn other_or_odd_events_fall_back_to_the_full_parse() {
+        for text in [
+            // Escapes: valid JSON, the same meaning, not for the fast path.
+            r#"{"type":"response.output_audio.delta","item_id":"item_1","delta":"\/\/8="}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"item\u005f1","delta":"AAAA"}"#,
+            r#"{"type":"response.output_audio\u002edelta","item_id":"i","delta":"AAAA"}"#,
+            r#"{"type":"response.output_audio.delta","event_id":"e\n","item_id":"i","delta":"AAAA"}"#,
+            // null, arrays, floats, negative numbers.
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","response_id":null}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","logprobs":[]}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","x":1.5}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","output_index":-1}"#,
+            // Missing what the bridge needs: the full parse decides.
+            r#"{"type":"response.output_audio.delta","delta":"AAAA"}"#,
+            // Other events.
+            r#"{"type":"response.output_audio_transcript.delta","item_id":"i","delta":"Hello"}"#,
+            r#"{"type":"response.done","response":{"id":"resp_1","status":"completed"}}"#,
+            r#"{"type":"session.created","session":{"a":[1,2,{"b":3}]}}"#,
+        ] {
+            assert!(parse_audio_delta(text).is_none(), "{text}");
+            assert!(parse(text).is_ok(), "{text}");
+        }
+        let e =
+            parse(r#"{"type":"response.output_audio.delta","item_id":"item_1","delta":"\/\/8="}"#).unwrap();
+        assert_eq!((e.kind(), e.delta.as_deref()), (Kind::AudioDelta, Some("//8=")));
+    }
+
+    #[test]
+    fn deltas_serde_refuses_are_refused_by_the_fast_path_too() {
+        for text in [
+            r#"{"type":"response.output_audio.delta","type":"response.output_audio.delta","item_id":"i","delta":"AAAA"}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","delta":"AAAA"}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","response_id":5}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","audio_start_ms":"5"}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","name":"a","name":"b"}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","response":{"id":7}}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA""#,
+        ] {
+            assert!(parse_audio_delta(text).is_none(), "{text}");
+            assert!(parse(text).is_err(), "{text}");
+        }
+        let mut out = bytes::BytesMut::new();
+        append_into(&mut out, "AAAA");
+        assert_eq!(std::str::from_utf8(&out).unwrap(), append("AAAA"));
     }
 
     #[test]

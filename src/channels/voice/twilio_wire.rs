@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::fast_json::{self, Val};
+
 /// A message from Twilio.
 #[derive(Debug, PartialEq)]
 pub enum Inbound<'a> {
@@ -136,6 +138,56 @@ pub fn parse(text: &str) -> Result<Inbound<'_>, WireError> {
     })
 }
 
+/// The two messages that arrive many times a second, read by the fast path.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frequent<'a> {
+    Media { timestamp_ms: u64, payload: &'a str },
+    Mark { name: &'a str },
+}
+
+/// The hot path: a caller `media` frame or a `mark` echo, found without a
+/// JSON tree. It answers only when [`parse`] would answer the same
+/// (`Inbound::Media` or `Inbound::Mark`); for anything else (another event,
+/// an escape anywhere, `null`, a field twice, another track, a payload that
+/// is not base64) it says `None` and the caller uses [`parse`].
+pub fn parse_frequent(text: &str) -> Option<Frequent<'_>> {
+    let (mut event, mut media, mut mark) = (None, None, None);
+    fast_json::fields(text, |key, value| match (key, value) {
+        ("event", Val::Str(e)) => fast_json::once(&mut event, e),
+        ("media", Val::Obj(o)) => fast_json::once(&mut media, o),
+        ("mark", Val::Obj(o)) => fast_json::once(&mut mark, o),
+        // Fields serde reads with another shape, or that we do not read here.
+        ("event" | "media" | "mark" | "start" | "dtmf", _) => None,
+        _ => Some(()),
+    })?;
+    match (event?, media, mark) {
+        ("media", Some(media), None) => {
+            let (mut timestamp, mut payload, mut track) = (None, None, None);
+            fast_json::fields(media, |key, value| match (key, value) {
+                ("timestamp", v) => fast_json::once(&mut timestamp, fast_json::number(v)?),
+                ("payload", Val::Str(p)) => fast_json::once(&mut payload, p),
+                ("track", Val::Str(t)) => fast_json::once(&mut track, t),
+                ("payload" | "track", _) => None,
+                _ => Some(()),
+            })?;
+            let payload = payload?;
+            let inbound = track.is_none_or(|t| t == "inbound" || t == "inbound_track");
+            (inbound && is_base64(payload))
+                .then_some(Frequent::Media { timestamp_ms: timestamp.unwrap_or(0), payload })
+        }
+        ("mark", None, Some(mark)) => {
+            let mut name = None;
+            fast_json::fields(mark, |key, value| match (key, value) {
+                ("name", Val::Str(n)) => fast_json::once(&mut name, n),
+                ("name", _) => None,
+                _ => Some(()),
+            })?;
+            Some(Frequent::Mark { name: name? })
+        }
+        _ => None,
+    }
+}
+
 /// Standard base64 characters only: such a payload can be put in JSON as is.
 pub fn is_base64(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
@@ -179,6 +231,33 @@ pub fn media(stream_sid: &str, payload: &str) -> String {
 pub fn mark(stream_sid: &str, name: &str) -> String {
     let out = Outbound { event: "mark", stream_sid, media: None, mark: Some(Name { name }) };
     serde_json::to_string(&out).unwrap_or_default()
+}
+
+/// A stream id as it goes into every message we write (quoted, escaped),
+/// made once per call so the per-frame templates only copy it.
+pub fn quoted_sid(stream_sid: &str) -> String {
+    serde_json::to_string(stream_sid).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+/// [`media`] written from a template into `out`: `sid` from [`quoted_sid`],
+/// `payload` already checked with [`is_base64`] (so nothing needs escaping).
+pub fn media_into(out: &mut bytes::BytesMut, sid: &str, payload: &str) {
+    out.extend_from_slice(br#"{"event":"media","streamSid":"#);
+    out.extend_from_slice(sid.as_bytes());
+    out.extend_from_slice(br#","media":{"payload":""#);
+    out.extend_from_slice(payload.as_bytes());
+    out.extend_from_slice(br#""}}"#);
+}
+
+/// [`mark`] named by a number, written from a template into `out`.
+pub fn mark_into(out: &mut bytes::BytesMut, sid: &str, seq: u64) {
+    use std::fmt::Write;
+    out.extend_from_slice(br#"{"event":"mark","streamSid":"#);
+    out.extend_from_slice(sid.as_bytes());
+    out.extend_from_slice(br#","mark":{"name":""#);
+    // Writing a number into a BytesMut cannot fail.
+    let _ = write!(out, "{seq}");
+    out.extend_from_slice(br#""}}"#);
 }
 
 /// Drops every queued, unplayed bit of audio at once (barge-in).
@@ -249,11 +328,92 @@ mod tests {
         }
     }
 
+    /// The fast path agrees with the full parse whenever it answers.
+    fn agrees(text: &str) -> Option<Frequent<'_>> {
+        let fast = parse_frequent(text)?;
+        match (&fast, parse(text).unwrap()) {
+            (Frequent::Media { timestamp_ms, payload }, Inbound::Media { timestamp_ms: t, payload: p }) => {
+                assert_eq!((*timestamp_ms, *payload), (t, p.as_ref()), "{text}");
+            }
+            (Frequent::Mark { name }, Inbound::Mark { name: n }) => assert_eq!(*name, n, "{text}"),
+            (fast, slow) => panic!("{text}: fast {fast:?}, full {slow:?}"),
+        }
+        Some(fast)
+    }
+
+    #[test]
+    fn frequent_messages_take_the_fast_path() {
+        let media = r#"{"event":"media","sequenceNumber":"4","media":{"track":"inbound","chunk":"2","timestamp":"5","payload":"/w=="},"streamSid":"MZ1"}"#;
+        assert_eq!(agrees(media), Some(Frequent::Media { timestamp_ms: 5, payload: "/w==" }));
+        // Numbers as numbers, any field order, whitespace, no track.
+        let media = " {\"media\": {\"payload\":\"AAAA\", \"timestamp\": 40},\n\"event\":\"media\"} ";
+        assert_eq!(agrees(media), Some(Frequent::Media { timestamp_ms: 40, payload: "AAAA" }));
+        assert_eq!(
+            agrees(r#"{"event":"media","media":{"track":"inbound_track","payload":"AAAA"}}"#),
+            Some(Frequent::Media { timestamp_ms: 0, payload: "AAAA" })
+        );
+        let mark = r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"7"}}"#;
+        assert_eq!(agrees(mark), Some(Frequent::Mark { name: "7" }));
+    }
+
+    #[test]
+    fn odd_but_valid_messages_fall_back_to_the_full_parse() {
+        for text in [
+            // An escaped slash in the payload: valid JSON, same audio.
+            r#"{"event":"media","media":{"timestamp":40,"payload":"\/w=="}}"#,
+            // An escape in a field the fast path does not even read.
+            r#"{"event":"media","streamSid":"MZ\u0031","media":{"timestamp":"1","payload":"AAAA"}}"#,
+            r#"{"event":"\u006dedia","media":{"timestamp":"1","payload":"AAAA"}}"#,
+            r#"{"event":"media","media":{"timestamp":"1","payload":"AAAA","chunk":null}}"#,
+            r#"{"event":"media","media":{"timestamp":" 1","payload":"AAAA"}}"#,
+            r#"{"event":"media","media":{"timestamp":"1","payload":"AAAA"},"tracks":["inbound"]}"#,
+            r#"{"event":"media","media":{"track":"outbound","payload":"AAAA"}}"#,
+            r#"{"event":"mark","mark":{"name":"a\"b"}}"#,
+            r#"{"event":"mark","mark":{"name":"7","x":{"y":1}}}"#,
+            r#"{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"}}"#,
+            r#"{"event":"stop","streamSid":"MZ1"}"#,
+        ] {
+            assert!(parse_frequent(text).is_none(), "{text}");
+            assert!(parse(text).is_ok(), "{text}");
+        }
+        assert!(matches!(
+            parse(r#"{"event":"media","media":{"timestamp":40,"payload":"\/w=="}}"#).unwrap(),
+            Inbound::Media { timestamp_ms: 40, .. }
+        ));
+    }
+
+    #[test]
+    fn malformed_messages_are_refused_by_both_paths() {
+        for text in [
+            r#"{"event":"media","media":{"timestamp":"soon","payload":"AAAA"}}"#,
+            r#"{"event":"media","media":{"timestamp":"1","payload":"AA A"}}"#,
+            r#"{"event":"media","media":{"timestamp":"1"}}"#,
+            r#"{"event":"media","event":"media","media":{"payload":"AAAA"}}"#,
+            r#"{"event":"media","media":{"payload":"AAAA","payload":"AAAA"}}"#,
+            r#"{"event":"media","media":{"payload":"AAAA"},"mark":{}}"#,
+            r#"{"event":"mark","mark":{"name":7}}"#,
+            r#"{"event":"mark","mark":{}}"#,
+            r#"{"event":"media","media":{"payload":"AAAA"}"#,
+        ] {
+            assert!(parse_frequent(text).is_none(), "{text}");
+            assert!(parse(text).is_err(), "{text}");
+        }
+    }
+
     #[test]
     fn outbound_messages_and_durations() {
         assert_eq!(media("MZ1", "AAAA"), r#"{"event":"media","streamSid":"MZ1","media":{"payload":"AAAA"}}"#);
         assert_eq!(mark("MZ1", "3"), r#"{"event":"mark","streamSid":"MZ1","mark":{"name":"3"}}"#);
         assert_eq!(clear("MZ1"), r#"{"event":"clear","streamSid":"MZ1"}"#);
+        // The templates write exactly what the serializer writes, odd stream ids included.
+        for sid in ["MZ1", "MZ\"odd\\", "MZé"] {
+            let mut out = bytes::BytesMut::new();
+            media_into(&mut out, &quoted_sid(sid), "AAAA");
+            assert_eq!(std::str::from_utf8(&out).unwrap(), media(sid, "AAAA"));
+            let mut out = bytes::BytesMut::new();
+            mark_into(&mut out, &quoted_sid(sid), 31);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), mark(sid, "31"));
+        }
         // 160 bytes (20 ms) is 216 base64 characters, two of them padding.
         assert_eq!(payload_bytes(&format!("{}AA==", "A".repeat(212))), 160);
         assert_eq!(payload_bytes("AAA="), 2);

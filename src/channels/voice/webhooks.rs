@@ -81,6 +81,11 @@ async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
         tracing::warn!(max, "every media stream is busy; taking a message");
         return Ok(twiml_reply(&voicemail(&app, &ctx, busy_message(&ctx))));
     }
+    if realtime && app.voice.cpu.saturated(app.config.voice.max_cpu_percent) {
+        // Another call now would make every call's audio late.
+        tracing::warn!(limit = app.config.voice.max_cpu_percent, "the CPUs are full; taking a message");
+        return Ok(twiml_reply(&voicemail(&app, &ctx, busy_message(&ctx))));
+    }
 
     let mode = if realtime { "realtime" } else { "gather" };
     let session = call_session(&app, &ctx, &call_sid, form.caller_number(), Some(&to), mode)

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -66,6 +67,9 @@ const LOUD_ERRORS: u32 = 3;
 const KNOWLEDGE_BRIEFS: usize = 12;
 /// Largest frame accepted from Twilio or the model.
 const MAX_FRAME: usize = 256 * 1024;
+/// Bytes written to Twilio's socket are held until a flush (or this many):
+/// an audio chunk and its mark go out in one write.
+const TWILIO_WRITE_BATCH: usize = 16 * 1024;
 
 /// `GET /api/voice/stream` (WebSocket): Twilio's bidirectional media stream.
 pub fn route(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
@@ -95,10 +99,17 @@ async fn upgrade(
         tracing::warn!(max, "media stream refused: every line is busy");
         return Err(warp::reject::custom(ApiError::Unavailable("every line is busy".into())));
     };
-    Ok(ws.on_upgrade(websocket::small_frames(MAX_FRAME), move |socket| async move {
+    let config = websocket::small_frames(MAX_FRAME).write_buffer_size(TWILIO_WRITE_BATCH);
+    Ok(ws.on_upgrade(config, move |socket| async move {
         run(app, socket).await;
         drop(slot);
     }))
+}
+
+/// The message written into `out`, as a text frame sharing its memory.
+fn take_text(out: &mut BytesMut) -> Message {
+    // Everything written into `out` comes from `&str`s: always UTF-8.
+    Utf8Bytes::try_from(out.split().freeze()).map(Message::Text).unwrap_or_else(|_| Message::text(""))
 }
 
 /// One of `MAX_WEBSOCKET_CONNECTIONS` media streams, given back on drop.
@@ -224,6 +235,11 @@ struct Bridge {
     ctx: Context,
     call_sid: String,
     stream_sid: String,
+    /// `stream_sid` quoted for JSON, for the per-frame templates.
+    sid_json: String,
+    /// Where per-frame messages are written; its memory is reused once a
+    /// written message has gone out.
+    out: BytesMut,
     session: Session,
     knowledge: Vec<KnowledgeBrief>,
     twilio: SplitSink<ServerSocket, Message>,
@@ -285,7 +301,9 @@ impl Bridge {
             app,
             ctx,
             call_sid,
+            sid_json: tw::quoted_sid(&stream_sid),
             stream_sid,
+            out: BytesMut::with_capacity(512),
             session,
             knowledge,
             twilio,
@@ -408,30 +426,23 @@ impl Bridge {
 
     /// False when the call is over.
     async fn on_twilio(&mut self, text: &str) -> bool {
+        // Audio and mark echoes, many a second: no JSON tree for them.
+        match tw::parse_frequent(text) {
+            Some(tw::Frequent::Media { timestamp_ms, payload }) => {
+                self.on_caller_audio(timestamp_ms, payload).await;
+                return true;
+            }
+            Some(tw::Frequent::Mark { name }) => {
+                self.on_mark(name).await;
+                return true;
+            }
+            None => {}
+        }
         match tw::parse(text) {
             Ok(Inbound::Media { timestamp_ms, payload }) => {
-                self.now_ms = timestamp_ms;
-                if self.leaving.is_some() {
-                    return true;
-                }
-                if self.model.is_ready() {
-                    self.send_model(rt::append(&payload)).await;
-                } else {
-                    if self.buffer.len() >= self.buffer_max {
-                        self.buffer.pop_front();
-                    }
-                    self.buffer.push_back(payload.into_owned());
-                }
+                self.on_caller_audio(timestamp_ms, &payload).await
             }
-            Ok(Inbound::Mark { name }) => {
-                self.playback.echoed(&name, self.now_ms);
-                if self.held_line.as_ref().is_some_and(|(item, _)| !self.playback.playing_item(item)) {
-                    self.release_line(false);
-                }
-                if self.ending.as_ref().is_some_and(|e| e.spoken) && !self.playback.playing() {
-                    self.leave().await;
-                }
-            }
+            Ok(Inbound::Mark { name }) => self.on_mark(&name).await,
             Ok(Inbound::Stop) => {
                 tracing::info!("Twilio stopped the stream");
                 return false;
@@ -444,6 +455,56 @@ impl Bridge {
         true
     }
 
+    /// A caller frame (base64, checked): to the model, or kept until it is ready.
+    async fn on_caller_audio(&mut self, timestamp_ms: u64, payload: &str) {
+        self.now_ms = timestamp_ms;
+        if self.leaving.is_some() {
+            return;
+        }
+        if self.model.is_ready() {
+            rt::append_into(&mut self.out, payload);
+            let append = take_text(&mut self.out);
+            self.send_model_message(append).await;
+        } else {
+            if self.buffer.len() >= self.buffer_max {
+                self.buffer.pop_front();
+            }
+            self.buffer.push_back(payload.to_string());
+        }
+    }
+
+    async fn on_mark(&mut self, name: &str) {
+        self.playback.echoed(name, self.now_ms);
+        if self.held_line.as_ref().is_some_and(|(item, _)| !self.playback.playing_item(item)) {
+            self.release_line(false);
+        }
+        if self.ending.as_ref().is_some_and(|e| e.spoken) && !self.playback.playing() {
+            self.leave().await;
+        }
+    }
+
+    /// Model audio to the caller, forwarded as is, and its mark in the same write.
+    async fn on_audio_delta(&mut self, item: &str, delta: &str) {
+        if self.interrupted.as_deref() == Some(item) || self.leaving.is_some() || !tw::is_base64(delta) {
+            return; // the caller talked over it: never play the rest
+        }
+        let bytes = tw::payload_bytes(delta);
+        tw::media_into(&mut self.out, &self.sid_json, delta);
+        let media = take_text(&mut self.out);
+        let seq = self.playback.sent_seq(item, bytes, self.now_ms);
+        tw::mark_into(&mut self.out, &self.sid_json, seq);
+        let mark = take_text(&mut self.out);
+        // `feed` only buffers; `send` flushes both in one write.
+        let written = match self.twilio.feed(media).await {
+            Ok(()) => self.twilio.send(mark).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            tracing::debug!(error = %e, "could not write to the media stream");
+        }
+        self.first_audio_sent();
+    }
+
     async fn send_twilio(&mut self, text: String) {
         if let Err(e) = self.twilio.send(Message::text(text)).await {
             tracing::debug!(error = %e, "could not write to the media stream");
@@ -453,6 +514,10 @@ impl Bridge {
     // ---- model side ----------------------------------------------------------
 
     async fn on_model_text(&mut self, text: &str) {
+        // Audio chunks, many a second: no JSON tree for them.
+        if let Some(audio) = rt::parse_audio_delta(text) {
+            return self.on_audio_delta(audio.item_id, audio.delta).await;
+        }
         let event = match rt::parse(text) {
             Ok(event) => event,
             Err(e) => return self.malformed("OpenAI", &e.to_string()),
@@ -462,18 +527,7 @@ impl Bridge {
                 let (Some(delta), Some(item)) = (event.delta.as_deref(), event.item_id.as_deref()) else {
                     return;
                 };
-                if self.interrupted.as_deref() == Some(item)
-                    || self.leaving.is_some()
-                    || !tw::is_base64(delta)
-                {
-                    return; // the caller talked over it: never play the rest
-                }
-                let bytes = tw::payload_bytes(delta);
-                let media = tw::media(&self.stream_sid, delta);
-                self.send_twilio(media).await;
-                self.first_audio_sent();
-                let mark = self.playback.sent(item, bytes, self.now_ms);
-                self.send_twilio(tw::mark(&self.stream_sid, &mark)).await;
+                self.on_audio_delta(item, delta).await;
             }
             Kind::SpeechStarted => self.barge_in().await,
             Kind::ResponseCreated => {

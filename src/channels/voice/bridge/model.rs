@@ -78,8 +78,12 @@ impl Bridge {
     }
 
     pub(super) async fn send_model(&mut self, text: String) {
+        self.send_model_message(Message::text(text)).await;
+    }
+
+    pub(super) async fn send_model_message(&mut self, message: Message) {
         if let Model::Open { socket, .. } = &mut self.model {
-            if let Err(e) = socket.send(Message::text(text)).await {
+            if let Err(e) = socket.send(message).await {
                 tracing::debug!(error = %e, "could not write to the realtime session");
             }
         }
