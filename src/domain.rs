@@ -93,6 +93,12 @@ name_enum!(
     VoiceMode { Auto = "auto", Realtime = "realtime", Gather = "gather" }
 );
 
+name_enum!(
+    /// How one call was answered (`calls.mode`). Not a [`VoiceMode`]: `auto`
+    /// is a setting, resolved to one of these before the call is answered.
+    CallMode { Realtime = "realtime", Gather = "gather" }
+);
+
 /// Voices the OpenAI Realtime API speaks with.
 pub const REALTIME_VOICES: &[&str] =
     &["marin", "cedar", "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse"];
@@ -518,8 +524,8 @@ pub struct Call {
     pub duration_seconds: Option<u32>,
     pub recording_url: Option<String>,
     pub summary: Option<String>,
-    /// realtime or gather; None when the agent never answered.
-    pub mode: Option<String>,
+    /// None when the agent never answered.
+    pub mode: Option<CallMode>,
     pub ended_reason: Option<String>,
     pub started_at: String,
     pub updated_at: String,
@@ -654,5 +660,18 @@ mod tests {
         assert!(Priority::High < Priority::Urgent);
         assert_eq!(PlanTier::choices(), "FREE, BASIC or PRO");
         assert_eq!(BusinessType::parse("PLUMBER"), None);
+    }
+
+    #[test]
+    fn call_modes_keep_the_stored_names() {
+        // `calls.mode` rows and the analytics events were written as these strings.
+        let names: Vec<&str> = CallMode::ALL.iter().map(|m| m.as_str()).collect();
+        assert_eq!(names, ["realtime", "gather"]);
+        assert_eq!(serde_json::to_value(CallMode::Gather).unwrap(), serde_json::json!("gather"));
+        // A business's setting names the same two modes, plus `auto`.
+        for m in CallMode::ALL {
+            assert_eq!(VoiceMode::parse(m.as_str()).map(|v| v.as_str()), Some(m.as_str()));
+        }
+        assert_eq!(CallMode::parse("auto"), None);
     }
 }

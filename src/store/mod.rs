@@ -20,8 +20,8 @@ pub use admin::AdminStore;
 pub use imports::ImportStore;
 
 use crate::domain::{
-    Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, LeadDraft, Message, Notification,
-    PlanTier, Priority, Profile, Role, User,
+    Business, BusinessBundle, BusinessSummary, Call, CallMode, Channel, Lead, LeadDraft, Message,
+    Notification, PlanTier, Priority, Profile, Role, User,
 };
 use crate::notify::policy::NotifyPolicy;
 use crate::retrieval::Passage;
@@ -92,8 +92,7 @@ pub struct NewCall {
     pub business_id: String,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
-    /// realtime or gather
-    pub mode: String,
+    pub mode: CallMode,
 }
 
 /// One Twilio status callback (or voicemail recording) for a call.

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use frontdesk::domain::{Channel, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority};
+use frontdesk::domain::{CallMode, Channel, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority};
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::admin::{LeadFilter, NotificationSettings};
 use frontdesk::store::outbox::Outcome;
@@ -275,7 +275,7 @@ async fn story(store: Arc<dyn InspectableStore>) {
         business_id: b.clone(),
         from_number: Some("+13125550142".into()),
         to_number: Some("+13125550100".into()),
-        mode: "gather".into(),
+        mode: CallMode::Gather,
     };
     let call_conv = store.start_call(call.clone()).await.unwrap();
     assert_eq!(store.start_call(call).await.unwrap(), call_conv);

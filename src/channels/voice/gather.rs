@@ -17,7 +17,7 @@ use super::{call_session, listen, next_question, public_url, say_voice, twiml_re
 use crate::agent::conversation::Context;
 use crate::agent::voice;
 use crate::channels::engine::{self, Reply as TurnReply, Session, TurnError};
-use crate::domain::Channel;
+use crate::domain::{CallMode, Channel};
 use crate::http::with_state;
 use crate::state::AppState;
 use crate::twilio::CallUpdate;
@@ -52,7 +52,7 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
     let mut session =
-        call_session(&app, &ctx, &call_sid, form.caller_number(), form.business_number(), "gather")
+        call_session(&app, &ctx, &call_sid, form.caller_number(), form.business_number(), CallMode::Gather)
             .await
             .map_err(turn_reject)?;
     let speech = form.get("SpeechResult").unwrap_or_default().trim().to_string();

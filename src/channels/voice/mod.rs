@@ -30,7 +30,7 @@ use warp::{Filter, Rejection, Reply};
 use super::engine::{self, Session};
 use crate::agent::answers;
 use crate::agent::conversation::{self, Context, State};
-use crate::domain::{AgentConfig, Channel, VoiceMode};
+use crate::domain::{AgentConfig, CallMode, Channel, VoiceMode};
 use crate::state::AppState;
 use crate::store::{NewCall, TurnRecord};
 use crate::twiml::{Verb, Voice};
@@ -97,7 +97,7 @@ pub async fn call_session(
     call_sid: &str,
     from: Option<&str>,
     to: Option<&str>,
-    mode: &str,
+    mode: CallMode,
 ) -> Result<Session, engine::TurnError> {
     let business_id = &ctx.business.id;
     if let Some(session) = engine::load_session(app, call_sid, business_id).await {
@@ -110,7 +110,7 @@ pub async fn call_session(
             business_id: business_id.clone(),
             from_number: from.map(str::to_string),
             to_number: to.map(str::to_string),
-            mode: mode.to_string(),
+            mode,
         })
         .await?;
     let state = State { caller_id: caller_id(from, &ctx.business.country), ..State::default() };

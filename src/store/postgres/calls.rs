@@ -6,8 +6,8 @@ use tokio_postgres::Row;
 
 use super::business::load_business;
 use super::rows::event;
-use super::{db_err, get, get_opt_u32, to_json};
-use crate::domain::{now, Business, Call, Channel};
+use super::{db_err, get, get_opt_enum, get_opt_u32, to_json};
+use crate::domain::{now, Business, Call, CallMode, Channel};
 use crate::notify::policy::NotifyPolicy;
 use crate::store::outbox::Event;
 use crate::store::{CallStatus, NewCall, Result, StoreError};
@@ -67,7 +67,7 @@ pub(super) async fn start_call(c: &impl GenericClient, call: &NewCall) -> Result
             &conversation_id,
             &call.from_number,
             &call.to_number,
-            &call.mode,
+            &call.mode.as_str(),
             &ts,
         ],
     )
@@ -198,7 +198,7 @@ fn call_row(r: &Row) -> Result<Call> {
         duration_seconds: get_opt_u32(r, 6)?,
         recording_url: get(r, 7)?,
         summary: get(r, 8)?,
-        mode: get(r, 9)?,
+        mode: get_opt_enum(r, 9, CallMode::parse)?,
         ended_reason: get(r, 10)?,
         started_at: get(r, 11)?,
         updated_at: get(r, 12)?,

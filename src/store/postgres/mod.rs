@@ -95,6 +95,15 @@ pub(crate) fn get_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Option<T>) -> 
     parse(&text).ok_or_else(|| StoreError::Invalid(format!("column {idx}: unexpected value '{text}'")))
 }
 
+/// A nullable text column holding one of an enum's names.
+pub(crate) fn get_opt_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
+    let text: Option<String> = get(r, idx)?;
+    text.map(|text| {
+        parse(&text).ok_or_else(|| StoreError::Invalid(format!("column {idx}: unexpected value '{text}'")))
+    })
+    .transpose()
+}
+
 /// A jsonb column as a typed value.
 pub(crate) fn get_json<T: serde::de::DeserializeOwned>(r: &Row, idx: usize) -> Result<T> {
     let v: serde_json::Value = get(r, idx)?;

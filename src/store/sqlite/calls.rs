@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::business::load_business;
-use super::{db_err, query_all, to_json};
-use crate::domain::{now, Business, Call, Channel};
+use super::{db_err, opt_enum_col, query_all, to_json};
+use crate::domain::{now, Business, Call, CallMode, Channel};
 use crate::notify::policy::NotifyPolicy;
 use crate::store::outbox::Event;
 use crate::store::{CallStatus, NewCall, Result, StoreError};
@@ -52,7 +52,7 @@ pub(super) fn start_call(tx: &Transaction<'_>, call: &NewCall) -> Result<String>
             conversation_id,
             call.from_number,
             call.to_number,
-            call.mode,
+            call.mode.as_str(),
             ts
         ],
     )
@@ -187,7 +187,7 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<Call> {
         duration_seconds: r.get(6)?,
         recording_url: r.get(7)?,
         summary: r.get(8)?,
-        mode: r.get(9)?,
+        mode: opt_enum_col(r, 9, CallMode::parse)?,
         ended_reason: r.get(10)?,
         started_at: r.get(11)?,
         updated_at: r.get(12)?,

@@ -244,7 +244,21 @@ where
 
 pub(crate) fn enum_col<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
-    parse(&text).ok_or_else(|| {
+    parse_col(idx, &text, parse)
+}
+
+/// A nullable text column holding one of an enum's names.
+pub(crate) fn opt_enum_col<T>(
+    row: &Row<'_>,
+    idx: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|text| parse_col(idx, &text, parse)).transpose()
+}
+
+fn parse_col<T>(idx: usize, text: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
             idx,
             rusqlite::types::Type::Text,

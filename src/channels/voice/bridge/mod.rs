@@ -46,7 +46,7 @@ use crate::channels::voice::realtime_wire::{self as rt, Kind, SessionConfig};
 use crate::channels::voice::twilio_wire::{self as tw, Inbound};
 use crate::channels::voice::webhooks::{next_step_twiml, transfer};
 use crate::channels::voice::{stream_url, NextStep};
-use crate::domain::{Channel, Priority};
+use crate::domain::{CallMode, Channel, Priority};
 use crate::error::ApiError;
 use crate::http::websocket::{self, ServerSocket};
 use crate::http::with_state;
@@ -155,14 +155,14 @@ async fn run(app: AppState, socket: ServerSocket) {
         // Who called is what Twilio told `incoming`, not what the stream claims.
         let from = call.from_number.as_deref();
         let to = ctx.business.twilio_phone_number.clone();
-        let session = match super::call_session(&app, &ctx, &call_sid, from, to.as_deref(), "realtime").await
-        {
-            Ok(session) => session,
-            Err(e) => {
-                tracing::error!(error = %e, "could not start the call's conversation");
-                return;
-            }
-        };
+        let session =
+            match super::call_session(&app, &ctx, &call_sid, from, to.as_deref(), CallMode::Realtime).await {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not start the call's conversation");
+                    return;
+                }
+            };
         let knowledge = match app.store.knowledge_overview(&business_id, KNOWLEDGE_BRIEFS).await {
             Ok(docs) => docs.into_iter().map(|(title, text)| brief(title, &text)).collect(),
             Err(e) => {
