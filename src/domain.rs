@@ -99,6 +99,19 @@ name_enum!(
     CallMode { Realtime = "realtime", Gather = "gather" }
 );
 
+name_enum!(
+    /// How a call left the agent (`calls.ended_reason`, the `call_ended`
+    /// event's `reason`): `fallback` is a realtime session that failed, the
+    /// caller carrying on turn by turn.
+    EndedReason {
+        CallerHungUp = "caller_hung_up",
+        AgentHungUp = "agent_hung_up",
+        Transferred = "transferred",
+        Voicemail = "voicemail",
+        Fallback = "fallback",
+    }
+);
+
 /// Voices the OpenAI Realtime API speaks with.
 pub const REALTIME_VOICES: &[&str] =
     &["marin", "cedar", "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse"];
@@ -526,7 +539,7 @@ pub struct Call {
     pub summary: Option<String>,
     /// None when the agent never answered.
     pub mode: Option<CallMode>,
-    pub ended_reason: Option<String>,
+    pub ended_reason: Option<EndedReason>,
     pub started_at: String,
     pub updated_at: String,
     pub ended_at: Option<String>,
@@ -673,5 +686,16 @@ mod tests {
             assert_eq!(VoiceMode::parse(m.as_str()).map(|v| v.as_str()), Some(m.as_str()));
         }
         assert_eq!(CallMode::parse("auto"), None);
+    }
+
+    #[test]
+    fn ended_reasons_keep_the_stored_names() {
+        // The analytics rollups count `calls.ended_reason` by these strings.
+        let names: Vec<&str> = EndedReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, ["caller_hung_up", "agent_hung_up", "transferred", "voicemail", "fallback"]);
+        assert_eq!(
+            serde_json::to_value(EndedReason::CallerHungUp).unwrap(),
+            serde_json::json!("caller_hung_up")
+        );
     }
 }

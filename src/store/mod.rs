@@ -20,8 +20,8 @@ pub use admin::AdminStore;
 pub use imports::ImportStore;
 
 use crate::domain::{
-    Business, BusinessBundle, BusinessSummary, Call, CallMode, Channel, Lead, LeadDraft, Message,
-    Notification, PlanTier, Priority, Profile, Role, User,
+    Business, BusinessBundle, BusinessSummary, Call, CallMode, Channel, EndedReason, Lead, LeadDraft,
+    Message, Notification, PlanTier, Priority, Profile, Role, User,
 };
 use crate::notify::policy::NotifyPolicy;
 use crate::retrieval::Passage;
@@ -241,7 +241,7 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
         &self,
         call_sid: &str,
         summary: &str,
-        ended_reason: &str,
+        ended_reason: EndedReason,
         notify: NotifyPolicy,
     ) -> Result<()>;
     async fn call(&self, call_sid: &str) -> Result<Call>;

@@ -197,7 +197,7 @@ async fn a_gather_call_and_a_chat_alternate_between_two_processes() {
     assert_eq!(
         (
             call.mode.map(|m| m.as_str()),
-            call.ended_reason.as_deref(),
+            call.ended_reason.map(|r| r.as_str()),
             call.status.as_str(),
             call.duration_seconds
         ),

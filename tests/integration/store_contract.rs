@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use frontdesk::domain::{CallMode, Channel, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority};
+use frontdesk::domain::{
+    CallMode, Channel, EndedReason, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority,
+};
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::admin::{LeadFilter, NotificationSettings};
 use frontdesk::store::outbox::Outcome;
@@ -293,10 +295,10 @@ async fn story(store: Arc<dyn InspectableStore>) {
     let c = store.call(sid).await.unwrap();
     assert_eq!((c.status.as_str(), c.duration_seconds), ("completed", Some(42)));
     assert_eq!(store.call_events(sid).await.unwrap().len(), 3);
-    store.finish_call(sid, "leak fixed", "caller_hung_up", NotifyPolicy::default()).await.unwrap();
-    store.finish_call(sid, "leak fixed", "agent_hung_up", NotifyPolicy::default()).await.unwrap();
+    store.finish_call(sid, "leak fixed", EndedReason::CallerHungUp, NotifyPolicy::default()).await.unwrap();
+    store.finish_call(sid, "leak fixed", EndedReason::AgentHungUp, NotifyPolicy::default()).await.unwrap();
     let c = store.call(sid).await.unwrap();
-    assert_eq!(c.ended_reason.as_deref(), Some("caller_hung_up"));
+    assert_eq!(c.ended_reason.map(|r| r.as_str()), Some("caller_hung_up"));
     let ended: Vec<_> =
         store.notifications(&b).await.unwrap().into_iter().filter(|n| n.kind == "call_ended").collect();
     assert_eq!(ended.len(), 1, "call_ended once, on the webhook (the default preference)");

@@ -549,7 +549,7 @@ async fn a_gather_call_with_the_local_engine_ends_in_a_saved_lead() {
 
     let call = phone.ended(&sid).await;
     assert_eq!(
-        (call.mode.map(|m| m.as_str()), call.ended_reason.as_deref()),
+        (call.mode.map(|m| m.as_str()), call.ended_reason.map(|r| r.as_str())),
         (Some("gather"), Some("agent_hung_up"))
     );
     // The owner's CRM hears that the call ended (the default preference), once.
@@ -592,7 +592,7 @@ async fn silence_twice_takes_a_message_and_the_recording_is_kept() {
     assert_eq!(twiml(&body).last().unwrap().name, "Hangup");
     let call = phone.ended(&sid).await;
     assert_eq!(call.recording_url.as_deref(), Some(url));
-    assert_eq!(call.ended_reason.as_deref(), Some("voicemail"));
+    assert_eq!(call.ended_reason.map(|r| r.as_str()), Some("voicemail"));
     // The caller's number makes it a lead to call back.
     let lead = phone.lead().await;
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER));
@@ -734,7 +734,7 @@ async fn a_realtime_call_configures_the_session_forwards_audio_runs_tools_and_ha
     call.stop().await;
 
     let ended = phone.ended(&sid).await;
-    assert_eq!(ended.ended_reason.as_deref(), Some("agent_hung_up"));
+    assert_eq!(ended.ended_reason.map(|r| r.as_str()), Some("agent_hung_up"));
     assert!(ended.summary.as_deref().unwrap().contains("Dana Smith"), "{ended:?}");
     for _ in 0..100 {
         if conn.closed.load(std::sync::atomic::Ordering::SeqCst) {

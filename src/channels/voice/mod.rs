@@ -30,7 +30,7 @@ use warp::{Filter, Rejection, Reply};
 use super::engine::{self, Session};
 use crate::agent::answers;
 use crate::agent::conversation::{self, Context, State};
-use crate::domain::{AgentConfig, CallMode, Channel, VoiceMode};
+use crate::domain::{AgentConfig, CallMode, Channel, EndedReason, VoiceMode};
 use crate::state::AppState;
 use crate::store::{NewCall, TurnRecord};
 use crate::twiml::{Verb, Voice};
@@ -121,7 +121,7 @@ pub async fn call_session(
 
 /// Saves how a call ended (once; later calls keep the first reason) and
 /// wakes the notifications worker for its call-ended messages.
-pub async fn finish_call(app: &AppState, call_sid: &str, summary: &str, reason: &str) {
+pub async fn finish_call(app: &AppState, call_sid: &str, summary: &str, reason: EndedReason) {
     match app.store.finish_call(call_sid, summary, reason, app.notify_policy()).await {
         Ok(()) => app.notify_wake.notify_one(),
         Err(e) => tracing::error!(call_sid, error = %e, "could not save the end of the call"),

@@ -15,7 +15,7 @@ use super::{
 use crate::agent::conversation::Context;
 use crate::agent::voice;
 use crate::channels::engine;
-use crate::domain::CallMode;
+use crate::domain::{CallMode, EndedReason};
 use crate::error::ApiError;
 use crate::http::with_state;
 use crate::plans::Feature;
@@ -228,7 +228,13 @@ async fn recording(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
     save_recording(&app, &ctx, &form).await?;
-    super::finish_call(&app, &call_sid, &voicemail_summary(&app, &ctx, &call_sid).await, "voicemail").await;
+    super::finish_call(
+        &app,
+        &call_sid,
+        &voicemail_summary(&app, &ctx, &call_sid).await,
+        EndedReason::Voicemail,
+    )
+    .await;
     let voice = say_voice(&ctx.agent);
     Ok(twiml_reply(&[
         Verb::say("Thank you. We'll call you back as soon as we can. Goodbye.", &voice),

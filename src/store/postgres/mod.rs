@@ -35,8 +35,8 @@ use super::{
 };
 pub use crate::config::PgUrl;
 use crate::domain::{
-    now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
-    Profile, User,
+    now, Business, BusinessBundle, BusinessSummary, Call, Channel, EndedReason, Lead, Message, Notification,
+    PlanTier, Profile, User,
 };
 use crate::retrieval::Passage;
 
@@ -376,7 +376,7 @@ impl Store for PgStore {
         &self,
         call_sid: &str,
         summary: &str,
-        ended_reason: &str,
+        ended_reason: EndedReason,
         notify: crate::store::NotifyPolicy,
     ) -> Result<()> {
         in_tx!(self, |tx| calls::finish_call(&tx, call_sid, summary, ended_reason, &notify).await?)

@@ -37,8 +37,8 @@ use super::{
     TurnRecord,
 };
 use crate::domain::{
-    now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
-    Profile, User,
+    now, Business, BusinessBundle, BusinessSummary, Call, Channel, EndedReason, Lead, Message, Notification,
+    PlanTier, Profile, User,
 };
 use crate::retrieval::Passage;
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
@@ -503,11 +503,11 @@ impl Store for SqliteStore {
         &self,
         call_sid: &str,
         summary: &str,
-        ended_reason: &str,
+        ended_reason: EndedReason,
         notify: crate::store::NotifyPolicy,
     ) -> Result<()> {
-        let (sid, summary, reason) = (call_sid.to_string(), summary.to_string(), ended_reason.to_string());
-        self.write(move |tx| calls::finish_call(tx, &sid, &summary, &reason, &notify)).await
+        let (sid, summary) = (call_sid.to_string(), summary.to_string());
+        self.write(move |tx| calls::finish_call(tx, &sid, &summary, ended_reason, &notify)).await
     }
 
     async fn call(&self, call_sid: &str) -> Result<Call> {

@@ -46,7 +46,7 @@ use crate::channels::voice::realtime_wire::{self as rt, Kind, SessionConfig};
 use crate::channels::voice::twilio_wire::{self as tw, Inbound};
 use crate::channels::voice::webhooks::{next_step_twiml, transfer};
 use crate::channels::voice::{stream_url, NextStep};
-use crate::domain::{CallMode, Channel, Priority};
+use crate::domain::{CallMode, Channel, EndedReason, Priority};
 use crate::error::ApiError;
 use crate::http::websocket::{self, ServerSocket};
 use crate::http::with_state;
@@ -272,7 +272,7 @@ struct Bridge {
     /// Gather mode has taken the conversation over: its session is no longer ours to save.
     session_handed_over: bool,
     rollover_at: Instant,
-    ended_reason: &'static str,
+    ended_reason: EndedReason,
     persist: mpsc::UnboundedSender<Persist>,
     persister: tokio::task::JoinHandle<()>,
     last_twilio_pong: Instant,
@@ -325,7 +325,7 @@ impl Bridge {
             ending: None,
             leaving: None,
             session_handed_over: false,
-            ended_reason: "caller_hung_up",
+            ended_reason: EndedReason::CallerHungUp,
             persist,
             persister,
             last_twilio_pong: Instant::now(),

@@ -95,7 +95,7 @@ impl Bridge {
             return;
         }
         tracing::error!(reason, "realtime session failed; the caller carries on turn by turn");
-        self.ended_reason = "fallback";
+        self.ended_reason = EndedReason::Fallback;
         self.ending = None;
         self.playback = Playback::default();
         self.hand_over(NextStep::Gather).await;

@@ -13,7 +13,7 @@ pub(super) enum Persist {
     Latency(crate::store::LatencySample),
     Finish {
         summary: String,
-        reason: String,
+        reason: EndedReason,
     },
 }
 
@@ -55,7 +55,7 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
                 let _ = done.send(());
             }
             Persist::Finish { summary, reason } => {
-                crate::channels::voice::finish_call(&app, &call_sid, &summary, &reason).await;
+                crate::channels::voice::finish_call(&app, &call_sid, &summary, reason).await;
             }
         }
     }
@@ -148,9 +148,9 @@ impl Bridge {
         // The lead as it stands, even when nothing was said: a caller's number is worth a call back.
         self.save_lines(Vec::new(), false, Vec::new());
         let summary = voice::summary(&self.ctx, &self.session.state);
-        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason.to_string() });
+        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason });
         drop(self.persist);
         let _ = self.persister.await;
-        tracing::info!(reason = self.ended_reason, "call ended");
+        tracing::info!(reason = self.ended_reason.as_str(), "call ended");
     }
 }
