@@ -87,6 +87,12 @@ name_enum!(
 name_enum!(Role { Owner = "owner", Staff = "staff", Operator = "operator" });
 
 name_enum!(
+    /// Who said a transcript line (`messages.role`): the caller or visitor,
+    /// the agent, or a note the agent wrote into the call's record.
+    Speaker { User = "user", Assistant = "assistant", System = "system" }
+);
+
+name_enum!(
     /// How calls are answered: `realtime` (speech to speech with the OpenAI
     /// Realtime API), `gather` (turn by turn with Twilio's speech recognition
     /// and voices), or `auto` (realtime when a model is configured).
@@ -518,8 +524,7 @@ impl LeadDraft {
 /// One line of a conversation transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    /// user, assistant, system or tool
-    pub role: String,
+    pub role: Speaker,
     pub content: String,
     pub created_at: String,
 }
@@ -697,5 +702,15 @@ mod tests {
             serde_json::to_value(EndedReason::CallerHungUp).unwrap(),
             serde_json::json!("caller_hung_up")
         );
+    }
+
+    #[test]
+    fn speakers_keep_the_stored_names() {
+        // `messages.role`, the JSON transcript and saved sessions use these strings.
+        let names: Vec<&str> = Speaker::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["user", "assistant", "system"]);
+        let line: (Speaker, String) = serde_json::from_str(r#"["assistant", "Hello"]"#).unwrap();
+        assert_eq!(line, (Speaker::Assistant, "Hello".to_string()));
+        assert_eq!(serde_json::to_string(&Speaker::User).unwrap(), r#""user""#);
     }
 }

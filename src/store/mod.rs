@@ -21,7 +21,7 @@ pub use imports::ImportStore;
 
 use crate::domain::{
     Business, BusinessBundle, BusinessSummary, Call, CallMode, Channel, EndedReason, Lead, LeadDraft,
-    Message, Notification, PlanTier, Priority, Profile, Role, User,
+    Message, Notification, PlanTier, Priority, Profile, Role, Speaker, User,
 };
 use crate::notify::policy::NotifyPolicy;
 use crate::retrieval::Passage;
@@ -119,7 +119,7 @@ pub struct TurnRecord {
     pub conversation_id: String,
     pub channel: Channel,
     /// (role, content) lines to append to the transcript.
-    pub messages: Vec<(String, String)>,
+    pub messages: Vec<(Speaker, String)>,
     /// The lead so far: created on first save, updated after.
     pub lead: Option<LeadDraft>,
     pub level: Priority,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use frontdesk::domain::{
-    CallMode, Channel, EndedReason, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority,
+    CallMode, Channel, EndedReason, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority, Speaker,
 };
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::admin::{LeadFilter, NotificationSettings};
@@ -133,7 +133,7 @@ fn turn(business: &str, conversation: &str, lines: &[(&str, &str)]) -> TurnRecor
         business_id: business.into(),
         conversation_id: conversation.into(),
         channel: Channel::Chat,
-        messages: lines.iter().map(|(r, t)| (r.to_string(), t.to_string())).collect(),
+        messages: lines.iter().map(|(r, t)| (Speaker::parse(r).expect("a speaker"), t.to_string())).collect(),
         lead: None,
         level: Priority::Normal,
         escalate: false,
@@ -556,7 +556,7 @@ async fn two_processes_on_one_postgres_and_redis_share_a_chat() {
     assert_eq!(saved.address.as_deref(), Some("12 Oak Street, Springfield"));
     assert_eq!(saved.contact_email.as_deref(), Some("dana@example.com"));
     let transcript = store.transcript(saved.conversation_id.as_deref().unwrap()).await.unwrap();
-    assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), said.len(), "{transcript:?}");
+    assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), said.len(), "{transcript:?}");
     let mut instances = Vec::new();
     for server in &servers {
         let health: serde_json::Value =

@@ -564,7 +564,7 @@ async fn a_gather_call_with_the_local_engine_ends_in_a_saved_lead() {
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER));
     assert_eq!(lead.address.as_deref(), Some("12 Oak Street, Springfield"));
     let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
-    assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), 4, "{transcript:?}");
+    assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), 4, "{transcript:?}");
     assert!(transcript[0].content.contains("kitchen sink"));
     assert_eq!(lead.notes.as_deref(), Some("Hi, my kitchen sink is leaking under the cabinet"));
 }

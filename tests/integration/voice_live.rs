@@ -84,7 +84,7 @@ async fn barge_in_clears_twilio_and_truncates_at_what_the_caller_heard() {
     let lead = phone.lead().await;
     let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
     assert!(
-        transcript.iter().any(|m| m.role == "assistant" && m.content == "Sorry, go ahead. …"),
+        transcript.iter().any(|m| m.role.as_str() == "assistant" && m.content == "Sorry, go ahead. …"),
         "{transcript:?}"
     );
 }

@@ -30,7 +30,7 @@ use warp::{Filter, Rejection, Reply};
 use super::engine::{self, Session};
 use crate::agent::answers;
 use crate::agent::conversation::{self, Context, State};
-use crate::domain::{AgentConfig, CallMode, Channel, EndedReason, VoiceMode};
+use crate::domain::{AgentConfig, CallMode, Channel, EndedReason, Speaker, VoiceMode};
 use crate::state::AppState;
 use crate::store::{NewCall, TurnRecord};
 use crate::twiml::{Verb, Voice};
@@ -168,7 +168,7 @@ pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut sess
         business_id: ctx.business.id.clone(),
         conversation_id: session.conversation_id.clone(),
         channel: Channel::Voice,
-        messages: vec![("system".into(), note.to_string())],
+        messages: vec![(Speaker::System, note.to_string())],
         lead,
         level: session.state.level(),
         escalate: false,

@@ -46,7 +46,7 @@ use crate::channels::voice::realtime_wire::{self as rt, Kind, SessionConfig};
 use crate::channels::voice::twilio_wire::{self as tw, Inbound};
 use crate::channels::voice::webhooks::{next_step_twiml, transfer};
 use crate::channels::voice::{stream_url, NextStep};
-use crate::domain::{CallMode, Channel, EndedReason, Priority};
+use crate::domain::{CallMode, Channel, EndedReason, Priority, Speaker};
 use crate::error::ApiError;
 use crate::http::websocket::{self, ServerSocket};
 use crate::http::with_state;
@@ -650,10 +650,10 @@ impl Bridge {
     async fn on_caller_words(&mut self, line: String) {
         let escalate = conversation::observe(&self.ctx, &mut self.session.state, &line);
         if escalate {
-            self.save_escalation(vec![("user".into(), line)]).await;
+            self.save_escalation(vec![(Speaker::User, line)]).await;
             self.on_emergency(false).await;
         } else {
-            self.save_lines(vec![("user".into(), line)], false, Vec::new());
+            self.save_lines(vec![(Speaker::User, line)], false, Vec::new());
         }
     }
 
