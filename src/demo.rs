@@ -2,7 +2,7 @@
 //! over the last seven days, so a first look at the dashboard and analytics
 //! shows something. Plain data; the store writes it.
 
-use crate::domain::{Channel, LeadStatus, Priority};
+use crate::domain::{Channel, LeadStatus, Priority, Speaker};
 
 /// One past conversation of the demo business.
 #[derive(Debug, Clone)]
@@ -18,8 +18,8 @@ pub struct Sample {
     pub phone: Option<&'static str>,
     pub address: Option<&'static str>,
     pub problem: &'static str,
-    /// (role, text)
-    pub lines: Vec<(&'static str, &'static str)>,
+    /// (speaker, text)
+    pub lines: Vec<(Speaker, &'static str)>,
     /// A call's length in seconds.
     pub call_seconds: Option<u32>,
 }
@@ -45,8 +45,8 @@ fn lead(
         address,
         problem,
         lines: vec![
-            ("user", problem),
-            ("assistant", "Thanks, I've passed this on and someone will call you back."),
+            (Speaker::User, problem),
+            (Speaker::Assistant, "Thanks, I've passed this on and someone will call you back."),
         ],
         call_seconds: (channel == Channel::Voice).then_some(60 + (hour * 7 + days_ago as u32 * 13) % 180),
     }
@@ -131,7 +131,7 @@ pub fn sample_week() -> Vec<Sample> {
             phone: None,
             address: None,
             problem: q,
-            lines: vec![("user", q)],
+            lines: vec![(Speaker::User, q)],
             call_seconds: None,
         });
     }

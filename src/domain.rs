@@ -87,10 +87,35 @@ name_enum!(
 name_enum!(Role { Owner = "owner", Staff = "staff", Operator = "operator" });
 
 name_enum!(
+    /// Who said a transcript line (`messages.role`): the caller or visitor,
+    /// the agent, or a note the agent wrote into the call's record.
+    Speaker { User = "user", Assistant = "assistant", System = "system" }
+);
+
+name_enum!(
     /// How calls are answered: `realtime` (speech to speech with the OpenAI
     /// Realtime API), `gather` (turn by turn with Twilio's speech recognition
     /// and voices), or `auto` (realtime when a model is configured).
     VoiceMode { Auto = "auto", Realtime = "realtime", Gather = "gather" }
+);
+
+name_enum!(
+    /// How one call was answered (`calls.mode`). Not a [`VoiceMode`]: `auto`
+    /// is a setting, resolved to one of these before the call is answered.
+    CallMode { Realtime = "realtime", Gather = "gather" }
+);
+
+name_enum!(
+    /// How a call left the agent (`calls.ended_reason`, the `call_ended`
+    /// event's `reason`): `fallback` is a realtime session that failed, the
+    /// caller carrying on turn by turn.
+    EndedReason {
+        CallerHungUp = "caller_hung_up",
+        AgentHungUp = "agent_hung_up",
+        Transferred = "transferred",
+        Voicemail = "voicemail",
+        Fallback = "fallback",
+    }
 );
 
 /// Voices the OpenAI Realtime API speaks with.
@@ -499,8 +524,7 @@ impl LeadDraft {
 /// One line of a conversation transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    /// user, assistant, system or tool
-    pub role: String,
+    pub role: Speaker,
     pub content: String,
     pub created_at: String,
 }
@@ -518,9 +542,9 @@ pub struct Call {
     pub duration_seconds: Option<u32>,
     pub recording_url: Option<String>,
     pub summary: Option<String>,
-    /// realtime or gather; None when the agent never answered.
-    pub mode: Option<String>,
-    pub ended_reason: Option<String>,
+    /// None when the agent never answered.
+    pub mode: Option<CallMode>,
+    pub ended_reason: Option<EndedReason>,
     pub started_at: String,
     pub updated_at: String,
     pub ended_at: Option<String>,
@@ -654,5 +678,39 @@ mod tests {
         assert!(Priority::High < Priority::Urgent);
         assert_eq!(PlanTier::choices(), "FREE, BASIC or PRO");
         assert_eq!(BusinessType::parse("PLUMBER"), None);
+    }
+
+    #[test]
+    fn call_modes_keep_the_stored_names() {
+        // `calls.mode` rows and the analytics events were written as these strings.
+        let names: Vec<&str> = CallMode::ALL.iter().map(|m| m.as_str()).collect();
+        assert_eq!(names, ["realtime", "gather"]);
+        assert_eq!(serde_json::to_value(CallMode::Gather).unwrap(), serde_json::json!("gather"));
+        // A business's setting names the same two modes, plus `auto`.
+        for m in CallMode::ALL {
+            assert_eq!(VoiceMode::parse(m.as_str()).map(|v| v.as_str()), Some(m.as_str()));
+        }
+        assert_eq!(CallMode::parse("auto"), None);
+    }
+
+    #[test]
+    fn ended_reasons_keep_the_stored_names() {
+        // The analytics rollups count `calls.ended_reason` by these strings.
+        let names: Vec<&str> = EndedReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, ["caller_hung_up", "agent_hung_up", "transferred", "voicemail", "fallback"]);
+        assert_eq!(
+            serde_json::to_value(EndedReason::CallerHungUp).unwrap(),
+            serde_json::json!("caller_hung_up")
+        );
+    }
+
+    #[test]
+    fn speakers_keep_the_stored_names() {
+        // `messages.role`, the JSON transcript and saved sessions use these strings.
+        let names: Vec<&str> = Speaker::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["user", "assistant", "system"]);
+        let line: (Speaker, String) = serde_json::from_str(r#"["assistant", "Hello"]"#).unwrap();
+        assert_eq!(line, (Speaker::Assistant, "Hello".to_string()));
+        assert_eq!(serde_json::to_string(&Speaker::User).unwrap(), r#""user""#);
     }
 }

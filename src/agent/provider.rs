@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::conversation::{self, Context, State, Turn};
 use super::tools::KnowledgeSource;
-use crate::domain::Channel;
+use crate::domain::{Channel, Speaker};
 use crate::retrieval::Passage;
 
 /// Everything a provider reads for one turn (the state is passed apart, as
@@ -18,8 +18,8 @@ pub struct TurnInput<'a> {
     pub ctx: &'a Context,
     /// Chat replies are read; phone replies are spoken.
     pub channel: Channel,
-    /// Recent (role, text) lines, oldest first.
-    pub history: &'a [(String, String)],
+    /// Recent (speaker, text) lines, oldest first.
+    pub history: &'a [(Speaker, String)],
     pub message: &'a str,
     /// Knowledge matches for the message (empty when it asks nothing).
     pub passages: &'a [Passage],

@@ -5,7 +5,7 @@ use super::alerts::{self, Wording};
 use super::answers;
 use super::conversation::{self, Context, State};
 use super::triage::Rules;
-use crate::domain::{BusinessType, Priority};
+use crate::domain::{BusinessType, Priority, Speaker};
 
 /// A knowledge document in brief, for the model's instructions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub fn instructions(
     ctx: &Context,
     state: &State,
     knowledge: &[KnowledgeBrief],
-    history: &[(String, String)],
+    history: &[(Speaker, String)],
     can_transfer: bool,
 ) -> String {
     let b = &ctx.business;
@@ -147,7 +147,7 @@ pub fn instructions(
         p.push_str("\nThe conversation so far (continue it; do not greet again):\n");
         let start = history.len().saturating_sub(CARRIED_LINES);
         for (role, text) in &history[start..] {
-            let who = if role == "user" { "Caller" } else { "You" };
+            let who = if *role == Speaker::User { "Caller" } else { "You" };
             p.push_str(&format!("{who}: {text}\n"));
         }
     }
@@ -303,7 +303,7 @@ mod tests {
 
         let mut urgent = State { alerted: Some(true), ..state.clone() };
         urgent.raise(Priority::Urgent, &["burst pipe".into()], None);
-        let history = vec![("user".to_string(), "A pipe burst!".to_string())];
+        let history = vec![(Speaker::User, "A pipe burst!".to_string())];
         let text = instructions(&ctx, &urgent, &kb, &history, false);
         assert!(text.contains("THIS CALL IS AN EMERGENCY (burst pipe)"), "{text}");
         assert!(text.contains("I'm paging the on-call plumber now."), "{text}");

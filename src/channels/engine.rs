@@ -9,7 +9,7 @@ use crate::agent::local_model;
 use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::tools;
 use crate::agent::triage::Rules;
-use crate::domain::{new_id, Channel, Priority};
+use crate::domain::{new_id, Channel, Priority, Speaker};
 use crate::retrieval::{self, Passage};
 use crate::sessions::TurnLease;
 use crate::state::AppState;
@@ -29,8 +29,8 @@ pub struct Session {
     pub conversation_id: String,
     pub channel: Channel,
     pub state: State,
-    /// Recent (role, text) lines, oldest first.
-    pub history: Vec<(String, String)>,
+    /// Recent (speaker, text) lines, oldest first.
+    pub history: Vec<(Speaker, String)>,
     #[serde(default)]
     pub lead_id: Option<String>,
     /// Phone (gather mode): turns in a row the caller said nothing.
@@ -52,7 +52,7 @@ impl Session {
     }
 
     /// Adds transcript lines, keeping the last [`HISTORY`].
-    pub fn remember(&mut self, lines: impl IntoIterator<Item = (String, String)>) {
+    pub fn remember(&mut self, lines: impl IntoIterator<Item = (Speaker, String)>) {
         self.history.extend(lines);
         let excess = self.history.len().saturating_sub(HISTORY);
         self.history.drain(..excess);
@@ -336,7 +336,7 @@ async fn turn(
             business_id: business_id.to_string(),
             conversation_id: session.conversation_id.clone(),
             channel,
-            messages: vec![("user".into(), message.to_string()), ("assistant".into(), turn.reply.clone())],
+            messages: vec![(Speaker::User, message.to_string()), (Speaker::Assistant, turn.reply.clone())],
             lead: turn.lead.clone().or_else(|| {
                 // An emergency is a lead even before we know who it is.
                 turn.escalate.then(|| conversation::lead_draft(ctx, &session.state))
@@ -367,7 +367,7 @@ async fn turn(
     }
 
     session.lead_id = lead_id.clone().or(session.lead_id);
-    session.remember([("user".into(), message.to_string()), ("assistant".into(), text.clone())]);
+    session.remember([(Speaker::User, message.to_string()), (Speaker::Assistant, text.clone())]);
     save_session(app, &session_id, &session).await;
     Ok(Reply {
         session_id,

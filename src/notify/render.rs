@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::domain::{field_label, Lead, NotifyEvent, Priority, INTERNAL_FIELDS};
+use crate::domain::{field_label, Lead, NotifyEvent, Priority, Speaker, INTERNAL_FIELDS};
 use crate::store::outbox::{Claimed, DeliveryContext};
 
 const UNKNOWN: &str = "Unknown caller";
@@ -86,7 +86,7 @@ impl Summary {
                 .transcript
                 .iter()
                 .map(|m| {
-                    let who = if m.role == "user" { "Caller" } else { "Agent" };
+                    let who = if m.role == Speaker::User { "Caller" } else { "Agent" };
                     (who.to_string(), m.content.clone())
                 })
                 .collect(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::domain::{Business, BusinessType, Channel, LeadStatus, Message, NotifyChannel, PlanTier};
+use crate::domain::{Business, BusinessType, Channel, LeadStatus, Message, NotifyChannel, PlanTier, Speaker};
 
 fn business() -> Business {
     Business {
@@ -70,7 +70,7 @@ fn context() -> DeliveryContext {
         business: business(),
         lead: Some(lead()),
         transcript: vec![Message {
-            role: "user".into(),
+            role: Speaker::User,
             content: "Help! <b>water</b>".into(),
             created_at: "2025-01-01T00:00:00.000Z".into(),
         }],

@@ -12,7 +12,7 @@ use crate::agent::conversation::{self, Context, State};
 use crate::agent::triage::Rules;
 use crate::agent::{answers, voice};
 use crate::domain::{
-    starter_questions, AgentConfig, Business, BusinessType, EmergencyRules, PlanTier, Priority,
+    starter_questions, AgentConfig, Business, BusinessType, EmergencyRules, PlanTier, Priority, Speaker,
 };
 use crate::plans::Plans;
 use crate::retrieval::{self, Passage};
@@ -63,8 +63,8 @@ proptest! {
             let passages = [Passage { chunk_id: 1, title: name.clone(), text: message.clone(), source_url: None }];
             let turn = conversation::turn(&ctx, &mut state, message, &passages);
             prop_assert!(!turn.reply.trim().is_empty());
-            history.push(("user".to_string(), message.clone()));
-            history.push(("assistant".to_string(), turn.reply));
+            history.push((Speaker::User, message.clone()));
+            history.push((Speaker::Assistant, turn.reply));
         }
         let _ = conversation::lead_draft(&ctx, &state);
         let _ = voice::summary(&ctx, &state);

@@ -20,8 +20,8 @@ pub use admin::AdminStore;
 pub use imports::ImportStore;
 
 use crate::domain::{
-    Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, LeadDraft, Message, Notification,
-    PlanTier, Priority, Profile, Role, User,
+    Business, BusinessBundle, BusinessSummary, Call, CallMode, Channel, EndedReason, Lead, LeadDraft,
+    Message, Notification, PlanTier, Priority, Profile, Role, Speaker, User,
 };
 use crate::notify::policy::NotifyPolicy;
 use crate::retrieval::Passage;
@@ -92,8 +92,7 @@ pub struct NewCall {
     pub business_id: String,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
-    /// realtime or gather
-    pub mode: String,
+    pub mode: CallMode,
 }
 
 /// One Twilio status callback (or voicemail recording) for a call.
@@ -120,7 +119,7 @@ pub struct TurnRecord {
     pub conversation_id: String,
     pub channel: Channel,
     /// (role, content) lines to append to the transcript.
-    pub messages: Vec<(String, String)>,
+    pub messages: Vec<(Speaker, String)>,
     /// The lead so far: created on first save, updated after.
     pub lead: Option<LeadDraft>,
     pub level: Priority,
@@ -242,7 +241,7 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
         &self,
         call_sid: &str,
         summary: &str,
-        ended_reason: &str,
+        ended_reason: EndedReason,
         notify: NotifyPolicy,
     ) -> Result<()>;
     async fn call(&self, call_sid: &str) -> Result<Call>;

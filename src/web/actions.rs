@@ -10,7 +10,7 @@ use super::notify_forms;
 use crate::agent::triage::Rules;
 use crate::domain::{
     starter_questions_for, AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Lead, NewBusiness,
-    NotificationPrefs, NotifyEvent, PlanTier, Priority, Role, User,
+    NotificationPrefs, NotifyEvent, PlanTier, Priority, Role, Speaker, User,
 };
 use crate::error::ApiError;
 use crate::notify::policy::Refusal;
@@ -377,7 +377,7 @@ pub async fn mark_triage(
     let text = detail
         .transcript
         .iter()
-        .filter(|m| m.role == "user")
+        .filter(|m| m.role == Speaker::User)
         .flat_map(|m| crate::retrieval::sentences(&m.content))
         .map(|s| (rules.urgency(s), s.to_string()))
         .reduce(|best, s| if (s.0 .0, s.0 .1) > (best.0 .0, best.0 .1) { s } else { best })

@@ -5,7 +5,7 @@ use askama::Template;
 
 use super::analytics::{Counts, Report};
 use super::input::{FieldErrors, Input};
-use crate::domain::{Lead, Message, PlanTier};
+use crate::domain::{Lead, Message, PlanTier, Speaker};
 use crate::store::admin::{CallRecord, QuestionRow};
 
 /// One link of the main navigation.

@@ -224,6 +224,9 @@ async fn triage_marks_on_leads_become_examples() {
     let mut web = ui.sign_in("a@alpha.example").await;
     let page = web.get(&format!("/leads/{lead}")).await.1;
     assert!(page.contains("id=\"triage-mark\"") && page.contains("You marked it an emergency"), "{page}");
+    // The transcript names each speaker as the owner reads them.
+    assert!(page.contains("<li class=\"msg user\"><span class=\"who\">Visitor</span>"), "{page}");
+    assert!(page.contains("<li class=\"msg assistant\"><span class=\"who\">Agent</span>"), "{page}");
     let (status, _, _) = web.submit(&format!("/leads/{lead}/triage"), &[("emergency", "no")]).await;
     assert_eq!(status, 303);
     assert_eq!(triage(&a)["level"], "NORMAL");

@@ -126,7 +126,7 @@ async fn a_normal_lead_is_saved_with_its_transcript() {
     let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
     assert_eq!(transcript.len(), 10);
     assert_eq!(transcript[0].content, "Hi, I need a quote to replace my water heater");
-    assert_eq!(transcript[9].role, "assistant");
+    assert_eq!(transcript[9].role.as_str(), "assistant");
     // A new lead is news (email and SMS on PRO), but not an escalation.
     let mut kinds: Vec<(String, String)> = store
         .notifications(&chat.business_id)

@@ -169,7 +169,7 @@ async fn a_chat_and_a_gather_call_move_between_instances() {
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.address.as_deref(), Some("12 Elm Street, Springfield"));
     let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
-    assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), 4, "{transcript:?}");
+    assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), 4, "{transcript:?}");
 
     // Two messages at once, one to each: one turn after the other, neither lost.
     let (mut s1, mut s2) = (session.clone(), session.clone());
@@ -205,7 +205,7 @@ async fn a_chat_and_a_gather_call_move_between_instances() {
     assert!(heard.contains("take a message"), "{heard}");
     let call = store.call(sid).await.unwrap();
     let transcript = store.transcript(&call.conversation_id.unwrap()).await.unwrap();
-    assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), 2, "{transcript:?}");
+    assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), 2, "{transcript:?}");
 }
 
 #[tokio::test]

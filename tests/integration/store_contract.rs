@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use frontdesk::domain::{Channel, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority};
+use frontdesk::domain::{
+    CallMode, Channel, EndedReason, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority, Speaker,
+};
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::admin::{LeadFilter, NotificationSettings};
 use frontdesk::store::outbox::Outcome;
@@ -131,7 +133,7 @@ fn turn(business: &str, conversation: &str, lines: &[(&str, &str)]) -> TurnRecor
         business_id: business.into(),
         conversation_id: conversation.into(),
         channel: Channel::Chat,
-        messages: lines.iter().map(|(r, t)| (r.to_string(), t.to_string())).collect(),
+        messages: lines.iter().map(|(r, t)| (Speaker::parse(r).expect("a speaker"), t.to_string())).collect(),
         lead: None,
         level: Priority::Normal,
         escalate: false,
@@ -275,7 +277,7 @@ async fn story(store: Arc<dyn InspectableStore>) {
         business_id: b.clone(),
         from_number: Some("+13125550142".into()),
         to_number: Some("+13125550100".into()),
-        mode: "gather".into(),
+        mode: CallMode::Gather,
     };
     let call_conv = store.start_call(call.clone()).await.unwrap();
     assert_eq!(store.start_call(call).await.unwrap(), call_conv);
@@ -293,10 +295,10 @@ async fn story(store: Arc<dyn InspectableStore>) {
     let c = store.call(sid).await.unwrap();
     assert_eq!((c.status.as_str(), c.duration_seconds), ("completed", Some(42)));
     assert_eq!(store.call_events(sid).await.unwrap().len(), 3);
-    store.finish_call(sid, "leak fixed", "caller_hung_up", NotifyPolicy::default()).await.unwrap();
-    store.finish_call(sid, "leak fixed", "agent_hung_up", NotifyPolicy::default()).await.unwrap();
+    store.finish_call(sid, "leak fixed", EndedReason::CallerHungUp, NotifyPolicy::default()).await.unwrap();
+    store.finish_call(sid, "leak fixed", EndedReason::AgentHungUp, NotifyPolicy::default()).await.unwrap();
     let c = store.call(sid).await.unwrap();
-    assert_eq!(c.ended_reason.as_deref(), Some("caller_hung_up"));
+    assert_eq!(c.ended_reason.map(|r| r.as_str()), Some("caller_hung_up"));
     let ended: Vec<_> =
         store.notifications(&b).await.unwrap().into_iter().filter(|n| n.kind == "call_ended").collect();
     assert_eq!(ended.len(), 1, "call_ended once, on the webhook (the default preference)");
@@ -554,7 +556,7 @@ async fn two_processes_on_one_postgres_and_redis_share_a_chat() {
     assert_eq!(saved.address.as_deref(), Some("12 Oak Street, Springfield"));
     assert_eq!(saved.contact_email.as_deref(), Some("dana@example.com"));
     let transcript = store.transcript(saved.conversation_id.as_deref().unwrap()).await.unwrap();
-    assert_eq!(transcript.iter().filter(|m| m.role == "user").count(), said.len(), "{transcript:?}");
+    assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), said.len(), "{transcript:?}");
     let mut instances = Vec::new();
     for server in &servers {
         let health: serde_json::Value =

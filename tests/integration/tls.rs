@@ -347,7 +347,7 @@ async fn a_realtime_call_over_wss_carries_on_through_a_certificate_renewal() {
     }
     call.stop().await;
     let ended = phone.ended(&sid).await;
-    assert_eq!(ended.ended_reason.as_deref(), Some("caller_hung_up"));
+    assert_eq!(ended.ended_reason.map(|r| r.as_str()), Some("caller_hung_up"));
     let lead = phone.lead().await;
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER));

@@ -79,12 +79,12 @@ async fn barge_in_clears_twilio_and_truncates_at_what_the_caller_heard() {
     assert_eq!(conn.received("conversation.item.truncate").len(), 2);
     call.stop().await;
     let ended = phone.ended(&call_sid(20)).await;
-    assert_eq!(ended.ended_reason.as_deref(), Some("caller_hung_up"));
+    assert_eq!(ended.ended_reason.map(|r| r.as_str()), Some("caller_hung_up"));
     // The interrupted answer is marked as cut short in the transcript.
     let lead = phone.lead().await;
     let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
     assert!(
-        transcript.iter().any(|m| m.role == "assistant" && m.content == "Sorry, go ahead. …"),
+        transcript.iter().any(|m| m.role.as_str() == "assistant" && m.content == "Sorry, go ahead. …"),
         "{transcript:?}"
     );
 }
@@ -141,7 +141,7 @@ async fn an_emergency_escalates_at_once_and_the_transfer_waits_for_its_line() {
     assert_eq!(dial.attrs["action"], format!("{PUBLIC}/api/voice/dial-status"));
     assert_eq!(find(&doc, "Number").unwrap().text, OWNER);
     call.stop().await;
-    assert_eq!(phone.ended(&sid).await.ended_reason.as_deref(), Some("transferred"));
+    assert_eq!(phone.ended(&sid).await.ended_reason.map(|r| r.as_str()), Some("transferred"));
 
     // Nobody picks up: the caller leaves a message.
     let params = [
@@ -177,7 +177,7 @@ async fn when_the_model_fails_mid_call_the_caller_carries_on_turn_by_turn_with_n
     assert!(spoken.contains("sorry") || spoken.contains("Sorry"), "{spoken}");
     assert!(spoken.contains("Is (312) 555-0142 the best number"), "carries on where it was: {spoken}");
     call.stop().await;
-    assert_eq!(phone.ended(&sid).await.ended_reason.as_deref(), Some("fallback"));
+    assert_eq!(phone.ended(&sid).await.ended_reason.map(|r| r.as_str()), Some("fallback"));
 
     // Gather mode continues the same conversation.
     let doc = phone.say(&sid, "yes that's fine").await;
@@ -430,6 +430,6 @@ async fn a_media_stream_that_stops_answering_pings_is_ended() {
     let start = json!({ "event": "start", "start": { "streamSid": "MZ29", "callSid": sid, "customParameters": custom } });
     socket.send(tokio_tungstenite::tungstenite::Message::text(start.to_string())).await.unwrap();
     let ended = phone.ended(&sid).await;
-    assert_eq!(ended.ended_reason.as_deref(), Some("caller_hung_up"));
+    assert_eq!(ended.ended_reason.map(|r| r.as_str()), Some("caller_hung_up"));
     drop(socket);
 }

@@ -17,7 +17,7 @@ use super::{call_session, listen, next_question, public_url, say_voice, twiml_re
 use crate::agent::conversation::Context;
 use crate::agent::voice;
 use crate::channels::engine::{self, Reply as TurnReply, Session, TurnError};
-use crate::domain::Channel;
+use crate::domain::{CallMode, Channel, EndedReason};
 use crate::http::with_state;
 use crate::state::AppState;
 use crate::twilio::CallUpdate;
@@ -52,7 +52,7 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
     let mut session =
-        call_session(&app, &ctx, &call_sid, form.caller_number(), form.business_number(), "gather")
+        call_session(&app, &ctx, &call_sid, form.caller_number(), form.business_number(), CallMode::Gather)
             .await
             .map_err(turn_reject)?;
     let speech = form.get("SpeechResult").unwrap_or_default().trim().to_string();
@@ -188,12 +188,12 @@ async fn reply_verbs(
         if let Some(number) = owner {
             let mut verbs = vec![Verb::say("Let me put you through to someone now.", &voice)];
             verbs.extend(transfer(app, ctx, &number));
-            finish(app, ctx, call_sid, "transferred").await;
+            finish(app, ctx, call_sid, EndedReason::Transferred).await;
             return verbs;
         }
     }
     if reply.done {
-        finish(app, ctx, call_sid, "agent_hung_up").await;
+        finish(app, ctx, call_sid, EndedReason::AgentHungUp).await;
         return vec![Verb::say(reply.text, &voice), Verb::say(voice::goodbye(ctx), &voice), Verb::Hangup];
     }
     listen(app, ctx, vec![Verb::say(reply.text, &voice)])
@@ -205,7 +205,7 @@ async fn silence(app: &AppState, ctx: &Context, call_sid: &str, mut session: Ses
     engine::save_session(app, call_sid, &session).await;
     if session.silences >= 2 {
         tracing::info!(call_sid, "no answer twice; taking a message");
-        finish(app, ctx, call_sid, "voicemail").await;
+        finish(app, ctx, call_sid, EndedReason::Voicemail).await;
         return voicemail(
             app,
             ctx,
@@ -219,7 +219,7 @@ async fn silence(app: &AppState, ctx: &Context, call_sid: &str, mut session: Ses
 }
 
 /// Saves the call's summary and how it ended.
-async fn finish(app: &AppState, ctx: &Context, call_sid: &str, reason: &str) {
+async fn finish(app: &AppState, ctx: &Context, call_sid: &str, reason: EndedReason) {
     let summary = match engine::load_session(app, call_sid, &ctx.business.id).await {
         Some(session) => voice::summary(ctx, &session.state),
         None => String::new(),

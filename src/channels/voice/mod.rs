@@ -30,7 +30,7 @@ use warp::{Filter, Rejection, Reply};
 use super::engine::{self, Session};
 use crate::agent::answers;
 use crate::agent::conversation::{self, Context, State};
-use crate::domain::{AgentConfig, Channel, VoiceMode};
+use crate::domain::{AgentConfig, CallMode, Channel, EndedReason, Speaker, VoiceMode};
 use crate::state::AppState;
 use crate::store::{NewCall, TurnRecord};
 use crate::twiml::{Verb, Voice};
@@ -97,7 +97,7 @@ pub async fn call_session(
     call_sid: &str,
     from: Option<&str>,
     to: Option<&str>,
-    mode: &str,
+    mode: CallMode,
 ) -> Result<Session, engine::TurnError> {
     let business_id = &ctx.business.id;
     if let Some(session) = engine::load_session(app, call_sid, business_id).await {
@@ -110,7 +110,7 @@ pub async fn call_session(
             business_id: business_id.clone(),
             from_number: from.map(str::to_string),
             to_number: to.map(str::to_string),
-            mode: mode.to_string(),
+            mode,
         })
         .await?;
     let state = State { caller_id: caller_id(from, &ctx.business.country), ..State::default() };
@@ -121,7 +121,7 @@ pub async fn call_session(
 
 /// Saves how a call ended (once; later calls keep the first reason) and
 /// wakes the notifications worker for its call-ended messages.
-pub async fn finish_call(app: &AppState, call_sid: &str, summary: &str, reason: &str) {
+pub async fn finish_call(app: &AppState, call_sid: &str, summary: &str, reason: EndedReason) {
     match app.store.finish_call(call_sid, summary, reason, app.notify_policy()).await {
         Ok(()) => app.notify_wake.notify_one(),
         Err(e) => tracing::error!(call_sid, error = %e, "could not save the end of the call"),
@@ -168,7 +168,7 @@ pub async fn record_note(app: &AppState, ctx: &Context, call_sid: &str, mut sess
         business_id: ctx.business.id.clone(),
         conversation_id: session.conversation_id.clone(),
         channel: Channel::Voice,
-        messages: vec![("system".into(), note.to_string())],
+        messages: vec![(Speaker::System, note.to_string())],
         lead,
         level: session.state.level(),
         escalate: false,

@@ -15,6 +15,7 @@ use super::{
 use crate::agent::conversation::Context;
 use crate::agent::voice;
 use crate::channels::engine;
+use crate::domain::{CallMode, EndedReason};
 use crate::error::ApiError;
 use crate::http::with_state;
 use crate::plans::Feature;
@@ -87,11 +88,11 @@ async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
         return Ok(twiml_reply(&voicemail(&app, &ctx, busy_message(&ctx))));
     }
 
-    let mode = if realtime { "realtime" } else { "gather" };
+    let mode = if realtime { CallMode::Realtime } else { CallMode::Gather };
     let session = call_session(&app, &ctx, &call_sid, form.caller_number(), Some(&to), mode)
         .await
         .map_err(turn_reject)?;
-    tracing::info!(mode, "answering a call");
+    tracing::info!(mode = mode.as_str(), "answering a call");
     if realtime {
         // The stream is joined to this call only with this token (see `stream_token`).
         let now = chrono::Utc::now().timestamp();
@@ -227,7 +228,13 @@ async fn recording(app: AppState, form: Form) -> Result<Response, Rejection> {
     let call_sid = form.call_sid()?.to_string();
     let ctx = call_context(&app, &form).await?;
     save_recording(&app, &ctx, &form).await?;
-    super::finish_call(&app, &call_sid, &voicemail_summary(&app, &ctx, &call_sid).await, "voicemail").await;
+    super::finish_call(
+        &app,
+        &call_sid,
+        &voicemail_summary(&app, &ctx, &call_sid).await,
+        EndedReason::Voicemail,
+    )
+    .await;
     let voice = say_voice(&ctx.agent);
     Ok(twiml_reply(&[
         Verb::say("Thank you. We'll call you back as soon as we can. Goodbye.", &voice),
@@ -259,9 +266,10 @@ async fn save_recording(app: &AppState, ctx: &Context, form: &Form) -> Result<()
         })
         .await
         .map_err(reject)?;
-    let session = call_session(app, ctx, &call_sid, form.caller_number(), form.business_number(), "gather")
-        .await
-        .map_err(turn_reject)?;
+    let session =
+        call_session(app, ctx, &call_sid, form.caller_number(), form.business_number(), CallMode::Gather)
+            .await
+            .map_err(turn_reject)?;
     let seconds = form.get("RecordingDuration").unwrap_or("?");
     record_note(app, ctx, &call_sid, session, &format!("Voicemail ({seconds} s): {url}")).await;
     Ok(())

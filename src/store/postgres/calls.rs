@@ -6,8 +6,8 @@ use tokio_postgres::Row;
 
 use super::business::load_business;
 use super::rows::event;
-use super::{db_err, get, get_opt_u32, to_json};
-use crate::domain::{now, Business, Call, Channel};
+use super::{db_err, get, get_opt_enum, get_opt_u32, to_json};
+use crate::domain::{now, Business, Call, CallMode, Channel, EndedReason};
 use crate::notify::policy::NotifyPolicy;
 use crate::store::outbox::Event;
 use crate::store::{CallStatus, NewCall, Result, StoreError};
@@ -67,7 +67,7 @@ pub(super) async fn start_call(c: &impl GenericClient, call: &NewCall) -> Result
             &conversation_id,
             &call.from_number,
             &call.to_number,
-            &call.mode,
+            &call.mode.as_str(),
             &ts,
         ],
     )
@@ -143,7 +143,7 @@ pub(super) async fn finish_call(
     c: &impl GenericClient,
     call_sid: &str,
     summary: &str,
-    reason: &str,
+    reason: EndedReason,
     notify: &NotifyPolicy,
 ) -> Result<()> {
     lock_call(c, call_sid).await?;
@@ -152,7 +152,7 @@ pub(super) async fn finish_call(
     c.execute(
         "UPDATE calls SET summary = $1, ended_reason = COALESCE(ended_reason, $2), ended_at = COALESCE(ended_at, $3),
              updated_at = $3 WHERE call_sid = $4",
-        &[&summary, &reason, &ts, &call_sid],
+        &[&summary, &reason.as_str(), &ts, &call_sid],
     )
     .await
     .map_err(db_err)?;
@@ -198,8 +198,8 @@ fn call_row(r: &Row) -> Result<Call> {
         duration_seconds: get_opt_u32(r, 6)?,
         recording_url: get(r, 7)?,
         summary: get(r, 8)?,
-        mode: get(r, 9)?,
-        ended_reason: get(r, 10)?,
+        mode: get_opt_enum(r, 9, CallMode::parse)?,
+        ended_reason: get_opt_enum(r, 10, EndedReason::parse)?,
         started_at: get(r, 11)?,
         updated_at: get(r, 12)?,
         ended_at: get(r, 13)?,

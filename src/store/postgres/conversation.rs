@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::rows::event;
 use super::{changed, db_err, get, to_json};
-use crate::domain::{new_id, now, Channel, LeadDraft, Priority};
+use crate::domain::{new_id, now, Channel, LeadDraft, Priority, Speaker};
 use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
 
@@ -96,12 +96,13 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
     for (role, content) in &lines {
         c.execute(
             "INSERT INTO messages (conversation_id, role, content, created_at) VALUES ($1, $2, $3, $4)",
-            &[&turn.conversation_id, role, content, &ts],
+            &[&turn.conversation_id, &role.as_str(), content, &ts],
         )
         .await
         .map_err(db_err)?;
     }
-    let reply = lines.iter().rev().find(|(role, _)| role == "assistant").map(|(_, text)| text.clone());
+    let reply =
+        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone());
     Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
 }
 

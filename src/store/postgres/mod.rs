@@ -35,8 +35,8 @@ use super::{
 };
 pub use crate::config::PgUrl;
 use crate::domain::{
-    now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
-    Profile, User,
+    now, Business, BusinessBundle, BusinessSummary, Call, Channel, EndedReason, Lead, Message, Notification,
+    PlanTier, Profile, User,
 };
 use crate::retrieval::Passage;
 
@@ -93,6 +93,15 @@ pub(crate) fn get_opt_u32(r: &Row, idx: usize) -> Result<Option<u32>> {
 pub(crate) fn get_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Option<T>) -> Result<T> {
     let text: String = get(r, idx)?;
     parse(&text).ok_or_else(|| StoreError::Invalid(format!("column {idx}: unexpected value '{text}'")))
+}
+
+/// A nullable text column holding one of an enum's names.
+pub(crate) fn get_opt_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
+    let text: Option<String> = get(r, idx)?;
+    text.map(|text| {
+        parse(&text).ok_or_else(|| StoreError::Invalid(format!("column {idx}: unexpected value '{text}'")))
+    })
+    .transpose()
 }
 
 /// A jsonb column as a typed value.
@@ -367,7 +376,7 @@ impl Store for PgStore {
         &self,
         call_sid: &str,
         summary: &str,
-        ended_reason: &str,
+        ended_reason: EndedReason,
         notify: crate::store::NotifyPolicy,
     ) -> Result<()> {
         in_tx!(self, |tx| calls::finish_call(&tx, call_sid, summary, ended_reason, &notify).await?)

@@ -342,7 +342,7 @@ pub(super) async fn add_samples(c: &impl GenericClient, business_id: &str, sampl
         for (role, text) in &s.lines {
             c.execute(
                 "INSERT INTO messages (conversation_id, role, content, created_at) VALUES ($1, $2, $3, $4)",
-                &[&conversation, role, text, &ts],
+                &[&conversation, &role.as_str(), text, &ts],
             )
             .await
             .map_err(db_err)?;

@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{db_err, get, get_enum, get_json};
-use crate::domain::{Channel, Lead, LeadAlert, LeadStatus, Message, Priority};
+use crate::domain::{Channel, Lead, LeadAlert, LeadStatus, Message, Priority, Speaker};
 use crate::store::{Result, StoreError};
 
 pub(super) async fn event(
@@ -28,7 +28,7 @@ pub(super) async fn event(
 }
 
 fn message_row(r: &Row) -> Result<Message> {
-    Ok(Message { role: get(r, 0)?, content: get(r, 1)?, created_at: get(r, 2)? })
+    Ok(Message { role: get_enum(r, 0, Speaker::parse)?, content: get(r, 1)?, created_at: get(r, 2)? })
 }
 
 pub(super) async fn transcript(c: &impl GenericClient, conversation_id: &str) -> Result<Vec<Message>> {

@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::business::load_business;
-use super::{db_err, query_all, to_json};
-use crate::domain::{now, Business, Call, Channel};
+use super::{db_err, opt_enum_col, query_all, to_json};
+use crate::domain::{now, Business, Call, CallMode, Channel, EndedReason};
 use crate::notify::policy::NotifyPolicy;
 use crate::store::outbox::Event;
 use crate::store::{CallStatus, NewCall, Result, StoreError};
@@ -52,7 +52,7 @@ pub(super) fn start_call(tx: &Transaction<'_>, call: &NewCall) -> Result<String>
             conversation_id,
             call.from_number,
             call.to_number,
-            call.mode,
+            call.mode.as_str(),
             ts
         ],
     )
@@ -123,7 +123,7 @@ pub(super) fn finish_call(
     tx: &Transaction<'_>,
     call_sid: &str,
     summary: &str,
-    reason: &str,
+    reason: EndedReason,
     notify: &NotifyPolicy,
 ) -> Result<()> {
     let Call { business_id, conversation_id, started_at, ended_at, mode, .. } = call(tx, call_sid)?;
@@ -131,7 +131,7 @@ pub(super) fn finish_call(
     tx.execute(
         "UPDATE calls SET summary = ?1, ended_reason = COALESCE(ended_reason, ?2), ended_at = COALESCE(ended_at, ?3),
              updated_at = ?3 WHERE call_sid = ?4",
-        params![summary, reason, ts, call_sid],
+        params![summary, reason.as_str(), ts, call_sid],
     )
     .map_err(db_err)?;
     if let Some(conversation_id) = &conversation_id {
@@ -187,8 +187,8 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<Call> {
         duration_seconds: r.get(6)?,
         recording_url: r.get(7)?,
         summary: r.get(8)?,
-        mode: r.get(9)?,
-        ended_reason: r.get(10)?,
+        mode: opt_enum_col(r, 9, CallMode::parse)?,
+        ended_reason: opt_enum_col(r, 10, EndedReason::parse)?,
         started_at: r.get(11)?,
         updated_at: r.get(12)?,
         ended_at: r.get(13)?,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
-    new_id, now, Channel, Lead, LeadAlert, LeadDraft, LeadStatus, Message, Priority, Profile,
+    new_id, now, Channel, Lead, LeadAlert, LeadDraft, LeadStatus, Message, Priority, Profile, Speaker,
 };
 use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
@@ -115,11 +115,12 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Tur
     for (role, content) in &lines {
         tx.execute(
             "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![turn.conversation_id, role, content, ts],
+            params![turn.conversation_id, role.as_str(), content, ts],
         )
         .map_err(db_err)?;
     }
-    let reply = lines.iter().rev().find(|(role, _)| role == "assistant").map(|(_, text)| text.clone());
+    let reply =
+        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone());
     Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
 }
 
@@ -253,7 +254,7 @@ pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec
         conn,
         "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id",
         [conversation_id],
-        |r| Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }),
+        |r| Ok(Message { role: enum_col(r, 0, Speaker::parse)?, content: r.get(1)?, created_at: r.get(2)? }),
     )?;
     Ok(rows)
 }
@@ -379,7 +380,7 @@ pub(super) fn transcript_tail(conn: &Connection, conversation_id: &str, limit: u
         conn,
         "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
         params![conversation_id, limit],
-        |r| Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }),
+        |r| Ok(Message { role: enum_col(r, 0, Speaker::parse)?, content: r.get(1)?, created_at: r.get(2)? }),
     )?;
     rows.reverse();
     Ok(rows)

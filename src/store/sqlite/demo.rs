@@ -49,7 +49,7 @@ pub(super) fn add_samples(tx: &Transaction<'_>, business_id: &str, samples: &[Sa
         for (role, text) in &s.lines {
             tx.execute(
                 "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![conversation, role, text, ts],
+                params![conversation, role.as_str(), text, ts],
             )
             .map_err(db_err)?;
         }

@@ -37,8 +37,8 @@ use super::{
     TurnRecord,
 };
 use crate::domain::{
-    now, Business, BusinessBundle, BusinessSummary, Call, Channel, Lead, Message, Notification, PlanTier,
-    Profile, User,
+    now, Business, BusinessBundle, BusinessSummary, Call, Channel, EndedReason, Lead, Message, Notification,
+    PlanTier, Profile, User,
 };
 use crate::retrieval::Passage;
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
@@ -244,7 +244,21 @@ where
 
 pub(crate) fn enum_col<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
-    parse(&text).ok_or_else(|| {
+    parse_col(idx, &text, parse)
+}
+
+/// A nullable text column holding one of an enum's names.
+pub(crate) fn opt_enum_col<T>(
+    row: &Row<'_>,
+    idx: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|text| parse_col(idx, &text, parse)).transpose()
+}
+
+fn parse_col<T>(idx: usize, text: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
             idx,
             rusqlite::types::Type::Text,
@@ -489,11 +503,11 @@ impl Store for SqliteStore {
         &self,
         call_sid: &str,
         summary: &str,
-        ended_reason: &str,
+        ended_reason: EndedReason,
         notify: crate::store::NotifyPolicy,
     ) -> Result<()> {
-        let (sid, summary, reason) = (call_sid.to_string(), summary.to_string(), ended_reason.to_string());
-        self.write(move |tx| calls::finish_call(tx, &sid, &summary, &reason, &notify)).await
+        let (sid, summary) = (call_sid.to_string(), summary.to_string());
+        self.write(move |tx| calls::finish_call(tx, &sid, &summary, ended_reason, &notify)).await
     }
 
     async fn call(&self, call_sid: &str) -> Result<Call> {

@@ -5,7 +5,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 
 use super::conversation::{lead_row, LEAD_COLUMNS};
 use super::{db_err, enum_col, query_all};
-use crate::domain::{now, Channel, Lead, LeadStatus, Message, Priority};
+use crate::domain::{now, Channel, Lead, LeadStatus, Message, Priority, Speaker};
 use crate::store::admin::{
     ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
     LeadFilter, Outcomes, StatusWeek,
@@ -90,7 +90,13 @@ pub(super) fn lead_detail(conn: &Connection, business_id: &str, lead_id: &str) -
                  JOIN conversations c ON c.id = m.conversation_id
                  WHERE m.conversation_id = ?1 AND c.business_id = ?2 ORDER BY m.id",
                 [conversation, business_id],
-                |r| Ok(Message { role: r.get(0)?, content: r.get(1)?, created_at: r.get(2)? }),
+                |r| {
+                    Ok(Message {
+                        role: enum_col(r, 0, Speaker::parse)?,
+                        content: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                },
             )?;
             let call = conn
                 .query_row(

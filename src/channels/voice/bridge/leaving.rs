@@ -6,14 +6,14 @@ use super::*;
 /// The call is leaving the AI once the current line has been heard.
 pub(super) struct Ending {
     pub(super) step: NextStep,
-    pub(super) reason: &'static str,
+    pub(super) reason: EndedReason,
     /// The response carrying the last line has finished generating.
     pub(super) spoken: bool,
     pub(super) deadline: Instant,
 }
 
 impl Bridge {
-    pub(super) fn begin_ending(&mut self, step: NextStep, reason: &'static str) {
+    pub(super) fn begin_ending(&mut self, step: NextStep, reason: EndedReason) {
         let wait = Duration::from_millis(self.app.config.voice.goodbye_timeout_ms);
         self.ending = Some(Ending { step, reason, spoken: false, deadline: Instant::now() + wait });
     }

@@ -46,7 +46,7 @@ use crate::channels::voice::realtime_wire::{self as rt, Kind, SessionConfig};
 use crate::channels::voice::twilio_wire::{self as tw, Inbound};
 use crate::channels::voice::webhooks::{next_step_twiml, transfer};
 use crate::channels::voice::{stream_url, NextStep};
-use crate::domain::{Channel, Priority};
+use crate::domain::{CallMode, Channel, EndedReason, Priority, Speaker};
 use crate::error::ApiError;
 use crate::http::websocket::{self, ServerSocket};
 use crate::http::with_state;
@@ -155,14 +155,14 @@ async fn run(app: AppState, socket: ServerSocket) {
         // Who called is what Twilio told `incoming`, not what the stream claims.
         let from = call.from_number.as_deref();
         let to = ctx.business.twilio_phone_number.clone();
-        let session = match super::call_session(&app, &ctx, &call_sid, from, to.as_deref(), "realtime").await
-        {
-            Ok(session) => session,
-            Err(e) => {
-                tracing::error!(error = %e, "could not start the call's conversation");
-                return;
-            }
-        };
+        let session =
+            match super::call_session(&app, &ctx, &call_sid, from, to.as_deref(), CallMode::Realtime).await {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not start the call's conversation");
+                    return;
+                }
+            };
         let knowledge = match app.store.knowledge_overview(&business_id, KNOWLEDGE_BRIEFS).await {
             Ok(docs) => docs.into_iter().map(|(title, text)| brief(title, &text)).collect(),
             Err(e) => {
@@ -272,7 +272,7 @@ struct Bridge {
     /// Gather mode has taken the conversation over: its session is no longer ours to save.
     session_handed_over: bool,
     rollover_at: Instant,
-    ended_reason: &'static str,
+    ended_reason: EndedReason,
     persist: mpsc::UnboundedSender<Persist>,
     persister: tokio::task::JoinHandle<()>,
     last_twilio_pong: Instant,
@@ -325,7 +325,7 @@ impl Bridge {
             ending: None,
             leaving: None,
             session_handed_over: false,
-            ended_reason: "caller_hung_up",
+            ended_reason: EndedReason::CallerHungUp,
             persist,
             persister,
             last_twilio_pong: Instant::now(),
@@ -650,10 +650,10 @@ impl Bridge {
     async fn on_caller_words(&mut self, line: String) {
         let escalate = conversation::observe(&self.ctx, &mut self.session.state, &line);
         if escalate {
-            self.save_escalation(vec![("user".into(), line)]).await;
+            self.save_escalation(vec![(Speaker::User, line)]).await;
             self.on_emergency(false).await;
         } else {
-            self.save_lines(vec![("user".into(), line)], false, Vec::new());
+            self.save_lines(vec![(Speaker::User, line)], false, Vec::new());
         }
     }
 

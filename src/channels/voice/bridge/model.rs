@@ -95,7 +95,7 @@ impl Bridge {
             return;
         }
         tracing::error!(reason, "realtime session failed; the caller carries on turn by turn");
-        self.ended_reason = "fallback";
+        self.ended_reason = EndedReason::Fallback;
         self.ending = None;
         self.playback = Playback::default();
         self.hand_over(NextStep::Gather).await;
@@ -128,15 +128,15 @@ impl Bridge {
             };
             let Ok(event) = rt::parse(&text) else { continue };
             let role = match event.kind() {
-                Kind::AudioTranscriptDone => "assistant",
-                Kind::InputTranscriptDone => "user",
+                Kind::AudioTranscriptDone => Speaker::Assistant,
+                Kind::InputTranscriptDone => Speaker::User,
                 _ => continue,
             };
             let line = event.transcript.unwrap_or_default().trim().to_string();
             if !line.is_empty() {
                 // Any held line was said before this one.
                 self.release_line(false);
-                self.save_lines(vec![(role.to_string(), line)], false, Vec::new());
+                self.save_lines(vec![(role, line)], false, Vec::new());
             }
         }
     }

@@ -13,7 +13,7 @@ pub(super) enum Persist {
     Latency(crate::store::LatencySample),
     Finish {
         summary: String,
-        reason: String,
+        reason: EndedReason,
     },
 }
 
@@ -55,7 +55,7 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
                 let _ = done.send(());
             }
             Persist::Finish { summary, reason } => {
-                crate::channels::voice::finish_call(&app, &call_sid, &summary, &reason).await;
+                crate::channels::voice::finish_call(&app, &call_sid, &summary, reason).await;
             }
         }
     }
@@ -65,7 +65,7 @@ impl Bridge {
     /// Saves transcript lines and the lead so far.
     pub(super) fn save_lines(
         &mut self,
-        lines: Vec<(String, String)>,
+        lines: Vec<(Speaker, String)>,
         escalate: bool,
         events: Vec<(String, Value)>,
     ) {
@@ -74,7 +74,7 @@ impl Bridge {
 
     /// Saves the escalation and waits for it: whether an alert was queued
     /// decides what the caller is told.
-    pub(super) async fn save_escalation(&mut self, lines: Vec<(String, String)>) {
+    pub(super) async fn save_escalation(&mut self, lines: Vec<(Speaker, String)>) {
         let (tx, rx) = oneshot::channel();
         self.queue_lines(lines, true, Vec::new(), Some(tx));
         let saved = tokio::time::timeout(std::time::Duration::from_secs(10), rx).await;
@@ -84,7 +84,7 @@ impl Bridge {
 
     fn queue_lines(
         &mut self,
-        lines: Vec<(String, String)>,
+        lines: Vec<(Speaker, String)>,
         escalate: bool,
         events: Vec<(String, Value)>,
         waiting: Option<oneshot::Sender<TurnSaved>>,
@@ -115,7 +115,7 @@ impl Bridge {
             if cut_short {
                 line.push_str(" …");
             }
-            self.save_lines(vec![("assistant".into(), line)], false, Vec::new());
+            self.save_lines(vec![(Speaker::Assistant, line)], false, Vec::new());
         }
     }
 
@@ -148,9 +148,9 @@ impl Bridge {
         // The lead as it stands, even when nothing was said: a caller's number is worth a call back.
         self.save_lines(Vec::new(), false, Vec::new());
         let summary = voice::summary(&self.ctx, &self.session.state);
-        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason.to_string() });
+        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason });
         drop(self.persist);
         let _ = self.persister.await;
-        tracing::info!(reason = self.ended_reason, "call ended");
+        tracing::info!(reason = self.ended_reason.as_str(), "call ended");
     }
 }

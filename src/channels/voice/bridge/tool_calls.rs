@@ -31,7 +31,7 @@ impl Bridge {
     pub(super) async fn run_tools(&mut self, calls: Vec<FunctionCall>) {
         let level_before = self.session.state.level();
         // What the call does once this batch's line has been said.
-        let mut next: Option<(NextStep, &'static str)> = None;
+        let mut next: Option<(NextStep, EndedReason)> = None;
         for call in calls {
             if call.name == "search_knowledge" {
                 // Searching may wait on an embedding model: off the call's loop.
@@ -56,14 +56,14 @@ impl Bridge {
                 Effect::Transfer { reason } => match self.ctx.business.notification_phone_number.clone() {
                     Some(number) => {
                         tracing::info!(reason, "transferring the call");
-                        next = Some((NextStep::Transfer { number }, "transferred"));
+                        next = Some((NextStep::Transfer { number }, EndedReason::Transferred));
                     }
                     None => {
                         output = json!({ "ok": false, "error": "Nobody can take the call now: offer to take a \
                                                                 message so someone calls back." });
                     }
                 },
-                Effect::EndCall { .. } => next = Some((NextStep::Hangup, "agent_hung_up")),
+                Effect::EndCall { .. } => next = Some((NextStep::Hangup, EndedReason::AgentHungUp)),
                 Effect::None => {}
             }
             self.send_model(rt::function_output(&call.call_id, &output)).await;
