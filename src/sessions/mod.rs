@@ -118,7 +118,7 @@ pub fn instance_id(configured: &str) -> String {
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var(crate::config::HOSTNAME_ENV).ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "frontdesk".into());
