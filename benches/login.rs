@@ -18,7 +18,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,26 +65,14 @@ fn start_server(pin: bool) -> Server {
     } else {
         Command::new(bin)
     };
-    let mut child = command
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("FRONTDESK_DATA_DIR", dir.path())
         .env("RUST_LOG", "error")
         .env("FRONTDESK_TRUSTED_PROXIES", "127.0.0.1")
-        .args(["serve", "--port", "0", "--bind", "127.0.0.1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let base = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server exited");
-        if let Some(addr) = line.trim().strip_prefix("frontdesk listening on ") {
-            break addr.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in reader.lines() {});
+        .args(["serve", "--port", "0", "--bind", "127.0.0.1"]);
+    let (child, base) = common::spawn_listening(&mut command, "frontdesk listening on ");
     Server { child, base, _dir: dir }
 }
 

@@ -38,6 +38,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[path = "../tests/fakes/ca.rs"]
 mod fake_ca;
 #[path = "../tests/fakes/media.rs"]
@@ -46,7 +47,6 @@ mod fake_media;
 mod fake_realtime;
 mod passthrough;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -345,21 +345,10 @@ fn start_server(openai_base: &str, calls: usize, pin: bool, tls: bool) -> Server
             .env("FRONTDESK_TLS_HTTPS_PORT", "0")
             .env("FRONTDESK_TLS_HTTP_PORT", "0");
     }
-    let mut child = command
-        .args(["serve", "--port", "0", "--bind", "127.0.0.1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let base = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server exited");
-        if let Some(addr) = line.trim().strip_prefix("frontdesk listening on ") {
-            break addr.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in reader.lines() {});
+    let (child, base) = common::spawn_listening(
+        command.args(["serve", "--port", "0", "--bind", "127.0.0.1"]),
+        "frontdesk listening on ",
+    );
     if !tls {
         return ServerProcess { child, base, _dir: dir, tls: None };
     }
@@ -378,21 +367,8 @@ fn start_floor(openai_base: &str, pin: bool) -> ServerProcess {
     } else {
         Command::new(&me)
     };
-    let mut child = command
-        .args(["--floor-server", openai_base])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let base = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "floor exited");
-        if let Some(addr) = line.trim().strip_prefix("floor listening on ") {
-            break addr.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in reader.lines() {});
+    let (child, base) =
+        common::spawn_listening(command.args(["--floor-server", openai_base]), "floor listening on ");
     ServerProcess { child, base, _dir: tempfile::tempdir().unwrap(), tls: None }
 }
 

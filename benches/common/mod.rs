@@ -1,10 +1,12 @@
 //! What the chat and scale benchmarks share: the demo conversation, the
 //! 10,000-chunk knowledge corpus, the HTTP chat load and the retrieval loop,
-//! and the table row they print.
+//! the table row they print, and starting a server process.
 
 // Each bench uses part of this module; what one leaves out is not dead.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use frontdesk::agent::local_model;
@@ -188,4 +190,21 @@ pub async fn retrieval(
         std::hint::black_box(found);
     }
     (samples, start.elapsed())
+}
+
+/// Starts `command` with its stdout piped and waits for the line
+/// `{prefix}ADDR` it prints once listening; the rest of its output is
+/// drained so the process never blocks on a full pipe.
+pub fn spawn_listening(command: &mut Command, prefix: &str) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the server exited before listening");
+        if let Some(addr) = line.trim().strip_prefix(prefix) {
+            break addr.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in reader.lines() {});
+    (child, addr)
 }

@@ -34,10 +34,7 @@ pub struct ChatModel {
 impl ChatModel {
     pub fn new(base_url: &str, api_key: &str, model: &str, timeout: Duration) -> Self {
         ChatModel {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
+            http: super::http_client(None),
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.to_string(),
             model: model.to_string(),

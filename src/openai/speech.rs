@@ -31,11 +31,7 @@ pub struct Speech {
 impl Speech {
     pub fn new(base_url: &str, api_key: &str, model: &str, timeout: Duration) -> Self {
         Speech {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(timeout)
-                .build()
-                .unwrap_or_default(),
+            http: super::http_client(Some(timeout)),
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.to_string(),
             model: model.to_string(),

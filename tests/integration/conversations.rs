@@ -229,17 +229,7 @@ fn load(json: &str) -> Vec<Script> {
 async fn conversations_dev() {
     let scripts = load(include_str!("../data/dev/conversations.json"));
     let outcomes = play(&scripts).await;
-    for o in outcomes.iter().filter(|o| !o.all_right()) {
-        println!("{}:", o.id);
-        for (field, ok, got) in &o.fields {
-            if !ok {
-                println!("  wrong {field}: {got}");
-            }
-        }
-        for (said, reply) in &o.transcript {
-            println!("  > {said}\n  < {reply}");
-        }
-    }
+    show_failures(&outcomes);
     let (right, total, whole, n) = summary(&outcomes);
     println!(
         "development conversations: lead fields right {right}/{total}, conversations all right {whole}/{n}"
