@@ -159,6 +159,20 @@ pub struct EmergencyOutcomes {
     pub false_positive_rate: Option<f64>,
 }
 
+impl EmergencyOutcomes {
+    /// The counts, with the false-positive rate derived from them (one rule
+    /// for both backends and the operator's totals).
+    pub fn new(urgent: u32, high: u32, marked_not_emergency: u32) -> EmergencyOutcomes {
+        let total = urgent + high;
+        EmergencyOutcomes {
+            urgent,
+            high,
+            marked_not_emergency,
+            false_positive_rate: (total > 0).then(|| f64::from(marked_not_emergency) / f64::from(total)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StatusWeek {
     pub weeks_ago: u32,

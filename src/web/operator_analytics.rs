@@ -126,9 +126,8 @@ fn totals(businesses: &[BusinessFigures]) -> Totals {
     t.conversion = rate(t.leads, t.conversations);
     // A weighted mean is exact; a p90 across businesses is not a sum, so none.
     t.calls.average_seconds = (t.calls.total > 0).then(|| call_seconds / f64::from(t.calls.total));
-    let emergencies = t.emergencies.urgent + t.emergencies.high;
-    t.emergencies.false_positive_rate =
-        (emergencies > 0).then(|| f64::from(t.emergencies.marked_not_emergency) / f64::from(emergencies));
+    let e = &t.emergencies;
+    t.emergencies = EmergencyOutcomes::new(e.urgent, e.high, e.marked_not_emergency);
     t
 }
 

@@ -235,13 +235,7 @@ pub(super) async fn outcomes(c: &impl GenericClient, business_id: &str, since: &
         p90_seconds: get(&row, 8)?,
     };
     let (urgent, high, marked) = (get_u32(&row, 9)?, get_u32(&row, 10)?, get_u32(&row, 11)?);
-    let total = urgent + high;
-    let emergencies = EmergencyOutcomes {
-        urgent,
-        high,
-        marked_not_emergency: marked,
-        false_positive_rate: (total > 0).then(|| f64::from(marked) / f64::from(total)),
-    };
+    let emergencies = EmergencyOutcomes::new(urgent, high, marked);
     let lead_status_by_week = c
         .query(STATUS_BY_WEEK, &[args[0], args[1], args[2], args[3], &weeks])
         .await

@@ -283,13 +283,7 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
             |r| r.get(0),
         )
         .map_err(db_err)?;
-    let total = urgent + high;
-    let emergencies = EmergencyOutcomes {
-        urgent,
-        high,
-        marked_not_emergency: marked,
-        false_positive_rate: (total > 0).then(|| f64::from(marked) / f64::from(total)),
-    };
+    let emergencies = EmergencyOutcomes::new(urgent, high, marked);
     let lead_status_by_week = query_all(&tx, STATUS_BY_WEEK, args, |r| {
         Ok(StatusWeek {
             weeks_ago: r.get(0)?,
