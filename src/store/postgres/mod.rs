@@ -140,6 +140,12 @@ pub(crate) use in_tx;
 impl PgStore {
     /// Connects, applies migrations and checks the schema version.
     pub async fn open(url: &str) -> Result<PgStore> {
+        Ok(PgStore::open_migrating(url).await?.0)
+    }
+
+    /// [`PgStore::open`], also giving the migrations it applied (version,
+    /// name), oldest first: what `frontdesk migrate` prints.
+    pub async fn open_migrating(url: &str) -> Result<(PgStore, Vec<(u32, &'static str)>)> {
         let url = PgUrl::parse(url)?;
         if !url.ignored.is_empty() {
             tracing::info!(parameters = ?url.ignored, "DATABASE_URL parameters frontdesk does not use were ignored");
@@ -153,7 +159,10 @@ impl PgStore {
         }
         knowledge::probe_pgvector(&client).await;
         knowledge::embed_missing(&store).await?;
-        Ok(store)
+        let names = migrate::embedded();
+        let applied =
+            applied.into_iter().map(|v| (v, names.iter().find(|m| m.0 == v).map_or("", |m| m.1))).collect();
+        Ok((store, applied))
     }
 
     pub fn schema(&self) -> &str {
