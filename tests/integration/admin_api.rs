@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use crate::common::{Lit, PASSWORD};
 use crate::ui_common::*;
 
+mod keys;
+
 /// Two PRO businesses with an owner each, and an operator. New-lead
 /// notifications wait an hour, so the outbox holds still while a test looks.
 async fn two_businesses() -> (Ui, String, String) {
