@@ -97,6 +97,7 @@ pub struct ActivityData {
 /// How the period's calls ended, how its emergencies were judged and where
 /// its leads stand: counted by SQL over the recorded rows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Outcomes {
     pub calls: CallOutcomes,
     pub emergencies: EmergencyOutcomes,
@@ -110,6 +111,7 @@ pub struct Outcomes {
 /// How fast replies started: median and p90 per local day and channel, and
 /// for the whole period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResponseLatency {
     /// `span` is the local date; days without replies are left out.
     pub by_day: Vec<LatencyStat>,
@@ -119,6 +121,7 @@ pub struct ResponseLatency {
 
 /// Calls of the period by how they ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CallOutcomes {
     pub total: u32,
     /// The receptionist spoke (realtime or gather).
@@ -150,6 +153,7 @@ impl CallOutcomes {
 
 /// HIGH and URGENT leads of the period and the owner's marks on them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EmergencyOutcomes {
     pub urgent: u32,
     pub high: u32,
@@ -174,6 +178,7 @@ impl EmergencyOutcomes {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StatusWeek {
     pub weeks_ago: u32,
     pub new: u32,
@@ -189,6 +194,7 @@ pub const PERIOD: &str = "period";
 /// rank (the same on every backend): the median is the ceil(n/2)-th
 /// fastest, the p90 the ceil(0.9 n)-th.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LatencyStat {
     /// The local date (YYYY-MM-DD), or [`PERIOD`].
     pub span: String,

@@ -13,6 +13,7 @@ use crate::store::admin::{ActivityData, LatencyStat, Outcomes, ResponseLatency, 
 
 /// Counts over some span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub chats: u32,
     pub calls: u32,
@@ -21,6 +22,7 @@ pub struct Counts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Day {
     pub date: NaiveDate,
     #[serde(flatten)]
@@ -29,6 +31,7 @@ pub struct Day {
 
 /// Conversations and the leads they produced, per channel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Conversion {
     pub channel: Channel,
     pub conversations: u32,
@@ -38,6 +41,7 @@ pub struct Conversion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TopQuestion {
     pub question: String,
     pub asked: u32,
@@ -45,6 +49,7 @@ pub struct TopQuestion {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     pub timezone: String,
     /// Oldest first, one per local day of the period, today last.

@@ -3,10 +3,13 @@
 //! carries it (`Authorization: Bearer …`). Bearer tokens are not cookies, so
 //! no CSRF token is needed. An operator names the business with the
 //! `X-Business-Id` header or `?business=`; owners and staff act on their own.
+//! Every answer is a camelCase struct of `answers`; errors are `{"error", "code"}`.
 
+mod answers;
 mod fields;
 mod notifications;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::hyper::body::Bytes;
@@ -98,17 +101,18 @@ fn error_reply(e: ActionError) -> Response {
     }
 }
 
-fn ok(value: Value) -> Result<Response, ActionError> {
-    Ok(warp::reply::json(&value).into_response())
+// Every answer is one of `answers`' camelCase structs (see there).
+fn ok(answer: impl Serialize) -> Result<Response, ActionError> {
+    Ok(warp::reply::json(&answer).into_response())
 }
 
 /// 202: a background job was queued; the body is the job.
-fn accepted(value: Value) -> Result<Response, ActionError> {
-    Ok(warp::reply::with_status(warp::reply::json(&value), StatusCode::ACCEPTED).into_response())
+fn accepted(answer: impl Serialize) -> Result<Response, ActionError> {
+    Ok(warp::reply::with_status(warp::reply::json(&answer), StatusCode::ACCEPTED).into_response())
 }
 
-fn created(value: Value) -> Result<Response, ActionError> {
-    Ok(warp::reply::with_status(warp::reply::json(&value), StatusCode::CREATED).into_response())
+fn created(answer: impl Serialize) -> Result<Response, ActionError> {
+    Ok(warp::reply::with_status(warp::reply::json(&answer), StatusCode::CREATED).into_response())
 }
 
 async fn login(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
@@ -116,7 +120,7 @@ async fn login(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
     let user =
         auth::login(app, input.get("email"), input.get("password"), &req.ip).await.map_err(ApiError::from)?;
     let (token, claims) = auth::issue(app, &user, "api", auth::API_TOKEN)?;
-    ok(json!({ "token": token, "expiresAt": claims.exp, "user": user }))
+    ok(answers::LoginAnswer { token: &token, expires_at: claims.exp, user: (&user).into() })
 }
 
 fn bearer_token(req: &ApiReq) -> Option<&str> {
@@ -147,7 +151,7 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             let caller = bearer(app, req).await?;
             let token = bearer_token(req).unwrap_or_default();
             auth::revoke(app, token, &caller.claims).await?;
-            return ok(json!({ "signedOut": true }));
+            return ok(answers::SignedOut { signed_out: true });
         }
         (path, _) if path.starts_with("/api/auth/") => {
             return Err(ApiError::NotFound("POST /api/auth/login or /api/auth/logout".into()).into())
@@ -199,7 +203,7 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             let placed = crate::channels::voice::test_call::place(app, c.business()?, to.get("to"))
                 .await
                 .map_err(ApiError::from)?;
-            created(json!(placed))
+            created(answers::TestCallAnswer::from(&placed))
         }
         ["config", "notifications"] if post || put => {
             actions::save_notifications(app, c, &req.json(&fields::NOTIFICATIONS)?).await?;
@@ -216,35 +220,40 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         }
         ["leads"] if get => leads(app, c, req).await,
         ["leads", "export.csv"] if get => export(app, c, req).await,
-        ["leads", id] if get => ok(json!(app.store.lead_detail(&c.business()?.id, id).await?)),
+        ["leads", id] if get => {
+            ok(answers::LeadDetailView::from(&app.store.lead_detail(&c.business()?.id, id).await?))
+        }
         ["leads", id, "status"] if post || put => {
-            ok(json!(actions::set_lead_status(app, c, id, &req.json(&fields::LEAD_STATUS)?).await?))
+            let lead = actions::set_lead_status(app, c, id, &req.json(&fields::LEAD_STATUS)?).await?;
+            ok(answers::LeadView::from(&lead))
         }
         ["leads", id, "notes"] if post || put => {
             actions::set_lead_notes(app, c, id, &req.json(&fields::LEAD_NOTES)?).await?;
-            ok(json!(app.store.lead(&c.business()?.id, id).await?))
+            ok(answers::LeadView::from(&app.store.lead(&c.business()?.id, id).await?))
         }
         ["leads", id, "test"] if post || put => {
             actions::set_lead_test(app, c, id, &req.json(&fields::LEAD_TEST)?).await?;
-            ok(json!(app.store.lead(&c.business()?.id, id).await?))
+            ok(answers::LeadView::from(&app.store.lead(&c.business()?.id, id).await?))
         }
         ["leads", id] if delete => {
             actions::delete_lead(app, c, id).await?;
-            ok(json!({ "deleted": id }))
+            ok(answers::Deleted { deleted: id })
         }
         ["facts"] if get => {
             c.require_manager()?;
-            ok(json!(app.store.business_facts(&c.business()?.id).await?))
+            ok(answers::FactsView::from(&app.store.business_facts(&c.business()?.id).await?))
         }
-        ["facts"] if post || put => ok(json!(actions::save_facts(app, c, &req.json(&fields::FACTS)?).await?)),
+        ["facts"] if post || put => {
+            ok(answers::FactsView::from(&actions::save_facts(app, c, &req.json(&fields::FACTS)?).await?))
+        }
         ["leads", id, "triage"] if post || put => {
             let (level, text) = actions::mark_triage(app, c, id, &req.json(&fields::TRIAGE_MARK)?).await?;
-            ok(json!({ "lead_id": id, "level": level, "text": text }))
+            ok(answers::TriageMarked { lead_id: id, level, text: &text })
         }
         ["questions"] if get => questions(app, c).await,
-        ["questions"] if post => {
-            created(json!(actions::add_question(app, c, &req.json(&fields::QUESTION)?).await?))
-        }
+        ["questions"] if post => created(answers::QuestionView::from(
+            &actions::add_question(app, c, &req.json(&fields::QUESTION)?).await?,
+        )),
         ["questions", "reorder"] if post || put => {
             actions::reorder_questions(app, c, &req.json(&fields::REORDER)?).await?;
             questions(app, c).await
@@ -259,10 +268,14 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         }
         ["knowledge"] if get => {
             c.require_manager()?;
-            ok(json!({ "documents": app.store.knowledge_entries(&c.business()?.id).await? }))
+            let documents = app.store.knowledge_entries(&c.business()?.id).await?;
+            ok(answers::DocumentsAnswer {
+                documents: documents.iter().map(answers::DocumentView::from).collect(),
+            })
         }
         ["knowledge"] if post => {
-            created(json!(actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?))
+            let doc = actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?;
+            created(answers::DocumentView::from(&doc))
         }
         ["knowledge", "files"] if post => {
             // The file is the raw body; its name (which says its kind) and an
@@ -273,44 +286,53 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
                 return Err(ActionError::field("name", "give the file's name (?name=brochure.pdf)"));
             }
             let title = q.opt("title").map(str::to_string);
-            accepted(json!(actions::import_file(app, c, name, req.body.to_vec(), title).await?))
+            accepted(answers::ImportView::from(
+                &actions::import_file(app, c, name, req.body.to_vec(), title).await?,
+            ))
         }
         ["knowledge", "web"] if post => {
             let input = req.json(&fields::KNOWLEDGE_WEB)?;
-            accepted(json!(actions::import_web(app, c, input.get("url"), input.flag("site")).await?))
+            accepted(answers::ImportView::from(
+                &actions::import_web(app, c, input.get("url"), input.flag("site")).await?,
+            ))
         }
         ["knowledge", "imports"] if get => {
             c.require_manager()?;
-            ok(json!({ "imports": app.store.knowledge_imports(&c.business()?.id, 50).await? }))
+            let imports = app.store.knowledge_imports(&c.business()?.id, 50).await?;
+            ok(answers::ImportsAnswer { imports: imports.iter().map(answers::ImportView::from).collect() })
         }
         ["knowledge", "imports", id] if get => {
             c.require_manager()?;
-            ok(json!(app.store.knowledge_import(&c.business()?.id, id).await?))
+            ok(answers::ImportView::from(&app.store.knowledge_import(&c.business()?.id, id).await?))
         }
         ["knowledge", id] if get => {
             c.require_manager()?;
-            ok(json!(app.store.knowledge_entry(&c.business()?.id, id).await?))
+            ok(answers::DocumentView::from(&app.store.knowledge_entry(&c.business()?.id, id).await?))
         }
         ["knowledge", id] if put || post => {
-            ok(json!(actions::edit_knowledge(app, c, id, &req.json(&fields::KNOWLEDGE)?, None).await?))
+            let doc = actions::edit_knowledge(app, c, id, &req.json(&fields::KNOWLEDGE)?, None).await?;
+            ok(answers::DocumentView::from(&doc))
         }
         ["knowledge", id] if delete => {
             actions::delete_knowledge(app, c, id).await?;
-            ok(json!({ "deleted": id }))
+            ok(answers::Deleted { deleted: id })
         }
         ["notifications", rest @ ..] => notifications::dispatch(app, c, req, rest).await,
         ["businesses"] if get => {
             c.require_operator()?;
-            ok(json!({ "businesses": app.store.list_businesses().await? }))
+            let businesses = app.store.list_businesses().await?;
+            ok(answers::BusinessesAnswer {
+                businesses: businesses.iter().map(answers::BusinessSummaryView::from).collect(),
+            })
         }
         ["businesses"] if post => {
             let id = actions::create_business(app, c, &req.json(&fields::NEW_BUSINESS)?).await?;
-            created(json!(app.store.business(&id).await?))
+            created(answers::BusinessView::from(&app.store.business(&id).await?))
         }
         ["operator", "analytics"] if get => {
             c.require_operator()?;
             let days = super::pages::reports::DAYS;
-            ok(json!(super::operator_analytics::load(app, days).await?))
+            ok(super::operator_analytics::load(app, days).await?)
         }
         ["operator", "analytics.csv"] if get => {
             c.require_operator()?;
@@ -319,7 +341,7 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         }
         ["businesses", id, "plan"] if post || put => {
             let plan = actions::change_plan(app, c, id, &req.json(&fields::PLAN)?).await?;
-            ok(json!({ "business_id": id, "plan": plan }))
+            ok(answers::PlanChanged { business_id: id, plan })
         }
         _ => Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method, req.path)).into()),
     }
@@ -327,12 +349,13 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
 
 fn me(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     let plan = c.business.as_ref().map(|b| b.plan_tier);
-    let features: serde_json::Map<String, Value> = plan
+    // Keyed by the feature's code, the name a `plan_required` error gives.
+    let features = plan
         .map(|p| {
             app.plans
                 .features(p)
                 .into_iter()
-                .map(|(f, on)| (json!(f).as_str().unwrap_or_default().to_string(), json!(on)))
+                .map(|(f, on)| (json!(f).as_str().unwrap_or_default().to_string(), on))
                 .collect()
         })
         .unwrap_or_default();
@@ -340,65 +363,58 @@ fn me(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
         use crate::plans::Limit;
         let table = crate::plans::limits(p);
         let enforced = app.plans.enforce;
-        json!({
-            "questions": app.plans.limit(p, Limit::Questions),
-            "documents": app.plans.limit(p, Limit::Documents),
-            "documentBytes": table.document_bytes,
-            "conversationsPerMonth": table.conversations_per_month.filter(|_| enforced),
-        })
+        answers::PlanLimits {
+            questions: app.plans.limit(p, Limit::Questions),
+            documents: app.plans.limit(p, Limit::Documents),
+            document_bytes: table.document_bytes,
+            conversations_per_month: table.conversations_per_month.filter(|_| enforced),
+        }
     });
-    ok(
-        json!({ "user": c.user, "business": c.business, "plan": plan, "features": features, "limits": limits }),
-    )
+    let business = c.business.as_ref().map(answers::BusinessView::from);
+    ok(answers::MeAnswer { user: (&c.user).into(), business, plan, features, limits })
 }
 
 async fn business(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     let b = app.store.business(&c.business()?.id).await?;
-    ok(json!(b))
+    ok(answers::BusinessView::from(&b))
 }
 
 async fn agent(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     c.require_manager()?;
-    ok(json!(app.store.agent_profile(&c.business()?.id).await?.agent))
+    ok(answers::AgentView::from(&app.store.agent_profile(&c.business()?.id).await?.agent))
 }
 
 async fn voice(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     c.require_manager()?;
     let b = c.business()?;
     app.plans.require(b.plan_tier, Feature::VoiceConfiguration)?;
-    let a = app.store.agent_profile(&b.id).await?.agent;
+    let agent = app.store.agent_profile(&b.id).await?.agent;
     let urls = super::pages::voice_urls(app);
-    ok(json!({
-        "voice_greeting_message": a.voice_greeting_message,
-        "voice_completion_message": a.voice_completion_message,
-        "voice_emergency_message": a.voice_emergency_message,
-        "voice_end_call_message": a.voice_end_call_message,
-        "twilio_voice": a.twilio_voice,
-        "twilio_language": a.twilio_language,
-        "voice_mode": a.voice_mode,
-        "realtime_voice": a.realtime_voice,
-        "twilio_phone_number": b.twilio_phone_number,
-        "webhooks": { "incoming": urls.0, "status": urls.1, "handle_speech": urls.2, "stream": urls.3 },
-    }))
+    ok(answers::VoiceAnswer::new(&agent, b, urls))
 }
 
 async fn rules(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     c.require_manager()?;
-    ok(json!(app.store.agent_profile(&c.business()?.id).await?.emergency_rules))
+    // `add` and `remove` are already single words; EmergencyRules is the answer.
+    ok(app.store.agent_profile(&c.business()?.id).await?.emergency_rules)
 }
 
 async fn questions(app: &AppState, c: &Caller) -> Result<Response, ActionError> {
     c.require_manager()?;
     let b = c.business()?;
     let limit = app.plans.question_limit(b.plan_tier);
-    ok(json!({ "questions": app.store.questions(&b.id).await?, "limit": limit }))
+    let questions = app.store.questions(&b.id).await?;
+    ok(answers::QuestionsAnswer {
+        questions: questions.iter().map(answers::QuestionView::from).collect(),
+        limit,
+    })
 }
 
 async fn leads(app: &AppState, c: &Caller, req: &ApiReq) -> Result<Response, ActionError> {
     let b = c.business()?;
     let filter = forms::lead_filter(&req.query_input(), zone(b))?;
     let (leads, total) = app.store.find_leads(&b.id, filter).await?;
-    ok(json!({ "leads": leads, "total": total }))
+    ok(answers::LeadsAnswer { leads: leads.iter().map(answers::LeadView::from).collect(), total })
 }
 
 async fn export(app: &AppState, c: &Caller, req: &ApiReq) -> Result<Response, ActionError> {
@@ -417,13 +433,11 @@ async fn report(app: &AppState, c: &Caller, days: u32, full: bool) -> Result<Res
     }
     if full {
         let (report, outcomes) = super::pages::reports::load(app, b, days).await?;
-        let mut body = json!(report);
-        body["outcomes"] = json!(outcomes);
-        return ok(body);
+        return ok(answers::AnalyticsAnswer { report: &report, outcomes: &outcomes });
     }
     let tz = zone(b);
     let now = chrono::Utc::now();
     let data = app.store.activity(&b.id, &analytics::period_start(now, tz, days)).await?;
     let report = analytics::report(&data, tz, now, days);
-    ok(json!({ "today": report.today, "week": report.week, "timezone": report.timezone }))
+    ok(answers::DashboardAnswer { today: report.today, week: report.week, timezone: &report.timezone })
 }

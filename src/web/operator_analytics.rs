@@ -14,6 +14,7 @@ use crate::store::admin::{CallOutcomes, EmergencyOutcomes, LatencyStat, Response
 
 /// One business's figures for the period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BusinessFigures {
     pub business_id: String,
     pub name: String,
@@ -30,6 +31,7 @@ pub struct BusinessFigures {
 
 /// Counts summed over every business.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub businesses: u32,
     pub conversations: u32,
@@ -40,6 +42,7 @@ pub struct Totals {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OperatorReport {
     pub days: u32,
     /// The period's UTC dates (YYYY-MM-DD), oldest first.

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use crate::common::{Lit, PASSWORD};
 use crate::ui_common::*;
 
+mod keys;
+
 /// Two PRO businesses with an owner each, and an operator. New-lead
 /// notifications wait an hour, so the outbox holds still while a test looks.
 async fn two_businesses() -> (Ui, String, String) {
@@ -130,7 +132,7 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     for query in ["", "?state=dead", "?state=pending"] {
         let (_, list) = ui.api(&token, "GET", &format!("/api/admin/notifications{query}"), None).await;
         let rows = list["notifications"].as_array().unwrap();
-        assert!(rows.iter().all(|n| n["business_id"] == a.as_str() && n["id"] != bn.as_str()), "{list}");
+        assert!(rows.iter().all(|n| n["businessId"] == a.as_str() && n["id"] != bn.as_str()), "{list}");
         assert_eq!(list["total"].as_u64().unwrap(), rows.len() as u64, "{query}: B's rows are not counted");
     }
     let (_, counts) = ui.api(&token, "GET", "/api/admin/notifications/counts", None).await;
@@ -293,7 +295,7 @@ async fn each_tier_gets_exactly_its_features() {
         let (a_status, a_body) = ui.api(token, "GET", "/api/admin/analytics", None).await;
         if *plan == "PRO" {
             assert_eq!(status, 200, "{body}");
-            assert_eq!(body["twilio_voice"], "Polly.Joanna");
+            assert_eq!(body["twilioVoice"], "Polly.Joanna");
             // With no TWILIO_WEBHOOK_BASE_URL: this instance's own address, as the voice channel signs it
             // (the page also says Twilio needs a public https one).
             let port = ui.url("/").rsplit(':').next().unwrap().trim_end_matches('/').to_string();
@@ -335,7 +337,7 @@ async fn questions_and_knowledge_through_the_api_change_the_agent() {
     let order = json!({"ids": [ids[2].clone(), ids[0].clone(), ids[1].clone()]});
     let (status, body) = ui.api(&token, "POST", "/api/admin/questions/reorder", Some(order)).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["questions"][0]["question_text"], "What do you need help with?");
+    assert_eq!(body["questions"][0]["questionText"], "What do you need help with?");
     assert_eq!(body["questions"][0]["order"], 1);
     let (status, _) =
         ui.api(&token, "POST", "/api/admin/questions/reorder", Some(json!({"ids": [ids[0].clone()]}))).await;
@@ -351,9 +353,9 @@ async fn questions_and_knowledge_through_the_api_change_the_agent() {
     assert_eq!(status, 200);
     let q =
         body["questions"].as_array().unwrap().iter().find(|q| q["id"] == ids[1].as_str()).unwrap().clone();
-    assert_eq!((q["expected_format"].as_str(), q["is_required"].as_bool()), (Some("TEXT"), Some(false)));
+    assert_eq!((q["expectedFormat"].as_str(), q["isRequired"].as_bool()), (Some("TEXT"), Some(false)));
     assert_eq!(
-        q["question_text"], "What's the best number to reach you?",
+        q["questionText"], "What's the best number to reach you?",
         "fields not sent keep their values"
     );
     // The next chat asks in the new order.
@@ -534,14 +536,14 @@ async fn analytics_count_a_known_history() {
     );
     assert_eq!(r["conversion"][0], json!({"channel": "CHAT", "conversations": 5, "leads": 2, "rate": 0.4}));
     assert_eq!(r["conversion"][1], json!({"channel": "VOICE", "conversations": 1, "leads": 1, "rate": 1.0}));
-    assert_eq!(r["emergencies_by_level"], json!([["HIGH", 1], ["URGENT", 1]]));
+    assert_eq!(r["emergenciesByLevel"], json!([["HIGH", 1], ["URGENT", 1]]));
     let hour =
         now.with_timezone(&chrono_tz::America::Chicago).format("%H").to_string().parse::<usize>().unwrap();
-    assert_eq!(r["calls_by_hour"][hour], 2);
-    assert_eq!(r["calls_by_hour"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 2);
-    assert_eq!(r["average_call_seconds"], 90.0);
-    assert_eq!(r["top_questions"][0], json!({"question": "Open on Saturday?", "asked": 2, "answered": 2}));
-    assert_eq!(r["top_questions"][1], json!({"question": "Do you fix boilers?", "asked": 1, "answered": 0}));
+    assert_eq!(r["callsByHour"][hour], 2);
+    assert_eq!(r["callsByHour"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 2);
+    assert_eq!(r["averageCallSeconds"], 90.0);
+    assert_eq!(r["topQuestions"][0], json!({"question": "Open on Saturday?", "asked": 2, "answered": 2}));
+    assert_eq!(r["topQuestions"][1], json!({"question": "Do you fix boilers?", "asked": 1, "answered": 0}));
     let (_, d) = ui.api(&token, "GET", "/api/admin/dashboard", None).await;
     assert_eq!(d["today"]["chats"], 3);
     // The page shows the same numbers and draws them.
@@ -582,7 +584,7 @@ async fn the_operator_manages_every_business() {
         .await;
     assert_eq!(status, 201, "{created}");
     let c = created["id"].as_str().unwrap().to_string();
-    assert_eq!(created["plan_tier"], "BASIC");
+    assert_eq!(created["planTier"], "BASIC");
     ui.token("c@charlie.example").await;
     let (status, _) = ui
         .api(&token, "POST", &format!("/api/admin/businesses/{c}/plan"), Some(json!({"plan": "PRO"})))

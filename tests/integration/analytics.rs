@@ -140,12 +140,12 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
     assert_eq!(status, 200, "{all}");
     assert_eq!(all["plans"], json!([["FREE", 1], ["BASIC", 0], ["PRO", 2]]));
     assert_eq!(all["totals"]["calls"]["total"], 11);
-    assert_eq!(all["totals"]["emergencies"]["marked_not_emergency"], 1);
+    assert_eq!(all["totals"]["emergencies"]["markedNotEmergency"], 1);
     assert_eq!(
-        all["response_latency"]["period"],
+        all["responseLatency"]["period"],
         json!([
-            {"span": "period", "channel": "CHAT", "turns": 11, "median_ms": 600, "p90_ms": 1000},
-            {"span": "period", "channel": "VOICE", "turns": 3, "median_ms": 1000, "p90_ms": 1200},
+            {"span": "period", "channel": "CHAT", "turns": 11, "medianMs": 600, "p90Ms": 1000},
+            {"span": "period", "channel": "VOICE", "turns": 3, "medianMs": 1000, "p90Ms": 1200},
         ])
     );
     let alpha = all["businesses"].as_array().unwrap().iter().find(|b| b["name"] == "Alpha Plumbing").unwrap();
@@ -170,32 +170,32 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
     assert_eq!(status, 200, "{r}");
     let o = &r["outcomes"];
     assert_eq!(
-        o["response_latency"]["period"],
+        o["responseLatency"]["period"],
         json!([
-            {"span": "period", "channel": "CHAT", "turns": 10, "median_ms": 500, "p90_ms": 900},
-            {"span": "period", "channel": "VOICE", "turns": 3, "median_ms": 1000, "p90_ms": 1200},
+            {"span": "period", "channel": "CHAT", "turns": 10, "medianMs": 500, "p90Ms": 900},
+            {"span": "period", "channel": "VOICE", "turns": 3, "medianMs": 1000, "p90Ms": 1200},
         ]),
         "{o}"
     );
-    let by_day = o["response_latency"]["by_day"].as_array().unwrap();
+    let by_day = o["responseLatency"]["byDay"].as_array().unwrap();
     let turns: u64 = by_day.iter().map(|d| d["turns"].as_u64().unwrap()).sum();
     assert_eq!(turns, 13, "every reply of the period on its local day: {by_day:?}");
     assert_eq!(
         o["calls"],
         json!({"total": 10, "answered": 9, "completed": 7, "transferred": 1, "abandoned": 1, "voicemail": 1,
-               "average_seconds": 75.0, "p90_seconds": 120}),
+               "averageSeconds": 75.0, "p90Seconds": 120}),
         "{o}"
     );
     assert_eq!(
         o["emergencies"],
-        json!({"urgent": 2, "high": 1, "marked_not_emergency": 1, "false_positive_rate": 1.0 / 3.0}),
+        json!({"urgent": 2, "high": 1, "markedNotEmergency": 1, "falsePositiveRate": 1.0 / 3.0}),
         "a test lead and one before the period are left out: {o}"
     );
     assert_eq!(
-        o["lead_status_by_week"],
+        o["leadStatusByWeek"],
         json!([
-            {"weeks_ago": 0, "new": 1, "contacted": 1, "qualified": 1, "closed": 0},
-            {"weeks_ago": 1, "new": 0, "contacted": 0, "qualified": 0, "closed": 1},
+            {"weeksAgo": 0, "new": 1, "contacted": 1, "qualified": 1, "closed": 0},
+            {"weeksAgo": 1, "new": 0, "contacted": 0, "qualified": 0, "closed": 1},
         ])
     );
 

@@ -155,7 +155,7 @@ async fn api_bodies_name_unknown_fields_and_take_the_original_names() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["voice_greeting_message"], "Hello from the seed");
+    assert_eq!(body["voiceGreetingMessage"], "Hello from the seed");
     let (status, body) = ui
         .api(&token, "POST", "/api/admin/config/voice", Some(json!({ "voice_greting_message": "typo" })))
         .await;
@@ -171,7 +171,7 @@ async fn api_bodies_name_unknown_fields_and_take_the_original_names() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(
-        (body["question_text"].as_str(), body["is_required"].as_bool()),
+        (body["questionText"].as_str(), body["isRequired"].as_bool()),
         (Some("Which town?"), Some(false))
     );
     let (status, body) = ui

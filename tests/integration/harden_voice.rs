@@ -153,7 +153,7 @@ async fn lead_webhooks_to_internal_addresses_are_refused_unless_the_operator_all
     })
     .await;
     assert_eq!(row["state"], "dead", "{row}");
-    let error = row["last_error"].as_str().unwrap_or_default();
+    let error = row["lastError"].as_str().unwrap_or_default();
     assert!(error.contains("private or internal address"), "{error}");
     assert!(receiver.hooks().is_empty() && *receiver.refused.lock().unwrap() == 0, "nothing reached it");
 

@@ -107,11 +107,11 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     let lead_hook = wait_row(&ui, &token, "the lead's webhook dead", dead("new_lead")).await;
     let lead_hook_id = lead_hook["id"].as_str().unwrap().to_string();
     assert_eq!(
-        (lead_hook["channel"].as_str(), lead_hook["lead_id"].as_str()),
+        (lead_hook["channel"].as_str(), lead_hook["leadId"].as_str()),
         (Some("webhook"), Some(&*lead))
     );
     assert_eq!(lead_hook["attempts"], 2);
-    let error = lead_hook["last_error"].as_str().unwrap().to_string();
+    let error = lead_hook["lastError"].as_str().unwrap().to_string();
     assert!(error.contains("webhook: error sending request"), "{error}");
     wait_row(&ui, &token, "the test webhook dead", dead("test")).await;
     wait_row(&ui, &token, "the lead's email kept", |r| r["channel"] == "email" && r["state"] == "kept").await;
@@ -187,7 +187,7 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     );
     wait_row(&ui, &token, "the test email kept", |r| r["kind"] == "test" && r["state"] == "kept").await;
     let (_, local) = ui.api(&token, "GET", "/api/admin/notifications/local-emails", None).await;
-    assert_eq!(local["smtp_configured"], false);
+    assert_eq!(local["smtpConfigured"], false);
     let subjects: Vec<&str> =
         local["emails"].as_array().unwrap().iter().map(|e| e["subject"].as_str().unwrap()).collect();
     assert_eq!(subjects.len(), 2, "{subjects:?}");
@@ -242,7 +242,7 @@ async fn preferences_are_set_on_the_page_and_read_by_the_api() {
     ];
     let (status, _, _) = web.submit("/settings/notifications/prefs", &form).await;
     assert_eq!(status, 303);
-    let saved = json!({"new_lead": ["email", "webhook"], "call_ended": ["sms"], "digest": false, "digest_hour": 7, "default_digest_hour": 18});
+    let saved = json!({"newLead": ["email", "webhook"], "callEnded": ["sms"], "digest": false, "digestHour": 7, "defaultDigestHour": 18});
     let (status, prefs) = ui.api(&token, "GET", "/api/admin/notifications/prefs", None).await;
     assert_eq!((status, &prefs), (200, &saved));
     let page = web.get("/settings/notifications").await.1;
@@ -273,8 +273,8 @@ async fn preferences_are_set_on_the_page_and_read_by_the_api() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["call_ended"].clone(), body["digest_hour"].clone()), (json!([]), Value::Null));
-    assert_eq!(body["new_lead"], json!(["email", "webhook"]));
+    assert_eq!((body["callEnded"].clone(), body["digestHour"].clone()), (json!([]), Value::Null));
+    assert_eq!(body["newLead"], json!(["email", "webhook"]));
 
     // On FREE, SMS and webhooks are greyed out and keep their choice; turning one on needs BASIC.
     ui.set_plan(&id, "FREE");
@@ -285,7 +285,7 @@ async fn preferences_are_set_on_the_page_and_read_by_the_api() {
         web.submit("/settings/notifications/prefs", &[("new_lead", ""), ("digest", "true")]).await;
     assert_eq!(status, 303);
     let (_, prefs) = ui.api(&token, "GET", "/api/admin/notifications/prefs", None).await;
-    assert_eq!((prefs["new_lead"].clone(), prefs["digest"].clone()), (json!(["webhook"]), json!(true)));
+    assert_eq!((prefs["newLead"].clone(), prefs["digest"].clone()), (json!(["webhook"]), json!(true)));
     let (status, body) =
         ui.api(&token, "PUT", "/api/admin/notifications/prefs", Some(json!({"call_ended": ["sms"]}))).await;
     assert_eq!(

@@ -238,7 +238,7 @@ async fn call_my_receptionist_rings_the_owner_through_twilio_and_says_what_happe
         ui.api(&token_a, "POST", "/api/admin/voice/test-call", Some(json!({ "to": OWNER_A }))).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!((body["status"].as_str(), body["to"].as_str()), (Some("queued"), Some(OWNER_A)));
-    assert!(body["call_sid"].as_str().unwrap().starts_with("CA"));
+    assert!(body["callSid"].as_str().unwrap().starts_with("CA"));
     let before = twilio.requests().len();
     let (status, _, page) = web.submit("/settings/voice/test-call", &[("test_call_to", OWNER_A)]).await;
     assert_eq!(status, 429);

@@ -1,8 +1,10 @@
 //! The fields each JSON endpoint reads. A body naming anything else is
 //! refused (400, naming the field) rather than answered 200 with the field
-//! silently ignored. The original design's camelCase names are accepted as
-//! aliases where it defined them (`voiceGreetingMessage`,
-//! `questionText`, ...), so its clients keep working.
+//! silently ignored. Each field may be named in snake_case (the pages'
+//! form names) or camelCase, the style of the API's answers and of the
+//! original design (`voiceGreetingMessage`, `questionText`), so a client
+//! can send back the keys it read; a few names of that design that differ
+//! (`planTier`, `colorTheme.primary`) are aliases.
 
 use serde_json::Value;
 
@@ -18,11 +20,6 @@ pub struct Fields {
 pub const LOGIN: Fields = Fields { names: &["email", "password"], aliases: &[] };
 
 const AGENT_ALIASES: &[(&str, &str)] = &[
-    ("agentName", "agent_name"),
-    ("personaPrompt", "persona_prompt"),
-    ("welcomeMessage", "welcome_message"),
-    ("leadCaptureCompletionMessage", "lead_capture_completion_message"),
-    ("voiceEmergencyMessage", "voice_emergency_message"),
     ("colorTheme.primary", "color_primary"),
     ("colorTheme.secondary", "color_secondary"),
     ("color_theme.primary", "color_primary"),
@@ -56,27 +53,15 @@ pub const VOICE: Fields = Fields {
         "voice_mode",
         "realtime_voice",
     ],
-    aliases: &[
-        ("voiceGreetingMessage", "voice_greeting_message"),
-        ("voiceCompletionMessage", "voice_completion_message"),
-        ("voiceEmergencyMessage", "voice_emergency_message"),
-        ("voiceEndCallMessage", "voice_end_call_message"),
-        ("twilioVoice", "twilio_voice"),
-        ("twilioLanguage", "twilio_language"),
-    ],
+    aliases: &[],
 };
 
-pub const BUSINESS: Fields = Fields {
-    names: &["name", "business_type", "country", "timezone"],
-    aliases: &[("businessType", "business_type")],
-};
+pub const BUSINESS: Fields =
+    Fields { names: &["name", "business_type", "country", "timezone"], aliases: &[] };
 
 pub const NOTIFICATIONS: Fields = Fields {
     names: &["notification_email", "notification_phone_number", "notification_webhook_url"],
-    aliases: &[
-        ("notificationEmail", "notification_email"),
-        ("notificationPhoneNumber", "notification_phone_number"),
-    ],
+    aliases: &[],
 };
 
 pub const WIDGET: Fields = Fields { names: &["website_origins"], aliases: &[] };
@@ -93,19 +78,12 @@ pub const QUESTION: Fields = Fields {
         "maps_to_lead_field",
         "is_essential_for_emergency",
     ],
-    aliases: &[
-        ("questionText", "question_text"),
-        ("expectedFormat", "expected_format"),
-        ("isRequired", "is_required"),
-        ("mapsToLeadField", "maps_to_lead_field"),
-        ("isEssentialForEmergency", "is_essential_for_emergency"),
-    ],
+    aliases: &[],
 };
 
-pub const LEAD_NOTES: Fields =
-    Fields { names: &["owner_notes"], aliases: &[("ownerNotes", "owner_notes"), ("notes", "owner_notes")] };
+pub const LEAD_NOTES: Fields = Fields { names: &["owner_notes"], aliases: &[("notes", "owner_notes")] };
 
-pub const LEAD_TEST: Fields = Fields { names: &["is_test"], aliases: &[("isTest", "is_test")] };
+pub const LEAD_TEST: Fields = Fields { names: &["is_test"], aliases: &[] };
 
 /// Hours come as an object of weekdays (`"hours": {"monday": "7am-6pm"}`).
 pub const FACTS: Fields = Fields {
@@ -123,7 +101,7 @@ pub const FACTS: Fields = Fields {
         "about",
         "phone",
     ],
-    aliases: &[("serviceArea", "service_area")],
+    aliases: &[],
 };
 
 /// The owner's triage mark: `{"emergency": bool}` or `{"level": "URGENT"}`.
@@ -138,7 +116,7 @@ pub const KNOWLEDGE_WEB: Fields = Fields { names: &["url", "site"], aliases: &[]
 
 pub const NEW_BUSINESS: Fields = Fields {
     names: &["name", "business_type", "plan", "timezone", "email", "password", "confirm_password"],
-    aliases: &[("businessType", "business_type"), ("planTier", "plan")],
+    aliases: &[("planTier", "plan")],
 };
 
 pub const PLAN: Fields = Fields { names: &["plan"], aliases: &[("planTier", "plan")] };
@@ -149,6 +127,24 @@ pub const PREFS: Fields =
     Fields { names: &["new_lead", "call_ended", "digest", "digest_hour"], aliases: &[] };
 
 impl Fields {
+    /// The field a key names: an alias's field, or the key in snake_case
+    /// (`voiceGreetingMessage` -> `voice_greeting_message`).
+    fn name_of(&self, key: &str) -> String {
+        if let Some((_, name)) = self.aliases.iter().find(|(alias, _)| *alias == key) {
+            return (*name).to_string();
+        }
+        let mut snake = String::with_capacity(key.len() + 4);
+        for c in key.chars() {
+            if c.is_ascii_uppercase() {
+                snake.push('_');
+                snake.push(c.to_ascii_lowercase());
+            } else {
+                snake.push(c);
+            }
+        }
+        snake
+    }
+
     /// A JSON object read into the endpoint's field names; an unknown field
     /// (or a field given twice, once by its alias) is a 400 naming it.
     pub fn read(&self, value: &Value) -> Result<Input, ApiError> {
@@ -166,9 +162,8 @@ impl Fields {
                 _ => vec![(key.clone(), v.clone())],
             };
             for (leaf, v) in leaves {
-                let name =
-                    self.aliases.iter().find(|(alias, _)| *alias == leaf).map_or(leaf.as_str(), |(_, n)| n);
-                if !self.names.contains(&name) {
+                let name = self.name_of(&leaf);
+                if !self.names.contains(&name.as_str()) {
                     unknown.push(leaf.clone());
                 } else if renamed.insert(name.to_string(), v).is_some() {
                     return Err(ApiError::BadRequest(format!(
@@ -217,6 +212,11 @@ mod tests {
             .to_string()
             .contains("twice"));
         assert!(REORDER.read(&json!({ "ids": ["a", "b"] })).unwrap().lines("ids") == ["a", "b"]);
+        // Any field by the camelCase key the answers use.
+        let prefs = PREFS.read(&json!({ "digestHour": 7, "callEnded": [] })).unwrap();
+        assert_eq!(prefs.get("digest_hour"), "7");
+        assert!(NOTIFICATIONS.read(&json!({ "notificationWebhookUrl": "https://h.example" })).is_ok());
+        assert!(PREFS.read(&json!({ "digestHour": 7, "digest_hour": 8 })).is_err());
         assert!(LOGIN.read(&json!([1])).is_err());
     }
 }
