@@ -42,7 +42,7 @@ use crate::agent::tools::{self, Effect, Handoff, KnowledgeSource};
 use crate::agent::voice::{self, KnowledgeBrief};
 use crate::channels::engine::{self, Session};
 use crate::channels::voice::playback::Playback;
-use crate::channels::voice::realtime_wire::{self as rt, Kind, SessionConfig};
+use crate::channels::voice::realtime_wire::{self as rt, ResponseStatus, ServerEvent, SessionConfig};
 use crate::channels::voice::twilio_wire::{self as tw, Inbound};
 use crate::channels::voice::webhooks::{next_step_twiml, transfer};
 use crate::channels::voice::{stream_url, NextStep};
@@ -522,25 +522,19 @@ impl Bridge {
             Ok(event) => event,
             Err(e) => return self.malformed("OpenAI", &e.to_string()),
         };
-        match event.kind() {
-            Kind::AudioDelta => {
-                let (Some(delta), Some(item)) = (event.delta.as_deref(), event.item_id.as_deref()) else {
-                    return;
-                };
-                self.on_audio_delta(item, delta).await;
+        match event {
+            ServerEvent::AudioDelta { item_id: Some(item), delta: Some(delta) } => {
+                self.on_audio_delta(&item, &delta).await;
             }
-            Kind::SpeechStarted => self.barge_in().await,
-            Kind::ResponseCreated => {
-                self.active_response = event.response.map(|r| r.id);
+            ServerEvent::AudioDelta { .. } => {}
+            ServerEvent::SpeechStarted => self.barge_in().await,
+            ServerEvent::ResponseCreated { response } => {
+                self.active_response = response.map(|r| r.id);
             }
-            Kind::ResponseDone => {
-                let status = event.response.map(|r| r.status).unwrap_or_default();
-                self.on_response_done(&status).await;
-            }
-            Kind::AudioTranscriptDone => {
+            ServerEvent::ResponseDone { response } => self.on_response_done(response.status).await,
+            ServerEvent::AudioTranscriptDone { item_id: item, transcript } => {
                 self.release_line(false);
-                let line = event.transcript.unwrap_or_default().trim().to_string();
-                let item = event.item_id.unwrap_or_default();
+                let line = transcript.trim().to_string();
                 if line.is_empty() {
                     return;
                 }
@@ -551,24 +545,21 @@ impl Bridge {
                     self.release_line(cut);
                 }
             }
-            Kind::InputTranscriptDone => {
-                let line = event.transcript.unwrap_or_default().trim().to_string();
+            ServerEvent::InputTranscriptDone { transcript } => {
+                let line = transcript.trim().to_string();
                 if !line.is_empty() {
                     self.on_caller_words(line).await;
                 }
             }
-            Kind::FunctionArgumentsDone => self.calls.push(FunctionCall {
-                call_id: event.call_id.unwrap_or_default(),
-                name: event.name.unwrap_or_default(),
-                arguments: event.arguments.unwrap_or_default(),
-            }),
-            Kind::SessionCreated => {
+            ServerEvent::FunctionArgumentsDone { call_id, name, arguments } => {
+                self.calls.push(FunctionCall { call_id, name, arguments })
+            }
+            ServerEvent::SessionCreated => {
                 let update = rt::session_update(&self.session_config());
                 self.send_model(update).await;
             }
-            Kind::SessionUpdated => self.on_session_ready().await,
-            Kind::Error => {
-                let e = event.error.unwrap_or(rt::ErrorBody { error_type: None, code: None, message: None });
+            ServerEvent::SessionUpdated => self.on_session_ready().await,
+            ServerEvent::Error { error: e } => {
                 tracing::warn!(code = ?e.code, message = ?e.message, "realtime error");
                 // A response we asked for and the model refused is not in progress.
                 if self.active_response.as_deref() == Some("") {
@@ -578,8 +569,8 @@ impl Bridge {
                     self.roll_over().await;
                 }
             }
-            Kind::SpeechStopped => self.speech_ended = Some(Instant::now()),
-            Kind::InputTranscriptFailed | Kind::Other => {}
+            ServerEvent::SpeechStopped => self.speech_ended = Some(Instant::now()),
+            ServerEvent::Other => {}
         }
     }
 
@@ -677,16 +668,16 @@ impl Bridge {
         }
     }
 
-    async fn on_response_done(&mut self, status: &str) {
+    async fn on_response_done(&mut self, status: ResponseStatus) {
         self.active_response = None;
         // An ending begun by this response's own tools waits for the next one.
         let ending_before = self.ending.is_some();
         let calls = std::mem::take(&mut self.calls);
-        if status == "completed" && !calls.is_empty() {
+        if status == ResponseStatus::Completed && !calls.is_empty() {
             self.run_tools(calls).await;
         } else if !calls.is_empty() {
             // Check the response before acting: an interrupted one's tool calls are not run.
-            tracing::info!(status, n = calls.len(), "tool calls of an unfinished response dropped");
+            tracing::info!(?status, n = calls.len(), "tool calls of an unfinished response dropped");
         }
         if let Some(ending) = self.ending.as_mut().filter(|_| ending_before) {
             ending.spoken = true;

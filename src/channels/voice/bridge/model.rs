@@ -126,13 +126,12 @@ impl Bridge {
                 Ok(Some(Ok(_))) => continue,
                 _ => return,
             };
-            let Ok(event) = rt::parse(&text) else { continue };
-            let role = match event.kind() {
-                Kind::AudioTranscriptDone => Speaker::Assistant,
-                Kind::InputTranscriptDone => Speaker::User,
+            let (role, transcript) = match rt::parse(&text) {
+                Ok(ServerEvent::AudioTranscriptDone { transcript, .. }) => (Speaker::Assistant, transcript),
+                Ok(ServerEvent::InputTranscriptDone { transcript }) => (Speaker::User, transcript),
                 _ => continue,
             };
-            let line = event.transcript.unwrap_or_default().trim().to_string();
+            let line = transcript.trim().to_string();
             if !line.is_empty() {
                 // Any held line was said before this one.
                 self.release_line(false);
