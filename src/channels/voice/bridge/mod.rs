@@ -26,11 +26,13 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 use warp::{Filter, Rejection, Reply};
 
+mod gate;
 mod leaving;
 mod model;
 mod persist;
 mod tool_calls;
 
+use gate::{Ask, ResponseGate};
 use leaving::Ending;
 use model::{connect, Model};
 use persist::{persister, Persist};
@@ -255,16 +257,13 @@ struct Bridge {
     /// The assistant's last line (item, text), saved once it has played or
     /// been cut off, so the transcript says what the caller heard.
     held_line: Option<(String, String)>,
-    active_response: Option<String>,
+    gate: ResponseGate,
     /// When the caller last stopped speaking, until the reply's first audio goes out.
     speech_ended: Option<Instant>,
     calls: Vec<FunctionCall>,
     tools_running: usize,
     tool_tx: mpsc::Sender<ToolDone>,
     tool_rx: mpsc::Receiver<ToolDone>,
-    filler_at: Option<Instant>,
-    /// A `response.create` to send once no response is in progress.
-    queued_response: Option<Option<String>>,
     greeted: bool,
     ending: Option<Ending>,
     /// The call has left the AI; wait for Twilio's stop.
@@ -313,14 +312,12 @@ impl Bridge {
             playback: Playback::default(),
             interrupted: None,
             held_line: None,
-            active_response: None,
+            gate: ResponseGate::default(),
             speech_ended: None,
             calls: Vec::new(),
             tools_running: 0,
             tool_tx,
             tool_rx,
-            filler_at: None,
-            queued_response: None,
             greeted: false,
             ending: None,
             leaving: None,
@@ -398,7 +395,10 @@ impl Bridge {
 
     /// The nearest pending deadline.
     fn next_deadline(&self) -> Option<Instant> {
-        [self.filler_at, self.ending.as_ref().map(|e| e.deadline), self.leaving].into_iter().flatten().min()
+        [self.gate.filler_deadline(), self.ending.as_ref().map(|e| e.deadline), self.leaving]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A deadline passed; false when the call should end.
@@ -412,12 +412,8 @@ impl Bridge {
             tracing::warn!("the last line did not finish playing in time; going ahead");
             self.leave().await;
         }
-        if self.filler_at.is_some_and(|at| at <= now) {
-            self.filler_at = None;
-            if self.tools_running > 0 && self.active_response.is_none() {
-                let line = "Say in a few words that you are looking that up.";
-                self.request_response(Some(line.to_string())).await;
-            }
+        if let Some(filler) = self.gate.filler_due(now, self.tools_running > 0) {
+            self.request_response(filler).await;
         }
         true
     }
@@ -528,9 +524,7 @@ impl Bridge {
             }
             ServerEvent::AudioDelta { .. } => {}
             ServerEvent::SpeechStarted => self.barge_in().await,
-            ServerEvent::ResponseCreated { response } => {
-                self.active_response = response.map(|r| r.id);
-            }
+            ServerEvent::ResponseCreated { response } => self.gate.created(response.as_ref()),
             ServerEvent::ResponseDone { response } => self.on_response_done(response.status).await,
             ServerEvent::AudioTranscriptDone { item_id: item, transcript } => {
                 self.release_line(false);
@@ -561,10 +555,7 @@ impl Bridge {
             ServerEvent::SessionUpdated => self.on_session_ready().await,
             ServerEvent::Error { error: e } => {
                 tracing::warn!(code = ?e.code, message = ?e.message, "realtime error");
-                // A response we asked for and the model refused is not in progress.
-                if self.active_response.as_deref() == Some("") {
-                    self.active_response = None;
-                }
+                self.gate.refused();
                 if e.code.as_deref() == Some("session_expired") {
                     self.roll_over().await;
                 }
@@ -615,7 +606,7 @@ impl Bridge {
         if !self.greeted {
             self.greeted = true;
             let greeting = voice::greeting(&self.ctx);
-            self.request_response(Some(format!("Greet the caller with exactly these words: \"{greeting}\"")))
+            self.request_response(Ask::Told(format!("Greet the caller with exactly these words: \"{greeting}\"")))
                 .await;
         }
     }
@@ -663,13 +654,13 @@ impl Bridge {
              only the essential questions."
         );
         self.send_model(rt::system_note(&note)).await;
-        if self.active_response.is_none() {
-            self.request_response(None).await;
+        if !self.gate.busy() {
+            self.request_response(Ask::Free).await;
         }
     }
 
     async fn on_response_done(&mut self, status: ResponseStatus) {
-        self.active_response = None;
+        self.gate.done();
         // An ending begun by this response's own tools waits for the next one.
         let ending_before = self.ending.is_some();
         let calls = std::mem::take(&mut self.calls);
@@ -686,20 +677,16 @@ impl Bridge {
                 return;
             }
         }
-        if let Some(instructions) = self.queued_response.take() {
-            self.request_response(instructions).await;
+        if let Some(ask) = self.gate.take_queued() {
+            self.request_response(ask).await;
         }
     }
 
     /// Asks the model to speak, now or once the current response is done.
-    async fn request_response(&mut self, instructions: Option<String>) {
-        if self.active_response.is_some() || !self.model.is_ready() {
-            self.queued_response = Some(instructions);
-            return;
+    async fn request_response(&mut self, ask: Ask) {
+        if let Some(ask) = self.gate.request(ask, self.model.is_ready()) {
+            self.send_model(rt::response_create(ask.instructions())).await;
         }
-        // Marked busy at once so a second request waits for this one.
-        self.active_response = Some(String::new());
-        self.send_model(rt::response_create(instructions.as_deref())).await;
     }
 
     // ---- tools ---------------------------------------------------------------

@@ -115,7 +115,7 @@ impl Bridge {
     async fn drain_transcripts(&mut self) {
         // With no response in progress nothing of the model's is on its way:
         // an ordinary hang-up does not wait.
-        if self.active_response.is_none() {
+        if !self.gate.busy() {
             return;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
@@ -156,7 +156,7 @@ impl Bridge {
     /// Sessions are capped in length: before the cap, between turns, a fresh
     /// session takes over with the conversation carried in its instructions.
     pub(super) async fn maybe_roll_over(&mut self) {
-        let idle = self.active_response.is_none()
+        let idle = !self.gate.busy()
             && self.tools_running == 0
             && !self.playback.playing()
             && self.ending.is_none()
@@ -174,8 +174,7 @@ impl Bridge {
         }
         tracing::info!("replacing the realtime session before its time limit");
         self.close_model().await;
-        self.active_response = None;
-        self.queued_response = None;
+        self.gate.reset();
         self.calls.clear();
         self.playback = Playback::default();
         self.model = connect(&self.app);

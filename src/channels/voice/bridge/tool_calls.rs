@@ -80,18 +80,20 @@ impl Bridge {
             Some((NextStep::Hangup, reason)) => {
                 let goodbye = voice::goodbye(&self.ctx);
                 self.begin_ending(NextStep::Hangup, reason);
-                self.request_response(Some(format!("Say goodbye with exactly these words: \"{goodbye}\"")))
-                    .await;
+                self.request_response(Ask::Told(format!(
+                    "Say goodbye with exactly these words: \"{goodbye}\""
+                )))
+                .await;
             }
             Some((step, reason)) => {
                 self.begin_ending(step, reason);
-                self.request_response(None).await;
+                self.request_response(Ask::Free).await;
             }
             None if self.tools_running > 0 => {
                 let wait = Duration::from_millis(self.app.config.voice.tool_filler_ms);
-                self.filler_at = Some(Instant::now() + wait);
+                self.gate.filler_at(Instant::now() + wait);
             }
-            None => self.request_response(None).await,
+            None => self.request_response(Ask::Free).await,
         }
     }
 
@@ -103,8 +105,8 @@ impl Bridge {
         let kind = if found { "knowledge_answered" } else { "knowledge_unanswered" };
         self.save_lines(Vec::new(), false, vec![(kind.to_string(), json!({ "question": done.query }))]);
         if self.tools_running == 0 {
-            self.filler_at = None;
-            self.request_response(None).await;
+            self.gate.cancel_filler();
+            self.request_response(Ask::Free).await;
         }
     }
 }
