@@ -29,7 +29,7 @@ impl Bridge {
     /// we can, else by closing the stream so its `<Connect action>` asks us.
     pub(super) async fn hand_over(&mut self, step: NextStep) {
         self.close_model().await;
-        self.release_line(false);
+        self.release_line();
         self.flush().await;
         self.app.voice.set_next(&self.call_sid, step.clone()).await;
         // From here the session store is gather mode's (it may have asked a question).

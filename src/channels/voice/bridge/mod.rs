@@ -27,12 +27,14 @@ use tracing::Instrument;
 use warp::{Filter, Rejection, Reply};
 
 mod gate;
+mod held_line;
 mod leaving;
 mod model;
 mod persist;
 mod tool_calls;
 
 use gate::{Ask, ResponseGate};
+use held_line::HeldLine;
 use leaving::Ending;
 use model::{connect, Model};
 use persist::{persister, Persist};
@@ -252,11 +254,8 @@ struct Bridge {
     buffer: VecDeque<String>,
     buffer_max: usize,
     playback: Playback,
-    /// Audio of this item is dropped: the caller talked over it.
-    interrupted: Option<String>,
-    /// The assistant's last line (item, text), saved once it has played or
-    /// been cut off, so the transcript says what the caller heard.
-    held_line: Option<(String, String)>,
+    /// The assistant's line, held for the transcript until it has been heard.
+    line: HeldLine,
     gate: ResponseGate,
     /// When the caller last stopped speaking, until the reply's first audio goes out.
     speech_ended: Option<Instant>,
@@ -310,8 +309,7 @@ impl Bridge {
             now_ms: 0,
             buffer: VecDeque::new(),
             playback: Playback::default(),
-            interrupted: None,
-            held_line: None,
+            line: HeldLine::default(),
             gate: ResponseGate::default(),
             speech_ended: None,
             calls: Vec::new(),
@@ -471,9 +469,8 @@ impl Bridge {
 
     async fn on_mark(&mut self, name: &str) {
         self.playback.echoed(name, self.now_ms);
-        if self.held_line.as_ref().is_some_and(|(item, _)| !self.playback.playing_item(item)) {
-            self.release_line(false);
-        }
+        let heard = self.line.heard(&self.playback);
+        self.save_said(heard);
         if self.ending.as_ref().is_some_and(|e| e.spoken) && !self.playback.playing() {
             self.leave().await;
         }
@@ -481,7 +478,7 @@ impl Bridge {
 
     /// Model audio to the caller, forwarded as is, and its mark in the same write.
     async fn on_audio_delta(&mut self, item: &str, delta: &str) {
-        if self.interrupted.as_deref() == Some(item) || self.leaving.is_some() || !tw::is_base64(delta) {
+        if !self.line.plays(item) || self.leaving.is_some() || !tw::is_base64(delta) {
             return; // the caller talked over it: never play the rest
         }
         let bytes = tw::payload_bytes(delta);
@@ -526,17 +523,9 @@ impl Bridge {
             ServerEvent::SpeechStarted => self.barge_in().await,
             ServerEvent::ResponseCreated { response } => self.gate.created(response.as_ref()),
             ServerEvent::ResponseDone { response } => self.on_response_done(response.status).await,
-            ServerEvent::AudioTranscriptDone { item_id: item, transcript } => {
-                self.release_line(false);
-                let line = transcript.trim().to_string();
-                if line.is_empty() {
-                    return;
-                }
-                let cut = self.interrupted.as_deref() == Some(item.as_str());
-                let playing = self.playback.playing_item(&item);
-                self.held_line = Some((item, line));
-                if !playing {
-                    self.release_line(cut);
+            ServerEvent::AudioTranscriptDone { item_id, transcript } => {
+                for line in self.line.said(item_id, &transcript, &self.playback) {
+                    self.save_said(line);
                 }
             }
             ServerEvent::InputTranscriptDone { transcript } => {
@@ -618,9 +607,8 @@ impl Bridge {
         self.send_twilio(tw::clear(&self.stream_sid)).await;
         self.send_model(rt::truncate(&cut.item_id, cut.audio_end_ms)).await;
         tracing::debug!(item = %cut.item_id, heard_ms = cut.audio_end_ms, "caller interrupted");
-        let cut_held = self.held_line.as_ref().is_some_and(|(item, _)| *item == cut.item_id);
-        self.release_line(cut_held);
-        self.interrupted = Some(cut.item_id);
+        let line = self.line.cut(cut.item_id);
+        self.save_said(line);
         // "Wait, one more thing": the caller keeps the line.
         if self.ending.take().is_some() {
             tracing::info!("caller spoke over the last line; staying on the call");

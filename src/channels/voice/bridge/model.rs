@@ -134,7 +134,7 @@ impl Bridge {
             let line = transcript.trim().to_string();
             if !line.is_empty() {
                 // Any held line was said before this one.
-                self.release_line(false);
+                self.release_line();
                 self.save_lines(vec![(role, line)], false, Vec::new());
             }
         }
