@@ -26,6 +26,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 use warp::{Filter, Rejection, Reply};
 
+mod ending;
 mod gate;
 mod held_line;
 mod leaving;
@@ -33,9 +34,9 @@ mod model;
 mod persist;
 mod tool_calls;
 
+use ending::{Ending, Late};
 use gate::{Ask, ResponseGate};
 use held_line::HeldLine;
-use leaving::Ending;
 use model::{connect, Model};
 use persist::{persister, Persist};
 use tool_calls::{FunctionCall, ToolDone};
@@ -264,13 +265,8 @@ struct Bridge {
     tool_tx: mpsc::Sender<ToolDone>,
     tool_rx: mpsc::Receiver<ToolDone>,
     greeted: bool,
-    ending: Option<Ending>,
-    /// The call has left the AI; wait for Twilio's stop.
-    leaving: Option<Instant>,
-    /// Gather mode has taken the conversation over: its session is no longer ours to save.
-    session_handed_over: bool,
+    ending: Ending,
     rollover_at: Instant,
-    ended_reason: EndedReason,
     persist: mpsc::UnboundedSender<Persist>,
     persister: tokio::task::JoinHandle<()>,
     last_twilio_pong: Instant,
@@ -317,10 +313,7 @@ impl Bridge {
             tool_tx,
             tool_rx,
             greeted: false,
-            ending: None,
-            leaving: None,
-            session_handed_over: false,
-            ended_reason: EndedReason::CallerHungUp,
+            ending: Ending::default(),
             persist,
             persister,
             last_twilio_pong: Instant::now(),
@@ -393,22 +386,22 @@ impl Bridge {
 
     /// The nearest pending deadline.
     fn next_deadline(&self) -> Option<Instant> {
-        [self.gate.filler_deadline(), self.ending.as_ref().map(|e| e.deadline), self.leaving]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.gate.filler_deadline(), self.ending.deadline()].into_iter().flatten().min()
     }
 
     /// A deadline passed; false when the call should end.
     async fn on_deadline(&mut self) -> bool {
         let now = Instant::now();
-        if self.leaving.is_some_and(|at| at <= now) {
-            tracing::warn!("Twilio did not end the stream; closing it");
-            return false;
-        }
-        if self.ending.as_ref().is_some_and(|e| e.deadline <= now) {
-            tracing::warn!("the last line did not finish playing in time; going ahead");
-            self.leave().await;
+        match self.ending.late(now) {
+            Some(Late::Stop) => {
+                tracing::warn!("Twilio did not end the stream; closing it");
+                return false;
+            }
+            Some(Late::LastLine) => {
+                tracing::warn!("the last line did not finish playing in time; going ahead");
+                self.leave().await;
+            }
+            None => {}
         }
         if let Some(filler) = self.gate.filler_due(now, self.tools_running > 0) {
             self.request_response(filler).await;
@@ -452,7 +445,7 @@ impl Bridge {
     /// A caller frame (base64, checked): to the model, or kept until it is ready.
     async fn on_caller_audio(&mut self, timestamp_ms: u64, payload: &str) {
         self.now_ms = timestamp_ms;
-        if self.leaving.is_some() {
+        if self.ending.has_left() {
             return;
         }
         if self.model.is_ready() {
@@ -471,14 +464,14 @@ impl Bridge {
         self.playback.echoed(name, self.now_ms);
         let heard = self.line.heard(&self.playback);
         self.save_said(heard);
-        if self.ending.as_ref().is_some_and(|e| e.spoken) && !self.playback.playing() {
+        if self.ending.heard(self.playback.playing()) {
             self.leave().await;
         }
     }
 
     /// Model audio to the caller, forwarded as is, and its mark in the same write.
     async fn on_audio_delta(&mut self, item: &str, delta: &str) {
-        if !self.line.plays(item) || self.leaving.is_some() || !tw::is_base64(delta) {
+        if !self.line.plays(item) || self.ending.has_left() || !tw::is_base64(delta) {
             return; // the caller talked over it: never play the rest
         }
         let bytes = tw::payload_bytes(delta);
@@ -610,7 +603,7 @@ impl Bridge {
         let line = self.line.cut(cut.item_id);
         self.save_said(line);
         // "Wait, one more thing": the caller keeps the line.
-        if self.ending.take().is_some() {
+        if self.ending.cancel() {
             tracing::info!("caller spoke over the last line; staying on the call");
         }
     }
@@ -650,7 +643,7 @@ impl Bridge {
     async fn on_response_done(&mut self, status: ResponseStatus) {
         self.gate.done();
         // An ending begun by this response's own tools waits for the next one.
-        let ending_before = self.ending.is_some();
+        let ending_before = self.ending.last_line_pending();
         let calls = std::mem::take(&mut self.calls);
         if status == ResponseStatus::Completed && !calls.is_empty() {
             self.run_tools(calls).await;
@@ -658,9 +651,9 @@ impl Bridge {
             // Check the response before acting: an interrupted one's tool calls are not run.
             tracing::info!(?status, n = calls.len(), "tool calls of an unfinished response dropped");
         }
-        if let Some(ending) = self.ending.as_mut().filter(|_| ending_before) {
-            ending.spoken = true;
-            if !self.playback.playing() {
+        if ending_before && self.ending.last_line_pending() {
+            self.ending.spoken();
+            if self.ending.heard(self.playback.playing()) {
                 self.leave().await;
                 return;
             }

@@ -91,12 +91,10 @@ impl Bridge {
 
     pub(super) async fn model_failed(&mut self, reason: &str) {
         self.model = Model::Closed;
-        if self.leaving.is_some() {
+        if !self.ending.fall_back() {
             return;
         }
         tracing::error!(reason, "realtime session failed; the caller carries on turn by turn");
-        self.ended_reason = EndedReason::Fallback;
-        self.ending = None;
         self.playback = Playback::default();
         self.hand_over(NextStep::Gather).await;
     }
@@ -159,8 +157,7 @@ impl Bridge {
         let idle = !self.gate.busy()
             && self.tools_running == 0
             && !self.playback.playing()
-            && self.ending.is_none()
-            && self.leaving.is_none();
+            && self.ending.on_call();
         let forced = matches!(&self.model, Model::Open { opened, .. }
             if opened.elapsed() > Duration::from_secs(self.app.config.voice.realtime_session_max_secs + 60));
         if idle || forced {
@@ -169,7 +166,7 @@ impl Bridge {
     }
 
     pub(super) async fn roll_over(&mut self) {
-        if self.leaving.is_some() {
+        if self.ending.has_left() {
             return;
         }
         tracing::info!("replacing the realtime session before its time limit");

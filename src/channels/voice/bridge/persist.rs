@@ -105,7 +105,7 @@ impl Bridge {
             details_complete: conversation::remaining_questions(&self.ctx, state) == 0,
         };
         self.session.remember(lines);
-        let session = (!self.session_handed_over).then(|| Box::new(self.session.clone()));
+        let session = (!self.ending.has_left()).then(|| Box::new(self.session.clone()));
         let _ = self.persist.send(Persist::Turn(Box::new(record), session, waiting));
     }
 
@@ -151,9 +151,9 @@ impl Bridge {
         // The lead as it stands, even when nothing was said: a caller's number is worth a call back.
         self.save_lines(Vec::new(), false, Vec::new());
         let summary = voice::summary(&self.ctx, &self.session.state);
-        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason });
+        let _ = self.persist.send(Persist::Finish { summary, reason: self.ending.reason() });
         drop(self.persist);
         let _ = self.persister.await;
-        tracing::info!(reason = self.ended_reason.as_str(), "call ended");
+        tracing::info!(reason = self.ending.reason().as_str(), "call ended");
     }
 }
