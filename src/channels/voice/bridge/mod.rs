@@ -33,13 +33,14 @@ mod leaving;
 mod model;
 mod persist;
 mod tool_calls;
+mod tool_runner;
 
 use ending::{Ending, Late};
 use gate::{Ask, ResponseGate};
 use held_line::HeldLine;
 use model::{connect, Model};
 use persist::{persister, Persist};
-use tool_calls::{FunctionCall, ToolDone};
+use tool_runner::{FunctionCall, ToolDone, ToolRunner};
 
 use crate::agent::alerts;
 use crate::agent::conversation::{self, Context};
@@ -260,10 +261,7 @@ struct Bridge {
     gate: ResponseGate,
     /// When the caller last stopped speaking, until the reply's first audio goes out.
     speech_ended: Option<Instant>,
-    calls: Vec<FunctionCall>,
-    tools_running: usize,
-    tool_tx: mpsc::Sender<ToolDone>,
-    tool_rx: mpsc::Receiver<ToolDone>,
+    tools: ToolRunner,
     greeted: bool,
     ending: Ending,
     rollover_at: Instant,
@@ -286,7 +284,6 @@ impl Bridge {
     ) -> Bridge {
         let (persist, rx) = mpsc::unbounded_channel();
         let persister = tokio::spawn(persister(app.clone(), call_sid.clone(), rx).in_current_span());
-        let (tool_tx, tool_rx) = mpsc::channel(8);
         let voice = &app.config.voice;
         let model = connect(&app);
         Bridge {
@@ -308,10 +305,7 @@ impl Bridge {
             line: HeldLine::default(),
             gate: ResponseGate::default(),
             speech_ended: None,
-            calls: Vec::new(),
-            tools_running: 0,
-            tool_tx,
-            tool_rx,
+            tools: ToolRunner::default(),
             greeted: false,
             ending: Ending::default(),
             persist,
@@ -358,7 +352,7 @@ impl Bridge {
                     None => break,
                 },
                 event = self.model.next() => self.on_model_event(event).await,
-                Some(done) = self.tool_rx.recv() => self.on_tool_done(done).await,
+                Some(done) = self.tools.next_done() => self.on_tool_done(done).await,
                 _ = ping.tick() => {
                     let now = Instant::now();
                     if now.duration_since(self.last_twilio_pong) > pong_grace {
@@ -403,7 +397,7 @@ impl Bridge {
             }
             None => {}
         }
-        if let Some(filler) = self.gate.filler_due(now, self.tools_running > 0) {
+        if let Some(filler) = self.gate.filler_due(now, self.tools.running()) {
             self.request_response(filler).await;
         }
         true
@@ -528,7 +522,7 @@ impl Bridge {
                 }
             }
             ServerEvent::FunctionArgumentsDone { call_id, name, arguments } => {
-                self.calls.push(FunctionCall { call_id, name, arguments })
+                self.tools.called(FunctionCall { call_id, name, arguments })
             }
             ServerEvent::SessionCreated => {
                 let update = rt::session_update(&self.session_config());
@@ -644,12 +638,10 @@ impl Bridge {
         self.gate.done();
         // An ending begun by this response's own tools waits for the next one.
         let ending_before = self.ending.last_line_pending();
-        let calls = std::mem::take(&mut self.calls);
-        if status == ResponseStatus::Completed && !calls.is_empty() {
+        // Check the response before acting: an interrupted one's tool calls are not run.
+        let calls = self.tools.response_done(status);
+        if !calls.is_empty() {
             self.run_tools(calls).await;
-        } else if !calls.is_empty() {
-            // Check the response before acting: an interrupted one's tool calls are not run.
-            tracing::info!(?status, n = calls.len(), "tool calls of an unfinished response dropped");
         }
         if ending_before && self.ending.last_line_pending() {
             self.ending.spoken();

@@ -154,10 +154,8 @@ impl Bridge {
     /// Sessions are capped in length: before the cap, between turns, a fresh
     /// session takes over with the conversation carried in its instructions.
     pub(super) async fn maybe_roll_over(&mut self) {
-        let idle = !self.gate.busy()
-            && self.tools_running == 0
-            && !self.playback.playing()
-            && self.ending.on_call();
+        let idle =
+            !self.gate.busy() && !self.tools.running() && !self.playback.playing() && self.ending.on_call();
         let forced = matches!(&self.model, Model::Open { opened, .. }
             if opened.elapsed() > Duration::from_secs(self.app.config.voice.realtime_session_max_secs + 60));
         if idle || forced {
@@ -172,7 +170,7 @@ impl Bridge {
         tracing::info!("replacing the realtime session before its time limit");
         self.close_model().await;
         self.gate.reset();
-        self.calls.clear();
+        self.tools.forget_calls();
         self.playback = Playback::default();
         self.model = connect(&self.app);
         self.rollover_at =
