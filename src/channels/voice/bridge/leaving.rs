@@ -44,7 +44,7 @@ impl Bridge {
             }
         }
         if !redirected {
-            let _ = self.twilio.send(Message::Close(None)).await;
+            self.twilio.close().await;
         }
         tracing::info!(?step, redirected, "call left the AI");
         self.ending.left(Instant::now() + LINGER);

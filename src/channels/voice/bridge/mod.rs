@@ -12,8 +12,9 @@
 //! the loop here only routes events between them: `playback` (what the
 //! caller heard), `gate` (one model response at a time, and the filler),
 //! `held_line` (the assistant's line in the transcript), `ending` (the last
-//! line, the hand-over and why the call ended) and `tool_runner` (a
-//! response's function calls, background searches). Around them: `admit`
+//! line, the hand-over and why the call ended), `tool_runner` (a
+//! response's function calls, background searches) and `twilio_out` (what
+//! is written to Twilio: audio with its marks, `clear`). Around them: `admit`
 //! (a stream's way in), `model` (the Realtime socket), `tool_calls` and
 //! `leaving` (what tools and hand-overs do), `persist` (saving, in order).
 
@@ -41,6 +42,7 @@ mod model;
 mod persist;
 mod tool_calls;
 mod tool_runner;
+mod twilio_out;
 
 pub use admit::route;
 use ending::{Ending, Late};
@@ -49,6 +51,7 @@ use held_line::HeldLine;
 use model::{connect, Model};
 use persist::{persister, Persist};
 use tool_runner::{FunctionCall, ToolDone, ToolRunner};
+use twilio_out::{take_text, TwilioOut};
 
 use crate::agent::alerts;
 use crate::agent::conversation::{self, Context};
@@ -78,25 +81,16 @@ const LOUD_ERRORS: u32 = 3;
 /// Largest frame accepted from Twilio or the model.
 const MAX_FRAME: usize = 256 * 1024;
 
-/// The message written into `out`, as a text frame sharing its memory.
-fn take_text(out: &mut BytesMut) -> Message {
-    // Everything written into `out` comes from `&str`s: always UTF-8.
-    Utf8Bytes::try_from(out.split().freeze()).map(Message::Text).unwrap_or_else(|_| Message::text(""))
-}
-
 struct Bridge {
     app: AppState,
     ctx: Context,
     call_sid: String,
-    stream_sid: String,
-    /// `stream_sid` quoted for JSON, for the per-frame templates.
-    sid_json: String,
-    /// Where per-frame messages are written; its memory is reused once a
-    /// written message has gone out.
+    /// Where caller audio for the model is written; its memory is reused
+    /// once a written message has gone out.
     out: BytesMut,
     session: Session,
     knowledge: Vec<KnowledgeBrief>,
-    twilio: SplitSink<ServerSocket, Message>,
+    twilio: TwilioOut<SplitSink<ServerSocket, Message>>,
     model: Model,
     /// Latest inbound media timestamp: the stream's clock.
     now_ms: u64,
@@ -106,11 +100,14 @@ struct Bridge {
     playback: Playback,
     /// The assistant's line, held for the transcript until it has been heard.
     line: HeldLine,
+    /// One model response at a time, and the filler line.
     gate: ResponseGate,
     /// When the caller last stopped speaking, until the reply's first audio goes out.
     speech_ended: Option<Instant>,
+    /// The response's function calls and the searches running.
     tools: ToolRunner,
     greeted: bool,
+    /// Where the call is in leaving the AI, and why it ended.
     ending: Ending,
     rollover_at: Instant,
     persist: mpsc::UnboundedSender<Persist>,
@@ -140,12 +137,10 @@ impl Bridge {
             app,
             ctx,
             call_sid,
-            sid_json: tw::quoted_sid(&stream_sid),
-            stream_sid,
             out: BytesMut::with_capacity(512),
             session,
             knowledge,
-            twilio,
+            twilio: TwilioOut::new(twilio, stream_sid),
             model,
             now_ms: 0,
             buffer: VecDeque::new(),
@@ -207,7 +202,7 @@ impl Bridge {
                         tracing::warn!("Twilio stopped answering pings; ending the call");
                         break;
                     }
-                    if self.twilio.send(Message::Ping(Default::default())).await.is_err() {
+                    if !self.twilio.ping().await {
                         break;
                     }
                     self.ping_model(pong_grace).await;
@@ -316,27 +311,9 @@ impl Bridge {
         if !self.line.plays(item) || self.ending.has_left() || !tw::is_base64(delta) {
             return; // the caller talked over it: never play the rest
         }
-        let bytes = tw::payload_bytes(delta);
-        tw::media_into(&mut self.out, &self.sid_json, delta);
-        let media = take_text(&mut self.out);
-        let seq = self.playback.sent_seq(item, bytes, self.now_ms);
-        tw::mark_into(&mut self.out, &self.sid_json, seq);
-        let mark = take_text(&mut self.out);
-        // `feed` only buffers; `send` flushes both in one write.
-        let written = match self.twilio.feed(media).await {
-            Ok(()) => self.twilio.send(mark).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = written {
-            tracing::debug!(error = %e, "could not write to the media stream");
-        }
+        let seq = self.playback.sent_seq(item, tw::payload_bytes(delta), self.now_ms);
+        self.twilio.play(delta, seq).await;
         self.first_audio_sent();
-    }
-
-    async fn send_twilio(&mut self, text: String) {
-        if let Err(e) = self.twilio.send(Message::text(text)).await {
-            tracing::debug!(error = %e, "could not write to the media stream");
-        }
     }
 
     // ---- model side ----------------------------------------------------------
@@ -441,7 +418,7 @@ impl Bridge {
     /// how much of its answer was actually heard.
     async fn barge_in(&mut self) {
         let Some(cut) = self.playback.interrupt(self.now_ms) else { return };
-        self.send_twilio(tw::clear(&self.stream_sid)).await;
+        self.twilio.clear().await;
         self.send_model(rt::truncate(&cut.item_id, cut.audio_end_ms)).await;
         tracing::debug!(item = %cut.item_id, heard_ms = cut.audio_end_ms, "caller interrupted");
         let line = self.line.cut(cut.item_id);
