@@ -1,100 +1,100 @@
 //! OpenAI Realtime API messages, as a codec. We send the GA session shape
 //! (the beta interface was switched off in 2026) and accept both GA and beta
 //! event names on receipt, since other Realtime-compatible servers still use
-//! them: [`kind`] is the one place that knows provider event names.
-
-use std::borrow::Cow;
+//! them: [`ServerEvent`] is the one place that knows provider event names
+//! (GA names, with the beta name of the same event as an alias).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::fast_json::{self, Val};
 
-/// What a server event means to the bridge, whatever its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+/// A server event the bridge acts on, parsed once with only the fields it
+/// reads; every other event (rate limits, content parts, text deltas...,
+/// or one this code has never heard of) is [`ServerEvent::Other`].
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(tag = "type")]
+pub enum ServerEvent {
+    #[serde(rename = "session.created")]
     SessionCreated,
+    #[serde(rename = "session.updated")]
     SessionUpdated,
-    ResponseCreated,
-    AudioDelta,
-    AudioTranscriptDone,
+    /// A response began; without its `response` nothing is known to be in progress.
+    #[serde(rename = "response.created")]
+    ResponseCreated { response: Option<Response> },
+    /// Base64 audio of an assistant item; a delta missing either is skipped.
+    /// Usually read by [`parse_audio_delta`] instead.
+    #[serde(rename = "response.output_audio.delta", alias = "response.audio.delta")]
+    AudioDelta { item_id: Option<String>, delta: Option<String> },
+    /// What the assistant said in an item, in full.
+    #[serde(rename = "response.output_audio_transcript.done", alias = "response.audio_transcript.done")]
+    AudioTranscriptDone {
+        #[serde(default)]
+        item_id: String,
+        #[serde(default)]
+        transcript: String,
+    },
+    /// Server VAD heard the caller: the barge-in trigger.
+    #[serde(rename = "input_audio_buffer.speech_started")]
     SpeechStarted,
+    #[serde(rename = "input_audio_buffer.speech_stopped")]
     SpeechStopped,
-    InputTranscriptDone,
-    InputTranscriptFailed,
-    FunctionArgumentsDone,
-    ResponseDone,
-    Error,
-    /// Known but not needed (rate limits, content parts, deltas of text...), or unknown.
+    /// What the caller said, transcribed.
+    #[serde(rename = "conversation.item.input_audio_transcription.completed")]
+    InputTranscriptDone {
+        #[serde(default)]
+        transcript: String,
+    },
+    #[serde(rename = "response.function_call_arguments.done")]
+    FunctionArgumentsDone {
+        #[serde(default)]
+        call_id: String,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        arguments: String,
+    },
+    /// Always sent, whatever the outcome; a missing `response` has an unknown status.
+    #[serde(rename = "response.done")]
+    ResponseDone {
+        #[serde(default)]
+        response: Response,
+    },
+    #[serde(rename = "error")]
+    Error {
+        #[serde(default)]
+        error: ErrorBody,
+    },
+    /// Known but not needed, or unknown: skipped.
+    #[serde(other)]
     Other,
 }
 
-/// The adapter: GA names first, then the beta names of the same events.
-pub fn kind(event_type: &str) -> Kind {
-    match event_type {
-        "response.output_audio.delta" | "response.audio.delta" => Kind::AudioDelta,
-        "input_audio_buffer.speech_started" => Kind::SpeechStarted,
-        "input_audio_buffer.speech_stopped" => Kind::SpeechStopped,
-        "response.created" => Kind::ResponseCreated,
-        "response.done" => Kind::ResponseDone,
-        "response.output_audio_transcript.done" | "response.audio_transcript.done" => {
-            Kind::AudioTranscriptDone
-        }
-        "conversation.item.input_audio_transcription.completed" => Kind::InputTranscriptDone,
-        "conversation.item.input_audio_transcription.failed" => Kind::InputTranscriptFailed,
-        "response.function_call_arguments.done" => Kind::FunctionArgumentsDone,
-        "session.created" => Kind::SessionCreated,
-        "session.updated" => Kind::SessionUpdated,
-        "error" => Kind::Error,
-        _ => Kind::Other,
-    }
-}
-
-/// A server event, parsed once; only the fields the bridge reads.
-#[derive(Debug, Deserialize)]
-pub struct ServerEvent<'a> {
-    #[serde(rename = "type", borrow)]
-    pub event_type: Cow<'a, str>,
-    /// Base64 audio of `…audio.delta`.
-    #[serde(default, borrow)]
-    pub delta: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub item_id: Option<String>,
-    #[serde(default)]
-    pub response_id: Option<String>,
-    #[serde(default)]
-    pub audio_start_ms: Option<u64>,
-    #[serde(default)]
-    pub transcript: Option<String>,
-    #[serde(default)]
-    pub call_id: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub arguments: Option<String>,
-    #[serde(default)]
-    pub response: Option<Response>,
-    #[serde(default)]
-    pub error: Option<ErrorBody>,
-}
-
-impl ServerEvent<'_> {
-    pub fn kind(&self) -> Kind {
-        kind(&self.event_type)
-    }
-}
-
 /// `response` of `response.created` / `response.done`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct Response {
     #[serde(default)]
     pub id: String,
-    /// completed, cancelled, failed, incomplete, in_progress
     #[serde(default)]
-    pub status: String,
+    pub status: ResponseStatus,
 }
 
-#[derive(Debug, Deserialize)]
+/// How a response ended (`in_progress` while it runs).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseStatus {
+    Completed,
+    Cancelled,
+    Failed,
+    Incomplete,
+    InProgress,
+    /// Missing, or a status this code does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct ErrorBody {
     #[serde(default, rename = "type")]
     pub error_type: Option<String>,
@@ -104,9 +104,12 @@ pub struct ErrorBody {
     pub message: Option<String>,
 }
 
-pub fn parse(text: &str) -> Result<ServerEvent<'_>, serde_json::Error> {
+pub fn parse(text: &str) -> Result<ServerEvent, serde_json::Error> {
     serde_json::from_str(text)
 }
+
+/// The names of [`ServerEvent::AudioDelta`], GA then beta, for the fast path.
+const AUDIO_DELTA: [&str; 2] = ["response.output_audio.delta", "response.audio.delta"];
 
 /// A model audio chunk, as the fast path finds it.
 #[derive(Debug, PartialEq, Eq)]
@@ -118,36 +121,21 @@ pub struct AudioDelta<'a> {
 
 /// The hot path: `response.output_audio.delta` (or beta `response.audio.delta`)
 /// with its item and audio, found without a JSON tree. It answers only when
-/// [`parse`] would give the same event, kind, item and delta; for any other
-/// event, or anything unusual (an escape anywhere, `null`, a field twice, a
-/// field serde reads as another type), it says `None` and the caller uses [`parse`].
+/// [`parse`] would give the same event, item and delta; for any other event,
+/// or anything unusual (an escape anywhere, `null`, a field it reads twice
+/// or of another type), it says `None` and the caller uses [`parse`]. The
+/// delta's other fields are not read by serde either, so they may hold
+/// anything the scanner accepts.
 pub fn parse_audio_delta(text: &str) -> Option<AudioDelta<'_>> {
     let (mut event_type, mut item_id, mut delta) = (None, None, None);
-    let mut seen = 0u8;
-    let mut once = |bit: u8| {
-        let first = seen & bit == 0;
-        seen |= bit;
-        first.then_some(())
-    };
     fast_json::fields(text, |key, value| match (key, value) {
         ("type", Val::Str(t)) => fast_json::once(&mut event_type, t),
         ("item_id", Val::Str(i)) => fast_json::once(&mut item_id, i),
         ("delta", Val::Str(d)) => fast_json::once(&mut delta, d),
-        // Read by serde as strings, or as a number: only once, and of that type.
-        ("response_id", Val::Str(_)) => once(1),
-        ("transcript", Val::Str(_)) => once(2),
-        ("call_id", Val::Str(_)) => once(4),
-        ("name", Val::Str(_)) => once(8),
-        ("arguments", Val::Str(_)) => once(16),
-        ("audio_start_ms", Val::Num(n)) => once(32).filter(|()| n.parse::<u64>().is_ok()),
-        (
-            "type" | "item_id" | "delta" | "response_id" | "transcript" | "call_id" | "name" | "arguments"
-            | "audio_start_ms" | "response" | "error",
-            _,
-        ) => None,
+        ("type" | "item_id" | "delta", _) => None,
         _ => Some(()),
     })?;
-    (kind(event_type?) == Kind::AudioDelta).then_some(AudioDelta { item_id: item_id?, delta: delta? })
+    AUDIO_DELTA.contains(&event_type?).then_some(AudioDelta { item_id: item_id?, delta: delta? })
 }
 
 /// [`append`] written from a template into `out`; `audio` already checked
@@ -277,17 +265,24 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The event's name with a body the variant accepts.
+    fn named(event_type: &str) -> ServerEvent {
+        parse(&json!({ "type": event_type, "item_id": "i", "delta": "AAAA" }).to_string()).unwrap()
+    }
+
     #[test]
     fn ga_and_beta_names_mean_the_same() {
         for (ga, beta) in [
             ("response.output_audio.delta", "response.audio.delta"),
             ("response.output_audio_transcript.done", "response.audio_transcript.done"),
         ] {
-            assert_eq!(kind(ga), kind(beta));
-            assert_ne!(kind(ga), Kind::Other);
+            assert_eq!(named(ga), named(beta));
+            assert_ne!(named(ga), ServerEvent::Other);
         }
-        assert_eq!(kind("rate_limits.updated"), Kind::Other);
-        assert_eq!(kind("something.new"), Kind::Other);
+        assert_eq!(named("rate_limits.updated"), ServerEvent::Other);
+        assert_eq!(named("something.new"), ServerEvent::Other);
+        // The text events kept no beta alias of ours: not acted on under either name.
+        assert_eq!(named("response.output_audio_transcript.delta"), ServerEvent::Other);
     }
 
     #[test]
@@ -297,28 +292,53 @@ mod tests {
             "output_index":0,"content_index":0,"delta":"//8="}"#,
         )
         .unwrap();
-        assert_eq!(
-            (e.kind(), e.delta.as_deref(), e.item_id.as_deref()),
-            (Kind::AudioDelta, Some("//8="), Some("item_1"))
-        );
+        assert_eq!(e, ServerEvent::AudioDelta { item_id: Some("item_1".into()), delta: Some("//8=".into()) });
         let e =
             parse(r#"{"type":"response.done","response":{"id":"resp_1","status":"cancelled","output":[]}}"#)
                 .unwrap();
-        assert_eq!(e.response.unwrap().status, "cancelled");
+        let ServerEvent::ResponseDone { response } = e else { panic!("{e:?}") };
+        assert_eq!(response.status, ResponseStatus::Cancelled);
         let e = parse(
             r#"{"type":"response.function_call_arguments.done","call_id":"call_1","name":"end_call","arguments":"{}"}"#,
         )
         .unwrap();
-        assert_eq!((e.call_id.as_deref(), e.name.as_deref()), (Some("call_1"), Some("end_call")));
+        let ServerEvent::FunctionArgumentsDone { call_id, name, .. } = e else { panic!("{e:?}") };
+        assert_eq!((call_id.as_str(), name.as_str()), ("call_1", "end_call"));
         let e =
             parse(r#"{"type":"error","error":{"type":"invalid_request_error","code":"x","message":"bad"}}"#)
                 .unwrap();
-        assert_eq!(e.error.unwrap().message.as_deref(), Some("bad"));
+        let ServerEvent::Error { error } = e else { panic!("{e:?}") };
+        assert_eq!(error.message.as_deref(), Some("bad"));
         // A large session object is skipped, not kept.
         assert_eq!(
-            parse(r#"{"type":"session.created","session":{"a":[1,2,{"b":3}]}}"#).unwrap().kind(),
-            Kind::SessionCreated
+            parse(r#"{"type":"session.created","session":{"a":[1,2,{"b":3}]}}"#).unwrap(),
+            ServerEvent::SessionCreated
         );
+    }
+
+    #[test]
+    fn missing_fields_read_as_before() {
+        // No response: nothing known to be in progress; a done one has an unknown status.
+        assert_eq!(
+            parse(r#"{"type":"response.created"}"#).unwrap(),
+            ServerEvent::ResponseCreated { response: None }
+        );
+        assert_eq!(
+            parse(r#"{"type":"response.done"}"#).unwrap(),
+            ServerEvent::ResponseDone { response: Response::default() }
+        );
+        let e = parse(r#"{"type":"response.done","response":{"id":"r","status":"paused"}}"#).unwrap();
+        assert!(
+            matches!(e, ServerEvent::ResponseDone { response } if response.status == ResponseStatus::Unknown)
+        );
+        assert_eq!(
+            parse(r#"{"type":"conversation.item.input_audio_transcription.completed"}"#).unwrap(),
+            ServerEvent::InputTranscriptDone { transcript: String::new() }
+        );
+        assert_eq!(parse(r#"{"type":"error"}"#).unwrap(), ServerEvent::Error { error: ErrorBody::default() });
+        // Still refused: no type at all, or a type that is not a string.
+        assert!(parse(r#"{"no type":true}"#).is_err());
+        assert!(parse(r#"{"type":5}"#).is_err());
     }
 
     #[test]
@@ -357,8 +377,11 @@ mod tests {
     fn agrees(text: &str) -> Option<AudioDelta<'_>> {
         let fast = parse_audio_delta(text)?;
         let full = parse(text).unwrap();
-        assert_eq!(full.kind(), Kind::AudioDelta, "{text}");
-        assert_eq!((full.item_id.as_deref(), full.delta.as_deref()), (Some(fast.item_id), Some(fast.delta)));
+        assert_eq!(
+            full,
+            ServerEvent::AudioDelta { item_id: Some(fast.item_id.into()), delta: Some(fast.delta.into()) },
+            "{text}"
+        );
         Some(fast)
     }
 
@@ -398,7 +421,7 @@ mod tests {
         }
         let e =
             parse(r#"{"type":"response.output_audio.delta","item_id":"item_1","delta":"\/\/8="}"#).unwrap();
-        assert_eq!((e.kind(), e.delta.as_deref()), (Kind::AudioDelta, Some("//8=")));
+        assert_eq!(e, ServerEvent::AudioDelta { item_id: Some("item_1".into()), delta: Some("//8=".into()) });
     }
 
     #[test]
@@ -406,10 +429,8 @@ mod tests {
         for text in [
             r#"{"type":"response.output_audio.delta","type":"response.output_audio.delta","item_id":"i","delta":"AAAA"}"#,
             r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","delta":"AAAA"}"#,
-            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","response_id":5}"#,
-            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","audio_start_ms":"5"}"#,
-            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","name":"a","name":"b"}"#,
-            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","response":{"id":7}}"#,
+            r#"{"type":"response.output_audio.delta","item_id":7,"delta":"AAAA"}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":{"a":"b"}}"#,
             r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA""#,
         ] {
             assert!(parse_audio_delta(text).is_none(), "{text}");
@@ -418,6 +439,18 @@ mod tests {
         let mut out = bytes::BytesMut::new();
         append_into(&mut out, "AAAA");
         assert_eq!(std::str::from_utf8(&out).unwrap(), append("AAAA"));
+    }
+
+    #[test]
+    fn fields_a_delta_does_not_read_do_not_matter_to_either_parse() {
+        for text in [
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","response_id":5}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","audio_start_ms":"5"}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","name":"a","name":"b"}"#,
+            r#"{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA","response":{"id":7}}"#,
+        ] {
+            assert_eq!(agrees(text), Some(AudioDelta { item_id: "i", delta: "AAAA" }), "{text}");
+        }
     }
 
     #[test]

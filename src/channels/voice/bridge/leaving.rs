@@ -3,37 +3,27 @@
 
 use super::*;
 
-/// The call is leaving the AI once the current line has been heard.
-pub(super) struct Ending {
-    pub(super) step: NextStep,
-    pub(super) reason: EndedReason,
-    /// The response carrying the last line has finished generating.
-    pub(super) spoken: bool,
-    pub(super) deadline: Instant,
-}
-
 impl Bridge {
     pub(super) fn begin_ending(&mut self, step: NextStep, reason: EndedReason) {
         let wait = Duration::from_millis(self.app.config.voice.goodbye_timeout_ms);
-        self.ending = Some(Ending { step, reason, spoken: false, deadline: Instant::now() + wait });
+        self.ending.begin(step, reason, Instant::now() + wait);
     }
 
     /// The last line has been heard: hang up or transfer through Twilio.
     pub(super) async fn leave(&mut self) {
-        let Some(ending) = self.ending.take() else { return };
-        self.ended_reason = ending.reason;
-        self.hand_over(ending.step).await;
+        let Some(step) = self.ending.leave() else { return };
+        self.hand_over(step).await;
     }
 
     /// Moves the call out of the media stream: through Twilio's REST API when
     /// we can, else by closing the stream so its `<Connect action>` asks us.
     pub(super) async fn hand_over(&mut self, step: NextStep) {
         self.close_model().await;
-        self.release_line(false);
+        self.release_line();
         self.flush().await;
         self.app.voice.set_next(&self.call_sid, step.clone()).await;
         // From here the session store is gather mode's (it may have asked a question).
-        self.session_handed_over = true;
+        self.ending.handing_over();
         let update = match &step {
             NextStep::Hangup => Some(CallUpdate::Complete),
             NextStep::Transfer { number } => Some(CallUpdate::Twiml(crate::channels::voice::twiml::render(
@@ -54,9 +44,9 @@ impl Bridge {
             }
         }
         if !redirected {
-            let _ = self.twilio.send(Message::Close(None)).await;
+            self.twilio.close().await;
         }
         tracing::info!(?step, redirected, "call left the AI");
-        self.leaving = Some(Instant::now() + LINGER);
+        self.ending.left(Instant::now() + LINGER);
     }
 }

@@ -7,10 +7,18 @@
 //! both sides of the transcript, and saves the lead as it goes. If the model
 //! fails, the caller hears an apology and carries on turn by turn (`gather`)
 //! with everything captured so far.
+//!
+//! The call's state lives in small owned parts, each tested on its own, and
+//! the loop here only routes events between them: `playback` (what the
+//! caller heard), `gate` (one model response at a time, and the filler),
+//! `held_line` (the assistant's line in the transcript), `ending` (the last
+//! line, the hand-over and why the call ended), `tool_runner` (a
+//! response's function calls, background searches) and `twilio_out` (what
+//! is written to Twilio: audio with its marks, `clear`). Around them: `admit`
+//! (a stream's way in), `model` (the Realtime socket), `tool_calls` and
+//! `leaving` (what tools and hand-overs do), `persist` (saving, in order).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -24,17 +32,26 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
-use warp::{Filter, Rejection, Reply};
 
+mod admit;
+mod ending;
+mod gate;
+mod held_line;
 mod leaving;
 mod model;
 mod persist;
 mod tool_calls;
+mod tool_runner;
+mod twilio_out;
 
-use leaving::Ending;
+pub use admit::route;
+use ending::{Ending, Late};
+use gate::{Ask, ResponseGate};
+use held_line::HeldLine;
 use model::{connect, Model};
 use persist::{persister, Persist};
-use tool_calls::{FunctionCall, ToolDone};
+use tool_runner::{FunctionCall, ToolDone, ToolRunner};
+use twilio_out::{take_text, TwilioOut};
 
 use crate::agent::alerts;
 use crate::agent::conversation::{self, Context};
@@ -42,14 +59,12 @@ use crate::agent::tools::{self, Effect, Handoff, KnowledgeSource};
 use crate::agent::voice::{self, KnowledgeBrief};
 use crate::channels::engine::{self, Session};
 use crate::channels::voice::playback::Playback;
-use crate::channels::voice::realtime_wire::{self as rt, Kind, SessionConfig};
+use crate::channels::voice::realtime_wire::{self as rt, ResponseStatus, ServerEvent, SessionConfig};
 use crate::channels::voice::twilio_wire::{self as tw, Inbound};
 use crate::channels::voice::webhooks::{next_step_twiml, transfer};
-use crate::channels::voice::{stream_url, NextStep};
-use crate::domain::{CallMode, Channel, EndedReason, Priority, Speaker};
-use crate::error::ApiError;
+use crate::channels::voice::NextStep;
+use crate::domain::{Channel, EndedReason, Priority, Speaker};
 use crate::http::websocket::{self, ServerSocket};
-use crate::http::with_state;
 use crate::retrieval::Passage;
 use crate::state::AppState;
 use crate::store::{TurnRecord, TurnSaved};
@@ -63,186 +78,19 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 const LINGER: Duration = Duration::from_secs(10);
 /// Malformed frames logged per call at warn level; the rest at debug.
 const LOUD_ERRORS: u32 = 3;
-/// Knowledge documents described in the model's instructions.
-const KNOWLEDGE_BRIEFS: usize = 12;
 /// Largest frame accepted from Twilio or the model.
 const MAX_FRAME: usize = 256 * 1024;
-/// Bytes written to Twilio's socket are held until a flush (or this many):
-/// an audio chunk and its mark go out in one write.
-const TWILIO_WRITE_BATCH: usize = 16 * 1024;
-
-/// `GET /api/voice/stream` (WebSocket): Twilio's bidirectional media stream.
-pub fn route(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path!("api" / "voice" / "stream")
-        .and(websocket::upgrade())
-        .and(with_state(app))
-        .and(warp::header::optional::<String>("x-twilio-signature"))
-        .and_then(upgrade)
-}
-
-async fn upgrade(
-    ws: websocket::Upgrade,
-    app: AppState,
-    signature: Option<String>,
-) -> Result<impl Reply, Rejection> {
-    // Twilio signs the upgrade over the wss:// URL with no parameters.
-    let token = app.config.twilio.auth_token.expose();
-    if !crate::twilio::validate(token, signature.as_deref().unwrap_or_default(), &stream_url(&app), &[]) {
-        tracing::warn!("rejected a media stream without a valid Twilio signature");
-        return Err(warp::reject::custom(ApiError::Forbidden("invalid X-Twilio-Signature".into())));
-    }
-    if !app.config.features.websocket_features {
-        return Err(warp::reject::custom(ApiError::Forbidden("media streams are switched off".into())));
-    }
-    let max = app.config.websocket.max_connections as usize;
-    let Some(slot) = Slot::take(&app.websockets, max) else {
-        tracing::warn!(max, "media stream refused: every line is busy");
-        return Err(warp::reject::custom(ApiError::Unavailable("every line is busy".into())));
-    };
-    let config = websocket::small_frames(MAX_FRAME).write_buffer_size(TWILIO_WRITE_BATCH);
-    Ok(ws.on_upgrade(config, move |socket| async move {
-        run(app, socket).await;
-        drop(slot);
-    }))
-}
-
-/// The message written into `out`, as a text frame sharing its memory.
-fn take_text(out: &mut BytesMut) -> Message {
-    // Everything written into `out` comes from `&str`s: always UTF-8.
-    Utf8Bytes::try_from(out.split().freeze()).map(Message::Text).unwrap_or_else(|_| Message::text(""))
-}
-
-/// One of `MAX_WEBSOCKET_CONNECTIONS` media streams, given back on drop.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
-        counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
-        Some(Slot(counter.clone()))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Runs one call from Twilio's `start` to its end.
-async fn run(app: AppState, socket: ServerSocket) {
-    let (twilio_tx, mut twilio_rx) = socket.split();
-    let Some(start) = wait_for_start(&mut twilio_rx).await else {
-        tracing::warn!("media stream closed before it started");
-        return;
-    };
-    let call = match admit(&app, &start).await {
-        Ok(call) => call,
-        Err(why) => {
-            tracing::warn!(call_sid = %start.call_sid, reason = %why, "media stream refused");
-            return;
-        }
-    };
-    let (call_sid, business_id) = (call.call_sid.clone(), call.business_id.clone().unwrap_or_default());
-    let span = tracing::info_span!("call", call_sid = %call_sid, business_id = %business_id);
-    async move {
-        let ctx = match engine::context(&app, &business_id).await {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                tracing::error!(error = %e, "media stream for an unknown business");
-                return;
-            }
-        };
-        // Who called is what Twilio told `incoming`, not what the stream claims.
-        let from = call.from_number.as_deref();
-        let to = ctx.business.twilio_phone_number.clone();
-        let session =
-            match super::call_session(&app, &ctx, &call_sid, from, to.as_deref(), CallMode::Realtime).await {
-                Ok(session) => session,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not start the call's conversation");
-                    return;
-                }
-            };
-        let knowledge = match app.store.knowledge_overview(&business_id, KNOWLEDGE_BRIEFS).await {
-            Ok(docs) => docs.into_iter().map(|(title, text)| brief(title, &text)).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "knowledge overview unavailable");
-                Vec::new()
-            }
-        };
-        let bridge = Bridge::new(app, ctx, call_sid, start.stream_sid, session, knowledge, twilio_tx);
-        bridge.run(twilio_rx).await;
-    }
-    .instrument(span)
-    .await;
-}
-
-/// The call a stream may join: the one its token was issued for by
-/// `incoming`, recorded for that business, the token unused and in time.
-async fn admit(app: &AppState, start: &tw::Start) -> Result<crate::domain::Call, String> {
-    let param = |name: &str| start.custom_parameters.get(name).map(String::as_str).unwrap_or_default();
-    let (call_sid, business_id, token) = (start.call_sid.as_str(), param("businessId"), param("token"));
-    if !param("callSid").is_empty() && param("callSid") != call_sid {
-        return Err("the stream's callSid parameter is not its call".into());
-    }
-    let now = chrono::Utc::now().timestamp();
-    super::stream_token::check(app.jwt_secret.expose().as_bytes(), token, call_sid, business_id, now)
-        .map_err(|e| e.to_string())?;
-    let call = app.store.call(call_sid).await.map_err(|e| format!("no such call: {e}"))?;
-    if call.business_id.as_deref() != Some(business_id) {
-        return Err("the call belongs to another business".into());
-    }
-    if !app.voice.first_use(token).await {
-        return Err("the stream's token was used already".into());
-    }
-    Ok(call)
-}
-
-async fn wait_for_start(rx: &mut SplitStream<ServerSocket>) -> Option<tw::Start> {
-    let deadline = Instant::now() + HANDSHAKE;
-    loop {
-        let message = tokio::time::timeout_at(deadline, rx.next()).await.ok()??.ok()?;
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Close(_) => return None,
-            _ => continue,
-        };
-        match tw::parse(text.as_str()) {
-            Ok(Inbound::Start(start)) => return Some(start),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "malformed message before start"),
-        }
-    }
-}
-
-/// A document's title and its opening words.
-fn brief(title: String, text: &str) -> KnowledgeBrief {
-    let mut excerpt = String::new();
-    for sentence in crate::retrieval::sentences(text) {
-        if !excerpt.is_empty() && excerpt.len() + sentence.len() > 200 {
-            break;
-        }
-        if !excerpt.is_empty() {
-            excerpt.push(' ');
-        }
-        excerpt.push_str(sentence);
-    }
-    KnowledgeBrief { title, excerpt: excerpt.chars().take(240).collect() }
-}
 
 struct Bridge {
     app: AppState,
     ctx: Context,
     call_sid: String,
-    stream_sid: String,
-    /// `stream_sid` quoted for JSON, for the per-frame templates.
-    sid_json: String,
-    /// Where per-frame messages are written; its memory is reused once a
-    /// written message has gone out.
+    /// Where caller audio for the model is written; its memory is reused
+    /// once a written message has gone out.
     out: BytesMut,
     session: Session,
     knowledge: Vec<KnowledgeBrief>,
-    twilio: SplitSink<ServerSocket, Message>,
+    twilio: TwilioOut<SplitSink<ServerSocket, Message>>,
     model: Model,
     /// Latest inbound media timestamp: the stream's clock.
     now_ms: u64,
@@ -250,29 +98,18 @@ struct Bridge {
     buffer: VecDeque<String>,
     buffer_max: usize,
     playback: Playback,
-    /// Audio of this item is dropped: the caller talked over it.
-    interrupted: Option<String>,
-    /// The assistant's last line (item, text), saved once it has played or
-    /// been cut off, so the transcript says what the caller heard.
-    held_line: Option<(String, String)>,
-    active_response: Option<String>,
+    /// The assistant's line, held for the transcript until it has been heard.
+    line: HeldLine,
+    /// One model response at a time, and the filler line.
+    gate: ResponseGate,
     /// When the caller last stopped speaking, until the reply's first audio goes out.
     speech_ended: Option<Instant>,
-    calls: Vec<FunctionCall>,
-    tools_running: usize,
-    tool_tx: mpsc::Sender<ToolDone>,
-    tool_rx: mpsc::Receiver<ToolDone>,
-    filler_at: Option<Instant>,
-    /// A `response.create` to send once no response is in progress.
-    queued_response: Option<Option<String>>,
+    /// The response's function calls and the searches running.
+    tools: ToolRunner,
     greeted: bool,
-    ending: Option<Ending>,
-    /// The call has left the AI; wait for Twilio's stop.
-    leaving: Option<Instant>,
-    /// Gather mode has taken the conversation over: its session is no longer ours to save.
-    session_handed_over: bool,
+    /// Where the call is in leaving the AI, and why it ended.
+    ending: Ending,
     rollover_at: Instant,
-    ended_reason: EndedReason,
     persist: mpsc::UnboundedSender<Persist>,
     persister: tokio::task::JoinHandle<()>,
     last_twilio_pong: Instant,
@@ -292,7 +129,6 @@ impl Bridge {
     ) -> Bridge {
         let (persist, rx) = mpsc::unbounded_channel();
         let persister = tokio::spawn(persister(app.clone(), call_sid.clone(), rx).in_current_span());
-        let (tool_tx, tool_rx) = mpsc::channel(8);
         let voice = &app.config.voice;
         let model = connect(&app);
         Bridge {
@@ -301,31 +137,20 @@ impl Bridge {
             app,
             ctx,
             call_sid,
-            sid_json: tw::quoted_sid(&stream_sid),
-            stream_sid,
             out: BytesMut::with_capacity(512),
             session,
             knowledge,
-            twilio,
+            twilio: TwilioOut::new(twilio, stream_sid),
             model,
             now_ms: 0,
             buffer: VecDeque::new(),
             playback: Playback::default(),
-            interrupted: None,
-            held_line: None,
-            active_response: None,
+            line: HeldLine::default(),
+            gate: ResponseGate::default(),
             speech_ended: None,
-            calls: Vec::new(),
-            tools_running: 0,
-            tool_tx,
-            tool_rx,
-            filler_at: None,
-            queued_response: None,
+            tools: ToolRunner::default(),
             greeted: false,
-            ending: None,
-            leaving: None,
-            session_handed_over: false,
-            ended_reason: EndedReason::CallerHungUp,
+            ending: Ending::default(),
             persist,
             persister,
             last_twilio_pong: Instant::now(),
@@ -370,14 +195,14 @@ impl Bridge {
                     None => break,
                 },
                 event = self.model.next() => self.on_model_event(event).await,
-                Some(done) = self.tool_rx.recv() => self.on_tool_done(done).await,
+                Some(done) = self.tools.next_done() => self.on_tool_done(done).await,
                 _ = ping.tick() => {
                     let now = Instant::now();
                     if now.duration_since(self.last_twilio_pong) > pong_grace {
                         tracing::warn!("Twilio stopped answering pings; ending the call");
                         break;
                     }
-                    if self.twilio.send(Message::Ping(Default::default())).await.is_err() {
+                    if !self.twilio.ping().await {
                         break;
                     }
                     self.ping_model(pong_grace).await;
@@ -398,26 +223,25 @@ impl Bridge {
 
     /// The nearest pending deadline.
     fn next_deadline(&self) -> Option<Instant> {
-        [self.filler_at, self.ending.as_ref().map(|e| e.deadline), self.leaving].into_iter().flatten().min()
+        [self.gate.filler_deadline(), self.ending.deadline()].into_iter().flatten().min()
     }
 
     /// A deadline passed; false when the call should end.
     async fn on_deadline(&mut self) -> bool {
         let now = Instant::now();
-        if self.leaving.is_some_and(|at| at <= now) {
-            tracing::warn!("Twilio did not end the stream; closing it");
-            return false;
-        }
-        if self.ending.as_ref().is_some_and(|e| e.deadline <= now) {
-            tracing::warn!("the last line did not finish playing in time; going ahead");
-            self.leave().await;
-        }
-        if self.filler_at.is_some_and(|at| at <= now) {
-            self.filler_at = None;
-            if self.tools_running > 0 && self.active_response.is_none() {
-                let line = "Say in a few words that you are looking that up.";
-                self.request_response(Some(line.to_string())).await;
+        match self.ending.late(now) {
+            Some(Late::Stop) => {
+                tracing::warn!("Twilio did not end the stream; closing it");
+                return false;
             }
+            Some(Late::LastLine) => {
+                tracing::warn!("the last line did not finish playing in time; going ahead");
+                self.leave().await;
+            }
+            None => {}
+        }
+        if let Some(filler) = self.gate.filler_due(now, self.tools.running()) {
+            self.request_response(filler).await;
         }
         true
     }
@@ -458,7 +282,7 @@ impl Bridge {
     /// A caller frame (base64, checked): to the model, or kept until it is ready.
     async fn on_caller_audio(&mut self, timestamp_ms: u64, payload: &str) {
         self.now_ms = timestamp_ms;
-        if self.leaving.is_some() {
+        if self.ending.has_left() {
             return;
         }
         if self.model.is_ready() {
@@ -475,40 +299,21 @@ impl Bridge {
 
     async fn on_mark(&mut self, name: &str) {
         self.playback.echoed(name, self.now_ms);
-        if self.held_line.as_ref().is_some_and(|(item, _)| !self.playback.playing_item(item)) {
-            self.release_line(false);
-        }
-        if self.ending.as_ref().is_some_and(|e| e.spoken) && !self.playback.playing() {
+        let heard = self.line.heard(&self.playback);
+        self.save_said(heard);
+        if self.ending.heard(self.playback.playing()) {
             self.leave().await;
         }
     }
 
     /// Model audio to the caller, forwarded as is, and its mark in the same write.
     async fn on_audio_delta(&mut self, item: &str, delta: &str) {
-        if self.interrupted.as_deref() == Some(item) || self.leaving.is_some() || !tw::is_base64(delta) {
+        if !self.line.plays(item) || self.ending.has_left() || !tw::is_base64(delta) {
             return; // the caller talked over it: never play the rest
         }
-        let bytes = tw::payload_bytes(delta);
-        tw::media_into(&mut self.out, &self.sid_json, delta);
-        let media = take_text(&mut self.out);
-        let seq = self.playback.sent_seq(item, bytes, self.now_ms);
-        tw::mark_into(&mut self.out, &self.sid_json, seq);
-        let mark = take_text(&mut self.out);
-        // `feed` only buffers; `send` flushes both in one write.
-        let written = match self.twilio.feed(media).await {
-            Ok(()) => self.twilio.send(mark).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = written {
-            tracing::debug!(error = %e, "could not write to the media stream");
-        }
+        let seq = self.playback.sent_seq(item, tw::payload_bytes(delta), self.now_ms);
+        self.twilio.play(delta, seq).await;
         self.first_audio_sent();
-    }
-
-    async fn send_twilio(&mut self, text: String) {
-        if let Err(e) = self.twilio.send(Message::text(text)).await {
-            tracing::debug!(error = %e, "could not write to the media stream");
-        }
     }
 
     // ---- model side ----------------------------------------------------------
@@ -522,64 +327,42 @@ impl Bridge {
             Ok(event) => event,
             Err(e) => return self.malformed("OpenAI", &e.to_string()),
         };
-        match event.kind() {
-            Kind::AudioDelta => {
-                let (Some(delta), Some(item)) = (event.delta.as_deref(), event.item_id.as_deref()) else {
-                    return;
-                };
-                self.on_audio_delta(item, delta).await;
+        match event {
+            ServerEvent::AudioDelta { item_id: Some(item), delta: Some(delta) } => {
+                self.on_audio_delta(&item, &delta).await;
             }
-            Kind::SpeechStarted => self.barge_in().await,
-            Kind::ResponseCreated => {
-                self.active_response = event.response.map(|r| r.id);
-            }
-            Kind::ResponseDone => {
-                let status = event.response.map(|r| r.status).unwrap_or_default();
-                self.on_response_done(&status).await;
-            }
-            Kind::AudioTranscriptDone => {
-                self.release_line(false);
-                let line = event.transcript.unwrap_or_default().trim().to_string();
-                let item = event.item_id.unwrap_or_default();
-                if line.is_empty() {
-                    return;
-                }
-                let cut = self.interrupted.as_deref() == Some(item.as_str());
-                let playing = self.playback.playing_item(&item);
-                self.held_line = Some((item, line));
-                if !playing {
-                    self.release_line(cut);
+            ServerEvent::AudioDelta { .. } => {}
+            ServerEvent::SpeechStarted => self.barge_in().await,
+            ServerEvent::ResponseCreated { response } => self.gate.created(response.as_ref()),
+            ServerEvent::ResponseDone { response } => self.on_response_done(response.status).await,
+            ServerEvent::AudioTranscriptDone { item_id, transcript } => {
+                for line in self.line.said(item_id, &transcript, &self.playback) {
+                    self.save_said(line);
                 }
             }
-            Kind::InputTranscriptDone => {
-                let line = event.transcript.unwrap_or_default().trim().to_string();
+            ServerEvent::InputTranscriptDone { transcript } => {
+                let line = transcript.trim().to_string();
                 if !line.is_empty() {
                     self.on_caller_words(line).await;
                 }
             }
-            Kind::FunctionArgumentsDone => self.calls.push(FunctionCall {
-                call_id: event.call_id.unwrap_or_default(),
-                name: event.name.unwrap_or_default(),
-                arguments: event.arguments.unwrap_or_default(),
-            }),
-            Kind::SessionCreated => {
+            ServerEvent::FunctionArgumentsDone { call_id, name, arguments } => {
+                self.tools.called(FunctionCall { call_id, name, arguments })
+            }
+            ServerEvent::SessionCreated => {
                 let update = rt::session_update(&self.session_config());
                 self.send_model(update).await;
             }
-            Kind::SessionUpdated => self.on_session_ready().await,
-            Kind::Error => {
-                let e = event.error.unwrap_or(rt::ErrorBody { error_type: None, code: None, message: None });
+            ServerEvent::SessionUpdated => self.on_session_ready().await,
+            ServerEvent::Error { error: e } => {
                 tracing::warn!(code = ?e.code, message = ?e.message, "realtime error");
-                // A response we asked for and the model refused is not in progress.
-                if self.active_response.as_deref() == Some("") {
-                    self.active_response = None;
-                }
+                self.gate.refused();
                 if e.code.as_deref() == Some("session_expired") {
                     self.roll_over().await;
                 }
             }
-            Kind::SpeechStopped => self.speech_ended = Some(Instant::now()),
-            Kind::InputTranscriptFailed | Kind::Other => {}
+            ServerEvent::SpeechStopped => self.speech_ended = Some(Instant::now()),
+            ServerEvent::Other => {}
         }
     }
 
@@ -624,8 +407,10 @@ impl Bridge {
         if !self.greeted {
             self.greeted = true;
             let greeting = voice::greeting(&self.ctx);
-            self.request_response(Some(format!("Greet the caller with exactly these words: \"{greeting}\"")))
-                .await;
+            self.request_response(Ask::Told(format!(
+                "Greet the caller with exactly these words: \"{greeting}\""
+            )))
+            .await;
         }
     }
 
@@ -633,14 +418,13 @@ impl Bridge {
     /// how much of its answer was actually heard.
     async fn barge_in(&mut self) {
         let Some(cut) = self.playback.interrupt(self.now_ms) else { return };
-        self.send_twilio(tw::clear(&self.stream_sid)).await;
+        self.twilio.clear().await;
         self.send_model(rt::truncate(&cut.item_id, cut.audio_end_ms)).await;
         tracing::debug!(item = %cut.item_id, heard_ms = cut.audio_end_ms, "caller interrupted");
-        let cut_held = self.held_line.as_ref().is_some_and(|(item, _)| *item == cut.item_id);
-        self.release_line(cut_held);
-        self.interrupted = Some(cut.item_id);
+        let line = self.line.cut(cut.item_id);
+        self.save_said(line);
         // "Wait, one more thing": the caller keeps the line.
-        if self.ending.take().is_some() {
+        if self.ending.cancel() {
             tracing::info!("caller spoke over the last line; staying on the call");
         }
     }
@@ -672,43 +456,37 @@ impl Bridge {
              only the essential questions."
         );
         self.send_model(rt::system_note(&note)).await;
-        if self.active_response.is_none() {
-            self.request_response(None).await;
+        if !self.gate.busy() {
+            self.request_response(Ask::Free).await;
         }
     }
 
-    async fn on_response_done(&mut self, status: &str) {
-        self.active_response = None;
+    async fn on_response_done(&mut self, status: ResponseStatus) {
+        self.gate.done();
         // An ending begun by this response's own tools waits for the next one.
-        let ending_before = self.ending.is_some();
-        let calls = std::mem::take(&mut self.calls);
-        if status == "completed" && !calls.is_empty() {
+        let ending_before = self.ending.last_line_pending();
+        // Check the response before acting: an interrupted one's tool calls are not run.
+        let calls = self.tools.response_done(status);
+        if !calls.is_empty() {
             self.run_tools(calls).await;
-        } else if !calls.is_empty() {
-            // Check the response before acting: an interrupted one's tool calls are not run.
-            tracing::info!(status, n = calls.len(), "tool calls of an unfinished response dropped");
         }
-        if let Some(ending) = self.ending.as_mut().filter(|_| ending_before) {
-            ending.spoken = true;
-            if !self.playback.playing() {
+        if ending_before && self.ending.last_line_pending() {
+            self.ending.spoken();
+            if self.ending.heard(self.playback.playing()) {
                 self.leave().await;
                 return;
             }
         }
-        if let Some(instructions) = self.queued_response.take() {
-            self.request_response(instructions).await;
+        if let Some(ask) = self.gate.take_queued() {
+            self.request_response(ask).await;
         }
     }
 
     /// Asks the model to speak, now or once the current response is done.
-    async fn request_response(&mut self, instructions: Option<String>) {
-        if self.active_response.is_some() || !self.model.is_ready() {
-            self.queued_response = Some(instructions);
-            return;
+    async fn request_response(&mut self, ask: Ask) {
+        if let Some(ask) = self.gate.request(ask, self.model.is_ready()) {
+            self.send_model(rt::response_create(ask.instructions())).await;
         }
-        // Marked busy at once so a second request waits for this one.
-        self.active_response = Some(String::new());
-        self.send_model(rt::response_create(instructions.as_deref())).await;
     }
 
     // ---- tools ---------------------------------------------------------------

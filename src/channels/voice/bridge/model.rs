@@ -91,12 +91,10 @@ impl Bridge {
 
     pub(super) async fn model_failed(&mut self, reason: &str) {
         self.model = Model::Closed;
-        if self.leaving.is_some() {
+        if !self.ending.fall_back() {
             return;
         }
         tracing::error!(reason, "realtime session failed; the caller carries on turn by turn");
-        self.ended_reason = EndedReason::Fallback;
-        self.ending = None;
         self.playback = Playback::default();
         self.hand_over(NextStep::Gather).await;
     }
@@ -115,7 +113,7 @@ impl Bridge {
     async fn drain_transcripts(&mut self) {
         // With no response in progress nothing of the model's is on its way:
         // an ordinary hang-up does not wait.
-        if self.active_response.is_none() {
+        if !self.gate.busy() {
             return;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
@@ -126,16 +124,15 @@ impl Bridge {
                 Ok(Some(Ok(_))) => continue,
                 _ => return,
             };
-            let Ok(event) = rt::parse(&text) else { continue };
-            let role = match event.kind() {
-                Kind::AudioTranscriptDone => Speaker::Assistant,
-                Kind::InputTranscriptDone => Speaker::User,
+            let (role, transcript) = match rt::parse(&text) {
+                Ok(ServerEvent::AudioTranscriptDone { transcript, .. }) => (Speaker::Assistant, transcript),
+                Ok(ServerEvent::InputTranscriptDone { transcript }) => (Speaker::User, transcript),
                 _ => continue,
             };
-            let line = event.transcript.unwrap_or_default().trim().to_string();
+            let line = transcript.trim().to_string();
             if !line.is_empty() {
                 // Any held line was said before this one.
-                self.release_line(false);
+                self.release_line();
                 self.save_lines(vec![(role, line)], false, Vec::new());
             }
         }
@@ -157,11 +154,8 @@ impl Bridge {
     /// Sessions are capped in length: before the cap, between turns, a fresh
     /// session takes over with the conversation carried in its instructions.
     pub(super) async fn maybe_roll_over(&mut self) {
-        let idle = self.active_response.is_none()
-            && self.tools_running == 0
-            && !self.playback.playing()
-            && self.ending.is_none()
-            && self.leaving.is_none();
+        let idle =
+            !self.gate.busy() && !self.tools.running() && !self.playback.playing() && self.ending.on_call();
         let forced = matches!(&self.model, Model::Open { opened, .. }
             if opened.elapsed() > Duration::from_secs(self.app.config.voice.realtime_session_max_secs + 60));
         if idle || forced {
@@ -170,14 +164,13 @@ impl Bridge {
     }
 
     pub(super) async fn roll_over(&mut self) {
-        if self.leaving.is_some() {
+        if self.ending.has_left() {
             return;
         }
         tracing::info!("replacing the realtime session before its time limit");
         self.close_model().await;
-        self.active_response = None;
-        self.queued_response = None;
-        self.calls.clear();
+        self.gate.reset();
+        self.tools.forget_calls();
         self.playback = Playback::default();
         self.model = connect(&self.app);
         self.rollover_at =

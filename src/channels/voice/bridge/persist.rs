@@ -105,16 +105,19 @@ impl Bridge {
             details_complete: conversation::remaining_questions(&self.ctx, state) == 0,
         };
         self.session.remember(lines);
-        let session = (!self.session_handed_over).then(|| Box::new(self.session.clone()));
+        let session = (!self.ending.has_left()).then(|| Box::new(self.session.clone()));
         let _ = self.persist.send(Persist::Turn(Box::new(record), session, waiting));
     }
 
-    /// Saves the held assistant line, marked when the caller cut it short.
-    pub(super) fn release_line(&mut self, cut_short: bool) {
-        if let Some((_, mut line)) = self.held_line.take() {
-            if cut_short {
-                line.push_str(" …");
-            }
+    /// Saves the held assistant line, as said in full.
+    pub(super) fn release_line(&mut self) {
+        let line = self.line.release();
+        self.save_said(line);
+    }
+
+    /// Saves an assistant line the held line let go of.
+    pub(super) fn save_said(&mut self, line: Option<String>) {
+        if let Some(line) = line {
             self.save_lines(vec![(Speaker::Assistant, line)], false, Vec::new());
         }
     }
@@ -144,13 +147,13 @@ impl Bridge {
 
     pub(super) async fn finish(mut self) {
         self.close_model().await;
-        self.release_line(false);
+        self.release_line();
         // The lead as it stands, even when nothing was said: a caller's number is worth a call back.
         self.save_lines(Vec::new(), false, Vec::new());
         let summary = voice::summary(&self.ctx, &self.session.state);
-        let _ = self.persist.send(Persist::Finish { summary, reason: self.ended_reason });
+        let _ = self.persist.send(Persist::Finish { summary, reason: self.ending.reason() });
         drop(self.persist);
         let _ = self.persister.await;
-        tracing::info!(reason = self.ended_reason.as_str(), "call ended");
+        tracing::info!(reason = self.ending.reason().as_str(), "call ended");
     }
 }

@@ -1,21 +1,7 @@
-//! The tools the model calls during a call, run by the engine; knowledge searches off the
-//! call's loop.
+//! What a response's tool calls do: each run by the engine (knowledge searches off the
+//! call's loop, through the tool runner), then what the call does next.
 
 use super::*;
-
-/// A function call the model made in a response.
-pub(super) struct FunctionCall {
-    pub(super) call_id: String,
-    pub(super) name: String,
-    pub(super) arguments: String,
-}
-
-/// A tool finished in the background (knowledge search).
-pub(super) struct ToolDone {
-    pub(super) call_id: String,
-    pub(super) query: String,
-    pub(super) passages: Vec<Passage>,
-}
 
 /// Knowledge searches run in the background, never inline.
 pub(super) struct NoSearch;
@@ -33,19 +19,12 @@ impl Bridge {
         // What the call does once this batch's line has been said.
         let mut next: Option<(NextStep, EndedReason)> = None;
         for call in calls {
-            if call.name == "search_knowledge" {
+            if call.name == tool_runner::SEARCH {
                 // Searching may wait on an embedding model: off the call's loop.
-                let query = serde_json::from_str::<Value>(&call.arguments)
-                    .ok()
-                    .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string))
-                    .unwrap_or_default();
-                let (app, business_id, tx) =
-                    (self.app.clone(), self.ctx.business.id.clone(), self.tool_tx.clone());
-                self.tools_running += 1;
-                tokio::spawn(async move {
-                    let passages = engine::search(&app, &business_id, &query).await.unwrap_or_default();
-                    let _ = tx.send(ToolDone { call_id: call.call_id, query, passages }).await;
-                });
+                let query = tool_runner::search_query(&call.arguments);
+                let (app, business_id, q) = (self.app.clone(), self.ctx.business.id.clone(), query.clone());
+                let search = async move { engine::search(&app, &business_id, &q).await.unwrap_or_default() };
+                self.tools.spawn_search(call.call_id, query, search);
                 continue;
             }
             let outcome =
@@ -80,31 +59,32 @@ impl Bridge {
             Some((NextStep::Hangup, reason)) => {
                 let goodbye = voice::goodbye(&self.ctx);
                 self.begin_ending(NextStep::Hangup, reason);
-                self.request_response(Some(format!("Say goodbye with exactly these words: \"{goodbye}\"")))
-                    .await;
+                self.request_response(Ask::Told(format!(
+                    "Say goodbye with exactly these words: \"{goodbye}\""
+                )))
+                .await;
             }
             Some((step, reason)) => {
                 self.begin_ending(step, reason);
-                self.request_response(None).await;
+                self.request_response(Ask::Free).await;
             }
-            None if self.tools_running > 0 => {
+            None if self.tools.running() => {
                 let wait = Duration::from_millis(self.app.config.voice.tool_filler_ms);
-                self.filler_at = Some(Instant::now() + wait);
+                self.gate.filler_at(Instant::now() + wait);
             }
-            None => self.request_response(None).await,
+            None => self.request_response(Ask::Free).await,
         }
     }
 
     pub(super) async fn on_tool_done(&mut self, done: ToolDone) {
-        self.tools_running = self.tools_running.saturating_sub(1);
         let found = !done.passages.is_empty();
         let output = tools::knowledge_output(&done.passages);
         self.send_model(rt::function_output(&done.call_id, &output)).await;
         let kind = if found { "knowledge_answered" } else { "knowledge_unanswered" };
         self.save_lines(Vec::new(), false, vec![(kind.to_string(), json!({ "question": done.query }))]);
-        if self.tools_running == 0 {
-            self.filler_at = None;
-            self.request_response(None).await;
+        if !self.tools.running() {
+            self.gate.cancel_filler();
+            self.request_response(Ask::Free).await;
         }
     }
 }
