@@ -376,6 +376,8 @@ struct Row {
     server: String,
     calls: usize,
     failed: usize,
+    /// Streams that ended before the calls hung up.
+    dropped: usize,
     /// p50, p99 in ms.
     up: (f64, f64),
     down: (f64, f64),
@@ -405,7 +407,11 @@ impl Row {
         format!(
             "| {}{} | {} | {} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.0}% | {:.3} ms | {:.3} ms | {:.0}% | {:.0}% | {} / {}, {} / {} | {:.1} → {:.1} MiB | {:.0} KiB |",
             self.calls,
-            if self.failed > 0 { format!(" ({} failed)", self.failed) } else { String::new() },
+            match (self.failed, self.dropped) {
+                (0, 0) => String::new(),
+                (f, 0) => format!(" ({f} failed)"),
+                (f, d) => format!(" ({f} failed, {d} ended early)"),
+            },
             self.setup,
             self.server,
             self.up.0,
@@ -499,6 +505,7 @@ fn run(a: &Args, calls: usize, target: Target) -> Row {
         },
         calls,
         failed: shared.failed.load(Ordering::Relaxed),
+        dropped: shared.dropped.load(Ordering::Relaxed),
         up: (up.latency.percentile(0.50), up.latency.percentile(0.99)),
         down: (down.latency.percentile(0.50), down.latency.percentile(0.99)),
         up_lost: up.lost.load(Ordering::Relaxed),

@@ -209,6 +209,8 @@ pub struct Shared {
     pub hang_up: AtomicBool,
     pub connected: AtomicUsize,
     pub failed: AtomicUsize,
+    /// Calls whose media stream ended before they hung up (closed or failed under them).
+    pub dropped: AtomicUsize,
     pub shape: Shape,
 }
 
@@ -239,6 +241,7 @@ impl Generator {
             hang_up: AtomicBool::new(false),
             connected: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
             shape,
         });
         let threads = threads.max(1);

@@ -101,7 +101,14 @@ async fn session(tcp: TcpStream, shared: Arc<Shared>) {
                 }
             }
             message = ws.next() => {
-                let Some(Ok(message)) = message else { break };
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(e)) => {
+                        eprintln!("model session failed: {e}");
+                        break;
+                    }
+                    None => break,
+                };
                 let Message::Text(text) = message else {
                     if message.is_close() { break; }
                     continue;

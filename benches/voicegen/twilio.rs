@@ -141,12 +141,22 @@ impl Stream {
                     }
                     frame += 1;
                     if self.frame(frame, &audio, shared).await.is_err() {
+                        shared.dropped.fetch_add(1, Ordering::Relaxed);
                         return order;
                     }
                 }
                 message = self.ws.next() => {
-                    let Some(Ok(Message::Text(text))) = message else { return order };
+                    let text = match message {
+                        Some(Ok(Message::Text(text))) => text,
+                        // Pings are answered by the socket itself on its next write.
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_))) => continue,
+                        _ => {
+                            shared.dropped.fetch_add(1, Ordering::Relaxed);
+                            return order;
+                        }
+                    };
                     if self.received(&text, &mut order, shared).await.is_err() {
+                        shared.dropped.fetch_add(1, Ordering::Relaxed);
                         return order;
                     }
                 }
