@@ -77,7 +77,7 @@ fn process_cpu_seconds() -> Option<f64> {
 /// Fields 14 and 15 (utime, stime) of a `/proc/<pid>/stat` line; the
 /// command name (field 2) may hold spaces and parentheses, so count from
 /// its closing parenthesis.
-fn cpu_seconds_of(stat: &str) -> Option<f64> {
+pub fn cpu_seconds_of(stat: &str) -> Option<f64> {
     let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
