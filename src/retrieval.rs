@@ -4,6 +4,9 @@
 //! picking the sentences that answer one. Pure functions, no query syntax:
 //! each store backend writes its own (FTS5 in `store::sqlite`, `tsquery` in
 //! `store::postgres`) and runs the full-text and vector searches.
+//!
+//! Longer than most files here because of one table: the glossary
+//! (`GLOSSES`, a few hundred lines of data); the logic is small.
 
 use std::collections::{BTreeMap, BTreeSet};
 
