@@ -4,6 +4,9 @@
 //! picking the sentences that answer one. Pure functions, no query syntax:
 //! each store backend writes its own (FTS5 in `store::sqlite`, `tsquery` in
 //! `store::postgres`) and runs the full-text and vector searches.
+//!
+//! Longer than most files here because of one table: the glossary
+//! (`GLOSSES`, a few hundred lines of data); the logic is small.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -156,8 +159,20 @@ pub fn sentences(text: &str) -> Vec<&str> {
 pub fn question_parts(message: &str) -> Vec<String> {
     let parts: Vec<String> = sentences(message)
         .into_iter()
-        .filter(|s| s.ends_with('?') || opens_question(s.trim_start_matches(|c: char| !c.is_alphanumeric())))
-        .flat_map(split_joined_questions)
+        .flat_map(|s| {
+            let pieces = split_joined_questions(s);
+            // A statement followed by a question in the same sentence ("I'm in
+            // Oak Hollow, do you fix tankless heaters") is searched in both
+            // halves: the statement often names the other topic.
+            let asks = s.ends_with('?')
+                || opens_question(s.trim_start_matches(|c: char| !c.is_alphanumeric()))
+                || pieces.len() > 1;
+            if asks {
+                pieces
+            } else {
+                Vec::new()
+            }
+        })
         .map(|s| s.trim_start_matches(|c: char| !c.is_alphanumeric()).to_string())
         .filter(|s| !query_terms(s).is_empty())
         .collect();
@@ -205,8 +220,26 @@ const OPENERS: &[&str] = &[
     "will you",
     "will the",
     "would you",
+    "would someone",
     "should i",
     "also ",
+    "where's ",
+    "wheres ",
+    "how's ",
+    "who's ",
+    "whos ",
+    "when's ",
+    "is anyone",
+    "is anybody",
+    "is someone",
+    "is somebody",
+    "is your",
+    "are your",
+    "can anyone",
+    "can anybody",
+    "does anyone",
+    "will someone",
+    "will somebody",
     "qué ",
     "cuánto",
     "cuanto",
@@ -225,6 +258,19 @@ const OPENERS: &[&str] = &[
     "llegan",
     "hasta dónde",
     "hasta donde",
+    "hay ",
+    "van ",
+    "dan ",
+    "contestan",
+    "atienden",
+    "alguien",
+    "instalan",
+    "arreglan",
+    "reparan",
+    "venden",
+    "ofrecen",
+    "puedo",
+    "debo",
 ];
 
 /// Whether `text` begins the way a question does.
@@ -482,6 +528,24 @@ const GLOSSES: &[(&str, &str)] = &[
     ("escribo", "messages evening"),
     ("jubilado", "seniors off"),
     ("veterano", "veterans off"),
+    // Round five (issue 12): asking a price in other words, and the jobs and
+    // places customers name that the documents list under another word.
+    ("ballpark", "typical prices"),
+    ("fridge", "ice maker connections"),
+    ("refrigerator", "ice maker connections"),
+    ("hook", "connections install"),
+    ("push", "move appointment"),
+    ("restaurant", "restaurants commercial"),
+    ("restaurants", "commercial"),
+    ("office", "offices commercial"),
+    ("offices", "commercial"),
+    ("company", "family-run founded"),
+    ("doubled", "bill jumped hidden leak"),
+    ("permit", "permits inspections"),
+    ("paperwork", "permits"),
+    ("restaurantes", "restaurants commercial"),
+    ("oficinas", "offices commercial"),
+    ("negocio", "commercial shops"),
 ];
 
 /// Lower case without the accents Spanish puts on vowels.
@@ -547,6 +611,7 @@ pub fn glossed(query: &str) -> String {
                 g.join(" ")
             }
         })
+        .chain(phrase_glosses(query).map(str::to_string))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -562,12 +627,25 @@ pub fn query_terms(query: &str) -> Vec<String> {
         .collect()
 }
 
+/// Phrases of stop words that still ask for something: "how much" asks a
+/// price, though neither word is searched. Their document words are searched
+/// beside the query's ("how much to unclog a tub" finds the flat prices,
+/// not only the drain-cleaning service).
+const PHRASE_GLOSSES: &[(&str, &str)] =
+    &[("how much", "price"), ("what do you charge", "price"), ("what does it cost", "price")];
+
+fn phrase_glosses(query: &str) -> impl Iterator<Item = &'static str> {
+    let lower = query.to_lowercase();
+    PHRASE_GLOSSES.iter().filter(move |(p, _)| lower.contains(p)).flat_map(|(_, g)| g.split(' '))
+}
+
 /// The distinct searchable words of a query, lower-cased, with their glosses.
 pub fn query_words(query: &str) -> Vec<String> {
     words_of(query)
         .into_iter()
         .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
         .flat_map(|w| std::iter::once(w.to_lowercase()).chain(glosses(w).into_iter().map(str::to_string)))
+        .chain(phrase_glosses(query).map(str::to_string))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
@@ -604,12 +682,21 @@ pub fn prune_common(words: Vec<String>, df: &[i64], total: i64) -> (Vec<String>,
     (words.into_iter().zip(df).filter(|(_, &d)| d <= limit).map(|(w, _)| w).collect(), false)
 }
 
-/// Reciprocal rank fusion of several rankings (ids best first).
+/// How much a ranking after the first counts in [`fuse`]. The stores pass
+/// the full-text ranking first: on the development knowledge sets the
+/// static vectors alone chose a passage about the same topic but the wrong
+/// document more often than the words did, so they break ties and agree,
+/// rather than outvote the words.
+const LATER_RANKING_WEIGHT: f64 = 0.5;
+
+/// Reciprocal rank fusion of several rankings (ids best first; the first
+/// ranking, full text, counts most).
 pub fn fuse(rankings: &[Vec<i64>], k: f64) -> Vec<i64> {
     let mut scores: BTreeMap<i64, f64> = BTreeMap::new();
-    for ranking in rankings {
+    for (i, ranking) in rankings.iter().enumerate() {
+        let weight = if i == 0 { 1.0 } else { LATER_RANKING_WEIGHT };
         for (rank, id) in ranking.iter().enumerate() {
-            *scores.entry(*id).or_default() += 1.0 / (k + rank as f64 + 1.0);
+            *scores.entry(*id).or_default() += weight / (k + rank as f64 + 1.0);
         }
     }
     let mut ids: Vec<(i64, f64)> = scores.into_iter().collect();
@@ -746,6 +833,15 @@ mod tests {
             ["my tap drips, and the toilet runs"]
         );
         assert_eq!(question_parts("I smell gas. What do I do"), ["I smell gas. What do I do"]);
+        // A statement and a question in one sentence: the statement names a topic too.
+        assert_eq!(
+            question_parts("I'm in Oak Hollow, do you fix tankless heaters"),
+            ["I'm in Oak Hollow", "do you fix tankless heaters"]
+        );
+        assert_eq!(
+            question_parts("where's the shutoff usually and how fast can you get here"),
+            ["where's the shutoff usually", "and how fast can you get here"]
+        );
     }
 
     #[test]
@@ -764,6 +860,7 @@ mod tests {
         );
         let answer = extract_answer("what areas do you cover?", std::slice::from_ref(&area)).unwrap();
         assert!(answer.starts_with("We serve Lakemont"), "{answer}");
+        assert!(query_words("how much to unclog a tub?").contains(&"price".to_string()));
         let callout = query_words("how much is a call-out?");
         assert!(
             callout.contains(&"service".to_string()) && callout.contains(&"call".to_string()),
@@ -778,6 +875,8 @@ mod tests {
     #[test]
     fn fusion_rewards_agreement() {
         assert_eq!(fuse(&[vec![1, 2, 3], vec![2, 9, 8]], 60.0)[..2], [2, 1]);
+        // Swapped tops: the first ranking (full text) counts most.
+        assert_eq!(fuse(&[vec![1, 2], vec![2, 1]], 60.0), [1, 2]);
     }
 
     #[test]

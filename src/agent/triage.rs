@@ -612,17 +612,34 @@ pub fn training_rows(
 pub struct Thresholds {
     /// Raise a message to URGENT: the probability of URGENT.
     pub raise: f32,
+    /// The same for a message of fewer than `short_words` words ("replace
+    /// an old toilet"): its few words weigh heavily in the head, and a
+    /// short answer to a question was raised by its topic alone.
+    pub raise_short: f32,
+    pub short_words: usize,
     /// Calm an URGENT rule match (a figure of speech, a past event): the
     /// probability of the level the head prefers.
     pub calm: f32,
     /// Raise a routine message to HIGH: the probability of HIGH.
     pub higher: f32,
+    /// Lower a HIGH rule match to NORMAL (a faucet dripping into its
+    /// basin, a slow drain: "drip" and "leak" are HIGH words): the
+    /// probability of NORMAL.
+    pub lower: f32,
     /// An owner's mark this close, and nearer than any built-in example,
     /// decides whatever the rules say.
     pub owner: f32,
 }
 
-pub const THRESHOLDS: Thresholds = Thresholds { raise: 0.35, calm: 0.5, higher: 0.35, owner: 0.6 };
+pub const THRESHOLDS: Thresholds = Thresholds {
+    raise: 0.35,
+    raise_short: 0.5,
+    short_words: 6,
+    calm: 0.5,
+    higher: 0.35,
+    lower: 0.55,
+    owner: 0.6,
+};
 
 /// What the classifier reads: the message without the caller's name, phone
 /// numbers and email addresses. They say nothing about urgency, yet move a
@@ -698,12 +715,16 @@ pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
     // rules: "this was not an emergency" must not be raised again by the head.
     let level = if owner {
         (vote.nearest.level != rules.level).then_some(vote.nearest.level)
-    } else if rules.level != Urgent && vote.urgent >= t.raise {
+    } else if rules.level != Urgent
+        && vote.urgent >= if vote.words < t.short_words { t.raise_short } else { t.raise }
+    {
         Some(Urgent)
     } else if rules.level == Urgent && vote.level != Urgent && vote.confidence >= t.calm {
         Some(vote.level)
     } else if rules.level == Normal && vote.level == High && vote.confidence >= t.higher {
         Some(High)
+    } else if rules.level == High && vote.level == Normal && vote.confidence >= t.lower {
+        Some(Normal)
     } else {
         None
     };
