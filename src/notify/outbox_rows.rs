@@ -103,7 +103,7 @@ pub fn select(
             Some(OutboxRow {
                 kind: event.kind(),
                 channel,
-                lead_id: event.lead_id().map(str::to_string),
+                lead_id: event.lead_id().map(|id| id.to_string()),
                 recipient: targets.recipient(channel)?.to_string(),
                 payload: payload.clone(),
                 idempotency_key: format!("{key}:{}", channel.as_str()),
@@ -112,7 +112,7 @@ pub fn select(
         })
         .collect();
     let drop_pending_new_lead = match event {
-        Event::UrgentLead { lead_id, .. } => Some(lead_id.clone()),
+        Event::UrgentLead { lead_id, .. } => Some(lead_id.to_string()),
         _ => None,
     };
     Selection { drop_pending_new_lead, rows }

@@ -79,7 +79,7 @@ pub async fn load(app: &AppState, days: u32) -> Result<OperatorReport, ApiError>
         let a = activity.iter().find(|a| a.business_id == b.id);
         let (conversations, leads) = a.map_or((0, 0), |a| (a.conversations, a.leads));
         businesses.push(BusinessFigures {
-            business_id: b.id,
+            business_id: b.id.into(),
             name: b.name,
             plan: b.plan_tier,
             conversations,

@@ -14,6 +14,7 @@ use crate::domain::{
     new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
     PlanTier,
 };
+use crate::ids::BusinessId;
 use crate::notify::outbox_rows::{self, Targets};
 use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{
@@ -205,7 +206,7 @@ fn at_offset(ms: u64) -> String {
 impl OutboxStore for PgStore {
     async fn notifications_page(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         state: Option<NotificationState>,
         limit: u32,
         offset: u32,
@@ -226,7 +227,7 @@ impl OutboxStore for PgStore {
         .collect()
     }
 
-    async fn notification_counts(&self, business_id: &str) -> Result<Vec<(NotificationState, u64)>> {
+    async fn notification_counts(&self, business_id: &BusinessId) -> Result<Vec<(NotificationState, u64)>> {
         let c = self.client().await?;
         let counted = c
             .query(
@@ -244,7 +245,7 @@ impl OutboxStore for PgStore {
             .collect())
     }
 
-    async fn retry_notification(&self, business_id: &str, notification_id: &str) -> Result<()> {
+    async fn retry_notification(&self, business_id: &BusinessId, notification_id: &str) -> Result<()> {
         in_tx!(self, |tx| {
             let state = tx
                 .query_opt(
@@ -277,7 +278,7 @@ impl OutboxStore for PgStore {
 
     async fn enqueue_test_notification(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: NotifyChannel,
         policy: NotifyPolicy,
     ) -> Result<String> {
@@ -300,20 +301,20 @@ impl OutboxStore for PgStore {
         })
     }
 
-    async fn notification_prefs(&self, business_id: &str) -> Result<NotificationPrefs> {
+    async fn notification_prefs(&self, business_id: &BusinessId) -> Result<NotificationPrefs> {
         let c = self.client().await?;
         super::business::load_business(&c, business_id).await?;
         read_prefs(&c, business_id).await
     }
 
-    async fn set_notification_prefs(&self, business_id: &str, prefs: NotificationPrefs) -> Result<()> {
+    async fn set_notification_prefs(&self, business_id: &BusinessId, prefs: NotificationPrefs) -> Result<()> {
         in_tx!(self, |tx| {
             super::business::load_business(&tx, business_id).await?;
             write_prefs(&tx, business_id, &prefs).await?
         })
     }
 
-    async fn webhook_secret(&self, business_id: &str) -> Result<String> {
+    async fn webhook_secret(&self, business_id: &BusinessId) -> Result<String> {
         let c = self.client().await?;
         c.query_opt("SELECT webhook_secret FROM businesses WHERE id = $1", &[&business_id])
             .await
@@ -324,7 +325,7 @@ impl OutboxStore for PgStore {
             .ok_or_else(|| StoreError::NotFound(format!("business {business_id}")))
     }
 
-    async fn local_emails(&self, business_id: &str, limit: u32) -> Result<Vec<LocalEmail>> {
+    async fn local_emails(&self, business_id: &BusinessId, limit: u32) -> Result<Vec<LocalEmail>> {
         let c = self.client().await?;
         c.query(
             "SELECT notification_id, business_id, message_id, recipient, subject, text_body, html_body, created_at
@@ -338,7 +339,7 @@ impl OutboxStore for PgStore {
         .collect()
     }
 
-    async fn notification_usage(&self, business_id: &str, since: &str) -> Result<Vec<Usage>> {
+    async fn notification_usage(&self, business_id: &BusinessId, since: &str) -> Result<Vec<Usage>> {
         let c = self.client().await?;
         let mut out = Vec::new();
         for &channel in &[NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::VoiceCall] {
@@ -524,7 +525,12 @@ impl OutboxStore for PgStore {
         Ok(out)
     }
 
-    async fn enqueue_digest(&self, business_id: &str, event: Event, policy: NotifyPolicy) -> Result<bool> {
+    async fn enqueue_digest(
+        &self,
+        business_id: &BusinessId,
+        event: Event,
+        policy: NotifyPolicy,
+    ) -> Result<bool> {
         let Event::Digest { since, until, .. } = &event else {
             return Err(StoreError::Invalid("not a digest".into()));
         };

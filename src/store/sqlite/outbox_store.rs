@@ -12,6 +12,7 @@ use super::{db_err, query_all, SqliteStore};
 use crate::domain::{
     new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
 };
+use crate::ids::BusinessId;
 use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{
     CallConnect, Claimed, DeliveryContext, DigestCandidate, Event, OutboxStore, Outcome, Usage,
@@ -32,7 +33,7 @@ fn at_offset(ms: u64) -> String {
 impl OutboxStore for SqliteStore {
     async fn notifications_page(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         state: Option<NotificationState>,
         limit: u32,
         offset: u32,
@@ -54,7 +55,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn notification_counts(&self, business_id: &str) -> Result<Vec<(NotificationState, u64)>> {
+    async fn notification_counts(&self, business_id: &BusinessId) -> Result<Vec<(NotificationState, u64)>> {
         let id = business_id.to_string();
         self.read(move |c| {
             let counted: Vec<(String, u64)> = query_all(
@@ -71,7 +72,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn retry_notification(&self, business_id: &str, notification_id: &str) -> Result<()> {
+    async fn retry_notification(&self, business_id: &BusinessId, notification_id: &str) -> Result<()> {
         let (b, n) = (business_id.to_string(), notification_id.to_string());
         self.write(move |tx| {
             let state: Option<String> = tx
@@ -104,7 +105,7 @@ impl OutboxStore for SqliteStore {
 
     async fn enqueue_test_notification(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: NotifyChannel,
         policy: NotifyPolicy,
     ) -> Result<String> {
@@ -123,7 +124,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn notification_prefs(&self, business_id: &str) -> Result<NotificationPrefs> {
+    async fn notification_prefs(&self, business_id: &BusinessId) -> Result<NotificationPrefs> {
         let b = business_id.to_string();
         self.read(move |c| {
             super::business::load_business(c, &b)?;
@@ -132,7 +133,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn set_notification_prefs(&self, business_id: &str, prefs: NotificationPrefs) -> Result<()> {
+    async fn set_notification_prefs(&self, business_id: &BusinessId, prefs: NotificationPrefs) -> Result<()> {
         let b = business_id.to_string();
         self.write(move |tx| {
             super::business::load_business(tx, &b)?;
@@ -141,7 +142,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn webhook_secret(&self, business_id: &str) -> Result<String> {
+    async fn webhook_secret(&self, business_id: &BusinessId) -> Result<String> {
         let b = business_id.to_string();
         self.read(move |c| {
             c.query_row("SELECT webhook_secret FROM businesses WHERE id = ?1", [&b], |r| {
@@ -155,7 +156,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn local_emails(&self, business_id: &str, limit: u32) -> Result<Vec<LocalEmail>> {
+    async fn local_emails(&self, business_id: &BusinessId, limit: u32) -> Result<Vec<LocalEmail>> {
         let b = business_id.to_string();
         self.read(move |c| {
             query_all(
@@ -169,7 +170,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn notification_usage(&self, business_id: &str, since: &str) -> Result<Vec<Usage>> {
+    async fn notification_usage(&self, business_id: &BusinessId, since: &str) -> Result<Vec<Usage>> {
         let (b, since) = (business_id.to_string(), since.to_string());
         self.read(move |c| {
             let mut out = Vec::new();
@@ -361,14 +362,19 @@ impl OutboxStore for SqliteStore {
                         Some(json) => serde_json::from_str(&json).ok()?,
                         None => NotificationPrefs::default(),
                     };
-                    Some(DigestCandidate { business_id, timezone, prefs })
+                    Some(DigestCandidate { business_id: BusinessId::from(business_id), timezone, prefs })
                 })
                 .collect())
         })
         .await
     }
 
-    async fn enqueue_digest(&self, business_id: &str, event: Event, policy: NotifyPolicy) -> Result<bool> {
+    async fn enqueue_digest(
+        &self,
+        business_id: &BusinessId,
+        event: Event,
+        policy: NotifyPolicy,
+    ) -> Result<bool> {
         let b = business_id.to_string();
         self.write(move |tx| {
             let Event::Digest { since, until, .. } = &event else {

@@ -88,7 +88,7 @@ fn row(n: &Notification, tz: chrono_tz::Tz) -> OutboxRow {
             .then(|| local_time(&n.next_attempt_at, tz)),
         last_error: n.last_error.clone().unwrap_or_default(),
         sent: n.sent_at.as_deref().map(|t| local_time(t, tz)).unwrap_or_default(),
-        lead_id: n.lead_id.clone(),
+        lead_id: n.lead_id.as_ref().map(|id| id.to_string()),
     }
 }
 
