@@ -659,7 +659,18 @@ pub struct LocalEmail {
 
 /// Current UTC time as RFC 3339 with milliseconds: sortable as text.
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(chrono::Utc::now())
+}
+
+/// A moment as every timestamp is stored and shown: UTC RFC 3339 with
+/// milliseconds and `Z`, so the stored text sorts as the moments do.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A stored timestamp read back (any RFC 3339 offset), None when it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
 pub fn new_id() -> String {

@@ -82,7 +82,7 @@ pub fn latency_sample(
         channel,
         mode,
         ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
-        at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        at: now,
         day: now.with_timezone(&zone).date_naive().to_string(),
     }
 }

@@ -3,10 +3,10 @@
 //! due, and the daily caps in the owner's words. Pure functions over data, so
 //! every store backend only inserts what they return.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 use super::policy::{CapClass, NotifyPolicy};
-use crate::domain::{NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier};
+use crate::domain::{rfc3339, NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier};
 use crate::store::outbox::Event;
 
 /// Where a business can be reached, and on which plan.
@@ -61,10 +61,6 @@ pub struct Selection {
     /// Before the daily caps, which the store checks against its counts
     /// ([`over_cap`]) row by row.
     pub rows: Vec<OutboxRow>,
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The rows `event` calls for at `now`.

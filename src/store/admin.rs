@@ -6,6 +6,7 @@
 //! methods (`businesses_activity`), never a missing filter.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{NewUser, Result};
@@ -303,9 +304,9 @@ pub trait AdminStore: Send + Sync {
     async fn triage_mark(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<Option<Priority>>;
 
     /// Events, leads and calls since `since` (UTC RFC 3339).
-    async fn activity(&self, business_id: &BusinessId, since: &str) -> Result<ActivityData>;
+    async fn activity(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<ActivityData>;
     /// Call endings, emergency marks and lead statuses since `since` (SQL aggregates).
-    async fn outcomes(&self, business_id: &BusinessId, since: &str) -> Result<Outcomes>;
+    async fn outcomes(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Outcomes>;
     /// Reply latency per local day and channel from `first_day` to `last_day`
     /// (YYYY-MM-DD, inclusive), days in order, then per channel for the period.
     async fn response_latency(
@@ -317,7 +318,7 @@ pub trait AdminStore: Send + Sync {
     /// Operator: the same across every business (each reply on its business's local day).
     async fn all_response_latency(&self, first_day: &str, last_day: &str) -> Result<Vec<LatencyStat>>;
     /// Operator: every business's conversations and leads since `since`.
-    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>>;
+    async fn businesses_activity(&self, since: DateTime<Utc>) -> Result<Vec<BusinessActivity>>;
 
     /// Hours, area, prices, about (defaults when none were saved).
     async fn business_facts(&self, business_id: &BusinessId) -> Result<BusinessFacts>;

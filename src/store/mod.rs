@@ -147,8 +147,8 @@ pub struct LatencySample {
     /// `chat`, `chat_stream`, `realtime` or `gather`.
     pub mode: &'static str,
     pub ms: u32,
-    /// When it was measured (UTC RFC 3339).
-    pub at: String,
+    /// When it was measured.
+    pub at: chrono::DateTime<chrono::Utc>,
     /// The business's local date then (YYYY-MM-DD): the day it counts on.
     pub day: String,
 }
@@ -282,6 +282,12 @@ pub trait StoreInspect: Send + Sync {
 pub trait InspectableStore: Store + StoreInspect {}
 
 impl<T: Store + StoreInspect> InspectableStore for T {}
+
+/// A timestamp column's text as a moment; Invalid when it is not one.
+pub(crate) fn stored_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    crate::domain::parse_rfc3339(text)
+        .ok_or_else(|| StoreError::Invalid(format!("not a timestamp: '{text}'")))
+}
 
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken
 /// literally (both backends escape with a backslash).

@@ -3,6 +3,7 @@
 //! owner reaches takes the business id and only ever touches its rows.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Result;
@@ -127,10 +128,10 @@ pub enum Outcome {
     Kept {
         provider_id: Option<String>,
     },
-    /// Try again at `at` (RFC 3339 UTC).
+    /// Try again at `at`.
     Retry {
         error: String,
-        at: String,
+        at: DateTime<Utc>,
     },
     Dead {
         error: String,
@@ -196,7 +197,7 @@ pub trait OutboxStore: Send + Sync {
     async fn local_emails(&self, business_id: &BusinessId, limit: u32) -> Result<Vec<LocalEmail>>;
     /// Messages of a business since `since` (UTC RFC 3339) per (channel,
     /// allowance), for the daily caps shown on the Notifications page.
-    async fn notification_usage(&self, business_id: &BusinessId, since: &str) -> Result<Vec<Usage>>;
+    async fn notification_usage(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Vec<Usage>>;
 
     // The delivery worker.
 
@@ -211,7 +212,7 @@ pub trait OutboxStore: Send + Sync {
     /// Keeps an email in the local outbox (idempotent per notification).
     async fn save_local_email(&self, email: LocalEmail) -> Result<()>;
     /// When the next pending row is due, if any.
-    async fn next_due_at(&self) -> Result<Option<String>>;
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
     async fn digest_candidates(&self) -> Result<Vec<DigestCandidate>>;
     /// Enqueues the business's digest for `event` (a [`Event::Digest`]) when
     /// the period had leads and it was not enqueued before; true if it was now.

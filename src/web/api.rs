@@ -441,7 +441,7 @@ async fn report(app: &AppState, c: &Caller, days: u32, full: bool) -> Result<Res
     }
     let tz = zone(b);
     let now = chrono::Utc::now();
-    let data = app.store.activity(&b.id, &analytics::period_start(now, tz, days)).await?;
+    let data = app.store.activity(&b.id, analytics::period_start(now, tz, days)).await?;
     let report = analytics::report(&data, tz, now, days);
     ok(answers::DashboardAnswer { today: report.today, week: report.week, timezone: &report.timezone })
 }

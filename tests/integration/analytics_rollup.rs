@@ -119,7 +119,7 @@ async fn reply(store: &Arc<dyn Store>, business: &str, conversation: &str, ms: u
             channel: Channel::Chat,
             mode: "chat_stream",
             ms,
-            at: ago(days_ago * DAY),
+            at: frontdesk::domain::parse_rfc3339(&ago(days_ago * DAY)).unwrap(),
             day: local_day(days_ago),
         })
         .await
@@ -140,7 +140,7 @@ async fn latency(store: &Arc<dyn Store>, business: &str) -> Vec<(String, u32, u3
 
 async fn outcomes(store: &Arc<dyn Store>, business: &str) -> Outcomes {
     let since = frontdesk::web::analytics::period_start(chrono::Utc::now(), tz(), 30);
-    store.outcomes(&BusinessId::from(business), &since).await.unwrap()
+    store.outcomes(&BusinessId::from(business), since).await.unwrap()
 }
 
 fn week(weeks_ago: u32, [new, contacted, qualified, closed]: [u32; 4]) -> StatusWeek {

@@ -66,7 +66,7 @@ async fn known_history(store: Arc<dyn InspectableStore>) {
             channel,
             mode: if channel == Channel::Chat { "chat" } else { "realtime" },
             ms,
-            at: ts(day, 12),
+            at: frontdesk::domain::parse_rfc3339(&ts(day, 12)).unwrap(),
             day: format!("2025-03-{day:02}"),
         };
         async move { store.record_latency(sample).await.unwrap() }

@@ -135,7 +135,7 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
         postgres.agent_profile(&business).await.unwrap(),
         sqlite.agent_profile(&business).await.unwrap()
     );
-    let since = "2000-01-01T00:00:00.000Z";
+    let since = frontdesk::domain::parse_rfc3339("2000-01-01T00:00:00.000Z").unwrap();
     assert_eq!(
         postgres.outcomes(&business, since).await.unwrap(),
         sqlite.outcomes(&business, since).await.unwrap()

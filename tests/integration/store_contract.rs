@@ -249,7 +249,7 @@ async fn story(store: Arc<dyn InspectableStore>) {
         .unwrap());
     assert!(!store.finish_delivery(&id, &token, Outcome::Dead { error: "late".into() }).await.unwrap());
     let sms = store.claim_due(NotifyChannel::Sms, 10, 60_000).await.unwrap().remove(0);
-    let past = "2000-01-01T00:00:00.000Z".to_string();
+    let past = frontdesk::domain::parse_rfc3339("2000-01-01T00:00:00.000Z").unwrap();
     assert!(store
         .finish_delivery(&sms.id, &sms.lease_token, Outcome::Retry { error: "busy".into(), at: past })
         .await
@@ -340,7 +340,7 @@ async fn story(store: Arc<dyn InspectableStore>) {
     assert_eq!(store.knowledge_entries(&b).await.unwrap().len(), bundle.knowledge.len());
 
     // Analytics.
-    let since = "2000-01-01T00:00:00.000Z";
+    let since = frontdesk::domain::parse_rfc3339("2000-01-01T00:00:00.000Z").unwrap();
     let activity = store.activity(&b, since).await.unwrap();
     // What the report counts: conversations by channel (and knowledge questions).
     let started: u32 =

@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 
 use super::business::{insert_question, load_business, question_row, user_row, write_bundle, write_rules};
 use super::{changed, db_err, get, get_u32, in_tx, reports, to_json, PgStore};
+use crate::domain::rfc3339;
 use crate::domain::{
     new_id, now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
     Priority, Question, Role, User,
@@ -17,6 +18,7 @@ use crate::store::admin::{
     LeadFilter, NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result, StoreError};
+use chrono::{DateTime, Utc};
 
 pub(super) const USER_COLUMNS: &str = "id, email, password_hash, role, business_id, created_at";
 
@@ -446,12 +448,12 @@ impl AdminStore for PgStore {
         Ok(level.and_then(|l| Priority::parse(&l)))
     }
 
-    async fn activity(&self, business_id: &BusinessId, since: &str) -> Result<ActivityData> {
-        reports::activity(&self.client().await?, business_id, since).await
+    async fn activity(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<ActivityData> {
+        reports::activity(&self.client().await?, business_id, &rfc3339(since)).await
     }
 
-    async fn outcomes(&self, business_id: &BusinessId, since: &str) -> Result<Outcomes> {
-        reports::outcomes(&self.client().await?, business_id, since).await
+    async fn outcomes(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Outcomes> {
+        reports::outcomes(&self.client().await?, business_id, &rfc3339(since)).await
     }
 
     async fn response_latency(
@@ -467,8 +469,8 @@ impl AdminStore for PgStore {
         super::latency::stats(&self.client().await?, None, first_day, last_day).await
     }
 
-    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {
-        reports::businesses_activity(&self.client().await?, since).await
+    async fn businesses_activity(&self, since: DateTime<Utc>) -> Result<Vec<BusinessActivity>> {
+        reports::businesses_activity(&self.client().await?, &rfc3339(since)).await
     }
 
     async fn business_facts(&self, business_id: &BusinessId) -> Result<BusinessFacts> {

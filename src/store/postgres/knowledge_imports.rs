@@ -187,8 +187,7 @@ impl ImportStore for PgStore {
     async fn fail_interrupted_imports(&self) -> Result<u64> {
         // Several instances share this database: only jobs nobody has touched
         // for an hour are taken as interrupted.
-        let stale = (chrono::Utc::now() - chrono::Duration::hours(1))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let stale = crate::domain::rfc3339(chrono::Utc::now() - chrono::Duration::hours(1));
         self.client()
             .await?
             .execute(

@@ -4,6 +4,7 @@
 //! lease, so each row is delivered once.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -11,8 +12,8 @@ use super::business::{read_prefs, write_prefs};
 use super::rows::{lead, lead_rows, transcript_tail};
 use super::{db_err, get, get_enum, get_u32, in_tx, PgStore};
 use crate::domain::{
-    new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
-    PlanTier,
+    new_id, now, rfc3339, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel,
+    NotifyEvent, PlanTier,
 };
 use crate::ids::BusinessId;
 use crate::notify::outbox_rows::{self, Targets};
@@ -163,7 +164,7 @@ async fn count_sent(
 }
 
 fn day_ago() -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(chrono::Utc::now() - chrono::Duration::hours(24))
 }
 
 async fn over_cap(
@@ -199,7 +200,7 @@ pub(super) async fn notifications(c: &impl GenericClient, business_id: &str) -> 
 
 fn at_offset(ms: u64) -> String {
     let at = chrono::Utc::now() + chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2));
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(at)
 }
 
 #[async_trait]
@@ -339,12 +340,12 @@ impl OutboxStore for PgStore {
         .collect()
     }
 
-    async fn notification_usage(&self, business_id: &BusinessId, since: &str) -> Result<Vec<Usage>> {
-        let c = self.client().await?;
+    async fn notification_usage(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Vec<Usage>> {
+        let (c, since) = (self.client().await?, rfc3339(since));
         let mut out = Vec::new();
         for &channel in &[NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::VoiceCall] {
             for class in [CapClass::Everyday, CapClass::Urgent, CapClass::Test] {
-                let count = count_sent(&c, business_id, channel, class, since).await?;
+                let count = count_sent(&c, business_id, channel, class, &since).await?;
                 out.push(Usage { channel, class, count });
             }
         }
@@ -448,7 +449,7 @@ impl OutboxStore for PgStore {
         let (state, next, error, provider) = match outcome {
             Outcome::Sent { provider_id } => ("sent", None, None, provider_id),
             Outcome::Kept { provider_id } => ("kept", None, None, provider_id),
-            Outcome::Retry { error, at } => ("pending", Some(at), Some(error), None),
+            Outcome::Retry { error, at } => ("pending", Some(rfc3339(at)), Some(error), None),
             Outcome::Dead { error } => ("dead", None, Some(error), None),
         };
         let c = self.client().await?;
@@ -489,14 +490,15 @@ impl OutboxStore for PgStore {
         Ok(())
     }
 
-    async fn next_due_at(&self) -> Result<Option<String>> {
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         let c = self.client().await?;
-        get(
+        let next: Option<String> = get(
             &c.query_one("SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'", &[])
                 .await
                 .map_err(db_err)?,
             0,
-        )
+        )?;
+        next.map(|t| crate::store::stored_time(&t)).transpose()
     }
 
     async fn digest_candidates(&self) -> Result<Vec<DigestCandidate>> {

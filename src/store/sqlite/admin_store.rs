@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::admin::*;
 use super::{db_err, reports, SqliteStore};
+use crate::domain::rfc3339;
 use crate::domain::{
     now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
     Priority, Question, User,
@@ -15,6 +16,7 @@ use crate::store::admin::{
     LeadFilter, NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result};
+use chrono::{DateTime, Utc};
 
 #[async_trait::async_trait]
 impl AdminStore for SqliteStore {
@@ -158,13 +160,13 @@ impl AdminStore for SqliteStore {
         self.read_for(business_id, move |c, id| super::triage_marks::of_lead(c, id, &lead)).await
     }
 
-    async fn activity(&self, business_id: &BusinessId, since: &str) -> Result<ActivityData> {
-        let since = since.to_string();
+    async fn activity(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<ActivityData> {
+        let since = rfc3339(since);
         self.read_for(business_id, move |c, id| reports::activity(c, id, &since)).await
     }
 
-    async fn outcomes(&self, business_id: &BusinessId, since: &str) -> Result<Outcomes> {
-        let since = since.to_string();
+    async fn outcomes(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Outcomes> {
+        let since = rfc3339(since);
         self.read_for(business_id, move |c, id| reports::outcomes(c, id, &since)).await
     }
 
@@ -183,8 +185,8 @@ impl AdminStore for SqliteStore {
         self.read(move |c| super::latency::stats(c, None, &first, &last)).await
     }
 
-    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {
-        let since = since.to_string();
+    async fn businesses_activity(&self, since: DateTime<Utc>) -> Result<Vec<BusinessActivity>> {
+        let since = rfc3339(since);
         self.read(move |c| reports::businesses_activity(c, &since)).await
     }
 

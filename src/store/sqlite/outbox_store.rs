@@ -2,6 +2,7 @@
 //! delivery worker's claims.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::conversation::{lead, lead_rows, transcript_tail};
@@ -10,14 +11,15 @@ use super::outbox::{
 };
 use super::{db_err, query_all, SqliteStore};
 use crate::domain::{
-    new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
+    new_id, now, rfc3339, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel,
+    NotifyEvent,
 };
 use crate::ids::BusinessId;
 use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{
     CallConnect, Claimed, DeliveryContext, DigestCandidate, Event, OutboxStore, Outcome, Usage,
 };
-use crate::store::{Result, StoreError};
+use crate::store::{stored_time, Result, StoreError};
 
 /// Transcript lines an email carries at most.
 const TRANSCRIPT_LINES: u32 = 200;
@@ -26,7 +28,7 @@ const DIGEST_LEADS: u32 = 200;
 
 fn at_offset(ms: u64) -> String {
     let at = chrono::Utc::now() + chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2));
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(at)
 }
 
 #[async_trait]
@@ -170,8 +172,8 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn notification_usage(&self, business_id: &BusinessId, since: &str) -> Result<Vec<Usage>> {
-        let (b, since) = (business_id.to_string(), since.to_string());
+    async fn notification_usage(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Vec<Usage>> {
+        let (b, since) = (business_id.to_string(), rfc3339(since));
         self.read(move |c| {
             let mut out = Vec::new();
             for &channel in &[NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::VoiceCall] {
@@ -294,7 +296,7 @@ impl OutboxStore for SqliteStore {
             let (state, next, error, provider) = match outcome {
                 Outcome::Sent { provider_id } => ("sent", None, None, provider_id),
                 Outcome::Kept { provider_id } => ("kept", None, None, provider_id),
-                Outcome::Retry { error, at } => ("pending", Some(at), Some(error), None),
+                Outcome::Retry { error, at } => ("pending", Some(rfc3339(at)), Some(error), None),
                 Outcome::Dead { error } => ("dead", None, Some(error), None),
             };
             let n = tx
@@ -335,14 +337,18 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn next_due_at(&self) -> Result<Option<String>> {
-        self.read(|c| {
-            c.query_row("SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'", [], |r| {
-                r.get(0)
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<String> = self
+            .read(|c| {
+                c.query_row(
+                    "SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)
             })
-            .map_err(db_err)
-        })
-        .await
+            .await?;
+        next.map(|t| stored_time(&t)).transpose()
     }
 
     async fn digest_candidates(&self) -> Result<Vec<DigestCandidate>> {

@@ -98,7 +98,7 @@ pub async fn dashboard(page: &Page<'_>) -> PageResult {
     };
     let tz = zone(b);
     let now = chrono::Utc::now();
-    let data = page.app.store.activity(&b.id, &analytics::period_start(now, tz, 7)).await?;
+    let data = page.app.store.activity(&b.id, analytics::period_start(now, tz, 7)).await?;
     let report = analytics::report(&data, tz, now, 7);
     let (latest, _) = page
         .app
@@ -107,7 +107,7 @@ pub async fn dashboard(page: &Page<'_>) -> PageResult {
         .await?;
     let week = crate::store::admin::LeadFilter {
         priority: Some(crate::domain::Priority::Urgent),
-        from: Some(analytics::period_start(now, tz, 7)),
+        from: Some(crate::domain::rfc3339(analytics::period_start(now, tz, 7))),
         limit: 200,
         ..Default::default()
     };

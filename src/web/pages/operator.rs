@@ -19,9 +19,8 @@ use crate::web::{actions, operator_analytics};
 pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -> PageResult {
     page.caller.require_operator()?;
     let l = page.layout("All businesses", "/operator").await;
-    let since =
-        (chrono::Utc::now() - chrono::Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let activity = page.app.store.businesses_activity(&since).await?;
+    let since = chrono::Utc::now() - chrono::Duration::days(7);
+    let activity = page.app.store.businesses_activity(since).await?;
     let rows = page
         .app
         .store
