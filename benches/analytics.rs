@@ -19,6 +19,7 @@
 
 use std::time::{Duration, Instant};
 
+use frontdesk::ids::BusinessId;
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::Store;
 use frontdesk::web::analytics;
@@ -179,15 +180,17 @@ async fn measure<S: Store + ?Sized>(store: &S, id: &str, tz: chrono_tz::Tz, pref
         let now = chrono::Utc::now();
         let since = analytics::period_start(now, tz, 30);
         let t = Instant::now();
-        let data = store.activity(id, &since).await.unwrap();
+        let data = store.activity(&BusinessId::from(id), since).await.unwrap();
         let r = analytics::report(&data, tz, now, 30);
         let a = t.elapsed();
         let t = Instant::now();
-        let o = store.outcomes(id, &since).await.unwrap();
+        let o = store.outcomes(&BusinessId::from(id), since).await.unwrap();
         let b = t.elapsed();
         let t = Instant::now();
         let (first, last) = analytics::period_days(now, tz, 30);
-        let l = analytics::split_latency(store.response_latency(id, &first, &last).await.unwrap());
+        let l = analytics::split_latency(
+            store.response_latency(&BusinessId::from(id), &first, &last).await.unwrap(),
+        );
         let c = t.elapsed();
         report.push(a);
         outcomes.push(b);

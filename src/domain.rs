@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{BusinessId, CallSid, ConversationId, LeadId};
+
 /// Declares a closed set of upper-case names stored as text.
 macro_rules! name_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -125,7 +127,7 @@ pub const REALTIME_VOICES: &[&str] =
 /// A business served by this instance (one tenant).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Business {
-    pub id: String,
+    pub id: BusinessId,
     pub name: String,
     pub business_type: BusinessType,
     pub plan_tier: PlanTier,
@@ -390,7 +392,7 @@ pub struct User {
     pub email: String,
     pub role: Role,
     /// None for operators, who see every business.
-    pub business_id: Option<String>,
+    pub business_id: Option<BusinessId>,
     #[serde(skip)]
     pub password_hash: String,
     pub created_at: String,
@@ -399,9 +401,9 @@ pub struct User {
 /// A captured lead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lead {
-    pub id: String,
-    pub business_id: String,
-    pub conversation_id: Option<String>,
+    pub id: LeadId,
+    pub business_id: BusinessId,
+    pub conversation_id: Option<ConversationId>,
     pub channel: Channel,
     pub status: LeadStatus,
     pub priority: Priority,
@@ -532,9 +534,9 @@ pub struct Message {
 /// A phone call, as Twilio reported it and the agent handled it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Call {
-    pub call_sid: String,
-    pub business_id: Option<String>,
-    pub conversation_id: Option<String>,
+    pub call_sid: CallSid,
+    pub business_id: Option<BusinessId>,
+    pub conversation_id: Option<ConversationId>,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
     /// Twilio's latest CallStatus: ringing, in-progress, completed, busy, ...
@@ -554,8 +556,8 @@ pub struct Call {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notification {
     pub id: String,
-    pub business_id: String,
-    pub lead_id: Option<String>,
+    pub business_id: BusinessId,
+    pub lead_id: Option<LeadId>,
     /// A [`NotifyEvent`] name: new_lead, urgent_lead, call_ended, digest, test.
     pub kind: String,
     /// A [`NotifyChannel`] name: email, sms, voice_call, webhook.
@@ -646,7 +648,7 @@ impl Default for NotificationPrefs {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LocalEmail {
     pub notification_id: String,
-    pub business_id: String,
+    pub business_id: BusinessId,
     pub message_id: String,
     pub recipient: String,
     pub subject: String,
@@ -657,7 +659,18 @@ pub struct LocalEmail {
 
 /// Current UTC time as RFC 3339 with milliseconds: sortable as text.
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(chrono::Utc::now())
+}
+
+/// A moment as every timestamp is stored and shown: UTC RFC 3339 with
+/// milliseconds and `Z`, so the stored text sorts as the moments do.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A stored timestamp read back (any RFC 3339 offset), None when it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
 pub fn new_id() -> String {

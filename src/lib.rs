@@ -29,7 +29,8 @@
 //!   (what each tier may do), `twilio` (signatures and the REST API), `twiml` (the one TwiML writer), `auth`
 //!   (password hashes, the JWT secret), `demo` (the demo's sample week),
 //!   `telemetry` (logging).
-//! - At the ground: `domain` (plain data types), `retrieval` (chunking,
+//! - At the ground: `domain` (plain data types), `ids` (the typed ids the
+//!   store's traits take and return), `retrieval` (chunking,
 //!   query words, fusion, answer sentences), `config` (settings, and the
 //!   database URL parsed), `xml`, `files` (private file modes), `assets`
 //!   (files embedded in the binary).
@@ -45,6 +46,7 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod ids;
 pub mod import;
 pub mod indexer;
 pub mod notify;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use frontdesk::agent::local_model;
 use frontdesk::domain::{AgentConfig, BusinessBundle, BusinessType, KnowledgeDoc, NewBusiness};
+use frontdesk::ids::BusinessId;
 use frontdesk::store::{KnowledgeQuery, Store};
 
 /// The demo business's seven-message conversation.
@@ -173,7 +174,7 @@ pub fn knowledge_corpus(documents: usize) -> (BusinessBundle, Vec<String>) {
 /// model's embedding of the question (embedding time included).
 pub async fn retrieval(
     store: &dyn Store,
-    business_id: &str,
+    business_id: &BusinessId,
     queries: &[String],
     hybrid: bool,
 ) -> (Vec<Duration>, Duration) {

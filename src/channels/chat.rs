@@ -19,6 +19,7 @@ use crate::agent::conversation::Context;
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
 use crate::http::with_state;
+use crate::ids::{BusinessId, LeadId};
 use crate::plans::Feature;
 use crate::state::AppState;
 
@@ -30,7 +31,7 @@ const MAX_BODY_BYTES: u64 = 16 * 1024;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ChatRequest {
-    business_id: String,
+    business_id: BusinessId,
     message: String,
     #[serde(default)]
     session_id: Option<String>,
@@ -44,7 +45,7 @@ struct ChatResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     emergency: Option<Emergency>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    lead_id: Option<String>,
+    lead_id: Option<LeadId>,
     done: bool,
 }
 
@@ -56,7 +57,7 @@ struct Emergency {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WidgetConfig {
-    business_id: String,
+    business_id: BusinessId,
     agent_name: String,
     welcome_message: String,
     color_theme: std::collections::BTreeMap<String, String>,
@@ -273,7 +274,7 @@ fn response(reply: engine::Reply) -> ChatResponse {
 }
 
 async fn get_config(business_id: String, app: AppState, origin: Option<String>) -> Response {
-    let ctx = match engine::context(&app, &business_id).await {
+    let ctx = match engine::context(&app, &BusinessId::from(business_id)).await {
         Ok(ctx) => ctx,
         Err(e) => return error(ApiError::from(e), None),
     };
@@ -296,15 +297,15 @@ async fn get_config(business_id: String, app: AppState, origin: Option<String>) 
 
 /// The widget loaded on one of the business's own sites: the first time is
 /// kept (the first-hour checklist); later loads write nothing.
-async fn note_seen(app: &AppState, business_id: &str, origin: &str) {
+async fn note_seen(app: &AppState, business_id: &BusinessId, origin: &str) {
     static SEEN: std::sync::OnceLock<moka::sync::Cache<String, ()>> = std::sync::OnceLock::new();
     let seen = SEEN.get_or_init(|| moka::sync::Cache::new(100_000));
-    if seen.contains_key(business_id) {
+    if seen.contains_key(business_id.as_str()) {
         return;
     }
     match app.store.note_widget_seen(business_id, origin).await {
         Ok(()) => seen.insert(business_id.to_string(), ()),
-        Err(e) => tracing::warn!(business_id, error = %e, "could not record where the widget was seen"),
+        Err(e) => tracing::warn!(%business_id, error = %e, "could not record where the widget was seen"),
     }
 }
 

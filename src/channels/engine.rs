@@ -10,6 +10,7 @@ use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::tools;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority, Speaker};
+use crate::ids::{BusinessId, ConversationId, LeadId};
 use crate::retrieval::{self, Passage};
 use crate::sessions::TurnLease;
 use crate::state::AppState;
@@ -25,23 +26,28 @@ const TURN_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
 /// What a session remembers between turns (JSON in the session store).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
-    pub business_id: String,
-    pub conversation_id: String,
+    pub business_id: BusinessId,
+    pub conversation_id: ConversationId,
     pub channel: Channel,
     pub state: State,
     /// Recent (speaker, text) lines, oldest first.
     pub history: Vec<(Speaker, String)>,
     #[serde(default)]
-    pub lead_id: Option<String>,
+    pub lead_id: Option<LeadId>,
     /// Phone (gather mode): turns in a row the caller said nothing.
     #[serde(default)]
     pub silences: u8,
 }
 
 impl Session {
-    pub fn new(business_id: &str, conversation_id: String, channel: Channel, state: State) -> Session {
+    pub fn new(
+        business_id: &BusinessId,
+        conversation_id: ConversationId,
+        channel: Channel,
+        state: State,
+    ) -> Session {
         Session {
-            business_id: business_id.to_string(),
+            business_id: business_id.clone(),
             conversation_id,
             channel,
             state,
@@ -63,7 +69,7 @@ impl Session {
 /// local date (the day it counts on).
 pub fn latency_sample(
     business: &crate::domain::Business,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     channel: Channel,
     mode: &'static str,
     elapsed: std::time::Duration,
@@ -72,11 +78,11 @@ pub fn latency_sample(
     let zone: chrono_tz::Tz = business.timezone.parse().unwrap_or(chrono_tz::UTC);
     LatencySample {
         business_id: business.id.clone(),
-        conversation_id: conversation_id.to_string(),
+        conversation_id: conversation_id.clone(),
         channel,
         mode,
         ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
-        at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        at: now,
         day: now.with_timezone(&zone).date_naive().to_string(),
     }
 }
@@ -93,12 +99,12 @@ pub fn record_latency(app: &AppState, sample: LatencySample) {
 }
 
 /// A business's session, when the session store still has it.
-pub async fn load_session(app: &AppState, id: &str, business_id: &str) -> Option<Session> {
+pub async fn load_session(app: &AppState, id: &str, business_id: &BusinessId) -> Option<Session> {
     app.sessions
         .get(id)
         .await
         .and_then(|json| serde_json::from_str::<Session>(&json).ok())
-        .filter(|s| s.business_id == business_id)
+        .filter(|s| &s.business_id == business_id)
 }
 
 pub async fn save_session(app: &AppState, id: &str, session: &Session) {
@@ -112,10 +118,10 @@ pub async fn save_session(app: &AppState, id: &str, session: &Session) {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub session_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub text: String,
     pub emergency: Option<Priority>,
-    pub lead_id: Option<String>,
+    pub lead_id: Option<LeadId>,
     pub done: bool,
     /// The visitor asked for a person (a call can be put through).
     pub human_requested: bool,
@@ -146,7 +152,7 @@ impl From<TurnError> for crate::error::ApiError {
 /// Knowledge search for the model's tool, scoped to one business.
 struct StoreKnowledge<'a> {
     app: &'a AppState,
-    business_id: &'a str,
+    business_id: &'a BusinessId,
 }
 
 #[async_trait::async_trait]
@@ -159,7 +165,11 @@ impl tools::KnowledgeSource for StoreKnowledge<'_> {
 /// Searches a business's knowledge base: full text fused with the nearest
 /// chunks by meaning. The query is embedded by the OpenAI model when one is
 /// configured (and answers in time), else by the embedded model.
-pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec<Passage>, StoreError> {
+pub async fn search(
+    app: &AppState,
+    business_id: &BusinessId,
+    text: &str,
+) -> Result<Vec<Passage>, StoreError> {
     let remote = match &app.embedder {
         Some(embedder) => match embedder.embed(&[text.to_string()]).await {
             Ok(mut vectors) => vectors.pop().map(|v| (embedder.model.clone(), v)),
@@ -180,7 +190,7 @@ pub async fn search(app: &AppState, business_id: &str, text: &str) -> Result<Vec
 /// taken in turns (each question's best first), without repeats.
 async fn search_each_question(
     app: &AppState,
-    business_id: &str,
+    business_id: &BusinessId,
     message: &str,
 ) -> Result<Vec<Passage>, StoreError> {
     let parts = retrieval::question_parts(message);
@@ -203,7 +213,7 @@ async fn search_each_question(
 }
 
 /// Loads what the engine needs to know about a business.
-pub async fn context(app: &AppState, business_id: &str) -> Result<Context, TurnError> {
+pub async fn context(app: &AppState, business_id: &BusinessId) -> Result<Context, TurnError> {
     let profile = match app.store.agent_profile(business_id).await {
         Err(StoreError::NotFound(_)) => return Err(TurnError::UnknownBusiness(business_id.to_string())),
         other => other?,
@@ -281,7 +291,7 @@ async fn turn(
     deltas: Option<mpsc::Sender<String>>,
     test: bool,
 ) -> Result<Reply, TurnError> {
-    let business_id = ctx.business.id.as_str();
+    let business_id = &ctx.business.id;
     let restored = match session_id {
         Some(id) => load_session(app, id, business_id).await.map(|s| (id.to_string(), s)),
         None => None,
@@ -315,7 +325,7 @@ async fn turn(
         Ok(turn) => turn,
         Err(e) => {
             // The visitor still gets an answer: the local dialogue takes this turn.
-            tracing::warn!(error = %e, provider = app.replies.name(), business_id, "reply provider failed; local engine answers");
+            tracing::warn!(error = %e, provider = app.replies.name(), %business_id, "reply provider failed; local engine answers");
             provider::Local
                 .turn(&mut session.state, input)
                 .await
@@ -333,7 +343,7 @@ async fn turn(
     let saved = app
         .store
         .record_turn(TurnRecord {
-            business_id: business_id.to_string(),
+            business_id: business_id.clone(),
             conversation_id: session.conversation_id.clone(),
             channel,
             messages: vec![(Speaker::User, message.to_string()), (Speaker::Assistant, turn.reply.clone())],
@@ -362,7 +372,7 @@ async fn turn(
         app.notify_wake.notify_one();
     }
     if turn.escalate {
-        tracing::warn!(business_id, conversation_id = %session.conversation_id, reasons = ?session.state.reasons,
+        tracing::warn!(%business_id, conversation_id = %session.conversation_id, reasons = ?session.state.reasons,
             alerted = ?saved.alerted, test = session.state.test, "emergency escalated");
     }
 

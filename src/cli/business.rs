@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::domain::PlanTier;
+use crate::ids::BusinessId;
 use crate::provision;
 
 #[derive(Debug, clap::Subcommand)]
@@ -38,7 +39,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Import { file } => import(&file, &config).await,
         Command::Export { id, output } => {
             let store = super::open_store(&config).await?;
-            let text = provision::render_bundle(&store.business_bundle(&id).await?);
+            let text = provision::render_bundle(&store.business_bundle(&BusinessId::from(id)).await?);
             match output {
                 Some(path) => {
                     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
@@ -79,6 +80,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let tier = PlanTier::parse(&plan)
                 .with_context(|| format!("plan: expected {}, got '{plan}'", PlanTier::choices()))?;
             let store = super::open_store(&config).await?;
+            let id = BusinessId::from(id);
             let before = store.business(&id).await?;
             store.set_plan(&id, tier).await?;
             println!("{}: plan {} -> {}", before.name, before.plan_tier, tier);

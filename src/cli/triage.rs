@@ -7,6 +7,7 @@ use anyhow::Context;
 use crate::agent::triage::{Overrides, Rules};
 use crate::config::Config;
 use crate::domain::BusinessType;
+use crate::ids::BusinessId;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +25,10 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let rules = match (&args.business, &args.business_type) {
         (Some(id), _) => {
             let store = super::open_store(&config).await?;
-            let profile = store.agent_profile(id).await.with_context(|| format!("--business {id}"))?;
+            let profile = store
+                .agent_profile(&BusinessId::from(id.as_str()))
+                .await
+                .with_context(|| format!("--business {id}"))?;
             Rules::with_marks(profile.business.business_type, &profile.emergency_rules, &profile.triage_marks)
         }
         (None, Some(kind)) => {

@@ -4,6 +4,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::domain::Role;
+use crate::ids::BusinessId;
 use crate::store::NewUser;
 
 #[derive(Debug, clap::Subcommand)]
@@ -52,7 +53,10 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let role = validate(&email, &role, business.as_deref())?;
             let store = super::open_store(&config).await?;
             if let Some(id) = &business {
-                store.business(id).await.with_context(|| format!("--business {id}"))?;
+                store
+                    .business(&BusinessId::from(id.as_str()))
+                    .await
+                    .with_context(|| format!("--business {id}"))?;
             }
             let password = super::read_password(password_stdin, &[&email])?;
             let user = store
@@ -60,7 +64,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     email: email.trim().to_string(),
                     password_hash: crate::auth::hash_password_for(&password, &[&email])?,
                     role,
-                    business_id: business,
+                    business_id: business.map(BusinessId::from),
                 })
                 .await?;
             println!("{}", user.id);

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::domain::{KnowledgeDoc, PlanTier};
+use crate::ids::BusinessId;
 use crate::plans::{Limit, MAX_DOCUMENT_BYTES};
 use crate::state::AppState;
 use crate::store::imports::{ImportKind, ImportState, KnowledgeImport};
@@ -52,12 +53,12 @@ pub struct FileUpload {
 /// Queues the import of a file. The caller checked the plan and the name.
 pub async fn start_file(
     app: &AppState,
-    business_id: &str,
+    business_id: &BusinessId,
     plan: PlanTier,
     upload: FileUpload,
 ) -> Result<KnowledgeImport, StoreError> {
     let job = app.store.create_import(business_id, ImportKind::File, &upload.name).await?;
-    let (app2, bid, id) = (app.clone(), business_id.to_string(), job.id.clone());
+    let (app2, bid, id) = (app.clone(), business_id.clone(), job.id.clone());
     tokio::spawn(run(
         app2.clone(),
         bid.clone(),
@@ -70,14 +71,14 @@ pub async fn start_file(
 /// Queues the import of one web page, or of the whole site it is on.
 pub async fn start_web(
     app: &AppState,
-    business_id: &str,
+    business_id: &BusinessId,
     plan: PlanTier,
     url: Url,
     whole_site: bool,
 ) -> Result<KnowledgeImport, StoreError> {
     let kind = if whole_site { ImportKind::Site } else { ImportKind::Page };
     let job = app.store.create_import(business_id, kind, url.as_str()).await?;
-    let (app2, bid, id) = (app.clone(), business_id.to_string(), job.id.clone());
+    let (app2, bid, id) = (app.clone(), business_id.clone(), job.id.clone());
     let job_id = id.clone();
     tokio::spawn(run(app2.clone(), bid.clone(), id, async move {
         if whole_site {
@@ -93,7 +94,7 @@ pub async fn start_web(
 type Outcome = (String, u32);
 
 /// Runs one job: waits for a slot (queued), runs, records done or failed.
-async fn run<F>(app: AppState, business_id: String, id: String, work: F)
+async fn run<F>(app: AppState, business_id: BusinessId, id: String, work: F)
 where
     F: Future<Output = Result<Outcome, ImportError>>,
 {
@@ -124,7 +125,7 @@ where
 
 async fn import_file(
     app: &AppState,
-    business_id: &str,
+    business_id: &BusinessId,
     plan: PlanTier,
     upload: FileUpload,
 ) -> Result<Outcome, ImportError> {
@@ -159,7 +160,7 @@ async fn import_file(
 
 async fn import_page(
     app: &AppState,
-    business_id: &str,
+    business_id: &BusinessId,
     plan: PlanTier,
     url: &Url,
 ) -> Result<Outcome, ImportError> {
@@ -187,7 +188,7 @@ async fn import_page(
 
 async fn import_site(
     app: &AppState,
-    business_id: &str,
+    business_id: &BusinessId,
     job_id: &str,
     plan: PlanTier,
     home: &Url,
@@ -212,7 +213,7 @@ async fn import_site(
     }
     let limits = crawl::CrawlLimits { max_pages, delay: Duration::from_millis(cfg.crawl_delay_ms) };
     let progress = |n: usize, url: String| {
-        let (app, b, id) = (app.clone(), business_id.to_string(), job_id.to_string());
+        let (app, b, id) = (app.clone(), business_id.clone(), job_id.to_string());
         async move {
             let detail = format!("{n} page(s) read so far (last: {url})");
             let _ = app.store.set_import_state(&b, &id, ImportState::Running, Some(detail), n as u32).await;

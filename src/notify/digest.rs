@@ -5,11 +5,8 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
+use crate::domain::rfc3339;
 use crate::store::outbox::Event;
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// The UTC instant of `hour`:00 local time on `date` (the first such
 /// instant when clocks go back, the hour after a gap when they go forward).

@@ -3,10 +3,10 @@
 //! due, and the daily caps in the owner's words. Pure functions over data, so
 //! every store backend only inserts what they return.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 use super::policy::{CapClass, NotifyPolicy};
-use crate::domain::{NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier};
+use crate::domain::{rfc3339, NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier};
 use crate::store::outbox::Event;
 
 /// Where a business can be reached, and on which plan.
@@ -63,10 +63,6 @@ pub struct Selection {
     pub rows: Vec<OutboxRow>,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// The rows `event` calls for at `now`.
 ///
 /// Which channels: the business's plan ([`NotifyPolicy::channels`]), the
@@ -103,7 +99,7 @@ pub fn select(
             Some(OutboxRow {
                 kind: event.kind(),
                 channel,
-                lead_id: event.lead_id().map(str::to_string),
+                lead_id: event.lead_id().map(|id| id.to_string()),
                 recipient: targets.recipient(channel)?.to_string(),
                 payload: payload.clone(),
                 idempotency_key: format!("{key}:{}", channel.as_str()),
@@ -112,7 +108,7 @@ pub fn select(
         })
         .collect();
     let drop_pending_new_lead = match event {
-        Event::UrgentLead { lead_id, .. } => Some(lead_id.clone()),
+        Event::UrgentLead { lead_id, .. } => Some(lead_id.to_string()),
         _ => None,
     };
     Selection { drop_pending_new_lead, rows }

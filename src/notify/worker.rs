@@ -219,7 +219,7 @@ async fn deliver_one(
                 retry_in_ms = wait.as_millis() as u64, "notification will be retried");
             let at =
                 chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
-            Outcome::Retry { error, at: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) }
+            Outcome::Retry { error, at }
         }
     };
     match app.store.finish_delivery(&row.id, &row.lease_token, outcome).await {

@@ -6,6 +6,7 @@
 //! methods (`businesses_activity`), never a missing filter.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{NewUser, Result};
@@ -13,6 +14,7 @@ use crate::domain::{
     AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Channel, EmergencyRules, KnowledgeDoc, Lead,
     LeadStatus, Message, Priority, Question, User,
 };
+use crate::ids::{BusinessId, CallSid, LeadId};
 
 /// A lead question with its id, for editing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,7 +55,7 @@ pub struct LeadFilter {
 /// A phone call as the voice channel recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallRecord {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub from_number: Option<String>,
     pub status: String,
     pub duration_seconds: Option<i64>,
@@ -224,7 +226,7 @@ pub struct NotificationSettings {
 /// Recent activity of one business, for the operator's list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BusinessActivity {
-    pub business_id: String,
+    pub business_id: BusinessId,
     pub conversations: u32,
     pub leads: u32,
     pub last_activity_at: Option<String>,
@@ -241,80 +243,100 @@ pub trait AdminStore: Send + Sync {
     async fn create_first_user(&self, bundle: Option<BusinessBundle>, user: NewUser) -> Result<User>;
     async fn set_user_password(&self, user_id: &str, password_hash: &str) -> Result<()>;
 
-    async fn update_business_settings(&self, business_id: &str, settings: BusinessSettings) -> Result<()>;
+    async fn update_business_settings(
+        &self,
+        business_id: &BusinessId,
+        settings: BusinessSettings,
+    ) -> Result<()>;
     async fn update_notification_settings(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         settings: NotificationSettings,
     ) -> Result<()>;
-    async fn set_website_origins(&self, business_id: &str, origins: Vec<String>) -> Result<()>;
+    async fn set_website_origins(&self, business_id: &BusinessId, origins: Vec<String>) -> Result<()>;
     /// `Conflict` when another business has the number.
-    async fn set_twilio_number(&self, business_id: &str, number: Option<String>) -> Result<()>;
+    async fn set_twilio_number(&self, business_id: &BusinessId, number: Option<String>) -> Result<()>;
     /// Replaces the agent configuration (chat and voice fields).
-    async fn update_agent(&self, business_id: &str, agent: AgentConfig) -> Result<()>;
-    async fn set_emergency_rules(&self, business_id: &str, rules: EmergencyRules) -> Result<()>;
+    async fn update_agent(&self, business_id: &BusinessId, agent: AgentConfig) -> Result<()>;
+    async fn set_emergency_rules(&self, business_id: &BusinessId, rules: EmergencyRules) -> Result<()>;
 
     /// Questions in order.
-    async fn questions(&self, business_id: &str) -> Result<Vec<QuestionRow>>;
+    async fn questions(&self, business_id: &BusinessId) -> Result<Vec<QuestionRow>>;
     /// Appends a question (its `order` is ignored).
-    async fn add_question(&self, business_id: &str, question: Question) -> Result<QuestionRow>;
+    async fn add_question(&self, business_id: &BusinessId, question: Question) -> Result<QuestionRow>;
     /// Changes a question's text and settings (its `order` is ignored).
-    async fn update_question(&self, business_id: &str, id: &str, question: Question) -> Result<()>;
-    async fn delete_question(&self, business_id: &str, id: &str) -> Result<()>;
+    async fn update_question(&self, business_id: &BusinessId, id: &str, question: Question) -> Result<()>;
+    async fn delete_question(&self, business_id: &BusinessId, id: &str) -> Result<()>;
     /// Puts the questions in this order; `ids` must be exactly the business's questions.
-    async fn reorder_questions(&self, business_id: &str, ids: Vec<String>) -> Result<()>;
+    async fn reorder_questions(&self, business_id: &BusinessId, ids: Vec<String>) -> Result<()>;
 
-    async fn knowledge_entries(&self, business_id: &str) -> Result<Vec<KnowledgeEntry>>;
-    async fn knowledge_entry(&self, business_id: &str, id: &str) -> Result<KnowledgeEntry>;
+    async fn knowledge_entries(&self, business_id: &BusinessId) -> Result<Vec<KnowledgeEntry>>;
+    async fn knowledge_entry(&self, business_id: &BusinessId, id: &str) -> Result<KnowledgeEntry>;
     /// Adds and indexes a document.
-    async fn add_knowledge(&self, business_id: &str, doc: KnowledgeDoc) -> Result<KnowledgeEntry>;
+    async fn add_knowledge(&self, business_id: &BusinessId, doc: KnowledgeDoc) -> Result<KnowledgeEntry>;
     /// Replaces and re-indexes a document.
     async fn update_knowledge(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         id: &str,
         doc: KnowledgeDoc,
     ) -> Result<KnowledgeEntry>;
-    async fn delete_knowledge(&self, business_id: &str, id: &str) -> Result<()>;
+    async fn delete_knowledge(&self, business_id: &BusinessId, id: &str) -> Result<()>;
 
     /// Matching leads, newest first, and how many match in all.
-    async fn find_leads(&self, business_id: &str, filter: LeadFilter) -> Result<(Vec<Lead>, u64)>;
-    async fn lead_detail(&self, business_id: &str, lead_id: &str) -> Result<LeadDetail>;
-    async fn set_lead_status(&self, business_id: &str, lead_id: &str, status: LeadStatus) -> Result<Lead>;
+    async fn find_leads(&self, business_id: &BusinessId, filter: LeadFilter) -> Result<(Vec<Lead>, u64)>;
+    async fn lead_detail(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<LeadDetail>;
+    async fn set_lead_status(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        status: LeadStatus,
+    ) -> Result<Lead>;
     /// The owner's triage mark on a lead: the level `text` (the message
     /// triaged) should have had. It becomes an example for the classifier.
-    async fn mark_triage(&self, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()>;
-    async fn triage_mark(&self, business_id: &str, lead_id: &str) -> Result<Option<Priority>>;
+    async fn mark_triage(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        level: Priority,
+        text: &str,
+    ) -> Result<()>;
+    async fn triage_mark(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<Option<Priority>>;
 
     /// Events, leads and calls since `since` (UTC RFC 3339).
-    async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData>;
+    async fn activity(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<ActivityData>;
     /// Call endings, emergency marks and lead statuses since `since` (SQL aggregates).
-    async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes>;
+    async fn outcomes(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Outcomes>;
     /// Reply latency per local day and channel from `first_day` to `last_day`
     /// (YYYY-MM-DD, inclusive), days in order, then per channel for the period.
     async fn response_latency(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         first_day: &str,
         last_day: &str,
     ) -> Result<Vec<LatencyStat>>;
     /// Operator: the same across every business (each reply on its business's local day).
     async fn all_response_latency(&self, first_day: &str, last_day: &str) -> Result<Vec<LatencyStat>>;
     /// Operator: every business's conversations and leads since `since`.
-    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>>;
+    async fn businesses_activity(&self, since: DateTime<Utc>) -> Result<Vec<BusinessActivity>>;
 
     /// Hours, area, prices, about (defaults when none were saved).
-    async fn business_facts(&self, business_id: &str) -> Result<BusinessFacts>;
-    async fn set_business_facts(&self, business_id: &str, facts: BusinessFacts) -> Result<()>;
+    async fn business_facts(&self, business_id: &BusinessId) -> Result<BusinessFacts>;
+    async fn set_business_facts(&self, business_id: &BusinessId, facts: BusinessFacts) -> Result<()>;
     /// Where and when the chat widget was first loaded by one of the
     /// business's own sites (the first-hour checklist).
-    async fn widget_seen(&self, business_id: &str) -> Result<Option<(String, String)>>;
+    async fn widget_seen(&self, business_id: &BusinessId) -> Result<Option<(String, String)>>;
     /// Records the first load from the business's own site; later ones change nothing.
-    async fn note_widget_seen(&self, business_id: &str, origin: &str) -> Result<()>;
+    async fn note_widget_seen(&self, business_id: &BusinessId, origin: &str) -> Result<()>;
     /// The owner's notes on a lead (None clears them).
-    async fn set_lead_notes(&self, business_id: &str, lead_id: &str, notes: Option<String>) -> Result<()>;
+    async fn set_lead_notes(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        notes: Option<String>,
+    ) -> Result<()>;
     /// Marks a lead (and its conversation) as a test, or not.
-    async fn set_lead_test(&self, business_id: &str, lead_id: &str, test: bool) -> Result<()>;
+    async fn set_lead_test(&self, business_id: &BusinessId, lead_id: &LeadId, test: bool) -> Result<()>;
     /// Deletes a lead and its conversation.
-    async fn delete_lead(&self, business_id: &str, lead_id: &str) -> Result<()>;
+    async fn delete_lead(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<()>;
 }

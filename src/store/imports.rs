@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Result;
 use crate::domain::KnowledgeDoc;
+use crate::ids::BusinessId;
 
 /// Where an import's knowledge comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,21 +99,22 @@ pub trait ImportStore: Send + Sync {
     /// A queued job.
     async fn create_import(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         kind: ImportKind,
         source: &str,
     ) -> Result<KnowledgeImport>;
     async fn set_import_state(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         id: &str,
         state: ImportState,
         detail: Option<String>,
         documents: u32,
     ) -> Result<()>;
     /// The business's latest jobs, newest first.
-    async fn knowledge_imports(&self, business_id: &str, limit: usize) -> Result<Vec<KnowledgeImport>>;
-    async fn knowledge_import(&self, business_id: &str, id: &str) -> Result<KnowledgeImport>;
+    async fn knowledge_imports(&self, business_id: &BusinessId, limit: usize)
+        -> Result<Vec<KnowledgeImport>>;
+    async fn knowledge_import(&self, business_id: &BusinessId, id: &str) -> Result<KnowledgeImport>;
     /// Jobs left queued or running by a process that stopped: failed, so
     /// the owner sees they must be started again. Returns how many.
     async fn fail_interrupted_imports(&self) -> Result<u64>;
@@ -122,7 +124,7 @@ pub trait ImportStore: Send + Sync {
     /// starts with it (pages that vanished from the site) removed.
     async fn sync_web_documents(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         pages: Vec<KnowledgeDoc>,
         prefix: Option<String>,
     ) -> Result<WebSync>;

@@ -23,6 +23,7 @@ use crate::domain::{
     Business, BusinessBundle, BusinessSummary, Call, CallMode, Channel, EndedReason, Lead, LeadDraft,
     Message, Notification, PlanTier, Priority, Profile, Role, Speaker, User,
 };
+use crate::ids::{BusinessId, CallSid, ConversationId, LeadId};
 use crate::notify::policy::NotifyPolicy;
 use crate::retrieval::Passage;
 
@@ -62,7 +63,7 @@ pub(crate) fn constraint_conflict(detail: &str) -> StoreError {
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOutcome {
-    pub business_id: String,
+    pub business_id: BusinessId,
     /// False when an existing business (same number or name) was updated.
     pub created: bool,
 }
@@ -73,7 +74,7 @@ pub struct NewUser {
     pub email: String,
     pub password_hash: String,
     pub role: Role,
-    pub business_id: Option<String>,
+    pub business_id: Option<BusinessId>,
 }
 
 /// A knowledge search.
@@ -88,8 +89,8 @@ pub struct KnowledgeQuery {
 /// A call the agent is answering.
 #[derive(Debug, Clone)]
 pub struct NewCall {
-    pub call_sid: String,
-    pub business_id: String,
+    pub call_sid: CallSid,
+    pub business_id: BusinessId,
     pub from_number: Option<String>,
     pub to_number: Option<String>,
     pub mode: CallMode,
@@ -98,7 +99,7 @@ pub struct NewCall {
 /// One Twilio status callback (or voicemail recording) for a call.
 #[derive(Debug, Clone, Default)]
 pub struct CallStatus {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub status: String,
     /// The number called, to find the business of a call we never answered.
     pub to_number: Option<String>,
@@ -115,8 +116,8 @@ pub struct CallStatus {
 /// never leaves a transcript without its lead or an escalation unrecorded.
 #[derive(Debug, Clone)]
 pub struct TurnRecord {
-    pub business_id: String,
-    pub conversation_id: String,
+    pub business_id: BusinessId,
+    pub conversation_id: ConversationId,
     pub channel: Channel,
     /// (role, content) lines to append to the transcript.
     pub messages: Vec<(Speaker, String)>,
@@ -139,15 +140,15 @@ pub struct TurnRecord {
 /// How long one reply took to start, as the caller or visitor felt it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatencySample {
-    pub business_id: String,
-    pub conversation_id: String,
+    pub business_id: BusinessId,
+    pub conversation_id: ConversationId,
     /// CHAT or VOICE.
     pub channel: Channel,
     /// `chat`, `chat_stream`, `realtime` or `gather`.
     pub mode: &'static str,
     pub ms: u32,
-    /// When it was measured (UTC RFC 3339).
-    pub at: String,
+    /// When it was measured.
+    pub at: chrono::DateTime<chrono::Utc>,
     /// The business's local date then (YYYY-MM-DD): the day it counts on.
     pub day: String,
 }
@@ -156,7 +157,7 @@ pub struct LatencySample {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TurnSaved {
     /// The lead, once there is one.
-    pub lead_id: Option<String>,
+    pub lead_id: Option<LeadId>,
     /// For an escalating turn: whether an alert that leaves this server was
     /// queued in the same transaction.
     pub alerted: Option<bool>,
@@ -186,11 +187,11 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
     /// Creates the business, or replaces the configuration of the one with the
     /// same Twilio number (else the same name), in one transaction.
     async fn import_business(&self, bundle: BusinessBundle) -> Result<ImportOutcome>;
-    async fn business(&self, id: &str) -> Result<Business>;
-    async fn business_bundle(&self, id: &str) -> Result<BusinessBundle>;
+    async fn business(&self, id: &BusinessId) -> Result<Business>;
+    async fn business_bundle(&self, id: &BusinessId) -> Result<BusinessBundle>;
     async fn list_businesses(&self) -> Result<Vec<BusinessSummary>>;
     /// Changes the plan; a downgrade keeps every row.
-    async fn set_plan(&self, business_id: &str, plan: PlanTier) -> Result<()>;
+    async fn set_plan(&self, business_id: &BusinessId, plan: PlanTier) -> Result<()>;
 
     async fn count_users(&self) -> Result<u64>;
     async fn create_user(&self, user: NewUser) -> Result<User>;
@@ -198,13 +199,21 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
     async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<()>;
 
     /// Business, agent configuration, questions and triage changes: what a conversation needs.
-    async fn agent_profile(&self, business_id: &str) -> Result<Profile>;
+    async fn agent_profile(&self, business_id: &BusinessId) -> Result<Profile>;
     /// Knowledge chunks for one business, best first: full-text (BM25) ranking,
     /// fused (reciprocal rank) with nearest embeddings when a query vector is given.
-    async fn search_knowledge(&self, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>>;
+    async fn search_knowledge(
+        &self,
+        business_id: &BusinessId,
+        query: &KnowledgeQuery,
+    ) -> Result<Vec<Passage>>;
     /// The knowledge documents in brief (title, opening words), oldest first:
     /// what a phone model is told the knowledge base covers.
-    async fn knowledge_overview(&self, business_id: &str, limit: usize) -> Result<Vec<(String, String)>>;
+    async fn knowledge_overview(
+        &self,
+        business_id: &BusinessId,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>>;
     /// Chunks with no embedding from `model` yet: (chunk id, text to embed).
     async fn chunks_to_embed(&self, model: &str, limit: usize) -> Result<Vec<(i64, String)>>;
     /// Stores vectors for chunks (skipping chunks deleted in the meantime).
@@ -214,22 +223,22 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
     /// never alerts anyone and stays out of the analytics.
     async fn start_conversation(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: Channel,
         external_id: Option<&str>,
         test: bool,
-    ) -> Result<String>;
+    ) -> Result<ConversationId>;
     /// Saves a turn in one transaction: its lead, its notifications, and its
     /// lines (worded by whether an alert was queued).
     async fn record_turn(&self, turn: TurnRecord) -> Result<TurnSaved>;
-    async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead>;
+    async fn lead(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<Lead>;
 
     /// The business whose Twilio number this is (E.164).
     async fn business_by_number(&self, number: &str) -> Result<Business>;
     /// Records that the agent answers a call: its conversation (VOICE, the
     /// CallSid as external id) and call row. Idempotent, since Twilio retries
     /// webhooks: returns the conversation already started for this CallSid.
-    async fn start_call(&self, call: NewCall) -> Result<String>;
+    async fn start_call(&self, call: NewCall) -> Result<ConversationId>;
     /// Records a status callback: the event, and the call's latest status,
     /// duration and recording. A status older (by sequence) than the one
     /// recorded does not overwrite it.
@@ -239,18 +248,18 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
     /// call-ended notifications (as the owner's preferences and plan say).
     async fn finish_call(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         summary: &str,
         ended_reason: EndedReason,
         notify: NotifyPolicy,
     ) -> Result<()>;
-    async fn call(&self, call_sid: &str) -> Result<Call>;
+    async fn call(&self, call_sid: &CallSid) -> Result<Call>;
     /// Records one reply's latency; nothing for a test conversation.
     async fn record_latency(&self, sample: LatencySample) -> Result<()>;
 
     /// The demo's past week (`serve --demo`): conversations, leads and calls
     /// with past timestamps, and no notifications.
-    async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()>;
+    async fn add_samples(&self, business_id: &BusinessId, samples: Vec<crate::demo::Sample>) -> Result<()>;
 }
 
 /// Read-backs that only tests use (a conversation's lines, every lead and
@@ -259,13 +268,13 @@ pub trait Store: OutboxStore + AdminStore + ImportStore + Send + Sync + 'static 
 /// backends implement it; the store contract runs it on each.
 #[async_trait]
 pub trait StoreInspect: Send + Sync {
-    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>>;
+    async fn transcript(&self, conversation_id: &ConversationId) -> Result<Vec<Message>>;
     /// Every lead of a business, newest first.
-    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>>;
+    async fn leads(&self, business_id: &BusinessId) -> Result<Vec<Lead>>;
     /// Every outbox row of a business.
-    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>>;
+    async fn notifications(&self, business_id: &BusinessId) -> Result<Vec<Notification>>;
     /// Status callbacks received for a call, oldest first: (status, sequence).
-    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>>;
+    async fn call_events(&self, call_sid: &CallSid) -> Result<Vec<(String, Option<i64>)>>;
 }
 
 /// A store a test can look into: [`Store`] and [`StoreInspect`] as one trait
@@ -273,6 +282,12 @@ pub trait StoreInspect: Send + Sync {
 pub trait InspectableStore: Store + StoreInspect {}
 
 impl<T: Store + StoreInspect> InspectableStore for T {}
+
+/// A timestamp column's text as a moment; Invalid when it is not one.
+pub(crate) fn stored_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    crate::domain::parse_rfc3339(text)
+        .ok_or_else(|| StoreError::Invalid(format!("not a timestamp: '{text}'")))
+}
 
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken
 /// literally (both backends escape with a backslash).

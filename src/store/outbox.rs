@@ -3,6 +3,7 @@
 //! owner reaches takes the business id and only ever touches its rows.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::Result;
@@ -10,6 +11,7 @@ use crate::domain::{
     Business, Lead, LocalEmail, Message, Notification, NotificationPrefs, NotificationState, NotifyChannel,
     NotifyEvent,
 };
+use crate::ids::{BusinessId, CallSid, LeadId};
 use crate::notify::policy::NotifyPolicy;
 
 /// Something that happened that the owner may hear about. Each event has a
@@ -18,15 +20,15 @@ use crate::notify::policy::NotifyPolicy;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A lead saved for the first time.
-    NewLead { lead_id: String },
+    NewLead { lead_id: LeadId },
     /// A conversation became URGENT (every channel the business has);
     /// `known`: which of name, phone and address the lead had then.
-    UrgentLead { lead_id: String, known: Vec<String> },
+    UrgentLead { lead_id: LeadId, known: Vec<String> },
     /// The caller's details captured after the URGENT alert went out:
     /// `complete` when nothing more is to be asked (due at once; else held).
-    UrgentUpdate { lead_id: String, complete: bool },
+    UrgentUpdate { lead_id: LeadId, complete: bool },
     /// A phone call ended (written by the voice channel with the call's row).
-    CallEnded { call_sid: String, lead_id: Option<String> },
+    CallEnded { call_sid: CallSid, lead_id: Option<LeadId> },
     /// The daily summary of leads created in `[since, until)` (UTC, RFC 3339),
     /// for the business's local `date`.
     Digest { date: String, since: String, until: String },
@@ -46,12 +48,12 @@ impl Event {
         }
     }
 
-    pub fn lead_id(&self) -> Option<&str> {
+    pub fn lead_id(&self) -> Option<&LeadId> {
         match self {
             Event::NewLead { lead_id }
             | Event::UrgentLead { lead_id, .. }
             | Event::UrgentUpdate { lead_id, .. } => Some(lead_id),
-            Event::CallEnded { lead_id, .. } => lead_id.as_deref(),
+            Event::CallEnded { lead_id, .. } => lead_id.as_ref(),
             Event::Digest { .. } | Event::Test { .. } => None,
         }
     }
@@ -90,8 +92,8 @@ impl Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {
     pub id: String,
-    pub business_id: String,
-    pub lead_id: Option<String>,
+    pub business_id: BusinessId,
+    pub lead_id: Option<LeadId>,
     pub kind: NotifyEvent,
     pub channel: NotifyChannel,
     pub recipient: String,
@@ -126,10 +128,10 @@ pub enum Outcome {
     Kept {
         provider_id: Option<String>,
     },
-    /// Try again at `at` (RFC 3339 UTC).
+    /// Try again at `at`.
     Retry {
         error: String,
-        at: String,
+        at: DateTime<Utc>,
     },
     Dead {
         error: String,
@@ -147,7 +149,7 @@ pub struct Usage {
 /// A business that may be due a digest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DigestCandidate {
-    pub business_id: String,
+    pub business_id: BusinessId,
     pub timezone: String,
     pub prefs: NotificationPrefs,
 }
@@ -155,7 +157,7 @@ pub struct DigestCandidate {
 /// What the "press 1" webhook of an emergency call needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallConnect {
-    pub business_id: String,
+    pub business_id: BusinessId,
     /// The caller to connect the owner to, when known.
     pub caller_phone: Option<String>,
     /// The business's own Twilio number (shown to the caller).
@@ -169,33 +171,33 @@ pub trait OutboxStore: Send + Sync {
     /// A business's notifications, newest first, optionally in one state.
     async fn notifications_page(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         state: Option<NotificationState>,
         limit: u32,
         offset: u32,
     ) -> Result<Vec<Notification>>;
     /// Rows per state (every state present, zero included).
-    async fn notification_counts(&self, business_id: &str) -> Result<Vec<(NotificationState, u64)>>;
+    async fn notification_counts(&self, business_id: &BusinessId) -> Result<Vec<(NotificationState, u64)>>;
     /// Puts a dead notification back in the queue with fresh attempts.
     /// NotFound for another business's row; Conflict unless it is dead.
-    async fn retry_notification(&self, business_id: &str, notification_id: &str) -> Result<()>;
+    async fn retry_notification(&self, business_id: &BusinessId, notification_id: &str) -> Result<()>;
     /// Enqueues a test on one channel; Invalid naming why when the plan or
     /// the business's settings leave that channel out.
     async fn enqueue_test_notification(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: NotifyChannel,
         policy: NotifyPolicy,
     ) -> Result<String>;
-    async fn notification_prefs(&self, business_id: &str) -> Result<NotificationPrefs>;
-    async fn set_notification_prefs(&self, business_id: &str, prefs: NotificationPrefs) -> Result<()>;
+    async fn notification_prefs(&self, business_id: &BusinessId) -> Result<NotificationPrefs>;
+    async fn set_notification_prefs(&self, business_id: &BusinessId, prefs: NotificationPrefs) -> Result<()>;
     /// The key lead webhooks are signed with, for the owner to give their receiver.
-    async fn webhook_secret(&self, business_id: &str) -> Result<String>;
+    async fn webhook_secret(&self, business_id: &BusinessId) -> Result<String>;
     /// Emails kept locally (no SMTP server configured), newest first.
-    async fn local_emails(&self, business_id: &str, limit: u32) -> Result<Vec<LocalEmail>>;
+    async fn local_emails(&self, business_id: &BusinessId, limit: u32) -> Result<Vec<LocalEmail>>;
     /// Messages of a business since `since` (UTC RFC 3339) per (channel,
     /// allowance), for the daily caps shown on the Notifications page.
-    async fn notification_usage(&self, business_id: &str, since: &str) -> Result<Vec<Usage>>;
+    async fn notification_usage(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Vec<Usage>>;
 
     // The delivery worker.
 
@@ -210,10 +212,15 @@ pub trait OutboxStore: Send + Sync {
     /// Keeps an email in the local outbox (idempotent per notification).
     async fn save_local_email(&self, email: LocalEmail) -> Result<()>;
     /// When the next pending row is due, if any.
-    async fn next_due_at(&self) -> Result<Option<String>>;
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>>;
     async fn digest_candidates(&self) -> Result<Vec<DigestCandidate>>;
     /// Enqueues the business's digest for `event` (a [`Event::Digest`]) when
     /// the period had leads and it was not enqueued before; true if it was now.
-    async fn enqueue_digest(&self, business_id: &str, event: Event, policy: NotifyPolicy) -> Result<bool>;
+    async fn enqueue_digest(
+        &self,
+        business_id: &BusinessId,
+        event: Event,
+        policy: NotifyPolicy,
+    ) -> Result<bool>;
     async fn call_connect(&self, notification_id: &str) -> Result<CallConnect>;
 }

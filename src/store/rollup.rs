@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, DurationRound, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use super::{Result, StoreError};
 use crate::domain::Channel;
@@ -36,7 +36,7 @@ impl QuarterHours {
         let first = if floor == at { floor } else { floor + quarter };
         Ok(QuarterHours {
             first_bucket: first.format("%Y-%m-%dT%H:%M").to_string(),
-            head_end: first.to_rfc3339_opts(SecondsFormat::Millis, true),
+            head_end: crate::domain::rfc3339(first),
             first,
         })
     }
@@ -167,7 +167,7 @@ mod tests {
         let q = QuarterHours::from_since("2025-03-10T23:59:00.000Z").unwrap();
         assert_eq!(q.first_bucket, "2025-03-11T00:00");
         assert!(QuarterHours::from_since("last week").is_err());
-        let three_weeks = (Utc::now() - Duration::days(22)).to_rfc3339_opts(SecondsFormat::Millis, true);
+        let three_weeks = crate::domain::rfc3339(Utc::now() - Duration::days(22));
         assert_eq!(QuarterHours::from_since(&three_weeks).unwrap().weeks_back(), 3);
     }
 

@@ -13,6 +13,7 @@ use crate::domain::{
     NotificationPrefs, NotifyEvent, PlanTier, Priority, Role, Speaker, User,
 };
 use crate::error::ApiError;
+use crate::ids::{BusinessId, LeadId};
 use crate::notify::policy::Refusal;
 use crate::plans::{Feature, Limit};
 use crate::state::AppState;
@@ -23,13 +24,13 @@ use crate::validate;
 type Result<T> = std::result::Result<T, ActionError>;
 
 /// A manager (owner or operator) acting on a business, with its plan.
-fn managed(caller: &Caller) -> Result<(&str, PlanTier)> {
+fn managed(caller: &Caller) -> Result<(&BusinessId, PlanTier)> {
     caller.require_manager()?;
     let b = caller.business()?;
-    Ok((b.id.as_str(), b.plan_tier))
+    Ok((&b.id, b.plan_tier))
 }
 
-async fn current_agent(app: &AppState, business_id: &str) -> Result<AgentConfig> {
+async fn current_agent(app: &AppState, business_id: &BusinessId) -> Result<AgentConfig> {
     Ok(app.store.agent_profile(business_id).await?.agent)
 }
 
@@ -123,10 +124,10 @@ pub async fn reorder_questions(app: &AppState, caller: &Caller, input: &Input) -
     }
 }
 
-fn knowledge_manager(app: &AppState, caller: &Caller) -> Result<String> {
+fn knowledge_manager(app: &AppState, caller: &Caller) -> Result<BusinessId> {
     let (id, plan) = managed(caller)?;
     app.plans.require(plan, Feature::KnowledgeBaseManagement)?;
-    Ok(id.to_string())
+    Ok(id.clone())
 }
 
 pub async fn add_knowledge(
@@ -243,7 +244,7 @@ pub async fn retry_notification(app: &AppState, caller: &Caller, notification_id
     let (id, _) = managed(caller)?;
     app.store.retry_notification(id, notification_id).await?;
     app.notify_wake.notify_one();
-    tracing::info!(business_id = id, notification_id, user = %caller.user.id, "notification retried");
+    tracing::info!(business_id = %id, notification_id, user = %caller.user.id, "notification retried");
     Ok(())
 }
 
@@ -311,7 +312,7 @@ pub async fn save_facts(app: &AppState, caller: &Caller, input: &Input) -> Resul
 }
 
 /// The owner's notes on a lead (staff too: they call customers back).
-pub async fn set_lead_notes(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<()> {
+pub async fn set_lead_notes(app: &AppState, caller: &Caller, lead_id: &LeadId, input: &Input) -> Result<()> {
     let b = caller.business()?;
     let notes = validate::optional_text(input.get("owner_notes"), forms::MAX_MESSAGE)
         .map_err(|m| ActionError::field("owner_notes", m))?;
@@ -319,7 +320,7 @@ pub async fn set_lead_notes(app: &AppState, caller: &Caller, lead_id: &str, inpu
 }
 
 /// Marks a lead as a test (or not): tests stay out of the counts.
-pub async fn set_lead_test(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<bool> {
+pub async fn set_lead_test(app: &AppState, caller: &Caller, lead_id: &LeadId, input: &Input) -> Result<bool> {
     let b = caller.business()?;
     let test = input.flag("is_test");
     app.store.set_lead_test(&b.id, lead_id, test).await?;
@@ -327,10 +328,10 @@ pub async fn set_lead_test(app: &AppState, caller: &Caller, lead_id: &str, input
 }
 
 /// Deletes a lead and its conversation: owners and operators only.
-pub async fn delete_lead(app: &AppState, caller: &Caller, lead_id: &str) -> Result<()> {
+pub async fn delete_lead(app: &AppState, caller: &Caller, lead_id: &LeadId) -> Result<()> {
     let (id, _) = managed(caller)?;
     app.store.delete_lead(id, lead_id).await?;
-    tracing::info!(business_id = id, lead_id, user = %caller.user.id, "lead deleted");
+    tracing::info!(business_id = %id, %lead_id, user = %caller.user.id, "lead deleted");
     Ok(())
 }
 
@@ -353,7 +354,12 @@ pub async fn save_rules(app: &AppState, caller: &Caller, input: &Input) -> Resul
 }
 
 /// Staff may do this too.
-pub async fn set_lead_status(app: &AppState, caller: &Caller, lead_id: &str, input: &Input) -> Result<Lead> {
+pub async fn set_lead_status(
+    app: &AppState,
+    caller: &Caller,
+    lead_id: &LeadId,
+    input: &Input,
+) -> Result<Lead> {
     let b = caller.business()?;
     let status = forms::lead_status(input)?;
     Ok(app.store.set_lead_status(&b.id, lead_id, status).await?)
@@ -366,7 +372,7 @@ pub async fn set_lead_status(app: &AppState, caller: &Caller, lead_id: &str, inp
 pub async fn mark_triage(
     app: &AppState,
     caller: &Caller,
-    lead_id: &str,
+    lead_id: &LeadId,
     input: &Input,
 ) -> Result<(Priority, String)> {
     let b = caller.business()?;
@@ -524,7 +530,7 @@ pub async fn setup(app: &AppState, input: &Input) -> Result<User> {
 }
 
 /// Operator: a new business, and its owner when an email is given.
-pub async fn create_business(app: &AppState, caller: &Caller, input: &Input) -> Result<String> {
+pub async fn create_business(app: &AppState, caller: &Caller, input: &Input) -> Result<BusinessId> {
     caller.require_operator()?;
     let mut e = FieldErrors::default();
     let plan = match input.get("plan").trim() {
@@ -565,12 +571,12 @@ pub async fn create_business(app: &AppState, caller: &Caller, input: &Input) -> 
 pub async fn change_plan(
     app: &AppState,
     caller: &Caller,
-    business_id: &str,
+    business_id: &BusinessId,
     input: &Input,
 ) -> Result<PlanTier> {
     caller.require_operator()?;
     let plan = forms::plan(input)?;
     app.store.set_plan(business_id, plan).await?;
-    tracing::info!(business_id, plan = %plan, operator = %caller.user.id, "plan changed");
+    tracing::info!(%business_id, plan = %plan, operator = %caller.user.id, "plan changed");
     Ok(plan)
 }

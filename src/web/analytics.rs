@@ -71,10 +71,10 @@ fn parse(ts: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The first moment of the period: local midnight `days - 1` days before today.
-pub fn period_start(now: DateTime<Utc>, tz: chrono_tz::Tz, days: u32) -> String {
+pub fn period_start(now: DateTime<Utc>, tz: chrono_tz::Tz, days: u32) -> DateTime<Utc> {
     let today = now.with_timezone(&tz).date_naive();
     let first = today - Duration::days(i64::from(days.max(1)) - 1);
-    super::forms::day_start_utc(first, tz)
+    super::forms::day_start(first, tz)
 }
 
 /// The first and last local dates (YYYY-MM-DD) of the `days` days ending today.
@@ -330,6 +330,6 @@ mod tests {
             TopQuestion { question: "Open Saturday?".into(), asked: 2, answered: 1 }
         );
         assert_eq!(r.top_questions.len(), 2);
-        assert_eq!(period_start(now, tz, 1), "2025-03-10T05:00:00.000Z");
+        assert_eq!(crate::domain::rfc3339(period_start(now, tz, 1)), "2025-03-10T05:00:00.000Z");
     }
 }

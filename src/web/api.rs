@@ -22,6 +22,7 @@ use super::auth::{self, Caller};
 use super::forms::{self, zone};
 use super::input::{ActionError, Input};
 use crate::error::ApiError;
+use crate::ids::{BusinessId, LeadId};
 use crate::plans::Feature;
 use crate::state::AppState;
 
@@ -220,23 +221,24 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
         }
         ["leads"] if get => leads(app, c, req).await,
         ["leads", "export.csv"] if get => export(app, c, req).await,
-        ["leads", id] if get => {
-            ok(answers::LeadDetailView::from(&app.store.lead_detail(&c.business()?.id, id).await?))
-        }
+        ["leads", id] if get => ok(answers::LeadDetailView::from(
+            &app.store.lead_detail(&c.business()?.id, &LeadId::from(*id)).await?,
+        )),
         ["leads", id, "status"] if post || put => {
-            let lead = actions::set_lead_status(app, c, id, &req.json(&fields::LEAD_STATUS)?).await?;
+            let lead = actions::set_lead_status(app, c, &LeadId::from(*id), &req.json(&fields::LEAD_STATUS)?)
+                .await?;
             ok(answers::LeadView::from(&lead))
         }
         ["leads", id, "notes"] if post || put => {
-            actions::set_lead_notes(app, c, id, &req.json(&fields::LEAD_NOTES)?).await?;
-            ok(answers::LeadView::from(&app.store.lead(&c.business()?.id, id).await?))
+            actions::set_lead_notes(app, c, &LeadId::from(*id), &req.json(&fields::LEAD_NOTES)?).await?;
+            ok(answers::LeadView::from(&app.store.lead(&c.business()?.id, &LeadId::from(*id)).await?))
         }
         ["leads", id, "test"] if post || put => {
-            actions::set_lead_test(app, c, id, &req.json(&fields::LEAD_TEST)?).await?;
-            ok(answers::LeadView::from(&app.store.lead(&c.business()?.id, id).await?))
+            actions::set_lead_test(app, c, &LeadId::from(*id), &req.json(&fields::LEAD_TEST)?).await?;
+            ok(answers::LeadView::from(&app.store.lead(&c.business()?.id, &LeadId::from(*id)).await?))
         }
         ["leads", id] if delete => {
-            actions::delete_lead(app, c, id).await?;
+            actions::delete_lead(app, c, &LeadId::from(*id)).await?;
             ok(answers::Deleted { deleted: id })
         }
         ["facts"] if get => {
@@ -247,7 +249,8 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             ok(answers::FactsView::from(&actions::save_facts(app, c, &req.json(&fields::FACTS)?).await?))
         }
         ["leads", id, "triage"] if post || put => {
-            let (level, text) = actions::mark_triage(app, c, id, &req.json(&fields::TRIAGE_MARK)?).await?;
+            let (level, text) =
+                actions::mark_triage(app, c, &LeadId::from(*id), &req.json(&fields::TRIAGE_MARK)?).await?;
             ok(answers::TriageMarked { lead_id: id, level, text: &text })
         }
         ["questions"] if get => questions(app, c).await,
@@ -340,7 +343,8 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             Ok(super::pages::csv_file(super::operator_analytics::csv(&report)?, "analytics-all"))
         }
         ["businesses", id, "plan"] if post || put => {
-            let plan = actions::change_plan(app, c, id, &req.json(&fields::PLAN)?).await?;
+            let plan =
+                actions::change_plan(app, c, &BusinessId::from(*id), &req.json(&fields::PLAN)?).await?;
             ok(answers::PlanChanged { business_id: id, plan })
         }
         _ => Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method, req.path)).into()),
@@ -437,7 +441,7 @@ async fn report(app: &AppState, c: &Caller, days: u32, full: bool) -> Result<Res
     }
     let tz = zone(b);
     let now = chrono::Utc::now();
-    let data = app.store.activity(&b.id, &analytics::period_start(now, tz, days)).await?;
+    let data = app.store.activity(&b.id, analytics::period_start(now, tz, days)).await?;
     let report = analytics::report(&data, tz, now, days);
     ok(answers::DashboardAnswer { today: report.today, week: report.week, timezone: &report.timezone })
 }

@@ -22,6 +22,7 @@ use warp::http::HeaderMap;
 
 use crate::domain::{Business, Role, User};
 use crate::error::ApiError;
+use crate::ids::BusinessId;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -294,11 +295,11 @@ pub async fn caller(
     let wanted = wanted.map(str::trim).filter(|w| !w.is_empty());
     let business = match (&user.role, &user.business_id) {
         (Role::Operator, _) => match wanted {
-            Some(id) => Some(app.store.business(id).await?),
+            Some(id) => Some(app.store.business(&BusinessId::from(id)).await?),
             None => app.store.list_businesses().await?.into_iter().next().map(|s| s.business),
         },
         (_, Some(own)) => {
-            if wanted.is_some_and(|w| w != own) {
+            if wanted.is_some_and(|w| own != w) {
                 return Err(ApiError::NotFound("business not found".into()));
             }
             Some(app.store.business(own).await?)

@@ -52,7 +52,7 @@ pub fn leads_csv(leads: &[Lead], tz: chrono_tz::Tz) -> Result<Vec<u8>, ApiError>
             .unwrap_or_else(|_| lead.created_at.clone());
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         let mut row = vec![
-            lead.id.clone(),
+            lead.id.to_string(),
             created,
             lead.channel.to_string(),
             lead.status.to_string(),

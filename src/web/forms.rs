@@ -399,11 +399,14 @@ pub fn lead_filter(input: &Input, tz: chrono_tz::Tz) -> Result<LeadFilter, Actio
 
 /// Midnight of a local day, as a UTC RFC 3339 bound.
 pub fn day_start_utc(day: NaiveDate, tz: chrono_tz::Tz) -> String {
+    crate::domain::rfc3339(day_start(day, tz))
+}
+
+/// Midnight of a local day.
+pub fn day_start(day: NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
     let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
     let local = tz.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&chrono::Utc));
-    local
-        .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&midnight))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    local.unwrap_or_else(|| chrono::Utc.from_utc_datetime(&midnight))
 }
 
 /// The business's zone, UTC when unknown.

@@ -69,17 +69,17 @@ pub async fn load(app: &AppState, days: u32) -> Result<OperatorReport, ApiError>
     let now = Utc::now();
     let since = analytics::period_start(now, chrono_tz::UTC, days);
     let (first, last) = analytics::period_days(now, chrono_tz::UTC, days);
-    let activity = app.store.businesses_activity(&since).await?;
+    let activity = app.store.businesses_activity(since).await?;
     let mut businesses = Vec::new();
     for s in app.store.list_businesses().await? {
         let b = s.business;
-        let outcomes = app.store.outcomes(&b.id, &since).await?;
+        let outcomes = app.store.outcomes(&b.id, since).await?;
         let mut latency = app.store.response_latency(&b.id, &first, &last).await?;
         latency.retain(|l| l.span == PERIOD);
         let a = activity.iter().find(|a| a.business_id == b.id);
         let (conversations, leads) = a.map_or((0, 0), |a| (a.conversations, a.leads));
         businesses.push(BusinessFigures {
-            business_id: b.id,
+            business_id: b.id.into(),
             name: b.name,
             plan: b.plan_tier,
             conversations,

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::common::{Lit, PASSWORD};
 use crate::ui_common::*;
+use frontdesk::ids::BusinessId;
 
 mod keys;
 
@@ -40,22 +41,24 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
     let a_lead = chat_lead(&ui, &a, "I'm Ann Lee, 312-555-0101, my tap drips").await;
     let b_lead = chat_lead(&ui, &b, "I'm Bo Chan, 312-555-0202, my drain is slow").await;
     let store = ui.store();
-    let bq = store.questions(&b).await.unwrap()[0].id.clone();
-    let bk = store.knowledge_entries(&b).await.unwrap()[0].id.clone();
+    let bq = store.questions(&BusinessId::from(&b)).await.unwrap()[0].id.clone();
+    let bk = store.knowledge_entries(&BusinessId::from(&b)).await.unwrap()[0].id.clone();
     // B's new-lead email, made dead: a retry that reached it would change it.
-    let bn = store.notifications_page(&b, None, 10, 0).await.unwrap()[0].id.clone();
+    let bn = store.notifications_page(&BusinessId::from(&b), None, 10, 0).await.unwrap()[0].id.clone();
     ui.fd.sql(&[(
         "UPDATE notifications SET state = 'dead', last_error = 'test' WHERE id = ?1",
         vec![bn.clone().into()],
     )]);
     let snapshot = || async {
         let s = ui.store();
-        let outbox =
-            (s.notifications_page(&b, None, 100, 0).await.unwrap(), s.local_emails(&b, 100).await.unwrap());
+        let outbox = (
+            s.notifications_page(&BusinessId::from(&b), None, 100, 0).await.unwrap(),
+            s.local_emails(&BusinessId::from(&b), 100).await.unwrap(),
+        );
         (
-            s.business_bundle(&b).await.unwrap(),
-            s.leads(&b).await.unwrap(),
-            s.business(&b).await.unwrap(),
+            s.business_bundle(&BusinessId::from(&b)).await.unwrap(),
+            s.leads(&BusinessId::from(&b)).await.unwrap(),
+            s.business(&BusinessId::from(&b)).await.unwrap(),
             outbox,
         )
     };
@@ -271,7 +274,7 @@ async fn each_tier_gets_exactly_its_features() {
             ui.api(token, "POST", "/api/admin/questions", Some(json!({"question_text": "Sixth?"}))).await;
         if *plan == "FREE" {
             assert_plan_required(status, &body, "FREE", "BASIC");
-            assert_eq!(ui.store().questions(id).await.unwrap().len(), 5);
+            assert_eq!(ui.store().questions(&BusinessId::from(id)).await.unwrap().len(), 5);
         } else {
             assert_eq!(status, 201, "{plan}");
         }
@@ -590,7 +593,7 @@ async fn the_operator_manages_every_business() {
         .api(&token, "POST", &format!("/api/admin/businesses/{c}/plan"), Some(json!({"plan": "PRO"})))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(ui.store().business(&c).await.unwrap().plan_tier.as_str(), "PRO");
+    assert_eq!(ui.store().business(&BusinessId::from(&c)).await.unwrap().plan_tier.as_str(), "PRO");
     // Acting on a chosen business.
     let (status, biz) = ui.api_as(&token, "GET", "/api/admin/business", None, Some(&b)).await;
     assert_eq!((status, biz["name"].as_str()), (200, Some("Bravo Plumbing")));
@@ -598,8 +601,8 @@ async fn the_operator_manages_every_business() {
         .api_as(&token, "POST", "/api/admin/config/agent", Some(json!({"agent_name": "Bea"})), Some(&b))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(ui.store().agent_profile(&b).await.unwrap().agent.agent_name, "Bea");
-    assert_eq!(ui.store().agent_profile(&a).await.unwrap().agent.agent_name, "Pip");
+    assert_eq!(ui.store().agent_profile(&BusinessId::from(&b)).await.unwrap().agent.agent_name, "Bea");
+    assert_eq!(ui.store().agent_profile(&BusinessId::from(&a)).await.unwrap().agent.agent_name, "Pip");
     assert_eq!(ui.api_as(&token, "GET", "/api/admin/business", None, Some("nope")).await.0, 404);
 
     // The pages: the list, the switcher, a plan change, the Twilio number.
@@ -614,7 +617,10 @@ async fn the_operator_manages_every_business() {
     let (status, _, _) =
         web.submit("/settings/voice/number", &[("twilio_phone_number", "(312) 555-0177")]).await;
     assert_eq!(status, 303);
-    assert_eq!(ui.store().business(&b).await.unwrap().twilio_phone_number.as_deref(), Some("+13125550177"));
+    assert_eq!(
+        ui.store().business(&BusinessId::from(&b)).await.unwrap().twilio_phone_number.as_deref(),
+        Some("+13125550177")
+    );
     web.submit("/operator/switch", &[("business", &a)]).await;
     let (status, _, body) =
         web.submit("/settings/voice/number", &[("twilio_phone_number", "312-555-0177")]).await;
@@ -622,7 +628,7 @@ async fn the_operator_manages_every_business() {
     assert!(body.contains("already belongs to business"));
     let (status, _, _) = web.submit(&format!("/operator/businesses/{a}/plan"), &[("plan", "FREE")]).await;
     assert_eq!(status, 303);
-    assert_eq!(ui.store().business(&a).await.unwrap().plan_tier.as_str(), "FREE");
+    assert_eq!(ui.store().business(&BusinessId::from(&a)).await.unwrap().plan_tier.as_str(), "FREE");
     let (status, _, body) = web.submit("/operator/businesses", &[("name", "Alpha Plumbing")]).await;
     assert_eq!(status, 400);
     assert!(body.contains("a business with this name already exists"));

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use frontdesk::domain::{Channel, LeadStatus, Priority};
+use frontdesk::ids::{BusinessId, LeadId};
 use frontdesk::store::admin::{LatencyStat, Outcomes, StatusWeek, PERIOD};
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
@@ -107,7 +108,7 @@ async fn business(store: &Arc<dyn Store>, name: &str) -> String {
     let mut bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
     bundle.business.name = name.into();
     bundle.business.twilio_phone_number = None;
-    store.import_business(bundle).await.unwrap().business_id
+    String::from(store.import_business(bundle).await.unwrap().business_id)
 }
 
 async fn reply(store: &Arc<dyn Store>, business: &str, conversation: &str, ms: u32, days_ago: i64) {
@@ -118,7 +119,7 @@ async fn reply(store: &Arc<dyn Store>, business: &str, conversation: &str, ms: u
             channel: Channel::Chat,
             mode: "chat_stream",
             ms,
-            at: ago(days_ago * DAY),
+            at: frontdesk::domain::parse_rfc3339(&ago(days_ago * DAY)).unwrap(),
             day: local_day(days_ago),
         })
         .await
@@ -128,7 +129,8 @@ async fn reply(store: &Arc<dyn Store>, business: &str, conversation: &str, ms: u
 /// (span, turns, median, p90) of the chat replies over the last 30 days.
 async fn latency(store: &Arc<dyn Store>, business: &str) -> Vec<(String, u32, u32, u32)> {
     let (first, last) = frontdesk::web::analytics::period_days(chrono::Utc::now(), tz(), 30);
-    let stats: Vec<LatencyStat> = store.response_latency(business, &first, &last).await.unwrap();
+    let stats: Vec<LatencyStat> =
+        store.response_latency(&BusinessId::from(business), &first, &last).await.unwrap();
     stats
         .into_iter()
         .filter(|s| s.channel == Channel::Chat)
@@ -138,7 +140,7 @@ async fn latency(store: &Arc<dyn Store>, business: &str) -> Vec<(String, u32, u3
 
 async fn outcomes(store: &Arc<dyn Store>, business: &str) -> Outcomes {
     let since = frontdesk::web::analytics::period_start(chrono::Utc::now(), tz(), 30);
-    store.outcomes(business, &since).await.unwrap()
+    store.outcomes(&BusinessId::from(business), since).await.unwrap()
 }
 
 fn week(weeks_ago: u32, [new, contacted, qualified, closed]: [u32; 4]) -> StatusWeek {
@@ -204,15 +206,18 @@ async fn story(store: Arc<dyn Store>, raw: Raw) {
     );
 
     // The owner, days later: L2 won (closed), L1 was not an emergency.
-    store.set_lead_status(&a, "L2", LeadStatus::Closed).await.unwrap();
-    store.mark_triage(&a, "L1", Priority::Normal, "just a drip").await.unwrap();
+    store.set_lead_status(&BusinessId::from(&a), &LeadId::from("L2"), LeadStatus::Closed).await.unwrap();
+    store
+        .mark_triage(&BusinessId::from(&a), &LeadId::from("L1"), Priority::Normal, "just a drip")
+        .await
+        .unwrap();
     let o = outcomes(&store, &a).await;
     assert_eq!(o.emergencies.marked_not_emergency, 1, "{o:?}");
     assert_eq!(o.emergencies.false_positive_rate, Some(1.0 / 3.0));
     assert_eq!(o.lead_status_by_week, vec![week(0, [1, 0, 1, 0]), week(1, [1, 0, 1, 1])]);
 
     // L1 deleted: no longer an emergency, and its hung-up call left no lead.
-    store.delete_lead(&a, "L1").await.unwrap();
+    store.delete_lead(&BusinessId::from(&a), &LeadId::from("L1")).await.unwrap();
     let o = outcomes(&store, &a).await;
     let c = &o.calls;
     assert_eq!((c.total, c.completed, c.abandoned), (3, 1, 1), "{o:?}");

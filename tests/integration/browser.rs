@@ -9,6 +9,7 @@ use warp::Filter;
 
 use crate::chat::Chat;
 use crate::webdriver::{driver, Session};
+use frontdesk::ids::BusinessId;
 
 /// Serves the host page from its own origin, with aggressive styles of its own.
 async fn host_page(listener: tokio::net::TcpListener, widget_src: String, business_id: String) {
@@ -109,12 +110,12 @@ async fn a_visitor_completes_a_lead_in_a_real_browser() {
 
     // And the lead is in the database.
     let store = chat.store();
-    let leads = store.leads(&chat.business_id).await.unwrap();
+    let leads = store.leads(&BusinessId::from(&chat.business_id)).await.unwrap();
     assert_eq!(leads.len(), 1);
     let lead = &leads[0];
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
     assert_eq!(lead.address.as_deref(), Some("12 Elm Street"));
-    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.len(), 10);
 }

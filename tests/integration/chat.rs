@@ -2,6 +2,7 @@
 //! was saved.
 
 use frontdesk::domain::{LeadStatus, Priority};
+use frontdesk::ids::{BusinessId, LeadId};
 use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
@@ -116,20 +117,20 @@ async fn a_normal_lead_is_saved_with_its_transcript() {
     assert_eq!(a["leadId"], lead_id.as_str());
 
     let store = chat.store();
-    let lead = store.lead(&chat.business_id, &lead_id).await.unwrap();
+    let lead = store.lead(&BusinessId::from(&chat.business_id), &LeadId::from(&lead_id)).await.unwrap();
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
     assert_eq!(lead.contact_email.as_deref(), Some("dana@example.com"));
     assert_eq!(lead.address.as_deref(), Some("12 Elm Street, Springfield"));
     assert_eq!(lead.priority, Priority::Normal);
     assert_eq!(lead.status, LeadStatus::New);
-    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.len(), 10);
     assert_eq!(transcript[0].content, "Hi, I need a quote to replace my water heater");
     assert_eq!(transcript[9].role.as_str(), "assistant");
     // A new lead is news (email and SMS on PRO), but not an escalation.
     let mut kinds: Vec<(String, String)> = store
-        .notifications(&chat.business_id)
+        .notifications(&BusinessId::from(&chat.business_id))
         .await
         .unwrap()
         .into_iter()
@@ -152,8 +153,13 @@ async fn an_urgent_emergency_escalates_and_asks_only_essentials() {
 
     // The escalation is recorded durably, on every channel the business has.
     let store = chat.store();
-    let mut channels: Vec<String> =
-        store.notifications(&chat.business_id).await.unwrap().into_iter().map(|n| n.channel).collect();
+    let mut channels: Vec<String> = store
+        .notifications(&BusinessId::from(&chat.business_id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.channel)
+        .collect();
     channels.sort();
     assert_eq!(channels, ["email", "sms", "voice_call"]);
 
@@ -162,10 +168,10 @@ async fn an_urgent_emergency_escalates_and_asks_only_essentials() {
     assert!(a["reply"].as_str().unwrap().contains("address"), "email is not essential: {a}");
     let a = chat.say(&mut s, "12 Elm Street").await;
     assert_eq!(a["done"], true);
-    let lead = store.lead(&chat.business_id, &lead_id).await.unwrap();
+    let lead = store.lead(&BusinessId::from(&chat.business_id), &LeadId::from(&lead_id)).await.unwrap();
     assert_eq!(lead.priority, Priority::Urgent);
     assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
-    let rows = store.notifications(&chat.business_id).await.unwrap();
+    let rows = store.notifications(&BusinessId::from(&chat.business_id)).await.unwrap();
     let kinds = |kind: &str| rows.iter().filter(|n| n.kind == kind).count();
     assert_eq!(kinds("urgent_lead"), 3, "escalated once");
     // One follow-up (no second call) carries the name, number and address captured since.
@@ -199,7 +205,11 @@ async fn bad_email_and_phone_answers_are_reasked() {
     assert!(a["reply"].as_str().unwrap().contains("doesn't look like an email"), "{a}");
     let a = chat.say(&mut s, "sam@example.com").await;
     assert!(a["reply"].as_str().unwrap().contains("address"), "{a}");
-    let lead = chat.store().lead(&chat.business_id, a["leadId"].as_str().unwrap()).await.unwrap();
+    let lead = chat
+        .store()
+        .lead(&BusinessId::from(&chat.business_id), &LeadId::from(a["leadId"].as_str().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(lead.contact_email.as_deref(), Some("sam@example.com"));
     assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
 }
@@ -213,10 +223,10 @@ async fn an_abandoned_conversation_still_leaves_a_lead() {
     let lead_id = a["leadId"].as_str().unwrap().to_string();
     // The visitor leaves here.
     let store = chat.store();
-    let lead = store.lead(&chat.business_id, &lead_id).await.unwrap();
+    let lead = store.lead(&BusinessId::from(&chat.business_id), &LeadId::from(&lead_id)).await.unwrap();
     assert_eq!(lead.contact_name.as_deref(), Some("Lee"));
     assert_eq!(lead.captured["first_message"], "my toilet keeps running");
-    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.len(), 4);
 }
 
@@ -315,8 +325,8 @@ async fn concurrent_messages_in_one_session_are_taken_in_turn() {
         assert_eq!(send.await.unwrap(), 200);
     }
     let store = chat.store();
-    let leads = store.leads(&chat.business_id).await.unwrap();
+    let leads = store.leads(&BusinessId::from(&chat.business_id)).await.unwrap();
     assert_eq!(leads.len(), 1, "one conversation, one lead");
-    let transcript = store.transcript(leads[0].conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(leads[0].conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.len(), 10, "every message and reply kept");
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::chat::Chat;
 use crate::fake_openai::{text, tool_calls, FakeOpenAi, Scripted};
+use frontdesk::ids::{BusinessId, LeadId};
 
 async fn chat_with(script: Vec<Scripted>) -> (Chat, FakeOpenAi) {
     let (fake, base) = FakeOpenAi::start(script).await;
@@ -62,7 +63,7 @@ async fn the_model_converses_and_the_engine_saves_validated_fields() {
     assert_eq!(msgs.iter().find(|m| m["role"] == "assistant").unwrap()["tool_calls"][2]["id"], "call_2");
 
     let store = chat.store();
-    let lead = store.lead(&chat.business_id, &lead_id).await.unwrap();
+    let lead = store.lead(&BusinessId::from(&chat.business_id), &LeadId::from(&lead_id)).await.unwrap();
     assert_eq!(lead.contact_name.as_deref(), Some("Dana"));
     assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
     assert_eq!(lead.contact_email, None);
@@ -94,7 +95,7 @@ async fn the_model_may_raise_the_level_and_the_escalation_is_recorded() {
     let mut s = None;
     let a = chat.say(&mut s, "my grandmother's house is freezing and she is 90").await;
     assert_eq!(a["emergency"]["level"], "URGENT", "{a}");
-    let notes = chat.store().notifications(&chat.business_id).await.unwrap();
+    let notes = chat.store().notifications(&BusinessId::from(&chat.business_id)).await.unwrap();
     assert_eq!(notes.len(), 3, "escalated on every channel");
     let a = chat.say(&mut s, "ok").await;
     assert_eq!(a["emergency"]["level"], "URGENT", "never lowered: {a}");

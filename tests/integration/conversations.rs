@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::common::*;
+use frontdesk::ids::{BusinessId, LeadId};
 
 #[derive(Debug, Deserialize)]
 pub struct Script {
@@ -186,7 +187,7 @@ pub async fn play(scripts: &[Script]) -> Vec<Outcome> {
             pending.push(said);
         }
         let lead = match &lead_id {
-            Some(id) => Some(store.lead(&business_id, id).await.unwrap()),
+            Some(id) => Some(store.lead(&BusinessId::from(&business_id), &LeadId::from(id)).await.unwrap()),
             None => None,
         };
         let e = &script.expected;

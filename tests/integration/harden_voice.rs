@@ -10,6 +10,7 @@ use crate::common::*;
 use crate::notify_support::WebhookReceiver;
 use crate::ui_common::*;
 use crate::voice::{call_sid, Phone};
+use frontdesk::ids::{BusinessId, CallSid};
 
 #[tokio::test]
 async fn a_callers_control_characters_never_reach_twiml() {
@@ -90,7 +91,7 @@ async fn a_media_stream_joins_only_the_call_it_was_issued_for_and_only_once() {
     let replay = phone.media(&victim, victim_params, false).await.unwrap();
     assert!(replay.wait_closed(Duration::from_secs(15)).await, "a replayed start is refused");
     drop(call);
-    let calls = phone.store().call(&victim).await.unwrap();
+    let calls = phone.store().call(&CallSid::from(&victim)).await.unwrap();
     assert_eq!(calls.from_number.as_deref(), Some(crate::voice::CALLER), "the caller is who Twilio said");
 }
 
@@ -170,7 +171,7 @@ async fn lead_webhooks_to_internal_addresses_are_refused_unless_the_operator_all
     ]);
     let ui = Ui { server: Server::start(cmd), fd, http };
     let token = ui.token("owner@hook.example").await;
-    receiver.set_secret(&ui.store().webhook_secret(&id).await.unwrap());
+    receiver.set_secret(&ui.store().webhook_secret(&BusinessId::from(&id)).await.unwrap());
     let (status, test) =
         ui.api(&token, "POST", "/api/admin/notifications/test", Some(json!({ "channel": "webhook" }))).await;
     assert_eq!(status, 201);

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use frontdesk::config::{Config, RedisConfig, Secret};
+use frontdesk::ids::{BusinessId, CallSid, LeadId};
 use frontdesk::server::{self, AppState};
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{InspectableStore, Store};
@@ -130,7 +131,7 @@ async fn shared_store() -> (Arc<dyn InspectableStore>, String, tempfile::TempDir
     let store = SqliteStore::open(&dir.path().join("frontdesk.db")).unwrap();
     let bundle = frontdesk::provision::parse_bundle(BUSINESS).unwrap();
     let business_id = store.import_business(bundle).await.unwrap().business_id;
-    (Arc::new(store), business_id, dir)
+    (Arc::new(store), String::from(business_id), dir)
 }
 
 #[tokio::test]
@@ -165,10 +166,10 @@ async fn a_chat_and_a_gather_call_move_between_instances() {
     assert!(reply["reply"].as_str().unwrap().contains("address"), "{reply}");
     let reply = b.chat(&business, &mut session, "12 Elm Street, Springfield").await;
     assert_eq!((&session, reply["leadId"].as_str()), (&first, Some(lead_id.as_str())), "{reply}");
-    let lead = store.lead(&business, &lead_id).await.unwrap();
+    let lead = store.lead(&BusinessId::from(&business), &LeadId::from(&lead_id)).await.unwrap();
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.address.as_deref(), Some("12 Elm Street, Springfield"));
-    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), 4, "{transcript:?}");
 
     // Two messages at once, one to each: one turn after the other, neither lost.
@@ -203,7 +204,7 @@ async fn a_chat_and_a_gather_call_move_between_instances() {
     assert!(heard.contains("didn't catch that"), "{heard}");
     let heard = a.webhook("/api/voice/handle-speech", sid, Some("")).await;
     assert!(heard.contains("take a message"), "{heard}");
-    let call = store.call(sid).await.unwrap();
+    let call = store.call(&CallSid::from(sid)).await.unwrap();
     let transcript = store.transcript(&call.conversation_id.unwrap()).await.unwrap();
     assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), 2, "{transcript:?}");
 }
@@ -340,12 +341,12 @@ async fn redis_going_away_and_coming_back() {
     let reply = b.chat(&business, &mut session, "12 Elm Street, Springfield").await;
     assert_eq!(session, first);
     let lead_id = reply["leadId"].as_str().unwrap();
-    let lead = store.lead(&business, lead_id).await.unwrap();
+    let lead = store.lead(&BusinessId::from(&business), &LeadId::from(lead_id)).await.unwrap();
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.contact_phone.as_deref(), Some("+13125550142"));
     assert_eq!(lead.address.as_deref(), Some("12 Elm Street, Springfield"));
     // Nothing the database was given while Redis was away is lost.
-    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.len(), 8, "{transcript:?}");
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use frontdesk::ids::BusinessId;
 use frontdesk::store::KnowledgeQuery;
 
 use crate::chat::Chat;
@@ -34,14 +35,14 @@ async fn embeddings_find_what_full_text_cannot() {
     let store = chat.store();
     let text_only = KnowledgeQuery { text: "anything on the sabbath?".into(), embedding: None, limit: 3 };
     assert!(
-        store.search_knowledge(&chat.business_id, &text_only).await.unwrap().is_empty(),
+        store.search_knowledge(&BusinessId::from(&chat.business_id), &text_only).await.unwrap().is_empty(),
         "no shared word"
     );
     let hybrid = KnowledgeQuery {
         embedding: Some(("concepts-16".into(), concept_vector("anything on the sabbath?"))),
         ..text_only.clone()
     };
-    let found = store.search_knowledge(&chat.business_id, &hybrid).await.unwrap();
+    let found = store.search_knowledge(&BusinessId::from(&chat.business_id), &hybrid).await.unwrap();
     assert_eq!(found[0].title, "Opening hours", "{found:?}");
 
     // Both rankings agree on a price question; fusion keeps it first.
@@ -51,7 +52,10 @@ async fn embeddings_find_what_full_text_cannot() {
         embedding: Some(("concepts-16".into(), concept_vector(q))),
         limit: 3,
     };
-    assert_eq!(store.search_knowledge(&chat.business_id, &fused).await.unwrap()[0].title, "Prices");
+    assert_eq!(
+        store.search_knowledge(&BusinessId::from(&chat.business_id), &fused).await.unwrap()[0].title,
+        "Prices"
+    );
 
     // Through the chat, the question is embedded too and answered.
     let mut s = None;

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use frontdesk::ids::BusinessId;
 use frontdesk::store::KnowledgeQuery;
 use serde_json::{json, Value};
 
@@ -105,7 +106,7 @@ async fn pdf_docx_and_html_files_are_imported_and_answered_from() {
     let store = ui.store();
     let found = store
         .search_knowledge(
-            &b,
+            &BusinessId::from(&b),
             &KnowledgeQuery { text: "water heater warranty".into(), embedding: None, limit: 1 },
         )
         .await
@@ -117,14 +118,14 @@ async fn pdf_docx_and_html_files_are_imported_and_answered_from() {
     import_ok(&ui, &token, "gifts.html", html.into_bytes()).await;
     let reply = ask(&ui, &b, "Do you sell gift certificates?").await;
     assert!(reply.contains("$50"), "HTML answer: {reply}");
-    let docs = store.knowledge_entries(&b).await.unwrap();
+    let docs = store.knowledge_entries(&BusinessId::from(&b)).await.unwrap();
     let gifts = docs.iter().find(|d| d.title == "Gift certificates").expect("the HTML document");
     for boilerplate in ["cookies", "nav-secret", "All rights reserved", "About us"] {
         assert!(!gifts.content.contains(boilerplate), "{boilerplate} kept: {}", gifts.content);
     }
 
     // Refusals are 4xx JSON, and a failed import leaves nothing behind.
-    let before = store.knowledge_entries(&b).await.unwrap().len();
+    let before = store.knowledge_entries(&BusinessId::from(&b)).await.unwrap().len();
     let (status, e) = upload(&ui, &token, "big.txt", vec![b'a'; 10 * 1024 * 1024 + 1]).await;
     assert_eq!(status, 413, "{e}");
     assert!(e["error"].as_str().unwrap().contains("10 MB"), "{e}");
@@ -138,7 +139,11 @@ async fn pdf_docx_and_html_files_are_imported_and_answered_from() {
     let (_, job) = upload(&ui, &token, "broken.docx", b"PK not really a zip".to_vec()).await;
     let job = finished(&ui, &token, &job).await;
     assert_eq!(job["state"], "failed", "{job}");
-    assert_eq!(store.knowledge_entries(&b).await.unwrap().len(), before, "a failed import added a document");
+    assert_eq!(
+        store.knowledge_entries(&BusinessId::from(&b)).await.unwrap().len(),
+        before,
+        "a failed import added a document"
+    );
     let (status, list) = ui.api(&token, "GET", "/api/admin/knowledge/imports", None).await;
     assert_eq!(status, 200);
     assert_eq!(list["imports"].as_array().unwrap().len(), 5, "{list}");
@@ -171,7 +176,7 @@ async fn the_knowledge_page_imports_an_uploaded_word_file() {
     let (_, list) = ui.api(&token, "GET", "/api/admin/knowledge/imports", None).await;
     let job = finished(&ui, &token, &list["imports"][0]).await;
     assert_eq!(job["state"], "done", "{job}");
-    let docs = ui.store().knowledge_entries(&b).await.unwrap();
+    let docs = ui.store().knowledge_entries(&BusinessId::from(&b)).await.unwrap();
     assert!(docs.iter().any(|d| d.title == "Hours" && d.content.contains("Christmas Day")), "{docs:?}");
     let page = web.get("/knowledge").await.1;
     assert!(page.contains("holidays.docx") && page.contains("data-state=\"done\""), "{page}");
@@ -246,7 +251,7 @@ async fn a_website_crawl_imports_exactly_the_allowed_pages_and_a_recrawl_follows
     let job = crawl(&ui, &token, &site).await;
     assert_eq!(job["state"], "done", "{job}");
     let store = ui.store();
-    let docs = store.knowledge_entries(&b).await.unwrap();
+    let docs = store.knowledge_entries(&BusinessId::from(&b)).await.unwrap();
     let mut want = vec![site.url("/"), site.url("/about"), site.url("/prices")];
     want.sort();
     assert_eq!(web_docs(&docs), want, "{job}");
@@ -276,7 +281,7 @@ async fn a_website_crawl_imports_exactly_the_allowed_pages_and_a_recrawl_follows
     assert_eq!(job["state"], "done", "{job}");
     let detail = job["detail"].as_str().unwrap();
     assert!(detail.contains("0 added, 1 updated, 1 unchanged, 1 removed"), "{detail}");
-    let docs = store.knowledge_entries(&b).await.unwrap();
+    let docs = store.knowledge_entries(&BusinessId::from(&b)).await.unwrap();
     let mut want = vec![site.url("/"), site.url("/prices")];
     want.sort();
     assert_eq!(web_docs(&docs), want);
@@ -286,7 +291,7 @@ async fn a_website_crawl_imports_exactly_the_allowed_pages_and_a_recrawl_follows
     assert!(reply.contains("$135"), "{reply}");
     let found = store
         .search_knowledge(
-            &b,
+            &BusinessId::from(&b),
             &KnowledgeQuery { text: "family-run generations".into(), embedding: None, limit: 3 },
         )
         .await
@@ -399,7 +404,7 @@ async fn business_file_knowledge_entries_read_docx_and_pdf_files() {
     let b = crate::common::stdout(&out).trim().to_string();
 
     // Titles: the DOCX's own, and the entry's.
-    let docs = fd.store().knowledge_entries(&b).await.unwrap();
+    let docs = fd.store().knowledge_entries(&BusinessId::from(&b)).await.unwrap();
     let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
     assert_eq!(titles.len(), 2, "{titles:?}");
     assert!(titles.contains(&"Acme FAQ") && titles.contains(&"Brochure"), "{titles:?}");

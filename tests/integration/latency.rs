@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use frontdesk::domain::Channel;
+use frontdesk::ids::BusinessId;
 use frontdesk::store::admin::LatencyStat;
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
@@ -65,7 +66,7 @@ async fn known_history(store: Arc<dyn InspectableStore>) {
             channel,
             mode: if channel == Channel::Chat { "chat" } else { "realtime" },
             ms,
-            at: ts(day, 12),
+            at: frontdesk::domain::parse_rfc3339(&ts(day, 12)).unwrap(),
             day: format!("2025-03-{day:02}"),
         };
         async move { store.record_latency(sample).await.unwrap() }
@@ -119,7 +120,7 @@ async fn known_history(store: Arc<dyn InspectableStore>) {
 async fn wait_for_turns(store: &Arc<dyn InspectableStore>, business: &str, turns: u32) -> LatencyStat {
     let day = |d: i64| (Utc::now() + chrono::Duration::days(d)).date_naive().to_string();
     for _ in 0..100 {
-        let got = store.response_latency(business, &day(-2), &day(2)).await.unwrap();
+        let got = store.response_latency(&BusinessId::from(business), &day(-2), &day(2)).await.unwrap();
         if let Some(s) = got.into_iter().find(|s| s.span == "period" && s.turns >= turns) {
             return s;
         }

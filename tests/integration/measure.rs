@@ -7,6 +7,7 @@
 use frontdesk::agent::local_model;
 use frontdesk::agent::triage::Rules;
 use frontdesk::domain::{BusinessType, Priority};
+use frontdesk::ids::BusinessId;
 use frontdesk::retrieval::{glossed, question_parts};
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{KnowledgeQuery, Store};
@@ -70,7 +71,7 @@ pub fn demo_store() -> (tokio::runtime::Runtime, SqliteStore, String, tempfile::
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
     let id = rt.block_on(store.import_business(bundle)).unwrap().business_id;
-    (rt, store, id, dir)
+    (rt, store, String::from(id), dir)
 }
 
 /// For each (message, expected titles of its parts): whether every part's
@@ -84,7 +85,7 @@ pub fn knowledge(cases: &[(String, Vec<String>)]) -> Vec<(bool, bool, String, Ve
         // As the engine embeds a query for the built-in model (`channels::engine::search`).
         let embedding = hybrid.then(|| (model.id().to_string(), model.embed(&glossed(text))));
         let q = KnowledgeQuery { text: text.to_string(), embedding, limit: 1 };
-        rt.block_on(store.search_knowledge(&id, &q))
+        rt.block_on(store.search_knowledge(&BusinessId::from(&id), &q))
             .unwrap()
             .first()
             .map(|p| p.title.clone())

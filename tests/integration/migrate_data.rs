@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use frontdesk::domain::{EmergencyRules, KnowledgeDoc, Priority, Role};
+use frontdesk::ids::{BusinessId, CallSid, ConversationId};
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{CallStatus, InspectableStore, KnowledgeQuery, NewUser, Store, StoreInspect};
@@ -117,21 +118,24 @@ async fn the_demo_moves_to_postgres_and_is_served_from_there() {
     assert_eq!(pg_leads, leads);
     for lead in &leads {
         let conversation = lead.conversation_id.as_deref().unwrap();
-        let transcript = sqlite.transcript(conversation).await.unwrap();
+        let transcript = sqlite.transcript(&ConversationId::from(conversation)).await.unwrap();
         assert!(!transcript.is_empty());
-        assert_eq!(postgres.transcript(conversation).await.unwrap(), transcript);
+        assert_eq!(postgres.transcript(&ConversationId::from(conversation)).await.unwrap(), transcript);
     }
     assert_eq!(postgres.triage_mark(&business, &leads[0].id).await.unwrap(), Some(Priority::Urgent));
     assert!(postgres.session_revoked("ab12").await.unwrap());
-    assert_eq!(postgres.call("CAmigrate").await.unwrap(), sqlite.call("CAmigrate").await.unwrap());
-    let events = sqlite.call_events("CAmigrate").await.unwrap();
+    assert_eq!(
+        postgres.call(&CallSid::from("CAmigrate")).await.unwrap(),
+        sqlite.call(&CallSid::from("CAmigrate")).await.unwrap()
+    );
+    let events = sqlite.call_events(&CallSid::from("CAmigrate")).await.unwrap();
     assert_eq!(events.len(), 2);
-    assert_eq!(postgres.call_events("CAmigrate").await.unwrap(), events);
+    assert_eq!(postgres.call_events(&CallSid::from("CAmigrate")).await.unwrap(), events);
     assert_eq!(
         postgres.agent_profile(&business).await.unwrap(),
         sqlite.agent_profile(&business).await.unwrap()
     );
-    let since = "2000-01-01T00:00:00.000Z";
+    let since = frontdesk::domain::parse_rfc3339("2000-01-01T00:00:00.000Z").unwrap();
     assert_eq!(
         postgres.outcomes(&business, since).await.unwrap(),
         sqlite.outcomes(&business, since).await.unwrap()
@@ -227,7 +231,7 @@ fn seed_leads(fd: &Instance, n: usize) -> String {
         .unwrap();
     }
     tx.commit().unwrap();
-    business
+    String::from(business)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,12 +250,12 @@ async fn ten_thousand_leads_round_trip() {
     assert_eq!(count(&rows, "messages"), 20_000);
     let postgres = PgStore::open(&pg.url).await.unwrap();
     let sqlite = SqliteStore::open(&fd.db()).unwrap();
-    let got = postgres.leads(&business).await.unwrap();
+    let got = postgres.leads(&BusinessId::from(&business)).await.unwrap();
     assert_eq!(got.len(), 10_000);
-    assert_eq!(got, sqlite.leads(&business).await.unwrap());
+    assert_eq!(got, sqlite.leads(&BusinessId::from(&business)).await.unwrap());
     assert_eq!(
-        postgres.transcript("conv-04321").await.unwrap(),
-        sqlite.transcript("conv-04321").await.unwrap()
+        postgres.transcript(&ConversationId::from("conv-04321")).await.unwrap(),
+        sqlite.transcript(&ConversationId::from("conv-04321")).await.unwrap()
     );
     pg.drop().await;
 }

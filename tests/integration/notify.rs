@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use frontdesk::domain::{NotificationPrefs, NotificationState, NotifyChannel};
+use frontdesk::ids::BusinessId;
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::StoreError;
 use mail_parser::MessageParser;
@@ -22,7 +23,7 @@ async fn an_urgent_lead_reaches_every_channel_of_a_pro_business() {
     }
     let hooks = WebhookReceiver::start().await;
     let mut h = Harness::new(&business_file("PRO", &format!("notification_webhook_url = \"{}\"", hooks.url)));
-    hooks.set_secret(&h.store().webhook_secret(&h.business_id).await.unwrap());
+    hooks.set_secret(&h.store().webhook_secret(&BusinessId::from(&h.business_id)).await.unwrap());
     let smtp = SmtpServer::start(&h.fd.dir.path().join("mail"), None);
     let twilio = FakeTwilio::start().await;
     let mut env = smtp.env();
@@ -151,25 +152,37 @@ async fn plans_and_preferences_choose_the_channels() {
     // The local outbox has the FREE business's emails.
     let rows = h.wait_rows(&free, WAIT, |r| r.iter().all(|n| n.state == "kept")).await;
     let store = h.store();
-    let emails = store.local_emails(&free, 10).await.unwrap();
+    let emails = store.local_emails(&BusinessId::from(&free), 10).await.unwrap();
     assert_eq!(emails.len(), 2);
     assert!(emails.iter().any(|e| e.subject.starts_with("URGENT: ")), "{emails:#?}");
     assert!(rows.iter().all(|n| n.sent_at.is_some()));
 
     // Tests and preferences through the store, as the UI will use them.
     let policy = NotifyPolicy { voice_calls: false, ..NotifyPolicy::default() };
-    let refused = store.enqueue_test_notification(&free, NotifyChannel::Sms, policy).await.unwrap_err();
+    let refused = store
+        .enqueue_test_notification(&BusinessId::from(&free), NotifyChannel::Sms, policy)
+        .await
+        .unwrap_err();
     assert!(matches!(&refused, StoreError::Invalid(m) if m.contains("FREE")), "{refused}");
-    let refused = store.enqueue_test_notification(&pro, NotifyChannel::Webhook, policy).await.unwrap_err();
+    let refused = store
+        .enqueue_test_notification(&BusinessId::from(&pro), NotifyChannel::Webhook, policy)
+        .await
+        .unwrap_err();
     assert!(matches!(&refused, StoreError::Invalid(m) if m.contains("webhook URL")), "{refused}");
-    store.enqueue_test_notification(&free, NotifyChannel::Email, policy).await.unwrap();
+    store.enqueue_test_notification(&BusinessId::from(&free), NotifyChannel::Email, policy).await.unwrap();
     let prefs = NotificationPrefs { new_lead: vec![], digest_hour: Some(7), ..NotificationPrefs::default() };
-    store.set_notification_prefs(&pro, prefs.clone()).await.unwrap();
-    assert_eq!(store.notification_prefs(&pro).await.unwrap(), prefs);
-    assert!(matches!(store.notification_prefs("nope").await, Err(StoreError::NotFound(_))));
-    let counts = store.notification_counts(&free).await.unwrap();
+    store.set_notification_prefs(&BusinessId::from(&pro), prefs.clone()).await.unwrap();
+    assert_eq!(store.notification_prefs(&BusinessId::from(&pro)).await.unwrap(), prefs);
+    assert!(matches!(
+        store.notification_prefs(&BusinessId::from("nope")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let counts = store.notification_counts(&BusinessId::from(&free)).await.unwrap();
     assert_eq!(counts.len(), 5);
-    let page = store.notifications_page(&free, Some(NotificationState::Kept), 1, 0).await.unwrap();
+    let page = store
+        .notifications_page(&BusinessId::from(&free), Some(NotificationState::Kept), 1, 0)
+        .await
+        .unwrap();
     assert_eq!(page.len(), 1);
     assert!(page.iter().all(|n| n.business_id == free));
 }
@@ -236,14 +249,17 @@ async fn failures_retry_with_backoff_go_dead_and_can_be_retried() {
     // The owner retries dead notifications; other businesses cannot touch them.
     let store = h.store();
     let dead_sms = sms.id.clone();
-    assert!(matches!(store.retry_notification(&other, &dead_sms).await, Err(StoreError::NotFound(_))));
     assert!(matches!(
-        store.retry_notification(&h.business_id, &email.id).await,
+        store.retry_notification(&BusinessId::from(&other), &dead_sms).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.retry_notification(&BusinessId::from(&h.business_id), &email.id).await,
         Err(StoreError::Conflict(_))
     ));
-    store.retry_notification(&h.business_id, &dead_sms).await.unwrap();
+    store.retry_notification(&BusinessId::from(&h.business_id), &dead_sms).await.unwrap();
     smtp.set_mode("ok");
-    store.retry_notification(&other, &rows[0].id).await.unwrap();
+    store.retry_notification(&BusinessId::from(&other), &rows[0].id).await.unwrap();
     h.wait_rows(&h.business_id, WAIT, |rows| rows.iter().all(|n| n.state == "sent")).await;
     h.wait_rows(&other, WAIT, |rows| rows.iter().all(|n| n.state == "sent")).await;
     assert_eq!(twilio.accepted("Messages").len(), 1);

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::fake_twilio::FakeTwilio;
 use crate::notify_support::*;
 use crate::smtp::{available, SmtpServer};
+use frontdesk::ids::BusinessId;
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -144,7 +145,7 @@ async fn a_flood_of_1000_leads_is_delivered_with_bounded_connections() {
         hwm / 1024
     );
     assert!(hwm < 300 * 1024, "peak RSS {hwm} kB");
-    let counts = h.store().notification_counts(&h.business_id).await.unwrap();
+    let counts = h.store().notification_counts(&BusinessId::from(&h.business_id)).await.unwrap();
     let sent = counts.iter().find(|(s, _)| s.as_str() == "sent").map(|(_, n)| *n);
     assert_eq!(sent, Some(LEADS as u64), "{counts:?}");
 }
@@ -175,7 +176,7 @@ async fn the_daily_digest_is_sent_once_per_local_day() {
     let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).date_naive().to_string();
     let digest = rows.iter().find(|n| n.kind == "digest").unwrap();
     assert_eq!(digest.payload["date"], today.as_str());
-    let emails = h.store().local_emails(&business_id, 10).await.unwrap();
+    let emails = h.store().local_emails(&BusinessId::from(&business_id), 10).await.unwrap();
     let email = emails.iter().find(|e| e.subject.contains("new lead(s)")).expect("the digest email");
     assert_eq!(email.subject, format!("Flow Plumbing: 1 new lead(s) — {today}"));
     assert!(email.text_body.contains("Dana Smith, (312) 555-0142"), "{}", email.text_body);

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use frontdesk::domain::Notification;
+use frontdesk::ids::BusinessId;
 use frontdesk::store::InspectableStore;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -146,7 +147,7 @@ impl Harness {
     }
 
     pub async fn notifications(&self, business_id: &str) -> Vec<Notification> {
-        self.store().notifications(business_id).await.unwrap()
+        self.store().notifications(&BusinessId::from(business_id)).await.unwrap()
     }
 
     /// Polls the business's notifications until `done` holds.
@@ -159,7 +160,7 @@ impl Harness {
         let store = self.store();
         let deadline = Instant::now() + timeout;
         loop {
-            let rows = store.notifications(business_id).await.unwrap();
+            let rows = store.notifications(&BusinessId::from(business_id)).await.unwrap();
             if done(&rows) {
                 return rows;
             }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::notify_support::{business_file, message_id, Harness};
 use crate::smtp::{available, SmtpServer};
 use crate::ui_common::*;
+use frontdesk::ids::BusinessId;
 
 /// The keys of a plan refusal; every one has exactly these.
 const REFUSAL_KEYS: [&str; 7] =
@@ -71,7 +72,7 @@ async fn every_limit_is_refused_with_one_shape_and_shown_on_the_pages() {
     );
 
     // FREE: the sixth question and any document.
-    let mut free_questions = ui.store().questions(&owners[0].1).await.unwrap().len();
+    let mut free_questions = ui.store().questions(&BusinessId::from(&owners[0].1)).await.unwrap().len();
     while free_questions < 5 {
         let body = json!({"question_text": format!("Extra {free_questions}?")});
         assert_eq!(ui.api(free, "POST", "/api/admin/questions", Some(body)).await.0, 201);
@@ -88,15 +89,19 @@ async fn every_limit_is_refused_with_one_shape_and_shown_on_the_pages() {
     assert_refused(status, &body, "FREE", "PRO", "advanced_analytics", None);
 
     // BASIC: 25 documents, the 26th needs PRO; PRO takes it.
-    let have = ui.store().knowledge_entries(basic_id).await.unwrap().len();
+    let have = ui.store().knowledge_entries(&BusinessId::from(basic_id)).await.unwrap().len();
     for i in have..25 {
         let (status, body) = add_doc(&ui, basic, i).await;
         assert_eq!(status, 201, "{i}: {body}");
     }
     let (status, body) = add_doc(&ui, basic, 25).await;
     assert_refused(status, &body, "BASIC", "PRO", "documents", Some(25));
-    assert_eq!(ui.store().knowledge_entries(basic_id).await.unwrap().len(), 25, "nothing saved");
-    let have = ui.store().knowledge_entries(pro_id).await.unwrap().len();
+    assert_eq!(
+        ui.store().knowledge_entries(&BusinessId::from(basic_id)).await.unwrap().len(),
+        25,
+        "nothing saved"
+    );
+    let have = ui.store().knowledge_entries(&BusinessId::from(pro_id)).await.unwrap().len();
     for i in have..26 {
         assert_eq!(add_doc(&ui, pro, i).await.0, 201);
     }

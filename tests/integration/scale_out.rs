@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use frontdesk::domain::{Channel, NotifyChannel};
+use frontdesk::ids::{BusinessId, CallSid, LeadId};
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::outbox::OutboxStore;
 use frontdesk::store::postgres::PgStore;
@@ -193,7 +194,7 @@ async fn a_gather_call_and_a_chat_alternate_between_two_processes() {
     assert_eq!(webhook(a, "/api/voice/status", &status).await.0, 204);
 
     let store = PgStore::open(&shared.pg.url).await.unwrap();
-    let call = store.call(&sid).await.unwrap();
+    let call = store.call(&CallSid::from(&sid)).await.unwrap();
     assert_eq!(
         (
             call.mode.map(|m| m.as_str()),
@@ -206,7 +207,7 @@ async fn a_gather_call_and_a_chat_alternate_between_two_processes() {
     );
     assert_eq!(shared.count("calls").await, 1, "one call row");
     assert_eq!(shared.count("conversations").await, 1, "one conversation");
-    let leads = store.leads(&business).await.unwrap();
+    let leads = store.leads(&BusinessId::from(&business)).await.unwrap();
     assert_eq!(leads.len(), 1, "{leads:?}");
     let lead = &leads[0];
     assert_eq!(lead.channel, Channel::Voice);
@@ -214,7 +215,7 @@ async fn a_gather_call_and_a_chat_alternate_between_two_processes() {
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER));
     assert_eq!(lead.address.as_deref(), Some("12 Oak Street, Springfield"));
     assert_eq!(lead.conversation_id, call.conversation_id, "the call's conversation holds the lead");
-    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     let heard: Vec<&str> =
         transcript.iter().filter(|m| m.role.as_str() == "user").map(|m| m.content.as_str()).collect();
     assert_eq!(heard.len(), 4, "what was said to either instance: {transcript:?}");
@@ -240,16 +241,17 @@ async fn a_gather_call_and_a_chat_alternate_between_two_processes() {
             chat_lead = Some(l.to_string());
         }
     }
-    let lead = store.lead(&business, chat_lead.as_deref().unwrap()).await.unwrap();
+    let lead =
+        store.lead(&BusinessId::from(&business), &LeadId::from(chat_lead.as_deref().unwrap())).await.unwrap();
     assert_eq!(
         (lead.channel, lead.contact_name.as_deref(), lead.contact_phone.as_deref(), lead.address.as_deref()),
         (Channel::Chat, Some("Sam Lee"), Some("+13125550177"), Some("4 Pine Road, Springfield")),
         "{lead:?}"
     );
-    let transcript = store.transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), said.len(), "{transcript:?}");
     assert_eq!(shared.count("conversations").await, 2, "the call's and the chat's");
-    assert_eq!(store.leads(&business).await.unwrap().len(), 2);
+    assert_eq!(store.leads(&BusinessId::from(&business)).await.unwrap().len(), 2);
 
     drop(servers);
     drop(shared);
@@ -276,7 +278,10 @@ async fn enqueue_emails(store: &std::sync::Arc<PgStore>, business: &str, n: usiz
             for _ in (w..n).step_by(8) {
                 let policy = NotifyPolicy::default();
                 ids.push(
-                    store.enqueue_test_notification(&business, NotifyChannel::Email, policy).await.unwrap(),
+                    store
+                        .enqueue_test_notification(&BusinessId::from(&business), NotifyChannel::Email, policy)
+                        .await
+                        .unwrap(),
                 );
             }
             ids
@@ -294,7 +299,7 @@ async fn until_all_sent(store: &PgStore, business: &str, n: u64, within: Duratio
     let deadline = Instant::now() + within;
     loop {
         let counts: BTreeMap<&str, u64> = store
-            .notification_counts(business)
+            .notification_counts(&BusinessId::from(business))
             .await
             .unwrap()
             .into_iter()
@@ -351,7 +356,7 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (total, distinct) = accepted(&smtp);
     assert_eq!((total, distinct.len()), (1000, 1000), "each email accepted exactly once");
-    let rows = store.notifications(&business).await.unwrap();
+    let rows = store.notifications(&BusinessId::from(&business)).await.unwrap();
     let provided: BTreeSet<String> = rows.iter().filter_map(|r| r.provider_id.clone()).collect();
     assert_eq!(provided, distinct, "every row's Message-ID is one the SMTP server accepted");
     let (by_a, by_b) = (sent_by(&logs[0]), sent_by(&logs[1]));
@@ -390,7 +395,7 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
 
     let (total, distinct) = accepted(&smtp);
     assert_eq!(distinct.len(), 1300, "nothing lost: every email reached the SMTP server");
-    let rows = store.notifications(&business).await.unwrap();
+    let rows = store.notifications(&BusinessId::from(&business)).await.unwrap();
     assert!(rows.iter().all(|r| r.state == "sent"), "every row sent");
     // Rows desk-a had claimed but not recorded were claimed again by desk-b
     // once their lease ran out: a second attempt.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use frontdesk::domain::{
     CallMode, Channel, EndedReason, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority, Speaker,
 };
+use frontdesk::ids::{BusinessId, CallSid, ConversationId, LeadId};
 use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::admin::{LeadFilter, NotificationSettings};
 use frontdesk::store::outbox::Outcome;
@@ -248,7 +249,7 @@ async fn story(store: Arc<dyn InspectableStore>) {
         .unwrap());
     assert!(!store.finish_delivery(&id, &token, Outcome::Dead { error: "late".into() }).await.unwrap());
     let sms = store.claim_due(NotifyChannel::Sms, 10, 60_000).await.unwrap().remove(0);
-    let past = "2000-01-01T00:00:00.000Z".to_string();
+    let past = frontdesk::domain::parse_rfc3339("2000-01-01T00:00:00.000Z").unwrap();
     assert!(store
         .finish_delivery(&sms.id, &sms.lease_token, Outcome::Retry { error: "busy".into(), at: past })
         .await
@@ -292,12 +293,18 @@ async fn story(store: Arc<dyn InspectableStore>) {
         };
         store.record_call_status(s).await.unwrap();
     }
-    let c = store.call(sid).await.unwrap();
+    let c = store.call(&CallSid::from(sid)).await.unwrap();
     assert_eq!((c.status.as_str(), c.duration_seconds), ("completed", Some(42)));
-    assert_eq!(store.call_events(sid).await.unwrap().len(), 3);
-    store.finish_call(sid, "leak fixed", EndedReason::CallerHungUp, NotifyPolicy::default()).await.unwrap();
-    store.finish_call(sid, "leak fixed", EndedReason::AgentHungUp, NotifyPolicy::default()).await.unwrap();
-    let c = store.call(sid).await.unwrap();
+    assert_eq!(store.call_events(&CallSid::from(sid)).await.unwrap().len(), 3);
+    store
+        .finish_call(&CallSid::from(sid), "leak fixed", EndedReason::CallerHungUp, NotifyPolicy::default())
+        .await
+        .unwrap();
+    store
+        .finish_call(&CallSid::from(sid), "leak fixed", EndedReason::AgentHungUp, NotifyPolicy::default())
+        .await
+        .unwrap();
+    let c = store.call(&CallSid::from(sid)).await.unwrap();
     assert_eq!(c.ended_reason.map(|r| r.as_str()), Some("caller_hung_up"));
     let ended: Vec<_> =
         store.notifications(&b).await.unwrap().into_iter().filter(|n| n.kind == "call_ended").collect();
@@ -333,7 +340,7 @@ async fn story(store: Arc<dyn InspectableStore>) {
     assert_eq!(store.knowledge_entries(&b).await.unwrap().len(), bundle.knowledge.len());
 
     // Analytics.
-    let since = "2000-01-01T00:00:00.000Z";
+    let since = frontdesk::domain::parse_rfc3339("2000-01-01T00:00:00.000Z").unwrap();
     let activity = store.activity(&b, since).await.unwrap();
     // What the report counts: conversations by channel (and knowledge questions).
     let started: u32 =
@@ -389,46 +396,72 @@ async fn story(store: Arc<dyn InspectableStore>) {
 /// transaction; headings as chunk titles; tenant isolation.
 async fn imports(store: &Arc<dyn InspectableStore>, b: &str, other: &str) {
     use frontdesk::store::imports::{ImportKind, ImportState};
-    let job = store.create_import(b, ImportKind::Site, "https://acme.example/").await.unwrap();
+    let job =
+        store.create_import(&BusinessId::from(b), ImportKind::Site, "https://acme.example/").await.unwrap();
     assert_eq!(job.state, ImportState::Queued);
-    store.set_import_state(b, &job.id, ImportState::Running, Some("2 page(s)".into()), 2).await.unwrap();
+    store
+        .set_import_state(&BusinessId::from(b), &job.id, ImportState::Running, Some("2 page(s)".into()), 2)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.set_import_state(other, &job.id, ImportState::Done, None, 0).await,
+        store.set_import_state(&BusinessId::from(other), &job.id, ImportState::Done, None, 0).await,
         Err(StoreError::NotFound(_))
     ));
-    assert!(matches!(store.knowledge_import(other, &job.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.knowledge_import(&BusinessId::from(other), &job.id).await,
+        Err(StoreError::NotFound(_))
+    ));
     let page = |path: &str, text: &str| KnowledgeDoc {
         title: path.into(),
         content: format!("## Section {path}\n\n{text}"),
         source_url: Some(format!("https://acme.example{path}")),
     };
     let pages = vec![page("/a", "Septic pumping is $310."), page("/b", "Zorbex descaling is $420.")];
-    let sync = store.sync_web_documents(b, pages, Some("https://acme.example/".into())).await.unwrap();
+    let sync = store
+        .sync_web_documents(&BusinessId::from(b), pages, Some("https://acme.example/".into()))
+        .await
+        .unwrap();
     assert_eq!((sync.added, sync.updated, sync.unchanged, sync.removed), (2, 0, 0, 0));
     let q = KnowledgeQuery { text: "septic pumping".into(), embedding: None, limit: 1 };
-    let found = store.search_knowledge(b, &q).await.unwrap();
+    let found = store.search_knowledge(&BusinessId::from(b), &q).await.unwrap();
     assert_eq!(found[0].title, "/a — Section /a");
     assert_eq!(found[0].source_url.as_deref(), Some("https://acme.example/a"), "a chunk keeps its page");
     let pages = vec![page("/a", "Septic pumping is $330.")];
-    let sync = store.sync_web_documents(b, pages, Some("https://acme.example/".into())).await.unwrap();
+    let sync = store
+        .sync_web_documents(&BusinessId::from(b), pages, Some("https://acme.example/".into()))
+        .await
+        .unwrap();
     assert_eq!((sync.added, sync.updated, sync.unchanged, sync.removed), (0, 1, 0, 1));
     let q = KnowledgeQuery { text: "zorbex descaling".into(), embedding: None, limit: 3 };
-    assert!(store.search_knowledge(b, &q).await.unwrap().iter().all(|p| !p.text.contains("Zorbex")));
+    assert!(store
+        .search_knowledge(&BusinessId::from(b), &q)
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| !p.text.contains("Zorbex")));
     let q = KnowledgeQuery { text: "septic pumping".into(), embedding: None, limit: 3 };
-    assert!(store.search_knowledge(b, &q).await.unwrap()[0].text.contains("$330"));
-    assert!(store.search_knowledge(other, &q).await.unwrap().iter().all(|p| !p.text.contains("$3")));
+    assert!(store.search_knowledge(&BusinessId::from(b), &q).await.unwrap()[0].text.contains("$330"));
+    assert!(store
+        .search_knowledge(&BusinessId::from(other), &q)
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| !p.text.contains("$3")));
     assert_eq!(store.fail_interrupted_imports().await.unwrap() >= 1, store.backend() == "sqlite");
-    store.set_import_state(b, &job.id, ImportState::Done, Some("ok".into()), 1).await.unwrap();
-    let jobs = store.knowledge_imports(b, 10).await.unwrap();
+    store
+        .set_import_state(&BusinessId::from(b), &job.id, ImportState::Done, Some("ok".into()), 1)
+        .await
+        .unwrap();
+    let jobs = store.knowledge_imports(&BusinessId::from(b), 10).await.unwrap();
     assert_eq!((jobs.len(), jobs[0].state, jobs[0].documents), (1, ImportState::Done, 1));
-    assert!(store.knowledge_imports(other, 10).await.unwrap().is_empty());
+    assert!(store.knowledge_imports(&BusinessId::from(other), 10).await.unwrap().is_empty());
 }
 
 /// Twenty URGENT leads, then four workers claiming webhook rows at once:
 /// each row is claimed exactly once.
 async fn several_workers_deliver_each_row_once(store: &Arc<dyn InspectableStore>, b: &str) {
     for i in 0..20 {
-        let conv = store.start_conversation(b, Channel::Chat, None, false).await.unwrap();
+        let conv = store.start_conversation(&BusinessId::from(b), Channel::Chat, None, false).await.unwrap();
         let mut t = turn(b, &conv, &[("user", "flooding"), ("assistant", "on our way")]);
         t.lead = Some(draft(Some(&format!("Caller {i}")), Priority::Urgent));
         t.escalate = true;
@@ -550,12 +583,14 @@ async fn two_processes_on_one_postgres_and_redis_share_a_chat() {
     }
     assert_eq!(last["done"], true, "{last}");
     let store = PgStore::open(&pg.url).await.unwrap();
-    let saved = store.lead(&business, lead.as_deref().unwrap()).await.unwrap();
+    let saved =
+        store.lead(&BusinessId::from(&business), &LeadId::from(lead.as_deref().unwrap())).await.unwrap();
     assert_eq!(saved.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(saved.contact_phone.as_deref(), Some("+13125550142"));
     assert_eq!(saved.address.as_deref(), Some("12 Oak Street, Springfield"));
     assert_eq!(saved.contact_email.as_deref(), Some("dana@example.com"));
-    let transcript = store.transcript(saved.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript =
+        store.transcript(&ConversationId::from(saved.conversation_id.as_deref().unwrap())).await.unwrap();
     assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), said.len(), "{transcript:?}");
     let mut instances = Vec::new();
     for server in &servers {

@@ -16,6 +16,7 @@ use crate::fake_media::TlsConnect;
 use crate::fake_realtime::Options as RealtimeOptions;
 use crate::pebble::{self, free_port, Files, Options, Pebble};
 use crate::voice::{call_sid, model_audio, Phone, Web, CALLER};
+use frontdesk::ids::ConversationId;
 
 pub const EMAIL: &str = "ops@frontdesk.test";
 
@@ -356,7 +357,7 @@ async fn a_realtime_call_over_wss_carries_on_through_a_certificate_renewal() {
     let conversation = lead.conversation_id.as_deref().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let transcript = phone.store().transcript(conversation).await.unwrap();
+        let transcript = phone.store().transcript(&ConversationId::from(conversation)).await.unwrap();
         if transcript.iter().any(|m| m.content == "Thanks Dana, someone will call you back today.") {
             break;
         }

@@ -4,6 +4,7 @@
 
 use crate::common::PASSWORD;
 use crate::ui_common::*;
+use frontdesk::ids::{BusinessId, LeadId};
 
 /// Form fields, or headers: (name, value) pairs.
 type Pairs<'a> = Vec<(&'a str, &'a str)>;
@@ -128,7 +129,7 @@ async fn one_business(plan: &str) -> (Ui, String, Web) {
 async fn every_form_needs_the_csrf_token_and_this_origin() {
     let (ui, id, mut web) = one_business("BASIC").await;
     let token = web.csrf().await;
-    let name = || async { ui.store().business(&id).await.unwrap().name };
+    let name = || async { ui.store().business(&BusinessId::from(&id)).await.unwrap().name };
     let cases: [(&str, Pairs, Pairs); 4] = [
         ("no token", vec![], vec![]),
         ("wrong token", vec![("_csrf", "x".repeat(32).leak())], vec![]),
@@ -146,7 +147,7 @@ async fn every_form_needs_the_csrf_token_and_this_origin() {
     let (status, _, _) =
         web.post_file("/knowledge", &[("title", "Sneaky")], ("file", "a.txt", b"text")).await;
     assert_eq!(status, 403);
-    assert_eq!(ui.store().knowledge_entries(&id).await.unwrap().len(), 1);
+    assert_eq!(ui.store().knowledge_entries(&BusinessId::from(&id)).await.unwrap().len(), 1);
     // The real thing, from this site, works.
     let origin = ui.server.base.clone();
     let (status, _, _) = web
@@ -163,7 +164,7 @@ async fn every_form_needs_the_csrf_token_and_this_origin() {
 #[tokio::test]
 async fn bad_input_is_named_on_the_page_and_nothing_is_saved() {
     let (ui, id, mut web) = one_business("PRO").await;
-    let before = ui.store().business_bundle(&id).await.unwrap();
+    let before = ui.store().business_bundle(&BusinessId::from(&id)).await.unwrap();
     let long = "x".repeat(81);
     let phrase = "y".repeat(101);
     let cases: Vec<(&str, Pairs, &str)> = vec![
@@ -228,7 +229,11 @@ async fn bad_input_is_named_on_the_page_and_nothing_is_saved() {
         assert_eq!(status, 400, "{name}");
         assert!(body.contains(message), "{name}: {message:?}");
     }
-    assert_eq!(ui.store().business_bundle(&id).await.unwrap(), before, "nothing was saved");
+    assert_eq!(
+        ui.store().business_bundle(&BusinessId::from(&id)).await.unwrap(),
+        before,
+        "nothing was saved"
+    );
     // A good upload is indexed.
     let (status, _, _) = web
         .post_file(
@@ -238,7 +243,7 @@ async fn bad_input_is_named_on_the_page_and_nothing_is_saved() {
         )
         .await;
     assert_eq!(status, 303);
-    let docs = ui.store().knowledge_entries(&id).await.unwrap();
+    let docs = ui.store().knowledge_entries(&BusinessId::from(&id)).await.unwrap();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[1].title, "service-area");
     assert!(docs[1].chunks >= 1 && docs[1].indexed_at.is_some());
@@ -316,9 +321,9 @@ async fn staff_see_leads_and_change_status_but_no_settings() {
     assert_eq!(status, 403);
     let (status, _, _) = staff.submit(&format!("/leads/{lead}/status"), &[("status", "CONTACTED")]).await;
     assert_eq!(status, 303);
-    let detail = ui.store().lead(&id, &lead).await.unwrap();
+    let detail = ui.store().lead(&BusinessId::from(&id), &LeadId::from(&lead)).await.unwrap();
     assert_eq!(detail.status.as_str(), "CONTACTED");
-    assert_eq!(ui.store().business(&id).await.unwrap().name, "Alpha Plumbing");
+    assert_eq!(ui.store().business(&BusinessId::from(&id)).await.unwrap().name, "Alpha Plumbing");
 }
 
 #[tokio::test]
@@ -339,11 +344,13 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     assert!(body.contains("/settings/plan"));
 
     // The drag-and-drop reorder posts every id in the new order.
-    let ids: Vec<String> = ui.store().questions(&id).await.unwrap().into_iter().map(|q| q.id).collect();
+    let ids: Vec<String> =
+        ui.store().questions(&BusinessId::from(&id)).await.unwrap().into_iter().map(|q| q.id).collect();
     let reversed: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     let (status, _, _) = web.submit("/settings/questions/order", &[("ids", &reversed.join(","))]).await;
     assert_eq!(status, 303);
-    let now: Vec<String> = ui.store().questions(&id).await.unwrap().into_iter().map(|q| q.id).collect();
+    let now: Vec<String> =
+        ui.store().questions(&BusinessId::from(&id)).await.unwrap().into_iter().map(|q| q.id).collect();
     assert_eq!(now, ids.iter().rev().cloned().collect::<Vec<_>>());
     let (status, _, body) = web.submit("/settings/questions/order", &[("ids", &ids[0])]).await;
     assert_eq!(status, 400);
@@ -369,10 +376,10 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
     for _ in 0..3 {
         web.submit("/settings/questions", &[("question_text", "Anything else?")]).await;
     }
-    assert_eq!(ui.store().questions(&id).await.unwrap().len(), 6);
+    assert_eq!(ui.store().questions(&BusinessId::from(&id)).await.unwrap().len(), 6);
 
     ui.set_plan(&id, "FREE");
-    let bundle = ui.store().business_bundle(&id).await.unwrap();
+    let bundle = ui.store().business_bundle(&BusinessId::from(&id)).await.unwrap();
     assert_eq!(bundle.questions.len(), 6, "a downgrade deletes nothing");
     assert_eq!(bundle.agent.twilio_voice, "Polly.Joanna");
     let agent = web.get("/settings/agent").await.1;
@@ -383,7 +390,7 @@ async fn pages_hide_what_the_plan_lacks_and_a_downgrade_keeps_data() {
         body.contains("the FREE plan includes 5 lead questions; more need the BASIC plan"),
         "limit message on the page"
     );
-    assert_eq!(ui.store().questions(&id).await.unwrap().len(), 6);
+    assert_eq!(ui.store().questions(&BusinessId::from(&id)).await.unwrap().len(), 6);
 }
 
 #[tokio::test]

@@ -133,7 +133,7 @@ async fn a_new_owner_gets_live_in_the_first_hour() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let site = format!("http://localhost:{}", addr.port());
-    website(listener, ui.url("/widget.js"), business.clone()).await;
+    website(listener, ui.url("/widget.js"), String::from(business.clone())).await;
     b.go(&ui.url("/settings/widget")).await;
     // Typed as an owner copies it from the address bar (a page, a trailing slash).
     b.fill("#f-website_origins", &format!("{site}/contact")).await;

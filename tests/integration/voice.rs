@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use frontdesk::domain::Channel;
+use frontdesk::ids::{BusinessId, CallSid};
 use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
@@ -259,20 +260,22 @@ impl Phone {
     pub async fn ended(&self, call_sid: &str) -> frontdesk::domain::Call {
         let store = self.store();
         for _ in 0..300 {
-            if let Ok(call) = store.call(call_sid).await {
+            if let Ok(call) = store.call(&CallSid::from(call_sid)).await {
                 if call.ended_at.is_some() {
                     return call;
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("call {call_sid} never ended: {:?}", store.call(call_sid).await);
+        panic!("call {call_sid} never ended: {:?}", store.call(&CallSid::from(call_sid)).await);
     }
 
     pub async fn lead(&self) -> frontdesk::domain::Lead {
         let store = self.store();
         for _ in 0..200 {
-            if let Some(lead) = store.leads(&self.business_id).await.unwrap().into_iter().next() {
+            if let Some(lead) =
+                store.leads(&BusinessId::from(&self.business_id)).await.unwrap().into_iter().next()
+            {
                 return lead;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -402,7 +405,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
         assert_eq!(phone.post_with(path, &params, None).await.0, 403, "{path}");
     }
     // No side effect: no call, no conversation.
-    assert!(phone.store().call(&call_sid(1)).await.is_err());
+    assert!(phone.store().call(&CallSid::from(&call_sid(1))).await.is_err());
 
     // Signed as Twilio signs it (also with the explicit :443 some requests carry).
     let (status, body) = phone.post_with("/api/voice/incoming", &params, Some(&signature)).await;
@@ -419,7 +422,7 @@ async fn webhooks_need_twilios_signature_and_change_nothing_without_it() {
     assert_eq!(sent["callSid"], call_sid(1));
     assert_eq!(sent["businessId"], phone.business_id);
     assert!(!sent["token"].is_empty(), "the stream's one-time token");
-    let call = phone.store().call(&call_sid(1)).await.unwrap();
+    let call = phone.store().call(&CallSid::from(&call_sid(1))).await.unwrap();
     assert_eq!(
         (call.mode.map(|m| m.as_str()), call.from_number.as_deref()),
         (Some("realtime"), Some(CALLER))
@@ -504,16 +507,16 @@ async fn status_callbacks_are_recorded_in_order_whatever_order_they_arrive() {
         assert_eq!(code, 204);
     }
     let store = phone.store();
-    let call = store.call(&sid).await.unwrap();
+    let call = store.call(&CallSid::from(&sid)).await.unwrap();
     assert_eq!((call.status.as_str(), call.duration_seconds), ("completed", Some(42)));
-    let events = store.call_events(&sid).await.unwrap();
+    let events = store.call_events(&CallSid::from(&sid)).await.unwrap();
     assert_eq!(events.len(), 3);
     // A status for a call the agent never answered is kept too.
     let (code, _) = phone
         .post("/api/voice/status", &[("CallSid", "CAother"), ("CallStatus", "no-answer"), ("To", NUMBER)])
         .await;
     assert_eq!(code, 204);
-    let other = store.call("CAother").await.unwrap();
+    let other = store.call(&CallSid::from("CAother")).await.unwrap();
     assert_eq!(
         (other.status.as_str(), other.business_id.as_deref()),
         ("no-answer", Some(phone.business_id.as_str()))
@@ -553,7 +556,7 @@ async fn a_gather_call_with_the_local_engine_ends_in_a_saved_lead() {
         (Some("gather"), Some("agent_hung_up"))
     );
     // The owner's CRM hears that the call ended (the default preference), once.
-    let notes = phone.store().notifications(&phone.business_id).await.unwrap();
+    let notes = phone.store().notifications(&BusinessId::from(&phone.business_id)).await.unwrap();
     let ended: Vec<_> = notes.iter().filter(|n| n.kind == "call_ended").collect();
     assert_eq!(ended.len(), 1, "{notes:?}");
     assert_eq!(ended[0].channel, "webhook");
@@ -563,7 +566,7 @@ async fn a_gather_call_with_the_local_engine_ends_in_a_saved_lead() {
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER));
     assert_eq!(lead.address.as_deref(), Some("12 Oak Street, Springfield"));
-    let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = phone.store().transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert_eq!(transcript.iter().filter(|m| m.role.as_str() == "user").count(), 4, "{transcript:?}");
     assert!(transcript[0].content.contains("kitchen sink"));
     assert_eq!(lead.notes.as_deref(), Some("Hi, my kitchen sink is leaking under the cabinet"));
@@ -596,7 +599,7 @@ async fn silence_twice_takes_a_message_and_the_recording_is_kept() {
     // The caller's number makes it a lead to call back.
     let lead = phone.lead().await;
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER));
-    let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = phone.store().transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert!(transcript.iter().any(|m| m.content.contains(url)), "{transcript:?}");
 }
 
@@ -749,7 +752,7 @@ async fn a_realtime_call_configures_the_session_forwards_audio_runs_tools_and_ha
     let lead = phone.lead().await;
     assert_eq!(lead.contact_name.as_deref(), Some("Dana Smith"));
     assert_eq!(lead.contact_phone.as_deref(), Some(CALLER), "the caller ID stands in for the invalid number");
-    let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = phone.store().transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     let lines: Vec<(&str, &str)> = transcript.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect();
     assert!(lines.contains(&("user", "Hi, this is Dana Smith, are you open on Saturday?")), "{lines:?}");
     assert!(lines.contains(&("assistant", "Thanks for calling Test Plumbing. Bye now!")), "{lines:?}");

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use frontdesk::domain::Priority;
+use frontdesk::ids::BusinessId;
 use serde_json::json;
 
 use crate::fake_media::tone;
@@ -82,7 +83,7 @@ async fn barge_in_clears_twilio_and_truncates_at_what_the_caller_heard() {
     assert_eq!(ended.ended_reason.map(|r| r.as_str()), Some("caller_hung_up"));
     // The interrupted answer is marked as cut short in the transcript.
     let lead = phone.lead().await;
-    let transcript = phone.store().transcript(lead.conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = phone.store().transcript(lead.conversation_id.as_ref().unwrap()).await.unwrap();
     assert!(
         transcript.iter().any(|m| m.role.as_str() == "assistant" && m.content == "Sorry, go ahead. …"),
         "{transcript:?}"
@@ -113,7 +114,7 @@ async fn an_emergency_escalates_at_once_and_the_transfer_waits_for_its_line() {
     let store = phone.store();
     let mut escalated = false;
     for _ in 0..100 {
-        let notes = store.notifications(&phone.business_id).await.unwrap();
+        let notes = store.notifications(&BusinessId::from(&phone.business_id)).await.unwrap();
         if notes.iter().any(|n| n.kind == "urgent_lead") {
             escalated = true;
             break;
@@ -186,11 +187,11 @@ async fn when_the_model_fails_mid_call_the_caller_carries_on_turn_by_turn_with_n
     let doc = phone.say(&sid, "The water heater leaks from the bottom").await;
     assert_eq!(doc.last().unwrap().name, "Hangup", "{doc:?}");
     let store = phone.store();
-    let leads = store.leads(&phone.business_id).await.unwrap();
+    let leads = store.leads(&BusinessId::from(&phone.business_id)).await.unwrap();
     assert_eq!(leads.len(), 1, "one call, one lead");
     assert_eq!(leads[0].contact_name.as_deref(), Some("Dana Smith"), "kept from the realtime part");
     assert_eq!(leads[0].address.as_deref(), Some("12 Oak Street"));
-    let transcript = store.transcript(leads[0].conversation_id.as_deref().unwrap()).await.unwrap();
+    let transcript = store.transcript(leads[0].conversation_id.as_ref().unwrap()).await.unwrap();
     assert!(transcript.iter().any(|m| m.content.contains("water heater is leaking")));
     assert!(transcript.iter().any(|m| m.content == "12 Oak Street"));
 }
@@ -402,7 +403,7 @@ async fn two_hundred_calls_at_once_each_keep_their_own_audio_and_lead() {
     for (sid, _, _) in &calls {
         phone.ended(sid).await;
     }
-    let leads = phone.store().leads(&phone.business_id).await.unwrap();
+    let leads = phone.store().leads(&BusinessId::from(&phone.business_id)).await.unwrap();
     assert_eq!(leads.len(), CALLS, "a lead (the caller's number) per call");
 }
 

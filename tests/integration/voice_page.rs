@@ -10,6 +10,7 @@ use crate::fake_media::twilio_signature;
 use crate::fake_openai::FakeOpenAi;
 use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};
 use crate::ui_common::*;
+use frontdesk::ids::CallSid;
 
 const PUBLIC: &str = "https://voice.test";
 const NUMBER_A: &str = "+13125550100";
@@ -215,7 +216,7 @@ async fn call_my_receptionist_rings_the_owner_through_twilio_and_says_what_happe
     let twiml = answer.text().await.unwrap();
     assert!(twiml.contains("Thanks for calling Alpha Plumbing, this is Pip."), "{twiml}");
     assert!(twiml.contains("<Gather"), "{twiml}");
-    let row = ui.store().call(&sid).await.unwrap();
+    let row = ui.store().call(&CallSid::from(&sid)).await.unwrap();
     assert_eq!(row.business_id.as_deref(), Some(a.as_str()));
 
     // Twilio's refusal is shown in its own words.

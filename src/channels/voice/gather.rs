@@ -19,6 +19,7 @@ use crate::agent::voice;
 use crate::channels::engine::{self, Reply as TurnReply, Session, TurnError};
 use crate::domain::{CallMode, Channel, EndedReason};
 use crate::http::with_state;
+use crate::ids::CallSid;
 use crate::state::AppState;
 use crate::twilio::CallUpdate;
 use crate::twiml::{self, Verb};
@@ -49,7 +50,7 @@ struct HoldQuery {
 async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection> {
     // The caller's words are here: the reply's latency counts from now.
     let received = std::time::Instant::now();
-    let call_sid = form.call_sid()?.to_string();
+    let call_sid = CallSid::from(form.call_sid()?);
     let ctx = call_context(&app, &form).await?;
     let mut session =
         call_session(&app, &ctx, &call_sid, form.caller_number(), form.business_number(), CallMode::Gather)
@@ -63,7 +64,7 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
         session.silences = 0;
         engine::save_session(&app, &call_sid, &session).await;
     }
-    tracing::info!(call_sid, confidence = form.get("Confidence"), "caller spoke");
+    tracing::info!(%call_sid, confidence = form.get("Confidence"), "caller spoke");
     // Recorded when the TwiML answer is ready: the reply, or the hold line
     // ("One moment, please") when the reply is slow, is what the caller hears first.
     let answered = |app: &AppState| {
@@ -81,7 +82,7 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
     let turn = {
         let (app, ctx, call_sid) = (app.clone(), ctx.clone(), call_sid.clone());
         tokio::spawn(async move {
-            engine::run_turn(&app, &ctx, Channel::Voice, Some(&call_sid), &speech, None, false).await
+            engine::run_turn(&app, &ctx, Channel::Voice, Some(call_sid.as_str()), &speech, None, false).await
         })
     };
     let wait = Duration::from_millis(app.config.voice.gather_reply_wait_ms);
@@ -94,7 +95,7 @@ async fn handle_speech(app: AppState, form: Form) -> Result<Response, Rejection>
             Ok(twiml_reply(&verbs))
         }
         Err(_) => {
-            tracing::info!(call_sid, "reply is slow; the caller holds");
+            tracing::info!(%call_sid, "reply is slow; the caller holds");
             let held = app.voice.hold_reply(&call_sid).await;
             let (app2, ctx2, sid) = (app.clone(), ctx.clone(), call_sid.clone());
             tokio::spawn(async move {
@@ -116,10 +117,10 @@ async fn deliver(app: &AppState, call_sid: &str, turn: &str) {
     let Some(twilio) = &app.twilio else { return };
     let Some(doc) = app.voice.take_reply(call_sid).await else { return };
     match twilio.update_call(call_sid, &CallUpdate::Twiml(doc.clone())).await {
-        Ok(()) => tracing::info!(call_sid, "slow reply delivered by redirecting the call"),
+        Ok(()) => tracing::info!(%call_sid, "slow reply delivered by redirecting the call"),
         Err(e) => {
             // The hold loop's redirect picks it up instead.
-            tracing::warn!(call_sid, error = %e, "could not redirect the call; the hold loop will fetch the reply");
+            tracing::warn!(%call_sid, error = %e, "could not redirect the call; the hold loop will fetch the reply");
             app.voice.reply_ready(call_sid, turn, &doc, true).await;
         }
     }
@@ -141,7 +142,7 @@ fn hold(app: &AppState, ctx: &Context, round: u32) -> Vec<Verb> {
 
 /// `POST /api/voice/gather-reply`: the hold loop asks whether the reply is ready.
 async fn gather_reply(query: HoldQuery, app: AppState, form: Form) -> Result<Response, Rejection> {
-    let call_sid = form.call_sid()?.to_string();
+    let call_sid = CallSid::from(form.call_sid()?);
     let ctx = call_context(&app, &form).await?;
     if let Some(doc) = app.voice.take_reply(&call_sid).await {
         let mut response = Response::new(doc.into());
@@ -168,14 +169,14 @@ async fn gather_reply(query: HoldQuery, app: AppState, form: Form) -> Result<Res
 async fn reply_verbs(
     app: &AppState,
     ctx: &Context,
-    call_sid: &str,
+    call_sid: &CallSid,
     result: Result<TurnReply, TurnError>,
 ) -> Vec<Verb> {
     let voice = say_voice(&ctx.agent);
     let reply = match result {
         Ok(reply) => reply,
         Err(e) => {
-            tracing::error!(call_sid, error = %e, "turn failed");
+            tracing::error!(%call_sid, error = %e, "turn failed");
             return listen(
                 app,
                 ctx,
@@ -200,11 +201,11 @@ async fn reply_verbs(
 }
 
 /// Nothing was said: ask once more, then take a message.
-async fn silence(app: &AppState, ctx: &Context, call_sid: &str, mut session: Session) -> Vec<Verb> {
+async fn silence(app: &AppState, ctx: &Context, call_sid: &CallSid, mut session: Session) -> Vec<Verb> {
     session.silences = session.silences.saturating_add(1);
     engine::save_session(app, call_sid, &session).await;
     if session.silences >= 2 {
-        tracing::info!(call_sid, "no answer twice; taking a message");
+        tracing::info!(%call_sid, "no answer twice; taking a message");
         finish(app, ctx, call_sid, EndedReason::Voicemail).await;
         return voicemail(
             app,
@@ -219,7 +220,7 @@ async fn silence(app: &AppState, ctx: &Context, call_sid: &str, mut session: Ses
 }
 
 /// Saves the call's summary and how it ended.
-async fn finish(app: &AppState, ctx: &Context, call_sid: &str, reason: EndedReason) {
+async fn finish(app: &AppState, ctx: &Context, call_sid: &CallSid, reason: EndedReason) {
     let summary = match engine::load_session(app, call_sid, &ctx.business.id).await {
         Some(session) => voice::summary(ctx, &session.state),
         None => String::new(),

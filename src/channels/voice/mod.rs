@@ -31,6 +31,7 @@ use super::engine::{self, Session};
 use crate::agent::answers;
 use crate::agent::conversation::{self, Context, State};
 use crate::domain::{AgentConfig, CallMode, Channel, EndedReason, Speaker, VoiceMode};
+use crate::ids::CallSid;
 use crate::state::AppState;
 use crate::store::{NewCall, TurnRecord};
 use crate::twiml::{Verb, Voice};
@@ -94,7 +95,7 @@ pub fn caller_id(from: Option<&str>, country: &str) -> Option<String> {
 pub async fn call_session(
     app: &AppState,
     ctx: &Context,
-    call_sid: &str,
+    call_sid: &CallSid,
     from: Option<&str>,
     to: Option<&str>,
     mode: CallMode,
@@ -106,7 +107,7 @@ pub async fn call_session(
     let conversation_id = app
         .store
         .start_call(NewCall {
-            call_sid: call_sid.to_string(),
+            call_sid: call_sid.clone(),
             business_id: business_id.clone(),
             from_number: from.map(str::to_string),
             to_number: to.map(str::to_string),
@@ -121,10 +122,10 @@ pub async fn call_session(
 
 /// Saves how a call ended (once; later calls keep the first reason) and
 /// wakes the notifications worker for its call-ended messages.
-pub async fn finish_call(app: &AppState, call_sid: &str, summary: &str, reason: EndedReason) {
+pub async fn finish_call(app: &AppState, call_sid: &CallSid, summary: &str, reason: EndedReason) {
     match app.store.finish_call(call_sid, summary, reason, app.notify_policy()).await {
         Ok(()) => app.notify_wake.notify_one(),
-        Err(e) => tracing::error!(call_sid, error = %e, "could not save the end of the call"),
+        Err(e) => tracing::error!(%call_sid, error = %e, "could not save the end of the call"),
     }
 }
 

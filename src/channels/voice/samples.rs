@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::channels::engine;
 use crate::domain::REALTIME_VOICES;
 use crate::error::ApiError;
+use crate::ids::BusinessId;
 use crate::openai::speech::{Speech, SpeechError};
 use crate::state::AppState;
 
@@ -56,7 +57,7 @@ pub fn available(app: &AppState) -> bool {
 }
 
 /// The MP3 sample of `voice` for a business, from the cache or made now.
-pub async fn sample(app: &AppState, business_id: &str, voice: &str) -> Result<Vec<u8>, SampleError> {
+pub async fn sample(app: &AppState, business_id: &BusinessId, voice: &str) -> Result<Vec<u8>, SampleError> {
     if !REALTIME_VOICES.contains(&voice) {
         return Err(SampleError::UnknownVoice(voice.chars().take(40).collect()));
     }
@@ -83,7 +84,7 @@ pub async fn sample(app: &AppState, business_id: &str, voice: &str) -> Result<Ve
     let openai = &app.config.openai;
     let speech = Speech::new(&openai.base_url, openai.api_key.expose(), model, Duration::from_secs(30));
     let audio = speech.synthesize(voice, &text).await?;
-    tracing::info!(business_id, voice, bytes = audio.len(), "voice sample made");
+    tracing::info!(%business_id, voice, bytes = audio.len(), "voice sample made");
     let (keep, written) = (audio.clone(), path.clone());
     tokio::task::spawn_blocking(move || store(&dir, &written, &keep))
         .await

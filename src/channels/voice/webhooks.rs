@@ -18,6 +18,7 @@ use crate::channels::engine;
 use crate::domain::{CallMode, EndedReason};
 use crate::error::ApiError;
 use crate::http::with_state;
+use crate::ids::CallSid;
 use crate::plans::Feature;
 use crate::state::AppState;
 use crate::store::{CallStatus, StoreError};
@@ -53,12 +54,12 @@ fn default_voice() -> Voice {
 
 /// `POST /api/voice/incoming`: a call comes in.
 async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
-    let call_sid = form.call_sid()?.to_string();
+    let call_sid = CallSid::from(form.call_sid()?);
     let to = form.business_number().unwrap_or_default().to_string();
     let business = match app.store.business_by_number(&to).await {
         Ok(b) => b,
         Err(StoreError::NotFound(_)) => {
-            tracing::warn!(call_sid, to, "a call to a number no business has");
+            tracing::warn!(%call_sid, to, "a call to a number no business has");
             return Ok(twiml_reply(&[
                 Verb::say("Sorry, this number is not set up to take calls yet. Goodbye.", &default_voice()),
                 Verb::Hangup,
@@ -99,8 +100,8 @@ async fn incoming(app: AppState, form: Form) -> Result<Response, Rejection> {
         let token =
             super::stream_token::issue(app.jwt_secret.expose().as_bytes(), &call_sid, &business.id, now);
         let parameters = vec![
-            ("callSid".to_string(), call_sid.clone()),
-            ("businessId".to_string(), business.id.clone()),
+            ("callSid".to_string(), call_sid.to_string()),
+            ("businessId".to_string(), business.id.to_string()),
             ("token".to_string(), token),
         ];
         return Ok(twiml_reply(&[Verb::ConnectStream {
@@ -151,7 +152,7 @@ pub fn voicemail(app: &AppState, ctx: &Context, message: String) -> Vec<Verb> {
 
 /// `POST /api/voice/status`: Twilio's call status callbacks.
 async fn status(app: AppState, form: Form) -> Result<Response, Rejection> {
-    let call_sid = form.call_sid()?.to_string();
+    let call_sid = CallSid::from(form.call_sid()?);
     let status = form.get("CallStatus").unwrap_or("unknown").to_string();
     app.store
         .record_call_status(CallStatus {
@@ -166,17 +167,17 @@ async fn status(app: AppState, form: Form) -> Result<Response, Rejection> {
         })
         .await
         .map_err(reject)?;
-    tracing::info!(call_sid, status, "call status");
+    tracing::info!(%call_sid, status, "call status");
     Ok(warp::reply::with_status(warp::reply(), warp::http::StatusCode::NO_CONTENT).into_response())
 }
 
 /// `POST /api/voice/stream-ended`: the media stream closed without the call
 /// being redirected; do what the bridge decided (or carry on turn by turn).
 async fn stream_ended(app: AppState, form: Form) -> Result<Response, Rejection> {
-    let call_sid = form.call_sid()?.to_string();
+    let call_sid = CallSid::from(form.call_sid()?);
     let ctx = call_context(&app, &form).await?;
     let step = app.voice.next(&call_sid).await.unwrap_or(NextStep::Gather);
-    tracing::info!(call_sid, ?step, "media stream ended");
+    tracing::info!(%call_sid, ?step, "media stream ended");
     Ok(twiml_reply(&next_step_twiml(&app, &ctx, &call_sid, &step).await))
 }
 
@@ -225,7 +226,7 @@ async fn dial_status(app: AppState, form: Form) -> Result<Response, Rejection> {
 
 /// `POST /api/voice/recording`: the caller left a message.
 async fn recording(app: AppState, form: Form) -> Result<Response, Rejection> {
-    let call_sid = form.call_sid()?.to_string();
+    let call_sid = CallSid::from(form.call_sid()?);
     let ctx = call_context(&app, &form).await?;
     save_recording(&app, &ctx, &form).await?;
     super::finish_call(
@@ -251,7 +252,7 @@ async fn recording_status(app: AppState, form: Form) -> Result<Response, Rejecti
 
 /// Keeps the recording with the call, and the call's lead with a note of it.
 async fn save_recording(app: &AppState, ctx: &Context, form: &Form) -> Result<(), Rejection> {
-    let call_sid = form.call_sid()?.to_string();
+    let call_sid = CallSid::from(form.call_sid()?);
     let Some(url) = form.get("RecordingUrl").filter(|u| !u.is_empty()) else { return Ok(()) };
     app.store
         .record_call_status(CallStatus {

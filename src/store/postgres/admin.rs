@@ -7,15 +7,18 @@ use tokio_postgres::Row;
 
 use super::business::{insert_question, load_business, question_row, user_row, write_bundle, write_rules};
 use super::{changed, db_err, get, get_u32, in_tx, reports, to_json, PgStore};
+use crate::domain::rfc3339;
 use crate::domain::{
     new_id, now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
     Priority, Question, Role, User,
 };
+use crate::ids::{BusinessId, LeadId};
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LatencyStat, LeadDetail,
     LeadFilter, NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result, StoreError};
+use chrono::{DateTime, Utc};
 
 pub(super) const USER_COLUMNS: &str = "id, email, password_hash, role, business_id, created_at";
 
@@ -161,7 +164,7 @@ impl AdminStore for PgStore {
         changed(n, "user")
     }
 
-    async fn update_business_settings(&self, business_id: &str, s: BusinessSettings) -> Result<()> {
+    async fn update_business_settings(&self, business_id: &BusinessId, s: BusinessSettings) -> Result<()> {
         let c = self.client().await?;
         let n = c
             .execute(
@@ -174,7 +177,11 @@ impl AdminStore for PgStore {
         changed(n, "business")
     }
 
-    async fn update_notification_settings(&self, business_id: &str, s: NotificationSettings) -> Result<()> {
+    async fn update_notification_settings(
+        &self,
+        business_id: &BusinessId,
+        s: NotificationSettings,
+    ) -> Result<()> {
         let c = self.client().await?;
         let n = c
             .execute(
@@ -187,7 +194,7 @@ impl AdminStore for PgStore {
         changed(n, "business")
     }
 
-    async fn set_website_origins(&self, business_id: &str, origins: Vec<String>) -> Result<()> {
+    async fn set_website_origins(&self, business_id: &BusinessId, origins: Vec<String>) -> Result<()> {
         let c = self.client().await?;
         let n = c
             .execute(
@@ -199,7 +206,7 @@ impl AdminStore for PgStore {
         changed(n, "business")
     }
 
-    async fn set_twilio_number(&self, business_id: &str, number: Option<String>) -> Result<()> {
+    async fn set_twilio_number(&self, business_id: &BusinessId, number: Option<String>) -> Result<()> {
         in_tx!(self, |tx| {
             if let Some(number) = &number {
                 let owner = tx
@@ -227,25 +234,25 @@ impl AdminStore for PgStore {
         })
     }
 
-    async fn update_agent(&self, business_id: &str, agent: AgentConfig) -> Result<()> {
+    async fn update_agent(&self, business_id: &BusinessId, agent: AgentConfig) -> Result<()> {
         in_tx!(self, |tx| {
             load_business(&tx, business_id).await?;
             super::business::upsert_agent(&tx, business_id, &agent, &now()).await?;
         })
     }
 
-    async fn set_emergency_rules(&self, business_id: &str, rules: EmergencyRules) -> Result<()> {
+    async fn set_emergency_rules(&self, business_id: &BusinessId, rules: EmergencyRules) -> Result<()> {
         in_tx!(self, |tx| {
             load_business(&tx, business_id).await?;
             write_rules(&tx, business_id, &rules).await?
         })
     }
 
-    async fn questions(&self, business_id: &str) -> Result<Vec<QuestionRow>> {
+    async fn questions(&self, business_id: &BusinessId) -> Result<Vec<QuestionRow>> {
         questions(&self.client().await?, business_id).await
     }
 
-    async fn add_question(&self, business_id: &str, q: Question) -> Result<QuestionRow> {
+    async fn add_question(&self, business_id: &BusinessId, q: Question) -> Result<QuestionRow> {
         in_tx!(self, |tx| {
             let config = config_id(&tx, business_id).await?;
             // Locks the configuration: two additions at once get different orders.
@@ -268,7 +275,7 @@ impl AdminStore for PgStore {
         })
     }
 
-    async fn update_question(&self, business_id: &str, id: &str, q: Question) -> Result<()> {
+    async fn update_question(&self, business_id: &BusinessId, id: &str, q: Question) -> Result<()> {
         let c = self.client().await?;
         let config = config_id(&c, business_id).await?;
         let n = c
@@ -292,7 +299,7 @@ impl AdminStore for PgStore {
         changed(n, "question")
     }
 
-    async fn delete_question(&self, business_id: &str, id: &str) -> Result<()> {
+    async fn delete_question(&self, business_id: &BusinessId, id: &str) -> Result<()> {
         in_tx!(self, |tx| {
             let config = config_id(&tx, business_id).await?;
             let n = tx
@@ -308,7 +315,7 @@ impl AdminStore for PgStore {
         })
     }
 
-    async fn reorder_questions(&self, business_id: &str, ids: Vec<String>) -> Result<()> {
+    async fn reorder_questions(&self, business_id: &BusinessId, ids: Vec<String>) -> Result<()> {
         in_tx!(self, |tx| {
             let config = config_id(&tx, business_id).await?;
             let mut current: Vec<String> =
@@ -325,7 +332,7 @@ impl AdminStore for PgStore {
         })
     }
 
-    async fn knowledge_entries(&self, business_id: &str) -> Result<Vec<KnowledgeEntry>> {
+    async fn knowledge_entries(&self, business_id: &BusinessId) -> Result<Vec<KnowledgeEntry>> {
         let c = self.client().await?;
         c.query(&format!("{ENTRY_SQL} ORDER BY d.created_at, d.seq"), &[&business_id])
             .await
@@ -335,11 +342,11 @@ impl AdminStore for PgStore {
             .collect()
     }
 
-    async fn knowledge_entry(&self, business_id: &str, id: &str) -> Result<KnowledgeEntry> {
+    async fn knowledge_entry(&self, business_id: &BusinessId, id: &str) -> Result<KnowledgeEntry> {
         knowledge_entry(&self.client().await?, business_id, id).await
     }
 
-    async fn add_knowledge(&self, business_id: &str, doc: KnowledgeDoc) -> Result<KnowledgeEntry> {
+    async fn add_knowledge(&self, business_id: &BusinessId, doc: KnowledgeDoc) -> Result<KnowledgeEntry> {
         in_tx!(self, |tx| {
             load_business(&tx, business_id).await?;
             let id = new_id();
@@ -357,7 +364,7 @@ impl AdminStore for PgStore {
 
     async fn update_knowledge(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         id: &str,
         doc: KnowledgeDoc,
     ) -> Result<KnowledgeEntry> {
@@ -376,7 +383,7 @@ impl AdminStore for PgStore {
         })
     }
 
-    async fn delete_knowledge(&self, business_id: &str, id: &str) -> Result<()> {
+    async fn delete_knowledge(&self, business_id: &BusinessId, id: &str) -> Result<()> {
         in_tx!(self, |tx| {
             let n = tx
                 .execute(
@@ -391,15 +398,20 @@ impl AdminStore for PgStore {
         })
     }
 
-    async fn find_leads(&self, business_id: &str, filter: LeadFilter) -> Result<(Vec<Lead>, u64)> {
+    async fn find_leads(&self, business_id: &BusinessId, filter: LeadFilter) -> Result<(Vec<Lead>, u64)> {
         reports::find_leads(&self.client().await?, business_id, &filter).await
     }
 
-    async fn lead_detail(&self, business_id: &str, lead_id: &str) -> Result<LeadDetail> {
+    async fn lead_detail(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<LeadDetail> {
         reports::lead_detail(&self.client().await?, business_id, lead_id).await
     }
 
-    async fn set_lead_status(&self, business_id: &str, lead_id: &str, status: LeadStatus) -> Result<Lead> {
+    async fn set_lead_status(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        status: LeadStatus,
+    ) -> Result<Lead> {
         let c = self.client().await?;
         let n = c
             .execute(
@@ -412,11 +424,17 @@ impl AdminStore for PgStore {
         super::rows::lead(&c, business_id, lead_id).await
     }
 
-    async fn mark_triage(&self, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()> {
+    async fn mark_triage(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        level: Priority,
+        text: &str,
+    ) -> Result<()> {
         super::triage_marks::mark(&self.client().await?, business_id, lead_id, level, text).await
     }
 
-    async fn triage_mark(&self, business_id: &str, lead_id: &str) -> Result<Option<Priority>> {
+    async fn triage_mark(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<Option<Priority>> {
         let c = self.client().await?;
         let level: Option<String> = c
             .query_opt(
@@ -430,17 +448,17 @@ impl AdminStore for PgStore {
         Ok(level.and_then(|l| Priority::parse(&l)))
     }
 
-    async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData> {
-        reports::activity(&self.client().await?, business_id, since).await
+    async fn activity(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<ActivityData> {
+        reports::activity(&self.client().await?, business_id, &rfc3339(since)).await
     }
 
-    async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes> {
-        reports::outcomes(&self.client().await?, business_id, since).await
+    async fn outcomes(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Outcomes> {
+        reports::outcomes(&self.client().await?, business_id, &rfc3339(since)).await
     }
 
     async fn response_latency(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         first_day: &str,
         last_day: &str,
     ) -> Result<Vec<LatencyStat>> {
@@ -451,23 +469,23 @@ impl AdminStore for PgStore {
         super::latency::stats(&self.client().await?, None, first_day, last_day).await
     }
 
-    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {
-        reports::businesses_activity(&self.client().await?, since).await
+    async fn businesses_activity(&self, since: DateTime<Utc>) -> Result<Vec<BusinessActivity>> {
+        reports::businesses_activity(&self.client().await?, &rfc3339(since)).await
     }
 
-    async fn business_facts(&self, business_id: &str) -> Result<BusinessFacts> {
+    async fn business_facts(&self, business_id: &BusinessId) -> Result<BusinessFacts> {
         let c = self.client().await?;
         load_business(&c, business_id).await?;
         super::business::read_facts(&c, business_id).await
     }
 
-    async fn set_business_facts(&self, business_id: &str, facts: BusinessFacts) -> Result<()> {
+    async fn set_business_facts(&self, business_id: &BusinessId, facts: BusinessFacts) -> Result<()> {
         let c = self.client().await?;
         load_business(&c, business_id).await?;
         super::business::write_facts(&c, business_id, &facts).await
     }
 
-    async fn widget_seen(&self, business_id: &str) -> Result<Option<(String, String)>> {
+    async fn widget_seen(&self, business_id: &BusinessId) -> Result<Option<(String, String)>> {
         let c = self.client().await?;
         let r = c
             .query_opt(
@@ -483,7 +501,7 @@ impl AdminStore for PgStore {
         }
     }
 
-    async fn note_widget_seen(&self, business_id: &str, origin: &str) -> Result<()> {
+    async fn note_widget_seen(&self, business_id: &BusinessId, origin: &str) -> Result<()> {
         let c = self.client().await?;
         c.execute(
             "UPDATE businesses SET widget_seen_origin = $1, widget_seen_at = $2
@@ -495,16 +513,21 @@ impl AdminStore for PgStore {
         Ok(())
     }
 
-    async fn set_lead_notes(&self, business_id: &str, lead_id: &str, notes: Option<String>) -> Result<()> {
+    async fn set_lead_notes(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        notes: Option<String>,
+    ) -> Result<()> {
         super::conversation::set_lead_notes(&self.client().await?, business_id, lead_id, notes.as_deref())
             .await
     }
 
-    async fn set_lead_test(&self, business_id: &str, lead_id: &str, test: bool) -> Result<()> {
+    async fn set_lead_test(&self, business_id: &BusinessId, lead_id: &LeadId, test: bool) -> Result<()> {
         in_tx!(self, |tx| super::conversation::set_lead_test(&tx, business_id, lead_id, test).await?)
     }
 
-    async fn delete_lead(&self, business_id: &str, lead_id: &str) -> Result<()> {
+    async fn delete_lead(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<()> {
         in_tx!(self, |tx| super::conversation::delete_lead(&tx, business_id, lead_id).await?)
     }
 }

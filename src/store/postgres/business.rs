@@ -163,7 +163,7 @@ pub(super) async fn write_bundle(c: &impl GenericClient, bundle: &BusinessBundle
     write_prefs(c, &business_id, &bundle.notifications).await?;
     write_facts(c, &business_id, &bundle.facts).await?;
     super::knowledge::index_documents(c, &business_id).await?;
-    Ok(ImportOutcome { business_id, created })
+    Ok(ImportOutcome { business_id: business_id.into(), created })
 }
 
 pub(super) async fn insert_question(

@@ -8,6 +8,7 @@ use super::business::load_business;
 use super::rows::event;
 use super::{db_err, get, get_opt_enum, get_opt_u32, to_json};
 use crate::domain::{now, Business, Call, CallMode, Channel, EndedReason};
+use crate::ids::{CallSid, ConversationId};
 use crate::notify::policy::NotifyPolicy;
 use crate::store::outbox::Event;
 use crate::store::{CallStatus, NewCall, Result, StoreError};
@@ -32,14 +33,14 @@ async fn lock_call(c: &impl GenericClient, call_sid: &str) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn start_call(c: &impl GenericClient, call: &NewCall) -> Result<String> {
+pub(super) async fn start_call(c: &impl GenericClient, call: &NewCall) -> Result<ConversationId> {
     lock_call(c, &call.call_sid).await?;
     let existing = c
         .query_opt("SELECT conversation_id FROM calls WHERE call_sid = $1", &[&call.call_sid])
         .await
         .map_err(db_err)?;
     if let Some(r) = existing {
-        if let Some(conversation_id) = get::<Option<String>>(&r, 0)? {
+        if let Some(conversation_id) = get::<Option<ConversationId>>(&r, 0)? {
             return Ok(conversation_id);
         }
     }
@@ -47,7 +48,7 @@ pub(super) async fn start_call(c: &impl GenericClient, call: &NewCall) -> Result
         c,
         &call.business_id,
         Channel::Voice,
-        Some(&call.call_sid),
+        Some(call.call_sid.as_str()),
         false,
     )
     .await?;
@@ -179,7 +180,7 @@ pub(super) async fn finish_call(
         // Nothing more will be captured: a held URGENT follow-up goes now.
         super::conversation::release_follow_up(c, lead).await?;
     }
-    let event_ = Event::CallEnded { call_sid: call_sid.to_string(), lead_id };
+    let event_ = Event::CallEnded { call_sid: CallSid::from(call_sid), lead_id };
     super::outbox::enqueue(c, notify, &business_id, &event_).await?;
     Ok(())
 }

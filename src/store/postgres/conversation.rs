@@ -8,6 +8,7 @@ use serde_json::json;
 use super::rows::event;
 use super::{changed, db_err, get, to_json};
 use crate::domain::{new_id, now, Channel, LeadDraft, Priority, Speaker};
+use crate::ids::{BusinessId, ConversationId, LeadId};
 use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
 
@@ -17,9 +18,9 @@ pub(super) async fn start_conversation(
     channel: Channel,
     external_id: Option<&str>,
     test: bool,
-) -> Result<String> {
+) -> Result<ConversationId> {
     super::business::load_business(c, business_id).await?;
-    let id = new_id();
+    let id = ConversationId::from(new_id());
     let ts = now();
     c.execute(
         "INSERT INTO conversations (id, business_id, channel, external_id, started_at, is_test)
@@ -47,7 +48,7 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
         .await
         .map_err(db_err)?;
     let test = match owner {
-        Some(r) if get::<String>(&r, 0)? == turn.business_id => get::<bool>(&r, 1)?,
+        Some(r) if get::<BusinessId>(&r, 0)? == turn.business_id => get::<bool>(&r, 1)?,
         _ => return Err(StoreError::NotFound(format!("conversation {}", turn.conversation_id))),
     };
     c.execute(
@@ -150,7 +151,7 @@ async fn follow_up(
         0,
     )?;
     if !queued {
-        let event_ = Event::UrgentUpdate { lead_id: lead_id.to_string(), complete: turn.details_complete };
+        let event_ = Event::UrgentUpdate { lead_id: LeadId::from(lead_id), complete: turn.details_complete };
         super::outbox::enqueue(c, &turn.notify, &turn.business_id, &event_).await?;
     } else if turn.details_complete {
         release_follow_up(c, lead_id).await?;
@@ -171,7 +172,7 @@ pub(super) async fn release_follow_up(c: &impl GenericClient, lead_id: &str) -> 
     Ok(())
 }
 
-pub(super) async fn existing_lead(c: &impl GenericClient, conversation_id: &str) -> Result<Option<String>> {
+pub(super) async fn existing_lead(c: &impl GenericClient, conversation_id: &str) -> Result<Option<LeadId>> {
     c.query_opt("SELECT id FROM leads WHERE conversation_id = $1", &[&conversation_id])
         .await
         .map_err(db_err)?
@@ -186,7 +187,7 @@ async fn upsert_lead(
     draft: &LeadDraft,
     ts: &str,
     test: bool,
-) -> Result<(String, bool)> {
+) -> Result<(LeadId, bool)> {
     let captured = to_json(&draft.captured)?;
     if let Some(id) = existing_lead(c, &turn.conversation_id).await? {
         // Priority only ever rises; status is the owner's.
@@ -212,7 +213,7 @@ async fn upsert_lead(
         .map_err(db_err)?;
         return Ok((id, false));
     }
-    let id = new_id();
+    let id = LeadId::from(new_id());
     c.execute(
         "INSERT INTO leads (id, business_id, conversation_id, channel, status, priority, contact_name, contact_email,
              contact_phone, address, notes, captured_data, created_at, updated_at, is_test)

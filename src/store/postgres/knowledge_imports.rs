@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 use super::business::load_business;
 use super::{changed, db_err, get, get_enum, get_u32, in_tx, PgStore};
 use crate::domain::{new_id, now, KnowledgeDoc};
+use crate::ids::BusinessId;
 use crate::store::imports::{ImportKind, ImportState, ImportStore, KnowledgeImport, WebSync};
 use crate::store::{Result, StoreError};
 
@@ -122,7 +123,7 @@ async fn sync_web(
 impl ImportStore for PgStore {
     async fn create_import(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         kind: ImportKind,
         source: &str,
     ) -> Result<KnowledgeImport> {
@@ -142,7 +143,7 @@ impl ImportStore for PgStore {
 
     async fn set_import_state(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         id: &str,
         state: ImportState,
         detail: Option<String>,
@@ -161,7 +162,11 @@ impl ImportStore for PgStore {
         changed(n, "knowledge import")
     }
 
-    async fn knowledge_imports(&self, business_id: &str, limit: usize) -> Result<Vec<KnowledgeImport>> {
+    async fn knowledge_imports(
+        &self,
+        business_id: &BusinessId,
+        limit: usize,
+    ) -> Result<Vec<KnowledgeImport>> {
         self.client()
             .await?
             .query(
@@ -175,15 +180,14 @@ impl ImportStore for PgStore {
             .collect()
     }
 
-    async fn knowledge_import(&self, business_id: &str, id: &str) -> Result<KnowledgeImport> {
+    async fn knowledge_import(&self, business_id: &BusinessId, id: &str) -> Result<KnowledgeImport> {
         import(&self.client().await?, business_id, id).await
     }
 
     async fn fail_interrupted_imports(&self) -> Result<u64> {
         // Several instances share this database: only jobs nobody has touched
         // for an hour are taken as interrupted.
-        let stale = (chrono::Utc::now() - chrono::Duration::hours(1))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let stale = crate::domain::rfc3339(chrono::Utc::now() - chrono::Duration::hours(1));
         self.client()
             .await?
             .execute(
@@ -199,7 +203,7 @@ impl ImportStore for PgStore {
 
     async fn sync_web_documents(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         pages: Vec<KnowledgeDoc>,
         prefix: Option<String>,
     ) -> Result<WebSync> {

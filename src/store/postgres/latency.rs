@@ -6,7 +6,7 @@
 use deadpool_postgres::GenericClient;
 
 use super::{db_err, get, get_enum, get_u32};
-use crate::domain::Channel;
+use crate::domain::{rfc3339, Channel};
 use crate::store::admin::{LatencyStat, PERIOD};
 use crate::store::{LatencySample, Result};
 
@@ -17,7 +17,7 @@ pub(super) async fn record(c: &impl GenericClient, s: &LatencySample) -> Result<
         "INSERT INTO response_latency (business_id, conversation_id, channel, mode, ms, day, created_at)
          SELECT business_id, id, $3, $4, $5, $6, $7 FROM conversations
          WHERE id = $2 AND business_id = $1 AND NOT is_test",
-        &[&s.business_id, &s.conversation_id, &s.channel.as_str(), &s.mode, &ms, &s.day, &s.at],
+        &[&s.business_id, &s.conversation_id, &s.channel.as_str(), &s.mode, &ms, &s.day, &rfc3339(s.at)],
     )
     .await
     .map_err(db_err)?;

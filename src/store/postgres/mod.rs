@@ -38,6 +38,7 @@ use crate::domain::{
     now, Business, BusinessBundle, BusinessSummary, Call, Channel, EndedReason, Lead, Message, Notification,
     PlanTier, Profile, User,
 };
+use crate::ids::{BusinessId, CallSid, ConversationId, LeadId};
 use crate::retrieval::Passage;
 
 pub struct PgStore {
@@ -232,11 +233,11 @@ impl Store for PgStore {
         })
     }
 
-    async fn business(&self, id: &str) -> Result<Business> {
+    async fn business(&self, id: &BusinessId) -> Result<Business> {
         business::load_business(&self.client().await?, id).await
     }
 
-    async fn business_bundle(&self, id: &str) -> Result<BusinessBundle> {
+    async fn business_bundle(&self, id: &BusinessId) -> Result<BusinessBundle> {
         business::read_bundle(&self.client().await?, id).await
     }
 
@@ -272,7 +273,7 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn set_plan(&self, business_id: &str, plan: PlanTier) -> Result<()> {
+    async fn set_plan(&self, business_id: &BusinessId, plan: PlanTier) -> Result<()> {
         let c = self.client().await?;
         let n = c
             .execute(
@@ -321,15 +322,23 @@ impl Store for PgStore {
         changed(n, &format!("user {email}"))
     }
 
-    async fn agent_profile(&self, business_id: &str) -> Result<Profile> {
+    async fn agent_profile(&self, business_id: &BusinessId) -> Result<Profile> {
         business::read_profile(&self.client().await?, business_id).await
     }
 
-    async fn search_knowledge(&self, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
+    async fn search_knowledge(
+        &self,
+        business_id: &BusinessId,
+        query: &KnowledgeQuery,
+    ) -> Result<Vec<Passage>> {
         knowledge::search(&self.client().await?, &self.vectors, business_id, query).await
     }
 
-    async fn knowledge_overview(&self, business_id: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    async fn knowledge_overview(
+        &self,
+        business_id: &BusinessId,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -352,11 +361,11 @@ impl Store for PgStore {
 
     async fn start_conversation(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: Channel,
         external_id: Option<&str>,
         test: bool,
-    ) -> Result<String> {
+    ) -> Result<ConversationId> {
         in_tx!(self, |tx| conversation::start_conversation(&tx, business_id, channel, external_id, test)
             .await?)
     }
@@ -365,7 +374,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| conversation::record_turn(&tx, &turn).await?)
     }
 
-    async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead> {
+    async fn lead(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<Lead> {
         rows::lead(&self.client().await?, business_id, lead_id).await
     }
 
@@ -373,7 +382,7 @@ impl Store for PgStore {
         calls::business_by_number(&self.client().await?, number).await
     }
 
-    async fn start_call(&self, call: NewCall) -> Result<String> {
+    async fn start_call(&self, call: NewCall) -> Result<ConversationId> {
         in_tx!(self, |tx| calls::start_call(&tx, &call).await?)
     }
 
@@ -383,7 +392,7 @@ impl Store for PgStore {
 
     async fn finish_call(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         summary: &str,
         ended_reason: EndedReason,
         notify: crate::store::NotifyPolicy,
@@ -391,7 +400,7 @@ impl Store for PgStore {
         in_tx!(self, |tx| calls::finish_call(&tx, call_sid, summary, ended_reason, &notify).await?)
     }
 
-    async fn call(&self, call_sid: &str) -> Result<Call> {
+    async fn call(&self, call_sid: &CallSid) -> Result<Call> {
         calls::call(&self.client().await?, call_sid).await
     }
 
@@ -399,7 +408,7 @@ impl Store for PgStore {
         latency::record(&self.client().await?, &sample).await
     }
 
-    async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()> {
+    async fn add_samples(&self, business_id: &BusinessId, samples: Vec<crate::demo::Sample>) -> Result<()> {
         in_tx!(self, |tx| reports::add_samples(&tx, business_id, &samples).await?)
     }
 }
@@ -407,11 +416,11 @@ impl Store for PgStore {
 /// Test read-backs (see [`StoreInspect`]).
 #[async_trait]
 impl StoreInspect for PgStore {
-    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
+    async fn transcript(&self, conversation_id: &ConversationId) -> Result<Vec<Message>> {
         rows::transcript(&self.client().await?, conversation_id).await
     }
 
-    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
+    async fn leads(&self, business_id: &BusinessId) -> Result<Vec<Lead>> {
         rows::lead_rows(
             &self.client().await?,
             "business_id = $1 ORDER BY created_at DESC, id",
@@ -420,11 +429,11 @@ impl StoreInspect for PgStore {
         .await
     }
 
-    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
+    async fn notifications(&self, business_id: &BusinessId) -> Result<Vec<Notification>> {
         outbox::notifications(&self.client().await?, business_id).await
     }
 
-    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
+    async fn call_events(&self, call_sid: &CallSid) -> Result<Vec<(String, Option<i64>)>> {
         calls::call_events(&self.client().await?, call_sid).await
     }
 }

@@ -4,6 +4,7 @@
 //! lease, so each row is delivered once.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -11,9 +12,10 @@ use super::business::{read_prefs, write_prefs};
 use super::rows::{lead, lead_rows, transcript_tail};
 use super::{db_err, get, get_enum, get_u32, in_tx, PgStore};
 use crate::domain::{
-    new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
-    PlanTier,
+    new_id, now, rfc3339, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel,
+    NotifyEvent, PlanTier,
 };
+use crate::ids::BusinessId;
 use crate::notify::outbox_rows::{self, Targets};
 use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{
@@ -162,7 +164,7 @@ async fn count_sent(
 }
 
 fn day_ago() -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(chrono::Utc::now() - chrono::Duration::hours(24))
 }
 
 async fn over_cap(
@@ -198,14 +200,14 @@ pub(super) async fn notifications(c: &impl GenericClient, business_id: &str) -> 
 
 fn at_offset(ms: u64) -> String {
     let at = chrono::Utc::now() + chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2));
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(at)
 }
 
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn notifications_page(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         state: Option<NotificationState>,
         limit: u32,
         offset: u32,
@@ -226,7 +228,7 @@ impl OutboxStore for PgStore {
         .collect()
     }
 
-    async fn notification_counts(&self, business_id: &str) -> Result<Vec<(NotificationState, u64)>> {
+    async fn notification_counts(&self, business_id: &BusinessId) -> Result<Vec<(NotificationState, u64)>> {
         let c = self.client().await?;
         let counted = c
             .query(
@@ -244,7 +246,7 @@ impl OutboxStore for PgStore {
             .collect())
     }
 
-    async fn retry_notification(&self, business_id: &str, notification_id: &str) -> Result<()> {
+    async fn retry_notification(&self, business_id: &BusinessId, notification_id: &str) -> Result<()> {
         in_tx!(self, |tx| {
             let state = tx
                 .query_opt(
@@ -277,7 +279,7 @@ impl OutboxStore for PgStore {
 
     async fn enqueue_test_notification(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: NotifyChannel,
         policy: NotifyPolicy,
     ) -> Result<String> {
@@ -300,20 +302,20 @@ impl OutboxStore for PgStore {
         })
     }
 
-    async fn notification_prefs(&self, business_id: &str) -> Result<NotificationPrefs> {
+    async fn notification_prefs(&self, business_id: &BusinessId) -> Result<NotificationPrefs> {
         let c = self.client().await?;
         super::business::load_business(&c, business_id).await?;
         read_prefs(&c, business_id).await
     }
 
-    async fn set_notification_prefs(&self, business_id: &str, prefs: NotificationPrefs) -> Result<()> {
+    async fn set_notification_prefs(&self, business_id: &BusinessId, prefs: NotificationPrefs) -> Result<()> {
         in_tx!(self, |tx| {
             super::business::load_business(&tx, business_id).await?;
             write_prefs(&tx, business_id, &prefs).await?
         })
     }
 
-    async fn webhook_secret(&self, business_id: &str) -> Result<String> {
+    async fn webhook_secret(&self, business_id: &BusinessId) -> Result<String> {
         let c = self.client().await?;
         c.query_opt("SELECT webhook_secret FROM businesses WHERE id = $1", &[&business_id])
             .await
@@ -324,7 +326,7 @@ impl OutboxStore for PgStore {
             .ok_or_else(|| StoreError::NotFound(format!("business {business_id}")))
     }
 
-    async fn local_emails(&self, business_id: &str, limit: u32) -> Result<Vec<LocalEmail>> {
+    async fn local_emails(&self, business_id: &BusinessId, limit: u32) -> Result<Vec<LocalEmail>> {
         let c = self.client().await?;
         c.query(
             "SELECT notification_id, business_id, message_id, recipient, subject, text_body, html_body, created_at
@@ -338,12 +340,12 @@ impl OutboxStore for PgStore {
         .collect()
     }
 
-    async fn notification_usage(&self, business_id: &str, since: &str) -> Result<Vec<Usage>> {
-        let c = self.client().await?;
+    async fn notification_usage(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Vec<Usage>> {
+        let (c, since) = (self.client().await?, rfc3339(since));
         let mut out = Vec::new();
         for &channel in &[NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::VoiceCall] {
             for class in [CapClass::Everyday, CapClass::Urgent, CapClass::Test] {
-                let count = count_sent(&c, business_id, channel, class, since).await?;
+                let count = count_sent(&c, business_id, channel, class, &since).await?;
                 out.push(Usage { channel, class, count });
             }
         }
@@ -447,7 +449,7 @@ impl OutboxStore for PgStore {
         let (state, next, error, provider) = match outcome {
             Outcome::Sent { provider_id } => ("sent", None, None, provider_id),
             Outcome::Kept { provider_id } => ("kept", None, None, provider_id),
-            Outcome::Retry { error, at } => ("pending", Some(at), Some(error), None),
+            Outcome::Retry { error, at } => ("pending", Some(rfc3339(at)), Some(error), None),
             Outcome::Dead { error } => ("dead", None, Some(error), None),
         };
         let c = self.client().await?;
@@ -488,14 +490,15 @@ impl OutboxStore for PgStore {
         Ok(())
     }
 
-    async fn next_due_at(&self) -> Result<Option<String>> {
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         let c = self.client().await?;
-        get(
+        let next: Option<String> = get(
             &c.query_one("SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'", &[])
                 .await
                 .map_err(db_err)?,
             0,
-        )
+        )?;
+        next.map(|t| crate::store::stored_time(&t)).transpose()
     }
 
     async fn digest_candidates(&self) -> Result<Vec<DigestCandidate>> {
@@ -524,7 +527,12 @@ impl OutboxStore for PgStore {
         Ok(out)
     }
 
-    async fn enqueue_digest(&self, business_id: &str, event: Event, policy: NotifyPolicy) -> Result<bool> {
+    async fn enqueue_digest(
+        &self,
+        business_id: &BusinessId,
+        event: Event,
+        policy: NotifyPolicy,
+    ) -> Result<bool> {
         let Event::Digest { since, until, .. } = &event else {
             return Err(StoreError::Invalid("not a digest".into()));
         };

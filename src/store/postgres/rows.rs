@@ -8,7 +8,45 @@ use tokio_postgres::Row;
 
 use super::{db_err, get, get_enum, get_json};
 use crate::domain::{Channel, Lead, LeadAlert, LeadStatus, Message, Priority, Speaker};
+use crate::ids::{BusinessId, CallSid, ConversationId, LeadId};
 use crate::store::{Result, StoreError};
+
+/// The typed ids as text columns, so rows map to them directly (the
+/// columns stay TEXT: not every id is a UUID).
+macro_rules! text_column {
+    ($($name:ty),+) => {$(
+        impl tokio_postgres::types::ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &tokio_postgres::types::Type,
+                out: &mut bytes::BytesMut,
+            ) -> std::result::Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                <&str as tokio_postgres::types::ToSql>::to_sql(&self.as_str(), ty, out)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <&str as tokio_postgres::types::ToSql>::accepts(ty)
+            }
+
+            tokio_postgres::types::to_sql_checked!();
+        }
+
+        impl<'a> tokio_postgres::types::FromSql<'a> for $name {
+            fn from_sql(
+                ty: &tokio_postgres::types::Type,
+                raw: &'a [u8],
+            ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                <String as tokio_postgres::types::FromSql>::from_sql(ty, raw).map(<$name>::from)
+            }
+
+            fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+                <String as tokio_postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    )+};
+}
+
+text_column!(BusinessId, LeadId, CallSid, ConversationId);
 
 pub(super) async fn event(
     c: &impl GenericClient,

@@ -5,15 +5,18 @@ use rusqlite::{params, OptionalExtension};
 
 use super::admin::*;
 use super::{db_err, reports, SqliteStore};
+use crate::domain::rfc3339;
 use crate::domain::{
     now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
     Priority, Question, User,
 };
+use crate::ids::{BusinessId, LeadId};
 use crate::store::admin::{
     ActivityData, AdminStore, BusinessActivity, BusinessSettings, KnowledgeEntry, LatencyStat, LeadDetail,
     LeadFilter, NotificationSettings, Outcomes, QuestionRow,
 };
 use crate::store::{NewUser, Result};
+use chrono::{DateTime, Utc};
 
 #[async_trait::async_trait]
 impl AdminStore for SqliteStore {
@@ -39,72 +42,76 @@ impl AdminStore for SqliteStore {
         .await
     }
 
-    async fn update_business_settings(&self, business_id: &str, settings: BusinessSettings) -> Result<()> {
+    async fn update_business_settings(
+        &self,
+        business_id: &BusinessId,
+        settings: BusinessSettings,
+    ) -> Result<()> {
         self.write_for(business_id, move |tx, id| update_business_settings(tx, id, &settings)).await
     }
 
     async fn update_notification_settings(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         settings: NotificationSettings,
     ) -> Result<()> {
         self.write_for(business_id, move |tx, id| update_notifications(tx, id, &settings)).await
     }
 
-    async fn set_website_origins(&self, business_id: &str, origins: Vec<String>) -> Result<()> {
+    async fn set_website_origins(&self, business_id: &BusinessId, origins: Vec<String>) -> Result<()> {
         self.write_for(business_id, move |tx, id| set_origins(tx, id, &origins)).await
     }
 
-    async fn set_twilio_number(&self, business_id: &str, number: Option<String>) -> Result<()> {
+    async fn set_twilio_number(&self, business_id: &BusinessId, number: Option<String>) -> Result<()> {
         self.write_for(business_id, move |tx, id| set_twilio_number(tx, id, number.as_deref())).await
     }
 
-    async fn update_agent(&self, business_id: &str, agent: AgentConfig) -> Result<()> {
+    async fn update_agent(&self, business_id: &BusinessId, agent: AgentConfig) -> Result<()> {
         self.write_for(business_id, move |tx, id| update_agent(tx, id, &agent)).await
     }
 
-    async fn set_emergency_rules(&self, business_id: &str, rules: EmergencyRules) -> Result<()> {
+    async fn set_emergency_rules(&self, business_id: &BusinessId, rules: EmergencyRules) -> Result<()> {
         self.write_for(business_id, move |tx, id| set_rules(tx, id, &rules)).await
     }
 
-    async fn questions(&self, business_id: &str) -> Result<Vec<QuestionRow>> {
+    async fn questions(&self, business_id: &BusinessId) -> Result<Vec<QuestionRow>> {
         self.read_for(business_id, questions).await
     }
 
-    async fn add_question(&self, business_id: &str, question: Question) -> Result<QuestionRow> {
+    async fn add_question(&self, business_id: &BusinessId, question: Question) -> Result<QuestionRow> {
         self.write_for(business_id, move |tx, id| add_question(tx, id, &question)).await
     }
 
-    async fn update_question(&self, business_id: &str, id: &str, question: Question) -> Result<()> {
+    async fn update_question(&self, business_id: &BusinessId, id: &str, question: Question) -> Result<()> {
         let qid = id.to_string();
         self.write_for(business_id, move |tx, id| update_question(tx, id, &qid, &question)).await
     }
 
-    async fn delete_question(&self, business_id: &str, id: &str) -> Result<()> {
+    async fn delete_question(&self, business_id: &BusinessId, id: &str) -> Result<()> {
         let qid = id.to_string();
         self.write_for(business_id, move |tx, id| delete_question(tx, id, &qid)).await
     }
 
-    async fn reorder_questions(&self, business_id: &str, ids: Vec<String>) -> Result<()> {
+    async fn reorder_questions(&self, business_id: &BusinessId, ids: Vec<String>) -> Result<()> {
         self.write_for(business_id, move |tx, id| reorder_questions(tx, id, &ids)).await
     }
 
-    async fn knowledge_entries(&self, business_id: &str) -> Result<Vec<KnowledgeEntry>> {
+    async fn knowledge_entries(&self, business_id: &BusinessId) -> Result<Vec<KnowledgeEntry>> {
         self.read_for(business_id, knowledge_entries).await
     }
 
-    async fn knowledge_entry(&self, business_id: &str, id: &str) -> Result<KnowledgeEntry> {
+    async fn knowledge_entry(&self, business_id: &BusinessId, id: &str) -> Result<KnowledgeEntry> {
         let doc = id.to_string();
         self.read_for(business_id, move |c, id| knowledge_entry(c, id, &doc)).await
     }
 
-    async fn add_knowledge(&self, business_id: &str, doc: KnowledgeDoc) -> Result<KnowledgeEntry> {
+    async fn add_knowledge(&self, business_id: &BusinessId, doc: KnowledgeDoc) -> Result<KnowledgeEntry> {
         self.write_for(business_id, move |tx, id| add_knowledge(tx, id, &doc)).await
     }
 
     async fn update_knowledge(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         id: &str,
         doc: KnowledgeDoc,
     ) -> Result<KnowledgeEntry> {
@@ -112,49 +119,60 @@ impl AdminStore for SqliteStore {
         self.write_for(business_id, move |tx, id| update_knowledge(tx, id, &doc_id, &doc)).await
     }
 
-    async fn delete_knowledge(&self, business_id: &str, id: &str) -> Result<()> {
+    async fn delete_knowledge(&self, business_id: &BusinessId, id: &str) -> Result<()> {
         let doc_id = id.to_string();
         self.write_for(business_id, move |tx, id| delete_knowledge(tx, id, &doc_id)).await
     }
 
-    async fn find_leads(&self, business_id: &str, filter: LeadFilter) -> Result<(Vec<Lead>, u64)> {
+    async fn find_leads(&self, business_id: &BusinessId, filter: LeadFilter) -> Result<(Vec<Lead>, u64)> {
         self.read_for(business_id, move |c, id| reports::find_leads(c, id, &filter)).await
     }
 
-    async fn lead_detail(&self, business_id: &str, lead_id: &str) -> Result<LeadDetail> {
+    async fn lead_detail(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<LeadDetail> {
         let lead = lead_id.to_string();
         self.read_for(business_id, move |c, id| reports::lead_detail(c, id, &lead)).await
     }
 
-    async fn set_lead_status(&self, business_id: &str, lead_id: &str, status: LeadStatus) -> Result<Lead> {
+    async fn set_lead_status(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        status: LeadStatus,
+    ) -> Result<Lead> {
         let lead = lead_id.to_string();
         self.write_for(business_id, move |tx, id| reports::set_lead_status(tx, id, &lead, status)).await
     }
 
-    async fn mark_triage(&self, business_id: &str, lead_id: &str, level: Priority, text: &str) -> Result<()> {
+    async fn mark_triage(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        level: Priority,
+        text: &str,
+    ) -> Result<()> {
         let (lead, text) = (lead_id.to_string(), text.to_string());
         self.write_for(business_id, move |tx, id| super::triage_marks::mark(tx, id, &lead, level, &text))
             .await
     }
 
-    async fn triage_mark(&self, business_id: &str, lead_id: &str) -> Result<Option<Priority>> {
+    async fn triage_mark(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<Option<Priority>> {
         let lead = lead_id.to_string();
         self.read_for(business_id, move |c, id| super::triage_marks::of_lead(c, id, &lead)).await
     }
 
-    async fn activity(&self, business_id: &str, since: &str) -> Result<ActivityData> {
-        let since = since.to_string();
+    async fn activity(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<ActivityData> {
+        let since = rfc3339(since);
         self.read_for(business_id, move |c, id| reports::activity(c, id, &since)).await
     }
 
-    async fn outcomes(&self, business_id: &str, since: &str) -> Result<Outcomes> {
-        let since = since.to_string();
+    async fn outcomes(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Outcomes> {
+        let since = rfc3339(since);
         self.read_for(business_id, move |c, id| reports::outcomes(c, id, &since)).await
     }
 
     async fn response_latency(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         first_day: &str,
         last_day: &str,
     ) -> Result<Vec<LatencyStat>> {
@@ -167,12 +185,12 @@ impl AdminStore for SqliteStore {
         self.read(move |c| super::latency::stats(c, None, &first, &last)).await
     }
 
-    async fn businesses_activity(&self, since: &str) -> Result<Vec<BusinessActivity>> {
-        let since = since.to_string();
+    async fn businesses_activity(&self, since: DateTime<Utc>) -> Result<Vec<BusinessActivity>> {
+        let since = rfc3339(since);
         self.read(move |c| reports::businesses_activity(c, &since)).await
     }
 
-    async fn business_facts(&self, business_id: &str) -> Result<BusinessFacts> {
+    async fn business_facts(&self, business_id: &BusinessId) -> Result<BusinessFacts> {
         self.read_for(business_id, |c, id| {
             super::business::load_business(c, id)?;
             super::business::read_facts(c, id)
@@ -180,7 +198,7 @@ impl AdminStore for SqliteStore {
         .await
     }
 
-    async fn set_business_facts(&self, business_id: &str, facts: BusinessFacts) -> Result<()> {
+    async fn set_business_facts(&self, business_id: &BusinessId, facts: BusinessFacts) -> Result<()> {
         self.write_for(business_id, move |tx, id| {
             super::business::load_business(tx, id)?;
             super::business::write_facts(tx, id, &facts)
@@ -188,7 +206,7 @@ impl AdminStore for SqliteStore {
         .await
     }
 
-    async fn widget_seen(&self, business_id: &str) -> Result<Option<(String, String)>> {
+    async fn widget_seen(&self, business_id: &BusinessId) -> Result<Option<(String, String)>> {
         self.read_for(business_id, |c, id| {
             let seen: Option<(Option<String>, Option<String>)> = c
                 .query_row(
@@ -207,7 +225,7 @@ impl AdminStore for SqliteStore {
         .await
     }
 
-    async fn note_widget_seen(&self, business_id: &str, origin: &str) -> Result<()> {
+    async fn note_widget_seen(&self, business_id: &BusinessId, origin: &str) -> Result<()> {
         let origin = origin.to_string();
         self.write_for(business_id, move |tx, id| {
             tx.execute(
@@ -221,7 +239,12 @@ impl AdminStore for SqliteStore {
         .await
     }
 
-    async fn set_lead_notes(&self, business_id: &str, lead_id: &str, notes: Option<String>) -> Result<()> {
+    async fn set_lead_notes(
+        &self,
+        business_id: &BusinessId,
+        lead_id: &LeadId,
+        notes: Option<String>,
+    ) -> Result<()> {
         let lead = lead_id.to_string();
         self.write_for(business_id, move |tx, id| {
             super::conversation::set_lead_notes(tx, id, &lead, notes.as_deref())
@@ -229,13 +252,13 @@ impl AdminStore for SqliteStore {
         .await
     }
 
-    async fn set_lead_test(&self, business_id: &str, lead_id: &str, test: bool) -> Result<()> {
+    async fn set_lead_test(&self, business_id: &BusinessId, lead_id: &LeadId, test: bool) -> Result<()> {
         let lead = lead_id.to_string();
         self.write_for(business_id, move |tx, id| super::conversation::set_lead_test(tx, id, &lead, test))
             .await
     }
 
-    async fn delete_lead(&self, business_id: &str, lead_id: &str) -> Result<()> {
+    async fn delete_lead(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<()> {
         let lead = lead_id.to_string();
         self.write_for(business_id, move |tx, id| super::conversation::delete_lead(tx, id, &lead)).await
     }

@@ -162,7 +162,7 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
     super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
     write_facts(tx, &business_id, &bundle.facts)?;
     super::knowledge::index_documents(tx, &business_id)?;
-    Ok(ImportOutcome { business_id, created })
+    Ok(ImportOutcome { business_id: business_id.into(), created })
 }
 
 /// Creates or replaces a business's agent configuration; returns its id.

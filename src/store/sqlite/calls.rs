@@ -6,6 +6,7 @@ use serde_json::json;
 use super::business::load_business;
 use super::{db_err, opt_enum_col, query_all, to_json};
 use crate::domain::{now, Business, Call, CallMode, Channel, EndedReason};
+use crate::ids::{CallSid, ConversationId, LeadId};
 use crate::notify::policy::NotifyPolicy;
 use crate::store::outbox::Event;
 use crate::store::{CallStatus, NewCall, Result, StoreError};
@@ -21,8 +22,8 @@ pub(super) fn business_by_number(conn: &Connection, number: &str) -> Result<Busi
     }
 }
 
-pub(super) fn start_call(tx: &Transaction<'_>, call: &NewCall) -> Result<String> {
-    let existing: Option<Option<String>> = tx
+pub(super) fn start_call(tx: &Transaction<'_>, call: &NewCall) -> Result<ConversationId> {
+    let existing: Option<Option<ConversationId>> = tx
         .query_row("SELECT conversation_id FROM calls WHERE call_sid = ?1", [&call.call_sid], |r| r.get(0))
         .optional()
         .map_err(db_err)?;
@@ -33,7 +34,7 @@ pub(super) fn start_call(tx: &Transaction<'_>, call: &NewCall) -> Result<String>
         tx,
         &call.business_id,
         Channel::Voice,
-        Some(&call.call_sid),
+        Some(call.call_sid.as_str()),
         false,
     )?;
     let ts = now();
@@ -155,7 +156,7 @@ pub(super) fn finish_call(
                 params![business_id, to_json(&data)?, ts],
             )
             .map_err(db_err)?;
-            let lead_id: Option<String> = match &conversation_id {
+            let lead_id: Option<LeadId> = match &conversation_id {
                 Some(id) => tx
                     .query_row("SELECT id FROM leads WHERE conversation_id = ?1", [id], |r| r.get(0))
                     .optional()
@@ -166,7 +167,7 @@ pub(super) fn finish_call(
                 // Nothing more will be captured: a held URGENT follow-up goes now.
                 super::conversation::release_follow_up(tx, lead)?;
             }
-            let event = Event::CallEnded { call_sid: call_sid.to_string(), lead_id };
+            let event = Event::CallEnded { call_sid: CallSid::from(call_sid), lead_id };
             super::outbox::enqueue(tx, notify, &business_id, &event)?;
         }
     }

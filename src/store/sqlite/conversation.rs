@@ -8,6 +8,7 @@ use super::{db_err, enum_col, json_col, query_all, to_json};
 use crate::domain::{
     new_id, now, Channel, Lead, LeadAlert, LeadDraft, LeadStatus, Message, Priority, Profile, Speaker,
 };
+use crate::ids::{BusinessId, ConversationId, LeadId};
 use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
 
@@ -21,9 +22,9 @@ pub(super) fn start_conversation(
     channel: Channel,
     external_id: Option<&str>,
     test: bool,
-) -> Result<String> {
+) -> Result<ConversationId> {
     super::business::load_business(tx, business_id)?;
-    let id = new_id();
+    let id = ConversationId::from(new_id());
     let ts = now();
     tx.execute(
         "INSERT INTO conversations (id, business_id, channel, external_id, started_at, is_test)
@@ -46,7 +47,7 @@ pub(super) fn start_conversation(
 
 pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<TurnSaved> {
     let ts = now();
-    let owner: Option<(String, bool)> = tx
+    let owner: Option<(BusinessId, bool)> = tx
         .query_row(
             "SELECT business_id, is_test FROM conversations WHERE id = ?1",
             [&turn.conversation_id],
@@ -165,7 +166,7 @@ fn follow_up(tx: &Transaction<'_>, turn: &TurnRecord, lead_id: &str, draft: &Lea
         )
         .map_err(db_err)?;
     if !queued {
-        let event = Event::UrgentUpdate { lead_id: lead_id.to_string(), complete: turn.details_complete };
+        let event = Event::UrgentUpdate { lead_id: LeadId::from(lead_id), complete: turn.details_complete };
         super::outbox::enqueue(tx, &turn.notify, &turn.business_id, &event)?;
     } else if turn.details_complete {
         release_follow_up(tx, lead_id)?;
@@ -185,7 +186,7 @@ pub(super) fn release_follow_up(tx: &Transaction<'_>, lead_id: &str) -> Result<(
     Ok(())
 }
 
-fn existing_lead(tx: &Transaction<'_>, conversation_id: &str) -> Result<Option<String>> {
+fn existing_lead(tx: &Transaction<'_>, conversation_id: &str) -> Result<Option<LeadId>> {
     tx.query_row("SELECT id FROM leads WHERE conversation_id = ?1", [conversation_id], |r| r.get(0))
         .optional()
         .map_err(db_err)
@@ -198,7 +199,7 @@ fn upsert_lead(
     draft: &LeadDraft,
     ts: &str,
     test: bool,
-) -> Result<(String, bool)> {
+) -> Result<(LeadId, bool)> {
     let captured = to_json(&draft.captured)?;
     if let Some(id) = existing_lead(tx, &turn.conversation_id)? {
         // Priority only ever rises; status is the owner's.
@@ -216,7 +217,7 @@ fn upsert_lead(
         .map_err(db_err)?;
         return Ok((id, false));
     }
-    let id = new_id();
+    let id = LeadId::from(new_id());
     tx.execute(
         "INSERT INTO leads (id, business_id, conversation_id, channel, status, priority, contact_name, contact_email,
              contact_phone, address, notes, captured_data, created_at, updated_at, is_test)

@@ -15,7 +15,7 @@ fn at(days_ago: i64, hour: u32, minute: i64) -> String {
     let t =
         day.and_hms_opt(hour.min(23), 0, 0).unwrap_or_default().and_utc() + chrono::Duration::minutes(minute);
     // Never in the future: today's samples stay before now.
-    t.min(chrono::Utc::now()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::domain::rfc3339(t.min(chrono::Utc::now()))
 }
 
 fn event(

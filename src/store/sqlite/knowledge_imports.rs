@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{db_err, enum_col, query_all, SqliteStore};
 use crate::domain::{new_id, now, KnowledgeDoc};
+use crate::ids::BusinessId;
 use crate::store::imports::{ImportKind, ImportState, ImportStore, KnowledgeImport, WebSync};
 use crate::store::{Result, StoreError};
 
@@ -109,7 +110,7 @@ fn sync_web(
 impl ImportStore for SqliteStore {
     async fn create_import(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         kind: ImportKind,
         source: &str,
     ) -> Result<KnowledgeImport> {
@@ -130,7 +131,7 @@ impl ImportStore for SqliteStore {
 
     async fn set_import_state(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         id: &str,
         state: ImportState,
         detail: Option<String>,
@@ -150,7 +151,11 @@ impl ImportStore for SqliteStore {
         .await
     }
 
-    async fn knowledge_imports(&self, business_id: &str, limit: usize) -> Result<Vec<KnowledgeImport>> {
+    async fn knowledge_imports(
+        &self,
+        business_id: &BusinessId,
+        limit: usize,
+    ) -> Result<Vec<KnowledgeImport>> {
         self.read_for(business_id, move |c, bid| {
             query_all(
                 c,
@@ -162,7 +167,7 @@ impl ImportStore for SqliteStore {
         .await
     }
 
-    async fn knowledge_import(&self, business_id: &str, id: &str) -> Result<KnowledgeImport> {
+    async fn knowledge_import(&self, business_id: &BusinessId, id: &str) -> Result<KnowledgeImport> {
         let id = id.to_string();
         self.read_for(business_id, move |c, bid| import(c, bid, &id)).await
     }
@@ -185,7 +190,7 @@ impl ImportStore for SqliteStore {
 
     async fn sync_web_documents(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         pages: Vec<KnowledgeDoc>,
         prefix: Option<String>,
     ) -> Result<WebSync> {

@@ -8,7 +8,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, Transaction};
 
 use super::{db_err, enum_col, query_all};
-use crate::domain::Channel;
+use crate::domain::{rfc3339, Channel};
 use crate::store::admin::{LatencyStat, PERIOD};
 use crate::store::rollup::{plan, Slice};
 use crate::store::{LatencySample, Result};
@@ -19,7 +19,7 @@ pub(super) fn record(tx: &Transaction<'_>, s: &LatencySample) -> Result<()> {
         "INSERT INTO response_latency (business_id, conversation_id, channel, mode, ms, day, created_at)
          SELECT business_id, id, ?3, ?4, ?5, ?6, ?7 FROM conversations
          WHERE id = ?2 AND business_id = ?1 AND is_test = 0",
-        params![s.business_id, s.conversation_id, s.channel.as_str(), s.mode, s.ms, s.day, s.at],
+        params![s.business_id, s.conversation_id, s.channel.as_str(), s.mode, s.ms, s.day, rfc3339(s.at)],
     )
     .map_err(db_err)?;
     Ok(())

@@ -16,6 +16,7 @@ mod calls;
 mod conversation;
 mod demo;
 pub mod export;
+mod ids;
 mod integrity;
 mod knowledge;
 #[cfg(test)]
@@ -40,6 +41,7 @@ use crate::domain::{
     now, Business, BusinessBundle, BusinessSummary, Call, Channel, EndedReason, Lead, Message, Notification,
     PlanTier, Profile, User,
 };
+use crate::ids::{BusinessId, CallSid, ConversationId, LeadId};
 use crate::retrieval::Passage;
 use business::{business_row, load_business, read_bundle, user_row, write_bundle, BUSINESS_COLUMNS};
 
@@ -331,12 +333,12 @@ impl Store for SqliteStore {
         self.write(move |tx| write_bundle(tx, &bundle)).await
     }
 
-    async fn business(&self, id: &str) -> Result<Business> {
+    async fn business(&self, id: &BusinessId) -> Result<Business> {
         let id = id.to_string();
         self.read(move |c| load_business(c, &id)).await
     }
 
-    async fn business_bundle(&self, id: &str) -> Result<BusinessBundle> {
+    async fn business_bundle(&self, id: &BusinessId) -> Result<BusinessBundle> {
         let id = id.to_string();
         self.read(move |c| read_bundle(c, &id)).await
     }
@@ -374,7 +376,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_plan(&self, business_id: &str, plan: PlanTier) -> Result<()> {
+    async fn set_plan(&self, business_id: &BusinessId, plan: PlanTier) -> Result<()> {
         let id = business_id.to_string();
         self.write(move |tx| {
             let n = tx
@@ -431,17 +433,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn agent_profile(&self, business_id: &str) -> Result<Profile> {
+    async fn agent_profile(&self, business_id: &BusinessId) -> Result<Profile> {
         let id = business_id.to_string();
         self.read(move |c| conversation::agent_profile(c, &id)).await
     }
 
-    async fn search_knowledge(&self, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
+    async fn search_knowledge(
+        &self,
+        business_id: &BusinessId,
+        query: &KnowledgeQuery,
+    ) -> Result<Vec<Passage>> {
         let (id, query) = (business_id.to_string(), query.clone());
         self.read(move |c| knowledge::search(c, &id, &query)).await
     }
 
-    async fn knowledge_overview(&self, business_id: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    async fn knowledge_overview(
+        &self,
+        business_id: &BusinessId,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>> {
         let id = business_id.to_string();
         self.read(move |c| {
             query_all(
@@ -467,11 +477,11 @@ impl Store for SqliteStore {
 
     async fn start_conversation(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: Channel,
         external_id: Option<&str>,
         test: bool,
-    ) -> Result<String> {
+    ) -> Result<ConversationId> {
         let (id, external) = (business_id.to_string(), external_id.map(str::to_string));
         self.write(move |tx| conversation::start_conversation(tx, &id, channel, external.as_deref(), test))
             .await
@@ -481,7 +491,7 @@ impl Store for SqliteStore {
         self.write(move |tx| conversation::record_turn(tx, &turn)).await
     }
 
-    async fn lead(&self, business_id: &str, lead_id: &str) -> Result<Lead> {
+    async fn lead(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<Lead> {
         let (b, l) = (business_id.to_string(), lead_id.to_string());
         self.read(move |c| conversation::lead(c, &b, &l)).await
     }
@@ -491,7 +501,7 @@ impl Store for SqliteStore {
         self.read(move |c| calls::business_by_number(c, &number)).await
     }
 
-    async fn start_call(&self, call: NewCall) -> Result<String> {
+    async fn start_call(&self, call: NewCall) -> Result<ConversationId> {
         self.write(move |tx| calls::start_call(tx, &call)).await
     }
 
@@ -501,7 +511,7 @@ impl Store for SqliteStore {
 
     async fn finish_call(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         summary: &str,
         ended_reason: EndedReason,
         notify: crate::store::NotifyPolicy,
@@ -510,7 +520,7 @@ impl Store for SqliteStore {
         self.write(move |tx| calls::finish_call(tx, &sid, &summary, ended_reason, &notify)).await
     }
 
-    async fn call(&self, call_sid: &str) -> Result<Call> {
+    async fn call(&self, call_sid: &CallSid) -> Result<Call> {
         let sid = call_sid.to_string();
         self.read(move |c| calls::call(c, &sid)).await
     }
@@ -519,7 +529,7 @@ impl Store for SqliteStore {
         self.write(move |tx| latency::record(tx, &sample)).await
     }
 
-    async fn add_samples(&self, business_id: &str, samples: Vec<crate::demo::Sample>) -> Result<()> {
+    async fn add_samples(&self, business_id: &BusinessId, samples: Vec<crate::demo::Sample>) -> Result<()> {
         let id = business_id.to_string();
         self.write(move |tx| demo::add_samples(tx, &id, &samples)).await
     }
@@ -528,22 +538,22 @@ impl Store for SqliteStore {
 /// Test read-backs (see [`StoreInspect`]).
 #[async_trait]
 impl StoreInspect for SqliteStore {
-    async fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
+    async fn transcript(&self, conversation_id: &ConversationId) -> Result<Vec<Message>> {
         let id = conversation_id.to_string();
         self.read(move |c| conversation::transcript(c, &id)).await
     }
 
-    async fn leads(&self, business_id: &str) -> Result<Vec<Lead>> {
+    async fn leads(&self, business_id: &BusinessId) -> Result<Vec<Lead>> {
         let id = business_id.to_string();
         self.read(move |c| conversation::leads(c, &id)).await
     }
 
-    async fn notifications(&self, business_id: &str) -> Result<Vec<Notification>> {
+    async fn notifications(&self, business_id: &BusinessId) -> Result<Vec<Notification>> {
         let id = business_id.to_string();
         self.read(move |c| outbox::notifications(c, &id)).await
     }
 
-    async fn call_events(&self, call_sid: &str) -> Result<Vec<(String, Option<i64>)>> {
+    async fn call_events(&self, call_sid: &CallSid) -> Result<Vec<(String, Option<i64>)>> {
         let sid = call_sid.to_string();
         self.read(move |c| calls::call_events(c, &sid)).await
     }

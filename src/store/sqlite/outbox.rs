@@ -183,7 +183,7 @@ pub(super) fn count_sent(
 
 /// 24 hours ago, as the caps count.
 pub(super) fn day_ago() -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::domain::rfc3339(chrono::Utc::now() - chrono::Duration::hours(24))
 }
 
 /// Why one more `kind` message on `channel` would pass a daily cap, in the

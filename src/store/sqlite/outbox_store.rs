@@ -2,6 +2,7 @@
 //! delivery worker's claims.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::conversation::{lead, lead_rows, transcript_tail};
@@ -10,13 +11,15 @@ use super::outbox::{
 };
 use super::{db_err, query_all, SqliteStore};
 use crate::domain::{
-    new_id, now, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
+    new_id, now, rfc3339, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel,
+    NotifyEvent,
 };
+use crate::ids::BusinessId;
 use crate::notify::policy::{CapClass, NotifyPolicy};
 use crate::store::outbox::{
     CallConnect, Claimed, DeliveryContext, DigestCandidate, Event, OutboxStore, Outcome, Usage,
 };
-use crate::store::{Result, StoreError};
+use crate::store::{stored_time, Result, StoreError};
 
 /// Transcript lines an email carries at most.
 const TRANSCRIPT_LINES: u32 = 200;
@@ -25,14 +28,14 @@ const DIGEST_LEADS: u32 = 200;
 
 fn at_offset(ms: u64) -> String {
     let at = chrono::Utc::now() + chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2));
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(at)
 }
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn notifications_page(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         state: Option<NotificationState>,
         limit: u32,
         offset: u32,
@@ -54,7 +57,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn notification_counts(&self, business_id: &str) -> Result<Vec<(NotificationState, u64)>> {
+    async fn notification_counts(&self, business_id: &BusinessId) -> Result<Vec<(NotificationState, u64)>> {
         let id = business_id.to_string();
         self.read(move |c| {
             let counted: Vec<(String, u64)> = query_all(
@@ -71,7 +74,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn retry_notification(&self, business_id: &str, notification_id: &str) -> Result<()> {
+    async fn retry_notification(&self, business_id: &BusinessId, notification_id: &str) -> Result<()> {
         let (b, n) = (business_id.to_string(), notification_id.to_string());
         self.write(move |tx| {
             let state: Option<String> = tx
@@ -104,7 +107,7 @@ impl OutboxStore for SqliteStore {
 
     async fn enqueue_test_notification(
         &self,
-        business_id: &str,
+        business_id: &BusinessId,
         channel: NotifyChannel,
         policy: NotifyPolicy,
     ) -> Result<String> {
@@ -123,7 +126,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn notification_prefs(&self, business_id: &str) -> Result<NotificationPrefs> {
+    async fn notification_prefs(&self, business_id: &BusinessId) -> Result<NotificationPrefs> {
         let b = business_id.to_string();
         self.read(move |c| {
             super::business::load_business(c, &b)?;
@@ -132,7 +135,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn set_notification_prefs(&self, business_id: &str, prefs: NotificationPrefs) -> Result<()> {
+    async fn set_notification_prefs(&self, business_id: &BusinessId, prefs: NotificationPrefs) -> Result<()> {
         let b = business_id.to_string();
         self.write(move |tx| {
             super::business::load_business(tx, &b)?;
@@ -141,7 +144,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn webhook_secret(&self, business_id: &str) -> Result<String> {
+    async fn webhook_secret(&self, business_id: &BusinessId) -> Result<String> {
         let b = business_id.to_string();
         self.read(move |c| {
             c.query_row("SELECT webhook_secret FROM businesses WHERE id = ?1", [&b], |r| {
@@ -155,7 +158,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn local_emails(&self, business_id: &str, limit: u32) -> Result<Vec<LocalEmail>> {
+    async fn local_emails(&self, business_id: &BusinessId, limit: u32) -> Result<Vec<LocalEmail>> {
         let b = business_id.to_string();
         self.read(move |c| {
             query_all(
@@ -169,8 +172,8 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn notification_usage(&self, business_id: &str, since: &str) -> Result<Vec<Usage>> {
-        let (b, since) = (business_id.to_string(), since.to_string());
+    async fn notification_usage(&self, business_id: &BusinessId, since: DateTime<Utc>) -> Result<Vec<Usage>> {
+        let (b, since) = (business_id.to_string(), rfc3339(since));
         self.read(move |c| {
             let mut out = Vec::new();
             for &channel in &[NotifyChannel::Email, NotifyChannel::Sms, NotifyChannel::VoiceCall] {
@@ -293,7 +296,7 @@ impl OutboxStore for SqliteStore {
             let (state, next, error, provider) = match outcome {
                 Outcome::Sent { provider_id } => ("sent", None, None, provider_id),
                 Outcome::Kept { provider_id } => ("kept", None, None, provider_id),
-                Outcome::Retry { error, at } => ("pending", Some(at), Some(error), None),
+                Outcome::Retry { error, at } => ("pending", Some(rfc3339(at)), Some(error), None),
                 Outcome::Dead { error } => ("dead", None, Some(error), None),
             };
             let n = tx
@@ -334,14 +337,18 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn next_due_at(&self) -> Result<Option<String>> {
-        self.read(|c| {
-            c.query_row("SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'", [], |r| {
-                r.get(0)
+    async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<String> = self
+            .read(|c| {
+                c.query_row(
+                    "SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)
             })
-            .map_err(db_err)
-        })
-        .await
+            .await?;
+        next.map(|t| stored_time(&t)).transpose()
     }
 
     async fn digest_candidates(&self) -> Result<Vec<DigestCandidate>> {
@@ -361,14 +368,19 @@ impl OutboxStore for SqliteStore {
                         Some(json) => serde_json::from_str(&json).ok()?,
                         None => NotificationPrefs::default(),
                     };
-                    Some(DigestCandidate { business_id, timezone, prefs })
+                    Some(DigestCandidate { business_id: BusinessId::from(business_id), timezone, prefs })
                 })
                 .collect())
         })
         .await
     }
 
-    async fn enqueue_digest(&self, business_id: &str, event: Event, policy: NotifyPolicy) -> Result<bool> {
+    async fn enqueue_digest(
+        &self,
+        business_id: &BusinessId,
+        event: Event,
+        policy: NotifyPolicy,
+    ) -> Result<bool> {
         let b = business_id.to_string();
         self.write(move |tx| {
             let Event::Digest { since, until, .. } = &event else {

@@ -6,6 +6,7 @@ use warp::reply::Response;
 
 use super::{form_error, local_time, redirect_with, render, status_for, Page, PageResult};
 use crate::domain::{field_label, Lead, LeadAlert, LeadStatus, INTERNAL_FIELDS};
+use crate::ids::LeadId;
 use crate::notify::render::display_phone;
 use crate::web::analytics;
 use crate::web::forms::{self, zone};
@@ -15,7 +16,7 @@ use crate::web::templates::{ChecklistItem, DashboardPage, LeadPage, LeadRow, Lea
 pub fn row(lead: &Lead, tz: chrono_tz::Tz, country: &str) -> LeadRow {
     let tel = lead.contact_phone.clone().unwrap_or_default();
     LeadRow {
-        id: lead.id.clone(),
+        id: lead.id.to_string(),
         when: local_time(&lead.created_at, tz),
         name: display_name(lead),
         phone: if tel.is_empty() { tel.clone() } else { display_phone(&tel, country) },
@@ -97,7 +98,7 @@ pub async fn dashboard(page: &Page<'_>) -> PageResult {
     };
     let tz = zone(b);
     let now = chrono::Utc::now();
-    let data = page.app.store.activity(&b.id, &analytics::period_start(now, tz, 7)).await?;
+    let data = page.app.store.activity(&b.id, analytics::period_start(now, tz, 7)).await?;
     let report = analytics::report(&data, tz, now, 7);
     let (latest, _) = page
         .app
@@ -106,7 +107,7 @@ pub async fn dashboard(page: &Page<'_>) -> PageResult {
         .await?;
     let week = crate::store::admin::LeadFilter {
         priority: Some(crate::domain::Priority::Urgent),
-        from: Some(analytics::period_start(now, tz, 7)),
+        from: Some(crate::domain::rfc3339(analytics::period_start(now, tz, 7))),
         limit: 200,
         ..Default::default()
     };
@@ -224,11 +225,11 @@ pub fn csv_file(body: Vec<u8>, stem: &str) -> Response {
     response
 }
 
-pub async fn detail(page: &Page<'_>, id: &str) -> PageResult {
+pub async fn detail(page: &Page<'_>, id: &LeadId) -> PageResult {
     detail_with(page, id, FieldErrors::default()).await
 }
 
-async fn detail_with(page: &Page<'_>, id: &str, errors: FieldErrors) -> PageResult {
+async fn detail_with(page: &Page<'_>, id: &LeadId, errors: FieldErrors) -> PageResult {
     let b = page.business()?;
     let detail = page.app.store.lead_detail(&b.id, id).await?;
     let lead = detail.lead;
@@ -269,31 +270,31 @@ async fn detail_with(page: &Page<'_>, id: &str, errors: FieldErrors) -> PageResu
 }
 
 /// The owner's "this was (not) an emergency" from the lead page.
-pub async fn mark_triage(page: &Page<'_>, id: &str) -> PageResult {
+pub async fn mark_triage(page: &Page<'_>, id: &LeadId) -> PageResult {
     let (level, _) = crate::web::actions::mark_triage(page.app, page.caller, id, &page.req.form()).await?;
     let said = if level == crate::domain::Priority::Urgent { "an emergency" } else { "not an emergency" };
     Ok(redirect_with(&format!("/leads/{id}"), &format!("Marked as {said}: triage learns from it.")))
 }
 
-pub async fn set_status(page: &Page<'_>, id: &str) -> PageResult {
+pub async fn set_status(page: &Page<'_>, id: &LeadId) -> PageResult {
     let lead = crate::web::actions::set_lead_status(page.app, page.caller, id, &page.req.form()).await?;
     Ok(redirect_with(&format!("/leads/{}", lead.id), &format!("Status changed to {}.", lead.status)))
 }
 
-pub async fn set_notes(page: &Page<'_>, id: &str) -> PageResult {
+pub async fn set_notes(page: &Page<'_>, id: &LeadId) -> PageResult {
     match crate::web::actions::set_lead_notes(page.app, page.caller, id, &page.req.form()).await {
         Ok(()) => Ok(redirect_with(&format!("/leads/{id}"), "Notes saved.")),
         Err(e) => detail_with(page, id, form_error(e)?).await,
     }
 }
 
-pub async fn set_test(page: &Page<'_>, id: &str) -> PageResult {
+pub async fn set_test(page: &Page<'_>, id: &LeadId) -> PageResult {
     let test = crate::web::actions::set_lead_test(page.app, page.caller, id, &page.req.form()).await?;
     let message = if test { "Marked as a test: it no longer counts." } else { "Marked as a real lead." };
     Ok(redirect_with(&format!("/leads/{id}"), message))
 }
 
-pub async fn delete(page: &Page<'_>, id: &str) -> PageResult {
+pub async fn delete(page: &Page<'_>, id: &LeadId) -> PageResult {
     crate::web::actions::delete_lead(page.app, page.caller, id).await?;
     Ok(redirect_with("/leads", "Lead deleted."))
 }

@@ -30,6 +30,7 @@ use super::auth::{self, Caller};
 use super::input::{ActionError, FieldErrors, Input};
 use super::templates::{Layout, NavItem};
 use crate::error::ApiError;
+use crate::ids::{BusinessId, LeadId};
 use crate::state::AppState;
 
 /// Double-submit token for the forms shown before signing in (login, setup).
@@ -126,14 +127,14 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["dashboard"], true, _) => leads::dashboard(&page).await,
         (["leads"], true, _) => leads::list(&page).await,
         (["leads", "export.csv"], true, _) => leads::export(&page).await,
-        (["leads", id], true, _) => leads::detail(&page, id).await,
-        (["leads", id, "status"], _, true) => leads::set_status(&page, id).await,
-        (["leads", id, "notes"], _, true) => leads::set_notes(&page, id).await,
-        (["leads", id, "test"], _, true) => leads::set_test(&page, id).await,
-        (["leads", id, "delete"], _, true) => leads::delete(&page, id).await,
+        (["leads", id], true, _) => leads::detail(&page, &LeadId::from(*id)).await,
+        (["leads", id, "status"], _, true) => leads::set_status(&page, &LeadId::from(*id)).await,
+        (["leads", id, "notes"], _, true) => leads::set_notes(&page, &LeadId::from(*id)).await,
+        (["leads", id, "test"], _, true) => leads::set_test(&page, &LeadId::from(*id)).await,
+        (["leads", id, "delete"], _, true) => leads::delete(&page, &LeadId::from(*id)).await,
         (["settings", "facts"], true, _) => facts::show(&page, None, FieldErrors::default()).await,
         (["settings", "facts"], _, true) => facts::save(&page).await,
-        (["leads", id, "triage"], _, true) => leads::mark_triage(&page, id).await,
+        (["leads", id, "triage"], _, true) => leads::mark_triage(&page, &LeadId::from(*id)).await,
         (["analytics"], true, _) => reports::analytics(&page).await,
         (["analytics.csv"], true, _) => reports::analytics_csv(&page).await,
         (["settings", "agent"], true, _) => agent::show(&page, agent::Shown::default()).await,
@@ -172,7 +173,9 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["operator", "analytics"], true, _) => operator::analytics(&page).await,
         (["operator", "analytics.csv"], true, _) => operator::analytics_csv(&page).await,
         (["operator", "businesses"], _, true) => operator::create(&page).await,
-        (["operator", "businesses", id, "plan"], _, true) => operator::change_plan(&page, id).await,
+        (["operator", "businesses", id, "plan"], _, true) => {
+            operator::change_plan(&page, &BusinessId::from(*id)).await
+        }
         (["operator", "switch"], _, true) => operator::switch(&page),
         _ => Err(ApiError::NotFound("no such page".into()).into()),
     }
@@ -200,7 +203,7 @@ impl Page<'_> {
                 .store
                 .list_businesses()
                 .await
-                .map(|list| list.into_iter().map(|s| (s.business.id, s.business.name)).collect())
+                .map(|list| list.into_iter().map(|s| (s.business.id.into(), s.business.name)).collect())
                 .unwrap_or_default()
         } else {
             Vec::new()
@@ -212,7 +215,7 @@ impl Page<'_> {
             role: c.user.role.as_str().to_string(),
             can_manage: c.can_manage(),
             is_operator: c.is_operator(),
-            business_id: business.map(|b| b.id.clone()).unwrap_or_default(),
+            business_id: business.map(|b| b.id.to_string()).unwrap_or_default(),
             business_name: business.map(|b| b.name.clone()).unwrap_or_default(),
             plan: business.map(|b| b.plan_tier.as_str().to_string()).unwrap_or_default(),
             csrf: c.claims.csrf.clone(),

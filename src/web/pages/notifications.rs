@@ -88,7 +88,7 @@ fn row(n: &Notification, tz: chrono_tz::Tz) -> OutboxRow {
             .then(|| local_time(&n.next_attempt_at, tz)),
         last_error: n.last_error.clone().unwrap_or_default(),
         sent: n.sent_at.as_deref().map(|t| local_time(t, tz)).unwrap_or_default(),
-        lead_id: n.lead_id.clone(),
+        lead_id: n.lead_id.as_ref().map(|id| id.to_string()),
     }
 }
 
@@ -156,9 +156,8 @@ fn tests(page: &Page<'_>, b: &Business) -> Vec<TestChannel> {
 async fn limits(page: &Page<'_>, b: &Business) -> Result<Vec<LimitRow>, PageError> {
     use crate::notify::policy::CapClass;
     let caps = page.app.notify_policy().caps;
-    let since = (chrono::Utc::now() - chrono::Duration::hours(24))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let usage = page.app.store.notification_usage(&b.id, &since).await?;
+    let since = chrono::Utc::now() - chrono::Duration::hours(24);
+    let usage = page.app.store.notification_usage(&b.id, since).await?;
     let used = |c: NotifyChannel, class: CapClass| {
         usage.iter().find(|u| u.channel == c && u.class == class).map_or(0, |u| u.count)
     };

@@ -7,6 +7,7 @@ use super::{
     form_error, local_time, redirect, redirect_with, render, render_status, status_for, Page, PageResult,
 };
 use crate::domain::{Channel, PlanTier};
+use crate::ids::BusinessId;
 use crate::web::auth::BUSINESS_COOKIE;
 use crate::web::charts::bar_chart;
 use crate::web::input::{FieldErrors, Input};
@@ -18,9 +19,8 @@ use crate::web::{actions, operator_analytics};
 pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -> PageResult {
     page.caller.require_operator()?;
     let l = page.layout("All businesses", "/operator").await;
-    let since =
-        (chrono::Utc::now() - chrono::Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let activity = page.app.store.businesses_activity(&since).await?;
+    let since = chrono::Utc::now() - chrono::Duration::days(7);
+    let activity = page.app.store.businesses_activity(since).await?;
     let rows = page
         .app
         .store
@@ -31,7 +31,7 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
             let a = activity.iter().find(|a| a.business_id == s.business.id);
             let tz = s.business.timezone.parse().unwrap_or(chrono_tz::UTC);
             BusinessRow {
-                id: s.business.id.clone(),
+                id: s.business.id.to_string(),
                 name: s.business.name.clone(),
                 plan: s.business.plan_tier.to_string(),
                 conversations: a.map_or(0, |a| a.conversations),
@@ -140,7 +140,7 @@ pub async fn create(page: &Page<'_>) -> PageResult {
     }
 }
 
-pub async fn change_plan(page: &Page<'_>, id: &str) -> PageResult {
+pub async fn change_plan(page: &Page<'_>, id: &BusinessId) -> PageResult {
     let plan = actions::change_plan(page.app, page.caller, id, &page.req.form()).await?;
     let name = page.app.store.business(id).await?.name;
     let back = if page

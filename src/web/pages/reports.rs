@@ -48,8 +48,8 @@ pub async fn load(app: &AppState, b: &Business, days: u32) -> Result<(Report, Ou
     let tz = zone(b);
     let now = chrono::Utc::now();
     let since = analytics::period_start(now, tz, days);
-    let data = app.store.activity(&b.id, &since).await?;
-    let mut outcomes = app.store.outcomes(&b.id, &since).await?;
+    let data = app.store.activity(&b.id, since).await?;
+    let mut outcomes = app.store.outcomes(&b.id, since).await?;
     let (first, last) = analytics::period_days(now, tz, days);
     let latency = app.store.response_latency(&b.id, &first, &last).await?;
     outcomes.response_latency = analytics::split_latency(latency);

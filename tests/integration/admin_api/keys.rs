@@ -3,6 +3,7 @@
 //! document, an import job, kept and dead notifications), and every object
 //! key of its answer is checked, so a new field in snake_case fails here.
 
+use frontdesk::ids::BusinessId;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -68,11 +69,16 @@ struct Seeded {
 /// answers met on the way (login, the import, the test) are kept too.
 async fn seed(ui: &Ui, a: &str, answers: &mut Answers) -> Seeded {
     let lead = chat_lead(ui, a, "I'm Ann Lee, 312-555-0101, water is pouring through the ceiling").await;
-    let row = ui.store().leads(a).await.unwrap().into_iter().find(|l| l.id == lead).unwrap();
+    let row =
+        ui.store().leads(&BusinessId::from(a)).await.unwrap().into_iter().find(|l| l.id == lead).unwrap();
     ui.fd.sql(&[(
         "INSERT INTO calls (call_sid, business_id, conversation_id, from_number, status, duration_seconds, \
          started_at, updated_at) VALUES ('CAkeys', ?1, ?2, '+13125550101', 'completed', 60, ?3, ?3)",
-        vec![a.into(), row.conversation_id.clone().unwrap().into(), row.created_at.clone().into()],
+        vec![
+            a.into(),
+            row.conversation_id.clone().unwrap().into_string().into(),
+            row.created_at.clone().into(),
+        ],
     )]);
     let login = json!({ "email": "a@alpha.example", "password": crate::common::PASSWORD });
     let login = raw_json(ui.http.post(ui.url("/api/auth/login")).json(&login)).await;
@@ -87,7 +93,7 @@ async fn seed(ui: &Ui, a: &str, answers: &mut Answers) -> Seeded {
     let doc = Some(json!({"title": "Hours", "content": "Open 7-6."}));
     let doc = ui.api(&token, "POST", "/api/admin/knowledge", doc).await.1["id"].as_str().unwrap().to_string();
     // The lead's email waits an hour (see `two_businesses`): made dead, for the retry.
-    let dead = ui.store().notifications_page(a, None, 10, 0).await.unwrap()[0].id.clone();
+    let dead = ui.store().notifications_page(&BusinessId::from(a), None, 10, 0).await.unwrap()[0].id.clone();
     ui.fd.sql(&[("UPDATE notifications SET state = 'dead' WHERE id = ?1", vec![dead.clone().into()])]);
     let test = Some(json!({"channel": "email"}));
     call_each(ui, &token, "owner", vec![("POST", "/api/admin/notifications/test".into(), test)], answers)

@@ -122,7 +122,8 @@ async fn run(app: AppState, socket: ServerSocket) {
                 Vec::new()
             }
         };
-        let bridge = Bridge::new(app, ctx, call_sid, start.stream_sid, session, knowledge, twilio_tx);
+        let bridge =
+            Bridge::new(app, ctx, call_sid.into_string(), start.stream_sid, session, knowledge, twilio_tx);
         bridge.run(twilio_rx).await;
     }
     .instrument(span)
@@ -140,7 +141,11 @@ async fn admit(app: &AppState, start: &tw::Start) -> Result<crate::domain::Call,
     let now = chrono::Utc::now().timestamp();
     voice::stream_token::check(app.jwt_secret.expose().as_bytes(), token, call_sid, business_id, now)
         .map_err(|e| e.to_string())?;
-    let call = app.store.call(call_sid).await.map_err(|e| format!("no such call: {e}"))?;
+    let call = app
+        .store
+        .call(&crate::ids::CallSid::from(call_sid))
+        .await
+        .map_err(|e| format!("no such call: {e}"))?;
     if call.business_id.as_deref() != Some(business_id) {
         return Err("the call belongs to another business".into());
     }

@@ -55,7 +55,13 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
                 let _ = done.send(());
             }
             Persist::Finish { summary, reason } => {
-                crate::channels::voice::finish_call(&app, &call_sid, &summary, reason).await;
+                crate::channels::voice::finish_call(
+                    &app,
+                    &crate::ids::CallSid::from(call_sid.as_str()),
+                    &summary,
+                    reason,
+                )
+                .await;
             }
         }
     }
