@@ -25,10 +25,59 @@ pub enum Handoff {
     Voice,
 }
 
+/// The tools by name: the wire names live here once, so a typo in a
+/// channel's dispatch cannot silently become "unknown tool".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolName {
+    SaveLeadField,
+    SetEmergencyLevel,
+    SearchKnowledge,
+    RequestHuman,
+    EndConversation,
+    TransferToHuman,
+    EndCall,
+}
+
+impl ToolName {
+    const ALL: [ToolName; 7] = [
+        ToolName::SaveLeadField,
+        ToolName::SetEmergencyLevel,
+        ToolName::SearchKnowledge,
+        ToolName::RequestHuman,
+        ToolName::EndConversation,
+        ToolName::TransferToHuman,
+        ToolName::EndCall,
+    ];
+
+    /// The name the model sees and calls.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ToolName::SaveLeadField => "save_lead_field",
+            ToolName::SetEmergencyLevel => "set_emergency_level",
+            ToolName::SearchKnowledge => "search_knowledge",
+            ToolName::RequestHuman => "request_human",
+            ToolName::EndConversation => "end_conversation",
+            ToolName::TransferToHuman => "transfer_to_human",
+            ToolName::EndCall => "end_call",
+        }
+    }
+
+    /// The tool a model's call names; `None` for a name we never offered.
+    pub fn parse(name: &str) -> Option<ToolName> {
+        ToolName::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ToolName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One tool: name, what it is for, JSON Schema of its arguments.
 #[derive(Debug, Clone)]
 pub struct Tool {
-    pub name: &'static str,
+    pub name: ToolName,
     pub description: &'static str,
     pub parameters: Value,
 }
@@ -37,12 +86,12 @@ impl Tool {
     /// Chat Completions' shape: `{"type":"function","function":{...}}`.
     pub fn chat_json(&self) -> Value {
         json!({ "type": "function", "function": {
-            "name": self.name, "description": self.description, "parameters": self.parameters } })
+            "name": self.name.as_str(), "description": self.description, "parameters": self.parameters } })
     }
 
     /// The Realtime API's flat shape: `{"type":"function","name",...}`.
     pub fn realtime_json(&self) -> Value {
-        json!({ "type": "function", "name": self.name, "description": self.description,
+        json!({ "type": "function", "name": self.name.as_str(), "description": self.description,
             "parameters": self.parameters })
     }
 }
@@ -53,7 +102,7 @@ pub fn tools(ctx: &Context, handoff: Handoff) -> Vec<Tool> {
     let object = |properties: Value, required: &[&str]| json!({ "type": "object", "properties": properties, "required": required });
     let mut out = vec![
         Tool {
-            name: "save_lead_field",
+            name: ToolName::SaveLeadField,
             description: "Save a detail the customer gave. The result says whether it was valid.",
             parameters: object(
                 json!({ "field": { "type": "string", "enum": fields }, "value": { "type": "string" } }),
@@ -61,7 +110,7 @@ pub fn tools(ctx: &Context, handoff: Handoff) -> Vec<Tool> {
             ),
         },
         Tool {
-            name: "set_emergency_level",
+            name: ToolName::SetEmergencyLevel,
             description: "Raise the urgency when the customer describes an emergency.",
             parameters: object(
                 json!({ "level": { "type": "string", "enum": ["HIGH", "URGENT"] }, "reason": { "type": "string" } }),
@@ -69,7 +118,7 @@ pub fn tools(ctx: &Context, handoff: Handoff) -> Vec<Tool> {
             ),
         },
         Tool {
-            name: "search_knowledge",
+            name: ToolName::SearchKnowledge,
             description: "Search the business's knowledge base (hours, prices, services, policies). \
                           A passage from the business's website carries its source_url, which you may give \
                           the customer as the page to read more.",
@@ -79,25 +128,25 @@ pub fn tools(ctx: &Context, handoff: Handoff) -> Vec<Tool> {
     match handoff {
         Handoff::Chat => out.extend([
             Tool {
-                name: "request_human",
+                name: ToolName::RequestHuman,
                 description: "The visitor wants to talk to a person.",
                 parameters: object(json!({ "reason": { "type": "string" } }), &["reason"]),
             },
             Tool {
-                name: "end_conversation",
+                name: ToolName::EndConversation,
                 description: "Everything is captured and the visitor has been thanked.",
                 parameters: object(json!({ "summary": { "type": "string" } }), &["summary"]),
             },
         ]),
         Handoff::Voice => out.extend([
             Tool {
-                name: "transfer_to_human",
+                name: ToolName::TransferToHuman,
                 description: "Put the caller through to a person at the business now. Say one short line \
                               first; the call is transferred when it has been heard.",
                 parameters: object(json!({ "reason": { "type": "string" } }), &["reason"]),
             },
             Tool {
-                name: "end_call",
+                name: ToolName::EndCall,
                 description:
                     "Everything is captured and the caller has been thanked: say goodbye and hang up.",
                 parameters: object(json!({ "summary": { "type": "string" } }), &["summary"]),
@@ -141,14 +190,14 @@ pub async fn execute(
     let args: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
     let arg = |name: &str| args.get(name).and_then(Value::as_str).unwrap_or_default().trim().to_string();
     let plain = |output| Outcome { output, effect: Effect::None, answered_from_knowledge: false };
-    match name {
-        "save_lead_field" => plain(save_field(ctx, state, &arg("field"), &arg("value"))),
-        "set_emergency_level" => {
+    match ToolName::parse(name) {
+        Some(ToolName::SaveLeadField) => plain(save_field(ctx, state, &arg("field"), &arg("value"))),
+        Some(ToolName::SetEmergencyLevel) => {
             let level = Priority::parse(&arg("level")).unwrap_or(Priority::Normal);
             let raised = state.raise(level, &[arg("reason")], None);
             plain(json!({ "level": state.level(), "raised": raised }))
         }
-        "search_knowledge" => {
+        Some(ToolName::SearchKnowledge) => {
             let passages = knowledge.search(&arg("query")).await;
             Outcome {
                 answered_from_knowledge: !passages.is_empty(),
@@ -156,17 +205,17 @@ pub async fn execute(
                 effect: Effect::None,
             }
         }
-        "request_human" => {
+        Some(ToolName::RequestHuman) => {
             state.human_requested = true;
             plain(
                 json!({ "ok": true, "note": "The team has been told the visitor wants a person to call back." }),
             )
         }
-        "end_conversation" => {
+        Some(ToolName::EndConversation) => {
             state.done = true;
             plain(json!({ "ok": true }))
         }
-        "transfer_to_human" => {
+        Some(ToolName::TransferToHuman) => {
             state.human_requested = true;
             Outcome {
                 output: json!({ "ok": true, "note": "Tell the caller in one short sentence that you are putting them through now." }),
@@ -174,7 +223,7 @@ pub async fn execute(
                 answered_from_knowledge: false,
             }
         }
-        "end_call" => {
+        Some(ToolName::EndCall) => {
             state.done = true;
             Outcome {
                 output: json!({ "ok": true, "note": "Say goodbye in one short sentence; the call ends when it has been heard." }),
@@ -182,7 +231,7 @@ pub async fn execute(
                 answered_from_knowledge: false,
             }
         }
-        other => plain(json!({ "error": format!("unknown tool {other}") })),
+        None => plain(json!({ "error": format!("unknown tool {name}") })),
     }
 }
 
@@ -214,5 +263,21 @@ fn save_field(ctx: &Context, state: &mut State, field: &str, value: &str) -> Val
             ExpectedFormat::Phone => "ask for the full number with area code",
             ExpectedFormat::Text => "ask again",
         }}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ToolName;
+
+    #[test]
+    fn every_tool_name_reads_back_and_unknown_names_are_none() {
+        for tool in ToolName::ALL {
+            assert_eq!(ToolName::parse(tool.as_str()), Some(tool));
+        }
+        let names: std::collections::HashSet<_> = ToolName::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(names.len(), ToolName::ALL.len(), "two tools share a wire name");
+        assert_eq!(ToolName::parse("save_lead"), None);
+        assert_eq!(ToolName::parse(""), None);
     }
 }

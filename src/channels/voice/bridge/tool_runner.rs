@@ -11,7 +11,7 @@ use crate::channels::voice::realtime_wire::ResponseStatus;
 use crate::retrieval::Passage;
 
 /// The tool whose work runs off the call's loop.
-pub(super) const SEARCH: &str = "search_knowledge";
+pub(super) const SEARCH: &str = crate::agent::tools::ToolName::SearchKnowledge.as_str();
 
 /// A function call the model made in a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
