@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{Lit, PASSWORD};
-use crate::ui_common::*;
+use crate::support::instance::{Lit, PASSWORD};
+use crate::support::ui::*;
 use frontdesk::ids::BusinessId;
 
 mod keys;

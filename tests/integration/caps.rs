@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::ui_common::Ui;
+use crate::support::ui::Ui;
 
 async fn test_email(ui: &Ui, token: &str) -> (u16, Value) {
     ui.api(token, "POST", "/api/admin/notifications/test", Some(json!({ "channel": "email" }))).await

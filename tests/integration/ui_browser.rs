@@ -7,27 +7,9 @@
 
 use serde_json::json;
 
-use crate::common::PASSWORD;
-use crate::ui_common::Ui;
-use crate::webdriver::{driver, Session};
-
-const WIDGET: &str = "document.querySelector('[data-frontdesk-widget]').shadowRoot";
-
-/// Waits for the agent's reply to the visitor's `n`th message.
-pub async fn reply(b: &Session, n: usize) -> String {
-    let check = format!(
-        "const r = {WIDGET}; const v = r.querySelectorAll('.msg.visitor').length; \
-         const a = r.querySelectorAll('.msg.agent:not(.typing)'); \
-         return v === {n} && a.length === {n} + 1 && !a[a.length - 1].textContent.startsWith('\u{2026}') ? a[a.length - 1].textContent : null;"
-    );
-    b.wait_for(&check, &format!("the reply to message {n}")).await.as_str().unwrap().to_string()
-}
-
-pub async fn flash(b: &Session, text: &str) {
-    let check =
-        format!("const f = document.querySelector('.flash'); return f && f.textContent.includes({text:?});");
-    b.wait_for(&check, &format!("the message {text:?}")).await;
-}
+use crate::support::instance::PASSWORD;
+use crate::support::ui::Ui;
+use crate::support::webdriver::{driver, flash, reply, Session, WIDGET};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_runs_the_business_from_a_real_browser() {

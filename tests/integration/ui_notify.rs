@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::ui_common::*;
+use crate::support::ui::*;
 
 /// What askama writes for `s`.
 fn escaped(s: &str) -> String {
@@ -21,7 +21,7 @@ fn escaped(s: &str) -> String {
 
 /// A port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    crate::support::net::free_port()
 }
 
 /// Listens on `port`, accepts and never answers; counts the connections.
@@ -306,7 +306,7 @@ async fn the_outbox_pages_fifty_rows_at_a_time() {
     let ui = Ui::empty(&[]);
     let id = ui.business("Alpha Plumbing", "BASIC");
     ui.user("owner@alpha.example", "owner", Some(&id));
-    let seeded: Vec<(&str, Vec<crate::common::Lit>)> = (0..55)
+    let seeded: Vec<(&str, Vec<crate::support::instance::Lit>)> = (0..55)
         .map(|i| {
             let at = format!("2025-06-10T12:{:02}:00.000Z", i);
             (

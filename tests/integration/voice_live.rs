@@ -7,12 +7,12 @@ use frontdesk::domain::Priority;
 use frontdesk::ids::BusinessId;
 use serde_json::json;
 
-use crate::fake_media::tone;
-use crate::fake_realtime::Options;
-use crate::voice::{call_sid, find, model_audio, said, twiml, Phone, CALLER, OWNER, PUBLIC};
+use crate::support::fake_media::tone;
+use crate::support::fake_realtime::Options;
+use crate::support::voice::{call_sid, find, model_audio, said, twiml, Phone, CALLER, OWNER, PUBLIC};
 
 /// 100 ms of caller audio, as five 20 ms frames on the stream clock.
-async fn talk(call: &mut crate::fake_media::MediaCall, ms: usize) {
+async fn talk(call: &mut crate::support::fake_media::MediaCall, ms: usize) {
     for _ in 0..ms / 20 {
         call.media(&tone(440.0, 20)).await;
     }
@@ -317,7 +317,7 @@ async fn calls_arriving_while_the_cpus_are_full_hear_a_busy_message() {
 
 #[tokio::test]
 async fn a_slow_model_reply_in_gather_mode_holds_then_redirects_the_live_call() {
-    use crate::fake_openai::{text, FakeOpenAi, Scripted};
+    use crate::support::fake_openai::{text, FakeOpenAi, Scripted};
     let (fake, base) = FakeOpenAi::start(vec![Scripted::Delayed(
         Duration::from_millis(1500),
         Box::new(text("Sure thing. May I have your name?")),
@@ -387,13 +387,13 @@ async fn two_hundred_calls_at_once_each_keep_their_own_audio_and_lead() {
         conn.wait_appended(10).await;
     }
     for (sid, call, voice) in calls.iter_mut() {
-        let frames: Vec<String> = voice.chunks(160).map(crate::fake_media::b64).collect();
+        let frames: Vec<String> = voice.chunks(160).map(crate::support::fake_media::b64).collect();
         let conn = conns
             .iter()
             .find(|c| c.appended.lock().unwrap().first() == frames.first())
             .unwrap_or_else(|| panic!("no session got {sid}'s audio"));
         assert_eq!(*conn.appended.lock().unwrap(), frames, "{sid}");
-        let answer = vec![crate::fake_media::b64(&tone(900.0, 40)), frames[0].clone()];
+        let answer = vec![crate::support::fake_media::b64(&tone(900.0, 40)), frames[0].clone()];
         conn.speak("resp_1", "item_1", &answer, "Hello");
         call.expect("mark").await;
         call.expect("mark").await;
@@ -419,8 +419,11 @@ async fn a_media_stream_that_stops_answering_pings_is_ended() {
     // A peer that sends `start` and then never reads again, so it never answers a ping.
     let ws_url = phone.server.url("/api/voice/stream").replace("http://", "ws://");
     let mut request = ws_url.into_client_request().unwrap();
-    let signature =
-        crate::fake_media::twilio_signature(crate::fake_twilio::AUTH_TOKEN, crate::voice::STREAM, &[]);
+    let signature = crate::support::fake_media::twilio_signature(
+        crate::support::fake_twilio::AUTH_TOKEN,
+        crate::support::voice::STREAM,
+        &[],
+    );
     request.headers_mut().insert("x-twilio-signature", signature.parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let custom: serde_json::Map<String, serde_json::Value> = doc

@@ -5,7 +5,7 @@
 use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::instance::*;
 
 /// A served instance with a helper per kind of caller.
 pub struct Ui {
