@@ -11,9 +11,7 @@ async fn test_email(ui: &Ui, token: &str) -> (u16, Value) {
 }
 
 async fn emergency(ui: &Ui, business: &str) -> Value {
-    let body =
-        json!({ "businessId": business, "message": "A pipe burst and water is pouring through the ceiling" });
-    ui.http.post(ui.url("/api/chat")).json(&body).send().await.unwrap().json().await.unwrap()
+    ui.chat(business, "A pipe burst and water is pouring through the ceiling").await.1
 }
 
 #[tokio::test]

@@ -227,15 +227,9 @@ async fn every_plan_answers_from_the_business_facts() {
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["hours"]["saturday"], "08:00-14:00", "{saved}");
 
-    let chat = |message: &str| {
-        let body = json!({ "businessId": business, "message": message });
-        let client = ui.http.clone();
-        let url = ui.url("/api/chat");
-        async move {
-            let res = client.post(url).json(&body).send().await.unwrap();
-            let v: Value = res.json().await.unwrap();
-            v["reply"].as_str().unwrap_or_default().to_string()
-        }
+    let chat = |message: &'static str| {
+        let (ui, business) = (&ui, &business);
+        async move { ui.chat(business, message).await.1["reply"].as_str().unwrap_or_default().to_string() }
     };
     let reply = chat("Do you work on Saturdays, and what's the call-out fee?").await;
     assert!(reply.contains("8am") && reply.contains("$89"), "{reply}");

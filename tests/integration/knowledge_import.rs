@@ -63,15 +63,8 @@ async fn import_ok(ui: &Ui, token: &str, name: &str, bytes: Vec<u8>) -> Value {
 
 /// The built-in engine's reply to one question in a fresh conversation.
 async fn ask(ui: &Ui, business: &str, question: &str) -> String {
-    let res = ui
-        .http
-        .post(ui.url("/api/chat"))
-        .json(&json!({ "businessId": business, "message": question }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let (status, body) = ui.chat(business, question).await;
+    assert_eq!(status, 200);
     body["reply"].as_str().unwrap_or_default().to_string()
 }
 

@@ -16,7 +16,7 @@ use crate::support::fake_realtime::Options as RealtimeOptions;
 use crate::support::instance::*;
 use crate::support::net::free_port;
 use crate::support::pebble::{self, Files, Options, Pebble};
-use crate::support::voice::{call_sid, model_audio, Phone, Web, CALLER};
+use crate::support::voice::{call_sid, model_audio, Phone, Web, CALLER, GREETING};
 use frontdesk::ids::ConversationId;
 
 pub const EMAIL: &str = "ops@frontdesk.test";
@@ -308,12 +308,7 @@ async fn a_realtime_call_over_wss_carries_on_through_a_certificate_renewal() {
     // The call starts on the first certificate, signed over the https and wss URLs.
     let sid = call_sid(40);
     let (mut call, mut conn) = phone.answer(&sid, true).await;
-    conn.speak(
-        "resp_0",
-        "item_0",
-        &model_audio(2),
-        "Thanks for calling Test Plumbing, this is Pip. How can I help?",
-    );
+    conn.speak("resp_0", "item_0", &model_audio(2), GREETING);
     call.expect("mark").await;
 
     // It goes on (the caller talking) until new connections get a new certificate.

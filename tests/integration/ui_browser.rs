@@ -76,10 +76,10 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     assert_eq!(colour, "#16a34a", "the preview follows the colour as it is typed");
     b.click("[data-widget-open]").await;
     b.wait_for(&format!("return !{WIDGET}.querySelector('.panel').hidden"), "the chat panel").await;
-    type_in_widget(&b, "Are you open on Saturdays?").await;
+    b.type_message("Are you open on Saturdays?").await;
     let answer = reply(&b, 1).await;
     assert!(answer.contains("8am"), "answered from the new document: {answer}");
-    type_in_widget(&b, "I'm Dana Smith, 312-555-0142, my kitchen sink is leaking").await;
+    b.type_message("I'm Dana Smith, 312-555-0142, my kitchen sink is leaking").await;
     reply(&b, 2).await;
     b.screenshot("ui-agent-preview.png").await;
 
@@ -161,15 +161,4 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     }
     b.screenshot("ui-dashboard-phone.png").await;
     b.quit().await;
-}
-
-async fn type_in_widget(b: &Session, text: &str) {
-    let textarea = b.js(&format!("return {WIDGET}.querySelector('textarea')")).await;
-    let id = textarea.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
-    b.cmd(
-        reqwest::Method::POST,
-        &format!("/element/{id}/value"),
-        json!({ "text": format!("{text}\u{E007}") }),
-    )
-    .await;
 }

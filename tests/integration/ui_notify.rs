@@ -91,14 +91,8 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     assert_eq!(status, 303);
 
     // A lead: its email lands in the local outbox, its webhook goes dead.
-    let res = ui
-        .http
-        .post(ui.url("/api/chat"))
-        .json(&json!({"businessId": id, "message": "I'm Ann Lee, 312-555-0101, my tap drips"}))
-        .send()
-        .await
-        .unwrap();
-    let lead = res.json::<Value>().await.unwrap()["leadId"].as_str().unwrap().to_string();
+    let (_, answer) = ui.chat(&id, "I'm Ann Lee, 312-555-0101, my tap drips").await;
+    let lead = answer["leadId"].as_str().unwrap().to_string();
     let (status, test) =
         ui.api(&token, "POST", "/api/admin/notifications/test", Some(json!({"channel": "webhook"}))).await;
     assert_eq!((status, &test["state"]), (201, &json!("pending")), "{test}");

@@ -254,12 +254,7 @@ async fn a_realtime_call_configures_the_session_forwards_audio_runs_tools_and_ha
     let phone = Phone::start(true, &[]).await;
     let sid = call_sid(6);
     let doc = phone.incoming(&sid).await;
-    let parameters: Vec<(String, String)> = doc
-        .iter()
-        .filter(|e| e.name == "Parameter")
-        .map(|e| (e.attrs["name"].clone(), e.attrs["value"].clone()))
-        .collect();
-    let mut call = phone.media(&sid, parameters, false).await.unwrap();
+    let mut call = phone.media(&sid, parameters(&doc), false).await.unwrap();
     // The caller talks before the model session is ready: kept, then sent.
     let early: Vec<Vec<u8>> = (0..10).map(|i| tone(200.0 + i as f64 * 10.0, 20)).collect();
     for frame in &early {
@@ -306,12 +301,7 @@ async fn a_realtime_call_configures_the_session_forwards_audio_runs_tools_and_ha
 
     // Model audio reaches the caller byte for byte, each chunk followed by a mark.
     let greeting = model_audio(4);
-    conn.speak(
-        "resp_1",
-        "item_1",
-        &greeting,
-        "Thanks for calling Test Plumbing, this is Pip. How can I help?",
-    );
+    conn.speak("resp_1", "item_1", &greeting, GREETING);
     for _ in 0..4 {
         call.expect("mark").await;
     }

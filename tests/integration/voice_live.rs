@@ -9,7 +9,9 @@ use serde_json::json;
 
 use crate::support::fake_media::tone;
 use crate::support::fake_realtime::Options;
-use crate::support::voice::{call_sid, find, model_audio, said, twiml, Phone, CALLER, OWNER, PUBLIC};
+use crate::support::voice::{
+    call_sid, find, model_audio, parameters, said, twiml, Phone, CALLER, GREETING, OWNER, PUBLIC,
+};
 
 /// 100 ms of caller audio, as five 20 ms frames on the stream clock.
 async fn talk(call: &mut crate::support::fake_media::MediaCall, ms: usize) {
@@ -95,12 +97,7 @@ async fn an_emergency_escalates_at_once_and_the_transfer_waits_for_its_line() {
     let phone = Phone::start(true, &[]).await;
     let sid = call_sid(21);
     let (mut call, mut conn) = phone.answer(&sid, true).await;
-    conn.speak(
-        "resp_0",
-        "item_0",
-        &model_audio(2),
-        "Thanks for calling Test Plumbing, this is Pip. How can I help?",
-    );
+    conn.speak("resp_0", "item_0", &model_audio(2), GREETING);
 
     // The rules spot it in the caller's words: escalated before the call ends.
     conn.caller_said("item_c1", "Help, a pipe burst and water is pouring through the ceiling!");
@@ -203,12 +200,7 @@ async fn a_model_that_cannot_be_reached_falls_back_at_once_and_without_rest_thro
     phone.rt().refuse.store(true, std::sync::atomic::Ordering::SeqCst);
     let sid = call_sid(23);
     let doc = phone.incoming(&sid).await;
-    let parameters = doc
-        .iter()
-        .filter(|e| e.name == "Parameter")
-        .map(|e| (e.attrs["name"].clone(), e.attrs["value"].clone()))
-        .collect();
-    let call = phone.media(&sid, parameters, true).await.unwrap();
+    let call = phone.media(&sid, parameters(&doc), true).await.unwrap();
     assert!(call.wait_closed(Duration::from_secs(15)).await, "the stream is closed so Twilio moves on");
     assert!(phone.twilio.requests().is_empty());
     let params = [("CallSid", sid.as_str()), ("To", "+13125550100"), ("From", CALLER)];
@@ -253,12 +245,7 @@ async fn a_long_call_moves_to_a_fresh_model_session_with_the_conversation_carrie
     let env = [("OPENAI_REALTIME_SESSION_MAX_SECS", "1"), ("WEBSOCKET_PING_INTERVAL", "200")];
     let phone = Phone::start(true, &env).await;
     let (mut call, conn) = phone.answer(&call_sid(25), true).await;
-    conn.speak(
-        "resp_0",
-        "item_0",
-        &model_audio(1),
-        "Thanks for calling Test Plumbing, this is Pip. How can I help?",
-    );
+    conn.speak("resp_0", "item_0", &model_audio(1), GREETING);
     conn.caller_said("item_c1", "My name is Dana and I need a quote for a new water heater");
     let mut next = phone.rt().accept(Duration::from_secs(15)).await;
     let update = next.expect("session.update").await;
@@ -360,12 +347,7 @@ async fn two_hundred_calls_at_once_each_keep_their_own_audio_and_lead() {
         tasks.push(tokio::spawn(async move {
             let sid = call_sid(1000 + n);
             let doc = phone.incoming(&sid).await;
-            let parameters = doc
-                .iter()
-                .filter(|e| e.name == "Parameter")
-                .map(|e| (e.attrs["name"].clone(), e.attrs["value"].clone()))
-                .collect();
-            let mut call = phone.media(&sid, parameters, true).await.unwrap();
+            let mut call = phone.media(&sid, parameters(&doc), true).await.unwrap();
             // Each call's caller audio is its own.
             let voice: Vec<u8> = tone(200.0 + n as f64, 200);
             call.speak(&voice, false).await;

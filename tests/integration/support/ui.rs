@@ -109,6 +109,14 @@ impl Ui {
         body["token"].as_str().unwrap().to_string()
     }
 
+    /// One message opening a new chat conversation with `business`, from a
+    /// visitor (no sign-in); the status and the JSON answer.
+    pub async fn chat(&self, business: &str, message: &str) -> (u16, Value) {
+        let body = json!({ "businessId": business, "message": message });
+        let res = self.http.post(self.url("/api/chat")).json(&body).send().await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
     /// An admin API call; the body of a non-JSON answer comes back as a string.
     pub async fn api(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.api_as(token, method, path, body, None).await

@@ -20,6 +20,10 @@ pub const NUMBER: &str = "+13125550100";
 pub const OWNER: &str = "+13125550199";
 pub const CALLER: &str = "+13125550142";
 
+/// What the model says first on the test business's calls (its
+/// `voice_greeting_message`).
+pub const GREETING: &str = "Thanks for calling Test Plumbing, this is Pip. How can I help?";
+
 pub const BUSINESS: &str = concat!(
     r#"
 [business]
@@ -349,6 +353,14 @@ pub fn twiml(doc: &str) -> Vec<Element> {
 
 pub fn find<'a>(doc: &'a [Element], name: &str) -> Option<&'a Element> {
     doc.iter().find(|e| e.name == name)
+}
+
+/// The `<Parameter>`s of a `<Stream>`, as Twilio sends them back in `start`.
+pub fn parameters(doc: &[Element]) -> Vec<(String, String)> {
+    doc.iter()
+        .filter(|e| e.name == "Parameter")
+        .map(|e| (e.attrs["name"].clone(), e.attrs["value"].clone()))
+        .collect()
 }
 
 /// Everything said, in order.

@@ -120,9 +120,7 @@ impl Session {
 
     /// Types into the widget's textarea and presses Enter, as a person would.
     pub async fn type_message(&self, text: &str) {
-        let textarea = self
-            .js("return document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelector('textarea')")
-            .await;
+        let textarea = self.js(&format!("return {WIDGET}.querySelector('textarea')")).await;
         let id = textarea.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
         self.cmd(
             reqwest::Method::POST,
