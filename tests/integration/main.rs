@@ -1,5 +1,6 @@
 //! Integration tests: every one runs the real `frontdesk` binary against a
-//! temporary data directory. One test binary keeps link time down.
+//! temporary data directory. One test binary keeps link time down. The
+//! modules here are suites; what they share is in `support/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
