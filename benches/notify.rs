@@ -18,7 +18,7 @@ use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::Store;
 use sha2::{Digest, Sha256};
 
-#[path = "../tests/integration/smtp.rs"]
+#[path = "../tests/fakes/smtp.rs"]
 mod smtp;
 
 const RUNS: usize = 300;

@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{Lit, PASSWORD};
-use crate::ui_common::*;
+use crate::support::instance::{Lit, PASSWORD};
+use crate::support::ui::*;
 use frontdesk::ids::BusinessId;
 
 mod keys;
@@ -24,14 +24,7 @@ async fn two_businesses() -> (Ui, String, String) {
 
 /// A chat that leaves a lead; returns its id.
 async fn chat_lead(ui: &Ui, business: &str, message: &str) -> String {
-    let res = ui
-        .http
-        .post(ui.url("/api/chat"))
-        .json(&json!({ "businessId": business, "message": message }))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
+    let (_, body) = ui.chat(business, message).await;
     body["leadId"].as_str().unwrap_or_else(|| panic!("no lead: {body}")).to_string()
 }
 
@@ -362,14 +355,7 @@ async fn questions_and_knowledge_through_the_api_change_the_agent() {
         "fields not sent keep their values"
     );
     // The next chat asks in the new order.
-    let res = ui
-        .http
-        .post(ui.url("/api/chat"))
-        .json(&json!({"businessId": a, "message": "Hello there"}))
-        .send()
-        .await
-        .unwrap();
-    let reply: Value = res.json().await.unwrap();
+    let (_, reply) = ui.chat(&a, "Hello there").await;
     assert!(reply["reply"].as_str().unwrap().contains("What do you need help with?"), "{reply}");
 
     // A new document is searchable at once, edits re-index, delete removes it.
@@ -377,18 +363,8 @@ async fn questions_and_knowledge_through_the_api_change_the_agent() {
     assert_eq!(status, 201);
     let doc_id = doc["id"].as_str().unwrap().to_string();
     let ask = |q: &'static str| {
-        let ui = &ui;
-        let a = a.clone();
-        async move {
-            let res = ui
-                .http
-                .post(ui.url("/api/chat"))
-                .json(&json!({"businessId": a, "message": q}))
-                .send()
-                .await
-                .unwrap();
-            res.json::<Value>().await.unwrap()["reply"].as_str().unwrap().to_string()
-        }
+        let (ui, a) = (&ui, a.clone());
+        async move { ui.chat(&a, q).await.1["reply"].as_str().unwrap().to_string() }
     };
     assert!(ask("Do you repair Vaillant boilers?").await.contains("Vaillant"));
     let (status, doc) = ui

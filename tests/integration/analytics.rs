@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{Instance, Lit};
-use crate::ui_common::*;
+use crate::support::instance::{Instance, Lit};
+use crate::support::ui::*;
 
 /// (sid, mode, ended_reason, seconds, conversation, days ago)
 type SeedCall = (&'static str, Option<&'static str>, &'static str, i64, Option<&'static str>, f64);
@@ -262,18 +262,18 @@ async fn outcomes_match_a_known_history_on_the_api_the_page_and_the_csv() {
 /// screenshots (`target/test-artifacts/analytics-*.png`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_analytics_page_in_a_real_browser() {
-    let Some(driver) = crate::webdriver::driver() else { return };
+    let Some(driver) = crate::support::webdriver::driver() else { return };
     let ui = Ui::empty(&[("FRONTDESK_NOTIFY_NEW_LEAD_DELAY_SECS", "3600")]);
     let a = ui.business("Alpha Plumbing", "PRO");
     let b = ui.business("Bravo Plumbing", "PRO");
     ui.user("a@alpha.example", "owner", Some(&a));
     seed(&ui.fd, &a, &b);
-    let axe = crate::webdriver::axe_source();
+    let axe = crate::support::webdriver::axe_source();
 
-    let s = crate::webdriver::Session::start(&driver).await;
+    let s = crate::support::webdriver::Session::start(&driver).await;
     s.go(&ui.url("/login")).await;
     s.fill("#f-email", "a@alpha.example").await;
-    s.fill("#f-password", crate::common::PASSWORD).await;
+    s.fill("#f-password", crate::support::instance::PASSWORD).await;
     s.click("form[action='/login'] button[type=submit]").await;
     s.wait_path("/dashboard").await;
     let mut violations = Vec::new();

@@ -14,7 +14,7 @@ use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{LatencySample, Store};
 
-use crate::store_contract::FreshSchema;
+use crate::support::postgres::FreshSchema;
 
 const DEMO: &str = include_str!("../../assets/demo/acme-plumbing.toml");
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use frontdesk::domain::{starter_questions, AgentConfig, BusinessBundle, BusinessType, NewBusiness};
 use frontdesk::store::{sqlite::SqliteStore, Store};
 
-use crate::common::*;
+use crate::support::instance::*;
 
 /// Every business in a consistent copy has its agent config and all four of
 /// its questions: a torn transaction would show up here.
@@ -30,7 +30,7 @@ fn assert_consistent(db: &std::path::Path) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_writing_then_restore_into_a_fresh_data_dir() {
-    if crate::common::sqlite_only(
+    if crate::support::instance::sqlite_only(
         "backup_while_writing_then_restore_into_a_fresh_data_dir",
         "backup and restore copy the SQLite file; Postgres uses pg_dump",
     ) {
@@ -101,7 +101,7 @@ async fn backup_while_writing_then_restore_into_a_fresh_data_dir() {
 
 #[test]
 fn restore_verifies_first_and_keeps_the_previous_database() {
-    if crate::common::sqlite_only(
+    if crate::support::instance::sqlite_only(
         "restore_verifies_first_and_keeps_the_previous_database",
         "backup and restore copy the SQLite file; Postgres uses pg_dump",
     ) {

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use serde_json::json;
 use warp::Filter;
 
-use crate::chat::Chat;
-use crate::webdriver::{driver, Session};
+use crate::support::chat::Chat;
+use crate::support::webdriver::{driver, Session};
 use frontdesk::ids::BusinessId;
 
 /// Serves the host page from its own origin, with aggressive styles of its own.

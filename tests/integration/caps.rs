@@ -4,16 +4,14 @@
 
 use serde_json::{json, Value};
 
-use crate::ui_common::Ui;
+use crate::support::ui::Ui;
 
 async fn test_email(ui: &Ui, token: &str) -> (u16, Value) {
     ui.api(token, "POST", "/api/admin/notifications/test", Some(json!({ "channel": "email" }))).await
 }
 
 async fn emergency(ui: &Ui, business: &str) -> Value {
-    let body =
-        json!({ "businessId": business, "message": "A pipe burst and water is pouring through the ceiling" });
-    ui.http.post(ui.url("/api/chat")).json(&body).send().await.unwrap().json().await.unwrap()
+    ui.chat(business, "A pipe burst and water is pouring through the ceiling").await.1
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::chat::Chat;
-use crate::fake_openai::{text, tool_calls, FakeOpenAi, Scripted};
+use crate::support::chat::Chat;
+use crate::support::fake_openai::{text, tool_calls, FakeOpenAi, Scripted};
 use frontdesk::ids::{BusinessId, LeadId};
 
 async fn chat_with(script: Vec<Scripted>) -> (Chat, FakeOpenAi) {

@@ -1,6 +1,6 @@
 //! init, business, user, migrate and version, through the real binary.
 
-use crate::common::*;
+use crate::support::instance::*;
 
 #[test]
 fn scripted_init_creates_business_owner_and_secret_once() {

@@ -1,6 +1,6 @@
 //! `frontdesk config check` on good and broken configurations.
 
-use crate::common::*;
+use crate::support::instance::*;
 
 #[test]
 fn config_check_redacts_secrets_and_shows_sources() {
@@ -137,7 +137,7 @@ async fn config_check_and_serve_agree_on_the_public_address() {
 fn config_check_reports_tls_and_what_will_fail() {
     let fd = Instance::new();
     // Nothing listens on the directory's port.
-    let port = crate::pebble::free_port();
+    let port = crate::support::net::free_port();
     let out = fd
         .command()
         .args(["config", "check"])

@@ -3,20 +3,11 @@
 //! than its share of open sockets, while everyone else is served.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
-
-/// A TCP connection to `server` from the loopback address `from` (Linux
-/// routes all of 127.0.0.0/8 to the loopback interface).
-pub fn connect_from(from: [u8; 4], server: &str) -> TcpStream {
-    let to: SocketAddr = server.trim_start_matches("http://").parse().unwrap();
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&SocketAddr::from((from, 0)).into()).unwrap();
-    socket.connect(&to.into()).unwrap();
-    socket.into()
-}
+use crate::support::instance::*;
+use crate::support::net::connect_from;
 
 /// How long until the server closes `stream` (reads EOF or a reset), up to `limit`.
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::instance::*;
 use frontdesk::ids::{BusinessId, LeadId};
 
 #[derive(Debug, Deserialize)]

@@ -8,11 +8,11 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 use serde_json::{json, Value};
 
-use crate::common::*;
-use crate::notify_support::{Harness, PUBLIC_URL};
-use crate::smtp::{available, SmtpServer};
-use crate::ui_common::{hidden_csrf, Ui, Web};
-use crate::voice::Phone;
+use crate::support::fake_smtp::{available, SmtpServer};
+use crate::support::instance::*;
+use crate::support::notify::{Harness, PUBLIC_URL};
+use crate::support::ui::{hidden_csrf, Ui, Web};
+use crate::support::voice::Phone;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -134,7 +134,7 @@ async fn an_urgent_chat_leaves_the_owner_an_email_with_name_phone_and_address() 
         return;
     }
     // A plumber who needs the address in an emergency.
-    let file = crate::notify_support::business_file("FREE", "")
+    let file = crate::support::notify::business_file("FREE", "")
         .replace("question_text = \"What's the address of the property?\"\nmaps_to_lead_field = \"address\"",
                  "question_text = \"What's the address of the property?\"\nmaps_to_lead_field = \"address\"\nis_essential_for_emergency = true");
     assert!(file.matches("is_essential_for_emergency = true").count() == 3, "{file}");
@@ -164,10 +164,10 @@ async fn an_urgent_gather_call_leaves_the_owner_an_email_with_name_phone_and_add
     let env: Vec<(&str, String)> = smtp.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let phone = Phone::start(false, &env).await;
-    let sid = crate::voice::call_sid(4242);
+    let sid = crate::support::voice::call_sid(4242);
     phone.incoming(&sid).await;
     let doc = phone.say(&sid, "Water is pouring through my kitchen ceiling, a pipe burst").await;
-    let said = crate::voice::said(&doc);
+    let said = crate::support::voice::said(&doc);
     assert!(said.contains("paging"), "the owner's emergency message: {said}");
     phone.say(&sid, "Marcus Lee").await;
     phone.say(&sid, "Yes").await;
@@ -227,15 +227,9 @@ async fn every_plan_answers_from_the_business_facts() {
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["hours"]["saturday"], "08:00-14:00", "{saved}");
 
-    let chat = |message: &str| {
-        let body = json!({ "businessId": business, "message": message });
-        let client = ui.http.clone();
-        let url = ui.url("/api/chat");
-        async move {
-            let res = client.post(url).json(&body).send().await.unwrap();
-            let v: Value = res.json().await.unwrap();
-            v["reply"].as_str().unwrap_or_default().to_string()
-        }
+    let chat = |message: &'static str| {
+        let (ui, business) = (&ui, &business);
+        async move { ui.chat(business, message).await.1["reply"].as_str().unwrap_or_default().to_string() }
     };
     let reply = chat("Do you work on Saturdays, and what's the call-out fee?").await;
     assert!(reply.contains("8am") && reply.contains("$89"), "{reply}");
@@ -253,15 +247,15 @@ async fn every_plan_answers_from_the_business_facts() {
 async fn a_gather_call_answers_from_the_business_facts() {
     let phone = Phone::start(false, &[]).await;
     let file = phone.fd.dir.path().join("facts.toml");
-    let mut text = crate::voice::BUSINESS.to_string();
+    let mut text = crate::support::voice::BUSINESS.to_string();
     text.push_str(
         "\n[facts]\nprices = \"The call-out fee is $89.\"\n\n[facts.hours]\nsaturday = \"8am-2pm\"\n",
     );
     std::fs::write(&file, text).unwrap();
     phone.fd.ok(&["business", "import", file.to_str().unwrap()]);
-    let sid = crate::voice::call_sid(77);
+    let sid = crate::support::voice::call_sid(77);
     phone.incoming(&sid).await;
     let doc = phone.say(&sid, "What is your call-out fee?").await;
-    let said = crate::voice::said(&doc);
+    let said = crate::support::voice::said(&doc);
     assert!(said.contains("$89"), "{said}");
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::*;
-use crate::ui_common::*;
+use crate::support::instance::*;
+use crate::support::ui::*;
 
 /// Resident memory of a process, MB.
 fn rss_mb(pid: u32) -> f64 {

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::chat::Chat;
-use crate::common::*;
-use crate::ui_common::*;
+use crate::support::chat::Chat;
+use crate::support::instance::*;
+use crate::support::ui::*;
 
 /// Sends raw bytes; returns what came back within `wait` (the status line
 /// first), or "" when nothing did.
@@ -115,15 +115,15 @@ async fn chunked_bodies_are_accepted_within_the_same_limits() {
 
 #[tokio::test]
 async fn signed_twilio_webhooks_may_be_chunked() {
-    let phone = crate::voice::Phone::start(false, &[]).await;
+    let phone = crate::support::voice::Phone::start(false, &[]).await;
     let params = [
         ("CallSid", "CA00000000000000000000000000000001"),
         ("CallStatus", "completed"),
         ("To", "+13125550100"),
     ];
-    let signature = crate::fake_media::twilio_signature(
-        crate::fake_twilio::AUTH_TOKEN,
-        &format!("{}/api/voice/status", crate::voice::PUBLIC),
+    let signature = crate::support::fake_media::twilio_signature(
+        crate::support::fake_twilio::AUTH_TOKEN,
+        &format!("{}/api/voice/status", crate::support::voice::PUBLIC),
         &params,
     );
     let form: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::*;
-use crate::notify_support::WebhookReceiver;
-use crate::ui_common::*;
-use crate::voice::{call_sid, Phone};
+use crate::support::instance::*;
+use crate::support::notify::WebhookReceiver;
+use crate::support::ui::*;
+use crate::support::voice::{call_sid, Phone};
 use frontdesk::ids::{BusinessId, CallSid};
 
 #[tokio::test]
@@ -32,7 +32,7 @@ async fn a_callers_control_characters_never_reach_twiml() {
         let (status, body) = phone.post("/api/voice/handle-speech", &borrowed).await;
         assert_eq!(status, 200, "{body}");
         assert!(body.chars().all(frontdesk::xml::allowed), "TwiML with a character XML forbids: {body:?}");
-        said = crate::voice::said(&crate::voice::twiml(&body));
+        said = crate::support::voice::said(&crate::support::voice::twiml(&body));
     }
     assert!(said.contains("DanaX Smith"), "{said}");
 }
@@ -43,7 +43,7 @@ async fn stream_parameters(phone: &Phone, sid: &str) -> Vec<(String, String)> {
     let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, body) = phone.post("/api/voice/incoming", &borrowed).await;
     assert_eq!(status, 200, "{body}");
-    crate::fake_media::stream_parameters(&body)
+    crate::support::fake_media::stream_parameters(&body)
 }
 
 /// Whether another model session was opened within a few seconds (the
@@ -92,7 +92,11 @@ async fn a_media_stream_joins_only_the_call_it_was_issued_for_and_only_once() {
     assert!(replay.wait_closed(Duration::from_secs(15)).await, "a replayed start is refused");
     drop(call);
     let calls = phone.store().call(&CallSid::from(&victim)).await.unwrap();
-    assert_eq!(calls.from_number.as_deref(), Some(crate::voice::CALLER), "the caller is who Twilio said");
+    assert_eq!(
+        calls.from_number.as_deref(),
+        Some(crate::support::voice::CALLER),
+        "the caller is who Twilio said"
+    );
 }
 
 async fn outbox(ui: &Ui, token: &str) -> Vec<Value> {

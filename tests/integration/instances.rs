@@ -22,10 +22,10 @@ use frontdesk::store::{InspectableStore, Store};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::Instance;
-use crate::fake_media::twilio_signature;
-use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};
-use crate::voice::{said, twiml, Phone, BUSINESS, PUBLIC};
+use crate::support::fake_media::twilio_signature;
+use crate::support::fake_twilio::{FakeTwilio, AUTH_TOKEN};
+use crate::support::instance::Instance;
+use crate::support::voice::{said, twiml, Phone, BUSINESS, PUBLIC};
 
 /// The test Redis under a fresh key prefix; None (and a notice) without one.
 fn test_redis(test: &str) -> Option<RedisConfig> {

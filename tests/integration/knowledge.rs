@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use frontdesk::ids::BusinessId;
 use frontdesk::store::KnowledgeQuery;
 
-use crate::chat::Chat;
-use crate::fake_openai::{concept_vector, FakeOpenAi};
+use crate::support::chat::Chat;
+use crate::support::fake_openai::{concept_vector, FakeOpenAi};
 
 #[tokio::test]
 async fn embeddings_find_what_full_text_cannot() {

@@ -9,9 +9,9 @@ use frontdesk::ids::BusinessId;
 use frontdesk::store::KnowledgeQuery;
 use serde_json::{json, Value};
 
-use crate::fake_documents::{docx, pdf, Block};
-use crate::fake_site::{page, Reply, Site};
-use crate::ui_common::*;
+use crate::support::fake_documents::{docx, pdf, Block};
+use crate::support::fake_site::{page, Reply, Site};
+use crate::support::ui::*;
 
 /// A BASIC business with an owner, served with the crawler allowed onto
 /// loopback (the test site) and no pause between fetches.
@@ -63,15 +63,8 @@ async fn import_ok(ui: &Ui, token: &str, name: &str, bytes: Vec<u8>) -> Value {
 
 /// The built-in engine's reply to one question in a fresh conversation.
 async fn ask(ui: &Ui, business: &str, question: &str) -> String {
-    let res = ui
-        .http
-        .post(ui.url("/api/chat"))
-        .json(&json!({ "businessId": business, "message": question }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let (status, body) = ui.chat(business, question).await;
+    assert_eq!(status, 200);
     body["reply"].as_str().unwrap_or_default().to_string()
 }
 
@@ -321,14 +314,14 @@ async fn a_website_crawl_imports_exactly_the_allowed_pages_and_a_recrawl_follows
 /// knowledge page and sees its pages indexed, by source, with the import done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_imports_their_website_from_the_knowledge_page() {
-    let Some(driver) = crate::webdriver::driver() else { return };
+    let Some(driver) = crate::support::webdriver::driver() else { return };
     let (ui, _b, _token) = basic_business().await;
     let site = Site::start().await;
     build_site(&site, "$120", true);
-    let s = crate::webdriver::Session::start(&driver).await;
+    let s = crate::support::webdriver::Session::start(&driver).await;
     s.go(&ui.url("/login")).await;
     s.fill("#f-email", "owner@acme.example").await;
-    s.fill("#f-password", crate::common::PASSWORD).await;
+    s.fill("#f-password", crate::support::instance::PASSWORD).await;
     s.click("form[action='/login'] button[type=submit]").await;
     s.wait_path("/dashboard").await;
 
@@ -374,7 +367,7 @@ async fn an_owner_imports_their_website_from_the_knowledge_page() {
 /// from each.
 #[tokio::test]
 async fn business_file_knowledge_entries_read_docx_and_pdf_files() {
-    let fd = crate::common::Instance::new();
+    let fd = crate::support::instance::Instance::new();
     let dir = fd.dir.path().join("acme");
     std::fs::create_dir_all(dir.join("docs")).unwrap();
     let faq = docx(&[
@@ -400,8 +393,8 @@ async fn business_file_knowledge_entries_read_docx_and_pdf_files() {
     let mut cmd = fd.command();
     cmd.current_dir(fd.dir.path()).args(["business", "import", file.to_str().unwrap()]);
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", crate::common::stderr(&out));
-    let b = crate::common::stdout(&out).trim().to_string();
+    assert!(out.status.success(), "{}", crate::support::instance::stderr(&out));
+    let b = crate::support::instance::stdout(&out).trim().to_string();
 
     // Titles: the DOCX's own, and the entry's.
     let docs = fd.store().knowledge_entries(&BusinessId::from(&b)).await.unwrap();
@@ -440,7 +433,7 @@ async fn business_file_knowledge_entries_read_docx_and_pdf_files() {
 /// file; nothing is written.
 #[test]
 fn bad_business_file_knowledge_entries_fail_naming_the_entry() {
-    let fd = crate::common::Instance::new();
+    let fd = crate::support::instance::Instance::new();
     let id = fd.import_demo();
     let before = fd.ok(&["business", "export", &id]);
     std::fs::write(fd.dir.path().join("notes.txt"), "Open weekdays.").unwrap();
@@ -458,7 +451,7 @@ fn bad_business_file_knowledge_entries_fail_naming_the_entry() {
         std::fs::write(&file, format!("{head}{entry}")).unwrap();
         let out = fd.run(&["business", "import", file.to_str().unwrap()]);
         assert!(!out.status.success(), "{entry}");
-        let err = crate::common::stderr(&out);
+        let err = crate::support::instance::stderr(&out);
         for e in expected {
             assert!(err.contains(e), "missing {e:?} for {entry:?} in:\n{err}");
         }

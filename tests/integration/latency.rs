@@ -14,9 +14,9 @@ use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{InspectableStore, LatencySample};
 
-use crate::chat::Chat;
-use crate::fake_openai::{text, FakeOpenAi, Scripted};
-use crate::store_contract::FreshSchema;
+use crate::support::chat::Chat;
+use crate::support::fake_openai::{text, FakeOpenAi, Scripted};
+use crate::support::postgres::FreshSchema;
 
 const DEMO: &str = include_str!("../../assets/demo/acme-plumbing.toml");
 
@@ -177,15 +177,15 @@ async fn real_chat_turns_record_the_time_to_their_first_word() {
 }
 
 /// 20 ms frames of caller audio.
-async fn talk(call: &mut crate::fake_media::MediaCall, ms: usize) {
+async fn talk(call: &mut crate::support::fake_media::MediaCall, ms: usize) {
     for _ in 0..ms / 20 {
-        call.media(&crate::fake_media::tone(440.0, 20)).await;
+        call.media(&crate::support::fake_media::tone(440.0, 20)).await;
     }
 }
 
 #[tokio::test]
 async fn a_realtime_call_records_the_end_of_speech_to_the_first_audio() {
-    use crate::voice::{call_sid, model_audio, Phone};
+    use crate::support::voice::{call_sid, model_audio, Phone};
     let phone = Phone::start(true, &[]).await;
     let sid = call_sid(60);
     let (mut call, conn) = phone.answer(&sid, true).await;
@@ -219,7 +219,7 @@ async fn a_realtime_call_records_the_end_of_speech_to_the_first_audio() {
 
 #[tokio::test]
 async fn a_gather_turn_records_the_webhook_to_its_twiml_answer() {
-    use crate::voice::{call_sid, said, Phone};
+    use crate::support::voice::{call_sid, said, Phone};
     let phone = Phone::start(false, &[]).await;
     let sid = call_sid(61);
     phone.incoming(&sid).await;

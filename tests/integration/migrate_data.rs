@@ -13,8 +13,8 @@ use frontdesk::store::postgres::PgStore;
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{CallStatus, InspectableStore, KnowledgeQuery, NewUser, Store, StoreInspect};
 
-use crate::common::{assert_success, stderr, stdout, Instance, Server, PASSWORD};
-use crate::store_contract::FreshSchema;
+use crate::support::instance::{assert_success, stderr, stdout, Instance, Server, PASSWORD};
+use crate::support::postgres::FreshSchema;
 
 /// A command on this instance's SQLite database, whatever the suite's store.
 fn sqlite_command(fd: &Instance) -> Command {
@@ -189,9 +189,10 @@ fn seed_leads(fd: &Instance, n: usize) -> String {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let business = rt.block_on(async {
         let store = SqliteStore::open(&fd.db()).unwrap();
-        let bundle =
-            frontdesk::provision::parse_bundle(&std::fs::read_to_string(crate::common::demo_file()).unwrap())
-                .unwrap();
+        let bundle = frontdesk::provision::parse_bundle(
+            &std::fs::read_to_string(crate::support::instance::demo_file()).unwrap(),
+        )
+        .unwrap();
         store.import_business(bundle).await.unwrap().business_id
     });
     let mut conn = rusqlite::Connection::open(fd.db()).unwrap();
@@ -265,7 +266,7 @@ async fn a_target_with_rows_is_refused_and_left_alone() {
     let Some(pg) = FreshSchema::new("migfull").await else { return };
     let fd = Instance::new();
     let import = sqlite_command(&fd)
-        .args(["business", "import", crate::common::demo_file().to_str().unwrap()])
+        .args(["business", "import", crate::support::instance::demo_file().to_str().unwrap()])
         .output()
         .unwrap();
     assert_success(&import, &["business", "import"]);

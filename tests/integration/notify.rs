@@ -10,9 +10,9 @@ use frontdesk::notify::policy::NotifyPolicy;
 use frontdesk::store::StoreError;
 use mail_parser::MessageParser;
 
-use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};
-use crate::notify_support::*;
-use crate::smtp::{available, SmtpServer};
+use crate::support::fake_smtp::{available, SmtpServer};
+use crate::support::fake_twilio::{FakeTwilio, AUTH_TOKEN};
+use crate::support::notify::*;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -194,7 +194,7 @@ async fn failures_retry_with_backoff_go_dead_and_can_be_retried() {
     }
     let mut h = Harness::new(&business_file("BASIC", ""));
     let other = h.import(&business_file("FREE", "").replace("Flow Plumbing", "Other Plumbing"));
-    let port = crate::smtp::free_port();
+    let port = crate::support::net::free_port();
     let twilio = FakeTwilio::start().await;
     let mut env = vec![
         ("SMTP_HOST", "127.0.0.1".to_string()),

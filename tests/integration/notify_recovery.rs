@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::fake_twilio::FakeTwilio;
-use crate::notify_support::*;
-use crate::smtp::{available, SmtpServer};
+use crate::support::fake_smtp::{available, SmtpServer};
+use crate::support::fake_twilio::FakeTwilio;
+use crate::support::notify::*;
 use frontdesk::ids::BusinessId;
 
 const WAIT: Duration = Duration::from_secs(120);

@@ -7,9 +7,9 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 use serde_json::{json, Value};
 
-use crate::notify_support::{business_file, message_id, Harness};
-use crate::smtp::{available, SmtpServer};
-use crate::ui_common::*;
+use crate::support::fake_smtp::{available, SmtpServer};
+use crate::support::notify::{business_file, message_id, Harness};
+use crate::support::ui::*;
 use frontdesk::ids::BusinessId;
 
 /// The keys of a plan refusal; every one has exactly these.

@@ -20,12 +20,12 @@ use frontdesk::store::outbox::OutboxStore;
 use frontdesk::store::postgres::PgStore;
 use frontdesk::store::{Store, StoreInspect};
 
-use crate::common::{assert_success, stdout, Instance, Server};
-use crate::fake_media::twilio_signature;
-use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};
-use crate::smtp::SmtpServer;
-use crate::store_contract::FreshSchema;
-use crate::voice::{call_sid, find, said, twiml, Phone, BUSINESS, CALLER, PUBLIC};
+use crate::support::fake_media::twilio_signature;
+use crate::support::fake_smtp::SmtpServer;
+use crate::support::fake_twilio::{FakeTwilio, AUTH_TOKEN};
+use crate::support::instance::{assert_success, stdout, Instance, Server};
+use crate::support::postgres::FreshSchema;
+use crate::support::voice::{call_sid, find, said, twiml, Phone, BUSINESS, CALLER, PUBLIC};
 
 /// Both processes sign sessions with it (each instance has a data directory
 /// of its own, as on separate hosts).
@@ -115,7 +115,7 @@ impl Drop for Shared {
                 let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
                 tokio::spawn(conn);
                 client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await.unwrap();
-                crate::common::delete_redis_keys(&redis, &prefix).await;
+                crate::support::instance::delete_redis_keys(&redis, &prefix).await;
             });
         })
         .join();
@@ -137,7 +137,7 @@ async fn webhook(server: &Server, path: &str, params: &[(&str, String)]) -> (u16
 }
 
 /// What the caller hears after saying `speech` to `server`.
-async fn say(server: &Server, sid: &str, speech: &str) -> Vec<crate::voice::Element> {
+async fn say(server: &Server, sid: &str, speech: &str) -> Vec<crate::support::voice::Element> {
     let mut params = Phone::call_params(sid);
     params.retain(|(k, _)| *k != "CallStatus");
     params.push(("CallStatus", "in-progress".into()));
@@ -188,7 +188,7 @@ async fn a_gather_call_and_a_chat_alternate_between_two_processes() {
         ("CallStatus", "completed".into()),
         ("CallDuration", "61".into()),
         ("SequenceNumber", "3".into()),
-        ("To", crate::voice::NUMBER.into()),
+        ("To", crate::support::voice::NUMBER.into()),
         ("From", CALLER.into()),
     ];
     assert_eq!(webhook(a, "/api/voice/status", &status).await.0, 204);
@@ -322,7 +322,9 @@ fn accepted(smtp: &SmtpServer) -> (usize, BTreeSet<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
-    if !crate::smtp::available("two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill") {
+    if !crate::support::fake_smtp::available(
+        "two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill",
+    ) {
         return;
     }
     let Some(shared) = Shared::new("mail2").await else { return };

@@ -1,6 +1,6 @@
 //! `frontdesk serve`: health, JSON errors, single instance, graceful stop.
 
-use crate::common::*;
+use crate::support::instance::*;
 
 #[tokio::test]
 async fn health_reports_everything_and_503_when_the_database_is_gone() {

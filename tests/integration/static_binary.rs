@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::*;
+use crate::support::instance::*;
 
 /// The release binary `cargo build --release` writes.
 fn release_binary() -> Option<PathBuf> {

@@ -21,6 +21,8 @@ use frontdesk::store::{
     CallStatus, InspectableStore, KnowledgeQuery, NewCall, Store, StoreError, StoreInspect, TurnRecord,
 };
 
+use crate::support::postgres::FreshSchema;
+
 const DEMO: &str = include_str!("../../assets/demo/acme-plumbing.toml");
 
 #[tokio::test]
@@ -99,34 +101,6 @@ async fn vectors_follow_writes_on_another_postgres_instance() {
     let reader: Arc<dyn InspectableStore> = Arc::new(PgStore::open(&pg.url).await.unwrap());
     vectors_follow_writes(writer, reader).await;
     pg.drop().await;
-}
-
-/// A Postgres schema of its own for one test run (other tests and engineers
-/// share the database), dropped at the end.
-pub struct FreshSchema {
-    base: String,
-    pub schema: String,
-    pub url: String,
-}
-
-impl FreshSchema {
-    /// None (with a notice) when FRONTDESK_TEST_DATABASE_URL is unset.
-    pub async fn new(what: &str) -> Option<FreshSchema> {
-        let Ok(base) = std::env::var("FRONTDESK_TEST_DATABASE_URL") else {
-            eprintln!("skipped: FRONTDESK_TEST_DATABASE_URL is not set (no Postgres for the {what} test)");
-            return None;
-        };
-        let schema = format!("fd_{what}_{}", &frontdesk::domain::new_id()[..12]);
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}schema={schema}");
-        Some(FreshSchema { base, schema, url })
-    }
-
-    pub async fn drop(self) {
-        let (client, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema)).await.unwrap();
-    }
 }
 
 fn turn(business: &str, conversation: &str, lines: &[(&str, &str)]) -> TurnRecord {
@@ -505,12 +479,12 @@ async fn several_workers_deliver_each_row_once(store: &Arc<dyn InspectableStore>
 async fn serve_starts_on_the_prisma_url() {
     let Some(pg) = FreshSchema::new("serve").await else { return };
     let url = format!("{}&connection_limit=4&pgbouncer=false", pg.url);
-    let fd = crate::common::Instance::new();
+    let fd = crate::support::instance::Instance::new();
     let env = [("DATABASE_URL", url.as_str())];
     let mut import = fd.command();
-    import.envs(env).args(["business", "import", crate::common::demo_file().to_str().unwrap()]);
+    import.envs(env).args(["business", "import", crate::support::instance::demo_file().to_str().unwrap()]);
     let out = import.output().unwrap();
-    crate::common::assert_success(&out, &["business", "import"]);
+    crate::support::instance::assert_success(&out, &["business", "import"]);
     let one = fd.serve_with_env(&env);
     let two = fd.serve_with_env(&env);
     for server in [&one, &two] {
@@ -523,7 +497,11 @@ async fn serve_starts_on_the_prisma_url() {
     let mut backup = fd.command();
     let out = backup.envs(env).args(["backup", "/tmp/never-written.db"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(crate::common::stderr(&out).contains("pg_dump"), "{}", crate::common::stderr(&out));
+    assert!(
+        crate::support::instance::stderr(&out).contains("pg_dump"),
+        "{}",
+        crate::support::instance::stderr(&out)
+    );
     drop((one, two));
     pg.drop().await;
 }
@@ -539,17 +517,17 @@ async fn two_processes_on_one_postgres_and_redis_share_a_chat() {
         return pg.drop().await;
     };
     let prefix = format!("frontdesk-test:{}:", pg.schema);
-    let fd = crate::common::Instance::new();
+    let fd = crate::support::instance::Instance::new();
     let env = [
         ("DATABASE_URL", pg.url.as_str()),
         ("REDIS_URL", redis.as_str()),
         ("FRONTDESK_REDIS_KEY_PREFIX", prefix.as_str()),
     ];
     let mut import = fd.command();
-    import.envs(env).args(["business", "import", crate::common::demo_file().to_str().unwrap()]);
+    import.envs(env).args(["business", "import", crate::support::instance::demo_file().to_str().unwrap()]);
     let out = import.output().unwrap();
-    crate::common::assert_success(&out, &["business", "import"]);
-    let business = crate::common::stdout(&out).trim().to_string();
+    crate::support::instance::assert_success(&out, &["business", "import"]);
+    let business = crate::support::instance::stdout(&out).trim().to_string();
     // One data directory, so one JWT secret; the database and Redis are shared.
     let servers = [fd.serve_with_env(&env), fd.serve_with_env(&env)];
     let client = reqwest::Client::new();

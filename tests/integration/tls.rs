@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::*;
-use crate::fake_media::TlsConnect;
-use crate::fake_realtime::Options as RealtimeOptions;
-use crate::pebble::{self, free_port, Files, Options, Pebble};
-use crate::voice::{call_sid, model_audio, Phone, Web, CALLER};
+use crate::support::fake_media::TlsConnect;
+use crate::support::fake_realtime::Options as RealtimeOptions;
+use crate::support::instance::*;
+use crate::support::net::free_port;
+use crate::support::pebble::{self, Files, Options, Pebble};
+use crate::support::voice::{call_sid, model_audio, Phone, Web, CALLER, GREETING};
 use frontdesk::ids::ConversationId;
 
 pub const EMAIL: &str = "ops@frontdesk.test";
@@ -61,7 +62,7 @@ pub fn https_client(root_pem: &str, domain: &str, port: u16) -> reqwest::Client 
 }
 
 pub fn rustls_client(root_pem: &str) -> Arc<rustls::ClientConfig> {
-    crate::fake_ca::trusting(root_pem)
+    crate::support::fake_ca::trusting(root_pem)
 }
 
 /// The certificate a new TLS connection to `domain` gets (leaf, DER).
@@ -307,12 +308,7 @@ async fn a_realtime_call_over_wss_carries_on_through_a_certificate_renewal() {
     // The call starts on the first certificate, signed over the https and wss URLs.
     let sid = call_sid(40);
     let (mut call, mut conn) = phone.answer(&sid, true).await;
-    conn.speak(
-        "resp_0",
-        "item_0",
-        &model_audio(2),
-        "Thanks for calling Test Plumbing, this is Pip. How can I help?",
-    );
+    conn.speak("resp_0", "item_0", &model_audio(2), GREETING);
     call.expect("mark").await;
 
     // It goes on (the caller talking) until new connections get a new certificate.
@@ -320,7 +316,7 @@ async fn a_realtime_call_over_wss_carries_on_through_a_certificate_renewal() {
     let mut appended = 0;
     loop {
         for frame in 0..10 {
-            call.media(&crate::fake_media::tone(300.0 + frame as f64, 20)).await;
+            call.media(&crate::support::fake_media::tone(300.0 + frame as f64, 20)).await;
         }
         appended += 10;
         if served_leaf(domain, https, &root).await != first {
@@ -375,7 +371,7 @@ fn write_padded(path: &std::path::Path, text: &str, len: usize) {
 
 #[tokio::test]
 async fn files_mode_reloads_when_the_files_change_and_on_sighup() {
-    let ca = crate::fake_ca::TestCa::new();
+    let ca = crate::support::fake_ca::TestCa::new();
     let domain = "files.frontdesk.test";
     let (a, b, c) = (ca.leaf(&[domain]), ca.leaf(&[domain]), ca.leaf(&[domain]));
     let dir = tempfile::tempdir().unwrap();
@@ -439,7 +435,7 @@ async fn files_mode_reloads_when_the_files_change_and_on_sighup() {
     assert!(health["tls"]["lastError"].as_str().is_some_and(|e| e.contains("cert.pem")), "{}", health["tls"]);
 
     // A TLS handshake that never starts is cut off like a slow request head.
-    let mut silent = crate::connections::connect_from([127, 0, 0, 1], &format!("127.0.0.1:{port}"));
+    let mut silent = crate::support::net::connect_from([127, 0, 0, 1], &format!("127.0.0.1:{port}"));
     let started = Instant::now();
     silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let read = std::io::Read::read(&mut silent, &mut [0u8; 16]);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use frontdesk::config::{Secret, TwilioConfig};
 use frontdesk::twilio::{CallUpdate, TwilioClient, TwilioError};
 
-use crate::fake_twilio::{FakeTwilio, ACCOUNT_SID, AUTH_TOKEN};
+use crate::support::fake_twilio::{FakeTwilio, ACCOUNT_SID, AUTH_TOKEN};
 
 fn client(fake: &FakeTwilio, token: &str) -> TwilioClient {
     TwilioClient::from_config(&TwilioConfig {

@@ -2,8 +2,8 @@
 //! throttling, CSRF, bad input shown on the page with nothing saved, roles
 //! and plan hints.
 
-use crate::common::PASSWORD;
-use crate::ui_common::*;
+use crate::support::instance::PASSWORD;
+use crate::support::ui::*;
 use frontdesk::ids::{BusinessId, LeadId};
 
 /// Form fields, or headers: (name, value) pairs.
@@ -419,7 +419,7 @@ async fn pages_carry_security_headers() {
 
 #[tokio::test]
 async fn setup_after_serve_demo_makes_the_operator_of_the_demo() {
-    let fd = crate::common::Instance::new();
+    let fd = crate::support::instance::Instance::new();
     let server = fd.serve(&["--demo"]);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut web = Web { http, base: server.base.clone(), cookies: Vec::new() };

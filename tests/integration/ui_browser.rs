@@ -7,27 +7,9 @@
 
 use serde_json::json;
 
-use crate::common::PASSWORD;
-use crate::ui_common::Ui;
-use crate::webdriver::{driver, Session};
-
-const WIDGET: &str = "document.querySelector('[data-frontdesk-widget]').shadowRoot";
-
-/// Waits for the agent's reply to the visitor's `n`th message.
-pub async fn reply(b: &Session, n: usize) -> String {
-    let check = format!(
-        "const r = {WIDGET}; const v = r.querySelectorAll('.msg.visitor').length; \
-         const a = r.querySelectorAll('.msg.agent:not(.typing)'); \
-         return v === {n} && a.length === {n} + 1 && !a[a.length - 1].textContent.startsWith('\u{2026}') ? a[a.length - 1].textContent : null;"
-    );
-    b.wait_for(&check, &format!("the reply to message {n}")).await.as_str().unwrap().to_string()
-}
-
-pub async fn flash(b: &Session, text: &str) {
-    let check =
-        format!("const f = document.querySelector('.flash'); return f && f.textContent.includes({text:?});");
-    b.wait_for(&check, &format!("the message {text:?}")).await;
-}
+use crate::support::instance::PASSWORD;
+use crate::support::ui::Ui;
+use crate::support::webdriver::{driver, flash, reply, Session, WIDGET};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_runs_the_business_from_a_real_browser() {
@@ -94,10 +76,10 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     assert_eq!(colour, "#16a34a", "the preview follows the colour as it is typed");
     b.click("[data-widget-open]").await;
     b.wait_for(&format!("return !{WIDGET}.querySelector('.panel').hidden"), "the chat panel").await;
-    type_in_widget(&b, "Are you open on Saturdays?").await;
+    b.type_message("Are you open on Saturdays?").await;
     let answer = reply(&b, 1).await;
     assert!(answer.contains("8am"), "answered from the new document: {answer}");
-    type_in_widget(&b, "I'm Dana Smith, 312-555-0142, my kitchen sink is leaking").await;
+    b.type_message("I'm Dana Smith, 312-555-0142, my kitchen sink is leaking").await;
     reply(&b, 2).await;
     b.screenshot("ui-agent-preview.png").await;
 
@@ -179,15 +161,4 @@ async fn an_owner_runs_the_business_from_a_real_browser() {
     }
     b.screenshot("ui-dashboard-phone.png").await;
     b.quit().await;
-}
-
-async fn type_in_widget(b: &Session, text: &str) {
-    let textarea = b.js(&format!("return {WIDGET}.querySelector('textarea')")).await;
-    let id = textarea.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
-    b.cmd(
-        reqwest::Method::POST,
-        &format!("/element/{id}/value"),
-        json!({ "text": format!("{text}\u{E007}") }),
-    )
-    .await;
 }

@@ -11,13 +11,10 @@ use std::time::Duration;
 use serde_json::json;
 use warp::Filter;
 
-use crate::common::PASSWORD;
-use crate::smtp::{available, SmtpServer};
-use crate::ui_browser::{flash, reply};
-use crate::ui_common::Ui;
-use crate::webdriver::{axe_source, driver_with_env, Session};
-
-const WIDGET: &str = "document.querySelector('[data-frontdesk-widget]').shadowRoot";
+use crate::support::fake_smtp::{available, SmtpServer};
+use crate::support::instance::PASSWORD;
+use crate::support::ui::Ui;
+use crate::support::webdriver::{axe_source, driver_with_env, flash, reply, Session, WIDGET};
 
 /// The business's own website on another origin, with the widget's one tag,
 /// and a page wider than the screen.

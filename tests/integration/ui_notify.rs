@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::ui_common::*;
+use crate::support::ui::*;
 
 /// What askama writes for `s`.
 fn escaped(s: &str) -> String {
@@ -21,7 +21,7 @@ fn escaped(s: &str) -> String {
 
 /// A port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    crate::support::net::free_port()
 }
 
 /// Listens on `port`, accepts and never answers; counts the connections.
@@ -91,14 +91,8 @@ async fn the_outbox_shows_dead_rows_retries_them_and_sends_tests() {
     assert_eq!(status, 303);
 
     // A lead: its email lands in the local outbox, its webhook goes dead.
-    let res = ui
-        .http
-        .post(ui.url("/api/chat"))
-        .json(&json!({"businessId": id, "message": "I'm Ann Lee, 312-555-0101, my tap drips"}))
-        .send()
-        .await
-        .unwrap();
-    let lead = res.json::<Value>().await.unwrap()["leadId"].as_str().unwrap().to_string();
+    let (_, answer) = ui.chat(&id, "I'm Ann Lee, 312-555-0101, my tap drips").await;
+    let lead = answer["leadId"].as_str().unwrap().to_string();
     let (status, test) =
         ui.api(&token, "POST", "/api/admin/notifications/test", Some(json!({"channel": "webhook"}))).await;
     assert_eq!((status, &test["state"]), (201, &json!("pending")), "{test}");
@@ -306,7 +300,7 @@ async fn the_outbox_pages_fifty_rows_at_a_time() {
     let ui = Ui::empty(&[]);
     let id = ui.business("Alpha Plumbing", "BASIC");
     ui.user("owner@alpha.example", "owner", Some(&id));
-    let seeded: Vec<(&str, Vec<crate::common::Lit>)> = (0..55)
+    let seeded: Vec<(&str, Vec<crate::support::instance::Lit>)> = (0..55)
         .map(|i| {
             let at = format!("2025-06-10T12:{:02}:00.000Z", i);
             (

@@ -7,12 +7,14 @@ use frontdesk::domain::Priority;
 use frontdesk::ids::BusinessId;
 use serde_json::json;
 
-use crate::fake_media::tone;
-use crate::fake_realtime::Options;
-use crate::voice::{call_sid, find, model_audio, said, twiml, Phone, CALLER, OWNER, PUBLIC};
+use crate::support::fake_media::tone;
+use crate::support::fake_realtime::Options;
+use crate::support::voice::{
+    call_sid, find, model_audio, parameters, said, twiml, Phone, CALLER, GREETING, OWNER, PUBLIC,
+};
 
 /// 100 ms of caller audio, as five 20 ms frames on the stream clock.
-async fn talk(call: &mut crate::fake_media::MediaCall, ms: usize) {
+async fn talk(call: &mut crate::support::fake_media::MediaCall, ms: usize) {
     for _ in 0..ms / 20 {
         call.media(&tone(440.0, 20)).await;
     }
@@ -95,12 +97,7 @@ async fn an_emergency_escalates_at_once_and_the_transfer_waits_for_its_line() {
     let phone = Phone::start(true, &[]).await;
     let sid = call_sid(21);
     let (mut call, mut conn) = phone.answer(&sid, true).await;
-    conn.speak(
-        "resp_0",
-        "item_0",
-        &model_audio(2),
-        "Thanks for calling Test Plumbing, this is Pip. How can I help?",
-    );
+    conn.speak("resp_0", "item_0", &model_audio(2), GREETING);
 
     // The rules spot it in the caller's words: escalated before the call ends.
     conn.caller_said("item_c1", "Help, a pipe burst and water is pouring through the ceiling!");
@@ -203,12 +200,7 @@ async fn a_model_that_cannot_be_reached_falls_back_at_once_and_without_rest_thro
     phone.rt().refuse.store(true, std::sync::atomic::Ordering::SeqCst);
     let sid = call_sid(23);
     let doc = phone.incoming(&sid).await;
-    let parameters = doc
-        .iter()
-        .filter(|e| e.name == "Parameter")
-        .map(|e| (e.attrs["name"].clone(), e.attrs["value"].clone()))
-        .collect();
-    let call = phone.media(&sid, parameters, true).await.unwrap();
+    let call = phone.media(&sid, parameters(&doc), true).await.unwrap();
     assert!(call.wait_closed(Duration::from_secs(15)).await, "the stream is closed so Twilio moves on");
     assert!(phone.twilio.requests().is_empty());
     let params = [("CallSid", sid.as_str()), ("To", "+13125550100"), ("From", CALLER)];
@@ -253,12 +245,7 @@ async fn a_long_call_moves_to_a_fresh_model_session_with_the_conversation_carrie
     let env = [("OPENAI_REALTIME_SESSION_MAX_SECS", "1"), ("WEBSOCKET_PING_INTERVAL", "200")];
     let phone = Phone::start(true, &env).await;
     let (mut call, conn) = phone.answer(&call_sid(25), true).await;
-    conn.speak(
-        "resp_0",
-        "item_0",
-        &model_audio(1),
-        "Thanks for calling Test Plumbing, this is Pip. How can I help?",
-    );
+    conn.speak("resp_0", "item_0", &model_audio(1), GREETING);
     conn.caller_said("item_c1", "My name is Dana and I need a quote for a new water heater");
     let mut next = phone.rt().accept(Duration::from_secs(15)).await;
     let update = next.expect("session.update").await;
@@ -317,7 +304,7 @@ async fn calls_arriving_while_the_cpus_are_full_hear_a_busy_message() {
 
 #[tokio::test]
 async fn a_slow_model_reply_in_gather_mode_holds_then_redirects_the_live_call() {
-    use crate::fake_openai::{text, FakeOpenAi, Scripted};
+    use crate::support::fake_openai::{text, FakeOpenAi, Scripted};
     let (fake, base) = FakeOpenAi::start(vec![Scripted::Delayed(
         Duration::from_millis(1500),
         Box::new(text("Sure thing. May I have your name?")),
@@ -360,12 +347,7 @@ async fn two_hundred_calls_at_once_each_keep_their_own_audio_and_lead() {
         tasks.push(tokio::spawn(async move {
             let sid = call_sid(1000 + n);
             let doc = phone.incoming(&sid).await;
-            let parameters = doc
-                .iter()
-                .filter(|e| e.name == "Parameter")
-                .map(|e| (e.attrs["name"].clone(), e.attrs["value"].clone()))
-                .collect();
-            let mut call = phone.media(&sid, parameters, true).await.unwrap();
+            let mut call = phone.media(&sid, parameters(&doc), true).await.unwrap();
             // Each call's caller audio is its own.
             let voice: Vec<u8> = tone(200.0 + n as f64, 200);
             call.speak(&voice, false).await;
@@ -387,13 +369,13 @@ async fn two_hundred_calls_at_once_each_keep_their_own_audio_and_lead() {
         conn.wait_appended(10).await;
     }
     for (sid, call, voice) in calls.iter_mut() {
-        let frames: Vec<String> = voice.chunks(160).map(crate::fake_media::b64).collect();
+        let frames: Vec<String> = voice.chunks(160).map(crate::support::fake_media::b64).collect();
         let conn = conns
             .iter()
             .find(|c| c.appended.lock().unwrap().first() == frames.first())
             .unwrap_or_else(|| panic!("no session got {sid}'s audio"));
         assert_eq!(*conn.appended.lock().unwrap(), frames, "{sid}");
-        let answer = vec![crate::fake_media::b64(&tone(900.0, 40)), frames[0].clone()];
+        let answer = vec![crate::support::fake_media::b64(&tone(900.0, 40)), frames[0].clone()];
         conn.speak("resp_1", "item_1", &answer, "Hello");
         call.expect("mark").await;
         call.expect("mark").await;
@@ -419,8 +401,11 @@ async fn a_media_stream_that_stops_answering_pings_is_ended() {
     // A peer that sends `start` and then never reads again, so it never answers a ping.
     let ws_url = phone.server.url("/api/voice/stream").replace("http://", "ws://");
     let mut request = ws_url.into_client_request().unwrap();
-    let signature =
-        crate::fake_media::twilio_signature(crate::fake_twilio::AUTH_TOKEN, crate::voice::STREAM, &[]);
+    let signature = crate::support::fake_media::twilio_signature(
+        crate::support::fake_twilio::AUTH_TOKEN,
+        crate::support::voice::STREAM,
+        &[],
+    );
     request.headers_mut().insert("x-twilio-signature", signature.parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let custom: serde_json::Map<String, serde_json::Value> = doc

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake_media::twilio_signature;
-use crate::fake_openai::FakeOpenAi;
-use crate::fake_twilio::{FakeTwilio, AUTH_TOKEN};
-use crate::ui_common::*;
+use crate::support::fake_media::twilio_signature;
+use crate::support::fake_openai::FakeOpenAi;
+use crate::support::fake_twilio::{FakeTwilio, AUTH_TOKEN};
+use crate::support::ui::*;
 use frontdesk::ids::CallSid;
 
 const PUBLIC: &str = "https://voice.test";
@@ -196,7 +196,7 @@ async fn call_my_receptionist_rings_the_owner_through_twilio_and_says_what_happe
     // When Twilio fetches that URL, the business's receptionist answers.
     let sid = call.sid.clone().unwrap();
     let params = [
-        ("AccountSid", crate::fake_twilio::ACCOUNT_SID),
+        ("AccountSid", crate::support::fake_twilio::ACCOUNT_SID),
         ("CallSid", sid.as_str()),
         ("CallStatus", "in-progress"),
         ("Direction", "outbound-api"),
@@ -274,8 +274,8 @@ async fn call_my_receptionist_rings_the_owner_through_twilio_and_says_what_happe
 /// the owner's session and the test call says what Twilio answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_voice_page_works_in_a_real_browser() {
-    let Some(driver) = crate::webdriver::driver() else { return };
-    let axe = crate::webdriver::axe_source();
+    let Some(driver) = crate::support::webdriver::driver() else { return };
+    let axe = crate::support::webdriver::axe_source();
     let (openai, base_url) = FakeOpenAi::start(Vec::new()).await;
     let twilio = FakeTwilio::start().await;
     let mut env: Vec<(&str, String)> = twilio.env();
@@ -289,10 +289,10 @@ async fn the_voice_page_works_in_a_real_browser() {
     let ui = Ui::empty(&borrowed);
     let a = import(&ui, "Alpha Plumbing", "PRO", Some(NUMBER_A));
     ui.user("a@alpha.example", "owner", Some(&a));
-    let b = crate::webdriver::Session::start(&driver).await;
+    let b = crate::support::webdriver::Session::start(&driver).await;
     b.go(&ui.url("/login")).await;
     b.fill("#f-email", "a@alpha.example").await;
-    b.fill("#f-password", crate::common::PASSWORD).await;
+    b.fill("#f-password", crate::support::instance::PASSWORD).await;
     b.click("form[action='/login'] button[type=submit]").await;
     b.wait_path("/dashboard").await;
 
@@ -327,7 +327,7 @@ async fn the_voice_page_works_in_a_real_browser() {
 
     b.fill("#f-test_call_to", "312 555 0199").await;
     b.click("form[action='/settings/voice/test-call'] button[type=submit]").await;
-    crate::ui_browser::flash(&b, "Twilio: queued").await;
+    crate::support::webdriver::flash(&b, "Twilio: queued").await;
     assert_eq!(twilio.accepted("Calls").len(), 1);
     b.quit().await;
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::{chat_lead, two_businesses};
-use crate::ui_common::Ui;
+use crate::support::ui::Ui;
 
 /// Maps whose keys are data, not field names: a lead's answers (keyed by
 /// lead field or question), a notification's queued event, the feature and
@@ -80,7 +80,7 @@ async fn seed(ui: &Ui, a: &str, answers: &mut Answers) -> Seeded {
             row.created_at.clone().into(),
         ],
     )]);
-    let login = json!({ "email": "a@alpha.example", "password": crate::common::PASSWORD });
+    let login = json!({ "email": "a@alpha.example", "password": crate::support::instance::PASSWORD });
     let login = raw_json(ui.http.post(ui.url("/api/auth/login")).json(&login)).await;
     let token = login["token"].as_str().unwrap().to_string();
     answers.push(("owner POST /api/auth/login".into(), login));

@@ -17,7 +17,7 @@ use sha2::Sha256;
 use warp::hyper::body::Bytes;
 use warp::Filter;
 
-use crate::common::*;
+use crate::support::instance::*;
 
 pub const PUBLIC_URL: &str = "https://fd.example";
 pub const OWNER_PHONE: &str = "+13125550199";

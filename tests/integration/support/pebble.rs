@@ -5,14 +5,11 @@
 //! server's own ports. Skipped with a notice when Pebble is not installed,
 //! unless FRONTDESK_REQUIRE_PEBBLE=1 (CI), where it is a failure.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::support::net::free_port;
 
 /// True when Pebble can run here; prints why not otherwise.
 pub fn available() -> bool {

@@ -5,7 +5,7 @@
 use frontdesk::store::InspectableStore;
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::instance::*;
 
 /// A served instance with a helper per kind of caller.
 pub struct Ui {
@@ -107,6 +107,14 @@ impl Ui {
         assert_eq!(res.status(), 200, "login as {email}");
         let body: Value = res.json().await.unwrap();
         body["token"].as_str().unwrap().to_string()
+    }
+
+    /// One message opening a new chat conversation with `business`, from a
+    /// visitor (no sign-in); the status and the JSON answer.
+    pub async fn chat(&self, business: &str, message: &str) -> (u16, Value) {
+        let body = json!({ "businessId": business, "message": message });
+        let res = self.http.post(self.url("/api/chat")).json(&body).send().await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
     }
 
     /// An admin API call; the body of a non-JSON answer comes back as a string.

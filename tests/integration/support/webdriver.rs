@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::support::net::free_port;
+
 /// chromedriver on a free port, killed on drop.
 pub struct Driver {
     child: Child,
@@ -19,10 +21,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// None (with a notice) when Chromium is not installed and not required.
@@ -122,9 +120,7 @@ impl Session {
 
     /// Types into the widget's textarea and presses Enter, as a person would.
     pub async fn type_message(&self, text: &str) {
-        let textarea = self
-            .js("return document.querySelector('[data-frontdesk-widget]').shadowRoot.querySelector('textarea')")
-            .await;
+        let textarea = self.js(&format!("return {WIDGET}.querySelector('textarea')")).await;
         let id = textarea.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string();
         self.cmd(
             reqwest::Method::POST,
@@ -236,4 +232,24 @@ impl Session {
         let wrapped = format!("const done = arguments[arguments.length - 1]; {script}");
         self.cmd(reqwest::Method::POST, "/execute/async", json!({ "script": wrapped, "args": [] })).await
     }
+}
+
+/// The widget's shadow root, in a page's script.
+pub const WIDGET: &str = "document.querySelector('[data-frontdesk-widget]').shadowRoot";
+
+/// Waits for the agent's reply to the visitor's `n`th message.
+pub async fn reply(b: &Session, n: usize) -> String {
+    let check = format!(
+        "const r = {WIDGET}; const v = r.querySelectorAll('.msg.visitor').length; \
+         const a = r.querySelectorAll('.msg.agent:not(.typing)'); \
+         return v === {n} && a.length === {n} + 1 && !a[a.length - 1].textContent.startsWith('\u{2026}') ? a[a.length - 1].textContent : null;"
+    );
+    b.wait_for(&check, &format!("the reply to message {n}")).await.as_str().unwrap().to_string()
+}
+
+/// Waits for the page's flash message to say `text`.
+pub async fn flash(b: &Session, text: &str) {
+    let check =
+        format!("const f = document.querySelector('.flash'); return f && f.textContent.includes({text:?});");
+    b.wait_for(&check, &format!("the message {text:?}")).await;
 }
