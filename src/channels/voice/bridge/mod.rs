@@ -195,7 +195,8 @@ impl Bridge {
                     None => break,
                 },
                 event = self.model.next() => self.on_model_event(event).await,
-                Some(done) = self.tools.next_done() => self.on_tool_done(done).await,
+                // Polled only while searches run: no channel poll per frame.
+                Some(done) = self.tools.next_done(), if self.tools.running() => self.on_tool_done(done).await,
                 _ = ping.tick() => {
                     let now = Instant::now();
                     if now.duration_since(self.last_twilio_pong) > pong_grace {
