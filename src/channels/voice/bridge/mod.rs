@@ -58,7 +58,7 @@ use crate::agent::conversation::{self, Context};
 use crate::agent::tools::{self, Effect, Handoff, KnowledgeSource};
 use crate::agent::voice::{self, KnowledgeBrief};
 use crate::channels::engine::{self, Session};
-use crate::channels::voice::playback::Playback;
+use crate::channels::voice::playback::{Playback, MARK_EVERY_MS};
 use crate::channels::voice::realtime_wire::{self as rt, ResponseStatus, ServerEvent, SessionConfig};
 use crate::channels::voice::twilio_wire::{self as tw, Inbound};
 use crate::channels::voice::webhooks::{next_step_twiml, transfer};
@@ -195,13 +195,15 @@ impl Bridge {
                     None => break,
                 },
                 event = self.model.next() => self.on_model_event(event).await,
-                Some(done) = self.tools.next_done() => self.on_tool_done(done).await,
+                // Polled only while searches run: no channel poll per frame.
+                Some(done) = self.tools.next_done(), if self.tools.running() => self.on_tool_done(done).await,
                 _ = ping.tick() => {
                     let now = Instant::now();
                     if now.duration_since(self.last_twilio_pong) > pong_grace {
                         tracing::warn!("Twilio stopped answering pings; ending the call");
                         break;
                     }
+                    self.close_marks().await;
                     if !self.twilio.ping().await {
                         break;
                     }
@@ -311,9 +313,21 @@ impl Bridge {
         if !self.line.plays(item) || self.ending.has_left() || !tw::is_base64(delta) {
             return; // the caller talked over it: never play the rest
         }
-        let seq = self.playback.sent_seq(item, tw::payload_bytes(delta), self.now_ms);
+        if let Some(before) = self.playback.audio(item, tw::payload_bytes(delta), self.now_ms) {
+            self.twilio.mark(before).await; // another item's audio ends here
+        }
+        let seq = self.playback.mark_due(MARK_EVERY_MS);
         self.twilio.play(delta, seq).await;
         self.first_audio_sent();
+    }
+
+    /// The audio sent since the last mark is marked now: the model sent
+    /// something other than audio (an item's audio ends with one), or a
+    /// ping tick found a group left open.
+    async fn close_marks(&mut self) {
+        if let Some(seq) = self.playback.close() {
+            self.twilio.mark(seq).await;
+        }
     }
 
     // ---- model side ----------------------------------------------------------
@@ -327,6 +341,12 @@ impl Bridge {
             Ok(event) => event,
             Err(e) => return self.malformed("OpenAI", &e.to_string()),
         };
+        // Any other event ends the audio group before it is acted on, so
+        // transcripts, hand-overs and the rest see the audio marked; not
+        // speech, which clears it.
+        if !matches!(event, ServerEvent::SpeechStarted) {
+            self.close_marks().await;
+        }
         match event {
             ServerEvent::AudioDelta { item_id: Some(item), delta: Some(delta) } => {
                 self.on_audio_delta(&item, &delta).await;

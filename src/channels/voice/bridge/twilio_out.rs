@@ -1,6 +1,7 @@
-//! What the bridge writes to Twilio's media stream: the model's audio, each
-//! chunk followed by its mark in the same write; `clear` when the caller
-//! talks over it; pings; the close. Audio and marks are written from
+//! What the bridge writes to Twilio's media stream: the model's audio, a
+//! chunk followed by its mark in the same write when one is due (marks go
+//! per group, see `playback`); `clear` when the caller talks over it; pings;
+//! the close. Audio and marks are written from
 //! templates into one buffer whose memory is reused once a message has gone
 //! out, so a chunk costs no allocation. A failed write is logged and the
 //! call goes on: Twilio's side ending is noticed by the reading side.
@@ -37,10 +38,12 @@ where
         TwilioOut { sink, stream_sid, sid_json, out: BytesMut::with_capacity(512) }
     }
 
-    /// A chunk of model audio (base64, already checked) and mark `seq` after it.
-    pub(super) async fn play(&mut self, delta: &str, seq: u64) {
+    /// A chunk of model audio (base64, already checked), and mark `seq`
+    /// after it when one is due.
+    pub(super) async fn play(&mut self, delta: &str, seq: Option<u64>) {
         tw::media_into(&mut self.out, &self.sid_json, delta);
         let media = take_text(&mut self.out);
+        let Some(seq) = seq else { return self.write(media).await };
         tw::mark_into(&mut self.out, &self.sid_json, seq);
         let mark = take_text(&mut self.out);
         // `feed` only buffers; `send` flushes both in one write.
@@ -49,6 +52,19 @@ where
             Err(e) => Err(e),
         };
         if let Err(e) = written {
+            tracing::debug!(error = %e, "could not write to the media stream");
+        }
+    }
+
+    /// Mark `seq` on its own: everything written before it is one group.
+    pub(super) async fn mark(&mut self, seq: u64) {
+        tw::mark_into(&mut self.out, &self.sid_json, seq);
+        let mark = take_text(&mut self.out);
+        self.write(mark).await;
+    }
+
+    async fn write(&mut self, message: Message) {
+        if let Err(e) = self.sink.send(message).await {
             tracing::debug!(error = %e, "could not write to the media stream");
         }
     }
@@ -85,18 +101,22 @@ mod tests {
     #[tokio::test]
     async fn audio_goes_out_with_its_mark_and_clear_names_the_stream() {
         let mut twilio = TwilioOut::new(Vec::new(), "MZ\"1".into());
-        twilio.play("//8=", 7).await;
+        twilio.play("//8=", Some(7)).await;
+        twilio.play("AA==", None).await;
+        twilio.mark(8).await;
         twilio.clear().await;
         assert_eq!(
             texts(&twilio.sink),
             vec![
                 json!({ "event": "media", "streamSid": "MZ\"1", "media": { "payload": "//8=" } }),
                 json!({ "event": "mark", "streamSid": "MZ\"1", "mark": { "name": "7" } }),
+                json!({ "event": "media", "streamSid": "MZ\"1", "media": { "payload": "AA==" } }),
+                json!({ "event": "mark", "streamSid": "MZ\"1", "mark": { "name": "8" } }),
                 json!({ "event": "clear", "streamSid": "MZ\"1" }),
             ]
         );
         assert!(twilio.ping().await);
         twilio.close().await;
-        assert!(matches!(twilio.sink[3..], [Message::Ping(_), Message::Close(None)]));
+        assert!(matches!(twilio.sink[5..], [Message::Ping(_), Message::Close(None)]));
     }
 }
