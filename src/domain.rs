@@ -549,9 +549,12 @@ pub struct Call {
     /// None when the agent never answered.
     pub mode: Option<CallMode>,
     pub ended_reason: Option<EndedReason>,
-    pub started_at: String,
-    pub updated_at: String,
-    pub ended_at: Option<String>,
+    #[serde(with = "rfc3339_serde")]
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde::option")]
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A notification waiting in (or delivered from) the outbox.

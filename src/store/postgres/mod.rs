@@ -103,7 +103,6 @@ pub(crate) fn get_time(r: &Row, idx: usize) -> Result<chrono::DateTime<chrono::U
 }
 
 /// A nullable timestamp column.
-#[allow(dead_code)] // the nullable times (Call, Notification) come next
 pub(crate) fn get_opt_time(r: &Row, idx: usize) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     let text: Option<String> = get(r, idx)?;
     Ok(text.as_deref().map(crate::store::row_time))

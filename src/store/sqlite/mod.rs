@@ -256,7 +256,6 @@ pub(crate) fn time_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<chrono::Da
 }
 
 /// A nullable timestamp column.
-#[allow(dead_code)] // the nullable times (Call, Notification) come next
 pub(crate) fn opt_time_col(
     row: &Row<'_>,
     idx: usize,

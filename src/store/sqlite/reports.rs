@@ -111,7 +111,7 @@ pub(super) fn lead_detail(conn: &Connection, business_id: &str, lead_id: &str) -
                             duration_seconds: r.get(3)?,
                             recording_url: r.get(4)?,
                             summary: r.get(5)?,
-                            started_at: r.get(6)?,
+                            started_at: super::time_col(r, 6)?,
                         })
                     },
                 )

@@ -391,7 +391,8 @@ pub struct CallView<'a> {
     pub duration_seconds: Option<i64>,
     pub recording_url: Option<&'a str>,
     pub summary: Option<&'a str>,
-    pub started_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub started_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a CallRecord> for CallView<'a> {
@@ -403,7 +404,7 @@ impl<'a> From<&'a CallRecord> for CallView<'a> {
             duration_seconds: c.duration_seconds,
             recording_url: c.recording_url.as_deref(),
             summary: c.summary.as_deref(),
-            started_at: &c.started_at,
+            started_at: c.started_at,
         }
     }
 }
