@@ -572,13 +572,17 @@ pub struct Notification {
     /// A [`NotificationState`] name: pending, in_flight, sent, dead.
     pub state: String,
     pub attempts: u32,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     /// When the worker tries next (pending rows).
-    pub next_attempt_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
-    pub sent_at: Option<String>,
+    #[serde(with = "rfc3339_serde::option")]
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
     /// SMS or call SID, email Message-ID, or webhook HTTP status.
     pub provider_id: Option<String>,
 }

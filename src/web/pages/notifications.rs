@@ -5,7 +5,9 @@
 
 use warp::http::StatusCode;
 
-use super::{form_error, local_time_text, redirect_with, render_status, Page, PageError, PageResult};
+use super::{
+    form_error, local_time, local_time_text, redirect_with, render_status, Page, PageError, PageResult,
+};
 use crate::domain::{
     Business, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
 };
@@ -76,7 +78,7 @@ fn row(n: &Notification, tz: chrono_tz::Tz) -> OutboxRow {
     let state = NotificationState::parse(&n.state);
     OutboxRow {
         id: n.id.clone(),
-        when: local_time_text(&n.created_at, tz),
+        when: local_time(n.created_at, tz),
         kind: n.kind.clone(),
         kind_label: kind_label(&n.kind),
         channel_label: channel_label(&n.channel),
@@ -85,9 +87,9 @@ fn row(n: &Notification, tz: chrono_tz::Tz) -> OutboxRow {
         state: n.state.clone(),
         state_label: state.map_or("Other", state_label),
         next_try: (state == Some(NotificationState::Pending) && n.attempts > 0)
-            .then(|| local_time_text(&n.next_attempt_at, tz)),
+            .then(|| local_time(n.next_attempt_at, tz)),
         last_error: n.last_error.clone().unwrap_or_default(),
-        sent: n.sent_at.as_deref().map(|t| local_time_text(t, tz)).unwrap_or_default(),
+        sent: n.sent_at.map(|t| local_time(t, tz)).unwrap_or_default(),
         lead_id: n.lead_id.as_ref().map(|id| id.to_string()),
     }
 }
