@@ -530,7 +530,8 @@ impl LeadDraft {
 pub struct Message {
     pub role: Speaker,
     pub content: String,
-    pub created_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A phone call, as Twilio reported it and the agent handled it.

@@ -72,7 +72,7 @@ fn context() -> DeliveryContext {
         transcript: vec![Message {
             role: Speaker::User,
             content: "Help! <b>water</b>".into(),
-            created_at: "2025-01-01T00:00:00.000Z".into(),
+            created_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
         }],
         webhook_secret: "s".into(),
         digest_leads: vec![],

@@ -66,7 +66,7 @@ pub(super) async fn event(
 }
 
 fn message_row(r: &Row) -> Result<Message> {
-    Ok(Message { role: get_enum(r, 0, Speaker::parse)?, content: get(r, 1)?, created_at: get(r, 2)? })
+    Ok(Message { role: get_enum(r, 0, Speaker::parse)?, content: get(r, 1)?, created_at: get_time(r, 2)? })
 }
 
 pub(super) async fn transcript(c: &impl GenericClient, conversation_id: &str) -> Result<Vec<Message>> {

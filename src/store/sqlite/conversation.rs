@@ -255,7 +255,13 @@ pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec
         conn,
         "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id",
         [conversation_id],
-        |r| Ok(Message { role: enum_col(r, 0, Speaker::parse)?, content: r.get(1)?, created_at: r.get(2)? }),
+        |r| {
+            Ok(Message {
+                role: enum_col(r, 0, Speaker::parse)?,
+                content: r.get(1)?,
+                created_at: time_col(r, 2)?,
+            })
+        },
     )?;
     Ok(rows)
 }
@@ -381,7 +387,13 @@ pub(super) fn transcript_tail(conn: &Connection, conversation_id: &str, limit: u
         conn,
         "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
         params![conversation_id, limit],
-        |r| Ok(Message { role: enum_col(r, 0, Speaker::parse)?, content: r.get(1)?, created_at: r.get(2)? }),
+        |r| {
+            Ok(Message {
+                role: enum_col(r, 0, Speaker::parse)?,
+                content: r.get(1)?,
+                created_at: time_col(r, 2)?,
+            })
+        },
     )?;
     rows.reverse();
     Ok(rows)

@@ -94,7 +94,7 @@ pub(super) fn lead_detail(conn: &Connection, business_id: &str, lead_id: &str) -
                     Ok(Message {
                         role: enum_col(r, 0, Speaker::parse)?,
                         content: r.get(1)?,
-                        created_at: r.get(2)?,
+                        created_at: super::time_col(r, 2)?,
                     })
                 },
             )?;

@@ -373,12 +373,13 @@ impl<'a> From<&'a LeadDetail> for LeadDetailView<'a> {
 pub struct MessageView<'a> {
     pub role: Speaker,
     pub content: &'a str,
-    pub created_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a Message> for MessageView<'a> {
     fn from(m: &'a Message) -> Self {
-        MessageView { role: m.role, content: &m.content, created_at: &m.created_at }
+        MessageView { role: m.role, content: &m.content, created_at: m.created_at }
     }
 }
 
