@@ -664,7 +664,8 @@ pub struct LocalEmail {
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
-    pub created_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Current UTC time as RFC 3339 with milliseconds: sortable as text.

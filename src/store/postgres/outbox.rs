@@ -61,7 +61,7 @@ fn local_email_row(r: &Row) -> Result<LocalEmail> {
         subject: get(r, 4)?,
         text_body: get(r, 5)?,
         html_body: get(r, 6)?,
-        created_at: get(r, 7)?,
+        created_at: get_time(r, 7)?,
     })
 }
 
@@ -482,7 +482,7 @@ impl OutboxStore for PgStore {
                 &email.subject,
                 &email.text_body,
                 &email.html_body,
-                &email.created_at,
+                &rfc3339(email.created_at),
             ],
         )
         .await

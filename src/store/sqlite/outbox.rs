@@ -235,6 +235,6 @@ pub(super) fn local_email_row(r: &Row<'_>) -> rusqlite::Result<LocalEmail> {
         subject: r.get(4)?,
         text_body: r.get(5)?,
         html_body: r.get(6)?,
-        created_at: r.get(7)?,
+        created_at: time_col(r, 7)?,
     })
 }

@@ -201,7 +201,8 @@ pub struct LocalEmailView<'a> {
     pub subject: &'a str,
     pub text_body: &'a str,
     pub html_body: &'a str,
-    pub created_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a LocalEmail> for LocalEmailView<'a> {
@@ -214,7 +215,7 @@ impl<'a> From<&'a LocalEmail> for LocalEmailView<'a> {
             subject: &e.subject,
             text_body: &e.text_body,
             html_body: &e.html_body,
-            created_at: &e.created_at,
+            created_at: e.created_at,
         }
     }
 }

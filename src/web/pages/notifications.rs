@@ -5,9 +5,7 @@
 
 use warp::http::StatusCode;
 
-use super::{
-    form_error, local_time, local_time_text, redirect_with, render_status, Page, PageError, PageResult,
-};
+use super::{form_error, local_time, redirect_with, render_status, Page, PageError, PageResult};
 use crate::domain::{
     Business, Notification, NotificationPrefs, NotificationState, NotifyChannel, NotifyEvent,
 };
@@ -339,7 +337,7 @@ pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
         local_emails: local_emails
             .into_iter()
             .map(|e| LocalEmailRow {
-                when: local_time_text(&e.created_at, tz),
+                when: local_time(e.created_at, tz),
                 to: e.recipient,
                 subject: e.subject,
                 text: e.text_body,
