@@ -414,8 +414,10 @@ pub struct Lead {
     pub notes: Option<String>,
     /// Every captured answer, keyed by the lead field or question.
     pub captured: BTreeMap<String, String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     /// URGENT leads: whether the alert reached anyone (None otherwise).
     #[serde(default)]
     pub alert: Option<LeadAlert>,
@@ -528,7 +530,8 @@ impl LeadDraft {
 pub struct Message {
     pub role: Speaker,
     pub content: String,
-    pub created_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A phone call, as Twilio reported it and the agent handled it.
@@ -547,9 +550,12 @@ pub struct Call {
     /// None when the agent never answered.
     pub mode: Option<CallMode>,
     pub ended_reason: Option<EndedReason>,
-    pub started_at: String,
-    pub updated_at: String,
-    pub ended_at: Option<String>,
+    #[serde(with = "rfc3339_serde")]
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde::option")]
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A notification waiting in (or delivered from) the outbox.
@@ -567,13 +573,17 @@ pub struct Notification {
     /// A [`NotificationState`] name: pending, in_flight, sent, dead.
     pub state: String,
     pub attempts: u32,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     /// When the worker tries next (pending rows).
-    pub next_attempt_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
-    pub sent_at: Option<String>,
+    #[serde(with = "rfc3339_serde::option")]
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
     /// SMS or call SID, email Message-ID, or webhook HTTP status.
     pub provider_id: Option<String>,
 }
@@ -654,7 +664,8 @@ pub struct LocalEmail {
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
-    pub created_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Current UTC time as RFC 3339 with milliseconds: sortable as text.
@@ -671,6 +682,70 @@ pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 /// A stored timestamp read back (any RFC 3339 offset), None when it is not one.
 pub fn parse_rfc3339(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Any timestamp text a database may hold: RFC 3339 (what frontdesk writes),
+/// else the forms SQL and older tools write (`2026-01-02 03:04:05`, with or
+/// without `T`, fraction or offset, or a bare date), taken as UTC when they
+/// carry no offset. None when it is none of them.
+pub fn parse_stored(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, Utc};
+    let text = text.trim();
+    if let Some(t) = parse_rfc3339(text) {
+        return Some(t);
+    }
+    for form in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(t) = chrono::DateTime::parse_from_str(text, form) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for form in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, form) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+}
+
+/// Serde for a `DateTime<Utc>` field: written as [`rfc3339`] (the text every
+/// JSON, CSV and stored form showed when these fields were strings), read
+/// from any form [`parse_stored`] takes. `#[serde(with = "rfc3339_serde")]`,
+/// or `rfc3339_serde::option` for an `Option`.
+pub mod rfc3339_serde {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_stored(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a timestamp: '{text}'")))
+    }
+
+    /// The same for an `Option<DateTime<Utc>>` (null when None).
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::rfc3339(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    super::super::parse_stored(&text)
+                        .ok_or_else(|| serde::de::Error::custom(format!("not a timestamp: '{text}'")))
+                })
+                .transpose()
+        }
+    }
 }
 
 pub fn new_id() -> String {
@@ -725,5 +800,37 @@ mod tests {
         let line: (Speaker, String) = serde_json::from_str(r#"["assistant", "Hello"]"#).unwrap();
         assert_eq!(line, (Speaker::Assistant, "Hello".to_string()));
         assert_eq!(serde_json::to_string(&Speaker::User).unwrap(), r#""user""#);
+    }
+
+    #[test]
+    fn stored_times_read_in_every_form_and_write_as_before() {
+        let t = parse_rfc3339("2026-01-02T03:04:05.006Z").unwrap();
+        for text in ["2026-01-02T03:04:05.006Z", "2026-01-02T05:04:05.006+02:00", "2026-01-02 03:04:05.006"] {
+            assert_eq!(parse_stored(text), Some(t), "{text}");
+        }
+        let whole = parse_rfc3339("2026-01-02T03:04:05Z").unwrap();
+        for text in
+            ["2026-01-02 03:04:05", "2026-01-02T03:04:05", "2026-01-02 03:04:05+00", " 2026-01-02 03:04:05 "]
+        {
+            assert_eq!(parse_stored(text), Some(whole), "{text}");
+        }
+        assert_eq!(parse_stored("2026-01-02").map(rfc3339).as_deref(), Some("2026-01-02T00:00:00.000Z"));
+        assert_eq!(parse_stored("x"), None);
+
+        #[derive(Serialize, Deserialize)]
+        struct Row {
+            #[serde(with = "rfc3339_serde")]
+            at: chrono::DateTime<chrono::Utc>,
+            #[serde(with = "rfc3339_serde::option")]
+            sent: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let text = r#"{"at":"2026-01-02T03:04:05.006Z","sent":null}"#;
+        let row: Row = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&row).unwrap(), text);
+        let row = Row { at: t, sent: Some(whole) };
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            r#"{"at":"2026-01-02T03:04:05.006Z","sent":"2026-01-02T03:04:05.000Z"}"#
+        );
     }
 }

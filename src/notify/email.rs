@@ -12,7 +12,7 @@ use super::render;
 use super::smtp_pool::SmtpPool;
 use super::{Delivered, DeliveryError};
 use crate::config::Config;
-use crate::domain::{now, LocalEmail};
+use crate::domain::LocalEmail;
 use crate::plans::{Feature, Plans};
 use crate::store::outbox::{Claimed, DeliveryContext};
 use crate::store::Store;
@@ -88,7 +88,7 @@ impl EmailSender {
                     subject: rendered.subject,
                     text_body: rendered.text,
                     html_body: rendered.html,
-                    created_at: now(),
+                    created_at: chrono::Utc::now(),
                 };
                 store.save_local_email(email).await.map_err(|e| DeliveryError::Transient(e.to_string()))?;
                 Ok(Delivered::Kept(Some(message_id)))

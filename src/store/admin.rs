@@ -61,7 +61,8 @@ pub struct CallRecord {
     pub duration_seconds: Option<i64>,
     pub recording_url: Option<String>,
     pub summary: Option<String>,
-    pub started_at: String,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A lead with its conversation.

@@ -289,6 +289,16 @@ pub(crate) fn stored_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
         .ok_or_else(|| StoreError::Invalid(format!("not a timestamp: '{text}'")))
 }
 
+/// A row's timestamp column as a moment, whatever form an older writer left
+/// in it ([`crate::domain::parse_stored`]). Text that is no moment at all is
+/// logged and read as the Unix epoch: one odd row must not fail a page.
+pub(crate) fn row_time(text: &str) -> chrono::DateTime<chrono::Utc> {
+    crate::domain::parse_stored(text).unwrap_or_else(|| {
+        tracing::warn!(text, "stored timestamp is not a time; read as 1970-01-01");
+        chrono::DateTime::UNIX_EPOCH
+    })
+}
+
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken
 /// literally (both backends escape with a backslash).
 pub(crate) fn contains_pattern(text: &str) -> String {

@@ -47,9 +47,7 @@ pub fn leads_csv(leads: &[Lead], tz: chrono_tz::Tz) -> Result<Vec<u8>, ApiError>
     let err = |e: csv::Error| ApiError::Internal(format!("writing CSV: {e}"));
     w.write_record(&head).map_err(err)?;
     for lead in leads {
-        let created = chrono::DateTime::parse_from_rfc3339(&lead.created_at)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_else(|_| lead.created_at.clone());
+        let created = lead.created_at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         let mut row = vec![
             lead.id.to_string(),
@@ -95,8 +93,8 @@ mod tests {
             address: Some("12 Elm St, \"Unit 2\"".into()),
             notes: None,
             captured: [("budget".to_string(), "@sum".to_string())].into(),
-            created_at: "2025-03-10T14:05:00.000Z".into(),
-            updated_at: "2025-03-10T14:05:00.000Z".into(),
+            created_at: crate::domain::parse_rfc3339("2025-03-10T14:05:00.000Z").unwrap(),
+            updated_at: crate::domain::parse_rfc3339("2025-03-10T14:05:00.000Z").unwrap(),
             alert: None,
             is_test: false,
             owner_notes: None,

@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 
 use super::business::load_business;
 use super::rows::event;
-use super::{db_err, get, get_opt_enum, get_opt_u32, to_json};
+use super::{db_err, get, get_opt_enum, get_opt_time, get_opt_u32, get_time, to_json};
 use crate::domain::{now, Business, Call, CallMode, Channel, EndedReason};
 use crate::ids::{CallSid, ConversationId};
 use crate::notify::policy::NotifyPolicy;
@@ -166,10 +166,7 @@ pub(super) async fn finish_call(
         .map_err(db_err)?;
     }
     let (None, Some(business_id)) = (ended_at, business_id) else { return Ok(()) };
-    let seconds = chrono::DateTime::parse_from_rfc3339(&started_at)
-        .ok()
-        .and_then(|start| chrono::DateTime::parse_from_rfc3339(&ts).ok().map(|end| end - start))
-        .map_or(0, |d| d.num_seconds().max(0));
+    let seconds = crate::domain::parse_rfc3339(&ts).map_or(0, |end| (end - started_at).num_seconds().max(0));
     let data = json!({ "call_sid": call_sid, "duration_seconds": seconds, "reason": reason, "mode": mode });
     event(c, &business_id, "call_ended", Some("VOICE"), &data, &ts).await?;
     let lead_id = match &conversation_id {
@@ -201,9 +198,9 @@ fn call_row(r: &Row) -> Result<Call> {
         summary: get(r, 8)?,
         mode: get_opt_enum(r, 9, CallMode::parse)?,
         ended_reason: get_opt_enum(r, 10, EndedReason::parse)?,
-        started_at: get(r, 11)?,
-        updated_at: get(r, 12)?,
-        ended_at: get(r, 13)?,
+        started_at: get_time(r, 11)?,
+        updated_at: get_time(r, 12)?,
+        ended_at: get_opt_time(r, 13)?,
     })
 }
 

@@ -96,6 +96,18 @@ pub(crate) fn get_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Option<T>) -> 
     parse(&text).ok_or_else(|| StoreError::Invalid(format!("column {idx}: unexpected value '{text}'")))
 }
 
+/// A timestamp column read once into a moment (any stored form; see `row_time`).
+pub(crate) fn get_time(r: &Row, idx: usize) -> Result<chrono::DateTime<chrono::Utc>> {
+    let text: String = get(r, idx)?;
+    Ok(crate::store::row_time(&text))
+}
+
+/// A nullable timestamp column.
+pub(crate) fn get_opt_time(r: &Row, idx: usize) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let text: Option<String> = get(r, idx)?;
+    Ok(text.as_deref().map(crate::store::row_time))
+}
+
 /// A nullable text column holding one of an enum's names.
 pub(crate) fn get_opt_enum<T>(r: &Row, idx: usize, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
     let text: Option<String> = get(r, idx)?;

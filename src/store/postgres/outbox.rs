@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 
 use super::business::{read_prefs, write_prefs};
 use super::rows::{lead, lead_rows, transcript_tail};
-use super::{db_err, get, get_enum, get_u32, in_tx, PgStore};
+use super::{db_err, get, get_enum, get_opt_time, get_time, get_u32, in_tx, PgStore};
 use crate::domain::{
     new_id, now, rfc3339, LocalEmail, Notification, NotificationPrefs, NotificationState, NotifyChannel,
     NotifyEvent, PlanTier,
@@ -43,11 +43,11 @@ fn notification_row(r: &Row) -> Result<Notification> {
         payload: get(r, 6)?,
         state: get(r, 7)?,
         attempts: get_u32(r, 8)?,
-        created_at: get(r, 9)?,
-        updated_at: get(r, 10)?,
-        next_attempt_at: get(r, 11)?,
+        created_at: get_time(r, 9)?,
+        updated_at: get_time(r, 10)?,
+        next_attempt_at: get_time(r, 11)?,
         last_error: get(r, 12)?,
-        sent_at: get(r, 13)?,
+        sent_at: get_opt_time(r, 13)?,
         provider_id: get(r, 14)?,
     })
 }
@@ -61,7 +61,7 @@ fn local_email_row(r: &Row) -> Result<LocalEmail> {
         subject: get(r, 4)?,
         text_body: get(r, 5)?,
         html_body: get(r, 6)?,
-        created_at: get(r, 7)?,
+        created_at: get_time(r, 7)?,
     })
 }
 
@@ -482,7 +482,7 @@ impl OutboxStore for PgStore {
                 &email.subject,
                 &email.text_body,
                 &email.html_body,
-                &email.created_at,
+                &rfc3339(email.created_at),
             ],
         )
         .await

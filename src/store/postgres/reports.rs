@@ -104,7 +104,7 @@ pub(super) async fn lead_detail(
                         duration_seconds: get(&r, 3)?,
                         recording_url: get(&r, 4)?,
                         summary: get(&r, 5)?,
-                        started_at: get(&r, 6)?,
+                        started_at: super::get_time(&r, 6)?,
                     })
                 })
                 .transpose()?;

@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{db_err, get, get_enum, get_json};
+use super::{db_err, get, get_enum, get_json, get_time};
 use crate::domain::{Channel, Lead, LeadAlert, LeadStatus, Message, Priority, Speaker};
 use crate::ids::{BusinessId, CallSid, ConversationId, LeadId};
 use crate::store::{Result, StoreError};
@@ -66,7 +66,7 @@ pub(super) async fn event(
 }
 
 fn message_row(r: &Row) -> Result<Message> {
-    Ok(Message { role: get_enum(r, 0, Speaker::parse)?, content: get(r, 1)?, created_at: get(r, 2)? })
+    Ok(Message { role: get_enum(r, 0, Speaker::parse)?, content: get(r, 1)?, created_at: get_time(r, 2)? })
 }
 
 pub(super) async fn transcript(c: &impl GenericClient, conversation_id: &str) -> Result<Vec<Message>> {
@@ -145,8 +145,8 @@ pub(super) fn lead_row(r: &Row) -> Result<Lead> {
         address: get(r, 9)?,
         notes: get(r, 10)?,
         captured: get_json(r, 11)?,
-        created_at: get(r, 12)?,
-        updated_at: get(r, 13)?,
+        created_at: get_time(r, 12)?,
+        updated_at: get_time(r, 13)?,
         is_test: get(r, 14)?,
         owner_notes: get(r, 15)?,
         alert: get::<Option<String>>(r, 16)?.as_deref().and_then(LeadAlert::parse),

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::business::load_business;
-use super::{db_err, opt_enum_col, query_all, to_json};
+use super::{db_err, opt_enum_col, opt_time_col, query_all, time_col, to_json};
 use crate::domain::{now, Business, Call, CallMode, Channel, EndedReason};
 use crate::ids::{CallSid, ConversationId, LeadId};
 use crate::notify::policy::NotifyPolicy;
@@ -144,10 +144,8 @@ pub(super) fn finish_call(
     }
     if ended_at.is_none() {
         if let Some(business_id) = business_id {
-            let seconds = chrono::DateTime::parse_from_rfc3339(&started_at)
-                .ok()
-                .and_then(|start| chrono::DateTime::parse_from_rfc3339(&ts).ok().map(|end| end - start))
-                .map_or(0, |d| d.num_seconds().max(0));
+            let seconds =
+                crate::domain::parse_rfc3339(&ts).map_or(0, |end| (end - started_at).num_seconds().max(0));
             let data =
                 json!({ "call_sid": call_sid, "duration_seconds": seconds, "reason": reason, "mode": mode });
             tx.execute(
@@ -190,9 +188,9 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<Call> {
         summary: r.get(8)?,
         mode: opt_enum_col(r, 9, CallMode::parse)?,
         ended_reason: opt_enum_col(r, 10, EndedReason::parse)?,
-        started_at: r.get(11)?,
-        updated_at: r.get(12)?,
-        ended_at: r.get(13)?,
+        started_at: time_col(r, 11)?,
+        updated_at: time_col(r, 12)?,
+        ended_at: opt_time_col(r, 13)?,
     })
 }
 

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
-use super::{db_err, enum_col, json_col, query_all, to_json};
+use super::{db_err, enum_col, json_col, query_all, time_col, to_json};
 use crate::domain::{
     new_id, now, Channel, Lead, LeadAlert, LeadDraft, LeadStatus, Message, Priority, Profile, Speaker,
 };
@@ -255,7 +255,13 @@ pub(super) fn transcript(conn: &Connection, conversation_id: &str) -> Result<Vec
         conn,
         "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id",
         [conversation_id],
-        |r| Ok(Message { role: enum_col(r, 0, Speaker::parse)?, content: r.get(1)?, created_at: r.get(2)? }),
+        |r| {
+            Ok(Message {
+                role: enum_col(r, 0, Speaker::parse)?,
+                content: r.get(1)?,
+                created_at: time_col(r, 2)?,
+            })
+        },
     )?;
     Ok(rows)
 }
@@ -285,8 +291,8 @@ pub(super) fn lead_row(r: &Row<'_>) -> rusqlite::Result<Lead> {
         address: r.get(9)?,
         notes: r.get(10)?,
         captured: json_col(r, 11)?,
-        created_at: r.get(12)?,
-        updated_at: r.get(13)?,
+        created_at: time_col(r, 12)?,
+        updated_at: time_col(r, 13)?,
         is_test: r.get(14)?,
         owner_notes: r.get(15)?,
         alert: r.get::<_, Option<String>>(16)?.as_deref().and_then(LeadAlert::parse),
@@ -381,7 +387,13 @@ pub(super) fn transcript_tail(conn: &Connection, conversation_id: &str, limit: u
         conn,
         "SELECT role, content, created_at FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
         params![conversation_id, limit],
-        |r| Ok(Message { role: enum_col(r, 0, Speaker::parse)?, content: r.get(1)?, created_at: r.get(2)? }),
+        |r| {
+            Ok(Message {
+                role: enum_col(r, 0, Speaker::parse)?,
+                content: r.get(1)?,
+                created_at: time_col(r, 2)?,
+            })
+        },
     )?;
     rows.reverse();
     Ok(rows)

@@ -249,6 +249,21 @@ pub(crate) fn enum_col<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T
     parse_col(idx, &text, parse)
 }
 
+/// A timestamp column read once into a moment (any stored form; see `row_time`).
+pub(crate) fn time_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<chrono::DateTime<chrono::Utc>> {
+    let text: String = row.get(idx)?;
+    Ok(crate::store::row_time(&text))
+}
+
+/// A nullable timestamp column.
+pub(crate) fn opt_time_col(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let text: Option<String> = row.get(idx)?;
+    Ok(text.as_deref().map(crate::store::row_time))
+}
+
 /// A nullable text column holding one of an enum's names.
 pub(crate) fn opt_enum_col<T>(
     row: &Row<'_>,

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::{db_err, enum_col, json_col, query_all, to_json};
+use super::{db_err, enum_col, json_col, opt_time_col, query_all, time_col, to_json};
 use crate::domain::{
     new_id, now, LocalEmail, Notification, NotificationPrefs, NotifyChannel, NotifyEvent, PlanTier,
 };
@@ -27,11 +27,11 @@ pub(super) fn notification_row(r: &Row<'_>) -> rusqlite::Result<Notification> {
         payload: json_col(r, 6)?,
         state: r.get(7)?,
         attempts: r.get(8)?,
-        created_at: r.get(9)?,
-        updated_at: r.get(10)?,
-        next_attempt_at: r.get(11)?,
+        created_at: time_col(r, 9)?,
+        updated_at: time_col(r, 10)?,
+        next_attempt_at: time_col(r, 11)?,
         last_error: r.get(12)?,
-        sent_at: r.get(13)?,
+        sent_at: opt_time_col(r, 13)?,
         provider_id: r.get(14)?,
     })
 }
@@ -235,6 +235,6 @@ pub(super) fn local_email_row(r: &Row<'_>) -> rusqlite::Result<LocalEmail> {
         subject: r.get(4)?,
         text_body: r.get(5)?,
         html_body: r.get(6)?,
-        created_at: r.get(7)?,
+        created_at: time_col(r, 7)?,
     })
 }

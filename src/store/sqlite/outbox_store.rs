@@ -328,7 +328,7 @@ impl OutboxStore for SqliteStore {
                     email.subject,
                     email.text_body,
                     email.html_body,
-                    email.created_at
+                    rfc3339(email.created_at)
                 ],
             )
             .map_err(db_err)?;

@@ -94,7 +94,7 @@ pub(super) fn lead_detail(conn: &Connection, business_id: &str, lead_id: &str) -
                     Ok(Message {
                         role: enum_col(r, 0, Speaker::parse)?,
                         content: r.get(1)?,
-                        created_at: r.get(2)?,
+                        created_at: super::time_col(r, 2)?,
                     })
                 },
             )?;
@@ -111,7 +111,7 @@ pub(super) fn lead_detail(conn: &Connection, business_id: &str, lead_id: &str) -
                             duration_seconds: r.get(3)?,
                             recording_url: r.get(4)?,
                             summary: r.get(5)?,
-                            started_at: r.get(6)?,
+                            started_at: super::time_col(r, 6)?,
                         })
                     },
                 )

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{
@@ -315,8 +316,10 @@ pub struct LeadView<'a> {
     pub notes: Option<&'a str>,
     /// Every captured answer, keyed by the lead field or the question's text.
     pub captured: &'a BTreeMap<String, String>,
-    pub created_at: &'a str,
-    pub updated_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: DateTime<Utc>,
     pub alert: Option<LeadAlert>,
     pub is_test: bool,
     pub owner_notes: Option<&'a str>,
@@ -337,8 +340,8 @@ impl<'a> From<&'a Lead> for LeadView<'a> {
             address: l.address.as_deref(),
             notes: l.notes.as_deref(),
             captured: &l.captured,
-            created_at: &l.created_at,
-            updated_at: &l.updated_at,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
             alert: l.alert,
             is_test: l.is_test,
             owner_notes: l.owner_notes.as_deref(),
@@ -370,12 +373,13 @@ impl<'a> From<&'a LeadDetail> for LeadDetailView<'a> {
 pub struct MessageView<'a> {
     pub role: Speaker,
     pub content: &'a str,
-    pub created_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a Message> for MessageView<'a> {
     fn from(m: &'a Message) -> Self {
-        MessageView { role: m.role, content: &m.content, created_at: &m.created_at }
+        MessageView { role: m.role, content: &m.content, created_at: m.created_at }
     }
 }
 
@@ -388,7 +392,8 @@ pub struct CallView<'a> {
     pub duration_seconds: Option<i64>,
     pub recording_url: Option<&'a str>,
     pub summary: Option<&'a str>,
-    pub started_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub started_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a CallRecord> for CallView<'a> {
@@ -400,7 +405,7 @@ impl<'a> From<&'a CallRecord> for CallView<'a> {
             duration_seconds: c.duration_seconds,
             recording_url: c.recording_url.as_deref(),
             summary: c.summary.as_deref(),
-            started_at: &c.started_at,
+            started_at: c.started_at,
         }
     }
 }

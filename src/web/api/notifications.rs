@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use warp::http::Method;
 use warp::reply::Response;
@@ -116,11 +117,15 @@ pub struct NotificationView<'a> {
     pub payload: &'a serde_json::Value,
     pub state: &'a str,
     pub attempts: u32,
-    pub created_at: &'a str,
-    pub updated_at: &'a str,
-    pub next_attempt_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<&'a str>,
-    pub sent_at: Option<&'a str>,
+    #[serde(with = "crate::domain::rfc3339_serde::option")]
+    pub sent_at: Option<DateTime<Utc>>,
     pub provider_id: Option<&'a str>,
 }
 
@@ -136,11 +141,11 @@ impl<'a> From<&'a Notification> for NotificationView<'a> {
             payload: &n.payload,
             state: &n.state,
             attempts: n.attempts,
-            created_at: &n.created_at,
-            updated_at: &n.updated_at,
-            next_attempt_at: &n.next_attempt_at,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+            next_attempt_at: n.next_attempt_at,
             last_error: n.last_error.as_deref(),
-            sent_at: n.sent_at.as_deref(),
+            sent_at: n.sent_at,
             provider_id: n.provider_id.as_deref(),
         }
     }
@@ -196,7 +201,8 @@ pub struct LocalEmailView<'a> {
     pub subject: &'a str,
     pub text_body: &'a str,
     pub html_body: &'a str,
-    pub created_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a LocalEmail> for LocalEmailView<'a> {
@@ -209,7 +215,7 @@ impl<'a> From<&'a LocalEmail> for LocalEmailView<'a> {
             subject: &e.subject,
             text_body: &e.text_body,
             html_body: &e.html_body,
-            created_at: &e.created_at,
+            created_at: e.created_at,
         }
     }
 }

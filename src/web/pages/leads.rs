@@ -17,7 +17,7 @@ pub fn row(lead: &Lead, tz: chrono_tz::Tz, country: &str) -> LeadRow {
     let tel = lead.contact_phone.clone().unwrap_or_default();
     LeadRow {
         id: lead.id.to_string(),
-        when: local_time(&lead.created_at, tz),
+        when: local_time(lead.created_at, tz),
         name: display_name(lead),
         phone: if tel.is_empty() { tel.clone() } else { display_phone(&tel, country) },
         tel,
@@ -235,7 +235,7 @@ async fn detail_with(page: &Page<'_>, id: &LeadId, errors: FieldErrors) -> PageR
     let lead = detail.lead;
     let name = display_name(&lead);
     let l = page.layout(&format!("Lead: {name}"), "/leads").await;
-    let when = local_time(&lead.created_at, zone(b));
+    let when = local_time(lead.created_at, zone(b));
     let answers = lead
         .captured
         .iter()

@@ -76,7 +76,7 @@ fn row(n: &Notification, tz: chrono_tz::Tz) -> OutboxRow {
     let state = NotificationState::parse(&n.state);
     OutboxRow {
         id: n.id.clone(),
-        when: local_time(&n.created_at, tz),
+        when: local_time(n.created_at, tz),
         kind: n.kind.clone(),
         kind_label: kind_label(&n.kind),
         channel_label: channel_label(&n.channel),
@@ -85,9 +85,9 @@ fn row(n: &Notification, tz: chrono_tz::Tz) -> OutboxRow {
         state: n.state.clone(),
         state_label: state.map_or("Other", state_label),
         next_try: (state == Some(NotificationState::Pending) && n.attempts > 0)
-            .then(|| local_time(&n.next_attempt_at, tz)),
+            .then(|| local_time(n.next_attempt_at, tz)),
         last_error: n.last_error.clone().unwrap_or_default(),
-        sent: n.sent_at.as_deref().map(|t| local_time(t, tz)).unwrap_or_default(),
+        sent: n.sent_at.map(|t| local_time(t, tz)).unwrap_or_default(),
         lead_id: n.lead_id.as_ref().map(|id| id.to_string()),
     }
 }
@@ -337,7 +337,7 @@ pub async fn show(page: &Page<'_>, shown: Shown) -> PageResult {
         local_emails: local_emails
             .into_iter()
             .map(|e| LocalEmailRow {
-                when: local_time(&e.created_at, tz),
+                when: local_time(e.created_at, tz),
                 to: e.recipient,
                 subject: e.subject,
                 text: e.text_body,

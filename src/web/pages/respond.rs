@@ -156,10 +156,13 @@ fn error_404() -> Response {
 }
 
 /// A UTC timestamp in the business's zone, as the owner reads it.
-pub fn local_time(ts: &str, tz: chrono_tz::Tz) -> String {
-    chrono::DateTime::parse_from_rfc3339(ts)
-        .map(|t| t.with_timezone(&tz).format("%b %-d, %H:%M").to_string())
-        .unwrap_or_else(|_| ts.to_string())
+pub fn local_time(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%b %-d, %H:%M").to_string()
+}
+
+/// [`local_time`] for a time still held as text; the text itself when it is none.
+pub fn local_time_text(ts: &str, tz: chrono_tz::Tz) -> String {
+    crate::domain::parse_rfc3339(ts).map_or_else(|| ts.to_string(), |t| local_time(t, tz))
 }
 
 pub(super) fn urlencode(s: &str) -> String {

@@ -77,7 +77,7 @@ async fn seed(ui: &Ui, a: &str, answers: &mut Answers) -> Seeded {
         vec![
             a.into(),
             row.conversation_id.clone().unwrap().into_string().into(),
-            row.created_at.clone().into(),
+            frontdesk::domain::rfc3339(row.created_at).into(),
         ],
     )]);
     let login = json!({ "email": "a@alpha.example", "password": crate::support::instance::PASSWORD });
