@@ -1,4 +1,7 @@
 //! Domain types shared by every module: plain data, no I/O.
+//!
+//! Over 600 lines: dozens of small types, each with its text form and
+//! parse; they are the vocabulary every module shares, so they stay together.
 
 use std::collections::BTreeMap;
 use std::fmt;
