@@ -234,6 +234,7 @@ pub fn parse_bundle_at(text: &str, dir: &Path) -> Result<BusinessBundle, Vec<Imp
 }
 
 /// Nothing is partial: either the whole bundle, or every problem found.
+// The sections in file order, each handed to its own checker.
 fn parse(text: &str, base: Option<&Path>) -> Result<BusinessBundle, Vec<ImportError>> {
     let mut c = Checker { text, base, errors: Vec::new() };
     let (root, syntax) = DeTable::parse_recoverable(text);
