@@ -521,6 +521,15 @@ pub struct LeadDraft {
 }
 
 impl LeadDraft {
+    /// Which of the details the owner acts on the lead has.
+    pub fn known_fields(&self) -> Vec<String> {
+        [("name", &self.name), ("phone", &self.phone), ("address", &self.address)]
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
     pub fn has_contact(&self) -> bool {
         self.name.is_some() || self.email.is_some() || self.phone.is_some()
     }

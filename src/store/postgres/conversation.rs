@@ -71,7 +71,7 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
                 // A test never alerts anyone.
             } else if turn.escalate {
                 // An URGENT lead is news on every channel, at once.
-                let event_ = Event::UrgentLead { lead_id: lead_id.clone(), known: known_fields(draft) };
+                let event_ = Event::UrgentLead { lead_id: lead_id.clone(), known: draft.known_fields() };
                 let rows = super::outbox::enqueue(c, &turn.notify, &turn.business_id, &event_).await?;
                 alerted = rows.iter().any(|(_, channel)| turn.notify.live(*channel));
                 let data = json!({"lead_id": lead_id, "priority": Priority::Urgent, "alerted": alerted});
@@ -107,15 +107,6 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
     Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
 }
 
-/// Which of the details the owner acts on a lead has.
-fn known_fields(draft: &LeadDraft) -> Vec<String> {
-    [("name", &draft.name), ("phone", &draft.phone), ("address", &draft.address)]
-        .iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(k, _)| k.to_string())
-        .collect()
-}
-
 /// After an URGENT alert went out without the caller's name, number or
 /// address: one follow-up carrying them (as on SQLite, `sqlite/conversation.rs`).
 async fn follow_up(
@@ -138,7 +129,7 @@ async fn follow_up(
     let Some(first) = first else { return Ok(()) };
     let payload: serde_json::Value = get(&first, 0)?;
     let known: Vec<String> = serde_json::from_value(payload["known"].clone()).unwrap_or_default();
-    if known_fields(draft).iter().all(|f| known.contains(f)) {
+    if draft.known_fields().iter().all(|f| known.contains(f)) {
         return Ok(());
     }
     let queued: bool = get(
