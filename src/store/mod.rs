@@ -289,6 +289,14 @@ pub(crate) fn stored_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
         .ok_or_else(|| StoreError::Invalid(format!("not a timestamp: '{text}'")))
 }
 
+/// A lead search that looks like a phone number, as a `LIKE` pattern on its
+/// digits: "(312) 555-0142" finds +13125550142.
+pub(crate) fn phone_pattern(q: &str) -> Option<String> {
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c)))
+        .then(|| format!("%{digits}%"))
+}
+
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken
 /// literally (both backends escape with a backslash).
 pub(crate) fn contains_pattern(text: &str) -> String {
@@ -300,4 +308,17 @@ pub(crate) fn contains_pattern(text: &str) -> String {
         })
         .collect();
     format!("%{escaped}%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_like_a_phone_number_matches_by_its_digits() {
+        assert_eq!(phone_pattern("(312) 555-0142").as_deref(), Some("%3125550142%"));
+        assert_eq!(phone_pattern("+1 312"), Some("%1312%".to_string()));
+        assert_eq!(phone_pattern("555"), None);
+        assert_eq!(phone_pattern("Dana 5550142"), None);
+    }
 }

@@ -11,7 +11,7 @@ use crate::store::admin::{
     LeadDetail, LeadFilter, Outcomes, StatusWeek,
 };
 use crate::store::rollup::{ranks, QuarterHours};
-use crate::store::{contains_pattern, Result, StoreError};
+use crate::store::{contains_pattern, phone_pattern, Result, StoreError};
 
 /// The WHERE clause and its parameters; the business always comes first.
 fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
@@ -51,10 +51,8 @@ fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
         .iter()
         .map(|col| format!("{col} LIKE ?{n} ESCAPE '\\'"))
         .collect();
-        // "(312) 555-0142" finds +13125550142: phone numbers match by their digits.
-        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c)) {
-            args.push(Value::Text(format!("%{digits}%")));
+        if let Some(phone) = phone_pattern(q) {
+            args.push(Value::Text(phone));
             like.push(format!("contact_phone LIKE ?{}", args.len()));
         }
         sql.push_str(&format!(" AND ({})", like.join(" OR ")));
