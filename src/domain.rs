@@ -360,6 +360,24 @@ pub struct NewBusiness {
     pub website_origins: Vec<String>,
 }
 
+/// What a business file holds of a stored business (`business export`).
+impl From<Business> for NewBusiness {
+    fn from(b: Business) -> NewBusiness {
+        NewBusiness {
+            name: b.name,
+            business_type: b.business_type,
+            plan_tier: b.plan_tier,
+            twilio_phone_number: b.twilio_phone_number,
+            notification_email: b.notification_email,
+            notification_phone_number: b.notification_phone_number,
+            notification_webhook_url: b.notification_webhook_url,
+            country: b.country,
+            timezone: b.timezone,
+            website_origins: b.website_origins,
+        }
+    }
+}
+
 impl NewBusiness {
     pub fn named(name: &str, business_type: BusinessType) -> Self {
         NewBusiness {

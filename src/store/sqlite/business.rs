@@ -314,18 +314,7 @@ pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle>
         |r| Ok(KnowledgeDoc { title: r.get(0)?, content: r.get(1)?, source_url: r.get(2)? }),
     )?;
     Ok(BusinessBundle {
-        business: NewBusiness {
-            name: b.name,
-            business_type: b.business_type,
-            plan_tier: b.plan_tier,
-            twilio_phone_number: b.twilio_phone_number,
-            notification_email: b.notification_email,
-            notification_phone_number: b.notification_phone_number,
-            notification_webhook_url: b.notification_webhook_url,
-            country: b.country,
-            timezone: b.timezone,
-            website_origins: b.website_origins,
-        },
+        business: NewBusiness::from(b),
         agent,
         questions,
         knowledge,
