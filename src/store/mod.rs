@@ -137,6 +137,25 @@ pub struct TurnRecord {
     pub details_complete: bool,
 }
 
+impl TurnRecord {
+    /// The lines to save: what the agent said, as worded for whether an
+    /// alert was queued (an escalation without one keeps the other wording).
+    pub fn lines(&self, alerted: bool) -> Vec<(Speaker, String)> {
+        let mut lines = self.messages.clone();
+        if self.escalate && !alerted {
+            if let (Some(instead), Some(last)) = (&self.unalerted_reply, lines.last_mut()) {
+                last.1 = instead.clone();
+            }
+        }
+        lines
+    }
+
+    /// The agent's last line of those saved: the reply the visitor gets.
+    pub fn reply(lines: &[(Speaker, String)]) -> Option<String> {
+        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone())
+    }
+}
+
 /// How long one reply took to start, as the caller or visitor felt it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatencySample {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::rows::event;
 use super::{changed, db_err, get, to_json};
-use crate::domain::{new_id, now, Channel, LeadDraft, Priority, Speaker};
+use crate::domain::{new_id, now, Channel, LeadDraft, Priority};
 use crate::ids::{BusinessId, ConversationId, LeadId};
 use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
@@ -87,13 +87,7 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
         }
         None => existing_lead(c, &turn.conversation_id).await?,
     };
-    // What the agent said, as worded for whether an alert was queued.
-    let mut lines = turn.messages.clone();
-    if turn.escalate && !alerted {
-        if let (Some(instead), Some(last)) = (&turn.unalerted_reply, lines.last_mut()) {
-            last.1 = instead.clone();
-        }
-    }
+    let lines = turn.lines(alerted);
     for (role, content) in &lines {
         c.execute(
             "INSERT INTO messages (conversation_id, role, content, created_at) VALUES ($1, $2, $3, $4)",
@@ -102,8 +96,7 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
         .await
         .map_err(db_err)?;
     }
-    let reply =
-        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone());
+    let reply = TurnRecord::reply(&lines);
     Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
 }
 

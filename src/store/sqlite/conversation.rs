@@ -106,13 +106,7 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Tur
         }
         None => existing_lead(tx, &turn.conversation_id)?,
     };
-    // What the agent said, as worded for whether an alert was queued.
-    let mut lines = turn.messages.clone();
-    if turn.escalate && !alerted {
-        if let (Some(instead), Some(last)) = (&turn.unalerted_reply, lines.last_mut()) {
-            last.1 = instead.clone();
-        }
-    }
+    let lines = turn.lines(alerted);
     for (role, content) in &lines {
         tx.execute(
             "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -120,8 +114,7 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Tur
         )
         .map_err(db_err)?;
     }
-    let reply =
-        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone());
+    let reply = TurnRecord::reply(&lines);
     Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
 }
 
