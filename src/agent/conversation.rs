@@ -4,6 +4,9 @@
 //! lead-capture flow and triage; a reply provider (local rules or an LLM)
 //! only changes how replies are worded. No I/O here: channels load the
 //! business, run retrieval and save what the turn returns.
+//!
+//! A little over 600 lines: the lead-capture flow's steps read best side by
+//! side; the tests are in `conversation_tests.rs`.
 
 use super::alerts::{self, Wording};
 use super::answers::{self, Rejection};
