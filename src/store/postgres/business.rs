@@ -196,6 +196,7 @@ pub(super) async fn insert_question(
 }
 
 /// Creates or replaces a business's agent configuration; returns its id.
+// A per-backend copy of SQLite's: the same upsert, with `$n` placeholders on an async client.
 pub(super) async fn upsert_agent(
     c: &impl GenericClient,
     business_id: &str,

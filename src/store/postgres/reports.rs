@@ -17,6 +17,7 @@ use crate::store::rollup::QuarterHours;
 use crate::store::{contains_pattern, phone_pattern, Result, StoreError};
 
 /// The WHERE clause and its (text) parameters; the business always comes first.
+// A per-backend copy of SQLite's: `$n` placeholders, ILIKE, JSON cast to text.
 fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<String>) {
     let mut sql = String::from("business_id = $1");
     let mut args = vec![business_id.to_string()];

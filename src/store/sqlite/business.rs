@@ -176,6 +176,7 @@ fn replace_documents(tx: &Transaction<'_>, business_id: &str, docs: &[KnowledgeD
 }
 
 /// Creates or replaces a business's agent configuration; returns its id.
+// A per-backend copy of Postgres's: the same upsert, with `?n` placeholders on the blocking writer.
 pub(super) fn upsert_agent(
     tx: &Transaction<'_>,
     business_id: &str,

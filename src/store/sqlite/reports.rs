@@ -14,6 +14,7 @@ use crate::store::rollup::{ranks, QuarterHours};
 use crate::store::{contains_pattern, phone_pattern, Result, StoreError};
 
 /// The WHERE clause and its parameters; the business always comes first.
+// A per-backend copy of Postgres's: `?n` placeholders, LIKE (case-blind for ASCII).
 fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
     let mut sql = String::from("business_id = ?1");
     let mut args: Vec<Value> = vec![Value::Text(business_id.to_string())];
