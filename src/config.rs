@@ -5,6 +5,10 @@
 //! secret, and a one-line doc. Layers apply in order: embedded defaults, the
 //! TOML file, the environment, then command-line flags. Problems are collected,
 //! not raised one at a time, so `frontdesk config check` can name every bad key.
+//!
+//! Over 600 lines on purpose: the settings are defined in one place (the
+//! structs, their defaults, the `KEYS` table and the checks), and most of
+//! the length is those tables of data; the tests are in `config_tests.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -301,6 +305,7 @@ pub struct Config {
 }
 
 impl Default for Config {
+    // A table of data: every setting's default, in the structs' order.
     fn default() -> Self {
         Config {
             environment: Environment::Development,
@@ -943,10 +948,31 @@ impl Loaded {
         }
     }
 
+    /// Every check, in the order `config check` reports them.
     fn validate(&mut self) {
         let c = self.config.clone();
         let production = c.environment == Environment::Production;
+        self.validate_urls(&c, production);
+        self.validate_server(&c, production);
+        self.validate_calls(&c, production);
+        self.validate_smtp(&c);
+        self.validate_notify(&c.notify);
+        self.validate_tls(&c);
+        if c.server.header_read_timeout_secs == 0 {
+            self.problem(self.shown("server.header_read_timeout_secs"), "must be at least 1 second");
+        }
+        for (key, v) in [
+            ("knowledge.crawl_max_pages", u64::from(c.knowledge.crawl_max_pages)),
+            ("knowledge.crawl_page_bytes", c.knowledge.crawl_page_bytes),
+            ("knowledge.crawl_timeout_secs", c.knowledge.crawl_timeout_secs),
+        ] {
+            if v == 0 {
+                self.problem(self.shown(key), "must be at least 1");
+            }
+        }
+    }
 
+    fn validate_urls(&mut self, c: &Config, production: bool) {
         for (key, raw, required_https) in [
             ("openai.base_url", &c.openai.base_url, false),
             ("twilio.api_base_url", &c.twilio.api_base_url, false),
@@ -975,7 +1001,10 @@ impl Loaded {
                 Err(e) => self.problem(self.shown(key), format!("malformed URL '{value}': {e}")),
             }
         }
+    }
 
+    /// The listener, sign-in, the database and Redis.
+    fn validate_server(&mut self, c: &Config, production: bool) {
         self.validate_hostname();
         if c.server.body_read_timeout_secs == 0 {
             self.problem(self.shown("server.body_read_timeout_secs"), "must be at least 1 second");
@@ -1003,7 +1032,10 @@ impl Loaded {
         if c.redis.ttl_secs == 0 {
             self.problem(self.shown("redis.ttl_secs"), "must be at least 1 second");
         }
+    }
 
+    /// Twilio, the voice model and the call WebSockets.
+    fn validate_calls(&mut self, c: &Config, production: bool) {
         if !c.twilio.account_sid.is_empty() && !c.twilio.account_sid.starts_with("AC") {
             self.problem(self.shown("twilio.account_sid"), "a Twilio account SID starts with AC");
         }
@@ -1031,6 +1063,9 @@ impl Loaded {
         if c.websocket.pong_timeout_ms == 0 {
             self.problem(self.shown("websocket.pong_timeout_ms"), "must be greater than 0");
         }
+    }
+
+    fn validate_smtp(&mut self, c: &Config) {
         // The same parse the email sender does at start, so the two agree.
         if !c.smtp.from.is_empty() && c.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             self.problem(self.shown("smtp.from"), format!("not an email address: '{}'", c.smtp.from));
@@ -1046,20 +1081,6 @@ impl Loaded {
         }
         if !c.smtp.host.is_empty() && c.smtp.port == 0 {
             self.problem(self.shown("smtp.port"), "must not be 0");
-        }
-        self.validate_notify(&c.notify);
-        self.validate_tls(&c);
-        if c.server.header_read_timeout_secs == 0 {
-            self.problem(self.shown("server.header_read_timeout_secs"), "must be at least 1 second");
-        }
-        for (key, v) in [
-            ("knowledge.crawl_max_pages", u64::from(c.knowledge.crawl_max_pages)),
-            ("knowledge.crawl_page_bytes", c.knowledge.crawl_page_bytes),
-            ("knowledge.crawl_timeout_secs", c.knowledge.crawl_timeout_secs),
-        ] {
-            if v == 0 {
-                self.problem(self.shown(key), "must be at least 1");
-            }
         }
     }
 

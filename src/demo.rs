@@ -53,6 +53,7 @@ fn lead(
 }
 
 /// A week of the Acme Plumbing demo (fictional names, 555 numbers).
+// A table of data: the week's conversations, one entry each.
 pub fn sample_week() -> Vec<Sample> {
     use Channel::{Chat, Voice};
     use LeadStatus::{Closed, Contacted, New, Qualified};

@@ -1,4 +1,7 @@
 //! Domain types shared by every module: plain data, no I/O.
+//!
+//! Over 600 lines: dozens of small types, each with its text form and
+//! parse; they are the vocabulary every module shares, so they stay together.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -357,6 +360,24 @@ pub struct NewBusiness {
     pub website_origins: Vec<String>,
 }
 
+/// What a business file holds of a stored business (`business export`).
+impl From<Business> for NewBusiness {
+    fn from(b: Business) -> NewBusiness {
+        NewBusiness {
+            name: b.name,
+            business_type: b.business_type,
+            plan_tier: b.plan_tier,
+            twilio_phone_number: b.twilio_phone_number,
+            notification_email: b.notification_email,
+            notification_phone_number: b.notification_phone_number,
+            notification_webhook_url: b.notification_webhook_url,
+            country: b.country,
+            timezone: b.timezone,
+            website_origins: b.website_origins,
+        }
+    }
+}
+
 impl NewBusiness {
     pub fn named(name: &str, business_type: BusinessType) -> Self {
         NewBusiness {
@@ -520,6 +541,15 @@ pub struct LeadDraft {
 }
 
 impl LeadDraft {
+    /// Which of the details the owner acts on the lead has.
+    pub fn known_fields(&self) -> Vec<String> {
+        [("name", &self.name), ("phone", &self.phone), ("address", &self.address)]
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
     pub fn has_contact(&self) -> bool {
         self.name.is_some() || self.email.is_some() || self.phone.is_some()
     }

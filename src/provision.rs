@@ -4,6 +4,10 @@
 //!
 //! The file is walked with its source spans so that every problem, not just
 //! the first, is reported with the line it is on.
+//!
+//! Over 600 lines: one checker per section of the file, each naming its own
+//! fields in its messages, then the writer (`render_bundle`) that must stay
+//! beside them so a written file reads back the same.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -230,6 +234,7 @@ pub fn parse_bundle_at(text: &str, dir: &Path) -> Result<BusinessBundle, Vec<Imp
 }
 
 /// Nothing is partial: either the whole bundle, or every problem found.
+// The sections in file order, each handed to its own checker.
 fn parse(text: &str, base: Option<&Path>) -> Result<BusinessBundle, Vec<ImportError>> {
     let mut c = Checker { text, base, errors: Vec::new() };
     let (root, syntax) = DeTable::parse_recoverable(text);
@@ -409,7 +414,37 @@ fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
             );
         }
     }
-    let mut color_theme = d.color_theme;
+    let color_theme = parse_color_theme(c, &f, d.color_theme);
+    AgentConfig {
+        agent_name,
+        persona_prompt,
+        welcome_message,
+        color_theme,
+        lead_capture_completion_message: c.optional_text(
+            &f,
+            "lead_capture_completion_message",
+            p,
+            MAX_MESSAGE,
+        ),
+        voice_greeting_message: c.optional_text(&f, "voice_greeting_message", p, MAX_MESSAGE),
+        voice_completion_message: c.optional_text(&f, "voice_completion_message", p, MAX_MESSAGE),
+        voice_emergency_message: c.optional_text(&f, "voice_emergency_message", p, MAX_MESSAGE),
+        voice_end_call_message: c.optional_text(&f, "voice_end_call_message", p, MAX_MESSAGE),
+        twilio_voice,
+        twilio_language,
+        voice_mode,
+        realtime_voice,
+    }
+}
+
+/// `agent.color_theme`: snake_case names to #rrggbb colours; the default
+/// theme when the key is absent.
+fn parse_color_theme(
+    c: &mut Checker<'_>,
+    f: &Fields<'_, '_>,
+    default: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut color_theme = default;
     if let Some(value) = f.get("color_theme") {
         match value.get_ref().as_table() {
             Some(table) => {
@@ -445,26 +480,7 @@ fn parse_agent(c: &mut Checker<'_>, table: &DeTable<'_>) -> AgentConfig {
             ),
         }
     }
-    AgentConfig {
-        agent_name,
-        persona_prompt,
-        welcome_message,
-        color_theme,
-        lead_capture_completion_message: c.optional_text(
-            &f,
-            "lead_capture_completion_message",
-            p,
-            MAX_MESSAGE,
-        ),
-        voice_greeting_message: c.optional_text(&f, "voice_greeting_message", p, MAX_MESSAGE),
-        voice_completion_message: c.optional_text(&f, "voice_completion_message", p, MAX_MESSAGE),
-        voice_emergency_message: c.optional_text(&f, "voice_emergency_message", p, MAX_MESSAGE),
-        voice_end_call_message: c.optional_text(&f, "voice_end_call_message", p, MAX_MESSAGE),
-        twilio_voice,
-        twilio_language,
-        voice_mode,
-        realtime_voice,
-    }
+    color_theme
 }
 
 /// The tables of an array of tables (`[[questions]]`), with their spans.

@@ -165,6 +165,7 @@ fn values_are_normalised() {
 }
 
 /// Each case: a file, then the line and field it must report and a piece of the message.
+// A table of cases: long because of the data.
 #[test]
 fn each_bad_value_names_its_line_and_field() {
     let head = "[business]\nname = \"X\"\n";

@@ -104,6 +104,7 @@ fn write_verbs(w: &mut Writer<Vec<u8>>, verbs: &[Verb]) -> io::Result<()> {
     Ok(())
 }
 
+// One arm per TwiML verb, each writing its element and attributes.
 fn write_verb(w: &mut Writer<Vec<u8>>, verb: &Verb) -> io::Result<()> {
     match verb {
         Verb::Say { text, voice } => {

@@ -22,6 +22,8 @@ const EXAMPLES: usize = 12;
 /// The instructions for the realtime model: persona, the questions still to
 /// ask, the emergency rules, what the knowledge base covers, how to end, and
 /// (when a session is replaced mid-call) the conversation so far.
+// Long because it is one prompt written top to bottom, each section a few
+// lines of text; split, the prompt's order would be harder to read.
 pub fn instructions(
     ctx: &Context,
     state: &State,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::agent::conversation::{self, Context, State};
+use crate::agent::conversation::{self, Context, State, Turn};
 use crate::agent::local_model;
 use crate::agent::provider::{self, ReplyProvider, TurnInput};
 use crate::agent::tools;
@@ -281,6 +281,50 @@ pub async fn run_turn(
     result
 }
 
+/// The session `session_id` names, or a new one with a new conversation.
+async fn open_session(
+    app: &AppState,
+    business_id: &BusinessId,
+    channel: Channel,
+    session_id: Option<&str>,
+    test: bool,
+) -> Result<(String, Session), TurnError> {
+    if let Some(id) = session_id {
+        if let Some(found) = load_session(app, id, business_id).await {
+            return Ok((id.to_string(), found));
+        }
+    }
+    let conversation_id = app.store.start_conversation(business_id, channel, None, test).await?;
+    let state = State { test, ..State::default() };
+    Ok((new_id(), Session::new(business_id, conversation_id, channel, state)))
+}
+
+/// The provider's turn; when it fails the visitor still gets an answer: the
+/// local dialogue takes this turn.
+async fn reply(app: &AppState, state: &mut State, input: TurnInput<'_>) -> Result<Turn, TurnError> {
+    match app.replies.turn(state, input).await {
+        Ok(turn) => Ok(turn),
+        Err(e) => {
+            let business_id = &input.ctx.business.id;
+            tracing::warn!(error = %e, provider = app.replies.name(), %business_id, "reply provider failed; local engine answers");
+            provider::Local.turn(state, input).await.map_err(|e| TurnError::Provider(e.to_string()))
+        }
+    }
+}
+
+/// The analytics events a turn records: a question answered from the
+/// knowledge base, or one it could not answer.
+fn knowledge_events(answered: bool, passages: &[Passage], message: &str) -> Vec<(String, serde_json::Value)> {
+    let kind = if answered {
+        "knowledge_answered"
+    } else if !passages.is_empty() || conversation::is_question(message) {
+        "knowledge_unanswered"
+    } else {
+        return Vec::new();
+    };
+    vec![(kind.to_string(), serde_json::json!({ "question": message }))]
+}
+
 /// A turn, once it has the conversation to itself.
 async fn turn(
     app: &AppState,
@@ -292,18 +336,7 @@ async fn turn(
     test: bool,
 ) -> Result<Reply, TurnError> {
     let business_id = &ctx.business.id;
-    let restored = match session_id {
-        Some(id) => load_session(app, id, business_id).await.map(|s| (id.to_string(), s)),
-        None => None,
-    };
-    let (session_id, mut session) = match restored {
-        Some(found) => found,
-        None => {
-            let conversation_id = app.store.start_conversation(business_id, channel, None, test).await?;
-            let state = State { test, ..State::default() };
-            (new_id(), Session::new(business_id, conversation_id, channel, state))
-        }
-    };
+    let (session_id, mut session) = open_session(app, business_id, channel, session_id, test).await?;
 
     let passages = if conversation::is_question(message) {
         search_each_question(app, business_id, message).await?
@@ -321,24 +354,8 @@ async fn turn(
         knowledge: &source,
         deltas: deltas.as_ref(),
     };
-    let turn = match app.replies.turn(&mut session.state, input).await {
-        Ok(turn) => turn,
-        Err(e) => {
-            // The visitor still gets an answer: the local dialogue takes this turn.
-            tracing::warn!(error = %e, provider = app.replies.name(), %business_id, "reply provider failed; local engine answers");
-            provider::Local
-                .turn(&mut session.state, input)
-                .await
-                .map_err(|e| TurnError::Provider(e.to_string()))?
-        }
-    };
-
-    let mut events = Vec::new();
-    if turn.answered_from_knowledge {
-        events.push(("knowledge_answered".to_string(), serde_json::json!({ "question": message })));
-    } else if !passages.is_empty() || conversation::is_question(message) {
-        events.push(("knowledge_unanswered".to_string(), serde_json::json!({ "question": message })));
-    }
+    let turn = reply(app, &mut session.state, input).await?;
+    let events = knowledge_events(turn.answered_from_knowledge, &passages, message);
     let details_complete = session.state.done || conversation::remaining_questions(ctx, &session.state) == 0;
     let saved = app
         .store

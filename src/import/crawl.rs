@@ -41,6 +41,29 @@ fn same_site(url: &Url, origin_str: &str) -> bool {
     origin(url) == origin_str
 }
 
+/// Why `url` is not fetched, if it is not, in the order the checks run: the
+/// page limit, another site, the address policy, robots.txt.
+fn refusal(
+    fetcher: &Fetcher,
+    url: &Url,
+    site: &str,
+    full: bool,
+    max_pages: usize,
+    robots_allow: bool,
+) -> Option<String> {
+    if full {
+        Some(format!("over the limit of {max_pages} pages"))
+    } else if !same_site(url, site) {
+        Some("another site".into())
+    } else if let Err(e) = fetcher.policy().check(url) {
+        Some(e.to_string())
+    } else if !robots_allow {
+        Some("disallowed by robots.txt".into())
+    } else {
+        None
+    }
+}
+
 /// Crawls the site of `home`. `progress` is told each page read (how many
 /// so far, and its address) and awaited.
 pub async fn crawl_site<F, Fut>(
@@ -72,20 +95,9 @@ where
     let mut first = true;
 
     while let Some(url) = queue.pop_front() {
-        if crawl.pages.len() >= limits.max_pages {
-            crawl.skipped.insert(url.to_string(), format!("over the limit of {} pages", limits.max_pages));
-            continue;
-        }
-        if !same_site(&url, &site) {
-            crawl.skipped.insert(url.to_string(), "another site".into());
-            continue;
-        }
-        if let Err(e) = fetcher.policy().check(&url) {
-            crawl.skipped.insert(url.to_string(), e.to_string());
-            continue;
-        }
-        if !allowed(&url) {
-            crawl.skipped.insert(url.to_string(), "disallowed by robots.txt".into());
+        let full = crawl.pages.len() >= limits.max_pages;
+        if let Some(why) = refusal(fetcher, &url, &site, full, limits.max_pages, allowed(&url)) {
+            crawl.skipped.insert(url.to_string(), why);
             continue;
         }
         if !first {

@@ -42,6 +42,7 @@ where
 const LONG: Duration = Duration::from_secs(60);
 
 /// What every backend must do.
+// One story run against each backend, step by step: long, and read in order.
 async fn contract(kv: Shared) {
     // Plain keys.
     assert_eq!(kv.get("k").await, None);

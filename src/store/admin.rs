@@ -154,6 +154,40 @@ impl CallOutcomes {
     }
 }
 
+/// How a period's calls ended, as each backend counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallEndings {
+    pub total: u32,
+    pub answered: u32,
+    pub agent_hung_up: u32,
+    pub caller_hung_up: u32,
+    pub transferred: u32,
+    pub voicemail: u32,
+    /// Caller hang-ups whose conversation left a lead.
+    pub hung_up_with_lead: u32,
+}
+
+impl CallOutcomes {
+    /// One rule for both backends: a caller who hung up after leaving their
+    /// details completed the call; one who hung up before abandoned it.
+    pub fn from_endings(
+        e: CallEndings,
+        average_seconds: Option<f64>,
+        p90_seconds: Option<i64>,
+    ) -> CallOutcomes {
+        CallOutcomes {
+            total: e.total,
+            answered: e.answered,
+            completed: e.agent_hung_up + e.hung_up_with_lead,
+            transferred: e.transferred,
+            abandoned: e.caller_hung_up.saturating_sub(e.hung_up_with_lead),
+            voicemail: e.voicemail,
+            average_seconds,
+            p90_seconds,
+        }
+    }
+}
+
 /// HIGH and URGENT leads of the period and the owner's marks on them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -340,4 +374,26 @@ pub trait AdminStore: Send + Sync {
     async fn set_lead_test(&self, business_id: &BusinessId, lead_id: &LeadId, test: bool) -> Result<()>;
     /// Deletes a lead and its conversation.
     async fn delete_lead(&self, business_id: &BusinessId, lead_id: &LeadId) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hang_up_after_leaving_details_completes_the_call() {
+        let endings = CallEndings {
+            total: 10,
+            answered: 9,
+            agent_hung_up: 4,
+            caller_hung_up: 3,
+            transferred: 1,
+            voicemail: 1,
+            hung_up_with_lead: 2,
+        };
+        let calls = CallOutcomes::from_endings(endings, Some(42.5), Some(90));
+        assert_eq!((calls.total, calls.answered, calls.transferred, calls.voicemail), (10, 9, 1, 1));
+        assert_eq!((calls.completed, calls.abandoned), (6, 1));
+        assert_eq!((calls.average_seconds, calls.p90_seconds), (Some(42.5), Some(90)));
+    }
 }

@@ -94,6 +94,78 @@ impl WebSync {
     }
 }
 
+/// The document already stored under a page's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPage {
+    pub id: String,
+    pub title: String,
+    pub content: String,
+}
+
+/// What one page of a web sync calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStep {
+    /// Same title and text: nothing to write.
+    Unchanged,
+    /// Rewrite (and re-index) the stored document with this id.
+    Replace(String),
+    /// A new document.
+    Add,
+}
+
+/// The decisions of [`ImportStore::sync_web_documents`] and their tally, one
+/// rule for both backends: each backend only reads and writes the rows.
+#[derive(Debug, Default)]
+pub struct WebSyncPlan {
+    sync: WebSync,
+    /// Documents this sync matched or wrote: never removed as vanished.
+    kept: std::collections::HashSet<String>,
+}
+
+impl WebSyncPlan {
+    /// A page matched by URL is rewritten only when its title or text changed.
+    pub fn step(&mut self, existing: Option<StoredPage>, page: &KnowledgeDoc) -> PageStep {
+        match existing {
+            Some(s) if s.title == page.title && s.content == page.content => {
+                self.sync.unchanged += 1;
+                self.kept.insert(s.id);
+                PageStep::Unchanged
+            }
+            Some(s) => {
+                self.sync.updated += 1;
+                PageStep::Replace(s.id)
+            }
+            None => {
+                self.sync.added += 1;
+                PageStep::Add
+            }
+        }
+    }
+
+    /// A page written (added or replaced) as document `id`.
+    pub fn written(&mut self, id: String) {
+        self.kept.insert(id);
+    }
+
+    /// Of the documents under the site's prefix, those this sync did not
+    /// bring (pages that vanished from the site): to remove, counted so.
+    pub fn vanished(&mut self, under_prefix: Vec<String>) -> Vec<String> {
+        let gone: Vec<String> = under_prefix.into_iter().filter(|id| !self.kept.contains(id)).collect();
+        self.sync.removed += gone.len() as u32;
+        gone
+    }
+
+    /// Whether any page was written or removed: the business's word counts
+    /// are then refreshed, once for the whole sync.
+    pub fn changed(&self) -> bool {
+        self.sync.added + self.sync.updated + self.sync.removed > 0
+    }
+
+    pub fn finish(self) -> WebSync {
+        self.sync
+    }
+}
+
 #[async_trait]
 pub trait ImportStore: Send + Sync {
     /// A queued job.
@@ -128,4 +200,41 @@ pub trait ImportStore: Send + Sync {
         pages: Vec<KnowledgeDoc>,
         prefix: Option<String>,
     ) -> Result<WebSync>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(url: &str, title: &str, content: &str) -> KnowledgeDoc {
+        KnowledgeDoc { title: title.into(), content: content.into(), source_url: Some(url.into()) }
+    }
+
+    fn stored(id: &str, title: &str, content: &str) -> Option<StoredPage> {
+        Some(StoredPage { id: id.into(), title: title.into(), content: content.into() })
+    }
+
+    #[test]
+    fn pages_are_kept_replaced_or_added_and_the_rest_removed() {
+        let mut plan = WebSyncPlan::default();
+        let same = plan.step(stored("d1", "Hours", "9-5"), &page("/hours", "Hours", "9-5"));
+        assert_eq!(same, PageStep::Unchanged);
+        let edited = plan.step(stored("d2", "Prices", "old"), &page("/prices", "Prices", "new"));
+        assert_eq!(edited, PageStep::Replace("d2".into()));
+        plan.written("d2".into());
+        assert_eq!(plan.step(None, &page("/new", "New", "text")), PageStep::Add);
+        plan.written("d3".into());
+        let gone = plan.vanished(vec!["d1".into(), "d2".into(), "d3".into(), "d4".into()]);
+        assert_eq!(gone, vec!["d4".to_string()]);
+        assert!(plan.changed());
+        assert_eq!(plan.finish(), WebSync { added: 1, updated: 1, unchanged: 1, removed: 1 });
+    }
+
+    #[test]
+    fn an_unchanged_site_changes_nothing() {
+        let mut plan = WebSyncPlan::default();
+        plan.step(stored("d1", "Hours", "9-5"), &page("/hours", "Hours", "9-5"));
+        assert!(plan.vanished(vec!["d1".into()]).is_empty());
+        assert!(!plan.changed());
+    }
 }

@@ -137,6 +137,25 @@ pub struct TurnRecord {
     pub details_complete: bool,
 }
 
+impl TurnRecord {
+    /// The lines to save: what the agent said, as worded for whether an
+    /// alert was queued (an escalation without one keeps the other wording).
+    pub fn lines(&self, alerted: bool) -> Vec<(Speaker, String)> {
+        let mut lines = self.messages.clone();
+        if self.escalate && !alerted {
+            if let (Some(instead), Some(last)) = (&self.unalerted_reply, lines.last_mut()) {
+                last.1 = instead.clone();
+            }
+        }
+        lines
+    }
+
+    /// The agent's last line of those saved: the reply the visitor gets.
+    pub fn reply(lines: &[(Speaker, String)]) -> Option<String> {
+        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone())
+    }
+}
+
 /// How long one reply took to start, as the caller or visitor felt it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatencySample {
@@ -299,6 +318,14 @@ pub(crate) fn row_time(text: &str) -> chrono::DateTime<chrono::Utc> {
     })
 }
 
+/// A lead search that looks like a phone number, as a `LIKE` pattern on its
+/// digits: "(312) 555-0142" finds +13125550142.
+pub(crate) fn phone_pattern(q: &str) -> Option<String> {
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c)))
+        .then(|| format!("%{digits}%"))
+}
+
 /// A `LIKE` pattern matching `text` anywhere, with the wildcards in it taken
 /// literally (both backends escape with a backslash).
 pub(crate) fn contains_pattern(text: &str) -> String {
@@ -310,4 +337,17 @@ pub(crate) fn contains_pattern(text: &str) -> String {
         })
         .collect();
     format!("%{escaped}%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_like_a_phone_number_matches_by_its_digits() {
+        assert_eq!(phone_pattern("(312) 555-0142").as_deref(), Some("%3125550142%"));
+        assert_eq!(phone_pattern("+1 312"), Some("%1312%".to_string()));
+        assert_eq!(phone_pattern("555"), None);
+        assert_eq!(phone_pattern("Dana 5550142"), None);
+    }
 }

@@ -224,3 +224,14 @@ pub trait OutboxStore: Send + Sync {
     ) -> Result<bool>;
     async fn call_connect(&self, notification_id: &str) -> Result<CallConnect>;
 }
+
+/// The notification kinds that draw on `class`'s cap, as a condition on
+/// `kind` (the same SQL on both backends).
+pub(crate) fn cap_kinds(class: crate::notify::policy::CapClass) -> &'static str {
+    use crate::notify::policy::CapClass;
+    match class {
+        CapClass::Urgent => "kind IN ('urgent_lead', 'urgent_update')",
+        CapClass::Test => "kind = 'test'",
+        CapClass::Everyday => "kind NOT IN ('urgent_lead', 'urgent_update')",
+    }
+}

@@ -28,22 +28,8 @@ pub async fn check(config: &Config) -> (Vec<String>, Vec<Problem>) {
         t.https_port,
         t.http_port
     ));
-    for (key, port) in [("tls.https_port", t.https_port), ("tls.http_port", t.http_port)] {
-        if let Err(e) = TcpListener::bind(SocketAddr::new(config.server.bind, port)) {
-            let consequence = match key {
-                "tls.https_port" => "serve will fail",
-                _ if t.mode == TlsMode::Acme && t.acme_challenge == AcmeChallenge::Http01 => {
-                    "serve will fail (http-01)"
-                }
-                _ => "serve goes on without the redirect (ACME then uses TLS-ALPN-01)",
-            };
-            let hint = if port < 1024 && e.kind() == std::io::ErrorKind::PermissionDenied {
-                "; ports below 1024 need root or CAP_NET_BIND_SERVICE"
-            } else {
-                "; a running frontdesk holds it?"
-            };
-            warn(key, format!("cannot bind {}:{port} now ({e}{hint}): {consequence}", config.server.bind));
-        }
+    for p in port_problems(config) {
+        warn(&p.key, p.message);
     }
     match t.mode {
         TlsMode::Acme => {
@@ -91,6 +77,31 @@ pub async fn check(config: &Config) -> (Vec<String>, Vec<Problem>) {
         TlsMode::Off => {}
     }
     (lines, warnings)
+}
+
+/// The two ports bound now, as serve will: what fails if one is taken.
+fn port_problems(config: &Config) -> Vec<Problem> {
+    let t = &config.tls;
+    let mut problems = Vec::new();
+    let mut warn = |key: &str, message: String| problems.push(Problem { key: key.into(), message });
+    for (key, port) in [("tls.https_port", t.https_port), ("tls.http_port", t.http_port)] {
+        if let Err(e) = TcpListener::bind(SocketAddr::new(config.server.bind, port)) {
+            let consequence = match key {
+                "tls.https_port" => "serve will fail",
+                _ if t.mode == TlsMode::Acme && t.acme_challenge == AcmeChallenge::Http01 => {
+                    "serve will fail (http-01)"
+                }
+                _ => "serve goes on without the redirect (ACME then uses TLS-ALPN-01)",
+            };
+            let hint = if port < 1024 && e.kind() == std::io::ErrorKind::PermissionDenied {
+                "; ports below 1024 need root or CAP_NET_BIND_SERVICE"
+            } else {
+                "; a running frontdesk holds it?"
+            };
+            warn(key, format!("cannot bind {}:{port} now ({e}{hint}): {consequence}", config.server.bind));
+        }
+    }
+    problems
 }
 
 async fn reach_directory(config: &Config, url: &str) -> Result<(), String> {

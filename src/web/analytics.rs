@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::{Channel, Priority};
 use crate::error::ApiError;
-use crate::store::admin::{ActivityData, LatencyStat, Outcomes, ResponseLatency, PERIOD};
+use crate::store::admin::{ActivityData, EventRow, LatencyStat, Outcomes, ResponseLatency, PERIOD};
 
 /// Counts over some span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -107,26 +107,15 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
     };
 
     let mut conversations: BTreeMap<Channel, u32> = BTreeMap::new();
-    let mut questions: BTreeMap<String, (String, u32, u32)> = BTreeMap::new();
     for e in &data.events {
-        match (e.kind.as_str(), e.channel) {
-            ("conversation_started", Some(channel)) => {
-                let n = e.count;
-                *conversations.entry(channel).or_default() += n;
-                match channel {
-                    Channel::Chat => bump(&e.created_at, &|c| c.chats += n),
-                    Channel::Voice => bump(&e.created_at, &|c| c.calls += n),
-                    Channel::Import => {}
-                }
+        if let ("conversation_started", Some(channel)) = (e.kind.as_str(), e.channel) {
+            let n = e.count;
+            *conversations.entry(channel).or_default() += n;
+            match channel {
+                Channel::Chat => bump(&e.created_at, &|c| c.chats += n),
+                Channel::Voice => bump(&e.created_at, &|c| c.calls += n),
+                Channel::Import => {}
             }
-            (kind @ ("knowledge_answered" | "knowledge_unanswered"), _) => {
-                let Some(q) = e.data.get("question").and_then(|q| q.as_str()) else { continue };
-                let key = q.trim().trim_end_matches(['?', '!', '.']).to_lowercase();
-                let entry = questions.entry(key).or_insert_with(|| (q.trim().to_string(), 0, 0));
-                entry.1 += e.count;
-                entry.2 += if kind == "knowledge_answered" { e.count } else { 0 };
-            }
-            _ => {}
         }
     }
     let mut leads_by_channel: BTreeMap<Channel, u32> = BTreeMap::new();
@@ -160,27 +149,13 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
             acc
         })
     };
-    let mut top_questions: Vec<TopQuestion> = questions
-        .into_values()
-        .map(|(question, asked, answered)| TopQuestion { question, asked, answered })
-        .collect();
-    top_questions.sort_by(|a, b| b.asked.cmp(&a.asked).then_with(|| a.question.cmp(&b.question)));
-    top_questions.truncate(10);
     Report {
         timezone: tz.name().to_string(),
         today: sum(today),
         week: sum(week_start.max(first)),
         period: sum(first),
         days: by_day.into_iter().map(|(date, counts)| Day { date, counts }).collect(),
-        conversion: [Channel::Chat, Channel::Voice]
-            .into_iter()
-            .map(|channel| {
-                let conversations = conversations.get(&channel).copied().unwrap_or(0);
-                let leads = leads_by_channel.get(&channel).copied().unwrap_or(0);
-                let rate = if conversations == 0 { 0.0 } else { f64::from(leads) / f64::from(conversations) };
-                Conversion { channel, conversations, leads, rate }
-            })
-            .collect(),
+        conversion: conversion(&conversations, &leads_by_channel),
         emergencies_by_level: [Priority::High, Priority::Urgent]
             .into_iter()
             .map(|p| (p, levels.get(&p).copied().unwrap_or(0)))
@@ -188,8 +163,45 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
         calls_by_hour,
         average_call_seconds: (!durations.is_empty())
             .then(|| durations.iter().sum::<f64>() / durations.len() as f64),
-        top_questions,
+        top_questions: top_questions(&data.events),
     }
+}
+
+/// The ten questions asked most (alike but for case and the closing
+/// punctuation), worded as first asked, and how often each was answered.
+fn top_questions(events: &[EventRow]) -> Vec<TopQuestion> {
+    let mut questions: BTreeMap<String, (String, u32, u32)> = BTreeMap::new();
+    for e in events {
+        let kind = e.kind.as_str();
+        if kind != "knowledge_answered" && kind != "knowledge_unanswered" {
+            continue;
+        }
+        let Some(q) = e.data.get("question").and_then(|q| q.as_str()) else { continue };
+        let key = q.trim().trim_end_matches(['?', '!', '.']).to_lowercase();
+        let entry = questions.entry(key).or_insert_with(|| (q.trim().to_string(), 0, 0));
+        entry.1 += e.count;
+        entry.2 += if kind == "knowledge_answered" { e.count } else { 0 };
+    }
+    let mut top: Vec<TopQuestion> = questions
+        .into_values()
+        .map(|(question, asked, answered)| TopQuestion { question, asked, answered })
+        .collect();
+    top.sort_by(|a, b| b.asked.cmp(&a.asked).then_with(|| a.question.cmp(&b.question)));
+    top.truncate(10);
+    top
+}
+
+/// Leads per conversation, for chat and for calls.
+fn conversion(conversations: &BTreeMap<Channel, u32>, leads: &BTreeMap<Channel, u32>) -> Vec<Conversion> {
+    [Channel::Chat, Channel::Voice]
+        .into_iter()
+        .map(|channel| {
+            let conversations = conversations.get(&channel).copied().unwrap_or(0);
+            let leads = leads.get(&channel).copied().unwrap_or(0);
+            let rate = if conversations == 0 { 0.0 } else { f64::from(leads) / f64::from(conversations) };
+            Conversion { channel, conversations, leads, rate }
+        })
+        .collect()
 }
 
 /// Seconds as m:ss.

@@ -146,26 +146,40 @@ async fn bearer(app: &AppState, req: &ApiReq) -> Result<Caller, ApiError> {
 }
 
 async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
+    if req.path.starts_with("/api/auth/") {
+        return auth_route(app, req).await;
+    }
+    let caller = bearer(app, req).await?;
+    admin_route(app, &caller, req).await
+}
+
+/// Signing in and out: the only routes without a bearer token (login).
+async fn auth_route(app: &AppState, req: &ApiReq) -> Result<Response, ActionError> {
     match (req.path.as_str(), &req.method) {
-        ("/api/auth/login", &Method::POST) => return login(app, req).await,
+        ("/api/auth/login", &Method::POST) => login(app, req).await,
         ("/api/auth/logout", &Method::POST) => {
             let caller = bearer(app, req).await?;
             let token = bearer_token(req).unwrap_or_default();
             auth::revoke(app, token, &caller.claims).await?;
-            return ok(answers::SignedOut { signed_out: true });
+            ok(answers::SignedOut { signed_out: true })
         }
-        (path, _) if path.starts_with("/api/auth/") => {
-            return Err(ApiError::NotFound("POST /api/auth/login or /api/auth/logout".into()).into())
-        }
-        _ => {}
+        _ => Err(ApiError::NotFound("POST /api/auth/login or /api/auth/logout".into()).into()),
     }
-    let caller = bearer(app, req).await?;
+}
+
+fn no_such_endpoint(req: &ApiReq) -> ActionError {
+    ApiError::NotFound(format!("no such endpoint: {} {}", req.method, req.path)).into()
+}
+
+/// The admin API's route table, one arm per endpoint (each a line or a
+/// few); the knowledge and notification routes have their own tables.
+async fn admin_route(app: &AppState, caller: &Caller, req: &ApiReq) -> Result<Response, ActionError> {
     let rest = req.path.trim_start_matches("/api/admin/");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let m = &req.method;
     let (get, post, put, delete) =
         (m == Method::GET || m == Method::HEAD, m == Method::POST, m == Method::PUT, m == Method::DELETE);
-    let c = &caller;
+    let c = caller;
     match segments.as_slice() {
         ["me"] if get => me(app, c),
         ["dashboard"] if get => report(app, c, 7, false).await,
@@ -269,57 +283,7 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
             actions::delete_question(app, c, id).await?;
             questions(app, c).await
         }
-        ["knowledge"] if get => {
-            c.require_manager()?;
-            let documents = app.store.knowledge_entries(&c.business()?.id).await?;
-            ok(answers::DocumentsAnswer {
-                documents: documents.iter().map(answers::DocumentView::from).collect(),
-            })
-        }
-        ["knowledge"] if post => {
-            let doc = actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?;
-            created(answers::DocumentView::from(&doc))
-        }
-        ["knowledge", "files"] if post => {
-            // The file is the raw body; its name (which says its kind) and an
-            // optional title in the query: ?name=brochure.pdf&title=Brochure
-            let q = req.query_input();
-            let name = q.get("name").trim();
-            if name.is_empty() {
-                return Err(ActionError::field("name", "give the file's name (?name=brochure.pdf)"));
-            }
-            let title = q.opt("title").map(str::to_string);
-            accepted(answers::ImportView::from(
-                &actions::import_file(app, c, name, req.body.to_vec(), title).await?,
-            ))
-        }
-        ["knowledge", "web"] if post => {
-            let input = req.json(&fields::KNOWLEDGE_WEB)?;
-            accepted(answers::ImportView::from(
-                &actions::import_web(app, c, input.get("url"), input.flag("site")).await?,
-            ))
-        }
-        ["knowledge", "imports"] if get => {
-            c.require_manager()?;
-            let imports = app.store.knowledge_imports(&c.business()?.id, 50).await?;
-            ok(answers::ImportsAnswer { imports: imports.iter().map(answers::ImportView::from).collect() })
-        }
-        ["knowledge", "imports", id] if get => {
-            c.require_manager()?;
-            ok(answers::ImportView::from(&app.store.knowledge_import(&c.business()?.id, id).await?))
-        }
-        ["knowledge", id] if get => {
-            c.require_manager()?;
-            ok(answers::DocumentView::from(&app.store.knowledge_entry(&c.business()?.id, id).await?))
-        }
-        ["knowledge", id] if put || post => {
-            let doc = actions::edit_knowledge(app, c, id, &req.json(&fields::KNOWLEDGE)?, None).await?;
-            ok(answers::DocumentView::from(&doc))
-        }
-        ["knowledge", id] if delete => {
-            actions::delete_knowledge(app, c, id).await?;
-            ok(answers::Deleted { deleted: id })
-        }
+        ["knowledge", rest @ ..] => knowledge(app, c, req, rest).await,
         ["notifications", rest @ ..] => notifications::dispatch(app, c, req, rest).await,
         ["businesses"] if get => {
             c.require_operator()?;
@@ -347,7 +311,68 @@ async fn dispatch(app: &AppState, req: &ApiReq) -> Result<Response, ActionError>
                 actions::change_plan(app, c, &BusinessId::from(*id), &req.json(&fields::PLAN)?).await?;
             ok(answers::PlanChanged { business_id: id, plan })
         }
-        _ => Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method, req.path)).into()),
+        _ => Err(no_such_endpoint(req)),
+    }
+}
+
+/// `/api/admin/knowledge/...`: documents, file and web imports.
+async fn knowledge(app: &AppState, c: &Caller, req: &ApiReq, rest: &[&str]) -> Result<Response, ActionError> {
+    let m = &req.method;
+    let (get, post, put, delete) =
+        (m == Method::GET || m == Method::HEAD, m == Method::POST, m == Method::PUT, m == Method::DELETE);
+    match rest {
+        [] if get => {
+            c.require_manager()?;
+            let documents = app.store.knowledge_entries(&c.business()?.id).await?;
+            ok(answers::DocumentsAnswer {
+                documents: documents.iter().map(answers::DocumentView::from).collect(),
+            })
+        }
+        [] if post => {
+            let doc = actions::add_knowledge(app, c, &req.json(&fields::KNOWLEDGE)?, None).await?;
+            created(answers::DocumentView::from(&doc))
+        }
+        ["files"] if post => {
+            // The file is the raw body; its name (which says its kind) and an
+            // optional title in the query: ?name=brochure.pdf&title=Brochure
+            let q = req.query_input();
+            let name = q.get("name").trim();
+            if name.is_empty() {
+                return Err(ActionError::field("name", "give the file's name (?name=brochure.pdf)"));
+            }
+            let title = q.opt("title").map(str::to_string);
+            accepted(answers::ImportView::from(
+                &actions::import_file(app, c, name, req.body.to_vec(), title).await?,
+            ))
+        }
+        ["web"] if post => {
+            let input = req.json(&fields::KNOWLEDGE_WEB)?;
+            accepted(answers::ImportView::from(
+                &actions::import_web(app, c, input.get("url"), input.flag("site")).await?,
+            ))
+        }
+        ["imports"] if get => {
+            c.require_manager()?;
+            let imports = app.store.knowledge_imports(&c.business()?.id, 50).await?;
+            ok(answers::ImportsAnswer { imports: imports.iter().map(answers::ImportView::from).collect() })
+        }
+        ["imports", id] if get => {
+            c.require_manager()?;
+            ok(answers::ImportView::from(&app.store.knowledge_import(&c.business()?.id, id).await?))
+        }
+        [id] if get => {
+            c.require_manager()?;
+            ok(answers::DocumentView::from(&app.store.knowledge_entry(&c.business()?.id, id).await?))
+        }
+        [id] if put || post => {
+            let doc = actions::edit_knowledge(app, c, id, &req.json(&fields::KNOWLEDGE)?, None).await?;
+            ok(answers::DocumentView::from(&doc))
+        }
+        [id] if delete => {
+            actions::delete_knowledge(app, c, id).await?;
+            ok(answers::Deleted { deleted: id })
+        }
+        _ => Err(no_such_endpoint(req)),
     }
 }
 

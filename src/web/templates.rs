@@ -1,5 +1,8 @@
 //! The page templates (askama, compiled in, HTML auto-escaped) and the data
 //! each one shows. Templates live in `assets/templates/`.
+//!
+//! Over 600 lines: one struct per page template (askama needs each as a
+//! type), with no logic beyond small display helpers.
 
 use askama::Template;
 

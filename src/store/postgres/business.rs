@@ -196,6 +196,7 @@ pub(super) async fn insert_question(
 }
 
 /// Creates or replaces a business's agent configuration; returns its id.
+// A per-backend copy of SQLite's: the same upsert, with `$n` placeholders on an async client.
 pub(super) async fn upsert_agent(
     c: &impl GenericClient,
     business_id: &str,
@@ -350,18 +351,7 @@ pub(super) async fn read_bundle(c: &impl GenericClient, id: &str) -> Result<Busi
         .map(|r| Ok(KnowledgeDoc { title: get(r, 0)?, content: get(r, 1)?, source_url: get(r, 2)? }))
         .collect::<Result<Vec<_>>>()?;
     Ok(BusinessBundle {
-        business: NewBusiness {
-            name: b.name,
-            business_type: b.business_type,
-            plan_tier: b.plan_tier,
-            twilio_phone_number: b.twilio_phone_number,
-            notification_email: b.notification_email,
-            notification_phone_number: b.notification_phone_number,
-            notification_webhook_url: b.notification_webhook_url,
-            country: b.country,
-            timezone: b.timezone,
-            website_origins: b.website_origins,
-        },
+        business: NewBusiness::from(b),
         agent,
         questions,
         knowledge,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::rows::event;
 use super::{changed, db_err, get, to_json};
-use crate::domain::{new_id, now, Channel, LeadDraft, Priority, Speaker};
+use crate::domain::{new_id, now, Channel, LeadDraft, Priority};
 use crate::ids::{BusinessId, ConversationId, LeadId};
 use crate::store::outbox::Event;
 use crate::store::{Result, StoreError, TurnRecord, TurnSaved};
@@ -71,7 +71,7 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
                 // A test never alerts anyone.
             } else if turn.escalate {
                 // An URGENT lead is news on every channel, at once.
-                let event_ = Event::UrgentLead { lead_id: lead_id.clone(), known: known_fields(draft) };
+                let event_ = Event::UrgentLead { lead_id: lead_id.clone(), known: draft.known_fields() };
                 let rows = super::outbox::enqueue(c, &turn.notify, &turn.business_id, &event_).await?;
                 alerted = rows.iter().any(|(_, channel)| turn.notify.live(*channel));
                 let data = json!({"lead_id": lead_id, "priority": Priority::Urgent, "alerted": alerted});
@@ -87,13 +87,7 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
         }
         None => existing_lead(c, &turn.conversation_id).await?,
     };
-    // What the agent said, as worded for whether an alert was queued.
-    let mut lines = turn.messages.clone();
-    if turn.escalate && !alerted {
-        if let (Some(instead), Some(last)) = (&turn.unalerted_reply, lines.last_mut()) {
-            last.1 = instead.clone();
-        }
-    }
+    let lines = turn.lines(alerted);
     for (role, content) in &lines {
         c.execute(
             "INSERT INTO messages (conversation_id, role, content, created_at) VALUES ($1, $2, $3, $4)",
@@ -102,18 +96,8 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
         .await
         .map_err(db_err)?;
     }
-    let reply =
-        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone());
+    let reply = TurnRecord::reply(&lines);
     Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
-}
-
-/// Which of the details the owner acts on a lead has.
-fn known_fields(draft: &LeadDraft) -> Vec<String> {
-    [("name", &draft.name), ("phone", &draft.phone), ("address", &draft.address)]
-        .iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(k, _)| k.to_string())
-        .collect()
 }
 
 /// After an URGENT alert went out without the caller's name, number or
@@ -138,7 +122,7 @@ async fn follow_up(
     let Some(first) = first else { return Ok(()) };
     let payload: serde_json::Value = get(&first, 0)?;
     let known: Vec<String> = serde_json::from_value(payload["known"].clone()).unwrap_or_default();
-    if known_fields(draft).iter().all(|f| known.contains(f)) {
+    if draft.known_fields().iter().all(|f| known.contains(f)) {
         return Ok(());
     }
     let queued: bool = get(

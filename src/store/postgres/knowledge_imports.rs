@@ -8,7 +8,9 @@ use super::business::load_business;
 use super::{changed, db_err, get, get_enum, get_u32, in_tx, PgStore};
 use crate::domain::{new_id, now, KnowledgeDoc};
 use crate::ids::BusinessId;
-use crate::store::imports::{ImportKind, ImportState, ImportStore, KnowledgeImport, WebSync};
+use crate::store::imports::{
+    ImportKind, ImportState, ImportStore, KnowledgeImport, PageStep, StoredPage, WebSync, WebSyncPlan,
+};
 use crate::store::{Result, StoreError};
 
 const IMPORT_SQL: &str = "SELECT id, kind, source, state, detail, documents, created_at, updated_at
@@ -36,7 +38,8 @@ async fn import(c: &impl GenericClient, business_id: &str, id: &str) -> Result<K
         .ok_or_else(|| StoreError::NotFound("knowledge import".into()))
 }
 
-/// Adds or replaces each page by its URL, then removes the vanished ones.
+/// Adds or replaces each page by its URL, then removes the vanished ones
+/// (the decisions are [`WebSyncPlan`]'s; the SQL is this backend's).
 async fn sync_web(
     tx: &impl GenericClient,
     business_id: &str,
@@ -44,9 +47,8 @@ async fn sync_web(
     prefix: Option<&str>,
 ) -> Result<WebSync> {
     load_business(tx, business_id).await?;
-    let mut sync = WebSync::default();
+    let mut plan = WebSyncPlan::default();
     let ts = now();
-    let mut kept = std::collections::HashSet::new();
     for page in pages {
         let url = page.source_url.as_deref().unwrap_or_default();
         let existing = tx
@@ -56,28 +58,23 @@ async fn sync_web(
                 &[&business_id, &url],
             )
             .await
-            .map_err(db_err)?;
-        let existing = match existing {
-            Some(r) => Some((get::<String>(&r, 0)?, get::<String>(&r, 1)?, get::<String>(&r, 2)?)),
-            None => None,
-        };
-        let id = match existing {
-            Some((id, title, content)) if title == page.title && content == page.content => {
-                sync.unchanged += 1;
-                kept.insert(id);
-                continue;
-            }
-            Some((id, _, _)) => {
+            .map_err(db_err)?
+            .map(|r| {
+                Ok::<_, StoreError>(StoredPage { id: get(&r, 0)?, title: get(&r, 1)?, content: get(&r, 2)? })
+            })
+            .transpose()?;
+        let id = match plan.step(existing, page) {
+            PageStep::Unchanged => continue,
+            PageStep::Replace(id) => {
                 tx.execute(
                     "UPDATE knowledge_documents SET title = $1, content = $2, updated_at = $3 WHERE id = $4",
                     &[&page.title, &page.content, &ts, &id],
                 )
                 .await
                 .map_err(db_err)?;
-                sync.updated += 1;
                 id
             }
-            None => {
+            PageStep::Add => {
                 let id = new_id();
                 tx.execute(
                     "INSERT INTO knowledge_documents (id, business_id, title, content, source_url, created_at, updated_at)
@@ -86,37 +83,33 @@ async fn sync_web(
                 )
                 .await
                 .map_err(db_err)?;
-                sync.added += 1;
                 id
             }
         };
         super::knowledge::rechunk_document(tx, business_id, &id).await?;
-        kept.insert(id);
+        plan.written(id);
     }
     if let Some(prefix) = prefix {
-        let rows = tx
+        let under_prefix = tx
             .query(
                 "SELECT id FROM knowledge_documents
                  WHERE business_id = $1 AND source_url IS NOT NULL AND left(source_url, length($2)) = $2",
                 &[&business_id, &prefix],
             )
             .await
-            .map_err(db_err)?;
-        for r in &rows {
-            let id: String = get(r, 0)?;
-            if kept.contains(&id) {
-                continue;
-            }
+            .map_err(db_err)?
+            .iter()
+            .map(|r| get::<String>(r, 0))
+            .collect::<Result<Vec<_>>>()?;
+        for id in plan.vanished(under_prefix) {
+            // A removed page's chunks go with it: ON DELETE CASCADE.
             tx.execute("DELETE FROM knowledge_documents WHERE id = $1", &[&id]).await.map_err(db_err)?;
-            sync.removed += 1;
         }
     }
-    // The business's word counts, once for every page written or removed
-    // (a removed page's chunks went with it: ON DELETE CASCADE).
-    if sync.added + sync.updated + sync.removed > 0 {
+    if plan.changed() {
         super::knowledge::refresh_terms(tx, business_id).await?;
     }
-    Ok(sync)
+    Ok(plan.finish())
 }
 
 #[async_trait::async_trait]

@@ -145,11 +145,7 @@ async fn count_sent(
     class: CapClass,
     since: &str,
 ) -> Result<u64> {
-    let kinds = match class {
-        CapClass::Urgent => "kind IN ('urgent_lead', 'urgent_update')",
-        CapClass::Test => "kind = 'test'",
-        CapClass::Everyday => "kind NOT IN ('urgent_lead', 'urgent_update')",
-    };
+    let kinds = crate::store::outbox::cap_kinds(class);
     let r = c
         .query_one(
             &format!(

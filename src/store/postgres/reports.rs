@@ -10,13 +10,14 @@ use super::{db_err, get, get_enum, get_u32, to_json};
 use crate::demo::Sample;
 use crate::domain::{new_id, Channel, Lead, Priority};
 use crate::store::admin::{
-    ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
-    LeadFilter, Outcomes, StatusWeek,
+    ActivityData, BusinessActivity, CallEndings, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow,
+    LeadDetail, LeadFilter, Outcomes, StatusWeek,
 };
 use crate::store::rollup::QuarterHours;
-use crate::store::{contains_pattern, Result, StoreError};
+use crate::store::{contains_pattern, phone_pattern, Result, StoreError};
 
 /// The WHERE clause and its (text) parameters; the business always comes first.
+// A per-backend copy of SQLite's: `$n` placeholders, ILIKE, JSON cast to text.
 fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<String>) {
     let mut sql = String::from("business_id = $1");
     let mut args = vec![business_id.to_string()];
@@ -51,10 +52,8 @@ fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<String>) {
         .iter()
         .map(|col| format!("{col} ILIKE ${n} ESCAPE '\\'"))
         .collect();
-        // "(312) 555-0142" finds +13125550142: phone numbers match by their digits.
-        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c)) {
-            args.push(format!("%{digits}%"));
+        if let Some(phone) = phone_pattern(q) {
+            args.push(phone);
             like.push(format!("contact_phone LIKE ${}", args.len()));
         }
         sql.push_str(&format!(" AND ({})", like.join(" OR ")));
@@ -178,6 +177,9 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
 /// The same figures as on SQLite, from the same quarter-hour rollups
 /// (migration 0015) plus the rows of a partial first quarter hour; hung-up
 /// calls' leads, the p90 and the owner's marks read live (see SQLite's).
+/// The SQL is per backend (one statement here with `percentile_disc`; on
+/// SQLite several, with index hints and the p90 as an OFFSET); the rule that
+/// turns the counts into outcomes is shared ([`CallOutcomes::from_endings`]).
 pub(super) async fn outcomes(c: &impl GenericClient, business_id: &str, since: &str) -> Result<Outcomes> {
     let q = QuarterHours::from_since(since)?;
     let args: [&(dyn ToSql + Sync); 4] = [&business_id, &since, &q.first_bucket, &q.head_end];
@@ -222,18 +224,16 @@ pub(super) async fn outcomes(c: &impl GenericClient, business_id: &str, since: &
         )
         .await
         .map_err(db_err)?;
-    let (agent_hung_up, caller_hung_up, hung_up_with_lead) =
-        (get_u32(&row, 2)?, get_u32(&row, 3)?, get_u32(&row, 7)?);
-    let calls = CallOutcomes {
+    let endings = CallEndings {
         total: get_u32(&row, 0)?,
         answered: get_u32(&row, 1)?,
-        completed: agent_hung_up + hung_up_with_lead,
+        agent_hung_up: get_u32(&row, 2)?,
+        caller_hung_up: get_u32(&row, 3)?,
         transferred: get_u32(&row, 4)?,
-        abandoned: caller_hung_up.saturating_sub(hung_up_with_lead),
         voicemail: get_u32(&row, 5)?,
-        average_seconds: get(&row, 6)?,
-        p90_seconds: get(&row, 8)?,
+        hung_up_with_lead: get_u32(&row, 7)?,
     };
+    let calls = CallOutcomes::from_endings(endings, get(&row, 6)?, get(&row, 8)?);
     let (urgent, high, marked) = (get_u32(&row, 9)?, get_u32(&row, 10)?, get_u32(&row, 11)?);
     let emergencies = EmergencyOutcomes::new(urgent, high, marked);
     let lead_status_by_week = c

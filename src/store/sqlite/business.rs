@@ -129,8 +129,18 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
     let config_id = upsert_agent(tx, &business_id, &bundle.agent, &ts)?;
 
     // The file is the whole truth for questions and documents: replace them.
+    replace_questions(tx, &config_id, &bundle.questions, &ts)?;
+    replace_documents(tx, &business_id, &bundle.knowledge, &ts)?;
+    write_rules(tx, &business_id, &bundle.emergency_rules)?;
+    super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
+    write_facts(tx, &business_id, &bundle.facts)?;
+    super::knowledge::index_documents(tx, &business_id)?;
+    Ok(ImportOutcome { business_id: business_id.into(), created })
+}
+
+fn replace_questions(tx: &Transaction<'_>, config_id: &str, questions: &[Question], ts: &str) -> Result<()> {
     tx.execute("DELETE FROM lead_capture_questions WHERE config_id = ?1", [&config_id]).map_err(db_err)?;
-    for q in &bundle.questions {
+    for q in questions {
         tx.execute(
             "INSERT INTO lead_capture_questions (id, config_id, question_text, expected_format, \"order\",
                  is_required, maps_to_lead_field, is_essential_for_emergency, created_at, updated_at)
@@ -149,8 +159,12 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
         )
         .map_err(db_err)?;
     }
+    Ok(())
+}
+
+fn replace_documents(tx: &Transaction<'_>, business_id: &str, docs: &[KnowledgeDoc], ts: &str) -> Result<()> {
     tx.execute("DELETE FROM knowledge_documents WHERE business_id = ?1", [&business_id]).map_err(db_err)?;
-    for doc in &bundle.knowledge {
+    for doc in docs {
         tx.execute(
             "INSERT INTO knowledge_documents (id, business_id, title, content, source_url, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -158,14 +172,11 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
         )
         .map_err(db_err)?;
     }
-    write_rules(tx, &business_id, &bundle.emergency_rules)?;
-    super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
-    write_facts(tx, &business_id, &bundle.facts)?;
-    super::knowledge::index_documents(tx, &business_id)?;
-    Ok(ImportOutcome { business_id: business_id.into(), created })
+    Ok(())
 }
 
 /// Creates or replaces a business's agent configuration; returns its id.
+// A per-backend copy of Postgres's: the same upsert, with `?n` placeholders on the blocking writer.
 pub(super) fn upsert_agent(
     tx: &Transaction<'_>,
     business_id: &str,
@@ -304,18 +315,7 @@ pub(super) fn read_bundle(conn: &Connection, id: &str) -> Result<BusinessBundle>
         |r| Ok(KnowledgeDoc { title: r.get(0)?, content: r.get(1)?, source_url: r.get(2)? }),
     )?;
     Ok(BusinessBundle {
-        business: NewBusiness {
-            name: b.name,
-            business_type: b.business_type,
-            plan_tier: b.plan_tier,
-            twilio_phone_number: b.twilio_phone_number,
-            notification_email: b.notification_email,
-            notification_phone_number: b.notification_phone_number,
-            notification_webhook_url: b.notification_webhook_url,
-            country: b.country,
-            timezone: b.timezone,
-            website_origins: b.website_origins,
-        },
+        business: NewBusiness::from(b),
         agent,
         questions,
         knowledge,

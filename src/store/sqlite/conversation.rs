@@ -80,7 +80,7 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Tur
                 // A test never alerts anyone.
             } else if turn.escalate {
                 // An URGENT lead is news on every channel, at once.
-                let event = Event::UrgentLead { lead_id: lead_id.clone(), known: known_fields(draft) };
+                let event = Event::UrgentLead { lead_id: lead_id.clone(), known: draft.known_fields() };
                 let rows = super::outbox::enqueue(tx, &turn.notify, &turn.business_id, &event)?;
                 alerted = rows.iter().any(|(_, channel)| turn.notify.live(*channel));
                 tx.execute(
@@ -106,13 +106,7 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Tur
         }
         None => existing_lead(tx, &turn.conversation_id)?,
     };
-    // What the agent said, as worded for whether an alert was queued.
-    let mut lines = turn.messages.clone();
-    if turn.escalate && !alerted {
-        if let (Some(instead), Some(last)) = (&turn.unalerted_reply, lines.last_mut()) {
-            last.1 = instead.clone();
-        }
-    }
+    let lines = turn.lines(alerted);
     for (role, content) in &lines {
         tx.execute(
             "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -120,18 +114,8 @@ pub(super) fn record_turn(tx: &Transaction<'_>, turn: &TurnRecord) -> Result<Tur
         )
         .map_err(db_err)?;
     }
-    let reply =
-        lines.iter().rev().find(|(role, _)| *role == Speaker::Assistant).map(|(_, text)| text.clone());
+    let reply = TurnRecord::reply(&lines);
     Ok(TurnSaved { lead_id, alerted: turn.escalate.then_some(alerted), reply })
-}
-
-/// Which of the details the owner acts on a lead has.
-fn known_fields(draft: &LeadDraft) -> Vec<String> {
-    [("name", &draft.name), ("phone", &draft.phone), ("address", &draft.address)]
-        .iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(k, _)| k.to_string())
-        .collect()
 }
 
 /// After an URGENT alert went out without the caller's name, number or
@@ -155,7 +139,7 @@ fn follow_up(tx: &Transaction<'_>, turn: &TurnRecord, lead_id: &str, draft: &Lea
         .ok()
         .and_then(|p| serde_json::from_value(p["known"].clone()).ok())
         .unwrap_or_default();
-    if known_fields(draft).iter().all(|f| known.contains(f)) {
+    if draft.known_fields().iter().all(|f| known.contains(f)) {
         return Ok(());
     }
     let queued: bool = tx

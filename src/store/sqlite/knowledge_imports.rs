@@ -6,7 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::{db_err, enum_col, query_all, SqliteStore};
 use crate::domain::{new_id, now, KnowledgeDoc};
 use crate::ids::BusinessId;
-use crate::store::imports::{ImportKind, ImportState, ImportStore, KnowledgeImport, WebSync};
+use crate::store::imports::{
+    ImportKind, ImportState, ImportStore, KnowledgeImport, PageStep, StoredPage, WebSync, WebSyncPlan,
+};
 use crate::store::{Result, StoreError};
 
 const IMPORT_SQL: &str = "SELECT id, kind, source, state, detail, documents, created_at, updated_at
@@ -32,7 +34,8 @@ fn import(conn: &Connection, business_id: &str, id: &str) -> Result<KnowledgeImp
         .ok_or_else(|| StoreError::NotFound("knowledge import".into()))
 }
 
-/// Adds or replaces each page by its URL, then removes the vanished ones.
+/// Adds or replaces each page by its URL, then removes the vanished ones
+/// (the decisions are [`WebSyncPlan`]'s; the SQL is this backend's).
 fn sync_web(
     tx: &Transaction<'_>,
     business_id: &str,
@@ -40,36 +43,30 @@ fn sync_web(
     prefix: Option<&str>,
 ) -> Result<WebSync> {
     super::business::load_business(tx, business_id)?;
-    let mut sync = WebSync::default();
+    let mut plan = WebSyncPlan::default();
     let ts = now();
-    let mut kept = std::collections::HashSet::new();
     for page in pages {
         let url = page.source_url.as_deref().unwrap_or_default();
-        let existing: Option<(String, String, String)> = tx
+        let existing = tx
             .query_row(
                 "SELECT id, title, content FROM knowledge_documents
                  WHERE business_id = ?1 AND source_url = ?2 ORDER BY created_at LIMIT 1",
                 [business_id, url],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok(StoredPage { id: r.get(0)?, title: r.get(1)?, content: r.get(2)? }),
             )
             .optional()
             .map_err(db_err)?;
-        let id = match existing {
-            Some((id, title, content)) if title == page.title && content == page.content => {
-                sync.unchanged += 1;
-                kept.insert(id);
-                continue;
-            }
-            Some((id, _, _)) => {
+        let id = match plan.step(existing, page) {
+            PageStep::Unchanged => continue,
+            PageStep::Replace(id) => {
                 tx.execute(
                     "UPDATE knowledge_documents SET title = ?1, content = ?2, updated_at = ?3 WHERE id = ?4",
                     params![page.title, page.content, ts, id],
                 )
                 .map_err(db_err)?;
-                sync.updated += 1;
                 id
             }
-            None => {
+            PageStep::Add => {
                 let id = new_id();
                 tx.execute(
                     "INSERT INTO knowledge_documents (id, business_id, title, content, source_url, created_at, updated_at)
@@ -77,33 +74,30 @@ fn sync_web(
                     params![id, business_id, page.title, page.content, page.source_url, ts],
                 )
                 .map_err(db_err)?;
-                sync.added += 1;
                 id
             }
         };
         super::knowledge::rechunk_document(tx, business_id, &id)?;
-        kept.insert(id);
+        plan.written(id);
     }
     if let Some(prefix) = prefix {
-        let candidates: Vec<String> = query_all(
+        let under_prefix: Vec<String> = query_all(
             tx,
             "SELECT id FROM knowledge_documents
              WHERE business_id = ?1 AND source_url IS NOT NULL AND substr(source_url, 1, length(?2)) = ?2",
             params![business_id, prefix],
             |r| r.get(0),
         )?;
-        for id in candidates.into_iter().filter(|id| !kept.contains(id)) {
+        for id in plan.vanished(under_prefix) {
             // Chunks first: their FTS trigger needs the rows.
             super::knowledge::drop_chunks(tx, &id)?;
             tx.execute("DELETE FROM knowledge_documents WHERE id = ?1", [&id]).map_err(db_err)?;
-            sync.removed += 1;
         }
     }
-    // The business's word counts, once for every page written or removed.
-    if sync.added + sync.updated + sync.removed > 0 {
+    if plan.changed() {
         super::knowledge::refresh_terms(tx, business_id)?;
     }
-    Ok(sync)
+    Ok(plan.finish())
 }
 
 #[async_trait::async_trait]

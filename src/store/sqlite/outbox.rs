@@ -166,11 +166,7 @@ pub(super) fn count_sent(
     class: CapClass,
     since: &str,
 ) -> Result<u64> {
-    let kinds = match class {
-        CapClass::Urgent => "kind IN ('urgent_lead', 'urgent_update')",
-        CapClass::Test => "kind = 'test'",
-        CapClass::Everyday => "kind NOT IN ('urgent_lead', 'urgent_update')",
-    };
+    let kinds = crate::store::outbox::cap_kinds(class);
     conn.query_row(
         &format!(
             "SELECT COUNT(*) FROM notifications WHERE business_id = ?1 AND channel = ?2 AND created_at >= ?3 AND {kinds}"

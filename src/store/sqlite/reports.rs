@@ -7,13 +7,14 @@ use super::conversation::{lead_row, LEAD_COLUMNS};
 use super::{db_err, enum_col, query_all};
 use crate::domain::{now, Channel, Lead, LeadStatus, Message, Priority, Speaker};
 use crate::store::admin::{
-    ActivityData, BusinessActivity, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow, LeadDetail,
-    LeadFilter, Outcomes, StatusWeek,
+    ActivityData, BusinessActivity, CallEndings, CallOutcomes, CallRecord, EmergencyOutcomes, EventRow,
+    LeadDetail, LeadFilter, Outcomes, StatusWeek,
 };
 use crate::store::rollup::{ranks, QuarterHours};
-use crate::store::{contains_pattern, Result, StoreError};
+use crate::store::{contains_pattern, phone_pattern, Result, StoreError};
 
 /// The WHERE clause and its parameters; the business always comes first.
+// A per-backend copy of Postgres's: `?n` placeholders, LIKE (case-blind for ASCII).
 fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
     let mut sql = String::from("business_id = ?1");
     let mut args: Vec<Value> = vec![Value::Text(business_id.to_string())];
@@ -51,10 +52,8 @@ fn lead_where(business_id: &str, f: &LeadFilter) -> (String, Vec<Value>) {
         .iter()
         .map(|col| format!("{col} LIKE ?{n} ESCAPE '\\'"))
         .collect();
-        // "(312) 555-0142" finds +13125550142: phone numbers match by their digits.
-        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c)) {
-            args.push(Value::Text(format!("%{digits}%")));
+        if let Some(phone) = phone_pattern(q) {
+            args.push(Value::Text(phone));
             like.push(format!("contact_phone LIKE ?{}", args.len()));
         }
         sql.push_str(&format!(" AND ({})", like.join(" OR ")));
@@ -202,54 +201,90 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
     // One snapshot: the rollups and the rows beside them agree.
     let tx = conn.unchecked_transaction().map_err(db_err)?;
     let args = params![business_id, since, q.first_bucket, q.head_end];
-    let calls = tx
-        .query_row(
-            "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(answered), 0),
-                 COALESCE(SUM(agent_hung_up), 0), COALESCE(SUM(caller_hung_up), 0),
-                 COALESCE(SUM(transferred), 0), COALESCE(SUM(voicemail), 0),
-                 COALESCE(SUM(seconds), 0), COALESCE(SUM(timed), 0)
-             FROM (SELECT calls, answered, agent_hung_up, caller_hung_up, transferred, voicemail, seconds, timed
-                   FROM call_rollup WHERE business_id = ?1 AND bucket >= ?3
-                   UNION ALL
-                   SELECT 1, mode IS NOT NULL, ended_reason IS 'agent_hung_up', ended_reason IS 'caller_hung_up',
-                       ended_reason IS 'transferred', ended_reason IS 'voicemail',
-                       COALESCE(duration_seconds, 0), duration_seconds IS NOT NULL
-                   FROM calls WHERE business_id = ?1 AND started_at >= ?2 AND started_at < ?4)",
-            args,
-            |r| {
-                let seconds: i64 = r.get(6)?;
-                let timed: i64 = r.get(7)?;
-                Ok(CallCounts {
-                    total: r.get(0)?,
-                    answered: r.get(1)?,
-                    agent_hung_up: r.get(2)?,
-                    caller_hung_up: r.get(3)?,
-                    transferred: r.get(4)?,
-                    voicemail: r.get(5)?,
-                    // As AVG: the exact sum over the count.
-                    average_seconds: (timed > 0).then(|| seconds as f64 / timed as f64),
-                    timed,
-                })
-            },
-        )
-        .map_err(db_err)?;
-    // Whether a hung-up call left a lead is a question about leads (made
-    // during the call, or later): asked of the hung-up calls only, a lookup
-    // each on leads.conversation_id.
-    let hung_up_with_lead: u32 = tx
-        .query_row(
-            "SELECT COUNT(*) FROM calls c INDEXED BY calls_hung_up
-             WHERE c.business_id = ?1 AND c.started_at >= ?2 AND c.ended_reason = 'caller_hung_up'
-               AND EXISTS (SELECT 1 FROM leads l INDEXED BY leads_conversation WHERE l.conversation_id = c.conversation_id
-                           AND l.business_id = ?1 AND l.created_at >= ?2)",
-            [business_id, since],
-            |r| r.get(0),
-        )
-        .map_err(db_err)?;
-    // Nearest rank: the ceil(0.9 n)-th shortest of the n timed calls (n from
-    // the rollup), counted from the longest so the sort keeps only the
-    // longest tenth, over a covering index.
-    let p90_seconds: Option<i64> = match u32::try_from(calls.timed) {
+    let (mut endings, lengths) = call_counts(&tx, args)?;
+    endings.hung_up_with_lead = hung_up_with_lead(&tx, business_id, since)?;
+    let p90_seconds = p90_seconds(&tx, business_id, since, lengths.timed)?;
+    let emergencies = emergencies(&tx, business_id, since, args)?;
+    let lead_status_by_week = query_all(&tx, STATUS_BY_WEEK, args, |r| {
+        Ok(StatusWeek {
+            weeks_ago: r.get(0)?,
+            new: r.get(1)?,
+            contacted: r.get(2)?,
+            qualified: r.get(3)?,
+            closed: r.get(4)?,
+        })
+    })?;
+    Ok(Outcomes {
+        calls: CallOutcomes::from_endings(endings, lengths.average_seconds, p90_seconds),
+        emergencies,
+        lead_status_by_week,
+        ..Outcomes::default()
+    })
+}
+
+/// The call rollup's lengths for a period.
+struct CallLengths {
+    average_seconds: Option<f64>,
+    /// Calls with a known duration.
+    timed: i64,
+}
+
+/// `args`: business, since, the first whole quarter hour, the end of the
+/// partial one before it.
+fn call_counts(tx: &Connection, args: &[&dyn rusqlite::ToSql]) -> Result<(CallEndings, CallLengths)> {
+    tx.query_row(
+        "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(answered), 0),
+             COALESCE(SUM(agent_hung_up), 0), COALESCE(SUM(caller_hung_up), 0),
+             COALESCE(SUM(transferred), 0), COALESCE(SUM(voicemail), 0),
+             COALESCE(SUM(seconds), 0), COALESCE(SUM(timed), 0)
+         FROM (SELECT calls, answered, agent_hung_up, caller_hung_up, transferred, voicemail, seconds, timed
+               FROM call_rollup WHERE business_id = ?1 AND bucket >= ?3
+               UNION ALL
+               SELECT 1, mode IS NOT NULL, ended_reason IS 'agent_hung_up', ended_reason IS 'caller_hung_up',
+                   ended_reason IS 'transferred', ended_reason IS 'voicemail',
+                   COALESCE(duration_seconds, 0), duration_seconds IS NOT NULL
+               FROM calls WHERE business_id = ?1 AND started_at >= ?2 AND started_at < ?4)",
+        args,
+        |r| {
+            let seconds: i64 = r.get(6)?;
+            let timed: i64 = r.get(7)?;
+            let endings = CallEndings {
+                total: r.get(0)?,
+                answered: r.get(1)?,
+                agent_hung_up: r.get(2)?,
+                caller_hung_up: r.get(3)?,
+                transferred: r.get(4)?,
+                voicemail: r.get(5)?,
+                hung_up_with_lead: 0,
+            };
+            // As AVG: the exact sum over the count.
+            let average_seconds = (timed > 0).then(|| seconds as f64 / timed as f64);
+            Ok((endings, CallLengths { average_seconds, timed }))
+        },
+    )
+    .map_err(db_err)
+}
+
+/// Whether a hung-up call left a lead is a question about leads (made
+/// during the call, or later): asked of the hung-up calls only, a lookup
+/// each on leads.conversation_id.
+fn hung_up_with_lead(tx: &Connection, business_id: &str, since: &str) -> Result<u32> {
+    tx.query_row(
+        "SELECT COUNT(*) FROM calls c INDEXED BY calls_hung_up
+         WHERE c.business_id = ?1 AND c.started_at >= ?2 AND c.ended_reason = 'caller_hung_up'
+           AND EXISTS (SELECT 1 FROM leads l INDEXED BY leads_conversation WHERE l.conversation_id = c.conversation_id
+                       AND l.business_id = ?1 AND l.created_at >= ?2)",
+        [business_id, since],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+/// Nearest rank: the ceil(0.9 n)-th shortest of the n timed calls (n from
+/// the rollup), counted from the longest so the sort keeps only the
+/// longest tenth, over a covering index.
+fn p90_seconds(tx: &Connection, business_id: &str, since: &str, timed: i64) -> Result<Option<i64>> {
+    match u32::try_from(timed) {
         Ok(n) if n > 0 => tx
             .query_row(
                 "SELECT duration_seconds FROM calls INDEXED BY calls_duration
@@ -259,9 +294,19 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
                 |r| r.get(0),
             )
             .optional()
-            .map_err(db_err)?,
-        _ => None,
-    };
+            .map_err(db_err),
+        _ => Ok(None),
+    }
+}
+
+/// URGENT and HIGH from the lead rollup (plus a partial first quarter
+/// hour); the owner's marks are few (one per lead judged): read live.
+fn emergencies(
+    tx: &Connection,
+    business_id: &str,
+    since: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<EmergencyOutcomes> {
     let (urgent, high): (u32, u32) = tx
         .query_row(
             "SELECT COALESCE(SUM(urgent), 0), COALESCE(SUM(high), 0)
@@ -273,7 +318,6 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(db_err)?;
-    // The owner's marks are few (one per lead the owner judged): read live.
     let marked: u32 = tx
         .query_row(
             "SELECT COUNT(*) FROM triage_marks m INDEXED BY triage_marks_level CROSS JOIN leads l ON l.id = m.lead_id
@@ -283,44 +327,7 @@ pub(super) fn outcomes(conn: &Connection, business_id: &str, since: &str) -> Res
             |r| r.get(0),
         )
         .map_err(db_err)?;
-    let emergencies = EmergencyOutcomes::new(urgent, high, marked);
-    let lead_status_by_week = query_all(&tx, STATUS_BY_WEEK, args, |r| {
-        Ok(StatusWeek {
-            weeks_ago: r.get(0)?,
-            new: r.get(1)?,
-            contacted: r.get(2)?,
-            qualified: r.get(3)?,
-            closed: r.get(4)?,
-        })
-    })?;
-    Ok(Outcomes {
-        calls: CallOutcomes {
-            total: calls.total,
-            answered: calls.answered,
-            completed: calls.agent_hung_up + hung_up_with_lead,
-            transferred: calls.transferred,
-            abandoned: calls.caller_hung_up.saturating_sub(hung_up_with_lead),
-            voicemail: calls.voicemail,
-            average_seconds: calls.average_seconds,
-            p90_seconds,
-        },
-        emergencies,
-        lead_status_by_week,
-        ..Outcomes::default()
-    })
-}
-
-/// The call rollup's sums for a period.
-struct CallCounts {
-    total: u32,
-    answered: u32,
-    agent_hung_up: u32,
-    caller_hung_up: u32,
-    transferred: u32,
-    voicemail: u32,
-    average_seconds: Option<f64>,
-    /// Calls with a known duration.
-    timed: i64,
+    Ok(EmergencyOutcomes::new(urgent, high, marked))
 }
 
 /// Leads by status and whole weeks before now (`julianday('now')`, one

@@ -97,6 +97,7 @@ async fn handle(app: AppState, req: Req) -> Response {
     response
 }
 
+// The pages' route table: one arm per page and form, each a line or two.
 async fn dispatch(app: &AppState, req: &Req) -> PageResult {
     if let Some(e) = &req.body_error {
         return Err(ApiError::from(e.clone()).into());

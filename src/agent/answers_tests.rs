@@ -1,0 +1,168 @@
+//! Unit tests for `answers.rs`.
+
+use super::*;
+
+#[test]
+fn emails() {
+    assert_eq!(validate(ExpectedFormat::Email, " Dana@Example.com ", "US"), Ok("dana@example.com".into()));
+    // Spelled out, as on a call.
+    assert_eq!(
+        validate(ExpectedFormat::Email, "dana at example dot com", "US"),
+        Ok("dana@example.com".into())
+    );
+    assert_eq!(validate(ExpectedFormat::Email, "dana at example", "US"), Err(Rejection::NotEmail));
+    assert_eq!(validate(ExpectedFormat::Email, "dana@localhost", "US"), Err(Rejection::NotEmail));
+    assert_eq!(find_email("sure, it's dana.smith@mail.example."), Some("dana.smith@mail.example".into()));
+}
+
+#[test]
+fn numbers_and_emails_said_on_a_call() {
+    assert_eq!(
+        find_phone("eight one five, five five five, zero one six one", "US"),
+        Some("+18155550161".into())
+    );
+    assert_eq!(
+        find_phone("seis tres cero, cinco cinco cinco, cero uno siete nueve", "US"),
+        Some("+16305550179".into())
+    );
+    assert_eq!(
+        find_phone("it's three one two double five five oh one four two", "US"),
+        Some("+13125550142".into())
+    );
+    assert_eq!(find_phone("one toilet and two sinks, five years old", "US"), None);
+    assert_eq!(find_email("jorge dot silva at casa dot example"), Some("jorge.silva@casa.example".into()));
+    assert_eq!(
+        find_email("sure it's dana underscore lee at mail dot example"),
+        Some("dana_lee@mail.example".into())
+    );
+    assert_eq!(
+        find_email("ana punto ruiz arroba correo punto example"),
+        Some("ana.ruiz@correo.example".into())
+    );
+    assert_eq!(find_email("we're at home at five"), None);
+}
+
+#[test]
+fn phones_normalise_to_e164_with_the_business_country() {
+    assert_eq!(validate(ExpectedFormat::Phone, "(312) 555-0142", "US"), Ok("+13125550142".into()));
+    assert_eq!(validate(ExpectedFormat::Phone, "+44 20 7946 0958", "US"), Ok("+442079460958".into()));
+    assert_eq!(validate(ExpectedFormat::Phone, "020 7946 0958", "GB"), Ok("+442079460958".into()));
+    assert_eq!(validate(ExpectedFormat::Phone, "555-0100", "US"), Err(Rejection::PhoneTooShort));
+    assert_eq!(validate(ExpectedFormat::Phone, "call me maybe", "US"), Err(Rejection::NotPhone));
+    assert_eq!(find_phone("I'm Dana, 312-555-0142, water everywhere", "US"), Some("+13125550142".into()));
+    assert_eq!(find_phone("it's been 3 days since 2024", "US"), None);
+}
+
+#[test]
+fn a_name_answer_is_a_name_never_a_sentence_or_a_goodbye() {
+    assert_eq!(name_answer("it's Jordan Blake"), Ok("Jordan Blake".into()));
+    assert_eq!(name_answer("jordan blake"), Ok("jordan blake".into()));
+    assert_eq!(name_answer("Lucía Fernández."), Ok("Lucía Fernández".into()));
+    assert_eq!(name_answer("Mary-Jane O'Neil"), Ok("Mary-Jane O'Neil".into()));
+    for not_a_name in [
+        "ok thanks, bye",
+        "I need a quote for a new water heater",
+        "no thanks",
+        "sam@example.com",
+        "312-555-0142",
+        "yes",
+    ] {
+        assert_eq!(name_answer(not_a_name), Err(Rejection::NotName), "{not_a_name}");
+    }
+}
+
+#[test]
+fn spoken_names_and_soft_refusals() {
+    assert_eq!(name_answer("it's Gary, Gary Novak"), Ok("Gary Novak".into()));
+    assert_eq!(name_answer("uh it's Gary Lindqvist"), Ok("Gary Lindqvist".into()));
+    assert_eq!(name_answer("pues, Ana Lucía Torres"), Ok("Ana Lucía Torres".into()));
+    for no in ["I'd rather not give my email", "no tengo correo", "no, I don't do email", "whenever works"] {
+        assert!(is_soft_decline(no), "{no}");
+    }
+    assert!(!is_soft_decline("tomorrow morning before 10"));
+    assert!(!is_soft_decline("dana@example.com"));
+}
+
+#[test]
+fn an_address_answer_is_a_place() {
+    assert_eq!(
+        address_answer("it's my dad's place, 61 Quarry Rd, Lakemont"),
+        Ok("61 Quarry Rd, Lakemont".into())
+    );
+    assert_eq!(
+        address_answer("it's 422 Lincoln Avenue in Riverton Falls"),
+        Ok("422 Lincoln Avenue, Riverton Falls".into())
+    );
+    assert_eq!(address_answer("Apt 4, 12 Main St"), Ok("Apt 4, 12 Main St".into()));
+    for not_a_place in [
+        "should I turn the electricity off? the water's dripping near the light switch",
+        "¿apago el calentador? es de gas",
+        "no, just have someone call me",
+        "that's my cell, mom's landline doesn't work well so please call me",
+    ] {
+        assert_eq!(address_answer(not_a_place), Err(Rejection::NotAddress), "{not_a_place}");
+    }
+    assert_eq!(address_answer("the house is at 8 Ferry Lane, Lakemont"), Ok("8 Ferry Lane, Lakemont".into()));
+    assert_eq!(address_answer("sorry, the address is 71 Canal Street."), Ok("71 Canal Street".into()));
+    assert_eq!(address_answer("Main Street, Lakemont"), Ok("Main Street, Lakemont".into()));
+    for not_a_place in ["sam@example.com", "312-555-0142", "no thanks", "thanks, bye", "ok"] {
+        assert_eq!(address_answer(not_a_place), Err(Rejection::NotAddress), "{not_a_place}");
+    }
+    assert_eq!(find_address("sorry, the address is 71 Canal Street"), Some("71 Canal Street".into()));
+    assert_eq!(find_address("my tap drips"), None);
+}
+
+#[test]
+fn goodbyes_and_corrections_are_recognised() {
+    for bye in ["ok thanks, bye", "Thanks, bye!", "that's all, thank you", "gracias, adiós"] {
+        assert!(is_farewell(bye), "{bye}");
+    }
+    for not_bye in [
+        "bye the way my number is 312 555 0142",
+        "thanks",
+        "my boiler says goodbye every winter and I need a new one now",
+    ] {
+        assert!(!is_farewell(not_bye), "{not_bye}");
+    }
+    assert!(is_correction("sorry, my number is actually 312-555-0119"));
+    assert!(is_correction("Actually it's 14 Elm St"));
+    assert!(!is_correction("my number is 312-555-0119"));
+    assert_eq!(without_correction_opener("Sorry, actually: 14 Elm St"), "14 Elm St");
+    assert_eq!(without_correction_opener("Perdón, es 14 Elm St"), "es 14 Elm St");
+}
+
+#[test]
+fn names_in_passing() {
+    assert_eq!(find_name("Hi, I'm Dana, 555-0100"), Some("Dana".into()));
+    assert_eq!(find_name("my name is Dana Smith and my pipe burst"), Some("Dana Smith".into()));
+    assert_eq!(find_name("this is Bob from next door"), Some("Bob".into()));
+    assert_eq!(find_name("me llamo María"), Some("María".into()));
+    assert_eq!(find_name("I'm flooded"), None);
+    assert_eq!(find_name("I'm Calling about a leak"), None);
+    assert_eq!(find_name("Jim here"), None);
+}
+
+#[test]
+fn names_survive_text_whose_lower_case_has_another_length() {
+    // U+212A KELVIN SIGN lower-cases to one byte: offsets from a lower-cased copy used to panic.
+    assert_eq!(find_name("\u{212A}\u{212A}\u{212A} i'm Élodie"), Some("Élodie".into()));
+    assert_eq!(find_name("İİİİ this is Dana"), Some("Dana".into()));
+    assert_eq!(find_name("ẞ I'M Ödön Horváth"), Some("Ödön Horváth".into()));
+    assert_eq!(find_name("\u{212A}m Dana"), None);
+}
+
+#[test]
+fn text_is_trimmed_and_capped() {
+    assert_eq!(validate(ExpectedFormat::Text, "   ", "US"), Err(Rejection::Empty));
+    let long = "x".repeat(5000);
+    assert_eq!(validate(ExpectedFormat::Text, &long, "US").map(|s| s.len()), Ok(MAX_TEXT_ANSWER));
+    assert!(is_decline("No thanks."));
+    assert!(is_affirmative("Yes."));
+    assert!(is_affirmative("yeah, that's fine"));
+    assert!(!is_affirmative("yes it's not"));
+    assert!(!is_affirmative("no"));
+    assert!(!is_affirmative("yesterday"));
+    assert_eq!(spoken_phone("+13125550142", "US"), "(312) 555-0142");
+    assert_eq!(spoken_phone("+442079460958", "US"), "+44 20 7946 0958");
+    assert!(!is_decline("no heat in the house"));
+}
