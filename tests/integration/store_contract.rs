@@ -42,6 +42,45 @@ async fn the_story_on_postgres() {
     pg.drop().await;
 }
 
+/// Knowledge writes for one business at the same moment (an upload job
+/// beside an owner's edit, two instances) all land: the word counts are
+/// recounted one writer at a time, never failing on each other's rows.
+async fn concurrent_knowledge_writes(store: Arc<dyn InspectableStore>) {
+    let bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
+    let b = store.import_business(bundle).await.unwrap().business_id;
+    let before = store.knowledge_entries(&b).await.unwrap().len();
+    let writes = (0..12).map(|n| {
+        let (store, b) = (store.clone(), b.clone());
+        tokio::spawn(async move {
+            let doc = KnowledgeDoc {
+                title: format!("Note {n}"),
+                content: format!("Special offer {n}: gutter cleaning and drain jetting, booked this week."),
+                source_url: None,
+            };
+            store.add_knowledge(&b, doc).await
+        })
+    });
+    for write in futures_util::future::join_all(writes).await {
+        write.unwrap().expect("a concurrent knowledge write failed");
+    }
+    assert_eq!(store.knowledge_entries(&b).await.unwrap().len(), before + 12);
+    let query = KnowledgeQuery { text: "gutter cleaning".into(), embedding: None, limit: 5 };
+    assert!(!store.search_knowledge(&b, &query).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_knowledge_writes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_knowledge_writes(Arc::new(SqliteStore::open(&dir.path().join("k.db")).unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_knowledge_writes_on_postgres() {
+    let Some(pg) = FreshSchema::new("kwrites").await else { return };
+    concurrent_knowledge_writes(Arc::new(PgStore::open(&pg.url).await.unwrap())).await;
+    pg.drop().await;
+}
+
 /// Knowledge ranked by meaning follows writes made through another store
 /// (another instance): a new document's chunks are found by their vectors
 /// at once, a deleted one's never.

@@ -118,6 +118,12 @@ async fn chunk_document(
 
 /// Recounts the business's document frequencies from its chunks.
 pub(super) async fn refresh_terms(c: &impl GenericClient, business_id: &str) -> Result<()> {
+    // One writer per business at a time, until its transaction ends: two
+    // concurrent recounts would each delete, then insert the same terms, and
+    // the second would fail on the primary key (an upload job beside an edit).
+    c.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&format!("frontdesk-terms:{business_id}")])
+        .await
+        .map_err(db_err)?;
     let chunks: Vec<String> = c
         .query("SELECT content FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
         .await
