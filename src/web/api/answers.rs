@@ -95,8 +95,10 @@ pub struct BusinessView<'a> {
     pub country: &'a str,
     pub timezone: &'a str,
     pub website_origins: &'a [String],
-    pub created_at: &'a str,
-    pub updated_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a Business> for BusinessView<'a> {
@@ -113,8 +115,8 @@ impl<'a> From<&'a Business> for BusinessView<'a> {
             country: &b.country,
             timezone: &b.timezone,
             website_origins: &b.website_origins,
-            created_at: &b.created_at,
-            updated_at: &b.updated_at,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
         }
     }
 }
