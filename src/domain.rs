@@ -418,7 +418,8 @@ pub struct User {
     pub business_id: Option<BusinessId>,
     #[serde(skip)]
     pub password_hash: String,
-    pub created_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A captured lead.

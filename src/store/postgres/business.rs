@@ -42,7 +42,7 @@ pub(super) fn user_row(r: &Row) -> Result<User> {
         password_hash: get(r, 2)?,
         role: get_enum(r, 3, Role::parse)?,
         business_id: get(r, 4)?,
-        created_at: get(r, 5)?,
+        created_at: get_time(r, 5)?,
     })
 }
 

@@ -39,7 +39,7 @@ pub(super) fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
         password_hash: row.get(2)?,
         role: enum_col(row, 3, Role::parse)?,
         business_id: row.get(4)?,
-        created_at: row.get(5)?,
+        created_at: time_col(row, 5)?,
     })
 }
 

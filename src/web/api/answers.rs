@@ -66,7 +66,8 @@ pub struct UserView<'a> {
     pub email: &'a str,
     pub role: Role,
     pub business_id: Option<&'a str>,
-    pub created_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a User> for UserView<'a> {
@@ -76,7 +77,7 @@ impl<'a> From<&'a User> for UserView<'a> {
             email: &u.email,
             role: u.role,
             business_id: u.business_id.as_deref(),
-            created_at: &u.created_at,
+            created_at: u.created_at,
         }
     }
 }
