@@ -32,9 +32,12 @@ pub struct KnowledgeEntry {
     pub content: String,
     pub source_url: Option<String>,
     pub chunks: u32,
-    pub indexed_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::domain::rfc3339_serde::option")]
+    pub indexed_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Which leads to list. Dates are UTC RFC 3339 bounds (`from` inclusive,

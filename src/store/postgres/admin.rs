@@ -107,9 +107,9 @@ fn entry_row(r: &Row) -> Result<KnowledgeEntry> {
         content: get(r, 2)?,
         source_url: get(r, 3)?,
         chunks: get_u32(r, 4)?,
-        indexed_at: get(r, 5)?,
-        created_at: get(r, 6)?,
-        updated_at: get(r, 7)?,
+        indexed_at: super::get_opt_time(r, 5)?,
+        created_at: super::get_time(r, 6)?,
+        updated_at: super::get_time(r, 7)?,
     })
 }
 
