@@ -267,7 +267,8 @@ pub struct BusinessActivity {
     pub business_id: BusinessId,
     pub conversations: u32,
     pub leads: u32,
-    pub last_activity_at: Option<String>,
+    #[serde(with = "crate::domain::rfc3339_serde::option")]
+    pub last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Tenant-scoped reads and writes for the web UI and the admin API.
@@ -363,7 +364,10 @@ pub trait AdminStore: Send + Sync {
     async fn set_business_facts(&self, business_id: &BusinessId, facts: BusinessFacts) -> Result<()>;
     /// Where and when the chat widget was first loaded by one of the
     /// business's own sites (the first-hour checklist).
-    async fn widget_seen(&self, business_id: &BusinessId) -> Result<Option<(String, String)>>;
+    async fn widget_seen(
+        &self,
+        business_id: &BusinessId,
+    ) -> Result<Option<(String, chrono::DateTime<chrono::Utc>)>>;
     /// Records the first load from the business's own site; later ones change nothing.
     async fn note_widget_seen(&self, business_id: &BusinessId, origin: &str) -> Result<()>;
     /// The owner's notes on a lead (None clears them).

@@ -304,7 +304,7 @@ pub(super) async fn businesses_activity(
             business_id: get(r, 0)?,
             conversations: get_u32(r, 1)?,
             leads: get_u32(r, 2)?,
-            last_activity_at: get(r, 3)?,
+            last_activity_at: super::get_opt_time(r, 3)?,
         })
     })
     .collect()

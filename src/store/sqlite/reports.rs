@@ -384,7 +384,7 @@ pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<
                 business_id: r.get(0)?,
                 conversations: r.get(1)?,
                 leads: r.get(2)?,
-                last_activity_at: r.get(3)?,
+                last_activity_at: super::opt_time_col(r, 3)?,
             })
         },
     )
