@@ -95,9 +95,9 @@ pub struct EventRow {
 pub struct ActivityData {
     pub events: Vec<EventRow>,
     /// (priority, channel, created_at) of leads created since.
-    pub leads: Vec<(Priority, Channel, String)>,
+    pub leads: Vec<(Priority, Channel, chrono::DateTime<chrono::Utc>)>,
     /// (started_at, duration in seconds) of calls started since.
-    pub calls: Vec<(String, Option<i64>)>,
+    pub calls: Vec<(chrono::DateTime<chrono::Utc>, Option<i64>)>,
 }
 
 /// How the period's calls ended, how its emergencies were judged and where
