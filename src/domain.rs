@@ -144,8 +144,10 @@ pub struct Business {
     pub timezone: String,
     /// Sites allowed to embed the chat widget.
     pub website_origins: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// How the agent presents itself; defaults are those of the original design.
@@ -416,7 +418,8 @@ pub struct User {
     pub business_id: Option<BusinessId>,
     #[serde(skip)]
     pub password_hash: String,
-    pub created_at: String,
+    #[serde(with = "rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A captured lead.

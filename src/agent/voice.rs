@@ -273,8 +273,8 @@ mod tests {
             country: "US".into(),
             timezone: "UTC".into(),
             website_origins: vec![],
-            created_at: String::new(),
-            updated_at: String::new(),
+            created_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
+            updated_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
         };
         let agent = AgentConfig {
             agent_name: "Ava".into(),

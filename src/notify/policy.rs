@@ -342,8 +342,8 @@ mod tests {
             country: "US".into(),
             timezone: "UTC".into(),
             website_origins: vec![],
-            created_at: String::new(),
-            updated_at: String::new(),
+            created_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
+            updated_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
         };
         assert!(policy.working_alert_channels(&b).is_empty());
         assert!(policy.alert_problem(&b).unwrap().contains("SMTP_HOST"));

@@ -19,8 +19,8 @@ fn business() -> Business {
         country: "US".into(),
         timezone: "America/Chicago".into(),
         website_origins: vec![],
-        created_at: "2025-01-01T00:00:00.000Z".into(),
-        updated_at: "2025-01-01T00:00:00.000Z".into(),
+        created_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
+        updated_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
     }
 }
 

@@ -36,8 +36,8 @@ fn context(name: &str, agent_name: &str, phrases: &[String]) -> Context {
         country: "US".into(),
         timezone: "UTC".into(),
         website_origins: vec![],
-        created_at: String::new(),
-        updated_at: String::new(),
+        created_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
+        updated_at: crate::domain::parse_rfc3339("2025-01-01T00:00:00.000Z").unwrap(),
     };
     let agent = AgentConfig { agent_name: agent_name.to_string(), ..AgentConfig::default() };
     let rules = Arc::new(Rules::with_overrides(BusinessType::Plumbing, &overrides));

@@ -32,9 +32,12 @@ pub struct KnowledgeEntry {
     pub content: String,
     pub source_url: Option<String>,
     pub chunks: u32,
-    pub indexed_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::domain::rfc3339_serde::option")]
+    pub indexed_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Which leads to list. Dates are UTC RFC 3339 bounds (`from` inclusive,
@@ -92,9 +95,9 @@ pub struct EventRow {
 pub struct ActivityData {
     pub events: Vec<EventRow>,
     /// (priority, channel, created_at) of leads created since.
-    pub leads: Vec<(Priority, Channel, String)>,
+    pub leads: Vec<(Priority, Channel, chrono::DateTime<chrono::Utc>)>,
     /// (started_at, duration in seconds) of calls started since.
-    pub calls: Vec<(String, Option<i64>)>,
+    pub calls: Vec<(chrono::DateTime<chrono::Utc>, Option<i64>)>,
 }
 
 /// How the period's calls ended, how its emergencies were judged and where
@@ -264,7 +267,8 @@ pub struct BusinessActivity {
     pub business_id: BusinessId,
     pub conversations: u32,
     pub leads: u32,
-    pub last_activity_at: Option<String>,
+    #[serde(with = "crate::domain::rfc3339_serde::option")]
+    pub last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Tenant-scoped reads and writes for the web UI and the admin API.
@@ -360,7 +364,10 @@ pub trait AdminStore: Send + Sync {
     async fn set_business_facts(&self, business_id: &BusinessId, facts: BusinessFacts) -> Result<()>;
     /// Where and when the chat widget was first loaded by one of the
     /// business's own sites (the first-hour checklist).
-    async fn widget_seen(&self, business_id: &BusinessId) -> Result<Option<(String, String)>>;
+    async fn widget_seen(
+        &self,
+        business_id: &BusinessId,
+    ) -> Result<Option<(String, chrono::DateTime<chrono::Utc>)>>;
     /// Records the first load from the business's own site; later ones change nothing.
     async fn note_widget_seen(&self, business_id: &BusinessId, origin: &str) -> Result<()>;
     /// The owner's notes on a lead (None clears them).

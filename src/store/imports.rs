@@ -74,8 +74,10 @@ pub struct KnowledgeImport {
     pub detail: Option<String>,
     /// Documents added or replaced.
     pub documents: u32,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What bringing in a set of web pages changed.

@@ -97,12 +97,9 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
     let week_start = today - Duration::days(6);
     let mut by_day: BTreeMap<NaiveDate, Counts> =
         first.iter_days().take_while(|d| *d <= today).map(|d| (d, Counts::default())).collect();
-    let local = |ts: &str| parse(ts).map(|t| t.with_timezone(&tz));
-    let mut bump = |ts: &str, f: &dyn Fn(&mut Counts)| {
-        if let Some(day) = local(ts).map(|t| t.date_naive()) {
-            if let Some(c) = by_day.get_mut(&day) {
-                f(c);
-            }
+    let mut bump = |t: DateTime<Utc>, f: &dyn Fn(&mut Counts)| {
+        if let Some(c) = by_day.get_mut(&t.with_timezone(&tz).date_naive()) {
+            f(c);
         }
     };
 
@@ -111,9 +108,11 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
         if let ("conversation_started", Some(channel)) = (e.kind.as_str(), e.channel) {
             let n = e.count;
             *conversations.entry(channel).or_default() += n;
+            // Event times are still text; one that is no time counts for no day.
+            let Some(at) = parse(&e.created_at) else { continue };
             match channel {
-                Channel::Chat => bump(&e.created_at, &|c| c.chats += n),
-                Channel::Voice => bump(&e.created_at, &|c| c.calls += n),
+                Channel::Chat => bump(at, &|c| c.chats += n),
+                Channel::Voice => bump(at, &|c| c.calls += n),
                 Channel::Import => {}
             }
         }
@@ -123,7 +122,7 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
     for (priority, channel, created_at) in &data.leads {
         *leads_by_channel.entry(*channel).or_default() += 1;
         let urgent = *priority == Priority::Urgent;
-        bump(created_at, &|c| {
+        bump(*created_at, &|c| {
             c.leads += 1;
             c.emergencies += u32::from(urgent);
         });
@@ -134,9 +133,7 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
     let mut calls_by_hour = vec![0u32; 24];
     let mut durations = Vec::new();
     for (started_at, duration) in &data.calls {
-        if let Some(t) = local(started_at) {
-            calls_by_hour[t.hour() as usize] += 1;
-        }
+        calls_by_hour[started_at.with_timezone(&tz).hour() as usize] += 1;
         durations.extend(duration.filter(|d| *d >= 0).map(|d| d as f64));
     }
 
@@ -314,13 +311,13 @@ mod tests {
                 event("knowledge_answered", Some(Channel::Chat), "2025-03-09T14:01:00.000Z", Some("Price?")),
             ],
             leads: vec![
-                (Priority::Urgent, Channel::Voice, "2025-03-10T14:31:00.000Z".into()),
-                (Priority::Normal, Channel::Chat, "2025-03-10T14:05:00.000Z".into()),
-                (Priority::High, Channel::Chat, "2025-03-01T14:05:00.000Z".into()),
+                (Priority::Urgent, Channel::Voice, parse("2025-03-10T14:31:00.000Z").unwrap()),
+                (Priority::Normal, Channel::Chat, parse("2025-03-10T14:05:00.000Z").unwrap()),
+                (Priority::High, Channel::Chat, parse("2025-03-01T14:05:00.000Z").unwrap()),
             ],
             calls: vec![
-                ("2025-03-10T14:30:00.000Z".into(), Some(120)),
-                ("2025-03-09T23:10:00.000Z".into(), Some(60)),
+                (parse("2025-03-10T14:30:00.000Z").unwrap(), Some(120)),
+                (parse("2025-03-09T23:10:00.000Z").unwrap(), Some(60)),
             ],
         };
         let r = report(&data, tz, now, 30);

@@ -107,9 +107,9 @@ fn entry_row(r: &Row) -> Result<KnowledgeEntry> {
         content: get(r, 2)?,
         source_url: get(r, 3)?,
         chunks: get_u32(r, 4)?,
-        indexed_at: get(r, 5)?,
-        created_at: get(r, 6)?,
-        updated_at: get(r, 7)?,
+        indexed_at: super::get_opt_time(r, 5)?,
+        created_at: super::get_time(r, 6)?,
+        updated_at: super::get_time(r, 7)?,
     })
 }
 
@@ -485,7 +485,10 @@ impl AdminStore for PgStore {
         super::business::write_facts(&c, business_id, &facts).await
     }
 
-    async fn widget_seen(&self, business_id: &BusinessId) -> Result<Option<(String, String)>> {
+    async fn widget_seen(
+        &self,
+        business_id: &BusinessId,
+    ) -> Result<Option<(String, chrono::DateTime<chrono::Utc>)>> {
         let c = self.client().await?;
         let r = c
             .query_opt(
@@ -495,7 +498,7 @@ impl AdminStore for PgStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| StoreError::NotFound("business".into()))?;
-        match (get::<Option<String>>(&r, 0)?, get::<Option<String>>(&r, 1)?) {
+        match (get::<Option<String>>(&r, 0)?, super::get_opt_time(&r, 1)?) {
             (Some(origin), Some(at)) => Ok(Some((origin, at))),
             _ => Ok(None),
         }

@@ -4,7 +4,7 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{db_err, get, get_enum, get_json, get_u32, to_json};
+use super::{db_err, get, get_enum, get_json, get_time, get_u32, to_json};
 use crate::domain::{
     new_id, now, AgentConfig, Business, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules,
     ExpectedFormat, KnowledgeDoc, NewBusiness, NotificationPrefs, PlanTier, Priority, Profile, Question,
@@ -29,8 +29,8 @@ pub(super) fn business_row(r: &Row) -> Result<Business> {
         country: get(r, 7)?,
         timezone: get(r, 8)?,
         website_origins: get_json(r, 9)?,
-        created_at: get(r, 10)?,
-        updated_at: get(r, 11)?,
+        created_at: get_time(r, 10)?,
+        updated_at: get_time(r, 11)?,
         notification_webhook_url: get(r, 12)?,
     })
 }
@@ -42,7 +42,7 @@ pub(super) fn user_row(r: &Row) -> Result<User> {
         password_hash: get(r, 2)?,
         role: get_enum(r, 3, Role::parse)?,
         business_id: get(r, 4)?,
-        created_at: get(r, 5)?,
+        created_at: get_time(r, 5)?,
     })
 }
 

@@ -24,8 +24,8 @@ fn import_row(r: &Row) -> Result<KnowledgeImport> {
         state: get_enum(r, 3, ImportState::parse)?,
         detail: get(r, 4)?,
         documents: get_u32(r, 5)?,
-        created_at: get(r, 6)?,
-        updated_at: get(r, 7)?,
+        created_at: super::get_time(r, 6)?,
+        updated_at: super::get_time(r, 7)?,
     })
 }
 

@@ -159,7 +159,9 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
         .await
         .map_err(db_err)?
         .iter()
-        .map(|r| Ok((get_enum(r, 0, Priority::parse)?, get_enum(r, 1, Channel::parse)?, get(r, 2)?)))
+        .map(|r| {
+            Ok((get_enum(r, 0, Priority::parse)?, get_enum(r, 1, Channel::parse)?, super::get_time(r, 2)?))
+        })
         .collect::<Result<Vec<_>>>()?;
     let calls = c
         .query(
@@ -169,7 +171,7 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
         .await
         .map_err(db_err)?
         .iter()
-        .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+        .map(|r| Ok((super::get_time(r, 0)?, get(r, 1)?)))
         .collect::<Result<Vec<_>>>()?;
     Ok(ActivityData { events, leads, calls })
 }
@@ -304,7 +306,7 @@ pub(super) async fn businesses_activity(
             business_id: get(r, 0)?,
             conversations: get_u32(r, 1)?,
             leads: get_u32(r, 2)?,
-            last_activity_at: get(r, 3)?,
+            last_activity_at: super::get_opt_time(r, 3)?,
         })
     })
     .collect()

@@ -268,9 +268,9 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KnowledgeEntry> {
         content: r.get(2)?,
         source_url: r.get(3)?,
         chunks: r.get(4)?,
-        indexed_at: r.get(5)?,
-        created_at: r.get(6)?,
-        updated_at: r.get(7)?,
+        indexed_at: super::opt_time_col(r, 5)?,
+        created_at: super::time_col(r, 6)?,
+        updated_at: super::time_col(r, 7)?,
     })
 }
 

@@ -206,13 +206,16 @@ impl AdminStore for SqliteStore {
         .await
     }
 
-    async fn widget_seen(&self, business_id: &BusinessId) -> Result<Option<(String, String)>> {
+    async fn widget_seen(
+        &self,
+        business_id: &BusinessId,
+    ) -> Result<Option<(String, chrono::DateTime<chrono::Utc>)>> {
         self.read_for(business_id, |c, id| {
-            let seen: Option<(Option<String>, Option<String>)> = c
+            let seen: Option<(Option<String>, Option<chrono::DateTime<chrono::Utc>>)> = c
                 .query_row(
                     "SELECT widget_seen_origin, widget_seen_at FROM businesses WHERE id = ?1",
                     [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, super::opt_time_col(r, 1)?)),
                 )
                 .optional()
                 .map_err(db_err)?;

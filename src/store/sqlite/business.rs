@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::{db_err, enum_col, json_col, query_all, to_json};
+use super::{db_err, enum_col, json_col, query_all, time_col, to_json};
 use crate::domain::{
     new_id, now, AgentConfig, Business, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules,
     ExpectedFormat, KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User, VoiceMode,
@@ -26,8 +26,8 @@ pub(super) fn business_row(row: &Row<'_>) -> rusqlite::Result<Business> {
         country: row.get(7)?,
         timezone: row.get(8)?,
         website_origins: json_col(row, 9)?,
-        created_at: row.get(10)?,
-        updated_at: row.get(11)?,
+        created_at: time_col(row, 10)?,
+        updated_at: time_col(row, 11)?,
         notification_webhook_url: row.get(12)?,
     })
 }
@@ -39,7 +39,7 @@ pub(super) fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
         password_hash: row.get(2)?,
         role: enum_col(row, 3, Role::parse)?,
         business_id: row.get(4)?,
-        created_at: row.get(5)?,
+        created_at: time_col(row, 5)?,
     })
 }
 

@@ -22,8 +22,8 @@ fn import_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KnowledgeImport> {
         state: enum_col(r, 3, ImportState::parse)?,
         detail: r.get(4)?,
         documents: r.get(5)?,
-        created_at: r.get(6)?,
-        updated_at: r.get(7)?,
+        created_at: super::time_col(r, 6)?,
+        updated_at: super::time_col(r, 7)?,
     })
 }
 

@@ -181,13 +181,13 @@ pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Res
         conn,
         "SELECT priority, channel, created_at FROM leads WHERE business_id = ?1 AND created_at >= ?2",
         [business_id, since],
-        |r| Ok((enum_col(r, 0, Priority::parse)?, enum_col(r, 1, Channel::parse)?, r.get(2)?)),
+        |r| Ok((enum_col(r, 0, Priority::parse)?, enum_col(r, 1, Channel::parse)?, super::time_col(r, 2)?)),
     )?;
     let calls = query_all(
         conn,
         "SELECT started_at, duration_seconds FROM calls WHERE business_id = ?1 AND started_at >= ?2",
         [business_id, since],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((super::time_col(r, 0)?, r.get(1)?)),
     )?;
     Ok(ActivityData { events, leads, calls })
 }
@@ -384,7 +384,7 @@ pub(super) fn businesses_activity(conn: &Connection, since: &str) -> Result<Vec<
                 business_id: r.get(0)?,
                 conversations: r.get(1)?,
                 leads: r.get(2)?,
-                last_activity_at: r.get(3)?,
+                last_activity_at: super::opt_time_col(r, 3)?,
             })
         },
     )

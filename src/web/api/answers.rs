@@ -66,7 +66,8 @@ pub struct UserView<'a> {
     pub email: &'a str,
     pub role: Role,
     pub business_id: Option<&'a str>,
-    pub created_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a User> for UserView<'a> {
@@ -76,7 +77,7 @@ impl<'a> From<&'a User> for UserView<'a> {
             email: &u.email,
             role: u.role,
             business_id: u.business_id.as_deref(),
-            created_at: &u.created_at,
+            created_at: u.created_at,
         }
     }
 }
@@ -95,8 +96,10 @@ pub struct BusinessView<'a> {
     pub country: &'a str,
     pub timezone: &'a str,
     pub website_origins: &'a [String],
-    pub created_at: &'a str,
-    pub updated_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a Business> for BusinessView<'a> {
@@ -113,8 +116,8 @@ impl<'a> From<&'a Business> for BusinessView<'a> {
             country: &b.country,
             timezone: &b.timezone,
             website_origins: &b.website_origins,
-            created_at: &b.created_at,
-            updated_at: &b.updated_at,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
         }
     }
 }
@@ -472,9 +475,12 @@ pub struct DocumentView<'a> {
     pub content: &'a str,
     pub source_url: Option<&'a str>,
     pub chunks: u32,
-    pub indexed_at: Option<&'a str>,
-    pub created_at: &'a str,
-    pub updated_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde::option")]
+    pub indexed_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a KnowledgeEntry> for DocumentView<'a> {
@@ -485,9 +491,9 @@ impl<'a> From<&'a KnowledgeEntry> for DocumentView<'a> {
             content: &k.content,
             source_url: k.source_url.as_deref(),
             chunks: k.chunks,
-            indexed_at: k.indexed_at.as_deref(),
-            created_at: &k.created_at,
-            updated_at: &k.updated_at,
+            indexed_at: k.indexed_at,
+            created_at: k.created_at,
+            updated_at: k.updated_at,
         }
     }
 }
@@ -508,8 +514,10 @@ pub struct ImportView<'a> {
     pub state: ImportState,
     pub detail: Option<&'a str>,
     pub documents: u32,
-    pub created_at: &'a str,
-    pub updated_at: &'a str,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::rfc3339_serde")]
+    pub updated_at: DateTime<Utc>,
 }
 
 impl<'a> From<&'a KnowledgeImport> for ImportView<'a> {
@@ -521,8 +529,8 @@ impl<'a> From<&'a KnowledgeImport> for ImportView<'a> {
             state: j.state,
             detail: j.detail.as_deref(),
             documents: j.documents,
-            created_at: &j.created_at,
-            updated_at: &j.updated_at,
+            created_at: j.created_at,
+            updated_at: j.updated_at,
         }
     }
 }

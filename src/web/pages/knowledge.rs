@@ -4,7 +4,7 @@
 //! imports; edit, delete. Managing it needs the BASIC plan; a FREE business
 //! still sees the documents it was given.
 
-use super::{form_error, local_time_text, redirect_with, render_status, status_for, Page, PageResult};
+use super::{form_error, local_time, redirect_with, render_status, status_for, Page, PageResult};
 use crate::plans::{Feature, Limit};
 use crate::store::admin::KnowledgeEntry;
 use crate::store::imports::{ImportState, KnowledgeImport};
@@ -14,7 +14,7 @@ use crate::web::input::{FieldErrors, Input};
 use crate::web::templates::{DocRow, ImportRow, KnowledgeEditPage, KnowledgePage};
 
 fn indexed(entry: &KnowledgeEntry, tz: chrono_tz::Tz) -> String {
-    entry.indexed_at.as_deref().map_or_else(|| "not yet".to_string(), |t| local_time_text(t, tz))
+    entry.indexed_at.map_or_else(|| "not yet".to_string(), |t| local_time(t, tz))
 }
 
 pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) -> PageResult {
@@ -105,7 +105,7 @@ fn import_row(i: &KnowledgeImport, tz: chrono_tz::Tz) -> ImportRow {
         source: i.source.clone(),
         state: i.state.as_str(),
         detail: i.detail.clone().unwrap_or_default(),
-        updated: local_time_text(&i.updated_at, tz),
+        updated: local_time(i.updated_at, tz),
     }
 }
 

@@ -17,9 +17,7 @@ mod voice_tools;
 
 pub(crate) use leads::{csv_file, csv_response};
 pub use request::{raw, routes, BodyLimit, Raw, Req, Upload, ANONYMOUS_BODY_BYTES, MAX_BODY_BYTES};
-pub use respond::{
-    form_error, local_time, local_time_text, redirect, redirect_with, render, render_status, status_for,
-};
+pub use respond::{form_error, local_time, redirect, redirect_with, render, render_status, status_for};
 pub(crate) use settings::voice_urls;
 pub(crate) use voice_tools::audio_response;
 

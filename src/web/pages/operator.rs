@@ -4,7 +4,7 @@
 use warp::http::{header, HeaderValue};
 
 use super::{
-    form_error, local_time_text, redirect, redirect_with, render, render_status, status_for, Page, PageResult,
+    form_error, local_time, redirect, redirect_with, render, render_status, status_for, Page, PageResult,
 };
 use crate::domain::{Channel, PlanTier};
 use crate::ids::BusinessId;
@@ -37,8 +37,8 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
                 conversations: a.map_or(0, |a| a.conversations),
                 leads: a.map_or(0, |a| a.leads),
                 last: a
-                    .and_then(|a| a.last_activity_at.as_deref())
-                    .map_or_else(|| "never".into(), |t| local_time_text(t, tz)),
+                    .and_then(|a| a.last_activity_at)
+                    .map_or_else(|| "never".into(), |t| local_time(t, tz)),
                 users: s.users,
             }
         })

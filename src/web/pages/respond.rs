@@ -160,11 +160,6 @@ pub fn local_time(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String
     t.with_timezone(&tz).format("%b %-d, %H:%M").to_string()
 }
 
-/// [`local_time`] for a time still held as text; the text itself when it is none.
-pub fn local_time_text(ts: &str, tz: chrono_tz::Tz) -> String {
-    crate::domain::parse_rfc3339(ts).map_or_else(|| ts.to_string(), |t| local_time(t, tz))
-}
-
 pub(super) fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
