@@ -86,7 +86,7 @@ pub struct EventRow {
     pub channel: Option<Channel>,
     pub data: serde_json::Value,
     /// The earliest of them.
-    pub created_at: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub count: u32,
 }
 

@@ -66,6 +66,7 @@ pub struct Report {
     pub top_questions: Vec<TopQuestion>,
 }
 
+#[cfg(test)]
 fn parse(ts: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(ts).ok().map(|t| t.with_timezone(&Utc))
 }
@@ -108,8 +109,7 @@ pub fn report(data: &ActivityData, tz: chrono_tz::Tz, now: DateTime<Utc>, days: 
         if let ("conversation_started", Some(channel)) = (e.kind.as_str(), e.channel) {
             let n = e.count;
             *conversations.entry(channel).or_default() += n;
-            // Event times are still text; one that is no time counts for no day.
-            let Some(at) = parse(&e.created_at) else { continue };
+            let at = e.created_at;
             match channel {
                 Channel::Chat => bump(at, &|c| c.chats += n),
                 Channel::Voice => bump(at, &|c| c.calls += n),
@@ -280,7 +280,7 @@ mod tests {
             kind: kind.into(),
             channel,
             data: question.map_or(serde_json::json!({}), |q| serde_json::json!({ "question": q })),
-            created_at: at.into(),
+            created_at: crate::store::row_time(at),
             count: 1,
         }
     }

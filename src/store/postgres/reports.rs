@@ -146,7 +146,7 @@ pub(super) async fn activity(c: &impl GenericClient, business_id: &str, since: &
                 kind: get(&r, 0)?,
                 channel: channel.as_deref().and_then(Channel::parse),
                 data: question.map_or(serde_json::Value::Null, |q| json!({ "question": q })),
-                created_at: get(&r, 3)?,
+                created_at: super::get_time(&r, 3)?,
                 count: get_u32(&r, 4)?,
             })
         })

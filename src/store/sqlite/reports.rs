@@ -157,7 +157,7 @@ pub(super) fn activity(conn: &Connection, business_id: &str, since: &str) -> Res
             kind: r.get(0)?,
             channel: channel.as_deref().and_then(Channel::parse),
             data: question.map_or(serde_json::Value::Null, |q| serde_json::json!({ "question": q })),
-            created_at: r.get(3)?,
+            created_at: super::time_col(r, 3)?,
             count: r.get(4)?,
         })
     };
@@ -432,7 +432,11 @@ mod tests {
         assert_eq!(count("conversation_started", Some(Channel::Voice)), 1);
         let saturday: Vec<_> = rows.iter().filter(|e| e.kind == "knowledge_answered").collect();
         assert_eq!((saturday.len(), saturday[0].count), (1, 2));
-        assert_eq!(saturday[0].created_at, "2025-03-10T06:00:00.000Z", "the earliest");
+        assert_eq!(
+            crate::domain::rfc3339(saturday[0].created_at),
+            "2025-03-10T06:00:00.000Z",
+            "the earliest"
+        );
         assert_eq!(count("knowledge_unanswered", None), 1, "bad data is counted, without a question");
         // Removing an event takes it out again.
         conn.execute("DELETE FROM analytics_events WHERE created_at = '2025-03-10T05:15:00.000Z'", [])
