@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
+#[cfg(test)]
 use crate::domain::rfc3339;
 use crate::store::outbox::Event;
 
@@ -30,7 +31,7 @@ pub fn due(timezone: &str, hour: u8, now: DateTime<Utc>) -> Option<Event> {
     let date = local.date_naive();
     let until = local_hour(tz, date, u32::from(hour))?;
     let since = local_hour(tz, date.pred_opt()?, u32::from(hour))?;
-    Some(Event::Digest { date: date.to_string(), since: rfc3339(since), until: rfc3339(until) })
+    Some(Event::Digest { date: date.to_string(), since, until })
 }
 
 #[cfg(test)]
@@ -52,8 +53,8 @@ mod tests {
             panic!("due at 18:05 local");
         };
         assert_eq!(date, "2025-06-10");
-        assert_eq!(until, "2025-06-10T23:00:00.000Z");
-        assert_eq!(since, "2025-06-09T23:00:00.000Z");
+        assert_eq!(rfc3339(until), "2025-06-10T23:00:00.000Z");
+        assert_eq!(rfc3339(since), "2025-06-09T23:00:00.000Z");
         // Past local midnight it is the next local day, not yet due.
         assert_eq!(due("America/Chicago", 18, at("2025-06-11T05:30:00Z")), None);
         // Unknown zones are UTC.
@@ -70,7 +71,7 @@ mod tests {
         else {
             panic!("due");
         };
-        assert_eq!(since, "2025-03-29T18:00:00.000Z");
-        assert_eq!(until, "2025-03-30T17:00:00.000Z");
+        assert_eq!(rfc3339(since), "2025-03-29T18:00:00.000Z");
+        assert_eq!(rfc3339(until), "2025-03-30T17:00:00.000Z");
     }
 }

@@ -31,7 +31,7 @@ pub enum Event {
     CallEnded { call_sid: CallSid, lead_id: Option<LeadId> },
     /// The daily summary of leads created in `[since, until)` (UTC, RFC 3339),
     /// for the business's local `date`.
-    Digest { date: String, since: String, until: String },
+    Digest { date: String, since: DateTime<Utc>, until: DateTime<Utc> },
     /// The owner asked for a test on one channel.
     Test { channel: NotifyChannel, nonce: String },
 }
@@ -78,8 +78,8 @@ impl Event {
             Event::UrgentLead { known, .. } => payload["known"] = json!(known),
             Event::Digest { date, since, until } => {
                 payload["date"] = json!(date);
-                payload["since"] = json!(since);
-                payload["until"] = json!(until);
+                payload["since"] = json!(crate::domain::rfc3339(*since));
+                payload["until"] = json!(crate::domain::rfc3339(*until));
             }
             _ => {}
         }

@@ -532,6 +532,7 @@ impl OutboxStore for PgStore {
         let Event::Digest { since, until, .. } = &event else {
             return Err(StoreError::Invalid("not a digest".into()));
         };
+        let (since, until) = (crate::domain::rfc3339(*since), crate::domain::rfc3339(*until));
         in_tx!(self, |tx| {
             let key = format!("{}:{}", event.key(business_id), NotifyChannel::Email.as_str());
             let done = tx
@@ -545,7 +546,7 @@ impl OutboxStore for PgStore {
                 let leads: i64 = get(
                     &tx.query_one(
                         "SELECT COUNT(*) FROM leads WHERE business_id = $1 AND created_at >= $2 AND created_at < $3",
-                        &[&business_id, since, until],
+                        &[&business_id, &since, &until],
                     )
                     .await
                     .map_err(db_err)?,

@@ -386,6 +386,7 @@ impl OutboxStore for SqliteStore {
             let Event::Digest { since, until, .. } = &event else {
                 return Err(StoreError::Invalid("not a digest".into()));
             };
+            let (since, until) = (rfc3339(*since), rfc3339(*until));
             let key = format!("{}:{}", event.key(&b), NotifyChannel::Email.as_str());
             let done: bool = tx
                 .query_row("SELECT EXISTS (SELECT 1 FROM notifications WHERE idempotency_key = ?1)", [&key], |r| {
