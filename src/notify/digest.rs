@@ -40,7 +40,7 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        crate::domain::parse_rfc3339(s).unwrap()
     }
 
     #[test]

@@ -66,11 +66,6 @@ pub struct Report {
     pub top_questions: Vec<TopQuestion>,
 }
 
-#[cfg(test)]
-fn parse(ts: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(ts).ok().map(|t| t.with_timezone(&Utc))
-}
-
 /// The first moment of the period: local midnight `days - 1` days before today.
 pub fn period_start(now: DateTime<Utc>, tz: chrono_tz::Tz, days: u32) -> DateTime<Utc> {
     let today = now.with_timezone(&tz).date_naive();
@@ -273,6 +268,7 @@ pub fn report_csv(report: &Report, outcomes: &Outcomes) -> Result<Vec<u8>, ApiEr
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::domain::parse_rfc3339 as parse;
     use crate::store::admin::EventRow;
 
     fn event(kind: &str, channel: Option<Channel>, at: &str, question: Option<&str>) -> EventRow {
