@@ -343,8 +343,9 @@ impl Bridge {
         };
         // Any other event ends the audio group before it is acted on, so
         // transcripts, hand-overs and the rest see the audio marked; not
-        // speech, which clears it.
-        if !matches!(event, ServerEvent::SpeechStarted) {
+        // speech, which clears it, nor audio the fast path declined (it joins
+        // the group like any other delta).
+        if !matches!(event, ServerEvent::SpeechStarted | ServerEvent::AudioDelta { .. }) {
             self.close_marks().await;
         }
         match event {
