@@ -546,6 +546,170 @@ const GLOSSES: &[(&str, &str)] = &[
     ("restaurantes", "restaurants commercial"),
     ("oficinas", "offices commercial"),
     ("negocio", "commercial shops"),
+    // Spanish, round six (issue 12): a home-services vocabulary written from
+    // the trade, by topic, not from any question set: the jobs, the fixtures
+    // and parts, the signs of trouble, paying, the company and the visit.
+    ("plomeria", "plumbing"),
+    ("instalar", "install"),
+    ("instalan", "install"),
+    ("instalacion", "installation install"),
+    ("reparar", "repair"),
+    ("reparan", "repair"),
+    ("reparacion", "repair"),
+    ("reparaciones", "repairs"),
+    ("arreglar", "repair fix"),
+    ("arreglan", "repair fix"),
+    ("arreglo", "repair"),
+    ("reemplazar", "replace replacement"),
+    ("reemplazo", "replacement"),
+    ("cambiar", "replace move"),
+    ("cambian", "replace"),
+    ("limpiar", "clean clearing"),
+    ("limpian", "clean clearing"),
+    ("limpieza", "cleaning clearing"),
+    ("destapan", "clearing drain"),
+    ("mantenimiento", "maintenance flush inspection"),
+    ("revisar", "inspection check"),
+    ("revision", "inspection"),
+    ("inspeccion", "inspection"),
+    ("detectar", "detection find"),
+    ("deteccion", "detection"),
+    ("encontrar", "find"),
+    ("servicio", "service"),
+    ("servicios", "services"),
+    ("lavavajillas", "dishwasher"),
+    ("lavaplatos", "dishwasher"),
+    ("triturador", "garbage disposal"),
+    ("trituradora", "garbage disposal"),
+    ("bomba", "pump"),
+    ("sumidero", "sump"),
+    ("suavizador", "water softener"),
+    ("suavizadores", "water softeners"),
+    ("ablandador", "water softener"),
+    ("filtro", "filter"),
+    ("filtros", "filters"),
+    ("tina", "tub"),
+    ("banera", "tub"),
+    ("medidor", "meter"),
+    ("cobre", "copper"),
+    ("galvanizado", "galvanized"),
+    ("galvanizados", "galvanized"),
+    ("hielo", "ice maker"),
+    ("nevera", "ice maker connections"),
+    ("refrigerador", "ice maker connections"),
+    ("alcantarilla", "sewer"),
+    ("raices", "roots"),
+    ("grasa", "grease"),
+    ("presion", "pressure"),
+    ("termostato", "thermostat"),
+    ("piloto", "pilot"),
+    ("sarro", "descaling sediment"),
+    ("sedimento", "sediment"),
+    ("ruido", "noises rumbling"),
+    ("ruidos", "noises rumbling"),
+    ("oxido", "rusty"),
+    ("electrico", "electric"),
+    ("electrica", "electric"),
+    ("congelado", "frozen"),
+    ("congelada", "frozen"),
+    ("congelados", "frozen"),
+    ("congeladas", "frozen"),
+    ("sotano", "basement"),
+    ("techo", "ceiling"),
+    ("piso", "floor"),
+    ("moho", "mold"),
+    ("manchas", "stains"),
+    ("humedad", "stains mold"),
+    ("cuenta", "bill"),
+    ("recibo", "bill invoice"),
+    ("concreto", "concrete slab"),
+    ("cemento", "concrete slab"),
+    ("jardin", "lawns"),
+    ("arboles", "trees"),
+    ("zanja", "trenchless"),
+    ("aceptan", "accept"),
+    ("acepta", "accept"),
+    ("aceptar", "accept"),
+    ("cheque", "checks"),
+    ("cheques", "checks"),
+    ("transferencia", "bank transfer"),
+    ("debito", "debit"),
+    ("credito", "credit"),
+    ("interes", "interest"),
+    ("intereses", "interest"),
+    ("mensual", "monthly"),
+    ("mensuales", "monthly"),
+    ("mensualidades", "monthly payments"),
+    ("meses", "months"),
+    ("anos", "years"),
+    ("dura", "last years"),
+    ("duran", "last years"),
+    ("cubre", "covered"),
+    ("piezas", "parts"),
+    ("partes", "parts"),
+    ("repuestos", "parts"),
+    ("fabricante", "manufacturer"),
+    ("falla", "fails"),
+    ("empleados", "employees"),
+    ("subcontratistas", "subcontractors"),
+    ("subcontratan", "subcontractors"),
+    ("dueno", "owner run family-run"),
+    ("duenos", "owner run family-run"),
+    ("familia", "family-run"),
+    ("familiar", "family-run"),
+    ("empresa", "company founded"),
+    ("compania", "company founded"),
+    ("fundada", "founded"),
+    ("antecedentes", "background-checked"),
+    ("capacitacion", "training"),
+    ("entrenamiento", "training"),
+    ("permiso", "permit permits"),
+    ("permisos", "permits"),
+    ("inspecciones", "inspections"),
+    ("certificado", "certificate"),
+    ("maestro", "master"),
+    ("aprendices", "apprentices"),
+    ("manana", "morning"),
+    ("tarde", "afternoon"),
+    ("mediodia", "noon"),
+    ("hoy", "same-day today"),
+    ("ventana", "window arrival"),
+    ("llegada", "arrival"),
+    ("mascotas", "pets"),
+    ("adulto", "adult"),
+    ("casa", "house home"),
+    ("casas", "houses"),
+    ("condominio", "condominiums"),
+    ("condominios", "condominiums"),
+    ("departamento", "condominiums units"),
+    ("apartamento", "condominiums units"),
+    ("edificio", "building"),
+    ("comercial", "commercial"),
+    ("comerciales", "commercial"),
+    ("tiendas", "shops commercial"),
+    ("locales", "shops commercial"),
+    ("vecinos", "units"),
+    ("administrador", "building manager"),
+    ("casero", "landlord"),
+    ("arrendador", "landlord"),
+    ("inundando", "flooding"),
+    ("negras", "sewage"),
+    ("drenajes", "drains"),
+    ("desborda", "overflowing"),
+    ("rebosa", "overflowing"),
+    ("tapa", "lid clogged"),
+    ("electricidad", "electrical power"),
+    ("corriente", "power"),
+    ("enchufes", "outlets"),
+    ("tomacorrientes", "outlets"),
+    ("breaker", "breaker panel"),
+    ("interruptor", "breaker"),
+    ("bomberos", "fire department"),
+    ("lunes", "monday"),
+    ("viernes", "friday"),
+    ("navidad", "christmas"),
+    ("dias", "days"),
+    ("dia", "day"),
 ];
 
 /// Lower case without the accents Spanish puts on vowels.
@@ -565,9 +729,17 @@ fn plain(word: &str) -> String {
 }
 
 /// The document's words for a customer's word (empty when it has none).
+/// A plural the glossary lacks is looked up singular ("veteranos",
+/// "eléctricos"), so one entry serves both.
 fn glosses(word: &str) -> Vec<&'static str> {
     let key = plain(word).replace('-', "");
-    GLOSSES.iter().find(|(w, _)| *w == key).map(|(_, g)| g.split(' ').collect()).unwrap_or_default()
+    let singular = [key.strip_suffix("es"), key.strip_suffix('s')];
+    let found = std::iter::once(Some(key.as_str()))
+        .chain(singular)
+        .flatten()
+        .filter(|k| k.len() >= 3)
+        .find_map(|k| GLOSSES.iter().find(|(w, _)| *w == k));
+    found.map(|(_, g)| g.split(' ').collect()).unwrap_or_default()
 }
 
 /// Each topic word of a query with the words it stands for: a question is
@@ -596,24 +768,40 @@ fn words_of(query: &str) -> Vec<&str> {
     words
 }
 
-/// The query as the built-in model should read it: a word with glosses is
-/// replaced by them (the model is English-first: "cobran" means nothing to
-/// it, "charge fee price" does), every other word kept.
+/// The query as the built-in model should read it: its topic words, each
+/// with glosses replaced by them (the model is English-first: "cobran" means
+/// nothing to it, "charge fee price" does). Stop words are left out: the
+/// model averages its words' vectors, and "do you", "will you put it in"
+/// pull every query toward the chunks written most in the second person
+/// (payment, emergency advice) whatever the question is about.
 pub fn glossed(query: &str) -> String {
-    query
+    let topic = query
         .split_whitespace()
-        .map(|w| {
+        .filter_map(|w| {
             let bare = w.trim_matches(|c: char| !c.is_alphanumeric());
             let g = glosses(bare);
-            if g.is_empty() {
-                w.to_string()
+            if !g.is_empty() {
+                Some(g.join(" "))
+            } else if is_stopword(bare) {
+                None
             } else {
-                g.join(" ")
+                Some(w.to_string())
             }
         })
         .chain(phrase_glosses(query).map(str::to_string))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    // Nothing but stop words ("is it dying"): the model reads them all.
+    if topic.is_empty() {
+        query.to_string()
+    } else {
+        topic
+    }
+}
+
+/// A word too short or too common to carry a topic.
+fn is_stopword(word: &str) -> bool {
+    word.chars().count() < 2 || STOPWORDS.contains(&word.to_lowercase().as_str())
 }
 
 /// The topic words of a query, stemmed and de-duplicated.
@@ -631,11 +819,29 @@ pub fn query_terms(query: &str) -> Vec<String> {
 /// price, though neither word is searched. Their document words are searched
 /// beside the query's ("how much to unclog a tub" finds the flat prices,
 /// not only the drain-cleaning service).
-const PHRASE_GLOSSES: &[(&str, &str)] =
-    &[("how much", "price"), ("what do you charge", "price"), ("what does it cost", "price")];
+/// Spanish names for things that take several words ("calentador de paso"
+/// is a tankless heater, "llave de paso" the shut-off valve) are here too,
+/// written without accents.
+const PHRASE_GLOSSES: &[(&str, &str)] = &[
+    ("how much", "price"),
+    ("what do you charge", "price"),
+    ("what does it cost", "price"),
+    ("calentador de paso", "tankless"),
+    ("calentadores de paso", "tankless"),
+    ("sin tanque", "tankless"),
+    ("llave de paso", "shut-off valve main"),
+    ("mano de obra", "labor"),
+    ("fin de semana", "weekend saturday sunday"),
+    ("fines de semana", "weekend saturday sunday"),
+    ("aguas negras", "sewage"),
+    ("agua caliente", "hot water"),
+    ("de noche", "night"),
+    ("mismo dia", "same-day"),
+    ("a presion", "hydro-jetting pressure"),
+];
 
 fn phrase_glosses(query: &str) -> impl Iterator<Item = &'static str> {
-    let lower = query.to_lowercase();
+    let lower = plain(query);
     PHRASE_GLOSSES.iter().filter(move |(p, _)| lower.contains(p)).flat_map(|(_, g)| g.split(' '))
 }
 
@@ -689,12 +895,56 @@ pub fn prune_common(words: Vec<String>, df: &[i64], total: i64) -> (Vec<String>,
 /// rather than outvote the words.
 const LATER_RANKING_WEIGHT: f64 = 0.5;
 
+/// How much the vectors count when full text's best passage does not cover
+/// the question (see [`fuse_hybrid`]).
+const UNSURE_VECTOR_WEIGHT: f64 = 1.0;
+
+/// Full text and vectors fused for a query. The static vectors know topics,
+/// not documents: they often prefer a passage on the same topic from the
+/// wrong document (prices when the question is about the service). So when
+/// full text's best passage covers the question (`covered`, see
+/// [`covers`]), it stays first and the vectors only order the rest; when it
+/// does not, the words missed and the vectors count as much as they do.
+pub fn fuse_hybrid(full_text: &[i64], vectors: &[i64], k: f64, covered: bool) -> Vec<i64> {
+    let rankings = [full_text.to_vec(), vectors.to_vec()];
+    if !covered {
+        return fuse_weighted(&rankings, k, UNSURE_VECTOR_WEIGHT);
+    }
+    let mut ids = fuse(&rankings, k);
+    if let Some(&top) = full_text.first() {
+        ids.retain(|&id| id != top);
+        ids.insert(0, top);
+    }
+    ids
+}
+
+/// Whether a passage holds at least half of a question's topic words (each
+/// word or one of its glosses), the bar [`extract_answer`] sets before it
+/// answers from a passage.
+pub fn covers(query: &str, passage: &str) -> bool {
+    let terms = term_groups(query);
+    let covered = coverage(&terms, passage);
+    covered > 0 && covered * 2 >= terms.len()
+}
+
+/// How many of the term groups have a word in `text`.
+fn coverage(terms: &[Vec<String>], text: &str) -> usize {
+    let words: BTreeSet<String> =
+        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(stem).collect();
+    terms.iter().filter(|group| group.iter().any(|t| words.contains(t))).count()
+}
+
 /// Reciprocal rank fusion of several rankings (ids best first; the first
 /// ranking, full text, counts most).
 pub fn fuse(rankings: &[Vec<i64>], k: f64) -> Vec<i64> {
+    fuse_weighted(rankings, k, LATER_RANKING_WEIGHT)
+}
+
+/// [`fuse`] with the rankings after the first weighted `later`.
+fn fuse_weighted(rankings: &[Vec<i64>], k: f64, later: f64) -> Vec<i64> {
     let mut scores: BTreeMap<i64, f64> = BTreeMap::new();
     for (i, ranking) in rankings.iter().enumerate() {
-        let weight = if i == 0 { 1.0 } else { LATER_RANKING_WEIGHT };
+        let weight = if i == 0 { 1.0 } else { later };
         for (rank, id) in ranking.iter().enumerate() {
             *scores.entry(*id).or_default() += weight / (k + rank as f64 + 1.0);
         }
@@ -711,11 +961,7 @@ pub fn extract_answer(query: &str, passages: &[Passage]) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
-    let coverage = |text: &str| {
-        let words: BTreeSet<String> =
-            text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(stem).collect();
-        terms.iter().filter(|group| group.iter().any(|t| words.contains(t))).count()
-    };
+    let coverage = |text: &str| coverage(&terms, text);
     // The passage that covers this question best; the search's rank breaks ties
     // (several questions' passages come together, best first for each).
     let (in_passage, best) = passages
@@ -866,10 +1112,29 @@ mod tests {
             callout.contains(&"service".to_string()) && callout.contains(&"call".to_string()),
             "{callout:?}"
         );
-        assert_eq!(
-            glossed("¿Cuánto cobran por la visita?"),
-            "¿Cuánto charge fee price por la visit service call"
-        );
+        // The model reads topic words only, glossed; a query of stop words alone is read whole.
+        assert_eq!(glossed("¿Cuánto cobran por la visita?"), "charge fee price visit service call");
+        assert_eq!(glossed("how are you?"), "how are you?");
+        // Plurals find a singular entry; Spanish names of several words are glossed whole.
+        assert!(query_words("¿hay descuento para veteranos?").contains(&"veterans".to_string()));
+        let tankless = query_words("¿instalan calentadores de paso?");
+        assert!(tankless.contains(&"tankless".to_string()), "{tankless:?}");
+        assert!(query_words("¿dónde está la llave de paso?").contains(&"shut-off".to_string()));
+        assert!(glosses("gas").is_empty(), "a two-letter stem is no entry");
+    }
+
+    #[test]
+    fn full_text_keeps_its_best_passage_when_it_covers_the_question() {
+        // Covered: full text's best stays first though the vectors rank it last.
+        assert_eq!(fuse_hybrid(&[1, 2, 3], &[3, 2, 9, 1], 60.0, true), [1, 2, 3, 9]);
+        // Not covered: the vectors count as much as the words.
+        assert_eq!(fuse_hybrid(&[1, 2, 3], &[3, 2, 9, 1], 60.0, false)[..3], [3, 2, 1]);
+        assert_eq!(fuse_hybrid(&[], &[4, 5], 60.0, false), [4, 5]);
+        let hours = "Business hours. On Saturdays we work 8am to 2pm.";
+        assert!(covers("Do you work on Saturdays?", hours));
+        assert!(covers("¿abren los sábados?", hours), "through the glossary");
+        assert!(!covers("do you install water softeners on Saturdays?", hours));
+        assert!(!covers("will you put it in", hours));
     }
 
     #[test]

@@ -100,7 +100,7 @@ fn heldout_report() {
 /// Held-out set F, measured once on 2026-11-30 after round five (issue 12):
 /// rules + classifier accuracy 0.897, URGENT recall 0.97 at precision 0.87;
 /// 47 of 60 knowledge questions answered from the right passage (full text
-/// and the built-in model). A regression below these, less a margin, fails CI;
+/// and the built-in model; 53 after round six's fusion). A regression below these, less a margin, fails CI;
 /// only the totals are printed. Not targets: nothing was tuned to reach
 /// them. (Sets A, C, D and E are training data now, so a floor on them
 /// would prove nothing.)
@@ -119,7 +119,9 @@ fn heldout_f_knowledge_floor() {
     let cases: Vec<(String, Vec<String>)> =
         knowledge_rows_of(KNOWLEDGE_F).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| (r.1, r.2)).collect();
     let right = knowledge(&cases).iter().filter(|r| r.1).count();
-    assert!(right >= 44, "held-out F knowledge fell to {right}/{} (measured 47)", cases.len());
+    // Measured 47 after round five, 53 after round six's fusion (a second and
+    // last measurement of set F); the floor keeps a margin of three.
+    assert!(right >= 50, "held-out F knowledge fell to {right}/{} (measured 53)", cases.len());
 }
 
 /// Held-out set C (`tests/data/heldout_c/`, written 2026-11-29 before phase

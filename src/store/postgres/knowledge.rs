@@ -148,12 +148,19 @@ pub(super) async fn search(
     business_id: &str,
     query: &KnowledgeQuery,
 ) -> Result<Vec<Passage>> {
-    let mut rankings = vec![text_ranking(c, business_id, &query.text).await?];
-    if let Some((model, vector)) = &query.embedding {
-        rankings.push(super::vectors::ranking(c, vectors, business_id, model, vector, CANDIDATES).await?);
-    }
-    let ids: Vec<i64> =
-        if rankings.len() == 1 { rankings.swap_remove(0) } else { retrieval::fuse(&rankings, RRF_K) };
+    let full_text = text_ranking(c, business_id, &query.text).await?;
+    let ids: Vec<i64> = match &query.embedding {
+        None => full_text,
+        Some((model, vector)) => {
+            let by_meaning =
+                super::vectors::ranking(c, vectors, business_id, model, vector, CANDIDATES).await?;
+            let covered = match full_text.first() {
+                Some(&top) => covers(c, business_id, top, &query.text).await?,
+                None => false,
+            };
+            retrieval::fuse_hybrid(&full_text, &by_meaning, RRF_K, covered)
+        }
+    };
     let ids: Vec<i64> = ids.into_iter().take(query.limit).collect();
     let rows = c
         .query(
@@ -173,6 +180,22 @@ pub(super) async fn search(
         .collect::<Result<Vec<_>>>()?;
     found.sort_by_key(|p| ids.iter().position(|id| *id == p.chunk_id));
     Ok(found)
+}
+
+/// Whether chunk `id` (with its title) covers the question (see
+/// [`retrieval::covers`]).
+async fn covers(c: &impl GenericClient, business_id: &str, id: i64, question: &str) -> Result<bool> {
+    let row = c
+        .query_opt(
+            "SELECT d.title, c.content, c.heading FROM knowledge_chunks c
+             JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = $1 AND c.business_id = $2",
+            &[&id, &business_id],
+        )
+        .await
+        .map_err(db_err)?;
+    let Some(row) = row else { return Ok(false) };
+    let title = retrieval::chunk_title(&get::<String>(&row, 0)?, get::<Option<String>>(&row, 2)?.as_deref());
+    Ok(retrieval::covers(question, &format!("{title} {}", get::<String>(&row, 1)?)))
 }
 
 /// A tsquery of `words`: any of them, or with `all` every one. The words are

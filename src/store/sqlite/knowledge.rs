@@ -107,33 +107,41 @@ pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<(
 }
 
 pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
-    let mut rankings = vec![fts_ranking(conn, business_id, &query.text)?];
-    if let Some((model, vector)) = &query.embedding {
-        rankings.push(vector_ranking(conn, business_id, model, vector)?);
-    }
-    let ids: Vec<i64> =
-        if rankings.len() == 1 { rankings.swap_remove(0) } else { retrieval::fuse(&rankings, RRF_K) };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT c.id, d.title, c.content, c.heading, d.source_url FROM knowledge_chunks c
-             JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ?1",
-        )
-        .map_err(db_err)?;
+    let full_text = fts_ranking(conn, business_id, &query.text)?;
+    let ids: Vec<i64> = match &query.embedding {
+        None => full_text,
+        Some((model, vector)) => {
+            let vectors = vector_ranking(conn, business_id, model, vector)?;
+            let covered = match full_text.first() {
+                Some(&top) => load_passage(conn, top)?
+                    .is_some_and(|p| retrieval::covers(&query.text, &format!("{} {}", p.title, p.text))),
+                None => false,
+            };
+            retrieval::fuse_hybrid(&full_text, &vectors, RRF_K, covered)
+        }
+    };
     let mut out = Vec::new();
     for id in ids.into_iter().take(query.limit) {
-        let passage = stmt
-            .query_row([id], |r| {
-                let title = retrieval::chunk_title(
-                    &r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(3)?.as_deref(),
-                );
-                Ok(Passage { chunk_id: r.get(0)?, title, text: r.get(2)?, source_url: r.get(4)? })
-            })
-            .optional()
-            .map_err(db_err)?;
-        out.extend(passage);
+        out.extend(load_passage(conn, id)?);
     }
     Ok(out)
+}
+
+/// One chunk as a passage, titled by its document and section.
+fn load_passage(conn: &Connection, id: i64) -> Result<Option<Passage>> {
+    conn.prepare_cached(
+        "SELECT c.id, d.title, c.content, c.heading, d.source_url FROM knowledge_chunks c
+         JOIN knowledge_documents d ON d.id = c.document_id WHERE c.id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([id], |r| {
+            let title =
+                retrieval::chunk_title(&r.get::<_, String>(1)?, r.get::<_, Option<String>>(3)?.as_deref());
+            Ok(Passage { chunk_id: r.get(0)?, title, text: r.get(2)?, source_url: r.get(4)? })
+        })
+        .optional()
+    })
+    .map_err(db_err)
 }
 
 fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i64>> {
