@@ -608,6 +608,135 @@ pub fn training_rows(
     })
 }
 
+/// Cues the head weighs beside the message's words, in the rules' pattern
+/// syntax, one group per kind of evidence: whether a danger is happening now
+/// or is contained, past, hypothetical or a figure of speech. A bag of words
+/// cannot read "not freezing" or "shut it off" as phrases; these pool the
+/// many ways of saying each thing, so a way seen rarely in the training rows
+/// still counts. Written from the trade, English and Spanish. Matched
+/// without regard to negation (the phrases carry their own).
+pub const CUES: [(&str, &[&str]); 5] = [
+    (
+        "contained",
+        &[
+            "not * emergency|urgent|disaster|rush",
+            "no rush|hurry|emergency",
+            "no big deal",
+            "whenever",
+            "nobody|noone|nobodys * hurt|danger|sick",
+            "no one * hurt|danger|sick",
+            "everyone|everybody|everyones * fine|ok|okay|safe|out",
+            "im|were fine|ok|okay|safe",
+            "turned|shut|switched * off",
+            "bucket~|towel~|tray|trash can",
+            "catching it",
+            "under control",
+            "contained|holding",
+            "for now",
+            "still works|working|heating|cooling|running",
+            "not freezing|cold",
+            "not that|too|so cold|hot|bad",
+            "mild",
+            "a little|bit",
+            "small|slow|slowly|tiny|minor",
+            "no es * emergencia|urgente|urgencia",
+            "no hay prisa|urgencia",
+            "sin prisa",
+            "nadie * enfermo|enferma|herido|herida|peligro|lastimado",
+            "cubeta|balde|barreno|toalla|toallas",
+            "ya * apague|apagamos|cerre|cerramos|arregl~",
+            "no * tanto frio",
+            "un poco",
+        ],
+    ),
+    (
+        "past or hypothetical",
+        &[
+            "year~|month~|week~|day~ ago",
+            "last year|month|week|winter|summer",
+            "turned out",
+            "was nothing",
+            "already|was|got|been fixed|repaired|checked|resolved|replaced",
+            "what if",
+            "what * do|should * if",
+            "in case",
+            "if ever",
+            "one day",
+            "hace anos|meses|tiempo",
+            "hace un ano",
+            "ano pasado",
+            "que pasa|hago|hacemos si",
+            "si algun dia",
+            "si alguna vez",
+            "ya esta|fue arreglad~|reparad~",
+            "record|expunge~|sealed|borrar",
+        ],
+    ),
+    (
+        "figure of speech",
+        &[
+            "is|was|looks|so fire|lit|killer",
+            "a|the bomb",
+            "de|que fuego|arde",
+            "killing me",
+            "me esta matando",
+            "lol|haha|hahaha|jaja|jajaja|lmao",
+            "killer",
+        ],
+    ),
+    (
+        "happening now",
+        &[
+            "right now",
+            "now",
+            "currently",
+            "ahora",
+            "getting worse|bigger|higher|stronger",
+            "spreading",
+            "keeps|still coming|pouring|rising|spreading|growing",
+            "cant|wont|couldnt stop|shut|turn",
+            "everywhere",
+            "pouring|gushing|spraying|rushing",
+            "help",
+            "hurry",
+            "911",
+            "as we speak",
+            "en este momento",
+            "no puedo|podemos cerrar|parar|apagar",
+            "se esta|sigue regando|extendiendo|saliendo",
+            "ayuda",
+        ],
+    ),
+    (
+        "people at risk",
+        &[
+            "trapped",
+            "cant breathe",
+            "dizzy|headache~|nause~|vomit~|faint~",
+            "passed out",
+            "unconscious|bleeding|burned|burnt|injured",
+            "baby|babies|infant|newborn|toddler|elderly|grandma|grandpa|grandmother|grandfather|pregnant|oxygen|disabled|wheelchair",
+            "mareado|mareada|bebe|embarazada|anciano|anciana|abuela|abuelo|atrapad~|herido|herida|sangr~",
+            "dolor de cabeza",
+        ],
+    ),
+];
+
+/// How many phrases of each [`CUES`] group the message has (at most two
+/// count: the head weighs the kind of evidence, not its repetition).
+pub fn cue_counts(text: &str) -> [f32; CUES.len()] {
+    static COMPILED: OnceLock<Vec<Vec<Vec<Elem>>>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(|| {
+        CUES.iter().map(|(_, patterns)| patterns.iter().map(|p| compile_words(p)).collect()).collect()
+    });
+    let tokens = tokenize(text);
+    let mut out = [0f32; CUES.len()];
+    for (slot, group) in out.iter_mut().zip(compiled) {
+        *slot = group.iter().filter(|p| occurs(p, &tokens)).count().min(2) as f32;
+    }
+    out
+}
+
 /// How sure the classifier must be to overrule the rules (its head's
 /// probabilities). Chosen on the development sets by 5-fold
 /// cross-validation, URGENT recall weighted double (`tune_thresholds`).

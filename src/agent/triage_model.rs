@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use super::local_model::{self, cosine};
+use super::triage::{cue_counts, CUES};
 use crate::domain::{BusinessType, Priority};
 
 /// Labelled messages built in: business_type, level, [lang,] text.
@@ -76,7 +77,7 @@ pub struct Classifier {
 }
 
 /// A message as the head reads it: a dense part (the embedding, the rules'
-/// level one-hot, the business type one-hot, a bias) and the words it
+/// level one-hot, the business type one-hot, a bias, the phrase cues) and the words it
 /// uses, hashed into [`WORD_BUCKETS`] slots (sparse). The embedding is a
 /// bag of token vectors that captures topic but hardly tense, negation or
 /// idiom; the words themselves ("was", "ago", "ever", "no", "lol") do.
@@ -86,8 +87,10 @@ pub struct Features {
     words: Vec<(usize, f32)>,
 }
 
-/// The dense part after the embedding: rules one-hot, business type one-hot, bias.
-const DENSE_EXTRA: usize = 3 + BusinessType::ALL.len() + 1;
+/// The dense part after the embedding: rules one-hot, business type one-hot,
+/// bias, then the phrase cues ([`super::triage::CUES`]: contained, past,
+/// figurative, happening now, people at risk).
+const DENSE_EXTRA: usize = 3 + BusinessType::ALL.len() + 1 + CUES.len();
 
 /// Hashed word slots after the dense part.
 const WORD_BUCKETS: usize = 2048;
@@ -99,6 +102,7 @@ fn features(vector: &[f32], rules: Priority, kind: BusinessType, text: &str) -> 
     dense.extend((0..3).map(|i| if slot(rules) == i { 1.0 } else { 0.0 }));
     dense.extend(BusinessType::ALL.iter().map(|k| if *k == kind { 1.0 } else { 0.0 }));
     dense.push(1.0);
+    dense.extend(cue_counts(text));
     let mut slots: Vec<usize> = word_tokens(text)
         .iter()
         .filter(|w| STOP_WORDS.binary_search(&w.as_str()).is_err())
@@ -291,6 +295,9 @@ pub fn training_fingerprint(
     };
     eat(local_model::get().map_or("none", |m| m.id()));
     eat(&format!("{WORD_BUCKETS} {WORD_SCALE} {STEPS} {RATE} {L2} {}", STOP_WORDS.join(" ")));
+    for (name, patterns) in CUES {
+        eat(&format!("{name}: {}", patterns.join(" / ")));
+    }
     for (kind, level, text) in rows {
         eat(&format!("{kind}\t{level}\t{}\t{text}", rules(*kind, text)));
     }

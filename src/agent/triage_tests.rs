@@ -404,3 +404,28 @@ fn dump_development_features() {
     }
     std::fs::write("/tmp/h12_openings.tsv", out).unwrap();
 }
+
+/// The head's phrase cues read phrases a bag of words cannot: a danger shut
+/// off or said to be safe, a past one, a figure of speech, one happening now.
+#[test]
+fn cues_tell_contained_and_past_from_happening_now() {
+    let group = |name: &str| CUES.iter().position(|(n, _)| *n == name).unwrap();
+    let (contained, past, figure, now, people) = (
+        group("contained"),
+        group("past or hypothetical"),
+        group("figure of speech"),
+        group("happening now"),
+        group("people at risk"),
+    );
+    let c = cue_counts("we shut the water off and put a bucket under it, nobody's hurt");
+    assert_eq!(c[contained], 2.0, "{c:?}");
+    assert_eq!(c[now], 0.0, "{c:?}");
+    let c = cue_counts("water is pouring through the ceiling right now and my grandma can't get out");
+    assert_eq!((c[contained], c[now], c[people]), (0.0, 2.0, 1.0), "{c:?}");
+    assert_eq!(cue_counts("the pipe burst two years ago, it's fixed")[past], 1.0);
+    assert_eq!(cue_counts("¿qué pasa si algún día huele a gas?")[past], 2.0);
+    assert_eq!(cue_counts("this listing is fire lol")[figure], 2.0);
+    // Negated words are not cues of their own: "not freezing" is, "freezing" alone is not.
+    assert_eq!(cue_counts("the house is freezing")[contained], 0.0);
+    assert_eq!(cue_counts("it's not freezing yet")[contained], 1.0);
+}
