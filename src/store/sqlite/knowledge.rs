@@ -218,7 +218,7 @@ pub(super) fn vec_table(model: &str, dim: usize) -> String {
 /// every float vector was most of a question's time over 10,000 chunks.
 /// None when `dim` is not a whole number of bytes.
 fn coarse_table(table: &str, dim: usize) -> Option<String> {
-    (dim > 0 && dim % 8 == 0).then(|| format!("{table}_bits"))
+    (dim > 0 && dim.is_multiple_of(8)).then(|| format!("{table}_bits"))
 }
 
 /// Deletes the vectors of the chunks about to be re-chunked (`filter` on
