@@ -8,7 +8,8 @@
 //!    model), and retrieval over them: full text, and fused with sqlite-vec
 //!    nearest neighbours, the query's embedding included.
 //!
-//! Prints a markdown table; the README quotes it.
+//! Prints a markdown table; the README quotes it. Name groups to run only
+//! those: `cargo bench --bench chat -- retrieval`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -160,16 +161,29 @@ fn bench_model() -> Vec<String> {
     ]
 }
 
+/// Runs every group, or only those named on the command line
+/// (`cargo bench --bench chat -- retrieval`; groups: model, engine, http,
+/// retrieval).
 fn main() {
+    let named: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let run = |group: &str| named.is_empty() || named.iter().any(|n| n == group);
     println!("| measurement | samples | throughput | p50 | p99 | max |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for r in bench_model() {
-        println!("{r}");
+    if run("model") {
+        for r in bench_model() {
+            println!("{r}");
+        }
     }
-    println!("{}", bench_engine());
-    println!("{}", bench_http(1, 300));
-    println!("{}", bench_http(16, 60));
-    for r in bench_retrieval() {
-        println!("{r}");
+    if run("engine") {
+        println!("{}", bench_engine());
+    }
+    if run("http") {
+        println!("{}", bench_http(1, 300));
+        println!("{}", bench_http(16, 60));
+    }
+    if run("retrieval") {
+        for r in bench_retrieval() {
+            println!("{r}");
+        }
     }
 }

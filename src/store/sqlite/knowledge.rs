@@ -15,6 +15,14 @@ use crate::store::{KnowledgeQuery, Result};
 const CANDIDATES: usize = 20;
 /// The usual reciprocal-rank-fusion constant.
 const RRF_K: f64 = 60.0;
+/// Full-text matches scored, at most, for a question made only of words
+/// common in a large knowledge base (see [`retrieval::prune_common`]).
+const COMMON_SCORED: usize = 1000;
+/// Chunks the coarse (one bit a dimension) nearest-neighbour scan hands to
+/// exact cosine re-scoring. A business with no more chunks than this is
+/// therefore ranked exactly; on the 10,000-chunk bench the re-scored top
+/// candidates match the exact scan's (see `coarse_recall` in the chat bench).
+const COARSE_CANDIDATES: usize = 100;
 
 /// Re-chunks every document of a business into the full-text index.
 pub(super) fn index_documents(tx: &Transaction<'_>, business_id: &str) -> Result<()> {
@@ -162,12 +170,28 @@ fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i
         df.push(d.unwrap_or(0));
     }
     let (words, all_common) = retrieval::prune_common(words, &df, total);
+    // `ORDER BY rank` (bm25) lets FTS5 sort the matches itself, so only the
+    // rows it returns first are read back to check their business: ordering
+    // by the bm25() function read every matching chunk's row for that.
     let ranked = |all: bool| -> Result<Vec<i64>> {
         let Some(expr) = fts_query(&words, all) else { return Ok(Vec::new()) };
+        if all_common {
+            // Common words match most chunks (thousands over 10,000): only a
+            // bounded prefix of the matches is scored. Below PRUNE_FROM
+            // chunks words are never all common, so small bases rank fully.
+            return query_all(
+                conn,
+                "SELECT rowid FROM (SELECT rowid, rank FROM knowledge_chunks_fts
+                                    WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2 LIMIT ?4)
+                 ORDER BY rank LIMIT ?3",
+                params![expr, business_id, CANDIDATES as i64, COMMON_SCORED as i64],
+                |r| r.get(0),
+            );
+        }
         query_all(
             conn,
             "SELECT rowid FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH ?1 AND business_id = ?2
-             ORDER BY bm25(knowledge_chunks_fts) LIMIT ?3",
+             ORDER BY rank LIMIT ?3",
             params![expr, business_id, CANDIDATES as i64],
             |r| r.get(0),
         )
@@ -194,6 +218,15 @@ pub(super) fn vec_table(model: &str, dim: usize) -> String {
         Some(local) if local.id() == model => format!("knowledge_vec_local_{dim}"),
         _ => format!("knowledge_vec_{dim}"),
     }
+}
+
+/// The sqlite-vec table beside `table` holding the same vectors quantised
+/// to one bit a dimension (sign), scanned by hamming distance to pick the
+/// candidates that `table`'s exact cosine then orders: the exact scan of
+/// every float vector was most of a question's time over 10,000 chunks.
+/// None when `dim` is not a whole number of bytes.
+fn coarse_table(table: &str, dim: usize) -> Option<String> {
+    (dim > 0 && dim.is_multiple_of(8)).then(|| format!("{table}_bits"))
 }
 
 /// Deletes the vectors of the chunks about to be re-chunked (`filter` on
@@ -225,11 +258,32 @@ fn as_blob(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|f| f.to_le_bytes()).collect()
 }
 
-/// Nearest chunks by cosine distance, among those embedded by `model`.
+/// Nearest chunks by cosine distance, among those embedded by `model`:
+/// the [`COARSE_CANDIDATES`] nearest by hamming distance of the sign bits,
+/// re-scored by the exact cosine of their float vectors. Without the bit
+/// table (a read-only database never opened for writing since), every
+/// float vector is scanned.
 fn vector_ranking(conn: &Connection, business_id: &str, model: &str, vector: &[f32]) -> Result<Vec<i64>> {
     let table = vec_table(model, vector.len());
     if vector.is_empty() || !table_exists(conn, &table)? {
         return Ok(Vec::new());
+    }
+    if let Some(coarse) =
+        coarse_table(&table, vector.len()).filter(|t| table_exists(conn, t).unwrap_or(false))
+    {
+        let sql = format!(
+            "WITH coarse AS (SELECT rowid FROM {coarse}
+                             WHERE embedding MATCH vec_quantize_binary(?1) AND k = ?2 AND business_id = ?3)
+             SELECT v.rowid FROM coarse JOIN {table} v ON v.rowid = coarse.rowid
+             JOIN knowledge_chunk_embeddings e ON e.chunk_id = v.rowid
+             WHERE e.model = ?4 ORDER BY vec_distance_cosine(v.embedding, ?1), v.rowid LIMIT ?5"
+        );
+        return query_all(
+            conn,
+            &sql,
+            params![as_blob(vector), COARSE_CANDIDATES as i64, business_id, model, CANDIDATES as i64],
+            |r| r.get(0),
+        );
     }
     let sql = format!(
         "WITH knn AS (SELECT rowid, distance FROM {table}
@@ -291,25 +345,133 @@ pub(super) fn save_embeddings(tx: &Transaction<'_>, model: &str, vectors: &[(i64
             business_of.query_row([chunk_id], |r| r.get(0)).optional().map_err(db_err)?;
         let Some(business) = business else { continue };
         let table = vec_table(model, vector.len());
+        let coarse = coarse_table(&table, vector.len());
         if created.insert(table.clone()) {
-            tx.execute_batch(&format!(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(
-                     business_id text partition key, embedding float[{}] distance_metric=cosine)",
-                vector.len()
-            ))
-            .map_err(db_err)?;
+            create_vec_tables(tx, &table, vector.len())?;
         }
+        let blob = as_blob(vector);
         tx.prepare_cached(&format!("DELETE FROM {table} WHERE rowid = ?1"))
             .and_then(|mut s| s.execute([chunk_id]))
             .map_err(db_err)?;
         tx.prepare_cached(&format!(
             "INSERT INTO {table} (rowid, business_id, embedding) VALUES (?1, ?2, ?3)"
         ))
-        .and_then(|mut s| s.execute(params![chunk_id, business, as_blob(vector)]))
+        .and_then(|mut s| s.execute(params![chunk_id, business, blob]))
         .map_err(db_err)?;
+        if let Some(coarse) = coarse {
+            tx.prepare_cached(&format!("DELETE FROM {coarse} WHERE rowid = ?1"))
+                .and_then(|mut s| s.execute([chunk_id]))
+                .map_err(db_err)?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO {coarse} (rowid, business_id, embedding) VALUES (?1, ?2, vec_quantize_binary(?3))"
+            ))
+            .and_then(|mut s| s.execute(params![chunk_id, business, blob]))
+            .map_err(db_err)?;
+        }
         record.execute(params![chunk_id, model, vector.len() as i64, ts]).map_err(db_err)?;
     }
     Ok(())
+}
+
+/// Rows in each storage chunk of a float vector table. sqlite-vec keeps a
+/// chunk's vectors in one blob, and reading one vector walks that blob's
+/// pages from its start: re-scoring a hundred candidates in the default
+/// 1,024-row chunks (1 MB at 256 dimensions) cost more than the exact scan.
+const FLOAT_CHUNK_ROWS: usize = 8;
+
+/// Creates `table` (float vectors of `dim`, cosine) and its bit table.
+fn create_vec_tables(tx: &Transaction<'_>, table: &str, dim: usize) -> Result<()> {
+    tx.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0(
+             business_id text partition key, embedding float[{dim}] distance_metric=cosine,
+             chunk_size={FLOAT_CHUNK_ROWS})"
+    ))
+    .map_err(db_err)?;
+    if let Some(coarse) = coarse_table(table, dim) {
+        tx.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS {coarse} USING vec0(
+                 business_id text partition key, embedding bit[{dim}])"
+        ))
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Brings every float vector table to the current layout and gives it its
+/// bit table with exactly its rows, from the stored vectors (no
+/// re-embedding): a table written in sqlite-vec's default chunks is copied
+/// into small ones, a database written before bit tables existed (or by an
+/// older frontdesk since) gets its bits. Runs when the store opens; returns
+/// the vectors rewritten.
+pub(super) fn prepare_vector_tables(conn: &mut Connection) -> Result<usize> {
+    let tables: Vec<(String, String)> = query_all(
+        conn,
+        "SELECT name, sql FROM sqlite_master WHERE name LIKE 'knowledge_vec_%'
+         AND name NOT LIKE '%_bits' AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let tx = conn.transaction().map_err(db_err)?;
+    let mut written = 0;
+    for (table, sql) in tables {
+        let Some(dim) = float_dim(&sql) else { continue };
+        if !sql.contains("chunk_size") {
+            // sqlite-vec tables cannot be renamed: copy out, recreate, copy back.
+            tx.execute_batch(&format!(
+                "CREATE TEMP TABLE knowledge_vec_move AS SELECT rowid AS id, business_id, embedding FROM {table};
+                 DROP TABLE {table};"
+            ))
+            .map_err(db_err)?;
+            create_vec_tables(&tx, &table, dim)?;
+            written += tx
+                .execute(
+                    &format!(
+                        "INSERT INTO {table} (rowid, business_id, embedding)
+                         SELECT id, business_id, embedding FROM temp.knowledge_vec_move ORDER BY id"
+                    ),
+                    [],
+                )
+                .map_err(db_err)?;
+            tx.execute_batch("DROP TABLE temp.knowledge_vec_move").map_err(db_err)?;
+        }
+        let Some(coarse) = coarse_table(&table, dim) else { continue };
+        create_vec_tables(&tx, &table, dim)?;
+        tx.execute(
+            &format!(
+                "DELETE FROM {coarse} WHERE rowid IN (SELECT rowid FROM {coarse} EXCEPT SELECT rowid FROM {table})"
+            ),
+            [],
+        )
+        .map_err(db_err)?;
+        // Row by row: the bit subtype vec_quantize_binary gives its result
+        // does not survive an INSERT ... SELECT.
+        let missing: Vec<(i64, String, Vec<u8>)> = query_all(
+            &tx,
+            &format!(
+                "SELECT rowid, business_id, embedding FROM {table}
+                 WHERE rowid IN (SELECT rowid FROM {table} EXCEPT SELECT rowid FROM {coarse})"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut insert = tx
+            .prepare(&format!(
+                "INSERT INTO {coarse} (rowid, business_id, embedding) VALUES (?1, ?2, vec_quantize_binary(?3))"
+            ))
+            .map_err(db_err)?;
+        for (id, business, vector) in &missing {
+            insert.execute(params![id, business, vector]).map_err(db_err)?;
+        }
+        written += missing.len();
+    }
+    tx.commit().map_err(db_err)?;
+    Ok(written)
+}
+
+/// The dimension of a float vector table, from its CREATE statement.
+fn float_dim(sql: &str) -> Option<usize> {
+    let after = &sql[sql.find("float[")? + "float[".len()..];
+    after[..after.find(']')?].trim().parse().ok()
 }
 
 /// An FTS5 MATCH expression: any of the words (or, with `all`, every one),
@@ -337,5 +499,255 @@ mod fts_tests {
     fn every_word_when_all_are_common() {
         let words = vec!["backflow".to_string(), "valve".to_string()];
         assert_eq!(fts_query(&words, true).as_deref(), Some("\"backflow\" AND \"valve\""));
+    }
+}
+
+#[cfg(test)]
+mod coarse_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::domain::{AgentConfig, BusinessBundle, BusinessType, KnowledgeDoc, NewBusiness};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Store;
+
+    const WORDS: &[&str] = &[
+        "water",
+        "heater",
+        "pipe",
+        "leak",
+        "drain",
+        "boiler",
+        "furnace",
+        "gas",
+        "valve",
+        "tank",
+        "sink",
+        "toilet",
+        "shower",
+        "faucet",
+        "sewer",
+        "camera",
+        "quote",
+        "price",
+        "fee",
+        "hour",
+        "weekend",
+        "saturday",
+        "night",
+        "emergency",
+        "warranty",
+        "permit",
+        "licence",
+        "insurance",
+        "payment",
+        "card",
+        "cash",
+        "invoice",
+        "tenant",
+        "landlord",
+        "kitchen",
+        "basement",
+        "roof",
+        "gutter",
+        "frozen",
+        "burst",
+        "flood",
+        "mould",
+        "smell",
+        "noise",
+        "pressure",
+        "filter",
+        "softener",
+        "pump",
+        "sump",
+        "backflow",
+        "inspection",
+        "install",
+        "repair",
+        "replace",
+        "clean",
+        "unclog",
+        "estimate",
+        "discount",
+        "senior",
+        "veteran",
+        "area",
+        "city",
+        "county",
+        "mile",
+        "travel",
+        "arrive",
+        "schedule",
+        "cancel",
+        "reschedule",
+        "technician",
+        "apprentice",
+        "van",
+        "tool",
+        "part",
+        "copper",
+        "plastic",
+        "brass",
+        "thermostat",
+        "radiator",
+        "vent",
+        "chimney",
+        "carbon",
+        "detector",
+        "alarm",
+        "safety",
+    ];
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % 1_000_003) as usize
+        }
+        fn sentence(&mut self, n: usize) -> String {
+            (0..n).map(|_| WORDS[self.next() % WORDS.len()]).collect::<Vec<_>>().join(" ")
+        }
+    }
+
+    /// A business of `docs` documents of one paragraph (one chunk) each.
+    async fn business(store: &SqliteStore, rng: &mut Rng, docs: usize) -> String {
+        let knowledge = (0..docs)
+            .map(|d| KnowledgeDoc { title: format!("Note {d}"), content: rng.sentence(25), source_url: None })
+            .collect();
+        let bundle = BusinessBundle {
+            business: NewBusiness::named(&format!("Co {docs}"), BusinessType::Plumbing),
+            agent: AgentConfig::default(),
+            questions: Vec::new(),
+            knowledge,
+            emergency_rules: Default::default(),
+            notifications: Default::default(),
+            facts: Default::default(),
+        };
+        store.import_business(bundle).await.unwrap().business_id.to_string()
+    }
+
+    /// (coarse then re-scored, exact scan of every float vector) top ids.
+    async fn both(store: &SqliteStore, business: &str, query: &str) -> (Vec<i64>, Vec<i64>) {
+        let model = local_model::get().unwrap();
+        let (business, vector, id) = (business.to_string(), model.embed(query), model.id().to_string());
+        store
+            .read(move |c| {
+                let coarse = vector_ranking(c, &business, &id, &vector)?;
+                let table = vec_table(&id, vector.len());
+                let mut exact: Vec<(f64, i64)> = query_all(
+                    c,
+                    &format!(
+                        "SELECT distance, rowid FROM {table} WHERE embedding MATCH ?1 AND k = ?2 AND business_id = ?3"
+                    ),
+                    params![as_blob(&vector), CANDIDATES as i64, business],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                exact.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let exact = exact.into_iter().map(|(_, id)| id).collect();
+                Ok((coarse, exact))
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_business_within_the_coarse_candidates_is_ranked_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        // Another, larger business shares the tables: partitions keep it out.
+        business(&store, &mut rng, COARSE_CANDIDATES * 2).await;
+        let small = business(&store, &mut rng, COARSE_CANDIDATES - 20).await;
+        for _ in 0..30 {
+            let q = rng.sentence(4);
+            let (coarse, exact) = both(&store, &small, &q).await;
+            assert_eq!(coarse.len(), CANDIDATES);
+            assert_eq!(coarse, exact, "{q}");
+        }
+    }
+
+    #[tokio::test]
+    async fn coarse_candidates_keep_the_exact_nearest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let big = business(&store, &mut rng, 2_000).await;
+        let (mut first, mut kept, mut total) = (0, 0, 0);
+        let queries = 50;
+        for _ in 0..queries {
+            let (coarse, exact) = both(&store, &big, &rng.sentence(4)).await;
+            first += usize::from(coarse.first() == exact.first());
+            kept += exact.iter().filter(|id| coarse.contains(id)).count();
+            total += exact.len();
+        }
+        // Measured: 49/50 and 820/1000. These 2,000 chunks share 85 words,
+        // so their vectors crowd together far more than real passages do.
+        eprintln!("coarse: nearest kept {first}/{queries}, top {CANDIDATES} kept {kept}/{total}");
+        assert!(first >= 48, "the exact nearest chunk was lost {} times in {queries}", queries - first);
+        assert!(kept * 100 >= total * 78, "{kept}/{total}");
+    }
+
+    #[tokio::test]
+    async fn an_older_database_gets_the_vector_layout_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut rng = Rng(7);
+        let id = business(&store, &mut rng, 300).await;
+        let q = rng.sentence(4);
+        let before = both(&store, &id, &q).await;
+        let model = local_model::get().unwrap();
+        let table = vec_table(model.id(), model.dims());
+        let coarse = coarse_table(&table, model.dims()).unwrap();
+        assert_eq!(rows(&store, format!("SELECT COUNT(*) FROM {coarse}")).await, 300);
+        // As written before bit tables existed: vectors in sqlite-vec's
+        // default chunks, no bits.
+        let old = format!(
+            "DROP TABLE {coarse};
+             CREATE TEMP TABLE moved AS SELECT rowid AS id, business_id, embedding FROM {table};
+             DROP TABLE {table};
+             CREATE VIRTUAL TABLE {table} USING vec0(
+                 business_id text partition key, embedding float[{dims}] distance_metric=cosine);
+             INSERT INTO {table} (rowid, business_id, embedding) SELECT id, business_id, embedding FROM moved;
+             DROP TABLE moved;",
+            dims = model.dims()
+        );
+        store.write(move |tx| tx.execute_batch(&old).map_err(db_err)).await.unwrap();
+        let layout =
+            format!("SELECT COUNT(*) FROM sqlite_master WHERE name = '{table}' AND sql LIKE '%chunk_size%'");
+        assert_eq!(rows(&store, layout.clone()).await, 0);
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(rows(&store, layout).await, 1);
+        assert_eq!(rows(&store, format!("SELECT COUNT(*) FROM {table}")).await, 300);
+        assert_eq!(rows(&store, format!("SELECT COUNT(*) FROM {coarse}")).await, 300);
+        assert_eq!(both(&store, &id, &q).await, before);
+        // A bit row without its vector and a vector without its bit row, as
+        // an older frontdesk writing the same file would leave them.
+        let (stale, lost) = (
+            format!("INSERT INTO {coarse} (rowid, business_id, embedding) VALUES (999999, ?1, vec_quantize_binary(?2))"),
+            format!("DELETE FROM {coarse} WHERE rowid = (SELECT MIN(rowid) FROM {table})"),
+        );
+        let (business, half) = (id.clone(), as_blob(&vec![0.5; model.dims()]));
+        store
+            .write(move |tx| {
+                tx.execute(&stale, params![business, half]).map_err(db_err)?;
+                tx.execute(&lost, []).map_err(db_err)
+            })
+            .await
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let missing = format!("SELECT COUNT(*) FROM {table} WHERE rowid NOT IN (SELECT rowid FROM {coarse})");
+        let extra = format!("SELECT COUNT(*) FROM {coarse} WHERE rowid NOT IN (SELECT rowid FROM {table})");
+        let (m, e) = (rows(&store, missing).await, rows(&store, extra).await);
+        assert_eq!((m, e), (0, 0));
+        assert_eq!(both(&store, &id, &q).await, before);
+    }
+
+    async fn rows(store: &SqliteStore, sql: String) -> i64 {
+        store.read(move |c| c.query_row(&sql, [], |r| r.get(0)).map_err(db_err)).await.unwrap()
     }
 }

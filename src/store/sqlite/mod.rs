@@ -147,6 +147,10 @@ impl SqliteStore {
         migrate::run(&mut writer)?;
         let read_only = writer.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
         if !read_only {
+            let rewritten = knowledge::prepare_vector_tables(&mut writer)?;
+            if rewritten > 0 {
+                tracing::info!(vectors = rewritten, "knowledge vector tables brought to the current layout");
+            }
             let embedded = knowledge::embed_missing(&mut writer)?;
             if embedded > 0 {
                 tracing::info!(chunks = embedded, "knowledge embedded with the built-in model");
