@@ -32,6 +32,8 @@ use base64::Engine;
 const TAG: usize = 18;
 const TAG_B64: usize = 24;
 const MARKER: [u8; 2] = [0xA5, 0x5A];
+/// Longest wait, once every call has hung up, for the server to close its model sessions.
+const MODEL_CLOSE_WAIT: Duration = Duration::from_secs(30);
 
 /// The payload of a frame: the tag for (call, seq, now) and `tail`, the
 /// base64 of the audio after its first `TAG` bytes.
@@ -211,6 +213,8 @@ pub struct Shared {
     pub failed: AtomicUsize,
     /// Calls whose media stream ended before they hung up (closed or failed under them).
     pub dropped: AtomicUsize,
+    /// Model sessions open: the server closes each when its call ends.
+    pub models_open: AtomicUsize,
     pub shape: Shape,
 }
 
@@ -242,6 +246,7 @@ impl Generator {
             connected: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
+            models_open: AtomicUsize::new(0),
             shape,
         });
         let threads = threads.max(1);
@@ -309,5 +314,12 @@ async fn thread_main(
     }
     // Model audio still on its way when the calls hung up is not lost; give it a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // Then wait for the server to close its model sessions, as the real API
+    // would: dropping them here resets the sockets of calls a saturated
+    // server has not finished yet, which it rightly reports as model failures.
+    let deadline = Instant::now() + MODEL_CLOSE_WAIT;
+    while shared.models_open.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     models.abort();
 }

@@ -4,6 +4,7 @@
 //! deltas in the chosen shape for as long as the server keeps it open, and
 //! measures every caller frame (`input_audio_buffer.append`) it receives.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ async fn session(tcp: TcpStream, shared: Arc<Shared>) {
     if ws.send(Message::text(created)).await.is_err() {
         return;
     }
+    shared.models_open.fetch_add(1, Ordering::Relaxed);
+    let _open = Open(&shared);
     let speech = speech(shared.shape);
     let mut call: Option<u32> = None;
     let mut tick: Option<tokio::time::Interval> = None;
@@ -132,6 +135,15 @@ async fn session(tcp: TcpStream, shared: Arc<Shared>) {
         }
     }
     order.add_to(&shared.up);
+}
+
+/// Counts a model session as open until it ends, however it ends.
+struct Open<'a>(&'a Shared);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.models_open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Sessions are not in step with each other: spread their ticks over the period.

@@ -37,6 +37,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let store = super::open_store(&config).await?;
     // A server that cannot save would take chats and calls and lose them: refuse to start.
     store.writable().await.context("frontdesk cannot start")?;
+    warm_up_models().await;
     let mut config = config;
     // With port 0 the system chooses: links built from the configuration name the real port.
     let listeners = listen(&mut config)?;
@@ -68,6 +69,31 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     server::serve_on(state, listeners, tls, server::shutdown_signal()).await;
     notifier.shutdown(grace).await;
     Ok(())
+}
+
+/// Loads the built-in sentence model, the triage head and its embedded
+/// examples now, before any socket is served: otherwise the first chat or
+/// caller pays for it (~90 ms), and the memory (~13 MB) appears only once
+/// traffic arrives.
+async fn warm_up_models() {
+    let started = std::time::Instant::now();
+    let warmed = tokio::task::spawn_blocking(|| {
+        // Any business type: the examples of every type are embedded at once.
+        let _ =
+            crate::agent::triage_model::Classifier::for_business(crate::domain::BusinessType::Plumbing, &[]);
+        crate::agent::local_model::get().is_some()
+    })
+    .await;
+    match warmed {
+        Ok(loaded) => tracing::info!(
+            model = loaded,
+            ms = started.elapsed().as_millis() as u64,
+            "built-in sentence model and triage head loaded"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "built-in models could not be loaded ahead; they load on first use")
+        }
+    }
 }
 
 async fn load_demo(config: &Config, store: &dyn Store) -> anyhow::Result<()> {

@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -81,9 +80,9 @@ impl Drop for Slot {
 }
 
 /// Runs one call from Twilio's `start` to its end.
-async fn run(app: AppState, socket: ServerSocket) {
-    let (twilio_tx, mut twilio_rx) = socket.split();
-    let Some(start) = wait_for_start(&mut twilio_rx).await else {
+async fn run(app: AppState, mut socket: ServerSocket) {
+    // One owner for the whole socket: no split halves, no lock between them.
+    let Some(start) = wait_for_start(&mut socket).await else {
         tracing::warn!("media stream closed before it started");
         return;
     };
@@ -123,8 +122,8 @@ async fn run(app: AppState, socket: ServerSocket) {
             }
         };
         let bridge =
-            Bridge::new(app, ctx, call_sid.into_string(), start.stream_sid, session, knowledge, twilio_tx);
-        bridge.run(twilio_rx).await;
+            Bridge::new(app, ctx, call_sid.into_string(), start.stream_sid, session, knowledge, socket);
+        bridge.run().await;
     }
     .instrument(span)
     .await;
@@ -155,7 +154,7 @@ async fn admit(app: &AppState, start: &tw::Start) -> Result<crate::domain::Call,
     Ok(call)
 }
 
-async fn wait_for_start(rx: &mut SplitStream<ServerSocket>) -> Option<tw::Start> {
+async fn wait_for_start(rx: &mut ServerSocket) -> Option<tw::Start> {
     let deadline = Instant::now() + HANDSHAKE;
     loop {
         let message = tokio::time::timeout_at(deadline, rx.next()).await.ok()??.ok()?;

@@ -22,8 +22,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -80,6 +79,9 @@ const LINGER: Duration = Duration::from_secs(10);
 const LOUD_ERRORS: u32 = 3;
 /// Largest frame accepted from Twilio or the model.
 const MAX_FRAME: usize = 256 * 1024;
+/// Messages already received on a socket handled in one wakeup, before what
+/// they caused is written out in one flush per socket.
+const READ_BATCH: usize = 16;
 
 struct Bridge {
     app: AppState,
@@ -90,8 +92,10 @@ struct Bridge {
     out: BytesMut,
     session: Session,
     knowledge: Vec<KnowledgeBrief>,
-    twilio: TwilioOut<SplitSink<ServerSocket, Message>>,
+    twilio: TwilioOut<ServerSocket>,
     model: Model,
+    /// Caller audio written to the model but not flushed yet.
+    model_unflushed: bool,
     /// Latest inbound media timestamp: the stream's clock.
     now_ms: u64,
     /// Caller audio waiting for the model session to be ready.
@@ -125,7 +129,7 @@ impl Bridge {
         stream_sid: String,
         session: Session,
         knowledge: Vec<KnowledgeBrief>,
-        twilio: SplitSink<ServerSocket, Message>,
+        twilio: ServerSocket,
     ) -> Bridge {
         let (persist, rx) = mpsc::unbounded_channel();
         let persister = tokio::spawn(persister(app.clone(), call_sid.clone(), rx).in_current_span());
@@ -142,6 +146,7 @@ impl Bridge {
             knowledge,
             twilio: TwilioOut::new(twilio, stream_sid),
             model,
+            model_unflushed: false,
             now_ms: 0,
             buffer: VecDeque::new(),
             playback: Playback::default(),
@@ -159,7 +164,7 @@ impl Bridge {
         }
     }
 
-    async fn run(mut self, mut twilio_rx: SplitStream<ServerSocket>) {
+    async fn run(mut self) {
         let ws = &self.app.config.websocket;
         let ping_every = Duration::from_millis(ws.ping_interval_ms);
         let pong_grace = ping_every + Duration::from_millis(ws.pong_timeout_ms);
@@ -171,6 +176,8 @@ impl Bridge {
         let mut timer = Box::pin(sleep_until(Instant::now()));
         let mut armed: Option<Instant> = None;
         loop {
+            // What the last wakeup wrote goes out now: one write per socket.
+            self.flush_writes().await;
             let next = self.next_deadline();
             if next != armed {
                 if let Some(at) = next {
@@ -179,22 +186,19 @@ impl Bridge {
                 armed = next;
             }
             tokio::select! {
-                message = twilio_rx.next() => match message {
-                    Some(Ok(Message::Text(text))) => {
-                        if !self.on_twilio(text.as_str()).await {
-                            break;
-                        }
-                    }
-                    Some(Ok(Message::Pong(_))) => self.last_twilio_pong = Instant::now(),
-                    Some(Ok(Message::Close(_))) => break,
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        tracing::info!(error = %e, "media stream failed");
+                message = self.twilio.socket().next() => {
+                    if !self.on_twilio_batch(message).await {
                         break;
                     }
-                    None => break,
-                },
-                event = self.model.next() => self.on_model_event(event).await,
+                }
+                event = self.model.next() => {
+                    self.on_model_event(event).await;
+                    // Events that arrived with it are handled before anything is flushed.
+                    for _ in 0..READ_BATCH {
+                        let Some(event) = self.model.next_ready() else { break };
+                        self.on_model_event(event).await;
+                    }
+                }
                 // Polled only while searches run: no channel poll per frame.
                 Some(done) = self.tools.next_done(), if self.tools.running() => self.on_tool_done(done).await,
                 _ = ping.tick() => {
@@ -220,7 +224,60 @@ impl Bridge {
                 }
             }
         }
+        self.flush_writes().await;
         self.finish().await;
+    }
+
+    /// A message from Twilio and those that arrived with it (handled before
+    /// anything is flushed); false when the call should end.
+    async fn on_twilio_batch(
+        &mut self,
+        first: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> bool {
+        if !self.on_twilio_message(first).await {
+            return false;
+        }
+        for _ in 0..READ_BATCH {
+            // Polled without waiting: the loop's next `select!` registers the task's waker.
+            let Some(message) = self.twilio.socket().next().now_or_never() else { break };
+            if !self.on_twilio_message(message).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// One message from Twilio's stream (or its end); false when the call should end.
+    async fn on_twilio_message(
+        &mut self,
+        message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> bool {
+        match message {
+            Some(Ok(Message::Text(text))) => self.on_twilio(text.as_str()).await,
+            Some(Ok(Message::Pong(_))) => {
+                self.last_twilio_pong = Instant::now();
+                true
+            }
+            Some(Ok(Message::Close(_))) => false,
+            Some(Ok(_)) => true,
+            Some(Err(e)) => {
+                tracing::info!(error = %e, "media stream failed");
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Writes out what this wakeup buffered for Twilio and for the model.
+    async fn flush_writes(&mut self) {
+        self.twilio.flush().await;
+        if std::mem::take(&mut self.model_unflushed) {
+            if let Model::Open { socket, .. } = &mut self.model {
+                if let Err(e) = socket.flush().await {
+                    tracing::debug!(error = %e, "could not write to the realtime session");
+                }
+            }
+        }
     }
 
     /// The nearest pending deadline.
@@ -290,7 +347,7 @@ impl Bridge {
         if self.model.is_ready() {
             rt::append_into(&mut self.out, payload);
             let append = take_text(&mut self.out);
-            self.send_model_message(append).await;
+            self.feed_model(append).await;
         } else {
             if self.buffer.len() >= self.buffer_max {
                 self.buffer.pop_front();
@@ -327,6 +384,8 @@ impl Bridge {
     async fn close_marks(&mut self) {
         if let Some(seq) = self.playback.close() {
             self.twilio.mark(seq).await;
+            // What follows may wait (tools, saving): the group's end goes out now.
+            self.twilio.flush().await;
         }
     }
 

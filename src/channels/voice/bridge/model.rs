@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Bytes written to the model's socket are held until a flush (or this many).
+const MODEL_WRITE_BATCH: usize = 16 * 1024;
+
 /// The model side: opening, open and ready, or gone.
 pub(super) enum Model {
     Connecting(std::pin::Pin<Box<dyn std::future::Future<Output = Result<Box<ModelSocket>, String>> + Send>>),
@@ -37,6 +40,14 @@ impl Model {
         }
     }
 
+    /// An event of an open session that is already here, without waiting.
+    pub(super) fn next_ready(&mut self) -> Option<ModelEvent> {
+        match self {
+            Model::Open { .. } => self.next().now_or_never(),
+            _ => None,
+        }
+    }
+
     pub(super) fn is_ready(&self) -> bool {
         matches!(self, Model::Open { ready: true, .. })
     }
@@ -52,7 +63,8 @@ pub(super) fn connect(app: &AppState) -> Model {
             format!("Bearer {key}").parse().map_err(|_| "the API key is not a valid header".to_string())?;
         request.headers_mut().insert("authorization", auth);
         // Small buffers: a call's frames are a few hundred bytes, and there may be a thousand calls.
-        let config = websocket::small_frames(MAX_FRAME * 4);
+        // Writes are buffered until the bridge flushes (one write per wakeup).
+        let config = websocket::small_frames(MAX_FRAME * 4).write_buffer_size(MODEL_WRITE_BATCH);
         let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
         match tokio::time::timeout(HANDSHAKE, connecting).await {
             Ok(Ok((socket, _))) => Ok(Box::new(socket)),
@@ -81,9 +93,22 @@ impl Bridge {
         self.send_model_message(Message::text(text)).await;
     }
 
-    pub(super) async fn send_model_message(&mut self, message: Message) {
+    async fn send_model_message(&mut self, message: Message) {
         if let Model::Open { socket, .. } = &mut self.model {
+            // Sent at once, after any caller audio buffered before it.
+            self.model_unflushed = false;
             if let Err(e) = socket.send(message).await {
+                tracing::debug!(error = %e, "could not write to the realtime session");
+            }
+        }
+    }
+
+    /// Caller audio: buffered, and flushed once the bridge has handled
+    /// everything that woke it (`flush_writes`).
+    pub(super) async fn feed_model(&mut self, message: Message) {
+        if let Model::Open { socket, .. } = &mut self.model {
+            self.model_unflushed = true;
+            if let Err(e) = socket.feed(message).await {
                 tracing::debug!(error = %e, "could not write to the realtime session");
             }
         }

@@ -3,7 +3,8 @@
 //! per group, see `playback`); `clear` when the caller talks over it; pings;
 //! the close. Audio and marks are written from
 //! templates into one buffer whose memory is reused once a message has gone
-//! out, so a chunk costs no allocation. A failed write is logged and the
+//! out, so a chunk costs no allocation; they are buffered, and flushed once
+//! the bridge has handled everything that woke it. A failed write is logged and the
 //! call goes on: Twilio's side ending is noticed by the reading side.
 
 use std::fmt::Display;
@@ -21,11 +22,15 @@ pub(super) fn take_text(out: &mut BytesMut) -> Message {
 }
 
 pub(super) struct TwilioOut<S> {
-    sink: S,
+    /// The whole media stream, unsplit: the bridge reads it through
+    /// [`TwilioOut::socket`] (no lock shared by two halves, no extra wakers).
+    socket: S,
     stream_sid: String,
     /// `stream_sid` quoted for JSON, for the per-frame templates.
     sid_json: String,
     out: BytesMut,
+    /// Audio or marks written but not flushed yet.
+    unflushed: bool,
 }
 
 impl<S> TwilioOut<S>
@@ -33,57 +38,73 @@ where
     S: Sink<Message> + Unpin,
     S::Error: Display,
 {
-    pub(super) fn new(sink: S, stream_sid: String) -> TwilioOut<S> {
+    pub(super) fn new(socket: S, stream_sid: String) -> TwilioOut<S> {
         let sid_json = tw::quoted_sid(&stream_sid);
-        TwilioOut { sink, stream_sid, sid_json, out: BytesMut::with_capacity(512) }
+        TwilioOut { socket, stream_sid, sid_json, out: BytesMut::with_capacity(512), unflushed: false }
+    }
+
+    /// The media stream, for reading what Twilio sends.
+    pub(super) fn socket(&mut self) -> &mut S {
+        &mut self.socket
     }
 
     /// A chunk of model audio (base64, already checked), and mark `seq`
-    /// after it when one is due.
+    /// after it when one is due. Buffered: it goes out with [`TwilioOut::flush`].
     pub(super) async fn play(&mut self, delta: &str, seq: Option<u64>) {
         tw::media_into(&mut self.out, &self.sid_json, delta);
         let media = take_text(&mut self.out);
-        let Some(seq) = seq else { return self.write(media).await };
-        tw::mark_into(&mut self.out, &self.sid_json, seq);
-        let mark = take_text(&mut self.out);
-        // `feed` only buffers; `send` flushes both in one write.
-        let written = match self.sink.feed(media).await {
-            Ok(()) => self.sink.send(mark).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = written {
-            tracing::debug!(error = %e, "could not write to the media stream");
+        self.feed(media).await;
+        if let Some(seq) = seq {
+            self.mark(seq).await;
         }
     }
 
     /// Mark `seq` on its own: everything written before it is one group.
+    /// Buffered like audio.
     pub(super) async fn mark(&mut self, seq: u64) {
         tw::mark_into(&mut self.out, &self.sid_json, seq);
         let mark = take_text(&mut self.out);
-        self.write(mark).await;
+        self.feed(mark).await;
     }
 
-    async fn write(&mut self, message: Message) {
-        if let Err(e) = self.sink.send(message).await {
+    /// `feed` only buffers (up to the socket's write buffer): what a wakeup
+    /// of the bridge writes goes out in one write when it is done.
+    async fn feed(&mut self, message: Message) {
+        self.unflushed = true;
+        if let Err(e) = self.socket.feed(message).await {
             tracing::debug!(error = %e, "could not write to the media stream");
         }
     }
 
-    /// Twilio drops the audio it has not played yet.
+    /// Writes out whatever audio and marks are buffered.
+    pub(super) async fn flush(&mut self) {
+        if !std::mem::take(&mut self.unflushed) {
+            return;
+        }
+        if let Err(e) = self.socket.flush().await {
+            tracing::debug!(error = %e, "could not write to the media stream");
+        }
+    }
+
+    /// Twilio drops the audio it has not played yet (sent at once, after
+    /// anything buffered).
     pub(super) async fn clear(&mut self) {
-        if let Err(e) = self.sink.send(Message::text(tw::clear(&self.stream_sid))).await {
+        self.unflushed = false;
+        if let Err(e) = self.socket.send(Message::text(tw::clear(&self.stream_sid))).await {
             tracing::debug!(error = %e, "could not write to the media stream");
         }
     }
 
     /// False when the stream can no longer be written to.
     pub(super) async fn ping(&mut self) -> bool {
-        self.sink.send(Message::Ping(Default::default())).await.is_ok()
+        self.unflushed = false;
+        self.socket.send(Message::Ping(Default::default())).await.is_ok()
     }
 
     /// Closes the stream (its `<Connect action>` then asks us what next).
     pub(super) async fn close(&mut self) {
-        let _ = self.sink.send(Message::Close(None)).await;
+        self.unflushed = false;
+        let _ = self.socket.send(Message::Close(None)).await;
     }
 }
 
@@ -104,9 +125,10 @@ mod tests {
         twilio.play("//8=", Some(7)).await;
         twilio.play("AA==", None).await;
         twilio.mark(8).await;
+        twilio.flush().await;
         twilio.clear().await;
         assert_eq!(
-            texts(&twilio.sink),
+            texts(&twilio.socket),
             vec![
                 json!({ "event": "media", "streamSid": "MZ\"1", "media": { "payload": "//8=" } }),
                 json!({ "event": "mark", "streamSid": "MZ\"1", "mark": { "name": "7" } }),
@@ -117,6 +139,56 @@ mod tests {
         );
         assert!(twilio.ping().await);
         twilio.close().await;
-        assert!(matches!(twilio.sink[5..], [Message::Ping(_), Message::Close(None)]));
+        assert!(matches!(twilio.socket[5..], [Message::Ping(_), Message::Close(None)]));
+    }
+
+    /// A sink that records how many messages it held at each flush.
+    #[derive(Default)]
+    struct Recorder {
+        sent: Vec<Message>,
+        flushed_at: Vec<usize>,
+    }
+
+    impl Sink<Message> for Recorder {
+        type Error = std::convert::Infallible;
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn start_send(mut self: std::pin::Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            self.sent.push(item);
+            Ok(())
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            let held = self.sent.len();
+            self.flushed_at.push(held);
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn audio_and_marks_wait_for_one_flush_and_clear_goes_at_once() {
+        let mut twilio = TwilioOut::new(Recorder::default(), "MZ1".into());
+        twilio.play("//8=", Some(1)).await;
+        twilio.play("AA==", None).await;
+        twilio.mark(2).await;
+        assert!(twilio.socket.flushed_at.is_empty(), "nothing is flushed per message");
+        twilio.flush().await;
+        twilio.flush().await;
+        assert_eq!(twilio.socket.flushed_at, vec![4], "one flush for the four, none when nothing is new");
+        twilio.play("AA==", None).await;
+        twilio.clear().await;
+        assert_eq!(twilio.socket.flushed_at, vec![4, 6], "clear flushes at once, after the audio before it");
     }
 }
