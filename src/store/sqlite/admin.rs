@@ -332,7 +332,9 @@ pub(super) fn delete_knowledge(tx: &Transaction<'_>, business_id: &str, id: &str
     if !owned {
         return Err(StoreError::NotFound("knowledge document".into()));
     }
-    tx.execute("DELETE FROM knowledge_chunks WHERE document_id = ?1", [id]).map_err(db_err)?;
+    // Through drop_chunks so the chunks' vectors and sign bits go with them
+    // (a bare DELETE left them behind, taking coarse candidates' slots).
+    super::knowledge::drop_chunks(tx, id)?;
     tx.execute("DELETE FROM knowledge_documents WHERE id = ?1 AND business_id = ?2", [id, business_id])
         .map_err(db_err)?;
     super::knowledge::index_document(tx, business_id, id)

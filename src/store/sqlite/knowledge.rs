@@ -894,6 +894,50 @@ mod coarse_tests {
     }
 
     #[tokio::test]
+    async fn deleting_a_document_removes_its_vectors_and_bits() {
+        use crate::store::AdminStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let id = business(&store, &mut rng, 10).await;
+        let business_id = crate::ids::BusinessId::from(id.clone());
+        let model = local_model::get().unwrap();
+        let table = vec_table(model.id(), model.embed("x").len());
+        let count = |t: String| {
+            let id = id.clone();
+            let store = &store;
+            async move {
+                store
+                    .read(move |c| {
+                        c.query_row(&format!("SELECT count(*) FROM {t} WHERE business_id = ?1"), [id], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                        .map_err(db_err)
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!((count(table.clone()).await, count(format!("{table}_bits")).await), (10, 10));
+        let doc: String = {
+            let id = id.clone();
+            store
+                .read(move |c| {
+                    c.query_row(
+                        "SELECT id FROM knowledge_documents WHERE business_id = ?1 LIMIT 1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)
+                })
+                .await
+                .unwrap()
+        };
+        store.delete_knowledge(&business_id, &doc).await.unwrap();
+        assert_eq!((count(table.clone()).await, count(format!("{table}_bits")).await), (9, 9));
+    }
+
+    #[tokio::test]
     async fn an_older_database_gets_the_vector_layout_when_opened() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.db");
