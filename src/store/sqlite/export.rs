@@ -13,7 +13,7 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use super::{db_err, knowledge, migrate, open_connection, snapshot_read_only};
+use super::{db_err, migrate, open_connection, snapshot_read_only, vectors};
 use crate::store::transfer::{Batch, Cell, Skipped, BATCH_ROWS};
 use crate::store::{Result, StoreError};
 
@@ -142,7 +142,7 @@ impl Export {
             .map_err(db_err)?;
         let mut out = Vec::new();
         for (model, dim) in groups {
-            let table = knowledge::vec_table(&model, usize::try_from(dim).unwrap_or(0));
+            let table = vectors::vec_table(&model, usize::try_from(dim).unwrap_or(0));
             let exists: bool = conn
                 .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)", [&table], |r| {
                     r.get(0)

@@ -32,6 +32,7 @@ pub(crate) mod outbox;
 mod outbox_store;
 mod reports;
 mod triage_marks;
+mod vectors;
 
 pub use backup::{backup_file, copy_snapshot, snapshot_read_only, verify_file};
 
@@ -147,11 +148,11 @@ impl SqliteStore {
         migrate::run(&mut writer)?;
         let read_only = writer.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
         if !read_only {
-            let rewritten = knowledge::prepare_vector_tables(&mut writer)?;
+            let rewritten = vectors::prepare_vector_tables(&mut writer)?;
             if rewritten > 0 {
                 tracing::info!(vectors = rewritten, "knowledge vector tables brought to the current layout");
             }
-            let embedded = knowledge::embed_missing(&mut writer)?;
+            let embedded = vectors::embed_missing(&mut writer)?;
             if embedded > 0 {
                 tracing::info!(chunks = embedded, "knowledge embedded with the built-in model");
             }
@@ -488,12 +489,12 @@ impl Store for SqliteStore {
 
     async fn chunks_to_embed(&self, model: &str, limit: usize) -> Result<Vec<(i64, String)>> {
         let model = model.to_string();
-        self.read(move |c| knowledge::chunks_to_embed(c, &model, limit)).await
+        self.read(move |c| vectors::chunks_to_embed(c, &model, limit)).await
     }
 
     async fn save_embeddings(&self, model: &str, vectors: Vec<(i64, Vec<f32>)>) -> Result<()> {
         let model = model.to_string();
-        self.write(move |tx| knowledge::save_embeddings(tx, &model, &vectors)).await
+        self.write(move |tx| vectors::save_embeddings(tx, &model, &vectors)).await
     }
 
     async fn start_conversation(
