@@ -7,6 +7,7 @@ pub mod answers;
 pub mod conversation;
 pub mod facts;
 pub mod local_model;
+pub mod phrases;
 pub mod provider;
 pub mod state;
 pub mod tools;

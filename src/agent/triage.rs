@@ -26,6 +26,9 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::phrases::{
+    compile_words, match_at, negated, normalise, occurs, occurs_unnegated, tokenize, Elem, Token,
+};
 use super::triage_model::{Classifier, Nearest, Vote};
 use crate::domain::{BusinessType, Priority};
 
@@ -240,24 +243,6 @@ const ROUTINE: &[RuleRow] = &[
     (Normal, "presupuesto|cotizacion|cita", None, ""),
 ];
 
-/// Words that negate what follows them in the same clause.
-const NEGATIONS: &[&str] = &[
-    "no", "not", "never", "without", "nothing", "none", "isnt", "arent", "wasnt", "werent", "dont", "doesnt",
-    "didnt", "havent", "hasnt", "cant", "wont", "nunca", "sin", "ningun", "ninguna", "tampoco", "nor",
-];
-/// Words that end a clause for negation and context.
-const CLAUSE_BREAKS: &[&str] =
-    &["but", "pero", "though", "although", "however", "except", "just", "only", "solo"];
-
-#[derive(Debug, Clone)]
-enum Elem {
-    /// Alternatives; `true` marks a stem (prefix) match.
-    Word(Vec<(String, bool)>),
-    Gap,
-    /// The next word must not be one of these (`fire !department`).
-    NotNext(Vec<(String, bool)>),
-}
-
 #[derive(Debug, Clone)]
 struct Rule {
     level: Priority,
@@ -281,35 +266,6 @@ pub struct Rules {
     /// owner said does not count for them.
     removed: Vec<Rule>,
     classifier: Arc<Classifier>,
-}
-
-fn compile_words(pattern: &str) -> Vec<Elem> {
-    // `!` is punctuation in messages; in patterns it marks a NotNext.
-    normalise(&pattern.replace('!', "^"))
-        .split_whitespace()
-        .map(|word| {
-            if word == "*" {
-                return Elem::Gap;
-            }
-            let (negative, word) = match word.strip_prefix('^') {
-                Some(rest) => (true, rest),
-                None => (false, word),
-            };
-            let alts = word
-                .split('|')
-                .filter(|w| !w.is_empty())
-                .map(|w| match w.strip_suffix('~') {
-                    Some(stem) => (stem.to_string(), true),
-                    None => (w.to_string(), false),
-                })
-                .collect();
-            if negative {
-                Elem::NotNext(alts)
-            } else {
-                Elem::Word(alts)
-            }
-        })
-        .collect()
 }
 
 /// A readable reason for a pattern: its first alternatives, syntax removed.
@@ -341,102 +297,6 @@ fn compile_pattern(level: Priority, pattern: &str, hazard: Option<Hazard>, conte
     let also = parts.map(compile_words).collect();
     let label = pattern.split(" & ").map(label).collect::<Vec<_>>().join(" + ");
     Rule { level, label, elems, hazard, context, requires, also }
-}
-
-/// Lower case, accents folded, apostrophes dropped ("don't" -> "dont"),
-/// punctuation kept as separate tokens so clauses can be found.
-fn normalise(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        let c = match c {
-            'á' | 'à' | 'â' | 'ä' | 'Á' | 'À' => 'a',
-            'é' | 'è' | 'ê' | 'ë' | 'É' => 'e',
-            'í' | 'ì' | 'î' | 'ï' | 'Í' => 'i',
-            'ó' | 'ò' | 'ô' | 'ö' | 'Ó' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ü' => 'u',
-            'ñ' | 'Ñ' => 'n',
-            '\'' | '’' => continue,
-            c => c,
-        };
-        if c.is_alphanumeric() || matches!(c, '|' | '~' | '*' | '^') {
-            out.extend(c.to_lowercase());
-        } else if matches!(c, '.' | ',' | ';' | '!' | '?' | ':' | '(' | ')') {
-            out.push_str(" . ");
-        } else {
-            out.push(' ');
-        }
-    }
-    out
-}
-
-struct Token {
-    word: String,
-    clause: usize,
-}
-
-fn tokenize(text: &str) -> Vec<Token> {
-    let mut clause = 0;
-    let mut out = Vec::new();
-    for word in normalise(text).split_whitespace() {
-        if word == "." || CLAUSE_BREAKS.contains(&word) {
-            clause += 1;
-            continue;
-        }
-        out.push(Token { word: word.to_string(), clause });
-    }
-    out
-}
-
-fn word_matches(alts: &[(String, bool)], word: &str) -> bool {
-    alts.iter().any(|(w, stem)| match (w.as_str(), stem) {
-        // `yyyy` in a context list: any year, as in "arrested in 2015".
-        ("yyyy", false) => word.len() == 4 && word.parse::<u16>().is_ok_and(|y| (1950..=2035).contains(&y)),
-        (w, true) => word.starts_with(w),
-        (w, false) => word == w,
-    })
-}
-
-/// Matches `elems` starting at `start` within one clause; returns the end.
-fn match_at(elems: &[Elem], tokens: &[Token], start: usize) -> Option<usize> {
-    let clause = tokens.get(start)?.clause;
-    let mut pos = start;
-    let mut gap = false;
-    for elem in elems {
-        match elem {
-            Elem::Gap => gap = true,
-            Elem::NotNext(alts) => {
-                if tokens.get(pos).is_some_and(|t| word_matches(alts, &t.word)) {
-                    return None;
-                }
-            }
-            Elem::Word(alts) => {
-                let limit = if gap { 4 } else { 1 };
-                let found = (pos..tokens.len().min(pos + limit))
-                    .take_while(|&i| tokens[i].clause == clause)
-                    .find(|&i| word_matches(alts, &tokens[i].word))?;
-                pos = found + 1;
-                gap = false;
-            }
-        }
-    }
-    Some(pos)
-}
-
-/// Context is read across the whole message: "arrested in 2015, can you
-/// help me get it expunged?" is about a record, whatever the commas say.
-fn occurs(elems: &[Elem], tokens: &[Token]) -> bool {
-    (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some())
-}
-
-fn occurs_unnegated(elems: &[Elem], tokens: &[Token]) -> bool {
-    (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some() && !negated(tokens, i))
-}
-
-/// A negation in the three words before `start`, in the same clause.
-fn negated(tokens: &[Token], start: usize) -> bool {
-    let clause = tokens[start].clause;
-    (start.saturating_sub(3)..start)
-        .any(|i| tokens[i].clause == clause && NEGATIONS.contains(&tokens[i].word.as_str()))
 }
 
 impl Rules {
@@ -606,135 +466,6 @@ pub fn training_rows(
         let i = BusinessType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         rules[i].classify_rules(text).level
     })
-}
-
-/// Cues the head weighs beside the message's words, in the rules' pattern
-/// syntax, one group per kind of evidence: whether a danger is happening now
-/// or is contained, past, hypothetical or a figure of speech. A bag of words
-/// cannot read "not freezing" or "shut it off" as phrases; these pool the
-/// many ways of saying each thing, so a way seen rarely in the training rows
-/// still counts. Written from the trade, English and Spanish. Matched
-/// without regard to negation (the phrases carry their own).
-pub const CUES: [(&str, &[&str]); 5] = [
-    (
-        "contained",
-        &[
-            "not * emergency|urgent|disaster|rush",
-            "no rush|hurry|emergency",
-            "no big deal",
-            "whenever",
-            "nobody|noone|nobodys * hurt|danger|sick",
-            "no one * hurt|danger|sick",
-            "everyone|everybody|everyones * fine|ok|okay|safe|out",
-            "im|were fine|ok|okay|safe",
-            "turned|shut|switched * off",
-            "bucket~|towel~|tray|trash can",
-            "catching it",
-            "under control",
-            "contained|holding",
-            "for now",
-            "still works|working|heating|cooling|running",
-            "not freezing|cold",
-            "not that|too|so cold|hot|bad",
-            "mild",
-            "a little|bit",
-            "small|slow|slowly|tiny|minor",
-            "no es * emergencia|urgente|urgencia",
-            "no hay prisa|urgencia",
-            "sin prisa",
-            "nadie * enfermo|enferma|herido|herida|peligro|lastimado",
-            "cubeta|balde|barreno|toalla|toallas",
-            "ya * apague|apagamos|cerre|cerramos|arregl~",
-            "no * tanto frio",
-            "un poco",
-        ],
-    ),
-    (
-        "past or hypothetical",
-        &[
-            "year~|month~|week~|day~ ago",
-            "last year|month|week|winter|summer",
-            "turned out",
-            "was nothing",
-            "already|was|got|been fixed|repaired|checked|resolved|replaced",
-            "what if",
-            "what * do|should * if",
-            "in case",
-            "if ever",
-            "one day",
-            "hace anos|meses|tiempo",
-            "hace un ano",
-            "ano pasado",
-            "que pasa|hago|hacemos si",
-            "si algun dia",
-            "si alguna vez",
-            "ya esta|fue arreglad~|reparad~",
-            "record|expunge~|sealed|borrar",
-        ],
-    ),
-    (
-        "figure of speech",
-        &[
-            "is|was|looks|so fire|lit|killer",
-            "a|the bomb",
-            "de|que fuego|arde",
-            "killing me",
-            "me esta matando",
-            "lol|haha|hahaha|jaja|jajaja|lmao",
-            "killer",
-        ],
-    ),
-    (
-        "happening now",
-        &[
-            "right now",
-            "now",
-            "currently",
-            "ahora",
-            "getting worse|bigger|higher|stronger",
-            "spreading",
-            "keeps|still coming|pouring|rising|spreading|growing",
-            "cant|wont|couldnt stop|shut|turn",
-            "everywhere",
-            "pouring|gushing|spraying|rushing",
-            "help",
-            "hurry",
-            "911",
-            "as we speak",
-            "en este momento",
-            "no puedo|podemos cerrar|parar|apagar",
-            "se esta|sigue regando|extendiendo|saliendo",
-            "ayuda",
-        ],
-    ),
-    (
-        "people at risk",
-        &[
-            "trapped",
-            "cant breathe",
-            "dizzy|headache~|nause~|vomit~|faint~",
-            "passed out",
-            "unconscious|bleeding|burned|burnt|injured",
-            "baby|babies|infant|newborn|toddler|elderly|grandma|grandpa|grandmother|grandfather|pregnant|oxygen|disabled|wheelchair",
-            "mareado|mareada|bebe|embarazada|anciano|anciana|abuela|abuelo|atrapad~|herido|herida|sangr~",
-            "dolor de cabeza",
-        ],
-    ),
-];
-
-/// How many phrases of each [`CUES`] group the message has (at most two
-/// count: the head weighs the kind of evidence, not its repetition).
-pub fn cue_counts(text: &str) -> [f32; CUES.len()] {
-    static COMPILED: OnceLock<Vec<Vec<Vec<Elem>>>> = OnceLock::new();
-    let compiled = COMPILED.get_or_init(|| {
-        CUES.iter().map(|(_, patterns)| patterns.iter().map(|p| compile_words(p)).collect()).collect()
-    });
-    let tokens = tokenize(text);
-    let mut out = [0f32; CUES.len()];
-    for (slot, group) in out.iter_mut().zip(compiled) {
-        *slot = group.iter().filter(|p| occurs(p, &tokens)).count().min(2) as f32;
-    }
-    out
 }
 
 /// How sure the classifier must be to overrule the rules (its head's

@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use super::local_model::{self, cosine};
-use super::triage::{cue_counts, CUES};
+use super::phrases::{cue_counts, CUES};
 use crate::domain::{BusinessType, Priority};
 
 /// Labelled messages built in: business_type, level, [lang,] text.
@@ -88,7 +88,7 @@ pub struct Features {
 }
 
 /// The dense part after the embedding: rules one-hot, business type one-hot,
-/// bias, then the phrase cues ([`super::triage::CUES`]: contained, past,
+/// bias, then the phrase cues ([`super::phrases::CUES`]: contained, past,
 /// figurative, happening now, people at risk).
 const DENSE_EXTRA: usize = 3 + BusinessType::ALL.len() + 1 + CUES.len();
 

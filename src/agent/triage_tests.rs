@@ -2,6 +2,7 @@
 //! and precision/recall on the labelled set in tests/data.
 
 use super::*;
+use crate::agent::phrases::{cue_counts, CUES};
 use crate::agent::triage_model::Vote;
 
 /// The rules alone: these tests pin down the rule engine's behaviour; the
