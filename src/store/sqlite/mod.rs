@@ -148,9 +148,20 @@ impl SqliteStore {
         migrate::run(&mut writer)?;
         let read_only = writer.is_readonly(rusqlite::MAIN_DB).unwrap_or(true);
         if !read_only {
-            let rewritten = vectors::prepare_vector_tables(&mut writer)?;
-            if rewritten > 0 {
-                tracing::info!(vectors = rewritten, "knowledge vector tables brought to the current layout");
+            // Upkeep, not opening: another process (the server, when a CLI
+            // command or a test opens the same file) may hold the write lock
+            // longer than the busy timeout, and its own start did this work.
+            match vectors::prepare_vector_tables(&mut writer) {
+                Ok(0) => {}
+                Ok(rewritten) => {
+                    tracing::info!(
+                        vectors = rewritten,
+                        "knowledge vector tables brought to the current layout"
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "knowledge vector tables not checked at open; retried at the next")
+                }
             }
             let embedded = vectors::embed_missing(&mut writer)?;
             if embedded > 0 {

@@ -410,7 +410,10 @@ pub(super) fn prepare_vector_tables(conn: &mut Connection) -> Result<usize> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let tx = conn.transaction().map_err(db_err)?;
+    // Immediate: take the write lock first, so a server already writing this
+    // file makes us wait (busy timeout) instead of failing the upgrade of a
+    // read transaction at once.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
     let mut written = 0;
     for (table, sql) in tables {
         let Some(dim) = float_dim(&sql) else { continue };
