@@ -575,7 +575,7 @@ fn float_dim(sql: &str) -> Option<usize> {
 mod coarse_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::domain::{AgentConfig, BusinessBundle, BusinessType, KnowledgeDoc, NewBusiness};
+    use crate::domain::{BusinessBundle, BusinessType, KnowledgeDoc};
     use crate::store::sqlite::SqliteStore;
     use crate::store::Store;
 
@@ -685,15 +685,7 @@ mod coarse_tests {
         let knowledge = (0..docs)
             .map(|d| KnowledgeDoc { title: format!("Note {d}"), content: rng.sentence(25), source_url: None })
             .collect();
-        let bundle = BusinessBundle {
-            business: NewBusiness::named(&format!("Co {docs}"), BusinessType::Plumbing),
-            agent: AgentConfig::default(),
-            questions: Vec::new(),
-            knowledge,
-            emergency_rules: Default::default(),
-            notifications: Default::default(),
-            facts: Default::default(),
-        };
+        let bundle = BusinessBundle::with_knowledge(&format!("Co {docs}"), BusinessType::Plumbing, knowledge);
         store.import_business(bundle).await.unwrap().business_id.to_string()
     }
 
