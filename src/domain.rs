@@ -228,6 +228,23 @@ pub struct BusinessBundle {
     pub facts: BusinessFacts,
 }
 
+impl BusinessBundle {
+    /// A business with only a name, a type and knowledge: every other part
+    /// as a business file that says nothing more would leave it (the
+    /// default agent, no questions, the default rules, notices and facts).
+    pub fn with_knowledge(name: &str, business_type: BusinessType, knowledge: Vec<KnowledgeDoc>) -> Self {
+        BusinessBundle {
+            business: NewBusiness::named(name, business_type),
+            agent: AgentConfig::default(),
+            questions: Vec::new(),
+            knowledge,
+            emergency_rules: EmergencyRules::default(),
+            notifications: NotificationPrefs::default(),
+            facts: BusinessFacts::default(),
+        }
+    }
+}
+
 /// The owner's changes to the default triage rules of their business.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EmergencyRules {

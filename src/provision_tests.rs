@@ -124,6 +124,25 @@ fn emergency_rules_round_trip() {
 }
 
 #[test]
+fn a_knowledge_only_bundle_is_a_file_of_a_name_a_type_and_documents() {
+    let text = format!(
+        "{MINIMAL}[[knowledge]]\ntitle = \"Fees\"\ncontent = \"A first meeting is free.\"\n\
+         [[knowledge]]\ntitle = \"Hours\"\ncontent = \"Weekdays only.\"\nsource_url = \"https://law.example/hours\"\n"
+    );
+    let docs = vec![
+        KnowledgeDoc { title: "Fees".into(), content: "A first meeting is free.".into(), source_url: None },
+        KnowledgeDoc {
+            title: "Hours".into(),
+            content: "Weekdays only.".into(),
+            source_url: Some("https://law.example/hours".into()),
+        },
+    ];
+    let bundle = BusinessBundle::with_knowledge("Rivera Law", BusinessType::Law, docs);
+    assert_eq!(parse_bundle(&text).unwrap(), bundle);
+    assert_eq!(parse_bundle(&render_bundle(&bundle)).unwrap(), bundle);
+}
+
+#[test]
 fn round_trip_keeps_awkward_text() {
     let mut b = parse_bundle(MINIMAL).unwrap();
     b.business.website_origins = vec!["https://a.example".into(), "http://localhost:8080".into()];

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use frontdesk::agent::local_model;
-use frontdesk::domain::{AgentConfig, BusinessBundle, BusinessType, KnowledgeDoc, NewBusiness};
+use frontdesk::domain::{BusinessBundle, BusinessType, KnowledgeDoc};
 use frontdesk::ids::BusinessId;
 use frontdesk::store::{KnowledgeQuery, Store};
 
@@ -151,15 +151,7 @@ pub fn knowledge_corpus(documents: usize) -> (BusinessBundle, Vec<String>) {
             source_url: None,
         })
         .collect();
-    let bundle = BusinessBundle {
-        business: NewBusiness::named("Big Knowledge Co", BusinessType::Plumbing),
-        agent: AgentConfig::default(),
-        questions: Vec::new(),
-        knowledge,
-        emergency_rules: Default::default(),
-        notifications: Default::default(),
-        facts: Default::default(),
-    };
+    let bundle = BusinessBundle::with_knowledge("Big Knowledge Co", BusinessType::Plumbing, knowledge);
     let queries = (0..200)
         .map(|_| {
             let n = 3 + rng.next() % 4;

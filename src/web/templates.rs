@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::analytics::{Counts, Report};
 use super::input::{FieldErrors, Input};
-use crate::domain::{Lead, Message, PlanTier, Speaker};
+use crate::domain::{Channel, Lead, LeadStatus, Message, PlanTier, Priority, Speaker};
 use crate::store::admin::{CallRecord, QuestionRow};
 
 /// One link of the main navigation.
@@ -85,9 +85,9 @@ pub struct LeadRow {
     pub phone: String,
     /// E.164, for a tap-to-call link.
     pub tel: String,
-    pub channel: String,
-    pub priority: String,
-    pub status: String,
+    pub channel: Channel,
+    pub priority: Priority,
+    pub status: LeadStatus,
     pub summary: String,
     /// An URGENT lead nobody was alerted about.
     pub alert_not_sent: bool,
@@ -367,7 +367,7 @@ pub struct PlanPage {
 pub struct BusinessRow {
     pub id: String,
     pub name: String,
-    pub plan: String,
+    pub plan: PlanTier,
     pub conversations: u32,
     pub leads: u32,
     pub last: String,
@@ -382,7 +382,7 @@ pub struct OperatorPage {
     pub errors: FieldErrors,
     pub rows: Vec<BusinessRow>,
     /// (plan, businesses on it), every plan.
-    pub plan_counts: Vec<(String, usize)>,
+    pub plan_counts: Vec<(PlanTier, usize)>,
     /// (conversations, leads) of the last 7 days across every business.
     pub totals: (u32, u32),
     pub plans: Vec<PlanTier>,
@@ -407,7 +407,7 @@ pub struct OperatorAnalyticsPage {
 /// One business on the operator's analytics page.
 pub struct OperatorAnalyticsRow {
     pub name: String,
-    pub plan: String,
+    pub plan: PlanTier,
     pub conversations: u32,
     pub leads: u32,
     pub conversion: String,

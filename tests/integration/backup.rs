@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use frontdesk::domain::{starter_questions, AgentConfig, BusinessBundle, BusinessType, NewBusiness};
+use frontdesk::domain::{starter_questions, BusinessBundle, BusinessType};
 use frontdesk::store::{sqlite::SqliteStore, Store};
 
 use crate::support::instance::*;
@@ -50,13 +50,8 @@ async fn backup_while_writing_then_restore_into_a_fresh_data_dir() {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let bundle = BusinessBundle {
-                    business: NewBusiness::named(&format!("Load {n}"), BusinessType::Hvac),
-                    agent: AgentConfig::default(),
                     questions: starter_questions(),
-                    knowledge: Vec::new(),
-                    emergency_rules: Default::default(),
-                    notifications: Default::default(),
-                    facts: Default::default(),
+                    ..BusinessBundle::with_knowledge(&format!("Load {n}"), BusinessType::Hvac, Vec::new())
                 };
                 store.import_business(bundle).await.unwrap();
             }

@@ -323,6 +323,10 @@ async fn staff_see_leads_and_change_status_but_no_settings() {
     assert_eq!(status, 303);
     let detail = ui.store().lead(&BusinessId::from(&id), &LeadId::from(&lead)).await.unwrap();
     assert_eq!(detail.status.as_str(), "CONTACTED");
+    // The list shows the lead's level and status by their names.
+    let list = staff.get("/leads").await.1;
+    let badge = format!("<span class=\"badge prio-{0}\">{0}</span>", detail.priority);
+    assert!(list.contains(&badge) && list.contains("<td>CONTACTED</td>"), "{list}");
     assert_eq!(ui.store().business(&BusinessId::from(&id)).await.unwrap().name, "Alpha Plumbing");
 }
 

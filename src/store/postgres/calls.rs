@@ -75,7 +75,7 @@ pub(super) async fn start_call(c: &impl GenericClient, call: &NewCall) -> Result
     .await
     .map_err(db_err)?;
     let data = json!({ "call_sid": call.call_sid, "mode": call.mode });
-    event(c, &call.business_id, "call_started", Some("VOICE"), &data, &ts).await?;
+    event(c, &call.business_id, "call_started", Some(Channel::Voice), &data, &ts).await?;
     Ok(conversation_id)
 }
 
@@ -168,7 +168,7 @@ pub(super) async fn finish_call(
     let (None, Some(business_id)) = (ended_at, business_id) else { return Ok(()) };
     let seconds = crate::domain::parse_rfc3339(&ts).map_or(0, |end| (end - started_at).num_seconds().max(0));
     let data = json!({ "call_sid": call_sid, "duration_seconds": seconds, "reason": reason, "mode": mode });
-    event(c, &business_id, "call_ended", Some("VOICE"), &data, &ts).await?;
+    event(c, &business_id, "call_ended", Some(Channel::Voice), &data, &ts).await?;
     let lead_id = match &conversation_id {
         Some(id) => super::conversation::existing_lead(c, id).await?,
         None => None,

@@ -31,7 +31,7 @@ pub(super) async fn start_conversation(
     .map_err(db_err)?;
     if !test {
         // Tests stay out of the owner's analytics.
-        event(c, business_id, "conversation_started", Some(channel.as_str()), &json!({}), &ts).await?;
+        event(c, business_id, "conversation_started", Some(channel), &json!({}), &ts).await?;
     }
     Ok(id)
 }
@@ -59,7 +59,7 @@ pub(super) async fn record_turn(c: &impl GenericClient, turn: &TurnRecord) -> Re
     .map_err(db_err)?;
     if !test {
         for (kind, data) in &turn.events {
-            event(c, &turn.business_id, kind, Some(turn.channel.as_str()), data, &ts).await?;
+            event(c, &turn.business_id, kind, Some(turn.channel), data, &ts).await?;
         }
     }
     // Whether this turn's escalation queued an alert that leaves this server.
@@ -221,8 +221,7 @@ async fn upsert_lead(
     .await
     .map_err(db_err)?;
     if !test {
-        event(c, &turn.business_id, "lead_created", Some(turn.channel.as_str()), &json!({"lead_id": id}), ts)
-            .await?;
+        event(c, &turn.business_id, "lead_created", Some(turn.channel), &json!({"lead_id": id}), ts).await?;
     }
     Ok((id, true))
 }

@@ -325,7 +325,7 @@ pub(super) async fn add_samples(c: &impl GenericClient, business_id: &str, sampl
     super::business::load_business(c, business_id).await?;
     for (i, s) in samples.iter().enumerate() {
         let ts = at(s.days_ago, s.hour, (i as i64 * 7) % 50);
-        let channel = Some(s.channel.as_str());
+        let channel = Some(s.channel);
         let conversation = new_id();
         c.execute(
             "INSERT INTO conversations (id, business_id, channel, external_id, emergency_level, started_at, ended_at)
@@ -386,9 +386,10 @@ pub(super) async fn add_samples(c: &impl GenericClient, business_id: &str, sampl
             )
             .await
             .map_err(db_err)?;
-            event(c, business_id, "call_started", Some("VOICE"), &json!({ "call_sid": sid }), &ts).await?;
+            event(c, business_id, "call_started", Some(Channel::Voice), &json!({ "call_sid": sid }), &ts)
+                .await?;
             let data = json!({ "call_sid": sid, "duration_seconds": seconds, "reason": "agent_hung_up", "mode": "gather" });
-            event(c, business_id, "call_ended", Some("VOICE"), &data, &ts).await?;
+            event(c, business_id, "call_ended", Some(Channel::Voice), &data, &ts).await?;
         }
     }
     Ok(())

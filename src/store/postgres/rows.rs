@@ -52,10 +52,11 @@ pub(super) async fn event(
     c: &impl GenericClient,
     business_id: &str,
     kind: &str,
-    channel: Option<&str>,
+    channel: Option<Channel>,
     data: &serde_json::Value,
     ts: &str,
 ) -> Result<()> {
+    let channel = channel.map(Channel::as_str);
     c.execute(
         "INSERT INTO analytics_events (business_id, kind, channel, data, created_at) VALUES ($1, $2, $3, $4, $5)",
         &[&business_id, &kind, &channel, data, &ts],

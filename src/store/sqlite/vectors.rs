@@ -403,13 +403,18 @@ fn create_vec_tables(tx: &Transaction<'_>, table: &str, dim: usize) -> Result<()
 /// older frontdesk since) gets its bits. Runs when the store opens; returns
 /// the vectors rewritten.
 pub(super) fn prepare_vector_tables(conn: &mut Connection) -> Result<usize> {
-    let tables: Vec<(String, String)> = query_all(
-        conn,
-        "SELECT name, sql FROM sqlite_master WHERE name LIKE 'knowledge_vec_%'
-         AND name NOT LIKE '%_bits' AND sql LIKE 'CREATE VIRTUAL TABLE%'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    // Every open runs this (the server, each CLI command, each test): the
+    // usual database needs nothing, and a read says so without the write
+    // lock another process may hold.
+    if vector_tables_current(conn)? {
+        return Ok(0);
+    }
+    upgrade_vector_tables(conn)
+}
+
+/// The work of [`prepare_vector_tables`], under the write lock.
+fn upgrade_vector_tables(conn: &mut Connection) -> Result<usize> {
+    let tables = vector_table_sql(conn)?;
     // Immediate: take the write lock first, so a server already writing this
     // file makes us wait (busy timeout) instead of failing the upgrade of a
     // read transaction at once.
@@ -490,6 +495,76 @@ pub(super) fn prepare_vector_tables(conn: &mut Connection) -> Result<usize> {
     Ok(written)
 }
 
+/// (name, CREATE statement) of every vector table but the bit tables.
+fn vector_table_sql(conn: &Connection) -> Result<Vec<(String, String)>> {
+    query_all(
+        conn,
+        "SELECT name, sql FROM sqlite_master WHERE name LIKE 'knowledge_vec_%'
+         AND name NOT LIKE '%_bits' AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Whether [`prepare_vector_tables`] would find nothing to do, by reading
+/// only: every float table in the current layout, its bit table holding
+/// exactly its rows, and a centre for every partition computed over the
+/// partition's current vector count (and none for a partition gone).
+fn vector_tables_current(conn: &Connection) -> Result<bool> {
+    for (table, sql) in vector_table_sql(conn)? {
+        let Some(dim) = float_dim(&sql) else { continue };
+        if !sql.contains("chunk_size") {
+            return Ok(false);
+        }
+        let Some(coarse) = coarse_table(&table, dim) else { continue };
+        if !table_exists(conn, &coarse)? || !table_exists(conn, CENTRES)? {
+            return Ok(false);
+        }
+        // As many bit rows as vectors and none without its vector: the same rows.
+        let (vectors, bits, stray): (i64, i64, bool) = conn
+            .query_row(
+                &format!(
+                    "SELECT (SELECT COUNT(*) FROM {table}), (SELECT COUNT(*) FROM {coarse}),
+                            EXISTS (SELECT rowid FROM {coarse} EXCEPT SELECT rowid FROM {table})"
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(db_err)?;
+        if vectors != bits || stray {
+            return Ok(false);
+        }
+        // A centre for each business, computed over its vectors' current
+        // count, and none for a business without vectors. (Partitions are
+        // read through the chunks: sqlite-vec's DISTINCT over the partition
+        // key cost most of the check.)
+        let counts: std::collections::BTreeMap<String, i64> = query_all(
+            conn,
+            &format!(
+                "SELECT c.business_id, COUNT(*) FROM knowledge_chunks c JOIN {table} v ON v.rowid = c.id
+                 GROUP BY c.business_id"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .into_iter()
+        .collect();
+        let centres: std::collections::BTreeMap<String, i64> = query_all(
+            conn,
+            &format!("SELECT business_id, vectors FROM {CENTRES} WHERE vec_table = ?1"),
+            [&table],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .into_iter()
+        .collect();
+        // A vector without its chunk is left to the upgrade as well.
+        if counts.values().sum::<i64>() != vectors || counts != centres {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The dimension of a float vector table, from its CREATE statement.
 fn float_dim(sql: &str) -> Option<usize> {
     let after = &sql[sql.find("float[")? + "float[".len()..];
@@ -500,7 +575,7 @@ fn float_dim(sql: &str) -> Option<usize> {
 mod coarse_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::domain::{AgentConfig, BusinessBundle, BusinessType, KnowledgeDoc, NewBusiness};
+    use crate::domain::{BusinessBundle, BusinessType, KnowledgeDoc};
     use crate::store::sqlite::SqliteStore;
     use crate::store::Store;
 
@@ -610,15 +685,7 @@ mod coarse_tests {
         let knowledge = (0..docs)
             .map(|d| KnowledgeDoc { title: format!("Note {d}"), content: rng.sentence(25), source_url: None })
             .collect();
-        let bundle = BusinessBundle {
-            business: NewBusiness::named(&format!("Co {docs}"), BusinessType::Plumbing),
-            agent: AgentConfig::default(),
-            questions: Vec::new(),
-            knowledge,
-            emergency_rules: Default::default(),
-            notifications: Default::default(),
-            facts: Default::default(),
-        };
+        let bundle = BusinessBundle::with_knowledge(&format!("Co {docs}"), BusinessType::Plumbing, knowledge);
         store.import_business(bundle).await.unwrap().business_id.to_string()
     }
 
@@ -758,9 +825,11 @@ mod coarse_tests {
         let layout =
             format!("SELECT COUNT(*) FROM sqlite_master WHERE name = '{table}' AND sql LIKE '%chunk_size%'");
         assert_eq!(rows(&store, layout.clone()).await, 0);
+        assert!(!current(&store).await);
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(rows(&store, layout).await, 1);
+        assert!(current(&store).await);
         assert_eq!(rows(&store, format!("SELECT COUNT(*) FROM {table}")).await, 300);
         assert_eq!(rows(&store, format!("SELECT COUNT(*) FROM {coarse}")).await, 300);
         assert_eq!(both(&store, &id, &q).await, before);
@@ -772,6 +841,7 @@ mod coarse_tests {
         );
         store.write(move |tx| tx.execute_batch(&centreless).map_err(db_err)).await.unwrap();
         assert_eq!(rows(&store, format!("SELECT COUNT(*) FROM {CENTRES}")).await, 0);
+        assert!(!current(&store).await);
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(rows(&store, format!("SELECT vectors FROM {CENTRES}")).await, 300);
@@ -791,13 +861,56 @@ mod coarse_tests {
             })
             .await
             .unwrap();
+        // As many bit rows as vectors, but not the same rows.
+        assert_eq!(rows(&store, format!("SELECT COUNT(*) FROM {coarse}")).await, 300);
+        assert!(!current(&store).await);
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
+        assert!(current(&store).await);
         let missing = format!("SELECT COUNT(*) FROM {table} WHERE rowid NOT IN (SELECT rowid FROM {coarse})");
         let extra = format!("SELECT COUNT(*) FROM {coarse} WHERE rowid NOT IN (SELECT rowid FROM {table})");
         let (m, e) = (rows(&store, missing).await, rows(&store, extra).await);
         assert_eq!((m, e), (0, 0));
         assert_eq!(both(&store, &id, &q).await, before);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_database_opens_without_waiting_for_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let id = business(&store, &mut Rng(11), 40).await;
+        assert!(current(&store).await);
+        // One more document: its bits are quantised less the stored centre,
+        // computed over 40 vectors, which the next open recomputes over 41.
+        let doc = KnowledgeDoc {
+            title: "Late".into(),
+            content: "A late note on boilers.".into(),
+            source_url: None,
+        };
+        crate::store::AdminStore::add_knowledge(&store, &crate::ids::BusinessId::from(id), doc)
+            .await
+            .unwrap();
+        assert!(!current(&store).await);
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(rows(&store, format!("SELECT vectors FROM {CENTRES}")).await, 41);
+        assert!(current(&store).await);
+        drop(store);
+        // Another process (the server) in the middle of a write.
+        let holder = crate::store::sqlite::open_connection(&path, false).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let start = std::time::Instant::now();
+        let store = SqliteStore::open(&path).unwrap();
+        let waited = start.elapsed();
+        holder.execute_batch("COMMIT").unwrap();
+        // Taking the lock would have waited the whole busy timeout (5 s).
+        assert!(waited < std::time::Duration::from_secs(2), "open waited {waited:?}");
+        assert!(current(&store).await);
+    }
+
+    async fn current(store: &SqliteStore) -> bool {
+        store.read(vector_tables_current).await.unwrap()
     }
 
     async fn rows(store: &SqliteStore, sql: String) -> i64 {

@@ -33,7 +33,7 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
             BusinessRow {
                 id: s.business.id.to_string(),
                 name: s.business.name.clone(),
-                plan: s.business.plan_tier.to_string(),
+                plan: s.business.plan_tier,
                 conversations: a.map_or(0, |a| a.conversations),
                 leads: a.map_or(0, |a| a.leads),
                 last: a
@@ -44,10 +44,8 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
         })
         .collect::<Vec<BusinessRow>>();
     // Across businesses: how many on each plan, and the week's totals.
-    let plan_counts = PlanTier::ALL
-        .iter()
-        .map(|p| (p.to_string(), rows.iter().filter(|r| r.plan == p.as_str()).count()))
-        .collect();
+    let plan_counts =
+        PlanTier::ALL.iter().map(|p| (*p, rows.iter().filter(|r| r.plan == *p).count())).collect();
     let totals = (rows.iter().map(|r| r.conversations).sum(), rows.iter().map(|r| r.leads).sum());
     let status = status_for(&errors);
     let v = shown.unwrap_or_else(|| Input::from_pairs([("timezone".to_string(), "UTC".to_string())]));
@@ -86,7 +84,7 @@ pub async fn analytics(page: &Page<'_>) -> PageResult {
         .iter()
         .map(|b| OperatorAnalyticsRow {
             name: b.name.clone(),
-            plan: b.plan.to_string(),
+            plan: b.plan,
             conversations: b.conversations,
             leads: b.leads,
             conversion: format!("{:.0}%", b.conversion * 100.0),
