@@ -487,7 +487,8 @@ fn cues_read_dangerous_temperatures() {
 
 /// Sets F and G (development data since round seven): their misses with
 /// the committed head, each with the rules' level and the head's P(URGENT),
-/// for reading failure classes:
+/// for reading failure classes. The head is trained on both sets, so these
+/// figures are in-sample; `development_sets` prints their cross-validated ones:
 ///   cargo test --lib f_and_g_misses -- --ignored --nocapture
 #[test]
 #[ignore]
