@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 pub(super) const NEGATIONS: &[&str] = &[
     "no", "not", "never", "without", "nothing", "none", "isnt", "arent", "wasnt", "werent", "dont", "doesnt",
     "didnt", "havent", "hasnt", "cant", "wont", "nunca", "sin", "ningun", "ninguna", "tampoco", "nor",
+    // Contractions lose their apostrophe ("nothing's" -> "nothings").
+    "nothings", "nobody", "nobodys", "noone", "neither", "aint", "couldnt", "wouldnt", "shouldnt", "nadie",
 ];
 /// Words that end a clause for negation and context.
 pub(super) const CLAUSE_BREAKS: &[&str] =
@@ -79,7 +81,7 @@ pub(super) fn normalise(text: &str) -> String {
 
 pub(super) struct Token {
     word: String,
-    clause: usize,
+    pub(super) clause: usize,
 }
 
 pub(super) fn tokenize(text: &str) -> Vec<Token> {
@@ -99,6 +101,8 @@ pub(super) fn word_matches(alts: &[(String, bool)], word: &str) -> bool {
     alts.iter().any(|(w, stem)| match (w.as_str(), stem) {
         // `yyyy` in a context list: any year, as in "arrested in 2015".
         ("yyyy", false) => word.len() == 4 && word.parse::<u16>().is_ok_and(|y| (1950..=2035).contains(&y)),
+        // `nnn`: any number written in digits ("my 2 month old", "de 88 anos").
+        ("nnn", false) => !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()),
         (w, true) => word.starts_with(w),
         (w, false) => word == w,
     })
@@ -137,7 +141,43 @@ pub(super) fn occurs(elems: &[Elem], tokens: &[Token]) -> bool {
 }
 
 pub(super) fn occurs_unnegated(elems: &[Elem], tokens: &[Token]) -> bool {
-    (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some() && !negated(tokens, i))
+    (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some() && !negated_match(tokens, i))
+}
+
+/// [`negated`], except for a match that starts with a negation word of its
+/// own ("no hot water", "sin calefaccion", "nobody hurt"): it carries its
+/// negation, and an earlier one in the clause is another complaint ("no
+/// heat and no hot water"), not a double negative.
+pub(super) fn negated_match(tokens: &[Token], start: usize) -> bool {
+    !NEGATIONS.contains(&tokens[start].word.as_str()) && negated(tokens, start)
+}
+
+/// The clauses that ask about a danger that may come one day ("if it ever
+/// floods", "what if", "si algún día se rompe"): an "if" with "ever" or
+/// "someday" ("algún día", "un día", "alguna vez") after it in its clause,
+/// or "what if". Every labelled message
+/// so worded is routine; a danger named in such a clause is not happening.
+pub(super) fn hypothetical_clauses(tokens: &[Token]) -> Vec<usize> {
+    let later = |i: usize, clause: usize| {
+        let rest = || tokens[i + 1..].iter().take_while(|t| t.clause == clause);
+        rest().any(|t| matches!(t.word.as_str(), "ever" | "someday"))
+            || rest().zip(rest().skip(1)).any(|(a, b)| {
+                matches!((a.word.as_str(), b.word.as_str()), ("algun" | "un", "dia") | ("alguna", "vez"))
+            })
+    };
+    let mut out: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            let next = tokens.get(i + 1).map(|n| n.word.as_str());
+            let what_if = t.word == "what" && next == Some("if");
+            let pasaria = t.word == "pasaria" && next == Some("si");
+            what_if || pasaria || (matches!(t.word.as_str(), "if" | "si") && later(*i, t.clause))
+        })
+        .map(|(_, t)| t.clause)
+        .collect();
+    out.dedup();
+    out
 }
 
 /// A negation in the three words before `start`, in the same clause.
@@ -152,9 +192,11 @@ pub(super) fn negated(tokens: &[Token], start: usize) -> bool {
 /// or is contained, past, hypothetical or a figure of speech. A bag of words
 /// cannot read "not freezing" or "shut it off" as phrases; these pool the
 /// many ways of saying each thing, so a way seen rarely in the training rows
-/// still counts. Written from the trade, English and Spanish. Matched
-/// without regard to negation (the phrases carry their own).
-pub const CUES: [(&str, &[&str]); 5] = [
+/// still counts. Written from the trade, English and Spanish. A phrase
+/// counts only when no negation precedes it in its clause ("it's not
+/// spreading" is not happening now); phrases that start with a negation
+/// ("not freezing", "nobody hurt") carry their own.
+pub const CUES: [(&str, &[&str]); 9] = [
     (
         "contained",
         &[
@@ -257,21 +299,126 @@ pub const CUES: [(&str, &[&str]); 5] = [
             "baby|babies|infant|newborn|toddler|elderly|grandma|grandpa|grandmother|grandfather|pregnant|oxygen|disabled|wheelchair",
             "mareado|mareada|bebe|embarazada|anciano|anciana|abuela|abuelo|atrapad~|herido|herida|sangr~",
             "dolor de cabeza",
+            // Age, frailty and being alone: who is exposed, however it is said.
+            "nnn year|years|yr|yrs|month|months|week|weeks old",
+            "years of age",
+            "old|older|elderly man|woman|lady|folks|people|person|couple|neighbor|neighbour|tenant|parents",
+            "alone|sola|solita|solito",
+            "allergic|asthma|asthmatic|alergico|alergica|asma",
+            "walker|cane|bedridden|dialysis|medical|medication",
+            "de nnn anos|meses|semanas",
+            "senora|senor|persona|gente mayor",
+            "silla de ruedas|oxigeno|enferma|enfermo",
+        ],
+    ),
+    (
+        "threat from people",
+        &[
+            "intruder~|prowler|burglar~|robber~|stalk~",
+            "break|broke|breaking|broken in|into",
+            "kicked|pried * in|open|door|lock|window",
+            "forced * open|door|lock|window|entry",
+            "trying to get in",
+            "someone|somebody|guy|man|stranger * inside|upstairs|in the house",
+            "hiding|scared|afraid|terrified|threaten~",
+            "knife|gun|weapon|abus~|violent",
+            "hit|beat|beats|attacked|choked me|her|him|us",
+            "forzaron|forzada|forzado|se metieron|ladron~|robar|robaron|intrus~",
+            "amenaz~|cuchillo|pistola|arma|miedo|escondid~|golpeo|golpearon|acos~",
+            "alguien * adentro|dentro",
+        ],
+    ),
+    (
+        "thanks or resolved",
+        &[
+            "thanks|thank|thx|ty|gracias",
+            "works|working|running great|fine|perfect|perfectly|good",
+            "all done|set|filed|good|fixed",
+            "awesome|amazing|excellent|stars|review",
+            "back to normal",
+            "como nuevo|nueva",
+            "ya quedo|quedaron|funciona",
+            "funciona * bien",
+            "todo bien",
+        ],
+    ),
+    (
+        "question or routine request",
+        &[
+            "how much|many|long|often",
+            "what do|does * charge|cost",
+            "price|prices|pricing|cost|costs|quote|estimate|ballpark|rates",
+            "do|can|could|would you|u",
+            "schedule|reschedule|appointment|appt|book|cancel|move",
+            "sometime|someday|next month|next year|this spring|this fall",
+            "just curious|curious|wondering",
+            "available|availability|open on",
+            "cuanto|cuanta|cuesta|cobran|precio|precios|costo|presupuesto|cotiz~",
+            "hacen|tienen|trabajan|trabajais|pueden|podrian",
+            "cita|agendar|programar|cambiar|revisar|revision|mantenimiento|servicio",
+            "disponible|disponibles|informacion",
+        ],
+    ),
+    (
+        "extreme heat or cold",
+        &[
+            "below zero|freezing",
+            "nnn below",
+            "heat wave|heatwave|heat advisory|heat stroke|heatstroke",
+            "hundred degrees",
+            "a hundred and|degrees",
+            "triple digits",
+            "snow|snowing|snowstorm|blizzard|ice storm",
+            "bajo cero|ola de calor|golpe de calor",
+            "nevando|nieve|helada|heladas|congelando|congelado|congelada",
         ],
     ),
 ];
 
+/// Extra dense features after the cue groups: a temperature written as a
+/// number that is dangerous to live in ("it's 104 outside", "4 degrees out",
+/// "hace 40 grados"), and that danger with someone at risk in it (the head
+/// is linear: it cannot learn "elderly AND 102 degrees" from each alone).
+pub const CUE_EXTRA: usize = 2;
+
+/// How many values [`cue_counts`] returns.
+pub const CUE_VALUES: usize = CUES.len() + CUE_EXTRA;
+
+/// A number with a unit or a place beside it that reads as a dangerous
+/// temperature: Fahrenheit 95..=130 or at most 50 degrees, Celsius
+/// ("grados") 38..=55 or at most 5, any "N below".
+fn extreme_temperature(tokens: &[Token]) -> bool {
+    tokens.iter().enumerate().any(|(i, t)| {
+        let Ok(n) = t.word.parse::<u32>() else { return false };
+        let next = tokens.get(i + 1).filter(|u| u.clause == t.clause).map_or("", |u| u.word.as_str());
+        match next {
+            "grados" | "celsius" => (38..=55).contains(&n) || n <= 5,
+            "below" => true,
+            "degrees" | "degree" | "deg" | "f" | "fahrenheit" => (95..=130).contains(&n) || n <= 50,
+            "out" | "outside" | "inside" | "today" | "in" | "here" | "afuera" => (95..=130).contains(&n),
+            _ => false,
+        }
+    })
+}
+
 /// How many phrases of each [`CUES`] group the message has (at most two
-/// count: the head weighs the kind of evidence, not its repetition).
-pub fn cue_counts(text: &str) -> [f32; CUES.len()] {
+/// count: the head weighs the kind of evidence, not its repetition), then
+/// the [`CUE_EXTRA`] values.
+pub fn cue_counts(text: &str) -> [f32; CUE_VALUES] {
     static COMPILED: OnceLock<Vec<Vec<Vec<Elem>>>> = OnceLock::new();
     let compiled = COMPILED.get_or_init(|| {
         CUES.iter().map(|(_, patterns)| patterns.iter().map(|p| compile_words(p)).collect()).collect()
     });
     let tokens = tokenize(text);
-    let mut out = [0f32; CUES.len()];
+    let mut out = [0f32; CUE_VALUES];
     for (slot, group) in out.iter_mut().zip(compiled) {
-        *slot = group.iter().filter(|p| occurs(p, &tokens)).count().min(2) as f32;
+        *slot = group.iter().filter(|p| occurs_unnegated(p, &tokens)).count().min(2) as f32;
     }
+    let temperature = f32::from(u8::from(extreme_temperature(&tokens)));
+    let people = CUES.iter().position(|(name, _)| *name == "people at risk").map_or(0.0, |i| out[i]);
+    let heat_or_cold =
+        CUES.iter().position(|(name, _)| *name == "extreme heat or cold").map_or(0.0, |i| out[i]);
+    out[CUES.len()] = temperature;
+    out[CUES.len() + 1] = f32::from(u8::from(people > 0.0 && (temperature > 0.0 || heat_or_cold > 0.0)));
     out
 }

@@ -27,7 +27,8 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use super::phrases::{
-    compile_words, match_at, negated, normalise, occurs, occurs_unnegated, tokenize, Elem, Token,
+    compile_words, hypothetical_clauses, match_at, negated_match, normalise, occurs, occurs_unnegated,
+    tokenize, Elem, Token,
 };
 use super::triage_model::{Classifier, Nearest, Vote};
 use crate::domain::{BusinessType, Priority};
@@ -130,7 +131,7 @@ const WATER: &[RuleRow] = &[
 ];
 
 const PLUMBING: &[RuleRow] = &[
-    (Urgent, "no water", None, "pressure|bill"),
+    (Urgent, "no water", None, "pressure|bill|damage|stain~|spot|spots|puddle~|wet"),
     (High, "leak~", None, ""),
     (High, "drip~", None, ""),
     (High, "clog~|blocked", None, ""),
@@ -151,6 +152,7 @@ const PLUMBING: &[RuleRow] = &[
     (High, "water heater * leak~|not|broke~", None, ""),
     (High, "fuga~|gotea~|tapad~|atascad~", None, ""),
     (High, "sin agua caliente", None, ""),
+    (High, "no * agua caliente", None, ""),
 ];
 
 const HVAC: &[RuleRow] = &[
@@ -186,14 +188,15 @@ const LAW: &[RuleRow] = &[
     (Urgent, "police|cops|policia|sheriff|officers & took|taken|picked|arrest~|booked|holding|held|detain~|custody|station|llevo|llevaron", None, "years ago|report|reports|record|yyyy|complaint"),
     (Urgent, "being booked", None, ""),
     (Urgent, "held * jail|custody|police", None, "years ago"),
-    (Urgent, "bail", None, "years ago|bonds|bondsman"),
-    (Urgent, "bond hearing", None, ""),
-    (Urgent, "arraignment", None, "years ago"),
+    // A date next week or later is a deadline (HIGH), not an emergency.
+    (Urgent, "bail", None, "years ago|bonds|bondsman|next week|next month|next monday|next tuesday|next wednesday|next thursday|next friday"),
+    (Urgent, "bond hearing", None, "next week|next month|next monday|next tuesday|next wednesday|next thursday|next friday"),
+    (Urgent, "arraignment", None, "years ago|next week|next month|next monday|next tuesday|next wednesday|next thursday|next friday"),
     (Urgent, "hearing|court|trial * tomorrow|today|tonight", None, ""),
     (Urgent, "ice * detained|took|picked|raid~", None, ""),
     (Urgent, "deport~", None, "consultation|question|questions|years ago"),
     (Urgent, "warrant * for", None, "years ago"),
-    (Urgent, "arrestad~|arrestaron|detenid~|carcel|fianza", None, ""),
+    (Urgent, "arrestad~|arrestaron|detenid~|carcel|fianza", None, "hace * anos|record|records|borrar|antecedentes|expediente|yyyy"),
     (Urgent, "audiencia|corte * manana|hoy", None, ""),
     (High, "served * papers|summons|subpoena|lawsuit", None, ""),
     (High, "summons|subpoena", None, ""),
@@ -220,6 +223,8 @@ const REAL_ESTATE: &[RuleRow] = &[
     (High, "deadline * today|tomorrow", None, ""),
     (High, "leak~|broken|damaged", None, ""),
     (High, "not working", None, ""),
+    (High, "no hot water", None, ""),
+    (High, "sin|no * agua caliente", None, ""),
 ];
 
 const OTHER: &[RuleRow] = &[
@@ -394,7 +399,8 @@ impl Rules {
     pub fn classify_with(&self, text: &str, classifier: &Classifier) -> Decision {
         if !self.removed.is_empty() {
             let tokens = tokenize(text);
-            if self.removed.iter().any(|rule| rule_hits(rule, &tokens)) {
+            let hypothetical = hypothetical_clauses(&tokens);
+            if self.removed.iter().any(|rule| rule_hits(rule, &tokens, &hypothetical)) {
                 return self.classify_rules(text);
             }
         }
@@ -418,6 +424,7 @@ impl Rules {
     /// The rules alone.
     pub fn classify_rules(&self, text: &str) -> Decision {
         let tokens = tokenize(text);
+        let hypothetical = hypothetical_clauses(&tokens);
         let mut best = Decision {
             level: Normal,
             reasons: Vec::new(),
@@ -426,7 +433,7 @@ impl Rules {
             nearest: None,
         };
         for rule in &self.rules {
-            if !rule_hits(rule, &tokens) {
+            if !rule_hits(rule, &tokens, &hypothetical) {
                 continue;
             }
             if rule.level > best.level || (rule.level == Normal && best.reasons.is_empty()) {
@@ -446,10 +453,13 @@ impl Rules {
 }
 
 /// Does the rule match the message's tokens (unnegated, in its context)?
-fn rule_hits(rule: &Rule, tokens: &[Token]) -> bool {
+/// A danger named in a clause that asks "what if" (`hypothetical`: those
+/// clauses) does not raise the level.
+fn rule_hits(rule: &Rule, tokens: &[Token], hypothetical: &[usize]) -> bool {
     (0..tokens.len()).any(|start| {
         match_at(&rule.elems, tokens, start).is_some()
-            && !negated(tokens, start)
+            && !negated_match(tokens, start)
+            && (rule.level == Normal || !hypothetical.contains(&tokens[start].clause))
             && !rule.context.iter().any(|c| occurs(c, tokens))
             && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs(c, tokens)))
             && rule.also.iter().all(|part| occurs_unnegated(part, tokens))

@@ -27,8 +27,26 @@ fn negation_stays_in_its_clause() {
     assert_eq!(level(p, "there's no gas smell"), Normal);
     assert_eq!(level(p, "not flooding, but the faucet is leaking"), High);
     assert_eq!(level(p, "no leaks but I smell gas"), Urgent);
-    // The phrase itself may start with "no".
+    // The phrase itself may start with "no", also after another complaint
+    // with its own "no".
     assert_eq!(level(BusinessType::Hvac, "no heat since last night"), Urgent);
+    assert_eq!(level(p, "no leaks and no hot water since monday"), High);
+    // A contraction's apostrophe goes: "nothing's" negates as "nothing" does.
+    assert_eq!(level(p, "nothing's leaking, I want a quote for a new tank"), Normal);
+}
+
+#[test]
+fn a_danger_asked_about_as_if_is_not_happening() {
+    let p = BusinessType::Plumbing;
+    assert_eq!(level(p, "what do I do if the water heater ever leaks gas"), Normal);
+    assert_eq!(level(p, "¿qué hago si algún día huele a gas en la cocina?"), Normal);
+    assert_eq!(level(BusinessType::Law, "what if my cousin gets arrested at the border"), Normal);
+    // Only that clause: a danger told in another one still counts.
+    assert_eq!(level(p, "I wondered what if it floods, and now I smell gas"), Urgent);
+    assert_eq!(
+        level(p, "if it ever gets fixed I'll be glad. The pipe burst and water is everywhere"),
+        Urgent
+    );
 }
 
 #[test]
@@ -232,6 +250,22 @@ fn development_sets_before_and_after() {
         accuracy(&after),
         mistakes.join("\n")
     );
+    // Sets F and G apart (development data since round seven): their rows'
+    // out-of-fold figures, and their misses (the failure classes to read).
+    for (set, tsv) in [
+        ("F", include_str!("../../tests/data/heldout_f/triage.tsv")),
+        ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
+    ] {
+        let texts: std::collections::HashSet<&str> =
+            tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(3)).map(str::trim).collect();
+        let rows: Vec<_> = after.iter().filter(|(_, _, t)| texts.contains(t)).cloned().collect();
+        let (table, _) = report(&rows);
+        println!(
+            "set {set}, {} rows, cross-validated (accuracy {:.3}):\n{table}",
+            rows.len(),
+            accuracy(&rows)
+        );
+    }
     assert!(sa[0].2 >= sb[0].2, "the classifier must not lose URGENT recall");
     assert!(accuracy(&after) >= accuracy(&before), "the classifier must not lower accuracy");
 }
@@ -429,4 +463,59 @@ fn cues_tell_contained_and_past_from_happening_now() {
     // Negated words are not cues of their own: "not freezing" is, "freezing" alone is not.
     assert_eq!(cue_counts("the house is freezing")[contained], 0.0);
     assert_eq!(cue_counts("it's not freezing yet")[contained], 1.0);
+    // A negation before a cue cancels it in its clause, not after a comma.
+    assert_eq!(cue_counts("the stain is not spreading")[now], 0.0);
+    assert_eq!(cue_counts("no idea why, the stain is spreading")[now], 1.0);
+    assert_eq!(cue_counts("nobody is trapped")[people], 0.0);
+}
+
+/// A temperature written as a number counts when it is dangerous to live
+/// in, and more with someone at risk in it.
+#[test]
+fn cues_read_dangerous_temperatures() {
+    let (temperature, at_risk) = (CUES.len(), CUES.len() + 1);
+    let c = cue_counts("the cooling quit, it's 108 outside and my grandfather lives here");
+    assert_eq!((c[temperature], c[at_risk]), (1.0, 1.0), "{c:?}");
+    let c = cue_counts("the heat is off and it's 20 degrees, I have a newborn");
+    assert_eq!((c[temperature], c[at_risk]), (1.0, 1.0), "{c:?}");
+    assert_eq!(cue_counts("se fue la luz, hace 41 grados y mi abuela está sola")[at_risk], 1.0);
+    assert_eq!(cue_counts("thermostat reads 72 degrees but the bedroom feels warm")[temperature], 0.0);
+    assert_eq!(cue_counts("la recámara está a 27 grados")[temperature], 0.0);
+    assert_eq!(cue_counts("the oven is stuck at 450 and my 3 year old is home")[temperature], 0.0);
+    assert_eq!(cue_counts("come at 4 today, my 80 year old mother will let you in")[temperature], 0.0);
+}
+
+/// Sets F and G (development data since round seven): their misses with
+/// the committed head, each with the rules' level and the head's P(URGENT),
+/// for reading failure classes. The head is trained on both sets, so these
+/// figures are in-sample; `development_sets` prints their cross-validated ones:
+///   cargo test --lib f_and_g_misses -- --ignored --nocapture
+#[test]
+#[ignore]
+fn f_and_g_misses() {
+    let sets = [
+        ("F", include_str!("../../tests/data/heldout_f/triage.tsv")),
+        ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
+    ];
+    for (set, tsv) in sets {
+        let mut rows = Vec::new();
+        let mut misses = Vec::new();
+        for line in tsv.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let (kind, want, lang, text) =
+                (BusinessType::parse(cols[0]).unwrap(), Priority::parse(cols[1]).unwrap(), cols[2], cols[3]);
+            let rules = Rules::for_business(kind);
+            let by_rules = rules.classify_rules(text).level;
+            let got = rules.classify(text).level;
+            if got != want {
+                let p = crate::agent::triage_model::Classifier::for_business(kind, &[])
+                    .vote(&without_contact_details(text), by_rules)
+                    .map_or(-1.0, |v| v.urgent);
+                misses.push(format!("want {want} got {got} rules {by_rules} p {p:.2} {kind} {lang}: {text}"));
+            }
+            rows.push((want, got, text));
+        }
+        let (table, _) = report(&rows);
+        println!("set {set}: accuracy {:.3}\n{table}{}\n", accuracy(&rows), misses.join("\n"));
+    }
 }
