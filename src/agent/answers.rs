@@ -153,17 +153,96 @@ fn spoken_digits(text: &str) -> Option<String> {
 /// example", "arroba" and "punto" in Spanish, "underscore" and "dash".
 fn spoken_email(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
+    let said: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || c == ',')
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| !w.is_empty())
         .collect();
-    let joiner = |w: &str| match w {
+    let (said, one_word) = without_spacing_instruction(&said);
+    let letters = joined_letters(&said);
+    let mut words: Vec<&str> = letters.iter().map(String::as_str).collect();
+    if one_word {
+        // "dana lee, all one word, at ...": the local part's words run together.
+        let at = words.iter().position(|w| *w == "at" || *w == "arroba")?;
+        let first = words[..at]
+            .iter()
+            .rposition(|w| EMAIL_LEAD_INS.contains(w) || !w.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map_or(0, |i| i + 1);
+        if first + 1 < at {
+            let local: String = words[first..at].iter().map(|w| email_joiner(w).unwrap_or(w)).collect();
+            return spoken_email_words(&[&[local.as_str()], &words[at..]].concat());
+        }
+        words = words[first..].to_vec();
+    }
+    spoken_email_words(&words)
+}
+
+/// Words that come before a spelled-out address, not part of it.
+const EMAIL_LEAD_INS: [&str; 12] =
+    ["is", "my", "email", "e-mail", "mail", "address", "it's", "its", "the", "es", "mi", "correo"];
+
+/// The words without "all one word", "no spaces", "todo junto": said when an
+/// address's local part has several words. True when such words were found.
+fn without_spacing_instruction<'a>(words: &[&'a str]) -> (Vec<&'a str>, bool) {
+    const INSTRUCTIONS: [&[&str]; 7] = [
+        &["all", "one", "word"],
+        &["one", "word"],
+        &["no", "spaces"],
+        &["no", "space"],
+        &["all", "together"],
+        &["todo", "junto"],
+        &["sin", "espacios"],
+    ];
+    let mut out = Vec::new();
+    let mut found = false;
+    let mut i = 0;
+    while i < words.len() {
+        if let Some(n) = INSTRUCTIONS.iter().find(|p| words[i..].starts_with(p)).map(|p| p.len()) {
+            found = true;
+            i += n;
+            continue;
+        }
+        out.push(words[i]);
+        i += 1;
+    }
+    (out, found)
+}
+
+/// Letters said one by one ("o n e i l l") written as one word; a lone
+/// letter stays as it is ("p dot lee").
+fn joined_letters(words: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let single = |w: &str| w.chars().count() == 1 && w.chars().all(|c| c.is_ascii_alphanumeric());
+    for (i, w) in words.iter().enumerate() {
+        let in_run = single(w) && (!run.is_empty() || words.get(i + 1).is_some_and(|n| single(n)));
+        if in_run {
+            run.push_str(w);
+            continue;
+        }
+        if !run.is_empty() {
+            out.push(std::mem::take(&mut run));
+        }
+        out.push((*w).to_string());
+    }
+    if !run.is_empty() {
+        out.push(run);
+    }
+    out
+}
+
+/// A word said for a character of an address: "dot", "underscore", "punto".
+fn email_joiner(word: &str) -> Option<&'static str> {
+    match word {
         "dot" | "punto" => Some("."),
         "underscore" | "guion bajo" => Some("_"),
         "dash" | "hyphen" | "guion" | "guión" => Some("-"),
         _ => None,
-    };
+    }
+}
+
+fn spoken_email_words(words: &[&str]) -> Option<String> {
+    let joiner = email_joiner;
     let part = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric());
     let at = words.iter().position(|w| *w == "at" || *w == "arroba")?;
     // The local part: the word before "at", and words joined to it by "dot", "dash" ...
@@ -222,7 +301,8 @@ fn phone_candidates(text: &str) -> Vec<String> {
 /// one-byte `k`, `İ` to two characters), so offsets found in it do not point
 /// into the original.
 pub fn find_name(text: &str) -> Option<String> {
-    const CUES: [&str; 7] = ["my name is ", "this is ", "i'm ", "i am ", "im ", "me llamo ", "soy "];
+    const CUES: [&str; 9] =
+        ["my name is", "my name's", "my name’s", "this is", "i'm", "i am", "im", "me llamo", "soy"];
     for cue in CUES {
         let mut previous: Option<char> = None;
         for (start, c) in text.char_indices() {
@@ -232,18 +312,38 @@ pub fn find_name(text: &str) -> Option<String> {
             let Some(len) = word_start.then(|| starts_with_folded(&text[start..], cue)).flatten() else {
                 continue;
             };
-            let words: Vec<&str> = text[start + len..]
-                .split_whitespace()
-                .take(3)
-                .map(|w| w.trim_matches(|c: char| !c.is_alphabetic() && c != '\'' && c != '-'))
-                .take_while(|w| w.chars().next().is_some_and(char::is_uppercase) && w.chars().count() > 1)
-                .collect();
+            // ... and end one: "my name's, um, Dana" as well as "I'm Dana".
+            let rest = &text[start + len..];
+            if !rest.starts_with(|c: char| c.is_whitespace() || c == ',') {
+                continue;
+            }
+            let words = capitalised_name(without_fillers(rest.trim_start_matches([',', ' '])));
             if !words.is_empty() && !words.iter().any(|w| NOT_NAMES.contains(&w.to_lowercase().as_str())) {
                 return Some(words.join(" "));
             }
         }
     }
     None
+}
+
+/// The capitalised words that open `text`, at most three: the name ends at
+/// the first lower-case word, at a clause's punctuation ("This is Dana Lee.
+/// Water is ...") and before "I'd", "I'm" ("this is Dana, I'd like ...").
+fn capitalised_name(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for raw in text.split_whitespace().take(3) {
+        let w = raw.trim_matches(|c: char| !c.is_alphabetic() && c != '\'' && c != '-');
+        let lower = w.to_lowercase();
+        let pronoun = lower.starts_with("i'") || lower.starts_with("i’");
+        if pronoun || w.chars().count() < 2 || !w.chars().next().is_some_and(char::is_uppercase) {
+            break;
+        }
+        out.push(w);
+        if raw.ends_with([',', '.', ';', ':', '!', '?']) {
+            break;
+        }
+    }
+    out
 }
 
 /// The length in bytes of the prefix of `text` that reads as `cue` (lower
@@ -427,8 +527,23 @@ const NOT_IN_NAMES: [&str; 58] = [
 ];
 
 /// Lead-ins people put before a name: "it's Dana", "name's Dana".
-const NAME_LEAD_INS: [&str; 10] =
-    ["my name is ", "name is ", "name's ", "this is ", "it's ", "its ", "i'm ", "i am ", "me llamo ", "soy "];
+const NAME_LEAD_INS: [&str; 15] = [
+    "my name is ",
+    "my name's ",
+    "name is ",
+    "name's ",
+    "this is ",
+    "it's ",
+    "its ",
+    "i'm ",
+    "i am ",
+    "me llamo ",
+    "soy ",
+    "just call me ",
+    "you can call me ",
+    "call me ",
+    "everyone calls me ",
+];
 
 /// The answer to "May I have your name?": a name given in passing, or the
 /// message itself (its lead-in removed) when it reads as a name: one to five
@@ -439,7 +554,7 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     }
     // Control characters (a speech result can carry them) are no part of a name.
     let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
-    let spoken = without_fillers(&cleaned);
+    let spoken = without_fillers(without_spelling(&cleaned));
     match name_like(spoken) {
         Err(Rejection::NotName) if spoken.contains(',') => {
             // "it's Gary, Gary Novak", "Novak, Gary Novak": the fullest part that reads as a name.
@@ -448,6 +563,45 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
             parts.into_iter().next().ok_or(Rejection::NotName)
         }
         other => other,
+    }
+}
+
+/// Words that introduce a name's spelling: "Dana Lee, that's D A N A".
+const SPELLING_LEAD_INS: [&str; 9] =
+    ["that's", "thats", "that", "is", "spelled", "spelt", "it's", "se", "escribe"];
+
+/// The text before a name is spelled out letter by letter ("it's Dana Lee,
+/// spelled D A N A"): a run of three or more single letters and the words
+/// that introduce it are no part of the name.
+fn without_spelling(text: &str) -> &str {
+    let mut run_start = None;
+    let mut run = 0;
+    let mut cut = None;
+    let mut offset = 0;
+    for word in text.split_inclusive(char::is_whitespace) {
+        let letters: Vec<char> = word.chars().filter(|c| c.is_alphanumeric()).collect();
+        if letters.len() == 1 && letters[0].is_alphabetic() {
+            run_start.get_or_insert(offset);
+            run += 1;
+            if run >= 3 {
+                cut = run_start;
+                break;
+            }
+        } else {
+            (run_start, run) = (None, 0);
+        }
+        offset += word.len();
+    }
+    let Some(cut) = cut.filter(|&c| c > 0) else { return text };
+    let mut head = text[..cut].trim_end();
+    loop {
+        let trimmed = head.trim_end_matches([',', ':', '-', ' ']);
+        let last_start = trimmed.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let last = trimmed[last_start..].to_lowercase();
+        if last_start == 0 || !SPELLING_LEAD_INS.contains(&last.as_str()) {
+            return trimmed;
+        }
+        head = &trimmed[..last_start];
     }
 }
 
@@ -533,10 +687,11 @@ const CORRECTION_OPENERS: [&str; 12] = [
 pub fn without_correction_opener(text: &str) -> &str {
     let mut rest = text.trim();
     // `get` is None off a character boundary, so no slice below can panic.
-    while let Some(cue) = CORRECTION_OPENERS
-        .iter()
-        .find(|cue| rest.get(..cue.len()).is_some_and(|head| head.to_lowercase() == **cue))
-    {
+    // A cue is a whole word: "I mean" does not open "I meant Oak Hollow".
+    while let Some(cue) = CORRECTION_OPENERS.iter().find(|cue| {
+        rest.get(..cue.len()).is_some_and(|head| head.to_lowercase() == **cue)
+            && rest[cue.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+    }) {
         rest = rest[cue.len()..].trim_start_matches([',', ' ', '-', '—', ':', '.']).trim_start();
     }
     rest

@@ -166,3 +166,42 @@ fn text_is_trimmed_and_capped() {
     assert_eq!(spoken_phone("+442079460958", "US"), "+44 20 7946 0958");
     assert!(!is_decline("no heat in the house"));
 }
+
+#[test]
+fn a_name_in_passing_ends_with_its_clause() {
+    assert_eq!(find_name("Hello, this is Nora Quill, I'd like a quote"), Some("Nora Quill".into()));
+    assert_eq!(find_name("This is Nora Quill. Toilet keeps running"), Some("Nora Quill".into()));
+    assert_eq!(find_name("this is Nora I'm at the house now"), Some("Nora".into()));
+    assert_eq!(find_name("my name's, er, Ollie Stroud"), Some("Ollie Stroud".into()));
+    // Still whole names of three words, and never a lower-case sentence.
+    assert_eq!(find_name("I'm Ana Lucia Ferro and my tap drips"), Some("Ana Lucia Ferro".into()));
+    assert_eq!(find_name("this is about my boiler"), None);
+}
+
+#[test]
+fn name_answers_with_lead_ins_and_spellings() {
+    assert_eq!(name_answer("um, my name's Ollie Stroud"), Ok("Ollie Stroud".into()));
+    assert_eq!(name_answer("you can call me Fitz"), Ok("Fitz".into()));
+    assert_eq!(name_answer("it's Niamh Rourke, spelled N I A M H"), Ok("Niamh Rourke".into()));
+    assert_eq!(name_answer("Aoife Ryan that's A O I F E"), Ok("Aoife Ryan".into()));
+    // Initials alone are left as they are.
+    assert_eq!(name_answer("J R Hartley"), Ok("J R Hartley".into()));
+    assert_eq!(name_answer("call me back later please"), Err(Rejection::NotName));
+}
+
+#[test]
+fn spelled_out_emails_with_letters_and_spacing() {
+    // Letters said one by one are one word.
+    assert_eq!(find_email("it's m dot k a y e at post dot example"), Some("m.kaye@post.example".into()));
+    // "All one word": the local part's words run together.
+    assert_eq!(
+        find_email("my email is ruth ann baker, all one word, at inbox dot example"),
+        Some("ruthannbaker@inbox.example".into())
+    );
+    assert_eq!(
+        find_email("cole parker at mail dot example no spaces"),
+        Some("coleparker@mail.example".into())
+    );
+    // Without the instruction only the word before "at" is the local part.
+    assert_eq!(find_email("cole parker at mail dot example"), Some("parker@mail.example".into()));
+}
