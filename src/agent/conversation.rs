@@ -10,6 +10,7 @@
 
 use super::alerts::{self, Wording};
 use super::answers::{self, Rejection};
+use super::corrections;
 pub use super::state::{Answer, Context, State};
 use crate::domain::{ExpectedFormat, LeadDraft, Priority, Question};
 use crate::retrieval::{self, Passage};
@@ -453,20 +454,27 @@ fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
     }
 }
 
-/// "Sorry, my number is actually ...": replaces an answer already given.
-/// True when something was changed.
+/// "Sorry, my number is actually ...", "it's 14 Oak Ave not 41": replaces
+/// an answer already given. True when something was changed.
 fn apply_correction(ctx: &Context, state: &mut State, message: &str) -> bool {
-    if !answers::is_correction(message) {
+    let stored: Vec<&str> = state.answers.values().map(|a| a.value.as_str()).collect();
+    if !answers::is_correction(message) && !corrections::contrasts_with(message, &stored) {
         return false;
     }
+    let country = &ctx.business.country;
     let mut changed = false;
     for q in &ctx.questions {
         let Some(old) = state.answers.get(&q.order) else { continue };
         let found = match (q.expected_format, q.maps_to_lead_field.as_deref()) {
-            (ExpectedFormat::Phone, _) => answers::find_phone(message, &ctx.business.country),
+            (ExpectedFormat::Phone, _) => answers::find_phone(message, country)
+                .or_else(|| corrections::phone(&old.value, message, country)),
             (ExpectedFormat::Email, _) => answers::find_email(message),
-            (ExpectedFormat::Text, Some("name")) => answers::find_name(message),
-            (ExpectedFormat::Text, Some("address")) => answers::find_address(message),
+            (ExpectedFormat::Text, Some("name")) => {
+                answers::find_name(message).or_else(|| corrections::name(&old.value, message))
+            }
+            (ExpectedFormat::Text, Some("address")) => {
+                answers::find_address(message).or_else(|| corrections::address(&old.value, message))
+            }
             _ => None,
         };
         if let Some(value) = found.filter(|v| *v != old.value) {
