@@ -205,3 +205,38 @@ fn spelled_out_emails_with_letters_and_spacing() {
     // Without the instruction only the word before "at" is the local part.
     assert_eq!(find_email("cole parker at mail dot example"), Some("parker@mail.example".into()));
 }
+
+#[test]
+fn numbers_said_in_pairs_and_the_preferred_of_two() {
+    assert_eq!(find_phone("two one seven, five fifty five, oh one sixty", "US"), Some("+12175550160".into()));
+    assert_eq!(
+        find_phone("siete setenta y tres, cinco cinco cinco, cero uno doce", "US"),
+        Some("+17735550112".into())
+    );
+    // Ages and counts are never numbers.
+    assert_eq!(find_phone("forty two years in the house and twelve taps", "US"), None);
+    assert_eq!(
+        find_phone("home is 217-555-0160, but 217-555-0199 is better during the day", "US"),
+        Some("+12175550199".into())
+    );
+    assert_eq!(find_phone("217-555-0160 or 217-555-0199", "US"), Some("+12175550160".into()));
+}
+
+#[test]
+fn addresses_without_courtesies_and_with_spoken_numbers() {
+    assert_eq!(address_answer("5 Kiln Row, Oak Hollow, thank you!"), Ok("5 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("it's 5 Kiln Row out in Oak Hollow"), Ok("5 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("three forty one Kiln Row, Oak Hollow"), Ok("341 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("Unit 2, 5 Kiln Row, Oak Hollow"), Ok("Unit 2, 5 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("bye"), Err(Rejection::NotAddress));
+}
+
+#[test]
+fn names_with_greetings_and_words_after_them() {
+    assert_eq!(name_answer("yes, it's Priya Raman"), Ok("Priya Raman".into()));
+    assert_eq!(name_answer("Priya Raman here"), Ok("Priya Raman".into()));
+    assert_eq!(name_answer("mi nombre es Inés Vidal"), Ok("Inés Vidal".into()));
+    assert_eq!(name_answer("here"), Err(Rejection::NotName));
+    assert_eq!(find_email("it's r-a-m at post dot example"), Some("ram@post.example".into()));
+    assert_eq!(find_email("priya at post.example"), Some("priya@post.example".into()));
+}

@@ -227,10 +227,16 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
         .filter(|o| !state.answers.contains_key(o))
         .and_then(|o| ctx.question(o))
         .is_some_and(|q| q.expected_format != ExpectedFormat::Text || is_detail_field(q));
-    let decision = if answering_detail || message.split_whitespace().count() < 4 {
-        ctx.rules.classify_rules(message)
+    // An email address is no description either: "sparkmail" is not a spark.
+    let triaged = if message.contains('@') {
+        message.split_whitespace().filter(|w| !w.contains('@')).collect::<Vec<_>>().join(" ")
     } else {
-        ctx.rules.classify(message)
+        message.to_string()
+    };
+    let decision = if answering_detail || triaged.split_whitespace().count() < 4 {
+        ctx.rules.classify_rules(&triaged)
+    } else {
+        ctx.rules.classify(&triaged)
     };
     state.raise(decision.level, &decision.reasons, decision.hazard);
     if state.first_message.is_none() {
@@ -308,10 +314,9 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         (ExpectedFormat::Text, Some("name")) => answers::name_answer(message),
         (ExpectedFormat::Text, Some("address")) => answers::address_answer(message),
         // "I'm Dana, 312-555-0142, my sink leaks" answers the phone question too.
-        (ExpectedFormat::Phone, _) => {
-            answers::validate(ExpectedFormat::Phone, message, &ctx.business.country)
-                .or_else(|rejection| answers::find_phone(message, &ctx.business.country).ok_or(rejection))
-        }
+        // With two numbers, the one they prefer ("... but my cell is better").
+        (ExpectedFormat::Phone, _) => answers::find_phone(message, &ctx.business.country)
+            .map_or_else(|| answers::validate(ExpectedFormat::Phone, message, &ctx.business.country), Ok),
         (format, _) => answers::validate(format, message, &ctx.business.country),
     };
     match value {
