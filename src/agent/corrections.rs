@@ -113,7 +113,11 @@ fn without_edge_words<'a>(text: &'a str, edge: &[&str]) -> &'a str {
 pub fn contrasts_with(message: &str, stored: &[&str]) -> bool {
     contrast(message).is_some_and(|(_, replaced)| {
         replaced.chars().any(|c| c.is_ascii_digit() || c.is_uppercase())
-            && stored.iter().any(|s| word_span(s, &replaced).is_some())
+            && stored.iter().any(|s| {
+                // Digits of a stored number: "+13125550142" holds "0142".
+                let digits = replaced.len() >= 3 && replaced.chars().all(|c| c.is_ascii_digit());
+                (digits && s.contains(&replaced)) || word_span(s, &replaced).is_some()
+            })
     })
 }
 
@@ -310,5 +314,7 @@ mod tests {
         assert!(contrasts_with("it's 72 Quarry Lane not 27", &["27 Quarry Lane, Lakemont"]));
         assert!(!contrasts_with("the heater is not hot", &["27 Quarry Lane, Lakemont"]));
         assert!(!contrasts_with("it's upstairs, not in the Kitchen", &["27 Quarry Lane, Lakemont"]));
+        assert!(contrasts_with("it ends 0124, not 0142", &["+13125550142"]));
+        assert!(!contrasts_with("it's 3, not 2", &["+13125550142"]));
     }
 }
