@@ -646,12 +646,12 @@ pub fn is_farewell(text: &str) -> bool {
 }
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
-const NOT_IN_NAMES: [&str; 58] = [
+const NOT_IN_NAMES: [&str; 59] = [
     "i", "i'm", "im", "my", "me", "we", "you", "it", "it's", "is", "are", "was", "the", "a", "an", "and",
     "or", "for", "to", "of", "in", "on", "at", "with", "need", "want", "have", "has", "can", "could",
     "would", "do", "does", "please", "thanks", "thank", "bye", "ok", "okay", "yes", "no", "not", "hi",
     "hello", "hey", "quote", "help", "water", "leak", "pipe", "sorry", "what", "why", "how", "number",
-    "address", "email", "necesito",
+    "address", "email", "necesito", "there",
 ];
 
 /// Lead-ins people put before a name: "it's Dana", "name's Dana".

@@ -237,6 +237,9 @@ fn names_with_greetings_and_words_after_them() {
     assert_eq!(name_answer("Priya Raman here"), Ok("Priya Raman".into()));
     assert_eq!(name_answer("mi nombre es Inés Vidal"), Ok("Inés Vidal".into()));
     assert_eq!(name_answer("here"), Err(Rejection::NotName));
+    // A greeting is dropped before a name, and is never one itself.
+    assert_eq!(name_answer("hello there"), Err(Rejection::NotName));
+    assert_eq!(name_answer("ok sure"), Err(Rejection::NotName));
     assert_eq!(find_email("it's r-a-m at post dot example"), Some("ram@post.example".into()));
     assert_eq!(find_email("priya at post.example"), Some("priya@post.example".into()));
 }
