@@ -1,8 +1,10 @@
 //! Answers to lead questions: validating what the visitor typed for the
 //! expected format, and spotting details they volunteered unprompted.
 //!
-//! Over 600 lines because of its word lists (words that are not names,
-//! lead-ins, fillers, correction openers); the tests are in `answers_tests.rs`.
+//! About 1,000 lines because of its word lists (words that are not names,
+//! lead-ins, fillers, correction openers, number words) and the parsing of
+//! numbers and addresses said aloud; the tests are in `answers_tests.rs`.
+//! Corrections of answers already given are in `corrections.rs`.
 
 use std::str::FromStr;
 
