@@ -1,8 +1,10 @@
 //! Answers to lead questions: validating what the visitor typed for the
 //! expected format, and spotting details they volunteered unprompted.
 //!
-//! Over 600 lines because of its word lists (words that are not names,
-//! lead-ins, fillers, correction openers); the tests are in `answers_tests.rs`.
+//! About 1,000 lines because of its word lists (words that are not names,
+//! lead-ins, fillers, correction openers, number words) and the parsing of
+//! numbers and addresses said aloud; the tests are in `answers_tests.rs`.
+//! Corrections of answers already given are in `corrections.rs`.
 
 use std::str::FromStr;
 
@@ -72,10 +74,47 @@ fn written_email(text: &str) -> Option<String> {
 /// The first valid phone number written in `text`, as E.164; on a call,
 /// also one said digit by digit ("eight one five, five five five, ...").
 pub fn find_phone(text: &str, country: &str) -> Option<String> {
-    phone_candidates(text)
-        .into_iter()
-        .chain(spoken_digits(text).map(|digits| phone_candidates(&digits)).unwrap_or_default())
-        .find_map(|c| normalise_phone(&c, country).ok())
+    let written = valid_numbers(text, country);
+    let numbers = if written.is_empty() {
+        spoken_digits(text).map(|digits| valid_numbers(&digits, country)).unwrap_or_default()
+    } else {
+        written
+    };
+    // "work is ... but my cell ... is better": the one they prefer, else the first.
+    let preferred = numbers.iter().find(|(_, clause)| {
+        let words = words(clause);
+        words.iter().any(|w| PREFERENCE.iter().any(|p| w.starts_with(p)))
+    });
+    preferred.or(numbers.first()).map(|(number, _)| number.clone())
+}
+
+/// Words that mark the number to use among several ("... is better").
+const PREFERENCE: [&str; 7] = ["better", "best", "prefer", "instead", "rather", "mejor", "prefiero"];
+
+/// Each valid number in `text` as E.164, with the clause it stands in (the
+/// text between the commas, semicolons and "but" around it).
+fn valid_numbers(text: &str, country: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut from = 0;
+    for candidate in phone_candidates(text) {
+        let Ok(number) = normalise_phone(&candidate, country) else { continue };
+        let Some(at) = text[from..].find(candidate.as_str()).map(|i| i + from) else { continue };
+        from = at + candidate.len();
+        let start = [text[..at].rfind([',', ';']).map(|i| i + 1), text[..at].rfind(" but ").map(|i| i + 5)]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+        let end = [text[from..].find([',', ';']), text[from..].find(" but ")]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(text.len(), |i| from + i);
+        if !out.iter().any(|(n, _)| *n == number) {
+            out.push((number, text[start..end].to_string()));
+        }
+    }
+    out
 }
 
 /// A digit said as a word, in English or Spanish.
@@ -95,10 +134,49 @@ fn digit_word(word: &str) -> Option<char> {
     })
 }
 
+/// A number from ten to nineteen said as a word.
+fn teen_word(word: &str) -> Option<u32> {
+    Some(match word {
+        "ten" | "diez" => 10,
+        "eleven" | "once" => 11,
+        "twelve" | "doce" => 12,
+        "thirteen" | "trece" => 13,
+        "fourteen" | "catorce" => 14,
+        "fifteen" | "quince" => 15,
+        "sixteen" | "dieciséis" | "dieciseis" => 16,
+        "seventeen" | "diecisiete" => 17,
+        "eighteen" | "dieciocho" => 18,
+        "nineteen" | "diecinueve" => 19,
+        _ => return None,
+    })
+}
+
+/// The tens said as a word: "forty" is 4, "cuarenta" too.
+fn tens_word(word: &str) -> Option<u32> {
+    Some(match word {
+        "twenty" | "veinte" => 2,
+        "thirty" | "treinta" => 3,
+        "forty" | "cuarenta" => 4,
+        "fifty" | "cincuenta" => 5,
+        "sixty" | "sesenta" => 6,
+        "seventy" | "setenta" => 7,
+        "eighty" | "ochenta" => 8,
+        "ninety" | "noventa" => 9,
+        _ => return None,
+    })
+}
+
 /// The message with runs of spoken digits written as digits ("double five"
 /// is "55"), when a run of seven or more says a phone number; None otherwise,
 /// so "one toilet, two sinks" is never read as a number.
 fn spoken_digits(text: &str) -> Option<String> {
+    let (out, found) = spoken_runs(text);
+    found.then_some(out)
+}
+
+/// The message, lower-cased, with runs of spoken digits written as digits;
+/// true when one of them has seven digits or more.
+fn spoken_runs(text: &str) -> (String, bool) {
     let lower = text.to_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-' | ';'))
@@ -108,6 +186,7 @@ fn spoken_digits(text: &str) -> Option<String> {
     let mut run = String::new();
     let mut found = false;
     let mut repeat = 1;
+    let mut pending_tens: Option<u32> = None;
     for w in &words {
         let mut w = *w;
         if let Some(n) = match w {
@@ -127,7 +206,39 @@ fn spoken_digits(text: &str) -> Option<String> {
         if w == "o" && run.is_empty() {
             w = "";
         }
-        match digit_word(w) {
+        // Pairs said as numbers: "three twelve", "fifty five", "cuarenta y dos".
+        if let Some(tens) = tens_word(w) {
+            if let Some(t) = pending_tens.replace(tens) {
+                run.push_str(&(t * 10).to_string());
+            }
+            repeat = 1;
+            continue;
+        }
+        if w == "y" && pending_tens.is_some() {
+            continue;
+        }
+        let unit = digit_word(w);
+        if let Some(t) = pending_tens.take() {
+            match unit.filter(|d| *d != '0') {
+                Some(d) => {
+                    run.push_str(&t.to_string());
+                    run.push(d);
+                    repeat = 1;
+                    continue;
+                }
+                None => run.push_str(&(t * 10).to_string()),
+            }
+        }
+        if let Some(teen) = teen_word(w) {
+            run.push_str(&teen.to_string());
+            repeat = 1;
+            continue;
+        }
+        if w == "hundred" && !run.is_empty() {
+            run.push_str("00");
+            continue;
+        }
+        match unit {
             Some(d) => {
                 (0..repeat).for_each(|_| run.push(d));
                 repeat = 1;
@@ -142,29 +253,127 @@ fn spoken_digits(text: &str) -> Option<String> {
             }
         }
     }
+    if let Some(t) = pending_tens {
+        run.push_str(&(t * 10).to_string());
+    }
     if !run.is_empty() {
         found |= run.len() >= 7;
         out.push(run);
     }
-    found.then(|| out.join(" "))
+    (out.join(" "), found)
 }
 
 /// An email address spelled out on a call: "jorge dot silva at casa dot
 /// example", "arroba" and "punto" in Spanish, "underscore" and "dash".
 fn spoken_email(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
+    let said: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || c == ',')
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|w| !w.is_empty())
         .collect();
-    let joiner = |w: &str| match w {
+    // "d-a-n-a" is spelled letter by letter too.
+    let unhyphenated: Vec<String> = said
+        .iter()
+        .map(|w| {
+            let spelled = w.len() > 2 && w.split('-').all(|p| p.chars().count() == 1);
+            if spelled {
+                w.replace('-', "")
+            } else {
+                (*w).to_string()
+            }
+        })
+        .collect();
+    let said: Vec<&str> = unhyphenated.iter().map(String::as_str).collect();
+    let (said, one_word) = without_spacing_instruction(&said);
+    let letters = joined_letters(&said);
+    let mut words: Vec<&str> = letters.iter().map(String::as_str).collect();
+    if one_word {
+        // "dana lee, all one word, at ...": the local part's words run together.
+        let at = words.iter().position(|w| *w == "at" || *w == "arroba")?;
+        let first = words[..at]
+            .iter()
+            .rposition(|w| EMAIL_LEAD_INS.contains(w) || !w.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map_or(0, |i| i + 1);
+        if first + 1 < at {
+            let local: String = words[first..at].iter().map(|w| email_joiner(w).unwrap_or(w)).collect();
+            return spoken_email_words(&[&[local.as_str()], &words[at..]].concat());
+        }
+        words = words[first..].to_vec();
+    }
+    spoken_email_words(&words)
+}
+
+/// Words that come before a spelled-out address, not part of it.
+const EMAIL_LEAD_INS: [&str; 12] =
+    ["is", "my", "email", "e-mail", "mail", "address", "it's", "its", "the", "es", "mi", "correo"];
+
+/// The words without "all one word", "no spaces", "todo junto": said when an
+/// address's local part has several words. True when such words were found.
+fn without_spacing_instruction<'a>(words: &[&'a str]) -> (Vec<&'a str>, bool) {
+    const INSTRUCTIONS: [&[&str]; 7] = [
+        &["all", "one", "word"],
+        &["one", "word"],
+        &["no", "spaces"],
+        &["no", "space"],
+        &["all", "together"],
+        &["todo", "junto"],
+        &["sin", "espacios"],
+    ];
+    let mut out = Vec::new();
+    let mut found = false;
+    let mut i = 0;
+    while i < words.len() {
+        if let Some(n) = INSTRUCTIONS.iter().find(|p| words[i..].starts_with(p)).map(|p| p.len()) {
+            found = true;
+            i += n;
+            continue;
+        }
+        out.push(words[i]);
+        i += 1;
+    }
+    (out, found)
+}
+
+/// Letters said one by one ("o n e i l l") written as one word; a lone
+/// letter stays as it is ("p dot lee").
+fn joined_letters(words: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let single = |w: &str| w.chars().count() == 1 && w.chars().all(|c| c.is_ascii_alphanumeric());
+    for (i, w) in words.iter().enumerate() {
+        let in_run = single(w) && (!run.is_empty() || words.get(i + 1).is_some_and(|n| single(n)));
+        if in_run {
+            run.push_str(w);
+            continue;
+        }
+        if !run.is_empty() {
+            out.push(std::mem::take(&mut run));
+        }
+        out.push((*w).to_string());
+    }
+    if !run.is_empty() {
+        out.push(run);
+    }
+    out
+}
+
+/// A word said for a character of an address: "dot", "underscore", "punto".
+fn email_joiner(word: &str) -> Option<&'static str> {
+    match word {
         "dot" | "punto" => Some("."),
         "underscore" | "guion bajo" => Some("_"),
         "dash" | "hyphen" | "guion" | "guión" => Some("-"),
         _ => None,
+    }
+}
+
+fn spoken_email_words(words: &[&str]) -> Option<String> {
+    let joiner = email_joiner;
+    // A part may be written as it is said: "dana at mail.example".
+    let part = |w: &str| {
+        !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     };
-    let part = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric());
     let at = words.iter().position(|w| *w == "at" || *w == "arroba")?;
     // The local part: the word before "at", and words joined to it by "dot", "dash" ...
     let mut start = at.checked_sub(1).filter(|&i| part(words[i]))?;
@@ -222,7 +431,8 @@ fn phone_candidates(text: &str) -> Vec<String> {
 /// one-byte `k`, `İ` to two characters), so offsets found in it do not point
 /// into the original.
 pub fn find_name(text: &str) -> Option<String> {
-    const CUES: [&str; 7] = ["my name is ", "this is ", "i'm ", "i am ", "im ", "me llamo ", "soy "];
+    const CUES: [&str; 9] =
+        ["my name is", "my name's", "my name’s", "this is", "i'm", "i am", "im", "me llamo", "soy"];
     for cue in CUES {
         let mut previous: Option<char> = None;
         for (start, c) in text.char_indices() {
@@ -232,18 +442,38 @@ pub fn find_name(text: &str) -> Option<String> {
             let Some(len) = word_start.then(|| starts_with_folded(&text[start..], cue)).flatten() else {
                 continue;
             };
-            let words: Vec<&str> = text[start + len..]
-                .split_whitespace()
-                .take(3)
-                .map(|w| w.trim_matches(|c: char| !c.is_alphabetic() && c != '\'' && c != '-'))
-                .take_while(|w| w.chars().next().is_some_and(char::is_uppercase) && w.chars().count() > 1)
-                .collect();
+            // ... and end one: "my name's, um, Dana" as well as "I'm Dana".
+            let rest = &text[start + len..];
+            if !rest.starts_with(|c: char| c.is_whitespace() || c == ',') {
+                continue;
+            }
+            let words = capitalised_name(without_fillers(rest.trim_start_matches([',', ' '])));
             if !words.is_empty() && !words.iter().any(|w| NOT_NAMES.contains(&w.to_lowercase().as_str())) {
                 return Some(words.join(" "));
             }
         }
     }
     None
+}
+
+/// The capitalised words that open `text`, at most three: the name ends at
+/// the first lower-case word, at a clause's punctuation ("This is Dana Lee.
+/// Water is ...") and before "I'd", "I'm" ("this is Dana, I'd like ...").
+fn capitalised_name(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for raw in text.split_whitespace().take(3) {
+        let w = raw.trim_matches(|c: char| !c.is_alphabetic() && c != '\'' && c != '-');
+        let lower = w.to_lowercase();
+        let pronoun = lower.starts_with("i'") || lower.starts_with("i’");
+        if pronoun || w.chars().count() < 2 || !w.chars().next().is_some_and(char::is_uppercase) {
+            break;
+        }
+        out.push(w);
+        if raw.ends_with([',', '.', ';', ':', '!', '?']) {
+            break;
+        }
+    }
+    out
 }
 
 /// The length in bytes of the prefix of `text` that reads as `cue` (lower
@@ -418,17 +648,36 @@ pub fn is_farewell(text: &str) -> bool {
 }
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
-const NOT_IN_NAMES: [&str; 58] = [
+const NOT_IN_NAMES: [&str; 59] = [
     "i", "i'm", "im", "my", "me", "we", "you", "it", "it's", "is", "are", "was", "the", "a", "an", "and",
     "or", "for", "to", "of", "in", "on", "at", "with", "need", "want", "have", "has", "can", "could",
     "would", "do", "does", "please", "thanks", "thank", "bye", "ok", "okay", "yes", "no", "not", "hi",
     "hello", "hey", "quote", "help", "water", "leak", "pipe", "sorry", "what", "why", "how", "number",
-    "address", "email", "necesito",
+    "address", "email", "necesito", "there",
 ];
 
 /// Lead-ins people put before a name: "it's Dana", "name's Dana".
-const NAME_LEAD_INS: [&str; 10] =
-    ["my name is ", "name is ", "name's ", "this is ", "it's ", "its ", "i'm ", "i am ", "me llamo ", "soy "];
+const NAME_LEAD_INS: [&str; 19] = [
+    "my name is ",
+    "the name is ",
+    "mi nombre es ",
+    "name: ",
+    "nombre: ",
+    "my name's ",
+    "name is ",
+    "name's ",
+    "this is ",
+    "it's ",
+    "its ",
+    "i'm ",
+    "i am ",
+    "me llamo ",
+    "soy ",
+    "just call me ",
+    "you can call me ",
+    "call me ",
+    "everyone calls me ",
+];
 
 /// The answer to "May I have your name?": a name given in passing, or the
 /// message itself (its lead-in removed) when it reads as a name: one to five
@@ -439,7 +688,7 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     }
     // Control characters (a speech result can carry them) are no part of a name.
     let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
-    let spoken = without_fillers(&cleaned);
+    let spoken = without_fillers(without_spelling(&cleaned));
     match name_like(spoken) {
         Err(Rejection::NotName) if spoken.contains(',') => {
             // "it's Gary, Gary Novak", "Novak, Gary Novak": the fullest part that reads as a name.
@@ -451,9 +700,50 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     }
 }
 
+/// Words that introduce a name's spelling: "Dana Lee, that's D A N A".
+const SPELLING_LEAD_INS: [&str; 9] =
+    ["that's", "thats", "that", "is", "spelled", "spelt", "it's", "se", "escribe"];
+
+/// The text before a name is spelled out letter by letter ("it's Dana Lee,
+/// spelled D A N A"): a run of three or more single letters and the words
+/// that introduce it are no part of the name.
+fn without_spelling(text: &str) -> &str {
+    let mut run_start = None;
+    let mut run = 0;
+    let mut cut = None;
+    let mut offset = 0;
+    for word in text.split_inclusive(char::is_whitespace) {
+        let letters: Vec<char> = word.chars().filter(|c| c.is_alphanumeric()).collect();
+        if letters.len() == 1 && letters[0].is_alphabetic() {
+            run_start.get_or_insert(offset);
+            run += 1;
+            if run >= 3 {
+                cut = run_start;
+                break;
+            }
+        } else {
+            (run_start, run) = (None, 0);
+        }
+        offset += word.len();
+    }
+    let Some(cut) = cut.filter(|&c| c > 0) else { return text };
+    let mut head = text[..cut].trim_end();
+    loop {
+        let trimmed = head.trim_end_matches([',', ':', '-', ' ']);
+        let last_start = trimmed.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let last = trimmed[last_start..].to_lowercase();
+        if last_start == 0 || !SPELLING_LEAD_INS.contains(&last.as_str()) {
+            return trimmed;
+        }
+        head = &trimmed[..last_start];
+    }
+}
+
 /// Words a speaker puts before an answer ("uh", "um", "pues", "well").
-const FILLERS: [&str; 12] =
-    ["uh", "um", "er", "erm", "eh", "ah", "well", "so", "yeah", "pues", "este", "bueno"];
+const FILLERS: [&str; 23] = [
+    "uh", "um", "er", "erm", "eh", "ah", "oh", "well", "so", "yeah", "yes", "yep", "sure", "ok", "okay",
+    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí",
+];
 
 /// The text without its leading fillers and their commas.
 fn without_fillers(text: &str) -> &str {
@@ -479,9 +769,17 @@ fn name_like(part: &str) -> Result<String, Rejection> {
         .and_then(|cue| trimmed.get(cue.len()..))
         .unwrap_or(trimmed)
         .trim();
-    if is_decline(rest) || is_farewell(rest) || is_affirmative(rest) {
+    if is_decline(rest) || is_farewell(rest) || is_affirmative(rest) || NAME_TAILS.contains(&lower.as_str()) {
         return Err(Rejection::NotName);
     }
+    let parts: Vec<&str> = rest.split_whitespace().collect();
+    // "Dana Lee here", "Dana Lee speaking": the name without the word after it.
+    let rest = match parts.split_last() {
+        Some((last, head)) if !head.is_empty() && NAME_TAILS.contains(&last.to_lowercase().as_str()) => {
+            rest[..rest.len() - last.len()].trim_end().trim_end_matches(',')
+        }
+        _ => rest,
+    };
     let parts: Vec<&str> = rest.split_whitespace().collect();
     let name_like = (1..=5).contains(&parts.len())
         && parts.iter().all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
@@ -492,6 +790,9 @@ fn name_like(part: &str) -> Result<String, Rejection> {
         Err(Rejection::NotName)
     }
 }
+
+/// Words said after a name: "Dana Lee here".
+const NAME_TAILS: [&str; 6] = ["here", "speaking", "calling", "aquí", "aqui", "hablando"];
 
 /// Lead-ins people put before an address ("the house is at ...").
 const ADDRESS_LEAD_INS: [&str; 16] = [
@@ -533,10 +834,11 @@ const CORRECTION_OPENERS: [&str; 12] = [
 pub fn without_correction_opener(text: &str) -> &str {
     let mut rest = text.trim();
     // `get` is None off a character boundary, so no slice below can panic.
-    while let Some(cue) = CORRECTION_OPENERS
-        .iter()
-        .find(|cue| rest.get(..cue.len()).is_some_and(|head| head.to_lowercase() == **cue))
-    {
+    // A cue is a whole word: "I mean" does not open "I meant Oak Hollow".
+    while let Some(cue) = CORRECTION_OPENERS.iter().find(|cue| {
+        rest.get(..cue.len()).is_some_and(|head| head.to_lowercase() == **cue)
+            && rest[cue.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+    }) {
         rest = rest[cue.len()..].trim_start_matches([',', ' ', '-', '—', ':', '.']).trim_start();
     }
     rest
@@ -565,10 +867,27 @@ pub fn find_address(text: &str) -> Option<String> {
     })
 }
 
+/// The text without the thanks or goodbye after it: "12 Elm St, Lakemont,
+/// thanks" -> "12 Elm St, Lakemont".
+fn without_courtesy(text: &str) -> &str {
+    let mut rest = text.trim();
+    while let Some((head, tail)) = rest.rsplit_once([',', '.', '!']) {
+        let tail = tail.trim();
+        let courtesy = is_farewell(tail)
+            || ["thanks", "thank you", "thx", "please", "gracias", "por favor", "cheers"]
+                .contains(&tail.to_lowercase().trim_end_matches(['.', '!']));
+        if !(tail.is_empty() || courtesy) || head.trim().is_empty() {
+            return rest;
+        }
+        rest = head.trim_end();
+    }
+    rest
+}
+
 /// The answer to "What's the address?": the place, its lead-in removed;
 /// refused when it is an email address, a phone number, a refusal or a goodbye.
 pub fn address_answer(text: &str) -> Result<String, Rejection> {
-    let trimmed = without_correction_opener(text).trim_end_matches(['.', '!']).trim();
+    let trimmed = without_courtesy(without_correction_opener(text).trim_end_matches(['.', '!']).trim());
     let lower = trimmed.to_lowercase();
     let rest = ADDRESS_LEAD_INS
         .iter()
@@ -576,7 +895,7 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         .and_then(|cue| (lower.len() == trimmed.len()).then(|| trimmed.get(cue.len()..)).flatten())
         .unwrap_or(trimmed)
         .trim();
-    let rest = from_house_number(rest);
+    let rest = from_house_number(&with_house_number_in_digits(rest));
     let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
     let digits = rest.chars().filter(char::is_ascii_digit).count();
     let word_count = rest.split_whitespace().count();
@@ -605,6 +924,26 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
     Ok(rest.chars().take(MAX_TEXT_ANSWER).collect())
 }
 
+/// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".
+fn with_house_number_in_digits(text: &str) -> String {
+    let number_word = |w: &str| {
+        let w = w.to_lowercase();
+        digit_word(&w).is_some() || teen_word(&w).is_some() || tens_word(&w).is_some() || w == "hundred"
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let said = words.iter().take_while(|w| w.chars().all(char::is_alphabetic) && number_word(w)).count();
+    // The number must be followed by a street's name: "one more thing" stays.
+    let street_follows = words.get(said).is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase));
+    if said == 0 || !street_follows {
+        return text.to_string();
+    }
+    let (digits, _) = spoken_runs(&words[..said].join(" "));
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return text.to_string();
+    }
+    std::iter::once(digits.as_str()).chain(words[said..].iter().copied()).collect::<Vec<_>>().join(" ")
+}
+
 /// The address itself when a sentence leads up to it ("it's my dad's
 /// place, 61 Quarry Rd, Lakemont" -> "61 Quarry Rd, Lakemont"), with "in"
 /// before the town written as a comma ("422 Lincoln Avenue in Riverton
@@ -631,6 +970,11 @@ fn from_house_number(text: &str) -> String {
             && town_follows
             && !out.last().is_some_and(|l| l.ends_with(','))
         {
+            // "12 Elm St over in Lakemont": the "over" goes with the "in".
+            if out.last().is_some_and(|l| ["over", "out", "up", "down", "allá", "alla"].contains(&l.as_str()))
+            {
+                out.pop();
+            }
             if let Some(last) = out.last_mut() {
                 last.push(',');
             }

@@ -166,3 +166,80 @@ fn text_is_trimmed_and_capped() {
     assert_eq!(spoken_phone("+442079460958", "US"), "+44 20 7946 0958");
     assert!(!is_decline("no heat in the house"));
 }
+
+#[test]
+fn a_name_in_passing_ends_with_its_clause() {
+    assert_eq!(find_name("Hello, this is Nora Quill, I'd like a quote"), Some("Nora Quill".into()));
+    assert_eq!(find_name("This is Nora Quill. Toilet keeps running"), Some("Nora Quill".into()));
+    assert_eq!(find_name("this is Nora I'm at the house now"), Some("Nora".into()));
+    assert_eq!(find_name("my name's, er, Ollie Stroud"), Some("Ollie Stroud".into()));
+    // Still whole names of three words, and never a lower-case sentence.
+    assert_eq!(find_name("I'm Ana Lucia Ferro and my tap drips"), Some("Ana Lucia Ferro".into()));
+    assert_eq!(find_name("this is about my boiler"), None);
+}
+
+#[test]
+fn name_answers_with_lead_ins_and_spellings() {
+    assert_eq!(name_answer("um, my name's Ollie Stroud"), Ok("Ollie Stroud".into()));
+    assert_eq!(name_answer("you can call me Fitz"), Ok("Fitz".into()));
+    assert_eq!(name_answer("it's Niamh Rourke, spelled N I A M H"), Ok("Niamh Rourke".into()));
+    assert_eq!(name_answer("Aoife Ryan that's A O I F E"), Ok("Aoife Ryan".into()));
+    // Initials alone are left as they are.
+    assert_eq!(name_answer("J R Hartley"), Ok("J R Hartley".into()));
+    assert_eq!(name_answer("call me back later please"), Err(Rejection::NotName));
+}
+
+#[test]
+fn spelled_out_emails_with_letters_and_spacing() {
+    // Letters said one by one are one word.
+    assert_eq!(find_email("it's m dot k a y e at post dot example"), Some("m.kaye@post.example".into()));
+    // "All one word": the local part's words run together.
+    assert_eq!(
+        find_email("my email is ruth ann baker, all one word, at inbox dot example"),
+        Some("ruthannbaker@inbox.example".into())
+    );
+    assert_eq!(
+        find_email("cole parker at mail dot example no spaces"),
+        Some("coleparker@mail.example".into())
+    );
+    // Without the instruction only the word before "at" is the local part.
+    assert_eq!(find_email("cole parker at mail dot example"), Some("parker@mail.example".into()));
+}
+
+#[test]
+fn numbers_said_in_pairs_and_the_preferred_of_two() {
+    assert_eq!(find_phone("two one seven, five fifty five, oh one sixty", "US"), Some("+12175550160".into()));
+    assert_eq!(
+        find_phone("siete setenta y tres, cinco cinco cinco, cero uno doce", "US"),
+        Some("+17735550112".into())
+    );
+    // Ages and counts are never numbers.
+    assert_eq!(find_phone("forty two years in the house and twelve taps", "US"), None);
+    assert_eq!(
+        find_phone("home is 217-555-0160, but 217-555-0199 is better during the day", "US"),
+        Some("+12175550199".into())
+    );
+    assert_eq!(find_phone("217-555-0160 or 217-555-0199", "US"), Some("+12175550160".into()));
+}
+
+#[test]
+fn addresses_without_courtesies_and_with_spoken_numbers() {
+    assert_eq!(address_answer("5 Kiln Row, Oak Hollow, thank you!"), Ok("5 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("it's 5 Kiln Row out in Oak Hollow"), Ok("5 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("three forty one Kiln Row, Oak Hollow"), Ok("341 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("Unit 2, 5 Kiln Row, Oak Hollow"), Ok("Unit 2, 5 Kiln Row, Oak Hollow".into()));
+    assert_eq!(address_answer("bye"), Err(Rejection::NotAddress));
+}
+
+#[test]
+fn names_with_greetings_and_words_after_them() {
+    assert_eq!(name_answer("yes, it's Priya Raman"), Ok("Priya Raman".into()));
+    assert_eq!(name_answer("Priya Raman here"), Ok("Priya Raman".into()));
+    assert_eq!(name_answer("mi nombre es Inés Vidal"), Ok("Inés Vidal".into()));
+    assert_eq!(name_answer("here"), Err(Rejection::NotName));
+    // A greeting is dropped before a name, and is never one itself.
+    assert_eq!(name_answer("hello there"), Err(Rejection::NotName));
+    assert_eq!(name_answer("ok sure"), Err(Rejection::NotName));
+    assert_eq!(find_email("it's r-a-m at post dot example"), Some("ram@post.example".into()));
+    assert_eq!(find_email("priya at post.example"), Some("priya@post.example".into()));
+}

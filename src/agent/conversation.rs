@@ -10,6 +10,7 @@
 
 use super::alerts::{self, Wording};
 use super::answers::{self, Rejection};
+use super::corrections;
 pub use super::state::{Answer, Context, State};
 use crate::domain::{ExpectedFormat, LeadDraft, Priority, Question};
 use crate::retrieval::{self, Passage};
@@ -226,10 +227,16 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
         .filter(|o| !state.answers.contains_key(o))
         .and_then(|o| ctx.question(o))
         .is_some_and(|q| q.expected_format != ExpectedFormat::Text || is_detail_field(q));
-    let decision = if answering_detail || message.split_whitespace().count() < 4 {
-        ctx.rules.classify_rules(message)
+    // An email address is no description either: "sparkmail" is not a spark.
+    let triaged = if message.contains('@') {
+        message.split_whitespace().filter(|w| !w.contains('@')).collect::<Vec<_>>().join(" ")
     } else {
-        ctx.rules.classify(message)
+        message.to_string()
+    };
+    let decision = if answering_detail || triaged.split_whitespace().count() < 4 {
+        ctx.rules.classify_rules(&triaged)
+    } else {
+        ctx.rules.classify(&triaged)
     };
     state.raise(decision.level, &decision.reasons, decision.hazard);
     if state.first_message.is_none() {
@@ -307,10 +314,9 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         (ExpectedFormat::Text, Some("name")) => answers::name_answer(message),
         (ExpectedFormat::Text, Some("address")) => answers::address_answer(message),
         // "I'm Dana, 312-555-0142, my sink leaks" answers the phone question too.
-        (ExpectedFormat::Phone, _) => {
-            answers::validate(ExpectedFormat::Phone, message, &ctx.business.country)
-                .or_else(|rejection| answers::find_phone(message, &ctx.business.country).ok_or(rejection))
-        }
+        // With two numbers, the one they prefer ("... but my cell is better").
+        (ExpectedFormat::Phone, _) => answers::find_phone(message, &ctx.business.country)
+            .map_or_else(|| answers::validate(ExpectedFormat::Phone, message, &ctx.business.country), Ok),
         (format, _) => answers::validate(format, message, &ctx.business.country),
     };
     match value {
@@ -453,20 +459,27 @@ fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
     }
 }
 
-/// "Sorry, my number is actually ...": replaces an answer already given.
-/// True when something was changed.
+/// "Sorry, my number is actually ...", "it's 14 Oak Ave not 41": replaces
+/// an answer already given. True when something was changed.
 fn apply_correction(ctx: &Context, state: &mut State, message: &str) -> bool {
-    if !answers::is_correction(message) {
+    let stored: Vec<&str> = state.answers.values().map(|a| a.value.as_str()).collect();
+    if !answers::is_correction(message) && !corrections::contrasts_with(message, &stored) {
         return false;
     }
+    let country = &ctx.business.country;
     let mut changed = false;
     for q in &ctx.questions {
         let Some(old) = state.answers.get(&q.order) else { continue };
         let found = match (q.expected_format, q.maps_to_lead_field.as_deref()) {
-            (ExpectedFormat::Phone, _) => answers::find_phone(message, &ctx.business.country),
+            (ExpectedFormat::Phone, _) => answers::find_phone(message, country)
+                .or_else(|| corrections::phone(&old.value, message, country)),
             (ExpectedFormat::Email, _) => answers::find_email(message),
-            (ExpectedFormat::Text, Some("name")) => answers::find_name(message),
-            (ExpectedFormat::Text, Some("address")) => answers::find_address(message),
+            (ExpectedFormat::Text, Some("name")) => {
+                answers::find_name(message).or_else(|| corrections::name(&old.value, message))
+            }
+            (ExpectedFormat::Text, Some("address")) => {
+                answers::find_address(message).or_else(|| corrections::address(&old.value, message))
+            }
             _ => None,
         };
         if let Some(value) = found.filter(|v| *v != old.value) {

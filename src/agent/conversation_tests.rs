@@ -246,3 +246,19 @@ fn a_number_given_with_other_words_answers_the_phone_question() {
     assert!(!t.reply.contains("couldn't read"), "{}", t.reply);
     assert_eq!(t.lead.unwrap().phone.as_deref(), Some("+13125550142"));
 }
+
+#[test]
+fn a_detail_corrected_by_contrast_is_changed_and_the_question_stays() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "my shower mixer is stiff and needs replacing");
+    say(&ctx, &mut s, "Ravi Mehta");
+    say(&ctx, &mut s, "six three oh, five five five, oh one forty one");
+    // No "sorry": the digits it replaces are in the number given.
+    let t = say(&ctx, &mut s, "hang on, it ends 0114, not 0141");
+    assert!(t.reply.contains("updated") && t.reply.contains("email"), "{}", t.reply);
+    assert_eq!(t.lead.as_ref().and_then(|l| l.phone.clone()).as_deref(), Some("+16305550114"));
+    assert_eq!(t.lead.as_ref().and_then(|l| l.email.clone()), None);
+    let t = say(&ctx, &mut s, "sorry, it's Ravi Mehra, with an r: Ravi Mehra");
+    assert_eq!(t.lead.and_then(|l| l.name).as_deref(), Some("Ravi Mehra"));
+}

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod answers;
 pub mod conversation;
+pub mod corrections;
 pub mod facts;
 pub mod local_model;
 pub mod phrases;

@@ -358,3 +358,30 @@ async fn conversations_e_failures() {
     let (right, total, whole, n) = summary(&outcomes);
     println!("set E conversations: lead fields right {right}/{total}, conversations all right {whole}/{n}");
 }
+
+/// Sets F and G are development data since round seven (issue 12): each
+/// failing conversation with what was expected, what was saved and its
+/// transcript, then the totals.
+///
+///   cargo test --test integration conversations_fg_failures -- --ignored --nocapture
+#[tokio::test]
+#[ignore]
+async fn conversations_fg_failures() {
+    for (set, json) in [("F", CONVERSATIONS_F), ("G", CONVERSATIONS_G)] {
+        let scripts: Vec<Script> = serde_json::from_str(json).unwrap();
+        let outcomes = play(&scripts).await;
+        for (script, o) in scripts.iter().zip(&outcomes).filter(|(_, o)| !o.all_right()) {
+            println!("{}: expected {:?}", o.id, script.expected);
+            for (field, _, got) in o.fields.iter().filter(|f| !f.1) {
+                println!("  wrong {field}: {got}");
+            }
+            for (said, reply) in &o.transcript {
+                println!("  > {said}\n  < {reply}");
+            }
+        }
+        let (right, total, whole, n) = summary(&outcomes);
+        println!(
+            "set {set} conversations: lead fields right {right}/{total}, conversations all right {whole}/{n}"
+        );
+    }
+}
