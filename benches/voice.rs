@@ -41,6 +41,18 @@
 //! throwaway CA for `load.test`), so webhooks go over https:// and every
 //! media stream is a `wss://` connection, TLS handled by the server. The
 //! floor is plain ws:// in every case.
+//!
+//! `VOICE_BENCH_CALLGRIND=DIR`: both servers run under `valgrind
+//! --tool=callgrind` (instrumentation off until the measured window, on for
+//! it, the window dumped into DIR), and each row also says how many
+//! instructions the server ran per frame relayed. Instruction counts do not
+//! depend on what else the machine is doing, so two builds (or frontdesk and
+//! the floor) can be compared on a busy machine; the server runs ~50x
+//! slower under valgrind, so keep the calls few (10 to 50).
+//!
+//! `VOICE_BENCH_SMAPS=DIR`: the server's /proc/PID/smaps is copied into DIR
+//! when idle and at the end of the window (`{target}-{calls}-idle`,
+//! `-loaded`), to see which mappings a call's memory lands in.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -182,6 +194,14 @@ fn usage(pid: u32) -> (f64, u64) {
     (cpu, rss)
 }
 
+/// Copies the server's smaps into `VOICE_BENCH_SMAPS`, if set, as `name`.
+fn save_smaps(pid: u32, name: &str) {
+    let Some(dir) = std::env::var_os("VOICE_BENCH_SMAPS").map(std::path::PathBuf::from) else { return };
+    std::fs::create_dir_all(&dir).unwrap();
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    std::fs::write(dir.join(name), smaps).unwrap();
+}
+
 /// Raises this process's open-file limit to its hard limit (children, the
 /// servers among them, inherit it): 2,500 calls are 5,000 sockets here
 /// and as many in the server. Fails loudly if that is still too few.
@@ -219,6 +239,67 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The callgrind output directory, when the servers run under callgrind.
+fn callgrind_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("VOICE_BENCH_CALLGRIND").map(std::path::PathBuf::from)
+}
+
+/// `bin`, pinned to CPU 0 and/or under callgrind (its output named for `name`).
+fn server_command(bin: &std::ffi::OsStr, pin: bool, name: &str) -> Command {
+    let mut prefix: Vec<std::ffi::OsString> = Vec::new();
+    if pin {
+        prefix.extend(["taskset".into(), "-c".into(), "0".into()]);
+    }
+    if let Some(dir) = callgrind_dir() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join(format!("{name}.%p"));
+        prefix.extend([
+            "valgrind".into(),
+            "--tool=callgrind".into(),
+            "--instr-atstart=no".into(),
+            "--vgdb=yes".into(),
+            format!("--callgrind-out-file={}", out.display()).into(),
+        ]);
+    }
+    prefix.push(bin.into());
+    let mut c = Command::new(&prefix[0]);
+    c.args(&prefix[1..]);
+    c
+}
+
+/// Runs `callgrind_control` on `pid` (instrumentation on or off, a dump).
+/// vgdb names its pipes after the server's `HOSTNAME`, so it is given the same.
+fn callgrind_control(args: &[&str], pid: u32, target: Target) {
+    let mut command = Command::new("callgrind_control");
+    match target {
+        Target::Frontdesk => command.env("HOSTNAME", "load.test"),
+        Target::Floor => command.env_remove("HOSTNAME"),
+    };
+    let ok =
+        command.args(args).arg(pid.to_string()).stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(ok, "callgrind_control {args:?} failed");
+}
+
+/// Instructions in the newest callgrind dump of `pid` in `dir` (its `totals:` line).
+fn callgrind_instructions(dir: &std::path::Path, pid: u32) -> u64 {
+    let suffix = format!(".{pid}.1");
+    let mut best = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.ends_with(&suffix) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let totals = text
+            .lines()
+            .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        best = best.max(totals);
+    }
+    best
+}
+
 fn start_server(openai_base: &str, calls: usize, pin: bool, tls: bool) -> ServerProcess {
     // VOICE_BENCH_BIN: another build of frontdesk (say, before a change) under the same load.
     let bin =
@@ -234,13 +315,8 @@ fn start_server(openai_base: &str, calls: usize, pin: bool, tls: bool) -> Server
         .status()
         .unwrap();
     assert!(status.success());
-    let mut command = if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0", bin]);
-        c
-    } else {
-        Command::new(bin)
-    };
+    let name = format!("frontdesk-{calls}{}", if tls { "-tls" } else { "" });
+    let mut command = server_command(bin.as_ref(), pin, &name);
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -281,15 +357,9 @@ fn start_server(openai_base: &str, calls: usize, pin: bool, tls: bool) -> Server
 }
 
 /// The floor: this bench run again as `--floor-server`, pinned like frontdesk.
-fn start_floor(openai_base: &str, pin: bool) -> ServerProcess {
+fn start_floor(openai_base: &str, calls: usize, pin: bool) -> ServerProcess {
     let me = std::env::current_exe().unwrap();
-    let mut command = if pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(&me);
-        c
-    } else {
-        Command::new(&me)
-    };
+    let mut command = server_command(me.as_os_str(), pin, &format!("floor-{calls}"));
     let (child, base) =
         common::spawn_listening(command.args(["--floor-server", openai_base]), "floor listening on ");
     ServerProcess { child, base, _dir: tempfile::tempdir().unwrap(), tls: None }
@@ -395,6 +465,8 @@ struct Row {
     generator_cpu: f64,
     idle_rss: u64,
     peak_rss: u64,
+    /// Instructions the server ran in the window, under callgrind.
+    instructions: Option<u64>,
 }
 
 impl Row {
@@ -403,6 +475,18 @@ impl Row {
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
 
     fn line(&self) -> String {
+        let mut line = self.table_line();
+        if let Some(n) = self.instructions {
+            let frames = self.relayed.max(1);
+            line.push_str(&format!(
+                " {n} instructions in the window, {} per frame relayed ({frames} frames) |",
+                n / frames
+            ));
+        }
+        line
+    }
+
+    fn table_line(&self) -> String {
         let calls = self.calls.saturating_sub(self.failed).max(1) as f64;
         format!(
             "| {}{} | {} | {} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.0}% | {:.3} ms | {:.3} ms | {:.0}% | {:.0}% | {} / {}, {} / {} | {:.1} → {:.1} MiB | {:.0} KiB |",
@@ -439,11 +523,12 @@ fn run(a: &Args, calls: usize, target: Target) -> Row {
     let generator = Generator::new(calls, a.ramp_per_second, a.threads, a.shape);
     let server = match target {
         Target::Frontdesk => start_server(&generator.model_base, calls, a.pin, a.tls),
-        Target::Floor => start_floor(&generator.model_base, a.pin),
+        Target::Floor => start_floor(&generator.model_base, calls, a.pin),
     };
     let pid = server.child.id();
     std::thread::sleep(Duration::from_millis(500));
     let (_, idle_rss) = usage(pid);
+    save_smaps(pid, &format!("{target:?}-{calls}-idle"));
     eprintln!("{target:?} pid {pid} idle: {idle_rss} KiB; starting {calls} calls at {}/s", a.ramp_per_second);
     generator.call(&voicegen::Target {
         webhook_base: (target == Target::Frontdesk).then(|| server.base.clone()),
@@ -465,6 +550,10 @@ fn run(a: &Args, calls: usize, target: Target) -> Row {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(1));
+    let callgrind = callgrind_dir();
+    if callgrind.is_some() {
+        callgrind_control(&["--instr=on"], pid, target);
+    }
     let (cpu_before, _) = usage(pid);
     let (own_before, _) = usage(std::process::id());
     let window = Instant::now();
@@ -478,9 +567,15 @@ fn run(a: &Args, calls: usize, target: Target) -> Row {
         peak_rss = peak_rss.max(usage(pid).1);
     }
     shared.measuring.store(false, Ordering::Relaxed);
+    save_smaps(pid, &format!("{target:?}-{calls}-loaded"));
     let elapsed = window.elapsed().as_secs_f64();
     let (cpu_after, _) = usage(pid);
     let (own_after, _) = usage(std::process::id());
+    let instructions = callgrind.map(|dir| {
+        callgrind_control(&["--dump"], pid, target);
+        callgrind_control(&["--instr=off"], pid, target);
+        callgrind_instructions(&dir, pid)
+    });
     shared.hang_up.store(true, Ordering::Relaxed);
     generator.join();
     drop(server);
@@ -519,5 +614,6 @@ fn run(a: &Args, calls: usize, target: Target) -> Row {
         generator_cpu: own_after - own_before,
         idle_rss,
         peak_rss,
+        instructions,
     }
 }

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +39,7 @@ mod held_line;
 mod leaving;
 mod model;
 mod persist;
+mod ready;
 mod tool_calls;
 mod tool_runner;
 mod twilio_out;
@@ -49,6 +50,7 @@ use gate::{Ask, ResponseGate};
 use held_line::HeldLine;
 use model::{connect, Model};
 use persist::{persister, Persist};
+use ready::ready;
 use tool_runner::{FunctionCall, ToolDone, ToolRunner};
 use twilio_out::{take_text, TwilioOut};
 
@@ -195,7 +197,7 @@ impl Bridge {
                     self.on_model_event(event).await;
                     // Events that arrived with it are handled before anything is flushed.
                     for _ in 0..READ_BATCH {
-                        let Some(event) = self.model.next_ready() else { break };
+                        let Some(event) = self.model.next_ready().await else { break };
                         self.on_model_event(event).await;
                     }
                 }
@@ -238,8 +240,7 @@ impl Bridge {
             return false;
         }
         for _ in 0..READ_BATCH {
-            // Polled without waiting: the loop's next `select!` registers the task's waker.
-            let Some(message) = self.twilio.socket().next().now_or_never() else { break };
+            let Some(message) = ready(self.twilio.socket().next()).await else { break };
             if !self.on_twilio_message(message).await {
                 return false;
             }

@@ -41,9 +41,9 @@ impl Model {
     }
 
     /// An event of an open session that is already here, without waiting.
-    pub(super) fn next_ready(&mut self) -> Option<ModelEvent> {
+    pub(super) async fn next_ready(&mut self) -> Option<ModelEvent> {
         match self {
-            Model::Open { .. } => self.next().now_or_never(),
+            Model::Open { .. } => ready(self.next()).await,
             _ => None,
         }
     }
