@@ -253,10 +253,13 @@ fn totals_report(set: &str, triage_tsv: &str, knowledge_tsv: &str) {
             .map(|r| (r.1.clone(), r.2.clone()))
             .collect();
         let results = knowledge(&cases);
-        // Sets C and D (round four) and E (round five) are development data:
-        // their misses may be read. Sets F (validation in round six) and G
-        // (held out) are never shown so.
-        if !["F", "G"].contains(&set) && name == "all" && std::env::var("FRONTDESK_SHOW_FAILURES").is_ok() {
+        // Sets C and D (round four), E (round five), F and G (round seven)
+        // are development data: their misses may be read. Any other set is
+        // held out and never shown so.
+        if ["C", "D", "E", "F", "G"].contains(&set)
+            && name == "all"
+            && std::env::var("FRONTDESK_SHOW_FAILURES").is_ok()
+        {
             for r in results.iter().filter(|r| !r.1) {
                 println!("  miss: {} -> {:?}", r.2, r.3);
             }
