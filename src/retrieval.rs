@@ -784,7 +784,8 @@ fn glosses(word: &str) -> Vec<&'static str> {
         .chain(singular)
         .flatten()
         .filter(|k| k.len() >= 3)
-        .find_map(|k| GLOSSES.iter().find(|(w, _)| *w == k));
+        .find_map(|k| GLOSSES.iter().find(|(w, _)| *w == k))
+        .or_else(|| spanish_infinitives(&key).find_map(|k| GLOSSES.iter().find(|(w, _)| *w == k)));
     let mut out: Vec<&'static str> = Vec::new();
     for g in found.map(|(_, g)| g.split(' ')).into_iter().flatten() {
         // One step further: "descuento" is "discount", which the documents
@@ -797,6 +798,18 @@ fn glosses(word: &str) -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// The infinitives a Spanish present-tense verb may come from ("cancelo",
+/// "pagan": "cancelar", "pagar"), so the glossary's infinitive serves every
+/// person of the verb.
+fn spanish_infinitives(word: &str) -> impl Iterator<Item = String> + '_ {
+    const ENDINGS: &[&str] = &["amos", "emos", "imos", "as", "an", "es", "en", "o", "a", "e"];
+    ENDINGS
+        .iter()
+        .filter_map(move |e| word.strip_suffix(e))
+        .filter(|stem| stem.chars().count() >= 3)
+        .flat_map(|stem| ["ar", "er", "ir"].into_iter().map(move |inf| format!("{stem}{inf}")))
 }
 
 /// The documents' words for a time of day written "10pm" or "3am": the
@@ -1306,6 +1319,9 @@ mod tests {
         assert!(query_words("is it more if you come at 10pm").contains(&"night".to_string()));
         assert!(query_words("can you come at 2am").contains(&"night".to_string()));
         assert_eq!(glosses("10am"), ["hours"]);
+        // A Spanish verb in any person finds its infinitive's entry.
+        assert_eq!(glosses("cancelo"), glosses("cancelar"));
+        assert!(glosses("pagamos").contains(&"pay"));
         assert!(glosses("13pm").is_empty() && glosses("pm").is_empty());
         // All of a house's pipes is a whole-house repipe; one pipe is not.
         assert!(query_words("how long to replace all the old pipes").contains(&"repipe".to_string()));
