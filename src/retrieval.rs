@@ -318,6 +318,28 @@ const STOPWORDS: &[&str] = &[
     "lo", "le", "con", "quiero", "puedo", "pueden", "hola", "si", "sí", "esta", "está", "este",
 ];
 
+/// Words a customer's question leans on that name no topic: people ("someone",
+/// "guys"), going and coming ("come out", "show up"), hedges ("just",
+/// "really"). Not searched: in a small knowledge base a rare light word
+/// ("tell", "look") scores higher than the question's subject, and counts as
+/// much toward covering it. (Kept out of [`STOPWORDS`]: a message of them
+/// still asks something, see [`query_terms`].)
+const LIGHT_WORDS: &str = "\
+    someone somebody anyone anybody something anything somewhere anywhere guy guys people folks \
+    person come comes coming came out up by just really actually even ever still also maybe probably \
+    only look looking tell see know like thing things stuff kind sort lot not no yes ok okay go \
+    going gonna wanna got let make say more than then very too here they them their these those \
+    should must might shall has had been being were did done am im ll ve re don doesn isn aren won \
+    cant dont whether guess wondering wonder wanted question quick way one ones place";
+
+/// Whether a query word is searched: not a stop word, not a light word.
+fn is_searched(word: &str) -> bool {
+    let lower = word.to_lowercase();
+    word.chars().count() > 1
+        && !STOPWORDS.contains(&lower.as_str())
+        && !LIGHT_WORDS.split_whitespace().any(|w| w == lower)
+}
+
 /// A light stem so "Saturdays" meets "Saturday" and "charges" meets "charge".
 pub fn stem(word: &str) -> String {
     let w = word.to_lowercase();
@@ -710,6 +732,27 @@ const GLOSSES: &[(&str, &str)] = &[
     ("navidad", "christmas"),
     ("dias", "days"),
     ("dia", "day"),
+    // Round seven (issue 12): concepts the customer names in everyday words,
+    // by class: a price without "price", upkeep, the trip out, the weekdays,
+    // card names.
+    ("expensive", "price cost extra"),
+    ("pricey", "price cost"),
+    ("cheap", "price cost"),
+    ("cheaper", "price cost"),
+    ("afford", "price financing"),
+    ("maintenance", "maintain flush inspection"),
+    ("upkeep", "maintain maintenance flush"),
+    ("servicing", "maintain flush"),
+    ("tune", "maintain flush"),
+    ("drive", "travel trip miles"),
+    ("driving", "travel trip miles"),
+    ("distance", "miles trip"),
+    ("tuesday", "weekdays"),
+    ("wednesday", "weekdays"),
+    ("thursday", "weekdays"),
+    ("weekday", "weekdays monday friday"),
+    ("amex", "american express card"),
+    ("ancianos", "seniors"),
 ];
 
 /// Lower case without the accents Spanish puts on vowels.
@@ -733,13 +776,54 @@ fn plain(word: &str) -> String {
 /// "eléctricos"), so one entry serves both.
 fn glosses(word: &str) -> Vec<&'static str> {
     let key = plain(word).replace('-', "");
+    if let Some(time) = clock_time(&key) {
+        return time.to_vec();
+    }
     let singular = [key.strip_suffix("es"), key.strip_suffix('s')];
     let found = std::iter::once(Some(key.as_str()))
         .chain(singular)
         .flatten()
         .filter(|k| k.len() >= 3)
-        .find_map(|k| GLOSSES.iter().find(|(w, _)| *w == k));
-    found.map(|(_, g)| g.split(' ').collect()).unwrap_or_default()
+        .find_map(|k| GLOSSES.iter().find(|(w, _)| *w == k))
+        .or_else(|| spanish_infinitives(&key).find_map(|k| GLOSSES.iter().find(|(w, _)| *w == k)));
+    let mut out: Vec<&'static str> = Vec::new();
+    for g in found.map(|(_, g)| g.split(' ')).into_iter().flatten() {
+        // One step further: "descuento" is "discount", which the documents
+        // put as "seniors ... off"; "cuesta" is "cost", a "price" or "fee".
+        let further = GLOSSES.iter().find(|(w, _)| *w == g).map(|(_, more)| more.split(' '));
+        for w in std::iter::once(g).chain(further.into_iter().flatten()) {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
+/// The infinitives a Spanish present-tense verb may come from ("cancelo",
+/// "pagan": "cancelar", "pagar"), so the glossary's infinitive serves every
+/// person of the verb.
+fn spanish_infinitives(word: &str) -> impl Iterator<Item = String> + '_ {
+    const ENDINGS: &[&str] = &["amos", "emos", "imos", "as", "an", "es", "en", "o", "a", "e"];
+    ENDINGS
+        .iter()
+        .filter_map(move |e| word.strip_suffix(e))
+        .filter(|stem| stem.chars().count() >= 3)
+        .flat_map(|stem| ["ar", "er", "ir"].into_iter().map(move |inf| format!("{stem}{inf}")))
+}
+
+/// The documents' words for a time of day written "10pm" or "3am": the
+/// evening and the small hours are night (a surcharge, the emergency line),
+/// the rest of the day is opening hours.
+fn clock_time(word: &str) -> Option<&'static [&'static str]> {
+    let (hour, pm) = match (word.strip_suffix("am"), word.strip_suffix("pm")) {
+        (Some(h), _) => (h, false),
+        (_, Some(h)) => (h, true),
+        _ => return None,
+    };
+    let hour: u32 = hour.parse().ok().filter(|h| (1..=12).contains(h))?;
+    let night = if pm { (6..12).contains(&hour) } else { hour < 6 || hour == 12 };
+    Some(if night { &["night", "evening", "after-hours"] } else { &["hours"] })
 }
 
 /// Each topic word of a query with the words it stands for: a question is
@@ -749,20 +833,29 @@ pub fn term_groups(query: &str) -> Vec<Vec<String>> {
     let mut seen = BTreeSet::new();
     words_of(query)
         .into_iter()
-        .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .filter(|w| is_searched(w))
         .filter(|w| seen.insert(stem(w)))
-        .map(|w| std::iter::once(stem(w)).chain(glosses(w).into_iter().map(stem)).collect())
+        .map(|w| std::iter::once(stem(&w)).chain(glosses(&w).into_iter().map(stem)).collect())
         .collect()
 }
 
 /// The words of a query, plus each hyphenated word joined when the glossary
-/// knows it ("call-out" is also "callout").
-fn words_of(query: &str) -> Vec<&str> {
-    let mut words: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).collect();
+/// knows it ("call-out" is also "callout"), and each compound written as
+/// two words ("call out", "ice maker") joined likewise.
+fn words_of(query: &str) -> Vec<String> {
+    let plain_words: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).collect();
+    let mut words: Vec<String> = plain_words.iter().map(|w| w.to_string()).collect();
     for token in query.split_whitespace().filter(|t| t.contains('-')) {
         let bare = token.trim_matches(|c: char| !c.is_alphanumeric());
         if !glosses(bare).is_empty() {
-            words.push(bare);
+            words.push(bare.to_string());
+        }
+    }
+    let parts: Vec<&str> = plain_words.into_iter().filter(|w| !w.is_empty()).collect();
+    for pair in parts.windows(2).filter(|p| p[0].chars().count() >= 3 && p[1].chars().count() >= 3) {
+        let joined = format!("{}{}", pair[0], pair[1]);
+        if !glosses(&joined).is_empty() {
+            words.push(joined);
         }
     }
     words
@@ -782,7 +875,7 @@ pub fn glossed(query: &str) -> String {
             let g = glosses(bare);
             if !g.is_empty() {
                 Some(g.join(" "))
-            } else if is_stopword(bare) {
+            } else if !is_searched(bare) {
                 None
             } else {
                 Some(w.to_string())
@@ -797,11 +890,6 @@ pub fn glossed(query: &str) -> String {
     } else {
         topic
     }
-}
-
-/// A word too short or too common to carry a topic.
-fn is_stopword(word: &str) -> bool {
-    word.chars().count() < 2 || STOPWORDS.contains(&word.to_lowercase().as_str())
 }
 
 /// The topic words of a query, stemmed and de-duplicated.
@@ -838,19 +926,39 @@ const PHRASE_GLOSSES: &[(&str, &str)] = &[
     ("de noche", "night"),
     ("mismo dia", "same-day"),
     ("a presion", "hydro-jetting pressure"),
+    ("personas mayores", "seniors"),
+    ("adultos mayores", "seniors"),
+    ("tercera edad", "seniors"),
 ];
 
 fn phrase_glosses(query: &str) -> impl Iterator<Item = &'static str> {
     let lower = plain(query);
-    PHRASE_GLOSSES.iter().filter(move |(p, _)| lower.contains(p)).flat_map(|(_, g)| g.split(' '))
+    let whole = whole_house(&lower).then_some(["repipe", "whole-house"]);
+    let phrases: Vec<&'static str> =
+        PHRASE_GLOSSES.iter().filter(|(p, _)| lower.contains(p)).flat_map(|(_, g)| g.split(' ')).collect();
+    phrases.into_iter().chain(whole.into_iter().flatten())
+}
+
+/// Whether a query speaks of all of a house's pipes ("all the old
+/// plumbing", "every pipe in the house", "toda la tubería"): a whole-house
+/// repipe, in the documents' words. `lower` is lower case without accents.
+fn whole_house(lower: &str) -> bool {
+    const WHOLE: &[&str] = &["all", "every", "whole", "entire", "toda", "todas", "todo", "todos"];
+    const PIPES: &[&str] =
+        &["pipe", "pipes", "piping", "plumbing", "tuberia", "tuberias", "caneria", "canerias", "plomeria"];
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| WHOLE.contains(w) && words[i + 1..].iter().take(4).any(|next| PIPES.contains(next)))
 }
 
 /// The distinct searchable words of a query, lower-cased, with their glosses.
 pub fn query_words(query: &str) -> Vec<String> {
     words_of(query)
         .into_iter()
-        .filter(|w| w.len() > 1 && !STOPWORDS.contains(&w.to_lowercase().as_str()))
-        .flat_map(|w| std::iter::once(w.to_lowercase()).chain(glosses(w).into_iter().map(str::to_string)))
+        .filter(|w| is_searched(w))
+        .flat_map(|w| std::iter::once(w.to_lowercase()).chain(glosses(&w).into_iter().map(str::to_string)))
         .chain(phrase_glosses(query).map(str::to_string))
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -918,20 +1026,52 @@ pub fn fuse_hybrid(full_text: &[i64], vectors: &[i64], k: f64, covered: bool) ->
     ids
 }
 
-/// Whether a passage holds at least half of a question's topic words (each
-/// word or one of its glosses), the bar [`extract_answer`] sets before it
-/// answers from a passage.
+/// Whether a passage covers a question, the bar [`extract_answer`] sets
+/// before it answers from a passage: it holds at least half of the
+/// question's topic words (each word or one of its glosses), and at least
+/// half of its subject words (see [`is_aspect`]).
 pub fn covers(query: &str, passage: &str) -> bool {
-    let terms = term_groups(query);
-    let covered = coverage(&terms, passage);
-    covered > 0 && covered * 2 >= terms.len()
+    meets_bar(&term_groups(query), passage)
+}
+
+/// Words that ask what something costs or when it happens, not what it is
+/// about: a question's aspect. Many passages quote prices or hours, so a
+/// passage that holds only these ("how much is a call out" and a passage
+/// with water heater prices) does not cover the question.
+const ASPECT_WORDS: &str = "\
+    price prices cost costs fee fees charge charges rate rates expensive cheap cheaper pay paid \
+    extra hour hours time times open close late early long day days week weeks";
+
+/// Whether a term group (a word and its glosses) asks about price or time.
+fn is_aspect(group: &[String]) -> bool {
+    ASPECT_WORDS.split_whitespace().any(|a| group.contains(&stem(a)))
+}
+
+/// [`covers`] for a question's term groups.
+fn meets_bar(terms: &[Vec<String>], text: &str) -> bool {
+    let words = stems_of(text);
+    let all = count_covered(terms.iter(), &words);
+    if all == 0 || all * 2 < terms.len() {
+        return false;
+    }
+    let subject: Vec<&Vec<String>> = terms.iter().filter(|g| !is_aspect(g)).collect();
+    let on_subject = count_covered(subject.iter().copied(), &words);
+    subject.is_empty() || (on_subject > 0 && on_subject * 2 >= subject.len())
+}
+
+/// The stemmed words of a text.
+fn stems_of(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(stem).collect()
+}
+
+/// How many of the term groups have a word among `words`.
+fn count_covered<'a>(terms: impl Iterator<Item = &'a Vec<String>>, words: &BTreeSet<String>) -> usize {
+    terms.filter(|group| group.iter().any(|t| words.contains(t))).count()
 }
 
 /// How many of the term groups have a word in `text`.
 fn coverage(terms: &[Vec<String>], text: &str) -> usize {
-    let words: BTreeSet<String> =
-        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(stem).collect();
-    terms.iter().filter(|group| group.iter().any(|t| words.contains(t))).count()
+    count_covered(terms.iter(), &stems_of(text))
 }
 
 /// Reciprocal rank fusion of several rankings (ids best first; the first
@@ -964,14 +1104,17 @@ pub fn extract_answer(query: &str, passages: &[Passage]) -> Option<String> {
     let coverage = |text: &str| coverage(&terms, text);
     // The passage that covers this question best; the search's rank breaks ties
     // (several questions' passages come together, best first for each).
-    let (in_passage, best) = passages
+    let (confident, best) = passages
         .iter()
         .enumerate()
-        .map(|(rank, p)| (coverage(&format!("{} {}", p.title, p.text)), std::cmp::Reverse(rank), p))
+        .map(|(rank, p)| {
+            let text = format!("{} {}", p.title, p.text);
+            ((meets_bar(&terms, &text), coverage(&text)), std::cmp::Reverse(rank), p)
+        })
         .max_by_key(|(covered, rank, _)| (*covered, *rank))
-        .map(|(covered, _, p)| (covered, p))?;
-    // Confident when most of the question's topic words are there.
-    if in_passage * 2 < terms.len() || in_passage == 0 {
+        .map(|((confident, _), _, p)| (confident, p))?;
+    // Confident when most of the question's topic words, and of its subject, are there.
+    if !confident {
         return None;
     }
     let mut scored: Vec<(usize, usize, &str)> =
@@ -1135,6 +1278,55 @@ mod tests {
         assert!(covers("¿abren los sábados?", hours), "through the glossary");
         assert!(!covers("do you install water softeners on Saturdays?", hours));
         assert!(!covers("will you put it in", hours));
+    }
+
+    #[test]
+    fn a_passage_covers_a_question_only_with_its_subject() {
+        // Price and time words alone do not cover: the subject must be there.
+        let heater_prices = "A tankless water heater typically costs $3,800 installed; the price depends \
+                             on the venting. A pilot that keeps going out is a sign of trouble.";
+        let fees = "Service call fee: a service call costs $89.";
+        assert!(!covers("how much is a call out", heater_prices));
+        assert!(covers("how much is a call out", fees));
+        assert!(!covers("what do you charge to clear a drain", heater_prices));
+        assert!(covers("what does a tankless heater cost", heater_prices));
+        // A question of price or time words only is judged on them.
+        assert!(covers("what does it cost", heater_prices));
+        let answer = extract_answer("how much is a call-out?", &[passage("Water heaters", heater_prices)]);
+        assert_eq!(answer, None);
+    }
+
+    #[test]
+    fn light_words_are_not_searched() {
+        let words = query_words("can someone come out on a sunday if it's not an emergency");
+        assert_eq!(words, ["emergency", "sunday"]);
+        // Still a question to answer or follow up.
+        assert!(!query_terms("can someone come out").is_empty());
+        assert_eq!(glossed("is anybody even working"), "working");
+    }
+
+    #[test]
+    fn glosses_reach_the_documents_words() {
+        // One step further through the glossary: descuento, discount, "off".
+        let seniors = query_words("¿hay descuento para personas mayores?");
+        for w in ["discount", "seniors", "off"] {
+            assert!(seniors.contains(&w.to_string()), "{w} in {seniors:?}");
+        }
+        // A compound written apart is the glossary's word.
+        assert!(term_groups("how much is a call out").iter().any(|g| g.contains(&"service".to_string())));
+        assert!(!query_words("are a family business?").contains(&"serve".to_string()), "not joined");
+        // Clock times: the evening and small hours are night.
+        assert!(query_words("is it more if you come at 10pm").contains(&"night".to_string()));
+        assert!(query_words("can you come at 2am").contains(&"night".to_string()));
+        assert_eq!(glosses("10am"), ["hours"]);
+        // A Spanish verb in any person finds its infinitive's entry.
+        assert_eq!(glosses("cancelo"), glosses("cancelar"));
+        assert!(glosses("pagamos").contains(&"pay"));
+        assert!(glosses("13pm").is_empty() && glosses("pm").is_empty());
+        // All of a house's pipes is a whole-house repipe; one pipe is not.
+        assert!(query_words("how long to replace all the old pipes").contains(&"repipe".to_string()));
+        assert!(query_words("¿cuánto cuesta cambiar toda la tubería?").contains(&"repipe".to_string()));
+        assert!(!query_words("can you replace a pipe under the sink").contains(&"repipe".to_string()));
     }
 
     #[test]

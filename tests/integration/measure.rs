@@ -160,3 +160,36 @@ fn development_triage_sets() {
     );
     assert!(aa >= ab);
 }
+
+/// How the demo business's knowledge ranks for the questions in
+/// FRONTDESK_EXPLAIN (one a line): per question part, full text alone, the
+/// built-in model alone and the two fused, five passages each. A tool for
+/// reading development misses.
+///
+///   FRONTDESK_EXPLAIN="do you work saturdays" cargo test --test integration explain_knowledge -- --ignored --nocapture
+#[test]
+#[ignore]
+fn explain_knowledge() {
+    let Ok(questions) = std::env::var("FRONTDESK_EXPLAIN") else { return };
+    let (rt, store, id, _dir) = demo_store();
+    let model = local_model::get().unwrap();
+    let show = |text: &str, embed: Option<&str>| {
+        let embedding = embed.map(|e| (model.id().to_string(), model.embed(&glossed(e))));
+        let q = KnowledgeQuery { text: text.to_string(), embedding, limit: 5 };
+        let found = rt.block_on(store.search_knowledge(&BusinessId::from(&id), &q)).unwrap();
+        found
+            .iter()
+            .map(|p| format!("{}:{}", p.chunk_id, p.title.chars().take(14).collect::<String>()))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    for question in questions.lines().filter(|l| !l.trim().is_empty()) {
+        println!("{question}");
+        for part in question_parts(question) {
+            println!("  part: {part}\n    words: {:?}", frontdesk::retrieval::query_words(&part));
+            println!("    full text: {}", show(&part, None));
+            println!("    model:     {}", show("", Some(&part)));
+            println!("    fused:     {}", show(&part, Some(&part)));
+        }
+    }
+}
