@@ -4,13 +4,17 @@
 //! joined the classifier's training data, so it is development data now.
 //! Sets C and D (`heldout_c/`, `heldout_d/`) were measured once each and
 //! joined the training data in round four (issue 12); set E (`heldout_e/`)
-//! likewise in round five. Set F (`heldout_f/`, written before round five's
-//! tuning) is held out: its reports print totals only, never its misses.
+//! likewise in round five. Sets F and G (`heldout_f/`, `heldout_g/`) were
+//! measured as unseen data in rounds five and six and became development
+//! data in round seven (their misses read, their triage rows trained on).
+//! Set H (`heldout_h/`, written before round seven's tuning) is held out:
+//! its reports print totals only, never its misses.
 //!
 //!   cargo test --test integration heldout_report -- --ignored --nocapture
 //!
-//! prints the before/after tables the README quotes. The floor tests on
-//! set F run in CI so a regression shows.
+//! prints the before/after tables the README quotes. The floor tests run in
+//! CI so a regression shows: on H as held-out figures, on F and G as
+//! development figures (their triage in-sample).
 
 use super::conversations::{play, summary, Script};
 use super::measure::{knowledge, knowledge_report, triage, triage_report, triage_rows};
@@ -107,8 +111,9 @@ fn heldout_report() {
 /// its misses): accuracy 0.912, URGENT recall 0.99 at precision 0.88, 53 of
 /// 60 questions. A regression below these, less a margin, fails CI;
 /// only the totals are printed. Not targets: nothing was tuned to reach
-/// them. (Sets A, C, D and E are training data now, so a floor on them
-/// would prove nothing.)
+/// them. Since round seven F is development data and its triage rows are
+/// trained on (in-sample accuracy 0.991), so this floor only catches a
+/// regression.
 #[test]
 fn heldout_urgent_recall_floor() {
     let (_, after) = triage(&triage_rows(TRIAGE_F));
@@ -125,8 +130,9 @@ fn heldout_f_knowledge_floor() {
         knowledge_rows_of(KNOWLEDGE_F).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| (r.1, r.2)).collect();
     let right = knowledge(&cases).iter().filter(|r| r.1).count();
     // Measured 47 after round five, 53 after round six's fusion (a second and
-    // last measurement of set F); the floor keeps a margin of three.
-    assert!(right >= 50, "held-out F knowledge fell to {right}/{} (measured 53)", cases.len());
+    // last measurement of set F as unseen data), 59 after round seven, which
+    // read its misses; the floor keeps a margin of three.
+    assert!(right >= 56, "set F knowledge fell to {right}/{} (measured 59)", cases.len());
 }
 
 /// Held-out set C (`tests/data/heldout_c/`, written 2026-11-29 before phase
@@ -174,8 +180,9 @@ fn heldout_f_report() {
 /// engine before round six and after it: triage accuracy 0.875 both times,
 /// URGENT recall 0.95 then 0.93 at precision 0.84 then 0.85; knowledge 46
 /// then 47 of 60; lead fields 263 then 264 of 280. Floors a little under the
-/// final figures fail CI on a regression; only totals are printed. Not
-/// targets: nothing was tuned on this set.
+/// final figures fail CI on a regression. Since round seven G is
+/// development data (its triage rows trained on, its misses read):
+/// knowledge 52 of 60, lead fields 268 of 280.
 #[test]
 fn heldout_g_floors() {
     let (_, after) = triage(&triage_rows(TRIAGE_G));
@@ -187,7 +194,7 @@ fn heldout_g_floors() {
     let cases: Vec<(String, Vec<String>)> =
         knowledge_rows_of(KNOWLEDGE_G).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| (r.1, r.2)).collect();
     let right = knowledge(&cases).iter().filter(|r| r.1).count();
-    assert!(right >= 44, "held-out G knowledge fell to {right}/{} (measured 47)", cases.len());
+    assert!(right >= 49, "set G knowledge fell to {right}/{} (measured 52)", cases.len());
 }
 
 /// Held-out set G (`tests/data/heldout_g/`, written 2026-11-30 before round
@@ -202,8 +209,8 @@ fn heldout_g_report() {
 }
 
 /// Set G's 40 conversations on the real binary: totals per field only.
-/// Measured 263 then 264 of 280 (before and after round six); a regression
-/// below 256 fails CI.
+/// Measured 263 then 264 of 280 (before and after round six), 268 after
+/// round seven (development data since); a regression below 264 fails CI.
 ///
 ///   cargo test --test integration conversations_heldout_g_report -- --nocapture
 #[tokio::test]
@@ -212,13 +219,15 @@ async fn conversations_heldout_g_report() {
     let outcomes = play(&scripts).await;
     let right = conversation_totals("G", &outcomes);
     let total = outcomes.iter().map(|o| o.fields.len()).sum::<usize>();
-    assert!(right >= 256, "held-out G lead fields fell to {right}/{total} (measured 264)");
+    assert!(right >= 264, "set G lead fields fell to {right}/{total} (measured 268)");
 }
 
 /// Held-out set H (`tests/data/heldout_h/`, written 2026-11-30 before round
 /// seven's tuning by a writer who read no engine code and did not tune):
 /// totals only, never its misses. Baseline (main before round seven):
 /// accuracy 0.828, URGENT recall 0.94 at precision 0.79; knowledge 48 of 60.
+/// After round seven: accuracy 0.831, URGENT recall 0.93 at precision 0.82;
+/// knowledge 49 of 60.
 ///
 ///   cargo test --test integration heldout_h_report -- --ignored --nocapture
 #[test]
@@ -227,16 +236,35 @@ fn heldout_h_report() {
     totals_report("H", TRIAGE_H, KNOWLEDGE_H);
 }
 
+/// Held-out set H, measured twice (main before round seven, and after it):
+/// floors a little under the final figures fail CI on a regression; only
+/// totals are printed. Not targets: nothing was tuned on this set.
+#[test]
+fn heldout_h_floors() {
+    let (_, after) = triage(&triage_rows(TRIAGE_H));
+    let (accuracy, _, (precision, recall)) = triage_report(&after);
+    assert!(
+        recall >= 0.90 && precision >= 0.78 && accuracy >= 0.80,
+        "held-out H fell: URGENT recall {recall:.3} (measured 0.93), precision {precision:.3} (0.82), accuracy {accuracy:.3} (0.831)"
+    );
+    let cases: Vec<(String, Vec<String>)> =
+        knowledge_rows_of(KNOWLEDGE_H).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| (r.1, r.2)).collect();
+    let right = knowledge(&cases).iter().filter(|r| r.1).count();
+    assert!(right >= 46, "held-out H knowledge fell to {right}/{} (measured 49)", cases.len());
+}
+
 /// Set H's 40 conversations on the real binary: totals per field only.
-/// Baseline (main before round seven): 258 of 280 lead fields.
+/// Measured 258 of 280 lead fields before round seven and 263 after; a
+/// regression below 256 fails CI.
 ///
-///   cargo test --test integration conversations_heldout_h_report -- --ignored --nocapture
+///   cargo test --test integration conversations_heldout_h_report -- --nocapture
 #[tokio::test]
-#[ignore]
 async fn conversations_heldout_h_report() {
     let scripts: Vec<Script> = serde_json::from_str(CONVERSATIONS_H).unwrap();
     let outcomes = play(&scripts).await;
-    conversation_totals("H", &outcomes);
+    let right = conversation_totals("H", &outcomes);
+    let total = outcomes.iter().map(|o| o.fields.len()).sum::<usize>();
+    assert!(right >= 256, "held-out H lead fields fell to {right}/{total} (measured 263)");
 }
 
 /// Lead fields right in all, and per field; never which conversation.
@@ -256,8 +284,8 @@ fn conversation_totals(set: &str, outcomes: &[super::conversations::Outcome]) ->
 }
 
 /// Set F's 40 conversations on the real binary: totals per field only.
-/// Measured once after round five: 270 of 280 fields right; a regression
-/// below 262 fails CI.
+/// Measured once after round five: 270 of 280 fields right; 274 after round
+/// seven, which read its misses; a regression below 270 fails CI.
 ///
 ///   cargo test --test integration conversations_heldout_f_report -- --nocapture
 #[tokio::test]
@@ -266,7 +294,7 @@ async fn conversations_heldout_f_report() {
     let outcomes = play(&scripts).await;
     let right = conversation_totals("F", &outcomes);
     let total = outcomes.iter().map(|o| o.fields.len()).sum::<usize>();
-    assert!(right >= 262, "held-out F lead fields fell to {right}/{total} (measured 270)");
+    assert!(right >= 270, "set F lead fields fell to {right}/{total} (measured 274)");
 }
 
 /// Triage and knowledge totals of a set; the knowledge misses too, with
