@@ -10,6 +10,7 @@ pub mod facts;
 pub mod local_model;
 pub mod phrases;
 pub mod provider;
+mod spoken;
 pub mod state;
 pub mod tools;
 pub mod triage;
