@@ -193,12 +193,13 @@ async fn no_admin_endpoint_lets_one_business_reach_another() {
 async fn triage_marks_on_leads_become_examples() {
     let (ui, a, b) = two_businesses().await;
     // A message the built-in triage calls routine (the round-four head
-    // raises "septic tank alarm", the phrase used before, by its "alarm").
-    let message = "the water softener light came on in the garage";
+    // raises "septic tank alarm" by its "alarm", the round-seven head
+    // "water softener light came on" to HIGH by its nearest example).
+    let message = "the water softener display is blinking in the garage";
     let lead = chat_lead(&ui, &a, &format!("I'm Ann Lee, 312-555-0101. {message}")).await;
     let token = ui.token("a@alpha.example").await;
     let triage = |id: &str| {
-        let out = ui.fd.ok(&["triage", "--business", id, "water softener light came on"]);
+        let out = ui.fd.ok(&["triage", "--business", id, "water softener display blinking"]);
         serde_json::from_str::<Value>(&out).unwrap()
     };
     assert_eq!(triage(&a)["level"], "NORMAL");
@@ -208,7 +209,7 @@ async fn triage_marks_on_leads_become_examples() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = ui.api(&token, "POST", &path, Some(json!({"emergency": true}))).await;
     assert_eq!((status, body["level"].as_str()), (200, Some("URGENT")), "{body}");
-    assert!(body["text"].as_str().unwrap().contains("water softener light"), "{body}");
+    assert!(body["text"].as_str().unwrap().contains("water softener display"), "{body}");
     let decided = triage(&a);
     assert_eq!(
         (decided["level"].as_str(), decided["decided_by"].as_str()),
