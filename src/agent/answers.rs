@@ -664,6 +664,14 @@ fn with_house_number_in_digits(text: &str) -> String {
     std::iter::once(digits.as_str()).chain(words[said..].iter().copied()).collect::<Vec<_>>().join(" ")
 }
 
+/// A house number as written: digits first, at most six characters of
+/// letters, digits and dashes ("12", "12B", "4-10").
+pub(super) fn is_house_number(word: &str) -> bool {
+    word.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && word.chars().count() <= 6
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// The address itself when a sentence leads up to it ("it's my dad's
 /// place, 61 Quarry Rd, Lakemont" -> "61 Quarry Rd, Lakemont"), with "in"
 /// before the town written as a comma ("422 Lincoln Avenue in Riverton
@@ -672,9 +680,7 @@ fn from_house_number(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     // The house number: a word of digits (or "12B") followed by a word of letters.
     let start = words.iter().enumerate().position(|(i, w)| {
-        w.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && w.chars().count() <= 6
-            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        is_house_number(w)
             && words.get(i + 1).is_some_and(|n| n.chars().next().is_some_and(char::is_alphabetic))
     });
     let words = match start {

@@ -188,10 +188,7 @@ fn opens_with_house_number(text: &str) -> bool {
     let mut words = text.split_whitespace();
     let number = words.next().unwrap_or("");
     let street = words.next().unwrap_or("");
-    number.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && number.chars().count() <= 6
-        && number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && street.chars().next().is_some_and(char::is_uppercase)
+    answers::is_house_number(number) && street.chars().next().is_some_and(char::is_uppercase)
 }
 
 /// The corrected address: "14 Oak Ave not 41" and "Cedar Bend, not
