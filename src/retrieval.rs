@@ -1044,7 +1044,10 @@ const ASPECT_WORDS: &str = "\
 
 /// Whether a term group (a word and its glosses) asks about price or time.
 fn is_aspect(group: &[String]) -> bool {
-    ASPECT_WORDS.split_whitespace().any(|a| group.contains(&stem(a)))
+    // Stemmed once: this runs for every question word against every passage ranked.
+    static STEMS: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| ASPECT_WORDS.split_whitespace().map(stem).collect());
+    STEMS.iter().any(|a| group.contains(a))
 }
 
 /// [`covers`] for a question's term groups.
