@@ -227,16 +227,13 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
         .filter(|o| !state.answers.contains_key(o))
         .and_then(|o| ctx.question(o))
         .is_some_and(|q| q.expected_format != ExpectedFormat::Text || is_detail_field(q));
-    // An email address is no description either: "sparkmail" is not a spark.
-    let triaged = if message.contains('@') {
-        message.split_whitespace().filter(|w| !w.contains('@')).collect::<Vec<_>>().join(" ")
+    // Triage reads no email address (the rules' tokens and the classifier's
+    // text leave them out), and an address is no word of a description.
+    let described = message.split_whitespace().filter(|w| !w.contains('@')).count();
+    let decision = if answering_detail || described < 4 {
+        ctx.rules.classify_rules(message)
     } else {
-        message.to_string()
-    };
-    let decision = if answering_detail || triaged.split_whitespace().count() < 4 {
-        ctx.rules.classify_rules(&triaged)
-    } else {
-        ctx.rules.classify(&triaged)
+        ctx.rules.classify(message)
     };
     state.raise(decision.level, &decision.reasons, decision.hazard);
     if state.first_message.is_none() {

@@ -84,10 +84,18 @@ pub(super) struct Token {
     pub(super) clause: usize,
 }
 
+/// The message's words, numbered by clause. Email addresses are left out:
+/// they say nothing of urgency, yet their parts read as words ("sparkmail"
+/// is not a spark).
 pub(super) fn tokenize(text: &str) -> Vec<Token> {
+    let text: std::borrow::Cow<str> = if text.contains('@') {
+        text.split_whitespace().filter(|w| !w.contains('@')).collect::<Vec<_>>().join(" ").into()
+    } else {
+        text.into()
+    };
     let mut clause = 0;
     let mut out = Vec::new();
-    for word in normalise(text).split_whitespace() {
+    for word in normalise(&text).split_whitespace() {
         if word == "." || CLAUSE_BREAKS.contains(&word) {
             clause += 1;
             continue;

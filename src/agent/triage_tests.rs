@@ -519,3 +519,15 @@ fn f_and_g_misses() {
         println!("set {set}: accuracy {:.3}\n{table}{}\n", accuracy(&rows), misses.join("\n"));
     }
 }
+
+#[test]
+fn the_rules_read_no_email_address() {
+    for kind in [BusinessType::Other, BusinessType::Plumbing, BusinessType::Hvac] {
+        assert_eq!(level(kind, "the outlet sparks and smells like burning"), Priority::Urgent, "{kind:?}");
+        assert_eq!(
+            level(kind, "write to kim@sparkmail.example about a quote for a new kitchen outlet"),
+            Priority::Normal,
+            "{kind:?}"
+        );
+    }
+}
