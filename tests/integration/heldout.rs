@@ -236,15 +236,15 @@ async fn conversations_heldout_h_report() {
 }
 
 /// The least URGENT recall, URGENT precision and accuracy CI holds a set to.
-struct TriageFloors {
-    recall: f64,
-    precision: f64,
-    accuracy: f64,
+pub(super) struct TriageFloors {
+    pub(super) recall: f64,
+    pub(super) precision: f64,
+    pub(super) accuracy: f64,
 }
 
 /// Fails when a set's triage (rules + classifier) falls under its floors;
 /// prints nothing else, so a held-out set's misses stay unseen.
-fn triage_floors(set: &str, tsv: &str, floors: TriageFloors) {
+pub(super) fn triage_floors(set: &str, tsv: &str, floors: TriageFloors) {
     let (_, after) = triage(&triage_rows(tsv));
     let (accuracy, _, (precision, recall)) = triage_report(&after);
     assert!(
@@ -258,7 +258,7 @@ fn triage_floors(set: &str, tsv: &str, floors: TriageFloors) {
 
 /// Fails when fewer than `least` of a set's answerable questions get the
 /// right passage first.
-fn knowledge_floor(set: &str, tsv: &str, least: usize) {
+pub(super) fn knowledge_floor(set: &str, tsv: &str, least: usize) {
     let cases: Vec<(String, Vec<String>)> =
         knowledge_rows_of(tsv).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| (r.1, r.2)).collect();
     let right = knowledge(&cases).iter().filter(|r| r.1).count();
@@ -267,7 +267,7 @@ fn knowledge_floor(set: &str, tsv: &str, least: usize) {
 
 /// Plays a set's conversations and fails when fewer than `least` lead
 /// fields come out right; prints totals per field only.
-async fn lead_fields_floor(set: &str, json: &str, least: usize) {
+pub(super) async fn lead_fields_floor(set: &str, json: &str, least: usize) {
     let scripts: Vec<Script> = serde_json::from_str(json).unwrap();
     let outcomes = play(&scripts).await;
     let right = conversation_totals(set, &outcomes);
@@ -303,7 +303,7 @@ async fn conversations_heldout_f_report() {
 
 /// Triage and knowledge totals of a set; the knowledge misses too, with
 /// FRONTDESK_SHOW_FAILURES=1, for the sets that are development data.
-fn totals_report(set: &str, triage_tsv: &str, knowledge_tsv: &str) {
+pub(super) fn totals_report(set: &str, triage_tsv: &str, knowledge_tsv: &str) {
     triage_by_language(&format!("held-out {set}"), triage_tsv, false);
     let all = knowledge_rows_of(knowledge_tsv);
     for (name, lang) in [("all", None), ("en", Some("en")), ("es", Some("es"))] {

@@ -21,6 +21,7 @@ mod harden_auth;
 mod harden_http;
 mod harden_voice;
 mod heldout;
+mod heldout_i;
 mod instances;
 mod knowledge;
 mod knowledge_import;
