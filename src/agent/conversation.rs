@@ -181,7 +181,16 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
             }
         }
     }
+    let before = state.answers.len();
     absorb_volunteered(ctx, state, message);
+    // An email given when the number was asked is kept, not refused: the
+    // question is put again without spending one of its re-asks.
+    if let (Some(_), Some(q)) = (&reask, pending.and_then(|o| ctx.question(o))) {
+        if state.answers.len() > before && !state.answers.contains_key(&q.order) {
+            state.reasks = state.reasks.saturating_sub(1);
+            reask = Some(format!("Thanks, I've noted that. {}", ask(ctx, state, q)));
+        }
+    }
 
     if escalate {
         parts.push(Part::Emergency);
@@ -512,13 +521,13 @@ fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
     }
 }
 
-/// The sentences of `text` that ask nothing, joined: "So my shower is weak.
-/// Can someone come next week?" -> "So my shower is weak."
+/// The sentences and clauses of `text` that ask nothing, joined: "So my
+/// shower is weak, can someone come next week?" -> "So my shower is weak,".
 fn statements(text: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     let mut start = 0;
     for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '!' | '?' | '\n') {
+        if matches!(c, '.' | '!' | '?' | '\n' | ',') {
             let sentence = &text[start..i + c.len_utf8()];
             if c != '?' && !is_question(sentence) {
                 out.push(sentence.trim());

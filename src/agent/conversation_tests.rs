@@ -338,3 +338,27 @@ fn the_closing_says_back_what_was_taken() {
     );
     assert!(!t.reply.contains('?'), "the closing asks nothing: {}", t.reply);
 }
+
+#[test]
+fn an_email_given_when_the_number_was_asked_is_kept_not_refused() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "hello");
+    say(&ctx, &mut s, "Dana Smith");
+    let t = say(&ctx, &mut s, "dana@example.com");
+    assert!(t.reply.starts_with("Thanks, I've noted that. What is the best phone number"), "{}", t.reply);
+    assert_eq!(t.lead.and_then(|l| l.email).as_deref(), Some("dana@example.com"));
+    assert_eq!(s.reasks, 0, "no re-ask spent");
+    // The email is not asked for again.
+    let t = say(&ctx, &mut s, "312 555 0142");
+    assert!(t.reply.contains("How can we help"), "{}", t.reply);
+}
+
+#[test]
+fn a_problem_told_before_a_question_in_the_same_sentence_is_the_description() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "I'd like a new kitchen faucet put in, could someone come next Tuesday?");
+    assert_eq!(s.level(), Priority::Normal);
+    assert!(s.answers.values().any(|a| a.value.contains("faucet")), "{:?}", s.answers);
+}
