@@ -524,22 +524,41 @@ fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
 /// The sentences and clauses of `text` that ask nothing, joined: "So my
 /// shower is weak, can someone come next week?" -> "So my shower is weak,".
 fn statements(text: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
+    told_and_asked(text).0
+}
+
+/// `text` cut into sentences and clauses: (those that ask nothing, those
+/// that ask something), each joined.
+fn told_and_asked(text: &str) -> (String, String) {
+    let (mut told, mut asked): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     let mut start = 0;
     for (i, c) in text.char_indices() {
         if matches!(c, '.' | '!' | '?' | '\n' | ',') {
             let sentence = &text[start..i + c.len_utf8()];
-            if c != '?' && !is_question(sentence) {
-                out.push(sentence.trim());
-            }
+            if c != '?' && !is_question(sentence) { &mut told } else { &mut asked }.push(sentence.trim());
             start = i + c.len_utf8();
         }
     }
     let tail = &text[start..];
-    if !is_question(tail) {
-        out.push(tail.trim());
+    if is_question(tail) { &mut asked } else { &mut told }.push(tail.trim());
+    (told.join(" ").trim().to_string(), asked.join(" ").trim().to_string())
+}
+
+/// The questions of a message to search and answer: retrieval's parts; and
+/// for one question beside a statement ("Do you work Saturdays? My kitchen
+/// sink is clogged"), the question alone first, whose words the statement
+/// would otherwise outweigh, then the whole message (the statement may name
+/// what the question is about: "I have a tankless heater, do you service those?").
+pub fn asked_parts(message: &str) -> Vec<String> {
+    let parts = retrieval::question_parts(message);
+    if parts.len() > 1 || !is_question(message) {
+        return parts;
     }
-    out.join(" ")
+    let (told, asked) = told_and_asked(message);
+    if told.is_empty() || asked.is_empty() || retrieval::query_terms(&asked).is_empty() {
+        return parts;
+    }
+    vec![asked, message.to_string()]
 }
 
 /// "Sorry, my number is actually ...", "it's 14 Oak Ave not 41": replaces
@@ -576,8 +595,14 @@ fn apply_correction(ctx: &Context, state: &mut State, message: &str) -> bool {
 /// Every question in a message answered, each from the business's facts or
 /// its knowledge base ("Do you work Saturdays? And what's the call-out fee?").
 fn answer_questions(ctx: &Context, message: &str, passages: &[Passage]) -> Option<String> {
+    let parts = asked_parts(message);
+    // One question beside a statement: the whole message is only a fallback.
+    let one_question = parts.last().is_some_and(|p| p == message) && parts.len() == 2;
     let mut found: Vec<String> = Vec::new();
-    for part in retrieval::question_parts(message) {
+    for part in parts {
+        if one_question && !found.is_empty() {
+            break;
+        }
         let answer = super::facts::answer(&part, &ctx.facts, ctx.today)
             .or_else(|| retrieval::extract_answer(&part, passages));
         if let Some(answer) = answer.filter(|a| !found.contains(a)) {

@@ -362,3 +362,31 @@ fn a_problem_told_before_a_question_in_the_same_sentence_is_the_description() {
     assert_eq!(s.level(), Priority::Normal);
     assert!(s.answers.values().any(|a| a.value.contains("faucet")), "{:?}", s.answers);
 }
+
+#[test]
+fn a_question_beside_a_statement_is_answered_for_itself() {
+    let ctx = ctx();
+    let mut s = State::default();
+    let passages = [
+        retrieval::Passage {
+            chunk_id: 1,
+            title: "Drains".into(),
+            text: "We clear clogged kitchen sinks, tubs and floor drains with cable machines.".into(),
+            source_url: None,
+        },
+        retrieval::Passage {
+            chunk_id: 2,
+            title: "Hours".into(),
+            text: "We are open Monday to Friday 7am to 6pm. On Saturdays we work 8am to 2pm.".into(),
+            source_url: None,
+        },
+    ];
+    let t = turn(&ctx, &mut s, "Do you work on Saturdays? My kitchen sink is clogged and slow", &passages);
+    assert!(t.reply.starts_with("On Saturdays we work 8am to 2pm."), "{}", t.reply);
+    assert_eq!(
+        asked_parts("Do you work on Saturdays? My kitchen sink is clogged and slow"),
+        vec!["Do you work on Saturdays?", "Do you work on Saturdays? My kitchen sink is clogged and slow"]
+    );
+    // Several questions are retrieval's parts, as before.
+    assert_eq!(asked_parts("Do you work Saturdays? And what's the call-out fee?").len(), 2);
+}
