@@ -377,8 +377,11 @@ const NOT_IN_NAMES: [&str; 59] = [
 ];
 
 /// Lead-ins people put before a name: "it's Dana", "name's Dana".
-const NAME_LEAD_INS: [&str; 19] = [
+const NAME_LEAD_INS: [&str; 21] = [
     "my name is ",
+    // A call's transcript drops the apostrophe: "my names lorraine pike".
+    "my names ",
+    "names ",
     "the name is ",
     "mi nombre es ",
     "name: ",
@@ -460,9 +463,10 @@ fn without_spelling(text: &str) -> &str {
 }
 
 /// Words a speaker puts before an answer ("uh", "um", "pues", "well").
-const FILLERS: [&str; 23] = [
+/// "si" is "sí" as a call's transcript writes it.
+const FILLERS: [&str; 24] = [
     "uh", "um", "er", "erm", "eh", "ah", "oh", "well", "so", "yeah", "yes", "yep", "sure", "ok", "okay",
-    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí",
+    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí", "si",
 ];
 
 /// The text without its leading fillers and their commas.
@@ -489,7 +493,14 @@ fn name_like(part: &str) -> Result<String, Rejection> {
         .and_then(|cue| trimmed.get(cue.len()..))
         .unwrap_or(trimmed)
         .trim();
-    if is_decline(rest) || is_farewell(rest) || is_affirmative(rest) || NAME_TAILS.contains(&lower.as_str()) {
+    // "my name is uh brian fenn": a filler after the lead-in is no part of the name.
+    let rest = without_fillers(rest);
+    if is_decline(rest)
+        || is_farewell(rest)
+        || is_affirmative(rest)
+        || FILLERS.contains(&rest.to_lowercase().as_str())
+        || NAME_TAILS.contains(&lower.as_str())
+    {
         return Err(Rejection::NotName);
     }
     let parts: Vec<&str> = rest.split_whitespace().collect();
@@ -505,10 +516,109 @@ fn name_like(part: &str) -> Result<String, Rejection> {
         && parts.iter().all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
         && !words(rest).iter().any(|w| NOT_IN_NAMES.contains(&w.as_str()));
     if name_like {
-        Ok(rest.chars().take(100).collect())
+        Ok(title_case_if_lower(&rest.chars().take(100).collect::<String>()))
     } else {
         Err(Rejection::NotName)
     }
+}
+
+/// A name a call's transcript wrote all in lower case ("lorraine pike") as
+/// it is written ("Lorraine Pike"), particles left low ("de la"); a name
+/// with any capital is kept as typed ("McKay", "van Dijk").
+fn title_case_if_lower(name: &str) -> String {
+    if name.chars().any(char::is_uppercase) {
+        return name.to_string();
+    }
+    const PARTICLES: [&str; 9] = ["de", "del", "la", "las", "los", "y", "van", "von", "da"];
+    name.split(' ')
+        .enumerate()
+        .map(|(i, w)| {
+            if i > 0 && PARTICLES.contains(&w) {
+                return w.to_string();
+            }
+            let mut c = w.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
+/// The sentence that names a day or time for a visit ("Could someone come
+/// today?", "¿Mañana podrían pasar?"), never one that says when the
+/// problem began ("since last night", "desde anoche", "fixed last week").
+pub fn visit_time(text: &str) -> Option<String> {
+    const WHEN: [&str; 30] = [
+        "today",
+        "tonight",
+        "tomorrow",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "weekday",
+        "weekend",
+        "morning",
+        "afternoon",
+        "evening",
+        "hoy",
+        "mañana",
+        "manana",
+        "lunes",
+        "martes",
+        "miércoles",
+        "miercoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "sabado",
+        "domingo",
+        "next week",
+        "this week",
+        "semana que viene",
+    ];
+    const PAST: [&str; 17] = [
+        "since",
+        "last",
+        "ago",
+        "yesterday",
+        "was",
+        "were",
+        "fixed",
+        "installed",
+        "started",
+        "began",
+        "desde",
+        "anoche",
+        "ayer",
+        "pasado",
+        "pasada",
+        "hace",
+        "every",
+    ];
+    text.split_inclusive(['.', '!', '?', '\n', ';', ','])
+        .map(str::trim)
+        .find(|sentence| {
+            let w = words(sentence);
+            let joined = format!(" {} ", w.join(" "));
+            let names = WHEN.iter().any(|t| {
+                if t.contains(' ') {
+                    joined.contains(&format!(" {t} "))
+                } else {
+                    w.iter().any(|x| x == t || x.strip_suffix('s') == Some(t))
+                }
+            });
+            // "Good evening." greets; it names no time for a visit.
+            let greeting =
+                [" good morning ", " good afternoon ", " good evening ", " buenos dias ", " buenos días "]
+                    .iter()
+                    .chain(&[" buenas tardes ", " buenas noches ", " buen dia ", " buen día "])
+                    .any(|g| joined.contains(g));
+            names && !greeting && !w.iter().any(|x| PAST.contains(&x.as_str()))
+        })
+        .map(|sentence| sentence.trim_start_matches(['¿', '¡']).chars().take(200).collect())
 }
 
 /// Words said after a name: "Dana Lee here".

@@ -56,7 +56,8 @@ fn phones_normalise_to_e164_with_the_business_country() {
 #[test]
 fn a_name_answer_is_a_name_never_a_sentence_or_a_goodbye() {
     assert_eq!(name_answer("it's Jordan Blake"), Ok("Jordan Blake".into()));
-    assert_eq!(name_answer("jordan blake"), Ok("jordan blake".into()));
+    // All in lower case (a call's transcript): written as a name is.
+    assert_eq!(name_answer("jordan blake"), Ok("Jordan Blake".into()));
     assert_eq!(name_answer("Lucía Fernández."), Ok("Lucía Fernández".into()));
     assert_eq!(name_answer("Mary-Jane O'Neil"), Ok("Mary-Jane O'Neil".into()));
     for not_a_name in [
@@ -242,4 +243,57 @@ fn names_with_greetings_and_words_after_them() {
     assert_eq!(name_answer("ok sure"), Err(Rejection::NotName));
     assert_eq!(find_email("it's r-a-m at post dot example"), Some("ram@post.example".into()));
     assert_eq!(find_email("priya at post.example"), Some("priya@post.example".into()));
+}
+
+#[test]
+fn a_name_said_on_a_call_loses_the_fillers_after_its_lead_in() {
+    assert_eq!(name_answer("my name is uh tomas reyes"), Ok("Tomas Reyes".into()));
+    // The transcript drops the apostrophe of "name's".
+    assert_eq!(name_answer("yeah my names er nora quinn"), Ok("Nora Quinn".into()));
+    assert_eq!(name_answer("eh si me llamo rosa de la vega"), Ok("Rosa de la Vega".into()));
+    assert_eq!(name_answer("my name is uh"), Err(Rejection::NotName));
+}
+
+#[test]
+fn a_number_said_with_fillers_and_joining_words_between_its_groups() {
+    assert_eq!(
+        find_phone("its uh area code four one four then five five five oh one two three", "US"),
+        Some("+14145550123".into())
+    );
+    assert_eq!(
+        find_phone("yeah its three one two um five five five oh one nine nine", "US"),
+        Some("+13125550199".into())
+    );
+    assert_eq!(
+        find_phone("it's six oh eight and then five five five zero one four four", "US"),
+        Some("+16085550144".into())
+    );
+    assert_eq!(
+        find_phone("seis uno ocho y luego cinco cinco cinco cero uno dos dos", "US"),
+        Some("+16185550122".into())
+    );
+    // Counts joined by "and" are still no number.
+    assert_eq!(find_phone("one toilet and two sinks and three taps", "US"), None);
+}
+
+#[test]
+fn a_visit_time_is_a_future_day_or_time_never_when_the_problem_began() {
+    assert_eq!(
+        visit_time("Our only toilet is clogged. Could someone come today?").as_deref(),
+        Some("Could someone come today?")
+    );
+    assert_eq!(
+        visit_time("Se tapó el lavabo. ¿El lunes pueden venir?").as_deref(),
+        Some("El lunes pueden venir?")
+    );
+    assert_eq!(visit_time("no hot water since last night"), None);
+    assert_eq!(visit_time("desde anoche no hay agua caliente"), None);
+    assert_eq!(visit_time("you fixed the pipe on Tuesday, I need the invoice"), None);
+    assert_eq!(visit_time("the kitchen tap drips"), None);
+}
+
+#[test]
+fn a_greeting_names_no_visit_time() {
+    assert_eq!(visit_time("Good evening. My pipe burst."), None);
+    assert_eq!(visit_time("Buenas tardes, se rompió un tubo"), None);
 }

@@ -55,11 +55,61 @@ fn render(ctx: &Context, state: &State, parts: &[Part], wording: Wording) -> Str
             Part::Emergency => alerts::emergency_message(ctx, state, wording),
             Part::Completion => {
                 let name = lead_draft(ctx, state).name;
-                alerts::completion_message(ctx, state, name.as_deref(), wording)
+                let done = alerts::completion_message(ctx, state, name.as_deref(), wording);
+                match taken(ctx, state) {
+                    Some(summary) => format!("{done} {summary}"),
+                    None => done,
+                }
             }
         })
         .collect();
     text.join(" ").trim().to_string()
+}
+
+/// What was taken, said back at the close so a wrong detail can still be
+/// corrected: "I have (312) 555-0142, dana@example.com and 12 Elm St,
+/// Lakemont, and the problem: my kitchen sink is blocked." Never a question
+/// (the visitor would take it for one); None when nothing was taken.
+fn taken(ctx: &Context, state: &State) -> Option<String> {
+    let lead = lead_draft(ctx, state);
+    let plain = |t: &str| t.replace(['?', '¿'], "").trim().trim_end_matches(['.', '!', ',']).to_string();
+    let mut details: Vec<String> = Vec::new();
+    if let Some(phone) = &lead.phone {
+        details.push(answers::spoken_phone(phone, &ctx.business.country));
+    }
+    details.extend(lead.email.iter().cloned());
+    details.extend(lead.address.iter().map(|a| plain(a)));
+    if let Some(time) = lead.captured.get("preferred_time").filter(|t| !t.ends_with("(unverified)")) {
+        details.push(format!("\"{}\" for the visit", plain(time)));
+    }
+    let problem = lead.notes.as_deref().and_then(|n| {
+        // The first sentence that says something: not "Good evening." or "My name is ...".
+        let sentences: Vec<&str> =
+            n.split(['.', '!', '?', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
+        let first = sentences
+            .iter()
+            .find(|s| retrieval::query_terms(s).len() >= 2 && answers::find_name(s).is_none())
+            .or(sentences.first())?;
+        let mut short: String = first.chars().take(80).collect();
+        if first.chars().count() > 80 {
+            short.push('…');
+        }
+        Some(plain(&short))
+    });
+    if details.is_empty() && problem.is_none() {
+        return None;
+    }
+    let list = match details.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    Some(match (list.is_empty(), problem) {
+        (false, Some(p)) => format!("I have {list}, and the problem: {p}."),
+        (false, None) => format!("I have {list}."),
+        (true, Some(p)) => format!("I have the problem: {p}."),
+        (true, None) => return None,
+    })
 }
 
 /// Does this message ask something (rather than answer)?
@@ -131,7 +181,16 @@ pub fn turn(ctx: &Context, state: &mut State, message: &str, passages: &[Passage
             }
         }
     }
+    let before = state.answers.len();
     absorb_volunteered(ctx, state, message);
+    // An email given when the number was asked is kept, not refused: the
+    // question is put again without spending one of its re-asks.
+    if let (Some(_), Some(q)) = (&reask, pending.and_then(|o| ctx.question(o))) {
+        if state.answers.len() > before && !state.answers.contains_key(&q.order) {
+            state.reasks = state.reasks.saturating_sub(1);
+            reask = Some(format!("Thanks, I've noted that. {}", ask(ctx, state, q)));
+        }
+    }
 
     if escalate {
         parts.push(Part::Emergency);
@@ -435,15 +494,21 @@ const GENERIC_REQUEST: [&str; 14] = [
 /// The first message usually says what the problem is ("I need a quote for
 /// a new water heater", "water is pouring from the ceiling"): it answers the
 /// problem question, which is then not asked again. A greeting, a bare
-/// "need a plumber" or a question about the business does not.
+/// "need a plumber" or a question about the business does not; a question
+/// beside a description does not undo it ("do you do remodels? I'd like the
+/// old tub swapped for a walk-in shower"), so only the sentences that ask
+/// nothing are weighed.
 fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
-    let topic = retrieval::query_terms(message)
-        .into_iter()
-        .filter(|t| {
-            !GENERIC_REQUEST.iter().any(|g| t.starts_with(g)) && !t.chars().any(|c| c.is_ascii_digit())
-        })
-        .count();
-    let describes = (state.level() >= Priority::High && topic >= 1) || (!is_question(message) && topic >= 3);
+    let topic = |text: &str| {
+        retrieval::query_terms(text)
+            .into_iter()
+            .filter(|t| {
+                !GENERIC_REQUEST.iter().any(|g| t.starts_with(g)) && !t.chars().any(|c| c.is_ascii_digit())
+            })
+            .count()
+    };
+    let told = statements(message);
+    let describes = (state.level() >= Priority::High && topic(message) >= 1) || topic(&told) >= 3;
     if !describes {
         return;
     }
@@ -454,6 +519,46 @@ fn take_problem_from_opening(ctx: &Context, state: &mut State, message: &str) {
         let value = message.chars().take(answers::MAX_TEXT_ANSWER).collect();
         state.answers.insert(q.order, Answer { value, valid: true });
     }
+}
+
+/// The sentences and clauses of `text` that ask nothing, joined: "So my
+/// shower is weak, can someone come next week?" -> "So my shower is weak,".
+fn statements(text: &str) -> String {
+    told_and_asked(text).0
+}
+
+/// `text` cut into sentences and clauses: (those that ask nothing, those
+/// that ask something), each joined.
+fn told_and_asked(text: &str) -> (String, String) {
+    let (mut told, mut asked): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?' | '\n' | ',') {
+            let sentence = &text[start..i + c.len_utf8()];
+            if c != '?' && !is_question(sentence) { &mut told } else { &mut asked }.push(sentence.trim());
+            start = i + c.len_utf8();
+        }
+    }
+    let tail = &text[start..];
+    if is_question(tail) { &mut asked } else { &mut told }.push(tail.trim());
+    (told.join(" ").trim().to_string(), asked.join(" ").trim().to_string())
+}
+
+/// The questions of a message to search and answer: retrieval's parts; and
+/// for one question beside a statement ("Do you work Saturdays? My kitchen
+/// sink is clogged"), the question alone first, whose words the statement
+/// would otherwise outweigh, then the whole message (the statement may name
+/// what the question is about: "I have a tankless heater, do you service those?").
+pub fn asked_parts(message: &str) -> Vec<String> {
+    let parts = retrieval::question_parts(message);
+    if parts.len() > 1 || !is_question(message) {
+        return parts;
+    }
+    let (told, asked) = told_and_asked(message);
+    if told.is_empty() || asked.is_empty() || retrieval::query_terms(&asked).is_empty() {
+        return parts;
+    }
+    vec![asked, message.to_string()]
 }
 
 /// "Sorry, my number is actually ...", "it's 14 Oak Ave not 41": replaces
@@ -490,8 +595,14 @@ fn apply_correction(ctx: &Context, state: &mut State, message: &str) -> bool {
 /// Every question in a message answered, each from the business's facts or
 /// its knowledge base ("Do you work Saturdays? And what's the call-out fee?").
 fn answer_questions(ctx: &Context, message: &str, passages: &[Passage]) -> Option<String> {
+    let parts = asked_parts(message);
+    // One question beside a statement: the whole message is only a fallback.
+    let one_question = parts.last().is_some_and(|p| p == message) && parts.len() == 2;
     let mut found: Vec<String> = Vec::new();
-    for part in retrieval::question_parts(message) {
+    for part in parts {
+        if one_question && !found.is_empty() {
+            break;
+        }
         let answer = super::facts::answer(&part, &ctx.facts, ctx.today)
             .or_else(|| retrieval::extract_answer(&part, passages));
         if let Some(answer) = answer.filter(|a| !found.contains(a)) {
@@ -519,9 +630,14 @@ fn farewell(ctx: &Context, state: &mut State) -> Part {
     ))
 }
 
-/// Fills questions the visitor answered without being asked.
+/// Fills questions the visitor answered without being asked: an email,
+/// a number, a name, an address given with its lead-in ("..., and the
+/// address is 12 Elm St"), and keeps a visit time said early.
 fn absorb_volunteered(ctx: &Context, state: &mut State, message: &str) {
     let country = ctx.business.country.clone();
+    if state.volunteered_time.is_none() {
+        state.volunteered_time = answers::visit_time(message);
+    }
     for q in &ctx.questions {
         if state.answers.contains_key(&q.order) {
             continue;
@@ -530,6 +646,7 @@ fn absorb_volunteered(ctx: &Context, state: &mut State, message: &str) {
             (ExpectedFormat::Email, _) => answers::find_email(message),
             (ExpectedFormat::Phone, _) => answers::find_phone(message, &country),
             (ExpectedFormat::Text, Some("name")) => answers::find_name(message),
+            (ExpectedFormat::Text, Some("address")) => answers::find_address(message),
             _ => None,
         };
         if let Some(value) = found {
@@ -614,6 +731,9 @@ pub fn lead_draft(ctx: &Context, state: &State) -> LeadDraft {
         let shown =
             if answer.valid { answer.value.clone() } else { format!("{} (unverified)", answer.value) };
         lead.captured.insert(key, shown);
+    }
+    if let Some(time) = &state.volunteered_time {
+        lead.captured.entry("preferred_time".into()).or_insert_with(|| time.clone());
     }
     if let Some(first) = &state.first_message {
         lead.captured.insert("first_message".into(), first.clone());

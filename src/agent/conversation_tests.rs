@@ -40,6 +40,20 @@ fn ctx() -> Context {
     ctx_with(PlanTier::Pro, starter_questions())
 }
 
+/// A trade's questions (the address instead of the email) and a visit time.
+fn trade_ctx() -> Context {
+    let mut questions = crate::domain::starter_questions_for(BusinessType::Plumbing);
+    questions.push(Question {
+        question_text: "Is there a day or time that works best?".into(),
+        expected_format: ExpectedFormat::Text,
+        order: 5,
+        is_required: false,
+        maps_to_lead_field: Some("preferred_time".into()),
+        is_essential_for_emergency: false,
+    });
+    ctx_with(PlanTier::Pro, questions)
+}
+
 fn say(ctx: &Context, state: &mut State, text: &str) -> Turn {
     turn(ctx, state, text, &[])
 }
@@ -261,4 +275,118 @@ fn a_detail_corrected_by_contrast_is_changed_and_the_question_stays() {
     assert_eq!(t.lead.as_ref().and_then(|l| l.email.clone()), None);
     let t = say(&ctx, &mut s, "sorry, it's Ravi Mehra, with an r: Ravi Mehra");
     assert_eq!(t.lead.and_then(|l| l.name).as_deref(), Some("Ravi Mehra"));
+}
+
+#[test]
+fn an_opening_that_asks_something_beside_its_description_is_the_description() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "do you do kitchen remodels? I'd like the old sink swapped for a deep farmhouse one");
+    say(&ctx, &mut s, "Dana Smith");
+    say(&ctx, &mut s, "312 555 0142");
+    let t = say(&ctx, &mut s, "12 Elm St, Lakemont");
+    assert!(t.reply.contains("day or time"), "the problem is not asked again: {}", t.reply);
+    assert!(t.lead.unwrap().notes.is_some_and(|n| n.contains("farmhouse")));
+    // Questions alone describe nothing.
+    let mut s = State::default();
+    say(&ctx, &mut s, "Do you work on Saturdays? And how much is a call-out?");
+    assert_eq!(s.answers.len(), 0);
+}
+
+#[test]
+fn details_given_before_they_are_asked_are_kept() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "My bathroom sink drains slowly, could someone come on Friday afternoon?");
+    say(&ctx, &mut s, "Dana Smith");
+    // The address comes with the number: it is not asked for.
+    let t = say(&ctx, &mut s, "312 555 0142, and the address is 12 Elm St, Lakemont");
+    assert!(!t.reply.contains("address"), "{}", t.reply);
+    let lead = t.lead.unwrap();
+    assert_eq!(lead.address.as_deref(), Some("12 Elm St, Lakemont"));
+    // A time said in the opening is the preferred time until they answer the question.
+    assert_eq!(lead.captured["preferred_time"], "could someone come on Friday afternoon?");
+}
+
+#[test]
+fn an_emergency_keeps_the_visit_time_it_never_asks_for() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "water is pouring through the kitchen ceiling! can you come tonight?");
+    say(&ctx, &mut s, "Dana Smith");
+    let t = say(&ctx, &mut s, "312 555 0142");
+    let t = if t.done { t } else { say(&ctx, &mut s, "12 Elm St, Lakemont") };
+    assert!(t.done, "{}", t.reply);
+    assert_eq!(t.lead.unwrap().captured["preferred_time"], "can you come tonight?");
+}
+
+#[test]
+fn the_closing_says_back_what_was_taken() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "Hi, I need a quote for a new water heater");
+    say(&ctx, &mut s, "Dana Smith");
+    say(&ctx, &mut s, "(312) 555-0142");
+    let t = say(&ctx, &mut s, "dana@example.com");
+    assert!(t.done, "{}", t.reply);
+    assert!(
+        t.reply.ends_with(
+            "I have (312) 555-0142 and dana@example.com, and the problem: Hi, I need a quote for a new water heater."
+        ),
+        "{}",
+        t.reply
+    );
+    assert!(!t.reply.contains('?'), "the closing asks nothing: {}", t.reply);
+}
+
+#[test]
+fn an_email_given_when_the_number_was_asked_is_kept_not_refused() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "hello");
+    say(&ctx, &mut s, "Dana Smith");
+    let t = say(&ctx, &mut s, "dana@example.com");
+    assert!(t.reply.starts_with("Thanks, I've noted that. What is the best phone number"), "{}", t.reply);
+    assert_eq!(t.lead.and_then(|l| l.email).as_deref(), Some("dana@example.com"));
+    assert_eq!(s.reasks, 0, "no re-ask spent");
+    // The email is not asked for again.
+    let t = say(&ctx, &mut s, "312 555 0142");
+    assert!(t.reply.contains("How can we help"), "{}", t.reply);
+}
+
+#[test]
+fn a_problem_told_before_a_question_in_the_same_sentence_is_the_description() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "I'd like a new kitchen faucet put in, could someone come next Tuesday?");
+    assert_eq!(s.level(), Priority::Normal);
+    assert!(s.answers.values().any(|a| a.value.contains("faucet")), "{:?}", s.answers);
+}
+
+#[test]
+fn a_question_beside_a_statement_is_answered_for_itself() {
+    let ctx = ctx();
+    let mut s = State::default();
+    let passages = [
+        retrieval::Passage {
+            chunk_id: 1,
+            title: "Drains".into(),
+            text: "We clear clogged kitchen sinks, tubs and floor drains with cable machines.".into(),
+            source_url: None,
+        },
+        retrieval::Passage {
+            chunk_id: 2,
+            title: "Hours".into(),
+            text: "We are open Monday to Friday 7am to 6pm. On Saturdays we work 8am to 2pm.".into(),
+            source_url: None,
+        },
+    ];
+    let t = turn(&ctx, &mut s, "Do you work on Saturdays? My kitchen sink is clogged and slow", &passages);
+    assert!(t.reply.starts_with("On Saturdays we work 8am to 2pm."), "{}", t.reply);
+    assert_eq!(
+        asked_parts("Do you work on Saturdays? My kitchen sink is clogged and slow"),
+        vec!["Do you work on Saturdays?", "Do you work on Saturdays? My kitchen sink is clogged and slow"]
+    );
+    // Several questions are retrieval's parts, as before.
+    assert_eq!(asked_parts("Do you work Saturdays? And what's the call-out fee?").len(), 2);
 }

@@ -53,6 +53,19 @@ pub(super) fn tens_word(word: &str) -> Option<u32> {
     })
 }
 
+/// Words said between the groups of a number: fillers and "and then".
+const NUMBER_GLUE: [&str; 12] =
+    ["uh", "um", "er", "erm", "ah", "eh", "and", "then", "luego", "y", "e", "este"];
+
+/// A digit, a number word or a run of digits.
+fn is_number_word(word: &str) -> bool {
+    word.chars().all(|c| c.is_ascii_digit())
+        || digit_word(word).is_some()
+        || teen_word(word).is_some()
+        || tens_word(word).is_some()
+        || NUMBER_GLUE.contains(&word)
+}
+
 /// The message with runs of spoken digits written as digits ("double five"
 /// is "55"), when a run of seven or more says a phone number; None otherwise,
 /// so "one toilet, two sinks" is never read as a number.
@@ -74,8 +87,15 @@ pub(super) fn spoken_runs(text: &str) -> (String, bool) {
     let mut found = false;
     let mut repeat = 1;
     let mut pending_tens: Option<u32> = None;
-    for w in &words {
+    for (i, w) in words.iter().enumerate() {
         let mut w = *w;
+        // "six three oh um five five five ...", "eight one five and then five
+        // five five ...": a filler or a joining word between digits does not
+        // end the number.
+        let digit_next = words.get(i + 1).is_some_and(|n| is_number_word(n));
+        if (!run.is_empty() || pending_tens.is_some()) && digit_next && NUMBER_GLUE.contains(&w) {
+            continue;
+        }
         if let Some(n) = match w {
             "double" | "doble" => Some(2),
             "triple" => Some(3),

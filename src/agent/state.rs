@@ -90,6 +90,11 @@ pub struct State {
     /// A test conversation (the owner's preview, the demo page): nobody is alerted.
     #[serde(default)]
     pub test: bool,
+    /// A day or time for the visit said before it was asked ("¿Mañana
+    /// podrían pasar?"): the lead's preferred time until they answer the
+    /// question, and when the question is never asked (an emergency) or declined.
+    #[serde(default)]
+    pub volunteered_time: Option<String>,
     /// After the escalation was saved: whether an alert was queued.
     #[serde(default)]
     pub alerted: Option<bool>,

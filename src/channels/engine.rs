@@ -193,7 +193,7 @@ async fn search_each_question(
     business_id: &BusinessId,
     message: &str,
 ) -> Result<Vec<Passage>, StoreError> {
-    let parts = retrieval::question_parts(message);
+    let parts = conversation::asked_parts(message);
     if parts.len() < 2 {
         return search(app, business_id, message).await;
     }

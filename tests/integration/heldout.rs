@@ -7,8 +7,9 @@
 //! likewise in round five. Sets F and G (`heldout_f/`, `heldout_g/`) were
 //! measured as unseen data in rounds five and six and became development
 //! data in round seven (their misses read, their triage rows trained on).
-//! Set H (`heldout_h/`, written before round seven's tuning) is held out:
-//! its reports print totals only, never its misses.
+//! Set H (`heldout_h/`, written before round seven's tuning) was held out
+//! through round seven and is development data from round eight: its
+//! conversation failures are read (`conversations_fgh_failures`).
 //!
 //!   cargo test --test integration heldout_report -- --ignored --nocapture
 //!
@@ -194,12 +195,13 @@ fn heldout_g_report() {
 
 /// Set G's 40 conversations on the real binary: totals per field only.
 /// Measured 263 then 264 of 280 (before and after round six), 268 after
-/// round seven (development data since); a regression below 264 fails CI.
+/// round seven (development data since), 271 after round eight; a
+/// regression below 269 fails CI.
 ///
 ///   cargo test --test integration conversations_heldout_g_report -- --nocapture
 #[tokio::test]
 async fn conversations_heldout_g_report() {
-    lead_fields_floor("G", CONVERSATIONS_G, 264).await;
+    lead_fields_floor("G", CONVERSATIONS_G, 269).await;
 }
 
 /// Held-out set H (`tests/data/heldout_h/`, written 2026-11-30 before round
@@ -226,13 +228,15 @@ fn heldout_h_floors() {
 }
 
 /// Set H's 40 conversations on the real binary: totals per field only.
-/// Measured 258 of 280 lead fields before round seven and 263 after; a
-/// regression below 256 fails CI.
+/// Measured as held-out data 258 of 280 lead fields before round seven and
+/// 263 after. H is development data from round eight (its failures read
+/// while tuning lead capture): 274 after round eight; a regression below
+/// 272 fails CI.
 ///
 ///   cargo test --test integration conversations_heldout_h_report -- --nocapture
 #[tokio::test]
 async fn conversations_heldout_h_report() {
-    lead_fields_floor("H", CONVERSATIONS_H, 256).await;
+    lead_fields_floor("H", CONVERSATIONS_H, 272).await;
 }
 
 /// The least URGENT recall, URGENT precision and accuracy CI holds a set to.
@@ -293,12 +297,13 @@ fn conversation_totals(set: &str, outcomes: &[super::conversations::Outcome]) ->
 
 /// Set F's 40 conversations on the real binary: totals per field only.
 /// Measured once after round five: 270 of 280 fields right; 274 after round
-/// seven, which read its misses; a regression below 270 fails CI.
+/// seven, which read its misses, 276 after round eight; a regression below
+/// 274 fails CI.
 ///
 ///   cargo test --test integration conversations_heldout_f_report -- --nocapture
 #[tokio::test]
 async fn conversations_heldout_f_report() {
-    lead_fields_floor("F", CONVERSATIONS_F, 270).await;
+    lead_fields_floor("F", CONVERSATIONS_F, 274).await;
 }
 
 /// Triage and knowledge totals of a set; the knowledge misses too, with
@@ -392,15 +397,20 @@ async fn conversations_e_failures() {
     println!("set E conversations: lead fields right {right}/{total}, conversations all right {whole}/{n}");
 }
 
-/// Sets F and G are development data since round seven (issue 12): each
-/// failing conversation with what was expected, what was saved and its
-/// transcript, then the totals.
+/// Sets F and G are development data since round seven, and H since round
+/// eight (issue 12): each failing conversation with what was expected, what
+/// was saved and its transcript, then the totals. `FRONTDESK_SETS=H` plays
+/// only the sets named.
 ///
-///   cargo test --test integration conversations_fg_failures -- --ignored --nocapture
+///   cargo test --test integration conversations_fgh_failures -- --ignored --nocapture
 #[tokio::test]
 #[ignore]
-async fn conversations_fg_failures() {
-    for (set, json) in [("F", CONVERSATIONS_F), ("G", CONVERSATIONS_G)] {
+async fn conversations_fgh_failures() {
+    let only = std::env::var("FRONTDESK_SETS").unwrap_or_default();
+    for (set, json) in [("F", CONVERSATIONS_F), ("G", CONVERSATIONS_G), ("H", CONVERSATIONS_H)] {
+        if !only.is_empty() && !only.contains(set) {
+            continue;
+        }
         let scripts: Vec<Script> = serde_json::from_str(json).unwrap();
         let outcomes = play(&scripts).await;
         for (script, o) in scripts.iter().zip(&outcomes).filter(|(_, o)| !o.all_right()) {
