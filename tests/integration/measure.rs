@@ -8,7 +8,7 @@ use frontdesk::agent::local_model;
 use frontdesk::agent::triage::Rules;
 use frontdesk::domain::{BusinessType, Priority};
 use frontdesk::ids::BusinessId;
-use frontdesk::retrieval::{glossed, question_parts};
+use frontdesk::retrieval::{extract_answer, glossed, question_parts};
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{KnowledgeQuery, Store};
 
@@ -103,6 +103,29 @@ pub fn knowledge(cases: &[(String, Vec<String>)]) -> Vec<(bool, bool, String, Ve
             let (before, _) = right(false);
             let (after, got) = right(true);
             (before, after, message.clone(), got)
+        })
+        .collect()
+}
+
+/// For each question with no answering document (`NONE` rows): whether the
+/// engine declines to answer it from the knowledge base (no part's hybrid
+/// passages cover it, see `retrieval::extract_answer`), and the answer it
+/// would give otherwise. A wrong passage read out as an answer is worse
+/// than "someone will follow up".
+pub fn abstentions(questions: &[String]) -> Vec<(bool, String, Option<String>)> {
+    let (rt, store, id, _dir) = demo_store();
+    let model = local_model::get().unwrap();
+    questions
+        .iter()
+        .map(|message| {
+            let answer = question_parts(message).iter().find_map(|part| {
+                // As the engine searches (`channels::engine::search`, three passages).
+                let embedding = Some((model.id().to_string(), model.embed(&glossed(part))));
+                let q = KnowledgeQuery { text: part.clone(), embedding, limit: 3 };
+                let passages = rt.block_on(store.search_knowledge(&BusinessId::from(&id), &q)).unwrap();
+                extract_answer(part, &passages)
+            });
+            (answer.is_none(), message.clone(), answer)
         })
         .collect()
 }
