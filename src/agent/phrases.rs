@@ -57,7 +57,15 @@ pub(super) fn compile_words(pattern: &str) -> Vec<Elem> {
 /// punctuation kept as separate tokens so clauses can be found.
 pub(super) fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        // A dropped g ("comin'", "overflowin'", "nothin'") is written back,
+        // so the rules read regional and spoken English as they read "coming".
+        if matches!(c, '\'' | '’') && dropped_g(&out) && !chars.peek().is_some_and(|n| n.is_alphanumeric())
+        {
+            out.push('g');
+            continue;
+        }
         let c = match c {
             'á' | 'à' | 'â' | 'ä' | 'Á' | 'À' => 'a',
             'é' | 'è' | 'ê' | 'ë' | 'É' => 'e',
@@ -77,6 +85,13 @@ pub(super) fn normalise(text: &str) -> String {
         }
     }
     out
+}
+
+/// Does the text so far end in a word of at least four letters ending "in"
+/// (an apostrophe after it is a dropped g: "comin'", not "in'")?
+pub(super) fn dropped_g(so_far: &str) -> bool {
+    let word: Vec<char> = so_far.chars().rev().take_while(|c| c.is_alphabetic()).collect();
+    word.len() >= 4 && word[0] == 'n' && word[1] == 'i'
 }
 
 pub(super) struct Token {
@@ -215,7 +230,12 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "nobody|noone|nobodys * hurt|danger|sick",
             "no one * hurt|danger|sick",
             "everyone|everybody|everyones * fine|ok|okay|safe|out",
-            "im|were fine|ok|okay|safe",
+            "im|were|shes|hes|theyre|everyones fine|ok|okay|safe|warm",
+            "staying|keeping warm",
+            "blanket|blankets|space heater|space heaters|coats|jackets|sweaters",
+            "mantas|cobija|cobijas|chamarras|abrigados|abrigadas",
+            "good health",
+            "estoy|estamos|esta|estan bien",
             "turned|shut|switched * off",
             "bucket~|towel~|tray|trash can",
             "catching it",
@@ -230,7 +250,8 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "small|slow|slowly|tiny|minor",
             "no es * emergencia|urgente|urgencia",
             "no hay prisa|urgencia",
-            "sin prisa",
+            "sin prisa|apuro",
+            "no hay apuro",
             "nadie * enfermo|enferma|herido|herida|peligro|lastimado",
             "cubeta|balde|barreno|toalla|toallas",
             "ya * apague|apagamos|cerre|cerramos|arregl~",
@@ -271,6 +292,8 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "me esta matando",
             "lol|haha|hahaha|jaja|jajaja|lmao",
             "killer",
+            "dumpster fire",
+            "surface of the sun",
         ],
     ),
     (
@@ -290,6 +313,7 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "hurry",
             "911",
             "as we speak",
+            "nonstop|non stop",
             "en este momento",
             "no puedo|podemos cerrar|parar|apagar",
             "se esta|sigue regando|extendiendo|saliendo",
@@ -307,14 +331,18 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "baby|babies|infant|newborn|toddler|elderly|grandma|grandpa|grandmother|grandfather|pregnant|oxygen|disabled|wheelchair",
             "mareado|mareada|bebe|embarazada|anciano|anciana|abuela|abuelo|atrapad~|herido|herida|sangr~",
             "dolor de cabeza",
-            // Age, frailty and being alone: who is exposed, however it is said.
-            "nnn year|years|yr|yrs|month|months|week|weeks old",
+            "duele~ * cabeza",
+            "pinned|crushed",
+            "insulin|inhaler|epipen|insulina|medicina|medicinas|medicamento~",
+            // Age, frailty and being alone: who is exposed, however it is said
+            // (an age in years counts only when very young or old: `frail_age`).
+            "nnn month|months|week|weeks old",
             "years of age",
             "old|older|elderly man|woman|lady|folks|people|person|couple|neighbor|neighbour|tenant|parents",
             "alone|sola|solita|solito",
             "allergic|asthma|asthmatic|alergico|alergica|asma",
             "walker|cane|bedridden|dialysis|medical|medication",
-            "de nnn anos|meses|semanas",
+            "de nnn meses|semanas",
             "senora|senor|persona|gente mayor",
             "silla de ruedas|oxigeno|enferma|enfermo",
         ],
@@ -324,7 +352,9 @@ pub const CUES: [(&str, &[&str]); 9] = [
         &[
             "intruder~|prowler|burglar~|robber~|stalk~",
             "break|broke|breaking|broken in|into",
-            "kicked|pried * in|open|door|lock|window",
+            "kick|kicking|kicked|pried * in|open|door|lock|window",
+            "circling|lurking|casing",
+            "squat~|okupa~",
             "forced * open|door|lock|window|entry",
             "trying to get in",
             "someone|somebody|guy|man|stranger * inside|upstairs|in the house",
@@ -358,7 +388,13 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "price|prices|pricing|cost|costs|quote|estimate|ballpark|rates",
             "do|can|could|would you|u",
             "schedule|reschedule|appointment|appt|book|cancel|move",
-            "sometime|someday|next month|next year|this spring|this fall",
+            "sometime|someday|eventually|next week|month|year|quarter|season|spring|summer|fall|winter",
+            "this|before spring|summer|fall|winter",
+            "bid|bids|bidding|subcontract~|new build|new construction|remodel|remodels|drawings",
+            "school project|hypothetically|asking for",
+            "looking for|to",
+            "want to talk",
+            "cuando puedan|pueda|tengan|quieran",
             "just curious|curious|wondering",
             "available|availability|open on",
             "cuanto|cuanta|cuesta|cobran|precio|precios|costo|presupuesto|cotiz~",
@@ -409,6 +445,45 @@ fn extreme_temperature(tokens: &[Token]) -> bool {
     })
 }
 
+/// An age that leaves someone frail: "my 80 year old mother", "a 2 yr old",
+/// "de 88 años" (at most 5 or at least 65 years). A 17-year-old signing a
+/// contract or a 40-year-old owner is nobody at risk.
+fn frail_age(tokens: &[Token]) -> bool {
+    let frail = |n: u32| n <= 5 || (65..=115).contains(&n);
+    tokens.iter().enumerate().any(|(i, t)| {
+        let Ok(n) = t.word.parse::<u32>() else { return false };
+        let word =
+            |k: usize| tokens.get(i + k).filter(|u| u.clause == t.clause).map_or("", |u| u.word.as_str());
+        let before = i.checked_sub(1).map(|j| tokens[j].word.as_str()).unwrap_or("");
+        let english = matches!(word(1), "year" | "years" | "yr" | "yrs" | "yo")
+            && (word(1) == "yo" || word(2) == "old" || word(2) == "of");
+        let spanish = before == "de" && word(1) == "anos";
+        (english || spanish) && frail(n)
+    })
+}
+
+/// A temperature read out that is uncomfortable, not dangerous: "about 60
+/// degrees" inside, "like sixty two in here", "a 30 grados". Heat out at 60
+/// degrees is a repair for today; the head read the number as the danger.
+fn mild_temperature(tokens: &[Token]) -> bool {
+    const TENS: &[&str] =
+        &["fifty", "sixty", "seventy", "eighty", "fifties", "sixties", "seventies", "eighties"];
+    tokens.iter().enumerate().any(|(i, t)| {
+        let word =
+            |k: usize| tokens.get(i + k).filter(|u| u.clause == t.clause).map_or("", |u| u.word.as_str());
+        let unit = |w: &str| matches!(w, "degrees" | "degree" | "deg" | "f" | "in" | "inside");
+        if TENS.contains(&t.word.as_str()) {
+            return unit(word(1)) || unit(word(2));
+        }
+        let Ok(n) = t.word.parse::<u32>() else { return false };
+        match word(1) {
+            "grados" | "celsius" => (15..=35).contains(&n),
+            w if unit(w) => (55..=94).contains(&n),
+            _ => false,
+        }
+    })
+}
+
 /// How many phrases of each [`CUES`] group the message has (at most two
 /// count: the head weighs the kind of evidence, not its repetition), then
 /// the [`CUE_EXTRA`] values.
@@ -423,7 +498,15 @@ pub fn cue_counts(text: &str) -> [f32; CUE_VALUES] {
         *slot = group.iter().filter(|p| occurs_unnegated(p, &tokens)).count().min(2) as f32;
     }
     let temperature = f32::from(u8::from(extreme_temperature(&tokens)));
-    let people = CUES.iter().position(|(name, _)| *name == "people at risk").map_or(0.0, |i| out[i]);
+    let contained = CUES.iter().position(|(name, _)| *name == "contained");
+    if let Some(i) = contained.filter(|_| mild_temperature(&tokens)) {
+        out[i] = (out[i] + 1.0).min(2.0);
+    }
+    let at_risk = CUES.iter().position(|(name, _)| *name == "people at risk");
+    if let Some(i) = at_risk.filter(|_| frail_age(&tokens)) {
+        out[i] = (out[i] + 1.0).min(2.0);
+    }
+    let people = at_risk.map_or(0.0, |i| out[i]);
     let heat_or_cold =
         CUES.iter().position(|(name, _)| *name == "extreme heat or cold").map_or(0.0, |i| out[i]);
     out[CUES.len()] = temperature;

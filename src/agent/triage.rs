@@ -18,7 +18,7 @@
 //! the message, unnegated: co-occurring signals catch paraphrases that no
 //! fixed phrase lists ("the laundry room is under an inch of water").
 //!
-//! Over 600 lines because of the rule tables (about 200 lines of data, one
+//! Over 600 lines because of the rule tables (about 260 lines of data, one
 //! per business type); the matcher itself is small.
 
 use std::collections::BTreeSet;
@@ -87,7 +87,7 @@ const SAFETY: &[RuleRow] = &[
     (Urgent, "gas|propane & hiss~|smell~|odor~|leak~|whiff", Some(Gas), "bill|station|price|prices|mileage|stove install~|line install~|quote"),
     (Urgent, "carbon monoxide", Some(Co), "install|installation|quote|price|new|battery"),
     (Urgent, "co alarm|detector", Some(Co), "install|installation|battery|quote|new|test"),
-    (Urgent, "fire !department|inspection|inspector|inspected|extinguisher|extinguishers|drill|insurance|marshal|pit|code|rated|place|wood|sprinkler|sprinklers|alarm|alarms|safety|exit|escape|door|doors|hydrant", Some(Fire), ""),
+    (Urgent, "fire !department|inspection|inspector|inspected|extinguisher|extinguishers|drill|insurance|marshal|pit|code|rated|place|wood|sprinkler|sprinklers|alarm|alarms|safety|exit|escape|door|doors|hydrant", Some(Fire), "dumpster fire"),
     (Urgent, "on|caught fire", Some(Fire), ""),
     (Urgent, "electrical fire", Some(Fire), ""),
     (Urgent, "smoke|smoking !detector|detectors|alarm|alarms|free|test|tests|testing", Some(Fire), "battery|batteries|chirp~"),
@@ -98,6 +98,16 @@ const SAFETY: &[RuleRow] = &[
     (Urgent, "flames", Some(Fire), ""),
     (Urgent, "explod~|explosion|blew up", None, ""),
     (High, "smoke alarm|alarms|detector|detectors * going|sounding|beeping", None, "battery|chirp~"),
+    // Indirect emergencies: symptoms of carbon monoxide beside a fuel-burning
+    // appliance, a person trapped or pinned, violence threatened or tried now.
+    (Urgent, "headache~|dizzy|nause~|mareado|mareada|mareos & furnace|boiler|heater|stove|generator|fireplace|gas|estufa|calentador|caldera", Some(Co), "years ago|last year|hace * anos"),
+    (Urgent, "duele~|dolor * cabeza & furnace|boiler|heater|stove|generator|gas|estufa|calentador|caldera", Some(Co), "hace * anos"),
+    (Urgent, "stuck|trapped|atrapad~|encerrad~ * elevator|elevador|ascensor", None, "years ago|last year|hace * anos"),
+    (Urgent, "pinned|crushed|atrapad~|aplastad~ * under|underneath|beneath|debajo", None, "years ago|last year|hace * anos"),
+    (Urgent, "threaten~|attack~|assault~|swinging|waving|pointed|pointing|amenaz~|atac~ & bat|knife|gun|weapon|machete|cuchillo|pistola|arma|bate", None, "years ago|last year|hace * anos|movie|game"),
+    (Urgent, "tried|trying|tryin|try to * break|kick|force|pry in|into|open|down", None, "years ago|last year|month~ ago"),
+    (Urgent, "locked|trapped in|inside * bathroom|room|bedroom|closet|basement|attic|garage|freezer", None, "years ago|last year"),
+    (Urgent, "oven|stove|burner|burners|cooktop & wont|cant|doesnt * shut|turn * off", Some(Fire), ""),
     (Urgent, "huele~ a gas", Some(Gas), ""),
     (Urgent, "olor a gas", Some(Gas), ""),
     (Urgent, "fuga de gas", Some(Gas), ""),
@@ -121,17 +131,49 @@ const WATER: &[RuleRow] = &[
     ),
     (Urgent, "water * pouring|gushing|spraying|flowing|streaming", Some(Flood), ""),
     (Urgent, "pouring * water", Some(Flood), ""),
-    (Urgent, "through the ceiling", Some(Flood), ""),
+    (Urgent, "through|thru|threw * ceiling", Some(Flood), "stain~|crack~|wire|wires|cable|cables|install~|quote|estimate"),
     (Urgent, "water & pour~|gush~|spray~|rush~|pool~|flowing|streaming|coming|standing|under|leaking|dripping & ceiling|floor|floors|basement|fixture|light|inch|inches|everywhere|carpet|wall|walls|room|hallway|upstairs|downstairs", Some(Flood), "heater|softener|bill|pressure|quote|estimate"),
-    (Urgent, "inch|inches|feet|foot * water", Some(Flood), "heater|bill|quote"),
+    // Water standing in a washer's drum or a tub is a drain problem, not a flood.
+    (Urgent, "inch|inches|feet|foot * water", Some(Flood), "heater|bill|quote|drum|washer|washing|tub|bathtub|sink|dishwasher|lavadora"),
     (Urgent, "sewage|sewer * backing|backed|coming|overflow~", None, ""),
     (Urgent, "inund~", Some(Flood), "seguro"),
     (Urgent, "tuberia|tubo|cano * rota|roto|reventad~|revento", Some(Flood), ""),
     (Urgent, "agua por todas partes", Some(Flood), ""),
+    // Spanish says the pipe broke before naming it ("se rompió un tubo") and
+    // the water by how it comes out ("a chorros", "mucha agua").
+    (Urgent, "rompio|revento * tubo|tuberia|cano|manguera", Some(Flood), "hace * anos|ano pasado|mes pasado|semana pasada|arregl~|repar~"),
+    (Urgent, "agua a chorro~", Some(Flood), ""),
+    (Urgent, "chorro~ de agua", Some(Flood), ""),
+    (Urgent, "sale|saliendo|salir * mucha agua", Some(Flood), ""),
+    (Urgent, "llenando|llenado de agua", Some(Flood), ""),
+    (Urgent, "agua * por toda|todo|todas", Some(Flood), "hace * anos|ano pasado"),
+];
+
+/// Something broken, in Spanish as the English rules say it ("won't drain",
+/// "stopped working", "low pressure"), for every business with equipment.
+const SPANISH_BROKEN: &[RuleRow] = &[
+    (
+        High,
+        "no * drena|desagua|baja|sube|cierra|prende|enciende|arranca|funciona|sirve|jala|descarga|traba",
+        None,
+        "",
+    ),
+    (
+        High,
+        "se * tapo|atoro|atasco|trabo|rompio|descompuso|quemo",
+        None,
+        "hace * anos|hace * meses|pasado|arreglad~|ya funciona|ahora funciona",
+    ),
+    (High, "poca presion", None, ""),
+    (High, "presion * bajo|baja|nada", None, ""),
+    (High, "no * podemos|puedo|puede * usar", None, ""),
 ];
 
 const PLUMBING: &[RuleRow] = &[
     (Urgent, "no water", None, "pressure|bill|damage|stain~|spot|spots|puddle~|wet"),
+    (High, "pressure * gone|dropped|drop|low|trickle", None, "quote|estimate|test|regulator install~"),
+    (High, "low|poor|weak * pressure", None, "quote|estimate|test|regulator install~"),
+    (High, "trickle", None, ""),
     (High, "leak~", None, ""),
     (High, "drip~", None, ""),
     (High, "clog~|blocked", None, ""),
@@ -173,7 +215,7 @@ const HVAC: &[RuleRow] = &[
     (High, "no funciona", None, ""),
     (High, "ac|air|conditioner|cooling|heater|furnace|heat|thermostat & stopped|broke~|quit|died|cant|wont|isnt|doesnt|keeping", None, "quote|estimate|install~|new"),
     (High, "frozen|ice|iced & unit|coil|coils|pump|ac|condenser", None, ""),
-    (High, "se descompuso", None, ""),
+    (High, "se descompuso", None, "hace * anos|hace * meses|pasado|arreglad~|ya funciona|ahora funciona"),
 ];
 
 const LAW: &[RuleRow] = &[
@@ -201,6 +243,16 @@ const LAW: &[RuleRow] = &[
     (High, "served * papers|summons|subpoena|lawsuit", None, ""),
     (High, "summons|subpoena", None, ""),
     (High, "deadline * today|tomorrow|friday|monday", None, ""),
+    // A deadline days away, a levy or a suit to answer: time-sensitive, not
+    // an emergency (counted in days, or spelled as a caller says it).
+    (High, "deadline|plazo * nnn|days|dias|weeks|semanas", None, ""),
+    (High, "nnn day|days deadline", None, ""),
+    (High, "respond|answer|responder|contestar * in|within|en * days|dias|nnn|ten|thirty|twenty|diez|veinte|treinta|quince", None, ""),
+    (High, "levy|garnish~|embargar|embargo", None, "years ago|hace * anos"),
+    (High, "demand letter", None, ""),
+    (High, "deposition|declaracion jurada", None, "years ago"),
+    (High, "me|nos demandaron|demando|demandan", None, "hace * anos"),
+    (High, "desahucio|desalojo", None, ""),
     (High, "restraining|protective order", None, ""),
     (High, "eviction notice", None, ""),
     (High, "evict~", None, ""),
@@ -216,9 +268,12 @@ const REAL_ESTATE: &[RuleRow] = &[
     (Urgent, "broke in", None, ""),
     (Urgent, "burglar~", None, ""),
     (Urgent, "no heat", None, ""),
-    (High, "locked out", None, ""),
-    (High, "closing * tomorrow|today|friday|monday", None, ""),
-    (High, "close|closing & tomorrow|today|friday|monday|tonight", None, ""),
+    (High, "closing * tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday", None, ""),
+    (High, "close|closing & tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday", None, ""),
+    // A lease, a move or a signing on a named day this week.
+    (High, "lease * ends|expires|up & today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday", None, ""),
+    (High, "move|moving in * today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday", None, ""),
+    (High, "firmar|firma|firmamos|cierre|escritura|boleto|mudanza|mudamos * hoy|manana|lunes|martes|miercoles|jueves|viernes|sabado|domingo", None, ""),
     (High, "offer * deadline|expires|expiring|due", None, ""),
     (High, "deadline * today|tomorrow", None, ""),
     (High, "leak~|broken|damaged", None, ""),
@@ -227,8 +282,20 @@ const REAL_ESTATE: &[RuleRow] = &[
     (High, "sin|no * agua caliente", None, ""),
 ];
 
+/// Locked out is a job for today; with a child or a frail person inside or
+/// out in the cold, or something left on, it is an emergency.
+const LOCKED_OUT: &[RuleRow] = &[
+    (Urgent, "locked out", None, "+baby|babies|toddler|infant|newborn|crib|elderly|asleep|stove|oven|snow|freezing|year old|years old|yr old"),
+    (Urgent, "quede|quedamos|quedo * afuera|fuera", None, "+bebe|bebes|solito|solita|dormid~|estufa|horno|nieve|helando|anos"),
+    (High, "locked out", None, "last week|last month|last year|ago|rekey~"),
+    (High, "quede|quedamos|quedo * afuera|fuera", None, "semana pasada|mes pasado|hace"),
+];
+
 const OTHER: &[RuleRow] = &[
     (Urgent, "injur~|bleeding|unconscious|collapsed", None, "years ago|last year|claim"),
+    (High, "wont|cant|doesnt|isnt|wouldnt * drain|lock|close|open|start|latch|shut", None, ""),
+    (High, "breaker|breakers|gfci * trip~|keeps|blown", None, ""),
+    (High, "lock|door|gate|opener * jammed|stuck|wont", None, ""),
     (
         High,
         "urgent|asap|emergency",
@@ -316,11 +383,11 @@ impl Rules {
     /// The default rules with no classifier (what trains the classifier).
     pub fn rules_only(business_type: BusinessType) -> Rules {
         let specific: &[&[RuleRow]] = match business_type {
-            BusinessType::Plumbing => &[WATER, PLUMBING],
-            BusinessType::Hvac => &[WATER, HVAC],
+            BusinessType::Plumbing => &[WATER, PLUMBING, SPANISH_BROKEN],
+            BusinessType::Hvac => &[WATER, HVAC, SPANISH_BROKEN],
             BusinessType::Law => &[LAW],
-            BusinessType::RealEstate => &[WATER, REAL_ESTATE],
-            BusinessType::Other => &[WATER, OTHER],
+            BusinessType::RealEstate => &[WATER, REAL_ESTATE, LOCKED_OUT, SPANISH_BROKEN],
+            BusinessType::Other => &[WATER, OTHER, LOCKED_OUT, SPANISH_BROKEN],
         };
         let rules = [SAFETY]
             .iter()
@@ -460,7 +527,9 @@ fn rule_hits(rule: &Rule, tokens: &[Token], hypothetical: &[usize]) -> bool {
         match_at(&rule.elems, tokens, start).is_some()
             && !negated_match(tokens, start)
             && (rule.level == Normal || !hypothetical.contains(&tokens[start].clause))
-            && !rule.context.iter().any(|c| occurs(c, tokens))
+            // A negated context does not cancel: "in full alarm, not the
+            // low battery chirp" is about the alarm, not its battery.
+            && !rule.context.iter().any(|c| occurs_unnegated(c, tokens))
             && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs(c, tokens)))
             && rule.also.iter().all(|part| occurs_unnegated(part, tokens))
     })

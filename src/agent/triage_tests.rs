@@ -250,11 +250,13 @@ fn development_sets_before_and_after() {
         accuracy(&after),
         mistakes.join("\n")
     );
-    // Sets F and G apart (development data since round seven): their rows'
-    // out-of-fold figures, and their misses (the failure classes to read).
+    // Sets F, G and H apart (development data since rounds seven and
+    // eight), and round eight's training rows: their out-of-fold figures.
     for (set, tsv) in [
         ("F", include_str!("../../tests/data/heldout_f/triage.tsv")),
         ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
+        ("H", include_str!("../../tests/data/heldout_h/triage.tsv")),
+        ("training_r8", include_str!("../../tests/data/training_r8/triage.tsv")),
     ] {
         let texts: std::collections::HashSet<&str> =
             tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(3)).map(str::trim).collect();
@@ -485,17 +487,19 @@ fn cues_read_dangerous_temperatures() {
     assert_eq!(cue_counts("come at 4 today, my 80 year old mother will let you in")[temperature], 0.0);
 }
 
-/// Sets F and G (development data since round seven): their misses with
-/// the committed head, each with the rules' level and the head's P(URGENT),
-/// for reading failure classes. The head is trained on both sets, so these
-/// figures are in-sample; `development_sets` prints their cross-validated ones:
-///   cargo test --lib f_and_g_misses -- --ignored --nocapture
+/// Sets F and G (development data since round seven) and H (since round
+/// eight): their misses with the committed head, each with the rules' level
+/// and the head's P(URGENT), for reading failure classes. Once the head is
+/// trained on a set these figures are in-sample; `development_sets` prints
+/// their cross-validated ones:
+///   cargo test --lib development_misses -- --ignored --nocapture
 #[test]
 #[ignore]
-fn f_and_g_misses() {
+fn development_misses() {
     let sets = [
         ("F", include_str!("../../tests/data/heldout_f/triage.tsv")),
         ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
+        ("H", include_str!("../../tests/data/heldout_h/triage.tsv")),
     ];
     for (set, tsv) in sets {
         let mut rows = Vec::new();
@@ -530,4 +534,60 @@ fn the_rules_read_no_email_address() {
             "{kind:?}"
         );
     }
+}
+
+/// Round eight's classes of failure (issue 12), each in words of its own:
+/// dialect, a negated context, indirect emergencies, water held in an
+/// appliance, Spanish breakdowns and burst pipes, deadlines days away, a
+/// figure of speech.
+#[test]
+fn round_eight_rule_classes() {
+    use BusinessType::{Hvac, Law, Other, Plumbing, RealEstate};
+    // A dropped g is the word: "nothin' leakin'" negates as "nothing leaking".
+    assert_eq!(level(Plumbing, "nothin' leakin', I just want a price on a new tank"), Normal);
+    assert_eq!(level(Plumbing, "it's comin' through the hall ceiling from the bathroom"), Urgent);
+    // A negated context does not cancel the rule it belongs to.
+    assert_eq!(level(Hvac, "the co alarm is sounding and it is not the battery"), Urgent);
+    assert_eq!(level(Hvac, "the co alarm needs a new battery"), Normal);
+    // Indirect emergencies name no hazard word.
+    let d = Rules::rules_only(Hvac).classify_rules("since the boiler came on we all have headaches");
+    assert_eq!((d.level, d.hazard), (Urgent, Some(Co)));
+    assert_eq!(level(Other, "my dad is stuck in the elevator between floors"), Urgent);
+    assert_eq!(level(Other, "the tree came down and his leg is pinned under it"), Urgent);
+    assert_eq!(level(RealEstate, "a man threatened the tenant with a knife"), Urgent);
+    assert_eq!(level(Other, "someone tried to pry open the back window"), Urgent);
+    assert_eq!(level(Other, "my son is locked in the bathroom and can't get out"), Urgent);
+    // Locked out is for today; with a small child inside, an emergency.
+    assert_eq!(level(Other, "locked out of the house, nobody home, need a locksmith today"), High);
+    assert_eq!(level(Other, "locked out and my newborn is inside in her crib"), Urgent);
+    // Water standing in an appliance is a drain problem.
+    assert_eq!(level(Other, "dishwasher won't drain, two inches of water sitting in it"), High);
+    // Spanish: something broken, and a pipe that broke.
+    assert_eq!(level(Plumbing, "el fregadero no drena desde ayer"), High);
+    assert_eq!(level(Hvac, "el año pasado se descompuso el aire, ya funciona"), Normal);
+    assert_eq!(level(Plumbing, "se rompió un tubo y sale agua a chorros"), Urgent);
+    // A deadline days away is time-sensitive, not an emergency.
+    assert_eq!(level(Law, "the bank says it will garnish my wages in two weeks"), High);
+    assert_eq!(level(Law, "I have to answer the complaint within 20 days"), High);
+    assert_eq!(level(RealEstate, "closing is Wednesday and the appraisal is missing"), High);
+    // A figure of speech.
+    assert_eq!(level(RealEstate, "that kitchen is a dumpster fire, we would redo it"), Normal);
+}
+
+/// An age counts as someone at risk when very young or old, not a teenager
+/// or an adult; a temperature read out that is uncomfortable, not dangerous,
+/// counts as contained.
+#[test]
+fn cues_read_frail_ages_and_mild_temperatures() {
+    let contained = CUES.iter().position(|(n, _)| *n == "contained").unwrap();
+    assert_eq!(cue_counts("the boiler quit, it's about 61 degrees in the house")[contained], 1.0);
+    assert_eq!(cue_counts("furnace is out and it's like sixty five inside")[contained], 1.0);
+    assert_eq!(cue_counts("el aire no enfría, la sala está a 29 grados")[contained], 1.0);
+    assert_eq!(cue_counts("the furnace is out and it's 38 degrees in here")[contained], 0.0);
+    assert_eq!(cue_counts("we need the furnace looked at in 60 days")[contained], 0.0);
+    let people = CUES.iter().position(|(n, _)| *n == "people at risk").unwrap();
+    assert_eq!(cue_counts("my 82 year old dad is home by himself")[people], 1.0);
+    assert_eq!(cue_counts("la casa es de mi papá de 90 años")[people], 1.0);
+    assert_eq!(cue_counts("can my 17 year old sign the lease")[people], 0.0);
+    assert_eq!(cue_counts("mi socio de 30 años quiere firmar")[people], 0.0);
 }
