@@ -50,6 +50,10 @@
 //! the floor) can be compared on a busy machine; the server runs ~50x
 //! slower under valgrind, so keep the calls few (10 to 50).
 //!
+//! `VOICE_BENCH_TOKIO_WORKERS=N`: frontdesk gets `TOKIO_WORKER_THREADS=N`
+//! (a multi-threaded runtime even when pinned to one CPU, where it would
+//! otherwise run a single-threaded one), to compare the two shapes.
+//!
 //! `VOICE_BENCH_SMAPS=DIR`: the server's /proc/PID/smaps is copied into DIR
 //! when idle and at the end of the window (`{target}-{calls}-idle`,
 //! `-loaded`), to see which mappings a call's memory lands in.
@@ -331,6 +335,11 @@ fn start_server(openai_base: &str, calls: usize, pin: bool, tls: bool) -> Server
         .env("MAX_WEBSOCKET_CONNECTIONS", (calls + 10).to_string())
         // One loopback address stands for all of Twilio's.
         .env("FRONTDESK_MAX_CONNECTIONS_PER_IP", "0");
+    // The runtime shape under test: with one CPU, frontdesk runs a
+    // single-threaded runtime unless TOKIO_WORKER_THREADS asks otherwise.
+    if let Some(workers) = std::env::var_os("VOICE_BENCH_TOKIO_WORKERS") {
+        command.env("TOKIO_WORKER_THREADS", workers);
+    }
     let ca = fake_ca::TestCa::new();
     if tls {
         let leaf = ca.leaf(&["load.test"]);

@@ -58,6 +58,14 @@ pub fn normalise_phone(raw: &str, country: &str) -> Result<String, Rejection> {
     }
 }
 
+/// Loads the phone-number library's metadata (~3 MB, tens of ms, once per
+/// process) now. Otherwise the first caller's number pays for it: a
+/// blocking load on the async thread that every live call shares, and a
+/// one-time jump in memory that looks like the first calls' cost.
+pub fn warm_phone_metadata() -> bool {
+    normalise_phone("+13125550100", "US").is_ok()
+}
+
 /// The first syntactically valid email address in `text`, lower-cased; on
 /// a call, also one spelled out ("dana dot smith at mail dot example").
 pub fn find_email(text: &str) -> Option<String> {

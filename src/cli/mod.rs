@@ -23,6 +23,21 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Flags, Loaded};
 use crate::store::Store;
 
+/// The async runtime for this process's CPUs. With one CPU to run on
+/// (`taskset`, a container's quota: `available_parallelism` reads both) a
+/// multi-threaded runtime would have one worker anyway, and pays for work
+/// stealing it cannot use on every wakeup (shared queues, idle-worker
+/// bookkeeping, atomics); the single-threaded scheduler does the same work
+/// with less. `TOKIO_WORKER_THREADS`, when set, keeps the multi-threaded one.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let one_cpu = !std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if one_cpu && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "frontdesk", version, about = "An AI receptionist for small businesses, in one binary")]
 pub struct Cli {
@@ -108,7 +123,7 @@ pub fn main() -> ExitCode {
             tracing::warn!(setting = %w.key, "{}", w.message);
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("frontdesk: cannot start the async runtime: {e}");

@@ -37,7 +37,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     let store = super::open_store(&config).await?;
     // A server that cannot save would take chats and calls and lose them: refuse to start.
     store.writable().await.context("frontdesk cannot start")?;
-    warm_up_models().await;
+    warm_up().await;
     let mut config = config;
     // With port 0 the system chooses: links built from the configuration name the real port.
     let listeners = listen(&mut config)?;
@@ -71,20 +71,26 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the built-in sentence model, the triage head and its embedded
-/// examples now, before any socket is served: otherwise the first chat or
-/// caller pays for it (~90 ms), and the memory (~13 MB) appears only once
-/// traffic arrives.
-async fn warm_up_models() {
+/// Loads what every first chat or call would otherwise load, before any
+/// socket is served: the built-in sentence model, the triage head and its
+/// embedded examples (~90 ms, ~13 MB), and the phone-number metadata (read
+/// when a caller's number is normalised). Loaded on first use instead, the
+/// first caller waits for it on the async thread the live calls share, and
+/// the memory appears only once traffic arrives. The two load side by side.
+async fn warm_up() {
     let started = std::time::Instant::now();
-    let warmed = tokio::task::spawn_blocking(|| {
+    let models = tokio::task::spawn_blocking(|| {
         // Any business type: the examples of every type are embedded at once.
         let _ =
             crate::agent::triage_model::Classifier::for_business(crate::domain::BusinessType::Plumbing, &[]);
         crate::agent::local_model::get().is_some()
-    })
-    .await;
-    match warmed {
+    });
+    let phones = tokio::task::spawn_blocking(|| {
+        let started = std::time::Instant::now();
+        (crate::agent::answers::warm_phone_metadata(), started.elapsed())
+    });
+    let (models, phones) = tokio::join!(models, phones);
+    match models {
         Ok(loaded) => tracing::info!(
             model = loaded,
             ms = started.elapsed().as_millis() as u64,
@@ -93,6 +99,12 @@ async fn warm_up_models() {
         Err(e) => {
             tracing::warn!(error = %e, "built-in models could not be loaded ahead; they load on first use")
         }
+    }
+    match phones {
+        Ok((parsed, took)) => {
+            tracing::info!(parsed, ms = took.as_millis() as u64, "phone-number metadata loaded")
+        }
+        Err(e) => tracing::warn!(error = %e, "phone-number metadata not loaded ahead; it loads on first use"),
     }
 }
 
