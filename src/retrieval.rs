@@ -981,6 +981,12 @@ const PHRASE_GLOSSES: &[(&str, &str)] = &[
     ("charged again", "warranty"),
     ("months from now", "warranty"),
     ("year from now", "warranty"),
+    ("hear back", "returned"),
+    ("get back to me", "returned"),
+    ("farm out", "subcontractors employees"),
+    ("farm the work", "subcontractors employees"),
+    ("own people", "employees"),
+    ("in-house", "employees"),
     ("heads up", "texts way"),
     ("call ahead", "texts way"),
     ("call first", "texts way"),
@@ -1429,6 +1435,7 @@ mod tests {
         assert!(
             query_words("if it breaks a year from now am I paying twice").contains(&"warranty".to_string())
         );
+        assert!(query_words("do you farm the work out").contains(&"employees".to_string()));
         // "right now" and "while" are not the subject.
         assert_eq!(term_groups("what should I do while the heater leaks right now").len(), 2);
     }
