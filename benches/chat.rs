@@ -90,7 +90,7 @@ fn bench_http(clients: usize, conversations: usize) -> String {
     })
 }
 
-fn bench_retrieval() -> Vec<String> {
+fn bench_retrieval(parts: bool) -> Vec<String> {
     let (bundle, queries) = common::knowledge_corpus(2_500);
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -114,6 +114,50 @@ fn bench_retrieval() -> Vec<String> {
         };
         out.push(row(name, samples, wall));
     }
+    if parts {
+        out.extend(retrieval_parts(&rt, &store, &id, &queries));
+    }
+    out
+}
+
+/// Where a fused query's time goes, each part timed alone over the same
+/// questions: the query's words and glosses (full text's and the coverage
+/// check's), its embedding, and the vector half with no words to search.
+fn retrieval_parts(
+    rt: &tokio::runtime::Runtime,
+    store: &SqliteStore,
+    id: &frontdesk::ids::BusinessId,
+    queries: &[String],
+) -> Vec<String> {
+    let model = local_model::get().unwrap();
+    let time = |f: &mut dyn FnMut(&str)| {
+        let mut samples = Vec::new();
+        let start = Instant::now();
+        for i in 0..1_000 {
+            let t = Instant::now();
+            f(&queries[i % queries.len()]);
+            samples.push(t.elapsed());
+        }
+        (samples, start.elapsed())
+    };
+    let mut out = Vec::new();
+    let (s, w) = time(&mut |q| {
+        std::hint::black_box((frontdesk::retrieval::query_words(q), frontdesk::retrieval::term_groups(q)));
+    });
+    out.push(row("retrieval part: query words, glosses and term groups", s, w));
+    let (s, w) = time(&mut |q| {
+        std::hint::black_box(model.embed(q));
+    });
+    out.push(row("retrieval part: embedding the query", s, w));
+    let (s, w) = time(&mut |q| {
+        let q = KnowledgeQuery {
+            text: String::new(),
+            embedding: Some((model.id().to_string(), model.embed(q))),
+            limit: 3,
+        };
+        std::hint::black_box(rt.block_on(store.search_knowledge(id, &q)).unwrap());
+    });
+    out.push(row("retrieval part: vector half alone (embedding included)", s, w));
     out
 }
 
@@ -163,7 +207,7 @@ fn bench_model() -> Vec<String> {
 
 /// Runs every group, or only those named on the command line
 /// (`cargo bench --bench chat -- retrieval`; groups: model, engine, http,
-/// retrieval).
+/// retrieval, retrieval-parts: retrieval and where its time goes).
 fn main() {
     let named: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let run = |group: &str| named.is_empty() || named.iter().any(|n| n == group);
@@ -181,8 +225,8 @@ fn main() {
         println!("{}", bench_http(1, 300));
         println!("{}", bench_http(16, 60));
     }
-    if run("retrieval") {
-        for r in bench_retrieval() {
+    if run("retrieval") || run("retrieval-parts") {
+        for r in bench_retrieval(run("retrieval-parts")) {
             println!("{r}");
         }
     }

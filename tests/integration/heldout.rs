@@ -178,12 +178,12 @@ fn heldout_f_report() {
 /// then 47 of 60; lead fields 263 then 264 of 280. Floors a little under the
 /// final figures fail CI on a regression. Since round seven G is
 /// development data (its triage rows trained on, its misses read):
-/// knowledge 52 of 60, lead fields 268 of 280; knowledge 55 of 60 after
+/// knowledge 52 of 60, lead fields 268 of 280; knowledge 57 of 60 after
 /// round eight.
 #[test]
 fn heldout_g_floors() {
     triage_floors("G", TRIAGE_G, TriageFloors { recall: 0.90, precision: 0.81, accuracy: 0.84 });
-    knowledge_floor("G", KNOWLEDGE_G, 53);
+    knowledge_floor("G", KNOWLEDGE_G, 55);
 }
 
 /// Held-out set G (`tests/data/heldout_g/`, written 2026-11-30 before round

@@ -70,7 +70,9 @@ pub(super) fn forget_vectors(tx: &Transaction<'_>, filter: &str, value: &str) ->
 }
 
 fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)", [name], |r| r.get(0))
+    // Cached: a vector search asks this three times.
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)")
+        .and_then(|mut s| s.query_row([name], |r| r.get(0)))
         .map_err(db_err)
 }
 
