@@ -1146,10 +1146,11 @@ fn is_aspect(group: &[String]) -> bool {
 /// Words that ask whether a job is done, not which job: a question's
 /// action. Every passage that lists services holds them, so a passage that
 /// holds only these ("do you clean gutters" and the drain-cleaning passage)
-/// does not cover the question: the thing asked about is missing.
+/// does not cover the question: the thing asked about is missing. "Work"
+/// is not among them: "do you work on the sabbath" asks about the hours.
 const ACTION_WORDS: &str = "\
     fix fixes repair repairs install installs put clean cleans handle handles service services \
-    offer offers provide provides replace replaces sell sells carry carries work works";
+    offer offers provide provides replace replaces sell sells carry carries";
 
 /// Whether a term group (a word and its glosses) names an action.
 fn is_action(group: &[String]) -> bool {
