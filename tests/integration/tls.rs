@@ -407,8 +407,10 @@ async fn files_mode_reloads_when_the_files_change_and_on_sighup() {
     // Each is written beside, given the old time, then renamed over, so at no
     // moment does the path show a new size or time (a watcher polling while a
     // loaded machine is between the write and the touch would otherwise see it).
-    let stamp = std::fs::metadata(&cert).unwrap().modified().unwrap();
+    // Each file keeps its own time: the key was written after the certificate
+    // and, when a clock tick fell between the two writes, has a later one.
     for (path, text) in [(&cert, &c.cert_pem), (&key, &c.key_pem)] {
+        let stamp = std::fs::metadata(path).unwrap().modified().unwrap();
         let beside = path.with_extension("new");
         write_padded(&beside, text, 4096);
         std::fs::File::options().write(true).open(&beside).unwrap().set_modified(stamp).unwrap();
