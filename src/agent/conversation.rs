@@ -54,9 +54,9 @@ fn render(ctx: &Context, state: &State, parts: &[Part], wording: Wording) -> Str
             Part::Text(t) => t.clone(),
             Part::Emergency => alerts::emergency_message(ctx, state, wording),
             Part::Completion => {
-                let name = lead_draft(ctx, state).name;
-                let done = alerts::completion_message(ctx, state, name.as_deref(), wording);
-                match taken(ctx, state) {
+                let lead = lead_draft(ctx, state);
+                let done = alerts::completion_message(ctx, state, lead.name.as_deref(), wording);
+                match taken(ctx, &lead) {
                     Some(summary) => format!("{done} {summary}"),
                     None => done,
                 }
@@ -70,8 +70,7 @@ fn render(ctx: &Context, state: &State, parts: &[Part], wording: Wording) -> Str
 /// corrected: "I have (312) 555-0142, dana@example.com and 12 Elm St,
 /// Lakemont, and the problem: my kitchen sink is blocked." Never a question
 /// (the visitor would take it for one); None when nothing was taken.
-fn taken(ctx: &Context, state: &State) -> Option<String> {
-    let lead = lead_draft(ctx, state);
+fn taken(ctx: &Context, lead: &LeadDraft) -> Option<String> {
     let plain = |t: &str| t.replace(['?', '¿'], "").trim().trim_end_matches(['.', '!', ',']).to_string();
     let mut details: Vec<String> = Vec::new();
     if let Some(phone) = &lead.phone {
