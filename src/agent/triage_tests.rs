@@ -487,8 +487,8 @@ fn cues_read_dangerous_temperatures() {
     assert_eq!(cue_counts("come at 4 today, my 80 year old mother will let you in")[temperature], 0.0);
 }
 
-/// Sets F and G (development data since round seven) and H (since round
-/// eight): their misses with the committed head, each with the rules' level
+/// Sets F and G (development data since round seven), H (since round eight)
+/// and I (since round nine): their misses with the committed head, each with the rules' level
 /// and the head's P(URGENT), for reading failure classes. Once the head is
 /// trained on a set these figures are in-sample; `development_sets` prints
 /// their cross-validated ones:
@@ -500,6 +500,7 @@ fn development_misses() {
         ("F", include_str!("../../tests/data/heldout_f/triage.tsv")),
         ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
         ("H", include_str!("../../tests/data/heldout_h/triage.tsv")),
+        ("I", include_str!("../../tests/data/heldout_i/triage.tsv")),
     ];
     for (set, tsv) in sets {
         let mut rows = Vec::new();
