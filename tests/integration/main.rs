@@ -22,6 +22,7 @@ mod harden_http;
 mod harden_voice;
 mod heldout;
 mod heldout_i;
+mod heldout_j;
 mod instances;
 mod knowledge;
 mod knowledge_import;
