@@ -250,13 +250,15 @@ fn development_sets_before_and_after() {
         accuracy(&after),
         mistakes.join("\n")
     );
-    // Sets F, G and H apart (development data since rounds seven and
-    // eight), and round eight's training rows: their out-of-fold figures.
+    // Sets F, G, H and I apart (development data since rounds seven, eight
+    // and nine), and the rows written for training: out-of-fold figures.
     for (set, tsv) in [
         ("F", include_str!("../../tests/data/heldout_f/triage.tsv")),
         ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
         ("H", include_str!("../../tests/data/heldout_h/triage.tsv")),
         ("training_r8", include_str!("../../tests/data/training_r8/triage.tsv")),
+        ("I", include_str!("../../tests/data/heldout_i/triage.tsv")),
+        ("training_r9", include_str!("../../tests/data/training_r9/triage.tsv")),
     ] {
         let texts: std::collections::HashSet<&str> =
             tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(3)).map(str::trim).collect();
