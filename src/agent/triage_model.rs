@@ -27,8 +27,8 @@ use crate::domain::{BusinessType, Priority};
 /// from then on their figures are in-sample. Round eight added set H
 /// (measured in round seven) and `training_r8/`, rows written to be trained
 /// on (never a measure); round nine set I (measured in round eight),
-/// `training_r9/` and `training_r10/`.
-const BUILT_IN: [&str; 14] = [
+/// `training_r9/`, `training_r10/` and `training_r11/`.
+const BUILT_IN: [&str; 15] = [
     include_str!("../../tests/data/triage_labelled.tsv"),
     include_str!("../../tests/data/triage_holdout.tsv"),
     include_str!("../../tests/data/dev/triage.tsv"),
@@ -43,6 +43,7 @@ const BUILT_IN: [&str; 14] = [
     include_str!("../../tests/data/heldout_i/triage.tsv"),
     include_str!("../../tests/data/training_r9/triage.tsv"),
     include_str!("../../tests/data/training_r10/triage.tsv"),
+    include_str!("../../tests/data/training_r11/triage.tsv"),
 ];
 #[derive(Debug, Clone)]
 struct Exemplar {

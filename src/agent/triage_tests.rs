@@ -260,6 +260,7 @@ fn development_sets_before_and_after() {
         ("I", include_str!("../../tests/data/heldout_i/triage.tsv")),
         ("training_r9", include_str!("../../tests/data/training_r9/triage.tsv")),
         ("training_r10", include_str!("../../tests/data/training_r10/triage.tsv")),
+        ("training_r11", include_str!("../../tests/data/training_r11/triage.tsv")),
     ] {
         let texts: std::collections::HashSet<&str> =
             tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(3)).map(str::trim).collect();
