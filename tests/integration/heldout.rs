@@ -406,7 +406,9 @@ fn knowledge_fgh_report() {
         println!("{name}:\n{}", knowledge_report(&results));
     }
     let mut none = Vec::new();
-    for tsv in [KNOWLEDGE, KNOWLEDGE_C, KNOWLEDGE_D, KNOWLEDGE_E, KNOWLEDGE_F, KNOWLEDGE_G, KNOWLEDGE_H, KNOWLEDGE_I] {
+    for tsv in
+        [KNOWLEDGE, KNOWLEDGE_C, KNOWLEDGE_D, KNOWLEDGE_E, KNOWLEDGE_F, KNOWLEDGE_G, KNOWLEDGE_H, KNOWLEDGE_I]
+    {
         none.extend(knowledge_rows_of(tsv).into_iter().filter(|r| r.2 == ["NONE"]).map(|r| r.1));
     }
     let results = abstentions(&none);
@@ -417,7 +419,9 @@ fn knowledge_fgh_report() {
     // Declining is easy when nothing is answered: the answerable questions
     // answered at all, beside it.
     let mut answerable = Vec::new();
-    for tsv in [KNOWLEDGE, KNOWLEDGE_C, KNOWLEDGE_D, KNOWLEDGE_E, KNOWLEDGE_F, KNOWLEDGE_G, KNOWLEDGE_H, KNOWLEDGE_I] {
+    for tsv in
+        [KNOWLEDGE, KNOWLEDGE_C, KNOWLEDGE_D, KNOWLEDGE_E, KNOWLEDGE_F, KNOWLEDGE_G, KNOWLEDGE_H, KNOWLEDGE_I]
+    {
         answerable.extend(knowledge_rows_of(tsv).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| r.1));
     }
     let answered = abstentions(&answerable).iter().filter(|r| !r.0).count();
@@ -458,7 +462,9 @@ async fn conversations_e_failures() {
 #[ignore]
 async fn conversations_fgh_failures() {
     let only = std::env::var("FRONTDESK_SETS").unwrap_or_default();
-    for (set, json) in [("F", CONVERSATIONS_F), ("G", CONVERSATIONS_G), ("H", CONVERSATIONS_H), ("I", CONVERSATIONS_I)] {
+    for (set, json) in
+        [("F", CONVERSATIONS_F), ("G", CONVERSATIONS_G), ("H", CONVERSATIONS_H), ("I", CONVERSATIONS_I)]
+    {
         if !only.is_empty() && !only.contains(set) {
             continue;
         }
