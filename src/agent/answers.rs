@@ -376,16 +376,21 @@ pub fn is_farewell(text: &str) -> bool {
 }
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
-const NOT_IN_NAMES: [&str; 59] = [
+const NOT_IN_NAMES: [&str; 87] = [
     "i", "i'm", "im", "my", "me", "we", "you", "it", "it's", "is", "are", "was", "the", "a", "an", "and",
     "or", "for", "to", "of", "in", "on", "at", "with", "need", "want", "have", "has", "can", "could",
     "would", "do", "does", "please", "thanks", "thank", "bye", "ok", "okay", "yes", "no", "not", "hi",
     "hello", "hey", "quote", "help", "water", "leak", "pipe", "sorry", "what", "why", "how", "number",
-    "address", "email", "necesito", "there",
+    "address", "email", "necesito", "there", "today", "tomorrow", "tonight", "morning", "afternoon",
+    "evening", "week", "hoy", "mañana", "mi", "mis", "su", "sus", "es", "para", "mom", "mum", "dad",
+    "mother", "father", "grandma", "grandpa", "mamá", "mama", "papá", "papa", "abuela", "abuelo",
 ];
 
-/// Lead-ins people put before a name: "it's Dana", "name's Dana".
-const NAME_LEAD_INS: [&str; 21] = [
+/// Lead-ins people put before a name: "it's Dana", "name's Dana", and
+/// those that give the name of the person the visit is for ("it's for
+/// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
+/// longest that opens the answer is removed, then any other after it.
+const NAME_LEAD_INS: [&str; 55] = [
     "my name is ",
     // A call's transcript drops the apostrophe: "my names lorraine pike".
     "my names ",
@@ -408,8 +413,80 @@ const NAME_LEAD_INS: [&str; 21] = [
     "you can call me ",
     "call me ",
     "everyone calls me ",
+    // "My good name is ..." (Indian English), "myself Dana".
+    "my good name is ",
+    "good name is ",
+    "myself ",
+    "you're speaking with ",
+    "you're talking to ",
+    "you are speaking with ",
+    "the name should be ",
+    "name should be ",
+    "the name will be ",
+    "the name would be ",
+    "put the name ",
+    "put it under ",
+    "put it down as ",
+    "put down ",
+    "under the name ",
+    "under the name of ",
+    "it's under ",
+    "its under ",
+    "it's for ",
+    "its for ",
+    "it is for ",
+    "this is for ",
+    "the appointment is for ",
+    "the booking is for ",
+    "the visit is for ",
+    "the appointment is under ",
+    "the account is under ",
+    "el nombre es ",
+    "es para ",
+    "está a nombre de ",
+    "a nombre de ",
+    "le habla ",
+    "habla ",
+    "for ",
 ];
 
+/// Lead-ins that still mark a name after other words ("si mire, me llamo
+/// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
+/// from the first of them when the answer as a whole is none.
+const NAME_CUES_INSIDE: [&str; 17] = [
+    "my name is ",
+    "my name's ",
+    "my names ",
+    "my good name is ",
+    "the name is ",
+    "name should be ",
+    "me llamo ",
+    "mi nombre es ",
+    "el nombre es ",
+    "a nombre de ",
+    "under the name ",
+    "it's for ",
+    "its for ",
+    "it is for ",
+    "appointment is for ",
+    "booking is for ",
+    "es para ",
+];
+
+/// Titles before a name, left out when a name follows them ("Doña Ofelia
+/// Ruiz" is "Ofelia Ruiz"; "Mrs Adler" keeps its title, having no other name).
+const HONORIFICS: [&str; 17] = [
+    "mr", "mrs", "ms", "miss", "mister", "dr", "doctor", "don", "doña", "dona", "sr", "sra", "srta", "señor",
+    "señora", "señorita", "missus",
+];
+
+/// Words that end a name given after a lead-in: "beatrice okafor, that's my
+/// mum", "Tom Reyes who lives there". Beside [`NOT_IN_NAMES`].
+const AFTER_NAME: [&str; 35] = [
+    "that's", "thats", "that", "he's", "hes", "she's", "shes", "he", "she", "his", "her", "who", "but",
+    "so", "they", "their", "mi", "es", "que", "su", "porque", "pero", "quien", "él", "ella", "from", "and",
+    "please", "thanks", "thank", "gracias", "por", "i", "i'm", "im",
+];
 /// The answer to "May I have your name?": a name given in passing, or the
 /// message itself (its lead-in removed) when it reads as a name: one to five
 /// words of letters, none of them words a sentence is made of.
@@ -420,7 +497,7 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     // Control characters (a speech result can carry them) are no part of a name.
     let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
     let spoken = without_fillers(without_spelling(&cleaned));
-    match name_like(spoken) {
+    let whole = match name_like(spoken) {
         Err(Rejection::NotName) if spoken.contains(',') => {
             // "it's Gary, Gary Novak", "Novak, Gary Novak": the fullest part that reads as a name.
             let mut parts: Vec<String> = spoken.split(',').filter_map(|p| name_like(p).ok()).collect();
@@ -428,6 +505,83 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
             parts.into_iter().next().ok_or(Rejection::NotName)
         }
         other => other,
+    };
+    whole.or_else(|_| name_after_cue(spoken).ok_or(Rejection::NotName))
+}
+
+/// The name after a lead-in that comes after other words: "si mire me
+/// llamo rosa díaz", "ok so the booking is for Tom Reyes".
+fn name_after_cue(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    // Offsets from the lower-cased copy are only good when lower-casing kept every length.
+    if lower.len() != text.len() {
+        return None;
+    }
+    let starts = lower
+        .char_indices()
+        .filter(|(i, _)| lower[..*i].chars().next_back().is_some_and(|c| !c.is_alphanumeric()))
+        .map(|(i, _)| i);
+    for at in starts {
+        if NAME_CUES_INSIDE.iter().any(|cue| lower[at..].starts_with(cue)) {
+            if let Ok(name) = name_like(&text[at..]) {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
+
+/// Lead-ins that also open sentences that give no name ("it's leaking",
+/// "call me back later", "for sure"): after them, the answer must read as
+/// a name as a whole.
+const WEAK_NAME_LEAD_INS: [&str; 16] = [
+    "it's ", "its ", "i'm ", "i am ", "this is ", "soy ", "for ", "names ", "call me ", "just call me ",
+    "you can call me ", "everyone calls me ", "habla ", "myself ", "my names ", "name's ",
+];
+
+/// `text` without the lead-ins that open it ("yes, it's for ..."), each
+/// the longest that matches, and the fillers after them. True when one
+/// that surely comes before a name was removed.
+fn without_name_lead_ins(text: &str) -> (&str, bool) {
+    let mut rest = text.trim();
+    let mut led = false;
+    loop {
+        let lower = rest.to_lowercase();
+        let cue = NAME_LEAD_INS
+            .iter()
+            .filter(|cue| lower.starts_with(*cue) && rest.is_char_boundary(cue.len()))
+            .max_by_key(|cue| cue.len());
+        // The cues' lengths hold in the original only when lower-casing kept every length.
+        let Some(cue) = cue.filter(|_| lower.len() == rest.len()) else { return (rest, led) };
+        let after = without_fillers(rest[cue.len()..].trim_start_matches([',', ' ']));
+        if after.is_empty() {
+            return (rest, led);
+        }
+        rest = after;
+        led |= !WEAK_NAME_LEAD_INS.contains(cue);
+    }
+}
+
+/// A name without the title before it, when a name follows the title.
+fn without_honorific(name: &str) -> &str {
+    // "la señora Pilar Gómez": the article goes with the title.
+    let name = match name.split_once(' ') {
+        Some((article, tail)) if ["la", "el"].contains(&article.to_lowercase().as_str()) => {
+            let title = tail.split_whitespace().next().unwrap_or("").trim_end_matches('.').to_lowercase();
+            if HONORIFICS.contains(&title.as_str()) {
+                tail.trim_start()
+            } else {
+                name
+            }
+        }
+        _ => name,
+    };
+    let Some((first, tail)) = name.split_once(' ') else { return name };
+    let title = first.trim_end_matches('.').to_lowercase();
+    if HONORIFICS.contains(&title.as_str()) && tail.split_whitespace().count() >= 2 {
+        tail.trim_start()
+    } else {
+        name
     }
 }
 
@@ -494,15 +648,8 @@ fn without_fillers(text: &str) -> &str {
 fn name_like(part: &str) -> Result<String, Rejection> {
     let trimmed = part.trim().trim_end_matches(['.', '!']).trim();
     let lower = trimmed.to_lowercase();
-    let rest = NAME_LEAD_INS
-        .iter()
-        .find(|cue| lower.starts_with(*cue))
-        // The cues are ASCII, so the byte length is the same in the original.
-        .and_then(|cue| trimmed.get(cue.len()..))
-        .unwrap_or(trimmed)
-        .trim();
     // "my name is uh brian fenn": a filler after the lead-in is no part of the name.
-    let rest = without_fillers(rest);
+    let (rest, led) = without_name_lead_ins(without_fillers(trimmed));
     if is_decline(rest)
         || is_farewell(rest)
         || is_affirmative(rest)
@@ -519,14 +666,40 @@ fn name_like(part: &str) -> Result<String, Rejection> {
         }
         _ => rest,
     };
-    let parts: Vec<&str> = rest.split_whitespace().collect();
-    let name_like = (1..=5).contains(&parts.len())
-        && parts.iter().all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
-        && !words(rest).iter().any(|w| NOT_IN_NAMES.contains(&w.as_str()));
-    if name_like {
-        Ok(title_case_if_lower(&rest.chars().take(100).collect::<String>()))
+    let reads_as_name = |rest: &str| {
+        let parts: Vec<&str> = rest.split_whitespace().collect();
+        (1..=5).contains(&parts.len())
+            && parts.iter().all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
+            && !words(rest).iter().any(|w| NOT_IN_NAMES.contains(&w.as_str()) || NOT_NAMES.contains(&w.as_str()))
+    };
+    let rest = without_honorific(rest);
+    let name = if reads_as_name(rest) {
+        Some(rest)
+    } else if led {
+        // After a lead-in the name is there: it ends at a clause's end or at
+        // a word that goes on about someone ("the name should be Bea Okafor
+        // that's my mum"), never at any other word ("I'm calling about ...").
+        let plain = |w: &str| w.trim().trim_end_matches([',', '.', ';', ':', '!']).to_lowercase();
+        let said: Vec<&str> = rest.split_inclusive(char::is_whitespace).collect();
+        let n = said
+            .iter()
+            .position(|w| {
+                let w = plain(w);
+                NOT_IN_NAMES.contains(&w.as_str()) || AFTER_NAME.contains(&w.as_str())
+            })
+            .unwrap_or(said.len());
+        let head = &rest[..said[..n].iter().map(|w| w.len()).sum::<usize>()];
+        let ends = head.trim_end().ends_with([',', '.', ';', ':', '!'])
+            || said.get(n).is_some_and(|w| AFTER_NAME.contains(&plain(w).as_str()));
+        let head = without_honorific(head.trim().trim_end_matches([',', '.', ';', ':', '!']).trim());
+        let verb = head.split_whitespace().any(|w| NOT_NAMES.contains(&plain(w).as_str()));
+        Some(head).filter(|h| ends && !verb && !h.is_empty() && reads_as_name(h))
     } else {
-        Err(Rejection::NotName)
+        None
+    };
+    match name {
+        Some(name) => Ok(title_case_if_lower(&name.chars().take(100).collect::<String>())),
+        None => Err(Rejection::NotName),
     }
 }
 
@@ -733,7 +906,7 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         .and_then(|cue| (lower.len() == trimmed.len()).then(|| trimmed.get(cue.len()..)).flatten())
         .unwrap_or(trimmed)
         .trim();
-    let rest = from_house_number(&with_house_number_in_digits(rest));
+    let rest = without_clause_after(&from_house_number(&with_house_number_in_digits(rest)));
     let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
     let digits = rest.chars().filter(char::is_ascii_digit).count();
     let word_count = rest.split_whitespace().count();
@@ -760,6 +933,33 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         return Err(Rejection::NotAddress);
     }
     Ok(rest.chars().take(MAX_TEXT_ANSWER).collect())
+}
+
+/// Words that open a clause after an address, not a part of it: "12 Elm
+/// St, Lakemont, and Tuesday works", "..., y el sábado me queda bien".
+const CLAUSE_OPENERS: [&str; 30] = [
+    "and", "but", "so", "then", "also", "which", "that", "we", "i", "i'm", "im", "it", "it's", "its", "my",
+    "our", "if", "when", "because", "please", "y", "pero", "entonces", "que", "mi", "me", "si", "cuando",
+    "porque", "el",
+];
+
+/// The address without a clause after it: the comma-separated parts from
+/// the first that opens with [`CLAUSE_OPENERS`] are left out.
+fn without_clause_after(text: &str) -> String {
+    let parts: Vec<&str> = text.split(',').collect();
+    let keep = parts
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, p)| {
+            let said = p.split_whitespace().next().unwrap_or("");
+            let first = said.to_lowercase().replace('’', "'");
+            // "El Paso" is a town: a capital opens a clause only as "I".
+            let lower_case = said == said.to_lowercase() || first.starts_with('i');
+            lower_case && CLAUSE_OPENERS.contains(&first.as_str())
+        })
+        .map_or(parts.len(), |(i, _)| i);
+    parts[..keep].join(",").trim().to_string()
 }
 
 /// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".

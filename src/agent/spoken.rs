@@ -57,9 +57,11 @@ pub(super) fn tens_word(word: &str) -> Option<u32> {
 const NUMBER_GLUE: [&str; 12] =
     ["uh", "um", "er", "erm", "ah", "eh", "and", "then", "luego", "y", "e", "este"];
 
-/// A digit, a number word or a run of digits.
+/// A digit, a number word or a run of digits ("double" and "triple" too:
+/// "two one nine then triple five ...").
 fn is_number_word(word: &str) -> bool {
-    word.chars().all(|c| c.is_ascii_digit())
+    matches!(word, "double" | "doble" | "triple")
+        || word.chars().all(|c| c.is_ascii_digit())
         || digit_word(word).is_some()
         || teen_word(word).is_some()
         || tens_word(word).is_some()
@@ -244,11 +246,21 @@ fn without_spacing_instruction<'a>(words: &[&'a str]) -> (Vec<&'a str>, bool) {
 }
 
 /// Letters said one by one ("o n e i l l") written as one word; a lone
-/// letter stays as it is ("p dot lee").
+/// letter stays as it is ("p dot lee"). Letters spelled right after a
+/// word go on from it ("priya s e n at ..." is "priyasen"), or spell it
+/// again ("dana d a n a" is "dana").
 fn joined_letters(words: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut run = String::new();
     let single = |w: &str| w.chars().count() == 1 && w.chars().all(|c| c.is_ascii_alphanumeric());
+    let close = |run: &mut String, out: &mut Vec<String>| {
+        let run = std::mem::take(run);
+        match out.last_mut() {
+            Some(last) if *last == run => {}
+            Some(last) if continues_with_letters(last) => last.push_str(&run),
+            _ => out.push(run),
+        }
+    };
     for (i, w) in words.iter().enumerate() {
         let in_run = single(w) && (!run.is_empty() || words.get(i + 1).is_some_and(|n| single(n)));
         if in_run {
@@ -256,14 +268,28 @@ fn joined_letters(words: &[&str]) -> Vec<String> {
             continue;
         }
         if !run.is_empty() {
-            out.push(std::mem::take(&mut run));
+            close(&mut run, &mut out);
         }
         out.push((*w).to_string());
     }
     if !run.is_empty() {
-        out.push(run);
+        close(&mut run, &mut out);
     }
     out
+}
+
+/// A word that letters spelled after it continue: part of an address, not
+/// a lead-in ("my email is s e n ..."), a filler, "dot" or "at".
+fn continues_with_letters(word: &str) -> bool {
+    const NOT_PART: [&str; 16] = [
+        "at", "arroba", "yes", "yeah", "uh", "um", "so", "ok", "okay", "sure", "that's", "thats", "spelled",
+        "spelt", "letters", "como",
+    ];
+    word.chars().count() >= 2
+        && word.chars().all(|c| c.is_ascii_alphanumeric())
+        && !EMAIL_LEAD_INS.contains(&word)
+        && !NOT_PART.contains(&word)
+        && email_joiner(word).is_none()
 }
 
 /// A word said for a character of an address: "dot", "underscore", "punto".
@@ -287,6 +313,11 @@ fn spoken_email_words(words: &[&str]) -> Option<String> {
     let mut start = at.checked_sub(1).filter(|&i| part(words[i]))?;
     while start >= 2 && joiner(words[start - 1]).is_some() && part(words[start - 2]) {
         start -= 2;
+    }
+    // An initial said before the rest: "j okafor at ..." is "jokafor".
+    let initial = |w: &str| w.chars().count() == 1 && w.chars().all(|c| c.is_ascii_alphabetic());
+    if start >= 1 && initial(words[start - 1]) && !(start >= 2 && joiner(words[start - 2]).is_some()) {
+        start -= 1;
     }
     let mut end = at + 1;
     if !words.get(end).is_some_and(|w| part(w)) {
