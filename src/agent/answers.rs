@@ -270,7 +270,7 @@ pub fn is_soft_decline(text: &str) -> bool {
         return true;
     }
     let t = format!(" {} ", words(text).join(" "));
-    const CUES: [&str; 32] = [
+    const CUES: [&str; 46] = [
         " rather not ",
         " prefer not ",
         " don't have ",
@@ -303,6 +303,20 @@ pub fn is_soft_decline(text: &str) -> bool {
         " me da igual ",
         " no hace falta ",
         " lo que sea ",
+        " don't need ",
+        " dont need ",
+        " do not need ",
+        " not necessary ",
+        " not required ",
+        " i'm good ",
+        " im good ",
+        " all good ",
+        " no es necesario ",
+        " no se necesita ",
+        " así está bien ",
+        " asi esta bien ",
+        " mejor no ",
+        " no necesito ",
     ];
     let starts_no = [" no ", " nope ", " nah ", " not "].iter().any(|n| t.starts_with(n));
     CUES.iter().any(|c| t.contains(c)) || (starts_no && t.split_whitespace().count() <= 8)
@@ -390,7 +404,7 @@ const NOT_IN_NAMES: [&str; 87] = [
 /// those that give the name of the person the visit is for ("it's for
 /// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
 /// longest that opens the answer is removed, then any other after it.
-const NAME_LEAD_INS: [&str; 55] = [
+const NAME_LEAD_INS: [&str; 63] = [
     "my name is ",
     // A call's transcript drops the apostrophe: "my names lorraine pike".
     "my names ",
@@ -448,12 +462,20 @@ const NAME_LEAD_INS: [&str; 55] = [
     "le habla ",
     "habla ",
     "for ",
+    "her name is ",
+    "his name is ",
+    "her name's ",
+    "his name's ",
+    "she's called ",
+    "he's called ",
+    "su nombre es ",
+    "se llama ",
 ];
 
 /// Lead-ins that still mark a name after other words ("si mire, me llamo
 /// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
 /// from the first of them when the answer as a whole is none.
-const NAME_CUES_INSIDE: [&str; 17] = [
+const NAME_CUES_INSIDE: [&str; 23] = [
     "my name is ",
     "my name's ",
     "my names ",
@@ -471,6 +493,12 @@ const NAME_CUES_INSIDE: [&str; 17] = [
     "appointment is for ",
     "booking is for ",
     "es para ",
+    "her name is ",
+    "his name is ",
+    "her name's ",
+    "his name's ",
+    "su nombre es ",
+    "se llama ",
 ];
 
 /// Titles before a name, left out when a name follows them ("Doña Ofelia
@@ -599,6 +627,14 @@ fn without_spelling(text: &str) -> &str {
     let mut offset = 0;
     for word in text.split_inclusive(char::is_whitespace) {
         let letters: Vec<char> = word.chars().filter(|c| c.is_alphanumeric()).collect();
+        // "D-A-N-A", "D.A.N.A": a whole word spelled.
+        let pieces: Vec<&str> =
+            word.trim().trim_end_matches([',', '.']).split(['-', '.']).filter(|p| !p.is_empty()).collect();
+        let spelled_word = pieces.len() >= 3 && pieces.iter().all(|p| p.chars().count() == 1);
+        if spelled_word && offset > 0 {
+            cut = Some(offset);
+            break;
+        }
         if letters.len() == 1 && letters[0].is_alphabetic() {
             run_start.get_or_insert(offset);
             run += 1;
@@ -937,10 +973,11 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
 
 /// Words that open a clause after an address, not a part of it: "12 Elm
 /// St, Lakemont, and Tuesday works", "..., y el sábado me queda bien".
-const CLAUSE_OPENERS: [&str; 30] = [
+const CLAUSE_OPENERS: [&str; 46] = [
     "and", "but", "so", "then", "also", "which", "that", "we", "i", "i'm", "im", "it", "it's", "its", "my",
     "our", "if", "when", "because", "please", "y", "pero", "entonces", "que", "mi", "me", "si", "cuando",
-    "porque", "el",
+    "porque", "el", "la", "the", "there's", "theres", "near", "next", "across", "behind", "opposite", "just",
+    "right", "cerca", "junto", "frente", "enfrente", "hay",
 ];
 
 /// The address without a clause after it: the comma-separated parts from

@@ -376,3 +376,32 @@ fn an_address_ends_where_a_clause_begins() {
         Some("3 Kestrel Way, Oak Hollow".into())
     );
 }
+
+#[test]
+fn a_name_said_about_someone_else_and_spelled_with_hyphens() {
+    assert_eq!(
+        name_answer("I'm calling for my aunt, her name is Vera Lindholm"),
+        Ok("Vera Lindholm".into())
+    );
+    assert_eq!(name_answer("es mi tío, se llama Aurelio Paz"), Ok("Aurelio Paz".into()));
+    assert_eq!(name_answer("it's Odile Brun, O-D-I-L-E"), Ok("Odile Brun".into()));
+}
+
+#[test]
+fn more_ways_of_saying_numbers_emails_and_refusals() {
+    // The last four said as a number.
+    assert_eq!(find_phone("six three oh, five five five, two thousand", "US"), Some("+16305552000".into()));
+    // A letter given with an example word.
+    assert_eq!(
+        find_email("b as in boy, okafor at post dot example"),
+        Some("bokafor@post.example".into())
+    );
+    assert_eq!(find_email("v de vaca ruiz arroba correo punto example"), Some("vruiz@correo.example".into()));
+    for no in ["don't need it", "not necessary thanks", "I'm good, just call", "así está bien", "mejor no"] {
+        assert!(is_soft_decline(no), "{no}");
+    }
+    assert_eq!(
+        address_answer("22 Heron Rd, Lakemont, near the old mill"),
+        Ok("22 Heron Rd, Lakemont".into())
+    );
+}

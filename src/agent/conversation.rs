@@ -114,13 +114,28 @@ fn taken(ctx: &Context, lead: &LeadDraft) -> Option<String> {
 /// Does this message ask something (rather than answer)?
 pub fn is_question(text: &str) -> bool {
     let t = without_question_lead_ins(&text.trim().to_lowercase());
-    const OPENERS: [&str; 32] = [
+    const OPENERS: [&str; 47] = [
         "what's",
         "whats",
         "how's",
         "where's",
         "did you",
         "have you",
+        "is that",
+        "is this",
+        "any chance",
+        "i was wondering",
+        "i wonder",
+        "just wondering",
+        "wondering if",
+        "cuánto",
+        "cuándo",
+        "dónde",
+        "qué ",
+        "cómo ",
+        "hacen ",
+        "trabajan ",
+        "atienden ",
         "do you",
         "does ",
         "can you",
@@ -149,16 +164,16 @@ pub fn is_question(text: &str) -> bool {
         "¿",
     ];
     // A question mark anywhere: "should I turn the power off? it's near the switch".
-    t.contains('?') || OPENERS.iter().any(|o| t.starts_with(o))
+    t.contains(['?', '¿']) || OPENERS.iter().any(|o| t.starts_with(o))
 }
 
 /// `text` (lower case) without the words that lead into a question ("also
 /// do you work Sundays", "oh and how much is it", "y también, ¿cuánto ...").
 fn without_question_lead_ins(text: &str) -> String {
-    const LEAD_INS: [&str; 21] = [
+    const LEAD_INS: [&str; 27] = [
         "also", "and", "oh", "ok", "okay", "so", "but", "btw", "by the way", "quick question", "one more thing",
         "one more question", "another question", "um", "uh", "hey", "plus", "y", "también", "tambien",
-        "otra cosa",
+        "otra cosa", "oiga", "oye", "mire", "una pregunta", "otra pregunta", "pregunta",
     ];
     let mut rest = text.trim();
     loop {

@@ -407,8 +407,12 @@ fn a_question_led_in_by_also_or_and_is_answered_not_taken_as_the_time() {
     assert!(t.reply.contains("day or time"), "asked again: {}", t.reply);
     let t = say(&ctx, &mut s, "thursday after lunch");
     assert_eq!(t.lead.unwrap().captured["preferred_time"], "thursday after lunch");
+    for asked in ["I was wondering if you fix tankless heaters", "oiga, cuánto cobran por destapar", "is that extra"] {
+        assert!(is_question(asked), "{asked}");
+    }
     // Statements are not questions for their lead-in.
     assert!(!is_question("and the tap in the garage drips too"));
+    assert!(!is_question("y el baño de arriba también gotea"));
 }
 
 #[test]

@@ -147,6 +147,11 @@ pub(super) fn spoken_runs(text: &str) -> (String, bool) {
             run.push_str("00");
             continue;
         }
+        // "five five five, two thousand": the last four said as a number.
+        if matches!(w, "thousand" | "mil") && !run.is_empty() {
+            run.push_str("000");
+            continue;
+        }
         match unit {
             Some(d) => {
                 (0..repeat).for_each(|_| run.push(d));
@@ -195,6 +200,7 @@ pub(super) fn spoken_email(text: &str) -> Option<String> {
         })
         .collect();
     let said: Vec<&str> = unhyphenated.iter().map(String::as_str).collect();
+    let said = without_letter_examples(&said);
     let (said, one_word) = without_spacing_instruction(&said);
     let letters = joined_letters(&said);
     let mut words: Vec<&str> = letters.iter().map(String::as_str).collect();
@@ -217,6 +223,30 @@ pub(super) fn spoken_email(text: &str) -> Option<String> {
 /// Words that come before a spelled-out address, not part of it.
 const EMAIL_LEAD_INS: [&str; 12] =
     ["is", "my", "email", "e-mail", "mail", "address", "it's", "its", "the", "es", "mi", "correo"];
+
+/// The words without the examples given for a letter: "b as in boy",
+/// "v like victor", "b de burro" are "b".
+fn without_letter_examples<'a>(words: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        out.push(words[i]);
+        let letter = words[i].chars().count() == 1 && words[i].chars().all(|c| c.is_ascii_alphabetic());
+        let example = match (words.get(i + 1), words.get(i + 2)) {
+            (Some(&"as"), Some(&"in")) | (Some(&"like"), Some(&"in")) | (Some(&"como"), Some(&"en")) => 3,
+            (Some(&"like" | &"de" | &"for"), Some(next))
+                if next.chars().count() > 1 && next.starts_with(words[i]) =>
+            {
+                2
+            }
+            _ => 0,
+        };
+        // The example word must start with the letter: "b as in boy".
+        let starts = words.get(i + example).is_some_and(|w| w.starts_with(words[i]));
+        i += if letter && example > 0 && starts { example + 1 } else { 1 };
+    }
+    out
+}
 
 /// The words without "all one word", "no spaces", "todo junto": said when an
 /// address's local part has several words. True when such words were found.
