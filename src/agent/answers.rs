@@ -833,7 +833,13 @@ pub fn visit_time(text: &str) -> Option<String> {
                     .iter()
                     .chain(&[" buenas tardes ", " buenas noches ", " buen dia ", " buen día "])
                     .any(|g| joined.contains(g));
-            names && !greeting && !w.iter().any(|x| PAST.contains(&x.as_str()))
+            // "do you guys work Sundays?", "¿abren los sábados?" ask about the
+            // business's hours; "can you come Saturday?" asks for a visit.
+            let has = |list: &[&str]| w.iter().any(|x| list.contains(&x.as_str()));
+            let hours = (has(&["you", "y'all", "ya'll"]) && has(&["work", "working", "open", "opened"])
+                || has(&["trabajan", "abren", "abierto", "abiertos", "atienden", "horario", "hours"]))
+                && !has(&["come", "send", "visit", "stop", "venir", "vengan", "pasar", "mandar", "manden"]);
+            names && !greeting && !hours && !w.iter().any(|x| PAST.contains(&x.as_str()))
         })
         .map(|sentence| sentence.trim_start_matches(['¿', '¡']).chars().take(200).collect())
 }

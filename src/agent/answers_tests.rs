@@ -405,3 +405,14 @@ fn more_ways_of_saying_numbers_emails_and_refusals() {
         Ok("22 Heron Rd, Lakemont".into())
     );
 }
+
+#[test]
+fn a_question_about_opening_hours_names_no_visit_time() {
+    assert_eq!(visit_time("and are you guys open on saturdays?"), None);
+    assert_eq!(visit_time("¿atienden los domingos?"), None);
+    assert_eq!(
+        visit_time("can you come Saturday? I work weekdays"),
+        Some("can you come Saturday?".into())
+    );
+    assert_eq!(visit_time("¿pueden venir el sábado?"), Some("pueden venir el sábado?".into()));
+}
