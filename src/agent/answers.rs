@@ -73,6 +73,8 @@ pub fn find_email(text: &str) -> Option<String> {
 }
 
 fn written_email(text: &str) -> Option<String> {
+    // "dana(at)mail.example", "dana [at] mail.example": written so to hide it from robots.
+    let text = text.replace("(at)", "@").replace("[at]", "@").replace(" @ ", "@");
     text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '(' | ')' | '"'))
         .map(|w| w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | ':' | '\'')))
         .filter(|w| w.contains('@'))
@@ -189,7 +191,12 @@ pub fn find_name(text: &str) -> Option<String> {
 /// Water is ...") and before "I'd", "I'm" ("this is Dana, I'd like ...").
 fn capitalised_name(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for raw in text.split_whitespace().take(3) {
+    // A title first ("Mrs. Helen Park") is one more word, and its period ends nothing.
+    let titled = text
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| HONORIFICS.contains(&w.trim_end_matches('.').to_lowercase().as_str()));
+    for (i, raw) in text.split_whitespace().take(if titled { 4 } else { 3 }).enumerate() {
         let w = raw.trim_matches(|c: char| !c.is_alphabetic() && c != '\'' && c != '-');
         let lower = w.to_lowercase();
         let pronoun = lower.starts_with("i'") || lower.starts_with("i’");
@@ -197,9 +204,13 @@ fn capitalised_name(text: &str) -> Vec<&str> {
             break;
         }
         out.push(w);
-        if raw.ends_with([',', '.', ';', ':', '!', '?']) {
+        if raw.ends_with([',', '.', ';', ':', '!', '?']) && !(titled && i == 0 && raw.ends_with('.')) {
             break;
         }
+    }
+    // "Mrs. Helen Park" is Helen Park; "Mr. Okoro" keeps the title.
+    if titled && out.len() >= 3 {
+        out.remove(0);
     }
     out
 }
@@ -390,21 +401,22 @@ pub fn is_farewell(text: &str) -> bool {
 }
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
-const NOT_IN_NAMES: [&str; 87] = [
+const NOT_IN_NAMES: [&str; 94] = [
     "i", "i'm", "im", "my", "me", "we", "you", "it", "it's", "is", "are", "was", "the", "a", "an", "and",
     "or", "for", "to", "of", "in", "on", "at", "with", "need", "want", "have", "has", "can", "could",
     "would", "do", "does", "please", "thanks", "thank", "bye", "ok", "okay", "yes", "no", "not", "hi",
     "hello", "hey", "quote", "help", "water", "leak", "pipe", "sorry", "what", "why", "how", "number",
     "address", "email", "necesito", "there", "today", "tomorrow", "tonight", "morning", "afternoon",
     "evening", "week", "hoy", "mañana", "mi", "mis", "su", "sus", "es", "para", "mom", "mum", "dad",
-    "mother", "father", "grandma", "grandpa", "mamá", "mama", "papá", "papa", "abuela", "abuelo",
+    "mother", "father", "grandma", "grandpa", "mamá", "mama", "papá", "papa", "abuela", "abuelo", "back",
+    "later", "now", "soon", "asap", "anytime", "whenever",
 ];
 
 /// Lead-ins people put before a name: "it's Dana", "name's Dana", and
 /// those that give the name of the person the visit is for ("it's for
 /// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
 /// longest that opens the answer is removed, then any other after it.
-const NAME_LEAD_INS: [&str; 63] = [
+const NAME_LEAD_INS: [&str; 67] = [
     "my name is ",
     // A call's transcript drops the apostrophe: "my names lorraine pike".
     "my names ",
@@ -470,12 +482,16 @@ const NAME_LEAD_INS: [&str; 63] = [
     "he's called ",
     "su nombre es ",
     "se llama ",
+    "full name is ",
+    "full name ",
+    "my full name is ",
+    "mi nombre completo es ",
 ];
 
 /// Lead-ins that still mark a name after other words ("si mire, me llamo
 /// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
 /// from the first of them when the answer as a whole is none.
-const NAME_CUES_INSIDE: [&str; 23] = [
+const NAME_CUES_INSIDE: [&str; 25] = [
     "my name is ",
     "my name's ",
     "my names ",
@@ -499,6 +515,8 @@ const NAME_CUES_INSIDE: [&str; 23] = [
     "his name's ",
     "su nombre es ",
     "se llama ",
+    "full name is ",
+    "full name ",
 ];
 
 /// Titles before a name, left out when a name follows them ("Doña Ofelia
@@ -524,6 +542,9 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     }
     // Control characters (a speech result can carry them) are no part of a name.
     let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
+    // "Bob. Bob Fitch.": a sentence's end parts the answer as a comma does
+    // (not an initial's period: "K. Mensah", nor a title's: "Mr. Okoro").
+    let cleaned = sentences_as_clauses(&cleaned);
     let spoken = without_fillers(without_spelling(&cleaned));
     let whole = match name_like(spoken) {
         Err(Rejection::NotName) if spoken.contains(',') => {
@@ -535,6 +556,24 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
         other => other,
     };
     whole.or_else(|_| name_after_cue(spoken).ok_or(Rejection::NotName))
+}
+
+/// `text` with ". " after a word of two letters or more, not a title, written ", ".
+fn sentences_as_clauses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_inclusive(' ') {
+        let stem = word.trim_end().trim_end_matches('.');
+        if word.ends_with(". ")
+            && stem.chars().count() >= 2
+            && !HONORIFICS.contains(&stem.to_lowercase().as_str())
+        {
+            out.push_str(stem);
+            out.push_str(", ");
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
 }
 
 /// The name after a lead-in that comes after other words: "si mire me
@@ -587,6 +626,22 @@ fn without_name_lead_ins(text: &str) -> (&str, bool) {
         }
         rest = after;
         led |= !WEAK_NAME_LEAD_INS.contains(cue);
+    }
+}
+
+/// `text` without the thanks after it: "Kwame Mensah thank you" -> "Kwame Mensah".
+fn without_courtesy_words(text: &str) -> &str {
+    let mut rest = text.trim();
+    loop {
+        let lower = rest.to_lowercase();
+        let Some(tail) = ["thank you", "thanks", "please", "gracias", "por favor", "cheers", "ta"]
+            .iter()
+            .find(|t| lower.ends_with(*t) && lower.len() > t.len() && lower[..lower.len() - t.len()].ends_with([' ', ',']))
+        else {
+            return rest;
+        };
+        // The tails are ASCII: their length is the same in the original.
+        rest = rest[..rest.len() - tail.len()].trim_end().trim_end_matches(',').trim_end();
     }
 }
 
@@ -686,6 +741,8 @@ fn name_like(part: &str) -> Result<String, Rejection> {
     let lower = trimmed.to_lowercase();
     // "my name is uh brian fenn": a filler after the lead-in is no part of the name.
     let (rest, led) = without_name_lead_ins(without_fillers(trimmed));
+    // "Kwame Mensah thank you", "Rosa Díaz, gracias".
+    let rest = without_courtesy_words(rest);
     if is_decline(rest)
         || is_farewell(rest)
         || is_affirmative(rest)
@@ -733,6 +790,26 @@ fn name_like(part: &str) -> Result<String, Rejection> {
     } else {
         None
     };
+    // "kwame mensah calling from unit 4", "It's Kwame Mensah and I'm the
+    // tenant": a name, then a word that goes on from a name, then anything.
+    let name = name.or_else(|| {
+        let said: Vec<&str> = rest.split_whitespace().collect();
+        let plain = |w: &str| w.trim_end_matches([',', '.', ';', ':', '!']).to_lowercase();
+        let at = said.iter().position(|w| {
+            let w = plain(w);
+            NAME_TAILS.contains(&w.as_str()) || AFTER_NAME.contains(&w.as_str())
+        })?;
+        let head_words = &said[..at];
+        let capitalised = head_words.iter().all(|w| w.chars().next().is_some_and(char::is_uppercase));
+        let tail = NAME_TAILS.contains(&plain(said[at]).as_str());
+        if at == 0 || !(tail || (capitalised && !said[at..].iter().all(|w| w.chars().next().is_some_and(char::is_uppercase)))) {
+            return None;
+        }
+        let end = rest.find(said[at]).unwrap_or(rest.len());
+        let head = without_honorific(rest[..end].trim().trim_end_matches([',', '.', ';', ':', '!']).trim());
+        let verb = head.split_whitespace().any(|w| NOT_NAMES.contains(&plain(w).as_str()));
+        Some(head).filter(|h| !verb && !h.is_empty() && reads_as_name(h))
+    });
     match name {
         Some(name) => Ok(title_case_if_lower(&name.chars().take(100).collect::<String>())),
         None => Err(Rejection::NotName),
@@ -979,31 +1056,44 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
 
 /// Words that open a clause after an address, not a part of it: "12 Elm
 /// St, Lakemont, and Tuesday works", "..., y el sábado me queda bien".
-const CLAUSE_OPENERS: [&str; 46] = [
+const CLAUSE_OPENERS: [&str; 52] = [
     "and", "but", "so", "then", "also", "which", "that", "we", "i", "i'm", "im", "it", "it's", "its", "my",
     "our", "if", "when", "because", "please", "y", "pero", "entonces", "que", "mi", "me", "si", "cuando",
     "porque", "el", "la", "the", "there's", "theres", "near", "next", "across", "behind", "opposite", "just",
-    "right", "cerca", "junto", "frente", "enfrente", "hay",
+    "right", "cerca", "junto", "frente", "enfrente", "hay", "by", "btw", "oh", "gate", "call", "ring",
 ];
 
 /// The address without a clause after it: the comma-separated parts from
 /// the first that opens with [`CLAUSE_OPENERS`] are left out.
 fn without_clause_after(text: &str) -> String {
-    let parts: Vec<&str> = text.split(',').collect();
-    let keep = parts
+    // "12 Elm St, Lakemont (blue house)": the remark in brackets goes too.
+    let text = match text.trim_end().strip_suffix(')').and_then(|t| t.rfind('(').map(|i| &t[..i])) {
+        Some(head) if head.chars().any(|c| c.is_ascii_digit()) => head.trim_end().trim_end_matches(','),
+        _ => text,
+    };
+    // Parts after a comma, or after a sentence's end (". The gate code is ...").
+    let mut cuts: Vec<(usize, bool)> = text.match_indices(',').map(|(i, _)| (i, false)).collect();
+    cuts.extend(text.match_indices(". ").map(|(i, _)| (i, true)));
+    cuts.sort_unstable();
+    let end = cuts
         .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, p)| {
-            let said = p.split_whitespace().next().unwrap_or("");
+        .find(|(at, sentence)| {
+            let said = text[at + 1..].split_whitespace().next().unwrap_or("");
             let first = said.to_lowercase().replace('’', "'");
-            // "El Paso" is a town: a capital opens a clause only as "I".
-            let lower_case = said == said.to_lowercase() || first.starts_with('i');
-            lower_case && CLAUSE_OPENERS.contains(&first.as_str())
+            // "El Paso" is a town: after a comma a capital opens a clause only as "I".
+            let lower_case = *sentence || said == said.to_lowercase() || first.starts_with('i');
+            lower_case && CLAUSE_OPENERS.contains(&first.trim_end_matches(',').to_string().as_str())
         })
-        .map_or(parts.len(), |(i, _)| i);
-    parts[..keep].join(",").trim().to_string()
+        .map_or(text.len(), |(at, _)| *at);
+    text[..end].trim().to_string()
 }
+
+/// Words that name a kind of street.
+const STREET_TYPES: [&str; 30] = [
+    "street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "court", "ct", "way", "place",
+    "pl", "boulevard", "blvd", "circle", "cir", "terrace", "trail", "parkway", "pkwy", "highway", "hwy",
+    "row", "square", "calle", "avenida", "camino",
+];
 
 /// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".
 fn with_house_number_in_digits(text: &str) -> String {
@@ -1014,7 +1104,13 @@ fn with_house_number_in_digits(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     let said = words.iter().take_while(|w| w.chars().all(char::is_alphabetic) && number_word(w)).count();
     // The number must be followed by a street's name: "one more thing" stays.
-    let street_follows = words.get(said).is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase));
+    // In a call's lower-case transcript, a street type says it: "twelve elm street".
+    let street_type = words.iter().skip(said + 1).take(3).any(|w| {
+        STREET_TYPES.contains(&w.trim_end_matches([',', '.']).to_lowercase().as_str())
+    });
+    let street_follows = words
+        .get(said)
+        .is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase) || (street_type && w.len() > 1));
     if said == 0 || !street_follows {
         return text.to_string();
     }
@@ -1051,7 +1147,12 @@ fn from_house_number(text: &str) -> String {
     };
     let mut out: Vec<String> = Vec::new();
     for (i, w) in words.iter().enumerate() {
-        let town_follows = words.get(i + 1).is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        // "12 elm street in lakemont" (a call's transcript): after a street type, the town.
+        let after_street_type =
+            i >= 1 && STREET_TYPES.contains(&words[i - 1].trim_end_matches('.').to_lowercase().as_str());
+        let town_follows = words.get(i + 1).is_some_and(|n| {
+            n.chars().next().is_some_and(|c| c.is_uppercase() || (after_street_type && c.is_alphabetic()))
+        });
         if (*w == "in" || *w == "en")
             && i >= 2
             && town_follows

@@ -416,3 +416,35 @@ fn a_question_about_opening_hours_names_no_visit_time() {
     );
     assert_eq!(visit_time("¿pueden venir el sábado?"), Some("pueden venir el sábado?".into()));
 }
+
+#[test]
+fn names_with_titles_thanks_and_words_after_them() {
+    for (said, name) in [
+        ("this is Mrs. Odette Varga", "Odette Varga"),
+        ("Lionel Achebe thank you", "Lionel Achebe"),
+        ("it's Lionel Achebe and I rent the flat", "Lionel Achebe"),
+        ("this is lionel achebe calling about the boiler", "Lionel Achebe"),
+        ("call me Leo, full name Lionel Achebe", "Lionel Achebe"),
+        ("Leo. Lionel Achebe.", "Lionel Achebe"),
+        ("Pilar Gómez, gracias", "Pilar Gómez"),
+    ] {
+        assert_eq!(name_answer(said), Ok(name.to_string()), "{said}");
+    }
+    // An initial's period is no sentence's end.
+    assert_eq!(name_answer("L. Achebe"), Ok("L. Achebe".into()));
+}
+
+#[test]
+fn more_address_and_email_forms() {
+    assert_eq!(
+        address_answer("we're at nine birch road in cedar bend"),
+        Ok("9 birch road, cedar bend".into())
+    );
+    assert_eq!(address_answer("40 Dock St, East Harbor (green door)"), Ok("40 Dock St, East Harbor".into()));
+    assert_eq!(
+        address_answer("40 Dock St, East Harbor. The side gate is open"),
+        Ok("40 Dock St, East Harbor".into())
+    );
+    assert_eq!(address_answer("40 Dock St. East Harbor"), Ok("40 Dock St. East Harbor".into()));
+    assert_eq!(find_email("it's lena.ortiz(at)post.example"), Some("lena.ortiz@post.example".into()));
+}
