@@ -402,14 +402,100 @@ pub fn is_farewell(text: &str) -> bool {
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
 const NOT_IN_NAMES: [&str; 94] = [
-    "i", "i'm", "im", "my", "me", "we", "you", "it", "it's", "is", "are", "was", "the", "a", "an", "and",
-    "or", "for", "to", "of", "in", "on", "at", "with", "need", "want", "have", "has", "can", "could",
-    "would", "do", "does", "please", "thanks", "thank", "bye", "ok", "okay", "yes", "no", "not", "hi",
-    "hello", "hey", "quote", "help", "water", "leak", "pipe", "sorry", "what", "why", "how", "number",
-    "address", "email", "necesito", "there", "today", "tomorrow", "tonight", "morning", "afternoon",
-    "evening", "week", "hoy", "mañana", "mi", "mis", "su", "sus", "es", "para", "mom", "mum", "dad",
-    "mother", "father", "grandma", "grandpa", "mamá", "mama", "papá", "papa", "abuela", "abuelo", "back",
-    "later", "now", "soon", "asap", "anytime", "whenever",
+    "i",
+    "i'm",
+    "im",
+    "my",
+    "me",
+    "we",
+    "you",
+    "it",
+    "it's",
+    "is",
+    "are",
+    "was",
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "for",
+    "to",
+    "of",
+    "in",
+    "on",
+    "at",
+    "with",
+    "need",
+    "want",
+    "have",
+    "has",
+    "can",
+    "could",
+    "would",
+    "do",
+    "does",
+    "please",
+    "thanks",
+    "thank",
+    "bye",
+    "ok",
+    "okay",
+    "yes",
+    "no",
+    "not",
+    "hi",
+    "hello",
+    "hey",
+    "quote",
+    "help",
+    "water",
+    "leak",
+    "pipe",
+    "sorry",
+    "what",
+    "why",
+    "how",
+    "number",
+    "address",
+    "email",
+    "necesito",
+    "there",
+    "today",
+    "tomorrow",
+    "tonight",
+    "morning",
+    "afternoon",
+    "evening",
+    "week",
+    "hoy",
+    "mañana",
+    "mi",
+    "mis",
+    "su",
+    "sus",
+    "es",
+    "para",
+    "mom",
+    "mum",
+    "dad",
+    "mother",
+    "father",
+    "grandma",
+    "grandpa",
+    "mamá",
+    "mama",
+    "papá",
+    "papa",
+    "abuela",
+    "abuelo",
+    "back",
+    "later",
+    "now",
+    "soon",
+    "asap",
+    "anytime",
+    "whenever",
 ];
 
 /// Lead-ins people put before a name: "it's Dana", "name's Dana", and
@@ -522,15 +608,30 @@ const NAME_CUES_INSIDE: [&str; 25] = [
 /// Titles before a name, left out when a name follows them ("Doña Ofelia
 /// Ruiz" is "Ofelia Ruiz"; "Mrs Adler" keeps its title, having no other name).
 const HONORIFICS: [&str; 17] = [
-    "mr", "mrs", "ms", "miss", "mister", "dr", "doctor", "don", "doña", "dona", "sr", "sra", "srta", "señor",
-    "señora", "señorita", "missus",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mister",
+    "dr",
+    "doctor",
+    "don",
+    "doña",
+    "dona",
+    "sr",
+    "sra",
+    "srta",
+    "señor",
+    "señora",
+    "señorita",
+    "missus",
 ];
 
 /// Words that end a name given after a lead-in: "beatrice okafor, that's my
 /// mum", "Tom Reyes who lives there". Beside [`NOT_IN_NAMES`].
 const AFTER_NAME: [&str; 35] = [
-    "that's", "thats", "that", "he's", "hes", "she's", "shes", "he", "she", "his", "her", "who", "but",
-    "so", "they", "their", "mi", "es", "que", "su", "porque", "pero", "quien", "él", "ella", "from", "and",
+    "that's", "thats", "that", "he's", "hes", "she's", "shes", "he", "she", "his", "her", "who", "but", "so",
+    "they", "their", "mi", "es", "que", "su", "porque", "pero", "quien", "él", "ella", "from", "and",
     "please", "thanks", "thank", "gracias", "por", "i", "i'm", "im",
 ];
 /// The answer to "May I have your name?": a name given in passing, or the
@@ -602,8 +703,22 @@ fn name_after_cue(text: &str) -> Option<String> {
 /// "call me back later", "for sure"): after them, the answer must read as
 /// a name as a whole.
 const WEAK_NAME_LEAD_INS: [&str; 16] = [
-    "it's ", "its ", "i'm ", "i am ", "this is ", "soy ", "for ", "names ", "call me ", "just call me ",
-    "you can call me ", "everyone calls me ", "habla ", "myself ", "my names ", "name's ",
+    "it's ",
+    "its ",
+    "i'm ",
+    "i am ",
+    "this is ",
+    "soy ",
+    "for ",
+    "names ",
+    "call me ",
+    "just call me ",
+    "you can call me ",
+    "everyone calls me ",
+    "habla ",
+    "myself ",
+    "my names ",
+    "name's ",
 ];
 
 /// `text` without the lead-ins that open it ("yes, it's for ..."), each
@@ -634,9 +749,12 @@ fn without_courtesy_words(text: &str) -> &str {
     let mut rest = text.trim();
     loop {
         let lower = rest.to_lowercase();
-        let Some(tail) = ["thank you", "thanks", "please", "gracias", "por favor", "cheers", "ta"]
-            .iter()
-            .find(|t| lower.ends_with(*t) && lower.len() > t.len() && lower[..lower.len() - t.len()].ends_with([' ', ',']))
+        let Some(tail) =
+            ["thank you", "thanks", "please", "gracias", "por favor", "cheers", "ta"].iter().find(|t| {
+                lower.ends_with(*t)
+                    && lower.len() > t.len()
+                    && lower[..lower.len() - t.len()].ends_with([' ', ','])
+            })
         else {
             return rest;
         };
@@ -762,8 +880,12 @@ fn name_like(part: &str) -> Result<String, Rejection> {
     let reads_as_name = |rest: &str| {
         let parts: Vec<&str> = rest.split_whitespace().collect();
         (1..=5).contains(&parts.len())
-            && parts.iter().all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
-            && !words(rest).iter().any(|w| NOT_IN_NAMES.contains(&w.as_str()) || NOT_NAMES.contains(&w.as_str()))
+            && parts
+                .iter()
+                .all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
+            && !words(rest)
+                .iter()
+                .any(|w| NOT_IN_NAMES.contains(&w.as_str()) || NOT_NAMES.contains(&w.as_str()))
     };
     let rest = without_honorific(rest);
     let name = if reads_as_name(rest) {
@@ -802,7 +924,11 @@ fn name_like(part: &str) -> Result<String, Rejection> {
         let head_words = &said[..at];
         let capitalised = head_words.iter().all(|w| w.chars().next().is_some_and(char::is_uppercase));
         let tail = NAME_TAILS.contains(&plain(said[at]).as_str());
-        if at == 0 || !(tail || (capitalised && !said[at..].iter().all(|w| w.chars().next().is_some_and(char::is_uppercase)))) {
+        if at == 0
+            || !(tail
+                || (capitalised
+                    && !said[at..].iter().all(|w| w.chars().next().is_some_and(char::is_uppercase))))
+        {
             return None;
         }
         let end = rest.find(said[at]).unwrap_or(rest.len());
@@ -1090,9 +1216,36 @@ fn without_clause_after(text: &str) -> String {
 
 /// Words that name a kind of street.
 const STREET_TYPES: [&str; 30] = [
-    "street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "court", "ct", "way", "place",
-    "pl", "boulevard", "blvd", "circle", "cir", "terrace", "trail", "parkway", "pkwy", "highway", "hwy",
-    "row", "square", "calle", "avenida", "camino",
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "pl",
+    "boulevard",
+    "blvd",
+    "circle",
+    "cir",
+    "terrace",
+    "trail",
+    "parkway",
+    "pkwy",
+    "highway",
+    "hwy",
+    "row",
+    "square",
+    "calle",
+    "avenida",
+    "camino",
 ];
 
 /// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".
@@ -1105,9 +1258,11 @@ fn with_house_number_in_digits(text: &str) -> String {
     let said = words.iter().take_while(|w| w.chars().all(char::is_alphabetic) && number_word(w)).count();
     // The number must be followed by a street's name: "one more thing" stays.
     // In a call's lower-case transcript, a street type says it: "twelve elm street".
-    let street_type = words.iter().skip(said + 1).take(3).any(|w| {
-        STREET_TYPES.contains(&w.trim_end_matches([',', '.']).to_lowercase().as_str())
-    });
+    let street_type = words
+        .iter()
+        .skip(said + 1)
+        .take(3)
+        .any(|w| STREET_TYPES.contains(&w.trim_end_matches([',', '.']).to_lowercase().as_str()));
     let street_follows = words
         .get(said)
         .is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase) || (street_type && w.len() > 1));

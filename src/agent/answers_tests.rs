@@ -353,7 +353,10 @@ fn spelled_letters_go_on_from_the_word_before_them() {
 
 #[test]
 fn a_repeated_digit_after_a_joining_word() {
-    assert_eq!(find_phone("three one two then triple five oh one four four", "US"), Some("+13125550144".into()));
+    assert_eq!(
+        find_phone("three one two then triple five oh one four four", "US"),
+        Some("+13125550144".into())
+    );
     assert_eq!(
         find_phone("siete siete tres y luego doble cinco cinco cero uno nueve nueve", "US"),
         Some("+17735550199".into())
@@ -379,10 +382,7 @@ fn an_address_ends_where_a_clause_begins() {
 
 #[test]
 fn a_name_said_about_someone_else_and_spelled_with_hyphens() {
-    assert_eq!(
-        name_answer("I'm calling for my aunt, her name is Vera Lindholm"),
-        Ok("Vera Lindholm".into())
-    );
+    assert_eq!(name_answer("I'm calling for my aunt, her name is Vera Lindholm"), Ok("Vera Lindholm".into()));
     assert_eq!(name_answer("es mi tío, se llama Aurelio Paz"), Ok("Aurelio Paz".into()));
     assert_eq!(name_answer("it's Odile Brun, O-D-I-L-E"), Ok("Odile Brun".into()));
 }
@@ -392,12 +392,10 @@ fn more_ways_of_saying_numbers_emails_and_refusals() {
     // The last four said as a number.
     assert_eq!(find_phone("six three oh, five five five, two thousand", "US"), Some("+16305552000".into()));
     // A letter given with an example word.
-    assert_eq!(
-        find_email("b as in boy, okafor at post dot example"),
-        Some("bokafor@post.example".into())
-    );
+    assert_eq!(find_email("b as in boy, okafor at post dot example"), Some("bokafor@post.example".into()));
     assert_eq!(find_email("v de vaca ruiz arroba correo punto example"), Some("vruiz@correo.example".into()));
-    for no in ["don't need it", "not necessary thanks", "I'm good, just call", "así está bien", "mejor no"] {
+    for no in ["don't need it", "not necessary thanks", "I'm good, just call", "así está bien", "mejor no"]
+    {
         assert!(is_soft_decline(no), "{no}");
     }
     assert_eq!(
@@ -410,10 +408,7 @@ fn more_ways_of_saying_numbers_emails_and_refusals() {
 fn a_question_about_opening_hours_names_no_visit_time() {
     assert_eq!(visit_time("and are you guys open on saturdays?"), None);
     assert_eq!(visit_time("¿atienden los domingos?"), None);
-    assert_eq!(
-        visit_time("can you come Saturday? I work weekdays"),
-        Some("can you come Saturday?".into())
-    );
+    assert_eq!(visit_time("can you come Saturday? I work weekdays"), Some("can you come Saturday?".into()));
     assert_eq!(visit_time("¿pueden venir el sábado?"), Some("pueden venir el sábado?".into()));
 }
 

@@ -111,10 +111,11 @@ fn taken(ctx: &Context, lead: &LeadDraft) -> Option<String> {
     })
 }
 
-/// Does this message ask something (rather than answer)?
+/// Does this message ask something (rather than answer)? Not "qué"
+/// or "cómo" first: "qué tal", "cómo está" greet.
 pub fn is_question(text: &str) -> bool {
     let t = without_question_lead_ins(&text.trim().to_lowercase());
-    const OPENERS: [&str; 47] = [
+    const OPENERS: [&str; 44] = [
         "what's",
         "whats",
         "how's",
@@ -131,9 +132,6 @@ pub fn is_question(text: &str) -> bool {
         "cuánto",
         "cuándo",
         "dónde",
-        "qué ",
-        "cómo ",
-        "hacen ",
         "trabajan ",
         "atienden ",
         "do you",
@@ -171,9 +169,33 @@ pub fn is_question(text: &str) -> bool {
 /// do you work Sundays", "oh and how much is it", "y también, ¿cuánto ...").
 fn without_question_lead_ins(text: &str) -> String {
     const LEAD_INS: [&str; 27] = [
-        "also", "and", "oh", "ok", "okay", "so", "but", "btw", "by the way", "quick question", "one more thing",
-        "one more question", "another question", "um", "uh", "hey", "plus", "y", "también", "tambien",
-        "otra cosa", "oiga", "oye", "mire", "una pregunta", "otra pregunta", "pregunta",
+        "also",
+        "and",
+        "oh",
+        "ok",
+        "okay",
+        "so",
+        "but",
+        "btw",
+        "by the way",
+        "quick question",
+        "one more thing",
+        "one more question",
+        "another question",
+        "um",
+        "uh",
+        "hey",
+        "plus",
+        "y",
+        "también",
+        "tambien",
+        "otra cosa",
+        "oiga",
+        "oye",
+        "mire",
+        "una pregunta",
+        "otra pregunta",
+        "pregunta",
     ];
     let mut rest = text.trim();
     loop {

@@ -400,19 +400,26 @@ fn a_question_led_in_by_also_or_and_is_answered_not_taken_as_the_time() {
     say(&ctx, &mut s, "312 555 0142");
     let t = say(&ctx, &mut s, "12 Elm St, Lakemont");
     assert!(t.reply.contains("day or time"), "{}", t.reply);
-    for asked in ["oh and do you guys charge extra on weekends", "also what's the call-out fee", "y también ¿trabajan los domingos"] {
+    for asked in [
+        "oh and do you guys charge extra on weekends",
+        "also what's the call-out fee",
+        "y también ¿trabajan los domingos",
+    ] {
         assert!(is_question(asked), "{asked}");
     }
     let t = say(&ctx, &mut s, "oh and do you guys charge extra on weekends");
     assert!(t.reply.contains("day or time"), "asked again: {}", t.reply);
     let t = say(&ctx, &mut s, "thursday after lunch");
     assert_eq!(t.lead.unwrap().captured["preferred_time"], "thursday after lunch");
-    for asked in ["I was wondering if you fix tankless heaters", "oiga, cuánto cobran por destapar", "is that extra"] {
+    for asked in
+        ["I was wondering if you fix tankless heaters", "oiga, cuánto cobran por destapar", "is that extra"]
+    {
         assert!(is_question(asked), "{asked}");
     }
     // Statements are not questions for their lead-in.
     assert!(!is_question("and the tap in the garage drips too"));
     assert!(!is_question("y el baño de arriba también gotea"));
+    assert!(!is_question("qué tal, se tapó el fregadero"));
 }
 
 #[test]
