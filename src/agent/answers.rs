@@ -73,6 +73,8 @@ pub fn find_email(text: &str) -> Option<String> {
 }
 
 fn written_email(text: &str) -> Option<String> {
+    // "dana(at)mail.example", "dana [at] mail.example": written so to hide it from robots.
+    let text = text.replace("(at)", "@").replace("[at]", "@").replace(" @ ", "@");
     text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '(' | ')' | '"'))
         .map(|w| w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | ':' | '\'')))
         .filter(|w| w.contains('@'))
@@ -189,7 +191,12 @@ pub fn find_name(text: &str) -> Option<String> {
 /// Water is ...") and before "I'd", "I'm" ("this is Dana, I'd like ...").
 fn capitalised_name(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for raw in text.split_whitespace().take(3) {
+    // A title first ("Mrs. Helen Park") is one more word, and its period ends nothing.
+    let titled = text
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| HONORIFICS.contains(&w.trim_end_matches('.').to_lowercase().as_str()));
+    for (i, raw) in text.split_whitespace().take(if titled { 4 } else { 3 }).enumerate() {
         let w = raw.trim_matches(|c: char| !c.is_alphabetic() && c != '\'' && c != '-');
         let lower = w.to_lowercase();
         let pronoun = lower.starts_with("i'") || lower.starts_with("i’");
@@ -197,9 +204,13 @@ fn capitalised_name(text: &str) -> Vec<&str> {
             break;
         }
         out.push(w);
-        if raw.ends_with([',', '.', ';', ':', '!', '?']) {
+        if raw.ends_with([',', '.', ';', ':', '!', '?']) && !(titled && i == 0 && raw.ends_with('.')) {
             break;
         }
+    }
+    // "Mrs. Helen Park" is Helen Park; "Mr. Okoro" keeps the title.
+    if titled && out.len() >= 3 {
+        out.remove(0);
     }
     out
 }
@@ -270,7 +281,7 @@ pub fn is_soft_decline(text: &str) -> bool {
         return true;
     }
     let t = format!(" {} ", words(text).join(" "));
-    const CUES: [&str; 32] = [
+    const CUES: [&str; 46] = [
         " rather not ",
         " prefer not ",
         " don't have ",
@@ -303,6 +314,20 @@ pub fn is_soft_decline(text: &str) -> bool {
         " me da igual ",
         " no hace falta ",
         " lo que sea ",
+        " don't need ",
+        " dont need ",
+        " do not need ",
+        " not necessary ",
+        " not required ",
+        " i'm good ",
+        " im good ",
+        " all good ",
+        " no es necesario ",
+        " no se necesita ",
+        " así está bien ",
+        " asi esta bien ",
+        " mejor no ",
+        " no necesito ",
     ];
     let starts_no = [" no ", " nope ", " nah ", " not "].iter().any(|n| t.starts_with(n));
     CUES.iter().any(|c| t.contains(c)) || (starts_no && t.split_whitespace().count() <= 8)
@@ -376,16 +401,108 @@ pub fn is_farewell(text: &str) -> bool {
 }
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
-const NOT_IN_NAMES: [&str; 59] = [
-    "i", "i'm", "im", "my", "me", "we", "you", "it", "it's", "is", "are", "was", "the", "a", "an", "and",
-    "or", "for", "to", "of", "in", "on", "at", "with", "need", "want", "have", "has", "can", "could",
-    "would", "do", "does", "please", "thanks", "thank", "bye", "ok", "okay", "yes", "no", "not", "hi",
-    "hello", "hey", "quote", "help", "water", "leak", "pipe", "sorry", "what", "why", "how", "number",
-    "address", "email", "necesito", "there",
+const NOT_IN_NAMES: [&str; 94] = [
+    "i",
+    "i'm",
+    "im",
+    "my",
+    "me",
+    "we",
+    "you",
+    "it",
+    "it's",
+    "is",
+    "are",
+    "was",
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "for",
+    "to",
+    "of",
+    "in",
+    "on",
+    "at",
+    "with",
+    "need",
+    "want",
+    "have",
+    "has",
+    "can",
+    "could",
+    "would",
+    "do",
+    "does",
+    "please",
+    "thanks",
+    "thank",
+    "bye",
+    "ok",
+    "okay",
+    "yes",
+    "no",
+    "not",
+    "hi",
+    "hello",
+    "hey",
+    "quote",
+    "help",
+    "water",
+    "leak",
+    "pipe",
+    "sorry",
+    "what",
+    "why",
+    "how",
+    "number",
+    "address",
+    "email",
+    "necesito",
+    "there",
+    "today",
+    "tomorrow",
+    "tonight",
+    "morning",
+    "afternoon",
+    "evening",
+    "week",
+    "hoy",
+    "mañana",
+    "mi",
+    "mis",
+    "su",
+    "sus",
+    "es",
+    "para",
+    "mom",
+    "mum",
+    "dad",
+    "mother",
+    "father",
+    "grandma",
+    "grandpa",
+    "mamá",
+    "mama",
+    "papá",
+    "papa",
+    "abuela",
+    "abuelo",
+    "back",
+    "later",
+    "now",
+    "soon",
+    "asap",
+    "anytime",
+    "whenever",
 ];
 
-/// Lead-ins people put before a name: "it's Dana", "name's Dana".
-const NAME_LEAD_INS: [&str; 21] = [
+/// Lead-ins people put before a name: "it's Dana", "name's Dana", and
+/// those that give the name of the person the visit is for ("it's for
+/// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
+/// longest that opens the answer is removed, then any other after it.
+const NAME_LEAD_INS: [&str; 67] = [
     "my name is ",
     // A call's transcript drops the apostrophe: "my names lorraine pike".
     "my names ",
@@ -408,8 +525,115 @@ const NAME_LEAD_INS: [&str; 21] = [
     "you can call me ",
     "call me ",
     "everyone calls me ",
+    // "My good name is ..." (Indian English), "myself Dana".
+    "my good name is ",
+    "good name is ",
+    "myself ",
+    "you're speaking with ",
+    "you're talking to ",
+    "you are speaking with ",
+    "the name should be ",
+    "name should be ",
+    "the name will be ",
+    "the name would be ",
+    "put the name ",
+    "put it under ",
+    "put it down as ",
+    "put down ",
+    "under the name ",
+    "under the name of ",
+    "it's under ",
+    "its under ",
+    "it's for ",
+    "its for ",
+    "it is for ",
+    "this is for ",
+    "the appointment is for ",
+    "the booking is for ",
+    "the visit is for ",
+    "the appointment is under ",
+    "the account is under ",
+    "el nombre es ",
+    "es para ",
+    "está a nombre de ",
+    "a nombre de ",
+    "le habla ",
+    "habla ",
+    "for ",
+    "her name is ",
+    "his name is ",
+    "her name's ",
+    "his name's ",
+    "she's called ",
+    "he's called ",
+    "su nombre es ",
+    "se llama ",
+    "full name is ",
+    "full name ",
+    "my full name is ",
+    "mi nombre completo es ",
 ];
 
+/// Lead-ins that still mark a name after other words ("si mire, me llamo
+/// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
+/// from the first of them when the answer as a whole is none.
+const NAME_CUES_INSIDE: [&str; 25] = [
+    "my name is ",
+    "my name's ",
+    "my names ",
+    "my good name is ",
+    "the name is ",
+    "name should be ",
+    "me llamo ",
+    "mi nombre es ",
+    "el nombre es ",
+    "a nombre de ",
+    "under the name ",
+    "it's for ",
+    "its for ",
+    "it is for ",
+    "appointment is for ",
+    "booking is for ",
+    "es para ",
+    "her name is ",
+    "his name is ",
+    "her name's ",
+    "his name's ",
+    "su nombre es ",
+    "se llama ",
+    "full name is ",
+    "full name ",
+];
+
+/// Titles before a name, left out when a name follows them ("Doña Ofelia
+/// Ruiz" is "Ofelia Ruiz"; "Mrs Adler" keeps its title, having no other name).
+const HONORIFICS: [&str; 17] = [
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mister",
+    "dr",
+    "doctor",
+    "don",
+    "doña",
+    "dona",
+    "sr",
+    "sra",
+    "srta",
+    "señor",
+    "señora",
+    "señorita",
+    "missus",
+];
+
+/// Words that end a name given after a lead-in: "beatrice okafor, that's my
+/// mum", "Tom Reyes who lives there". Beside [`NOT_IN_NAMES`].
+const AFTER_NAME: [&str; 35] = [
+    "that's", "thats", "that", "he's", "hes", "she's", "shes", "he", "she", "his", "her", "who", "but", "so",
+    "they", "their", "mi", "es", "que", "su", "porque", "pero", "quien", "él", "ella", "from", "and",
+    "please", "thanks", "thank", "gracias", "por", "i", "i'm", "im",
+];
 /// The answer to "May I have your name?": a name given in passing, or the
 /// message itself (its lead-in removed) when it reads as a name: one to five
 /// words of letters, none of them words a sentence is made of.
@@ -419,8 +643,11 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
     }
     // Control characters (a speech result can carry them) are no part of a name.
     let cleaned: String = text.chars().filter(|c| !c.is_control()).collect();
+    // "Bob. Bob Fitch.": a sentence's end parts the answer as a comma does
+    // (not an initial's period: "K. Mensah", nor a title's: "Mr. Okoro").
+    let cleaned = sentences_as_clauses(&cleaned);
     let spoken = without_fillers(without_spelling(&cleaned));
-    match name_like(spoken) {
+    let whole = match name_like(spoken) {
         Err(Rejection::NotName) if spoken.contains(',') => {
             // "it's Gary, Gary Novak", "Novak, Gary Novak": the fullest part that reads as a name.
             let mut parts: Vec<String> = spoken.split(',').filter_map(|p| name_like(p).ok()).collect();
@@ -428,6 +655,134 @@ pub fn name_answer(text: &str) -> Result<String, Rejection> {
             parts.into_iter().next().ok_or(Rejection::NotName)
         }
         other => other,
+    };
+    whole.or_else(|_| name_after_cue(spoken).ok_or(Rejection::NotName))
+}
+
+/// `text` with ". " after a word of two letters or more, not a title, written ", ".
+fn sentences_as_clauses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_inclusive(' ') {
+        let stem = word.trim_end().trim_end_matches('.');
+        if word.ends_with(". ")
+            && stem.chars().count() >= 2
+            && !HONORIFICS.contains(&stem.to_lowercase().as_str())
+        {
+            out.push_str(stem);
+            out.push_str(", ");
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// The name after a lead-in that comes after other words: "si mire me
+/// llamo rosa díaz", "ok so the booking is for Tom Reyes".
+fn name_after_cue(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    // Offsets from the lower-cased copy are only good when lower-casing kept every length.
+    if lower.len() != text.len() {
+        return None;
+    }
+    let starts = lower
+        .char_indices()
+        .filter(|(i, _)| lower[..*i].chars().next_back().is_some_and(|c| !c.is_alphanumeric()))
+        .map(|(i, _)| i);
+    for at in starts {
+        if NAME_CUES_INSIDE.iter().any(|cue| lower[at..].starts_with(cue)) {
+            if let Ok(name) = name_like(&text[at..]) {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
+
+/// Lead-ins that also open sentences that give no name ("it's leaking",
+/// "call me back later", "for sure"): after them, the answer must read as
+/// a name as a whole.
+const WEAK_NAME_LEAD_INS: [&str; 16] = [
+    "it's ",
+    "its ",
+    "i'm ",
+    "i am ",
+    "this is ",
+    "soy ",
+    "for ",
+    "names ",
+    "call me ",
+    "just call me ",
+    "you can call me ",
+    "everyone calls me ",
+    "habla ",
+    "myself ",
+    "my names ",
+    "name's ",
+];
+
+/// `text` without the lead-ins that open it ("yes, it's for ..."), each
+/// the longest that matches, and the fillers after them. True when one
+/// that surely comes before a name was removed.
+fn without_name_lead_ins(text: &str) -> (&str, bool) {
+    let mut rest = text.trim();
+    let mut led = false;
+    loop {
+        let lower = rest.to_lowercase();
+        let cue = NAME_LEAD_INS
+            .iter()
+            .filter(|cue| lower.starts_with(*cue) && rest.is_char_boundary(cue.len()))
+            .max_by_key(|cue| cue.len());
+        // The cues' lengths hold in the original only when lower-casing kept every length.
+        let Some(cue) = cue.filter(|_| lower.len() == rest.len()) else { return (rest, led) };
+        let after = without_fillers(rest[cue.len()..].trim_start_matches([',', ' ']));
+        if after.is_empty() {
+            return (rest, led);
+        }
+        rest = after;
+        led |= !WEAK_NAME_LEAD_INS.contains(cue);
+    }
+}
+
+/// `text` without the thanks after it: "Kwame Mensah thank you" -> "Kwame Mensah".
+fn without_courtesy_words(text: &str) -> &str {
+    let mut rest = text.trim();
+    loop {
+        let lower = rest.to_lowercase();
+        let Some(tail) =
+            ["thank you", "thanks", "please", "gracias", "por favor", "cheers", "ta"].iter().find(|t| {
+                lower.ends_with(*t)
+                    && lower.len() > t.len()
+                    && lower[..lower.len() - t.len()].ends_with([' ', ','])
+            })
+        else {
+            return rest;
+        };
+        // The tails are ASCII: their length is the same in the original.
+        rest = rest[..rest.len() - tail.len()].trim_end().trim_end_matches(',').trim_end();
+    }
+}
+
+/// A name without the title before it, when a name follows the title.
+fn without_honorific(name: &str) -> &str {
+    // "la señora Pilar Gómez": the article goes with the title.
+    let name = match name.split_once(' ') {
+        Some((article, tail)) if ["la", "el"].contains(&article.to_lowercase().as_str()) => {
+            let title = tail.split_whitespace().next().unwrap_or("").trim_end_matches('.').to_lowercase();
+            if HONORIFICS.contains(&title.as_str()) {
+                tail.trim_start()
+            } else {
+                name
+            }
+        }
+        _ => name,
+    };
+    let Some((first, tail)) = name.split_once(' ') else { return name };
+    let title = first.trim_end_matches('.').to_lowercase();
+    if HONORIFICS.contains(&title.as_str()) && tail.split_whitespace().count() >= 2 {
+        tail.trim_start()
+    } else {
+        name
     }
 }
 
@@ -445,6 +800,14 @@ fn without_spelling(text: &str) -> &str {
     let mut offset = 0;
     for word in text.split_inclusive(char::is_whitespace) {
         let letters: Vec<char> = word.chars().filter(|c| c.is_alphanumeric()).collect();
+        // "D-A-N-A", "D.A.N.A": a whole word spelled.
+        let pieces: Vec<&str> =
+            word.trim().trim_end_matches([',', '.']).split(['-', '.']).filter(|p| !p.is_empty()).collect();
+        let spelled_word = pieces.len() >= 3 && pieces.iter().all(|p| p.chars().count() == 1);
+        if spelled_word && offset > 0 {
+            cut = Some(offset);
+            break;
+        }
         if letters.len() == 1 && letters[0].is_alphabetic() {
             run_start.get_or_insert(offset);
             run += 1;
@@ -494,15 +857,10 @@ fn without_fillers(text: &str) -> &str {
 fn name_like(part: &str) -> Result<String, Rejection> {
     let trimmed = part.trim().trim_end_matches(['.', '!']).trim();
     let lower = trimmed.to_lowercase();
-    let rest = NAME_LEAD_INS
-        .iter()
-        .find(|cue| lower.starts_with(*cue))
-        // The cues are ASCII, so the byte length is the same in the original.
-        .and_then(|cue| trimmed.get(cue.len()..))
-        .unwrap_or(trimmed)
-        .trim();
     // "my name is uh brian fenn": a filler after the lead-in is no part of the name.
-    let rest = without_fillers(rest);
+    let (rest, led) = without_name_lead_ins(without_fillers(trimmed));
+    // "Kwame Mensah thank you", "Rosa Díaz, gracias".
+    let rest = without_courtesy_words(rest);
     if is_decline(rest)
         || is_farewell(rest)
         || is_affirmative(rest)
@@ -519,14 +877,68 @@ fn name_like(part: &str) -> Result<String, Rejection> {
         }
         _ => rest,
     };
-    let parts: Vec<&str> = rest.split_whitespace().collect();
-    let name_like = (1..=5).contains(&parts.len())
-        && parts.iter().all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
-        && !words(rest).iter().any(|w| NOT_IN_NAMES.contains(&w.as_str()));
-    if name_like {
-        Ok(title_case_if_lower(&rest.chars().take(100).collect::<String>()))
+    let reads_as_name = |rest: &str| {
+        let parts: Vec<&str> = rest.split_whitespace().collect();
+        (1..=5).contains(&parts.len())
+            && parts
+                .iter()
+                .all(|w| w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')))
+            && !words(rest)
+                .iter()
+                .any(|w| NOT_IN_NAMES.contains(&w.as_str()) || NOT_NAMES.contains(&w.as_str()))
+    };
+    let rest = without_honorific(rest);
+    let name = if reads_as_name(rest) {
+        Some(rest)
+    } else if led {
+        // After a lead-in the name is there: it ends at a clause's end or at
+        // a word that goes on about someone ("the name should be Bea Okafor
+        // that's my mum"), never at any other word ("I'm calling about ...").
+        let plain = |w: &str| w.trim().trim_end_matches([',', '.', ';', ':', '!']).to_lowercase();
+        let said: Vec<&str> = rest.split_inclusive(char::is_whitespace).collect();
+        let n = said
+            .iter()
+            .position(|w| {
+                let w = plain(w);
+                NOT_IN_NAMES.contains(&w.as_str()) || AFTER_NAME.contains(&w.as_str())
+            })
+            .unwrap_or(said.len());
+        let head = &rest[..said[..n].iter().map(|w| w.len()).sum::<usize>()];
+        let ends = head.trim_end().ends_with([',', '.', ';', ':', '!'])
+            || said.get(n).is_some_and(|w| AFTER_NAME.contains(&plain(w).as_str()));
+        let head = without_honorific(head.trim().trim_end_matches([',', '.', ';', ':', '!']).trim());
+        let verb = head.split_whitespace().any(|w| NOT_NAMES.contains(&plain(w).as_str()));
+        Some(head).filter(|h| ends && !verb && !h.is_empty() && reads_as_name(h))
     } else {
-        Err(Rejection::NotName)
+        None
+    };
+    // "kwame mensah calling from unit 4", "It's Kwame Mensah and I'm the
+    // tenant": a name, then a word that goes on from a name, then anything.
+    let name = name.or_else(|| {
+        let said: Vec<&str> = rest.split_whitespace().collect();
+        let plain = |w: &str| w.trim_end_matches([',', '.', ';', ':', '!']).to_lowercase();
+        let at = said.iter().position(|w| {
+            let w = plain(w);
+            NAME_TAILS.contains(&w.as_str()) || AFTER_NAME.contains(&w.as_str())
+        })?;
+        let head_words = &said[..at];
+        let capitalised = head_words.iter().all(|w| w.chars().next().is_some_and(char::is_uppercase));
+        let tail = NAME_TAILS.contains(&plain(said[at]).as_str());
+        if at == 0
+            || !(tail
+                || (capitalised
+                    && !said[at..].iter().all(|w| w.chars().next().is_some_and(char::is_uppercase))))
+        {
+            return None;
+        }
+        let end = rest.find(said[at]).unwrap_or(rest.len());
+        let head = without_honorific(rest[..end].trim().trim_end_matches([',', '.', ';', ':', '!']).trim());
+        let verb = head.split_whitespace().any(|w| NOT_NAMES.contains(&plain(w).as_str()));
+        Some(head).filter(|h| !verb && !h.is_empty() && reads_as_name(h))
+    });
+    match name {
+        Some(name) => Ok(title_case_if_lower(&name.chars().take(100).collect::<String>())),
+        None => Err(Rejection::NotName),
     }
 }
 
@@ -624,7 +1036,13 @@ pub fn visit_time(text: &str) -> Option<String> {
                     .iter()
                     .chain(&[" buenas tardes ", " buenas noches ", " buen dia ", " buen día "])
                     .any(|g| joined.contains(g));
-            names && !greeting && !w.iter().any(|x| PAST.contains(&x.as_str()))
+            // "do you guys work Sundays?", "¿abren los sábados?" ask about the
+            // business's hours; "can you come Saturday?" asks for a visit.
+            let has = |list: &[&str]| w.iter().any(|x| list.contains(&x.as_str()));
+            let hours = (has(&["you", "y'all", "ya'll"]) && has(&["work", "working", "open", "opened"])
+                || has(&["trabajan", "abren", "abierto", "abiertos", "atienden", "horario", "hours"]))
+                && !has(&["come", "send", "visit", "stop", "venir", "vengan", "pasar", "mandar", "manden"]);
+            names && !greeting && !hours && !w.iter().any(|x| PAST.contains(&x.as_str()))
         })
         .map(|sentence| sentence.trim_start_matches(['¿', '¡']).chars().take(200).collect())
 }
@@ -733,7 +1151,7 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
         .and_then(|cue| (lower.len() == trimmed.len()).then(|| trimmed.get(cue.len()..)).flatten())
         .unwrap_or(trimmed)
         .trim();
-    let rest = from_house_number(&with_house_number_in_digits(rest));
+    let rest = without_clause_after(&from_house_number(&with_house_number_in_digits(rest)));
     let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
     let digits = rest.chars().filter(char::is_ascii_digit).count();
     let word_count = rest.split_whitespace().count();
@@ -762,6 +1180,74 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
     Ok(rest.chars().take(MAX_TEXT_ANSWER).collect())
 }
 
+/// Words that open a clause after an address, not a part of it: "12 Elm
+/// St, Lakemont, and Tuesday works", "..., y el sábado me queda bien".
+const CLAUSE_OPENERS: [&str; 52] = [
+    "and", "but", "so", "then", "also", "which", "that", "we", "i", "i'm", "im", "it", "it's", "its", "my",
+    "our", "if", "when", "because", "please", "y", "pero", "entonces", "que", "mi", "me", "si", "cuando",
+    "porque", "el", "la", "the", "there's", "theres", "near", "next", "across", "behind", "opposite", "just",
+    "right", "cerca", "junto", "frente", "enfrente", "hay", "by", "btw", "oh", "gate", "call", "ring",
+];
+
+/// The address without a clause after it: the comma-separated parts from
+/// the first that opens with [`CLAUSE_OPENERS`] are left out.
+fn without_clause_after(text: &str) -> String {
+    // "12 Elm St, Lakemont (blue house)": the remark in brackets goes too.
+    let text = match text.trim_end().strip_suffix(')').and_then(|t| t.rfind('(').map(|i| &t[..i])) {
+        Some(head) if head.chars().any(|c| c.is_ascii_digit()) => head.trim_end().trim_end_matches(','),
+        _ => text,
+    };
+    // Parts after a comma, or after a sentence's end (". The gate code is ...").
+    let mut cuts: Vec<(usize, bool)> = text.match_indices(',').map(|(i, _)| (i, false)).collect();
+    cuts.extend(text.match_indices(". ").map(|(i, _)| (i, true)));
+    cuts.sort_unstable();
+    let end = cuts
+        .iter()
+        .find(|(at, sentence)| {
+            let said = text[at + 1..].split_whitespace().next().unwrap_or("");
+            let first = said.to_lowercase().replace('’', "'");
+            // "El Paso" is a town: after a comma a capital opens a clause only as "I".
+            let lower_case = *sentence || said == said.to_lowercase() || first.starts_with('i');
+            lower_case && CLAUSE_OPENERS.contains(&first.trim_end_matches(',').to_string().as_str())
+        })
+        .map_or(text.len(), |(at, _)| *at);
+    text[..end].trim().to_string()
+}
+
+/// Words that name a kind of street.
+const STREET_TYPES: [&str; 30] = [
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "pl",
+    "boulevard",
+    "blvd",
+    "circle",
+    "cir",
+    "terrace",
+    "trail",
+    "parkway",
+    "pkwy",
+    "highway",
+    "hwy",
+    "row",
+    "square",
+    "calle",
+    "avenida",
+    "camino",
+];
+
 /// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".
 fn with_house_number_in_digits(text: &str) -> String {
     let number_word = |w: &str| {
@@ -771,7 +1257,15 @@ fn with_house_number_in_digits(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     let said = words.iter().take_while(|w| w.chars().all(char::is_alphabetic) && number_word(w)).count();
     // The number must be followed by a street's name: "one more thing" stays.
-    let street_follows = words.get(said).is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase));
+    // In a call's lower-case transcript, a street type says it: "twelve elm street".
+    let street_type = words
+        .iter()
+        .skip(said + 1)
+        .take(3)
+        .any(|w| STREET_TYPES.contains(&w.trim_end_matches([',', '.']).to_lowercase().as_str()));
+    let street_follows = words
+        .get(said)
+        .is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase) || (street_type && w.len() > 1));
     if said == 0 || !street_follows {
         return text.to_string();
     }
@@ -808,7 +1302,12 @@ fn from_house_number(text: &str) -> String {
     };
     let mut out: Vec<String> = Vec::new();
     for (i, w) in words.iter().enumerate() {
-        let town_follows = words.get(i + 1).is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        // "12 elm street in lakemont" (a call's transcript): after a street type, the town.
+        let after_street_type =
+            i >= 1 && STREET_TYPES.contains(&words[i - 1].trim_end_matches('.').to_lowercase().as_str());
+        let town_follows = words.get(i + 1).is_some_and(|n| {
+            n.chars().next().is_some_and(|c| c.is_uppercase() || (after_street_type && c.is_alphabetic()))
+        });
         if (*w == "in" || *w == "en")
             && i >= 2
             && town_follows

@@ -297,3 +297,149 @@ fn a_greeting_names_no_visit_time() {
     assert_eq!(visit_time("Good evening. My pipe burst."), None);
     assert_eq!(visit_time("Buenas tardes, se rompió un tubo"), None);
 }
+
+#[test]
+fn a_name_given_for_someone_else_or_after_a_lead_in() {
+    for (said, name) in [
+        ("it's for Harold Pemberton", "Harold Pemberton"),
+        ("the booking is for greta vollmer", "Greta Vollmer"),
+        ("put it under Tomasz Wierzbicki please", "Tomasz Wierzbicki"),
+        ("my good name is Anil Kapoor", "Anil Kapoor"),
+        ("myself deepa nair", "Deepa Nair"),
+        ("the name should be Ruth Calloway, she's my aunt", "Ruth Calloway"),
+        ("put down ivan petrov that's my landlord", "Ivan Petrov"),
+        ("you're speaking with Moira Quinn", "Moira Quinn"),
+        // A title before a full name is left out; before a surname alone it stays.
+        ("Dr. Helen Cho", "Helen Cho"),
+        ("Mrs. Adler", "Mrs. Adler"),
+        // The lead-in after other words.
+        ("okay look, my name is farid haddad", "Farid Haddad"),
+        ("ok so the appointment is for Tom Reyes", "Tom Reyes"),
+        // Spanish.
+        ("es para Don Ernesto Ibarra", "Ernesto Ibarra"),
+        ("a nombre de la señora Pilar Gómez", "Pilar Gómez"),
+        ("bueno fíjese que me llamo Teodoro Quispe", "Teodoro Quispe"),
+        ("le habla Consuelo Marín", "Consuelo Marín"),
+    ] {
+        assert_eq!(name_answer(said), Ok(name.to_string()), "{said}");
+    }
+    for not_a_name in [
+        "it's for my father",
+        "it's for the kitchen",
+        "the appointment is for tomorrow",
+        "I'm calling about my sink",
+        "I'm calling, about the sink",
+        "es para mi mamá",
+        "for sure",
+    ] {
+        assert_eq!(name_answer(not_a_name), Err(Rejection::NotName), "{not_a_name}");
+    }
+}
+
+#[test]
+fn spelled_letters_go_on_from_the_word_before_them() {
+    assert_eq!(find_email("it's tomas k r u g at mail dot example"), Some("tomaskrug@mail.example".into()));
+    // Spelled again, the word stays as it was.
+    assert_eq!(find_email("lena l e n a at post dot example"), Some("lena@post.example".into()));
+    // After a lead-in, the letters are the whole of it.
+    assert_eq!(find_email("my email is k i m at post dot example"), Some("kim@post.example".into()));
+    // An initial said before a word.
+    assert_eq!(find_email("r whitlock at post dot example"), Some("rwhitlock@post.example".into()));
+    assert_eq!(
+        find_email("es carmen r u i z arroba correo punto example"),
+        Some("carmenruiz@correo.example".into())
+    );
+}
+
+#[test]
+fn a_repeated_digit_after_a_joining_word() {
+    assert_eq!(
+        find_phone("three one two then triple five oh one four four", "US"),
+        Some("+13125550144".into())
+    );
+    assert_eq!(
+        find_phone("siete siete tres y luego doble cinco cinco cero uno nueve nueve", "US"),
+        Some("+17735550199".into())
+    );
+}
+
+#[test]
+fn an_address_ends_where_a_clause_begins() {
+    assert_eq!(
+        address_answer("58 Wren Court, Lakemont, and any weekday works"),
+        Ok("58 Wren Court, Lakemont".into())
+    );
+    assert_eq!(
+        address_answer("vivo en 14 Calle Sol, Cedar Bend, y mañana estoy todo el día"),
+        Ok("14 Calle Sol, Cedar Bend".into())
+    );
+    assert_eq!(address_answer("7 Pine Rd, El Paso"), Ok("7 Pine Rd, El Paso".into()));
+    assert_eq!(
+        find_address("hi, the address is 3 Kestrel Way, Oak Hollow, I'm home after five"),
+        Some("3 Kestrel Way, Oak Hollow".into())
+    );
+}
+
+#[test]
+fn a_name_said_about_someone_else_and_spelled_with_hyphens() {
+    assert_eq!(name_answer("I'm calling for my aunt, her name is Vera Lindholm"), Ok("Vera Lindholm".into()));
+    assert_eq!(name_answer("es mi tío, se llama Aurelio Paz"), Ok("Aurelio Paz".into()));
+    assert_eq!(name_answer("it's Odile Brun, O-D-I-L-E"), Ok("Odile Brun".into()));
+}
+
+#[test]
+fn more_ways_of_saying_numbers_emails_and_refusals() {
+    // The last four said as a number.
+    assert_eq!(find_phone("six three oh, five five five, two thousand", "US"), Some("+16305552000".into()));
+    // A letter given with an example word.
+    assert_eq!(find_email("b as in boy, okafor at post dot example"), Some("bokafor@post.example".into()));
+    assert_eq!(find_email("v de vaca ruiz arroba correo punto example"), Some("vruiz@correo.example".into()));
+    for no in ["don't need it", "not necessary thanks", "I'm good, just call", "así está bien", "mejor no"]
+    {
+        assert!(is_soft_decline(no), "{no}");
+    }
+    assert_eq!(
+        address_answer("22 Heron Rd, Lakemont, near the old mill"),
+        Ok("22 Heron Rd, Lakemont".into())
+    );
+}
+
+#[test]
+fn a_question_about_opening_hours_names_no_visit_time() {
+    assert_eq!(visit_time("and are you guys open on saturdays?"), None);
+    assert_eq!(visit_time("¿atienden los domingos?"), None);
+    assert_eq!(visit_time("can you come Saturday? I work weekdays"), Some("can you come Saturday?".into()));
+    assert_eq!(visit_time("¿pueden venir el sábado?"), Some("pueden venir el sábado?".into()));
+}
+
+#[test]
+fn names_with_titles_thanks_and_words_after_them() {
+    for (said, name) in [
+        ("this is Mrs. Odette Varga", "Odette Varga"),
+        ("Lionel Achebe thank you", "Lionel Achebe"),
+        ("it's Lionel Achebe and I rent the flat", "Lionel Achebe"),
+        ("this is lionel achebe calling about the boiler", "Lionel Achebe"),
+        ("call me Leo, full name Lionel Achebe", "Lionel Achebe"),
+        ("Leo. Lionel Achebe.", "Lionel Achebe"),
+        ("Pilar Gómez, gracias", "Pilar Gómez"),
+    ] {
+        assert_eq!(name_answer(said), Ok(name.to_string()), "{said}");
+    }
+    // An initial's period is no sentence's end.
+    assert_eq!(name_answer("L. Achebe"), Ok("L. Achebe".into()));
+}
+
+#[test]
+fn more_address_and_email_forms() {
+    assert_eq!(
+        address_answer("we're at nine birch road in cedar bend"),
+        Ok("9 birch road, cedar bend".into())
+    );
+    assert_eq!(address_answer("40 Dock St, East Harbor (green door)"), Ok("40 Dock St, East Harbor".into()));
+    assert_eq!(
+        address_answer("40 Dock St, East Harbor. The side gate is open"),
+        Ok("40 Dock St, East Harbor".into())
+    );
+    assert_eq!(address_answer("40 Dock St. East Harbor"), Ok("40 Dock St. East Harbor".into()));
+    assert_eq!(find_email("it's lena.ortiz(at)post.example"), Some("lena.ortiz@post.example".into()));
+}

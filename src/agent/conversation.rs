@@ -111,10 +111,29 @@ fn taken(ctx: &Context, lead: &LeadDraft) -> Option<String> {
     })
 }
 
-/// Does this message ask something (rather than answer)?
+/// Does this message ask something (rather than answer)? Not "qué"
+/// or "cómo" first: "qué tal", "cómo está" greet.
 pub fn is_question(text: &str) -> bool {
-    let t = text.trim().to_lowercase();
-    const OPENERS: [&str; 26] = [
+    let t = without_question_lead_ins(&text.trim().to_lowercase());
+    const OPENERS: [&str; 44] = [
+        "what's",
+        "whats",
+        "how's",
+        "where's",
+        "did you",
+        "have you",
+        "is that",
+        "is this",
+        "any chance",
+        "i was wondering",
+        "i wonder",
+        "just wondering",
+        "wondering if",
+        "cuánto",
+        "cuándo",
+        "dónde",
+        "trabajan ",
+        "atienden ",
         "do you",
         "does ",
         "can you",
@@ -143,7 +162,49 @@ pub fn is_question(text: &str) -> bool {
         "¿",
     ];
     // A question mark anywhere: "should I turn the power off? it's near the switch".
-    t.contains('?') || OPENERS.iter().any(|o| t.starts_with(o))
+    t.contains(['?', '¿']) || OPENERS.iter().any(|o| t.starts_with(o))
+}
+
+/// `text` (lower case) without the words that lead into a question ("also
+/// do you work Sundays", "oh and how much is it", "y también, ¿cuánto ...").
+fn without_question_lead_ins(text: &str) -> String {
+    const LEAD_INS: [&str; 27] = [
+        "also",
+        "and",
+        "oh",
+        "ok",
+        "okay",
+        "so",
+        "but",
+        "btw",
+        "by the way",
+        "quick question",
+        "one more thing",
+        "one more question",
+        "another question",
+        "um",
+        "uh",
+        "hey",
+        "plus",
+        "y",
+        "también",
+        "tambien",
+        "otra cosa",
+        "oiga",
+        "oye",
+        "mire",
+        "una pregunta",
+        "otra pregunta",
+        "pregunta",
+    ];
+    let mut rest = text.trim();
+    loop {
+        let cue = LEAD_INS.iter().find(|cue| {
+            rest.starts_with(*cue) && rest[cue.len()..].starts_with(|c: char| c.is_whitespace() || c == ',')
+        });
+        let Some(cue) = cue else { return rest.to_string() };
+        rest = rest[cue.len()..].trim_start_matches([',', ' ', '-', ':']).trim_start();
+    }
 }
 
 /// Runs one visitor turn. `passages` are the knowledge-base matches for
@@ -340,7 +401,7 @@ enum AnswerOutcome {
 fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) -> AnswerOutcome {
     // A refusal is never stored as the answer: optional or not, the question is left.
     if answers::is_decline(message) && offered_number(state, q).is_none() {
-        state.skipped.insert(q.order);
+        skip(state, q);
         return AnswerOutcome::Skipped;
     }
     // "I'd rather not give my email", "whenever works": a refusal in a
@@ -350,7 +411,7 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
         || answers::find_phone(message, &ctx.business.country).is_some()
         || (q.expected_format == ExpectedFormat::Text && mentions_time(message));
     if !q.is_required && !holds_answer && answers::is_soft_decline(message) {
-        state.skipped.insert(q.order);
+        skip(state, q);
         return AnswerOutcome::Skipped;
     }
     if let Some(caller_id) = offered_number(state, q) {
@@ -393,6 +454,16 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
             state.answers.insert(q.order, Answer { value: message.to_string(), valid: false });
             AnswerOutcome::Accepted
         }
+    }
+}
+
+/// A question declined. Asked for a day or time and declining ("no,
+/// whenever suits"), the visitor takes back a time said in passing earlier
+/// ("could you come tomorrow?"): their latest word on it stands.
+fn skip(state: &mut State, q: &Question) {
+    state.skipped.insert(q.order);
+    if q.maps_to_lead_field.as_deref() == Some("preferred_time") {
+        state.volunteered_time = None;
     }
 }
 

@@ -390,3 +390,69 @@ fn a_question_beside_a_statement_is_answered_for_itself() {
     // Several questions are retrieval's parts, as before.
     assert_eq!(asked_parts("Do you work Saturdays? And what's the call-out fee?").len(), 2);
 }
+
+#[test]
+fn a_question_led_in_by_also_or_and_is_answered_not_taken_as_the_time() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "the kitchen faucet drips and I'd like it replaced");
+    say(&ctx, &mut s, "Dana Smith");
+    say(&ctx, &mut s, "312 555 0142");
+    let t = say(&ctx, &mut s, "12 Elm St, Lakemont");
+    assert!(t.reply.contains("day or time"), "{}", t.reply);
+    for asked in [
+        "oh and do you guys charge extra on weekends",
+        "also what's the call-out fee",
+        "y también ¿trabajan los domingos",
+    ] {
+        assert!(is_question(asked), "{asked}");
+    }
+    let t = say(&ctx, &mut s, "oh and do you guys charge extra on weekends");
+    assert!(t.reply.contains("day or time"), "asked again: {}", t.reply);
+    let t = say(&ctx, &mut s, "thursday after lunch");
+    assert_eq!(t.lead.unwrap().captured["preferred_time"], "thursday after lunch");
+    for asked in
+        ["I was wondering if you fix tankless heaters", "oiga, cuánto cobran por destapar", "is that extra"]
+    {
+        assert!(is_question(asked), "{asked}");
+    }
+    // Statements are not questions for their lead-in.
+    assert!(!is_question("and the tap in the garage drips too"));
+    assert!(!is_question("y el baño de arriba también gotea"));
+    assert!(!is_question("qué tal, se tapó el fregadero"));
+}
+
+#[test]
+fn a_time_said_in_passing_is_taken_back_when_the_time_question_is_declined() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "the shower drain is slow, could someone come Friday?");
+    say(&ctx, &mut s, "Dana Smith");
+    say(&ctx, &mut s, "312 555 0142");
+    let t = say(&ctx, &mut s, "12 Elm St, Lakemont");
+    assert!(t.reply.contains("day or time"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "no, no rush at all");
+    assert!(t.done, "{}", t.reply);
+    assert!(!t.lead.unwrap().captured.contains_key("preferred_time"));
+    // In Spanish too.
+    let mut s = State::default();
+    say(&ctx, &mut s, "el lavabo del baño gotea, ¿pueden venir el lunes?");
+    say(&ctx, &mut s, "Ana Ruiz");
+    say(&ctx, &mut s, "312 555 0142");
+    say(&ctx, &mut s, "12 Elm St, Lakemont");
+    let t = say(&ctx, &mut s, "no, cuando sea");
+    assert!(!t.lead.unwrap().captured.contains_key("preferred_time"));
+}
+
+#[test]
+fn a_name_given_for_someone_else_answers_the_name_question() {
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "my grandmother's bathroom tap won't stop dripping");
+    let t = say(&ctx, &mut s, "the visit is for Gloria Abernathy, she's my grandmother");
+    assert!(t.reply.starts_with("Thanks, Gloria Abernathy!"), "{}", t.reply);
+    let mut s = State::default();
+    say(&ctx, &mut s, "la llave del lavabo de mi abuela gotea");
+    let t = say(&ctx, &mut s, "es para doña carmen ibáñez");
+    assert!(t.reply.starts_with("Thanks, Carmen Ibáñez!"), "{}", t.reply);
+}

@@ -57,9 +57,11 @@ pub(super) fn tens_word(word: &str) -> Option<u32> {
 const NUMBER_GLUE: [&str; 12] =
     ["uh", "um", "er", "erm", "ah", "eh", "and", "then", "luego", "y", "e", "este"];
 
-/// A digit, a number word or a run of digits.
+/// A digit, a number word or a run of digits ("double" and "triple" too:
+/// "two one nine then triple five ...").
 fn is_number_word(word: &str) -> bool {
-    word.chars().all(|c| c.is_ascii_digit())
+    matches!(word, "double" | "doble" | "triple")
+        || word.chars().all(|c| c.is_ascii_digit())
         || digit_word(word).is_some()
         || teen_word(word).is_some()
         || tens_word(word).is_some()
@@ -145,6 +147,11 @@ pub(super) fn spoken_runs(text: &str) -> (String, bool) {
             run.push_str("00");
             continue;
         }
+        // "five five five, two thousand": the last four said as a number.
+        if matches!(w, "thousand" | "mil") && !run.is_empty() {
+            run.push_str("000");
+            continue;
+        }
         match unit {
             Some(d) => {
                 (0..repeat).for_each(|_| run.push(d));
@@ -193,6 +200,7 @@ pub(super) fn spoken_email(text: &str) -> Option<String> {
         })
         .collect();
     let said: Vec<&str> = unhyphenated.iter().map(String::as_str).collect();
+    let said = without_letter_examples(&said);
     let (said, one_word) = without_spacing_instruction(&said);
     let letters = joined_letters(&said);
     let mut words: Vec<&str> = letters.iter().map(String::as_str).collect();
@@ -215,6 +223,30 @@ pub(super) fn spoken_email(text: &str) -> Option<String> {
 /// Words that come before a spelled-out address, not part of it.
 const EMAIL_LEAD_INS: [&str; 12] =
     ["is", "my", "email", "e-mail", "mail", "address", "it's", "its", "the", "es", "mi", "correo"];
+
+/// The words without the examples given for a letter: "b as in boy",
+/// "v like victor", "b de burro" are "b".
+fn without_letter_examples<'a>(words: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        out.push(words[i]);
+        let letter = words[i].chars().count() == 1 && words[i].chars().all(|c| c.is_ascii_alphabetic());
+        let example = match (words.get(i + 1), words.get(i + 2)) {
+            (Some(&"as"), Some(&"in")) | (Some(&"like"), Some(&"in")) | (Some(&"como"), Some(&"en")) => 3,
+            (Some(&"like" | &"de" | &"for"), Some(next))
+                if next.chars().count() > 1 && next.starts_with(words[i]) =>
+            {
+                2
+            }
+            _ => 0,
+        };
+        // The example word must start with the letter: "b as in boy".
+        let starts = words.get(i + example).is_some_and(|w| w.starts_with(words[i]));
+        i += if letter && example > 0 && starts { example + 1 } else { 1 };
+    }
+    out
+}
 
 /// The words without "all one word", "no spaces", "todo junto": said when an
 /// address's local part has several words. True when such words were found.
@@ -244,11 +276,21 @@ fn without_spacing_instruction<'a>(words: &[&'a str]) -> (Vec<&'a str>, bool) {
 }
 
 /// Letters said one by one ("o n e i l l") written as one word; a lone
-/// letter stays as it is ("p dot lee").
+/// letter stays as it is ("p dot lee"). Letters spelled right after a
+/// word go on from it ("priya s e n at ..." is "priyasen"), or spell it
+/// again ("dana d a n a" is "dana").
 fn joined_letters(words: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut run = String::new();
     let single = |w: &str| w.chars().count() == 1 && w.chars().all(|c| c.is_ascii_alphanumeric());
+    let close = |run: &mut String, out: &mut Vec<String>| {
+        let run = std::mem::take(run);
+        match out.last_mut() {
+            Some(last) if *last == run => {}
+            Some(last) if continues_with_letters(last) => last.push_str(&run),
+            _ => out.push(run),
+        }
+    };
     for (i, w) in words.iter().enumerate() {
         let in_run = single(w) && (!run.is_empty() || words.get(i + 1).is_some_and(|n| single(n)));
         if in_run {
@@ -256,14 +298,28 @@ fn joined_letters(words: &[&str]) -> Vec<String> {
             continue;
         }
         if !run.is_empty() {
-            out.push(std::mem::take(&mut run));
+            close(&mut run, &mut out);
         }
         out.push((*w).to_string());
     }
     if !run.is_empty() {
-        out.push(run);
+        close(&mut run, &mut out);
     }
     out
+}
+
+/// A word that letters spelled after it continue: part of an address, not
+/// a lead-in ("my email is s e n ..."), a filler, "dot" or "at".
+fn continues_with_letters(word: &str) -> bool {
+    const NOT_PART: [&str; 16] = [
+        "at", "arroba", "yes", "yeah", "uh", "um", "so", "ok", "okay", "sure", "that's", "thats", "spelled",
+        "spelt", "letters", "como",
+    ];
+    word.chars().count() >= 2
+        && word.chars().all(|c| c.is_ascii_alphanumeric())
+        && !EMAIL_LEAD_INS.contains(&word)
+        && !NOT_PART.contains(&word)
+        && email_joiner(word).is_none()
 }
 
 /// A word said for a character of an address: "dot", "underscore", "punto".
@@ -287,6 +343,11 @@ fn spoken_email_words(words: &[&str]) -> Option<String> {
     let mut start = at.checked_sub(1).filter(|&i| part(words[i]))?;
     while start >= 2 && joiner(words[start - 1]).is_some() && part(words[start - 2]) {
         start -= 2;
+    }
+    // An initial said before the rest: "j okafor at ..." is "jokafor".
+    let initial = |w: &str| w.chars().count() == 1 && w.chars().all(|c| c.is_ascii_alphabetic());
+    if start >= 1 && initial(words[start - 1]) && !(start >= 2 && joiner(words[start - 2]).is_some()) {
+        start -= 1;
     }
     let mut end = at + 1;
     if !words.get(end).is_some_and(|w| part(w)) {
