@@ -696,3 +696,7 @@ pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
 #[cfg(test)]
 #[path = "triage_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "triage_recipe_tests.rs"]
+mod recipe_tests;

@@ -97,6 +97,8 @@ pub struct Classifier {
 pub struct Features {
     dense: Vec<f32>,
     words: Vec<(usize, f32)>,
+    /// Dense values plus word slots.
+    dims: usize,
 }
 
 /// The dense part after the embedding: rules one-hot, business type one-hot,
@@ -107,11 +109,21 @@ pub struct Features {
 const DENSE_EXTRA: usize = 3 + BusinessType::ALL.len() + 1 + CUE_VALUES;
 
 /// Hashed word slots after the dense part.
-const WORD_BUCKETS: usize = 2048;
-/// The word part's total weight (its L2 norm) against the unit-length embedding.
-const WORD_SCALE: f32 = 4.0;
+const WORD_BUCKETS: usize = RECIPE.word_buckets;
 
 fn features(vector: &[f32], rules: Priority, kind: BusinessType, text: &str) -> Features {
+    features_with(vector, rules, kind, text, RECIPE.word_buckets, RECIPE.word_scale)
+}
+
+/// [`features`] with other word slots (the recipe search tries others).
+fn features_with(
+    vector: &[f32],
+    rules: Priority,
+    kind: BusinessType,
+    text: &str,
+    buckets: usize,
+    scale: f32,
+) -> Features {
     let mut dense = vector.to_vec();
     dense.extend((0..3).map(|i| if slot(rules) == i { 1.0 } else { 0.0 }));
     dense.extend(BusinessType::ALL.iter().map(|k| if *k == kind { 1.0 } else { 0.0 }));
@@ -120,13 +132,15 @@ fn features(vector: &[f32], rules: Priority, kind: BusinessType, text: &str) -> 
     let mut slots: Vec<usize> = word_tokens(text)
         .iter()
         .filter(|w| STOP_WORDS.binary_search(&w.as_str()).is_err())
-        .map(|w| fnv1a(w) as usize % WORD_BUCKETS)
+        .map(|w| fnv1a(w) as usize % buckets)
         .collect();
     slots.sort_unstable();
     slots.dedup();
-    let value = if slots.is_empty() { 0.0 } else { WORD_SCALE / (slots.len() as f32).sqrt() };
+    // The word part's total weight (its L2 norm) is `scale` against the unit-length embedding.
+    let value = if slots.is_empty() { 0.0 } else { scale / (slots.len() as f32).sqrt() };
     let offset = dense.len();
-    Features { dense, words: slots.into_iter().map(|s| (offset + s, value)).collect() }
+    let dims = offset + buckets;
+    Features { dense, words: slots.into_iter().map(|s| (offset + s, value)).collect(), dims }
 }
 
 /// Words the head does not read (sorted): greetings, fillers, pronouns and
@@ -287,7 +301,7 @@ impl Features {
     }
 
     fn len(&self) -> usize {
-        self.dense.len() + WORD_BUCKETS
+        self.dims
     }
 }
 
@@ -314,7 +328,7 @@ pub fn training_fingerprint(
         }
     };
     eat(local_model::get().map_or("none", |m| m.id()));
-    eat(&format!("{WORD_BUCKETS} {WORD_SCALE} {STEPS} {RATE} {L2} {}", STOP_WORDS.join(" ")));
+    eat(&format!("{RECIPE:?} {}", STOP_WORDS.join(" ")));
     for (name, patterns) in CUES {
         eat(&format!("{name}: {}", patterns.join(" / ")));
     }
@@ -333,40 +347,59 @@ const HEAD: &str = include_str!("../../assets/triage/head.json");
 /// Messages of fewer words are left to the rules.
 const MIN_WORDS: usize = 3;
 
-/// Training: full-batch gradient descent, fixed steps (deterministic).
-const STEPS: usize = 400;
-const RATE: f32 = 2.0;
-const L2: f32 = 1e-3;
+/// How the head is trained, and the word features it reads (chosen by
+/// cross-validation on the built-in rows: `recipe_search` in the tests).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recipe {
+    /// Hashed word slots.
+    pub word_buckets: usize,
+    /// The word part's total weight (its L2 norm) against the unit-length embedding.
+    pub word_scale: f32,
+    pub optimiser: Optimiser,
+    /// L2 penalty on every weight, against the mean loss per row.
+    pub l2: f32,
+    /// An URGENT row's weight in the loss, 1 for the others.
+    pub urgent_weight: f32,
+    /// Train on dense features scaled to unit spread (the weights are
+    /// scaled back, so the head reads plain features).
+    pub standardise: bool,
+}
+
+/// Both deterministic: full batch, a fixed order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimiser {
+    /// Gradient descent, fixed steps and rate.
+    Descent { steps: usize, rate: f32 },
+    /// L-BFGS until the loss stops falling, at most `iterations`.
+    Lbfgs { iterations: usize },
+}
+
+/// 5-fold cross-validated on the 3,684 built-in rows (`recipe_search`),
+/// rules + classifier at [`super::triage::THRESHOLDS`]: the old recipe (2,048
+/// slots, scale 4, 400 descent steps, L2 1e-3) gave accuracy 0.906 and
+/// URGENT precision / recall 0.895 / 0.955; this one 0.922 and 0.923 / 0.958.
+/// The old one had nearly converged (L-BFGS at L2 1e-3: 0.904); the gain is
+/// a weaker penalty, fewer word-slot collisions and the words weighed less
+/// against the embedding. Standardising the dense part or weighting URGENT
+/// rows did not help.
+pub const RECIPE: Recipe = Recipe {
+    word_buckets: 4096,
+    word_scale: 1.5,
+    optimiser: Optimiser::Lbfgs { iterations: 500 },
+    l2: 3e-5,
+    urgent_weight: 1.0,
+    standardise: false,
+};
 
 impl Head {
     /// Trains on (features, level) rows.
     pub fn train(rows: &[(Features, Priority)]) -> Head {
-        let dims = rows.first().map_or(0, |r| r.0.len());
-        let mut weights = [vec![0f32; dims], vec![0f32; dims], vec![0f32; dims]];
-        let n = rows.len().max(1) as f32;
-        for _ in 0..STEPS {
-            let mut grad = [vec![0f32; dims], vec![0f32; dims], vec![0f32; dims]];
-            for (x, level) in rows {
-                let p = softmax(&weights, x);
-                for c in 0..3 {
-                    let err = p[c] - if slot(*level) == c { 1.0 } else { 0.0 };
-                    for (g, xi) in grad[c].iter_mut().zip(&x.dense) {
-                        *g += err * xi;
-                    }
-                    for (i, v) in &x.words {
-                        if let Some(g) = grad[c].get_mut(*i) {
-                            *g += err * v;
-                        }
-                    }
-                }
-            }
-            for c in 0..3 {
-                for (w, g) in weights[c].iter_mut().zip(&grad[c]) {
-                    *w -= RATE * (g / n + L2 * *w);
-                }
-            }
-        }
-        Head { trained_on: String::new(), weights }
+        Head::train_with(rows, &RECIPE)
+    }
+
+    /// Trains with another recipe (rows built with its word slots).
+    pub fn train_with(rows: &[(Features, Priority)], recipe: &Recipe) -> Head {
+        Head { trained_on: String::new(), weights: train::fit(rows, recipe) }
     }
 
     /// The largest difference between two heads' weights.
@@ -383,6 +416,9 @@ impl Head {
     }
 }
 
+#[path = "triage_train.rs"]
+mod train;
+
 fn softmax(weights: &[Vec<f32>; 3], x: &Features) -> [f32; 3] {
     let z: Vec<f32> = weights.iter().map(|w| x.dot(w)).collect();
     let max = z.iter().cloned().fold(f32::MIN, f32::max);
@@ -398,9 +434,21 @@ pub fn training_rows(
     rows: &[(BusinessType, Priority, &str)],
     rules: impl Fn(BusinessType, &str) -> Priority,
 ) -> Vec<(Features, Priority)> {
+    training_rows_with(rows, rules, RECIPE.word_buckets, RECIPE.word_scale)
+}
+
+/// [`training_rows`] with other word slots (the recipe search).
+pub fn training_rows_with(
+    rows: &[(BusinessType, Priority, &str)],
+    rules: impl Fn(BusinessType, &str) -> Priority,
+    buckets: usize,
+    scale: f32,
+) -> Vec<(Features, Priority)> {
     let Some(model) = local_model::get() else { return Vec::new() };
     rows.iter()
-        .map(|(kind, level, text)| (features(&model.embed(text), rules(*kind, text), *kind, text), *level))
+        .map(|(kind, level, text)| {
+            (features_with(&model.embed(text), rules(*kind, text), *kind, text, buckets, scale), *level)
+        })
         .collect()
 }
 

@@ -49,6 +49,19 @@ fn a_danger_asked_about_as_if_is_not_happening() {
     );
 }
 
+/// A hearing tomorrow, with nothing else said, is time-sensitive with nobody
+/// in danger: HIGH by the label definitions every set since round six was
+/// written to (their writers left "court tomorrow" out as ambiguous). The
+/// rule still says URGENT; the head, trained on those sets, lowers it.
+#[test]
+fn a_hearing_tomorrow_alone_is_high() {
+    let d = Rules::for_business(BusinessType::Law).classify("I have a hearing tomorrow");
+    assert_eq!(d.level, High);
+    assert_eq!(d.decided_by, DecidedBy::Classifier);
+    let d = Rules::for_business(BusinessType::Law).classify_rules("I have a hearing tomorrow");
+    assert_eq!(d.level, Urgent);
+}
+
 #[test]
 fn paraphrases_of_danger() {
     let cases = [
@@ -58,7 +71,7 @@ fn paraphrases_of_danger() {
         (BusinessType::Plumbing, "water pouring through the ceiling", Some(Flood)),
         (BusinessType::Other, "it smells like something is burning", Some(Fire)),
         (BusinessType::Law, "my son was arrested", None),
-        (BusinessType::Law, "I have a hearing tomorrow", None),
+        (BusinessType::Law, "I have a hearing today", None),
     ];
     for (kind, text, hazard) in cases {
         let d = Rules::for_business(kind).classify(text);
