@@ -653,8 +653,8 @@ const GLOSSES: &[(&str, &str)] = &[
     ("aceptan", "accept"),
     ("acepta", "accept"),
     ("aceptar", "accept"),
-    ("cheque", "checks"),
-    ("cheques", "checks"),
+    ("cheque", "checks accept payment"),
+    ("cheques", "checks accept payment"),
     ("transferencia", "bank transfer"),
     ("debito", "debit"),
     ("credito", "credit"),
@@ -765,6 +765,22 @@ const GLOSSES: &[(&str, &str)] = &[
     ("manija", "handle"),
     ("perilla", "handle"),
     ("pluma", "faucet"),
+    // Round nine (issue 12): paying, being home for the visit, regional
+    // names of the toilet and of overflowing, the smell of gas, a repair
+    // that fails again, from the trade and by topic.
+    ("alone", "adult home"),
+    ("escusado", "toilet"),
+    ("poceta", "toilet"),
+    ("retrete", "toilet"),
+    ("rebosar", "overflowing"),
+    ("rebalsa", "overflowing"),
+    ("rebalsar", "overflowing"),
+    ("desbordar", "overflowing"),
+    ("huevo", "rotten egg gas"),
+    ("huevos", "rotten egg gas"),
+    ("podrido", "rotten"),
+    ("azufre", "rotten egg gas"),
+    ("danar", "fails"),
     ("upfront", "payment due finished"),
     ("deposit", "payment due"),
     ("anticipo", "payment due"),
@@ -997,6 +1013,39 @@ const PHRASE_GLOSSES: &[(&str, &str)] = &[
     ("charge again", "warranty"),
     ("charged again", "warranty"),
     ("months from now", "warranty"),
+    // Round nine: when to pay, being home for the visit, a repair that fails
+    // again, what to do meanwhile, in English and Spanish.
+    ("do i pay", "payment due finished"),
+    ("do we pay", "payment due finished"),
+    ("cuando pago", "payment due finished"),
+    ("cuando se paga", "payment due finished"),
+    ("cuando hay que pagar", "payment due finished"),
+    ("be home", "adult home"),
+    ("be at home", "adult home"),
+    ("be there", "adult home"),
+    ("be present", "adult home"),
+    ("let him in", "adult home"),
+    ("let them in", "adult home"),
+    ("let themselves in", "adult home"),
+    ("estar en casa", "adult home"),
+    ("estar presente", "adult home"),
+    ("cobran otra vez", "warranty"),
+    ("cobrar otra vez", "warranty"),
+    ("cobran de nuevo", "warranty"),
+    ("pagar otra vez", "warranty"),
+    ("pagar de nuevo", "warranty"),
+    ("vuelve a danar", "warranty fails"),
+    ("vuelve a fallar", "warranty fails"),
+    ("vuelve a romper", "warranty fails"),
+    // Which heaters: "electric heaters or only gas" asks what the water
+    // heater passage says, not the emergency advice about the electric company.
+    ("electric heater", "water heaters repair maintain tank tankless"),
+    ("electric water heater", "water heaters repair maintain tank tankless"),
+    ("runs on electricity", "electric water heaters repair"),
+    ("calentador electrico", "water heaters repair maintain tank tankless"),
+    ("calentadores electricos", "water heaters repair maintain tank tankless"),
+    ("que hacemos", "turn off"),
+    ("que hacer", "turn off"),
     ("year from now", "warranty"),
     ("hear back", "returned"),
     ("get back to me", "returned"),
@@ -1456,6 +1505,28 @@ mod tests {
         assert!(query_words("do you farm the work out").contains(&"employees".to_string()));
         // "right now" and "while" are not the subject.
         assert_eq!(term_groups("what should I do while the heater leaks right now").len(), 2);
+    }
+
+    #[test]
+    fn round_nine_glosses_reach_the_documents_words() {
+        let has = |q: &str, w: &str| query_words(q).contains(&w.to_string());
+        // Paying, and when.
+        assert!(has("will you take a cheque from my building society", "checks"));
+        assert!(has("so when do we pay you, on arrival?", "due"));
+        assert!(has("¿cuándo se paga, al terminar?", "due"));
+        // Being home for the visit.
+        assert!(has("does someone have to be home while your guy works", "adult"));
+        assert!(has("¿tengo que estar en casa durante el trabajo?", "adult"));
+        // Regional toilets, overflowing, the smell of gas.
+        assert!(has("la poceta se tapó", "toilet"));
+        assert!(has("el retrete está por rebalsar", "overflowing"));
+        assert!(has("hay olor a huevos en la cocina", "gas"));
+        // A repair that fails again.
+        assert!(has("si la reparación vuelve a fallar, ¿la pagamos de nuevo?", "warranty"));
+        assert!(has("¿me cobran otra vez si se rompe?", "warranty"));
+        // Which kind of heater is serviced.
+        assert!(has("do you fix electric heaters too?", "tankless"));
+        assert!(has("¿arreglan calentadores eléctricos?", "tankless"));
     }
 
     #[test]

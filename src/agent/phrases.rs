@@ -10,7 +10,12 @@ pub(super) const NEGATIONS: &[&str] = &[
     "didnt", "havent", "hasnt", "cant", "wont", "nunca", "sin", "ningun", "ninguna", "tampoco", "nor",
     // Contractions lose their apostrophe ("nothing's" -> "nothings").
     "nothings", "nobody", "nobodys", "noone", "neither", "aint", "couldnt", "wouldnt", "shouldnt", "nadie",
+    // Spanish "ni" negates each thing it lists ("no hay olor ni chispas").
+    "ni",
 ];
+/// Words that carry a negation on to the next thing listed: "no smell or
+/// sparks" negates the sparks as well as the smell.
+const LIST_JOINS: &[&str] = &["or", "nor", "o"];
 /// Words that end a clause for negation and context.
 pub(super) const CLAUSE_BREAKS: &[&str] =
     &["but", "pero", "though", "although", "however", "except", "just", "only", "solo"];
@@ -126,6 +131,13 @@ pub(super) fn word_matches(alts: &[(String, bool)], word: &str) -> bool {
         ("yyyy", false) => word.len() == 4 && word.parse::<u16>().is_ok_and(|y| (1950..=2035).contains(&y)),
         // `nnn`: any number written in digits ("my 2 month old", "de 88 anos").
         ("nnn", false) => !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()),
+        // `nnnth`: a day of the month as an ordinal ("on the 20th", "the 1st").
+        ("nnnth", false) => {
+            let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && matches!(&word[digits.len()..], "st" | "nd" | "rd" | "th")
+        }
         (w, true) => word.starts_with(w),
         (w, false) => word == w,
     })
@@ -159,10 +171,6 @@ pub(super) fn match_at(elems: &[Elem], tokens: &[Token], start: usize) -> Option
 
 /// Context is read across the whole message: "arrested in 2015, can you
 /// help me get it expunged?" is about a record, whatever the commas say.
-pub(super) fn occurs(elems: &[Elem], tokens: &[Token]) -> bool {
-    (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some())
-}
-
 pub(super) fn occurs_unnegated(elems: &[Elem], tokens: &[Token]) -> bool {
     (0..tokens.len()).any(|i| match_at(elems, tokens, i).is_some() && !negated_match(tokens, i))
 }
@@ -203,11 +211,83 @@ pub(super) fn hypothetical_clauses(tokens: &[Token]) -> Vec<usize> {
     out
 }
 
-/// A negation in the three words before `start`, in the same clause.
+/// A negation in the three words before `start`, in the same clause, or
+/// before the earlier item of a list joined by "or" ("no burning smell or
+/// sparks": the sparks are negated too).
 pub(super) fn negated(tokens: &[Token], start: usize) -> bool {
     let clause = tokens[start].clause;
-    (start.saturating_sub(3)..start)
-        .any(|i| tokens[i].clause == clause && NEGATIONS.contains(&tokens[i].word.as_str()))
+    (start.saturating_sub(3)..start).rev().any(|i| {
+        tokens[i].clause == clause
+            && (NEGATIONS.contains(&tokens[i].word.as_str())
+                || (LIST_JOINS.contains(&tokens[i].word.as_str()) && i > 0 && negated(tokens, i)))
+    })
+}
+
+/// The clauses that tell of something long past: "two winters ago", "last
+/// year", "in 2019", "hace años", "el año pasado". Every labelled message
+/// with a danger so dated is routine (a disclosure, an inspection, a
+/// record); a danger named in such a clause is not happening. Not when the
+/// clause says it goes on ("since last year", "again", "now"), and not for
+/// days or weeks ago: "the heat died two days ago" may still be out.
+pub(super) fn past_clauses(tokens: &[Token]) -> Vec<usize> {
+    const SPANS: &[&str] = &[
+        "year", "years", "winter", "winters", "summer", "summers", "spring", "fall", "autumn", "month",
+        "months", "decade", "decades",
+    ];
+    const SPANISH: &[&str] = &["ano", "anos", "mes", "invierno", "inviernos", "verano", "veranos"];
+    // "hace" with years is long past; with months it is often a duration
+    // that goes on ("no me paga hace dos meses").
+    const HACE: &[&str] = &["ano", "anos", "invierno", "inviernos", "verano", "veranos"];
+    const ONGOING: &[&str] = &[
+        "since",
+        "desde",
+        "again",
+        "now",
+        "today",
+        "tonight",
+        "currently",
+        "still",
+        "ahora",
+        "hoy",
+        "todavia",
+    ];
+    // A danger told in the present goes on, whenever its cause was.
+    const PRESENT: &[&str] =
+        &["leaking", "dripping", "pouring", "spraying", "sparking", "smoking", "flooding"];
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let word = |i: usize| tokens.get(i).map_or("", |t| t.word.as_str());
+    let mut out: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|&(i, t)| {
+            let w = t.word.as_str();
+            let prev = i.checked_sub(1).map_or("", word);
+            let ago = w == "ago" && (SPANS.contains(&prev) || SPANS.contains(&word(i.wrapping_sub(2))));
+            // "for the last year" goes on to now; "last year" is over.
+            let last =
+                w == "last" && SPANS.contains(&word(i + 1)) && !matches!(prev, "the" | "this" | "past");
+            let hace = w == "hace" && (HACE.contains(&word(i + 1)) || HACE.contains(&word(i + 2)));
+            let pasado = matches!(w, "pasado" | "pasada") && SPANISH.contains(&prev);
+            let year = w.len() == 4
+                && w.parse::<i32>().is_ok_and(|y| (1950..this_year).contains(&y))
+                && matches!(prev, "in" | "en" | "from" | "de" | "del" | "back");
+            // A job the business (or someone) already did: "you guys fixed a
+            // burst pipe for us", "nos arreglaron una fuga".
+            let done = (matches!(w, "fixed" | "repaired" | "replaced" | "sorted")
+                && [prev, word(i.wrapping_sub(2))]
+                    .iter()
+                    .any(|p| matches!(*p, "you" | "guys" | "yall" | "u" | "lot")))
+                || matches!(w, "arreglaron" | "repararon" | "destaparon" | "cambiaron");
+            ago || last || hace || pasado || year || done
+        })
+        .map(|(_, t)| t.clause)
+        .filter(|&clause| {
+            let goes_on = |w: &str| ONGOING.contains(&w) || PRESENT.contains(&w);
+            !tokens.iter().any(|t| t.clause == clause && goes_on(&t.word))
+        })
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Cues the head weighs beside the message's words, in the rules' pattern
@@ -235,6 +315,11 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "blanket|blankets|space heater|space heaters|coats|jackets|sweaters",
             "mantas|cobija|cobijas|chamarras|abrigados|abrigadas",
             "good health",
+            // Reassurance in full words: "I am fine", "he's healthy".
+            "i|we|she|he|they am|are|is fine|ok|okay|safe|healthy",
+            "healthy|sanos|sanas|sano|sana",
+            "warm enough",
+            "nothing|nada violent|violento|violenta",
             "estoy|estamos|esta|estan bien",
             "turned|shut|switched * off",
             "bucket~|towel~|tray|trash can",
@@ -264,6 +349,12 @@ pub const CUES: [(&str, &[&str]); 9] = [
         &[
             "year~|month~|week~|day~ ago",
             "last year|month|week|winter|summer",
+            "winter~|summer~|decade~ ago",
+            "mes|semana|invierno|verano pasado|pasada",
+            "you|guys|yall|lot fixed|repaired|replaced|sorted",
+            "arreglaron|repararon|destaparon",
+            "in|from|back yyyy",
+            "last spring|fall",
             "turned out",
             "was nothing",
             "already|was|got|been fixed|repaired|checked|resolved|replaced",

@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use super::phrases::{
-    compile_words, hypothetical_clauses, match_at, negated_match, normalise, occurs, occurs_unnegated,
+    compile_words, hypothetical_clauses, match_at, negated_match, normalise, occurs_unnegated, past_clauses,
     tokenize, Elem, Token,
 };
 use super::triage_model::{Classifier, Nearest, Vote};
@@ -94,10 +94,17 @@ const SAFETY: &[RuleRow] = &[
     (Urgent, "smoke * coming|pouring|filling|everywhere", Some(Fire), ""),
     (Urgent, "burn~ * smell~", Some(Fire), "calories"),
     (Urgent, "smell~ * burn~", Some(Fire), ""),
+    // Wiring or plastic heating up, and someone shocked by a live part.
+    (Urgent, "electrical|electric|melting|melted|plastic smell~|odor~|odour~", Some(Fire), ""),
+    (Urgent, "smell~ * electrical|melting|plastic", Some(Fire), ""),
+    (Urgent, "got|been|was|were|just * shocked|electrocuted & outlet|plug|wire|wires|dryer|panel|breaker|socket|switch|cord|appliance|enchufe|cable", Some(Electrical), "years ago|last year"),
     (Urgent, "spark~", Some(Electrical), "plug|plugs|sparkling|sparkle"),
     (Urgent, "flames", Some(Fire), ""),
     (Urgent, "explod~|explosion|blew up", None, ""),
     (High, "smoke alarm|alarms|detector|detectors * going|sounding|beeping", None, "battery|chirp~"),
+    // A power line down (or sagging, humming) is live until the utility says not.
+    (Urgent, "power|electric|electrical|utility line|lines & down|fell|fallen|sagging|snapped|lying|dangling|humming|buzzing", Some(Electrical), ""),
+    (Urgent, "cable|cables|linea|lineas|poste * luz|electric~|alta & cayo|caido|caida|caidos|suelto|suelta|colgando|suelo|piso", Some(Electrical), ""),
     // Indirect emergencies: symptoms of carbon monoxide beside a fuel-burning
     // appliance, a person trapped or pinned, violence threatened or tried now.
     (Urgent, "headache~|dizzy|nause~|mareado|mareada|mareos & furnace|boiler|heater|stove|generator|fireplace|gas|estufa|calentador|caldera", Some(Co), "years ago|last year|hace * anos"),
@@ -107,6 +114,9 @@ const SAFETY: &[RuleRow] = &[
     (Urgent, "threaten~|attack~|assault~|swinging|waving|pointed|pointing|amenaz~|atac~ & bat|knife|gun|weapon|machete|cuchillo|pistola|arma|bate", None, "years ago|last year|hace * anos|movie|game"),
     (Urgent, "tried|trying|tryin|try to * break|kick|force|pry in|into|open|down", None, "years ago|last year|month~ ago"),
     (Urgent, "locked|trapped in|inside * bathroom|room|bedroom|closet|basement|attic|garage|freezer", None, "years ago|last year"),
+    // Someone shut in (a walk-in, a room) who cannot get out.
+    (Urgent, "is|are|got|been|gets stuck|trapped|locked inside", None, "key|keys|llave|llaves|years ago|last year"),
+    (Urgent, "encerrad~|atrapad~ * bano|cuarto|recamara|habitacion|closet|sotano|atico|garaje|congelador", None, "hace * anos"),
     (Urgent, "oven|stove|burner|burners|cooktop & wont|cant|doesnt * shut|turn * off", Some(Fire), ""),
     (Urgent, "huele~ a gas", Some(Gas), ""),
     (Urgent, "olor a gas", Some(Gas), ""),
@@ -130,6 +140,14 @@ const WATER: &[RuleRow] = &[
         "",
     ),
     (Urgent, "water * pouring|gushing|spraying|flowing|streaming", Some(Flood), ""),
+    // Water running into the building itself (a shaft, a room, the panel),
+    // not into a bowl or a tank.
+    (
+        Urgent,
+        "water * running|leaking|coming|going * into|onto|down * shaft|elevator|basement|floor|floors|ceiling|wall|walls|room|hallway|stairs|stairwell|garage|panel|unit|units",
+        Some(Flood),
+        "",
+    ),
     (Urgent, "pouring * water", Some(Flood), ""),
     (Urgent, "through|thru|threw * ceiling", Some(Flood), "stain~|crack~|wire|wires|cable|cables|install~|quote|estimate"),
     (Urgent, "water & pour~|gush~|spray~|rush~|pool~|flowing|streaming|coming|standing|under|leaking|dripping & ceiling|floor|floors|basement|fixture|light|inch|inches|everywhere|carpet|wall|walls|room|hallway|upstairs|downstairs", Some(Flood), "heater|softener|bill|pressure|quote|estimate"),
@@ -154,7 +172,7 @@ const WATER: &[RuleRow] = &[
 const SPANISH_BROKEN: &[RuleRow] = &[
     (
         High,
-        "no * drena|desagua|baja|sube|cierra|prende|enciende|arranca|funciona|sirve|jala|descarga|traba",
+        "no * drena|desagua|baja|sube|cierra|prende~|enciende~|arranca~|funciona~|sirve~|jala|descarga|traba|enfria|enfrian|calienta|calientan|sopla|abre",
         None,
         "",
     ),
@@ -164,6 +182,7 @@ const SPANISH_BROKEN: &[RuleRow] = &[
         None,
         "hace * anos|hace * meses|pasado|arreglad~|ya funciona|ahora funciona",
     ),
+    (High, "dejo|dejaron de funcionar|servir|enfriar|calentar|prender|andar|jalar", None, ""),
     (High, "poca presion", None, ""),
     (High, "presion * bajo|baja|nada", None, ""),
     (High, "no * podemos|puedo|puede * usar", None, ""),
@@ -175,8 +194,12 @@ const PLUMBING: &[RuleRow] = &[
     (High, "low|poor|weak * pressure", None, "quote|estimate|test|regulator install~"),
     (High, "trickle", None, ""),
     (High, "leak~", None, ""),
-    (High, "drip~", None, ""),
+    // A faucet dripping into its own basin, or a little, is routine.
+    (High, "drip~", None, "drip~ * into * sink|drip~ * into * basin|drip~ * into * tub|drip~ * into * bowl|faucet * drip~ a little|faucet * drip~ a bit|tap * drip~ a little|tap * drip~ a bit|wee drip"),
     (High, "clog~|blocked", None, ""),
+    // A hidden leak: a hiss in a wall, a bill that jumped.
+    (High, "hiss~ & wall|walls|pipe|pipes|meter|slab|floor|crawlspace", None, "gas|propane"),
+    (High, "bill & jumped|doubled|tripled|spiked|skyrocket~", None, ""),
     (High, "backed|stopped up", None, ""),
     (High, "overflow~", None, ""),
     (High, "no hot water", None, ""),
@@ -185,22 +208,26 @@ const PLUMBING: &[RuleRow] = &[
     (High, "strange|weird|bad|sewer smell~", None, ""),
     (
         High,
-        "unusual|strange|loud|popping|banging|rumbling|grinding|screeching|hissing noise~|sound~",
+        "unusual|strange|loud|popping|banging|rumbling|grinding|screeching|hissing * noise~|sound~",
         None,
         "",
     ),
     (High, "wont|cant|doesnt * stop|flush|drain|turn|start", None, ""),
     (High, "pump|heater|toilet|sink|drain|faucet|disposal|softener|valve|pipe|pipes|shower|tub|tap & stopped|broke~|stuck|slow|wont|isnt|doesnt|quit|died", None, ""),
     (High, "water heater * leak~|not|broke~", None, ""),
-    (High, "fuga~|gotea~|tapad~|atascad~", None, ""),
+    (High, "fuga~|tapad~|atascad~", None, ""),
+    (High, "gotea~", None, "llave * gotea~ * poco|llave * gotea~ * poquito|grifo * gotea~ * poco|grifo * gotea~ * poquito|canilla * gotea~ * poquito|gotea~ * en * lavabo|gotea~ * en * lavamanos|gotea~ * en * pileta|gotea~ * en * fregadero|gotea~ * dentro * lavabo|gotea~ * dentro * lavamanos"),
     (High, "sin agua caliente", None, ""),
     (High, "no * agua caliente", None, ""),
 ];
 
 const HVAC: &[RuleRow] = &[
-    (Urgent, "no heat|heating", None, "pump|pumps"),
+    // "No heat problem" says the heat is fine.
+    (Urgent, "no heat|heating !problem|problems|issue|issues|trouble|complaint~", None, "pump|pumps"),
     (Urgent, "furnace|boiler|heat|heating * out|died|dead|stopped|quit", None, ""),
     (Urgent, "furnace|boiler|heater|heat|heating * wont|not|doesnt|isnt|stopped * on|working|work|start|running|turn", None, "+cold|freezing|frozen|degrees|baby|newborn|elderly|winter|snow"),
+    // Heat off, with the cold or someone frail named.
+    (Urgent, "furnace|boiler|heater|heat|heating * off", None, "+cold|freezing|frozen|degrees|baby|newborn|infant|elderly|winter|snow|year old|years old|yr old|aunt|grandma|grandmother|grandfather|grandpa|abuela|abuelo|bebe"),
     (Urgent, "freezing|frozen * house|home|inside|pipes|apartment", None, ""),
     (Urgent, "sin calefaccion", None, ""),
     (High, "no * ac|air|cooling|aircon", None, ""),
@@ -210,10 +237,14 @@ const HVAC: &[RuleRow] = &[
     (High, "not|stopped working", None, ""),
     (High, "broken|damaged|malfunction~", None, ""),
     (High, "leak~|drip~", None, ""),
-    (High, "unusual|strange|loud|banging|grinding noise~|sound~", None, ""),
+    (High, "unusual|strange|loud|banging|grinding|screeching|squealing|rattling|clanking * noise~|sound~", None, ""),
+    // Equipment that shuts itself off is a repair for today.
+    (High, "furnace|heater|heat|heating|boiler|ac|unit|system|compressor & quits|shuts|shutting|cuts|cutting|cycles|cycling", None, "quote|estimate|install~|new"),
+    (High, "calefaccion|calentador|caldera|aire|minisplit|equipo|unidad & apaga|apagando|corta|cortando", None, ""),
     (High, "strange|weird|bad smell~", None, ""),
     (High, "no funciona", None, ""),
-    (High, "ac|air|conditioner|cooling|heater|furnace|heat|thermostat & stopped|broke~|quit|died|cant|wont|isnt|doesnt|keeping", None, "quote|estimate|install~|new"),
+    (High, "ac|air|conditioner|cooling|heater|furnace|heat|thermostat|compressor|cooler|condenser & stopped|broke~|quit|died|cant|wont|isnt|doesnt|keeping|stuck", None, "quote|estimate|install~|new"),
+    (High, "not|wont|isnt|doesnt|never kick~ on|in", None, ""),
     (High, "frozen|ice|iced & unit|coil|coils|pump|ac|condenser", None, ""),
     (High, "se descompuso", None, "hace * anos|hace * meses|pasado|arreglad~|ya funciona|ahora funciona"),
 ];
@@ -260,14 +291,57 @@ const LAW: &[RuleRow] = &[
     (High, "accident|injured|injury|hurt", None, "years ago|last year"),
     (High, "fired|terminated & today|yesterday|illegal~|wrongful~|retaliat~", None, ""),
     (High, "dui|dwi|ticket|citation & court|hearing", None, ""),
+    // A hearing, an interview or a summons on a named day or this week:
+    // time-sensitive, not an emergency (today or tomorrow is URGENT above).
+    (High, "hearing|court|trial|interview|arraignment|deposition|mediation|audiencia|juicio|entrevista|citacion & monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|miercoles|jueves|viernes|sabado|domingo|nnnth", None, ""),
+    (High, "hearing|court|trial|interview|arraignment|deposition|mediation|audiencia|juicio|entrevista|citacion & next|this|coming week", None, ""),
+    (High, "citacion|citatorio|emplazamiento", None, ""),
+    (High, "notice to quit|vacate|leave", None, ""),
+    (High, "notice & nnn|three|five|seven|ten|fourteen|thirty days|dias", None, ""),
+    (High, "suspend~|revoke~|pull~ * license|licence|permit|licencia", None, ""),
+    // Something done to the caller now, against their will: a child taken
+    // away, wages withheld.
+    (High, "without my|our consent|permission|approval", None, ""),
+    (High, "sin mi|nuestro permiso|consentimiento", None, ""),
+    (High, "no me|nos paga|pagan", None, ""),
+    (High, "no me|nos ha|han pagado", None, ""),
+    (High, "hasnt|havent|hasn't|haven't * paid me|us", None, ""),
+];
+
+/// A date that runs out, or hours to go: time-sensitive (an offer, a rate
+/// lock, a contingency, a showing), for the businesses that keep dates.
+const DATED: &[RuleRow] = &[
+    (High, "expires|expire|expiring|lapses|vence|vencen|venza", None, "months|years|meses|anos"),
+    // Hours to go; minutes are the head's to judge (a court about to sit,
+    // funds about to leave are emergencies).
+    (High, "in|en * hours|horas", None, ""),
+    // Money about to leave, or a court about to sit, within the hour.
+    (Urgent, "court|hearing|trial|arraignment|appearance|case|juzgado|audiencia|fiscalia|declarar & in|en an|one|two|three|nnn|media|una|dos|tres * hour|hours|minutes|mins|hora|horas|minutos", None, ""),
+    (High, "by|before * end of * week|month|day", None, ""),
+    (High, "auction~|subasta~ & monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|lunes|martes|miercoles|jueves|viernes|sabado|domingo|manana", None, ""),
+];
+
+/// Money sent to a thief in a real-estate deal: minutes count (the bank can
+/// still recall a wire). Asking how to avoid it is routine.
+const WIRE_FRAUD: &[RuleRow] = &[
+    (Urgent, "hacked|hacker~|scam~|scammer~|fraud~|fake|dodgy|phish~ & wire|wired|wiring|deposit|earnest|funds|money|payoff|transfer~|sent|send|sending", None, "avoid|protect|prevent|tips|almost|nearly|caught"),
+    (Urgent, "wire|wiring|payoff|funds|account|transferencia|cuenta & changed|changing|change|new|updated|redirect~|different|spoof~|cambiaron|cambio|otra & email|emailed|emailing|text|texted|correo|mensaje", None, "avoid|protect|prevent|tips|almost|nearly|caught"),
+    (Urgent, "estafa~|hackea~|fraude~|falso|falsa & transferencia|deposito|dinero|enganche|fondos|mandamos|enviamos", None, "evitar|proteger"),
+];
+
+/// Someone broke in, or the building stands open: for anyone with a door.
+const BREAK_IN: &[RuleRow] = &[
+    (Urgent, "break in", None, ""),
+    (Urgent, "broken|broke into", None, ""),
+    (Urgent, "broke in", None, "key|keys|ignition"),
+    (Urgent, "burglar~", None, ""),
+    (Urgent, "smashed|kicked|forced|pried|busted * door|window|glass|lock|in|open", None, ""),
+    (Urgent, "forzaron|rompieron|quebraron * puerta|ventana|cerradura|vidrio", None, ""),
+    (Urgent, "metieron|entraron a robar", None, ""),
 ];
 
 const REAL_ESTATE: &[RuleRow] = &[
-    (Urgent, "break in", None, ""),
-    (Urgent, "broken|broke into", None, ""),
-    (Urgent, "broke in", None, ""),
-    (Urgent, "burglar~", None, ""),
-    (Urgent, "no heat", None, ""),
+    (Urgent, "no heat !problem|problems|issue|issues|trouble|complaint~", None, ""),
     (High, "closing * tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday", None, ""),
     (High, "close|closing & tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday", None, ""),
     // A lease, a move or a signing on a named day this week.
@@ -285,10 +359,13 @@ const REAL_ESTATE: &[RuleRow] = &[
 /// Locked out is a job for today; with a child or a frail person inside or
 /// out in the cold, or something left on, it is an emergency.
 const LOCKED_OUT: &[RuleRow] = &[
-    (Urgent, "locked out", None, "+baby|babies|toddler|infant|newborn|crib|elderly|asleep|stove|oven|snow|freezing|year old|years old|yr old"),
+    (Urgent, "locked * out", None, "+baby|babies|toddler|infant|newborn|crib|elderly|asleep|stove|oven|snow|freezing|year old|years old|yr old"),
     (Urgent, "quede|quedamos|quedo * afuera|fuera", None, "+bebe|bebes|solito|solita|dormid~|estufa|horno|nieve|helando|anos"),
-    (High, "locked out", None, "last week|last month|last year|ago|rekey~"),
+    (High, "locked * out", None, "last week|last month|last year|ago|rekey~"),
     (High, "quede|quedamos|quedo * afuera|fuera", None, "semana pasada|mes pasado|hace"),
+    // The keys left inside: locked out however it is said.
+    (Urgent, "keys|key|llaves|llave * inside|adentro|dentro", None, "+baby|babies|toddler|infant|newborn|asleep|stove|oven|snow|freezing|year old|years old|yr old|bebe|bebes|nino|nina|solito|solita|dormid~|estufa|horno|nieve|anos|calor|hot"),
+    (High, "keys|key|llaves|llave * inside|adentro|dentro", None, "last week|last month|ago|semana pasada|mes pasado"),
 ];
 
 const OTHER: &[RuleRow] = &[
@@ -302,8 +379,11 @@ const OTHER: &[RuleRow] = &[
         None,
         "do you|offer~|available|availability|charge|cost|price|rate|fee|plan",
     ),
-    (High, "not working", None, ""),
+    (High, "not|stopped working", None, ""),
     (High, "broken|damaged|leak~", None, ""),
+    // Equipment a business runs on that died.
+    (High, "fridge|freezer|refrigerator|cooler|machine|oven|stove|washer|dryer|dishwasher|opener|generator|compressor|pump|elevator|nevera|refrigerador|congelador|heladera|maquina|horno & died|dead|quit|conked|kaput|murio|muerta|muerto", None, ""),
+    (High, "atascad~|trabad~|atorad~", None, ""),
 ];
 
 /// Routine requests: recognised (so reasons say why) but never escalated.
@@ -385,9 +465,11 @@ impl Rules {
         let specific: &[&[RuleRow]] = match business_type {
             BusinessType::Plumbing => &[WATER, PLUMBING, SPANISH_BROKEN],
             BusinessType::Hvac => &[WATER, HVAC, SPANISH_BROKEN],
-            BusinessType::Law => &[LAW],
-            BusinessType::RealEstate => &[WATER, REAL_ESTATE, LOCKED_OUT, SPANISH_BROKEN],
-            BusinessType::Other => &[WATER, OTHER, LOCKED_OUT, SPANISH_BROKEN],
+            BusinessType::Law => &[LAW, DATED, WIRE_FRAUD],
+            BusinessType::RealEstate => {
+                &[WATER, REAL_ESTATE, LOCKED_OUT, SPANISH_BROKEN, DATED, WIRE_FRAUD, BREAK_IN]
+            }
+            BusinessType::Other => &[WATER, OTHER, LOCKED_OUT, SPANISH_BROKEN, DATED, BREAK_IN],
         };
         let rules = [SAFETY]
             .iter()
@@ -466,7 +548,7 @@ impl Rules {
     pub fn classify_with(&self, text: &str, classifier: &Classifier) -> Decision {
         if !self.removed.is_empty() {
             let tokens = tokenize(text);
-            let hypothetical = hypothetical_clauses(&tokens);
+            let hypothetical = not_now(&tokens);
             if self.removed.iter().any(|rule| rule_hits(rule, &tokens, &hypothetical)) {
                 return self.classify_rules(text);
             }
@@ -491,7 +573,7 @@ impl Rules {
     /// The rules alone.
     pub fn classify_rules(&self, text: &str) -> Decision {
         let tokens = tokenize(text);
-        let hypothetical = hypothetical_clauses(&tokens);
+        let hypothetical = not_now(&tokens);
         let mut best = Decision {
             level: Normal,
             reasons: Vec::new(),
@@ -519,6 +601,14 @@ impl Rules {
     }
 }
 
+/// The clauses that ask "what if" or tell of something long past: a
+/// danger named there is not happening now.
+fn not_now(tokens: &[Token]) -> Vec<usize> {
+    let mut clauses = hypothetical_clauses(tokens);
+    clauses.extend(past_clauses(tokens));
+    clauses
+}
+
 /// Does the rule match the message's tokens (unnegated, in its context)?
 /// A danger named in a clause that asks "what if" (`hypothetical`: those
 /// clauses) does not raise the level.
@@ -530,7 +620,8 @@ fn rule_hits(rule: &Rule, tokens: &[Token], hypothetical: &[usize]) -> bool {
             // A negated context does not cancel: "in full alarm, not the
             // low battery chirp" is about the alarm, not its battery.
             && !rule.context.iter().any(|c| occurs_unnegated(c, tokens))
-            && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs(c, tokens)))
+            // A required context must be said, not denied ("not freezing").
+            && (rule.requires.is_empty() || rule.requires.iter().any(|c| occurs_unnegated(c, tokens)))
             && rule.also.iter().all(|part| occurs_unnegated(part, tokens))
     })
 }
