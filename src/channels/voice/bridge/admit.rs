@@ -27,8 +27,6 @@ const KNOWLEDGE_BRIEFS: usize = 12;
 /// Bytes written to Twilio's socket are held until a flush (or this many):
 /// an audio chunk and its mark go out in one write.
 const TWILIO_WRITE_BATCH: usize = 16 * 1024;
-/// Bytes read from Twilio's socket at a time (a larger frame still arrives whole).
-const TWILIO_READ: usize = 1024;
 
 /// `GET /api/voice/stream` (WebSocket): Twilio's bidirectional media stream.
 pub fn route(app: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
@@ -58,13 +56,8 @@ async fn upgrade(
         tracing::warn!(max, "media stream refused: every line is busy");
         return Err(warp::reject::custom(ApiError::Unavailable("every line is busy".into())));
     };
-    // Twilio sends one small frame every 20 ms (and mark echoes): a 1 KiB
-    // read takes a whole wakeup's worth, and tungstenite zeroes the read
-    // space before every read, so a smaller one costs less per frame.
-    let config = websocket::small_frames(MAX_FRAME)
-        .read_buffer_size(TWILIO_READ)
-        .write_buffer_size(TWILIO_WRITE_BATCH);
-    Ok(ws.on_upgrade(config, move |socket| async move {
+    let limits = websocket::Limits { max_message: MAX_FRAME, write_batch: TWILIO_WRITE_BATCH };
+    Ok(ws.on_upgrade(limits, move |socket| async move {
         run(app, socket).await;
         drop(slot);
     }))

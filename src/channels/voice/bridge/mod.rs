@@ -232,10 +232,7 @@ impl Bridge {
 
     /// A message from Twilio and those that arrived with it (handled before
     /// anything is flushed); false when the call should end.
-    async fn on_twilio_batch(
-        &mut self,
-        first: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ) -> bool {
+    async fn on_twilio_batch(&mut self, first: Option<Result<Message, websocket::Error>>) -> bool {
         if !self.on_twilio_message(first).await {
             return false;
         }
@@ -249,10 +246,7 @@ impl Bridge {
     }
 
     /// One message from Twilio's stream (or its end); false when the call should end.
-    async fn on_twilio_message(
-        &mut self,
-        message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ) -> bool {
+    async fn on_twilio_message(&mut self, message: Option<Result<Message, websocket::Error>>) -> bool {
         match message {
             Some(Ok(Message::Text(text))) => self.on_twilio(text.as_str()).await,
             Some(Ok(Message::Pong(_))) => {
