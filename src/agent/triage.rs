@@ -548,8 +548,8 @@ impl Rules {
     pub fn classify_with(&self, text: &str, classifier: &Classifier) -> Decision {
         if !self.removed.is_empty() {
             let tokens = tokenize(text);
-            let hypothetical = not_now(&tokens);
-            if self.removed.iter().any(|rule| rule_hits(rule, &tokens, &hypothetical)) {
+            let not_now = not_now(&tokens);
+            if self.removed.iter().any(|rule| rule_hits(rule, &tokens, &not_now)) {
                 return self.classify_rules(text);
             }
         }
@@ -573,7 +573,7 @@ impl Rules {
     /// The rules alone.
     pub fn classify_rules(&self, text: &str) -> Decision {
         let tokens = tokenize(text);
-        let hypothetical = not_now(&tokens);
+        let not_now = not_now(&tokens);
         let mut best = Decision {
             level: Normal,
             reasons: Vec::new(),
@@ -582,7 +582,7 @@ impl Rules {
             nearest: None,
         };
         for rule in &self.rules {
-            if !rule_hits(rule, &tokens, &hypothetical) {
+            if !rule_hits(rule, &tokens, &not_now) {
                 continue;
             }
             if rule.level > best.level || (rule.level == Normal && best.reasons.is_empty()) {
@@ -610,13 +610,13 @@ fn not_now(tokens: &[Token]) -> Vec<usize> {
 }
 
 /// Does the rule match the message's tokens (unnegated, in its context)?
-/// A danger named in a clause that asks "what if" (`hypothetical`: those
-/// clauses) does not raise the level.
-fn rule_hits(rule: &Rule, tokens: &[Token], hypothetical: &[usize]) -> bool {
+/// A danger named in a clause that asks "what if" or tells of the long past
+/// (`not_now`: those clauses) does not raise the level.
+fn rule_hits(rule: &Rule, tokens: &[Token], not_now: &[usize]) -> bool {
     (0..tokens.len()).any(|start| {
         match_at(&rule.elems, tokens, start).is_some()
             && !negated_match(tokens, start)
-            && (rule.level == Normal || !hypothetical.contains(&tokens[start].clause))
+            && (rule.level == Normal || !not_now.contains(&tokens[start].clause))
             // A negated context does not cancel: "in full alarm, not the
             // low battery chirp" is about the alarm, not its battery.
             && !rule.context.iter().any(|c| occurs_unnegated(c, tokens))
