@@ -518,6 +518,7 @@ fn development_misses() {
         ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
         ("H", include_str!("../../tests/data/heldout_h/triage.tsv")),
         ("I", include_str!("../../tests/data/heldout_i/triage.tsv")),
+        ("J", include_str!("../../tests/data/heldout_j/triage.tsv")),
     ];
     for (set, tsv) in sets {
         let mut rows = Vec::new();

@@ -14,8 +14,10 @@
 //! its triage figures are in-sample from then on. Set I (`heldout_i/`,
 //! written before round eight's tuning, measured as unseen data in round
 //! eight: see `heldout_i.rs`) became development data in round nine, its
-//! misses read by the same reports. Set J (`heldout_j/`, written before
-//! round nine's tuning) is held out: see `heldout_j.rs`.
+//! misses read by the same reports; set J (`heldout_j/`, written before
+//! round nine's tuning, measured as unseen data in round nine: see
+//! `heldout_j.rs`) likewise in round ten. Set K (`heldout_k/`, written
+//! before round ten's tuning) is held out: see `heldout_k.rs`.
 //!
 //!   cargo test --test integration heldout_report -- --ignored --nocapture
 //!
@@ -45,6 +47,8 @@ const KNOWLEDGE_H: &str = include_str!("../data/heldout_h/knowledge.tsv");
 const CONVERSATIONS_H: &str = include_str!("../data/heldout_h/conversations.json");
 const KNOWLEDGE_I: &str = include_str!("../data/heldout_i/knowledge.tsv");
 const CONVERSATIONS_I: &str = include_str!("../data/heldout_i/conversations.json");
+const KNOWLEDGE_J: &str = include_str!("../data/heldout_j/knowledge.tsv");
+const CONVERSATIONS_J: &str = include_str!("../data/heldout_j/conversations.json");
 
 /// (lang, question, expected titles); `NONE` rows have no answering document.
 fn knowledge_rows() -> Vec<(String, String, Vec<String>)> {
@@ -392,23 +396,33 @@ fn knowledge_development_report() {
 /// G), eight (H) and nine (I): totals and each miss. Then every set's questions that no
 /// document answers (`NONE` rows, A to I): how many the engine declines to
 /// answer, and what it would say to the others; and how many answerable
-/// questions get an answer at all. Set I joined in round nine; set J is
-/// never among them.
+/// questions get an answer at all. Set I joined in round nine, set J in
+/// round ten; set K is never among them.
 ///
 ///   cargo test --test integration knowledge_fgh_report -- --ignored --nocapture
 #[test]
 #[ignore]
 fn knowledge_fgh_report() {
-    for (name, tsv) in [("F", KNOWLEDGE_F), ("G", KNOWLEDGE_G), ("H", KNOWLEDGE_H), ("I", KNOWLEDGE_I)] {
+    for (name, tsv) in
+        [("F", KNOWLEDGE_F), ("G", KNOWLEDGE_G), ("H", KNOWLEDGE_H), ("I", KNOWLEDGE_I), ("J", KNOWLEDGE_J)]
+    {
         let cases: Vec<(String, Vec<String>)> =
             knowledge_rows_of(tsv).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| (r.1, r.2)).collect();
         let results = knowledge(&cases);
         println!("{name}:\n{}", knowledge_report(&results));
     }
     let mut none = Vec::new();
-    for tsv in
-        [KNOWLEDGE, KNOWLEDGE_C, KNOWLEDGE_D, KNOWLEDGE_E, KNOWLEDGE_F, KNOWLEDGE_G, KNOWLEDGE_H, KNOWLEDGE_I]
-    {
+    for tsv in [
+        KNOWLEDGE,
+        KNOWLEDGE_C,
+        KNOWLEDGE_D,
+        KNOWLEDGE_E,
+        KNOWLEDGE_F,
+        KNOWLEDGE_G,
+        KNOWLEDGE_H,
+        KNOWLEDGE_I,
+        KNOWLEDGE_J,
+    ] {
         none.extend(knowledge_rows_of(tsv).into_iter().filter(|r| r.2 == ["NONE"]).map(|r| r.1));
     }
     let results = abstentions(&none);
@@ -419,9 +433,17 @@ fn knowledge_fgh_report() {
     // Declining is easy when nothing is answered: the answerable questions
     // answered at all, beside it.
     let mut answerable = Vec::new();
-    for tsv in
-        [KNOWLEDGE, KNOWLEDGE_C, KNOWLEDGE_D, KNOWLEDGE_E, KNOWLEDGE_F, KNOWLEDGE_G, KNOWLEDGE_H, KNOWLEDGE_I]
-    {
+    for tsv in [
+        KNOWLEDGE,
+        KNOWLEDGE_C,
+        KNOWLEDGE_D,
+        KNOWLEDGE_E,
+        KNOWLEDGE_F,
+        KNOWLEDGE_G,
+        KNOWLEDGE_H,
+        KNOWLEDGE_I,
+        KNOWLEDGE_J,
+    ] {
         answerable.extend(knowledge_rows_of(tsv).into_iter().filter(|r| r.2 != ["NONE"]).map(|r| r.1));
     }
     let answered = abstentions(&answerable).iter().filter(|r| !r.0).count();
@@ -453,7 +475,7 @@ async fn conversations_e_failures() {
 }
 
 /// Sets F and G are development data since round seven, H since round
-/// eight and I since round nine (issue 12): each failing conversation with what was expected, what
+/// eight, I since round nine and J since round ten (issue 12): each failing conversation with what was expected, what
 /// was saved and its transcript, then the totals. `FRONTDESK_SETS=H` plays
 /// only the sets named.
 ///
@@ -462,9 +484,13 @@ async fn conversations_e_failures() {
 #[ignore]
 async fn conversations_fgh_failures() {
     let only = std::env::var("FRONTDESK_SETS").unwrap_or_default();
-    for (set, json) in
-        [("F", CONVERSATIONS_F), ("G", CONVERSATIONS_G), ("H", CONVERSATIONS_H), ("I", CONVERSATIONS_I)]
-    {
+    for (set, json) in [
+        ("F", CONVERSATIONS_F),
+        ("G", CONVERSATIONS_G),
+        ("H", CONVERSATIONS_H),
+        ("I", CONVERSATIONS_I),
+        ("J", CONVERSATIONS_J),
+    ] {
         if !only.is_empty() && !only.contains(set) {
             continue;
         }

@@ -23,6 +23,7 @@ mod harden_voice;
 mod heldout;
 mod heldout_i;
 mod heldout_j;
+mod heldout_k;
 mod instances;
 mod knowledge;
 mod knowledge_import;
