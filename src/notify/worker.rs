@@ -180,6 +180,8 @@ async fn deliver_one(
     timeout: Duration,
 ) {
     let started = Instant::now();
+    // Debug only: with the outcome lines it says which rows a worker held when it died.
+    tracing::debug!(notification_id = row.id.as_str(), attempt = row.attempts, "delivering notification");
     let result =
         tokio::time::timeout(timeout, deliverers.deliver(app.store.as_ref(), &row)).await.unwrap_or_else(
             |_| Err(DeliveryError::Transient(format!("no answer within {} ms", timeout.as_millis()))),

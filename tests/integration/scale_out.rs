@@ -267,6 +267,22 @@ fn sent_by(log: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The ids of the notifications a process's JSON log (at debug) says it began
+/// delivering and never finished: neither sent nor retried nor given up.
+fn held_by(log: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut held = BTreeSet::new();
+    for line in text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()) {
+        let Some(id) = line["fields"]["notification_id"].as_str() else { continue };
+        if line["fields"]["message"] == "delivering notification" {
+            held.insert(id.to_string());
+        } else {
+            held.remove(id);
+        }
+    }
+    held
+}
+
 /// Queues `n` test emails from this process (the way the admin page's
 /// "send a test" does, without its caps), eight writers at once.
 async fn enqueue_emails(store: &std::sync::Arc<PgStore>, business: &str, n: usize) -> Vec<String> {
@@ -335,7 +351,7 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
     let mut extra: Vec<(&str, String)> = smtp.env();
     extra.extend([
         ("FRONTDESK_LOG_FORMAT", "json".to_string()),
-        ("RUST_LOG", "warn,frontdesk::notify::worker=info".to_string()),
+        ("RUST_LOG", "warn,frontdesk::notify::worker=debug".to_string()),
         ("FRONTDESK_NOTIFY_POLL_MS", "100".to_string()),
         // A crashed instance's rows go to the other after 6 s; an attempt
         // gets 5 s (generous: the test machine is shared and busy).
@@ -378,7 +394,10 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
         by_b.len()
     );
 
-    // Slow SMTP answers keep deliveries in flight; SIGKILL desk-a among them.
+    // Slow SMTP answers; once desk-a has delivered from the second batch, the
+    // server stalls every new message, so the rows desk-a takes next hang in
+    // flight: SIGKILL it then. (Killing at a chosen delivery count alone could
+    // land between two claims, with nothing in flight.)
     smtp.set_mode("slow");
     let second = enqueue_emails(&store, &business, 300).await;
     let second_ids: BTreeSet<String> = second.iter().cloned().collect();
@@ -387,10 +406,22 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
         assert!(Instant::now() < deadline, "desk-a never delivered from the second batch");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    smtp.set_mode("stall");
+    // A message begun before the stall is answered within 0.15 s: rows still
+    // held 0.5 s after the first one is seen are stalled ones.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while held_by(&logs[0]).intersection(&second_ids).next().is_none() {
+        assert!(Instant::now() < deadline, "desk-a took no row once the SMTP server stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     a.child.kill().unwrap(); // SIGKILL
     a.child.wait().unwrap();
     let killed_at = Instant::now();
+    smtp.set_mode("slow");
     let sent_by_a: BTreeSet<String> = sent_by(&logs[0]).intersection(&second_ids).cloned().collect();
+    let left_by_a: BTreeSet<String> = held_by(&logs[0]).intersection(&second_ids).cloned().collect();
+    assert!(!left_by_a.is_empty(), "desk-a held rows in flight when it was killed");
     until_all_sent(&store, &business, 1300, Duration::from_secs(120)).await;
     let recovered = killed_at.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -399,21 +430,25 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
     assert_eq!(distinct.len(), 1300, "nothing lost: every email reached the SMTP server");
     let rows = store.notifications(&BusinessId::from(&business)).await.unwrap();
     assert!(rows.iter().all(|r| r.state == "sent"), "every row sent");
-    // Rows desk-a had claimed but not recorded were claimed again by desk-b
-    // once their lease ran out: a second attempt.
-    let taken_over: BTreeSet<String> =
-        rows.iter().filter(|r| second_ids.contains(&r.id) && r.attempts >= 2).map(|r| r.id.clone()).collect();
-    assert!(!taken_over.is_empty(), "desk-a was killed mid-delivery: some of its rows were taken over");
+    // The rows desk-a held when it died were claimed again by desk-b once
+    // their lease ran out (a second attempt) and delivered by it.
     let by_b = sent_by(&logs[1]);
-    assert!(taken_over.is_subset(&by_b), "desk-b delivered the rows desk-a left in flight");
+    for r in rows.iter().filter(|r| left_by_a.contains(&r.id)) {
+        assert!(
+            r.attempts >= 2 && by_b.contains(&r.id),
+            "row {} left by desk-a: attempts {}",
+            r.id,
+            r.attempts
+        );
+    }
     // At-least-once across a crash: a row accepted by SMTP just before the
     // kill, not yet recorded, is sent again; never more than were in flight.
     let duplicates = total - distinct.len();
     let in_flight_max = 4; // desk-a's email concurrency (the default)
     assert!(
-        duplicates <= taken_over.len() && duplicates <= in_flight_max,
-        "{duplicates} duplicates, {} rows taken over",
-        taken_over.len()
+        duplicates <= left_by_a.len() && duplicates <= in_flight_max,
+        "{duplicates} duplicates, {} rows left in flight by desk-a",
+        left_by_a.len()
     );
     let health: serde_json::Value = reqwest::get(b.url("/health")).await.unwrap().json().await.unwrap();
     assert_eq!(health["instance"], "desk-b", "{health}");
@@ -421,7 +456,7 @@ async fn two_workers_deliver_a_thousand_emails_once_and_survive_a_sigkill() {
         "MEASURE scale_out: SIGKILL of desk-a after it sent {} of the second 300, with {} rows in \
          flight; desk-b finished {:?} later; {duplicates} duplicate email(s)",
         sent_by_a.len(),
-        taken_over.len(),
+        left_by_a.len(),
         recovered
     );
 
