@@ -27,8 +27,9 @@ use crate::domain::{BusinessType, Priority};
 /// from then on their figures are in-sample. Round eight added set H
 /// (measured in round seven) and `training_r8/`, rows written to be trained
 /// on (never a measure); round nine set I (measured in round eight),
-/// `training_r9/`, `training_r10/` and `training_r11/`.
-const BUILT_IN: [&str; 15] = [
+/// `training_r9/`, `training_r10/` and `training_r11/`; round ten set J
+/// (measured in round nine) and `training_r12/`.
+const BUILT_IN: [&str; 17] = [
     include_str!("../../tests/data/triage_labelled.tsv"),
     include_str!("../../tests/data/triage_holdout.tsv"),
     include_str!("../../tests/data/dev/triage.tsv"),
@@ -44,6 +45,8 @@ const BUILT_IN: [&str; 15] = [
     include_str!("../../tests/data/training_r9/triage.tsv"),
     include_str!("../../tests/data/training_r10/triage.tsv"),
     include_str!("../../tests/data/training_r11/triage.tsv"),
+    include_str!("../../tests/data/heldout_j/triage.tsv"),
+    include_str!("../../tests/data/training_r12/triage.tsv"),
 ];
 #[derive(Debug, Clone)]
 struct Exemplar {

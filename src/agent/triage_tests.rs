@@ -263,8 +263,8 @@ fn development_sets_before_and_after() {
         accuracy(&after),
         mistakes.join("\n")
     );
-    // Sets F, G, H and I apart (development data since rounds seven, eight
-    // and nine), and the rows written for training: out-of-fold figures.
+    // Sets F, G, H, I and J apart (development data since rounds seven to
+    // ten), and the rows written for training: out-of-fold figures.
     for (set, tsv) in [
         ("F", include_str!("../../tests/data/heldout_f/triage.tsv")),
         ("G", include_str!("../../tests/data/heldout_g/triage.tsv")),
@@ -274,6 +274,8 @@ fn development_sets_before_and_after() {
         ("training_r9", include_str!("../../tests/data/training_r9/triage.tsv")),
         ("training_r10", include_str!("../../tests/data/training_r10/triage.tsv")),
         ("training_r11", include_str!("../../tests/data/training_r11/triage.tsv")),
+        ("J", include_str!("../../tests/data/heldout_j/triage.tsv")),
+        ("training_r12", include_str!("../../tests/data/training_r12/triage.tsv")),
     ] {
         let texts: std::collections::HashSet<&str> =
             tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(3)).map(str::trim).collect();
