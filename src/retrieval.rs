@@ -803,36 +803,107 @@ fn plain(word: &str) -> String {
         .collect()
 }
 
-/// The document's words for a customer's word (empty when it has none).
-/// A plural the glossary lacks is looked up singular ("veteranos",
-/// "eléctricos"), so one entry serves both.
+/// The document's words for a customer's word (empty when it has none),
+/// from the shared glossary only.
+#[cfg(test)]
 fn glosses(word: &str) -> Vec<&'static str> {
-    let key = plain(word).replace('-', "");
-    if let Some(time) = clock_time(&key) {
-        return time.to_vec();
-    }
-    let singular = [key.strip_suffix("es"), key.strip_suffix('s')];
-    // And the other way: "hora" when the glossary lists "horas".
-    let plural = [format!("{key}s"), format!("{key}es")];
-    let found = std::iter::once(Some(key.as_str()))
-        .chain(singular)
-        .flatten()
-        .chain(plural.iter().map(String::as_str))
-        .filter(|k| k.len() >= 3)
-        .find_map(gloss_entry)
-        .or_else(|| spanish_infinitives(&key).find_map(|k| gloss_entry(&k)));
-    let mut out: Vec<&'static str> = Vec::new();
-    for g in found.map(|(_, g)| g.split(' ')).into_iter().flatten() {
-        // One step further: "descuento" is "discount", which the documents
-        // put as "seniors ... off"; "cuesta" is "cost", a "price" or "fee".
-        let further = gloss_entry(g).map(|(_, more)| more.split(' '));
-        for w in std::iter::once(g).chain(further.into_iter().flatten()) {
-            if !out.contains(&w) {
-                out.push(w);
+    NO_GLOSSARY.glosses(word)
+}
+
+/// One business's own glossary beside the shared one: the phrases its
+/// customers say and the words its documents use for them (from its
+/// business file's `[glossary]`, or the owner's knowledge page). What is
+/// true of one business's documents ("be home": the "adult ... home"
+/// sentence of its visit policy) lives here, so no other business searches
+/// for it. A one-word phrase is looked up as the shared glossary's words are
+/// (plurals, Spanish verb forms, and in the words that decide whether a
+/// passage covers a question); a longer one is found in the question as the
+/// shared phrases are, where a word begins ("electric heater" also finds
+/// "electric heaters").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Glossary {
+    words: BTreeMap<String, String>,
+    phrases: Vec<(String, String)>,
+}
+
+/// The empty business glossary: the shared one alone.
+pub static NO_GLOSSARY: Glossary = Glossary { words: BTreeMap::new(), phrases: Vec::new() };
+
+impl Glossary {
+    /// The business's entries, keyed as the shared glossary's are (lower
+    /// case, no accents; a one-word phrase without hyphens). A phrase given
+    /// twice keeps its first words, as in the shared table.
+    pub fn new(entries: &[crate::domain::Gloss]) -> Glossary {
+        let mut g = Glossary::default();
+        for e in entries {
+            let phrase = plain(&e.phrase).split_whitespace().collect::<Vec<_>>().join(" ");
+            let words = e.words.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ");
+            if phrase.is_empty() || words.is_empty() {
+                continue;
+            }
+            if phrase.contains(' ') {
+                if !g.phrases.iter().any(|(p, _)| *p == phrase) {
+                    g.phrases.push((phrase, words));
+                }
+            } else {
+                g.words.entry(phrase.replace('-', "")).or_insert(words);
             }
         }
+        g
     }
-    out
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.phrases.is_empty()
+    }
+
+    /// The business's words for a key, exactly.
+    fn own(&self, key: &str) -> Option<&str> {
+        self.words.get(key).map(String::as_str)
+    }
+
+    /// The document's words for a customer's word (empty when it has none),
+    /// the shared glossary's and then the business's. A plural the glossary
+    /// lacks is looked up singular ("veteranos", "eléctricos"), so one entry
+    /// serves both.
+    fn glosses<'a>(&'a self, word: &str) -> Vec<&'a str> {
+        let key = plain(word).replace('-', "");
+        if let Some(time) = clock_time(&key) {
+            return time.to_vec();
+        }
+        let singular = [key.strip_suffix("es"), key.strip_suffix('s')];
+        // And the other way: "hora" when the glossary lists "horas".
+        let plural = [format!("{key}s"), format!("{key}es")];
+        let keys: Vec<&str> = std::iter::once(Some(key.as_str()))
+            .chain(singular)
+            .flatten()
+            .chain(plural.iter().map(String::as_str))
+            .filter(|k| k.len() >= 3)
+            .collect();
+        let shared = keys
+            .iter()
+            .find_map(|k| gloss_entry(k))
+            .map(|(_, g)| g)
+            .or_else(|| spanish_infinitives(&key).find_map(|k| gloss_entry(&k)).map(|(_, g)| g));
+        let own = match self.words.is_empty() {
+            true => None,
+            false => keys
+                .iter()
+                .find_map(|k| self.own(k))
+                .or_else(|| spanish_infinitives(&key).find_map(|k| self.own(&k))),
+        };
+        let mut out: Vec<&'a str> = Vec::new();
+        for g in shared.into_iter().chain(own).flat_map(|g| g.split(' ')) {
+            // One step further: "descuento" is "discount", which the documents
+            // put as "seniors ... off"; "cuesta" is "cost", a "price" or "fee".
+            let further = gloss_entry(g).map(|(_, more)| more).into_iter().chain(self.own(g));
+            for w in std::iter::once(g).chain(further.flat_map(|more| more.split(' '))) {
+                if !out.contains(&w) {
+                    out.push(w);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The glossary entry of a word, from a map built once: every word of a
@@ -892,65 +963,61 @@ fn clock_time(word: &str) -> Option<&'static [&'static str]> {
 /// covered by a passage when, for enough of its words, the word or one of
 /// its glosses is there.
 pub fn term_groups(query: &str) -> Vec<Vec<String>> {
-    let mut seen = BTreeSet::new();
-    words_of(query)
-        .into_iter()
-        .filter(|w| is_searched(w))
-        .filter(|w| seen.insert(stem(w)))
-        .map(|w| std::iter::once(stem(&w)).chain(glosses(&w).into_iter().map(stem)).collect())
-        .collect()
+    NO_GLOSSARY.term_groups(query)
 }
 
-/// The words of a query, plus each hyphenated word joined when the glossary
-/// knows it ("call-out" is also "callout"), and each compound written as
-/// two words ("call out", "ice maker") joined likewise.
-fn words_of(query: &str) -> Vec<String> {
-    let plain_words: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).collect();
-    let mut words: Vec<String> = plain_words.iter().map(|w| w.to_string()).collect();
-    for token in query.split_whitespace().filter(|t| t.contains('-')) {
-        let bare = token.trim_matches(|c: char| !c.is_alphanumeric());
-        if !glosses(bare).is_empty() {
-            words.push(bare.to_string());
-        }
-    }
-    let parts: Vec<&str> = plain_words.into_iter().filter(|w| !w.is_empty()).collect();
-    for pair in parts.windows(2).filter(|p| p[0].chars().count() >= 3 && p[1].chars().count() >= 3) {
-        let joined = format!("{}{}", pair[0], pair[1]);
-        if !glosses(&joined).is_empty() {
-            words.push(joined);
-        }
-    }
-    words
-}
-
-/// The query as the built-in model should read it: its topic words, each
-/// with glosses replaced by them (the model is English-first: "cobran" means
-/// nothing to it, "charge fee price" does). Stop words are left out: the
-/// model averages its words' vectors, and "do you", "will you put it in"
-/// pull every query toward the chunks written most in the second person
-/// (payment, emergency advice) whatever the question is about.
-pub fn glossed(query: &str) -> String {
-    let topic = query
-        .split_whitespace()
-        .filter_map(|w| {
-            let bare = w.trim_matches(|c: char| !c.is_alphanumeric());
-            let g = glosses(bare);
-            if !g.is_empty() {
-                Some(g.join(" "))
-            } else if !is_searched(bare) {
-                None
-            } else {
-                Some(w.to_string())
+impl Glossary {
+    /// The words of a query, plus each hyphenated word joined when the glossary
+    /// knows it ("call-out" is also "callout"), and each compound written as
+    /// two words ("call out", "ice maker") joined likewise.
+    fn words_of(&self, query: &str) -> Vec<String> {
+        let plain_words: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).collect();
+        let mut words: Vec<String> = plain_words.iter().map(|w| w.to_string()).collect();
+        for token in query.split_whitespace().filter(|t| t.contains('-')) {
+            let bare = token.trim_matches(|c: char| !c.is_alphanumeric());
+            if !self.glosses(bare).is_empty() {
+                words.push(bare.to_string());
             }
-        })
-        .chain(phrase_glosses(query).map(str::to_string))
-        .collect::<Vec<_>>()
-        .join(" ");
-    // Nothing but stop words ("is it dying"): the model reads them all.
-    if topic.is_empty() {
-        query.to_string()
-    } else {
-        topic
+        }
+        let parts: Vec<&str> = plain_words.into_iter().filter(|w| !w.is_empty()).collect();
+        for pair in parts.windows(2).filter(|p| p[0].chars().count() >= 3 && p[1].chars().count() >= 3) {
+            let joined = format!("{}{}", pair[0], pair[1]);
+            if !self.glosses(&joined).is_empty() {
+                words.push(joined);
+            }
+        }
+        words
+    }
+
+    /// The query as the built-in model should read it: its topic words, each
+    /// with glosses replaced by them (the model is English-first: "cobran" means
+    /// nothing to it, "charge fee price" does). Stop words are left out: the
+    /// model averages its words' vectors, and "do you", "will you put it in"
+    /// pull every query toward the chunks written most in the second person
+    /// (payment, emergency advice) whatever the question is about.
+    pub fn glossed(&self, query: &str) -> String {
+        let topic = query
+            .split_whitespace()
+            .filter_map(|w| {
+                let bare = w.trim_matches(|c: char| !c.is_alphanumeric());
+                let g = self.glosses(bare);
+                if !g.is_empty() {
+                    Some(g.join(" "))
+                } else if !is_searched(bare) {
+                    None
+                } else {
+                    Some(w.to_string())
+                }
+            })
+            .chain(self.phrase_glosses(query).map(str::to_string))
+            .collect::<Vec<_>>()
+            .join(" ");
+        // Nothing but stop words ("is it dying"): the model reads them all.
+        if topic.is_empty() {
+            query.to_string()
+        } else {
+            topic
+        }
     }
 }
 
@@ -1073,12 +1140,26 @@ const PHRASE_GLOSSES: &[(&str, &str)] = &[
     ("a que hora", "hours"),
 ];
 
-fn phrase_glosses(query: &str) -> impl Iterator<Item = &'static str> {
-    let lower = plain(query);
-    let whole = whole_house(&lower).then_some(["repipe", "whole-house"]);
-    let phrases: Vec<&'static str> =
-        PHRASE_GLOSSES.iter().filter(|(p, _)| lower.contains(p)).flat_map(|(_, g)| g.split(' ')).collect();
-    phrases.into_iter().chain(whole.into_iter().flatten())
+impl Glossary {
+    fn phrase_glosses<'a>(&'a self, query: &str) -> impl Iterator<Item = &'a str> {
+        let lower = plain(query);
+        let whole = whole_house(&lower).then_some(["repipe", "whole-house"]);
+        let mut phrases: Vec<&'a str> = PHRASE_GLOSSES
+            .iter()
+            .filter(|(p, _)| lower.contains(p))
+            .flat_map(|(_, g)| g.split(' '))
+            .collect();
+        // The business's phrases only where a word begins: an owner's "be home"
+        // is not in "maybe home".
+        for (p, g) in &self.phrases {
+            let starts_word =
+                |at: usize| lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+            if lower.match_indices(p.as_str()).any(|(at, _)| starts_word(at)) {
+                phrases.extend(g.split(' '));
+            }
+        }
+        phrases.into_iter().chain(whole.into_iter().flatten())
+    }
 }
 
 /// Whether a query speaks of all of a house's pipes ("all the old
@@ -1095,16 +1176,55 @@ fn whole_house(lower: &str) -> bool {
         .any(|(i, w)| WHOLE.contains(w) && words[i + 1..].iter().take(4).any(|next| PIPES.contains(next)))
 }
 
-/// The distinct searchable words of a query, lower-cased, with their glosses.
+impl Glossary {
+    /// The distinct searchable words of a query, lower-cased, with their glosses.
+    pub fn query_words(&self, query: &str) -> Vec<String> {
+        self.words_of(query)
+            .into_iter()
+            .filter(|w| is_searched(w))
+            .flat_map(|w| {
+                std::iter::once(w.to_lowercase()).chain(self.glosses(&w).into_iter().map(str::to_string))
+            })
+            .chain(self.phrase_glosses(query).map(str::to_string))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Each topic word of a query with the words it stands for: a question is
+    /// covered by a passage when, for enough of its words, the word or one of
+    /// its glosses is there.
+    pub fn term_groups(&self, query: &str) -> Vec<Vec<String>> {
+        let mut seen = BTreeSet::new();
+        self.words_of(query)
+            .into_iter()
+            .filter(|w| is_searched(w))
+            .filter(|w| seen.insert(stem(w)))
+            .map(|w| std::iter::once(stem(&w)).chain(self.glosses(&w).into_iter().map(stem)).collect())
+            .collect()
+    }
+
+    /// [`covers`], with this glossary.
+    pub fn covers(&self, query: &str, passage: &str) -> bool {
+        meets_bar(&self.term_groups(query), passage)
+    }
+
+    /// [`extract_answer`], with this glossary.
+    pub fn extract_answer(&self, query: &str, passages: &[Passage]) -> Option<String> {
+        answer_from(self.term_groups(query), passages)
+    }
+}
+
+/// The words of a query, plus each hyphenated word joined when the glossary
+/// knows it, with the shared glossary alone (see [`Glossary::query_words`]).
 pub fn query_words(query: &str) -> Vec<String> {
-    words_of(query)
-        .into_iter()
-        .filter(|w| is_searched(w))
-        .flat_map(|w| std::iter::once(w.to_lowercase()).chain(glosses(&w).into_iter().map(str::to_string)))
-        .chain(phrase_glosses(query).map(str::to_string))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+    NO_GLOSSARY.query_words(query)
+}
+
+/// The query as the built-in model should read it, with the shared glossary
+/// alone (see [`Glossary::glossed`]).
+pub fn glossed(query: &str) -> String {
+    NO_GLOSSARY.glossed(query)
 }
 
 /// Document frequencies of the stemmed words of `chunks`.
@@ -1173,7 +1293,7 @@ pub fn fuse_hybrid(full_text: &[i64], vectors: &[i64], k: f64, covered: bool) ->
 /// question's topic words (each word or one of its glosses), and at least
 /// half of its subject words (see [`is_aspect`]).
 pub fn covers(query: &str, passage: &str) -> bool {
-    meets_bar(&term_groups(query), passage)
+    NO_GLOSSARY.covers(query, passage)
 }
 
 /// Words that ask what something costs or when it happens, not what it is
@@ -1258,7 +1378,11 @@ fn fuse_weighted(rankings: &[Vec<i64>], k: f64, later: f64) -> Vec<i64> {
 /// An answer extracted from the best passage, when it covers the question
 /// well enough to say it out loud; None means "have someone follow up".
 pub fn extract_answer(query: &str, passages: &[Passage]) -> Option<String> {
-    let terms = term_groups(query);
+    NO_GLOSSARY.extract_answer(query, passages)
+}
+
+/// [`extract_answer`] for a question's term groups.
+fn answer_from(terms: Vec<Vec<String>>, passages: &[Passage]) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
