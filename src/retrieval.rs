@@ -362,12 +362,14 @@ pub fn stem(word: &str) -> String {
 ///
 /// Shared by every business, so only language belongs here: translations,
 /// synonyms and inflections, regional names of things, idioms that ask a
-/// price, the hours, the area or when to pay. A gloss true of one
+/// price, the hours, the area or when to pay, and the home-services
+/// trade's own words ("snake" a drain is clearing it). A gloss true of one
 /// business's documents or offer (its founding year, its discounts, "be
-/// home" for its visit policy) or of one trade only ("heaters" as water
-/// heaters, "window" as an arrival window) is that business's own
-/// ([`Glossary`], its file's `[glossary]`); the demo business carries the
-/// ones moved out of this table.
+/// home" for its visit policy), or that reads a word as one trade's thing
+/// when it means another elsewhere ("heaters" as water heaters to an HVAC
+/// company's customer, "window" as an arrival window), is that business's
+/// own ([`Glossary`], its file's `[glossary]`); the demo business carries
+/// the ones moved out of this table.
 const GLOSSES: &[(&str, &str)] = &[
     // Spanish: when, and what it costs.
     ("horario", "hours"),
@@ -515,6 +517,11 @@ const GLOSSES: &[(&str, &str)] = &[
     ("bonded", "insured"),
     // Round four (issue 12): customers' words for the jobs, fees and
     // people the documents name otherwise.
+    ("snake", "clearing drain"),
+    ("snaked", "clearing drain"),
+    ("unclog", "clearing drain"),
+    ("unclogged", "clearing drain"),
+    ("clogged", "clearing drain"),
     ("miles", "miles trip area"),
     ("far", "miles trip area"),
     ("reschedule", "move cancel appointment"),
