@@ -226,6 +226,8 @@ pub struct BusinessBundle {
     pub notifications: NotificationPrefs,
     /// `[facts]`: hours, service area, prices, about.
     pub facts: BusinessFacts,
+    /// `[glossary]`: the owner's words for their own documents.
+    pub glossary: Vec<Gloss>,
 }
 
 impl BusinessBundle {
@@ -241,8 +243,19 @@ impl BusinessBundle {
             emergency_rules: EmergencyRules::default(),
             notifications: NotificationPrefs::default(),
             facts: BusinessFacts::default(),
+            glossary: Vec::new(),
         }
     }
+}
+
+/// An entry of one business's own glossary: a phrase its customers say and
+/// the words its documents use for it ("be home" -> "adult home"), searched
+/// beside the customer's words for that business only. The glossary every
+/// business shares (`retrieval`) holds language, not any one business's wording.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Gloss {
+    pub phrase: String,
+    pub words: String,
 }
 
 /// The owner's changes to the default triage rules of their business.
@@ -263,6 +276,8 @@ pub struct Profile {
     pub questions: Vec<Question>,
     pub emergency_rules: EmergencyRules,
     pub facts: BusinessFacts,
+    /// The business's own glossary, for its knowledge searches.
+    pub glossary: Vec<Gloss>,
     /// The owner's "this was (not) an emergency" marks: (level, message).
     pub triage_marks: Vec<(Priority, String)>,
 }

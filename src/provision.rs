@@ -1,5 +1,6 @@
 //! The business file: TOML with `[business]`, `[agent]`, `[[questions]]`,
-//! `[[knowledge]]`, `[emergency_rules]` and `[notifications]`, read by
+//! `[[knowledge]]`, `[emergency_rules]`, `[notifications]`, `[facts]` and
+//! `[glossary]`, read by
 //! `business import` and written by `business export`.
 //!
 //! The file is walked with its source spans so that every problem, not just
@@ -19,9 +20,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::domain::{
-    AgentConfig, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules, ExpectedFormat, KnowledgeDoc,
-    NewBusiness, NotificationPrefs, NotifyChannel, PlanTier, Priority, Question, VoiceMode, WeekHours,
-    REALTIME_VOICES, WEEKDAYS,
+    AgentConfig, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules, ExpectedFormat, Gloss,
+    KnowledgeDoc, NewBusiness, NotificationPrefs, NotifyChannel, PlanTier, Priority, Question, VoiceMode,
+    WeekHours, REALTIME_VOICES, WEEKDAYS,
 };
 use crate::validate;
 pub use crate::validate::{is_field_name, is_hex_colour, is_language_tag};
@@ -250,7 +251,16 @@ fn parse(text: &str, base: Option<&Path>) -> Result<BusinessBundle, Vec<ImportEr
     let top = c.fields(
         root.get_ref(),
         "",
-        &["business", "agent", "questions", "knowledge", "emergency_rules", "notifications", "facts"],
+        &[
+            "business",
+            "agent",
+            "questions",
+            "knowledge",
+            "emergency_rules",
+            "notifications",
+            "facts",
+            "glossary",
+        ],
     );
     let whole = root.span();
 
@@ -302,6 +312,15 @@ fn parse(text: &str, base: Option<&Path>) -> Result<BusinessBundle, Vec<ImportEr
         None => BusinessFacts::default(),
     };
 
+    let glossary = match top.get("glossary").map(|v| (v.get_ref().as_table(), v.span())) {
+        Some((Some(table), span)) => parse_glossary(&mut c, table, &span),
+        Some((None, span)) => {
+            c.error(&span, "glossary", "expected a [glossary] table");
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+
     match business {
         Some(business) if c.errors.is_empty() => Ok(BusinessBundle {
             business,
@@ -311,6 +330,7 @@ fn parse(text: &str, base: Option<&Path>) -> Result<BusinessBundle, Vec<ImportEr
             emergency_rules,
             notifications,
             facts,
+            glossary,
         }),
         _ => {
             c.errors.sort_by_key(|e| e.line);
@@ -602,6 +622,38 @@ fn parse_emergency_rules(c: &mut Checker<'_>, table: &DeTable<'_>) -> EmergencyR
     rules
 }
 
+/// `[glossary]`: the business's own words, `"customer's phrase" = "document
+/// words"`, kept in order of phrase (so a file exported and imported back is
+/// the same), each phrase once.
+fn parse_glossary(c: &mut Checker<'_>, table: &DeTable<'_>, span: &Range<usize>) -> Vec<Gloss> {
+    let mut out: Vec<Gloss> = Vec::new();
+    if table.len() > validate::MAX_GLOSSES {
+        c.error(
+            span,
+            "glossary",
+            format!("too many entries: {} (at most {})", table.len(), validate::MAX_GLOSSES),
+        );
+        return out;
+    }
+    for (key, value) in table.iter() {
+        let phrase: &str = key.get_ref();
+        let field = format!("glossary.{phrase:?}");
+        let Some(words) = value.get_ref().as_str() else {
+            c.error(&value.span(), field, "expected a string of the documents' words");
+            continue;
+        };
+        match validate::gloss(phrase, words) {
+            Ok(g) if out.iter().any(|o| o.phrase.eq_ignore_ascii_case(&g.phrase)) => {
+                c.error(&key.span(), field, "this phrase is listed twice")
+            }
+            Ok(g) => out.push(g),
+            Err((_, message)) => c.error(&key.span(), field, message),
+        }
+    }
+    out.sort_by(|a, b| a.phrase.cmp(&b.phrase));
+    out
+}
+
 /// `new_lead` and `call_ended`: lists of channels; `digest`: on or off;
 /// `digest_hour`: the local hour of the digest.
 fn parse_notifications(c: &mut Checker<'_>, table: &DeTable<'_>) -> NotificationPrefs {
@@ -818,6 +870,8 @@ struct FileOut<'a> {
     notifications: &'a NotificationPrefs,
     #[serde(skip_serializing_if = "Option::is_none")]
     facts: Option<FactsOut<'a>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    glossary: BTreeMap<&'a str, &'a str>,
 }
 
 /// `[facts]` with its values before its `[facts.hours]` table.
@@ -927,6 +981,7 @@ pub fn render_bundle(bundle: &BusinessBundle) -> String {
                 hours: &f.hours,
             }
         }),
+        glossary: bundle.glossary.iter().map(|g| (g.phrase.as_str(), g.words.as_str())).collect(),
     };
     let body = toml::to_string_pretty(&out).unwrap_or_else(|e| format!("# export failed: {e}\n"));
     format!("# frontdesk business file — import with `frontdesk business import FILE`\n\n{body}")

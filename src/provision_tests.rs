@@ -106,6 +106,43 @@ fn syntax_errors_and_missing_sections() {
 }
 
 #[test]
+fn the_glossary_round_trips_and_bad_entries_are_named() {
+    let text = "[business]\nname = \"Cool Air\"\nbusiness_type = \"HVAC\"\n\n[glossary]\n\
+                \"no heat\" = \"Furnace  Repair\"\nmini-split = \"ductless\"\n";
+    let b = parse_bundle(text).unwrap();
+    assert_eq!(
+        b.glossary,
+        [
+            Gloss { phrase: "mini-split".into(), words: "ductless".into() },
+            Gloss { phrase: "no heat".into(), words: "furnace repair".into() },
+        ],
+        "normalised, in order of phrase"
+    );
+    assert_eq!(parse_bundle(&render_bundle(&b)).unwrap(), b);
+    // The demo's own glossary is its business's, exported with it.
+    let demo = parse_bundle(include_str!("../assets/demo/acme-plumbing.toml")).unwrap();
+    assert!(demo.glossary.iter().any(|g| g.phrase == "be home" && g.words == "adult home"));
+    assert!(render_bundle(&demo).contains("\"be home\" = \"adult home\""));
+
+    let long = "x".repeat(validate::MAX_GLOSS_PHRASE + 1);
+    let bad =
+        format!("[business]\nname = \"X\"\n[glossary]\n\"\" = \"adult\"\nok = \"\"\nn = 3\n{long} = \"y\"\n");
+    let errors = parse_bundle(&bad).unwrap_err();
+    let got: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    let long_field = format!("glossary.{long:?}");
+    assert_eq!(
+        got,
+        [(4, "glossary.\"\""), (5, "glossary.\"ok\""), (6, "glossary.\"n\""), (7, long_field.as_str())],
+        "{errors:?}"
+    );
+    assert!(errors[0].message.contains("phrase is empty") && errors[3].message.contains("too long"));
+    let many: String = (0..=validate::MAX_GLOSSES).map(|i| format!("w{i} = \"x\"\n")).collect();
+    let errors = parse_bundle(&format!("[business]\nname = \"X\"\n[glossary]\n{many}")).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].field == "glossary" && errors[0].message.contains("too many entries"), "{errors:?}");
+}
+
+#[test]
 fn emergency_rules_round_trip() {
     let text = "[business]\nname = \"X\"\n\n[emergency_rules]\nurgent = [\"septic alarm\"]\nhigh = [\"slow drain\"]\n\
                 remove = [\"no hot water\"]\n";

@@ -25,6 +25,34 @@ pub fn optional_text(raw: &str, max: usize) -> Result<Option<String>, String> {
     }
 }
 
+/// At most this many entries in a business's own glossary: it is for the
+/// owner's wording, a few dozen phrases, not a second shared table.
+pub const MAX_GLOSSES: usize = 300;
+/// The longest customer phrase of a glossary entry, in characters.
+pub const MAX_GLOSS_PHRASE: usize = 80;
+/// The longest list of document words of a glossary entry, in characters.
+pub const MAX_GLOSS_WORDS: usize = 200;
+
+/// A glossary entry, normalised: the phrase trimmed, its spaces single;
+/// the document words lower case, single-spaced. Err names the part at fault.
+pub fn gloss(phrase: &str, words: &str) -> Result<crate::domain::Gloss, (&'static str, String)> {
+    let single = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let phrase = single(phrase);
+    let words = single(words).to_lowercase();
+    let check = |s: &str, max: usize, what: &str| {
+        if s.is_empty() {
+            Err(format!("the {what} is empty"))
+        } else if s.chars().count() > max {
+            Err(format!("the {what} is too long (at most {max} characters)"))
+        } else {
+            Ok(())
+        }
+    };
+    check(&phrase, MAX_GLOSS_PHRASE, "customer's phrase").map_err(|m| ("phrase", m))?;
+    check(&words, MAX_GLOSS_WORDS, "document words").map_err(|m| ("words", m))?;
+    Ok(crate::domain::Gloss { phrase, words })
+}
+
 pub fn email(raw: &str) -> Result<String, String> {
     let s = raw.trim();
     if email_address::EmailAddress::is_valid(s) {

@@ -674,7 +674,7 @@ fn answer_questions(ctx: &Context, message: &str, passages: &[Passage]) -> Optio
             break;
         }
         let answer = super::facts::answer(&part, &ctx.facts, ctx.today)
-            .or_else(|| retrieval::extract_answer(&part, passages));
+            .or_else(|| ctx.glossary.extract_answer(&part, passages));
         if let Some(answer) = answer.filter(|a| !found.contains(a)) {
             found.push(answer);
         }

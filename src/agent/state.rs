@@ -24,6 +24,9 @@ pub struct Context {
     pub facts: BusinessFacts,
     /// The business's local date, for "are you open today?".
     pub today: Option<chrono::NaiveDate>,
+    /// The business's own glossary, beside the shared one, for its searches
+    /// and for whether a passage answers a question.
+    pub glossary: Arc<crate::retrieval::Glossary>,
 }
 
 impl Context {
@@ -39,13 +42,27 @@ impl Context {
         if let Some(limit) = plans.question_limit(business.plan_tier) {
             questions.truncate(limit);
         }
-        Context { business, agent, questions, rules, facts: BusinessFacts::default(), today: None }
+        Context {
+            business,
+            agent,
+            questions,
+            rules,
+            facts: BusinessFacts::default(),
+            today: None,
+            glossary: Arc::default(),
+        }
     }
 
     /// The business's facts, and its local date.
     pub fn with_facts(mut self, facts: BusinessFacts, today: Option<chrono::NaiveDate>) -> Self {
         self.facts = facts;
         self.today = today;
+        self
+    }
+
+    /// The business's own glossary.
+    pub fn with_glossary(mut self, glossary: &[crate::domain::Gloss]) -> Self {
+        self.glossary = Arc::new(crate::retrieval::Glossary::new(glossary));
         self
     }
 

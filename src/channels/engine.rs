@@ -11,7 +11,7 @@ use crate::agent::tools;
 use crate::agent::triage::Rules;
 use crate::domain::{new_id, Channel, Priority, Speaker};
 use crate::ids::{BusinessId, ConversationId, LeadId};
-use crate::retrieval::{self, Passage};
+use crate::retrieval::{Glossary, Passage};
 use crate::sessions::TurnLease;
 use crate::state::AppState;
 use crate::store::{KnowledgeQuery, LatencySample, StoreError, TurnRecord};
@@ -153,21 +153,25 @@ impl From<TurnError> for crate::error::ApiError {
 struct StoreKnowledge<'a> {
     app: &'a AppState,
     business_id: &'a BusinessId,
+    glossary: &'a Glossary,
 }
 
 #[async_trait::async_trait]
 impl tools::KnowledgeSource for StoreKnowledge<'_> {
     async fn search(&self, query: &str) -> Vec<Passage> {
-        search(self.app, self.business_id, query).await.unwrap_or_default()
+        search(self.app, self.business_id, self.glossary, query).await.unwrap_or_default()
     }
 }
 
 /// Searches a business's knowledge base: full text fused with the nearest
 /// chunks by meaning. The query is embedded by the OpenAI model when one is
-/// configured (and answers in time), else by the embedded model.
+/// configured (and answers in time), else by the embedded model, which
+/// reads it through the shared glossary and the business's own (the store
+/// searches the words of both).
 pub async fn search(
     app: &AppState,
     business_id: &BusinessId,
+    glossary: &Glossary,
     text: &str,
 ) -> Result<Vec<Passage>, StoreError> {
     let remote = match &app.embedder {
@@ -180,8 +184,8 @@ pub async fn search(
         },
         None => None,
     };
-    let embedding = remote
-        .or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(&retrieval::glossed(text)))));
+    let embedding =
+        remote.or_else(|| local_model::get().map(|m| (m.id().to_string(), m.embed(&glossary.glossed(text)))));
     let query = KnowledgeQuery { text: text.to_string(), embedding, limit: PASSAGES };
     app.store.search_knowledge(business_id, &query).await
 }
@@ -191,15 +195,16 @@ pub async fn search(
 async fn search_each_question(
     app: &AppState,
     business_id: &BusinessId,
+    glossary: &Glossary,
     message: &str,
 ) -> Result<Vec<Passage>, StoreError> {
     let parts = conversation::asked_parts(message);
     if parts.len() < 2 {
-        return search(app, business_id, message).await;
+        return search(app, business_id, glossary, message).await;
     }
     let mut found = Vec::new();
     for part in &parts {
-        found.push(search(app, business_id, part).await?);
+        found.push(search(app, business_id, glossary, part).await?);
     }
     let mut merged: Vec<Passage> = Vec::new();
     for rank in 0..PASSAGES {
@@ -226,7 +231,8 @@ pub async fn context(app: &AppState, business_id: &BusinessId) -> Result<Context
     let tz: chrono_tz::Tz = profile.business.timezone.parse().unwrap_or(chrono_tz::UTC);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     Ok(Context::new(profile.business, profile.agent, profile.questions, rules, app.plans)
-        .with_facts(profile.facts, Some(today)))
+        .with_facts(profile.facts, Some(today))
+        .with_glossary(&profile.glossary))
 }
 
 /// Sends a saved reply to a streaming client a sentence at a time.
@@ -339,11 +345,11 @@ async fn turn(
     let (session_id, mut session) = open_session(app, business_id, channel, session_id, test).await?;
 
     let passages = if conversation::is_question(message) {
-        search_each_question(app, business_id, message).await?
+        search_each_question(app, business_id, &ctx.glossary, message).await?
     } else {
         Vec::new()
     };
-    let source = StoreKnowledge { app, business_id };
+    let source = StoreKnowledge { app, business_id, glossary: &ctx.glossary };
     let history = session.history.clone();
     let input = TurnInput {
         ctx,

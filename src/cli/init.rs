@@ -131,5 +131,6 @@ fn business_bundle(args: &Args, interactive: bool) -> anyhow::Result<BusinessBun
         emergency_rules: Default::default(),
         notifications: Default::default(),
         facts: Default::default(),
+        glossary: Vec::new(),
     })
 }

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::{NewUser, Result};
 use crate::domain::{
-    AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Channel, EmergencyRules, KnowledgeDoc, Lead,
-    LeadStatus, Message, Priority, Question, User,
+    AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Channel, EmergencyRules, Gloss, KnowledgeDoc,
+    Lead, LeadStatus, Message, Priority, Question, User,
 };
 use crate::ids::{BusinessId, CallSid, LeadId};
 
@@ -362,6 +362,10 @@ pub trait AdminStore: Send + Sync {
     /// Hours, area, prices, about (defaults when none were saved).
     async fn business_facts(&self, business_id: &BusinessId) -> Result<BusinessFacts>;
     async fn set_business_facts(&self, business_id: &BusinessId, facts: BusinessFacts) -> Result<()>;
+    /// The business's own glossary (empty when none was saved), and its
+    /// replacement: searched from the next question on.
+    async fn business_glossary(&self, business_id: &BusinessId) -> Result<Vec<Gloss>>;
+    async fn set_business_glossary(&self, business_id: &BusinessId, glossary: Vec<Gloss>) -> Result<()>;
     /// Where and when the chat widget was first loaded by one of the
     /// business's own sites (the first-hour checklist).
     async fn widget_seen(

@@ -9,8 +9,8 @@ use super::input::{ActionError, FieldErrors, Input};
 use super::notify_forms;
 use crate::agent::triage::Rules;
 use crate::domain::{
-    starter_questions_for, AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Lead, NewBusiness,
-    NotificationPrefs, NotifyEvent, PlanTier, Priority, Role, Speaker, User,
+    starter_questions_for, AgentConfig, BusinessBundle, BusinessFacts, BusinessType, Gloss, Lead,
+    NewBusiness, NotificationPrefs, NotifyEvent, PlanTier, Priority, Role, Speaker, User,
 };
 use crate::error::ApiError;
 use crate::ids::{BusinessId, LeadId};
@@ -128,6 +128,15 @@ fn knowledge_manager(app: &AppState, caller: &Caller) -> Result<BusinessId> {
     let (id, plan) = managed(caller)?;
     app.plans.require(plan, Feature::KnowledgeBaseManagement)?;
     Ok(id.clone())
+}
+
+/// Replaces the business's own glossary (the knowledge page, the admin
+/// API): searched from the next question on.
+pub async fn save_glossary(app: &AppState, caller: &Caller, input: &Input) -> Result<Vec<Gloss>> {
+    let id = knowledge_manager(app, caller)?;
+    let glossary = forms::glossary(input)?;
+    app.store.set_business_glossary(&id, glossary.clone()).await?;
+    Ok(glossary)
 }
 
 pub async fn add_knowledge(
@@ -470,6 +479,7 @@ fn new_bundle(input: &Input, e: &mut FieldErrors, plan: PlanTier) -> Option<Busi
         emergency_rules: Default::default(),
         notifications: Default::default(),
         facts,
+        glossary: Vec::new(),
     })
 }
 

@@ -321,6 +321,14 @@ async fn knowledge(app: &AppState, c: &Caller, req: &ApiReq, rest: &[&str]) -> R
     let (get, post, put, delete) =
         (m == Method::GET || m == Method::HEAD, m == Method::POST, m == Method::PUT, m == Method::DELETE);
     match rest {
+        ["glossary"] if get => {
+            c.require_manager()?;
+            ok(answers::GlossaryView::from(app.store.business_glossary(&c.business()?.id).await?.as_slice()))
+        }
+        ["glossary"] if post || put => {
+            let glossary = actions::save_glossary(app, c, &req.json(&fields::GLOSSARY)?).await?;
+            ok(answers::GlossaryView::from(glossary.as_slice()))
+        }
         [] if get => {
             c.require_manager()?;
             let documents = app.store.knowledge_entries(&c.business()?.id).await?;

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, TimeZone};
 
 use super::input::{finish, ActionError, FieldErrors, Input};
 use crate::domain::{
-    AgentConfig, Business, BusinessFacts, BusinessType, Channel, EmergencyRules, ExpectedFormat,
+    AgentConfig, Business, BusinessFacts, BusinessType, Channel, EmergencyRules, ExpectedFormat, Gloss,
     KnowledgeDoc, LeadStatus, PlanTier, Priority, Question, VoiceMode, REALTIME_VOICES, WEEKDAYS,
 };
 use crate::store::admin::{BusinessSettings, LeadFilter, NotificationSettings};
@@ -299,6 +299,37 @@ pub fn rules(input: &Input) -> Result<EmergencyRules, ActionError> {
         }
     }
     finish(e, Some(rules))
+}
+
+/// The business's own glossary: `glossary`, a line (or a JSON list item)
+/// per entry, "customer's phrase = documents' words" ("be home = adult
+/// home"). The whole list replaces the old one; kept in order of phrase, as
+/// a business file keeps it. Every problem is reported against `glossary`,
+/// with the line it is on.
+pub fn glossary(input: &Input) -> Result<Vec<Gloss>, ActionError> {
+    let mut e = FieldErrors::default();
+    let lines = input.lines("glossary");
+    if lines.len() > validate::MAX_GLOSSES {
+        e.add("glossary", format!("too many entries: {} (at most {})", lines.len(), validate::MAX_GLOSSES));
+        return finish(e, None);
+    }
+    let mut out: Vec<Gloss> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let at = format!("line {} ('{}')", i + 1, line.chars().take(40).collect::<String>());
+        let Some((phrase, words)) = line.split_once('=') else {
+            e.add("glossary", format!("{at}: write the customer's phrase, '=', then the documents' words"));
+            continue;
+        };
+        match validate::gloss(phrase, words) {
+            Ok(g) if out.iter().any(|o| o.phrase.eq_ignore_ascii_case(&g.phrase)) => {
+                e.add("glossary", format!("{at}: the phrase '{}' is listed twice", g.phrase))
+            }
+            Ok(g) => out.push(g),
+            Err((_, message)) => e.add("glossary", format!("{at}: {message}")),
+        }
+    }
+    out.sort_by(|a, b| a.phrase.cmp(&b.phrase));
+    finish(e, Some(out))
 }
 
 /// The business's facts: `hours.monday` … `hours.sunday` ("7am-6pm",

@@ -405,6 +405,77 @@ async fn questions_and_knowledge_through_the_api_change_the_agent() {
     assert_eq!(res.status(), 400);
 }
 
+/// The owner's glossary through the API and the knowledge page: bad
+/// entries refused with the field named, nothing saved; a saved entry is
+/// searched from the next message on, for this business alone.
+#[tokio::test]
+async fn an_owners_glossary_reaches_the_agent_at_once() {
+    let (ui, a, b) = two_businesses().await;
+    let token = ui.token("a@alpha.example").await;
+    let boilers = json!({"title": "Boilers", "content": "We service and repair gas boilers of every brand."});
+    for t in [&token, &ui.token("b@bravo.example").await] {
+        assert_eq!(ui.api(t, "POST", "/api/admin/knowledge", Some(boilers.clone())).await.0, 201);
+    }
+    let ask = |business: String| {
+        let ui = &ui;
+        async move { ui.chat(&business, "Do you fix furnaces?").await.1["reply"].as_str().unwrap().to_string() }
+    };
+    assert!(!ask(a.clone()).await.contains("boilers"), "no word of the question is in the document");
+    let (status, body) = ui.api(&token, "GET", "/api/admin/knowledge/glossary", None).await;
+    assert_eq!((status, body["glossary"].as_array().map(Vec::len)), (200, Some(0)));
+
+    // Refused, naming the field; nothing is saved.
+    let too_long = format!("x = {}", "y ".repeat(150));
+    let many: Vec<String> = (0..301).map(|i| format!("word{i} = x")).collect();
+    for (bad, says) in [
+        (json!({"glossary": ["= gas boilers"]}), "customer's phrase is empty"),
+        (json!({"glossary": ["furnace boilers"]}), "'='"),
+        (json!({"glossary": ["furnace ="]}), "document words is empty"),
+        (json!({"glossary": [too_long]}), "too long"),
+        (json!({"glossary": ["furnace = boilers", "Furnace = heat"]}), "listed twice"),
+        (json!({"glossary": many}), "too many entries"),
+    ] {
+        let (status, body) = ui.api(&token, "PUT", "/api/admin/knowledge/glossary", Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["fields"]["glossary"].as_str().is_some_and(|m| m.contains(says)), "{bad}: {body}");
+    }
+    let (status, body) =
+        ui.api(&token, "PUT", "/api/admin/knowledge/glossary", Some(json!({"glossry": []}))).await;
+    assert_eq!(status, 400, "an unknown field: {body}");
+    assert_eq!(ui.api(&token, "GET", "/api/admin/knowledge/glossary", None).await.1["glossary"], json!([]));
+
+    // Saved: the next question is answered from the document.
+    let (status, body) = ui
+        .api(
+            &token,
+            "PUT",
+            "/api/admin/knowledge/glossary",
+            Some(json!({"glossary": ["furnace = boilers heating"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["glossary"], json!(["furnace = boilers heating"]));
+    assert_eq!(body["entries"][0]["phrase"], "furnace");
+    assert!(ask(a.clone()).await.contains("boilers"), "the owner's word, at once");
+    assert!(!ask(b.clone()).await.contains("boilers"), "another business's glossary is not this one's");
+
+    // The knowledge page shows it, and edits it (a bad line stays on the page, named).
+    let mut web = ui.sign_in("a@alpha.example").await;
+    let (status, page) = web.get("/knowledge").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("furnace = boilers heating"), "{page}");
+    let (status, _, page) =
+        web.submit("/knowledge/glossary", &[("glossary", "furnace = boilers\n= heating")]).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("line 2") && page.contains("customer&#39;s phrase is empty"), "{page}");
+    let (status, location, _) = web
+        .submit("/knowledge/glossary", &[("glossary", "furnace = boilers\nno heat = boilers repair")])
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/knowledge"));
+    let (_, body) = ui.api(&token, "GET", "/api/admin/knowledge/glossary", None).await;
+    assert_eq!(body["glossary"], json!(["furnace = boilers", "no heat = boilers repair"]));
+}
+
 #[tokio::test]
 async fn csv_export_follows_the_filters_and_defuses_formulas() {
     let (ui, a, _b) = two_businesses().await;

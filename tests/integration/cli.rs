@@ -120,6 +120,11 @@ fn import_is_idempotent_and_export_round_trips() {
     assert_eq!(fd.businesses().as_array().unwrap().len(), 1);
 
     let exported = fd.ok(&["business", "export", &id]);
+    // The business's own glossary goes with it.
+    assert!(
+        exported.contains("[glossary]") && exported.contains("\"be home\" = \"adult home\""),
+        "{exported}"
+    );
     let file = fd.dir.path().join("exported.toml");
     std::fs::write(&file, format!("{exported}\n")).unwrap();
     // Importing the export changes nothing: same id, same export.

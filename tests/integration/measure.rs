@@ -8,7 +8,7 @@ use frontdesk::agent::local_model;
 use frontdesk::agent::triage::Rules;
 use frontdesk::domain::{BusinessType, Priority};
 use frontdesk::ids::BusinessId;
-use frontdesk::retrieval::{extract_answer, glossed, question_parts};
+use frontdesk::retrieval::{question_parts, Glossary};
 use frontdesk::store::sqlite::SqliteStore;
 use frontdesk::store::{KnowledgeQuery, Store};
 
@@ -61,12 +61,22 @@ pub fn triage_report(rows: &Triaged) -> (f64, String, (f64, f64)) {
     (accuracy, table, urgent)
 }
 
-/// The demo business in a fresh store: (runtime, store, business id).
-pub fn demo_store() -> (tokio::runtime::Runtime, SqliteStore, String, tempfile::TempDir) {
+fn demo_bundle() -> frontdesk::domain::BusinessBundle {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo/acme-plumbing.toml"))
             .unwrap();
-    let bundle = frontdesk::provision::parse_bundle(&text).unwrap();
+    frontdesk::provision::parse_bundle(&text).unwrap()
+}
+
+/// The demo business's own glossary, as the engine reads it beside the
+/// shared one (`channels::engine::context`).
+pub fn demo_glossary() -> Glossary {
+    Glossary::new(&demo_bundle().glossary)
+}
+
+/// The demo business in a fresh store: (runtime, store, business id).
+pub fn demo_store() -> (tokio::runtime::Runtime, SqliteStore, String, tempfile::TempDir) {
+    let bundle = demo_bundle();
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
@@ -81,9 +91,10 @@ pub fn demo_store() -> (tokio::runtime::Runtime, SqliteStore, String, tempfile::
 pub fn knowledge(cases: &[(String, Vec<String>)]) -> Vec<(bool, bool, String, Vec<String>)> {
     let (rt, store, id, _dir) = demo_store();
     let model = local_model::get().unwrap();
+    let glossary = demo_glossary();
     let top = |text: &str, hybrid: bool| -> String {
         // As the engine embeds a query for the built-in model (`channels::engine::search`).
-        let embedding = hybrid.then(|| (model.id().to_string(), model.embed(&glossed(text))));
+        let embedding = hybrid.then(|| (model.id().to_string(), model.embed(&glossary.glossed(text))));
         let q = KnowledgeQuery { text: text.to_string(), embedding, limit: 1 };
         rt.block_on(store.search_knowledge(&BusinessId::from(&id), &q))
             .unwrap()
@@ -115,15 +126,16 @@ pub fn knowledge(cases: &[(String, Vec<String>)]) -> Vec<(bool, bool, String, Ve
 pub fn abstentions(questions: &[String]) -> Vec<(bool, String, Option<String>)> {
     let (rt, store, id, _dir) = demo_store();
     let model = local_model::get().unwrap();
+    let glossary = demo_glossary();
     questions
         .iter()
         .map(|message| {
             let answer = question_parts(message).iter().find_map(|part| {
                 // As the engine searches (`channels::engine::search`, three passages).
-                let embedding = Some((model.id().to_string(), model.embed(&glossed(part))));
+                let embedding = Some((model.id().to_string(), model.embed(&glossary.glossed(part))));
                 let q = KnowledgeQuery { text: part.clone(), embedding, limit: 3 };
                 let passages = rt.block_on(store.search_knowledge(&BusinessId::from(&id), &q)).unwrap();
-                extract_answer(part, &passages)
+                glossary.extract_answer(part, &passages)
             });
             (answer.is_none(), message.clone(), answer)
         })
@@ -196,8 +208,9 @@ fn explain_knowledge() {
     let Ok(questions) = std::env::var("FRONTDESK_EXPLAIN") else { return };
     let (rt, store, id, _dir) = demo_store();
     let model = local_model::get().unwrap();
+    let glossary = demo_glossary();
     let show = |text: &str, embed: Option<&str>| {
-        let embedding = embed.map(|e| (model.id().to_string(), model.embed(&glossed(e))));
+        let embedding = embed.map(|e| (model.id().to_string(), model.embed(&glossary.glossed(e))));
         let q = KnowledgeQuery { text: text.to_string(), embedding, limit: 5 };
         let found = rt.block_on(store.search_knowledge(&BusinessId::from(&id), &q)).unwrap();
         found
@@ -209,7 +222,7 @@ fn explain_knowledge() {
     for question in questions.lines().filter(|l| !l.trim().is_empty()) {
         println!("{question}");
         for part in question_parts(question) {
-            println!("  part: {part}\n    words: {:?}", frontdesk::retrieval::query_words(&part));
+            println!("  part: {part}\n    words: {:?}", glossary.query_words(&part));
             println!("    full text: {}", show(&part, None));
             println!("    model:     {}", show("", Some(&part)));
             println!("    fused:     {}", show(&part, Some(&part)));

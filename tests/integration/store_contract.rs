@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use frontdesk::domain::{
-    CallMode, Channel, EndedReason, KnowledgeDoc, LeadDraft, LeadStatus, NotifyChannel, Priority, Speaker,
+    BusinessBundle, BusinessType, CallMode, Channel, EndedReason, Gloss, KnowledgeDoc, LeadDraft, LeadStatus,
+    NotifyChannel, Priority, Speaker,
 };
 use frontdesk::ids::{BusinessId, CallSid, ConversationId, LeadId};
 use frontdesk::notify::policy::NotifyPolicy;
@@ -403,6 +404,45 @@ async fn story(store: Arc<dyn InspectableStore>) {
     store.delete_lead(&b, &lead_id).await.unwrap();
     assert!(store.transcript(&conv).await.unwrap().is_empty());
     imports(&store, &b, &other).await;
+    glossaries(&store, &b).await;
+}
+
+/// A business's own glossary: imported and exported with it, in its
+/// profile, searched for it alone; the owner's replacement is searched at once.
+async fn glossaries(store: &Arc<dyn InspectableStore>, b: &str) {
+    let b = BusinessId::from(b);
+    let bundle = frontdesk::provision::parse_bundle(DEMO).unwrap();
+    assert!(!bundle.glossary.is_empty());
+    assert_eq!(store.business_glossary(&b).await.unwrap(), bundle.glossary);
+    assert_eq!(store.agent_profile(&b).await.unwrap().glossary, bundle.glossary);
+    assert_eq!(store.business_bundle(&b).await.unwrap().glossary, bundle.glossary);
+    // The same documents at an HVAC company without the demo's glossary.
+    let hvac = BusinessBundle::with_knowledge("Cool Air", BusinessType::Hvac, bundle.knowledge.clone());
+    let h = store.import_business(hvac).await.unwrap().business_id;
+    assert!(store.business_glossary(&h).await.unwrap().is_empty());
+    let top = |id: BusinessId| {
+        let store = store.clone();
+        async move {
+            let q =
+                KnowledgeQuery { text: "will the tech let themselves in".into(), embedding: None, limit: 3 };
+            store.search_knowledge(&id, &q).await.unwrap().first().map(|p| p.title.clone())
+        }
+    };
+    let visits = "Business hours, appointments and the 24/7 emergency line";
+    assert_eq!(top(b.clone()).await.as_deref(), Some(visits), "the demo's own words");
+    assert_ne!(top(h.clone()).await.as_deref(), Some(visits), "not another business's");
+    // The owner writes the entry: searched from the next question on.
+    let own = vec![Gloss { phrase: "let themselves in".into(), words: "adult home".into() }];
+    store.set_business_glossary(&h, own.clone()).await.unwrap();
+    assert_eq!(store.business_glossary(&h).await.unwrap(), own);
+    assert_eq!(top(h.clone()).await.as_deref(), Some(visits));
+    assert_eq!(
+        store.business_glossary(&b).await.unwrap(),
+        bundle.glossary,
+        "the other business's is untouched"
+    );
+    let missing = BusinessId::from("no-such-business");
+    assert!(matches!(store.set_business_glossary(&missing, own).await, Err(StoreError::NotFound(_))));
 }
 
 /// Import jobs and a website's pages: added, replaced, kept, removed in one

@@ -9,8 +9,8 @@ use super::business::{insert_question, load_business, question_row, user_row, wr
 use super::{changed, db_err, get, get_u32, in_tx, reports, to_json, PgStore};
 use crate::domain::rfc3339;
 use crate::domain::{
-    new_id, now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
-    Priority, Question, Role, User,
+    new_id, now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, Gloss, KnowledgeDoc, Lead,
+    LeadStatus, Priority, Question, Role, User,
 };
 use crate::ids::{BusinessId, LeadId};
 use crate::store::admin::{
@@ -483,6 +483,18 @@ impl AdminStore for PgStore {
         let c = self.client().await?;
         load_business(&c, business_id).await?;
         super::business::write_facts(&c, business_id, &facts).await
+    }
+
+    async fn business_glossary(&self, business_id: &BusinessId) -> Result<Vec<Gloss>> {
+        let c = self.client().await?;
+        load_business(&c, business_id).await?;
+        super::business::read_glossary(&c, business_id).await
+    }
+
+    async fn set_business_glossary(&self, business_id: &BusinessId, glossary: Vec<Gloss>) -> Result<()> {
+        let c = self.client().await?;
+        load_business(&c, business_id).await?;
+        super::business::write_glossary(&c, business_id, &glossary).await
     }
 
     async fn widget_seen(

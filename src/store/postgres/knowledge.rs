@@ -148,14 +148,17 @@ pub(super) async fn search(
     business_id: &str,
     query: &KnowledgeQuery,
 ) -> Result<Vec<Passage>> {
-    let full_text = text_ranking(c, business_id, &query.text).await?;
+    // The business's own glossary, beside the shared one: its words are
+    // searched for this business only.
+    let glossary = retrieval::Glossary::new(&super::business::read_glossary(c, business_id).await?);
+    let full_text = text_ranking(c, business_id, &query.text, &glossary).await?;
     let ids: Vec<i64> = match &query.embedding {
         None => full_text,
         Some((model, vector)) => {
             let by_meaning =
                 super::vectors::ranking(c, vectors, business_id, model, vector, CANDIDATES).await?;
             let covered = match full_text.first() {
-                Some(&top) => covers(c, business_id, top, &query.text).await?,
+                Some(&top) => covers(c, business_id, top, &query.text, &glossary).await?,
                 None => false,
             };
             retrieval::fuse_hybrid(&full_text, &by_meaning, RRF_K, covered)
@@ -184,7 +187,13 @@ pub(super) async fn search(
 
 /// Whether chunk `id` (with its title) covers the question (see
 /// [`retrieval::covers`]).
-async fn covers(c: &impl GenericClient, business_id: &str, id: i64, question: &str) -> Result<bool> {
+async fn covers(
+    c: &impl GenericClient,
+    business_id: &str,
+    id: i64,
+    question: &str,
+    glossary: &retrieval::Glossary,
+) -> Result<bool> {
     let row = c
         .query_opt(
             "SELECT d.title, c.content, c.heading FROM knowledge_chunks c
@@ -195,7 +204,7 @@ async fn covers(c: &impl GenericClient, business_id: &str, id: i64, question: &s
         .map_err(db_err)?;
     let Some(row) = row else { return Ok(false) };
     let title = retrieval::chunk_title(&get::<String>(&row, 0)?, get::<Option<String>>(&row, 2)?.as_deref());
-    Ok(retrieval::covers(question, &format!("{title} {}", get::<String>(&row, 1)?)))
+    Ok(glossary.covers(question, &format!("{title} {}", get::<String>(&row, 1)?)))
 }
 
 /// A tsquery of `words`: any of them, or with `all` every one. The words are
@@ -209,8 +218,13 @@ fn tsquery(words: &[String], all: bool) -> Option<String> {
     (!clean.is_empty()).then(|| clean.join(if all { " & " } else { " | " }))
 }
 
-async fn text_ranking(c: &impl GenericClient, business_id: &str, text: &str) -> Result<Vec<i64>> {
-    let words = retrieval::query_words(text);
+async fn text_ranking(
+    c: &impl GenericClient,
+    business_id: &str,
+    text: &str,
+    glossary: &retrieval::Glossary,
+) -> Result<Vec<i64>> {
+    let words = glossary.query_words(text);
     let total: i64 = get(
         &c.query_one("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = $1", &[&business_id])
             .await

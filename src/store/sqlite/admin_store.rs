@@ -7,7 +7,7 @@ use super::admin::*;
 use super::{db_err, reports, SqliteStore};
 use crate::domain::rfc3339;
 use crate::domain::{
-    now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, KnowledgeDoc, Lead, LeadStatus,
+    now, AgentConfig, BusinessBundle, BusinessFacts, EmergencyRules, Gloss, KnowledgeDoc, Lead, LeadStatus,
     Priority, Question, User,
 };
 use crate::ids::{BusinessId, LeadId};
@@ -202,6 +202,22 @@ impl AdminStore for SqliteStore {
         self.write_for(business_id, move |tx, id| {
             super::business::load_business(tx, id)?;
             super::business::write_facts(tx, id, &facts)
+        })
+        .await
+    }
+
+    async fn business_glossary(&self, business_id: &BusinessId) -> Result<Vec<Gloss>> {
+        self.read_for(business_id, |c, id| {
+            super::business::load_business(c, id)?;
+            super::business::read_glossary(c, id)
+        })
+        .await
+    }
+
+    async fn set_business_glossary(&self, business_id: &BusinessId, glossary: Vec<Gloss>) -> Result<()> {
+        self.write_for(business_id, move |tx, id| {
+            super::business::load_business(tx, id)?;
+            super::business::write_glossary(tx, id, &glossary)
         })
         .await
     }

@@ -115,14 +115,17 @@ pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<(
 }
 
 pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
-    let full_text = fts_ranking(conn, business_id, &query.text)?;
+    // The business's own glossary, beside the shared one: its words are
+    // searched for this business only.
+    let glossary = retrieval::Glossary::new(&super::business::read_glossary(conn, business_id)?);
+    let full_text = fts_ranking(conn, business_id, &query.text, &glossary)?;
     let ids: Vec<i64> = match &query.embedding {
         None => full_text,
         Some((model, vector)) => {
             let vectors = vector_ranking(conn, business_id, model, vector)?;
             let covered = match full_text.first() {
                 Some(&top) => load_passage(conn, top)?
-                    .is_some_and(|p| retrieval::covers(&query.text, &format!("{} {}", p.title, p.text))),
+                    .is_some_and(|p| glossary.covers(&query.text, &format!("{} {}", p.title, p.text))),
                 None => false,
             };
             retrieval::fuse_hybrid(&full_text, &vectors, RRF_K, covered)
@@ -152,8 +155,13 @@ fn load_passage(conn: &Connection, id: i64) -> Result<Option<Passage>> {
     .map_err(db_err)
 }
 
-fn fts_ranking(conn: &Connection, business_id: &str, text: &str) -> Result<Vec<i64>> {
-    let words = retrieval::query_words(text);
+fn fts_ranking(
+    conn: &Connection,
+    business_id: &str,
+    text: &str,
+    glossary: &retrieval::Glossary,
+) -> Result<Vec<i64>> {
+    let words = glossary.query_words(text);
     let total: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = ?1")
         .and_then(|mut s| s.query_row([business_id], |r| r.get(0)))

@@ -429,6 +429,24 @@ pub struct Deleted<'a> {
     pub deleted: &'a str,
 }
 
+/// `GET /api/admin/knowledge/glossary`: the business's own glossary, as it
+/// is sent back (`glossary`: "phrase = words" each) and entry by entry.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GlossaryView<'a> {
+    pub glossary: Vec<String>,
+    pub entries: &'a [crate::domain::Gloss],
+}
+
+impl<'a> From<&'a [crate::domain::Gloss]> for GlossaryView<'a> {
+    fn from(entries: &'a [crate::domain::Gloss]) -> Self {
+        GlossaryView {
+            glossary: entries.iter().map(|g| format!("{} = {}", g.phrase, g.words)).collect(),
+            entries,
+        }
+    }
+}
+
 /// `GET /api/admin/facts`: unset facts are left out, as in the business file.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -109,6 +109,10 @@ pub const TRIAGE_MARK: Fields = Fields { names: &["emergency", "level"], aliases
 
 pub const REORDER: Fields = Fields { names: &["ids"], aliases: &[] };
 
+/// The business's own glossary: "customer's phrase = documents' words",
+/// a list item (or a line) each.
+pub const GLOSSARY: Fields = Fields { names: &["glossary"], aliases: &[] };
+
 pub const KNOWLEDGE: Fields = Fields { names: &["title", "content", "source_url"], aliases: &[] };
 
 /// A web page to import, or (`site`: true) the whole site it is on.

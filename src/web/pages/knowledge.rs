@@ -1,8 +1,9 @@
 //! The knowledge base: documents by source with their chunk counts and a
 //! preview; add (paste, upload .txt/.md at once, or PDF/DOCX/HTML as a
 //! background import), import a web page or the whole website, watch the
-//! imports; edit, delete. Managing it needs the BASIC plan; a FREE business
-//! still sees the documents it was given.
+//! imports; edit, delete; the business's own glossary (its customers'
+//! words for what its documents say). Managing it needs the BASIC plan; a
+//! FREE business still sees the documents it was given.
 
 use super::{form_error, local_time, redirect_with, render_status, status_for, Page, PageResult};
 use crate::plans::{Feature, Limit};
@@ -44,9 +45,21 @@ pub async fn list(page: &Page<'_>, shown: Option<Input>, errors: FieldErrors) ->
             format!("{}. Edit or delete a document to make room.", super::agent::capitalise(&e.to_string()))
         });
     let status = status_for(&errors);
+    let mut v = shown.unwrap_or_default();
+    if !v.has("glossary") {
+        let lines: Vec<String> = page
+            .app
+            .store
+            .business_glossary(&b.id)
+            .await?
+            .iter()
+            .map(|g| format!("{} = {}", g.phrase, g.words))
+            .collect();
+        v = v.with("glossary", &lines.join("\n"));
+    }
     let page_data = KnowledgePage {
         l,
-        v: shown.unwrap_or_default(),
+        v,
         errors,
         blocked,
         full,
@@ -114,6 +127,17 @@ fn import_row(i: &KnowledgeImport, tz: chrono_tz::Tz) -> ImportRow {
 fn read_at_once(name: &str) -> bool {
     use crate::import::extract::FileKind;
     matches!(FileKind::of(name), Some(FileKind::Text | FileKind::Markdown))
+}
+
+pub async fn save_glossary(page: &Page<'_>) -> PageResult {
+    let form = page.req.form();
+    match actions::save_glossary(page.app, page.caller, &form).await {
+        Ok(g) => Ok(redirect_with(
+            "/knowledge",
+            &format!("Glossary saved ({} entries): your agent searches with it now.", g.len()),
+        )),
+        Err(e) => list(page, Some(form), form_error(e)?).await,
+    }
 }
 
 pub async fn add(page: &Page<'_>) -> PageResult {

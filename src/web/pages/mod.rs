@@ -167,6 +167,8 @@ async fn dispatch(app: &AppState, req: &Req) -> PageResult {
         (["knowledge"], true, _) => knowledge::list(&page, None, FieldErrors::default()).await,
         (["knowledge"], _, true) => knowledge::add(&page).await,
         (["knowledge", "web"], _, true) => knowledge::import_web(&page).await,
+        (["knowledge", "glossary"], true, _) => knowledge::list(&page, None, FieldErrors::default()).await,
+        (["knowledge", "glossary"], _, true) => knowledge::save_glossary(&page).await,
         (["knowledge", id], true, _) => knowledge::edit_form(&page, id, None, FieldErrors::default()).await,
         (["knowledge", id], _, true) => knowledge::edit(&page, id).await,
         (["knowledge", id, "delete"], _, true) => knowledge::delete(&page, id).await,

@@ -23,7 +23,10 @@ impl Bridge {
                 // Searching may wait on an embedding model: off the call's loop.
                 let query = tool_runner::search_query(&call.arguments);
                 let (app, business_id, q) = (self.app.clone(), self.ctx.business.id.clone(), query.clone());
-                let search = async move { engine::search(&app, &business_id, &q).await.unwrap_or_default() };
+                let glossary = self.ctx.glossary.clone();
+                let search = async move {
+                    engine::search(&app, &business_id, &glossary, &q).await.unwrap_or_default()
+                };
                 self.tools.spawn_search(call.call_id, query, search);
                 continue;
             }
