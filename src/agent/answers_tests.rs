@@ -443,3 +443,14 @@ fn more_address_and_email_forms() {
     assert_eq!(address_answer("40 Dock St. East Harbor"), Ok("40 Dock St. East Harbor".into()));
     assert_eq!(find_email("it's lena.ortiz(at)post.example"), Some("lena.ortiz@post.example".into()));
 }
+#[test]
+fn tens_said_just_before_double_or_triple_are_a_group_of_their_own() {
+    assert_eq!(
+        find_phone("seven seventy, triple five, oh two forty four", "US"),
+        Some("+17705550244".into())
+    );
+    assert_eq!(
+        find_phone("tres veinte, doble cinco cinco, cero cuatro setenta y uno", "US"),
+        Some("+13205550471".into())
+    );
+}
