@@ -401,7 +401,7 @@ pub fn is_farewell(text: &str) -> bool {
 }
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
-const NOT_IN_NAMES: [&str; 94] = [
+const NOT_IN_NAMES: [&str; 96] = [
     "i",
     "i'm",
     "im",
@@ -489,6 +489,9 @@ const NOT_IN_NAMES: [&str; 94] = [
     "papa",
     "abuela",
     "abuelo",
+    // "soy" and "llamo" make a Spanish sentence, never a name ("claro soy ...").
+    "soy",
+    "llamo",
     "back",
     "later",
     "now",
@@ -502,8 +505,11 @@ const NOT_IN_NAMES: [&str; 94] = [
 /// those that give the name of the person the visit is for ("it's for
 /// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
 /// longest that opens the answer is removed, then any other after it.
-const NAME_LEAD_INS: [&str; 67] = [
+const NAME_LEAD_INS: [&str; 69] = [
     "my name is ",
+    // Said without the verb by some learners of the language: "my name Dana Lee".
+    "my name ",
+    "mi nombre ",
     // A call's transcript drops the apostrophe: "my names lorraine pike".
     "my names ",
     "names ",
@@ -577,7 +583,8 @@ const NAME_LEAD_INS: [&str; 67] = [
 /// Lead-ins that still mark a name after other words ("si mire, me llamo
 /// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
 /// from the first of them when the answer as a whole is none.
-const NAME_CUES_INSIDE: [&str; 25] = [
+const NAME_CUES_INSIDE: [&str; 26] = [
+    "my name ",
     "my name is ",
     "my name's ",
     "my names ",
@@ -835,9 +842,11 @@ fn without_spelling(text: &str) -> &str {
 
 /// Words a speaker puts before an answer ("uh", "um", "pues", "well").
 /// "si" is "sí" as a call's transcript writes it.
-const FILLERS: [&str; 24] = [
+/// "ja" is yes in South African and Dutch-speaking English; "claro" says
+/// "sure" in Spanish ("sí claro, soy ..."). Not "dale" or "vale": Dale is a name.
+const FILLERS: [&str; 28] = [
     "uh", "um", "er", "erm", "eh", "ah", "oh", "well", "so", "yeah", "yes", "yep", "sure", "ok", "okay",
-    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí", "si",
+    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí", "si", "ja", "right", "alright", "claro",
 ];
 
 /// The text without its leading fillers and their commas.
@@ -949,7 +958,8 @@ fn title_case_if_lower(name: &str) -> String {
     if name.chars().any(char::is_uppercase) {
         return name.to_string();
     }
-    const PARTICLES: [&str; 9] = ["de", "del", "la", "las", "los", "y", "van", "von", "da"];
+    const PARTICLES: [&str; 12] =
+        ["de", "del", "la", "las", "los", "y", "van", "von", "da", "der", "den", "ter"];
     name.split(' ')
         .enumerate()
         .map(|(i, w)| {

@@ -454,3 +454,14 @@ fn tens_said_just_before_double_or_triple_are_a_group_of_their_own() {
         Some("+13205550471".into())
     );
 }
+#[test]
+fn a_name_after_a_yes_word_or_a_lead_in_without_its_verb() {
+    assert_eq!(name_answer("ja it's anke van den berg"), Ok("Anke van den Berg".into()));
+    assert_eq!(name_answer("alright, it's greta lund"), Ok("Greta Lund".into()));
+    assert_eq!(name_answer("my name Li Na, Li is the surname"), Ok("Li Na".into()));
+    assert_eq!(name_answer("si claro soy tomas quispe"), Ok("Tomas Quispe".into()));
+    assert_eq!(name_answer("claro, mi nombre Julia Paz"), Ok("Julia Paz".into()));
+    // Dale is a name, not a filler; "soy" makes a sentence of it, never part of a name.
+    assert_eq!(name_answer("Dale Okafor"), Ok("Dale Okafor".into()));
+    assert_eq!(name_answer("bueno yo soy"), Err(Rejection::NotName));
+}
