@@ -1081,19 +1081,48 @@ const ADDRESS_LEAD_INS: [&str; 16] = [
 ];
 
 /// Openers of a correction: "sorry, ...", "actually ...".
-const CORRECTION_OPENERS: [&str; 12] = [
+const CORRECTION_OPENERS: [&str; 19] = [
     "sorry",
     "actually",
     "oops",
     "correction",
     "i mean",
     "wait",
+    "hold on",
+    "hang on",
     "typo",
     "my bad",
     "no wait",
     "perdón",
     "perdon",
     "disculpa",
+    "espera",
+    "espere",
+    "esperá",
+    "pará",
+    "para,",
+];
+
+/// Words said before a correction's opener ("no wait", "oh sorry", "nah hold on").
+const BEFORE_OPENER: [&str; 10] = ["no", "naw", "nah", "oh", "ah", "uh", "um", "hmm", "ay", "ok"];
+
+/// Phrases that say an earlier detail was wrong wherever they stand in the
+/// message ("that's my old mobile, the right one is ...", "me equivoqué de número").
+const CORRECTION_PHRASES: [&str; 14] = [
+    "the right one is",
+    "the right number is",
+    "the correct one is",
+    "the correct number is",
+    "gave you the wrong",
+    "gave the wrong",
+    "that's my old",
+    "thats my old",
+    "me equivoqué",
+    "me equivoque",
+    "el correcto es",
+    "el número correcto",
+    "el numero correcto",
+    "le di mal",
 ];
 
 /// The message with a correction's opener ("sorry, actually") removed.
@@ -1113,7 +1142,13 @@ pub fn without_correction_opener(text: &str) -> &str {
 /// Does the message open as a correction ("sorry, my number is ...")?
 pub fn is_correction(text: &str) -> bool {
     let lower = text.trim().to_lowercase();
-    CORRECTION_OPENERS.iter().any(|c| lower.starts_with(c))
+    // The opener may follow an interjection: "naw wait, ...", "oh sorry, ...".
+    let after_interjection = lower
+        .split_once(|c: char| !c.is_alphabetic())
+        .filter(|(first, _)| BEFORE_OPENER.contains(first))
+        .map_or("", |(_, rest)| rest.trim_start_matches([',', ' ', '-', '.', '!']));
+    CORRECTION_OPENERS.iter().any(|c| lower.starts_with(c) || after_interjection.starts_with(c))
+        || CORRECTION_PHRASES.iter().any(|p| lower.contains(p))
         || ([" actually ", " i meant ", " not ", " wrong "].iter().any(|c| format!(" {lower} ").contains(c))
             && (lower.contains("number is") || lower.contains("address is") || lower.contains("email is")))
 }

@@ -465,3 +465,13 @@ fn a_name_after_a_yes_word_or_a_lead_in_without_its_verb() {
     assert_eq!(name_answer("Dale Okafor"), Ok("Dale Okafor".into()));
     assert_eq!(name_answer("bueno yo soy"), Err(Rejection::NotName));
 }
+#[test]
+fn a_correction_opened_after_an_interjection_or_said_midway() {
+    assert!(is_correction("nah hold on, it's 415 555 0182"));
+    assert!(is_correction("oh sorry, wrong digits there"));
+    assert!(is_correction("that one's the office line, the right number is 415 555 0182"));
+    assert!(is_correction("ay espera, me equivoqué, es el 415 555 0182"));
+    assert!(is_correction("uy, le di mal el número: 415 555 0182"));
+    assert!(!is_correction("no, the tap is in the garage"));
+    assert!(!is_correction("para el lunes por la mañana"));
+}

@@ -456,3 +456,20 @@ fn a_name_given_for_someone_else_answers_the_name_question() {
     let t = say(&ctx, &mut s, "es para doña carmen ibáñez");
     assert!(t.reply.starts_with("Thanks, Carmen Ibáñez!"), "{}", t.reply);
 }
+#[test]
+fn a_number_corrected_while_the_address_is_asked() {
+    let ctx = trade_ctx();
+    for correction in [
+        "nah hold on, that's my old phone. The right one is 415 555 0182.",
+        "uy espera, me equivoqué de número, es el 415 555 0182",
+    ] {
+        let mut s = State::default();
+        say(&ctx, &mut s, "the shower drain is slow and gurgles");
+        say(&ctx, &mut s, "Greta Lund");
+        let t = say(&ctx, &mut s, "415 555 0128");
+        assert!(t.reply.contains("address"), "{}", t.reply);
+        let t = say(&ctx, &mut s, correction);
+        assert!(t.reply.contains("address"), "asked again: {}", t.reply);
+        assert_eq!(t.lead.unwrap().phone.as_deref(), Some("+14155550182"), "{correction}");
+    }
+}
