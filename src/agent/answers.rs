@@ -330,7 +330,23 @@ pub fn is_soft_decline(text: &str) -> bool {
         " no necesito ",
     ];
     let starts_no = [" no ", " nope ", " nah ", " not "].iter().any(|n| t.starts_with(n));
-    CUES.iter().any(|c| t.contains(c)) || (starts_no && t.split_whitespace().count() <= 8)
+    // Typed or transcribed without apostrophes: "i dont do email", "im good".
+    let bare = t.replace('\'', "");
+    CUES.iter().any(|c| t.contains(c) || bare.contains(&c.replace('\'', "")))
+        || (starts_no && t.split_whitespace().count() <= 8)
+}
+
+/// Does the message try to give an email address at all (an "@", a dotted
+/// word, "at", "dot", "arroba", a mail provider)? "Unit 2 is on the ground
+/// floor" does not: it is a remark, not a mistyped address.
+pub fn attempts_email(text: &str) -> bool {
+    const SIGNS: [&str; 12] =
+        ["at", "dot", "arroba", "punto", "com", "net", "org", "mail", "email", "gmail", "correo", "e-mail"];
+    text.contains('@')
+        || text.split_whitespace().any(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+            w.contains('.') || SIGNS.contains(&w.to_lowercase().as_str())
+        })
 }
 
 /// "Yes", "yeah that's right", "sí": agreeing with what was just asked.

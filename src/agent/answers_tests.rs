@@ -475,3 +475,14 @@ fn a_correction_opened_after_an_interjection_or_said_midway() {
     assert!(!is_correction("no, the tap is in the garage"));
     assert!(!is_correction("para el lunes por la mañana"));
 }
+#[test]
+fn email_refusals_typed_without_apostrophes_and_remarks_that_are_no_address() {
+    assert!(is_soft_decline("sweetie i dont do emails"));
+    assert!(is_soft_decline("i dont use email at all"));
+    assert!(is_soft_decline("la verdad no uso el correo"));
+    assert!(!attempts_email("the side gate is unlocked, come round the back"));
+    assert!(!attempts_email("el portero les abre, toquen el timbre"));
+    assert!(attempts_email("greta at lund dot example"));
+    assert!(attempts_email("greta arroba lund punto example"));
+    assert!(attempts_email("greta@lund"));
+}

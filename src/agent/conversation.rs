@@ -440,6 +440,16 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
             state.answers.insert(q.order, Answer { value, valid: true });
             AnswerOutcome::Accepted
         }
+        // A remark where the email was asked ("the tenant will let you in")
+        // is no mistyped address: it goes with the notes, and the question
+        // is put again as it was.
+        Err(Rejection::NotEmail) if state.reasks < MAX_REASKS && !answers::attempts_email(message) => {
+            state.reasks += 1;
+            // Only a remark that says something ("hmm, one sec" is no note).
+            let noted = retrieval::query_terms(message).len() >= 3 && add_to_notes(ctx, state, message);
+            let lead_in = if noted { "Thanks, I've added that to the notes." } else { "Thanks." };
+            AnswerOutcome::Reask(format!("{lead_in} {}", q.question_text))
+        }
         Err(rejection) if state.reasks < MAX_REASKS => {
             state.reasks += 1;
             AnswerOutcome::Reask(reask_text(rejection, q))
@@ -455,6 +465,18 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
             AnswerOutcome::Accepted
         }
     }
+}
+
+/// Adds a remark to the problem's description, when there is one to add
+/// to. True when it was added.
+fn add_to_notes(ctx: &Context, state: &mut State, remark: &str) -> bool {
+    let notes = ctx.questions.iter().find(|q| {
+        q.expected_format == ExpectedFormat::Text && q.maps_to_lead_field.as_deref() == Some("notes")
+    });
+    let Some(answer) = notes.and_then(|q| state.answers.get_mut(&q.order)) else { return false };
+    let joined = format!("{} {}", answer.value.trim_end(), remark.trim());
+    answer.value = joined.chars().take(answers::MAX_TEXT_ANSWER).collect();
+    true
 }
 
 /// A question declined. Asked for a day or time and declining ("no,

@@ -473,3 +473,26 @@ fn a_number_corrected_while_the_address_is_asked() {
         assert_eq!(t.lead.unwrap().phone.as_deref(), Some("+14155550182"), "{correction}");
     }
 }
+#[test]
+fn a_remark_given_for_the_email_goes_with_the_notes_and_the_email_is_asked_again() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "the kitchen sink is blocked and the disposal hums");
+    say(&ctx, &mut s, "Greta Lund");
+    let t = say(&ctx, &mut s, "415 555 0182");
+    assert!(t.reply.contains("email"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "the side gate is unlocked, come round the back");
+    assert!(t.reply.ends_with("What is your email address?"), "{}", t.reply);
+    assert!(t.lead.as_ref().and_then(|l| l.notes.clone()).is_some_and(|n| n.contains("side gate")));
+    let t = say(&ctx, &mut s, "greta@lund.example");
+    assert_eq!(t.lead.unwrap().email.as_deref(), Some("greta@lund.example"));
+    // In Spanish too; and a refusal typed without apostrophes leaves the question.
+    let mut s = State::default();
+    say(&ctx, &mut s, "el fregadero de la cocina está tapado y huele mal");
+    say(&ctx, &mut s, "Julia Paz");
+    say(&ctx, &mut s, "415 555 0182");
+    let t = say(&ctx, &mut s, "el portero les abre, toquen el timbre del segundo piso");
+    assert!(t.reply.ends_with("What is your email address?"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "i dont do email, sorry");
+    assert!(t.lead.unwrap().email.is_none());
+}
