@@ -115,7 +115,7 @@ fn taken(ctx: &Context, lead: &LeadDraft) -> Option<String> {
 /// or "cómo" first: "qué tal", "cómo está" greet.
 pub fn is_question(text: &str) -> bool {
     let t = without_question_lead_ins(&text.trim().to_lowercase());
-    const OPENERS: [&str; 44] = [
+    const OPENERS: [&str; 49] = [
         "what's",
         "whats",
         "how's",
@@ -142,6 +142,12 @@ pub fn is_question(text: &str) -> bool {
         "are you",
         "is there",
         "is it",
+        // "is the call-out fee the same on a Sunday": asked, though no "?" was typed or heard.
+        "is the ",
+        "is your ",
+        "are the ",
+        "are your ",
+        "cobran ",
         "are there",
         "how ",
         "what ",

@@ -496,3 +496,21 @@ fn a_remark_given_for_the_email_goes_with_the_notes_and_the_email_is_asked_again
     let t = say(&ctx, &mut s, "i dont do email, sorry");
     assert!(t.lead.unwrap().email.is_none());
 }
+#[test]
+fn a_question_without_its_mark_is_not_a_visit_time() {
+    for asked in ["is the weekend rate any higher", "are your plumbers licensed", "cobran extra los domingos"]
+    {
+        assert!(is_question(asked), "{asked}");
+    }
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "the shower drain is slow and gurgles");
+    say(&ctx, &mut s, "Greta Lund");
+    say(&ctx, &mut s, "415 555 0182");
+    let t = say(&ctx, &mut s, "12 Elm St, Lakemont");
+    assert!(t.reply.contains("day or time"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "is the weekend rate any higher");
+    assert!(t.reply.contains("day or time"), "asked again: {}", t.reply);
+    let t = say(&ctx, &mut s, "monday morning then");
+    assert_eq!(t.lead.unwrap().captured["preferred_time"], "monday morning then");
+}
