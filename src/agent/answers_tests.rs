@@ -443,6 +443,7 @@ fn more_address_and_email_forms() {
     assert_eq!(address_answer("40 Dock St. East Harbor"), Ok("40 Dock St. East Harbor".into()));
     assert_eq!(find_email("it's lena.ortiz(at)post.example"), Some("lena.ortiz@post.example".into()));
 }
+
 #[test]
 fn tens_said_just_before_double_or_triple_are_a_group_of_their_own() {
     assert_eq!(
@@ -454,6 +455,7 @@ fn tens_said_just_before_double_or_triple_are_a_group_of_their_own() {
         Some("+13205550471".into())
     );
 }
+
 #[test]
 fn a_name_after_a_yes_word_or_a_lead_in_without_its_verb() {
     assert_eq!(name_answer("ja it's anke van den berg"), Ok("Anke van den Berg".into()));
@@ -465,6 +467,7 @@ fn a_name_after_a_yes_word_or_a_lead_in_without_its_verb() {
     assert_eq!(name_answer("Dale Okafor"), Ok("Dale Okafor".into()));
     assert_eq!(name_answer("bueno yo soy"), Err(Rejection::NotName));
 }
+
 #[test]
 fn a_correction_opened_after_an_interjection_or_said_midway() {
     assert!(is_correction("nah hold on, it's 415 555 0182"));
@@ -475,6 +478,7 @@ fn a_correction_opened_after_an_interjection_or_said_midway() {
     assert!(!is_correction("no, the tap is in the garage"));
     assert!(!is_correction("para el lunes por la mañana"));
 }
+
 #[test]
 fn email_refusals_typed_without_apostrophes_and_remarks_that_are_no_address() {
     assert!(is_soft_decline("sweetie i dont do emails"));
