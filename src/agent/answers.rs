@@ -1309,6 +1309,59 @@ const STREET_TYPES: [&str; 30] = [
     "camino",
 ];
 
+/// `text` without the street addresses written in it ("I'm at 73 Heron
+/// Lane, Cedar Bend, ...", "vivo en Calle Luna 22"): a house number, one to
+/// three capitalised words and a street type (or a street type, capitalised
+/// words and a number), with a unit and the town after a comma. Lower-case
+/// words between never count ("2 weeks before court" is no address).
+pub fn without_street_address(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+    let street = |w: &str| STREET_TYPES.contains(&bare(w).to_lowercase().as_str());
+    let capitalised = |w: &str| bare(w).chars().next().is_some_and(char::is_uppercase);
+    let number = |w: &str| bare(w).chars().next().is_some_and(|c| c.is_ascii_digit());
+    let ends_clause = |w: &str| w.ends_with([',', '.', ';', '!', '?']);
+    let mut keep: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        // "73 Heron Lane": a number, capitalised names, the street type.
+        let english = number(words[i])
+            .then(|| (i + 2..(i + 5).min(words.len())).find(|&j| street(words[j]) && capitalised(words[j])))
+            .flatten()
+            .filter(|&j| words[i + 1..j].iter().all(|w| capitalised(w) && !ends_clause(w)));
+        // "Calle Luna 22": the street type, capitalised names, the number.
+        let spanish = (street(words[i]) && capitalised(words[i]) && !ends_clause(words[i]))
+            .then(|| (i + 2..(i + 5).min(words.len())).find(|&j| number(words[j])))
+            .flatten()
+            .filter(|&j| words[i + 1..j].iter().all(|w| capitalised(w) && !ends_clause(w)));
+        let Some(mut end) = english.or(spanish) else {
+            keep.push(words[i]);
+            i += 1;
+            continue;
+        };
+        // "Unit 4B", "Apt 2", "#5" right after.
+        if words.get(end + 1).is_some_and(|w| {
+            matches!(
+                bare(w).to_lowercase().as_str(),
+                "unit" | "apt" | "apartment" | "suite" | "depto" | "piso"
+            )
+        }) && words.get(end + 2).is_some()
+        {
+            end += 2;
+        }
+        // ", Cedar Bend,": the town's capitalised words after a comma.
+        if ends_clause(words[end]) && words[end].ends_with(',') {
+            let town = words[end + 1..].iter().take(3).take_while(|w| capitalised(w)).count();
+            let town_end = (end + 1..end + 1 + town).find(|&k| ends_clause(words[k]));
+            if let Some(k) = town_end.or((town > 0 && end + 1 + town == words.len()).then_some(end + town)) {
+                end = k;
+            }
+        }
+        i = end + 1;
+    }
+    keep.join(" ")
+}
+
 /// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".
 fn with_house_number_in_digits(text: &str) -> String {
     let number_word = |w: &str| {

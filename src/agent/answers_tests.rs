@@ -490,3 +490,24 @@ fn email_refusals_typed_without_apostrophes_and_remarks_that_are_no_address() {
     assert!(attempts_email("greta arroba lund punto example"));
     assert!(attempts_email("greta@lund"));
 }
+
+#[test]
+fn street_addresses_are_left_out_of_a_description() {
+    assert_eq!(
+        without_street_address(
+            "I'd like the heater flushed. I'm at 41 Heron Lane, Cedar Bend, any morning works"
+        ),
+        "I'd like the heater flushed. I'm at any morning works"
+    );
+    assert_eq!(
+        without_street_address("new washer to hook up, condo at 900 Bayside Terrace Unit 3C, East Harbor"),
+        "new washer to hook up, condo at"
+    );
+    assert_eq!(
+        without_street_address("quiero cambiar la llave, vivo en Calle Luna 22, Lakemont."),
+        "quiero cambiar la llave, vivo en"
+    );
+    // Lower-case words between are no street's name.
+    assert_eq!(without_street_address("hearing is 2 weeks before court"), "hearing is 2 weeks before court");
+    assert_eq!(without_street_address("water is 2 inches deep"), "water is 2 inches deep");
+}

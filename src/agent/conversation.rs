@@ -355,10 +355,13 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
     // Triage reads no email address (the rules' tokens and the classifier's
     // text leave them out), and an address is no word of a description.
     let described = message.split_whitespace().filter(|w| !w.contains('@')).count();
+    // Nor does a street address: "I'm at 73 Heron Lane, ..." moved the
+    // classifier as names and numbers did (triage leaves those out itself).
+    let told = answers::without_street_address(message);
     let mut decision = if answering_detail || described < 4 {
-        ctx.rules.classify_rules(message)
+        ctx.rules.classify_rules(&told)
     } else {
-        ctx.rules.classify(message)
+        ctx.rules.classify(&told)
     };
     // "The tap drips, no big deal", "no es urgente": the caller's own word
     // that it can wait makes routine what a rule read as time-sensitive

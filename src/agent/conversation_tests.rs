@@ -537,3 +537,22 @@ fn a_job_the_caller_says_can_wait_is_routine_unless_they_take_it_back() {
         assert_eq!(s.level(), level, "{opening}");
     }
 }
+
+#[test]
+fn triage_reads_a_message_without_the_street_address_in_it() {
+    let ctx = trade_ctx();
+    for (with, without) in [
+        (
+            "I'd like the water heater flushed, I'm at 41 Heron Lane, Cedar Bend, and any morning suits",
+            "I'd like the water heater flushed, I'm at and any morning suits",
+        ),
+        (
+            "quisiera que revisen el calentador, estamos en Calle Luna 22, Lakemont, cualquier mañana",
+            "quisiera que revisen el calentador, estamos en cualquier mañana",
+        ),
+    ] {
+        let mut s = State::default();
+        say(&ctx, &mut s, with);
+        assert_eq!(s.level(), ctx.rules.classify(without).level, "{with}");
+    }
+}
