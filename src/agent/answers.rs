@@ -858,11 +858,13 @@ fn without_spelling(text: &str) -> &str {
 
 /// Words a speaker puts before an answer ("uh", "um", "pues", "well").
 /// "si" is "sí" as a call's transcript writes it.
-/// "ja" is yes in South African and Dutch-speaking English; "claro" says
+/// "ja" is yes in South African and Dutch-speaking English, "aye" in
+/// Scotland and the north of England; "claro" says
 /// "sure" in Spanish ("sí claro, soy ..."). Not "dale" or "vale": Dale is a name.
-const FILLERS: [&str; 28] = [
+const FILLERS: [&str; 30] = [
     "uh", "um", "er", "erm", "eh", "ah", "oh", "well", "so", "yeah", "yes", "yep", "sure", "ok", "okay",
-    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí", "si", "ja", "right", "alright", "claro",
+    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí", "si", "ja", "aye", "yah", "right",
+    "alright", "claro",
 ];
 
 /// The text without its leading fillers and their commas.
@@ -1097,8 +1099,12 @@ const ADDRESS_LEAD_INS: [&str; 16] = [
 ];
 
 /// Openers of a correction: "sorry, ...", "actually ...".
-const CORRECTION_OPENERS: [&str; 19] = [
+const CORRECTION_OPENERS: [&str; 23] = [
     "sorry",
+    "scratch that",
+    "let me correct",
+    "mejor dicho",
+    "corrijo",
     "actually",
     "oops",
     "correction",

@@ -511,3 +511,10 @@ fn street_addresses_are_left_out_of_a_description() {
     assert_eq!(without_street_address("hearing is 2 weeks before court"), "hearing is 2 weeks before court");
     assert_eq!(without_street_address("water is 2 inches deep"), "water is 2 inches deep");
 }
+
+#[test]
+fn more_correction_openers_and_yes_words() {
+    assert!(is_correction("scratch that, it's 415 555 0182"));
+    assert!(is_correction("mejor dicho, el 415 555 0182"));
+    assert_eq!(name_answer("aye, it's fergus mcbride"), Ok("Fergus Mcbride".into()));
+}

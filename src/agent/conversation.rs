@@ -385,8 +385,10 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
 /// emergency but soon", "no es urgente pero ..."): labelled messages so
 /// worded are time-sensitive.
 fn says_it_can_wait(message: &str) -> bool {
-    const CUES: [&str; 22] = [
+    // Not "no pressure" (a symptom), nor "puede esperar" ("no puede esperar").
+    const CUES: [&str; 24] = [
         "not an emergency",
+        "it can wait",
         "not a emergency",
         "no emergency",
         "not urgent",
@@ -400,6 +402,7 @@ fn says_it_can_wait(message: &str) -> bool {
         "not a huge deal",
         "no es urgente",
         "nada urgente",
+        "no hay urgencia",
         "no es una emergencia",
         "no es emergencia",
         "sin prisa",

@@ -524,6 +524,8 @@ fn a_job_the_caller_says_can_wait_is_routine_unless_they_take_it_back() {
     for (opening, level) in [
         ("the laundry tub tap drips on the tile, no rush at all, whenever you have a slot", Priority::Normal),
         ("la canilla del lavadero gotea sobre el piso, nada urgente, cuando puedan", Priority::Normal),
+        ("the laundry tub tap drips on the tile, it can wait till next week", Priority::Normal),
+        ("la canilla del lavadero gotea sobre el piso, no hay urgencia", Priority::Normal),
         ("the laundry tub tap drips on the tile, not urgent but we need it before Friday", Priority::High),
         (
             "la canilla del lavadero gotea sobre el piso, no es urgente pero la queremos antes del viernes",
