@@ -330,7 +330,23 @@ pub fn is_soft_decline(text: &str) -> bool {
         " no necesito ",
     ];
     let starts_no = [" no ", " nope ", " nah ", " not "].iter().any(|n| t.starts_with(n));
-    CUES.iter().any(|c| t.contains(c)) || (starts_no && t.split_whitespace().count() <= 8)
+    // Typed or transcribed without apostrophes: "i dont do email", "im good".
+    let bare = t.replace('\'', "");
+    CUES.iter().any(|c| t.contains(c) || bare.contains(&c.replace('\'', "")))
+        || (starts_no && t.split_whitespace().count() <= 8)
+}
+
+/// Does the message try to give an email address at all (an "@", a dotted
+/// word, "at", "dot", "arroba", a mail provider)? "Unit 2 is on the ground
+/// floor" does not: it is a remark, not a mistyped address.
+pub fn attempts_email(text: &str) -> bool {
+    const SIGNS: [&str; 12] =
+        ["at", "dot", "arroba", "punto", "com", "net", "org", "mail", "email", "gmail", "correo", "e-mail"];
+    text.contains('@')
+        || text.split_whitespace().any(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+            w.contains('.') || SIGNS.contains(&w.to_lowercase().as_str())
+        })
 }
 
 /// "Yes", "yeah that's right", "sí": agreeing with what was just asked.
@@ -401,7 +417,7 @@ pub fn is_farewell(text: &str) -> bool {
 }
 
 /// Words that show an answer to "your name?" is a sentence, not a name.
-const NOT_IN_NAMES: [&str; 94] = [
+const NOT_IN_NAMES: [&str; 96] = [
     "i",
     "i'm",
     "im",
@@ -489,6 +505,9 @@ const NOT_IN_NAMES: [&str; 94] = [
     "papa",
     "abuela",
     "abuelo",
+    // "soy" and "llamo" make a Spanish sentence, never a name ("claro soy ...").
+    "soy",
+    "llamo",
     "back",
     "later",
     "now",
@@ -502,8 +521,11 @@ const NOT_IN_NAMES: [&str; 94] = [
 /// those that give the name of the person the visit is for ("it's for
 /// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
 /// longest that opens the answer is removed, then any other after it.
-const NAME_LEAD_INS: [&str; 67] = [
+const NAME_LEAD_INS: [&str; 69] = [
     "my name is ",
+    // Said without the verb by some learners of the language: "my name Dana Lee".
+    "my name ",
+    "mi nombre ",
     // A call's transcript drops the apostrophe: "my names lorraine pike".
     "my names ",
     "names ",
@@ -577,7 +599,8 @@ const NAME_LEAD_INS: [&str; 67] = [
 /// Lead-ins that still mark a name after other words ("si mire, me llamo
 /// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
 /// from the first of them when the answer as a whole is none.
-const NAME_CUES_INSIDE: [&str; 25] = [
+const NAME_CUES_INSIDE: [&str; 26] = [
+    "my name ",
     "my name is ",
     "my name's ",
     "my names ",
@@ -835,9 +858,13 @@ fn without_spelling(text: &str) -> &str {
 
 /// Words a speaker puts before an answer ("uh", "um", "pues", "well").
 /// "si" is "sí" as a call's transcript writes it.
-const FILLERS: [&str; 24] = [
+/// "ja" is yes in South African and Dutch-speaking English, "aye" in
+/// Scotland and the north of England; "claro" says
+/// "sure" in Spanish ("sí claro, soy ..."). Not "dale" or "vale": Dale is a name.
+const FILLERS: [&str; 30] = [
     "uh", "um", "er", "erm", "eh", "ah", "oh", "well", "so", "yeah", "yes", "yep", "sure", "ok", "okay",
-    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí", "si",
+    "hi", "hello", "hey", "pues", "este", "bueno", "hola", "sí", "si", "ja", "aye", "yah", "right",
+    "alright", "claro",
 ];
 
 /// The text without its leading fillers and their commas.
@@ -949,7 +976,8 @@ fn title_case_if_lower(name: &str) -> String {
     if name.chars().any(char::is_uppercase) {
         return name.to_string();
     }
-    const PARTICLES: [&str; 9] = ["de", "del", "la", "las", "los", "y", "van", "von", "da"];
+    const PARTICLES: [&str; 12] =
+        ["de", "del", "la", "las", "los", "y", "van", "von", "da", "der", "den", "ter"];
     name.split(' ')
         .enumerate()
         .map(|(i, w)| {
@@ -1071,19 +1099,52 @@ const ADDRESS_LEAD_INS: [&str; 16] = [
 ];
 
 /// Openers of a correction: "sorry, ...", "actually ...".
-const CORRECTION_OPENERS: [&str; 12] = [
+const CORRECTION_OPENERS: [&str; 23] = [
     "sorry",
+    "scratch that",
+    "let me correct",
+    "mejor dicho",
+    "corrijo",
     "actually",
     "oops",
     "correction",
     "i mean",
     "wait",
+    "hold on",
+    "hang on",
     "typo",
     "my bad",
     "no wait",
     "perdón",
     "perdon",
     "disculpa",
+    "espera",
+    "espere",
+    "esperá",
+    "pará",
+    "para,",
+];
+
+/// Words said before a correction's opener ("no wait", "oh sorry", "nah hold on").
+const BEFORE_OPENER: [&str; 10] = ["no", "naw", "nah", "oh", "ah", "uh", "um", "hmm", "ay", "ok"];
+
+/// Phrases that say an earlier detail was wrong wherever they stand in the
+/// message ("that's my old mobile, the right one is ...", "me equivoqué de número").
+const CORRECTION_PHRASES: [&str; 14] = [
+    "the right one is",
+    "the right number is",
+    "the correct one is",
+    "the correct number is",
+    "gave you the wrong",
+    "gave the wrong",
+    "that's my old",
+    "thats my old",
+    "me equivoqué",
+    "me equivoque",
+    "el correcto es",
+    "el número correcto",
+    "el numero correcto",
+    "le di mal",
 ];
 
 /// The message with a correction's opener ("sorry, actually") removed.
@@ -1103,7 +1164,13 @@ pub fn without_correction_opener(text: &str) -> &str {
 /// Does the message open as a correction ("sorry, my number is ...")?
 pub fn is_correction(text: &str) -> bool {
     let lower = text.trim().to_lowercase();
-    CORRECTION_OPENERS.iter().any(|c| lower.starts_with(c))
+    // The opener may follow an interjection: "naw wait, ...", "oh sorry, ...".
+    let after_interjection = lower
+        .split_once(|c: char| !c.is_alphabetic())
+        .filter(|(first, _)| BEFORE_OPENER.contains(first))
+        .map_or("", |(_, rest)| rest.trim_start_matches([',', ' ', '-', '.', '!']));
+    CORRECTION_OPENERS.iter().any(|c| lower.starts_with(c) || after_interjection.starts_with(c))
+        || CORRECTION_PHRASES.iter().any(|p| lower.contains(p))
         || ([" actually ", " i meant ", " not ", " wrong "].iter().any(|c| format!(" {lower} ").contains(c))
             && (lower.contains("number is") || lower.contains("address is") || lower.contains("email is")))
 }
@@ -1247,6 +1314,59 @@ const STREET_TYPES: [&str; 30] = [
     "avenida",
     "camino",
 ];
+
+/// `text` without the street addresses written in it ("I'm at 73 Heron
+/// Lane, Cedar Bend, ...", "vivo en Calle Luna 22"): a house number, one to
+/// three capitalised words and a street type (or a street type, capitalised
+/// words and a number), with a unit and the town after a comma. Lower-case
+/// words between never count ("2 weeks before court" is no address).
+pub fn without_street_address(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+    let street = |w: &str| STREET_TYPES.contains(&bare(w).to_lowercase().as_str());
+    let capitalised = |w: &str| bare(w).chars().next().is_some_and(char::is_uppercase);
+    let number = |w: &str| bare(w).chars().next().is_some_and(|c| c.is_ascii_digit());
+    let ends_clause = |w: &str| w.ends_with([',', '.', ';', '!', '?']);
+    let mut keep: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        // "73 Heron Lane": a number, capitalised names, the street type.
+        let english = number(words[i])
+            .then(|| (i + 2..(i + 5).min(words.len())).find(|&j| street(words[j]) && capitalised(words[j])))
+            .flatten()
+            .filter(|&j| words[i + 1..j].iter().all(|w| capitalised(w) && !ends_clause(w)));
+        // "Calle Luna 22": the street type, capitalised names, the number.
+        let spanish = (street(words[i]) && capitalised(words[i]) && !ends_clause(words[i]))
+            .then(|| (i + 2..(i + 5).min(words.len())).find(|&j| number(words[j])))
+            .flatten()
+            .filter(|&j| words[i + 1..j].iter().all(|w| capitalised(w) && !ends_clause(w)));
+        let Some(mut end) = english.or(spanish) else {
+            keep.push(words[i]);
+            i += 1;
+            continue;
+        };
+        // "Unit 4B", "Apt 2", "#5" right after.
+        if words.get(end + 1).is_some_and(|w| {
+            matches!(
+                bare(w).to_lowercase().as_str(),
+                "unit" | "apt" | "apartment" | "suite" | "depto" | "piso"
+            )
+        }) && words.get(end + 2).is_some()
+        {
+            end += 2;
+        }
+        // ", Cedar Bend,": the town's capitalised words after a comma.
+        if ends_clause(words[end]) && words[end].ends_with(',') {
+            let town = words[end + 1..].iter().take(3).take_while(|w| capitalised(w)).count();
+            let town_end = (end + 1..end + 1 + town).find(|&k| ends_clause(words[k]));
+            if let Some(k) = town_end.or((town > 0 && end + 1 + town == words.len()).then_some(end + town)) {
+                end = k;
+            }
+        }
+        i = end + 1;
+    }
+    keep.join(" ")
+}
 
 /// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".
 fn with_house_number_in_digits(text: &str) -> String {

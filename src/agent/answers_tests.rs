@@ -443,3 +443,78 @@ fn more_address_and_email_forms() {
     assert_eq!(address_answer("40 Dock St. East Harbor"), Ok("40 Dock St. East Harbor".into()));
     assert_eq!(find_email("it's lena.ortiz(at)post.example"), Some("lena.ortiz@post.example".into()));
 }
+
+#[test]
+fn tens_said_just_before_double_or_triple_are_a_group_of_their_own() {
+    assert_eq!(
+        find_phone("seven seventy, triple five, oh two forty four", "US"),
+        Some("+17705550244".into())
+    );
+    assert_eq!(
+        find_phone("tres veinte, doble cinco cinco, cero cuatro setenta y uno", "US"),
+        Some("+13205550471".into())
+    );
+}
+
+#[test]
+fn a_name_after_a_yes_word_or_a_lead_in_without_its_verb() {
+    assert_eq!(name_answer("ja it's anke van den berg"), Ok("Anke van den Berg".into()));
+    assert_eq!(name_answer("alright, it's greta lund"), Ok("Greta Lund".into()));
+    assert_eq!(name_answer("my name Li Na, Li is the surname"), Ok("Li Na".into()));
+    assert_eq!(name_answer("si claro soy tomas quispe"), Ok("Tomas Quispe".into()));
+    assert_eq!(name_answer("claro, mi nombre Julia Paz"), Ok("Julia Paz".into()));
+    // Dale is a name, not a filler; "soy" makes a sentence of it, never part of a name.
+    assert_eq!(name_answer("Dale Okafor"), Ok("Dale Okafor".into()));
+    assert_eq!(name_answer("bueno yo soy"), Err(Rejection::NotName));
+}
+
+#[test]
+fn a_correction_opened_after_an_interjection_or_said_midway() {
+    assert!(is_correction("nah hold on, it's 415 555 0182"));
+    assert!(is_correction("oh sorry, wrong digits there"));
+    assert!(is_correction("that one's the office line, the right number is 415 555 0182"));
+    assert!(is_correction("ay espera, me equivoqué, es el 415 555 0182"));
+    assert!(is_correction("uy, le di mal el número: 415 555 0182"));
+    assert!(!is_correction("no, the tap is in the garage"));
+    assert!(!is_correction("para el lunes por la mañana"));
+}
+
+#[test]
+fn email_refusals_typed_without_apostrophes_and_remarks_that_are_no_address() {
+    assert!(is_soft_decline("sweetie i dont do emails"));
+    assert!(is_soft_decline("i dont use email at all"));
+    assert!(is_soft_decline("la verdad no uso el correo"));
+    assert!(!attempts_email("the side gate is unlocked, come round the back"));
+    assert!(!attempts_email("el portero les abre, toquen el timbre"));
+    assert!(attempts_email("greta at lund dot example"));
+    assert!(attempts_email("greta arroba lund punto example"));
+    assert!(attempts_email("greta@lund"));
+}
+
+#[test]
+fn street_addresses_are_left_out_of_a_description() {
+    assert_eq!(
+        without_street_address(
+            "I'd like the heater flushed. I'm at 41 Heron Lane, Cedar Bend, any morning works"
+        ),
+        "I'd like the heater flushed. I'm at any morning works"
+    );
+    assert_eq!(
+        without_street_address("new washer to hook up, condo at 900 Bayside Terrace Unit 3C, East Harbor"),
+        "new washer to hook up, condo at"
+    );
+    assert_eq!(
+        without_street_address("quiero cambiar la llave, vivo en Calle Luna 22, Lakemont."),
+        "quiero cambiar la llave, vivo en"
+    );
+    // Lower-case words between are no street's name.
+    assert_eq!(without_street_address("hearing is 2 weeks before court"), "hearing is 2 weeks before court");
+    assert_eq!(without_street_address("water is 2 inches deep"), "water is 2 inches deep");
+}
+
+#[test]
+fn more_correction_openers_and_yes_words() {
+    assert!(is_correction("scratch that, it's 415 555 0182"));
+    assert!(is_correction("mejor dicho, el 415 555 0182"));
+    assert_eq!(name_answer("aye, it's fergus mcbride"), Ok("Fergus Mcbride".into()));
+}

@@ -115,7 +115,7 @@ fn taken(ctx: &Context, lead: &LeadDraft) -> Option<String> {
 /// or "cómo" first: "qué tal", "cómo está" greet.
 pub fn is_question(text: &str) -> bool {
     let t = without_question_lead_ins(&text.trim().to_lowercase());
-    const OPENERS: [&str; 44] = [
+    const OPENERS: [&str; 49] = [
         "what's",
         "whats",
         "how's",
@@ -142,6 +142,12 @@ pub fn is_question(text: &str) -> bool {
         "are you",
         "is there",
         "is it",
+        // "is the call-out fee the same on a Sunday": asked, though no "?" was typed or heard.
+        "is the ",
+        "is your ",
+        "are the ",
+        "are your ",
+        "cobran ",
         "are there",
         "how ",
         "what ",
@@ -349,11 +355,20 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
     // Triage reads no email address (the rules' tokens and the classifier's
     // text leave them out), and an address is no word of a description.
     let described = message.split_whitespace().filter(|w| !w.contains('@')).count();
-    let decision = if answering_detail || described < 4 {
-        ctx.rules.classify_rules(message)
+    // Nor does a street address: "I'm at 73 Heron Lane, ..." moved the
+    // classifier as names and numbers did (triage leaves those out itself).
+    let told = answers::without_street_address(message);
+    let mut decision = if answering_detail || described < 4 {
+        ctx.rules.classify_rules(&told)
     } else {
-        ctx.rules.classify(message)
+        ctx.rules.classify(&told)
     };
+    // "The tap drips, no big deal", "no es urgente": the caller's own word
+    // that it can wait makes routine what a rule read as time-sensitive
+    // (never a danger: a hazard or an URGENT reading stands).
+    if decision.level == Priority::High && decision.hazard.is_none() && says_it_can_wait(message) {
+        decision.level = Priority::Normal;
+    }
     state.raise(decision.level, &decision.reasons, decision.hazard);
     if state.first_message.is_none() {
         state.first_message = Some(message.chars().take(answers::MAX_TEXT_ANSWER).collect());
@@ -363,6 +378,46 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
         state.human_requested = true;
     }
     escalate_now(state)
+}
+
+/// Does the caller say outright that it can wait ("not an emergency", "no
+/// rush", "no es urgente")? Not when they take it back after ("not an
+/// emergency but soon", "no es urgente pero ..."): labelled messages so
+/// worded are time-sensitive.
+fn says_it_can_wait(message: &str) -> bool {
+    // Not "no pressure" (a symptom), nor "puede esperar" ("no puede esperar").
+    const CUES: [&str; 24] = [
+        "not an emergency",
+        "it can wait",
+        "not a emergency",
+        "no emergency",
+        "not urgent",
+        "isnt urgent",
+        "nothing urgent",
+        "no rush",
+        "no hurry",
+        "not in a hurry",
+        "no big deal",
+        "not a big deal",
+        "not a huge deal",
+        "no es urgente",
+        "nada urgente",
+        "no hay urgencia",
+        "no es una emergencia",
+        "no es emergencia",
+        "sin prisa",
+        "sin apuro",
+        "no hay apuro",
+        "no hay prisa",
+        "no corre prisa",
+        "no tengo prisa",
+    ];
+    const TAKEN_BACK: [&str; 6] = [" but ", " though", " pero ", " aunque ", " sin embargo", " however"];
+    let lower = format!(" {} ", message.to_lowercase().replace(['\'', '’'], ""));
+    CUES.iter().filter_map(|c| lower.find(c).map(|at| at + c.len())).any(|end| {
+        let after = &lower[end..];
+        !TAKEN_BACK.iter().any(|t| after.contains(t))
+    })
 }
 
 /// True once, when the conversation has become URGENT and the escalation
@@ -440,6 +495,16 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
             state.answers.insert(q.order, Answer { value, valid: true });
             AnswerOutcome::Accepted
         }
+        // A remark where the email was asked ("the tenant will let you in")
+        // is no mistyped address: it goes with the notes, and the question
+        // is put again as it was.
+        Err(Rejection::NotEmail) if state.reasks < MAX_REASKS && !answers::attempts_email(message) => {
+            state.reasks += 1;
+            // Only a remark that says something ("hmm, one sec" is no note).
+            let noted = retrieval::query_terms(message).len() >= 3 && add_to_notes(ctx, state, message);
+            let lead_in = if noted { "Thanks, I've added that to the notes." } else { "Thanks." };
+            AnswerOutcome::Reask(format!("{lead_in} {}", q.question_text))
+        }
         Err(rejection) if state.reasks < MAX_REASKS => {
             state.reasks += 1;
             AnswerOutcome::Reask(reask_text(rejection, q))
@@ -455,6 +520,18 @@ fn take_answer(ctx: &Context, state: &mut State, q: &Question, message: &str) ->
             AnswerOutcome::Accepted
         }
     }
+}
+
+/// Adds a remark to the problem's description, when there is one to add
+/// to. True when it was added.
+fn add_to_notes(ctx: &Context, state: &mut State, remark: &str) -> bool {
+    let notes = ctx.questions.iter().find(|q| {
+        q.expected_format == ExpectedFormat::Text && q.maps_to_lead_field.as_deref() == Some("notes")
+    });
+    let Some(answer) = notes.and_then(|q| state.answers.get_mut(&q.order)) else { return false };
+    let joined = format!("{} {}", answer.value.trim_end(), remark.trim());
+    answer.value = joined.chars().take(answers::MAX_TEXT_ANSWER).collect();
+    true
 }
 
 /// A question declined. Asked for a day or time and declining ("no,

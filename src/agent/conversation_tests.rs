@@ -456,3 +456,105 @@ fn a_name_given_for_someone_else_answers_the_name_question() {
     let t = say(&ctx, &mut s, "es para doña carmen ibáñez");
     assert!(t.reply.starts_with("Thanks, Carmen Ibáñez!"), "{}", t.reply);
 }
+
+#[test]
+fn a_remark_given_for_the_email_goes_with_the_notes_and_the_email_is_asked_again() {
+    let ctx = ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "the kitchen sink is blocked and the disposal hums");
+    say(&ctx, &mut s, "Greta Lund");
+    let t = say(&ctx, &mut s, "415 555 0182");
+    assert!(t.reply.contains("email"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "the side gate is unlocked, come round the back");
+    assert!(t.reply.ends_with("What is your email address?"), "{}", t.reply);
+    assert!(t.lead.as_ref().and_then(|l| l.notes.clone()).is_some_and(|n| n.contains("side gate")));
+    let t = say(&ctx, &mut s, "greta@lund.example");
+    assert_eq!(t.lead.unwrap().email.as_deref(), Some("greta@lund.example"));
+    // In Spanish too; and a refusal typed without apostrophes leaves the question.
+    let mut s = State::default();
+    say(&ctx, &mut s, "el fregadero de la cocina está tapado y huele mal");
+    say(&ctx, &mut s, "Julia Paz");
+    say(&ctx, &mut s, "415 555 0182");
+    let t = say(&ctx, &mut s, "el portero les abre, toquen el timbre del segundo piso");
+    assert!(t.reply.ends_with("What is your email address?"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "i dont do email, sorry");
+    assert!(t.lead.unwrap().email.is_none());
+}
+
+#[test]
+fn a_number_corrected_while_the_address_is_asked() {
+    let ctx = trade_ctx();
+    for correction in [
+        "nah hold on, that's my old phone. The right one is 415 555 0182.",
+        "uy espera, me equivoqué de número, es el 415 555 0182",
+    ] {
+        let mut s = State::default();
+        say(&ctx, &mut s, "the shower drain is slow and gurgles");
+        say(&ctx, &mut s, "Greta Lund");
+        let t = say(&ctx, &mut s, "415 555 0128");
+        assert!(t.reply.contains("address"), "{}", t.reply);
+        let t = say(&ctx, &mut s, correction);
+        assert!(t.reply.contains("address"), "asked again: {}", t.reply);
+        assert_eq!(t.lead.unwrap().phone.as_deref(), Some("+14155550182"), "{correction}");
+    }
+}
+
+#[test]
+fn a_question_without_its_mark_is_not_a_visit_time() {
+    for asked in ["is the weekend rate any higher", "are your plumbers licensed", "cobran extra los domingos"]
+    {
+        assert!(is_question(asked), "{asked}");
+    }
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "the shower drain is slow and gurgles");
+    say(&ctx, &mut s, "Greta Lund");
+    say(&ctx, &mut s, "415 555 0182");
+    let t = say(&ctx, &mut s, "12 Elm St, Lakemont");
+    assert!(t.reply.contains("day or time"), "{}", t.reply);
+    let t = say(&ctx, &mut s, "is the weekend rate any higher");
+    assert!(t.reply.contains("day or time"), "asked again: {}", t.reply);
+    let t = say(&ctx, &mut s, "monday morning then");
+    assert_eq!(t.lead.unwrap().captured["preferred_time"], "monday morning then");
+}
+
+#[test]
+fn a_job_the_caller_says_can_wait_is_routine_unless_they_take_it_back() {
+    let ctx = trade_ctx();
+    for (opening, level) in [
+        ("the laundry tub tap drips on the tile, no rush at all, whenever you have a slot", Priority::Normal),
+        ("la canilla del lavadero gotea sobre el piso, nada urgente, cuando puedan", Priority::Normal),
+        ("the laundry tub tap drips on the tile, it can wait till next week", Priority::Normal),
+        ("la canilla del lavadero gotea sobre el piso, no hay urgencia", Priority::Normal),
+        ("the laundry tub tap drips on the tile, not urgent but we need it before Friday", Priority::High),
+        (
+            "la canilla del lavadero gotea sobre el piso, no es urgente pero la queremos antes del viernes",
+            Priority::High,
+        ),
+        // A danger stands whatever else is said.
+        ("no rush on the tap, but water is pouring through the ceiling now", Priority::Urgent),
+    ] {
+        let mut s = State::default();
+        say(&ctx, &mut s, opening);
+        assert_eq!(s.level(), level, "{opening}");
+    }
+}
+
+#[test]
+fn triage_reads_a_message_without_the_street_address_in_it() {
+    let ctx = trade_ctx();
+    for (with, without) in [
+        (
+            "I'd like the water heater flushed, I'm at 41 Heron Lane, Cedar Bend, and any morning suits",
+            "I'd like the water heater flushed, I'm at and any morning suits",
+        ),
+        (
+            "quisiera que revisen el calentador, estamos en Calle Luna 22, Lakemont, cualquier mañana",
+            "quisiera que revisen el calentador, estamos en cualquier mañana",
+        ),
+    ] {
+        let mut s = State::default();
+        say(&ctx, &mut s, with);
+        assert_eq!(s.level(), ctx.rules.classify(without).level, "{with}");
+    }
+}

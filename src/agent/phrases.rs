@@ -223,6 +223,26 @@ pub(super) fn negated(tokens: &[Token], start: usize) -> bool {
     })
 }
 
+/// A danger named, then denied right after it in its clause: "olor a gas
+/// no hay ninguno", "olor a gas, ninguno" (Spanish puts the denial last).
+/// `end` is the index just after the match. Not "huele a gas y no hay
+/// nadie": the denial must follow the match at once and end its clause.
+pub(super) fn denied_after(tokens: &[Token], end: usize) -> bool {
+    let Some(last) = end.checked_sub(1).and_then(|i| tokens.get(i)) else { return false };
+    let word = |i: usize| tokens.get(i).map(|t| t.word.as_str());
+    let in_match_clause = |i: usize| tokens.get(i).is_some_and(|t| t.clause == last.clause);
+    // The word is the last of its clause ("..., ninguno.").
+    let ends_own_clause =
+        |i: usize| tokens.get(i + 1).is_none_or(|t| Some(t.clause) != tokens.get(i).map(|w| w.clause));
+    match word(end) {
+        Some("ninguno" | "ninguna" | "none") => in_match_clause(end) || ends_own_clause(end),
+        Some("no") if in_match_clause(end) && word(end + 1) == Some("hay") => {
+            !in_match_clause(end + 2) || matches!(word(end + 2), Some("ninguno" | "ninguna" | "nada"))
+        }
+        _ => false,
+    }
+}
+
 /// The clauses that tell of something long past: "two winters ago", "last
 /// year", "in 2019", "hace años", "el año pasado". Every labelled message
 /// with a danger so dated is routine (a disclosure, an inspection, a

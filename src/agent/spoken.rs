@@ -103,6 +103,10 @@ pub(super) fn spoken_runs(text: &str) -> (String, bool) {
             "triple" => Some(3),
             _ => None,
         } {
+            // "six thirty, triple five": the tens before it are a group of their own.
+            if let Some(t) = pending_tens.take() {
+                run.push_str(&(t * 10).to_string());
+            }
             repeat = n;
             continue;
         }

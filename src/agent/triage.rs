@@ -27,8 +27,8 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use super::phrases::{
-    compile_words, hypothetical_clauses, match_at, negated_match, normalise, occurs_unnegated, past_clauses,
-    tokenize, Elem, Token,
+    compile_words, denied_after, hypothetical_clauses, match_at, negated_match, normalise, occurs_unnegated,
+    past_clauses, tokenize, Elem, Token,
 };
 use super::triage_model::{Classifier, Nearest, Vote};
 use crate::domain::{BusinessType, Priority};
@@ -150,9 +150,10 @@ const WATER: &[RuleRow] = &[
     ),
     (Urgent, "pouring * water", Some(Flood), ""),
     (Urgent, "through|thru|threw * ceiling", Some(Flood), "stain~|crack~|wire|wires|cable|cables|install~|quote|estimate"),
-    (Urgent, "water & pour~|gush~|spray~|rush~|pool~|flowing|streaming|coming|standing|under|leaking|dripping & ceiling|floor|floors|basement|fixture|light|inch|inches|everywhere|carpet|wall|walls|room|hallway|upstairs|downstairs", Some(Flood), "heater|softener|bill|pressure|quote|estimate"),
-    // Water standing in a washer's drum or a tub is a drain problem, not a flood.
-    (Urgent, "inch|inches|feet|foot * water", Some(Flood), "heater|bill|quote|drum|washer|washing|tub|bathtub|sink|dishwasher|lavadora"),
+    (Urgent, "water & pour~|gush~|spray~|rush~|pool~|flowing|streaming|coming|standing|under|leaking|dripping & ceiling|floor|floors|basement|fixture|light|inch|inches|everywhere|carpet|wall|walls|room|hallway|upstairs|downstairs", Some(Flood), "heater|softener|bill|pressure|quote|estimate|wont drain|doesnt drain|not draining|isnt draining|no drena"),
+    // Water standing in a washer's drum, a tub or a shower that won't drain
+    // is a drain problem, not a flood.
+    (Urgent, "inch|inches|feet|foot * water", Some(Flood), "heater|bill|quote|drum|washer|washing|tub|bathtub|sink|dishwasher|lavadora|shower|showers|ducha|regadera|wont drain|doesnt drain|not draining|isnt draining|no drena"),
     (Urgent, "sewage|sewer * backing|backed|coming|overflow~", None, ""),
     (Urgent, "inund~", Some(Flood), "seguro"),
     (Urgent, "tuberia|tubo|cano * rota|roto|reventad~|revento", Some(Flood), ""),
@@ -614,7 +615,7 @@ fn not_now(tokens: &[Token]) -> Vec<usize> {
 /// (`not_now`: those clauses) does not raise the level.
 fn rule_hits(rule: &Rule, tokens: &[Token], not_now: &[usize]) -> bool {
     (0..tokens.len()).any(|start| {
-        match_at(&rule.elems, tokens, start).is_some()
+        match_at(&rule.elems, tokens, start).is_some_and(|end| !denied_after(tokens, end))
             && !negated_match(tokens, start)
             && (rule.level == Normal || !not_now.contains(&tokens[start].clause))
             // A negated context does not cancel: "in full alarm, not the

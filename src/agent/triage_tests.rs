@@ -837,3 +837,26 @@ fn ordinals_are_dates() {
         assert!(!word_matches(&alts, word), "{word}");
     }
 }
+
+/// Round ten's classes (issue 12), in words of their own: a danger denied
+/// after it is named (Spanish word order), and water standing in a fixture
+/// that will not drain.
+#[test]
+fn round_ten_rule_classes() {
+    use BusinessType::{Hvac, Plumbing};
+    // Denied right after it is named: not happening.
+    assert_eq!(level(Hvac, "la caldera no enciende desde ayer, olor a gas no hay"), High);
+    assert_eq!(level(Plumbing, "el termo no calienta; olor a gas, ninguno"), High);
+    // Not a denial: the "no hay" is about someone else.
+    assert_eq!(level(Plumbing, "huele a gas en la cocina y no hay nadie en casa"), Urgent);
+    assert_eq!(level(Plumbing, "olor a gas fuerte, no hay luz en el pasillo"), Urgent);
+    // Standing water in a fixture that won't drain is a drain problem.
+    assert_eq!(level(Plumbing, "the stall shower won't drain, two inches of water sit in it"), High);
+    assert_eq!(level(Plumbing, "la ducha no drena y hay agua estancada de una pulgada"), High);
+    // Water on the floor is still a flood.
+    assert_eq!(
+        level(Plumbing, "the shower won't drain. Now water is pouring onto the hallway floor"),
+        Urgent
+    );
+    assert_eq!(level(Plumbing, "two inches of water on the basement floor"), Urgent);
+}
