@@ -488,13 +488,13 @@ impl AdminStore for PgStore {
     async fn business_glossary(&self, business_id: &BusinessId) -> Result<Vec<Gloss>> {
         let c = self.client().await?;
         load_business(&c, business_id).await?;
-        super::business::read_glossary(&c, business_id).await
+        super::knowledge::read_glossary(&c, business_id).await
     }
 
     async fn set_business_glossary(&self, business_id: &BusinessId, glossary: Vec<Gloss>) -> Result<()> {
         let c = self.client().await?;
         load_business(&c, business_id).await?;
-        super::business::write_glossary(&c, business_id, &glossary).await
+        super::knowledge::write_glossary(&c, business_id, &glossary).await
     }
 
     async fn widget_seen(

@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 use super::{db_err, get, get_enum, get_json, get_time, get_u32, to_json};
 use crate::domain::{
     new_id, now, AgentConfig, Business, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules,
-    ExpectedFormat, Gloss, KnowledgeDoc, NewBusiness, NotificationPrefs, PlanTier, Priority, Profile,
-    Question, Role, User, VoiceMode,
+    ExpectedFormat, KnowledgeDoc, NewBusiness, NotificationPrefs, PlanTier, Priority, Profile, Question,
+    Role, User, VoiceMode,
 };
 use crate::store::{ImportOutcome, Result, StoreError};
 
@@ -162,7 +162,7 @@ pub(super) async fn write_bundle(c: &impl GenericClient, bundle: &BusinessBundle
     write_rules(c, &business_id, &bundle.emergency_rules).await?;
     write_prefs(c, &business_id, &bundle.notifications).await?;
     write_facts(c, &business_id, &bundle.facts).await?;
-    write_glossary(c, &business_id, &bundle.glossary).await?;
+    super::knowledge::write_glossary(c, &business_id, &bundle.glossary).await?;
     super::knowledge::index_documents(c, &business_id).await?;
     Ok(ImportOutcome { business_id: business_id.into(), created })
 }
@@ -306,38 +306,9 @@ pub(super) async fn read_profile(c: &impl GenericClient, id: &str) -> Result<Pro
         .collect::<Result<Vec<_>>>()?;
     let emergency_rules = read_rules(c, id).await?;
     let facts = read_facts(c, id).await?;
-    let glossary = read_glossary(c, id).await?;
+    let glossary = super::knowledge::read_glossary(c, id).await?;
     let triage_marks = super::triage_marks::of_business(c, id).await?;
     Ok(Profile { business: b, agent, questions, emergency_rules, facts, glossary, triage_marks })
-}
-
-/// The business's own glossary; empty when none was saved.
-pub(super) async fn read_glossary(c: &impl GenericClient, business_id: &str) -> Result<Vec<Gloss>> {
-    let row = c
-        .query_opt("SELECT glossary FROM business_glossary WHERE business_id = $1", &[&business_id])
-        .await
-        .map_err(db_err)?;
-    match row {
-        Some(r) => get_json(&r, 0)
-            .map_err(|e| StoreError::Invalid(format!("stored business glossary is unreadable: {e}"))),
-        None => Ok(Vec::new()),
-    }
-}
-
-/// Replaces the business's own glossary.
-pub(super) async fn write_glossary(
-    c: &impl GenericClient,
-    business_id: &str,
-    glossary: &[Gloss],
-) -> Result<()> {
-    c.execute(
-        "INSERT INTO business_glossary (business_id, glossary, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (business_id) DO UPDATE SET glossary = excluded.glossary, updated_at = excluded.updated_at",
-        &[&business_id, &to_json(&glossary)?, &now()],
-    )
-    .await
-    .map_err(db_err)?;
-    Ok(())
 }
 
 /// The business's facts; the defaults (nothing said) when none were saved.

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::GenericClient;
 
 use super::vectors::VectorCache;
-use super::{db_err, get, PgStore};
+use super::{db_err, get, get_json, to_json, PgStore};
 use crate::agent::local_model;
-use crate::domain::now;
+use crate::domain::{now, Gloss};
 use crate::retrieval::{self, Passage};
-use crate::store::{KnowledgeQuery, Result};
+use crate::store::{KnowledgeQuery, Result, StoreError};
 
 /// Candidates taken from each ranking before fusion.
 const CANDIDATES: usize = 20;
@@ -150,7 +150,7 @@ pub(super) async fn search(
 ) -> Result<Vec<Passage>> {
     // The business's own glossary, beside the shared one: its words are
     // searched for this business only.
-    let glossary = retrieval::Glossary::new(&super::business::read_glossary(c, business_id).await?);
+    let glossary = retrieval::Glossary::new(&read_glossary(c, business_id).await?);
     let full_text = text_ranking(c, business_id, &query.text, &glossary).await?;
     let ids: Vec<i64> = match &query.embedding {
         None => full_text,
@@ -343,4 +343,33 @@ mod tests {
         assert_eq!(tsquery(&words, true).as_deref(), Some("pipe & burst"));
         assert_eq!(tsquery(&[], true), None);
     }
+}
+
+/// The business's own glossary; empty when none was saved.
+pub(super) async fn read_glossary(c: &impl GenericClient, business_id: &str) -> Result<Vec<Gloss>> {
+    let row = c
+        .query_opt("SELECT glossary FROM business_glossary WHERE business_id = $1", &[&business_id])
+        .await
+        .map_err(db_err)?;
+    match row {
+        Some(r) => get_json(&r, 0)
+            .map_err(|e| StoreError::Invalid(format!("stored business glossary is unreadable: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Replaces the business's own glossary.
+pub(super) async fn write_glossary(
+    c: &impl GenericClient,
+    business_id: &str,
+    glossary: &[Gloss],
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO business_glossary (business_id, glossary, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (business_id) DO UPDATE SET glossary = excluded.glossary, updated_at = excluded.updated_at",
+        &[&business_id, &to_json(&glossary)?, &now()],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }

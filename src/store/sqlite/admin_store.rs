@@ -209,7 +209,7 @@ impl AdminStore for SqliteStore {
     async fn business_glossary(&self, business_id: &BusinessId) -> Result<Vec<Gloss>> {
         self.read_for(business_id, |c, id| {
             super::business::load_business(c, id)?;
-            super::business::read_glossary(c, id)
+            super::knowledge::read_glossary(c, id)
         })
         .await
     }
@@ -217,7 +217,7 @@ impl AdminStore for SqliteStore {
     async fn set_business_glossary(&self, business_id: &BusinessId, glossary: Vec<Gloss>) -> Result<()> {
         self.write_for(business_id, move |tx, id| {
             super::business::load_business(tx, id)?;
-            super::business::write_glossary(tx, id, &glossary)
+            super::knowledge::write_glossary(tx, id, &glossary)
         })
         .await
     }

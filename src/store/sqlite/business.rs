@@ -5,8 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use super::{db_err, enum_col, json_col, query_all, time_col, to_json};
 use crate::domain::{
     new_id, now, AgentConfig, Business, BusinessBundle, BusinessFacts, BusinessType, EmergencyRules,
-    ExpectedFormat, Gloss, KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User,
-    VoiceMode,
+    ExpectedFormat, KnowledgeDoc, NewBusiness, PlanTier, Priority, Profile, Question, Role, User, VoiceMode,
 };
 use crate::store::{ImportOutcome, Result, StoreError};
 
@@ -135,7 +134,7 @@ pub(super) fn write_bundle(tx: &Transaction<'_>, bundle: &BusinessBundle) -> Res
     write_rules(tx, &business_id, &bundle.emergency_rules)?;
     super::outbox::write_prefs(tx, &business_id, &bundle.notifications)?;
     write_facts(tx, &business_id, &bundle.facts)?;
-    write_glossary(tx, &business_id, &bundle.glossary)?;
+    super::knowledge::write_glossary(tx, &business_id, &bundle.glossary)?;
     super::knowledge::index_documents(tx, &business_id)?;
     Ok(ImportOutcome { business_id: business_id.into(), created })
 }
@@ -280,33 +279,9 @@ pub(super) fn read_profile(conn: &Connection, id: &str) -> Result<Profile> {
     )?;
     let emergency_rules = read_rules(conn, id)?;
     let facts = read_facts(conn, id)?;
-    let glossary = read_glossary(conn, id)?;
+    let glossary = super::knowledge::read_glossary(conn, id)?;
     let triage_marks = super::triage_marks::of_business(conn, id)?;
     Ok(Profile { business: b, agent, questions, emergency_rules, facts, glossary, triage_marks })
-}
-
-/// The business's own glossary; empty when none was saved.
-pub(super) fn read_glossary(conn: &Connection, business_id: &str) -> Result<Vec<Gloss>> {
-    let json: Option<String> = conn
-        .prepare_cached("SELECT glossary FROM business_glossary WHERE business_id = ?1")
-        .and_then(|mut s| s.query_row([business_id], |r| r.get(0)).optional())
-        .map_err(db_err)?;
-    match json {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| StoreError::Invalid(format!("stored business glossary is unreadable: {e}"))),
-        None => Ok(Vec::new()),
-    }
-}
-
-/// Replaces the business's own glossary.
-pub(super) fn write_glossary(tx: &Transaction<'_>, business_id: &str, glossary: &[Gloss]) -> Result<()> {
-    tx.execute(
-        "INSERT INTO business_glossary (business_id, glossary, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (business_id) DO UPDATE SET glossary = excluded.glossary, updated_at = excluded.updated_at",
-        params![business_id, to_json(&glossary)?, now()],
-    )
-    .map_err(db_err)?;
-    Ok(())
 }
 
 /// The business's facts; the defaults (nothing said) when none were saved.

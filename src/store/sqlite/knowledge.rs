@@ -9,11 +9,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::vectors::{
     embedding_text, forget_vectors, settle_business, store_vectors, vector_ranking, CANDIDATES,
 };
-use super::{db_err, query_all};
+use super::{db_err, query_all, to_json};
 use crate::agent::local_model;
-use crate::domain::now;
+use crate::domain::{now, Gloss};
 use crate::retrieval::{self, Passage};
-use crate::store::{KnowledgeQuery, Result};
+use crate::store::{KnowledgeQuery, Result, StoreError};
 
 /// The usual reciprocal-rank-fusion constant.
 const RRF_K: f64 = 60.0;
@@ -117,7 +117,7 @@ pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<(
 pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
     // The business's own glossary, beside the shared one: its words are
     // searched for this business only.
-    let glossary = retrieval::Glossary::new(&super::business::read_glossary(conn, business_id)?);
+    let glossary = retrieval::Glossary::new(&read_glossary(conn, business_id)?);
     let full_text = fts_ranking(conn, business_id, &query.text, &glossary)?;
     let ids: Vec<i64> = match &query.embedding {
         None => full_text,
@@ -240,4 +240,28 @@ mod fts_tests {
         let words = vec!["backflow".to_string(), "valve".to_string()];
         assert_eq!(fts_query(&words, true).as_deref(), Some("\"backflow\" AND \"valve\""));
     }
+}
+
+/// The business's own glossary; empty when none was saved.
+pub(super) fn read_glossary(conn: &Connection, business_id: &str) -> Result<Vec<Gloss>> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT glossary FROM business_glossary WHERE business_id = ?1")
+        .and_then(|mut s| s.query_row([business_id], |r| r.get(0)).optional())
+        .map_err(db_err)?;
+    match json {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Invalid(format!("stored business glossary is unreadable: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Replaces the business's own glossary.
+pub(super) fn write_glossary(tx: &Transaction<'_>, business_id: &str, glossary: &[Gloss]) -> Result<()> {
+    tx.execute(
+        "INSERT INTO business_glossary (business_id, glossary, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (business_id) DO UPDATE SET glossary = excluded.glossary, updated_at = excluded.updated_at",
+        params![business_id, to_json(&glossary)?, now()],
+    )
+    .map_err(db_err)?;
+    Ok(())
 }
