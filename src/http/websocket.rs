@@ -17,7 +17,6 @@ use futures_util::{Sink, Stream};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::hyper::upgrade::{OnUpgrade, Upgraded};
@@ -94,15 +93,6 @@ impl Upgrade {
         }
         response
     }
-}
-
-/// Buffers sized for small frames (audio chunks, events).
-pub fn small_frames(max_message: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message))
 }
 
 /// What a [`FastSocket`] accepts and buffers.
