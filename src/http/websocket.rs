@@ -129,13 +129,13 @@ struct Read {
 
 type Frames = Pin<Box<dyn Stream<Item = Result<Read, WebSocketError>> + Send>>;
 
-/// A WebSocket, server or client end: `fastwebsockets` reads the frames (into one reused
-/// buffer, no zero fill, the payload handed over without a copy); writes
-/// are framed into one buffer that goes out on flush. Pings are answered
-/// and a close is echoed, as tungstenite does, and fragmented messages are
-/// put together (up to `max_message`). The reading side lives in its own
-/// stream, so a read dropped by `select!` loses nothing (`read_frame` itself
-/// is not cancel-safe).
+/// A WebSocket, server or client end: `fastwebsockets` reads the frames
+/// (into one reused buffer, no zero fill, the payload handed over without a
+/// copy); writes are framed into one buffer that goes out on flush. Pings
+/// are answered and a close is echoed, as tungstenite does, and fragmented
+/// messages are put together (up to `max_message`). The reading side lives
+/// in its own stream, so a read dropped by `select!` loses nothing
+/// (`read_frame` itself is not cancel-safe).
 pub struct FastSocket<S> {
     frames: Frames,
     write: tokio::io::WriteHalf<S>,
