@@ -5,18 +5,18 @@
 //! [`FastSocket`]: frames read by `fastwebsockets` (no zero-filled read
 //! buffer, no per-message copy; issue 17), seen by the caller as the same
 //! `Stream`/`Sink` of tungstenite `Message`s a tokio-tungstenite socket is.
+//! The client end (the model's socket) opens with [`client::connect`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
+use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocketError};
 use futures_util::{Sink, Stream};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::hyper::upgrade::{OnUpgrade, Upgraded};
@@ -24,6 +24,8 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::error::ApiError;
+
+pub mod client;
 
 pub type ServerSocket = FastSocket<TokioIo<Upgraded>>;
 
@@ -93,15 +95,6 @@ impl Upgrade {
     }
 }
 
-/// Buffers sized for small frames (audio chunks, events).
-pub fn small_frames(max_message: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message))
-}
-
 /// What a [`FastSocket`] accepts and buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -136,13 +129,13 @@ struct Read {
 
 type Frames = Pin<Box<dyn Stream<Item = Result<Read, WebSocketError>> + Send>>;
 
-/// A server WebSocket: `fastwebsockets` reads the frames (into one reused
-/// buffer, no zero fill, the payload handed over without a copy); writes
-/// are framed into one buffer that goes out on flush. Pings are answered
-/// and a close is echoed, as tungstenite does, and fragmented messages are
-/// put together (up to `max_message`). The reading side lives in its own
-/// stream, so a read dropped by `select!` loses nothing (`read_frame` itself
-/// is not cancel-safe).
+/// A WebSocket, server or client end: `fastwebsockets` reads the frames
+/// (into one reused buffer, no zero fill, the payload handed over without a
+/// copy); writes are framed into one buffer that goes out on flush. Pings
+/// are answered and a close is echoed, as tungstenite does, and fragmented
+/// messages are put together (up to `max_message`). The reading side lives
+/// in its own stream, so a read dropped by `select!` loses nothing
+/// (`read_frame` itself is not cancel-safe).
 pub struct FastSocket<S> {
     frames: Frames,
     write: tokio::io::WriteHalf<S>,
@@ -150,6 +143,8 @@ pub struct FastSocket<S> {
     out: Vec<u8>,
     written: usize,
     limits: Limits,
+    /// The client end: frames sent are masked.
+    client: bool,
     /// A fragmented message being put together.
     partial: Option<(OpCode, BytesMut)>,
     /// A pong or the close reply is in `out`: it goes out before the next read.
@@ -164,34 +159,30 @@ where
     /// `stream` has done the server side of the handshake.
     pub fn server(stream: S, limits: Limits) -> FastSocket<S> {
         let (read, write) = tokio::io::split(stream);
-        let (mut ws, _) =
-            fastwebsockets::after_handshake_split(read, tokio::io::sink(), fastwebsockets::Role::Server);
-        // Pings and closes are answered here, through `out`, not by the read half.
-        ws.set_auto_pong(false);
-        ws.set_auto_close(false);
-        // fastwebsockets refuses a frame of exactly its limit; tungstenite accepts it.
-        ws.set_max_message_size(limits.max_message.saturating_add(1));
-        let frames = futures_util::stream::unfold(Some(ws), |ws| async move {
-            let mut ws = ws?;
-            let mut no_reply = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
-            let read = ws.read_frame(&mut no_reply).await.map(|frame| Read {
-                fin: frame.fin,
-                opcode: frame.opcode,
-                payload: match frame.payload {
-                    Payload::Bytes(bytes) => bytes,
-                    other => BytesMut::from(&other[..]),
-                },
-            });
-            // After an error the stream ends: nothing more can be read in sync.
-            let next = read.is_ok().then_some(ws);
-            Some((read, next))
-        });
+        FastSocket::new(frames(read, limits), write, limits, false)
+    }
+
+    /// `stream` has done the client side of the handshake; `early` holds
+    /// what the server sent after its response head (read with it), which
+    /// is the start of the first frames.
+    pub fn client(stream: S, early: Vec<u8>, limits: Limits) -> FastSocket<S> {
+        let (read, write) = tokio::io::split(stream);
+        let frames = if early.is_empty() {
+            frames(read, limits)
+        } else {
+            frames(std::io::Cursor::new(early).chain(read), limits)
+        };
+        FastSocket::new(frames, write, limits, true)
+    }
+
+    fn new(frames: Frames, write: tokio::io::WriteHalf<S>, limits: Limits, client: bool) -> FastSocket<S> {
         FastSocket {
-            frames: Box::pin(frames),
+            frames,
             write,
             out: Vec::new(),
             written: 0,
             limits,
+            client,
             partial: None,
             reply_pending: false,
             close_sent: false,
@@ -199,16 +190,56 @@ where
     }
 }
 
+/// The frames read from `read`, as a stream that keeps its place when a
+/// read is dropped.
+fn frames<R>(read: R, limits: Limits) -> Frames
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    // The server role on both ends: it only means that a masked frame is
+    // unmasked. A server must not mask (RFC 6455 5.1) but fastwebsockets
+    // does not tell whether it did, so a masked frame is read right rather
+    // than handed on still masked; unmasked ones pass untouched.
+    let (mut ws, _) = fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
+    // Pings and closes are answered here, through `out`, not by the read half.
+    ws.set_auto_pong(false);
+    ws.set_auto_close(false);
+    // fastwebsockets refuses a frame of exactly its limit; tungstenite accepts it.
+    ws.set_max_message_size(limits.max_message.saturating_add(1));
+    let frames = futures_util::stream::unfold(Some(ws), |ws| async move {
+        let mut ws = ws?;
+        let mut no_reply = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
+        let read = ws.read_frame(&mut no_reply).await.map(|frame| Read {
+            fin: frame.fin,
+            opcode: frame.opcode,
+            payload: match frame.payload {
+                Payload::Bytes(bytes) => bytes,
+                other => BytesMut::from(&other[..]),
+            },
+        });
+        // After an error the stream ends: nothing more can be read in sync.
+        let next = read.is_ok().then_some(ws);
+        Some((read, next))
+    });
+    Box::pin(frames)
+}
+
 impl<S> FastSocket<S>
 where
     S: AsyncWrite,
 {
-    /// Frames `payload` into `out` (a server's frames are not masked).
+    /// Frames `payload` into `out`: a server's frames are not masked, a
+    /// client's are, with a fresh random key each (RFC 6455 5.3).
     fn queue(&mut self, opcode: OpCode, payload: &[u8]) {
         let mut head = [0u8; 16];
-        let size = Frame::new(true, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
+        let mask = self.client.then(rand::random::<[u8; 4]>);
+        let size = Frame::new(true, opcode, mask, Payload::Borrowed(payload)).fmt_head(&mut head);
         self.out.extend_from_slice(&head[..size]);
+        let start = self.out.len();
         self.out.extend_from_slice(payload);
+        if let Some(mask) = mask {
+            fastwebsockets::unmask(&mut self.out[start..], mask);
+        }
     }
 
     /// Writes out what `out` holds.

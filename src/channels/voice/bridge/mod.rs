@@ -24,12 +24,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 
 mod admit;
@@ -71,7 +68,7 @@ use crate::state::AppState;
 use crate::store::{TurnRecord, TurnSaved};
 use crate::twilio::CallUpdate;
 
-type ModelSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type ModelSocket = websocket::client::ClientSocket;
 
 /// Longest wait for Twilio's `start` message, and for a model session to open.
 const HANDSHAKE: Duration = Duration::from_secs(10);

@@ -58,16 +58,13 @@ pub(super) fn connect(app: &AppState) -> Model {
     let url = rt::realtime_url(&app.config.openai.base_url, &app.config.openai.realtime_model);
     let key = app.config.openai.api_key.expose().to_string();
     Model::Connecting(Box::pin(async move {
-        let mut request = url.into_client_request().map_err(|e| format!("bad realtime URL: {e}"))?;
-        let auth =
-            format!("Bearer {key}").parse().map_err(|_| "the API key is not a valid header".to_string())?;
-        request.headers_mut().insert("authorization", auth);
+        let auth = format!("Bearer {key}");
         // Small buffers: a call's frames are a few hundred bytes, and there may be a thousand calls.
         // Writes are buffered until the bridge flushes (one write per wakeup).
-        let config = websocket::small_frames(MAX_FRAME * 4).write_buffer_size(MODEL_WRITE_BATCH);
-        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
-        match tokio::time::timeout(HANDSHAKE, connecting).await {
-            Ok(Ok((socket, _))) => Ok(Box::new(socket)),
+        let limits = websocket::Limits { max_message: MAX_FRAME * 4, write_batch: MODEL_WRITE_BATCH };
+        let headers = [("Authorization", auth.as_str())];
+        match tokio::time::timeout(HANDSHAKE, websocket::client::connect(&url, &headers, limits)).await {
+            Ok(Ok(socket)) => Ok(Box::new(socket)),
             Ok(Err(e)) => Err(format!("could not open the realtime session: {e}")),
             Err(_) => Err("the realtime session did not open in time".into()),
         }
