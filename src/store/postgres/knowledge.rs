@@ -332,19 +332,6 @@ pub(super) async fn embed_missing(store: &PgStore) -> Result<usize> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tsquery_never_carries_syntax() {
-        let words = vec!["pipe".to_string(), "burst".to_string(), "a|b".to_string()];
-        assert_eq!(tsquery(&words, false).as_deref(), Some("pipe | burst"));
-        assert_eq!(tsquery(&words, true).as_deref(), Some("pipe & burst"));
-        assert_eq!(tsquery(&[], true), None);
-    }
-}
-
 /// The business's own glossary; empty when none was saved.
 pub(super) async fn read_glossary(c: &impl GenericClient, business_id: &str) -> Result<Vec<Gloss>> {
     let row = c
@@ -372,4 +359,17 @@ pub(super) async fn write_glossary(
     .await
     .map_err(db_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsquery_never_carries_syntax() {
+        let words = vec!["pipe".to_string(), "burst".to_string(), "a|b".to_string()];
+        assert_eq!(tsquery(&words, false).as_deref(), Some("pipe | burst"));
+        assert_eq!(tsquery(&words, true).as_deref(), Some("pipe & burst"));
+        assert_eq!(tsquery(&[], true), None);
+    }
 }

@@ -222,26 +222,6 @@ pub(crate) fn fts_query(words: &[String], all: bool) -> Option<String> {
     (!quoted.is_empty()).then(|| quoted.join(if all { " AND " } else { " OR " }))
 }
 
-#[cfg(test)]
-mod fts_tests {
-    use super::fts_query;
-    use crate::retrieval::query_words;
-
-    #[test]
-    fn fts_queries_are_quoted_words() {
-        let q = |text: &str| fts_query(&query_words(text), false);
-        assert_eq!(q("Do you work on Saturdays?").as_deref(), Some("\"saturdays\" OR \"work\""));
-        assert_eq!(q("\"; DROP TABLE x; --"), Some("\"drop\" OR \"table\"".into()));
-        assert_eq!(q("how are you?"), None);
-    }
-
-    #[test]
-    fn every_word_when_all_are_common() {
-        let words = vec!["backflow".to_string(), "valve".to_string()];
-        assert_eq!(fts_query(&words, true).as_deref(), Some("\"backflow\" AND \"valve\""));
-    }
-}
-
 /// The business's own glossary; empty when none was saved.
 pub(super) fn read_glossary(conn: &Connection, business_id: &str) -> Result<Vec<Gloss>> {
     let json: Option<String> = conn
@@ -264,4 +244,24 @@ pub(super) fn write_glossary(tx: &Transaction<'_>, business_id: &str, glossary: 
     )
     .map_err(db_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod fts_tests {
+    use super::fts_query;
+    use crate::retrieval::query_words;
+
+    #[test]
+    fn fts_queries_are_quoted_words() {
+        let q = |text: &str| fts_query(&query_words(text), false);
+        assert_eq!(q("Do you work on Saturdays?").as_deref(), Some("\"saturdays\" OR \"work\""));
+        assert_eq!(q("\"; DROP TABLE x; --"), Some("\"drop\" OR \"table\"".into()));
+        assert_eq!(q("how are you?"), None);
+    }
+
+    #[test]
+    fn every_word_when_all_are_common() {
+        let words = vec!["backflow".to_string(), "valve".to_string()];
+        assert_eq!(fts_query(&words, true).as_deref(), Some("\"backflow\" AND \"valve\""));
+    }
 }
