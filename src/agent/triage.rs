@@ -739,6 +739,19 @@ fn combine_opt(rules: Decision, classifier: &Classifier, text: &str) -> Decision
 /// it may raise a message to URGENT or calm an URGENT rule match. The
 /// reasons then name the example it resembles; a hazard found by the rules
 /// stays (it picks the safety advice).
+/// How a classifier's reason begins: the nearest labelled message follows.
+const CLASSIFIER_REASON: &str = "like ";
+
+/// A decision's reasons as they may be logged: the rules' names stand, a
+/// classifier's nearest example does not (it may be a message an owner
+/// marked, a past customer's own words); the owner still sees it on the lead.
+pub fn reasons_for_log(reasons: &[String]) -> Vec<&str> {
+    reasons
+        .iter()
+        .map(|r| if r.starts_with(CLASSIFIER_REASON) { "like a labelled example" } else { r.as_str() })
+        .collect()
+}
+
 pub fn combine(rules: Decision, vote: Vote) -> Decision {
     combine_at(rules, vote, &THRESHOLDS)
 }
@@ -775,7 +788,7 @@ pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
             let nearest = like(level);
             Decision {
                 level,
-                reasons: vec![format!("like \"{}\"", nearest.text)],
+                reasons: vec![format!("{CLASSIFIER_REASON}\"{}\"", nearest.text)],
                 hazard: if level == Urgent { rules.hazard } else { None },
                 decided_by: DecidedBy::Classifier,
                 nearest: Some(nearest),

@@ -860,3 +860,16 @@ fn round_ten_rule_classes() {
     );
     assert_eq!(level(Plumbing, "two inches of water on the basement floor"), Urgent);
 }
+
+/// The nearest example behind a classifier's decision stays out of logs; the
+/// rules' names are kept.
+#[test]
+fn logged_reasons_leave_out_the_nearest_example() {
+    let reasons = vec![
+        "pipe burst".to_string(),
+        format!("{CLASSIFIER_REASON}\"my tenant Ana at 4 Elm St says water is everywhere\""),
+    ];
+    let logged = reasons_for_log(&reasons);
+    assert_eq!(logged, ["pipe burst", "like a labelled example"]);
+    assert!(!format!("{logged:?}").contains("Elm"));
+}

@@ -395,7 +395,7 @@ async fn turn(
         app.notify_wake.notify_one();
     }
     if turn.escalate {
-        tracing::warn!(%business_id, conversation_id = %session.conversation_id, reasons = ?session.state.reasons,
+        tracing::warn!(%business_id, conversation_id = %session.conversation_id, reasons = ?crate::agent::triage::reasons_for_log(&session.state.reasons),
             alerted = ?saved.alerted, test = session.state.test, "emergency escalated");
     }
 

@@ -516,7 +516,10 @@ impl Bridge {
     /// The call just became URGENT: new instructions, and the emergency
     /// message spoken at the next opportunity.
     async fn on_emergency(&mut self, model_knows: bool) {
-        tracing::warn!(reasons = ?self.session.state.reasons, "emergency escalated");
+        tracing::warn!(
+            reasons = ?crate::agent::triage::reasons_for_log(&self.session.state.reasons),
+            "emergency escalated"
+        );
         self.send_model(rt::instructions_update(&self.instructions())).await;
         if model_knows {
             return;
