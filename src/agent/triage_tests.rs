@@ -613,7 +613,7 @@ fn cues_read_frail_ages_and_mild_temperatures() {
     assert_eq!(cue_counts("mi socio de 30 años quiere firmar")[people], 0.0);
 }
 
-/// Scratch: the rules' level of every development row and of set I (type,
+/// Scratch: the rules' level of every built-in row (type,
 /// wanted level, rules' level, text), for diffing a rule change in seconds
 /// before the minutes of cross-validation:
 ///   cargo test --lib dump_rules_levels -- --ignored
@@ -622,13 +622,8 @@ fn cues_read_frail_ages_and_mild_temperatures() {
 fn dump_rules_levels() {
     use crate::agent::triage_model::built_in_rows;
     let rules: Vec<Rules> = BusinessType::ALL.iter().map(|k| Rules::rules_only(*k)).collect();
-    let set_i = include_str!("../../tests/data/heldout_i/triage.tsv");
-    let rows_i = set_i.lines().skip(1).filter(|l| !l.trim().is_empty()).filter_map(|l| {
-        let cols: Vec<&str> = l.split('\t').collect();
-        Some((BusinessType::parse(cols.first()?)?, Priority::parse(cols.get(1)?)?, *cols.get(3)?))
-    });
     let mut out = String::new();
-    for (kind, want, text) in built_in_rows().into_iter().chain(rows_i) {
+    for (kind, want, text) in built_in_rows() {
         let i = BusinessType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         let got = rules[i].classify_rules(text).level;
         out.push_str(&format!("{kind}\t{want}\t{got}\t{}\n", text.replace('\t', " ")));
@@ -646,182 +641,110 @@ fn dump_rules_levels() {
 fn round_nine_rule_classes() {
     use BusinessType::{Hvac, Law, Other, Plumbing, RealEstate};
     let mut wrong = Vec::new();
-    let mut check = |kind: BusinessType, text: &str, ok: fn(Priority) -> bool, want: &str| {
+    let mut check = |kind: BusinessType, text: &str, want: Priority| {
         let got = level(kind, text);
-        if !ok(got) {
+        if got != want {
             wrong.push(format!("want {want}, got {got}: {text}"));
         }
     };
+    // A message that must not raise an alarm, whatever else it is.
+    let mut false_alarms = Vec::new();
+    let mut not_urgent = |kind: BusinessType, text: &str| {
+        let got = level(kind, text);
+        if got == Urgent {
+            false_alarms.push(format!("want not Urgent, got {got}: {text}"));
+        }
+    };
     // A negation carries through "or" and Spanish "ni".
-    check(Other, "the porch outlet stopped working, no smoke or flames or sparks", |l| l == High, "High");
-    check(Other, "el enchufe del pasillo no funciona, no sale humo ni chispas", |l| l == High, "High");
-    check(Other, "the outlet by the sink is sparking", |l| l == Urgent, "Urgent");
+    check(Other, "the porch outlet stopped working, no smoke or flames or sparks", High);
+    check(Other, "el enchufe del pasillo no funciona, no sale humo ni chispas", High);
+    check(Other, "the outlet by the sink is sparking", Urgent);
     // A danger long past is not happening; one told as going on again is.
-    check(
-        Plumbing,
-        "a pipe burst in our cellar three years ago, now we'd like the drains scoped",
-        |l| l == Normal,
-        "Normal",
-    );
-    check(
-        Plumbing,
-        "back in 2016 the basement flooded, we want a backflow valve quoted",
-        |l| l == Normal,
-        "Normal",
-    );
+    check(Plumbing, "a pipe burst in our cellar three years ago, now we'd like the drains scoped", Normal);
+    check(Plumbing, "back in 2016 the basement flooded, we want a backflow valve quoted", Normal);
     check(
         Other,
         "el año pasado hubo un incendio en la cocina, ya está reparado, queremos una revisión",
-        |l| l == Normal,
-        "Normal",
+        Normal,
     );
-    check(
-        Plumbing,
-        "the pipe that burst last winter burst again and water is everywhere",
-        |l| l == Urgent,
-        "Urgent",
-    );
-    check(Hvac, "no heat since last winter and it's freezing in here", |l| l == Urgent, "Urgent");
+    check(Plumbing, "the pipe that burst last winter burst again and water is everywhere", Urgent);
+    check(Hvac, "no heat since last winter and it's freezing in here", Urgent);
     // A job the business already did is past; the same thing back again is not.
-    check(
-        Plumbing,
-        "you guys fixed a burst pipe for us in March, now we want a softener quote",
-        |l| l == Normal,
-        "Normal",
-    );
-    check(
-        Plumbing,
-        "nos arreglaron una fuga en mayo, ahora queremos un presupuesto",
-        |l| l == Normal,
-        "Normal",
-    );
-    check(
-        Plumbing,
-        "you fixed the burst pipe but now water is pouring through the ceiling again",
-        |l| l == Urgent,
-        "Urgent",
-    );
+    check(Plumbing, "you guys fixed a burst pipe for us in March, now we want a softener quote", Normal);
+    check(Plumbing, "nos arreglaron una fuga en mayo, ahora queremos un presupuesto", Normal);
+    check(Plumbing, "you fixed the burst pipe but now water is pouring through the ceiling again", Urgent);
     // A problem denied is not the absence of heat.
-    check(Hvac, "the blower hums a little, no heating issue at all, just curious", |l| l == Normal, "Normal");
-    check(Hvac, "no heat in the whole house", |l| l == Urgent, "Urgent");
+    check(Hvac, "the blower hums a little, no heating issue at all, just curious", Normal);
+    check(Hvac, "no heat in the whole house", Urgent);
     // A faucet dripping into its own basin is routine; a drip elsewhere is not.
-    check(
-        Plumbing,
-        "the laundry tub faucet drips into the tub, whenever you're free",
-        |l| l == Normal,
-        "Normal",
-    );
-    check(Plumbing, "el grifo de la cocina gotea un poco, cuando puedan", |l| l == Normal, "Normal");
-    check(Plumbing, "the trap under the vanity drips onto the cabinet floor", |l| l == High, "High");
+    check(Plumbing, "the laundry tub faucet drips into the tub, whenever you're free", Normal);
+    check(Plumbing, "el grifo de la cocina gotea un poco, cuando puedan", Normal);
+    check(Plumbing, "the trap under the vanity drips onto the cabinet floor", High);
     // A hidden leak.
-    check(
-        Plumbing,
-        "we hear hissing inside the wall behind the shower, nothing looks wet",
-        |l| l == High,
-        "High",
-    );
-    check(Plumbing, "our water bill tripled and nobody is home more than usual", |l| l == High, "High");
+    check(Plumbing, "we hear hissing inside the wall behind the shower, nothing looks wet", High);
+    check(Plumbing, "our water bill tripled and nobody is home more than usual", High);
     // Water running into the building, not into a bowl.
-    check(
-        Plumbing,
-        "a split hose has water running down into the basement stairwell",
-        |l| l == Urgent,
-        "Urgent",
-    );
+    check(Plumbing, "a split hose has water running down into the basement stairwell", Urgent);
     // A power line down, sagging or humming; a hypothetical one is not.
-    check(Other, "a utility line is sagging onto our shed roof and humming", |l| l == Urgent, "Urgent");
-    check(Other, "hay un cable de alta tensión caído sobre la cerca del patio", |l| l == Urgent, "Urgent");
-    check(Other, "what if a power line ever falls on my car, who do I call", |l| l == Normal, "Normal");
+    check(Other, "a utility line is sagging onto our shed roof and humming", Urgent);
+    check(Other, "hay un cable de alta tensión caído sobre la cerca del patio", Urgent);
+    check(Other, "what if a power line ever falls on my car, who do I call", Normal);
     // A break-in, with the building left open; a key broken in a lock is not.
-    check(
-        Other,
-        "somebody pried the warehouse door open overnight and it won't close",
-        |l| l == Urgent,
-        "Urgent",
-    );
-    check(Other, "forzaron la puerta del local y quedó abierta", |l| l == Urgent, "Urgent");
-    check(Other, "my key broke in the lock of the shed", |l| l != Urgent, "not Urgent");
+    check(Other, "somebody pried the warehouse door open overnight and it won't close", Urgent);
+    check(Other, "forzaron la puerta del local y quedó abierta", Urgent);
+    not_urgent(Other, "my key broke in the lock of the shed");
     // Keys inside: locked out; with a child inside, an emergency.
-    check(Other, "the door shut behind me and my keys are inside", |l| l == High, "High");
-    check(Other, "dejé las llaves adentro del carro, estoy en el súper", |l| l == High, "High");
-    check(Other, "keys inside the car and my 2 year old is strapped in the back", |l| l == Urgent, "Urgent");
+    check(Other, "the door shut behind me and my keys are inside", High);
+    check(Other, "dejé las llaves adentro del carro, estoy en el súper", High);
+    check(Other, "keys inside the car and my 2 year old is strapped in the back", Urgent);
     // Equipment a business runs on that died.
-    check(Other, "the walk-in freezer at our cafe died overnight", |l| l == High, "High");
-    check(Other, "se murió la heladera del negocio y está llena de mercadería", |l| l == High, "High");
+    check(Other, "the walk-in freezer at our cafe died overnight", High);
+    check(Other, "se murió la heladera del negocio y está llena de mercadería", High);
     // A hearing or interview on a named day, a notice with days on it, a
     // license at stake, wages withheld: HIGH. Court within the hour: URGENT.
-    check(Law, "my custody hearing is on Thursday and I have no attorney", |l| l == High, "High");
-    check(Law, "the mediation got set for the 14th and I have nobody", |l| l == High, "High");
-    check(Law, "tengo juicio el viernes y mi abogado renunció", |l| l == High, "High");
-    check(Law, "the landlord handed me a notice to vacate, thirty days", |l| l == High, "High");
-    check(Law, "the state board wants to revoke my contractor license", |l| l == High, "High");
-    check(Law, "my employer hasn't paid us in a month and keeps stalling", |l| l == High, "High");
-    check(Law, "mi jefe no me paga desde hace un mes", |l| l == High, "High");
-    check(Law, "my ex took the kids to another state without my permission", |l| l == High, "High");
-    check(Law, "my hearing starts in 45 minutes and my lawyer is not here", |l| l == Urgent, "Urgent");
-    check(Law, "la audiencia es en una hora y no tengo abogado", |l| l == Urgent, "Urgent");
+    check(Law, "my custody hearing is on Thursday and I have no attorney", High);
+    check(Law, "the mediation got set for the 14th and I have nobody", High);
+    check(Law, "tengo juicio el viernes y mi abogado renunció", High);
+    check(Law, "the landlord handed me a notice to vacate, thirty days", High);
+    check(Law, "the state board wants to revoke my contractor license", High);
+    check(Law, "my employer hasn't paid us in a month and keeps stalling", High);
+    check(Law, "mi jefe no me paga desde hace un mes", High);
+    check(Law, "my ex took the kids to another state without my permission", High);
+    check(Law, "my hearing starts in 45 minutes and my lawyer is not here", Urgent);
+    check(Law, "la audiencia es en una hora y no tengo abogado", Urgent);
     // Dates that run out: HIGH, unless months or years away.
-    check(RealEstate, "our financing commitment expires on the 3rd", |l| l == High, "High");
-    check(RealEstate, "la reserva de la tasa vence el lunes", |l| l == High, "High");
-    check(Law, "my passport expires in 3 years, can you help me renew it", |l| l == Normal, "Normal");
-    check(RealEstate, "the open house starts in two hours and the lockbox is jammed", |l| l == High, "High");
+    check(RealEstate, "our financing commitment expires on the 3rd", High);
+    check(RealEstate, "la reserva de la tasa vence el lunes", High);
+    check(Law, "my passport expires in 3 years, can you help me renew it", Normal);
+    check(RealEstate, "the open house starts in two hours and the lockbox is jammed", High);
     // Money sent to a thief: URGENT; asking how to avoid it: routine.
-    check(
-        RealEstate,
-        "someone hacked my email and the deposit was sent to their account",
-        |l| l == Urgent,
-        "Urgent",
-    );
-    check(
-        RealEstate,
-        "the title company says the payoff account changed by email this morning",
-        |l| l == Urgent,
-        "Urgent",
-    );
-    check(
-        RealEstate,
-        "el correo con la cuenta para la transferencia cambió, creo que es estafa",
-        |l| l == Urgent,
-        "Urgent",
-    );
-    check(RealEstate, "how do we avoid wire fraud when we buy?", |l| l == Normal, "Normal");
+    check(RealEstate, "someone hacked my email and the deposit was sent to their account", Urgent);
+    check(RealEstate, "the title company says the payoff account changed by email this morning", Urgent);
+    check(RealEstate, "el correo con la cuenta para la transferencia cambió, creo que es estafa", Urgent);
+    check(RealEstate, "how do we avoid wire fraud when we buy?", Normal);
     // Spanish breakdowns; heating that shuts itself off is a repair for today.
-    check(Hvac, "el aire de la oficina no enfría", |l| l == High, "High");
-    check(Hvac, "dejó de funcionar el minisplit del cuarto", |l| l == High, "High");
-    check(Hvac, "la caldera se apaga sola a cada rato", |l| l == High, "High");
-    check(Hvac, "the boiler keeps shutting off every hour, we're warm enough", |l| l == High, "High");
-    check(Hvac, "the heat is off and my 85 year old dad lives alone there", |l| l == Urgent, "Urgent");
-    check(Hvac, "the heat is off but it is not freezing, no rush", |l| l != Urgent, "not Urgent");
-    check(Hvac, "the AC makes a really loud rattling noise", |l| l == High, "High");
+    check(Hvac, "el aire de la oficina no enfría", High);
+    check(Hvac, "dejó de funcionar el minisplit del cuarto", High);
+    check(Hvac, "la caldera se apaga sola a cada rato", High);
+    check(Hvac, "the boiler keeps shutting off every hour, we're warm enough", High);
+    check(Hvac, "the heat is off and my 85 year old dad lives alone there", Urgent);
+    not_urgent(Hvac, "the heat is off but it is not freezing, no rush");
+    check(Hvac, "the AC makes a really loud rattling noise", High);
     // Wiring heating up, someone shocked by a live part.
-    check(Hvac, "there's a hot electrical smell from the return vent", |l| l == Urgent, "Urgent");
-    check(
-        Other,
-        "my helper just got shocked by the shop vac cord and his hand is tingling",
-        |l| l == Urgent,
-        "Urgent",
-    );
-    check(Other, "I was shocked by the price of the last quote", |l| l != Urgent, "not Urgent");
+    check(Hvac, "there's a hot electrical smell from the return vent", Urgent);
+    check(Other, "my helper just got shocked by the shop vac cord and his hand is tingling", Urgent);
+    not_urgent(Other, "I was shocked by the price of the last quote");
     // Someone shut inside; keys locked inside are not a person.
-    check(
-        Other,
-        "our stock boy got stuck inside the cold room and the handle is broken",
-        |l| l == Urgent,
-        "Urgent",
-    );
-    check(Other, "my keys are locked inside the truck at the depot", |l| l != Urgent, "not Urgent");
+    check(Other, "our stock boy got stuck inside the cold room and the handle is broken", Urgent);
+    not_urgent(Other, "my keys are locked inside the truck at the depot");
     // Equipment stuck or not kicking on.
-    check(Hvac, "the heat pump is stuck in defrost mode", |l| l == High, "High");
-    check(Hvac, "the condenser won't kick on this afternoon", |l| l == High, "High");
+    check(Hvac, "the heat pump is stuck in defrost mode", High);
+    check(Hvac, "the condenser won't kick on this afternoon", High);
     // An auction on a named day; wages withheld for months goes on.
-    check(RealEstate, "the auction's on Friday and the title search isn't back", |l| l == High, "High");
-    check(Law, "no me pagan hace tres meses y el dueño no contesta", |l| l == High, "High");
-    check(
-        Plumbing,
-        "hace dos años se inundó el sótano, queremos revisar el drenaje",
-        |l| l == Normal,
-        "Normal",
-    );
+    check(RealEstate, "the auction's on Friday and the title search isn't back", High);
+    check(Law, "no me pagan hace tres meses y el dueño no contesta", High);
+    check(Plumbing, "hace dos años se inundó el sótano, queremos revisar el drenaje", Normal);
+    wrong.extend(false_alarms);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
