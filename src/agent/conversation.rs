@@ -366,7 +366,10 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
     // "The tap drips, no big deal", "no es urgente": the caller's own word
     // that it can wait makes routine what a rule read as time-sensitive
     // (never a danger: a hazard or an URGENT reading stands).
-    if decision.level == Priority::High && decision.hazard.is_none() && says_it_can_wait(message) {
+    if decision.level == Priority::High
+        && decision.hazard.is_none()
+        && super::phrases::says_it_can_wait(message)
+    {
         decision.level = Priority::Normal;
     }
     state.raise(decision.level, &decision.reasons, decision.hazard);
@@ -378,46 +381,6 @@ fn note(ctx: &Context, state: &mut State, message: &str) -> bool {
         state.human_requested = true;
     }
     escalate_now(state)
-}
-
-/// Does the caller say outright that it can wait ("not an emergency", "no
-/// rush", "no es urgente")? Not when they take it back after ("not an
-/// emergency but soon", "no es urgente pero ..."): labelled messages so
-/// worded are time-sensitive.
-fn says_it_can_wait(message: &str) -> bool {
-    // Not "no pressure" (a symptom), nor "puede esperar" ("no puede esperar").
-    const CUES: [&str; 24] = [
-        "not an emergency",
-        "it can wait",
-        "not a emergency",
-        "no emergency",
-        "not urgent",
-        "isnt urgent",
-        "nothing urgent",
-        "no rush",
-        "no hurry",
-        "not in a hurry",
-        "no big deal",
-        "not a big deal",
-        "not a huge deal",
-        "no es urgente",
-        "nada urgente",
-        "no hay urgencia",
-        "no es una emergencia",
-        "no es emergencia",
-        "sin prisa",
-        "sin apuro",
-        "no hay apuro",
-        "no hay prisa",
-        "no corre prisa",
-        "no tengo prisa",
-    ];
-    const TAKEN_BACK: [&str; 6] = [" but ", " though", " pero ", " aunque ", " sin embargo", " however"];
-    let lower = format!(" {} ", message.to_lowercase().replace(['\'', '’'], ""));
-    CUES.iter().filter_map(|c| lower.find(c).map(|at| at + c.len())).any(|end| {
-        let after = &lower[end..];
-        !TAKEN_BACK.iter().any(|t| after.contains(t))
-    })
 }
 
 /// True once, when the conversation has become URGENT and the escalation

@@ -595,6 +595,46 @@ fn mild_temperature(tokens: &[Token]) -> bool {
     })
 }
 
+/// Does the caller say outright that it can wait ("not an emergency", "no
+/// rush", "no es urgente")? Not when they take it back after ("not an
+/// emergency but soon", "no es urgente pero ..."): labelled messages so
+/// worded are time-sensitive.
+pub(crate) fn says_it_can_wait(message: &str) -> bool {
+    // Not "no pressure" (a symptom), nor "puede esperar" ("no puede esperar").
+    const CUES: [&str; 24] = [
+        "not an emergency",
+        "it can wait",
+        "not a emergency",
+        "no emergency",
+        "not urgent",
+        "isnt urgent",
+        "nothing urgent",
+        "no rush",
+        "no hurry",
+        "not in a hurry",
+        "no big deal",
+        "not a big deal",
+        "not a huge deal",
+        "no es urgente",
+        "nada urgente",
+        "no hay urgencia",
+        "no es una emergencia",
+        "no es emergencia",
+        "sin prisa",
+        "sin apuro",
+        "no hay apuro",
+        "no hay prisa",
+        "no corre prisa",
+        "no tengo prisa",
+    ];
+    const TAKEN_BACK: [&str; 6] = [" but ", " though", " pero ", " aunque ", " sin embargo", " however"];
+    let lower = format!(" {} ", message.to_lowercase().replace(['\'', '’'], ""));
+    CUES.iter().filter_map(|c| lower.find(c).map(|at| at + c.len())).any(|end| {
+        let after = &lower[end..];
+        !TAKEN_BACK.iter().any(|t| after.contains(t))
+    })
+}
+
 /// How many phrases of each [`CUES`] group the message has (at most two
 /// count: the head weighs the kind of evidence, not its repetition), then
 /// the [`CUE_EXTRA`] values.
