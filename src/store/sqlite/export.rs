@@ -27,6 +27,7 @@ const NOT_COPIED: &[(&str, &str)] = &[
     ("lead_rollup", "derived: Postgres's triggers count the leads as they are copied"),
     ("response_latency_rollup", "derived: Postgres's triggers count the replies as they are copied"),
     ("knowledge_vec_centres", "derived from the vectors, for sqlite-vec's sign bits only"),
+    ("knowledge_vec_generations", "a counter for in-memory copies of sqlite-vec's sign bits only"),
 ];
 
 pub struct Export {

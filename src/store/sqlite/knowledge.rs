@@ -6,6 +6,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::coarse::CoarseCache;
 use super::vectors::{
     embedding_text, forget_vectors, settle_business, store_vectors, vector_ranking, CANDIDATES,
 };
@@ -114,7 +115,12 @@ pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<(
     Ok(())
 }
 
-pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuery) -> Result<Vec<Passage>> {
+pub(super) fn search(
+    conn: &Connection,
+    coarse: &CoarseCache,
+    business_id: &str,
+    query: &KnowledgeQuery,
+) -> Result<Vec<Passage>> {
     // The business's own glossary, beside the shared one: its words are
     // searched for this business only.
     let glossary = retrieval::Glossary::new(&read_glossary(conn, business_id)?);
@@ -122,7 +128,7 @@ pub(super) fn search(conn: &Connection, business_id: &str, query: &KnowledgeQuer
     let ids: Vec<i64> = match &query.embedding {
         None => full_text,
         Some((model, vector)) => {
-            let vectors = vector_ranking(conn, business_id, model, vector)?;
+            let vectors = vector_ranking(conn, coarse, business_id, model, vector)?;
             let covered = match full_text.first() {
                 Some(&top) => load_passage(conn, top)?
                     .is_some_and(|p| glossary.covers(&query.text, &format!("{} {}", p.title, p.text))),

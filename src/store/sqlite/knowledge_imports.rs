@@ -95,6 +95,10 @@ fn sync_web(
         }
     }
     if plan.changed() {
+        // As after any batch of re-chunked documents: a business whose first
+        // documents these are has no centre yet, and gets its sign bits only
+        // here (without them its pages were missed by the vector search).
+        super::vectors::settle_business(tx, business_id)?;
         super::knowledge::refresh_terms(tx, business_id)?;
     }
     Ok(plan.finish())

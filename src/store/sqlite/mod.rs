@@ -15,6 +15,7 @@ mod admin_store;
 mod backup;
 mod business;
 mod calls;
+mod coarse;
 mod conversation;
 mod demo;
 pub mod export;
@@ -62,6 +63,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     /// One permit per idle reader: callers wait here, not on a blocking thread.
     reader_permits: Arc<Semaphore>,
+    /// Businesses' knowledge sign bits, shared by the readers.
+    coarse: Arc<coarse::CoarseCache>,
 }
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
@@ -180,6 +183,7 @@ impl SqliteStore {
             writer_permit: Arc::new(Semaphore::new(1)),
             readers: Arc::new(Mutex::new(readers)),
             reader_permits: Arc::new(Semaphore::new(READERS)),
+            coarse: Arc::default(),
         })
     }
 
@@ -476,8 +480,8 @@ impl Store for SqliteStore {
         business_id: &BusinessId,
         query: &KnowledgeQuery,
     ) -> Result<Vec<Passage>> {
-        let (id, query) = (business_id.to_string(), query.clone());
-        self.read(move |c| knowledge::search(c, &id, &query)).await
+        let (id, query, coarse) = (business_id.to_string(), query.clone(), self.coarse.clone());
+        self.read(move |c| knowledge::search(c, &coarse, &id, &query)).await
     }
 
     async fn knowledge_overview(

@@ -7,6 +7,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::coarse::{self, CoarseCache};
 use super::{db_err, query_all};
 use crate::agent::local_model;
 use crate::domain::now;
@@ -54,6 +55,15 @@ pub(super) fn forget_vectors(tx: &Transaction<'_>, filter: &str, value: &str) ->
         [],
         |r| r.get(0),
     )?;
+    let businesses: Vec<String> = query_all(
+        tx,
+        &format!("SELECT DISTINCT business_id FROM knowledge_chunks WHERE {filter}"),
+        [value],
+        |r| r.get(0),
+    )?;
+    for business in &businesses {
+        coarse::advance(tx, business)?;
+    }
     for table in tables {
         tx.execute(
             &format!("DELETE FROM {table} WHERE rowid IN (SELECT id FROM knowledge_chunks WHERE {filter})"),
@@ -84,13 +94,18 @@ fn from_blob(blob: &[u8]) -> Vec<f32> {
     blob.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-/// `vector` less `centre`, as a blob for vec_quantize_binary (no centre,
-/// or one of another size, leaves it as it is).
-fn centred_blob(vector: &[f32], centre: Option<&[f32]>) -> Vec<u8> {
+/// `vector` less `centre` (no centre, or one of another size, leaves it
+/// as it is).
+fn centred(vector: &[f32], centre: Option<&[f32]>) -> Vec<f32> {
     match centre.filter(|c| c.len() == vector.len()) {
-        Some(centre) => vector.iter().zip(centre).flat_map(|(v, c)| (v - c).to_le_bytes()).collect(),
-        None => as_blob(vector),
+        Some(centre) => vector.iter().zip(centre).map(|(v, c)| v - c).collect(),
+        None => vector.to_vec(),
     }
+}
+
+/// [`centred`], as a blob for vec_quantize_binary.
+fn centred_blob(vector: &[f32], centre: Option<&[f32]>) -> Vec<u8> {
+    as_blob(&centred(vector, centre))
 }
 
 /// Per (float vector table, business) mean vector. A table's vectors all
@@ -145,6 +160,7 @@ fn settle(tx: &Transaction<'_>, table: &str, dim: usize, business: &str, exact: 
             return Ok(0);
         }
     }
+    coarse::advance(tx, business)?;
     let vectors: Vec<(i64, Vec<f32>)> = query_all(
         tx,
         &format!("SELECT v.rowid, v.embedding FROM knowledge_chunks c JOIN {table} v ON v.rowid = c.id WHERE c.business_id = ?1"),
@@ -222,6 +238,7 @@ fn float_tables(conn: &Connection) -> Result<Vec<(String, usize)>> {
 /// float vector is scanned.
 pub(super) fn vector_ranking(
     conn: &Connection,
+    coarse_cache: &CoarseCache,
     business_id: &str,
     model: &str,
     vector: &[f32],
@@ -234,6 +251,20 @@ pub(super) fn vector_ranking(
         coarse_table(&table, vector.len()).filter(|t| table_exists(conn, t).unwrap_or(false))
     {
         let centre = centre_of(conn, &table, business_id)?;
+        let centred = centred(vector, centre.as_ref().map(|(_, c)| c.as_slice()));
+        // The business's bits in memory when their generation says the copy
+        // is current; sqlite-vec's own scan otherwise.
+        if let Some(ids) = coarse_cache.nearest(conn, &coarse, business_id, &centred, COARSE_CANDIDATES)? {
+            let sql = format!(
+                "SELECT v.rowid FROM json_each(?2) c JOIN {table} v ON v.rowid = c.value
+                 JOIN knowledge_chunk_embeddings e ON e.chunk_id = v.rowid
+                 WHERE e.model = ?3 ORDER BY vec_distance_cosine(v.embedding, ?1), v.rowid LIMIT ?4"
+            );
+            let ids = format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+            return query_all(conn, &sql, params![as_blob(vector), ids, model, CANDIDATES as i64], |r| {
+                r.get(0)
+            });
+        }
         let sql = format!(
             "WITH coarse AS (SELECT rowid FROM {coarse}
                              WHERE embedding MATCH vec_quantize_binary(?6) AND k = ?2 AND business_id = ?3)
@@ -250,7 +281,7 @@ pub(super) fn vector_ranking(
                 business_id,
                 model,
                 CANDIDATES as i64,
-                centred_blob(vector, centre.as_ref().map(|(_, c)| c.as_slice()))
+                as_blob(&centred)
             ],
             |r| r.get(0),
         );
@@ -361,6 +392,9 @@ pub(super) fn store_vectors(
                 .and_then(|mut s| s.execute(params![chunk_id, business, centred_blob(vector, Some(centre))]))
                 .map_err(db_err)?;
             }
+        }
+        if !touched.iter().any(|(_, _, b)| *b == business) {
+            coarse::advance(tx, &business)?;
         }
         touched.insert((table, vector.len(), business));
         record.execute(params![chunk_id, model, vector.len() as i64, ts]).map_err(db_err)?;
@@ -493,6 +527,7 @@ fn upgrade_vector_tables(conn: &mut Connection) -> Result<usize> {
         }
         written += missing.len();
     }
+    coarse::advance_all(&tx)?;
     tx.commit().map_err(db_err)?;
     Ok(written)
 }
@@ -693,11 +728,27 @@ mod coarse_tests {
 
     /// (coarse then re-scored, exact scan of every float vector) top ids.
     async fn both(store: &SqliteStore, business: &str, query: &str) -> (Vec<i64>, Vec<i64>) {
+        both_by(store, business, query, Coarse::InMemory).await
+    }
+
+    /// Which coarse scan [`both_by`] uses: the store's in-memory copy of the
+    /// bits, or sqlite-vec's own scan (what a store falls back to).
+    #[derive(Clone, Copy, Debug)]
+    enum Coarse {
+        InMemory,
+        SqliteVec,
+    }
+
+    async fn both_by(store: &SqliteStore, business: &str, query: &str, how: Coarse) -> (Vec<i64>, Vec<i64>) {
         let model = local_model::get().unwrap();
         let (business, vector, id) = (business.to_string(), model.embed(query), model.id().to_string());
+        let cache = match how {
+            Coarse::InMemory => store.coarse.clone(),
+            Coarse::SqliteVec => std::sync::Arc::new(CoarseCache::disabled()),
+        };
         store
             .read(move |c| {
-                let coarse = vector_ranking(c, &business, &id, &vector)?;
+                let coarse = vector_ranking(c, &cache, &business, &id, &vector)?;
                 let table = vec_table(&id, vector.len());
                 let mut exact: Vec<(f64, i64)> = query_all(
                     c,
@@ -733,6 +784,12 @@ mod coarse_tests {
 
     #[tokio::test]
     async fn coarse_candidates_keep_the_exact_nearest() {
+        for how in [Coarse::InMemory, Coarse::SqliteVec] {
+            coarse_candidates_keep_the_exact_nearest_by(how).await;
+        }
+    }
+
+    async fn coarse_candidates_keep_the_exact_nearest_by(how: Coarse) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -740,7 +797,7 @@ mod coarse_tests {
         let (mut first, mut kept, mut total) = (0, 0, 0);
         let queries = 50;
         for _ in 0..queries {
-            let (coarse, exact) = both(&store, &big, &rng.sentence(4)).await;
+            let (coarse, exact) = both_by(&store, &big, &rng.sentence(4), how).await;
             first += usize::from(coarse.first() == exact.first());
             kept += exact.iter().filter(|id| coarse.contains(id)).count();
             total += exact.len();
@@ -749,9 +806,74 @@ mod coarse_tests {
         // centre (49/50 and 820/1000 with plain sign bits). These 2,000
         // chunks share 85 words, so their vectors crowd together far more
         // than real passages do.
-        eprintln!("coarse: nearest kept {first}/{queries}, top {CANDIDATES} kept {kept}/{total}");
+        eprintln!("coarse ({how:?}): nearest kept {first}/{queries}, top {CANDIDATES} kept {kept}/{total}");
         assert!(first >= 49, "the exact nearest chunk was lost {} times in {queries}", queries - first);
         assert!(kept * 100 >= total * 85, "{kept}/{total}");
+    }
+
+    #[tokio::test]
+    async fn a_business_within_the_coarse_candidates_is_ranked_exactly_by_sqlite_vec_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        business(&store, &mut rng, COARSE_CANDIDATES * 2).await;
+        let small = business(&store, &mut rng, COARSE_CANDIDATES - 20).await;
+        for _ in 0..10 {
+            let q = rng.sentence(4);
+            let (coarse, exact) = both_by(&store, &small, &q, Coarse::SqliteVec).await;
+            assert_eq!(coarse, exact, "{q}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_edit_is_searched_at_once_though_the_bits_are_kept_in_memory() {
+        use crate::store::AdminStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+        let mut rng = Rng(0x5eed);
+        let id = business(&store, &mut rng, COARSE_CANDIDATES * 3).await;
+        let business_id = crate::ids::BusinessId::from(id.clone());
+        let question = "how do I bleed a radiator that gurgles";
+        // The copy is taken by this search; the edits below must replace it.
+        let (before, _) = both(&store, &id, question).await;
+        let doc = KnowledgeDoc {
+            title: "Radiators".into(),
+            content: "To bleed a radiator that gurgles, turn the bleed valve a quarter turn.".into(),
+            source_url: None,
+        };
+        let added = store.add_knowledge(&business_id, doc).await.unwrap();
+        let (after, exact) = both(&store, &id, question).await;
+        assert_eq!(after.first(), exact.first(), "the new chunk is found through the bits");
+        assert_ne!(before.first(), after.first());
+        store.delete_knowledge(&business_id, &added.id).await.unwrap();
+        let (gone, _) = both(&store, &id, question).await;
+        assert_eq!(gone, before, "a deleted chunk leaves the copy too");
+    }
+
+    #[tokio::test]
+    async fn an_imported_site_in_an_empty_knowledge_base_gets_its_bits() {
+        use crate::store::imports::ImportStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("k.db")).unwrap();
+        let mut rng = Rng(0xfeed);
+        let id = business(&store, &mut rng, 0).await;
+        let pages = (0..5)
+            .map(|p| KnowledgeDoc {
+                title: format!("Page {p}"),
+                content: rng.sentence(30),
+                source_url: Some(format!("https://example.test/{p}")),
+            })
+            .collect();
+        store.sync_web_documents(&crate::ids::BusinessId::from(id.clone()), pages, None).await.unwrap();
+        let model = local_model::get().unwrap();
+        let table = vec_table(model.id(), model.dims());
+        let bits = coarse_table(&table, model.dims()).unwrap();
+        let count = |t: &str| rows(&store, format!("SELECT COUNT(*) FROM {t} WHERE business_id = '{id}'"));
+        assert_eq!(count(&table).await, 5);
+        assert_eq!(count(&bits).await, 5, "every page's vector has its bits, without a restart");
+        let (coarse, exact) = both(&store, &id, &rng.sentence(4)).await;
+        assert_eq!(coarse, exact);
+        assert_eq!(coarse.len(), 5);
     }
 
     #[tokio::test]
