@@ -51,6 +51,12 @@ use business::{business_row, load_business, read_bundle, user_row, write_bundle,
 
 const READERS: usize = 4;
 
+/// The database file is read through a memory map up to this size, shared
+/// by every connection and the kernel's page cache: a knowledge search
+/// reads scattered pages (vectors, the full-text index), and through
+/// SQLite's small per-connection cache each was a read() call and a copy.
+const MMAP_BYTES: i64 = 256 << 20;
+
 pub struct SqliteStore {
     path: PathBuf,
     /// The file opened; a write to a file no longer at `path` would be lost.
@@ -119,6 +125,7 @@ pub fn open_connection(path: &Path, read_only: bool) -> std::result::Result<Conn
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(conn)
 }
 
