@@ -171,7 +171,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::agent::triage::Rules;
+    use crate::agent::triage::{Reason, Rules};
     use crate::domain::{starter_questions, AgentConfig, Business, BusinessType, PlanTier};
     use crate::plans::Plans;
 
@@ -209,7 +209,7 @@ mod tests {
     fn urgent() -> State {
         let mut s =
             State { first_message: Some("My basement is flooding! Please help".into()), ..State::default() };
-        s.raise(Priority::Urgent, &["flood".into()], Some(Hazard::Flood));
+        s.raise(Priority::Urgent, &[Reason::Rule("flood".into())], Some(Hazard::Flood));
         s
     }
 

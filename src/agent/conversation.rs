@@ -849,7 +849,7 @@ pub fn lead_draft(ctx: &Context, state: &State) -> LeadDraft {
         lead.captured.insert("first_message".into(), first.clone());
     }
     if !state.reasons.is_empty() {
-        lead.captured.insert("emergency_reasons".into(), state.reasons.join(", "));
+        lead.captured.insert("emergency_reasons".into(), super::triage::joined(&state.reasons));
     }
     if state.level() == Priority::Urgent {
         if let Some(problem) = alerts::problem(state) {

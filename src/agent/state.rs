@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::triage::{Hazard, Rules};
+use super::triage::{Hazard, Reason, Rules};
 use crate::domain::{AgentConfig, Business, BusinessFacts, Priority, Question};
 use crate::plans::Plans;
 
@@ -84,7 +84,7 @@ pub struct Answer {
 pub struct State {
     pub turns: u32,
     pub level: Option<Priority>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     pub hazard: Option<Hazard>,
     /// The escalation has been recorded (once per conversation).
     pub escalated: bool,
@@ -123,7 +123,7 @@ impl State {
     }
 
     /// Raises the level; never lowers it.
-    pub fn raise(&mut self, level: Priority, reasons: &[String], hazard: Option<Hazard>) -> bool {
+    pub fn raise(&mut self, level: Priority, reasons: &[Reason], hazard: Option<Hazard>) -> bool {
         if level <= self.level() {
             return false;
         }

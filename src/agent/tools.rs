@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::answers;
 use super::conversation::{Answer, Context, State};
+use super::triage::Reason;
 use crate::domain::{ExpectedFormat, Priority};
 use crate::retrieval::Passage;
 
@@ -194,7 +195,7 @@ pub async fn execute(
         Some(ToolName::SaveLeadField) => plain(save_field(ctx, state, &arg("field"), &arg("value"))),
         Some(ToolName::SetEmergencyLevel) => {
             let level = Priority::parse(&arg("level")).unwrap_or(Priority::Normal);
-            let raised = state.raise(level, &[arg("reason")], None);
+            let raised = state.raise(level, &[Reason::Rule(arg("reason"))], None);
             plain(json!({ "level": state.level(), "raised": raised }))
         }
         Some(ToolName::SearchKnowledge) => {

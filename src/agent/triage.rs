@@ -24,13 +24,13 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::phrases::{
     compile_words, denied_after, hypothetical_clauses, match_at, negated_match, normalise, occurs_unnegated,
     past_clauses, tokenize, Elem, Token,
 };
-use super::triage_model::{Classifier, Nearest, Vote};
+use super::triage_model::{Classifier, ExampleSource, Nearest, Vote};
 use crate::domain::{BusinessType, Priority};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,11 +51,81 @@ pub enum DecidedBy {
     Classifier,
 }
 
+/// Why a message has its level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// A rule matched: its name, as the owner's settings list it
+    /// ("burst pipe", "water + pour + ceiling"). Also the reason the
+    /// language model gives when it raises the level itself (its
+    /// `set_emergency_level` tool): stored alike, as plain words, so a stored
+    /// session could not tell the two apart anyway.
+    Rule(String),
+    /// The classifier decided: the text of the labelled example of that
+    /// level nearest in meaning (its level, source and similarity are the
+    /// decision's `nearest`; they are not kept with the reason).
+    Like(String),
+}
+
+impl std::fmt::Display for Reason {
+    /// What owners see on the lead, `frontdesk triage` prints and the
+    /// session store keeps: the rule's name, or `like "<example>"`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Rule(name) => f.write_str(name),
+            Reason::Like(text) => write!(f, "like \"{text}\""),
+        }
+    }
+}
+
+impl Reason {
+    /// A reason from its stored string (what [`Display`](std::fmt::Display)
+    /// wrote): sessions are stored with reasons as plain strings, as they
+    /// were before reasons had a type.
+    pub fn parse(stored: &str) -> Reason {
+        match stored.strip_prefix("like \"").and_then(|rest| rest.strip_suffix('"')) {
+            Some(text) => Reason::Like(text.to_string()),
+            None => Reason::Rule(stored.to_string()),
+        }
+    }
+}
+
+/// As a string, the format stored sessions and the JSON have always had.
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Reason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| Reason::parse(&s))
+    }
+}
+
+/// A decision's reasons as they may be logged: the rules' names stand, a
+/// classifier's nearest example does not (it may be a message an owner
+/// marked, a past customer's own words); the owner still sees it on the lead.
+pub fn reasons_for_log(reasons: &[Reason]) -> Vec<&str> {
+    reasons
+        .iter()
+        .map(|r| match r {
+            Reason::Rule(name) => name.as_str(),
+            Reason::Like(_) => "like a labelled example",
+        })
+        .collect()
+}
+
+/// Reasons as one line, comma separated: the lead's `emergency_reasons`,
+/// the voice agent's instructions.
+pub fn joined(reasons: &[Reason]) -> String {
+    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
 /// The level and the phrases (or the similar example) that decided it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub level: Priority,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hazard: Option<Hazard>,
     pub decided_by: DecidedBy,
@@ -592,8 +662,8 @@ impl Rules {
                 best.hazard = None;
             }
             if rule.level == best.level {
-                if !best.reasons.contains(&rule.label) {
-                    best.reasons.push(rule.label.clone());
+                if !best.reasons.iter().any(|r| matches!(r, Reason::Rule(name) if *name == rule.label)) {
+                    best.reasons.push(Reason::Rule(rule.label.clone()));
                 }
                 best.hazard = best.hazard.or(rule.hazard);
             }
@@ -739,25 +809,12 @@ fn combine_opt(rules: Decision, classifier: &Classifier, text: &str) -> Decision
 /// it may raise a message to URGENT or calm an URGENT rule match. The
 /// reasons then name the example it resembles; a hazard found by the rules
 /// stays (it picks the safety advice).
-/// How a classifier's reason begins: the nearest labelled message follows.
-const CLASSIFIER_REASON: &str = "like ";
-
-/// A decision's reasons as they may be logged: the rules' names stand, a
-/// classifier's nearest example does not (it may be a message an owner
-/// marked, a past customer's own words); the owner still sees it on the lead.
-pub fn reasons_for_log(reasons: &[String]) -> Vec<&str> {
-    reasons
-        .iter()
-        .map(|r| if r.starts_with(CLASSIFIER_REASON) { "like a labelled example" } else { r.as_str() })
-        .collect()
-}
-
 pub fn combine(rules: Decision, vote: Vote) -> Decision {
     combine_at(rules, vote, &THRESHOLDS)
 }
 
 pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
-    let owner = vote.nearest.source == "owner" && vote.nearest.similarity >= t.owner;
+    let owner = vote.nearest.source == ExampleSource::Owner && vote.nearest.similarity >= t.owner;
     // An owner's mark this close decides, also when it agrees with the
     // rules: "this was not an emergency" must not be raised again by the head.
     let level = if owner {
@@ -788,7 +845,7 @@ pub fn combine_at(rules: Decision, vote: Vote, t: &Thresholds) -> Decision {
             let nearest = like(level);
             Decision {
                 level,
-                reasons: vec![format!("{CLASSIFIER_REASON}\"{}\"", nearest.text)],
+                reasons: vec![Reason::Like(nearest.text.clone())],
                 hazard: if level == Urgent { rules.hazard } else { None },
                 decided_by: DecidedBy::Classifier,
                 nearest: Some(nearest),

@@ -63,8 +63,27 @@ pub struct Nearest {
     pub text: String,
     pub level: Priority,
     pub similarity: f32,
-    /// "built-in" or "owner".
-    pub source: &'static str,
+    pub source: ExampleSource,
+}
+
+/// Where a labelled example comes from. Serialized (and shown) as
+/// "built-in" or "owner", the strings `frontdesk triage` has always printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExampleSource {
+    /// The examples the classifier ships with.
+    BuiltIn,
+    /// A message the owner marked on a lead.
+    Owner,
+}
+
+impl std::fmt::Display for ExampleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExampleSource::BuiltIn => "built-in",
+            ExampleSource::Owner => "owner",
+        })
+    }
 }
 
 /// What the classifier says.
@@ -588,7 +607,7 @@ fn nearest(e: &Exemplar, similarity: f32) -> Nearest {
         text: e.text.clone(),
         level: e.level,
         similarity,
-        source: if e.owner { "owner" } else { "built-in" },
+        source: if e.owner { ExampleSource::Owner } else { ExampleSource::BuiltIn },
     }
 }
 
@@ -627,7 +646,7 @@ mod tests {
         let mark = "the septic tank alarm light is on";
         let marked = Classifier::for_business(BusinessType::Plumbing, &[(Priority::Urgent, mark.into())]);
         let v = marked.vote("septic tank alarm light came on", Priority::Normal).unwrap();
-        assert_eq!((v.nearest.text.as_str(), v.nearest.source), (mark, "owner"));
+        assert_eq!((v.nearest.text.as_str(), v.nearest.source), (mark, ExampleSource::Owner));
         assert!(Classifier::default().vote("anything", Priority::Normal).is_none());
     }
 }

@@ -47,7 +47,8 @@ fn parse(spec: &str) -> Recipe {
 
 /// Rules + classifier on each row, with its out-of-fold probabilities.
 fn levels(cases: &[Case], probs: &[[f32; 3]], t: &Thresholds) -> Vec<(Priority, Priority)> {
-    let nearest = Nearest { text: String::new(), level: Normal, similarity: 0.0, source: "built-in" };
+    let nearest =
+        Nearest { text: String::new(), level: Normal, similarity: 0.0, source: ExampleSource::BuiltIn };
     cases
         .iter()
         .zip(probs)

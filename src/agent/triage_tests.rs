@@ -97,8 +97,10 @@ fn spanish_with_or_without_accents() {
 fn reasons_and_json() {
     let d = Rules::for_business(BusinessType::Plumbing).classify("burst pipe, water everywhere!");
     assert_eq!(d.level, Urgent);
-    assert_eq!(d.reasons, ["burst pipe", "water everywhere"]);
+    assert_eq!(d.reasons, [Reason::Rule("burst pipe".into()), Reason::Rule("water everywhere".into())]);
     let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["reasons"], serde_json::json!(["burst pipe", "water everywhere"]));
+    assert_eq!(json["nearest"]["source"], "built-in", "{json}");
     assert_eq!(json["level"], "URGENT");
     assert_eq!(json["hazard"], "flood");
     assert_eq!(json["decided_by"], "rules");
@@ -131,7 +133,8 @@ fn owners_add_and_remove_phrases() {
         Rules::with_marks(kind, &Overrides::default(), &[(wanted, "the septic alarm is beeping".into())]);
     let d = marked.classify(text);
     assert_eq!(d.level, wanted, "{d:?}");
-    assert_eq!(d.nearest.map(|n| n.source), Some("owner"));
+    assert_eq!(d.nearest.as_ref().map(|n| n.source), Some(ExampleSource::Owner));
+    assert_eq!(serde_json::to_value(&d).unwrap()["nearest"]["source"], "owner");
 }
 
 /// Levels wanted and found (by the rules alone) for each row of a labelled TSV.
@@ -324,7 +327,8 @@ fn tune_thresholds() {
 #[test]
 fn the_head_lowers_high_and_needs_more_for_short_messages() {
     use crate::agent::triage_model::Nearest;
-    let nearest = Nearest { text: "x".into(), level: Normal, similarity: 0.5, source: "built-in" };
+    let nearest =
+        Nearest { text: "x".into(), level: Normal, similarity: 0.5, source: ExampleSource::BuiltIn };
     let vote = |level, confidence, urgent, words| Vote {
         level,
         confidence,
@@ -789,10 +793,27 @@ fn round_ten_rule_classes() {
 #[test]
 fn logged_reasons_leave_out_the_nearest_example() {
     let reasons = vec![
-        "pipe burst".to_string(),
-        format!("{CLASSIFIER_REASON}\"my tenant Ana at 4 Elm St says water is everywhere\""),
+        Reason::Rule("pipe burst".into()),
+        Reason::Like("my tenant Ana at 4 Elm St says water is everywhere".into()),
     ];
     let logged = reasons_for_log(&reasons);
     assert_eq!(logged, ["pipe burst", "like a labelled example"]);
     assert!(!format!("{logged:?}").contains("Elm"));
+}
+
+/// Reasons are stored (sessions, the lead's `emergency_reasons`) and shown
+/// as the strings they always were: a rule's name, `like "<example>"`.
+#[test]
+fn reasons_keep_their_stored_strings() {
+    let reasons =
+        vec![Reason::Rule("water + pour + ceiling".into()), Reason::Like("the pipe \"burst\"".into())];
+    let stored = serde_json::to_string(&reasons).unwrap();
+    assert_eq!(stored, r#"["water + pour + ceiling","like \"the pipe \"burst\"\""]"#);
+    assert_eq!(serde_json::from_str::<Vec<Reason>>(&stored).unwrap(), reasons);
+    assert_eq!(joined(&reasons), r#"water + pour + ceiling, like "the pipe "burst"""#);
+    // A session stored before reasons were typed reads back the same.
+    let old = r#"["burst pipe","like \"water everywhere\""]"#;
+    let read: Vec<Reason> = serde_json::from_str(old).unwrap();
+    assert_eq!(read, [Reason::Rule("burst pipe".into()), Reason::Like("water everywhere".into())]);
+    assert_eq!(serde_json::to_string(&read).unwrap(), old);
 }

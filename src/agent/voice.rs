@@ -62,7 +62,7 @@ pub fn instructions(
             "\nTHIS CALL IS AN EMERGENCY ({reasons}). {alert} Tell the caller: \"{message}\" If there is gas, \
              smoke, fire, carbon monoxide or water near electrics, tell them to get to safety and call the \
              emergency services first. Then ask only the essential questions below, as quickly as possible.\n",
-            reasons = if state.reasons.is_empty() { "reported by the caller".into() } else { state.reasons.join(", ") },
+            reasons = if state.reasons.is_empty() { "reported by the caller".into() } else { super::triage::joined(&state.reasons) },
         ));
     } else {
         let (urgent, high) = emergency_examples(ctx.business.business_type);
@@ -238,7 +238,7 @@ pub fn summary(ctx: &Context, state: &State) -> String {
         .notes
         .clone()
         .or_else(|| state.first_message.clone())
-        .or_else(|| (!state.reasons.is_empty()).then(|| state.reasons.join(", ")));
+        .or_else(|| (!state.reasons.is_empty()).then(|| super::triage::joined(&state.reasons)));
     if let Some(issue) = issue {
         parts.push(issue.chars().take(160).collect());
     }
@@ -256,7 +256,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::agent::triage::Rules;
+    use crate::agent::triage::{Reason, Rules};
     use crate::domain::{starter_questions, AgentConfig, Business, BusinessType, PlanTier};
     use crate::plans::Plans;
 
@@ -304,7 +304,7 @@ mod tests {
         assert!(!text.contains("conversation so far"));
 
         let mut urgent = State { alerted: Some(true), ..state.clone() };
-        urgent.raise(Priority::Urgent, &["burst pipe".into()], None);
+        urgent.raise(Priority::Urgent, &[Reason::Rule("burst pipe".into())], None);
         let history = vec![(Speaker::User, "A pipe burst!".to_string())];
         let text = instructions(&ctx, &urgent, &kb, &history, false);
         assert!(text.contains("THIS CALL IS AN EMERGENCY (burst pipe)"), "{text}");
@@ -320,7 +320,7 @@ mod tests {
         let ctx = ctx();
         let mut state = State { caller_id: Some("+13125550142".into()), ..State::default() };
         state.first_message = Some("Water is pouring through the ceiling".into());
-        state.raise(Priority::Urgent, &["flood".into()], None);
+        state.raise(Priority::Urgent, &[Reason::Rule("flood".into())], None);
         assert_eq!(
             summary(&ctx, &state),
             "URGENT — Unknown caller — (312) 555-0142 — Water is pouring through the ceiling"

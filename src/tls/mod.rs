@@ -8,6 +8,7 @@
 //! `storage` (the files under `<data_dir>/tls`), `resolver` (SNI and the
 //! TLS-ALPN-01 answer), `port80` (HTTP-01 answers and the redirect),
 //! `files` (files mode), `status` (what /health shows), `pem` (parsing).
+//! [`client_config`] is the outbound side: the one rustls client config.
 
 pub mod acme;
 mod client;
@@ -45,6 +46,9 @@ pub enum TlsError {
     Acme(String),
     #[error("certificate storage: {0}")]
     Storage(String),
+    /// A root certificate given to [`client_config`] that rustls rejects.
+    #[error("{0}")]
+    Root(rustls::Error),
 }
 
 impl From<instant_acme::Error> for TlsError {
@@ -63,6 +67,25 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+/// The process's rustls client configuration for outbound TLS (the model's
+/// WebSocket, Postgres): the shared ring provider, its safe protocol
+/// versions, the Mozilla roots plus `extra_roots` (a private CA), no client
+/// certificate and no ALPN. Returned by value: tokio-postgres-rustls takes
+/// it so, and the WebSocket client keeps one `Arc` for the process.
+pub fn client_config(
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    for root in extra_roots {
+        roots.add(root.clone()).map_err(TlsError::Root)?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(pem::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// The TLS side of a serving process.
@@ -225,4 +248,23 @@ fn spawn_hangup(wake: Arc<Notify>) {
     });
     #[cfg(not(unix))]
     let _ = wake;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An extra root (a private CA) is accepted, one rustls cannot read is
+    /// refused as a root, and no ALPN is offered.
+    #[test]
+    fn client_config_takes_extra_roots_and_refuses_bad_ones() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca =
+            rcgen::CertificateParams::new(vec!["ca.example.com".into()]).unwrap().self_signed(&key).unwrap();
+        let config = client_config(&[ca.der().clone()]).unwrap();
+        assert!(config.alpn_protocols.is_empty());
+        let bad = client_config(&[rustls::pki_types::CertificateDer::from(vec![1, 2, 3])]).unwrap_err();
+        assert!(matches!(bad, TlsError::Root(_)), "{bad}");
+    }
 }

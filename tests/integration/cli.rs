@@ -338,6 +338,9 @@ fn triage_prints_the_decision_as_json() {
         (Some("URGENT"), Some("classifier")),
         "{out}"
     );
+    // Its reason is the example it resembles, as `like "<text>"`.
+    let like = format!("like \"{}\"", decision["nearest"]["text"].as_str().unwrap_or_default());
+    assert_eq!(decision["reasons"], serde_json::json!([like]), "{out}");
     let bad = fd.run(&["triage", "--business-type", "BAKERY", "hi"]);
     assert!(stderr(&bad).contains("--business-type: expected"), "{}", stderr(&bad));
 

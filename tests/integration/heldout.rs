@@ -13,17 +13,18 @@
 //! `cargo test --lib development_misses`) and its triage rows trained on, so
 //! its triage figures are in-sample from then on. Set I (`heldout_i/`,
 //! written before round eight's tuning, measured as unseen data in round
-//! eight: see `heldout_i.rs`) became development data in round nine, its
+//! eight: see `heldout_sets.rs`) became development data in round nine, its
 //! misses read by the same reports; set J (`heldout_j/`, written before
 //! round nine's tuning, measured as unseen data in round nine: see
-//! `heldout_j.rs`) likewise in round ten. Set K (`heldout_k/`, written
-//! before round ten's tuning) is held out: see `heldout_k.rs`.
+//! `heldout_sets.rs`) likewise in round ten. Set K (`heldout_k/`, written
+//! before round ten's tuning) is held out: see `heldout_sets.rs`.
 //!
 //!   cargo test --test integration heldout_report -- --ignored --nocapture
 //!
 //! prints the before/after tables the README quotes. The floor tests run in
 //! CI so a regression shows: on F, G and H as development figures (their
-//! triage in-sample), on I (in `heldout_i.rs`) as held-out ones.
+//! triage in-sample), on I, J and K in `heldout_sets.rs` (K held out, I and J development
+//! data since).
 
 use super::conversations::{play, summary, Script};
 use super::measure::{abstentions, knowledge, knowledge_report, triage, triage_report, triage_rows};

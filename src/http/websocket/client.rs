@@ -116,13 +116,7 @@ pub async fn connect(
 fn tls_config() -> Result<Arc<rustls::ClientConfig>, ClientError> {
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-            rustls::ClientConfig::builder_with_provider(crate::tls::pem::provider())
-                .with_safe_default_protocol_versions()
-                .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
-                .map_err(|e| e.to_string())
-        })
+        .get_or_init(|| crate::tls::client_config(&[]).map(Arc::new).map_err(|e| e.to_string()))
         .clone()
         .map_err(ClientError::Tls)
 }

@@ -1,7 +1,6 @@
 //! From `DATABASE_URL` (parsed in `config::db`) to a connection pool, TLS
 //! when `sslmode` asks for it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -11,6 +10,7 @@ use tokio_postgres::config::SslMode;
 
 use crate::config::{PgUrl, PgUrlError};
 use crate::store::{Result, StoreError};
+use crate::tls::TlsError;
 
 impl From<PgUrlError> for StoreError {
     fn from(e: PgUrlError) -> Self {
@@ -39,24 +39,20 @@ impl PgUrl {
 
     /// TLS that verifies the server: the Mozilla roots, plus `sslrootcert`.
     fn tls(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
-        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let root_cert_error = |path: &str, e: &dyn std::fmt::Display| {
+            StoreError::Invalid(format!("DATABASE_URL sslrootcert {path}: {e}"))
+        };
+        let mut extra_roots = Vec::new();
         if let Some(path) = &self.root_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| StoreError::Invalid(format!("DATABASE_URL sslrootcert {path}: {e}")))?;
+            let pem = std::fs::read(path).map_err(|e| root_cert_error(path, &e))?;
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert =
-                    cert.map_err(|e| StoreError::Invalid(format!("DATABASE_URL sslrootcert {path}: {e}")))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| StoreError::Invalid(format!("DATABASE_URL sslrootcert {path}: {e}")))?;
+                extra_roots.push(cert.map_err(|e| root_cert_error(path, &e))?);
             }
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| StoreError::Invalid(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = crate::tls::client_config(&extra_roots).map_err(|e| match (e, &self.root_cert) {
+            (TlsError::Root(e), Some(path)) => root_cert_error(path, &e),
+            (e, _) => StoreError::Invalid(format!("TLS: {e}")),
+        })?;
         Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
     }
 }
@@ -70,5 +66,18 @@ mod tests {
     fn verified_tls_builds() {
         let u = PgUrl::parse("postgres://postgres@127.0.0.1/test?sslmode=verify-full").unwrap();
         assert!(u.tls().is_ok());
+    }
+
+    /// A root rustls refuses is reported against `sslrootcert`, as before
+    /// the TLS client config was shared.
+    #[test]
+    fn a_bad_root_names_sslrootcert() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.pem");
+        std::fs::write(&path, "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n").unwrap();
+        let url =
+            format!("postgres://postgres@127.0.0.1/test?sslmode=verify-full&sslrootcert={}", path.display());
+        let Err(e) = PgUrl::parse(&url).unwrap().tls() else { panic!("a bad root was accepted") };
+        assert!(e.to_string().contains(&format!("DATABASE_URL sslrootcert {}: ", path.display())), "{e}");
     }
 }

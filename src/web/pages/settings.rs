@@ -350,7 +350,7 @@ pub async fn emergency(page: &Page<'_>, shown: Option<Input>, errors: FieldError
     let decision = (!message.is_empty()).then(|| {
         let d = rules.classify(&message);
         // "water + pour + ceiling" reads as the words it found together.
-        let found: Vec<String> = d.reasons.iter().map(|r| r.replace(" + ", ", ")).collect();
+        let found: Vec<String> = d.reasons.iter().map(|r| r.to_string().replace(" + ", ", ")).collect();
         (d.level.to_string(), found.join("; "))
     });
     let phrases = [Priority::Urgent, Priority::High, Priority::Normal]
