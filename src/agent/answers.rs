@@ -22,6 +22,9 @@ pub enum Rejection {
     NotPhone,
     /// A phone number missing its area code (e.g. "555-0100").
     PhoneTooShort,
+    /// The digits of a whole number that no phone has ("555-201-3344": 555
+    /// is no area code): mistyped, or made up.
+    PhoneInvalid,
     /// Not something a person is called ("ok thanks, bye", a sentence).
     NotName,
     /// Not a place (an email address, a phone number, a refusal).
@@ -54,6 +57,7 @@ pub fn normalise_phone(raw: &str, country: &str) -> Result<String, Rejection> {
             Ok(number.format().mode(phonenumber::Mode::E164).to_string())
         }
         _ if (5..=8).contains(&digits) => Err(Rejection::PhoneTooShort),
+        _ if (9..=15).contains(&digits) => Err(Rejection::PhoneInvalid),
         _ => Err(Rejection::NotPhone),
     }
 }
@@ -382,6 +386,43 @@ fn words(text: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(|w| w.replace('’', "'"))
         .collect()
+}
+
+/// `text` without a greeting at its start ("Hi, I need a quote" -> "I
+/// need a quote"): the problem said back at the close begins with the problem.
+pub fn without_greeting(text: &str) -> &str {
+    const GREETINGS: [&str; 16] = [
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "buenos días",
+        "buenos dias",
+        "buenas tardes",
+        "buenas noches",
+        "hello there",
+        "hi there",
+        "hey there",
+        "hello",
+        "hiya",
+        "hola",
+        "buenas",
+        "hey",
+        "hi",
+    ];
+    let trimmed = text.trim_start();
+    let lower = trimmed.to_lowercase();
+    for g in GREETINGS {
+        // Offsets from the lower-cased copy hold only when it kept every length.
+        let Some(rest) = lower.strip_prefix(g).filter(|_| lower.len() == trimmed.len()) else { continue };
+        if let Some(after) = rest.strip_prefix([',', '!', '.']) {
+            let cut = trimmed.len() - after.len();
+            let rest = trimmed[cut..].trim_start();
+            if !rest.is_empty() {
+                return rest;
+            }
+        }
+    }
+    trimmed
 }
 
 /// "ok thanks, bye", "that's all, thank you", "adiós": the visitor is
@@ -1322,12 +1363,41 @@ const STREET_TYPES: [&str; 30] = [
 /// words between never count ("2 weeks before court" is no address).
 pub fn without_street_address(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
+    let spans = street_address_spans(&words);
+    let inside = |i: usize| spans.iter().any(|&(a, b)| (a..=b).contains(&i));
+    words.iter().enumerate().filter(|&(i, _)| !inside(i)).map(|(_, w)| *w).collect::<Vec<_>>().join(" ")
+}
+
+/// The first street address written in `text` (as [`without_street_address`]
+/// finds them), without the punctuation after it: "12 Elm Street,
+/// Springfield" given where the number was asked is kept as the address.
+pub fn find_street_address(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let &(a, mut b) = street_address_spans(&words).first()?;
+    // "411 Birchwood Avenue in Lakemont.": the town after "in" goes with it
+    // (as [`address_answer`] writes it: "411 Birchwood Avenue, Lakemont").
+    let capitalised = |w: &&&str| w.chars().next().is_some_and(char::is_uppercase);
+    if !words[b].ends_with([',', '.', ';', '!', '?'])
+        && words.get(b + 1).is_some_and(|w| *w == "in" || *w == "en")
+    {
+        let town = words[b + 2..].iter().take(3).take_while(capitalised).count();
+        let ends = (b + 2..b + 2 + town).find(|&k| words[k].ends_with([',', '.', ';', '!', '?']));
+        if let Some(k) = ends.or((town > 0 && b + 2 + town == words.len()).then(|| b + 1 + town)) {
+            b = k;
+        }
+    }
+    let found = words[a..=b].join(" ");
+    address_answer(found.trim_end_matches([',', '.', ';', '!', '?'])).ok()
+}
+
+/// Word ranges (first, last, inclusive) of the street addresses in `words`.
+fn street_address_spans(words: &[&str]) -> Vec<(usize, usize)> {
     let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
     let street = |w: &str| STREET_TYPES.contains(&bare(w).to_lowercase().as_str());
     let capitalised = |w: &str| bare(w).chars().next().is_some_and(char::is_uppercase);
     let number = |w: &str| bare(w).chars().next().is_some_and(|c| c.is_ascii_digit());
     let ends_clause = |w: &str| w.ends_with([',', '.', ';', '!', '?']);
-    let mut keep: Vec<&str> = Vec::new();
+    let mut spans = Vec::new();
     let mut i = 0;
     while i < words.len() {
         // "73 Heron Lane": a number, capitalised names, the street type.
@@ -1341,7 +1411,6 @@ pub fn without_street_address(text: &str) -> String {
             .flatten()
             .filter(|&j| words[i + 1..j].iter().all(|w| capitalised(w) && !ends_clause(w)));
         let Some(mut end) = english.or(spanish) else {
-            keep.push(words[i]);
             i += 1;
             continue;
         };
@@ -1363,9 +1432,10 @@ pub fn without_street_address(text: &str) -> String {
                 end = k;
             }
         }
+        spans.push((i, end));
         i = end + 1;
     }
-    keep.join(" ")
+    spans
 }
 
 /// "four twenty two Lincoln Ave" (as a call transcribes it) is "422 Lincoln Ave".

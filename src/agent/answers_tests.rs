@@ -49,6 +49,12 @@ fn phones_normalise_to_e164_with_the_business_country() {
     assert_eq!(validate(ExpectedFormat::Phone, "020 7946 0958", "GB"), Ok("+442079460958".into()));
     assert_eq!(validate(ExpectedFormat::Phone, "555-0100", "US"), Err(Rejection::PhoneTooShort));
     assert_eq!(validate(ExpectedFormat::Phone, "call me maybe", "US"), Err(Rejection::NotPhone));
+    // A whole number's digits, but no phone has it (555 is no area code).
+    assert_eq!(validate(ExpectedFormat::Phone, "555-201-3344", "US"), Err(Rejection::PhoneInvalid));
+    assert_eq!(
+        validate(ExpectedFormat::Phone, "call me on 555 201 3344", "US"),
+        Err(Rejection::PhoneInvalid)
+    );
     assert_eq!(find_phone("I'm Dana, 312-555-0142, water everywhere", "US"), Some("+13125550142".into()));
     assert_eq!(find_phone("it's been 3 days since 2024", "US"), None);
 }
@@ -517,4 +523,39 @@ fn more_correction_openers_and_yes_words() {
     assert!(is_correction("scratch that, it's 415 555 0182"));
     assert!(is_correction("mejor dicho, el 415 555 0182"));
     assert_eq!(name_answer("aye, it's fergus mcbride"), Ok("Fergus Mcbride".into()));
+}
+
+#[test]
+fn a_greeting_is_not_the_problem() {
+    assert_eq!(
+        without_greeting("Hi, I need a quote for a new water heater"),
+        "I need a quote for a new water heater"
+    );
+    assert_eq!(without_greeting("Good morning! my sink is blocked"), "my sink is blocked");
+    assert_eq!(without_greeting("Hola, se rompió el calentador"), "se rompió el calentador");
+    // Only a greeting set apart: "Hi there" alone, or a word that begins like one, stays.
+    assert_eq!(without_greeting("Hi there"), "Hi there");
+    assert_eq!(
+        without_greeting("Hiking boots left in the crawlspace"),
+        "Hiking boots left in the crawlspace"
+    );
+    assert_eq!(without_greeting("Hello,"), "Hello,");
+}
+
+#[test]
+fn a_street_address_is_found_without_a_lead_in() {
+    assert_eq!(find_street_address("12 Elm Street, Springfield"), Some("12 Elm Street, Springfield".into()));
+    assert_eq!(
+        find_street_address("water everywhere at 73 Heron Lane, Cedar Bend, please hurry"),
+        Some("73 Heron Lane, Cedar Bend".into())
+    );
+    assert_eq!(find_street_address("vivo en Calle Luna 22"), Some("Calle Luna 22".into()));
+    assert_eq!(
+        find_street_address("I own a rental at 411 Birchwood Avenue in Lakemont. Looking for an estimate"),
+        Some("411 Birchwood Avenue, Lakemont".into())
+    );
+    assert_eq!(find_street_address("12 Elm Street in Oak Hollow"), Some("12 Elm Street, Oak Hollow".into()));
+    assert_eq!(find_street_address("2 weeks before court"), None);
+    assert_eq!(find_street_address("555 867 5309"), None);
+    assert_eq!(find_street_address("my name is Dana Ruiz"), None);
 }

@@ -89,6 +89,7 @@ fn taken(ctx: &Context, lead: &LeadDraft) -> Option<String> {
             .iter()
             .find(|s| retrieval::query_terms(s).len() >= 2 && answers::find_name(s).is_none())
             .or(sentences.first())?;
+        let first = answers::without_greeting(first);
         let mut short: String = first.chars().take(80).collect();
         if first.chars().count() > 80 {
             short.push('…');
@@ -536,6 +537,10 @@ fn reask_text(rejection: Rejection, q: &Question) -> String {
         Rejection::NotPhone => {
             "Sorry, I couldn't read that as a phone number. What's the best number to reach you?".into()
         }
+        Rejection::PhoneInvalid => {
+            "Hmm, that number doesn't look right to me: could you check it? (With the area code, for example (312) 555-0142.)"
+                .into()
+        }
         Rejection::Empty => format!("Sorry, I didn't catch that. {}", q.question_text),
         Rejection::NotName => format!("Sorry, I didn't catch your name. {}", q.question_text),
         Rejection::NotAddress => format!(
@@ -756,7 +761,11 @@ fn absorb_volunteered(ctx: &Context, state: &mut State, message: &str) {
             (ExpectedFormat::Email, _) => answers::find_email(message),
             (ExpectedFormat::Phone, _) => answers::find_phone(message, &country),
             (ExpectedFormat::Text, Some("name")) => answers::find_name(message),
-            (ExpectedFormat::Text, Some("address")) => answers::find_address(message),
+            // With a lead-in ("the address is ...") or written as a street
+            // address ("12 Elm Street, Springfield" where the number was asked).
+            (ExpectedFormat::Text, Some("address")) => {
+                answers::find_address(message).or_else(|| answers::find_street_address(message))
+            }
             _ => None,
         };
         if let Some(value) = found {

@@ -331,7 +331,7 @@ fn the_closing_says_back_what_was_taken() {
     assert!(t.done, "{}", t.reply);
     assert!(
         t.reply.ends_with(
-            "I have (312) 555-0142 and dana@example.com, and the problem: Hi, I need a quote for a new water heater."
+            "I have (312) 555-0142 and dana@example.com, and the problem: I need a quote for a new water heater."
         ),
         "{}",
         t.reply
@@ -352,6 +352,26 @@ fn an_email_given_when_the_number_was_asked_is_kept_not_refused() {
     // The email is not asked for again.
     let t = say(&ctx, &mut s, "312 555 0142");
     assert!(t.reply.contains("How can we help"), "{}", t.reply);
+}
+
+#[test]
+fn a_number_no_phone_has_is_questioned_and_an_address_given_instead_is_kept() {
+    // The demo's first visitors type made-up numbers: "555" is no area code.
+    let ctx = trade_ctx();
+    let mut s = State::default();
+    say(&ctx, &mut s, "water is pouring from the ceiling, I think a pipe burst upstairs");
+    say(&ctx, &mut s, "Dana Ruiz");
+    let t = say(&ctx, &mut s, "555 867 5309");
+    assert!(t.reply.starts_with("Hmm, that number doesn't look right to me"), "{}", t.reply);
+    // Where the number was asked, an address: kept, and the number asked again.
+    let t = say(&ctx, &mut s, "12 Elm Street, Springfield");
+    assert!(t.reply.starts_with("Thanks, I've noted that."), "{}", t.reply);
+    assert!(t.reply.contains("number"), "{}", t.reply);
+    assert_eq!(t.lead.as_ref().and_then(|l| l.address.as_deref()), Some("12 Elm Street, Springfield"));
+    assert_eq!(t.lead.as_ref().and_then(|l| l.phone.as_deref()), None, "no address kept as the number");
+    let t = say(&ctx, &mut s, "(312) 867-5309");
+    assert_eq!(t.lead.and_then(|l| l.phone).as_deref(), Some("+13128675309"));
+    assert!(!t.reply.contains("address"), "the address is not asked again: {}", t.reply);
 }
 
 #[test]
