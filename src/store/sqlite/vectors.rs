@@ -18,8 +18,8 @@ use crate::store::Result;
 pub(super) const CANDIDATES: usize = 20;
 /// Chunks the coarse (one bit a dimension) nearest-neighbour scan hands to
 /// exact cosine re-scoring. A business with no more chunks than this is
-/// therefore ranked exactly; on the 10,000-chunk bench the re-scored top
-/// candidates match the exact scan's (see `coarse_recall` in the chat bench).
+/// therefore ranked exactly; on a dense set the exact nearest is kept (see
+/// the test `coarse_candidates_keep_the_exact_nearest`).
 const COARSE_CANDIDATES: usize = 100;
 
 /// What a chunk's vector is computed from: its document's title and its text.
