@@ -1,10 +1,12 @@
-//! The coarse half of a nearest-neighbour search, in process memory: each
-//! business's sign bits (read from its sqlite-vec bit table) kept as packed
-//! words, scanned by hamming distance with a bounded selection of the
-//! nearest. sqlite-vec's own k-nearest scan selects its top k by k passes
-//! over every 1,024-row chunk, which for the 100 candidates the exact
-//! re-scoring wants was most of a fused question's time over 10,000 chunks.
-//! The copy is tagged with the business's generation
+//! A business's nearest neighbours from a copy of its vectors in process
+//! memory: the sign bits (from its sqlite-vec bit table) as packed words,
+//! scanned by hamming distance with a bounded selection of the nearest, and
+//! those candidates re-scored by the exact cosine of their float vectors
+//! (from the float table). sqlite-vec's own k-nearest scan selects its top
+//! k by k passes over every 1,024-row chunk, and reading a hundred single
+//! vectors back costs a lookup each: together most of a fused question's
+//! time over 10,000 chunks. sqlite-vec stays where the vectors live; the
+//! copy is tagged with the business's generation
 //! (`knowledge_vec_generations`), raised by every write to its vectors, so
 //! it is reread after any change, by this process or another.
 
@@ -15,23 +17,36 @@ use rusqlite::{Connection, OptionalExtension};
 use super::{db_err, query_all};
 use crate::store::Result;
 
-/// Memory the copies may take in all, bytes: about 3 million 256-dimension
-/// chunks, far past what one appliance serves.
+/// Memory the copies may take in all, bytes: about 120,000 chunks at 256
+/// dimensions (1,068 bytes each); past it the least used business is
+/// dropped and read again when next asked.
 const BUDGET_BYTES: u64 = 128 << 20;
 
-/// Every business's sign bits, per bit table.
+/// Every business's vectors, per float table and model.
 pub(super) struct CoarseCache {
-    copies: moka::sync::Cache<(String, String), Arc<Signs>>,
+    copies: moka::sync::Cache<(String, String, String), Arc<Signs>>,
     enabled: bool,
 }
 
-/// One business's sign bits in one bit table.
+/// Where one business's vectors by one model are: the float table and its
+/// bit table.
+pub(super) struct Partition<'a> {
+    pub table: &'a str,
+    pub bits: &'a str,
+    pub business: &'a str,
+    pub model: &'a str,
+}
+
+/// One business's vectors by one model.
 struct Signs {
     generation: i64,
     ids: Vec<i64>,
     /// `words` u64 per vector, in the order of `ids`.
     bits: Vec<u64>,
     words: usize,
+    /// `dim` floats per vector, in the order of `ids`, and each one's length.
+    floats: Vec<f32>,
+    norms: Vec<f32>,
 }
 
 impl Default for CoarseCache {
@@ -39,7 +54,7 @@ impl Default for CoarseCache {
         let copies = moka::sync::Cache::builder()
             .max_capacity(BUDGET_BYTES)
             .weigher(|_, s: &Arc<Signs>| {
-                let bytes = s.ids.len() * 8 + s.bits.len() * 8;
+                let bytes = s.ids.len() * 12 + s.bits.len() * 8 + s.floats.len() * 4;
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .build();
@@ -108,71 +123,133 @@ fn words_of(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
 }
 
 impl CoarseCache {
-    /// The `k` chunks of `business` whose bits in `table` are nearest the
-    /// centred `query` (ties by chunk id), or None when this cannot answer:
-    /// no generation to trust (the caller falls back to sqlite-vec's scan),
-    /// or dimensions that are not whole words.
+    /// The `k` chunks of the partition nearest `query` by cosine, from the
+    /// `coarse` nearest by the sign bits of `centred` (the query less the
+    /// partition's centre, as its bits were taken); ties by chunk id. None
+    /// when this cannot answer: no generation to trust (the caller falls
+    /// back to sqlite-vec), or dimensions that are not whole words.
     pub(super) fn nearest(
         &self,
         conn: &Connection,
-        table: &str,
-        business: &str,
+        p: &Partition<'_>,
         query: &[f32],
+        centred: &[f32],
+        coarse: usize,
         k: usize,
     ) -> Result<Option<Vec<i64>>> {
-        if !self.enabled || query.is_empty() || !query.len().is_multiple_of(64) {
+        if !self.enabled
+            || query.is_empty()
+            || !query.len().is_multiple_of(64)
+            || centred.len() != query.len()
+        {
             return Ok(None);
         }
-        let Some(generation) = generation(conn, business)? else { return Ok(None) };
-        let key = (table.to_string(), business.to_string());
+        let Some(generation) = generation(conn, p.business)? else { return Ok(None) };
+        let key = (p.table.to_string(), p.business.to_string(), p.model.to_string());
         let signs = match self.copies.get(&key).filter(|s| s.generation == generation) {
             Some(signs) => signs,
             None => {
-                let signs = Arc::new(load(conn, table, business, generation, query.len() / 64)?);
+                let signs = Arc::new(load(conn, p, generation, query.len())?);
                 self.copies.insert(key, signs.clone());
                 signs
             }
         };
-        if signs.words != query.len() / 64 {
+        if signs.words * 64 != query.len() {
             return Ok(None);
         }
-        Ok(Some(signs.nearest(&quantize(query), k)))
+        let candidates = signs.coarse(&quantize(centred), coarse);
+        Ok(Some(signs.rescore(query, candidates, k)))
     }
 }
 
-fn load(conn: &Connection, table: &str, business: &str, generation: i64, words: usize) -> Result<Signs> {
-    let rows: Vec<(i64, Vec<u8>)> = query_all(
+/// The partition's vectors: its bits and its floats, only chunks that have
+/// both and whose recorded embedding is by the partition's model (a float
+/// table of one size is shared by every OpenAI model of that size).
+fn load(conn: &Connection, p: &Partition<'_>, generation: i64, dim: usize) -> Result<Signs> {
+    let by_model: std::collections::HashSet<i64> = query_all(
         conn,
-        &format!("SELECT rowid, embedding FROM {table} WHERE business_id = ?1"),
-        [business],
+        "SELECT e.chunk_id FROM knowledge_chunks c JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id
+         WHERE c.business_id = ?1 AND e.model = ?2",
+        [p.business, p.model],
+        |r| r.get(0),
+    )?
+    .into_iter()
+    .collect();
+    let floats: std::collections::HashMap<i64, Vec<u8>> = query_all(
+        conn,
+        &format!("SELECT rowid, embedding FROM {} WHERE business_id = ?1", p.table),
+        [p.business],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?
+    .into_iter()
+    .filter(|(id, blob): &(i64, Vec<u8>)| by_model.contains(id) && blob.len() == dim * 4)
+    .collect();
+    let mut bits: Vec<(i64, Vec<u8>)> = query_all(
+        conn,
+        &format!("SELECT rowid, embedding FROM {} WHERE business_id = ?1", p.bits),
+        [p.business],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let mut signs = Signs { generation, ids: Vec::with_capacity(rows.len()), bits: Vec::new(), words };
-    signs.bits.reserve(rows.len() * words);
-    for (id, blob) in rows {
-        if blob.len() != words * 8 {
-            continue;
-        }
+    bits.retain(|(id, blob)| floats.contains_key(id) && blob.len() * 8 == dim);
+    bits.sort_unstable_by_key(|(id, _)| *id);
+    let words = dim / 64;
+    let mut signs = Signs {
+        generation,
+        ids: Vec::with_capacity(bits.len()),
+        bits: Vec::with_capacity(bits.len() * words),
+        words,
+        floats: Vec::with_capacity(bits.len() * dim),
+        norms: Vec::with_capacity(bits.len()),
+    };
+    for (id, blob) in bits {
+        let Some(vector) = floats.get(&id) else { continue };
+        let start = signs.floats.len();
+        signs.floats.extend(vector.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+        signs.norms.push(norm(&signs.floats[start..]));
         signs.ids.push(id);
         signs.bits.extend(words_of(&blob));
     }
     Ok(signs)
 }
 
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
 impl Signs {
-    fn nearest(&self, query: &[u64], k: usize) -> Vec<i64> {
-        let mut scored: Vec<(u32, i64)> = self
+    /// Indexes (into `ids`) of the `k` vectors nearest `query`'s bits.
+    fn coarse(&self, query: &[u64], k: usize) -> Vec<usize> {
+        let mut scored: Vec<(u32, i64, usize)> = self
             .bits
             .chunks_exact(self.words)
             .zip(&self.ids)
-            .map(|(v, &id)| (v.iter().zip(query).map(|(a, b)| (a ^ b).count_ones()).sum(), id))
+            .enumerate()
+            .map(|(i, (v, &id))| (v.iter().zip(query).map(|(a, b)| (a ^ b).count_ones()).sum(), id, i))
             .collect();
         if scored.len() > k {
             scored.select_nth_unstable(k);
             scored.truncate(k);
         }
-        scored.sort_unstable();
-        scored.into_iter().map(|(_, id)| id).collect()
+        scored.into_iter().map(|(_, _, i)| i).collect()
+    }
+
+    /// The `k` of `candidates` nearest `query` by cosine distance (as
+    /// sqlite-vec's `vec_distance_cosine`), ties by chunk id.
+    fn rescore(&self, query: &[f32], candidates: Vec<usize>, k: usize) -> Vec<i64> {
+        let dim = query.len();
+        let query_norm = norm(query);
+        let mut scored: Vec<(f32, i64)> = candidates
+            .into_iter()
+            .map(|i| {
+                let v = &self.floats[i * dim..(i + 1) * dim];
+                let dot: f32 = v.iter().zip(query).map(|(a, b)| a * b).sum();
+                let lengths = self.norms[i] * query_norm;
+                let distance = if lengths > 0.0 { 1.0 - dot / lengths } else { f32::MAX };
+                (distance, self.ids[i])
+            })
+            .collect();
+        scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().take(k).map(|(_, id)| id).collect()
     }
 }
 
@@ -194,47 +271,75 @@ mod tests {
         assert_eq!(words_of(&stored).collect::<Vec<_>>(), quantize(&v));
     }
 
-    #[test]
-    fn nearest_by_hamming_then_id() {
-        let signs = Signs {
-            generation: 1,
-            ids: vec![10, 11, 12, 13],
-            bits: vec![0b1111, 0b0001, 0b0011, 0b0000],
-            words: 1,
-        };
-        assert_eq!(signs.nearest(&[0b0001], 2), vec![11, 12]);
-        assert_eq!(signs.nearest(&[0b0000], 3), vec![13, 11, 12]);
-        assert_eq!(signs.nearest(&[0b1111], 10), vec![10, 12, 11, 13]);
+    fn signs(ids: Vec<i64>, bits: Vec<u64>, floats: Vec<f32>) -> Signs {
+        let dim = floats.len() / ids.len();
+        let norms = floats.chunks(dim).map(norm).collect();
+        Signs { generation: 1, ids, bits, words: 1, floats, norms }
     }
 
     #[test]
-    fn a_new_generation_rereads_the_bits() {
+    fn candidates_by_hamming_then_id_then_ranked_by_cosine() {
+        let s = signs(
+            vec![10, 11, 12, 13],
+            vec![0b1111, 0b0001, 0b0011, 0b0000],
+            vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, -1.0, 0.0],
+        );
+        let ids = |ix: Vec<usize>| ix.into_iter().map(|i| s.ids[i]).collect::<Vec<_>>();
+        let mut two = ids(s.coarse(&[0b0001], 2));
+        two.sort_unstable();
+        assert_eq!(two, vec![11, 12], "11 at distance 0, then 12 before 13 (both at 1) by id");
+        assert_eq!(ids(s.coarse(&[0b1111], 10)).len(), 4);
+        // Cosine to (1, 0): 10 is 0, 12 is 1 - 1/sqrt 2, 11 is 1, 13 is 2.
+        assert_eq!(s.rescore(&[1.0, 0.0], vec![0, 1, 2, 3], 3), vec![10, 12, 11]);
+        assert_eq!(s.rescore(&[1.0, 0.0], vec![3, 1], 5), vec![11, 13], "only the candidates");
+    }
+
+    #[test]
+    fn a_new_generation_rereads_the_vectors() {
         let conn = db();
         conn.execute_batch(
             "CREATE TABLE knowledge_vec_generations (business_id TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+             CREATE TABLE knowledge_chunks (id INTEGER PRIMARY KEY, business_id TEXT);
+             CREATE TABLE knowledge_chunk_embeddings (chunk_id INTEGER, model TEXT);
+             CREATE VIRTUAL TABLE floats USING vec0(business_id text partition key, embedding float[64]);
              CREATE VIRTUAL TABLE bits USING vec0(business_id text partition key, embedding bit[64]);",
         )
         .unwrap();
-        let put = |id: i64, v: &[f32]| {
+        let put = |id: i64, model: &str, v: &[f32]| {
             let blob: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+            conn.execute_batch(&format!(
+                "INSERT INTO knowledge_chunks VALUES ({id}, 'b'); INSERT INTO knowledge_chunk_embeddings VALUES ({id}, '{model}');"
+            ))
+            .unwrap();
+            conn.execute(
+                "INSERT INTO floats (rowid, business_id, embedding) VALUES (?1, 'b', ?2)",
+                rusqlite::params![id, blob],
+            )
+            .unwrap();
             conn.execute(
                 "INSERT INTO bits (rowid, business_id, embedding) VALUES (?1, 'b', vec_quantize_binary(?2))",
                 rusqlite::params![id, blob],
             )
             .unwrap();
         };
-        let up = vec![1.0f32; 64];
-        let down = vec![-1.0f32; 64];
-        put(1, &up);
+        let up: Vec<f32> = (0..64).map(|i| 1.0 + i as f32 / 64.0).collect();
+        let down: Vec<f32> = up.iter().map(|x| -x).collect();
+        put(1, "m", &up);
+        let p = |business| Partition { table: "floats", bits: "bits", business, model: "m" };
         let cache = CoarseCache::default();
-        assert_eq!(cache.nearest(&conn, "bits", "b", &up, 5).unwrap(), None, "no generation: not trusted");
+        let near = |v: &[f32], business| cache.nearest(&conn, &p(business), v, v, 5, 5).unwrap();
+        assert_eq!(near(&up, "b"), None, "no generation: not trusted");
         advance(&conn, "b").unwrap();
-        assert_eq!(cache.nearest(&conn, "bits", "b", &down, 5).unwrap(), Some(vec![1]));
-        put(2, &down);
+        assert_eq!(near(&down, "b"), Some(vec![1]));
+        put(2, "m", &down);
         // Same generation: the copy stands (a writer always advances it).
-        assert_eq!(cache.nearest(&conn, "bits", "b", &down, 5).unwrap(), Some(vec![1]));
+        assert_eq!(near(&down, "b"), Some(vec![1]));
         advance(&conn, "b").unwrap();
-        assert_eq!(cache.nearest(&conn, "bits", "b", &down, 5).unwrap(), Some(vec![2, 1]));
-        assert_eq!(cache.nearest(&conn, "bits", "other", &down, 5).unwrap(), None);
+        assert_eq!(near(&down, "b"), Some(vec![2, 1]));
+        // Another model's vector in the same table is not this model's neighbour.
+        put(3, "other", &down);
+        advance(&conn, "b").unwrap();
+        assert_eq!(near(&down, "b"), Some(vec![2, 1]));
+        assert_eq!(near(&down, "nobody"), None);
     }
 }

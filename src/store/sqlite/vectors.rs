@@ -7,7 +7,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::coarse::{self, CoarseCache};
+use super::coarse::{self, CoarseCache, Partition};
 use super::{db_err, query_all};
 use crate::agent::local_model;
 use crate::domain::now;
@@ -233,7 +233,8 @@ fn float_tables(conn: &Connection) -> Result<Vec<(String, usize)>> {
 
 /// Nearest chunks by cosine distance, among those embedded by `model`:
 /// the [`COARSE_CANDIDATES`] nearest by hamming distance of the sign bits,
-/// re-scored by the exact cosine of their float vectors. Without the bit
+/// re-scored by the exact cosine of their float vectors (from the copy in
+/// memory, see `coarse.rs`, or from sqlite-vec when there is none). Without the bit
 /// table (a read-only database never opened for writing since), every
 /// float vector is scanned.
 pub(super) fn vector_ranking(
@@ -252,18 +253,13 @@ pub(super) fn vector_ranking(
     {
         let centre = centre_of(conn, &table, business_id)?;
         let centred = centred(vector, centre.as_ref().map(|(_, c)| c.as_slice()));
-        // The business's bits in memory when their generation says the copy
-        // is current; sqlite-vec's own scan otherwise.
-        if let Some(ids) = coarse_cache.nearest(conn, &coarse, business_id, &centred, COARSE_CANDIDATES)? {
-            let sql = format!(
-                "SELECT v.rowid FROM json_each(?2) c JOIN {table} v ON v.rowid = c.value
-                 JOIN knowledge_chunk_embeddings e ON e.chunk_id = v.rowid
-                 WHERE e.model = ?3 ORDER BY vec_distance_cosine(v.embedding, ?1), v.rowid LIMIT ?4"
-            );
-            let ids = format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-            return query_all(conn, &sql, params![as_blob(vector), ids, model, CANDIDATES as i64], |r| {
-                r.get(0)
-            });
+        // The business's vectors in memory when their generation says the
+        // copy is current; sqlite-vec's own scan otherwise.
+        let partition = Partition { table: &table, bits: &coarse, business: business_id, model };
+        if let Some(ids) =
+            coarse_cache.nearest(conn, &partition, vector, &centred, COARSE_CANDIDATES, CANDIDATES)?
+        {
+            return Ok(ids);
         }
         let sql = format!(
             "WITH coarse AS (SELECT rowid FROM {coarse}
