@@ -112,7 +112,29 @@ pub(super) fn refresh_terms(tx: &Transaction<'_>, business_id: &str) -> Result<(
     for (term, df) in retrieval::term_frequencies(&chunks) {
         insert_term.execute(params![business_id, term, df]).map_err(db_err)?;
     }
+    tx.execute(
+        "INSERT INTO knowledge_chunk_counts (business_id, chunks) VALUES (?1, ?2)
+         ON CONFLICT (business_id) DO UPDATE SET chunks = excluded.chunks",
+        params![business_id, chunks.len() as i64],
+    )
+    .map_err(db_err)?;
     Ok(())
+}
+
+/// The business's chunk count: as written with its document frequencies,
+/// or counted when it has none yet (a database from before the counts).
+fn chunk_count(conn: &Connection, business_id: &str) -> Result<i64> {
+    let written: Option<i64> = conn
+        .prepare_cached("SELECT chunks FROM knowledge_chunk_counts WHERE business_id = ?1")
+        .and_then(|mut s| s.query_row([business_id], |r| r.get(0)).optional())
+        .map_err(db_err)?;
+    match written {
+        Some(n) => Ok(n),
+        None => conn
+            .prepare_cached("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = ?1")
+            .and_then(|mut s| s.query_row([business_id], |r| r.get(0)))
+            .map_err(db_err),
+    }
 }
 
 pub(super) fn search(
@@ -168,10 +190,7 @@ fn fts_ranking(
     glossary: &retrieval::Glossary,
 ) -> Result<Vec<i64>> {
     let words = glossary.query_words(text);
-    let total: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM knowledge_chunks WHERE business_id = ?1")
-        .and_then(|mut s| s.query_row([business_id], |r| r.get(0)))
-        .map_err(db_err)?;
+    let total = chunk_count(conn, business_id)?;
     let mut df_of = conn
         .prepare_cached("SELECT df FROM knowledge_terms WHERE business_id = ?1 AND term = ?2")
         .map_err(db_err)?;

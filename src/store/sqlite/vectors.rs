@@ -898,6 +898,9 @@ mod coarse_tests {
             }
         };
         assert_eq!((count(table.clone()).await, count(format!("{table}_bits")).await), (10, 10));
+        let written =
+            || rows(&store, format!("SELECT chunks FROM knowledge_chunk_counts WHERE business_id = '{id}'"));
+        assert_eq!(written().await, 10, "the chunk count full text weighs words against");
         let doc: String = {
             let id = id.clone();
             store
@@ -914,6 +917,7 @@ mod coarse_tests {
         };
         store.delete_knowledge(&business_id, &doc).await.unwrap();
         assert_eq!((count(table.clone()).await, count(format!("{table}_bits")).await), (9, 9));
+        assert_eq!(written().await, 9);
     }
 
     #[tokio::test]
