@@ -2,17 +2,19 @@
 //! socket tungstenite's default 128 KiB read buffer, which a phone call's
 //! frames (a few hundred bytes) never need; with a thousand calls that is
 //! most of the memory. This does the same RFC 6455 handshake and hands over a
-//! [`FastSocket`]: frames read by `fastwebsockets` (no zero-filled read
-//! buffer, no per-message copy; issue 17), seen by the caller as the same
-//! `Stream`/`Sink` of tungstenite `Message`s a tokio-tungstenite socket is.
+//! [`FastSocket`]: frames read and parsed on the socket itself (no
+//! zero-filled read buffer, no per-message copy, no split halves; issue 17;
+//! `fastwebsockets` only writes frame heads and masks), seen by the caller
+//! as the same `Stream`/`Sink` of tungstenite `Message`s a tokio-tungstenite
+//! socket is.
 //! The client end (the model's socket) opens with [`client::connect`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::BytesMut;
-use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocketError};
+use bytes::{Buf, BytesMut};
+use fastwebsockets::{Frame, OpCode, Payload};
 use futures_util::{Sink, Stream};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -107,8 +109,6 @@ pub struct Limits {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Frame(#[from] WebSocketError),
-    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("a message is larger than {0} bytes")]
     TooLarge(usize),
@@ -127,18 +127,31 @@ struct Read {
     payload: BytesMut,
 }
 
-type Frames = Pin<Box<dyn Stream<Item = Result<Read, WebSocketError>> + Send>>;
+/// What the read buffer holds: a whole frame (taken out of it), or the
+/// start of one and how many bytes it needs in all.
+enum Parsed {
+    Frame(Read),
+    Need(usize),
+}
 
-/// A WebSocket, server or client end: `fastwebsockets` reads the frames
-/// (into one reused buffer, no zero fill, the payload handed over without a
-/// copy); writes are framed into one buffer that goes out on flush. Pings
-/// are answered and a close is echoed, as tungstenite does, and fragmented
-/// messages are put together (up to `max_message`). The reading side lives
-/// in its own stream, so a read dropped by `select!` loses nothing
-/// (`read_frame` itself is not cancel-safe).
+/// Bytes read from the socket at a time (more for a larger frame).
+const READ_CHUNK: usize = 4 * 1024;
+/// Below this much room, the read buffer is made room in before a read.
+const MIN_ROOM: usize = 1024;
+
+/// A WebSocket, server or client end, on the socket itself: frames are read
+/// into one buffer and parsed here (no zero fill, the payload handed over
+/// without a copy, no lock or task-local stream between the bridge and the
+/// socket: issue 17); writes are framed into one buffer that goes out on
+/// flush. Pings are answered and a close is echoed, as tungstenite does,
+/// and fragmented messages are put together (up to `max_message`). A read
+/// dropped by `select!` loses nothing: what was read stays in the buffer.
 pub struct FastSocket<S> {
-    frames: Frames,
-    write: tokio::io::WriteHalf<S>,
+    io: S,
+    /// Bytes read and not yet parsed.
+    read: BytesMut,
+    /// The reading side ended (an error, or the peer's end of stream).
+    read_done: bool,
     /// Framed bytes waiting to be written; `written` of them already are.
     out: Vec<u8>,
     written: usize,
@@ -154,31 +167,27 @@ pub struct FastSocket<S> {
 
 impl<S> FastSocket<S>
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     /// `stream` has done the server side of the handshake.
     pub fn server(stream: S, limits: Limits) -> FastSocket<S> {
-        let (read, write) = tokio::io::split(stream);
-        FastSocket::new(frames(read, limits), write, limits, false)
+        FastSocket::new(stream, BytesMut::with_capacity(READ_CHUNK), limits, false)
     }
 
     /// `stream` has done the client side of the handshake; `early` holds
     /// what the server sent after its response head (read with it), which
     /// is the start of the first frames.
     pub fn client(stream: S, early: Vec<u8>, limits: Limits) -> FastSocket<S> {
-        let (read, write) = tokio::io::split(stream);
-        let frames = if early.is_empty() {
-            frames(read, limits)
-        } else {
-            frames(std::io::Cursor::new(early).chain(read), limits)
-        };
-        FastSocket::new(frames, write, limits, true)
+        let mut read = BytesMut::with_capacity(READ_CHUNK.max(early.len()));
+        read.extend_from_slice(&early);
+        FastSocket::new(stream, read, limits, true)
     }
 
-    fn new(frames: Frames, write: tokio::io::WriteHalf<S>, limits: Limits, client: bool) -> FastSocket<S> {
+    fn new(io: S, read: BytesMut, limits: Limits, client: bool) -> FastSocket<S> {
         FastSocket {
-            frames,
-            write,
+            io,
+            read,
+            read_done: false,
             out: Vec::new(),
             written: 0,
             limits,
@@ -190,43 +199,111 @@ where
     }
 }
 
-/// The frames read from `read`, as a stream that keeps its place when a
-/// read is dropped.
-fn frames<R>(read: R, limits: Limits) -> Frames
-where
-    R: AsyncRead + Unpin + Send + 'static,
-{
-    // The server role on both ends: it only means that a masked frame is
-    // unmasked. A server must not mask (RFC 6455 5.1) but fastwebsockets
-    // does not tell whether it did, so a masked frame is read right rather
-    // than handed on still masked; unmasked ones pass untouched.
-    let (mut ws, _) = fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
-    // Pings and closes are answered here, through `out`, not by the read half.
-    ws.set_auto_pong(false);
-    ws.set_auto_close(false);
-    // fastwebsockets refuses a frame of exactly its limit; tungstenite accepts it.
-    ws.set_max_message_size(limits.max_message.saturating_add(1));
-    let frames = futures_util::stream::unfold(Some(ws), |ws| async move {
-        let mut ws = ws?;
-        let mut no_reply = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
-        let read = ws.read_frame(&mut no_reply).await.map(|frame| Read {
-            fin: frame.fin,
-            opcode: frame.opcode,
-            payload: match frame.payload {
-                Payload::Bytes(bytes) => bytes,
-                other => BytesMut::from(&other[..]),
-            },
-        });
-        // After an error the stream ends: nothing more can be read in sync.
-        let next = read.is_ok().then_some(ws);
-        Some((read, next))
-    });
-    Box::pin(frames)
+/// The frame at the start of `buf`, taken out of it, unmasked if it came
+/// masked (a server must not mask, RFC 6455 5.1, but a masked frame is read
+/// right rather than handed on still masked). Errors end the stream.
+fn parse(buf: &mut BytesMut, max_message: usize) -> Result<Parsed, Error> {
+    let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else { return Ok(Parsed::Need(2)) };
+    if b0 & 0x70 != 0 {
+        return Err(Error::Protocol("reserved bits set"));
+    }
+    let opcode = match b0 & 0x0F {
+        0 => OpCode::Continuation,
+        1 => OpCode::Text,
+        2 => OpCode::Binary,
+        8 => OpCode::Close,
+        9 => OpCode::Ping,
+        10 => OpCode::Pong,
+        _ => return Err(Error::Protocol("unknown opcode")),
+    };
+    let fin = b0 & 0x80 != 0;
+    let masked = b1 & 0x80 != 0;
+    let extra = match b1 & 0x7F {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let head = 2 + extra + if masked { 4 } else { 0 };
+    let Some(head_bytes) = buf.get(..head) else { return Ok(Parsed::Need(head)) };
+    let len = match extra {
+        0 => u64::from(b1 & 0x7F),
+        2 => u64::from(u16::from_be_bytes([head_bytes[2], head_bytes[3]])),
+        _ => {
+            let mut n = [0u8; 8];
+            n.copy_from_slice(&head_bytes[2..10]);
+            u64::from_be_bytes(n)
+        }
+    };
+    let mask = masked
+        .then(|| [head_bytes[head - 4], head_bytes[head - 3], head_bytes[head - 2], head_bytes[head - 1]]);
+    if matches!(opcode, OpCode::Close | OpCode::Ping | OpCode::Pong) {
+        if !fin {
+            return Err(Error::Protocol("a control frame is fragmented"));
+        }
+        if len > 125 {
+            return Err(Error::Protocol("a control frame is longer than 125 bytes"));
+        }
+    }
+    let len = match usize::try_from(len) {
+        Ok(len) if len <= max_message => len,
+        _ => return Err(Error::TooLarge(max_message)),
+    };
+    if buf.len() < head + len {
+        return Ok(Parsed::Need(head + len));
+    }
+    buf.advance(head);
+    let mut payload = buf.split_to(len);
+    if let Some(mask) = mask {
+        fastwebsockets::unmask(&mut payload, mask);
+    }
+    Ok(Parsed::Frame(Read { fin, opcode, payload }))
 }
 
 impl<S> FastSocket<S>
 where
-    S: AsyncWrite,
+    S: AsyncRead + Unpin,
+{
+    /// The next frame: parsed from what was read, else read from the socket.
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Read, Error>>> {
+        loop {
+            if self.read_done {
+                return Poll::Ready(None);
+            }
+            let need = match parse(&mut self.read, self.limits.max_message) {
+                Ok(Parsed::Frame(frame)) => return Poll::Ready(Some(Ok(frame))),
+                Ok(Parsed::Need(need)) => need,
+                Err(e) => {
+                    self.read_done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            };
+            // Room for the whole frame, or a chunk: reserving on an emptied
+            // buffer takes its memory back from the front once the payloads
+            // handed out are gone, so reads keep landing in the same place.
+            let room = self.read.capacity() - self.read.len();
+            if room < MIN_ROOM || room < need - self.read.len() {
+                self.read.reserve((need - self.read.len()).max(READ_CHUNK));
+            }
+            let read = std::pin::pin!(self.io.read_buf(&mut self.read));
+            match ready!(read.poll(cx)) {
+                Ok(0) => {
+                    self.read_done = true;
+                    let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                    return Poll::Ready(Some(Err(eof.into())));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.read_done = true;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+        }
+    }
+}
+
+impl<S> FastSocket<S>
+where
+    S: AsyncWrite + Unpin,
 {
     /// Frames `payload` into `out`: a server's frames are not masked, a
     /// client's are, with a fresh random key each (RFC 6455 5.3).
@@ -245,7 +322,7 @@ where
     /// Writes out what `out` holds.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         while self.written < self.out.len() {
-            let n = ready!(Pin::new(&mut self.write).poll_write(cx, &self.out[self.written..]))?;
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]))?;
             if n == 0 {
                 return Poll::Ready(Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()));
             }
@@ -313,7 +390,7 @@ fn message(opcode: OpCode, payload: BytesMut) -> Result<Message, Error> {
 
 impl<S> Stream for FastSocket<S>
 where
-    S: AsyncWrite,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     type Item = Result<Message, Error>;
 
@@ -325,9 +402,9 @@ where
             this.reply_pending = false;
         }
         loop {
-            let frame = match ready!(this.frames.as_mut().poll_next(cx)) {
+            let frame = match ready!(this.poll_frame(cx)) {
                 Some(Ok(frame)) => frame,
-                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
             };
             match this.on_frame(frame) {
@@ -347,7 +424,7 @@ where
 
 impl<S> Sink<Message> for FastSocket<S>
 where
-    S: AsyncWrite,
+    S: AsyncWrite + Unpin,
 {
     type Error = Error;
 
@@ -384,7 +461,7 @@ where
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         ready!(self.poll_write_out(cx))?;
         self.reply_pending = false;
-        Pin::new(&mut self.write).poll_flush(cx).map_err(Error::from)
+        Pin::new(&mut self.io).poll_flush(cx).map_err(Error::from)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -393,7 +470,7 @@ where
             self.close_sent = true;
         }
         ready!(self.as_mut().poll_flush(cx))?;
-        Pin::new(&mut self.write).poll_shutdown(cx).map_err(Error::from)
+        Pin::new(&mut self.io).poll_shutdown(cx).map_err(Error::from)
     }
 }
 
@@ -472,5 +549,93 @@ mod tests {
         assert!(early.is_err(), "half a frame is not a message");
         raw.write_all(&frame[3..]).await.unwrap();
         assert_eq!(server.next().await.unwrap().unwrap(), Message::text("x".repeat(200)));
+    }
+
+    /// A frame's bytes: `b0` (FIN, opcode), the payload's length in the
+    /// shortest form or a longer one (`wide`: 0, 2 or 8 length bytes), masked with `mask` if any.
+    fn frame(b0: u8, payload: &[u8], wide: usize, mask: Option<[u8; 4]>) -> Vec<u8> {
+        let m = if mask.is_some() { 0x80 } else { 0 };
+        let mut out = vec![b0];
+        match wide {
+            0 => out.push(m | payload.len() as u8),
+            2 => {
+                out.push(m | 126);
+                out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(m | 127);
+                out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+            }
+        }
+        let mut body = payload.to_vec();
+        if let Some(mask) = mask {
+            out.extend_from_slice(&mask);
+            fastwebsockets::unmask(&mut body, mask);
+        }
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn every_length_form_masked_or_not_is_read_and_a_partial_frame_waits() {
+        let big = vec![b'y'; 70_000];
+        // Payload, length bytes past the first two, mask.
+        type Case<'a> = (&'a [u8], usize, Option<[u8; 4]>);
+        let cases: [Case<'_>; 5] = [
+            (b"hi", 0, None),
+            (b"hello", 0, Some([1, 2, 3, 4])),
+            (&big[..200], 2, None),
+            (&big[..300], 2, Some([9, 8, 7, 6])),
+            (&big, 8, Some([0xff, 0, 0xff, 0])),
+        ];
+        for (payload, wide, mask) in cases {
+            let bytes = frame(0x81, payload, wide, mask);
+            for cut in 0..bytes.len() {
+                let mut buf = BytesMut::from(&bytes[..cut]);
+                match parse(&mut buf, 1 << 20).unwrap() {
+                    Parsed::Need(n) => {
+                        assert!(n > cut && n <= bytes.len(), "{n} for {cut} of {}", bytes.len())
+                    }
+                    Parsed::Frame(_) => panic!("a frame from {cut} of {} bytes", bytes.len()),
+                }
+                assert_eq!(buf.len(), cut, "nothing is taken from a partial frame");
+                if cut > 40 {
+                    break; // past every header form; the rest only lacks payload
+                }
+            }
+            let mut buf = BytesMut::from(&bytes[..]);
+            buf.extend_from_slice(&frame(0x8A, b"", 0, None));
+            let Parsed::Frame(read) = parse(&mut buf, 1 << 20).unwrap() else { panic!("whole frame") };
+            assert!(read.fin && read.opcode == OpCode::Text && &read.payload[..] == payload);
+            let Parsed::Frame(pong) = parse(&mut buf, 1 << 20).unwrap() else { panic!("the next frame") };
+            assert!(pong.opcode == OpCode::Pong && pong.payload.is_empty() && buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn frames_breaking_the_protocol_or_the_limit_are_refused() {
+        let bad = |bytes: Vec<u8>, max: usize| parse(&mut BytesMut::from(&bytes[..]), max).err();
+        assert!(matches!(bad(frame(0xC1, b"x", 0, None), 99), Some(Error::Protocol(_))), "reserved bit");
+        assert!(matches!(bad(frame(0x83, b"x", 0, None), 99), Some(Error::Protocol(_))), "unknown opcode");
+        assert!(matches!(bad(frame(0x09, b"x", 0, None), 99), Some(Error::Protocol(_))), "fragmented ping");
+        let long_ping = frame(0x89, &[0; 126], 2, None);
+        assert!(matches!(bad(long_ping, 999), Some(Error::Protocol(_))), "ping over 125 bytes");
+        assert!(matches!(bad(frame(0x82, &[0; 9], 0, None), 8), Some(Error::TooLarge(8))));
+        // Refused from the header alone: the payload need not arrive first.
+        let huge = [0x82, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff].to_vec();
+        assert!(matches!(bad(huge, 1 << 20), Some(Error::TooLarge(_))));
+        assert!(bad(frame(0x82, &[0; 8], 0, None), 8).is_none(), "the limit itself is fine");
+    }
+
+    #[tokio::test]
+    async fn a_bad_frame_ends_the_stream_after_its_error() {
+        let (server, client) = tokio::io::duplex(1 << 16);
+        let mut server = FastSocket::server(server, Limits { max_message: 1024, write_batch: 1024 });
+        let mut raw = client;
+        raw.write_all(&frame(0x81, b"ok", 0, Some([1, 2, 3, 4]))).await.unwrap();
+        raw.write_all(&frame(0xC1, b"x", 0, None)).await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), Message::text("ok"));
+        assert!(server.next().await.unwrap().is_err());
+        assert!(server.next().await.is_none());
     }
 }
