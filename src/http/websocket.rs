@@ -200,9 +200,9 @@ where
 }
 
 /// The frame at the start of `buf`, taken out of it, unmasked if it came
-/// masked (a server must not mask, RFC 6455 5.1, but a masked frame is read
-/// right rather than handed on still masked). Errors end the stream.
-fn parse(buf: &mut BytesMut, max_message: usize) -> Result<Parsed, Error> {
+/// masked. A client (`client`) refuses a masked frame: a server must not
+/// mask, and a client must close on one (RFC 6455 5.1). Errors end the stream.
+fn parse(buf: &mut BytesMut, max_message: usize, client: bool) -> Result<Parsed, Error> {
     let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else { return Ok(Parsed::Need(2)) };
     if b0 & 0x70 != 0 {
         return Err(Error::Protocol("reserved bits set"));
@@ -218,6 +218,9 @@ fn parse(buf: &mut BytesMut, max_message: usize) -> Result<Parsed, Error> {
     };
     let fin = b0 & 0x80 != 0;
     let masked = b1 & 0x80 != 0;
+    if masked && client {
+        return Err(Error::Protocol("a frame from the server is masked"));
+    }
     let extra = match b1 & 0x7F {
         126 => 2,
         127 => 8,
@@ -269,7 +272,7 @@ where
             if self.read_done {
                 return Poll::Ready(None);
             }
-            let need = match parse(&mut self.read, self.limits.max_message) {
+            let need = match parse(&mut self.read, self.limits.max_message, self.client) {
                 Ok(Parsed::Frame(frame)) => return Poll::Ready(Some(Ok(frame))),
                 Ok(Parsed::Need(need)) => need,
                 Err(e) => {
@@ -592,7 +595,7 @@ mod tests {
             let bytes = frame(0x81, payload, wide, mask);
             for cut in 0..bytes.len() {
                 let mut buf = BytesMut::from(&bytes[..cut]);
-                match parse(&mut buf, 1 << 20).unwrap() {
+                match parse(&mut buf, 1 << 20, false).unwrap() {
                     Parsed::Need(n) => {
                         assert!(n > cut && n <= bytes.len(), "{n} for {cut} of {}", bytes.len())
                     }
@@ -605,16 +608,18 @@ mod tests {
             }
             let mut buf = BytesMut::from(&bytes[..]);
             buf.extend_from_slice(&frame(0x8A, b"", 0, None));
-            let Parsed::Frame(read) = parse(&mut buf, 1 << 20).unwrap() else { panic!("whole frame") };
+            let Parsed::Frame(read) = parse(&mut buf, 1 << 20, false).unwrap() else { panic!("whole frame") };
             assert!(read.fin && read.opcode == OpCode::Text && &read.payload[..] == payload);
-            let Parsed::Frame(pong) = parse(&mut buf, 1 << 20).unwrap() else { panic!("the next frame") };
+            let Parsed::Frame(pong) = parse(&mut buf, 1 << 20, false).unwrap() else {
+                panic!("the next frame")
+            };
             assert!(pong.opcode == OpCode::Pong && pong.payload.is_empty() && buf.is_empty());
         }
     }
 
     #[test]
     fn frames_breaking_the_protocol_or_the_limit_are_refused() {
-        let bad = |bytes: Vec<u8>, max: usize| parse(&mut BytesMut::from(&bytes[..]), max).err();
+        let bad = |bytes: Vec<u8>, max: usize| parse(&mut BytesMut::from(&bytes[..]), max, false).err();
         assert!(matches!(bad(frame(0xC1, b"x", 0, None), 99), Some(Error::Protocol(_))), "reserved bit");
         assert!(matches!(bad(frame(0x83, b"x", 0, None), 99), Some(Error::Protocol(_))), "unknown opcode");
         assert!(matches!(bad(frame(0x09, b"x", 0, None), 99), Some(Error::Protocol(_))), "fragmented ping");

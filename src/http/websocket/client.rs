@@ -395,7 +395,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_masked_frame_from_the_server_is_read_unmasked() {
+    async fn a_masked_frame_from_the_server_is_refused() {
         let (socket, _) = open(|accept| {
             let mut bytes = accepted("Upgrade", accept);
             let mask = [1, 2, 3, 4];
@@ -405,7 +405,8 @@ mod tests {
             bytes
         })
         .await;
-        assert_eq!(socket.unwrap().next().await.unwrap().unwrap(), Message::text("hi"));
+        // RFC 6455 5.1: a client closes the connection on a masked frame.
+        assert!(socket.unwrap().next().await.unwrap().is_err());
     }
 
     #[tokio::test]
