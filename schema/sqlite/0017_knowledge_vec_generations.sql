@@ -8,3 +8,8 @@ CREATE TABLE knowledge_vec_generations (
     business_id TEXT PRIMARY KEY,
     generation  INTEGER NOT NULL
 );
+
+-- Businesses that already have chunks start at 1: no process holds a copy
+-- yet, and without a row their searches would keep to sqlite-vec's scan.
+INSERT INTO knowledge_vec_generations (business_id, generation)
+SELECT DISTINCT business_id, 1 FROM knowledge_chunks;

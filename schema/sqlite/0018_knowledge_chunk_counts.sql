@@ -7,3 +7,6 @@ CREATE TABLE knowledge_chunk_counts (
     business_id TEXT PRIMARY KEY,
     chunks      INTEGER NOT NULL
 );
+
+INSERT INTO knowledge_chunk_counts (business_id, chunks)
+SELECT business_id, COUNT(*) FROM knowledge_chunks GROUP BY business_id;

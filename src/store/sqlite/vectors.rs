@@ -873,6 +873,31 @@ mod coarse_tests {
     }
 
     #[tokio::test]
+    async fn a_database_from_before_the_counters_gets_them_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let id = {
+            let store = SqliteStore::open(&path).unwrap();
+            let id = business(&store, &mut Rng(11), 30).await;
+            // As the previous version left it: neither table, not yet migrated.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TABLE knowledge_vec_generations; DROP TABLE knowledge_chunk_counts;
+                 DELETE FROM schema_migrations WHERE version >= 17;",
+            )
+            .unwrap();
+            id
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        let sql = |t: &str| format!("SELECT {t} WHERE business_id = '{id}'");
+        assert_eq!(rows(&store, sql("generation FROM knowledge_vec_generations")).await, 1);
+        assert_eq!(rows(&store, sql("chunks FROM knowledge_chunk_counts")).await, 30);
+        // Its searches take the in-memory copy at once (it ranks exactly within 100 chunks).
+        let (coarse, exact) = both(&store, &id, "radiator valve leak").await;
+        assert_eq!(coarse, exact);
+    }
+
+    #[tokio::test]
     async fn deleting_a_document_removes_its_vectors_and_bits() {
         use crate::store::AdminStore;
         let dir = tempfile::tempdir().unwrap();
