@@ -47,6 +47,17 @@ struct Signs {
     /// `dim` floats per vector, in the order of `ids`, and each one's length.
     floats: Vec<f32>,
     norms: Vec<f32>,
+    /// The partition's centre the bits were taken less (see `vectors.rs`).
+    centre: Option<Vec<f32>>,
+}
+
+/// `vector` less `centre` (no centre, or one of another size, leaves it
+/// as it is).
+pub(super) fn centred(vector: &[f32], centre: Option<&[f32]>) -> Vec<f32> {
+    match centre.filter(|c| c.len() == vector.len()) {
+        Some(centre) => vector.iter().zip(centre).map(|(v, c)| v - c).collect(),
+        None => vector.to_vec(),
+    }
 }
 
 impl Default for CoarseCache {
@@ -124,8 +135,9 @@ fn words_of(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
 
 impl CoarseCache {
     /// The `k` chunks of the partition nearest `query` by cosine, from the
-    /// `coarse` nearest by the sign bits of `centred` (the query less the
-    /// partition's centre, as its bits were taken); ties by chunk id. None
+    /// `coarse` nearest by the sign bits of the query less the partition's
+    /// centre (as its bits were taken; `read_centre` reads it when the copy
+    /// is taken, so the two always agree); ties by chunk id. None
     /// when this cannot answer: no generation to trust (the caller falls
     /// back to sqlite-vec), or dimensions that are not whole words.
     pub(super) fn nearest(
@@ -133,15 +145,11 @@ impl CoarseCache {
         conn: &Connection,
         p: &Partition<'_>,
         query: &[f32],
-        centred: &[f32],
+        read_centre: impl FnOnce() -> Result<Option<Vec<f32>>>,
         coarse: usize,
         k: usize,
     ) -> Result<Option<Vec<i64>>> {
-        if !self.enabled
-            || query.is_empty()
-            || !query.len().is_multiple_of(64)
-            || centred.len() != query.len()
-        {
+        if !self.enabled || query.is_empty() || !query.len().is_multiple_of(64) {
             return Ok(None);
         }
         let Some(generation) = generation(conn, p.business)? else { return Ok(None) };
@@ -149,7 +157,9 @@ impl CoarseCache {
         let signs = match self.copies.get(&key).filter(|s| s.generation == generation) {
             Some(signs) => signs,
             None => {
-                let signs = Arc::new(load(conn, p, generation, query.len())?);
+                let mut signs = load(conn, p, generation, query.len())?;
+                signs.centre = read_centre()?;
+                let signs = Arc::new(signs);
                 self.copies.insert(key, signs.clone());
                 signs
             }
@@ -157,7 +167,7 @@ impl CoarseCache {
         if signs.words * 64 != query.len() {
             return Ok(None);
         }
-        let candidates = signs.coarse(&quantize(centred), coarse);
+        let candidates = signs.coarse(&quantize(&centred(query, signs.centre.as_deref())), coarse);
         Ok(Some(signs.rescore(query, candidates, k)))
     }
 }
@@ -200,6 +210,7 @@ fn load(conn: &Connection, p: &Partition<'_>, generation: i64, dim: usize) -> Re
         words,
         floats: Vec::with_capacity(bits.len() * dim),
         norms: Vec::with_capacity(bits.len()),
+        centre: None,
     };
     for (id, blob) in bits {
         let Some(vector) = floats.get(&id) else { continue };
@@ -274,7 +285,7 @@ mod tests {
     fn signs(ids: Vec<i64>, bits: Vec<u64>, floats: Vec<f32>) -> Signs {
         let dim = floats.len() / ids.len();
         let norms = floats.chunks(dim).map(norm).collect();
-        Signs { generation: 1, ids, bits, words: 1, floats, norms }
+        Signs { generation: 1, ids, bits, words: 1, floats, norms, centre: None }
     }
 
     #[test]
@@ -327,7 +338,7 @@ mod tests {
         put(1, "m", &up);
         let p = |business| Partition { table: "floats", bits: "bits", business, model: "m" };
         let cache = CoarseCache::default();
-        let near = |v: &[f32], business| cache.nearest(&conn, &p(business), v, v, 5, 5).unwrap();
+        let near = |v: &[f32], business| cache.nearest(&conn, &p(business), v, || Ok(None), 5, 5).unwrap();
         assert_eq!(near(&up, "b"), None, "no generation: not trusted");
         advance(&conn, "b").unwrap();
         assert_eq!(near(&down, "b"), Some(vec![1]));

@@ -7,7 +7,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::coarse::{self, CoarseCache, Partition};
+use super::coarse::{self, centred, CoarseCache, Partition};
 use super::{db_err, query_all};
 use crate::agent::local_model;
 use crate::domain::now;
@@ -92,15 +92,6 @@ fn as_blob(vector: &[f32]) -> Vec<u8> {
 
 fn from_blob(blob: &[u8]) -> Vec<f32> {
     blob.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-/// `vector` less `centre` (no centre, or one of another size, leaves it
-/// as it is).
-fn centred(vector: &[f32], centre: Option<&[f32]>) -> Vec<f32> {
-    match centre.filter(|c| c.len() == vector.len()) {
-        Some(centre) => vector.iter().zip(centre).map(|(v, c)| v - c).collect(),
-        None => vector.to_vec(),
-    }
 }
 
 /// [`centred`], as a blob for vec_quantize_binary.
@@ -251,16 +242,18 @@ pub(super) fn vector_ranking(
     if let Some(coarse) =
         coarse_table(&table, vector.len()).filter(|t| table_exists(conn, t).unwrap_or(false))
     {
-        let centre = centre_of(conn, &table, business_id)?;
-        let centred = centred(vector, centre.as_ref().map(|(_, c)| c.as_slice()));
         // The business's vectors in memory when their generation says the
-        // copy is current; sqlite-vec's own scan otherwise.
+        // copy is current (its centre is read with it, once); sqlite-vec's
+        // own scan otherwise.
         let partition = Partition { table: &table, bits: &coarse, business: business_id, model };
+        let read_centre = || Ok(centre_of(conn, &table, business_id)?.map(|(_, c)| c));
         if let Some(ids) =
-            coarse_cache.nearest(conn, &partition, vector, &centred, COARSE_CANDIDATES, CANDIDATES)?
+            coarse_cache.nearest(conn, &partition, vector, read_centre, COARSE_CANDIDATES, CANDIDATES)?
         {
             return Ok(ids);
         }
+        let centre = centre_of(conn, &table, business_id)?;
+        let centred = centred(vector, centre.as_ref().map(|(_, c)| c.as_slice()));
         let sql = format!(
             "WITH coarse AS (SELECT rowid FROM {coarse}
                              WHERE embedding MATCH vec_quantize_binary(?6) AND k = ?2 AND business_id = ?3)
