@@ -156,7 +156,8 @@ pub struct FastSocket<S> {
     out: Vec<u8>,
     written: usize,
     limits: Limits,
-    /// The client end: frames sent are masked.
+    /// The client end: frames sent are masked and frames read must not be
+    /// (the server end: the other way round).
     client: bool,
     /// A fragmented message being put together.
     partial: Option<(OpCode, BytesMut)>,
@@ -199,9 +200,10 @@ where
     }
 }
 
-/// The frame at the start of `buf`, taken out of it, unmasked if it came
-/// masked. A client (`client`) refuses a masked frame: a server must not
-/// mask, and a client must close on one (RFC 6455 5.1). Errors end the stream.
+/// The frame at the start of `buf`, taken out of it and unmasked. Each end
+/// refuses the other's frames masked the wrong way (RFC 6455 5.1): a client
+/// (`client`) one that is masked, a server one that is not; either must
+/// close the connection on it. Errors end the stream.
 fn parse(buf: &mut BytesMut, max_message: usize, client: bool) -> Result<Parsed, Error> {
     let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else { return Ok(Parsed::Need(2)) };
     if b0 & 0x70 != 0 {
@@ -220,6 +222,9 @@ fn parse(buf: &mut BytesMut, max_message: usize, client: bool) -> Result<Parsed,
     let masked = b1 & 0x80 != 0;
     if masked && client {
         return Err(Error::Protocol("a frame from the server is masked"));
+    }
+    if !masked && !client {
+        return Err(Error::Protocol("a frame from the client is not masked"));
     }
     let extra = match b1 & 0x7F {
         126 => 2,
@@ -545,8 +550,7 @@ mod tests {
         let (mut server, client) = pair(1 << 16).await;
         let mut raw = client.into_inner();
         // One masked text frame, written in two parts with a dropped read between them.
-        let mut frame = Vec::new();
-        TFrame::message("x".repeat(200), Op::Data(Data::Text), true).format(&mut frame).unwrap();
+        let frame = frame(0x81, "x".repeat(200).as_bytes(), 2, Some([1, 2, 3, 4]));
         raw.write_all(&frame[..3]).await.unwrap();
         let early = tokio::time::timeout(std::time::Duration::from_millis(50), server.next()).await;
         assert!(early.is_err(), "half a frame is not a message");
@@ -592,10 +596,12 @@ mod tests {
             (&big, 8, Some([0xff, 0, 0xff, 0])),
         ];
         for (payload, wide, mask) in cases {
+            // Unmasked frames are what a client reads, masked ones what a server does.
+            let client = mask.is_none();
             let bytes = frame(0x81, payload, wide, mask);
             for cut in 0..bytes.len() {
                 let mut buf = BytesMut::from(&bytes[..cut]);
-                match parse(&mut buf, 1 << 20, false).unwrap() {
+                match parse(&mut buf, 1 << 20, client).unwrap() {
                     Parsed::Need(n) => {
                         assert!(n > cut && n <= bytes.len(), "{n} for {cut} of {}", bytes.len())
                     }
@@ -607,10 +613,12 @@ mod tests {
                 }
             }
             let mut buf = BytesMut::from(&bytes[..]);
-            buf.extend_from_slice(&frame(0x8A, b"", 0, None));
-            let Parsed::Frame(read) = parse(&mut buf, 1 << 20, false).unwrap() else { panic!("whole frame") };
+            buf.extend_from_slice(&frame(0x8A, b"", 0, mask.map(|_| [5, 6, 7, 8])));
+            let Parsed::Frame(read) = parse(&mut buf, 1 << 20, client).unwrap() else {
+                panic!("whole frame")
+            };
             assert!(read.fin && read.opcode == OpCode::Text && &read.payload[..] == payload);
-            let Parsed::Frame(pong) = parse(&mut buf, 1 << 20, false).unwrap() else {
+            let Parsed::Frame(pong) = parse(&mut buf, 1 << 20, client).unwrap() else {
                 panic!("the next frame")
             };
             assert!(pong.opcode == OpCode::Pong && pong.payload.is_empty() && buf.is_empty());
@@ -619,7 +627,8 @@ mod tests {
 
     #[test]
     fn frames_breaking_the_protocol_or_the_limit_are_refused() {
-        let bad = |bytes: Vec<u8>, max: usize| parse(&mut BytesMut::from(&bytes[..]), max, false).err();
+        // Read as a client, since these frames are not masked.
+        let bad = |bytes: Vec<u8>, max: usize| parse(&mut BytesMut::from(&bytes[..]), max, true).err();
         assert!(matches!(bad(frame(0xC1, b"x", 0, None), 99), Some(Error::Protocol(_))), "reserved bit");
         assert!(matches!(bad(frame(0x83, b"x", 0, None), 99), Some(Error::Protocol(_))), "unknown opcode");
         assert!(matches!(bad(frame(0x09, b"x", 0, None), 99), Some(Error::Protocol(_))), "fragmented ping");
@@ -632,13 +641,52 @@ mod tests {
         assert!(bad(frame(0x82, &[0; 8], 0, None), 8).is_none(), "the limit itself is fine");
     }
 
+    #[test]
+    fn each_end_refuses_frames_masked_the_wrong_way() {
+        // RFC 6455 5.1: a client masks every frame, a server none.
+        let read = |bytes: Vec<u8>, client: bool| parse(&mut BytesMut::from(&bytes[..]), 99, client);
+        let mask = Some([1, 2, 3, 4]);
+        for b0 in [0x81, 0x82, 0x89, 0x8A, 0x88] {
+            assert!(
+                matches!(read(frame(b0, b"", 0, None), false), Err(Error::Protocol(_))),
+                "{b0:x} to a server"
+            );
+            assert!(
+                matches!(read(frame(b0, b"", 0, mask), true), Err(Error::Protocol(_))),
+                "{b0:x} to a client"
+            );
+            assert!(
+                matches!(read(frame(b0, b"", 0, mask), false), Ok(Parsed::Frame(_))),
+                "{b0:x} to a server"
+            );
+            assert!(
+                matches!(read(frame(b0, b"", 0, None), true), Ok(Parsed::Frame(_))),
+                "{b0:x} to a client"
+            );
+        }
+        // Refused from the first two bytes, before the rest arrives.
+        assert!(matches!(read(frame(0x81, b"hello", 0, None)[..2].to_vec(), false), Err(Error::Protocol(_))));
+    }
+
+    #[tokio::test]
+    async fn an_unmasked_frame_from_the_client_ends_the_stream() {
+        let (server, client) = tokio::io::duplex(1 << 16);
+        let mut server = FastSocket::server(server, Limits { max_message: 1024, write_batch: 1024 });
+        let mut raw = client;
+        raw.write_all(&frame(0x81, b"ok", 0, Some([1, 2, 3, 4]))).await.unwrap();
+        raw.write_all(&frame(0x81, b"plain", 0, None)).await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), Message::text("ok"));
+        assert!(matches!(server.next().await, Some(Err(Error::Protocol(_)))));
+        assert!(server.next().await.is_none());
+    }
+
     #[tokio::test]
     async fn a_bad_frame_ends_the_stream_after_its_error() {
         let (server, client) = tokio::io::duplex(1 << 16);
         let mut server = FastSocket::server(server, Limits { max_message: 1024, write_batch: 1024 });
         let mut raw = client;
         raw.write_all(&frame(0x81, b"ok", 0, Some([1, 2, 3, 4]))).await.unwrap();
-        raw.write_all(&frame(0xC1, b"x", 0, None)).await.unwrap();
+        raw.write_all(&frame(0xC1, b"x", 0, Some([5, 6, 7, 8]))).await.unwrap();
         assert_eq!(server.next().await.unwrap().unwrap(), Message::text("ok"));
         assert!(server.next().await.unwrap().is_err());
         assert!(server.next().await.is_none());
