@@ -10,6 +10,7 @@
 //! (`knowledge_vec_generations`), raised by every write to its vectors, so
 //! it is reread after any change, by this process or another.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension};
@@ -26,6 +27,10 @@ const BUDGET_BYTES: u64 = 128 << 20;
 pub(super) struct CoarseCache {
     copies: moka::sync::Cache<(String, String, String), Arc<Signs>>,
     enabled: bool,
+    /// `knowledge_vec_generations` was seen in this store's file. It is
+    /// never dropped, so once seen it is not looked for again; until then
+    /// (a file never opened for writing since it came) every question looks.
+    generations_seen: AtomicBool,
 }
 
 /// Where one business's vectors by one model are: the float table and its
@@ -69,7 +74,7 @@ impl Default for CoarseCache {
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .build();
-        CoarseCache { copies, enabled: true }
+        CoarseCache { copies, enabled: true, generations_seen: AtomicBool::new(false) }
     }
 }
 
@@ -78,25 +83,34 @@ impl CoarseCache {
     /// sqlite-vec's own scan (tests compare the two).
     #[cfg(test)]
     pub(super) fn disabled() -> CoarseCache {
-        CoarseCache { copies: moka::sync::Cache::builder().max_capacity(0).build(), enabled: false }
+        CoarseCache {
+            copies: moka::sync::Cache::builder().max_capacity(0).build(),
+            enabled: false,
+            generations_seen: AtomicBool::new(false),
+        }
     }
 }
 
-/// The business's generation: None when the table is missing (a file
-/// never opened for writing since it came) or the business has none yet.
-pub(super) fn generation(conn: &Connection, business: &str) -> Result<Option<i64>> {
-    let exists: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'knowledge_vec_generations')",
-        )
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(db_err)?;
-    if !exists {
-        return Ok(None);
+impl CoarseCache {
+    /// The business's generation: None when the table is missing (a file
+    /// never opened for writing since it came) or the business has none yet.
+    pub(super) fn generation(&self, conn: &Connection, business: &str) -> Result<Option<i64>> {
+        if !self.generations_seen.load(Ordering::Relaxed) {
+            let exists: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'knowledge_vec_generations')",
+                )
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(db_err)?;
+            if !exists {
+                return Ok(None);
+            }
+            self.generations_seen.store(true, Ordering::Relaxed);
+        }
+        conn.prepare_cached("SELECT generation FROM knowledge_vec_generations WHERE business_id = ?1")
+            .and_then(|mut s| s.query_row([business], |r| r.get(0)).optional())
+            .map_err(db_err)
     }
-    conn.prepare_cached("SELECT generation FROM knowledge_vec_generations WHERE business_id = ?1")
-        .and_then(|mut s| s.query_row([business], |r| r.get(0)).optional())
-        .map_err(db_err)
 }
 
 /// Raises the business's generation: called in every transaction that
@@ -152,7 +166,7 @@ impl CoarseCache {
         if !self.enabled || query.is_empty() || !query.len().is_multiple_of(64) {
             return Ok(None);
         }
-        let Some(generation) = generation(conn, p.business)? else { return Ok(None) };
+        let Some(generation) = self.generation(conn, p.business)? else { return Ok(None) };
         let key = (p.table.to_string(), p.business.to_string(), p.model.to_string());
         let signs = match self.copies.get(&key).filter(|s| s.generation == generation) {
             Some(signs) => signs,
@@ -303,6 +317,35 @@ mod tests {
         // Cosine to (1, 0): 10 is 0, 12 is 1 - 1/sqrt 2, 11 is 1, 13 is 2.
         assert_eq!(s.rescore(&[1.0, 0.0], vec![0, 1, 2, 3], 3), vec![10, 12, 11]);
         assert_eq!(s.rescore(&[1.0, 0.0], vec![3, 1], 5), vec![11, 13], "only the candidates");
+    }
+
+    #[test]
+    fn without_the_generations_table_the_copy_is_not_trusted_until_it_comes() {
+        let conn = db();
+        conn.execute_batch(
+            "CREATE TABLE knowledge_chunks (id INTEGER PRIMARY KEY, business_id TEXT);
+             CREATE TABLE knowledge_chunk_embeddings (chunk_id INTEGER, model TEXT);
+             CREATE VIRTUAL TABLE floats USING vec0(business_id text partition key, embedding float[64]);
+             CREATE VIRTUAL TABLE bits USING vec0(business_id text partition key, embedding bit[64]);",
+        )
+        .unwrap();
+        let cache = CoarseCache::default();
+        let p = Partition { table: "floats", bits: "bits", business: "b", model: "m" };
+        let up: Vec<f32> = (0..64).map(|i| 1.0 + i as f32 / 64.0).collect();
+        // A file never opened for writing since it came: sqlite-vec's scan, every time.
+        assert_eq!(cache.generation(&conn, "b").unwrap(), None);
+        assert_eq!(cache.nearest(&conn, &p, &up, || Ok(None), 5, 5).unwrap(), None);
+        assert_eq!(cache.generation(&conn, "b").unwrap(), None, "still looked for");
+        // A writer migrates it: the next question sees the table and the copy is used.
+        conn.execute_batch(
+            "CREATE TABLE knowledge_vec_generations (business_id TEXT PRIMARY KEY, generation INTEGER NOT NULL);",
+        )
+        .unwrap();
+        assert_eq!(cache.generation(&conn, "b").unwrap(), None, "no row yet");
+        advance(&conn, "b").unwrap();
+        assert_eq!(cache.generation(&conn, "b").unwrap(), Some(1));
+        assert_eq!(cache.nearest(&conn, &p, &up, || Ok(None), 5, 5).unwrap(), Some(vec![]));
+        assert!(cache.generations_seen.load(Ordering::Relaxed), "not looked for again");
     }
 
     #[test]
