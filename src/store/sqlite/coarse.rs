@@ -107,10 +107,15 @@ impl CoarseCache {
             }
             self.generations_seen.store(true, Ordering::Relaxed);
         }
-        conn.prepare_cached("SELECT generation FROM knowledge_vec_generations WHERE business_id = ?1")
-            .and_then(|mut s| s.query_row([business], |r| r.get(0)).optional())
-            .map_err(db_err)
+        read_generation(conn, business)
     }
+}
+
+/// The business's generation, from a table known to exist.
+fn read_generation(conn: &Connection, business: &str) -> Result<Option<i64>> {
+    conn.prepare_cached("SELECT generation FROM knowledge_vec_generations WHERE business_id = ?1")
+        .and_then(|mut s| s.query_row([business], |r| r.get(0)).optional())
+        .map_err(db_err)
 }
 
 /// Raises the business's generation: called in every transaction that
@@ -171,8 +176,7 @@ impl CoarseCache {
         let signs = match self.copies.get(&key).filter(|s| s.generation == generation) {
             Some(signs) => signs,
             None => {
-                let mut signs = load(conn, p, generation, query.len())?;
-                signs.centre = read_centre()?;
+                let Some(signs) = load(conn, p, query.len(), read_centre)? else { return Ok(None) };
                 let signs = Arc::new(signs);
                 self.copies.insert(key, signs.clone());
                 signs
@@ -186,10 +190,34 @@ impl CoarseCache {
     }
 }
 
+/// The partition's copy, tagged with the generation it is of: the
+/// generation, the vectors and the centre are read in one read transaction
+/// (one snapshot), so a write landing between the statements cannot give a
+/// copy that mixes two generations. None when the business has no
+/// generation.
+fn load(
+    conn: &Connection,
+    p: &Partition<'_>,
+    dim: usize,
+    read_centre: impl FnOnce() -> Result<Option<Vec<f32>>>,
+) -> Result<Option<Signs>> {
+    // A reader is in autocommit between uses; a caller already inside a
+    // transaction reads one snapshot as it is. Dropped unfinished, it rolls back.
+    let snapshot =
+        if conn.is_autocommit() { Some(conn.unchecked_transaction().map_err(db_err)?) } else { None };
+    let Some(generation) = read_generation(conn, p.business)? else { return Ok(None) };
+    let mut signs = read_vectors(conn, p, generation, dim)?;
+    signs.centre = read_centre()?;
+    if let Some(snapshot) = snapshot {
+        snapshot.commit().map_err(db_err)?;
+    }
+    Ok(Some(signs))
+}
+
 /// The partition's vectors: its bits and its floats, only chunks that have
 /// both and whose recorded embedding is by the partition's model (a float
 /// table of one size is shared by every OpenAI model of that size).
-fn load(conn: &Connection, p: &Partition<'_>, generation: i64, dim: usize) -> Result<Signs> {
+fn read_vectors(conn: &Connection, p: &Partition<'_>, generation: i64, dim: usize) -> Result<Signs> {
     let by_model: std::collections::HashSet<i64> = query_all(
         conn,
         "SELECT e.chunk_id FROM knowledge_chunks c JOIN knowledge_chunk_embeddings e ON e.chunk_id = c.id
@@ -280,6 +308,8 @@ impl Signs {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::functions::FunctionFlags;
+
     use super::*;
 
     fn db() -> Connection {
@@ -346,6 +376,66 @@ mod tests {
         assert_eq!(cache.generation(&conn, "b").unwrap(), Some(1));
         assert_eq!(cache.nearest(&conn, &p, &up, || Ok(None), 5, 5).unwrap(), Some(vec![]));
         assert!(cache.generations_seen.load(Ordering::Relaxed), "not looked for again");
+    }
+
+    #[test]
+    fn the_copy_and_its_generation_are_one_snapshot() {
+        super::super::register_extensions();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        // `meanwhile()` does nothing here; on the reader it is another process's write.
+        writer.create_scalar_function("meanwhile", 0, FunctionFlags::SQLITE_UTF8, |_| Ok(1)).unwrap();
+        writer
+            .execute_batch(
+                "CREATE TABLE knowledge_vec_generations (business_id TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+                 CREATE TABLE knowledge_chunks (id INTEGER PRIMARY KEY, business_id TEXT);
+                 CREATE TABLE knowledge_chunk_embeddings (chunk_id INTEGER, model TEXT);
+                 CREATE VIRTUAL TABLE floats USING vec0(business_id text partition key, embedding float[64]);
+                 CREATE VIRTUAL TABLE bits USING vec0(business_id text partition key, embedding bit[64]);
+                 INSERT INTO knowledge_chunks VALUES (1, 'b'); INSERT INTO knowledge_chunk_embeddings VALUES (1, 'm');
+                 CREATE VIEW floats_then_a_write AS
+                     SELECT rowid AS rowid, business_id, embedding FROM floats WHERE meanwhile();",
+            )
+            .unwrap();
+        let put = |conn: &Connection, v: &[f32]| {
+            let blob: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+            conn.execute_batch("DELETE FROM floats WHERE rowid = 1; DELETE FROM bits WHERE rowid = 1;")
+                .unwrap();
+            conn.execute("INSERT INTO floats (rowid, business_id, embedding) VALUES (1, 'b', ?1)", [&blob])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO bits (rowid, business_id, embedding) VALUES (1, 'b', vec_quantize_binary(?1))",
+                [&blob],
+            )
+            .unwrap();
+            advance(conn, "b").unwrap();
+        };
+        let up: Vec<f32> = (0..64).map(|i| 1.0 + i as f32 / 64.0).collect();
+        let down: Vec<f32> = up.iter().map(|x| -x).collect();
+        put(&writer, &up);
+        // While the floats are read, another connection rewrites chunk 1 and
+        // raises the generation: the bits, read next, must not be the new ones.
+        let reader = Connection::open(&path).unwrap();
+        let other = std::sync::Mutex::new(Some(writer));
+        reader
+            .create_scalar_function("meanwhile", 0, FunctionFlags::SQLITE_UTF8, move |_| {
+                if let Some(conn) = other.lock().unwrap().take() {
+                    put(&conn, &down);
+                }
+                Ok(1)
+            })
+            .unwrap();
+        let cache = CoarseCache::default();
+        let p = Partition { table: "floats_then_a_write", bits: "bits", business: "b", model: "m" };
+        assert_eq!(cache.nearest(&reader, &p, &up, || Ok(None), 5, 5).unwrap(), Some(vec![1]));
+        let copy = cache.copies.get(&("floats_then_a_write".into(), "b".into(), "m".into())).unwrap();
+        assert_eq!(read_generation(&reader, "b").unwrap(), Some(2), "the write landed");
+        assert_eq!(copy.generation, 1, "the copy is of the generation before the write");
+        assert_eq!(copy.bits, quantize(&copy.floats), "its bits and floats are of one generation");
+        assert_eq!(copy.floats, up);
+        assert!(reader.is_autocommit(), "the snapshot is closed");
     }
 
     #[test]
