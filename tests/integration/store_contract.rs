@@ -436,6 +436,12 @@ async fn glossaries(store: &Arc<dyn InspectableStore>, b: &str) {
     store.set_business_glossary(&h, own.clone()).await.unwrap();
     assert_eq!(store.business_glossary(&h).await.unwrap(), own);
     assert_eq!(top(h.clone()).await.as_deref(), Some(visits));
+    assert_eq!(top(h.clone()).await.as_deref(), Some(visits), "and the question after");
+    // Taken out again: the next question is without it.
+    store.set_business_glossary(&h, Vec::new()).await.unwrap();
+    assert_ne!(top(h.clone()).await.as_deref(), Some(visits), "an edit is searched at once");
+    store.set_business_glossary(&h, own.clone()).await.unwrap();
+    assert_eq!(top(h.clone()).await.as_deref(), Some(visits));
     assert_eq!(
         store.business_glossary(&b).await.unwrap(),
         bundle.glossary,

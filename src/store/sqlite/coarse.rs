@@ -9,6 +9,10 @@
 //! copy is tagged with the business's generation
 //! (`knowledge_vec_generations`), raised by every write to its vectors, so
 //! it is reread after any change, by this process or another.
+//!
+//! The business's glossary, parsed, is kept beside the copies under the same
+//! generation (a glossary write raises it too): a question reads the
+//! generation once, and neither the vectors nor the glossary when it stands.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,6 +20,8 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{db_err, query_all};
+use crate::domain::Gloss;
+use crate::retrieval::Glossary;
 use crate::store::Result;
 
 /// Memory the copies may take in all, bytes: about 120,000 chunks at 256
@@ -23,9 +29,15 @@ use crate::store::Result;
 /// dropped and read again when next asked.
 const BUDGET_BYTES: u64 = 128 << 20;
 
-/// Every business's vectors, per float table and model.
+/// Businesses kept in memory for their glossary, at most (one entry is a
+/// few hundred bytes to a few KiB).
+const GLOSSARIES: u64 = 10_000;
+
+/// Every business's vectors, per float table and model, and its glossary,
+/// parsed: each tagged with the business's generation it was read at.
 pub(super) struct CoarseCache {
     copies: moka::sync::Cache<(String, String, String), Arc<Signs>>,
+    glossaries: moka::sync::Cache<String, (i64, Arc<Glossary>)>,
     enabled: bool,
     /// `knowledge_vec_generations` was seen in this store's file. It is
     /// never dropped, so once seen it is not looked for again; until then
@@ -34,12 +46,14 @@ pub(super) struct CoarseCache {
 }
 
 /// Where one business's vectors by one model are: the float table and its
-/// bit table.
+/// bit table; and the business's generation as this question read it
+/// ([`CoarseCache::generation`]).
 pub(super) struct Partition<'a> {
     pub table: &'a str,
     pub bits: &'a str,
     pub business: &'a str,
     pub model: &'a str,
+    pub generation: Option<i64>,
 }
 
 /// One business's vectors by one model.
@@ -74,8 +88,17 @@ impl Default for CoarseCache {
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .build();
-        CoarseCache { copies, enabled: true, generations_seen: AtomicBool::new(false) }
+        CoarseCache {
+            copies,
+            glossaries: glossaries(),
+            enabled: true,
+            generations_seen: AtomicBool::new(false),
+        }
     }
+}
+
+fn glossaries() -> moka::sync::Cache<String, (i64, Arc<Glossary>)> {
+    moka::sync::Cache::new(GLOSSARIES)
 }
 
 impl CoarseCache {
@@ -85,6 +108,7 @@ impl CoarseCache {
     pub(super) fn disabled() -> CoarseCache {
         CoarseCache {
             copies: moka::sync::Cache::builder().max_capacity(0).build(),
+            glossaries: glossaries(),
             enabled: false,
             generations_seen: AtomicBool::new(false),
         }
@@ -111,6 +135,32 @@ impl CoarseCache {
     }
 }
 
+impl CoarseCache {
+    /// The business's glossary, parsed: the one kept when it is of
+    /// `generation` (as this question read it), else `read` and kept. The
+    /// generation is read before the glossary, so a write landing between
+    /// the two leaves a glossary newer than its tag, read again next time,
+    /// never an older one kept. Without a generation (a business whose
+    /// glossary was written before the table came, and nothing since) it
+    /// is read every time.
+    pub(super) fn glossary(
+        &self,
+        business: &str,
+        generation: Option<i64>,
+        read: impl FnOnce() -> Result<Vec<Gloss>>,
+    ) -> Result<Arc<Glossary>> {
+        let Some(generation) = generation else { return Ok(Arc::new(Glossary::new(&read()?))) };
+        if let Some((tag, glossary)) = self.glossaries.get(business) {
+            if tag == generation {
+                return Ok(glossary);
+            }
+        }
+        let glossary = Arc::new(Glossary::new(&read()?));
+        self.glossaries.insert(business.to_string(), (generation, glossary.clone()));
+        Ok(glossary)
+    }
+}
+
 /// The business's generation, from a table known to exist.
 fn read_generation(conn: &Connection, business: &str) -> Result<Option<i64>> {
     conn.prepare_cached("SELECT generation FROM knowledge_vec_generations WHERE business_id = ?1")
@@ -119,7 +169,7 @@ fn read_generation(conn: &Connection, business: &str) -> Result<Option<i64>> {
 }
 
 /// Raises the business's generation: called in every transaction that
-/// writes its vectors or bits.
+/// writes its vectors or bits, or its glossary.
 pub(super) fn advance(conn: &Connection, business: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO knowledge_vec_generations (business_id, generation) VALUES (?1, 1)
@@ -171,7 +221,7 @@ impl CoarseCache {
         if !self.enabled || query.is_empty() || !query.len().is_multiple_of(64) {
             return Ok(None);
         }
-        let Some(generation) = self.generation(conn, p.business)? else { return Ok(None) };
+        let Some(generation) = p.generation else { return Ok(None) };
         let key = (p.table.to_string(), p.business.to_string(), p.model.to_string());
         let signs = match self.copies.get(&key).filter(|s| s.generation == generation) {
             Some(signs) => signs,
@@ -360,11 +410,12 @@ mod tests {
         )
         .unwrap();
         let cache = CoarseCache::default();
-        let p = Partition { table: "floats", bits: "bits", business: "b", model: "m" };
+        let p =
+            |generation| Partition { table: "floats", bits: "bits", business: "b", model: "m", generation };
         let up: Vec<f32> = (0..64).map(|i| 1.0 + i as f32 / 64.0).collect();
         // A file never opened for writing since it came: sqlite-vec's scan, every time.
         assert_eq!(cache.generation(&conn, "b").unwrap(), None);
-        assert_eq!(cache.nearest(&conn, &p, &up, || Ok(None), 5, 5).unwrap(), None);
+        assert_eq!(cache.nearest(&conn, &p(None), &up, || Ok(None), 5, 5).unwrap(), None);
         assert_eq!(cache.generation(&conn, "b").unwrap(), None, "still looked for");
         // A writer migrates it: the next question sees the table and the copy is used.
         conn.execute_batch(
@@ -374,7 +425,7 @@ mod tests {
         assert_eq!(cache.generation(&conn, "b").unwrap(), None, "no row yet");
         advance(&conn, "b").unwrap();
         assert_eq!(cache.generation(&conn, "b").unwrap(), Some(1));
-        assert_eq!(cache.nearest(&conn, &p, &up, || Ok(None), 5, 5).unwrap(), Some(vec![]));
+        assert_eq!(cache.nearest(&conn, &p(Some(1)), &up, || Ok(None), 5, 5).unwrap(), Some(vec![]));
         assert!(cache.generations_seen.load(Ordering::Relaxed), "not looked for again");
     }
 
@@ -428,7 +479,9 @@ mod tests {
             })
             .unwrap();
         let cache = CoarseCache::default();
-        let p = Partition { table: "floats_then_a_write", bits: "bits", business: "b", model: "m" };
+        let generation = cache.generation(&reader, "b").unwrap();
+        let p =
+            Partition { table: "floats_then_a_write", bits: "bits", business: "b", model: "m", generation };
         assert_eq!(cache.nearest(&reader, &p, &up, || Ok(None), 5, 5).unwrap(), Some(vec![1]));
         let copy = cache.copies.get(&("floats_then_a_write".into(), "b".into(), "m".into())).unwrap();
         assert_eq!(read_generation(&reader, "b").unwrap(), Some(2), "the write landed");
@@ -436,6 +489,28 @@ mod tests {
         assert_eq!(copy.bits, quantize(&copy.floats), "its bits and floats are of one generation");
         assert_eq!(copy.floats, up);
         assert!(reader.is_autocommit(), "the snapshot is closed");
+    }
+
+    #[test]
+    fn a_glossary_is_read_again_only_at_another_generation() {
+        let cache = CoarseCache::default();
+        let reads = std::cell::Cell::new(0);
+        let entry = |words: &str| vec![Gloss { phrase: "wibble".into(), words: words.into() }];
+        let glossary = |generation, words: &str| {
+            let g = cache
+                .glossary("b", generation, || {
+                    reads.set(reads.get() + 1);
+                    Ok(entry(words))
+                })
+                .unwrap();
+            (g.query_words("wibble").contains(&"zorblat".to_string()), reads.get())
+        };
+        assert_eq!(glossary(Some(1), "zorblat"), (true, 1));
+        assert_eq!(glossary(Some(1), "other"), (true, 1), "kept: not read again");
+        assert_eq!(glossary(Some(2), "other"), (false, 2), "a write raised the generation");
+        assert_eq!(glossary(None, "zorblat"), (true, 3), "no generation: read every time");
+        assert_eq!(glossary(None, "zorblat"), (true, 4));
+        assert_eq!(glossary(Some(2), "zorblat"), (false, 4), "what was kept at 2 stands");
     }
 
     #[test]
@@ -469,9 +544,12 @@ mod tests {
         let up: Vec<f32> = (0..64).map(|i| 1.0 + i as f32 / 64.0).collect();
         let down: Vec<f32> = up.iter().map(|x| -x).collect();
         put(1, "m", &up);
-        let p = |business| Partition { table: "floats", bits: "bits", business, model: "m" };
         let cache = CoarseCache::default();
-        let near = |v: &[f32], business| cache.nearest(&conn, &p(business), v, || Ok(None), 5, 5).unwrap();
+        let near = |v: &[f32], business| {
+            let generation = cache.generation(&conn, business).unwrap();
+            let p = Partition { table: "floats", bits: "bits", business, model: "m", generation };
+            cache.nearest(&conn, &p, v, || Ok(None), 5, 5).unwrap()
+        };
         assert_eq!(near(&up, "b"), None, "no generation: not trusted");
         advance(&conn, "b").unwrap();
         assert_eq!(near(&down, "b"), Some(vec![1]));

@@ -27,7 +27,10 @@ const NOT_COPIED: &[(&str, &str)] = &[
     ("lead_rollup", "derived: Postgres's triggers count the leads as they are copied"),
     ("response_latency_rollup", "derived: Postgres's triggers count the replies as they are copied"),
     ("knowledge_vec_centres", "derived from the vectors, for sqlite-vec's sign bits only"),
-    ("knowledge_vec_generations", "a counter for in-memory copies of sqlite-vec's sign bits only"),
+    (
+        "knowledge_vec_generations",
+        "a counter for in-memory copies (sqlite-vec's sign bits, the glossary) only",
+    ),
     ("knowledge_chunk_counts", "derived: counted again from the chunks where needed"),
 ];
 

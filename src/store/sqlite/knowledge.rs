@@ -143,14 +143,17 @@ pub(super) fn search(
     business_id: &str,
     query: &KnowledgeQuery,
 ) -> Result<Vec<Passage>> {
+    // Read once: it tells whether the glossary and the vectors kept in
+    // memory are still the database's.
+    let generation = coarse.generation(conn, business_id)?;
     // The business's own glossary, beside the shared one: its words are
     // searched for this business only.
-    let glossary = retrieval::Glossary::new(&read_glossary(conn, business_id)?);
+    let glossary = coarse.glossary(business_id, generation, || read_glossary(conn, business_id))?;
     let full_text = fts_ranking(conn, business_id, &query.text, &glossary)?;
     let ids: Vec<i64> = match &query.embedding {
         None => full_text,
         Some((model, vector)) => {
-            let vectors = vector_ranking(conn, coarse, business_id, model, vector)?;
+            let vectors = vector_ranking(conn, coarse, business_id, model, vector, generation)?;
             let covered = match full_text.first() {
                 Some(&top) => load_passage(conn, top)?
                     .is_some_and(|p| glossary.covers(&query.text, &format!("{} {}", p.title, p.text))),
@@ -260,8 +263,10 @@ pub(super) fn read_glossary(conn: &Connection, business_id: &str) -> Result<Vec<
     }
 }
 
-/// Replaces the business's own glossary.
+/// Replaces the business's own glossary, raising the business's generation
+/// so every process's parsed copy is read again (see `coarse.rs`).
 pub(super) fn write_glossary(tx: &Transaction<'_>, business_id: &str, glossary: &[Gloss]) -> Result<()> {
+    super::coarse::advance(tx, business_id)?;
     tx.execute(
         "INSERT INTO business_glossary (business_id, glossary, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (business_id) DO UPDATE SET glossary = excluded.glossary, updated_at = excluded.updated_at",
@@ -288,5 +293,49 @@ mod fts_tests {
     fn every_word_when_all_are_common() {
         let words = vec!["backflow".to_string(), "valve".to_string()];
         assert_eq!(fts_query(&words, true).as_deref(), Some("\"backflow\" AND \"valve\""));
+    }
+}
+
+#[cfg(test)]
+mod glossary_tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::domain::{BusinessBundle, BusinessType, Gloss, KnowledgeDoc};
+    use crate::store::admin::AdminStore;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{KnowledgeQuery, Store};
+
+    #[tokio::test]
+    async fn a_glossary_edit_is_searched_next_whichever_process_wrote_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let server = SqliteStore::open(&path).unwrap();
+        let doc = |title: &str, content: &str| KnowledgeDoc {
+            title: title.into(),
+            content: content.into(),
+            source_url: None,
+        };
+        let docs = vec![
+            doc("Zorblat plans", "The zorblat plan is a yearly checkup of the boiler."),
+            doc("Quixotic fees", "Quixotic work is billed by the hour."),
+        ];
+        let bundle = BusinessBundle::with_knowledge("Co", BusinessType::Plumbing, docs);
+        let b = server.import_business(bundle).await.unwrap().business_id;
+        let top = || async {
+            let q = KnowledgeQuery { text: "wibble".into(), embedding: None, limit: 3 };
+            server.search_knowledge(&b, &q).await.unwrap().first().map(|p| p.title.clone())
+        };
+        let gloss = |words: &str| vec![Gloss { phrase: "wibble".into(), words: words.into() }];
+        assert_eq!(top().await, None, "no glossary: the word is in no document");
+        server.set_business_glossary(&b, gloss("zorblat")).await.unwrap();
+        assert_eq!(top().await.as_deref(), Some("Zorblat plans"));
+        assert_eq!(top().await.as_deref(), Some("Zorblat plans"), "kept");
+        server.set_business_glossary(&b, gloss("quixotic")).await.unwrap();
+        assert_eq!(top().await.as_deref(), Some("Quixotic fees"), "this process's edit, at once");
+        // Another process on the same file (a CLI command beside the server).
+        let cli = SqliteStore::open(&path).unwrap();
+        cli.set_business_glossary(&b, gloss("zorblat")).await.unwrap();
+        assert_eq!(top().await.as_deref(), Some("Zorblat plans"), "another process's edit, at once");
+        cli.set_business_glossary(&b, Vec::new()).await.unwrap();
+        assert_eq!(top().await, None, "and its removal");
     }
 }

@@ -227,13 +227,15 @@ fn float_tables(conn: &Connection) -> Result<Vec<(String, usize)>> {
 /// re-scored by the exact cosine of their float vectors (from the copy in
 /// memory, see `coarse.rs`, or from sqlite-vec when there is none). Without the bit
 /// table (a read-only database never opened for writing since), every
-/// float vector is scanned.
+/// float vector is scanned. `generation` is the business's as the question
+/// read it (the copy is used only when it is of that one).
 pub(super) fn vector_ranking(
     conn: &Connection,
     coarse_cache: &CoarseCache,
     business_id: &str,
     model: &str,
     vector: &[f32],
+    generation: Option<i64>,
 ) -> Result<Vec<i64>> {
     let table = vec_table(model, vector.len());
     if vector.is_empty() || !table_exists(conn, &table)? {
@@ -245,7 +247,7 @@ pub(super) fn vector_ranking(
         // The business's vectors in memory when their generation says the
         // copy is current (its centre is read with it, once); sqlite-vec's
         // own scan otherwise.
-        let partition = Partition { table: &table, bits: &coarse, business: business_id, model };
+        let partition = Partition { table: &table, bits: &coarse, business: business_id, model, generation };
         let read_centre = || Ok(centre_of(conn, &table, business_id)?.map(|(_, c)| c));
         if let Some(ids) =
             coarse_cache.nearest(conn, &partition, vector, read_centre, COARSE_CANDIDATES, CANDIDATES)?
@@ -737,7 +739,8 @@ mod coarse_tests {
         };
         store
             .read(move |c| {
-                let coarse = vector_ranking(c, &cache, &business, &id, &vector)?;
+                let generation = cache.generation(c, &business)?;
+                let coarse = vector_ranking(c, &cache, &business, &id, &vector, generation)?;
                 let table = vec_table(&id, vector.len());
                 let mut exact: Vec<(f64, i64)> = query_all(
                     c,
