@@ -558,116 +558,124 @@ const NOT_IN_NAMES: [&str; 96] = [
     "whenever",
 ];
 
+/// A lead-in before a name ([`NAME_LEAD_INS`]) and how it marks one.
+#[derive(Clone, Copy)]
+struct LeadIn {
+    /// Lower case, with the space after it: "my name is ".
+    cue: &'static str,
+    /// It also opens sentences that give no name ("it's leaking", "call me
+    /// back later", "for sure"): after it, the answer must read as a name
+    /// as a whole.
+    weak: bool,
+    /// It still marks a name after other words ("si mire, me llamo Rosa
+    /// Díaz", "OK so the appointment is for Tom Reyes"): the name is read
+    /// from the first of them when the answer as a whole is none.
+    inside: bool,
+}
+
+impl LeadIn {
+    /// A lead-in that surely comes before a name.
+    const fn sure(cue: &'static str) -> Self {
+        Self { cue, weak: false, inside: false }
+    }
+
+    /// A lead-in that also opens sentences that give no name.
+    const fn weak(cue: &'static str) -> Self {
+        Self { cue, weak: true, inside: false }
+    }
+
+    /// The same lead-in, marking a name after other words too.
+    const fn inside(self) -> Self {
+        Self { inside: true, ..self }
+    }
+}
+
 /// Lead-ins people put before a name: "it's Dana", "name's Dana", and
 /// those that give the name of the person the visit is for ("it's for
 /// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
 /// longest that opens the answer is removed, then any other after it.
-const NAME_LEAD_INS: [&str; 69] = [
-    "my name is ",
+/// Each says whether it also opens sentences that give no name
+/// ([`LeadIn::weak`]) and whether it still marks a name after other words
+/// ([`LeadIn::inside`]), so a lead-in is added in one place.
+const NAME_LEAD_INS: [LeadIn; 69] = [
+    LeadIn::sure("my name is ").inside(),
     // Said without the verb by some learners of the language: "my name Dana Lee".
-    "my name ",
-    "mi nombre ",
+    LeadIn::sure("my name ").inside(),
+    LeadIn::sure("mi nombre "),
     // A call's transcript drops the apostrophe: "my names lorraine pike".
-    "my names ",
-    "names ",
-    "the name is ",
-    "mi nombre es ",
-    "name: ",
-    "nombre: ",
-    "my name's ",
-    "name is ",
-    "name's ",
-    "this is ",
-    "it's ",
-    "its ",
-    "i'm ",
-    "i am ",
-    "me llamo ",
-    "soy ",
-    "just call me ",
-    "you can call me ",
-    "call me ",
-    "everyone calls me ",
+    LeadIn::weak("my names ").inside(),
+    LeadIn::weak("names "),
+    LeadIn::sure("the name is ").inside(),
+    LeadIn::sure("mi nombre es ").inside(),
+    LeadIn::sure("name: "),
+    LeadIn::sure("nombre: "),
+    LeadIn::sure("my name's ").inside(),
+    LeadIn::sure("name is "),
+    LeadIn::weak("name's "),
+    LeadIn::weak("this is "),
+    LeadIn::weak("it's "),
+    LeadIn::weak("its "),
+    LeadIn::weak("i'm "),
+    LeadIn::weak("i am "),
+    LeadIn::sure("me llamo ").inside(),
+    LeadIn::weak("soy "),
+    LeadIn::weak("just call me "),
+    LeadIn::weak("you can call me "),
+    LeadIn::weak("call me "),
+    LeadIn::weak("everyone calls me "),
     // "My good name is ..." (Indian English), "myself Dana".
-    "my good name is ",
-    "good name is ",
-    "myself ",
-    "you're speaking with ",
-    "you're talking to ",
-    "you are speaking with ",
-    "the name should be ",
-    "name should be ",
-    "the name will be ",
-    "the name would be ",
-    "put the name ",
-    "put it under ",
-    "put it down as ",
-    "put down ",
-    "under the name ",
-    "under the name of ",
-    "it's under ",
-    "its under ",
-    "it's for ",
-    "its for ",
-    "it is for ",
-    "this is for ",
-    "the appointment is for ",
-    "the booking is for ",
-    "the visit is for ",
-    "the appointment is under ",
-    "the account is under ",
-    "el nombre es ",
-    "es para ",
-    "está a nombre de ",
-    "a nombre de ",
-    "le habla ",
-    "habla ",
-    "for ",
-    "her name is ",
-    "his name is ",
-    "her name's ",
-    "his name's ",
-    "she's called ",
-    "he's called ",
-    "su nombre es ",
-    "se llama ",
-    "full name is ",
-    "full name ",
-    "my full name is ",
-    "mi nombre completo es ",
+    LeadIn::sure("my good name is ").inside(),
+    LeadIn::sure("good name is "),
+    LeadIn::weak("myself "),
+    LeadIn::sure("you're speaking with "),
+    LeadIn::sure("you're talking to "),
+    LeadIn::sure("you are speaking with "),
+    LeadIn::sure("the name should be "),
+    LeadIn::sure("name should be ").inside(),
+    LeadIn::sure("the name will be "),
+    LeadIn::sure("the name would be "),
+    LeadIn::sure("put the name "),
+    LeadIn::sure("put it under "),
+    LeadIn::sure("put it down as "),
+    LeadIn::sure("put down "),
+    LeadIn::sure("under the name ").inside(),
+    LeadIn::sure("under the name of "),
+    LeadIn::sure("it's under "),
+    LeadIn::sure("its under "),
+    LeadIn::sure("it's for ").inside(),
+    LeadIn::sure("its for ").inside(),
+    LeadIn::sure("it is for ").inside(),
+    LeadIn::sure("this is for "),
+    LeadIn::sure("the appointment is for "),
+    LeadIn::sure("the booking is for "),
+    LeadIn::sure("the visit is for "),
+    LeadIn::sure("the appointment is under "),
+    LeadIn::sure("the account is under "),
+    LeadIn::sure("el nombre es ").inside(),
+    LeadIn::sure("es para ").inside(),
+    LeadIn::sure("está a nombre de "),
+    LeadIn::sure("a nombre de ").inside(),
+    LeadIn::sure("le habla "),
+    LeadIn::weak("habla "),
+    LeadIn::weak("for "),
+    LeadIn::sure("her name is ").inside(),
+    LeadIn::sure("his name is ").inside(),
+    LeadIn::sure("her name's ").inside(),
+    LeadIn::sure("his name's ").inside(),
+    LeadIn::sure("she's called "),
+    LeadIn::sure("he's called "),
+    LeadIn::sure("su nombre es ").inside(),
+    LeadIn::sure("se llama ").inside(),
+    LeadIn::sure("full name is ").inside(),
+    LeadIn::sure("full name ").inside(),
+    LeadIn::sure("my full name is "),
+    LeadIn::sure("mi nombre completo es "),
 ];
 
-/// Lead-ins that still mark a name after other words ("si mire, me llamo
-/// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
-/// from the first of them when the answer as a whole is none.
-const NAME_CUES_INSIDE: [&str; 26] = [
-    "my name ",
-    "my name is ",
-    "my name's ",
-    "my names ",
-    "my good name is ",
-    "the name is ",
-    "name should be ",
-    "me llamo ",
-    "mi nombre es ",
-    "el nombre es ",
-    "a nombre de ",
-    "under the name ",
-    "it's for ",
-    "its for ",
-    "it is for ",
-    "appointment is for ",
-    "booking is for ",
-    "es para ",
-    "her name is ",
-    "his name is ",
-    "her name's ",
-    "his name's ",
-    "su nombre es ",
-    "se llama ",
-    "full name is ",
-    "full name ",
-];
+/// Cues [`name_after_cue`] reads a name from besides the lead-ins marked
+/// [`LeadIn::inside`]: no lead-ins themselves ([`NAME_LEAD_INS`] has them
+/// only after "the"), so the answer read from them keeps them.
+const OTHER_NAME_CUES_INSIDE: [&str; 2] = ["appointment is for ", "booking is for "];
 
 /// Titles before a name, left out when a name follows them ("Doña Ofelia
 /// Ruiz" is "Ofelia Ruiz"; "Mrs Adler" keeps its title, having no other name).
@@ -754,7 +762,9 @@ fn name_after_cue(text: &str) -> Option<String> {
         .filter(|(i, _)| lower[..*i].chars().next_back().is_some_and(|c| !c.is_alphanumeric()))
         .map(|(i, _)| i);
     for at in starts {
-        if NAME_CUES_INSIDE.iter().any(|cue| lower[at..].starts_with(cue)) {
+        let mut inside =
+            NAME_LEAD_INS.iter().filter(|l| l.inside).map(|l| l.cue).chain(OTHER_NAME_CUES_INSIDE);
+        if inside.any(|cue| lower[at..].starts_with(cue)) {
             if let Ok(name) = name_like(&text[at..]) {
                 return Some(name);
             }
@@ -762,28 +772,6 @@ fn name_after_cue(text: &str) -> Option<String> {
     }
     None
 }
-
-/// Lead-ins that also open sentences that give no name ("it's leaking",
-/// "call me back later", "for sure"): after them, the answer must read as
-/// a name as a whole.
-const WEAK_NAME_LEAD_INS: [&str; 16] = [
-    "it's ",
-    "its ",
-    "i'm ",
-    "i am ",
-    "this is ",
-    "soy ",
-    "for ",
-    "names ",
-    "call me ",
-    "just call me ",
-    "you can call me ",
-    "everyone calls me ",
-    "habla ",
-    "myself ",
-    "my names ",
-    "name's ",
-];
 
 /// `text` without the lead-ins that open it ("yes, it's for ..."), each
 /// the longest that matches, and the fillers after them. True when one
@@ -793,18 +781,18 @@ fn without_name_lead_ins(text: &str) -> (&str, bool) {
     let mut led = false;
     loop {
         let lower = rest.to_lowercase();
-        let cue = NAME_LEAD_INS
+        let lead_in = NAME_LEAD_INS
             .iter()
-            .filter(|cue| lower.starts_with(*cue) && rest.is_char_boundary(cue.len()))
-            .max_by_key(|cue| cue.len());
+            .filter(|l| lower.starts_with(l.cue) && rest.is_char_boundary(l.cue.len()))
+            .max_by_key(|l| l.cue.len());
         // The cues' lengths hold in the original only when lower-casing kept every length.
-        let Some(cue) = cue.filter(|_| lower.len() == rest.len()) else { return (rest, led) };
-        let after = without_fillers(rest[cue.len()..].trim_start_matches([',', ' ']));
+        let Some(lead_in) = lead_in.filter(|_| lower.len() == rest.len()) else { return (rest, led) };
+        let after = without_fillers(rest[lead_in.cue.len()..].trim_start_matches([',', ' ']));
         if after.is_empty() {
             return (rest, led);
         }
         rest = after;
-        led |= !WEAK_NAME_LEAD_INS.contains(cue);
+        led |= !lead_in.weak;
     }
 }
 
