@@ -1255,7 +1255,7 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
     // cell, call me"), unless it reads as place names ("Main Street, Lakemont").
     let sentence = digits == 0 && {
         let w: Vec<&str> = rest.split_whitespace().collect();
-        let capitals = w.iter().filter(|x| x.chars().next().is_some_and(char::is_uppercase)).count();
+        let capitals = w.iter().filter(|x| starts_upper(x)).count();
         capitals * 2 < w.len() || NOT_IN_NAMES.iter().any(|n| words(&rest).iter().any(|x| x == n))
     };
     if rest.contains('?') || rest.contains('¿') || sentence || is_soft_decline(&rest) {
@@ -1364,27 +1364,65 @@ pub fn find_street_address(text: &str) -> Option<String> {
     let &(a, mut b) = street_address_spans(&words).first()?;
     // "411 Birchwood Avenue in Lakemont.": the town after "in" goes with it
     // (as [`address_answer`] writes it: "411 Birchwood Avenue, Lakemont").
-    let capitalised = |w: &&&str| w.chars().next().is_some_and(char::is_uppercase);
-    if !words[b].ends_with([',', '.', ';', '!', '?'])
-        && words.get(b + 1).is_some_and(|w| *w == "in" || *w == "en")
-    {
-        let town = words[b + 2..].iter().take(3).take_while(capitalised).count();
-        let ends = (b + 2..b + 2 + town).find(|&k| words[k].ends_with([',', '.', ';', '!', '?']));
-        if let Some(k) = ends.or((town > 0 && b + 2 + town == words.len()).then(|| b + 1 + town)) {
+    // Here the town's words must start with a capital as written.
+    if !ends_clause(words[b]) && words.get(b + 1).is_some_and(|w| is_town_in(w)) {
+        if let Some(k) = town_end(&words, b + 2, starts_upper) {
             b = k;
         }
     }
     let found = words[a..=b].join(" ");
-    address_answer(found.trim_end_matches([',', '.', ';', '!', '?'])).ok()
+    address_answer(found.trim_end_matches(CLAUSE_END)).ok()
+}
+
+/// Punctuation after a word that ends a clause: "Lane,", "Lakemont.".
+const CLAUSE_END: [char; 5] = [',', '.', ';', '!', '?'];
+
+/// Does the word end a clause ([`CLAUSE_END`])?
+fn ends_clause(word: &str) -> bool {
+    word.ends_with(CLAUSE_END)
+}
+
+/// The word without the punctuation around it: "(Lakemont)," -> "Lakemont".
+fn bare(word: &str) -> &str {
+    word.trim_matches(|c: char| !c.is_alphanumeric())
+}
+
+/// Does the word start with a capital as written ("Lakemont", not "(Lakemont)")?
+fn starts_upper(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Is the word capitalised, the punctuation around it aside ("(Lakemont),")?
+fn capitalised(word: &str) -> bool {
+    starts_upper(bare(word))
+}
+
+/// Does the word (punctuation already trimmed as the caller needs) name a
+/// kind of street ([`STREET_TYPES`]), in any case?
+fn is_street_type(word: &str) -> bool {
+    STREET_TYPES.contains(&word.to_lowercase().as_str())
+}
+
+/// "in" or "en" before a town: "12 Elm St in Lakemont", "Calle Luna 22 en Toluca".
+fn is_town_in(word: &str) -> bool {
+    matches!(word, "in" | "en")
+}
+
+/// The last word of the town named from `words[first]` on: at most three
+/// words that pass `capitalised`, to the first that ends a clause ("Cedar
+/// Bend," in "..., Cedar Bend, please hurry") or to the message's end.
+/// None when the town ends neither way.
+fn town_end(words: &[&str], first: usize, capitalised: fn(&str) -> bool) -> Option<usize> {
+    let town = words.get(first..).unwrap_or_default().iter().take(3).take_while(|w| capitalised(w)).count();
+    (first..first + town)
+        .find(|&k| ends_clause(words[k]))
+        .or((town > 0 && first + town == words.len()).then(|| first + town - 1))
 }
 
 /// Word ranges (first, last, inclusive) of the street addresses in `words`.
 fn street_address_spans(words: &[&str]) -> Vec<(usize, usize)> {
-    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
-    let street = |w: &str| STREET_TYPES.contains(&bare(w).to_lowercase().as_str());
-    let capitalised = |w: &str| bare(w).chars().next().is_some_and(char::is_uppercase);
+    let street = |w: &str| is_street_type(bare(w));
     let number = |w: &str| bare(w).chars().next().is_some_and(|c| c.is_ascii_digit());
-    let ends_clause = |w: &str| w.ends_with([',', '.', ';', '!', '?']);
     let mut spans = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -1413,10 +1451,8 @@ fn street_address_spans(words: &[&str]) -> Vec<(usize, usize)> {
             end += 2;
         }
         // ", Cedar Bend,": the town's capitalised words after a comma.
-        if ends_clause(words[end]) && words[end].ends_with(',') {
-            let town = words[end + 1..].iter().take(3).take_while(|w| capitalised(w)).count();
-            let town_end = (end + 1..end + 1 + town).find(|&k| ends_clause(words[k]));
-            if let Some(k) = town_end.or((town > 0 && end + 1 + town == words.len()).then_some(end + town)) {
+        if words[end].ends_with(',') {
+            if let Some(k) = town_end(words, end + 1, capitalised) {
                 end = k;
             }
         }
@@ -1436,14 +1472,9 @@ fn with_house_number_in_digits(text: &str) -> String {
     let said = words.iter().take_while(|w| w.chars().all(char::is_alphabetic) && number_word(w)).count();
     // The number must be followed by a street's name: "one more thing" stays.
     // In a call's lower-case transcript, a street type says it: "twelve elm street".
-    let street_type = words
-        .iter()
-        .skip(said + 1)
-        .take(3)
-        .any(|w| STREET_TYPES.contains(&w.trim_end_matches([',', '.']).to_lowercase().as_str()));
-    let street_follows = words
-        .get(said)
-        .is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase) || (street_type && w.len() > 1));
+    let street_type =
+        words.iter().skip(said + 1).take(3).any(|w| is_street_type(w.trim_end_matches([',', '.'])));
+    let street_follows = words.get(said).is_some_and(|w| starts_upper(w) || (street_type && w.len() > 1));
     if said == 0 || !street_follows {
         return text.to_string();
     }
@@ -1481,16 +1512,11 @@ fn from_house_number(text: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     for (i, w) in words.iter().enumerate() {
         // "12 elm street in lakemont" (a call's transcript): after a street type, the town.
-        let after_street_type =
-            i >= 1 && STREET_TYPES.contains(&words[i - 1].trim_end_matches('.').to_lowercase().as_str());
+        let after_street_type = i >= 1 && is_street_type(words[i - 1].trim_end_matches('.'));
         let town_follows = words.get(i + 1).is_some_and(|n| {
             n.chars().next().is_some_and(|c| c.is_uppercase() || (after_street_type && c.is_alphabetic()))
         });
-        if (*w == "in" || *w == "en")
-            && i >= 2
-            && town_follows
-            && !out.last().is_some_and(|l| l.ends_with(','))
-        {
+        if is_town_in(w) && i >= 2 && town_follows && !out.last().is_some_and(|l| l.ends_with(',')) {
             // "12 Elm St over in Lakemont": the "over" goes with the "in".
             if out.last().is_some_and(|l| ["over", "out", "up", "down", "allá", "alla"].contains(&l.as_str()))
             {
