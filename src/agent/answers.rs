@@ -558,116 +558,124 @@ const NOT_IN_NAMES: [&str; 96] = [
     "whenever",
 ];
 
+/// A lead-in before a name ([`NAME_LEAD_INS`]) and how it marks one.
+#[derive(Clone, Copy)]
+struct LeadIn {
+    /// Lower case, with the space after it: "my name is ".
+    cue: &'static str,
+    /// It also opens sentences that give no name ("it's leaking", "call me
+    /// back later", "for sure"): after it, the answer must read as a name
+    /// as a whole.
+    weak: bool,
+    /// It still marks a name after other words ("si mire, me llamo Rosa
+    /// Díaz", "OK so the appointment is for Tom Reyes"): the name is read
+    /// from the first of them when the answer as a whole is none.
+    inside: bool,
+}
+
+impl LeadIn {
+    /// A lead-in that surely comes before a name.
+    const fn sure(cue: &'static str) -> Self {
+        Self { cue, weak: false, inside: false }
+    }
+
+    /// A lead-in that also opens sentences that give no name.
+    const fn weak(cue: &'static str) -> Self {
+        Self { cue, weak: true, inside: false }
+    }
+
+    /// The same lead-in, marking a name after other words too.
+    const fn inside(self) -> Self {
+        Self { inside: true, ..self }
+    }
+}
+
 /// Lead-ins people put before a name: "it's Dana", "name's Dana", and
 /// those that give the name of the person the visit is for ("it's for
 /// Walter Brandt", "es para Ofelia Ruiz", "put it under Dana Lee"). The
 /// longest that opens the answer is removed, then any other after it.
-const NAME_LEAD_INS: [&str; 69] = [
-    "my name is ",
+/// Each says whether it also opens sentences that give no name
+/// ([`LeadIn::weak`]) and whether it still marks a name after other words
+/// ([`LeadIn::inside`]), so a lead-in is added in one place.
+const NAME_LEAD_INS: [LeadIn; 69] = [
+    LeadIn::sure("my name is ").inside(),
     // Said without the verb by some learners of the language: "my name Dana Lee".
-    "my name ",
-    "mi nombre ",
+    LeadIn::sure("my name ").inside(),
+    LeadIn::sure("mi nombre "),
     // A call's transcript drops the apostrophe: "my names lorraine pike".
-    "my names ",
-    "names ",
-    "the name is ",
-    "mi nombre es ",
-    "name: ",
-    "nombre: ",
-    "my name's ",
-    "name is ",
-    "name's ",
-    "this is ",
-    "it's ",
-    "its ",
-    "i'm ",
-    "i am ",
-    "me llamo ",
-    "soy ",
-    "just call me ",
-    "you can call me ",
-    "call me ",
-    "everyone calls me ",
+    LeadIn::weak("my names ").inside(),
+    LeadIn::weak("names "),
+    LeadIn::sure("the name is ").inside(),
+    LeadIn::sure("mi nombre es ").inside(),
+    LeadIn::sure("name: "),
+    LeadIn::sure("nombre: "),
+    LeadIn::sure("my name's ").inside(),
+    LeadIn::sure("name is "),
+    LeadIn::weak("name's "),
+    LeadIn::weak("this is "),
+    LeadIn::weak("it's "),
+    LeadIn::weak("its "),
+    LeadIn::weak("i'm "),
+    LeadIn::weak("i am "),
+    LeadIn::sure("me llamo ").inside(),
+    LeadIn::weak("soy "),
+    LeadIn::weak("just call me "),
+    LeadIn::weak("you can call me "),
+    LeadIn::weak("call me "),
+    LeadIn::weak("everyone calls me "),
     // "My good name is ..." (Indian English), "myself Dana".
-    "my good name is ",
-    "good name is ",
-    "myself ",
-    "you're speaking with ",
-    "you're talking to ",
-    "you are speaking with ",
-    "the name should be ",
-    "name should be ",
-    "the name will be ",
-    "the name would be ",
-    "put the name ",
-    "put it under ",
-    "put it down as ",
-    "put down ",
-    "under the name ",
-    "under the name of ",
-    "it's under ",
-    "its under ",
-    "it's for ",
-    "its for ",
-    "it is for ",
-    "this is for ",
-    "the appointment is for ",
-    "the booking is for ",
-    "the visit is for ",
-    "the appointment is under ",
-    "the account is under ",
-    "el nombre es ",
-    "es para ",
-    "está a nombre de ",
-    "a nombre de ",
-    "le habla ",
-    "habla ",
-    "for ",
-    "her name is ",
-    "his name is ",
-    "her name's ",
-    "his name's ",
-    "she's called ",
-    "he's called ",
-    "su nombre es ",
-    "se llama ",
-    "full name is ",
-    "full name ",
-    "my full name is ",
-    "mi nombre completo es ",
+    LeadIn::sure("my good name is ").inside(),
+    LeadIn::sure("good name is "),
+    LeadIn::weak("myself "),
+    LeadIn::sure("you're speaking with "),
+    LeadIn::sure("you're talking to "),
+    LeadIn::sure("you are speaking with "),
+    LeadIn::sure("the name should be "),
+    LeadIn::sure("name should be ").inside(),
+    LeadIn::sure("the name will be "),
+    LeadIn::sure("the name would be "),
+    LeadIn::sure("put the name "),
+    LeadIn::sure("put it under "),
+    LeadIn::sure("put it down as "),
+    LeadIn::sure("put down "),
+    LeadIn::sure("under the name ").inside(),
+    LeadIn::sure("under the name of "),
+    LeadIn::sure("it's under "),
+    LeadIn::sure("its under "),
+    LeadIn::sure("it's for ").inside(),
+    LeadIn::sure("its for ").inside(),
+    LeadIn::sure("it is for ").inside(),
+    LeadIn::sure("this is for "),
+    LeadIn::sure("the appointment is for "),
+    LeadIn::sure("the booking is for "),
+    LeadIn::sure("the visit is for "),
+    LeadIn::sure("the appointment is under "),
+    LeadIn::sure("the account is under "),
+    LeadIn::sure("el nombre es ").inside(),
+    LeadIn::sure("es para ").inside(),
+    LeadIn::sure("está a nombre de "),
+    LeadIn::sure("a nombre de ").inside(),
+    LeadIn::sure("le habla "),
+    LeadIn::weak("habla "),
+    LeadIn::weak("for "),
+    LeadIn::sure("her name is ").inside(),
+    LeadIn::sure("his name is ").inside(),
+    LeadIn::sure("her name's ").inside(),
+    LeadIn::sure("his name's ").inside(),
+    LeadIn::sure("she's called "),
+    LeadIn::sure("he's called "),
+    LeadIn::sure("su nombre es ").inside(),
+    LeadIn::sure("se llama ").inside(),
+    LeadIn::sure("full name is ").inside(),
+    LeadIn::sure("full name ").inside(),
+    LeadIn::sure("my full name is "),
+    LeadIn::sure("mi nombre completo es "),
 ];
 
-/// Lead-ins that still mark a name after other words ("si mire, me llamo
-/// Rosa Díaz", "OK so the appointment is for Tom Reyes"): the name is read
-/// from the first of them when the answer as a whole is none.
-const NAME_CUES_INSIDE: [&str; 26] = [
-    "my name ",
-    "my name is ",
-    "my name's ",
-    "my names ",
-    "my good name is ",
-    "the name is ",
-    "name should be ",
-    "me llamo ",
-    "mi nombre es ",
-    "el nombre es ",
-    "a nombre de ",
-    "under the name ",
-    "it's for ",
-    "its for ",
-    "it is for ",
-    "appointment is for ",
-    "booking is for ",
-    "es para ",
-    "her name is ",
-    "his name is ",
-    "her name's ",
-    "his name's ",
-    "su nombre es ",
-    "se llama ",
-    "full name is ",
-    "full name ",
-];
+/// Cues [`name_after_cue`] reads a name from besides the lead-ins marked
+/// [`LeadIn::inside`]: no lead-ins themselves ([`NAME_LEAD_INS`] has them
+/// only after "the"), so the answer read from them keeps them.
+const OTHER_NAME_CUES_INSIDE: [&str; 2] = ["appointment is for ", "booking is for "];
 
 /// Titles before a name, left out when a name follows them ("Doña Ofelia
 /// Ruiz" is "Ofelia Ruiz"; "Mrs Adler" keeps its title, having no other name).
@@ -754,7 +762,9 @@ fn name_after_cue(text: &str) -> Option<String> {
         .filter(|(i, _)| lower[..*i].chars().next_back().is_some_and(|c| !c.is_alphanumeric()))
         .map(|(i, _)| i);
     for at in starts {
-        if NAME_CUES_INSIDE.iter().any(|cue| lower[at..].starts_with(cue)) {
+        let mut inside =
+            NAME_LEAD_INS.iter().filter(|l| l.inside).map(|l| l.cue).chain(OTHER_NAME_CUES_INSIDE);
+        if inside.any(|cue| lower[at..].starts_with(cue)) {
             if let Ok(name) = name_like(&text[at..]) {
                 return Some(name);
             }
@@ -762,28 +772,6 @@ fn name_after_cue(text: &str) -> Option<String> {
     }
     None
 }
-
-/// Lead-ins that also open sentences that give no name ("it's leaking",
-/// "call me back later", "for sure"): after them, the answer must read as
-/// a name as a whole.
-const WEAK_NAME_LEAD_INS: [&str; 16] = [
-    "it's ",
-    "its ",
-    "i'm ",
-    "i am ",
-    "this is ",
-    "soy ",
-    "for ",
-    "names ",
-    "call me ",
-    "just call me ",
-    "you can call me ",
-    "everyone calls me ",
-    "habla ",
-    "myself ",
-    "my names ",
-    "name's ",
-];
 
 /// `text` without the lead-ins that open it ("yes, it's for ..."), each
 /// the longest that matches, and the fillers after them. True when one
@@ -793,18 +781,18 @@ fn without_name_lead_ins(text: &str) -> (&str, bool) {
     let mut led = false;
     loop {
         let lower = rest.to_lowercase();
-        let cue = NAME_LEAD_INS
+        let lead_in = NAME_LEAD_INS
             .iter()
-            .filter(|cue| lower.starts_with(*cue) && rest.is_char_boundary(cue.len()))
-            .max_by_key(|cue| cue.len());
+            .filter(|l| lower.starts_with(l.cue) && rest.is_char_boundary(l.cue.len()))
+            .max_by_key(|l| l.cue.len());
         // The cues' lengths hold in the original only when lower-casing kept every length.
-        let Some(cue) = cue.filter(|_| lower.len() == rest.len()) else { return (rest, led) };
-        let after = without_fillers(rest[cue.len()..].trim_start_matches([',', ' ']));
+        let Some(lead_in) = lead_in.filter(|_| lower.len() == rest.len()) else { return (rest, led) };
+        let after = without_fillers(rest[lead_in.cue.len()..].trim_start_matches([',', ' ']));
         if after.is_empty() {
             return (rest, led);
         }
         rest = after;
-        led |= !WEAK_NAME_LEAD_INS.contains(cue);
+        led |= !lead_in.weak;
     }
 }
 
@@ -1267,7 +1255,7 @@ pub fn address_answer(text: &str) -> Result<String, Rejection> {
     // cell, call me"), unless it reads as place names ("Main Street, Lakemont").
     let sentence = digits == 0 && {
         let w: Vec<&str> = rest.split_whitespace().collect();
-        let capitals = w.iter().filter(|x| x.chars().next().is_some_and(char::is_uppercase)).count();
+        let capitals = w.iter().filter(|x| starts_upper(x)).count();
         capitals * 2 < w.len() || NOT_IN_NAMES.iter().any(|n| words(&rest).iter().any(|x| x == n))
     };
     if rest.contains('?') || rest.contains('¿') || sentence || is_soft_decline(&rest) {
@@ -1376,27 +1364,65 @@ pub fn find_street_address(text: &str) -> Option<String> {
     let &(a, mut b) = street_address_spans(&words).first()?;
     // "411 Birchwood Avenue in Lakemont.": the town after "in" goes with it
     // (as [`address_answer`] writes it: "411 Birchwood Avenue, Lakemont").
-    let capitalised = |w: &&&str| w.chars().next().is_some_and(char::is_uppercase);
-    if !words[b].ends_with([',', '.', ';', '!', '?'])
-        && words.get(b + 1).is_some_and(|w| *w == "in" || *w == "en")
-    {
-        let town = words[b + 2..].iter().take(3).take_while(capitalised).count();
-        let ends = (b + 2..b + 2 + town).find(|&k| words[k].ends_with([',', '.', ';', '!', '?']));
-        if let Some(k) = ends.or((town > 0 && b + 2 + town == words.len()).then(|| b + 1 + town)) {
+    // Here the town's words must start with a capital as written.
+    if !ends_clause(words[b]) && words.get(b + 1).is_some_and(|w| is_town_in(w)) {
+        if let Some(k) = town_end(&words, b + 2, starts_upper) {
             b = k;
         }
     }
     let found = words[a..=b].join(" ");
-    address_answer(found.trim_end_matches([',', '.', ';', '!', '?'])).ok()
+    address_answer(found.trim_end_matches(CLAUSE_END)).ok()
+}
+
+/// Punctuation after a word that ends a clause: "Lane,", "Lakemont.".
+const CLAUSE_END: [char; 5] = [',', '.', ';', '!', '?'];
+
+/// Does the word end a clause ([`CLAUSE_END`])?
+fn ends_clause(word: &str) -> bool {
+    word.ends_with(CLAUSE_END)
+}
+
+/// The word without the punctuation around it: "(Lakemont)," -> "Lakemont".
+fn bare(word: &str) -> &str {
+    word.trim_matches(|c: char| !c.is_alphanumeric())
+}
+
+/// Does the word start with a capital as written ("Lakemont", not "(Lakemont)")?
+fn starts_upper(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Is the word capitalised, the punctuation around it aside ("(Lakemont),")?
+fn capitalised(word: &str) -> bool {
+    starts_upper(bare(word))
+}
+
+/// Does the word (punctuation already trimmed as the caller needs) name a
+/// kind of street ([`STREET_TYPES`]), in any case?
+fn is_street_type(word: &str) -> bool {
+    STREET_TYPES.contains(&word.to_lowercase().as_str())
+}
+
+/// "in" or "en" before a town: "12 Elm St in Lakemont", "Calle Luna 22 en Toluca".
+fn is_town_in(word: &str) -> bool {
+    matches!(word, "in" | "en")
+}
+
+/// The last word of the town named from `words[first]` on: at most three
+/// words that pass `capitalised`, to the first that ends a clause ("Cedar
+/// Bend," in "..., Cedar Bend, please hurry") or to the message's end.
+/// None when the town ends neither way.
+fn town_end(words: &[&str], first: usize, capitalised: fn(&str) -> bool) -> Option<usize> {
+    let town = words.get(first..).unwrap_or_default().iter().take(3).take_while(|w| capitalised(w)).count();
+    (first..first + town)
+        .find(|&k| ends_clause(words[k]))
+        .or((town > 0 && first + town == words.len()).then(|| first + town - 1))
 }
 
 /// Word ranges (first, last, inclusive) of the street addresses in `words`.
 fn street_address_spans(words: &[&str]) -> Vec<(usize, usize)> {
-    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
-    let street = |w: &str| STREET_TYPES.contains(&bare(w).to_lowercase().as_str());
-    let capitalised = |w: &str| bare(w).chars().next().is_some_and(char::is_uppercase);
+    let street = |w: &str| is_street_type(bare(w));
     let number = |w: &str| bare(w).chars().next().is_some_and(|c| c.is_ascii_digit());
-    let ends_clause = |w: &str| w.ends_with([',', '.', ';', '!', '?']);
     let mut spans = Vec::new();
     let mut i = 0;
     while i < words.len() {
@@ -1425,10 +1451,8 @@ fn street_address_spans(words: &[&str]) -> Vec<(usize, usize)> {
             end += 2;
         }
         // ", Cedar Bend,": the town's capitalised words after a comma.
-        if ends_clause(words[end]) && words[end].ends_with(',') {
-            let town = words[end + 1..].iter().take(3).take_while(|w| capitalised(w)).count();
-            let town_end = (end + 1..end + 1 + town).find(|&k| ends_clause(words[k]));
-            if let Some(k) = town_end.or((town > 0 && end + 1 + town == words.len()).then_some(end + town)) {
+        if words[end].ends_with(',') {
+            if let Some(k) = town_end(words, end + 1, capitalised) {
                 end = k;
             }
         }
@@ -1448,14 +1472,9 @@ fn with_house_number_in_digits(text: &str) -> String {
     let said = words.iter().take_while(|w| w.chars().all(char::is_alphabetic) && number_word(w)).count();
     // The number must be followed by a street's name: "one more thing" stays.
     // In a call's lower-case transcript, a street type says it: "twelve elm street".
-    let street_type = words
-        .iter()
-        .skip(said + 1)
-        .take(3)
-        .any(|w| STREET_TYPES.contains(&w.trim_end_matches([',', '.']).to_lowercase().as_str()));
-    let street_follows = words
-        .get(said)
-        .is_some_and(|w| w.chars().next().is_some_and(char::is_uppercase) || (street_type && w.len() > 1));
+    let street_type =
+        words.iter().skip(said + 1).take(3).any(|w| is_street_type(w.trim_end_matches([',', '.'])));
+    let street_follows = words.get(said).is_some_and(|w| starts_upper(w) || (street_type && w.len() > 1));
     if said == 0 || !street_follows {
         return text.to_string();
     }
@@ -1493,16 +1512,11 @@ fn from_house_number(text: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     for (i, w) in words.iter().enumerate() {
         // "12 elm street in lakemont" (a call's transcript): after a street type, the town.
-        let after_street_type =
-            i >= 1 && STREET_TYPES.contains(&words[i - 1].trim_end_matches('.').to_lowercase().as_str());
+        let after_street_type = i >= 1 && is_street_type(words[i - 1].trim_end_matches('.'));
         let town_follows = words.get(i + 1).is_some_and(|n| {
             n.chars().next().is_some_and(|c| c.is_uppercase() || (after_street_type && c.is_alphabetic()))
         });
-        if (*w == "in" || *w == "en")
-            && i >= 2
-            && town_follows
-            && !out.last().is_some_and(|l| l.ends_with(','))
-        {
+        if is_town_in(w) && i >= 2 && town_follows && !out.last().is_some_and(|l| l.ends_with(',')) {
             // "12 Elm St over in Lakemont": the "over" goes with the "in".
             if out.last().is_some_and(|l| ["over", "out", "up", "down", "allá", "alla"].contains(&l.as_str()))
             {

@@ -243,6 +243,29 @@ pub(super) fn denied_after(tokens: &[Token], end: usize) -> bool {
     }
 }
 
+// A job the business (or someone) already did ("you guys fixed a burst
+// pipe for us", "nos arreglaron una fuga"): a long-past clause for
+// [`past_clauses`] and a "past or hypothetical" cue in [`CUES`]. Macros,
+// each one pattern's alternatives, so the cue is written with `concat!`.
+/// Verbs of a job done.
+macro_rules! job_done_verbs {
+    () => {
+        "fixed|repaired|replaced|sorted"
+    };
+}
+/// Who did the job: "you guys fixed ...".
+macro_rules! job_doers {
+    () => {
+        "you|guys|yall|lot"
+    };
+}
+/// Verbs of a job done, in Spanish: "nos arreglaron una fuga".
+macro_rules! job_done_verbs_es {
+    () => {
+        "arreglaron|repararon|destaparon"
+    };
+}
+
 /// The clauses that tell of something long past: "two winters ago", "last
 /// year", "in 2019", "hace años", "el año pasado". Every labelled message
 /// with a danger so dated is routine (a disclosure, an inspection, a
@@ -257,7 +280,7 @@ pub(super) fn past_clauses(tokens: &[Token]) -> Vec<usize> {
     const SPANISH: &[&str] = &["ano", "anos", "mes", "invierno", "inviernos", "verano", "veranos"];
     // "hace" with years is long past; with months it is often a duration
     // that goes on ("no me paga hace dos meses").
-    const HACE: &[&str] = &["ano", "anos", "invierno", "inviernos", "verano", "veranos"];
+    let hace_span = |w: &str| w != "mes" && SPANISH.contains(&w);
     const ONGOING: &[&str] = &[
         "since",
         "desde",
@@ -276,6 +299,7 @@ pub(super) fn past_clauses(tokens: &[Token]) -> Vec<usize> {
         &["leaking", "dripping", "pouring", "spraying", "sparking", "smoking", "flooding"];
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
     let word = |i: usize| tokens.get(i).map_or("", |t| t.word.as_str());
+    let one_of = |alternatives: &str, w: &str| alternatives.split('|').any(|a| a == w);
     let mut out: Vec<usize> = tokens
         .iter()
         .enumerate()
@@ -286,18 +310,18 @@ pub(super) fn past_clauses(tokens: &[Token]) -> Vec<usize> {
             // "for the last year" goes on to now; "last year" is over.
             let last =
                 w == "last" && SPANS.contains(&word(i + 1)) && !matches!(prev, "the" | "this" | "past");
-            let hace = w == "hace" && (HACE.contains(&word(i + 1)) || HACE.contains(&word(i + 2)));
+            let hace = w == "hace" && (hace_span(word(i + 1)) || hace_span(word(i + 2)));
             let pasado = matches!(w, "pasado" | "pasada") && SPANISH.contains(&prev);
             let year = w.len() == 4
                 && w.parse::<i32>().is_ok_and(|y| (1950..this_year).contains(&y))
                 && matches!(prev, "in" | "en" | "from" | "de" | "del" | "back");
-            // A job the business (or someone) already did: "you guys fixed a
-            // burst pipe for us", "nos arreglaron una fuga".
-            let done = (matches!(w, "fixed" | "repaired" | "replaced" | "sorted")
-                && [prev, word(i.wrapping_sub(2))]
-                    .iter()
-                    .any(|p| matches!(*p, "you" | "guys" | "yall" | "u" | "lot")))
-                || matches!(w, "arreglaron" | "repararon" | "destaparon" | "cambiaron");
+            // A job the business (or someone) already did, one word between
+            // at most: "you guys fixed a burst pipe for us". Here also "u
+            // fixed" and "cambiaron", which are no cue of the trained head.
+            let done = (one_of(job_done_verbs!(), w)
+                && [prev, word(i.wrapping_sub(2))].iter().any(|p| one_of(job_doers!(), p) || *p == "u"))
+                || one_of(job_done_verbs_es!(), w)
+                || w == "cambiaron";
             ago || last || hace || pasado || year || done
         })
         .map(|(_, t)| t.clause)
@@ -371,8 +395,8 @@ pub const CUES: [(&str, &[&str]); 9] = [
             "last year|month|week|winter|summer",
             "winter~|summer~|decade~ ago",
             "mes|semana|invierno|verano pasado|pasada",
-            "you|guys|yall|lot fixed|repaired|replaced|sorted",
-            "arreglaron|repararon|destaparon",
+            concat!(job_doers!(), " ", job_done_verbs!()),
+            job_done_verbs_es!(),
             "in|from|back yyyy",
             "last spring|fall",
             "turned out",
