@@ -5,7 +5,7 @@
 //!
 //!   cargo bench --bench voice -- --calls 100,300,600,1000 [--seconds 15]
 //!       [--shape continuous|bursts] [--only frontdesk|floor] [--no-pin] [--tls]
-//!       [--threads N] [--ramp CALLS_PER_S] [--nice -10 | --fifo 10]
+//!       [--threads N] [--ramp CALLS_PER_S] [--nice -10 | --fifo 10] [--repeat N]
 //!
 //! `benches/voice_table.sh` runs the whole README table in one go.
 //!
@@ -101,6 +101,11 @@ struct Args {
     threads: usize,
     /// HTTPS and wss:// served by frontdesk itself.
     tls: bool,
+    /// Runs of each target at each call count, alternated (floor, frontdesk,
+    /// then frontdesk, floor, ...) so a drift in the machine's speed falls on
+    /// both alike; the table shows each target's median run by CPU per
+    /// call-second, and every run's figures are listed under it.
+    repeat: usize,
     /// Niceness for the generator and both servers (inherited): on a machine
     /// shared with builds, a negative value (as root) keeps them from being
     /// starved, so the figures are the bridge's and not the queue's.
@@ -122,6 +127,7 @@ fn args() -> Args {
         pin: cpus >= 2 && std::path::Path::new("/usr/bin/taskset").exists(),
         threads: 0,
         tls: false,
+        repeat: 1,
         nice: None,
         fifo: None,
     };
@@ -140,6 +146,7 @@ fn args() -> Args {
             }
             "--seconds" => a.seconds = value().expect("--seconds S"),
             "--threads" => a.threads = value().expect("--threads N") as usize,
+            "--repeat" => a.repeat = (value().expect("--repeat N") as usize).max(1),
             "--nice" => a.nice = Some(text.parse().expect("--nice N")),
             "--fifo" => a.fifo = Some(text.parse().expect("--fifo PRIORITY")),
             "--ramp" => a.ramp_per_second = value().expect("--ramp CALLS_PER_SECOND") as usize,
@@ -408,16 +415,46 @@ fn main() {
         on_self("chrt", &["-f", "-p", &p], "chrt failed (SCHED_FIFO needs root)");
     }
     let mut rows = Vec::new();
+    let mut runs = Vec::new();
     let load_before = load_average();
     for &calls in &a.calls {
-        for &target in &a.targets {
-            let row = run(&a, calls, target);
-            eprintln!("{}", row.line());
-            rows.push(row);
-            std::thread::sleep(Duration::from_secs(2));
+        let mut by_target: Vec<Vec<Row>> = a.targets.iter().map(|_| Vec::new()).collect();
+        for rep in 0..a.repeat {
+            // ABBA order: neither target always runs first.
+            let mut order: Vec<usize> = (0..a.targets.len()).collect();
+            if rep % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let row = run(&a, calls, a.targets[i]);
+                eprintln!("{}", row.line());
+                by_target[i].push(row);
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
+        for mut all in by_target {
+            if a.repeat > 1 {
+                runs.push(format!(
+                    "{} calls, {}, {} runs: CPU per call-second {} ms; up p99 {} ms; memory per call {} KiB",
+                    calls,
+                    all[0].server,
+                    all.len(),
+                    all.iter()
+                        .map(|r| format!("{:.3}", r.cpu_per_call_second()))
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                    all.iter().map(|r| format!("{:.2}", r.up.1)).collect::<Vec<_>>().join(" / "),
+                    all.iter().map(|r| format!("{:.0}", r.memory_per_call())).collect::<Vec<_>>().join(" / "),
+                ));
+            }
+            all.sort_by(|x, y| x.cpu_per_call_second().total_cmp(&y.cpu_per_call_second()));
+            rows.push(all.swap_remove(all.len() / 2));
         }
     }
     println!("{}; load average {} before, {} after", a.describe(), load_before, load_average());
+    for line in &runs {
+        println!("{line}");
+    }
     println!("{}", Row::HEADER);
     println!("{}", Row::RULE);
     for row in &rows {
@@ -428,7 +465,7 @@ fn main() {
 impl Args {
     fn describe(&self) -> String {
         format!(
-            "{}{}{}, {} generator thread(s); {} s measured with every call up; model audio {}",
+            "{}{}{}, {} generator thread(s); {} s measured with every call up{}; model audio {}",
             if self.tls { "TLS (https, wss) served by frontdesk; " } else { "" },
             self.nice.map(|n| format!("niceness {n}; ")).unwrap_or_default()
                 + &self.fifo.map(|p| format!("SCHED_FIFO {p}; ")).unwrap_or_default(),
@@ -439,6 +476,14 @@ impl Args {
             },
             self.threads,
             self.seconds,
+            if self.repeat > 1 {
+                format!(
+                    ", {} runs of each server alternated, the median by CPU per call-second shown",
+                    self.repeat
+                )
+            } else {
+                String::new()
+            },
             match self.shape {
                 Shape::Continuous => "a 20 ms delta every 20 ms".to_string(),
                 Shape::Bursts { burst_ms, every_ms, delta_ms } =>
@@ -495,8 +540,21 @@ impl Row {
         line
     }
 
+    fn calls_up(&self) -> f64 {
+        self.calls.saturating_sub(self.failed).max(1) as f64
+    }
+
+    fn cpu_per_call_second(&self) -> f64 {
+        1000.0 * self.cpu / (self.calls_up() * self.window)
+    }
+
+    /// KiB: the growth of the resident set over idle, per call.
+    fn memory_per_call(&self) -> f64 {
+        self.peak_rss.saturating_sub(self.idle_rss) as f64 / self.calls_up()
+    }
+
     fn table_line(&self) -> String {
-        let calls = self.calls.saturating_sub(self.failed).max(1) as f64;
+        let calls = self.calls_up();
         format!(
             "| {}{} | {} | {} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.0}% | {:.3} ms | {:.3} ms | {:.0}% | {:.0}% | {} / {}, {} / {} | {:.1} → {:.1} MiB | {:.0} KiB |",
             self.calls,
@@ -512,7 +570,7 @@ impl Row {
             self.down.0,
             self.down.1,
             100.0 * self.relayed as f64 / (self.full_rate * calls * self.window),
-            1000.0 * self.cpu / (calls * self.window),
+            self.cpu_per_call_second(),
             1000.0 * self.cpu / (self.relayed.max(1) as f64 / 100.0),
             100.0 * self.cpu / self.window,
             100.0 * self.generator_cpu / self.window,
@@ -522,7 +580,7 @@ impl Row {
             self.down_reordered,
             self.idle_rss as f64 / 1024.0,
             self.peak_rss as f64 / 1024.0,
-            self.peak_rss.saturating_sub(self.idle_rss) as f64 / calls,
+            self.memory_per_call(),
         )
     }
 }
