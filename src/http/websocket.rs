@@ -15,7 +15,8 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use fastwebsockets::{Frame, OpCode, Payload};
-use futures_util::{Sink, Stream};
+use futures_util::future::Either;
+use futures_util::{FutureExt, Sink, Stream};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -78,13 +79,15 @@ impl Upgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = derive_accept_key(self.key.as_bytes());
-        let on_upgrade = self.on_upgrade;
-        tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => handle(FastSocket::server(TokioIo::new(upgraded), limits)).await,
-                Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        // `then`, not an `async` block, which would keep `handle` (and all
+        // it captured) beside the future it made for the socket's whole life.
+        tokio::spawn(self.on_upgrade.then(move |upgraded| match upgraded {
+            Ok(upgraded) => Either::Left(handle(FastSocket::server(TokioIo::new(upgraded), limits))),
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket upgrade failed");
+                Either::Right(std::future::ready(()))
             }
-        });
+        }));
         let mut response = warp::reply().into_response();
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
@@ -138,6 +141,8 @@ enum Parsed {
 const READ_CHUNK: usize = 4 * 1024;
 /// Below this much room, the read buffer is made room in before a read.
 const MIN_ROOM: usize = 1024;
+/// Room the write buffer keeps once written out.
+const KEEP_OUT: usize = 2 * 1024;
 
 /// A WebSocket, server or client end, on the socket itself: frames are read
 /// into one buffer and parsed here (no zero fill, the payload handed over
@@ -338,6 +343,12 @@ where
         }
         self.out.clear();
         self.written = 0;
+        // One large message (the model's session.update, a tool's passages)
+        // would otherwise keep its room for the rest of the call; a call's
+        // steady writes are a few hundred bytes (issue 17: memory per call).
+        if self.out.capacity() > KEEP_OUT {
+            self.out.shrink_to(KEEP_OUT);
+        }
         Poll::Ready(Ok(()))
     }
 
@@ -543,6 +554,20 @@ mod tests {
         client.send(Message::Frame(TFrame::message("12345", Op::Data(Data::Text), false))).await.unwrap();
         client.send(Message::Frame(TFrame::message("6789", Op::Data(Data::Continue), true))).await.unwrap();
         assert!(matches!(server.next().await, Some(Err(Error::TooLarge(8)))), "fragments count together");
+    }
+
+    #[tokio::test]
+    async fn a_large_message_does_not_keep_its_room_once_written() {
+        let (mut server, mut client) = pair(1 << 16).await;
+        server.send(Message::text("s".repeat(6000))).await.unwrap();
+        assert_eq!(client.next().await.unwrap().unwrap(), Message::text("s".repeat(6000)));
+        assert!(server.out.capacity() <= KEEP_OUT, "room kept: {}", server.out.capacity());
+        // A steady message keeps its room: no allocation per write.
+        server.send(Message::text("t".repeat(300))).await.unwrap();
+        let room = server.out.capacity();
+        server.send(Message::text("u".repeat(300))).await.unwrap();
+        assert_eq!(server.out.capacity(), room);
+        assert_eq!(client.next().await.unwrap().unwrap(), Message::text("t".repeat(300)));
     }
 
     #[tokio::test]

@@ -5,7 +5,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use futures_util::StreamExt;
+use std::future::Future;
+
+use futures_util::future::Either;
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
@@ -57,10 +60,9 @@ async fn upgrade(
         return Err(warp::reject::custom(ApiError::Unavailable("every line is busy".into())));
     };
     let limits = websocket::Limits { max_message: MAX_FRAME, write_batch: TWILIO_WRITE_BATCH };
-    Ok(ws.on_upgrade(limits, move |socket| async move {
-        run(app, socket).await;
-        drop(slot);
-    }))
+    // Combinators, not `async` blocks: an `async` block keeps what it
+    // captured beside what it awaits for the call's whole life.
+    Ok(ws.on_upgrade(limits, move |socket| run(app, socket).map(move |()| drop(slot))))
 }
 
 /// One of `MAX_WEBSOCKET_CONNECTIONS` media streams, given back on drop.
@@ -80,27 +82,40 @@ impl Drop for Slot {
 }
 
 /// Runs one call from Twilio's `start` to its end.
-async fn run(app: AppState, mut socket: ServerSocket) {
+fn run(app: AppState, socket: ServerSocket) -> impl Future<Output = ()> + Send {
+    // The way in (start, token, the business, the session) is a boxed
+    // future of its own, gone once the call is up; then the bridge runs in
+    // its place. Kept inline or in one `async` block, the way in's largest
+    // state and the bridge's would add up in every call's task for the
+    // call's whole life (issue 17: memory per call).
+    Box::pin(open(app, socket)).then(|opened| match opened {
+        Some((bridge, span)) => Either::Left(bridge.run().instrument(span)),
+        None => Either::Right(std::future::ready(())),
+    })
+}
+
+/// Everything before the audio flows: the call's bridge, and its span.
+async fn open(app: AppState, mut socket: ServerSocket) -> Option<(Box<Bridge>, tracing::Span)> {
     // One owner for the whole socket: no split halves, no lock between them.
     let Some(start) = wait_for_start(&mut socket).await else {
         tracing::warn!("media stream closed before it started");
-        return;
+        return None;
     };
     let call = match admit(&app, &start).await {
         Ok(call) => call,
         Err(why) => {
             tracing::warn!(call_sid = %start.call_sid, reason = %why, "media stream refused");
-            return;
+            return None;
         }
     };
     let (call_sid, business_id) = (call.call_sid.clone(), call.business_id.clone().unwrap_or_default());
     let span = tracing::info_span!("call", call_sid = %call_sid, business_id = %business_id);
-    async move {
+    let bridge = async move {
         let ctx = match engine::context(&app, &business_id).await {
             Ok(ctx) => ctx,
             Err(e) => {
                 tracing::error!(error = %e, "media stream for an unknown business");
-                return;
+                return None;
             }
         };
         // Who called is what Twilio told `incoming`, not what the stream claims.
@@ -111,7 +126,7 @@ async fn run(app: AppState, mut socket: ServerSocket) {
                 Ok(session) => session,
                 Err(e) => {
                     tracing::error!(error = %e, "could not start the call's conversation");
-                    return;
+                    return None;
                 }
             };
         let knowledge = match app.store.knowledge_overview(&business_id, KNOWLEDGE_BRIEFS).await {
@@ -121,12 +136,19 @@ async fn run(app: AppState, mut socket: ServerSocket) {
                 Vec::new()
             }
         };
-        let bridge =
-            Bridge::new(app, ctx, call_sid.into_string(), start.stream_sid, session, knowledge, socket);
-        bridge.run().await;
+        Some(Box::new(Bridge::new(
+            app,
+            ctx,
+            call_sid.into_string(),
+            start.stream_sid,
+            session,
+            knowledge,
+            socket,
+        )))
     }
-    .instrument(span)
-    .await;
+    .instrument(span.clone())
+    .await?;
+    Some((bridge, span))
 }
 
 /// The call a stream may join: the one its token was issued for by

@@ -163,7 +163,10 @@ impl Bridge {
         }
     }
 
-    async fn run(mut self) {
+    /// Boxed: a call's future then holds a pointer to its state, not two
+    /// copies of it (an async fn keeps its argument and the moved-in local
+    /// apart), which was half of a call's memory (issue 17).
+    async fn run(mut self: Box<Self>) {
         let ws = &self.app.config.websocket;
         let ping_every = Duration::from_millis(ws.ping_interval_ms);
         let pong_grace = ping_every + Duration::from_millis(ws.pong_timeout_ms);

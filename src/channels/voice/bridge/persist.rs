@@ -10,7 +10,9 @@ pub(super) enum Persist {
     Turn(Box<TurnRecord>, Option<Box<Session>>, Option<oneshot::Sender<TurnSaved>>),
     Flush(oneshot::Sender<()>),
     /// A reply's latency: the end of the caller's speech to its first audio.
-    Latency(crate::store::LatencySample),
+    /// Boxed, as the turn is: the channel's blocks hold 32 jobs each, and
+    /// every call has one (issue 17: memory per call).
+    Latency(Box<crate::store::LatencySample>),
     Finish {
         summary: String,
         reason: EndedReason,
@@ -47,7 +49,7 @@ pub(super) async fn persister(app: AppState, call_sid: String, mut rx: mpsc::Unb
                 }
             }
             Persist::Latency(sample) => {
-                if let Err(e) = app.store.record_latency(sample).await {
+                if let Err(e) = app.store.record_latency(*sample).await {
                     tracing::warn!(error = %e, "could not record a reply's latency");
                 }
             }
@@ -140,7 +142,7 @@ impl Bridge {
             "realtime",
             stopped.elapsed(),
         );
-        let _ = self.persist.send(Persist::Latency(sample));
+        let _ = self.persist.send(Persist::Latency(Box::new(sample)));
     }
 
     /// Waits until everything queued is saved.
@@ -151,15 +153,17 @@ impl Bridge {
         }
     }
 
-    pub(super) async fn finish(mut self) {
+    pub(super) async fn finish(mut self: Box<Self>) {
         self.close_model().await;
         self.release_line();
         // The lead as it stands, even when nothing was said: a caller's number is worth a call back.
         self.save_lines(Vec::new(), false, Vec::new());
         let summary = voice::summary(&self.ctx, &self.session.state);
-        let _ = self.persist.send(Persist::Finish { summary, reason: self.ending.reason() });
-        drop(self.persist);
-        let _ = self.persister.await;
-        tracing::info!(reason = self.ending.reason().as_str(), "call ended");
+        let reason = self.ending.reason();
+        let _ = self.persist.send(Persist::Finish { summary, reason });
+        let Bridge { persist, persister, .. } = *self;
+        drop(persist);
+        let _ = persister.await;
+        tracing::info!(reason = reason.as_str(), "call ended");
     }
 }
