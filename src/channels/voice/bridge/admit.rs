@@ -108,47 +108,55 @@ async fn open(app: AppState, mut socket: ServerSocket) -> Option<(Box<Bridge>, t
             return None;
         }
     };
-    let (call_sid, business_id) = (call.call_sid.clone(), call.business_id.clone().unwrap_or_default());
-    let span = tracing::info_span!("call", call_sid = %call_sid, business_id = %business_id);
-    let bridge = async move {
-        let ctx = match engine::context(&app, &business_id).await {
-            Ok(ctx) => ctx,
-            Err(e) => {
-                tracing::error!(error = %e, "media stream for an unknown business");
-                return None;
-            }
-        };
-        // Who called is what Twilio told `incoming`, not what the stream claims.
-        let from = call.from_number.as_deref();
-        let to = ctx.business.twilio_phone_number.clone();
-        let session =
-            match voice::call_session(&app, &ctx, &call_sid, from, to.as_deref(), CallMode::Realtime).await {
-                Ok(session) => session,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not start the call's conversation");
-                    return None;
-                }
-            };
-        let knowledge = match app.store.knowledge_overview(&business_id, KNOWLEDGE_BRIEFS).await {
-            Ok(docs) => docs.into_iter().map(|(title, text)| brief(title, &text)).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "knowledge overview unavailable");
-                Vec::new()
-            }
-        };
-        Some(Box::new(Bridge::new(
-            app,
-            ctx,
-            call_sid.into_string(),
-            start.stream_sid,
-            session,
-            knowledge,
-            socket,
-        )))
-    }
-    .instrument(span.clone())
-    .await?;
+    let span = tracing::info_span!("call", call_sid = %call.call_sid, business_id = %call.business_id.as_deref().unwrap_or_default());
+    let bridge = bridge(app, call, start, socket).instrument(span.clone()).await?;
     Some((bridge, span))
+}
+
+/// The admitted call's bridge: its business, its conversation, what the
+/// model is told of the knowledge base.
+async fn bridge(
+    app: AppState,
+    call: crate::domain::Call,
+    start: tw::Start,
+    socket: ServerSocket,
+) -> Option<Box<Bridge>> {
+    let business_id = call.business_id.clone().unwrap_or_default();
+    let ctx = match engine::context(&app, &business_id).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            tracing::error!(error = %e, "media stream for an unknown business");
+            return None;
+        }
+    };
+    // Who called is what Twilio told `incoming`, not what the stream claims.
+    let from = call.from_number.as_deref();
+    let to = ctx.business.twilio_phone_number.clone();
+    let session = match voice::call_session(
+        &app,
+        &ctx,
+        &call.call_sid,
+        from,
+        to.as_deref(),
+        CallMode::Realtime,
+    )
+    .await
+    {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the call's conversation");
+            return None;
+        }
+    };
+    let knowledge = match app.store.knowledge_overview(&business_id, KNOWLEDGE_BRIEFS).await {
+        Ok(docs) => docs.into_iter().map(|(title, text)| brief(title, &text)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "knowledge overview unavailable");
+            Vec::new()
+        }
+    };
+    let call_sid = call.call_sid.into_string();
+    Some(Box::new(Bridge::new(app, ctx, call_sid, start.stream_sid, session, knowledge, socket)))
 }
 
 /// The call a stream may join: the one its token was issued for by
