@@ -78,13 +78,13 @@ proptest! {
         realtime in prop::sample::select(REALTIME_EVENTS),
         inner in prop::collection::btree_map(
             prop::sample::select(vec!["payload", "timestamp", "track", "name", "chunk"]),
-            prop_oneof![json_value(), "[A-Za-z0-9+/=]{0,12}".prop_map(Value::String),
+            prop_oneof![json_value(), "[A-Za-z0-9+/=]{0,40}".prop_map(Value::String),
                 (0u64..100_000).prop_map(|n| json!(n)), (0u64..100_000).prop_map(|n| json!(n.to_string()))],
             0..4),
         outer in prop::collection::btree_map(
             prop::sample::select(vec!["streamSid", "sequenceNumber", "delta", "item_id", "response_id",
                 "audio_start_ms", "name", "event_id", "output_index", "start"]),
-            prop_oneof![json_value(), "[A-Za-z0-9+/=]{0,12}".prop_map(Value::String),
+            prop_oneof![json_value(), "[A-Za-z0-9+/=]{0,40}".prop_map(Value::String),
                 (0u64..1000).prop_map(|n| json!(n))],
             0..5),
         pretty in any::<bool>(),

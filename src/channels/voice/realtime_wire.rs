@@ -128,11 +128,11 @@ pub struct AudioDelta<'a> {
 /// anything the scanner accepts.
 pub fn parse_audio_delta(text: &str) -> Option<AudioDelta<'_>> {
     let (mut event_type, mut item_id, mut delta) = (None, None, None);
-    fast_json::fields(text, |key, value| match (key, value) {
-        ("type", Val::Str(t)) => fast_json::once(&mut event_type, t),
-        ("item_id", Val::Str(i)) => fast_json::once(&mut item_id, i),
-        ("delta", Val::Str(d)) => fast_json::once(&mut delta, d),
-        ("type" | "item_id" | "delta", _) => None,
+    fast_json::fields(text, |parent, key, value| match (parent, key, value) {
+        (None, "type", Val::Str(t)) => fast_json::once(&mut event_type, t),
+        (None, "item_id", Val::Str(i)) => fast_json::once(&mut item_id, i),
+        (None, "delta", Val::Str(d)) => fast_json::once(&mut delta, d),
+        (None, "type" | "item_id" | "delta", _) => None,
         _ => Some(()),
     })?;
     AUDIO_DELTA.contains(&event_type?).then_some(AudioDelta { item_id: item_id?, delta: delta? })

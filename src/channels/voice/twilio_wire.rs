@@ -152,38 +152,31 @@ pub enum Frequent<'a> {
 /// is not base64) it says `None` and the caller uses [`parse`].
 pub fn parse_frequent(text: &str) -> Option<Frequent<'_>> {
     let (mut event, mut media, mut mark) = (None, None, None);
-    fast_json::fields(text, |key, value| match (key, value) {
-        ("event", Val::Str(e)) => fast_json::once(&mut event, e),
-        ("media", Val::Obj(o)) => fast_json::once(&mut media, o),
-        ("mark", Val::Obj(o)) => fast_json::once(&mut mark, o),
+    let (mut timestamp, mut payload, mut track, mut name) = (None, None, None, None);
+    // One pass: `media`'s and `mark`'s fields arrive with their parent
+    // before the object itself.
+    fast_json::fields(text, |parent, key, value| match (parent, key, value) {
+        (None, "event", Val::Str(e)) => fast_json::once(&mut event, e),
+        (None, "media", Val::Obj(_)) => fast_json::once(&mut media, ()),
+        (None, "mark", Val::Obj(_)) => fast_json::once(&mut mark, ()),
         // Fields serde reads with another shape, or that we do not read here.
-        ("event" | "media" | "mark" | "start" | "dtmf", _) => None,
+        (None, "event" | "media" | "mark" | "start" | "dtmf", _) => None,
+        (Some("media"), "timestamp", v) => fast_json::once(&mut timestamp, fast_json::number(v)?),
+        (Some("media"), "payload", Val::Str(p)) => fast_json::once(&mut payload, p),
+        (Some("media"), "track", Val::Str(t)) => fast_json::once(&mut track, t),
+        (Some("media"), "payload" | "track", _) => None,
+        (Some("mark"), "name", Val::Str(n)) => fast_json::once(&mut name, n),
+        (Some("mark"), "name", _) => None,
         _ => Some(()),
     })?;
     match (event?, media, mark) {
-        ("media", Some(media), None) => {
-            let (mut timestamp, mut payload, mut track) = (None, None, None);
-            fast_json::fields(media, |key, value| match (key, value) {
-                ("timestamp", v) => fast_json::once(&mut timestamp, fast_json::number(v)?),
-                ("payload", Val::Str(p)) => fast_json::once(&mut payload, p),
-                ("track", Val::Str(t)) => fast_json::once(&mut track, t),
-                ("payload" | "track", _) => None,
-                _ => Some(()),
-            })?;
+        ("media", Some(()), None) => {
             let payload = payload?;
             let inbound = track.is_none_or(|t| t == "inbound" || t == "inbound_track");
             (inbound && is_base64(payload))
                 .then_some(Frequent::Media { timestamp_ms: timestamp.unwrap_or(0), payload })
         }
-        ("mark", None, Some(mark)) => {
-            let mut name = None;
-            fast_json::fields(mark, |key, value| match (key, value) {
-                ("name", Val::Str(n)) => fast_json::once(&mut name, n),
-                ("name", _) => None,
-                _ => Some(()),
-            })?;
-            Some(Frequent::Mark { name: name? })
-        }
+        ("mark", None, Some(())) => Some(Frequent::Mark { name: name? }),
         _ => None,
     }
 }
@@ -370,6 +363,12 @@ mod tests {
             agrees(r#"{"event":"media","media":{"track":"inbound_track","payload":"AAAA"}}"#),
             Some(Frequent::Media { timestamp_ms: 0, payload: "AAAA" })
         );
+        // A real 20 ms frame: the payload is past the short strings' scan.
+        let payload = format!("{}AA==", "/w".repeat(106));
+        let media = format!(
+            r#"{{"event":"media","sequenceNumber":"4","media":{{"track":"inbound","chunk":"2","timestamp":"5","payload":"{payload}"}},"streamSid":"MZ0123456789abcdef0123456789abcdef"}}"#
+        );
+        assert_eq!(agrees(&media), Some(Frequent::Media { timestamp_ms: 5, payload: &payload }));
         let mark = r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"7"}}"#;
         assert_eq!(agrees(mark), Some(Frequent::Mark { name: "7" }));
     }
