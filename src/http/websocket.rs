@@ -4,9 +4,10 @@
 //! most of the memory. This does the same RFC 6455 handshake and hands over a
 //! [`FastSocket`]: frames read and parsed on the socket itself (no
 //! zero-filled read buffer, no per-message copy, no split halves; issue 17;
-//! `fastwebsockets` only writes frame heads and masks), seen by the caller
-//! as the same `Stream`/`Sink` of tungstenite `Message`s a tokio-tungstenite
-//! socket is.
+//! `fastwebsockets` only masks), seen by the caller as the same
+//! `Stream`/`Sink` of tungstenite `Message`s a tokio-tungstenite socket is.
+//! The hot messages skip the `Message` too: [`FastSocket::feed_text`] frames
+//! a text from its pieces straight into the write buffer.
 //! The client end (the model's socket) opens with [`client::connect`].
 
 use std::future::Future;
@@ -14,7 +15,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
-use fastwebsockets::{Frame, OpCode, Payload};
+use fastwebsockets::OpCode;
 use futures_util::future::Either;
 use futures_util::{FutureExt, Sink, Stream};
 use hyper_util::rt::TokioIo;
@@ -318,18 +319,69 @@ impl<S> FastSocket<S>
 where
     S: AsyncWrite + Unpin,
 {
-    /// Frames `payload` into `out`: a server's frames are not masked, a
-    /// client's are, with a fresh random key each (RFC 6455 5.3).
-    fn queue(&mut self, opcode: OpCode, payload: &[u8]) {
-        let mut head = [0u8; 16];
+    /// Frames one message, whose payload is `parts` one after the other,
+    /// into `out` (unfragmented): a server's frames are not masked, a
+    /// client's are, with a fresh random key each (RFC 6455 5.3). Parts, so
+    /// a message written from a template needs no buffer of its own.
+    fn queue<P: AsRef<[u8]>>(&mut self, opcode: OpCode, parts: &[P]) {
+        let len: usize = parts.iter().map(|part| part.as_ref().len()).sum();
         let mask = self.client.then(rand::random::<[u8; 4]>);
-        let size = Frame::new(true, opcode, mask, Payload::Borrowed(payload)).fmt_head(&mut head);
+        let mut head = [0u8; 14];
+        head[0] = 0x80 | opcode as u8;
+        let mut size = match len {
+            0..=125 => {
+                head[1] = len as u8;
+                2
+            }
+            126..=0xFFFF => {
+                head[1] = 126;
+                head[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
+            }
+            _ => {
+                head[1] = 127;
+                head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+                10
+            }
+        };
+        if let Some(mask) = mask {
+            head[1] |= 0x80;
+            head[size..size + 4].copy_from_slice(&mask);
+            size += 4;
+        }
+        self.out.reserve(size + len);
         self.out.extend_from_slice(&head[..size]);
         let start = self.out.len();
-        self.out.extend_from_slice(payload);
+        for part in parts {
+            self.out.extend_from_slice(part.as_ref());
+        }
         if let Some(mask) = mask {
             fastwebsockets::unmask(&mut self.out[start..], mask);
         }
+    }
+
+    /// Room for another message: what is buffered is written out first once
+    /// it reaches the write batch.
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.out.len() >= self.limits.write_batch {
+            ready!(self.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Buffers a text message whose payload is `parts` one after the other,
+    /// as `SinkExt::feed` of `Message::text(parts.concat())` would, without
+    /// building the message: the pieces of a template are framed straight
+    /// into the write buffer, with no copy and no UTF-8 check on the way
+    /// (`&str`s: UTF-8 already). Goes out on the next flush, or with the
+    /// write batch.
+    pub async fn feed_text(&mut self, parts: &[&str]) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_room(cx)).await?;
+        if self.close_sent {
+            return Err(Error::Closed);
+        }
+        self.queue(OpCode::Text, parts);
+        Ok(())
     }
 
     /// Writes out what `out` holds.
@@ -380,7 +432,7 @@ where
             }
             OpCode::Ping => {
                 if !self.close_sent {
-                    self.queue(OpCode::Pong, &payload);
+                    self.queue(OpCode::Pong, &[&payload[..]]);
                     self.reply_pending = true;
                 }
                 Ok(Some(Message::Ping(payload.freeze())))
@@ -390,7 +442,7 @@ where
                 if !self.close_sent {
                     // The reply carries the peer's status code back (RFC 6455 5.5.1).
                     let code = payload.get(..2).unwrap_or_default();
-                    self.queue(OpCode::Close, code);
+                    self.queue(OpCode::Close, &[code]);
                     self.close_sent = true;
                     self.reply_pending = true;
                 }
@@ -448,10 +500,7 @@ where
     type Error = Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.out.len() >= self.limits.write_batch {
-            ready!(self.poll_write_out(cx))?;
-        }
-        Poll::Ready(Ok(()))
+        self.poll_room(cx)
     }
 
     fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
@@ -459,17 +508,17 @@ where
             return Err(Error::Closed);
         }
         match message {
-            Message::Text(text) => self.queue(OpCode::Text, text.as_bytes()),
-            Message::Binary(data) => self.queue(OpCode::Binary, &data),
-            Message::Ping(data) => self.queue(OpCode::Ping, &data),
-            Message::Pong(data) => self.queue(OpCode::Pong, &data),
+            Message::Text(text) => self.queue(OpCode::Text, &[text.as_bytes()]),
+            Message::Binary(data) => self.queue(OpCode::Binary, &[&data[..]]),
+            Message::Ping(data) => self.queue(OpCode::Ping, &[&data[..]]),
+            Message::Pong(data) => self.queue(OpCode::Pong, &[&data[..]]),
             Message::Close(frame) => {
                 let mut payload = Vec::new();
                 if let Some(frame) = frame {
                     payload.extend_from_slice(&u16::from(frame.code).to_be_bytes());
                     payload.extend_from_slice(frame.reason.as_bytes());
                 }
-                self.queue(OpCode::Close, &payload);
+                self.queue(OpCode::Close, &[&payload[..]]);
                 self.close_sent = true;
             }
             Message::Frame(_) => return Err(Error::Protocol("raw frames are not sent")),
@@ -485,7 +534,7 @@ where
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if !self.close_sent {
-            self.queue(OpCode::Close, &[]);
+            self.queue::<&[u8]>(OpCode::Close, &[]);
             self.close_sent = true;
         }
         ready!(self.as_mut().poll_flush(cx))?;
@@ -568,6 +617,90 @@ mod tests {
         server.send(Message::text("u".repeat(300))).await.unwrap();
         assert_eq!(server.out.capacity(), room);
         assert_eq!(client.next().await.unwrap().unwrap(), Message::text("t".repeat(300)));
+    }
+
+    /// `ours` at the server end (`client` false) or the client end, on a
+    /// pipe that holds a 70 KB frame; `theirs`, tungstenite, at the other.
+    async fn either_end(
+        client: bool,
+        write_batch: usize,
+    ) -> (FastSocket<tokio::io::DuplexStream>, WebSocketStream<tokio::io::DuplexStream>) {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let limits = Limits { max_message: 1 << 20, write_batch };
+        if client {
+            (
+                FastSocket::client(a, Vec::new(), limits),
+                WebSocketStream::from_raw_socket(b, Role::Server, None).await,
+            )
+        } else {
+            (FastSocket::server(a, limits), WebSocketStream::from_raw_socket(b, Role::Client, None).await)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_text_fed_as_parts_is_the_text_sent_whole_from_either_end() {
+        let (long, huge) = ("p".repeat(300), "h".repeat(70_000));
+        // Every length form, parts empty or not, a character of two bytes.
+        let cases: [&[&str]; 6] = [
+            &[r#"{"a":"#, "\"é\"", "}"],
+            &[],
+            &["", ""],
+            &["x", &long, "y"],
+            &["[", &"q".repeat(124), "]"],
+            &[&huge, "!"],
+        ];
+        for client in [false, true] {
+            let (mut ours, mut theirs) = either_end(client, 1 << 20).await;
+            for parts in cases {
+                ours.feed_text(parts).await.unwrap();
+                ours.feed(Message::text(parts.concat())).await.unwrap();
+            }
+            ours.flush().await.unwrap();
+            for parts in cases {
+                // Tungstenite refuses a client's frame that is not masked, and a server's that is.
+                let fed = theirs.next().await.unwrap().unwrap();
+                assert_eq!(fed, Message::text(parts.concat()), "client end: {client}");
+                assert_eq!(theirs.next().await.unwrap().unwrap(), fed);
+            }
+        }
+        // The server end's frames are not masked: byte for byte the same.
+        let (server, mut raw) = tokio::io::duplex(1 << 20);
+        let mut server = FastSocket::server(server, Limits { max_message: 1 << 20, write_batch: 1 << 20 });
+        for parts in cases {
+            server.feed_text(parts).await.unwrap();
+            server.flush().await.unwrap();
+            let fed = server_bytes(&mut raw).await;
+            server.feed(Message::text(parts.concat())).await.unwrap();
+            server.flush().await.unwrap();
+            assert_eq!(fed, server_bytes(&mut raw).await);
+        }
+    }
+
+    /// What the server end has written so far.
+    async fn server_bytes(raw: &mut tokio::io::DuplexStream) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut bytes = vec![0u8; 1 << 20];
+        let n = raw.read(&mut bytes).await.unwrap();
+        bytes.truncate(n);
+        bytes
+    }
+
+    #[tokio::test]
+    async fn parts_wait_for_the_write_batch_and_nothing_is_fed_after_the_close() {
+        let (mut ours, mut theirs) = either_end(true, 64).await;
+        let wait = std::time::Duration::from_millis(50);
+        ours.feed_text(&["a", "b"]).await.unwrap();
+        ours.feed_text(&["c".repeat(100).as_str()]).await.unwrap();
+        assert!(tokio::time::timeout(wait, theirs.next()).await.is_err(), "under the batch: nothing written");
+        // Over the batch: what is buffered goes out before the next message is framed.
+        ours.feed_text(&["d"]).await.unwrap();
+        assert_eq!(theirs.next().await.unwrap().unwrap(), Message::text("ab"));
+        assert_eq!(theirs.next().await.unwrap().unwrap(), Message::text("c".repeat(100)));
+        assert!(tokio::time::timeout(wait, theirs.next()).await.is_err(), "the last one waits for a flush");
+        ours.flush().await.unwrap();
+        assert_eq!(theirs.next().await.unwrap().unwrap(), Message::text("d"));
+        ours.feed(Message::Close(None)).await.unwrap();
+        assert!(matches!(ours.feed_text(&["late"]).await, Err(Error::Closed)));
     }
 
     #[tokio::test]

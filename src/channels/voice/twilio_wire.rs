@@ -238,25 +238,18 @@ pub fn quoted_sid(stream_sid: &str) -> String {
     serde_json::to_string(stream_sid).unwrap_or_else(|_| "\"\"".to_string())
 }
 
-/// [`media`] written from a template into `out`: `sid` from [`quoted_sid`],
-/// `payload` already checked with [`is_base64`] (so nothing needs escaping).
-pub fn media_into(out: &mut bytes::BytesMut, sid: &str, payload: &str) {
-    out.extend_from_slice(br#"{"event":"media","streamSid":"#);
-    out.extend_from_slice(sid.as_bytes());
-    out.extend_from_slice(br#","media":{"payload":""#);
-    out.extend_from_slice(payload.as_bytes());
-    out.extend_from_slice(br#""}}"#);
+/// [`media`] as the pieces of its template, to be written one after the
+/// other (straight into the socket's frame buffer): `sid` from
+/// [`quoted_sid`], `payload` already checked with [`is_base64`] (so nothing
+/// needs escaping).
+pub fn media_parts<'a>(sid: &'a str, payload: &'a str) -> [&'a str; 5] {
+    [r#"{"event":"media","streamSid":"#, sid, r#","media":{"payload":""#, payload, r#""}}"#]
 }
 
-/// [`mark`] named by a number, written from a template into `out`.
-pub fn mark_into(out: &mut bytes::BytesMut, sid: &str, seq: u64) {
-    use std::fmt::Write;
-    out.extend_from_slice(br#"{"event":"mark","streamSid":"#);
-    out.extend_from_slice(sid.as_bytes());
-    out.extend_from_slice(br#","mark":{"name":""#);
-    // Writing a number into a BytesMut cannot fail.
-    let _ = write!(out, "{seq}");
-    out.extend_from_slice(br#""}}"#);
+/// [`mark`] as the pieces of its template, like [`media_parts`]; `name`
+/// needs no escaping (the bridge's are numbers).
+pub fn mark_parts<'a>(sid: &'a str, name: &'a str) -> [&'a str; 5] {
+    [r#"{"event":"mark","streamSid":"#, sid, r#","mark":{"name":""#, name, r#""}}"#]
 }
 
 /// Drops every queued, unplayed bit of audio at once (barge-in).
@@ -424,12 +417,8 @@ mod tests {
         assert_eq!(clear("MZ1"), r#"{"event":"clear","streamSid":"MZ1"}"#);
         // The templates write exactly what the serializer writes, odd stream ids included.
         for sid in ["MZ1", "MZ\"odd\\", "MZé"] {
-            let mut out = bytes::BytesMut::new();
-            media_into(&mut out, &quoted_sid(sid), "AAAA");
-            assert_eq!(std::str::from_utf8(&out).unwrap(), media(sid, "AAAA"));
-            let mut out = bytes::BytesMut::new();
-            mark_into(&mut out, &quoted_sid(sid), 31);
-            assert_eq!(std::str::from_utf8(&out).unwrap(), mark(sid, "31"));
+            assert_eq!(media_parts(&quoted_sid(sid), "AAAA").concat(), media(sid, "AAAA"));
+            assert_eq!(mark_parts(&quoted_sid(sid), "31").concat(), mark(sid, "31"));
         }
         // 160 bytes (20 ms) is 216 base64 characters, two of them padding.
         assert_eq!(payload_bytes(&format!("{}AA==", "A".repeat(212))), 160);

@@ -21,7 +21,6 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -49,7 +48,7 @@ use model::{connect, Model};
 use persist::{persister, Persist};
 use ready::ready;
 use tool_runner::{FunctionCall, ToolDone, ToolRunner};
-use twilio_out::{take_text, TwilioOut};
+use twilio_out::TwilioOut;
 
 use crate::agent::alerts;
 use crate::agent::conversation::{self, Context};
@@ -86,9 +85,6 @@ struct Bridge {
     app: AppState,
     ctx: Context,
     call_sid: String,
-    /// Where caller audio for the model is written; its memory is reused
-    /// once a written message has gone out.
-    out: BytesMut,
     session: Session,
     knowledge: Vec<KnowledgeBrief>,
     twilio: TwilioOut<ServerSocket>,
@@ -140,7 +136,6 @@ impl Bridge {
             app,
             ctx,
             call_sid,
-            out: BytesMut::with_capacity(512),
             session,
             knowledge,
             twilio: TwilioOut::new(twilio, stream_sid),
@@ -340,9 +335,7 @@ impl Bridge {
             return;
         }
         if self.model.is_ready() {
-            rt::append_into(&mut self.out, payload);
-            let append = take_text(&mut self.out);
-            self.feed_model(append).await;
+            self.feed_model(&rt::append_parts(payload)).await;
         } else {
             if self.buffer.len() >= self.buffer_max {
                 self.buffer.pop_front();

@@ -100,12 +100,13 @@ impl Bridge {
         }
     }
 
-    /// Caller audio: buffered, and flushed once the bridge has handled
-    /// everything that woke it (`flush_writes`).
-    pub(super) async fn feed_model(&mut self, message: Message) {
+    /// Caller audio, a text message as the pieces of its template, framed
+    /// straight into the socket's write buffer: buffered, and flushed once
+    /// the bridge has handled everything that woke it (`flush_writes`).
+    pub(super) async fn feed_model(&mut self, parts: &[&str]) {
         if let Model::Open { socket, .. } = &mut self.model {
             self.model_unflushed = true;
-            if let Err(e) = socket.feed(message).await {
+            if let Err(e) = socket.feed_text(parts).await {
                 tracing::debug!(error = %e, "could not write to the realtime session");
             }
         }

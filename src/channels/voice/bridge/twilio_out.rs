@@ -1,24 +1,36 @@
 //! What the bridge writes to Twilio's media stream: the model's audio, a
 //! chunk followed by its mark in the same write when one is due (marks go
 //! per group, see `playback`); `clear` when the caller talks over it; pings;
-//! the close. Audio and marks are written from
-//! templates into one buffer whose memory is reused once a message has gone
-//! out, so a chunk costs no allocation; they are buffered, and flushed once
-//! the bridge has handled everything that woke it. A failed write is logged and the
-//! call goes on: Twilio's side ending is noticed by the reading side.
+//! the close. Audio and marks are framed from their templates' pieces
+//! straight into the socket's write buffer ([`TextOut`]): no message is
+//! built, copied or checked as UTF-8 per chunk (issue 17). They are
+//! buffered, and flushed once the bridge has handled everything that woke
+//! it. A failed write is logged and the call goes on: Twilio's side ending
+//! is noticed by the reading side.
 
 use std::fmt::Display;
 
-use bytes::BytesMut;
 use futures_util::{Sink, SinkExt};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio::io::AsyncWrite;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::channels::voice::twilio_wire as tw;
+use crate::http::websocket::{self, FastSocket};
 
-/// The message written into `out`, as a text frame sharing its memory.
-pub(super) fn take_text(out: &mut BytesMut) -> Message {
-    // Everything written into `out` comes from `&str`s: always UTF-8.
-    Utf8Bytes::try_from(out.split().freeze()).map(Message::Text).unwrap_or_else(|_| Message::text(""))
+/// A socket a text message can be fed to as the pieces of a template.
+pub(super) trait TextOut {
+    type Error: Display;
+
+    /// Buffers one text message: `parts` one after the other.
+    async fn feed_text(&mut self, parts: &[&str]) -> Result<(), Self::Error>;
+}
+
+impl<S: AsyncWrite + Unpin> TextOut for FastSocket<S> {
+    type Error = websocket::Error;
+
+    async fn feed_text(&mut self, parts: &[&str]) -> Result<(), websocket::Error> {
+        FastSocket::feed_text(self, parts).await
+    }
 }
 
 pub(super) struct TwilioOut<S> {
@@ -28,19 +40,18 @@ pub(super) struct TwilioOut<S> {
     stream_sid: String,
     /// `stream_sid` quoted for JSON, for the per-frame templates.
     sid_json: String,
-    out: BytesMut,
     /// Audio or marks written but not flushed yet.
     unflushed: bool,
 }
 
 impl<S> TwilioOut<S>
 where
-    S: Sink<Message> + Unpin,
-    S::Error: Display,
+    S: Sink<Message> + TextOut + Unpin,
+    <S as Sink<Message>>::Error: Display,
 {
     pub(super) fn new(socket: S, stream_sid: String) -> TwilioOut<S> {
         let sid_json = tw::quoted_sid(&stream_sid);
-        TwilioOut { socket, stream_sid, sid_json, out: BytesMut::with_capacity(512), unflushed: false }
+        TwilioOut { socket, stream_sid, sid_json, unflushed: false }
     }
 
     /// The media stream, for reading what Twilio sends.
@@ -51,9 +62,8 @@ where
     /// A chunk of model audio (base64, already checked), and mark `seq`
     /// after it when one is due. Buffered: it goes out with [`TwilioOut::flush`].
     pub(super) async fn play(&mut self, delta: &str, seq: Option<u64>) {
-        tw::media_into(&mut self.out, &self.sid_json, delta);
-        let media = take_text(&mut self.out);
-        self.feed(media).await;
+        let media = tw::media_parts(&self.sid_json, delta);
+        Self::feed(&mut self.socket, &mut self.unflushed, &media).await;
         if let Some(seq) = seq {
             self.mark(seq).await;
         }
@@ -62,16 +72,17 @@ where
     /// Mark `seq` on its own: everything written before it is one group.
     /// Buffered like audio.
     pub(super) async fn mark(&mut self, seq: u64) {
-        tw::mark_into(&mut self.out, &self.sid_json, seq);
-        let mark = take_text(&mut self.out);
-        self.feed(mark).await;
+        let mut name = itoa::Buffer::new();
+        let mark = tw::mark_parts(&self.sid_json, name.format(seq));
+        Self::feed(&mut self.socket, &mut self.unflushed, &mark).await;
     }
 
-    /// `feed` only buffers (up to the socket's write buffer): what a wakeup
-    /// of the bridge writes goes out in one write when it is done.
-    async fn feed(&mut self, message: Message) {
-        self.unflushed = true;
-        if let Err(e) = self.socket.feed(message).await {
+    /// Only buffers (up to the socket's write batch): what a wakeup of the
+    /// bridge writes goes out in one write when it is done. The socket and
+    /// flag apart: `parts` borrow the stream id.
+    async fn feed(socket: &mut S, unflushed: &mut bool, parts: &[&str]) {
+        *unflushed = true;
+        if let Err(e) = socket.feed_text(parts).await {
             tracing::debug!(error = %e, "could not write to the media stream");
         }
     }
@@ -114,6 +125,23 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
+
+    /// The test sinks take a message fed as parts as the same text sent whole.
+    impl TextOut for Vec<Message> {
+        type Error = std::convert::Infallible;
+        async fn feed_text(&mut self, parts: &[&str]) -> Result<(), Self::Error> {
+            self.push(Message::text(parts.concat()));
+            Ok(())
+        }
+    }
+
+    impl TextOut for Recorder {
+        type Error = std::convert::Infallible;
+        async fn feed_text(&mut self, parts: &[&str]) -> Result<(), Self::Error> {
+            self.sent.push(Message::text(parts.concat()));
+            Ok(())
+        }
+    }
 
     fn texts(sent: &[Message]) -> Vec<Value> {
         sent.iter().map(|m| serde_json::from_str(m.to_text().unwrap()).unwrap()).collect()
